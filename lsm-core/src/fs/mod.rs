@@ -1,0 +1,83 @@
+//! The file-system layer: every file operation of the engine goes through
+//! [`FileSystem`], so tests can swap in a simulated disk that loses unsynced data
+//! ([`SimFs`]) or one that fails chosen operations ([`FaultFs`]).
+//!
+//! Contract, relied on by the engine's crash-consistency rules
+//! (`docs/architecture.md`):
+//! - data written with [`WritableFile::write_all`] is visible to later reads at once
+//!   (it reached the operating system) but survives power loss only after
+//!   [`WritableFile::sync`] returned `Ok`;
+//! - a created, renamed or removed directory entry survives power loss only after
+//!   [`FileSystem::sync_dir`] on its directory returned `Ok`;
+//! - [`FileSystem::rename`] atomically replaces the target;
+//! - [`FileSystem::map`] is only called on files that are complete and never written
+//!   again (finished segments).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+mod real;
+pub mod sim;
+pub mod fault;
+
+pub use fault::{FaultFs, FaultKind, FaultMode};
+pub use real::RealFs;
+pub use sim::{CrashMode, SimFs};
+
+/// A file opened for appending.
+pub trait WritableFile: Send + Sync {
+    /// Appends all of `buf` at the end of the file.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Makes everything written so far durable (`fdatasync`).
+    fn sync(&mut self) -> io::Result<()>;
+    /// Current length of the file in bytes.
+    fn len(&self) -> u64;
+    /// True when the file is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A held directory lock; released when dropped.
+pub trait FileLock: Send + Sync {}
+
+/// Every file operation the engine performs.
+pub trait FileSystem: Send + Sync + 'static {
+    /// Creates a directory and its parents if missing.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Creates (or truncates) a file for appending.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens an existing file for appending at its end.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Reads a whole file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Maps a complete, immutable file read-only (the real file system uses mmap).
+    fn map(&self, path: &Path) -> io::Result<Bytes>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creates, renames, removes) durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Names (not paths) of the entries of a directory.
+    fn list(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// True if the path exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Size of a file in bytes.
+    fn size(&self, path: &Path) -> io::Result<u64>;
+    /// Takes an exclusive lock on `path` (created if missing). Fails with
+    /// `io::ErrorKind::WouldBlock` when another holder, in this process or another,
+    /// has it.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+}
+
+/// A shared handle to a file system.
+pub type FsRef = Arc<dyn FileSystem>;
+
+/// `dir/name`.
+pub fn join(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

@@ -1,0 +1,1 @@
+//! The `lsm` embedded key-value store engine.

@@ -1,0 +1,51 @@
+//! On-disk encodings of the `lsm` key-value store.
+//!
+//! Every byte the engine writes to disk is produced and parsed here, exactly as
+//! `docs/format.md` specifies:
+//!
+//! - [`segment`]: immutable sorted files ([`SegmentWriter`], [`SegmentReader`],
+//!   [`SegmentIter`]) made of checksummed, prefix-compressed blocks with an index, a
+//!   Bloom filter, a properties block and a fixed-size footer.
+//! - [`log`]: the record framing shared by the write-ahead log and the manifest, able
+//!   to tell a torn tail from corruption.
+//! - [`wal`]: write batches as stored in the write-ahead log.
+//! - [`manifest`]: version edits, the changes to the set of live segments.
+//!
+//! Decoding never panics and never allocates based on an unchecked length: bad bytes
+//! become [`Error::Corruption`] naming the offset and what is wrong.
+//!
+//! ```
+//! use lsm_format::{EntryKind, SegmentReader, SegmentWriter, WriterOptions};
+//!
+//! let mut writer = SegmentWriter::new(Vec::new(), WriterOptions::default());
+//! writer.add(b"apple", 2, EntryKind::Put, b"red").unwrap();
+//! writer.add(b"pear", 1, EntryKind::Tombstone, b"").unwrap();
+//! let bytes = writer.finish().unwrap().into_inner();
+//!
+//! let reader = SegmentReader::open(bytes.into(), Default::default()).unwrap();
+//! let found = reader.get(b"apple", u64::MAX >> 8).unwrap().unwrap();
+//! assert_eq!(&found.value[..], b"red");
+//! assert_eq!(reader.properties().entry_count, 2);
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic))]
+#![warn(missing_docs)]
+
+pub mod checksum;
+pub mod coding;
+pub mod entry;
+pub mod error;
+pub mod log;
+pub mod manifest;
+pub mod segment;
+pub mod wal;
+
+pub use entry::{EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
+pub use error::{Error, Result};
+pub use segment::{
+    BlockCache, BlockCacheKey, Compression, Entry, Footer, IndexEntry, Properties, ReadOptions,
+    Region, SegmentIter, SegmentReader, SegmentWriter, WriterOptions,
+};
+
+/// The on-disk format version written by this crate and the only one it reads.
+pub const FORMAT_VERSION: u32 = 1;

@@ -1,0 +1,1 @@
+//! TODO: implemented by the segment work (see docs/format.md section 3).

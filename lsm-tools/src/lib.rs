@@ -1,0 +1,1 @@
+//! Library behind the `lsm` command-line tools.
