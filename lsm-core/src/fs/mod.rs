@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub mod fault;
 mod real;
 pub mod sim;
-pub mod fault;
 
 pub use fault::{FaultFs, FaultKind, FaultMode};
 pub use real::RealFs;

@@ -1,0 +1,155 @@
+//! Options of a database, with their defaults and validation.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+pub use lsm_format::Compression;
+
+/// How a database behaves. A plain struct: set fields, take the rest from
+/// [`Default`]. [`crate::Db::open`] refuses invalid values with
+/// [`Error::InvalidOptions`] naming the field.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bytes of writes a memtable takes before it is frozen and flushed to segments.
+    /// Default 64 MiB. Minimum 4 KiB.
+    pub memtable_size: usize,
+    /// Target size of a segment file in bytes: flush and compaction outputs roll to a
+    /// new file when one reaches it. Default 64 MiB (large files mean fewer files to
+    /// consult and cheaper metadata; 4 KiB works). Minimum 1 KiB.
+    pub segment_size: usize,
+    /// Target uncompressed size of a data block in bytes. Default 4 KiB. 256 B ..= 1 MiB.
+    pub block_size: usize,
+    /// Bloom filter bits per key; 0 disables filters. Default 10 (about 1 % false
+    /// positives). At most 32.
+    pub bloom_bits_per_key: u8,
+    /// Bytes of decompressed blocks kept in the LRU block cache; 0 disables it.
+    /// Default 64 MiB.
+    pub block_cache_size: usize,
+    /// Fsync the write-ahead log before acknowledging every write. Default false: a
+    /// write reaches the operating system before it is acknowledged (so it survives a
+    /// process crash) and [`crate::Db::sync`] makes it survive power loss.
+    pub sync_writes: bool,
+    /// A memtable older than this is flushed even if not full: the periodic dump.
+    /// Default `None` (flush only when full).
+    pub flush_interval: Option<Duration>,
+    /// Number of level-0 segments that triggers a compaction into level 1. Default 4.
+    /// At least 1.
+    pub level0_compaction_trigger: usize,
+    /// Writers slow down at `level0_stop_writes / 2` level-0 segments (never below
+    /// the trigger) and wait at this many until compaction catches up. Default 20.
+    /// Must exceed `level0_compaction_trigger`.
+    pub level0_stop_writes: usize,
+    /// Each level is this many times larger than the one above. Default 10. 2 ..= 100.
+    pub level_size_multiplier: usize,
+    /// Target size of level 1 in bytes. Default 256 MiB.
+    pub level1_size: u64,
+    /// Compression of data blocks. Default [`Compression::Lz4`].
+    pub compression: Compression,
+    /// Create the directory and an empty database when missing. Default true.
+    pub create_if_missing: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            memtable_size: 64 << 20,
+            segment_size: 64 << 20,
+            block_size: 4 << 10,
+            bloom_bits_per_key: 10,
+            block_cache_size: 64 << 20,
+            sync_writes: false,
+            flush_interval: None,
+            level0_compaction_trigger: 4,
+            level0_stop_writes: 20,
+            level_size_multiplier: 10,
+            level1_size: 256 << 20,
+            compression: Compression::Lz4,
+            create_if_missing: true,
+        }
+    }
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
+    Error::InvalidOptions {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl Options {
+    /// Checks every field; [`crate::Db::open`] calls this.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOptions`] naming the first offending field.
+    pub fn validate(&self) -> Result<()> {
+        if self.memtable_size < 4 << 10 {
+            return Err(invalid("memtable_size", "must be at least 4096 bytes"));
+        }
+        if self.memtable_size > 4 << 30 {
+            return Err(invalid("memtable_size", "must be at most 4 GiB"));
+        }
+        if self.segment_size < 1 << 10 {
+            return Err(invalid("segment_size", "must be at least 1024 bytes"));
+        }
+        if !(256..=1 << 20).contains(&self.block_size) {
+            return Err(invalid("block_size", "must be between 256 bytes and 1 MiB"));
+        }
+        if self.bloom_bits_per_key > 32 {
+            return Err(invalid("bloom_bits_per_key", "must be at most 32"));
+        }
+        if self.level0_compaction_trigger == 0 {
+            return Err(invalid("level0_compaction_trigger", "must be at least 1"));
+        }
+        if self.level0_stop_writes <= self.level0_compaction_trigger {
+            return Err(invalid(
+                "level0_stop_writes",
+                "must be greater than level0_compaction_trigger",
+            ));
+        }
+        if !(2..=100).contains(&self.level_size_multiplier) {
+            return Err(invalid(
+                "level_size_multiplier",
+                "must be between 2 and 100",
+            ));
+        }
+        if self.level1_size < 1 << 10 {
+            return Err(invalid("level1_size", "must be at least 1024 bytes"));
+        }
+        if let Some(d) = self.flush_interval {
+            if d.is_zero() {
+                return Err(invalid("flush_interval", "must be greater than zero"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_field() {
+        Options::default().validate().unwrap();
+        let bad = Options {
+            memtable_size: 10,
+            ..Options::default()
+        };
+        match bad.validate() {
+            Err(Error::InvalidOptions { field, .. }) => assert_eq!(field, "memtable_size"),
+            other => panic!("{other:?}"),
+        }
+        let bad = Options {
+            level0_stop_writes: 2,
+            ..Options::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(Error::InvalidOptions {
+                field: "level0_stop_writes",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,71 @@
+//! Counters a user can act on, returned by [`crate::Db::stats`].
+
+/// Per-level figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LevelStats {
+    /// Level number (0 is the newest).
+    pub level: usize,
+    /// Live segment files in the level.
+    pub segments: usize,
+    /// Bytes of those files.
+    pub bytes: u64,
+}
+
+/// A snapshot of the engine's counters. Write amplification is
+/// `(wal_bytes_written + bytes_flushed + bytes_compacted_written) / user_bytes_written`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Key and value bytes passed to put/delete/write.
+    pub user_bytes_written: u64,
+    /// Bytes appended to write-ahead logs.
+    pub wal_bytes_written: u64,
+    /// WAL fsyncs.
+    pub wal_syncs: u64,
+    /// Segment bytes written by flushes.
+    pub bytes_flushed: u64,
+    /// Number of flushes.
+    pub flushes: u64,
+    /// Segment bytes read by compactions.
+    pub bytes_compacted_read: u64,
+    /// Segment bytes written by compactions.
+    pub bytes_compacted_written: u64,
+    /// Number of compactions.
+    pub compactions: u64,
+    /// Live segments and bytes per level, every level up to the deepest non-empty one.
+    pub levels: Vec<LevelStats>,
+    /// Bytes in the active and immutable memtables.
+    pub memtable_bytes: u64,
+    /// Immutable memtables waiting to be flushed.
+    pub immutable_memtables: usize,
+    /// Block cache hits.
+    pub block_cache_hits: u64,
+    /// Block cache misses.
+    pub block_cache_misses: u64,
+    /// Segment lookups a Bloom filter answered "absent" (a read saved).
+    pub bloom_useful: u64,
+    /// Segment lookups a Bloom filter let through but the key was absent.
+    pub bloom_false_positives: u64,
+    /// Times writers were slowed or stopped.
+    pub write_stalls: u64,
+    /// Total time writers spent stalled, in microseconds.
+    pub write_stall_micros: u64,
+    /// Last sequence number visible to readers.
+    pub last_sequence: u64,
+}
+
+impl Stats {
+    /// Bytes written to disk per user byte written, or 0 before any write.
+    pub fn write_amplification(&self) -> f64 {
+        if self.user_bytes_written == 0 {
+            return 0.0;
+        }
+        (self.wal_bytes_written + self.bytes_flushed + self.bytes_compacted_written) as f64
+            / self.user_bytes_written as f64
+    }
+
+    /// Total bytes of live segments.
+    pub fn total_segment_bytes(&self) -> u64 {
+        self.levels.iter().map(|l| l.bytes).sum()
+    }
+}
