@@ -1,1 +1,226 @@
-//! TODO: implemented by the segment work (see docs/format.md section 3).
+//! Block framing: `docs/format.md` section 3.1.
+//!
+//! ```text
+//! block := contents[n] compression:u8 block_type:u8 checksum:u64
+//! checksum = xxh3_64(contents || compression || block_type)
+//! LZ4 contents := uncompressed_len:u32 lz4_block
+//! ```
+//!
+//! Reading checks the checksum before anything else looks at the bytes, so that a
+//! damaged block is reported as a checksum mismatch at the block's offset rather than
+//! as whatever odd structure the damage happens to produce.
+
+use std::ops::Range;
+
+use crate::checksum::{checksum, checksum_parts};
+use crate::error::{Error, Result};
+use crate::segment::{BlockHandle, BlockType, Compression, BLOCK_TRAILER_LEN, MAX_BLOCK_LEN};
+
+/// The 10-byte trailer that follows `contents` on disk.
+pub fn trailer(contents: &[u8], compression: Compression, block_type: BlockType) -> [u8; 10] {
+    let kind = [compression as u8, block_type as u8];
+    let sum = checksum_parts(&[contents, &kind]);
+    let [s0, s1, s2, s3, s4, s5, s6, s7] = sum.to_le_bytes();
+    [kind[0], kind[1], s0, s1, s2, s3, s4, s5, s6, s7]
+}
+
+/// The byte range `[offset, offset + len + 10)` of a block within a file of
+/// `file_len` bytes, or corruption when it does not fit.
+pub fn block_range(handle: BlockHandle, file_len: usize) -> Result<Range<usize>> {
+    let start = usize::try_from(handle.offset).ok();
+    let end = start
+        .and_then(|s| s.checked_add(handle.len as usize))
+        .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN))
+        .filter(|&e| e <= file_len);
+    match (start, end) {
+        (Some(s), Some(e)) => Ok(s..e),
+        _ => Err(Error::corruption(
+            handle.offset,
+            format!(
+                "block of {} bytes (plus {BLOCK_TRAILER_LEN}-byte trailer) runs past the end of \
+                 the {file_len}-byte file",
+                handle.len
+            ),
+        )),
+    }
+}
+
+/// Checks the framing of the block at `handle` in `file`: bounds, checksum, block
+/// type, compression byte. Returns the range of its contents within `file` and how
+/// they are compressed. Only data blocks may be compressed.
+pub fn read_raw(
+    file: &[u8],
+    handle: BlockHandle,
+    expected: BlockType,
+) -> Result<(Range<usize>, Compression)> {
+    let range = block_range(handle, file.len())?;
+    let contents_end = range.end - BLOCK_TRAILER_LEN;
+    let corrupt = |reason: String| Error::corruption(handle.offset, reason);
+    let (Some(covered), Some(stored)) = (
+        file.get(range.start..contents_end + 2),
+        file.get(contents_end + 2..range.end),
+    ) else {
+        return Err(corrupt("block out of bounds".into()));
+    };
+    let mut sum = [0u8; 8];
+    sum.copy_from_slice(stored);
+    let stored = u64::from_le_bytes(sum);
+    let computed = checksum(covered);
+    if stored != computed {
+        return Err(corrupt(format!(
+            "{expected:?} block checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
+        )));
+    }
+    let (compression_byte, type_byte) = match covered {
+        [.., c, t] => (*c, *t),
+        _ => return Err(corrupt("block out of bounds".into())),
+    };
+    if type_byte != expected as u8 {
+        return Err(corrupt(format!(
+            "expected a {expected:?} block (type {}), found block type {type_byte}",
+            expected as u8
+        )));
+    }
+    let compression = Compression::from_u8(compression_byte)
+        .ok_or_else(|| corrupt(format!("unknown compression {compression_byte}")))?;
+    if compression != Compression::None && expected != BlockType::Data {
+        return Err(corrupt(format!(
+            "{expected:?} block must not be compressed"
+        )));
+    }
+    Ok((range.start..contents_end, compression))
+}
+
+/// Decompresses LZ4 block contents (`uncompressed_len:u32 lz4_block`) whose block
+/// starts at file offset `offset`. The allocation is bounded by the checks of section
+/// 3.1 before it is made, and the output must have exactly the announced length.
+pub fn decompress_lz4(contents: &[u8], offset: u64) -> Result<Vec<u8>> {
+    let corrupt = |reason: String| Error::corruption(offset, reason);
+    let (len_bytes, compressed) = match contents.split_first_chunk::<4>() {
+        Some((l, rest)) => (*l, rest),
+        None => return Err(corrupt("LZ4 block shorter than its 4-byte length".into())),
+    };
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    let bound = contents
+        .len()
+        .saturating_mul(255)
+        .saturating_add(16)
+        .min(MAX_BLOCK_LEN);
+    if len > bound {
+        return Err(corrupt(format!(
+            "LZ4 block announces {len} uncompressed bytes, more than the limit {bound} for {} \
+             stored bytes",
+            contents.len()
+        )));
+    }
+    let mut out = vec![0u8; len];
+    match lz4_flex::block::decompress_into(compressed, &mut out) {
+        Ok(n) if n == len => Ok(out),
+        Ok(n) => Err(corrupt(format!(
+            "LZ4 block decompressed to {n} bytes, expected {len}"
+        ))),
+        Err(e) => Err(corrupt(format!("LZ4 block does not decompress: {e}"))),
+    }
+}
+
+/// Compresses `raw` into `out` as LZ4 contents (`uncompressed_len:u32 lz4_block`) if
+/// that shrinks it by at least 1/8; returns whether it did. `out` is reused scratch.
+pub fn compress_lz4(raw: &[u8], out: &mut Vec<u8>) -> bool {
+    // Blocks above MAX_BLOCK_LEN would be refused by readers; the writer never makes
+    // them (block_size is capped) but stays safe if it did.
+    if raw.len() > MAX_BLOCK_LEN {
+        return false;
+    }
+    let limit = raw.len() - raw.len() / 8;
+    out.clear();
+    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    out.resize(4 + lz4_flex::block::get_maximum_output_size(raw.len()), 0);
+    let n = match out.get_mut(4..) {
+        Some(dst) => match lz4_flex::block::compress_into(raw, dst) {
+            Ok(n) => n,
+            Err(_) => return false,
+        },
+        None => return false,
+    };
+    out.truncate(4 + n);
+    out.len() <= limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(contents: &[u8], c: Compression, t: BlockType) -> Vec<u8> {
+        let mut v = contents.to_vec();
+        v.extend_from_slice(&trailer(contents, c, t));
+        v
+    }
+
+    #[test]
+    fn round_trip_and_checks() {
+        let file = framed(b"hello", Compression::None, BlockType::Index);
+        let h = BlockHandle { offset: 0, len: 5 };
+        let (r, c) = read_raw(&file, h, BlockType::Index).unwrap();
+        assert_eq!((&file[r], c), (&b"hello"[..], Compression::None));
+        assert!(read_raw(&file, h, BlockType::Data)
+            .unwrap_err()
+            .is_corruption());
+        let long = BlockHandle { offset: 0, len: 6 };
+        assert!(read_raw(&file, long, BlockType::Index).is_err());
+        let huge = BlockHandle {
+            offset: u64::MAX,
+            len: u32::MAX,
+        };
+        assert_eq!(
+            read_raw(&file, huge, BlockType::Index)
+                .unwrap_err()
+                .offset(),
+            Some(u64::MAX)
+        );
+        for i in 0..file.len() {
+            let mut bad = file.clone();
+            bad[i] ^= 1;
+            assert!(read_raw(&bad, h, BlockType::Index).is_err(), "flip at {i}");
+        }
+    }
+
+    #[test]
+    fn only_data_blocks_may_be_compressed() {
+        let file = framed(b"xx", Compression::Lz4, BlockType::Filter);
+        let h = BlockHandle { offset: 0, len: 2 };
+        assert!(read_raw(&file, h, BlockType::Filter).is_err());
+        let file = framed(b"xx", Compression::Lz4, BlockType::Data);
+        assert_eq!(
+            read_raw(&file, h, BlockType::Data).unwrap().1,
+            Compression::Lz4
+        );
+        let mut file = framed(b"xx", Compression::None, BlockType::Data);
+        file[2] = 7;
+        let t = trailer(b"xx", Compression::None, BlockType::Data);
+        let sum = checksum(&[b'x', b'x', 7, t[1]]);
+        file[4..].copy_from_slice(&sum.to_le_bytes());
+        assert!(read_raw(&file, h, BlockType::Data).is_err());
+    }
+
+    #[test]
+    fn lz4_round_trip_and_bounds() {
+        let raw = b"abcabcabcabcabcabcabcabcabcabcabcabcabcabc".repeat(10);
+        let mut out = Vec::new();
+        assert!(compress_lz4(&raw, &mut out));
+        assert_eq!(decompress_lz4(&out, 0).unwrap(), raw);
+        // Incompressible data is refused by the 1/8 rule.
+        let noise: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        assert!(!compress_lz4(&noise, &mut out));
+        // An announced length beyond 255 * n + 16 is refused before allocating.
+        let mut bad = u32::MAX.to_le_bytes().to_vec();
+        bad.push(0);
+        assert!(decompress_lz4(&bad, 9).unwrap_err().is_corruption());
+        let mut wrong = out.clone();
+        compress_lz4(&raw, &mut wrong);
+        wrong[0] ^= 1;
+        assert!(decompress_lz4(&wrong, 0).is_err());
+        assert!(decompress_lz4(&[1, 2], 0).is_err());
+    }
+}

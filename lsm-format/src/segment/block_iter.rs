@@ -1,1 +1,602 @@
-//! TODO: implemented by the segment work (see docs/format.md section 3).
+//! A cursor within one decoded block (data or index): `docs/format.md` sections 3.2
+//! and 3.3.
+//!
+//! The restart array is validated once when the block is loaded (first restart 0,
+//! strictly increasing, inside the entry area), so seeks can trust it. Entries are
+//! decoded lazily with every length checked against the end of the entry area; the
+//! current key lives in one reused buffer and the value is a range of the block.
+//! A seek binary-searches the restarts comparing the full keys stored there, then
+//! scans forward; `prev` re-decodes from the restart before the current entry.
+
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+
+use crate::entry::{compare_internal, EntryKind, MAX_KEY_LEN};
+use crate::error::{Error, Result};
+
+/// Where a block came from, for error messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockOrigin {
+    /// File offset of the block's first byte.
+    pub offset: u64,
+    /// True when the contents were decompressed: positions within them are then not
+    /// file offsets, and errors name the block's offset and the position inside.
+    pub decompressed: bool,
+}
+
+/// A cursor over the entries of one block. Not valid until positioned.
+#[derive(Debug, Default)]
+pub struct BlockIter {
+    data: Bytes,
+    origin: BlockOrigin,
+    /// Where the entries end and the restart array begins.
+    entries_end: usize,
+    num_restarts: usize,
+    /// Offset of the current entry and of the one after it.
+    cur: usize,
+    next: usize,
+    key: Vec<u8>,
+    tag: u64,
+    value_start: usize,
+    value_len: usize,
+    valid: bool,
+}
+
+impl BlockIter {
+    /// Loads `data` (uncompressed block contents) into the cursor, reusing its key
+    /// buffer. The cursor is left unpositioned.
+    ///
+    /// # Errors
+    /// Corruption when the restart array is malformed.
+    pub fn reset(&mut self, data: Bytes, origin: BlockOrigin) -> Result<()> {
+        self.valid = false;
+        self.data = data;
+        self.origin = origin;
+        self.entries_end = 0;
+        self.num_restarts = 0;
+        (self.cur, self.next, self.value_start, self.value_len) = (0, 0, 0, 0);
+        let len = self.data.len();
+        let n = match len.checked_sub(4).and_then(|p| u32_at(&self.data, p)) {
+            Some(n) => n as usize,
+            None => {
+                return Err(self.corrupt(0, format!("block of {len} bytes has no restart count")))
+            }
+        };
+        let Some(entries_end) = n.checked_mul(4).and_then(|r| (len - 4).checked_sub(r)) else {
+            return Err(self.corrupt(len - 4, format!("{n} restarts do not fit in {len} bytes")));
+        };
+        self.entries_end = entries_end;
+        if n == 0 && entries_end != 0 {
+            return Err(self.corrupt(0, "block without restarts has entry bytes".to_string()));
+        }
+        let mut prev: Option<usize> = None;
+        for i in 0..n {
+            let pos = entries_end + 4 * i;
+            let r = u32_at(&self.data, pos).map_or(usize::MAX, |r| r as usize);
+            let ok = match prev {
+                None => r == 0,
+                Some(p) => r > p,
+            };
+            if !ok || r >= entries_end {
+                self.entries_end = 0;
+                return Err(self.corrupt(pos, format!("restart {i} has bad offset {r}")));
+            }
+            prev = Some(r);
+        }
+        self.num_restarts = n;
+        Ok(())
+    }
+
+    /// True when the block holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.num_restarts == 0
+    }
+
+    /// True when positioned at an entry.
+    #[inline]
+    pub fn valid(&self) -> bool {
+        self.valid
+    }
+
+    /// Key of the current entry.
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// Tag of the current entry.
+    #[inline]
+    pub fn tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// Sequence number of the current entry.
+    #[inline]
+    pub fn seq(&self) -> u64 {
+        self.tag >> 8
+    }
+
+    /// Kind of the current entry (the kind byte was checked when decoded).
+    #[inline]
+    pub fn kind(&self) -> EntryKind {
+        if self.tag & 0xff == EntryKind::Put as u64 {
+            EntryKind::Put
+        } else {
+            EntryKind::Tombstone
+        }
+    }
+
+    /// Value of the current entry.
+    #[inline]
+    pub fn value_slice(&self) -> &[u8] {
+        self.data
+            .get(self.value_start..self.value_start + self.value_len)
+            .unwrap_or_default()
+    }
+
+    /// Value of the current entry, sharing the block.
+    #[inline]
+    pub fn value(&self) -> Bytes {
+        let end = self.value_start + self.value_len;
+        if end <= self.data.len() {
+            self.data.slice(self.value_start..end)
+        } else {
+            Bytes::new()
+        }
+    }
+
+    /// Offset of the current entry within the block.
+    pub fn current_offset(&self) -> usize {
+        self.cur
+    }
+
+    /// Offset just past the current entry.
+    pub fn next_offset(&self) -> usize {
+        self.next
+    }
+
+    /// Where the entry area ends.
+    pub fn entries_end(&self) -> usize {
+        self.entries_end
+    }
+
+    /// Number of restart points.
+    pub fn num_restarts(&self) -> usize {
+        self.num_restarts
+    }
+
+    /// Offset of restart `i` (validated by [`reset`](Self::reset)).
+    pub fn restart(&self, i: usize) -> usize {
+        u32_at(&self.data, self.entries_end + 4 * i).map_or(self.entries_end, |r| r as usize)
+    }
+
+    /// Where this block came from.
+    pub fn origin(&self) -> BlockOrigin {
+        self.origin
+    }
+
+    /// Positions at the first entry (invalid if the block is empty).
+    pub fn seek_to_first(&mut self) -> Result<()> {
+        self.valid = false;
+        if self.num_restarts > 0 {
+            self.guard(|s| s.decode_restart(0))?;
+        }
+        Ok(())
+    }
+
+    /// Positions at the last entry (invalid if the block is empty).
+    pub fn seek_to_last(&mut self) -> Result<()> {
+        self.valid = false;
+        if self.num_restarts == 0 {
+            return Ok(());
+        }
+        self.guard(|s| {
+            s.decode_restart(s.num_restarts - 1)?;
+            while s.next < s.entries_end {
+                s.decode_at(s.next)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Positions at the first entry at or after `(key, seq)` in internal order, or
+    /// invalid when every entry is before it.
+    pub fn seek(&mut self, key: &[u8], seq: u64) -> Result<()> {
+        self.valid = false;
+        if self.num_restarts == 0 {
+            return Ok(());
+        }
+        self.guard(|s| {
+            // Invariant: restart `lo` is 0 or holds a key before the target; every
+            // restart above `hi` holds a key at or after it.
+            let (mut lo, mut hi) = (0, s.num_restarts - 1);
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                let (k, tag) = s.restart_entry(mid)?;
+                if compare_internal(k, tag >> 8, key, seq) == Ordering::Less {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            s.decode_restart(lo)?;
+            while compare_internal(&s.key, s.tag >> 8, key, seq) == Ordering::Less {
+                if s.next >= s.entries_end {
+                    s.valid = false;
+                    return Ok(());
+                }
+                s.decode_at(s.next)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Moves to the next entry; invalid after the last. Requires `valid()`.
+    #[inline]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "a cursor step, not an Iterator: it returns Result<()> and the entry stays readable"
+    )]
+    pub fn next(&mut self) -> Result<()> {
+        if !self.valid || self.next >= self.entries_end {
+            self.valid = false;
+            return Ok(());
+        }
+        self.guard(|s| s.decode_at(s.next))
+    }
+
+    /// Moves to the previous entry; invalid before the first. Requires `valid()`.
+    pub fn prev(&mut self) -> Result<()> {
+        let target = self.cur;
+        if !self.valid || target == 0 {
+            self.valid = false;
+            return Ok(());
+        }
+        self.guard(|s| {
+            // The last restart strictly before the current entry.
+            let (mut lo, mut hi) = (0, s.num_restarts);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if s.restart(mid) < target {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            let Some(r) = lo.checked_sub(1) else {
+                return Err(s.corrupt(target, "entry before the first restart".into()));
+            };
+            s.decode_restart(r)?;
+            while s.next < target {
+                s.decode_at(s.next)?;
+            }
+            if s.next != target {
+                return Err(s.corrupt(
+                    s.cur,
+                    "entries do not line up with the restart array".into(),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    fn guard(&mut self, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let r = f(self);
+        if r.is_err() {
+            self.valid = false;
+        }
+        r
+    }
+
+    /// The key and tag stored at restart `i`, borrowed from the block.
+    ///
+    /// # Errors
+    /// Corruption when the entry there is malformed or shares a prefix.
+    pub fn restart_entry(&self, i: usize) -> Result<(&[u8], u64)> {
+        let pos = self.restart(i);
+        let h = self.header(pos)?;
+        if h.shared != 0 {
+            return Err(self.corrupt(pos, "entry at a restart point shares a prefix".into()));
+        }
+        let key = self.data.get(h.key_start..h.tag_start).unwrap_or_default();
+        Ok((key, h.tag))
+    }
+
+    fn decode_restart(&mut self, i: usize) -> Result<()> {
+        self.key.clear();
+        self.decode_at(self.restart(i))
+    }
+
+    /// Decodes the entry at `pos`, whose key shares a prefix with the current key.
+    #[inline]
+    fn decode_at(&mut self, pos: usize) -> Result<()> {
+        let h = self.header(pos)?;
+        if h.shared > self.key.len() {
+            return Err(self.corrupt(
+                pos,
+                format!(
+                    "entry shares {} bytes with a {}-byte previous key",
+                    h.shared,
+                    self.key.len()
+                ),
+            ));
+        }
+        if h.shared + (h.tag_start - h.key_start) > MAX_KEY_LEN {
+            return Err(self.corrupt(pos, "entry key longer than MAX_KEY_LEN".into()));
+        }
+        self.key.truncate(h.shared);
+        self.key
+            .extend_from_slice(self.data.get(h.key_start..h.tag_start).unwrap_or_default());
+        self.cur = pos;
+        self.next = h.value_start + h.value_len;
+        self.tag = h.tag;
+        self.value_start = h.value_start;
+        self.value_len = h.value_len;
+        self.valid = true;
+        Ok(())
+    }
+
+    /// Parses and bounds-checks the fixed part of the entry at `pos`.
+    #[inline]
+    fn header(&self, pos: usize) -> Result<Header> {
+        let area = self.data.get(..self.entries_end).unwrap_or_default();
+        let bad = |what: &str| self.corrupt(pos, format!("entry {what}"));
+        let (shared, p) = varint32_at(area, pos).ok_or_else(|| bad("has a bad shared length"))?;
+        let (unshared, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad key length"))?;
+        let (value_len, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad value length"))?;
+        let key_start = p;
+        let tag_start = key_start.checked_add(unshared as usize);
+        let value_start = tag_start.and_then(|t| t.checked_add(8));
+        let end = value_start.and_then(|v| v.checked_add(value_len as usize));
+        let (Some(tag_start), Some(value_start), Some(end)) = (tag_start, value_start, end) else {
+            return Err(bad("runs past the end of the block's entries"));
+        };
+        if end > self.entries_end {
+            return Err(bad("runs past the end of the block's entries"));
+        }
+        let tag = u64_at(area, tag_start).ok_or_else(|| bad("runs past the end of the block"))?;
+        let kind = (tag & 0xff) as u8;
+        if EntryKind::from_u8(kind).is_none() {
+            return Err(bad(&format!("has unknown kind {kind}")));
+        }
+        if kind == EntryKind::Tombstone as u8 && value_len != 0 {
+            return Err(bad("is a tombstone with a value"));
+        }
+        Ok(Header {
+            shared: shared as usize,
+            key_start,
+            tag_start,
+            value_start,
+            value_len: value_len as usize,
+            tag,
+        })
+    }
+
+    fn corrupt(&self, pos: usize, reason: String) -> Error {
+        if self.origin.decompressed {
+            Error::corruption(
+                self.origin.offset,
+                format!("{reason} (at byte {pos} of the decompressed block)"),
+            )
+        } else {
+            Error::corruption(self.origin.offset + pos as u64, reason)
+        }
+    }
+}
+
+struct Header {
+    shared: usize,
+    key_start: usize,
+    tag_start: usize,
+    value_start: usize,
+    value_len: usize,
+    tag: u64,
+}
+
+/// Decodes a varint32 (at most 5 bytes, value within 32 bits) at `pos`; returns the
+/// value and the position after it.
+#[inline]
+fn varint32_at(buf: &[u8], pos: usize) -> Option<(u32, usize)> {
+    let b0 = *buf.get(pos)?;
+    if b0 < 0x80 {
+        return Some((u32::from(b0), pos + 1));
+    }
+    let mut v = u32::from(b0 & 0x7f);
+    for i in 1..5 {
+        let b = *buf.get(pos + i)?;
+        if i == 4 && b > 0x0f {
+            return None;
+        }
+        v |= u32::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some((v, pos + i + 1));
+        }
+    }
+    None
+}
+
+fn u32_at(buf: &[u8], pos: usize) -> Option<u32> {
+    let b = buf.get(pos..pos.checked_add(4)?)?;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+fn u64_at(buf: &[u8], pos: usize) -> Option<u64> {
+    let b = buf.get(pos..pos.checked_add(8)?)?;
+    Some(u64::from_le_bytes(b.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::block_builder::BlockBuilder;
+
+    fn build(keys: &[(&[u8], u64)], interval: usize) -> Bytes {
+        let mut b = BlockBuilder::new(interval);
+        for (k, seq) in keys {
+            b.add(k, seq << 8 | 1, &[k.len() as u8]).unwrap();
+        }
+        Bytes::copy_from_slice(b.finish())
+    }
+
+    fn open(data: Bytes) -> Result<BlockIter> {
+        let mut it = BlockIter::default();
+        it.reset(
+            data,
+            BlockOrigin {
+                offset: 1000,
+                decompressed: false,
+            },
+        )?;
+        Ok(it)
+    }
+
+    const KEYS: &[(&[u8], u64)] = &[
+        (b"a", 3),
+        (b"ab", 9),
+        (b"ab", 2),
+        (b"abc", 1),
+        (b"b", 5),
+        (b"bb", 5),
+        (b"c", 1),
+    ];
+
+    #[test]
+    fn forward_backward_and_seek_for_every_interval() {
+        for interval in 1..=8 {
+            let mut it = open(build(KEYS, interval)).unwrap();
+            it.seek_to_first().unwrap();
+            let mut seen = Vec::new();
+            while it.valid() {
+                seen.push((it.key().to_vec(), it.seq()));
+                it.next().unwrap();
+            }
+            let want: Vec<_> = KEYS.iter().map(|(k, s)| (k.to_vec(), *s)).collect();
+            assert_eq!(seen, want);
+            it.seek_to_last().unwrap();
+            let mut back = Vec::new();
+            while it.valid() {
+                back.push((it.key().to_vec(), it.seq()));
+                it.prev().unwrap();
+            }
+            back.reverse();
+            assert_eq!(back, want);
+            // seek: first entry >= target.
+            for (target, seq, expect) in [
+                (&b""[..], 0, Some(0)),
+                (b"ab", 100, Some(1)),
+                (b"ab", 9, Some(1)),
+                (b"ab", 5, Some(2)),
+                (b"ab", 1, Some(3)),
+                (b"b", 4, Some(5)),
+                (b"c", 1, Some(6)),
+                (b"c", 0, None),
+                (b"zz", 0, None),
+            ] {
+                it.seek(target, seq).unwrap();
+                assert_eq!(it.valid(), expect.is_some(), "{target:?} {seq}");
+                if let Some(i) = expect {
+                    assert_eq!(
+                        (it.key(), it.seq()),
+                        KEYS[i],
+                        "{target:?} {seq} interval {interval}"
+                    );
+                    assert_eq!(it.value_slice(), &[KEYS[i].0.len() as u8]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_block() {
+        let mut it = open(Bytes::from_static(&[0, 0, 0, 0])).unwrap();
+        assert!(it.is_empty());
+        it.seek_to_first().unwrap();
+        assert!(!it.valid());
+        it.seek(b"a", 1).unwrap();
+        assert!(!it.valid());
+        it.seek_to_last().unwrap();
+        assert!(!it.valid());
+    }
+
+    #[test]
+    fn malformed_restarts_are_corruption() {
+        for bad in [
+            vec![],
+            vec![1, 0, 0],
+            vec![9, 0, 0, 0, 0],          // entry bytes without restarts
+            vec![0, 0, 0, 0, 1, 0, 0, 0], // restart 0 but no entry bytes
+            vec![0xff, 0xff, 0xff, 0xff], // too many restarts
+        ] {
+            assert!(open(Bytes::from(bad)).unwrap_err().is_corruption());
+        }
+        let good = build(KEYS, 2).to_vec();
+        let n = good.len();
+        let mut bad = good.clone();
+        bad[n - 8] = 0xff; // last restart beyond the entries
+        assert!(open(Bytes::from(bad)).is_err());
+    }
+
+    #[test]
+    fn every_byte_flip_gives_error_or_some_entries_never_panics() {
+        let good = build(KEYS, 3).to_vec();
+        for i in 0..good.len() {
+            for x in [1u8, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[i] ^= x;
+                let Ok(mut it) = open(Bytes::from(bad)) else {
+                    continue;
+                };
+                let mut steps = 0;
+                if it.seek_to_first().is_ok() {
+                    while it.valid() && it.next().is_ok() {
+                        steps += 1;
+                        assert!(steps <= good.len());
+                    }
+                }
+                if it.seek_to_last().is_ok() {
+                    while it.valid() && it.prev().is_ok() {
+                        steps += 1;
+                        assert!(steps <= 2 * good.len());
+                    }
+                }
+                let _ = it.seek(b"ab", 3);
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_file_offsets() {
+        let mut good = build(&[(b"k", 1)], 1).to_vec();
+        good[0] = 0x05; // restart entry claims a shared prefix
+        let mut it = open(Bytes::from(good)).unwrap();
+        let e = it.seek_to_first().unwrap_err();
+        assert_eq!(e.offset(), Some(1000));
+        assert!(!it.valid());
+        let mut it = BlockIter::default();
+        let mut data = build(&[(b"k", 1)], 1).to_vec();
+        data[1] = 100;
+        it.reset(
+            Bytes::from(data),
+            BlockOrigin {
+                offset: 7,
+                decompressed: true,
+            },
+        )
+        .unwrap();
+        let e = it.seek_to_first().unwrap_err();
+        assert_eq!(e.offset(), Some(7));
+        assert!(e.to_string().contains("decompressed"));
+    }
+
+    #[test]
+    fn varint32_limits() {
+        assert_eq!(varint32_at(&[0x7f], 0), Some((127, 1)));
+        assert_eq!(
+            varint32_at(&[0xff, 0xff, 0xff, 0xff, 0x0f], 0),
+            Some((u32::MAX, 5))
+        );
+        assert_eq!(varint32_at(&[0xff, 0xff, 0xff, 0xff, 0x10], 0), None);
+        assert_eq!(varint32_at(&[0x80], 0), None);
+    }
+}

@@ -1,9 +1,15 @@
 //! A cursor over a segment's entries, in internal order, both directions.
+//!
+//! [`SegmentIter`] is a two-level cursor: a position in the decoded index (which data
+//! block) and a [`BlockIter`] within that block. Crossing a block boundary loads the
+//! neighbouring block through the index, in either direction. One key buffer is
+//! reused for the whole walk; values are ranges of the block, never copied.
 
 use bytes::Bytes;
 
 use crate::entry::EntryKind;
 use crate::error::Result;
+use crate::segment::block_iter::BlockIter;
 use crate::segment::{Entry, SegmentReader};
 
 /// A cursor over the entries of a segment.
@@ -13,102 +19,289 @@ use crate::segment::{Entry, SegmentReader};
 /// and `value` describe the current entry. `next` / `prev` move by one entry and may
 /// make it invalid (exhausted). Any error leaves the cursor invalid, and the error is
 /// returned by the call that met it; the cursor owns what it needs (a clone of the
-/// reader) so it can outlive the borrow it came from.
+/// reader) so it can outlive the borrow it came from. Accessors called while not
+/// valid return unspecified values (stale or empty) but never panic.
 pub struct SegmentIter {
-    _reader: SegmentReader,
+    reader: SegmentReader,
+    /// Index of the loaded data block; meaningful only when `block` holds one.
+    block_index: usize,
+    loaded: bool,
+    block: BlockIter,
 }
 
 impl SegmentIter {
     /// A cursor over `reader`'s entries.
     pub fn new(reader: SegmentReader) -> Self {
-        let _ = reader;
-        todo!()
+        SegmentIter {
+            reader,
+            block_index: 0,
+            loaded: false,
+            block: BlockIter::default(),
+        }
     }
 
     /// Positions at the first entry.
+    ///
+    /// # Errors
+    /// Corruption when the first data block is damaged.
     pub fn seek_to_first(&mut self) -> Result<()> {
-        todo!()
+        self.invalidate();
+        if self.reader.block_count() == 0 {
+            return Ok(());
+        }
+        self.guard(|s| {
+            s.load(0)?;
+            s.block.seek_to_first()
+        })
     }
 
     /// Positions at the last entry.
+    ///
+    /// # Errors
+    /// Corruption when the last data block is damaged.
     pub fn seek_to_last(&mut self) -> Result<()> {
-        todo!()
+        self.invalidate();
+        let Some(last) = self.reader.block_count().checked_sub(1) else {
+            return Ok(());
+        };
+        self.guard(|s| {
+            s.load(last)?;
+            s.block.seek_to_last()
+        })
     }
 
     /// Positions at the first entry at or after `(key, seq)` in internal order: the
     /// newest version of `key` with sequence number `<= seq`, or the next key.
+    ///
+    /// # Errors
+    /// Corruption when a data block read on the way is damaged.
     pub fn seek(&mut self, key: &[u8], seq: u64) -> Result<()> {
-        let _ = (key, seq);
-        todo!()
+        self.invalidate();
+        let i = self.reader.find_block(key, seq);
+        if i >= self.reader.block_count() {
+            return Ok(());
+        }
+        self.guard(|s| {
+            s.load(i)?;
+            s.block.seek(key, seq)?;
+            // Only when the block disagrees with its index entry: carry on.
+            s.skip_forward()
+        })
     }
 
     /// Positions at the last entry at or before `(key, seq)` in internal order.
+    ///
+    /// # Errors
+    /// Corruption when a data block read on the way is damaged.
     pub fn seek_for_prev(&mut self, key: &[u8], seq: u64) -> Result<()> {
-        let _ = (key, seq);
-        todo!()
+        self.seek(key, seq)?;
+        if !self.valid() {
+            return self.seek_to_last();
+        }
+        if self.block.key() != key || self.block.seq() != seq {
+            self.prev()?;
+        }
+        Ok(())
     }
 
-    /// Moves to the next entry. Requires `valid()`.
+    /// Moves to the next entry. Requires `valid()` (otherwise stays invalid).
+    ///
+    /// # Errors
+    /// Corruption when the next data block is damaged.
+    #[inline]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "a cursor step, not an Iterator: it returns Result<()> and the entry stays readable"
+    )]
     pub fn next(&mut self) -> Result<()> {
-        todo!()
+        if !self.valid() {
+            return Ok(());
+        }
+        self.guard(|s| {
+            s.block.next()?;
+            s.skip_forward()
+        })
     }
 
-    /// Moves to the previous entry. Requires `valid()`.
+    /// Moves to the previous entry. Requires `valid()` (otherwise stays invalid).
+    ///
+    /// # Errors
+    /// Corruption when the previous data block is damaged.
     pub fn prev(&mut self) -> Result<()> {
-        todo!()
+        if !self.valid() {
+            return Ok(());
+        }
+        self.guard(|s| {
+            s.block.prev()?;
+            while !s.block.valid() && s.block_index > 0 {
+                s.load(s.block_index - 1)?;
+                s.block.seek_to_last()?;
+            }
+            Ok(())
+        })
     }
 
     /// True when positioned at an entry.
+    #[inline]
     pub fn valid(&self) -> bool {
-        todo!()
+        self.loaded && self.block.valid()
     }
 
     /// Key of the current entry. Requires `valid()`.
+    #[inline]
     pub fn key(&self) -> &[u8] {
-        todo!()
+        self.block.key()
     }
 
     /// Sequence number of the current entry. Requires `valid()`.
+    #[inline]
     pub fn seq(&self) -> u64 {
-        todo!()
+        self.block.seq()
     }
 
     /// Kind of the current entry. Requires `valid()`.
+    #[inline]
     pub fn kind(&self) -> EntryKind {
-        todo!()
+        self.block.kind()
     }
 
     /// Value of the current entry, sharing the block's bytes. Requires `valid()`.
+    #[inline]
     pub fn value(&self) -> Bytes {
-        todo!()
+        self.block.value()
     }
 
     /// Value of the current entry as a slice. Requires `valid()`.
+    #[inline]
     pub fn value_slice(&self) -> &[u8] {
-        todo!()
+        self.block.value_slice()
     }
 
     /// The current entry, copied into an owned [`Entry`] (key copied, value shared).
     pub fn entry(&self) -> Entry {
-        todo!()
+        Entry {
+            key: Bytes::copy_from_slice(self.key()),
+            seq: self.seq(),
+            kind: self.kind(),
+            value: self.value(),
+        }
+    }
+
+    /// (data block, offset within it) of the current entry: increases strictly along
+    /// the file.
+    fn position(&self) -> (usize, usize) {
+        (self.block_index, self.block.current_offset())
+    }
+
+    /// While the block is exhausted, moves to the first entry of the next block.
+    #[inline]
+    fn skip_forward(&mut self) -> Result<()> {
+        while !self.block.valid() && self.block_index + 1 < self.reader.block_count() {
+            self.load(self.block_index + 1)?;
+            self.block.seek_to_first()?;
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, i: usize) -> Result<()> {
+        self.loaded = false;
+        self.reader.load_block(i, &mut self.block)?;
+        self.block_index = i;
+        self.loaded = true;
+        Ok(())
+    }
+
+    fn invalidate(&mut self) {
+        self.loaded = false;
+    }
+
+    fn guard(&mut self, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let r = f(self);
+        if let Err(e) = r {
+            self.invalidate();
+            return Err(self.reader.name(e));
+        }
+        Ok(())
     }
 }
 
 /// The entries of a segment as a std iterator, forward by default and reversible
 /// with `.rev()` (both ends meet in the middle). Yields errors as items and then ends.
 pub struct SegmentEntries {
-    _reader: SegmentReader,
+    front: SegmentIter,
+    back: SegmentIter,
+    front_started: bool,
+    back_started: bool,
+    /// Positions of the entries last yielded at each end: the other end stops there.
+    front_yielded: Option<(usize, usize)>,
+    back_yielded: Option<(usize, usize)>,
+    done: bool,
+}
+
+impl SegmentEntries {
+    /// All entries of `reader`.
+    pub fn new(reader: SegmentReader) -> Self {
+        SegmentEntries {
+            front: SegmentIter::new(reader.clone()),
+            back: SegmentIter::new(reader),
+            front_started: false,
+            back_started: false,
+            front_yielded: None,
+            back_yielded: None,
+            done: false,
+        }
+    }
+
+    fn step(&mut self, forward: bool) -> Option<Result<Entry>> {
+        if self.done {
+            return None;
+        }
+        let (it, started) = if forward {
+            (&mut self.front, &mut self.front_started)
+        } else {
+            (&mut self.back, &mut self.back_started)
+        };
+        let moved = match (std::mem::replace(started, true), forward) {
+            (false, true) => it.seek_to_first(),
+            (false, false) => it.seek_to_last(),
+            (true, true) => it.next(),
+            (true, false) => it.prev(),
+        };
+        if let Err(e) = moved {
+            self.done = true;
+            return Some(Err(e));
+        }
+        let pos = it.position();
+        let met = if forward {
+            self.back_yielded.is_some_and(|b| pos >= b)
+        } else {
+            self.front_yielded.is_some_and(|f| pos <= f)
+        };
+        if !it.valid() || met {
+            self.done = true;
+            return None;
+        }
+        let entry = it.entry();
+        if forward {
+            self.front_yielded = Some(pos);
+        } else {
+            self.back_yielded = Some(pos);
+        }
+        Some(Ok(entry))
+    }
 }
 
 impl Iterator for SegmentEntries {
     type Item = Result<Entry>;
     fn next(&mut self) -> Option<Self::Item> {
-        todo!()
+        self.step(true)
     }
 }
 
 impl DoubleEndedIterator for SegmentEntries {
     fn next_back(&mut self) -> Option<Self::Item> {
-        todo!()
+        self.step(false)
     }
 }
+
+impl std::iter::FusedIterator for SegmentEntries {}

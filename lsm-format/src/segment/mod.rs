@@ -3,6 +3,13 @@
 //! A segment is written once, in internal order, by a streaming [`SegmentWriter`] and
 //! read by a [`SegmentReader`] over the whole file as [`Bytes`] (typically an mmap
 //! wrapped with `Bytes::from_owner`), so values are returned without copying.
+//! [`SegmentIter`] is the engine's cursor (seek, next, prev); [`SegmentEntries`] is
+//! the same walk as a double-ended std iterator; [`SegmentReader::verify`] checks a
+//! whole file and lists its [`Problem`]s.
+//!
+//! One file per concept: `block` (framing, checksum, LZ4), `block_builder` and
+//! `block_iter` (entries and restart array of data and index blocks), `bloom`,
+//! `properties`, `footer`, then `writer`, `reader`, `iter` and `verify`.
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -17,13 +24,15 @@ pub mod footer;
 pub mod iter;
 pub mod properties;
 pub mod reader;
+pub mod verify;
 pub mod writer;
 
 pub use footer::{BlockHandle, Footer, FOOTER_LEN, SEGMENT_MAGIC};
-pub use iter::SegmentIter;
+pub use iter::{SegmentEntries, SegmentIter};
 pub use properties::Properties;
 pub use reader::SegmentReader;
-pub use writer::SegmentWriter;
+pub use verify::Problem;
+pub use writer::{Finished, SegmentWriter};
 
 /// Bytes of the trailer after every block's contents: compression, type, checksum.
 pub const BLOCK_TRAILER_LEN: usize = 10;
@@ -69,16 +78,18 @@ pub enum BlockType {
 /// How a [`SegmentWriter`] lays out the file.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
-    /// Target uncompressed size of a data block in bytes. Default 4096.
+    /// Target uncompressed size of a data block in bytes: a block is cut as soon as
+    /// its contents reach it. Default 4096; clamped to `1 ..= 512 MiB`.
     pub block_size: usize,
-    /// Entries between restart points in data blocks. Default 16.
+    /// Entries between restart points in data blocks. Default 16; 0 counts as 1.
     pub restart_interval: usize,
     /// Bloom filter bits per key; 0 writes no filter. Default 10.
     pub bloom_bits_per_key: u8,
     /// Compression of data blocks. Default none. A block that does not shrink by at
-    /// least 1/8 is stored uncompressed.
+    /// least 1/8 (counting the 4-byte length) is stored uncompressed.
     pub compression: Compression,
-    /// Text stored in the properties block naming the writer.
+    /// Text stored in the properties block naming the writer. Default
+    /// `lsm-format <crate version>`.
     pub creator: String,
     /// Creation time stored in the properties block, milliseconds since the Unix
     /// epoch; `None` takes the current time. Tests fix it for golden bytes.

@@ -1,6 +1,18 @@
 //! The properties block: `docs/format.md` section 3.5.
+//!
+//! ```text
+//! properties := format_version:u32 entry_count:u64 tombstone_count:u64
+//!               smallest_seq:u64 largest_seq:u64 data_size:u64 data_block_count:u64
+//!               raw_key_size:u64 raw_value_size:u64 created_unix_ms:u64
+//!               compression:u8 bloom_bits_per_key:u8
+//!               smallest_key:bytes largest_key:bytes creator:bytes
+//! ```
 
 use bytes::Bytes;
+
+use crate::coding::{put_length_prefixed, Decoder};
+use crate::entry::MAX_KEY_LEN;
+use crate::error::{Error, Result};
 
 /// Facts about a segment, stored in its properties block.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -35,4 +47,128 @@ pub struct Properties {
     pub largest_key: Bytes,
     /// Who wrote the file.
     pub creator: String,
+}
+
+impl Properties {
+    /// The block contents.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(96 + self.smallest_key.len() + self.largest_key.len());
+        out.extend_from_slice(&self.format_version.to_le_bytes());
+        for v in [
+            self.entry_count,
+            self.tombstone_count,
+            self.smallest_seq,
+            self.largest_seq,
+            self.data_size,
+            self.data_block_count,
+            self.raw_key_size,
+            self.raw_value_size,
+            self.created_unix_ms,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.push(self.compression);
+        out.push(self.bloom_bits_per_key);
+        put_length_prefixed(&mut out, &self.smallest_key);
+        put_length_prefixed(&mut out, &self.largest_key);
+        put_length_prefixed(&mut out, self.creator.as_bytes());
+        out
+    }
+
+    /// Decodes block contents whose first byte is at file offset `offset`.
+    ///
+    /// # Errors
+    /// Corruption for short or trailing bytes, an over-long key or a creator that is
+    /// not UTF-8.
+    pub fn decode(contents: &[u8], offset: u64) -> Result<Properties> {
+        let mut d = Decoder::new(contents, offset);
+        let format_version = d.u32("properties format_version")?;
+        let mut u = [0u64; 9];
+        for v in &mut u {
+            *v = d.u64("properties")?;
+        }
+        let [entry_count, tombstone_count, smallest_seq, largest_seq, data_size, data_block_count, raw_key_size, raw_value_size, created_unix_ms] =
+            u;
+        let compression = d.u8("properties compression")?;
+        let bloom_bits_per_key = d.u8("properties bloom_bits_per_key")?;
+        let smallest_key = Bytes::copy_from_slice(d.length_prefixed(MAX_KEY_LEN, "smallest_key")?);
+        let largest_key = Bytes::copy_from_slice(d.length_prefixed(MAX_KEY_LEN, "largest_key")?);
+        let at = d.offset();
+        let creator = d.length_prefixed(d.remaining(), "creator")?;
+        let creator = std::str::from_utf8(creator)
+            .map_err(|_| Error::corruption(at, "creator is not UTF-8"))?
+            .to_string();
+        d.finish("properties")?;
+        Ok(Properties {
+            format_version,
+            entry_count,
+            tombstone_count,
+            smallest_seq,
+            largest_seq,
+            data_size,
+            data_block_count,
+            raw_key_size,
+            raw_value_size,
+            created_unix_ms,
+            compression,
+            bloom_bits_per_key,
+            smallest_key,
+            largest_key,
+            creator,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Properties {
+        Properties {
+            format_version: 1,
+            entry_count: 3,
+            tombstone_count: 1,
+            smallest_seq: 4,
+            largest_seq: 9,
+            data_size: 100,
+            data_block_count: 1,
+            raw_key_size: 7,
+            raw_value_size: 11,
+            created_unix_ms: 1_700_000_000_000,
+            compression: 1,
+            bloom_bits_per_key: 10,
+            smallest_key: Bytes::from_static(b"a"),
+            largest_key: Bytes::from_static(b"zz"),
+            creator: "test ✓".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_exact_length() {
+        let p = sample();
+        let bytes = p.encode();
+        assert_eq!(bytes.len(), 4 + 9 * 8 + 2 + 2 + 3 + 1 + "test ✓".len());
+        assert_eq!(Properties::decode(&bytes, 0).unwrap(), p);
+        for cut in 0..bytes.len() {
+            assert!(Properties::decode(&bytes[..cut], 0)
+                .unwrap_err()
+                .is_corruption());
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(
+            Properties::decode(&long, 10).unwrap_err().offset(),
+            Some(10 + bytes.len() as u64)
+        );
+    }
+
+    #[test]
+    fn bad_utf8_creator_is_corruption() {
+        let mut p = sample();
+        p.creator = "x".into();
+        let mut bytes = p.encode();
+        let n = bytes.len();
+        bytes[n - 1] = 0xff;
+        assert!(Properties::decode(&bytes, 0).unwrap_err().is_corruption());
+    }
 }

@@ -1,9 +1,28 @@
 //! The segment reader: `docs/format.md` section 3.
+//!
+//! `open` reads the footer, checks the filter, properties and index blocks once and
+//! keeps them decoded: the index as a sorted array of (last key, tag, handle), with
+//! its keys sharing one buffer. Data blocks are checksummed every time they are taken
+//! from the file bytes; uncompressed ones are then used in place (zero copy), LZ4 ones
+//! are decompressed and may be kept in the [`BlockCache`](crate::BlockCache).
+
+use std::cmp::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::error::Result;
-use crate::segment::{Entry, Footer, IndexEntry, Properties, ReadOptions, Region, SegmentIter};
+use crate::coding::Decoder;
+use crate::entry::compare_internal;
+use crate::error::{Error, Result};
+use crate::segment::block::{decompress_lz4, read_raw};
+use crate::segment::block_iter::{BlockIter, BlockOrigin};
+use crate::segment::bloom::BloomFilter;
+use crate::segment::iter::SegmentEntries;
+use crate::segment::{
+    BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, IndexEntry, Properties,
+    ReadOptions, Region, SegmentIter, FOOTER_LEN,
+};
+use crate::FORMAT_VERSION;
 
 /// Reads a segment from its complete bytes. Cheap to clone (shared state); `Send` and
 /// `Sync`.
@@ -13,7 +32,24 @@ use crate::segment::{Entry, Footer, IndexEntry, Properties, ReadOptions, Region,
 /// from the file bytes (decompressed blocks are checked before they enter the cache).
 #[derive(Clone)]
 pub struct SegmentReader {
-    _data: Bytes,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data: Bytes,
+    options: ReadOptions,
+    footer: Footer,
+    properties: Properties,
+    filter: BloomFilter,
+    index: Vec<IndexSlot>,
+}
+
+/// One decoded index entry; `key` shares the index keys' buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexSlot {
+    pub(crate) key: Bytes,
+    pub(crate) tag: u64,
+    pub(crate) handle: BlockHandle,
 }
 
 impl SegmentReader {
@@ -21,65 +57,372 @@ impl SegmentReader {
     ///
     /// # Errors
     /// `Truncated`, `BadMagic`, `UnsupportedVersion` or `Corruption` when the footer
-    /// or a metadata block is damaged.
+    /// or a metadata block is damaged, or the blocks are not laid out as section 3
+    /// says (contiguous, in the grammar's order).
     pub fn open(data: Bytes, options: ReadOptions) -> Result<Self> {
-        let _ = (data, options);
-        todo!()
+        match open_inner(data, &options) {
+            Ok(inner) => Ok(SegmentReader {
+                inner: Arc::new(inner),
+            }),
+            Err(e) => Err(name_file(e, options.file_name.as_deref())),
+        }
     }
 
     /// The whole file.
     pub fn data(&self) -> &Bytes {
-        todo!()
+        &self.inner.data
     }
 
     /// The decoded footer.
     pub fn footer(&self) -> &Footer {
-        todo!()
+        &self.inner.footer
     }
 
     /// The decoded properties block.
     pub fn properties(&self) -> &Properties {
-        todo!()
+        &self.inner.properties
+    }
+
+    /// The options this reader was opened with.
+    pub fn options(&self) -> &ReadOptions {
+        &self.inner.options
     }
 
     /// False when the Bloom filter proves that `key` is not in the file.
+    #[inline]
     pub fn may_contain(&self, key: &[u8]) -> bool {
-        let _ = key;
-        todo!()
+        self.inner.filter.may_contain(key)
     }
 
     /// The newest entry for `key` whose sequence number is `<= seq`, tombstones
     /// included, or `None`. Consults the Bloom filter first.
+    ///
+    /// # Errors
+    /// Corruption when the data block that would hold the entry is damaged.
     pub fn get(&self, key: &[u8], seq: u64) -> Result<Option<Entry>> {
-        let _ = (key, seq);
-        todo!()
+        if !self.may_contain(key) {
+            return Ok(None);
+        }
+        self.get_unfiltered(key, seq)
     }
 
     /// Like [`get`](Self::get) without consulting the Bloom filter (the caller did).
+    ///
+    /// # Errors
+    /// Corruption when the data block that would hold the entry is damaged.
     pub fn get_unfiltered(&self, key: &[u8], seq: u64) -> Result<Option<Entry>> {
-        let _ = (key, seq);
-        todo!()
+        let i = self.find_block(key, seq);
+        if i >= self.inner.index.len() {
+            return Ok(None);
+        }
+        let mut it = BlockIter::default();
+        self.load_block(i, &mut it)?;
+        it.seek(key, seq).map_err(|e| self.name(e))?;
+        if !it.valid() || it.key() != key {
+            return Ok(None);
+        }
+        Ok(Some(Entry {
+            key: Bytes::copy_from_slice(key),
+            seq: it.seq(),
+            kind: it.kind(),
+            value: it.value(),
+        }))
     }
 
     /// A cursor over all entries, positioned nowhere until a seek.
     pub fn iter(&self) -> SegmentIter {
-        todo!()
+        SegmentIter::new(self.clone())
+    }
+
+    /// All entries as a double-ended std iterator (`.rev()` walks backwards).
+    pub fn entries(&self) -> SegmentEntries {
+        SegmentEntries::new(self.clone())
     }
 
     /// All entries of the index block, in order.
+    ///
+    /// # Errors
+    /// None today (the index is decoded at open); kept fallible for lazily loaded
+    /// indexes.
     pub fn index_entries(&self) -> Result<Vec<IndexEntry>> {
-        todo!()
+        Ok(self
+            .inner
+            .index
+            .iter()
+            .map(|s| IndexEntry {
+                last_key: s.key.clone(),
+                last_seq: s.tag >> 8,
+                handle: s.handle,
+            })
+            .collect())
     }
 
     /// Every region of the file in offset order: each data block, the filter, the
     /// properties, the index and the footer.
+    ///
+    /// # Errors
+    /// None today (the layout was checked at open).
     pub fn layout(&self) -> Result<Vec<Region>> {
-        todo!()
+        let f = &self.inner.footer;
+        let block = |kind, h: BlockHandle| Region {
+            kind,
+            offset: h.offset,
+            len: h.end() - h.offset,
+        };
+        let mut regions: Vec<Region> = self
+            .inner
+            .index
+            .iter()
+            .map(|s| block("data", s.handle))
+            .collect();
+        regions.push(block("filter", f.filter));
+        regions.push(block("properties", f.properties));
+        regions.push(block("index", f.index));
+        let len = self.inner.data.len() as u64;
+        regions.push(Region {
+            kind: "footer",
+            offset: len - FOOTER_LEN as u64,
+            len: FOOTER_LEN as u64,
+        });
+        regions.sort_by_key(|r| r.offset);
+        Ok(regions)
     }
+
+    /// Number of data blocks.
+    pub(crate) fn block_count(&self) -> usize {
+        self.inner.index.len()
+    }
+
+    pub(crate) fn index_slots(&self) -> &[IndexSlot] {
+        &self.inner.index
+    }
+
+    /// The first data block whose last entry is at or after `(key, seq)`; the block
+    /// count when there is none.
+    pub(crate) fn find_block(&self, key: &[u8], seq: u64) -> usize {
+        self.inner
+            .index
+            .partition_point(|s| compare_internal(&s.key, s.tag >> 8, key, seq) == Ordering::Less)
+    }
+
+    /// Loads data block `i` into `it`, checking its checksum (or taking it from the
+    /// cache) and that it holds at least one entry.
+    pub(crate) fn load_block(&self, i: usize, it: &mut BlockIter) -> Result<()> {
+        let Some(slot) = self.inner.index.get(i) else {
+            return Err(Error::corruption(0, format!("no data block {i}")));
+        };
+        let handle = slot.handle;
+        let (contents, decompressed) = self.read_data_block(handle).map_err(|e| self.name(e))?;
+        it.reset(
+            contents,
+            BlockOrigin {
+                offset: handle.offset,
+                decompressed,
+            },
+        )
+        .map_err(|e| self.name(e))?;
+        if it.is_empty() {
+            return Err(self.name(Error::corruption(
+                handle.offset,
+                "data block without entries",
+            )));
+        }
+        Ok(())
+    }
+
+    /// The uncompressed contents of the data block at `handle`, and whether they were
+    /// decompressed.
+    pub(crate) fn read_data_block(&self, handle: BlockHandle) -> Result<(Bytes, bool)> {
+        let inner = &*self.inner;
+        let cache = inner
+            .options
+            .cache
+            .as_ref()
+            .filter(|_| inner.properties.compression != 0);
+        let key = BlockCacheKey {
+            segment_id: inner.options.segment_id,
+            offset: handle.offset,
+        };
+        if let Some(block) = cache.and_then(|c| c.get(&key)) {
+            return Ok((block, true));
+        }
+        let (block, decompressed) = self.decode_data_block(handle)?;
+        if let (Some(c), true) = (cache, decompressed) {
+            c.insert(key, block.clone());
+        }
+        Ok((block, decompressed))
+    }
+
+    /// Like [`read_data_block`](Self::read_data_block) but always from the file
+    /// bytes, never the cache (verification must see what is on disk).
+    pub(crate) fn decode_data_block(&self, handle: BlockHandle) -> Result<(Bytes, bool)> {
+        let data = &self.inner.data;
+        let (range, compression) = read_raw(data, handle, BlockType::Data)?;
+        match compression {
+            Compression::None => Ok((data.slice(range), false)),
+            Compression::Lz4 => {
+                let raw = data.get(range).unwrap_or_default();
+                Ok((Bytes::from(decompress_lz4(raw, handle.offset)?), true))
+            }
+        }
+    }
+
+    pub(crate) fn filter(&self) -> &BloomFilter {
+        &self.inner.filter
+    }
+
+    /// Adds the file name, when known, to a corruption error.
+    pub(crate) fn name(&self, e: Error) -> Error {
+        name_file(e, self.inner.options.file_name.as_deref())
+    }
+}
+
+fn name_file(e: Error, file: Option<&str>) -> Error {
+    match (e, file) {
+        (Error::Corruption { offset, reason }, Some(f)) => Error::Corruption {
+            offset,
+            reason: format!("{f}: {reason}"),
+        },
+        (e, _) => e,
+    }
+}
+
+fn open_inner(data: Bytes, options: &ReadOptions) -> Result<Inner> {
+    let footer = Footer::decode(&data)?;
+    let (range, _) = read_raw(&data, footer.properties, BlockType::Properties)?;
+    let properties = Properties::decode(
+        data.get(range).unwrap_or_default(),
+        footer.properties.offset,
+    )?;
+    if properties.format_version != FORMAT_VERSION {
+        return Err(Error::corruption(
+            footer.properties.offset,
+            format!(
+                "properties say format version {}",
+                properties.format_version
+            ),
+        ));
+    }
+    let (range, _) = read_raw(&data, footer.filter, BlockType::Filter)?;
+    let filter = BloomFilter::parse(data.slice(range), footer.filter.offset)?;
+    let (range, _) = read_raw(&data, footer.index, BlockType::Index)?;
+    let index = decode_index(data.slice(range), footer.index.offset)?;
+
+    // The grammar's layout: data blocks from offset 0, then filter, properties,
+    // index and footer, each starting where the previous one ends.
+    let data_end = index.last().map_or(0, |s| s.handle.end());
+    let expected = [
+        ("filter", footer.filter.offset, data_end),
+        ("properties", footer.properties.offset, footer.filter.end()),
+        ("index", footer.index.offset, footer.properties.end()),
+        (
+            "footer",
+            data.len() as u64 - FOOTER_LEN as u64,
+            footer.index.end(),
+        ),
+    ];
+    for (what, found, want) in expected {
+        if found != want {
+            return Err(Error::corruption(
+                found,
+                format!("{what} starts at {found}, expected {want}"),
+            ));
+        }
+    }
+    if properties.data_block_count != index.len() as u64 || properties.data_size != data_end {
+        return Err(Error::corruption(
+            footer.properties.offset,
+            format!(
+                "properties say {} data blocks of {} bytes, the index has {} of {data_end}",
+                properties.data_block_count,
+                properties.data_size,
+                index.len()
+            ),
+        ));
+    }
+    if (properties.entry_count == 0) != index.is_empty() {
+        return Err(Error::corruption(
+            footer.properties.offset,
+            format!(
+                "properties say {} entries in {} data blocks",
+                properties.entry_count,
+                index.len()
+            ),
+        ));
+    }
+    Ok(Inner {
+        data,
+        options: options.clone(),
+        footer,
+        properties,
+        filter,
+        index,
+    })
+}
+
+/// Decodes the index block: entries in strictly increasing internal order whose
+/// handles tile the data area from offset 0 without gaps.
+fn decode_index(contents: Bytes, offset: u64) -> Result<Vec<IndexSlot>> {
+    let mut it = BlockIter::default();
+    it.reset(
+        contents,
+        BlockOrigin {
+            offset,
+            decompressed: false,
+        },
+    )?;
+    let mut raw = Vec::new();
+    let mut keys = Vec::new();
+    it.seek_to_first()?;
+    let mut prev: Option<(usize, usize, u64)> = None;
+    let mut next_offset = 0u64;
+    while it.valid() {
+        let at = offset + it.current_offset() as u64;
+        if let Some((s, e, tag)) = prev {
+            let pk = keys.get(s..e).unwrap_or_default();
+            if compare_internal(pk, tag >> 8, it.key(), it.seq()) != Ordering::Less {
+                return Err(Error::corruption(at, "index entries out of order"));
+            }
+        }
+        let mut d = Decoder::new(it.value_slice(), at);
+        let handle = BlockHandle {
+            offset: d.varint64("block offset")?,
+            len: d.varint32("block length")?,
+        };
+        d.finish("block handle")?;
+        if handle.offset != next_offset {
+            return Err(Error::corruption(
+                at,
+                format!(
+                    "index names a data block at {}, expected one at {next_offset}",
+                    handle.offset
+                ),
+            ));
+        }
+        next_offset = handle.end();
+        let start = keys.len();
+        keys.extend_from_slice(it.key());
+        prev = Some((start, keys.len(), it.tag()));
+        raw.push((start, keys.len(), it.tag(), handle));
+        it.next()?;
+    }
+    let keys = Bytes::from(keys);
+    Ok(raw
+        .into_iter()
+        .map(|(s, e, tag, handle)| IndexSlot {
+            key: keys.slice(s..e),
+            tag,
+            handle,
+        })
+        .collect())
 }
 
 impl std::fmt::Debug for SegmentReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SegmentReader").finish_non_exhaustive()
+        f.debug_struct("SegmentReader")
+            .field("file_name", &self.inner.options.file_name)
+            .field("len", &self.inner.data.len())
+            .field("entries", &self.inner.properties.entry_count)
+            .finish_non_exhaustive()
     }
 }

@@ -1,36 +1,142 @@
 //! The streaming segment writer: `docs/format.md` section 3.
+//!
+//! Only the current data block, the index entries and one 64-bit hash per distinct
+//! key are held in memory; each data block goes to the output as soon as it is cut.
+//! The file is laid out in the grammar's order:
+//! `data_block* filter_block properties_block index_block footer`.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::entry::EntryKind;
-use crate::error::Result;
-use crate::segment::{Properties, WriterOptions};
+use bytes::Bytes;
+
+use crate::entry::{
+    compare_internal, pack_tag, EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN,
+};
+use crate::error::{Error, Result};
+use crate::segment::block::{compress_lz4, trailer};
+use crate::segment::block_builder::BlockBuilder;
+use crate::segment::bloom::BloomBuilder;
+use crate::segment::{
+    BlockHandle, BlockType, Compression, Footer, Properties, WriterOptions, BLOCK_TRAILER_LEN,
+    MAX_BLOCK_LEN,
+};
+use crate::FORMAT_VERSION;
+
+/// Largest `block_size` the writer honours: with one maximal entry on top, a block
+/// stays below [`MAX_BLOCK_LEN`], so it can always be LZ4-compressed.
+const MAX_TARGET_BLOCK_SIZE: usize = MAX_BLOCK_LEN / 2;
 
 /// Writes a segment file entry by entry, in internal order, to any [`Write`].
 ///
 /// Entries must arrive in strictly increasing internal order (key ascending, then
 /// sequence number descending); anything else is refused with
-/// [`crate::Error::InvalidArgument`] and the writer stays usable.
+/// [`crate::Error::InvalidArgument`] and the writer stays usable. After an I/O error
+/// the writer refuses every further call: the output is in an unknown state.
 pub struct SegmentWriter<W: Write> {
-    _out: W,
+    out: W,
+    options: WriterOptions,
+    /// Bytes written to `out` so far.
+    offset: u64,
+    block: BlockBuilder,
+    index: BlockBuilder,
+    bloom: BloomBuilder,
+    scratch: Vec<u8>,
+    props: Properties,
+    last_key: Vec<u8>,
+    last_tag: u64,
+    failed: Option<String>,
 }
 
 impl<W: Write> SegmentWriter<W> {
-    /// A writer that writes to `out` with `options`.
-    pub fn new(out: W, options: WriterOptions) -> Self {
-        let _ = options;
-        todo!()
+    /// A writer that writes to `out` with `options`. `block_size` is clamped to
+    /// `1 ..= 512 MiB` and `restart_interval` to at least 1.
+    pub fn new(out: W, mut options: WriterOptions) -> Self {
+        options.block_size = options.block_size.clamp(1, MAX_TARGET_BLOCK_SIZE);
+        options.restart_interval = options.restart_interval.max(1);
+        SegmentWriter {
+            out,
+            block: BlockBuilder::new(options.restart_interval),
+            // One restart per index entry: a seek lands on the block directly.
+            index: BlockBuilder::new(1),
+            bloom: BloomBuilder::new(options.bloom_bits_per_key),
+            scratch: Vec::new(),
+            props: Properties {
+                format_version: FORMAT_VERSION,
+                compression: options.compression as u8,
+                bloom_bits_per_key: options.bloom_bits_per_key,
+                ..Properties::default()
+            },
+            options,
+            offset: 0,
+            last_key: Vec::new(),
+            last_tag: 0,
+            failed: None,
+        }
     }
 
     /// Appends one entry. `value` must be empty for a tombstone.
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value beyond the limits, a sequence number above
-    /// [`crate::MAX_SEQUENCE`], or an entry not after the previous one; `Io` when
-    /// the underlying writer fails.
+    /// [`crate::MAX_SEQUENCE`], a tombstone with a value, or an entry not after the
+    /// previous one (the writer is unchanged and stays usable); `Io` when the
+    /// underlying writer fails.
     pub fn add(&mut self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) -> Result<()> {
-        let _ = (key, seq, kind, value);
-        todo!()
+        self.check_usable()?;
+        if key.len() > MAX_KEY_LEN {
+            return Err(invalid(format!(
+                "key of {} bytes exceeds {MAX_KEY_LEN}",
+                key.len()
+            )));
+        }
+        if value.len() > MAX_VALUE_LEN {
+            return Err(invalid(format!(
+                "value of {} bytes exceeds {MAX_VALUE_LEN}",
+                value.len()
+            )));
+        }
+        if seq > MAX_SEQUENCE {
+            return Err(invalid(format!(
+                "sequence number {seq} exceeds {MAX_SEQUENCE}"
+            )));
+        }
+        if kind == EntryKind::Tombstone && !value.is_empty() {
+            return Err(invalid("a tombstone has no value".to_string()));
+        }
+        let first = self.props.entry_count == 0;
+        let new_key = first || key != self.last_key.as_slice();
+        if !first && compare_internal(&self.last_key, self.last_tag >> 8, key, seq).is_ge() {
+            return Err(invalid(format!(
+                "entry ({key:?}, seq {seq}) is not after the previous one ({:?}, seq {})",
+                self.last_key,
+                self.last_tag >> 8
+            )));
+        }
+        let tag = pack_tag(seq, kind);
+        self.block.add(key, tag, value)?;
+
+        let p = &mut self.props;
+        if first {
+            p.smallest_key = Bytes::copy_from_slice(key);
+            p.smallest_seq = seq;
+        }
+        p.entry_count += 1;
+        p.tombstone_count += u64::from(kind == EntryKind::Tombstone);
+        p.smallest_seq = p.smallest_seq.min(seq);
+        p.largest_seq = p.largest_seq.max(seq);
+        p.raw_key_size += key.len() as u64;
+        p.raw_value_size += value.len() as u64;
+        if new_key {
+            self.bloom.add_key(key);
+            self.last_key.clear();
+            self.last_key.extend_from_slice(key);
+        }
+        self.last_tag = tag;
+        if self.block.size_estimate() >= self.options.block_size {
+            self.flush_block()?;
+        }
+        Ok(())
     }
 
     /// Bytes written to the output so far plus the bytes buffered in the current
@@ -38,24 +144,143 @@ impl<W: Write> SegmentWriter<W> {
     /// filter, properties and footer. The engine rolls to a new segment when this
     /// reaches its size threshold.
     pub fn estimated_size(&self) -> u64 {
-        todo!()
+        let pending = if self.block.is_empty() {
+            0
+        } else {
+            self.block.size_estimate()
+        };
+        self.offset + pending as u64
     }
 
     /// Number of entries added.
     pub fn entry_count(&self) -> u64 {
-        todo!()
+        self.props.entry_count
     }
 
     /// Last key added, if any.
     pub fn last_key(&self) -> Option<&[u8]> {
-        todo!()
+        (self.props.entry_count > 0).then_some(self.last_key.as_slice())
     }
 
     /// Writes the last data block, filter, properties, index and footer, flushes the
     /// output and returns it with the file's properties and total length.
-    pub fn finish(self) -> Result<Finished<W>> {
-        todo!()
+    ///
+    /// # Errors
+    /// `Io` when the output fails; `InvalidArgument` for a segment whose index or
+    /// filter would exceed 4 GiB.
+    pub fn finish(mut self) -> Result<Finished<W>> {
+        self.check_usable()?;
+        if !self.block.is_empty() {
+            self.flush_block()?;
+        }
+        let p = &mut self.props;
+        p.largest_key = if p.entry_count > 0 {
+            Bytes::copy_from_slice(&self.last_key)
+        } else {
+            Bytes::new()
+        };
+        p.created_unix_ms = self.options.created_unix_ms.unwrap_or_else(now_unix_ms);
+        p.creator = self.options.creator.clone();
+        let filter = self.bloom.finish();
+        let filter = self.write_block(&filter, Compression::None, BlockType::Filter)?;
+        let properties = self.props.encode();
+        let properties = self.write_block(&properties, Compression::None, BlockType::Properties)?;
+        let index = std::mem::replace(&mut self.index, BlockBuilder::new(1))
+            .finish()
+            .to_vec();
+        let index = self.write_block(&index, Compression::None, BlockType::Index)?;
+        let footer = Footer::new(index, filter, properties).encode();
+        self.write(&footer)?;
+        let flushed = self.out.flush();
+        self.io(flushed)?;
+        Ok(Finished {
+            out: self.out,
+            properties: self.props,
+            file_size: self.offset,
+        })
     }
+
+    /// Writes the current data block and records it in the index.
+    fn flush_block(&mut self) -> Result<()> {
+        let mut block = std::mem::replace(&mut self.block, BlockBuilder::new(1));
+        let raw = block.finish();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let handle =
+            if self.options.compression == Compression::Lz4 && compress_lz4(raw, &mut scratch) {
+                self.write_block(&scratch, Compression::Lz4, BlockType::Data)
+            } else {
+                self.write_block(raw, Compression::None, BlockType::Data)
+            };
+        block.reset();
+        self.block = block;
+        self.scratch = scratch;
+        let handle = handle?;
+        let mut encoded = Vec::with_capacity(15);
+        crate::coding::put_varint64(&mut encoded, handle.offset);
+        crate::coding::put_varint32(&mut encoded, handle.len);
+        self.index.add(&self.last_key, self.last_tag, &encoded)?;
+        self.props.data_size += handle.end() - handle.offset;
+        self.props.data_block_count += 1;
+        Ok(())
+    }
+
+    fn write_block(
+        &mut self,
+        contents: &[u8],
+        c: Compression,
+        t: BlockType,
+    ) -> Result<BlockHandle> {
+        let len = u32::try_from(contents.len()).map_err(|_| {
+            invalid(format!(
+                "{t:?} block of {} bytes exceeds 4 GiB",
+                contents.len()
+            ))
+        })?;
+        let handle = BlockHandle {
+            offset: self.offset,
+            len,
+        };
+        self.write(contents)?;
+        self.write(&trailer(contents, c, t))?;
+        debug_assert_eq!(
+            self.offset,
+            handle.offset + u64::from(len) + BLOCK_TRAILER_LEN as u64
+        );
+        Ok(handle)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let r = self.out.write_all(bytes);
+        self.io(r)?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn io<T>(&mut self, r: io::Result<T>) -> Result<T> {
+        r.map_err(|e| {
+            self.failed = Some(e.to_string());
+            Error::Io(e)
+        })
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        match &self.failed {
+            None => Ok(()),
+            Some(why) => Err(Error::Io(io::Error::other(format!(
+                "segment writer failed earlier and refuses further writes: {why}"
+            )))),
+        }
+    }
+}
+
+fn invalid(msg: String) -> Error {
+    Error::InvalidArgument(msg)
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What [`SegmentWriter::finish`] returns.
