@@ -1,23 +1,145 @@
 //! Framing records into log blocks: `docs/format.md` section 4.
+//!
+//! ```text
+//! fragment := checksum:u64 len:u16 type:u8 payload[len]
+//! checksum  = xxh3_64(len || type || payload)
+//! ```
+//!
+//! Invariant: a fragment never crosses a [`LOG_BLOCK_SIZE`] boundary. When fewer than
+//! [`LOG_HEADER_LEN`] bytes remain in a block they are written as zeros and the next
+//! fragment starts the following block, so a reader can always resynchronise at a
+//! block boundary.
+
+use super::{FragmentType, LOG_BLOCK_SIZE, LOG_HEADER_LEN, MAX_LOG_RECORD_LEN};
+use crate::checksum::checksum_parts;
 
 /// Frames records into log fragments. Holds only the position within the current
 /// 32 KiB block; the bytes go to a caller-owned buffer.
 #[derive(Debug, Clone)]
 pub struct LogWriter {
-    _block_offset: usize,
+    /// Offset of the next byte within its block; always `< LOG_BLOCK_SIZE` between
+    /// calls.
+    block_offset: usize,
 }
 
 impl LogWriter {
     /// A framer for a log file that already holds `file_len` bytes (0 for a new file).
+    ///
+    /// The file must end where its last complete record ends (a reader's
+    /// [`LogRecord::end`](super::LogRecord::end) of the last record, or 0): the
+    /// caller truncates a torn tail before appending.
     pub fn new(file_len: u64) -> Self {
-        let _ = file_len;
-        todo!()
+        // The remainder is < LOG_BLOCK_SIZE, so the cast cannot truncate.
+        LogWriter {
+            block_offset: (file_len % LOG_BLOCK_SIZE as u64) as usize,
+        }
     }
 
     /// Appends the fragments of one record (and any block padding before them) to
     /// `out`. The caller writes `out` to the file at the current end.
+    ///
+    /// The caller keeps records at most [`MAX_LOG_RECORD_LEN`] bytes long (checked
+    /// with `debug_assert!`); a reader reports a longer record as damage.
     pub fn add_record(&mut self, payload: &[u8], out: &mut Vec<u8>) {
-        let _ = (payload, out);
-        todo!()
+        debug_assert!(payload.len() <= MAX_LOG_RECORD_LEN);
+        out.reserve(self.framed_len(payload.len()));
+        let mut rest = payload;
+        let mut first = true;
+        loop {
+            let left_in_block = LOG_BLOCK_SIZE - self.block_offset;
+            if left_in_block < LOG_HEADER_LEN {
+                out.resize(out.len() + left_in_block, 0);
+                self.block_offset = 0;
+            }
+            let room = LOG_BLOCK_SIZE - self.block_offset - LOG_HEADER_LEN;
+            let (fragment, tail) = rest.split_at(rest.len().min(room));
+            let last = tail.is_empty();
+            let ty = match (first, last) {
+                (true, true) => FragmentType::Full,
+                (true, false) => FragmentType::First,
+                (false, false) => FragmentType::Middle,
+                (false, true) => FragmentType::Last,
+            };
+            self.emit(ty, fragment, out);
+            rest = tail;
+            first = false;
+            if last {
+                break;
+            }
+        }
+    }
+
+    /// Bytes [`add_record`](Self::add_record) would append for a payload of `len`
+    /// bytes, padding included, from the current position.
+    pub fn framed_len(&self, len: usize) -> usize {
+        let mut total = 0;
+        let mut offset = self.block_offset;
+        let mut rest = len;
+        loop {
+            let left_in_block = LOG_BLOCK_SIZE - offset;
+            if left_in_block < LOG_HEADER_LEN {
+                total += left_in_block;
+                offset = 0;
+            }
+            let n = rest.min(LOG_BLOCK_SIZE - offset - LOG_HEADER_LEN);
+            total += LOG_HEADER_LEN + n;
+            offset += LOG_HEADER_LEN + n;
+            rest -= n;
+            if rest == 0 {
+                return total;
+            }
+        }
+    }
+
+    fn emit(&mut self, ty: FragmentType, fragment: &[u8], out: &mut Vec<u8>) {
+        // `room` above is at most LOG_BLOCK_SIZE - LOG_HEADER_LEN < u16::MAX.
+        debug_assert!(fragment.len() <= LOG_BLOCK_SIZE - LOG_HEADER_LEN);
+        let len = (fragment.len() as u16).to_le_bytes();
+        let ty = [ty as u8];
+        let sum = checksum_parts(&[&len, &ty, fragment]);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out.extend_from_slice(&len);
+        out.extend_from_slice(&ty);
+        out.extend_from_slice(fragment);
+        self.block_offset += LOG_HEADER_LEN + fragment.len();
+        debug_assert!(self.block_offset <= LOG_BLOCK_SIZE);
+        if self.block_offset == LOG_BLOCK_SIZE {
+            self.block_offset = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_fragment_layout() {
+        let mut out = Vec::new();
+        LogWriter::new(0).add_record(b"abc", &mut out);
+        assert_eq!(out.len(), LOG_HEADER_LEN + 3);
+        assert_eq!(&out[8..11], &[3, 0, FragmentType::Full as u8]);
+        assert_eq!(&out[11..], b"abc");
+        let sum = crate::checksum::checksum(&out[8..]);
+        assert_eq!(&out[..8], &sum.to_le_bytes());
+    }
+
+    #[test]
+    fn pads_short_block_tails_and_predicts_length() {
+        for tail in 0..=LOG_HEADER_LEN {
+            let start = (LOG_BLOCK_SIZE - tail) as u64;
+            let mut w = LogWriter::new(start);
+            let predicted = w.framed_len(5);
+            let mut out = Vec::new();
+            w.add_record(b"hello", &mut out);
+            assert_eq!(out.len(), predicted);
+            if tail < LOG_HEADER_LEN {
+                assert!(out[..tail].iter().all(|&b| b == 0));
+                assert_eq!(out.len(), tail + LOG_HEADER_LEN + 5);
+            } else {
+                // Exactly a header's worth left: an empty-payload FIRST fits there.
+                assert_eq!(out[10], FragmentType::First as u8);
+            }
+        }
     }
 }
