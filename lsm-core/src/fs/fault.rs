@@ -1,19 +1,396 @@
-//! A fault-injecting wrapper. To be implemented by the fs work.
+//! A fault-injecting wrapper around any [`FileSystem`].
+//!
+//! Disks fail: a write runs out of space, an fsync reports EIO, a rename is refused.
+//! The engine must turn each of these into an error (and, after a failed sync, refuse
+//! further writes) instead of losing or corrupting data. [`FaultFs`] counts every
+//! operation per [`FaultKind`] and fails a chosen one, so a test can walk a workload
+//! failing its 1st, 2nd, ... write, sync or rename in turn. Wrapping a
+//! [`SimFs`](super::SimFs) combines this with crash simulation.
 
-/// Fails chosen operations of an inner file system.
-#[derive(Debug, Default)]
-pub struct FaultFs;
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
 
-/// Kinds of operations that can fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::{FileLock, FileSystem, FsRef, WritableFile};
+
+/// Kinds of operations [`FaultFs`] counts and can fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
-    /// A write.
+    /// [`WritableFile::write_all`].
     Write,
+    /// [`WritableFile::sync`].
+    Sync,
+    /// [`FileSystem::create`].
+    Create,
+    /// [`FileSystem::open_append`].
+    Open,
+    /// [`FileSystem::rename`].
+    Rename,
+    /// [`FileSystem::remove`].
+    Remove,
+    /// [`FileSystem::sync_dir`].
+    SyncDir,
+    /// [`FileSystem::read`] and [`FileSystem::map`].
+    Read,
+    /// [`FileSystem::list`].
+    List,
+    /// [`FileSystem::create_dir_all`].
+    CreateDir,
+    /// [`FileSystem::lock`].
+    Lock,
 }
 
-/// Fail once or persistently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl FaultKind {
+    /// Every kind, for tests that loop over them.
+    pub const ALL: [FaultKind; 11] = [
+        FaultKind::Write,
+        FaultKind::Sync,
+        FaultKind::Create,
+        FaultKind::Open,
+        FaultKind::Rename,
+        FaultKind::Remove,
+        FaultKind::SyncDir,
+        FaultKind::Read,
+        FaultKind::List,
+        FaultKind::CreateDir,
+        FaultKind::Lock,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How an armed fault fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FaultMode {
-    /// Fail once.
+    /// Fail the chosen operation only.
     Once,
+    /// Fail the chosen operation and every later one of its kind, until
+    /// [`FaultFs::clear`] (a disk that stays broken).
+    Persistent,
+    /// Like `Once`, but a failing write first writes the first half of its buffer
+    /// (a short write, as when the disk fills up). Other kinds fail as with `Once`.
+    PartialOnce,
+}
+
+/// The error payload of an injected failure; see [`FaultFs::is_injected`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedFault {
+    /// The kind of the failed operation.
+    pub kind: FaultKind,
+    /// Its number among operations of that kind since the [`FaultFs`] was made.
+    pub number: u64,
+}
+
+impl fmt::Display for InjectedFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "injected fault: {:?} operation #{}",
+            self.kind, self.number
+        )
+    }
+}
+
+impl Error for InjectedFault {}
+
+/// An armed fault: fires when its kind's counter reaches `at`.
+#[derive(Debug, Clone, Copy)]
+struct Armed {
+    at: u64,
+    mode: FaultMode,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    counts: [u64; FaultKind::ALL.len()],
+    armed: [Option<Armed>; FaultKind::ALL.len()],
+    injected: u64,
+}
+
+/// What to do with one operation.
+enum Verdict {
+    Proceed,
+    Fail(io::Error),
+    /// Write part of the buffer, then fail.
+    Partial(io::Error),
+}
+
+impl Faults {
+    /// Counts one operation of `kind` and decides whether it fails.
+    fn check(&mut self, kind: FaultKind) -> Verdict {
+        let i = kind.index();
+        let (Some(count), Some(slot)) = (self.counts.get_mut(i), self.armed.get_mut(i)) else {
+            return Verdict::Proceed;
+        };
+        *count += 1;
+        let number = *count;
+        let Some(armed) = *slot else {
+            return Verdict::Proceed;
+        };
+        let fires = match armed.mode {
+            FaultMode::Persistent => number >= armed.at,
+            FaultMode::Once | FaultMode::PartialOnce => number == armed.at,
+        };
+        if !fires {
+            return Verdict::Proceed;
+        }
+        if armed.mode != FaultMode::Persistent {
+            *slot = None;
+        }
+        self.injected += 1;
+        let err = io::Error::other(InjectedFault { kind, number });
+        match armed.mode {
+            FaultMode::PartialOnce => Verdict::Partial(err),
+            _ => Verdict::Fail(err),
+        }
+    }
+
+    /// Like `check`, for operations that cannot fail partially.
+    fn gate(&mut self, kind: FaultKind) -> io::Result<()> {
+        match self.check(kind) {
+            Verdict::Proceed => Ok(()),
+            Verdict::Fail(err) | Verdict::Partial(err) => Err(err),
+        }
+    }
+}
+
+/// Wraps a file system and fails chosen operations. Clones share counters and
+/// armed faults, so a test keeps one clone while the engine holds another.
+#[derive(Clone)]
+pub struct FaultFs {
+    inner: FsRef,
+    faults: Arc<Mutex<Faults>>,
+}
+
+impl fmt::Debug for FaultFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultFs")
+            .field("faults", &*self.faults.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultFs {
+    /// Wraps `inner`, with no fault armed.
+    pub fn new(inner: FsRef) -> FaultFs {
+        FaultFs {
+            inner,
+            faults: Arc::default(),
+        }
+    }
+
+    /// A shared handle to this file system, to give to the engine.
+    pub fn fs_ref(&self) -> FsRef {
+        Arc::new(self.clone())
+    }
+
+    /// Arms a fault: the `k`-th operation of `kind` from now on (`k = 1` is the next
+    /// one) fails, and with [`FaultMode::Persistent`] every later one too. Replaces
+    /// any fault armed for `kind`; faults of other kinds stay armed.
+    ///
+    /// # Panics
+    /// If `k` is 0.
+    pub fn fail(&self, kind: FaultKind, k: u64, mode: FaultMode) {
+        assert!(k > 0, "operations are counted from 1");
+        let mut faults = self.faults.lock();
+        let at = faults.counts.get(kind.index()).copied().unwrap_or(0) + k;
+        if let Some(slot) = faults.armed.get_mut(kind.index()) {
+            *slot = Some(Armed { at, mode });
+        }
+    }
+
+    /// Disarms every fault. Counters keep counting.
+    pub fn clear(&self) {
+        self.faults.lock().armed = Default::default();
+    }
+
+    /// Operations of `kind` attempted so far, failed ones included.
+    pub fn count(&self, kind: FaultKind) -> u64 {
+        self.faults
+            .lock()
+            .counts
+            .get(kind.index())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Failures injected so far.
+    pub fn injected(&self) -> u64 {
+        self.faults.lock().injected
+    }
+
+    /// True if `err` is (or wraps) a failure injected by a `FaultFs`.
+    pub fn is_injected(err: &io::Error) -> bool {
+        err.get_ref().is_some_and(|e| e.is::<InjectedFault>())
+    }
+
+    fn gate(&self, kind: FaultKind) -> io::Result<()> {
+        self.faults.lock().gate(kind)
+    }
+}
+
+/// A file opened through a [`FaultFs`]: its writes and syncs are counted too.
+struct FaultFile {
+    inner: Box<dyn WritableFile>,
+    faults: Arc<Mutex<Faults>>,
+}
+
+impl WritableFile for FaultFile {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let verdict = self.faults.lock().check(FaultKind::Write);
+        match verdict {
+            Verdict::Proceed => self.inner.write_all(buf),
+            Verdict::Fail(err) => Err(err),
+            Verdict::Partial(err) => {
+                let half = buf.get(..buf.len() / 2).unwrap_or_default();
+                self.inner.write_all(half)?;
+                Err(err)
+            }
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.faults.lock().gate(FaultKind::Sync)?;
+        self.inner.sync()
+    }
+
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+}
+
+impl FaultFs {
+    fn wrap(&self, inner: Box<dyn WritableFile>) -> Box<dyn WritableFile> {
+        Box::new(FaultFile {
+            inner,
+            faults: Arc::clone(&self.faults),
+        })
+    }
+}
+
+impl FileSystem for FaultFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.gate(FaultKind::CreateDir)?;
+        self.inner.create_dir_all(path)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.gate(FaultKind::Create)?;
+        Ok(self.wrap(self.inner.create(path)?))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.gate(FaultKind::Open)?;
+        Ok(self.wrap(self.inner.open_append(path)?))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.gate(FaultKind::Read)?;
+        self.inner.read(path)
+    }
+
+    fn map(&self, path: &Path) -> io::Result<Bytes> {
+        self.gate(FaultKind::Read)?;
+        self.inner.map(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.gate(FaultKind::Rename)?;
+        self.inner.rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.gate(FaultKind::Remove)?;
+        self.inner.remove(path)
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.gate(FaultKind::SyncDir)?;
+        self.inner.sync_dir(path)
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.gate(FaultKind::List)?;
+        self.inner.list(path)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        self.inner.exists(path)
+    }
+
+    fn size(&self, path: &Path) -> io::Result<u64> {
+        self.inner.size(path)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.gate(FaultKind::Lock)?;
+        self.inner.lock(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::SimFs;
+
+    fn setup() -> (SimFs, FaultFs) {
+        let sim = SimFs::new();
+        sim.create_dir_all(Path::new("/d")).unwrap();
+        let fault = FaultFs::new(sim.fs_ref());
+        (sim, fault)
+    }
+
+    #[test]
+    fn counts_every_kind() {
+        let (_sim, fs) = setup();
+        let mut f = fs.create(Path::new("/d/a")).unwrap();
+        f.write_all(b"x").unwrap();
+        f.write_all(b"y").unwrap();
+        f.sync().unwrap();
+        fs.rename(Path::new("/d/a"), Path::new("/d/b")).unwrap();
+        fs.map(Path::new("/d/b")).unwrap();
+        assert_eq!(fs.count(FaultKind::Create), 1);
+        assert_eq!(fs.count(FaultKind::Write), 2);
+        assert_eq!(fs.count(FaultKind::Sync), 1);
+        assert_eq!(fs.count(FaultKind::Rename), 1);
+        assert_eq!(fs.count(FaultKind::Read), 1);
+        assert_eq!(fs.injected(), 0);
+    }
+
+    #[test]
+    fn partial_write_writes_half_then_fails() {
+        let (sim, fs) = setup();
+        let mut f = fs.create(Path::new("/d/a")).unwrap();
+        fs.fail(FaultKind::Write, 1, FaultMode::PartialOnce);
+        let err = f.write_all(b"abcdef").unwrap_err();
+        assert!(FaultFs::is_injected(&err));
+        assert!(err.to_string().contains("injected"));
+        assert_eq!(sim.read_file(Path::new("/d/a")).unwrap(), b"abc");
+        f.write_all(b"g").unwrap();
+        assert_eq!(sim.read_file(Path::new("/d/a")).unwrap(), b"abcg");
+    }
+
+    #[test]
+    fn clear_disarms() {
+        let (_sim, fs) = setup();
+        fs.fail(FaultKind::SyncDir, 1, FaultMode::Persistent);
+        assert!(fs.sync_dir(Path::new("/d")).is_err());
+        fs.clear();
+        fs.sync_dir(Path::new("/d")).unwrap();
+        assert_eq!(fs.count(FaultKind::SyncDir), 2);
+    }
+
+    #[test]
+    fn real_errors_are_not_injected() {
+        let (_sim, fs) = setup();
+        let err = fs.read(Path::new("/d/missing")).unwrap_err();
+        assert!(!FaultFs::is_injected(&err));
+    }
 }

@@ -23,7 +23,7 @@ pub mod fault;
 mod real;
 pub mod sim;
 
-pub use fault::{FaultFs, FaultKind, FaultMode};
+pub use fault::{FaultFs, FaultKind, FaultMode, InjectedFault};
 pub use real::RealFs;
 pub use sim::{CrashMode, SimFs};
 

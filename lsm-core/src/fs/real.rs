@@ -1,5 +1,201 @@
-//! The real file system (std::fs + memmap2). To be implemented by the fs work.
+//! The operating system's file system: `std::fs` for everything, `memmap2` for
+//! [`FileSystem::map`].
+//!
+//! Nothing is buffered here: [`WritableFile::write_all`] hands the bytes to the kernel
+//! at once, as the [`FileSystem`] contract requires (a later `read` must see them).
+//! Callers batch their own writes. Durability comes only from [`WritableFile::sync`]
+//! (`fdatasync`) and [`FileSystem::sync_dir`] (fsync of the directory).
 
-/// The operating system's file system.
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::path::Path;
+
+use bytes::Bytes;
+use memmap2::Mmap;
+
+use super::{FileLock, FileSystem, WritableFile};
+
+/// The operating system's file system. Stateless: copy it freely.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealFs;
+
+/// An append-only `std::fs::File` that remembers its length, so [`WritableFile::len`]
+/// needs no system call.
+#[derive(Debug)]
+struct RealFile {
+    file: File,
+    len: u64,
+}
+
+impl WritableFile for RealFile {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.write_all(buf)?;
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        // Only data and the length matter to readers; other metadata (mtime) need
+        // not be durable, so `fdatasync` suffices.
+        self.file.sync_data()
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Holds the locked `LOCK` file open; closing it (on drop) releases the lock.
+#[derive(Debug)]
+struct RealLock {
+    _file: File,
+}
+
+impl FileLock for RealLock {}
+
+impl FileSystem for RealFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        // std refuses `append` together with `truncate`; a fresh file written
+        // sequentially through one handle appends anyway.
+        let file = File::create(path)?;
+        Ok(Box::new(RealFile { file, len: 0 }))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Box::new(RealFile { file, len }))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn map(&self, path: &Path) -> io::Result<Bytes> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            // mmap of zero bytes fails with EINVAL; an empty file maps to nothing.
+            return Ok(Bytes::new());
+        }
+        // SAFETY: a mapping is undefined behaviour only if the file changes under it.
+        // `map` is only called on finished segment files, which the engine writes
+        // under a temporary name, fsyncs, renames into place and never modifies or
+        // truncates afterwards; it removes them only when no reader holds them (the
+        // `Bytes` keeps the `Mmap` alive), and even then unlinking a mapped file on
+        // Unix keeps the mapping valid. Nothing else may write to the database
+        // directory while it is open (it holds the `LOCK` file).
+        let mmap = unsafe { Mmap::map(&file)? };
+        Ok(Bytes::from_owner(mmap))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    #[cfg(unix)]
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        // On Unix a directory's entries become durable by fsyncing the directory.
+        File::open(path)?.sync_all()
+    }
+
+    #[cfg(not(unix))]
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        // Other platforms cannot open a directory as a file; their file systems
+        // (NTFS) journal metadata, so checking that the directory exists is all we do.
+        fs::metadata(path).map(|_| ())
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path)? {
+            // Names that are not UTF-8 cannot be engine files: skip them.
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn size(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        // `flock`-style locks belong to the open file description, so a second
+        // `lock` in the same process conflicts too, as the contract requires.
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(RealLock { _file: file })),
+            Err(TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is locked by another holder", path.display()),
+            )),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_write_read_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut f = RealFs.create(&path).unwrap();
+        f.write_all(b"hello").unwrap();
+        f.sync().unwrap();
+        assert_eq!(f.len(), 5);
+        drop(f);
+        let mut f = RealFs.open_append(&path).unwrap();
+        assert_eq!(f.len(), 5);
+        f.write_all(b" world").unwrap();
+        assert_eq!(RealFs.read(&path).unwrap(), b"hello world");
+        assert_eq!(RealFs.size(&path).unwrap(), 11);
+        // `create` truncates an existing file.
+        let f = RealFs.create(&path).unwrap();
+        assert!(f.is_empty());
+        assert_eq!(RealFs.read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn open_append_missing_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = RealFs.open_append(&dir.path().join("nope")).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn rename_remove_list_sync_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        RealFs.create_dir_all(&sub).unwrap();
+        RealFs.create(&sub.join("x.tmp")).unwrap();
+        RealFs.create(&sub.join("y")).unwrap();
+        RealFs.rename(&sub.join("x.tmp"), &sub.join("y")).unwrap();
+        RealFs.sync_dir(&sub).unwrap();
+        assert_eq!(RealFs.list(&sub).unwrap(), vec!["y".to_string()]);
+        RealFs.remove(&sub.join("y")).unwrap();
+        assert!(!RealFs.exists(&sub.join("y")));
+        assert!(RealFs.list(&sub).unwrap().is_empty());
+    }
+}

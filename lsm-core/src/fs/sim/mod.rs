@@ -1,0 +1,416 @@
+//! A simulated in-memory disk that can lose power, for crash-consistency tests.
+//!
+//! [`SimFs`] keeps, for every file, the bytes a reader sees now and the bytes the
+//! last sync made durable, and for every directory the names it holds now and the
+//! names the last `sync_dir` made durable (see `state.rs`). [`SimFs::crash`] builds
+//! the disk a power loss would leave behind (see `crash.rs` and [`CrashMode`]), so a
+//! test can run the engine, crash, reopen and check that every acknowledged write
+//! survived, for many seeds and modes.
+//!
+//! A `SimFs` is a cheap handle: clones share one disk. A test keeps one clone while
+//! the engine holds another as its [`FsRef`](super::FsRef).
+
+mod crash;
+mod state;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use self::state::{normalize, not_found, split, Ino, Inode, State};
+use super::{FileLock, FileSystem, FsRef, WritableFile};
+
+pub use self::crash::{CrashMode, PAGE_SIZE};
+
+/// A simulated disk. Clones share the same disk.
+#[derive(Clone, Default)]
+pub struct SimFs {
+    state: Arc<Mutex<State>>,
+}
+
+impl fmt::Debug for SimFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock();
+        f.debug_struct("SimFs")
+            .field("dirs", &state.dirs.len())
+            .field("inodes", &state.inodes.len())
+            .field("ops", &state.ops)
+            .finish()
+    }
+}
+
+impl SimFs {
+    /// An empty disk.
+    pub fn new() -> SimFs {
+        SimFs::default()
+    }
+
+    /// A shared handle to this disk, to give to the engine.
+    pub fn fs_ref(&self) -> FsRef {
+        Arc::new(self.clone())
+    }
+
+    /// The disk after a power loss in `mode`: a new, independent disk with no locks
+    /// held and a zero operation count. Deterministic given `seed`; `self` is not
+    /// changed, so the same moment can be crashed in many ways, and an engine still
+    /// running on `self` cannot disturb the crashed copy.
+    pub fn crash(&self, mode: CrashMode, seed: u64) -> SimFs {
+        let crashed = self.state.lock().crashed(mode, seed);
+        SimFs {
+            state: Arc::new(Mutex::new(crashed)),
+        }
+    }
+
+    /// Number of mutating operations so far (create, open for append, write, sync,
+    /// rename, remove, directory create and sync, lock), including failed ones.
+    pub fn op_count(&self) -> u64 {
+        self.state.lock().ops
+    }
+
+    /// Cuts the power after `ops` more mutating operations: from then on every
+    /// mutating operation fails and changes nothing, until [`SimFs::crash`] gives
+    /// a fresh disk. Reads keep working. With a loop over `ops`, a test can crash an
+    /// engine at every step of a workload.
+    pub fn power_off_after(&self, ops: u64) {
+        let mut state = self.state.lock();
+        state.op_limit = Some(state.ops.saturating_add(ops));
+    }
+
+    /// True once [`SimFs::power_off_after`]'s budget is used up.
+    pub fn is_powered_off(&self) -> bool {
+        let state = self.state.lock();
+        state.op_limit.is_some_and(|limit| state.ops >= limit)
+    }
+
+    /// The current contents of a file.
+    ///
+    /// # Errors
+    /// `NotFound` if there is no such file.
+    pub fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.read(path)
+    }
+
+    /// Replaces a file's contents with `data`, durably, creating it (with a durable
+    /// name) if missing. Not counted as an operation: tests use it to corrupt files
+    /// between a crash and a reopen.
+    ///
+    /// # Errors
+    /// `NotFound` if the directory does not exist.
+    pub fn write_file_raw(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        let path = normalize(path);
+        let mut state = self.state.lock();
+        let ino = state.create_file(&path)?;
+        let inode = state.inode_mut(ino)?;
+        let handles = inode.handles;
+        *inode = Inode::durable(data.to_vec());
+        inode.handles = handles;
+        let (dir, name) = split(&path)?;
+        state.dir_mut(&dir)?.durable.insert(name, ino);
+        Ok(())
+    }
+
+    /// Sorted names of the files (not subdirectories) in `dir`; empty if `dir` does
+    /// not exist.
+    pub fn file_names(&self, dir: &Path) -> Vec<String> {
+        let state = self.state.lock();
+        state
+            .dir(&normalize(dir))
+            .map(|d| d.entries.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Opens `path` for appending after `prepare` (which creates or truncates it).
+    fn open_with(
+        &self,
+        path: &Path,
+        prepare: impl FnOnce(&mut State, &Path) -> io::Result<Ino>,
+    ) -> io::Result<Box<dyn WritableFile>> {
+        let path = normalize(path);
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        let ino = prepare(&mut state, &path)?;
+        state.inode_mut(ino)?.handles += 1;
+        Ok(Box::new(SimFile {
+            state: Arc::clone(&self.state),
+            ino,
+        }))
+    }
+}
+
+/// An open file of a [`SimFs`]. Keeps its inode alive even if its name is removed,
+/// as an open file descriptor does.
+struct SimFile {
+    state: Arc<Mutex<State>>,
+    ino: Ino,
+}
+
+impl WritableFile for SimFile {
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        state.inode_mut(self.ino)?.append(buf);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        state.inode_mut(self.ino)?.sync();
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        let state = self.state.lock();
+        state
+            .inodes
+            .get(&self.ino)
+            .map_or(0, |i| i.data.len() as u64)
+    }
+}
+
+impl Drop for SimFile {
+    fn drop(&mut self) {
+        let mut state = self.state.lock();
+        if let Some(inode) = state.inodes.get_mut(&self.ino) {
+            inode.handles = inode.handles.saturating_sub(1);
+        }
+        state.collect_garbage();
+    }
+}
+
+/// A lock held in a [`SimFs`]'s memory; dropping it frees the path.
+struct SimLock {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+}
+
+impl FileLock for SimLock {}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        self.state.lock().locks.remove(&self.path);
+    }
+}
+
+impl FileSystem for SimFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        let path = normalize(path);
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        for dir in path.ancestors() {
+            if state.lookup(dir).is_some() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{}: a file is in the way", dir.display()),
+                ));
+            }
+            state.dirs.entry(dir.to_path_buf()).or_default();
+        }
+        Ok(())
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.open_with(path, |state, path| {
+            let ino = state.create_file(path)?;
+            state.inode_mut(ino)?.truncate();
+            Ok(ino)
+        })
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.open_with(path, |state, path| {
+            state.lookup(path).ok_or_else(|| not_found(path))
+        })
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let path = normalize(path);
+        let state = self.state.lock();
+        let ino = state.lookup(&path).ok_or_else(|| not_found(&path))?;
+        Ok(state
+            .inodes
+            .get(&ino)
+            .map(|i| i.data.clone())
+            .unwrap_or_default())
+    }
+
+    fn map(&self, path: &Path) -> io::Result<Bytes> {
+        self.read(path).map(Bytes::from)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from, to) = (normalize(from), normalize(to));
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        let ino = state.lookup(&from).ok_or_else(|| not_found(&from))?;
+        let (to_dir, to_name) = split(&to)?;
+        state.dir_mut(&to_dir)?.entries.insert(to_name, ino);
+        let (from_dir, from_name) = split(&from)?;
+        if from != to {
+            state.dir_mut(&from_dir)?.entries.remove(&from_name);
+        }
+        state.collect_garbage();
+        Ok(())
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        let path = normalize(path);
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        let (dir, name) = split(&path)?;
+        state
+            .dir_mut(&dir)?
+            .entries
+            .remove(&name)
+            .ok_or_else(|| not_found(&path))?;
+        state.collect_garbage();
+        Ok(())
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        let path = normalize(path);
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        let dir = state.dir_mut(&path)?;
+        dir.durable = dir.entries.clone();
+        state.collect_garbage();
+        Ok(())
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        let path = normalize(path);
+        let state = self.state.lock();
+        let dir = state.dir(&path).ok_or_else(|| not_found(&path))?;
+        let subdirs = state
+            .dirs
+            .keys()
+            .filter(|d| d.parent() == Some(path.as_path()))
+            .filter_map(|d| d.file_name()?.to_str().map(str::to_string));
+        let mut names: Vec<String> = dir.entries.keys().cloned().chain(subdirs).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        let path = normalize(path);
+        let state = self.state.lock();
+        state.dirs.contains_key(&path) || state.lookup(&path).is_some()
+    }
+
+    fn size(&self, path: &Path) -> io::Result<u64> {
+        let path = normalize(path);
+        let state = self.state.lock();
+        let ino = state.lookup(&path).ok_or_else(|| not_found(&path))?;
+        Ok(state.inodes.get(&ino).map_or(0, |i| i.data.len() as u64))
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let path = normalize(path);
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        if state.locks.contains(&path) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is locked by another holder", path.display()),
+            ));
+        }
+        // Like the real file system, locking creates the (empty) lock file.
+        state.create_file(&path)?;
+        state.locks.insert(path.clone());
+        Ok(Box::new(SimLock {
+            state: Arc::clone(&self.state),
+            path,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(fs: &SimFs, path: &str, data: &[u8], sync: bool) {
+        let mut f = fs.create(Path::new(path)).unwrap();
+        f.write_all(data).unwrap();
+        if sync {
+            f.sync().unwrap();
+        }
+    }
+
+    #[test]
+    fn reads_see_unsynced_writes() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        write(&fs, "/db/a", b"abc", false);
+        assert_eq!(fs.read_file(Path::new("/db/a")).unwrap(), b"abc");
+        assert_eq!(&fs.map(Path::new("/db/./a")).unwrap()[..], b"abc");
+        assert_eq!(fs.size(Path::new("/db/a")).unwrap(), 3);
+        assert_eq!(fs.list(Path::new("/")).unwrap(), vec!["db".to_string()]);
+        assert_eq!(fs.file_names(Path::new("/db")), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn missing_directory_is_not_found() {
+        let fs = SimFs::new();
+        let err = fs.create(Path::new("/nope/a")).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(fs.list(Path::new("/nope")).is_err());
+    }
+
+    #[test]
+    fn removed_open_file_stays_writable() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        let mut f = fs.create(Path::new("/d/a")).unwrap();
+        fs.remove(Path::new("/d/a")).unwrap();
+        fs.sync_dir(Path::new("/d")).unwrap();
+        f.write_all(b"still here").unwrap();
+        f.sync().unwrap();
+        assert_eq!(f.len(), 10);
+        assert!(!fs.exists(Path::new("/d/a")));
+        drop(f);
+        assert!(fs.state.lock().inodes.is_empty(), "inode was not collected");
+    }
+
+    #[test]
+    fn power_off_fails_mutations_but_not_reads() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        write(&fs, "/d/a", b"x", true);
+        fs.power_off_after(1);
+        assert!(!fs.is_powered_off());
+        let mut f = fs.open_append(Path::new("/d/a")).unwrap();
+        assert!(fs.is_powered_off());
+        assert!(f.write_all(b"y").is_err());
+        assert_eq!(fs.read_file(Path::new("/d/a")).unwrap(), b"x");
+        let after = fs.crash(CrashMode::DropUnsynced, 0);
+        assert!(!after.is_powered_off());
+        assert_eq!(after.op_count(), 0);
+    }
+
+    #[test]
+    fn write_file_raw_is_durable() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        fs.write_file_raw(Path::new("/d/x"), b"raw").unwrap();
+        let after = fs.crash(CrashMode::DropUnsynced, 0);
+        assert_eq!(after.read_file(Path::new("/d/x")).unwrap(), b"raw");
+    }
+
+    #[test]
+    fn lock_conflicts_until_dropped_or_crashed() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        let guard = fs.lock(Path::new("/d/LOCK")).unwrap();
+        let err = fs.lock(Path::new("/d/LOCK")).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        let after = fs.crash(CrashMode::DropUnsynced, 0);
+        // The lock file was never dir-synced, but the crashed disk is unlocked anyway.
+        drop(after.lock(Path::new("/d/LOCK")).unwrap());
+        drop(guard);
+        drop(fs.lock(Path::new("/d/LOCK")).unwrap());
+    }
+}

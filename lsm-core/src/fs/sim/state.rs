@@ -1,0 +1,229 @@
+//! The simulated disk's data model: inodes with current and durable bytes, and
+//! directories with current and durable entries.
+//!
+//! Files and directory entries are separate on purpose: on a real disk, fsync of a
+//! file makes its bytes durable but not the name that points to it, and fsync of a
+//! directory makes its names durable but not the files' bytes. Keeping both halves
+//! apart is what lets a crash revert exactly what a real power loss could revert.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Identifies an inode; never reused within one disk.
+pub(super) type Ino = u64;
+
+/// One file's contents.
+///
+/// Invariant: `clean <= data.len()`, `clean <= durable.len()` and
+/// `data[..clean] == durable[..clean]`. Everything from `clean` on may differ, so a
+/// sync copies only that tail (a log synced after every record stays linear).
+#[derive(Debug, Default, Clone)]
+pub(super) struct Inode {
+    /// What reads see now.
+    pub(super) data: Vec<u8>,
+    /// What survives a power loss (the contents at the last sync).
+    pub(super) durable: Vec<u8>,
+    /// Length of the prefix that `data` and `durable` share for sure.
+    pub(super) clean: usize,
+    /// Open writable handles; an inode with handles is never collected.
+    pub(super) handles: usize,
+}
+
+impl Inode {
+    /// A file whose contents are `bytes`, all durable.
+    pub(super) fn durable(bytes: Vec<u8>) -> Inode {
+        Inode {
+            clean: bytes.len(),
+            durable: bytes.clone(),
+            data: bytes,
+            handles: 0,
+        }
+    }
+
+    pub(super) fn append(&mut self, buf: &[u8]) {
+        self.data.extend_from_slice(buf);
+    }
+
+    pub(super) fn truncate(&mut self) {
+        self.data.clear();
+        self.clean = 0;
+    }
+
+    pub(super) fn sync(&mut self) {
+        let clean = self.clean;
+        self.durable.truncate(clean);
+        self.durable
+            .extend_from_slice(self.data.get(clean..).unwrap_or_default());
+        self.clean = self.data.len();
+        debug_assert_eq!(self.data, self.durable);
+    }
+
+    /// True when the current contents only extend the durable ones (the normal
+    /// append-only case), false after a truncation that was not synced.
+    pub(super) fn extends_durable(&self) -> bool {
+        self.clean == self.durable.len()
+    }
+}
+
+/// One directory: the names it holds now and the names its last sync made durable.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Dir {
+    pub(super) entries: BTreeMap<String, Ino>,
+    pub(super) durable: BTreeMap<String, Ino>,
+}
+
+/// The whole disk. Directories themselves are durable as soon as they are created
+/// (a simplification: the engine creates its directory once, before any data).
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) inodes: BTreeMap<Ino, Inode>,
+    pub(super) dirs: BTreeMap<PathBuf, Dir>,
+    pub(super) next_ino: Ino,
+    pub(super) locks: BTreeSet<PathBuf>,
+    /// Mutating operations so far.
+    pub(super) ops: u64,
+    /// Mutating operations fail once `ops` reaches this (simulated power cut).
+    pub(super) op_limit: Option<u64>,
+}
+
+/// `path` without `.` and `..` components, so equal files have equal keys.
+pub(super) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+pub(super) fn not_found(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{}: no such file or directory", path.display()),
+    )
+}
+
+/// Splits a normalized path into its directory and its UTF-8 file name.
+pub(super) fn split(path: &Path) -> io::Result<(PathBuf, String)> {
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: not a UTF-8 file name", path.display()),
+        )
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    Ok((dir, name.to_string()))
+}
+
+impl State {
+    /// Counts one mutating operation, or fails if the power was cut.
+    pub(super) fn begin_op(&mut self) -> io::Result<()> {
+        if self.op_limit.is_some_and(|limit| self.ops >= limit) {
+            return Err(io::Error::other("simulated power loss: disk is off"));
+        }
+        self.ops += 1;
+        Ok(())
+    }
+
+    /// The directory at normalized `path`. Roots (`/`, the empty relative root)
+    /// always exist.
+    pub(super) fn dir_mut(&mut self, path: &Path) -> io::Result<&mut Dir> {
+        if path.parent().is_none() {
+            return Ok(self.dirs.entry(path.to_path_buf()).or_default());
+        }
+        self.dirs.get_mut(path).ok_or_else(|| not_found(path))
+    }
+
+    pub(super) fn dir(&self, path: &Path) -> Option<&Dir> {
+        self.dirs.get(path)
+    }
+
+    /// The inode named by normalized `path`, if any.
+    pub(super) fn lookup(&self, path: &Path) -> Option<Ino> {
+        let (dir, name) = split(path).ok()?;
+        self.dir(&dir)?.entries.get(&name).copied()
+    }
+
+    pub(super) fn inode_mut(&mut self, ino: Ino) -> io::Result<&mut Inode> {
+        // Inodes with open handles or names are never collected, so a miss is a bug
+        // in this module, reported as an error rather than a panic.
+        self.inodes
+            .get_mut(&ino)
+            .ok_or_else(|| io::Error::other(format!("simulated inode {ino} vanished")))
+    }
+
+    /// Creates an empty file at normalized `path`, or returns the existing one.
+    pub(super) fn create_file(&mut self, path: &Path) -> io::Result<Ino> {
+        if self.dirs.contains_key(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{}: is a directory", path.display()),
+            ));
+        }
+        let (dir, name) = split(path)?;
+        let next = self.next_ino;
+        let dir = self.dir_mut(&dir)?;
+        let ino = *dir.entries.entry(name).or_insert(next);
+        if ino == next {
+            self.next_ino += 1;
+            self.inodes.insert(ino, Inode::default());
+        }
+        Ok(ino)
+    }
+
+    /// Drops inodes that no name (current or durable) and no handle refers to.
+    pub(super) fn collect_garbage(&mut self) {
+        let live: BTreeSet<Ino> = self
+            .dirs
+            .values()
+            .flat_map(|d| d.entries.values().chain(d.durable.values()))
+            .copied()
+            .collect();
+        self.inodes
+            .retain(|ino, inode| inode.handles > 0 || live.contains(ino));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_copies_only_the_tail() {
+        let mut inode = Inode::durable(b"abc".to_vec());
+        inode.append(b"def");
+        assert!(inode.extends_durable());
+        inode.sync();
+        assert_eq!(inode.durable, b"abcdef");
+        inode.truncate();
+        inode.append(b"x");
+        assert!(!inode.extends_durable());
+        assert_eq!(inode.durable, b"abcdef");
+        inode.sync();
+        assert_eq!(inode.durable, b"x");
+    }
+
+    #[test]
+    fn normalize_drops_dots() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalize(Path::new("a/b/")), PathBuf::from("a/b"));
+    }
+
+    #[test]
+    fn power_cut_stops_mutations() {
+        let mut state = State {
+            op_limit: Some(2),
+            ..State::default()
+        };
+        assert!(state.begin_op().is_ok());
+        assert!(state.begin_op().is_ok());
+        assert!(state.begin_op().is_err());
+        assert_eq!(state.ops, 2);
+    }
+}
