@@ -23,6 +23,9 @@ pub struct BlockOrigin {
     /// True when the contents were decompressed: positions within them are then not
     /// file offsets, and errors name the block's offset and the position inside.
     pub decompressed: bool,
+    /// True for an index block, whose entries carry the tag of a data entry (possibly
+    /// a tombstone) and a block handle as value.
+    pub index: bool,
 }
 
 /// A cursor over the entries of one block. Not valid until positioned.
@@ -360,7 +363,7 @@ impl BlockIter {
         if EntryKind::from_u8(kind).is_none() {
             return Err(bad(&format!("has unknown kind {kind}")));
         }
-        if kind == EntryKind::Tombstone as u8 && value_len != 0 {
+        if kind == EntryKind::Tombstone as u8 && value_len != 0 && !self.origin.index {
             return Err(bad("is a tombstone with a value"));
         }
         Ok(Header {
@@ -446,6 +449,7 @@ mod tests {
             BlockOrigin {
                 offset: 1000,
                 decompressed: false,
+                index: false,
             },
         )?;
         Ok(it)
@@ -581,6 +585,7 @@ mod tests {
             BlockOrigin {
                 offset: 7,
                 decompressed: true,
+                index: false,
             },
         )
         .unwrap();

@@ -218,6 +218,7 @@ impl SegmentReader {
             BlockOrigin {
                 offset: handle.offset,
                 decompressed,
+                index: false,
             },
         )
         .map_err(|e| self.name(e))?;
@@ -369,6 +370,7 @@ fn decode_index(contents: Bytes, offset: u64) -> Result<Vec<IndexSlot>> {
         BlockOrigin {
             offset,
             decompressed: false,
+            index: true,
         },
     )?;
     let mut raw = Vec::new();

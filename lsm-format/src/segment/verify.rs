@@ -101,6 +101,7 @@ impl SegmentReader {
                         BlockOrigin {
                             offset: h.offset,
                             decompressed,
+                            index: false,
                         },
                     )
                 });
