@@ -8,19 +8,21 @@
 //! survived, for many seeds and modes.
 //!
 //! A `SimFs` is a cheap handle: clones share one disk. A test keeps one clone while
-//! the engine holds another as its [`FsRef`](super::FsRef).
+//! the engine holds another as its [`FsRef`].
 
 mod crash;
+mod handles;
 mod state;
 
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use self::handles::{SimFile, SimLock};
 use self::state::{normalize, not_found, split, Ino, Inode, State};
 use super::{FileLock, FileSystem, FsRef, WritableFile};
 
@@ -138,61 +140,6 @@ impl SimFs {
             state: Arc::clone(&self.state),
             ino,
         }))
-    }
-}
-
-/// An open file of a [`SimFs`]. Keeps its inode alive even if its name is removed,
-/// as an open file descriptor does.
-struct SimFile {
-    state: Arc<Mutex<State>>,
-    ino: Ino,
-}
-
-impl WritableFile for SimFile {
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let mut state = self.state.lock();
-        state.begin_op()?;
-        state.inode_mut(self.ino)?.append(buf);
-        Ok(())
-    }
-
-    fn sync(&mut self) -> io::Result<()> {
-        let mut state = self.state.lock();
-        state.begin_op()?;
-        state.inode_mut(self.ino)?.sync();
-        Ok(())
-    }
-
-    fn len(&self) -> u64 {
-        let state = self.state.lock();
-        state
-            .inodes
-            .get(&self.ino)
-            .map_or(0, |i| i.data.len() as u64)
-    }
-}
-
-impl Drop for SimFile {
-    fn drop(&mut self) {
-        let mut state = self.state.lock();
-        if let Some(inode) = state.inodes.get_mut(&self.ino) {
-            inode.handles = inode.handles.saturating_sub(1);
-        }
-        state.collect_garbage();
-    }
-}
-
-/// A lock held in a [`SimFs`]'s memory; dropping it frees the path.
-struct SimLock {
-    state: Arc<Mutex<State>>,
-    path: PathBuf,
-}
-
-impl FileLock for SimLock {}
-
-impl Drop for SimLock {
-    fn drop(&mut self) {
-        self.state.lock().locks.remove(&self.path);
     }
 }
 

@@ -7,7 +7,8 @@
 //! failing its 1st, 2nd, ... write, sync or rename in turn. Wrapping a
 //! [`SimFs`](super::SimFs) combines this with crash simulation.
 
-use std::error::Error;
+mod plan;
+
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -16,150 +17,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use self::plan::{Faults, Verdict};
 use super::{FileLock, FileSystem, FsRef, WritableFile};
 
-/// Kinds of operations [`FaultFs`] counts and can fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FaultKind {
-    /// [`WritableFile::write_all`].
-    Write,
-    /// [`WritableFile::sync`].
-    Sync,
-    /// [`FileSystem::create`].
-    Create,
-    /// [`FileSystem::open_append`].
-    Open,
-    /// [`FileSystem::rename`].
-    Rename,
-    /// [`FileSystem::remove`].
-    Remove,
-    /// [`FileSystem::sync_dir`].
-    SyncDir,
-    /// [`FileSystem::read`] and [`FileSystem::map`].
-    Read,
-    /// [`FileSystem::list`].
-    List,
-    /// [`FileSystem::create_dir_all`].
-    CreateDir,
-    /// [`FileSystem::lock`].
-    Lock,
-}
-
-impl FaultKind {
-    /// Every kind, for tests that loop over them.
-    pub const ALL: [FaultKind; 11] = [
-        FaultKind::Write,
-        FaultKind::Sync,
-        FaultKind::Create,
-        FaultKind::Open,
-        FaultKind::Rename,
-        FaultKind::Remove,
-        FaultKind::SyncDir,
-        FaultKind::Read,
-        FaultKind::List,
-        FaultKind::CreateDir,
-        FaultKind::Lock,
-    ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// How an armed fault fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FaultMode {
-    /// Fail the chosen operation only.
-    Once,
-    /// Fail the chosen operation and every later one of its kind, until
-    /// [`FaultFs::clear`] (a disk that stays broken).
-    Persistent,
-    /// Like `Once`, but a failing write first writes the first half of its buffer
-    /// (a short write, as when the disk fills up). Other kinds fail as with `Once`.
-    PartialOnce,
-}
-
-/// The error payload of an injected failure; see [`FaultFs::is_injected`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InjectedFault {
-    /// The kind of the failed operation.
-    pub kind: FaultKind,
-    /// Its number among operations of that kind since the [`FaultFs`] was made.
-    pub number: u64,
-}
-
-impl fmt::Display for InjectedFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "injected fault: {:?} operation #{}",
-            self.kind, self.number
-        )
-    }
-}
-
-impl Error for InjectedFault {}
-
-/// An armed fault: fires when its kind's counter reaches `at`.
-#[derive(Debug, Clone, Copy)]
-struct Armed {
-    at: u64,
-    mode: FaultMode,
-}
-
-#[derive(Debug, Default)]
-struct Faults {
-    counts: [u64; FaultKind::ALL.len()],
-    armed: [Option<Armed>; FaultKind::ALL.len()],
-    injected: u64,
-}
-
-/// What to do with one operation.
-enum Verdict {
-    Proceed,
-    Fail(io::Error),
-    /// Write part of the buffer, then fail.
-    Partial(io::Error),
-}
-
-impl Faults {
-    /// Counts one operation of `kind` and decides whether it fails.
-    fn check(&mut self, kind: FaultKind) -> Verdict {
-        let i = kind.index();
-        let (Some(count), Some(slot)) = (self.counts.get_mut(i), self.armed.get_mut(i)) else {
-            return Verdict::Proceed;
-        };
-        *count += 1;
-        let number = *count;
-        let Some(armed) = *slot else {
-            return Verdict::Proceed;
-        };
-        let fires = match armed.mode {
-            FaultMode::Persistent => number >= armed.at,
-            FaultMode::Once | FaultMode::PartialOnce => number == armed.at,
-        };
-        if !fires {
-            return Verdict::Proceed;
-        }
-        if armed.mode != FaultMode::Persistent {
-            *slot = None;
-        }
-        self.injected += 1;
-        let err = io::Error::other(InjectedFault { kind, number });
-        match armed.mode {
-            FaultMode::PartialOnce => Verdict::Partial(err),
-            _ => Verdict::Fail(err),
-        }
-    }
-
-    /// Like `check`, for operations that cannot fail partially.
-    fn gate(&mut self, kind: FaultKind) -> io::Result<()> {
-        match self.check(kind) {
-            Verdict::Proceed => Ok(()),
-            Verdict::Fail(err) | Verdict::Partial(err) => Err(err),
-        }
-    }
-}
+pub use self::plan::{FaultKind, FaultMode, InjectedFault};
 
 /// Wraps a file system and fails chosen operations. Clones share counters and
 /// armed faults, so a test keeps one clone while the engine holds another.
@@ -199,31 +60,22 @@ impl FaultFs {
     /// If `k` is 0.
     pub fn fail(&self, kind: FaultKind, k: u64, mode: FaultMode) {
         assert!(k > 0, "operations are counted from 1");
-        let mut faults = self.faults.lock();
-        let at = faults.counts.get(kind.index()).copied().unwrap_or(0) + k;
-        if let Some(slot) = faults.armed.get_mut(kind.index()) {
-            *slot = Some(Armed { at, mode });
-        }
+        self.faults.lock().arm(kind, k, mode);
     }
 
     /// Disarms every fault. Counters keep counting.
     pub fn clear(&self) {
-        self.faults.lock().armed = Default::default();
+        self.faults.lock().disarm_all();
     }
 
     /// Operations of `kind` attempted so far, failed ones included.
     pub fn count(&self, kind: FaultKind) -> u64 {
-        self.faults
-            .lock()
-            .counts
-            .get(kind.index())
-            .copied()
-            .unwrap_or(0)
+        self.faults.lock().count(kind)
     }
 
     /// Failures injected so far.
     pub fn injected(&self) -> u64 {
-        self.faults.lock().injected
+        self.faults.lock().injected()
     }
 
     /// True if `err` is (or wraps) a failure injected by a `FaultFs`.
