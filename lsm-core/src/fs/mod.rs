@@ -62,7 +62,7 @@ pub trait FileSystem: Send + Sync + 'static {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creates, renames, removes) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
-    /// Names (not paths) of the entries of a directory.
+    /// Names (not paths) of the entries of a directory, sorted.
     fn list(&self, path: &Path) -> io::Result<Vec<String>>;
     /// True if the path exists.
     fn exists(&self, path: &Path) -> bool;

@@ -29,6 +29,10 @@ use super::{FileLock, FileSystem, FsRef, WritableFile};
 pub use self::crash::{CrashMode, PAGE_SIZE};
 
 /// A simulated disk. Clones share the same disk.
+///
+/// Reads (and [`FileSystem::map`], which returns a copy) see every write at once;
+/// only [`SimFs::crash`] distinguishes durable from written data. Directories are
+/// durable as soon as they are created; files and their names are not.
 #[derive(Clone, Default)]
 pub struct SimFs {
     state: Arc<Mutex<State>>,
