@@ -1,1 +1,32 @@
 //! Library behind the `lsm` command-line tools.
+//!
+//! Every tool is a thin binary in `src/bin/` that parses flags and prints; the work
+//! happens here, where tests reach it:
+//!
+//! - [`dump`]: `lsm-dump`, what a segment, WAL, manifest or directory holds;
+//! - [`verify`]: `lsm-verify`, every checksum and invariant, one [`Problem`] per
+//!   finding;
+//! - [`compact`]: `lsm-compact`, offline full compaction with before/after figures;
+//! - [`shell`]: `lsm`, one-shot commands and an interactive prompt, with `explain`;
+//! - [`bench`]: `lsm-bench`, a db_bench-style benchmark.
+//!
+//! Shared parts: [`state`] reads a database directory without taking its lock,
+//! [`merge`] merges its files into the view `Db::scan` gives, [`display`] prints keys
+//! and values readably, [`table`] aligns columns.
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod compact;
+pub mod display;
+pub mod dump;
+pub mod error;
+pub mod files;
+pub mod merge;
+pub mod problem;
+pub mod shell;
+pub mod state;
+pub mod table;
+pub mod verify;
+
+pub use error::{Error, Result};
+pub use problem::Problem;

@@ -1,0 +1,344 @@
+//! Dumping a database directory: a summary of levels, files, key ranges and the
+//! memtable (live WALs), or with `--entries` every live key in order.
+//!
+//! The directory is read without taking its lock (see [`crate::state`]), so this
+//! works beside a process that has the database open; the entries are the merged view
+//! of [`crate::merge::LiveView`], the same pairs `Db::scan` returns.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::manifest::{segment_table, JsonSegmentMeta};
+use super::{out_err, write_json, write_json_line, DumpOptions};
+use crate::display::{human_bytes, show, Style};
+use crate::error::{Error, Result};
+use crate::files::FileName;
+use crate::merge::LiveView;
+use crate::state::DbState;
+use crate::table::{Align, Table};
+
+/// Figures of one level.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelSummary {
+    /// The level.
+    pub level: usize,
+    /// Live segments.
+    pub files: usize,
+    /// Their bytes (as recorded in the manifest).
+    pub bytes: u64,
+    /// Their entries.
+    pub entries: u64,
+    /// Their tombstones.
+    pub tombstones: u64,
+    /// Smallest key of the level.
+    pub smallest_key: Option<String>,
+    /// Largest key of the level.
+    pub largest_key: Option<String>,
+}
+
+/// A live WAL's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct WalSummary {
+    /// File name.
+    pub file: String,
+    /// Bytes.
+    pub bytes: u64,
+    /// Batches replayed.
+    pub batches: usize,
+    /// Puts and deletes replayed.
+    pub ops: usize,
+    /// Sequence numbers of the ops, when any.
+    pub seqs: Option<(u64, u64)>,
+    /// `clean`, `torn tail at N` or the corruption.
+    pub state: String,
+}
+
+/// The directory summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct DirSummary {
+    /// The directory.
+    pub dir: String,
+    /// Bytes of the manifest.
+    pub manifest_bytes: u64,
+    /// Edits in it.
+    pub manifest_edits: usize,
+    /// WALs numbered below this are obsolete.
+    pub log_number: u64,
+    /// Next file number.
+    pub next_file_number: u64,
+    /// Last sequence number recorded in the manifest.
+    pub last_sequence: u64,
+    /// Levels with their figures.
+    pub levels: Vec<LevelSummary>,
+    /// Every live segment.
+    pub segments: Vec<JsonSegmentMeta>,
+    /// The live WALs: the memtable.
+    pub wals: Vec<WalSummary>,
+    /// Files that are neither live nor the manifest nor the lock.
+    pub other_files: Vec<String>,
+    /// Problems met while reading the manifest.
+    pub problems: Vec<String>,
+}
+
+/// Builds the summary of a loaded directory.
+pub fn summarize(state: &DbState, style: Style) -> DirSummary {
+    let whole = style.whole();
+    let m = &state.manifest;
+    let levels = m
+        .levels
+        .iter()
+        .enumerate()
+        .map(|(level, segs)| LevelSummary {
+            level,
+            files: segs.len(),
+            bytes: segs.iter().map(|s| s.file_size).sum(),
+            entries: segs.iter().map(|s| s.entry_count).sum(),
+            tombstones: segs.iter().map(|s| s.tombstone_count).sum(),
+            smallest_key: segs
+                .iter()
+                .map(|s| &s.smallest_key)
+                .min()
+                .map(|k| show(k, whole)),
+            largest_key: segs
+                .iter()
+                .map(|s| &s.largest_key)
+                .max()
+                .map(|k| show(k, whole)),
+        })
+        .collect();
+    let wals = state
+        .wals
+        .iter()
+        .map(|w| match &w.replay {
+            Ok(r) => {
+                let first = r
+                    .batches
+                    .iter()
+                    .find(|b| !b.ops.is_empty())
+                    .map(|b| b.first_seq);
+                WalSummary {
+                    file: w.name(),
+                    bytes: w.size,
+                    batches: r.batches.len(),
+                    ops: r.batches.iter().map(|b| b.ops.len()).sum(),
+                    seqs: first.zip(r.last_sequence()),
+                    state: match r.torn_tail {
+                        None => "clean".into(),
+                        Some(at) => format!("torn tail at offset {at} (dropped on recovery)"),
+                    },
+                }
+            }
+            Err(e) => WalSummary {
+                file: w.name(),
+                bytes: w.size,
+                batches: 0,
+                ops: 0,
+                seqs: None,
+                state: format!("corrupt: {e}"),
+            },
+        })
+        .collect();
+    let other_files = state
+        .orphans()
+        .iter()
+        .map(|f| {
+            let why = match f.kind {
+                FileName::Segment(_) => "segment not in the manifest",
+                FileName::Wal(_) => "obsolete WAL",
+                FileName::Temp => "unfinished temporary file",
+                _ => "not a database file",
+            };
+            format!("{} ({why})", f.name)
+        })
+        .collect();
+    let mut problems: Vec<String> = m.problems.iter().map(ToString::to_string).collect();
+    for (level, meta) in &state.missing {
+        problems.push(format!(
+            "level {level} segment {} is in the manifest but missing",
+            crate::files::segment_name(meta.file_number)
+        ));
+    }
+    DirSummary {
+        dir: state.dir.display().to_string(),
+        manifest_bytes: state.manifest_bytes.len() as u64,
+        manifest_edits: m.edits.len(),
+        log_number: m.log_number,
+        next_file_number: m.next_file_number,
+        last_sequence: m.last_sequence,
+        levels,
+        segments: m
+            .live()
+            .map(|(l, s)| JsonSegmentMeta::new(l as u32, s, style))
+            .collect(),
+        wals,
+        other_files,
+        problems,
+    }
+}
+
+/// Dumps the directory at `dir`: the summary, or the live entries.
+///
+/// # Errors
+/// When the directory is not a database, when a file cannot be read, and errors of
+/// `out`.
+pub fn dump_dir(dir: &Path, options: &DumpOptions, out: &mut dyn Write) -> Result<()> {
+    let state = DbState::load(dir)?;
+    if options.entries {
+        return dump_entries(&state, options, out);
+    }
+    let summary = summarize(&state, options.style);
+    if options.json {
+        return write_json(out, &summary);
+    }
+    print_summary(out, &state, &summary, options.style).map_err(out_err)
+}
+
+fn print_summary(
+    o: &mut dyn Write,
+    state: &DbState,
+    s: &DirSummary,
+    style: Style,
+) -> std::io::Result<()> {
+    writeln!(o, "database {}", s.dir)?;
+    writeln!(
+        o,
+        "manifest: {} bytes, {} edits; log_number {}, next_file_number {}, last_sequence {}",
+        s.manifest_bytes, s.manifest_edits, s.log_number, s.next_file_number, s.last_sequence
+    )?;
+    writeln!(o, "\nlevels")?;
+    let mut t = Table::new(&[
+        ("level", Align::Right),
+        ("files", Align::Right),
+        ("bytes", Align::Right),
+        ("entries", Align::Right),
+        ("tombstones", Align::Right),
+        ("keys", Align::Left),
+    ])
+    .indent(2);
+    for l in &s.levels {
+        let keys = match (&l.smallest_key, &l.largest_key) {
+            (Some(a), Some(b)) => format!("{a} ..= {b}"),
+            _ => "-".into(),
+        };
+        t.row(vec![
+            l.level.to_string(),
+            l.files.to_string(),
+            human_bytes(l.bytes),
+            l.entries.to_string(),
+            l.tombstones.to_string(),
+            keys,
+        ]);
+    }
+    let total: u64 = s.levels.iter().map(|l| l.bytes).sum();
+    t.row(vec![
+        "all".into(),
+        s.segments.len().to_string(),
+        human_bytes(total),
+        s.levels.iter().map(|l| l.entries).sum::<u64>().to_string(),
+        s.levels
+            .iter()
+            .map(|l| l.tombstones)
+            .sum::<u64>()
+            .to_string(),
+        String::new(),
+    ]);
+    t.print(o)?;
+    writeln!(o, "\nsegments")?;
+    segment_table(&state.manifest, style).print(o)?;
+    writeln!(o, "\nmemtable (live WALs, numbered from {})", s.log_number)?;
+    let mut t = Table::new(&[
+        ("file", Align::Left),
+        ("bytes", Align::Right),
+        ("batches", Align::Right),
+        ("ops", Align::Right),
+        ("seqs", Align::Left),
+        ("state", Align::Left),
+    ])
+    .indent(2);
+    for w in &s.wals {
+        t.row(vec![
+            w.file.clone(),
+            w.bytes.to_string(),
+            w.batches.to_string(),
+            w.ops.to_string(),
+            w.seqs.map_or("-".into(), |(a, b)| format!("{a} ..= {b}")),
+            w.state.clone(),
+        ]);
+    }
+    t.print(o)?;
+    if !s.other_files.is_empty() {
+        writeln!(o, "\nother files")?;
+        for f in &s.other_files {
+            writeln!(o, "  {f}")?;
+        }
+    }
+    for p in &s.problems {
+        writeln!(o, "problem: {p}")?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct JsonPair {
+    key: String,
+    value: String,
+    value_len: usize,
+}
+
+fn dump_entries(state: &DbState, options: &DumpOptions, out: &mut dyn Write) -> Result<()> {
+    // A view built on a damaged file would silently lack data: refuse instead.
+    for w in &state.wals {
+        if let Err(e) = &w.replay {
+            return Err(Error::format(&w.path, e.clone_shallow()));
+        }
+    }
+    if let Some((level, meta)) = state.missing.first() {
+        return Err(Error::Usage(format!(
+            "level {level} segment {} is in the manifest but missing: the view would be incomplete",
+            crate::files::segment_name(meta.file_number)
+        )));
+    }
+    let style = options.style;
+    let view = LiveView::new(state, options.range.clone())?;
+    for (n, item) in view.enumerate() {
+        if options.limit.is_some_and(|l| n >= l) {
+            break;
+        }
+        let (key, value) = item?;
+        if options.json {
+            let pair = JsonPair {
+                key: show(&key, style.whole()),
+                value: show(&value, style.whole()),
+                value_len: value.len(),
+            };
+            write_json_line(out, &pair)?;
+        } else {
+            writeln!(
+                out,
+                "{} = {}",
+                show(&key, style.whole()),
+                show(&value, style)
+            )
+            .map_err(out_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies of format errors (which own an `io::Error` and so are not `Clone`).
+trait CloneShallow {
+    fn clone_shallow(&self) -> lsm_format::Error;
+}
+
+impl CloneShallow for lsm_format::Error {
+    fn clone_shallow(&self) -> lsm_format::Error {
+        match self {
+            lsm_format::Error::Corruption { offset, reason } => {
+                lsm_format::Error::corruption(*offset, reason.clone())
+            }
+            other => lsm_format::Error::corruption(other.offset().unwrap_or(0), other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Dumping a manifest: each version edit, then the live segments per level that
+//! replaying them gives.
+
+use std::io::Write;
+use std::path::Path;
+
+use lsm_format::manifest::{SegmentMeta, VersionEdit};
+use serde::Serialize;
+
+use super::{out_err, write_json, DumpOptions};
+use crate::display::{show, Style};
+use crate::error::{read_file, Result};
+use crate::files::segment_name;
+use crate::state::manifest::{replay, ManifestState};
+use crate::table::{Align, Table};
+
+/// A segment's manifest record as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonSegmentMeta {
+    /// Level.
+    pub level: u32,
+    /// File number.
+    pub file_number: u64,
+    /// Size in bytes.
+    pub file_size: u64,
+    /// First key.
+    pub smallest_key: String,
+    /// Last key.
+    pub largest_key: String,
+    /// Smallest sequence number.
+    pub smallest_seq: u64,
+    /// Largest sequence number.
+    pub largest_seq: u64,
+    /// Entries.
+    pub entry_count: u64,
+    /// Tombstones.
+    pub tombstone_count: u64,
+}
+
+impl JsonSegmentMeta {
+    /// Converts a manifest record, rendering keys with `style`.
+    pub fn new(level: u32, m: &SegmentMeta, style: Style) -> Self {
+        JsonSegmentMeta {
+            level,
+            file_number: m.file_number,
+            file_size: m.file_size,
+            smallest_key: show(&m.smallest_key, style.whole()),
+            largest_key: show(&m.largest_key, style.whole()),
+            smallest_seq: m.smallest_seq,
+            largest_seq: m.largest_seq,
+            entry_count: m.entry_count,
+            tombstone_count: m.tombstone_count,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct JsonEdit {
+    offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_version: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_number: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_file_number: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_sequence: Option<u64>,
+    deleted_segments: Vec<(u32, u64)>,
+    added_segments: Vec<JsonSegmentMeta>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonManifest {
+    file: String,
+    size: u64,
+    edits: Vec<JsonEdit>,
+    log_number: u64,
+    next_file_number: u64,
+    last_sequence: u64,
+    live: Vec<JsonSegmentMeta>,
+    torn_tail: Option<u64>,
+    problems: Vec<String>,
+}
+
+/// Dumps the manifest at `path`.
+///
+/// # Errors
+/// I/O errors and errors of `out`; damage is printed.
+pub fn dump_manifest(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> Result<()> {
+    let data = read_file(path)?;
+    let name = path.display().to_string();
+    let state = replay(&data, &name);
+    let style = options.style;
+    if options.json {
+        let doc = JsonManifest {
+            file: name,
+            size: data.len() as u64,
+            edits: state
+                .edits
+                .iter()
+                .map(|e| json_edit(e.offset, &e.edit, style))
+                .collect(),
+            log_number: state.log_number,
+            next_file_number: state.next_file_number,
+            last_sequence: state.last_sequence,
+            live: state
+                .live()
+                .map(|(l, m)| JsonSegmentMeta::new(l as u32, m, style))
+                .collect(),
+            torn_tail: state.torn_tail.map(|(o, _)| o),
+            problems: state.problems.iter().map(ToString::to_string).collect(),
+        };
+        return write_json(out, &doc);
+    }
+    let o = &mut *out;
+    writeln!(
+        o,
+        "manifest {name} ({} bytes, {} edits)",
+        data.len(),
+        state.edits.len()
+    )
+    .map_err(out_err)?;
+    for e in &state.edits {
+        print_edit(o, e.offset, &e.edit, style).map_err(out_err)?;
+    }
+    print_state(o, &state, style).map_err(out_err)
+}
+
+fn json_edit(offset: u64, e: &VersionEdit, style: Style) -> JsonEdit {
+    JsonEdit {
+        offset,
+        format_version: e.format_version,
+        log_number: e.log_number,
+        next_file_number: e.next_file_number,
+        last_sequence: e.last_sequence,
+        deleted_segments: e.deleted_segments.clone(),
+        added_segments: e
+            .added_segments
+            .iter()
+            .map(|(l, m)| JsonSegmentMeta::new(*l, m, style))
+            .collect(),
+    }
+}
+
+fn print_edit(
+    o: &mut dyn Write,
+    offset: u64,
+    e: &VersionEdit,
+    style: Style,
+) -> std::io::Result<()> {
+    if *e == VersionEdit::default() {
+        // Section 6, commit rule: an empty record after each edit.
+        return writeln!(o, "commit marker at offset {offset} (empty record)");
+    }
+    writeln!(o, "edit at offset {offset}")?;
+    let counters = [
+        ("format_version", e.format_version.map(u64::from)),
+        ("log_number", e.log_number),
+        ("next_file_number", e.next_file_number),
+        ("last_sequence", e.last_sequence),
+    ];
+    for (name, value) in counters {
+        if let Some(v) = value {
+            writeln!(o, "  {name} {v}")?;
+        }
+    }
+    for (level, number) in &e.deleted_segments {
+        writeln!(o, "  delete L{level} {}", segment_name(*number))?;
+    }
+    for (level, m) in &e.added_segments {
+        writeln!(o, "  add L{level} {}", describe_segment(m, style))?;
+    }
+    Ok(())
+}
+
+/// One line about a segment: name, size, key and sequence ranges, counts.
+pub fn describe_segment(m: &SegmentMeta, style: Style) -> String {
+    let whole = style.whole();
+    format!(
+        "{} {} bytes, keys {} ..= {}, seqs {} ..= {}, {} entries ({} tombstones)",
+        segment_name(m.file_number),
+        m.file_size,
+        show(&m.smallest_key, whole),
+        show(&m.largest_key, whole),
+        m.smallest_seq,
+        m.largest_seq,
+        m.entry_count,
+        m.tombstone_count
+    )
+}
+
+/// A table of the live segments, level by level.
+pub fn segment_table(state: &ManifestState, style: Style) -> Table {
+    let whole = style.whole();
+    let mut t = Table::new(&[
+        ("level", Align::Right),
+        ("file", Align::Left),
+        ("bytes", Align::Right),
+        ("entries", Align::Right),
+        ("tombstones", Align::Right),
+        ("seqs", Align::Left),
+        ("keys", Align::Left),
+    ])
+    .indent(2);
+    for (level, m) in state.live() {
+        t.row(vec![
+            level.to_string(),
+            segment_name(m.file_number),
+            m.file_size.to_string(),
+            m.entry_count.to_string(),
+            m.tombstone_count.to_string(),
+            format!("{} ..= {}", m.smallest_seq, m.largest_seq),
+            format!(
+                "{} ..= {}",
+                show(&m.smallest_key, whole),
+                show(&m.largest_key, whole)
+            ),
+        ]);
+    }
+    t
+}
+
+/// Prints the replayed state: counters, live segments per level, torn tail, problems.
+///
+/// # Errors
+/// Errors of `o`.
+pub fn print_state(o: &mut dyn Write, state: &ManifestState, style: Style) -> std::io::Result<()> {
+    writeln!(
+        o,
+        "\nstate: log_number {}, next_file_number {}, last_sequence {}",
+        state.log_number, state.next_file_number, state.last_sequence
+    )?;
+    writeln!(o, "live segments ({})", state.live_count())?;
+    segment_table(state, style).print(o)?;
+    if let Some((offset, kind)) = state.torn_tail {
+        writeln!(
+            o,
+            "torn tail at offset {offset} ({kind:?}): the last edit was cut short and is ignored"
+        )?;
+    }
+    for p in &state.problems {
+        writeln!(o, "problem: {p}")?;
+    }
+    Ok(())
+}

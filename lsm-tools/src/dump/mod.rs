@@ -1,0 +1,157 @@
+//! `lsm-dump`: print what a segment, WAL, manifest or database directory holds.
+//!
+//! Each file kind has its own module that reads the file with `lsm-format` and
+//! prints it either as text for people or as one JSON document for scripts (JSON
+//! lines for `--entries` of a directory). The `lsm-dump` binary only parses flags and
+//! calls [`dump`].
+
+pub mod dir;
+pub mod manifest;
+pub mod segment;
+pub mod wal;
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::display::{show, Style};
+use crate::error::{Error, Result};
+use crate::files::{detect, Target};
+use crate::merge::KeyRange;
+
+/// What to print and how.
+#[derive(Debug, Clone, Default)]
+pub struct DumpOptions {
+    /// How keys and values are rendered.
+    pub style: Style,
+    /// One JSON document instead of text.
+    pub json: bool,
+    /// On a segment: also print every region with its offset and length.
+    pub layout: bool,
+    /// On a directory: print every live key instead of the summary.
+    pub entries: bool,
+    /// Only entries within this range.
+    pub range: KeyRange,
+    /// At most this many entries.
+    pub limit: Option<usize>,
+}
+
+impl DumpOptions {
+    /// True when `key` lies within the selected range.
+    pub fn in_range(&self, key: &[u8]) -> bool {
+        self.range.from.as_deref().is_none_or(|from| key >= from)
+            && self.range.to.as_deref().is_none_or(|to| key < to)
+    }
+}
+
+/// Dumps `path`, whose kind is told by [`detect`] (or forced by `forced`).
+///
+/// # Errors
+/// When the path cannot be read or is not one of ours, or when `out` fails.
+pub fn dump(
+    path: &Path,
+    forced: Option<Target>,
+    options: &DumpOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match detect(path, forced)? {
+        Target::Dir => dir::dump_dir(path, options, out),
+        Target::Segment => segment::dump_segment(path, options, out),
+        Target::Wal => wal::dump_wal(path, options, out),
+        Target::Manifest => manifest::dump_manifest(path, options, out),
+    }
+}
+
+/// A key/value pair as JSON: readable strings (see [`crate::display`]) and the value
+/// length, never shortened.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonEntry {
+    /// The key.
+    pub key: String,
+    /// Sequence number, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// `put` or `delete`, when the entry is a version rather than a live pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// The value (absent for a delete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Length of the value in bytes.
+    pub value_len: usize,
+}
+
+/// The word for an entry kind.
+pub fn kind_name(kind: lsm_format::EntryKind) -> &'static str {
+    match kind {
+        lsm_format::EntryKind::Put => "put",
+        lsm_format::EntryKind::Tombstone => "delete",
+    }
+}
+
+/// One version as JSON.
+pub fn json_version(
+    key: &[u8],
+    seq: u64,
+    kind: lsm_format::EntryKind,
+    value: &[u8],
+    style: Style,
+) -> JsonEntry {
+    let whole = style.whole();
+    JsonEntry {
+        key: show(key, whole),
+        seq: Some(seq),
+        kind: Some(kind_name(kind)),
+        value: (kind == lsm_format::EntryKind::Put).then(|| show(value, whole)),
+        value_len: value.len(),
+    }
+}
+
+/// One version as table cells: key, seq, kind, value (empty for a delete).
+pub fn version_row(
+    key: &[u8],
+    seq: u64,
+    kind: lsm_format::EntryKind,
+    value: &[u8],
+    style: Style,
+) -> Vec<String> {
+    let value = match kind {
+        lsm_format::EntryKind::Put => show(value, style),
+        lsm_format::EntryKind::Tombstone => String::new(),
+    };
+    vec![
+        show(key, style.whole()),
+        seq.to_string(),
+        kind_name(kind).to_string(),
+        value,
+    ]
+}
+
+/// Writes `value` as pretty JSON followed by a newline.
+///
+/// # Errors
+/// Errors of `out`.
+pub fn write_json(out: &mut dyn Write, value: &impl Serialize) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)
+        .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+    writeln!(out).map_err(out_err)
+}
+
+/// Writes `value` as one line of JSON.
+///
+/// # Errors
+/// Errors of `out`.
+pub fn write_json_line(out: &mut dyn Write, value: &impl Serialize) -> Result<()> {
+    serde_json::to_writer(&mut *out, value)
+        .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+    writeln!(out).map_err(out_err)
+}
+
+/// An error writing to the output (a closed pipe, a full disk).
+pub fn out_err(e: std::io::Error) -> Error {
+    Error::Io {
+        path: "<output>".into(),
+        source: e,
+    }
+}

@@ -1,0 +1,176 @@
+//! Verifying a whole database directory: every file, plus the manifest's promises:
+//! each live segment exists with the recorded size and properties, no level above 0
+//! has overlapping key ranges, file numbers stay below `next_file_number`, and no
+//! orphan files lie around (reported, never deleted).
+
+use std::path::Path;
+
+use lsm_format::manifest::SegmentMeta;
+use lsm_format::Properties;
+
+use super::log::{verify_manifest, verify_wal};
+use super::segment::verify_segment;
+use super::Report;
+use crate::display::{show, Style};
+use crate::error::Result;
+use crate::files::{segment_name, FileName};
+use crate::problem::Problem;
+use crate::state::DbState;
+
+/// Verifies the database in `dir`, without taking its lock.
+///
+/// # Errors
+/// When `dir` is not a database directory or cannot be read.
+pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
+    let state = DbState::load(dir)?;
+    let manifest = verify_manifest(&state.manifest_bytes, "MANIFEST", report);
+    let next_file = manifest.next_file_number;
+    for seg in &state.segments {
+        let name = seg.name();
+        let data = match seg.read() {
+            Ok(d) => d,
+            Err(e) => {
+                report.problems.push(Problem::file(&name, e.to_string()));
+                continue;
+            }
+        };
+        if data.len() as u64 != seg.meta.file_size {
+            report.problems.push(Problem::file(
+                &name,
+                format!(
+                    "size is {} bytes, the manifest records {}",
+                    data.len(),
+                    seg.meta.file_size
+                ),
+            ));
+        }
+        if let Some(props) = verify_segment(data, &name, report) {
+            compare_with_manifest(&name, &seg.meta, &props, report);
+        }
+        if seg.meta.file_number >= next_file {
+            report.problems.push(Problem::file(
+                &name,
+                format!("file number is not below the manifest's next_file_number {next_file}"),
+            ));
+        }
+    }
+    for (level, meta) in &state.missing {
+        report.problems.push(Problem::file(
+            &segment_name(meta.file_number),
+            format!("live in level {level} according to the manifest, but missing"),
+        ));
+    }
+    check_overlaps(&state, report);
+    let mut next_seq = 0;
+    for wal in &state.wals {
+        let name = wal.name();
+        let seqs = verify_wal(&wal.data, &name, report);
+        if let Some(first) = seqs.first {
+            if first < next_seq {
+                report.problems.push(Problem::file(
+                    &name,
+                    format!("first sequence number {first} is below the previous WAL's {next_seq}"),
+                ));
+            }
+        }
+        next_seq = next_seq.max(seqs.next);
+        if wal.number >= next_file {
+            report.problems.push(Problem::file(
+                &name,
+                format!("file number is not below the manifest's next_file_number {next_file}"),
+            ));
+        }
+    }
+    for f in state.orphans() {
+        match f.kind {
+            FileName::Segment(_) => report.problems.push(Problem::file(
+                &f.name,
+                "orphan segment: not in the manifest (not deleted)",
+            )),
+            FileName::Wal(_) => report.problems.push(Problem::file(
+                &f.name,
+                format!(
+                    "obsolete WAL below log_number {} still present (not deleted)",
+                    manifest.log_number
+                ),
+            )),
+            FileName::Temp => report.notes.push(format!(
+                "{}: temporary file, being written by a running process or left by a crash \
+                 (the engine removes it on open)",
+                f.name
+            )),
+            _ => report
+                .notes
+                .push(format!("{}: not a database file, ignored", f.name)),
+        }
+    }
+    Ok(())
+}
+
+/// The segment's properties must say what the manifest recorded about it.
+fn compare_with_manifest(name: &str, meta: &SegmentMeta, props: &Properties, report: &mut Report) {
+    let style = Style::default().whole();
+    let mut differ = |what: &str, file: String, manifest: String| {
+        if file != manifest {
+            report.problems.push(Problem::file(
+                name,
+                format!("{what} is {file} in the file but {manifest} in the manifest"),
+            ));
+        }
+    };
+    differ(
+        "smallest key",
+        show(&props.smallest_key, style),
+        show(&meta.smallest_key, style),
+    );
+    differ(
+        "largest key",
+        show(&props.largest_key, style),
+        show(&meta.largest_key, style),
+    );
+    differ(
+        "smallest seq",
+        props.smallest_seq.to_string(),
+        meta.smallest_seq.to_string(),
+    );
+    differ(
+        "largest seq",
+        props.largest_seq.to_string(),
+        meta.largest_seq.to_string(),
+    );
+    differ(
+        "entry count",
+        props.entry_count.to_string(),
+        meta.entry_count.to_string(),
+    );
+    differ(
+        "tombstone count",
+        props.tombstone_count.to_string(),
+        meta.tombstone_count.to_string(),
+    );
+}
+
+/// Levels above 0 hold disjoint key ranges (sorted by smallest key by the replay).
+fn check_overlaps(state: &DbState, report: &mut Report) {
+    let style = Style::default().whole();
+    for (level, segs) in state.manifest.levels.iter().enumerate().skip(1) {
+        for pair in segs.windows(2) {
+            if let [a, b] = pair {
+                if a.largest_key >= b.smallest_key {
+                    report.problems.push(Problem::file(
+                        "MANIFEST",
+                        format!(
+                            "level {level}: {} (keys {} ..= {}) overlaps {} (keys {} ..= {})",
+                            segment_name(a.file_number),
+                            show(&a.smallest_key, style),
+                            show(&a.largest_key, style),
+                            segment_name(b.file_number),
+                            show(&b.smallest_key, style),
+                            show(&b.largest_key, style),
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}

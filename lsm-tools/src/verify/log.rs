@@ -1,0 +1,169 @@
+//! Verifying the two logs: a WAL (`docs/format.md` sections 4 and 5) and a manifest
+//! (sections 4 and 6).
+
+use lsm_format::checksum::checksum_parts;
+use lsm_format::log::{read_log, LogDamageKind, LOG_BLOCK_SIZE, LOG_HEADER_LEN};
+use lsm_format::wal::{decode_batch, replay_wal};
+
+use super::Report;
+use crate::problem::Problem;
+use crate::state::manifest::{replay, Damage, ManifestState};
+
+/// Sequence numbers a sound WAL used.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WalSeqs {
+    /// First sequence number of the first non-empty batch.
+    pub first: Option<u64>,
+    /// Sequence number after the last op.
+    pub next: u64,
+}
+
+/// Verifies a WAL file's bytes, adding to `report`. Returns the sequence numbers it
+/// holds, for checks across files.
+pub fn verify_wal(data: &[u8], name: &str, report: &mut Report) -> WalSeqs {
+    report.files_checked += 1;
+    let mut seqs = WalSeqs::default();
+    let log = match read_log(data) {
+        Ok(log) => log,
+        Err(e) => {
+            report.problems.push(Problem::from_format(name, &e));
+            return seqs;
+        }
+    };
+    report.records_checked += log.records.len() as u64;
+    for rec in &log.records {
+        match decode_batch(&rec.payload, rec.offset + LOG_HEADER_LEN as u64) {
+            Ok(batch) => {
+                if batch.first_seq < seqs.next {
+                    report.problems.push(Problem::at(
+                        name,
+                        rec.offset,
+                        format!(
+                            "batch first seq {} is below the previous batch's next seq {}",
+                            batch.first_seq, seqs.next
+                        ),
+                    ));
+                }
+                if batch.synced_offset > rec.offset {
+                    report.problems.push(Problem::at(
+                        name,
+                        rec.offset,
+                        format!(
+                            "batch certifies synced offset {} past its own offset",
+                            batch.synced_offset
+                        ),
+                    ));
+                }
+                if !batch.ops.is_empty() && seqs.first.is_none() {
+                    seqs.first = Some(batch.first_seq);
+                }
+                seqs.next = seqs.next.max(batch.next_seq());
+            }
+            Err(e) => report.problems.push(Problem::from_format(name, &e)),
+        }
+    }
+    if let Some(d) = &log.damage {
+        let damage = Damage {
+            offset: d.offset,
+            kind: d.kind,
+            records_after: d.records_after.len(),
+        };
+        // The engine's verdict: replay_wal refuses damage that a later record certifies
+        // had been synced.
+        let refused = replay_wal(data).is_err();
+        let recovery = if refused {
+            "recovery refuses to open the database"
+        } else {
+            "recovery drops it as a torn tail"
+        };
+        classify_damage(data, name, damage, recovery, report);
+    }
+    seqs
+}
+
+/// Verifies a manifest file's bytes, adding to `report`, and returns the replayed
+/// state.
+pub fn verify_manifest(data: &[u8], name: &str, report: &mut Report) -> ManifestState {
+    report.files_checked += 1;
+    let state = replay(data, name);
+    report.records_checked += state.edits.len() as u64;
+    report.problems.extend(state.problems.iter().cloned());
+    if let Some(d) = state.damage {
+        // A damaged record followed by valid ones is already among the problems.
+        if d.records_after == 0 {
+            classify_damage(data, name, d, "recovery drops it as a torn tail", report);
+        }
+    }
+    state
+}
+
+/// Reports damage met in a log. A tail cut short (the file ends inside a record, or
+/// zeros to the end) is what a crash while appending leaves: a note. Anything else
+/// means bytes were changed after they were written: a problem, even when recovery
+/// would drop it.
+fn classify_damage(data: &[u8], name: &str, d: Damage, recovery: &str, report: &mut Report) {
+    let cut_short = matches!(d.kind, LogDamageKind::Incomplete | LogDamageKind::Zeroed)
+        && d.records_after == 0
+        && !length_field_damaged(data, d.offset);
+    if cut_short {
+        report.notes.push(format!(
+            "{name}: offset {}: torn tail ({:?}): the last write was cut short; {recovery}",
+            d.offset, d.kind
+        ));
+        return;
+    }
+    let kind = match d.kind {
+        LogDamageKind::Incomplete => "fragment length runs past the end of the file but the \
+                                      checksum matches a shorter length: damaged length field"
+            .to_string(),
+        other => format!("{other:?}"),
+    };
+    report.problems.push(Problem::at(
+        name,
+        d.offset,
+        format!(
+            "damaged log record ({kind}), {} valid record(s) after it; {recovery}",
+            d.records_after
+        ),
+    ));
+}
+
+/// True when the fragment that runs past the end of the file is complete after all:
+/// its stored checksum matches the bytes that are there with their actual length, so
+/// its length field was damaged. A real torn write leaves a prefix whose checksum
+/// cannot match.
+fn length_field_damaged(data: &[u8], from: u64) -> bool {
+    let mut pos = from as usize;
+    loop {
+        let left_in_block = LOG_BLOCK_SIZE - pos % LOG_BLOCK_SIZE;
+        if left_in_block < LOG_HEADER_LEN {
+            pos += left_in_block;
+            continue;
+        }
+        let Some(header) = data.get(pos..pos + LOG_HEADER_LEN) else {
+            return false;
+        };
+        let (stored, len, ty) = match header {
+            [c @ .., l0, l1, t] => {
+                let mut sum = [0u8; 8];
+                sum.copy_from_slice(c);
+                (
+                    u64::from_le_bytes(sum),
+                    u16::from_le_bytes([*l0, *l1]) as usize,
+                    *t,
+                )
+            }
+            _ => return false,
+        };
+        let start = pos + LOG_HEADER_LEN;
+        if start + len <= data.len() {
+            pos = start + len;
+            continue;
+        }
+        let payload = data.get(start..).unwrap_or_default();
+        let Ok(actual) = u16::try_from(payload.len()) else {
+            return false;
+        };
+        return checksum_parts(&[&actual.to_le_bytes(), &[ty], payload]) == stored;
+    }
+}

@@ -1,0 +1,146 @@
+//! Deterministic database directories and files built with `lsm-format` alone (no
+//! engine), for the tools' tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lsm_format::log::LogWriter;
+use lsm_format::manifest::{SegmentMeta, VersionEdit};
+use lsm_format::wal::{encode_batch_header, encode_op};
+use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
+
+/// One version: key, seq, kind, value.
+pub type Version<'a> = (&'a [u8], u64, EntryKind, &'a [u8]);
+
+/// Fixed writer options so the bytes never change between runs.
+pub fn writer_options() -> WriterOptions {
+    WriterOptions {
+        block_size: 128,
+        restart_interval: 4,
+        creator: "lsm-tools tests".into(),
+        created_unix_ms: Some(1_700_000_000_000),
+        ..WriterOptions::default()
+    }
+}
+
+/// Writes a segment of `versions` (in internal order) to `path` and returns its
+/// manifest record.
+pub fn write_segment(path: &Path, number: u64, versions: &[Version]) -> SegmentMeta {
+    let mut w = SegmentWriter::new(Vec::new(), writer_options());
+    for (key, seq, kind, value) in versions {
+        w.add(key, *seq, *kind, value).unwrap();
+    }
+    let finished = w.finish().unwrap();
+    let p = finished.properties.clone();
+    std::fs::write(path, &finished.out).unwrap();
+    SegmentMeta {
+        file_number: number,
+        file_size: finished.file_size,
+        smallest_key: p.smallest_key,
+        largest_key: p.largest_key,
+        smallest_seq: p.smallest_seq,
+        largest_seq: p.largest_seq,
+        entry_count: p.entry_count,
+        tombstone_count: p.tombstone_count,
+    }
+}
+
+/// Frames `records` as a log.
+pub fn log_bytes(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = LogWriter::new(0);
+    let mut out = Vec::new();
+    for r in records {
+        w.add_record(r, &mut out);
+    }
+    out
+}
+
+/// One WAL batch payload.
+pub fn batch(first_seq: u64, synced: u64, ops: &[(EntryKind, &[u8], &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_batch_header(&mut out, first_seq, synced, ops.len() as u32);
+    for (kind, key, value) in ops {
+        encode_op(&mut out, *kind, key, value);
+    }
+    out
+}
+
+/// One manifest record payload.
+pub fn edit(e: &VersionEdit) -> Vec<u8> {
+    let mut out = Vec::new();
+    e.encode(&mut out);
+    out
+}
+
+const P: EntryKind = EntryKind::Put;
+const D: EntryKind = EntryKind::Tombstone;
+
+/// A small database built by hand:
+/// - `000003.seg` in level 1: apple..=kiwi, old versions;
+/// - `000004.seg` in level 0: newer versions, a tombstone for `banana`;
+/// - `000006.wal`: the memtable, a put, an overwrite and a delete;
+/// - `MANIFEST`: a snapshot edit and a commit marker.
+///
+/// Live view: apple=green, cherry=dark red, date=sweet, fig=purple, grape=0x00ff,
+/// kiwi=fuzzy (+ long value), lemon=sour.
+pub fn handmade_db(dir: &Path) {
+    let long = vec![b'x'; 100];
+    let seg3 = write_segment(
+        &dir.join("000003.seg"),
+        3,
+        &[
+            (b"apple", 2, P, b"red"),
+            (b"banana", 3, P, b"yellow"),
+            (b"cherry", 4, P, b"red"),
+            (b"date", 5, P, b"sweet"),
+            (b"fig", 6, P, b"purple"),
+            (b"kiwi", 7, P, &long),
+        ],
+    );
+    let seg4 = write_segment(
+        &dir.join("000004.seg"),
+        4,
+        &[
+            (b"apple", 10, P, b"green"),
+            (b"banana", 11, D, b""),
+            (b"cherry", 12, P, b"dark red"),
+            (b"grape", 13, P, b"\x00\xff"),
+        ],
+    );
+    let wal = log_bytes(&[
+        batch(14, 0, &[(P, b"lemon", b"sour"), (P, b"mango", b"ripe")]),
+        batch(16, 0, &[(D, b"mango", b""), (P, b"kiwi", b"fuzzy")]),
+    ]);
+    std::fs::write(dir.join("000006.wal"), wal).unwrap();
+    let snapshot = VersionEdit {
+        format_version: Some(1),
+        log_number: Some(6),
+        next_file_number: Some(7),
+        last_sequence: Some(13),
+        deleted_segments: vec![],
+        added_segments: vec![(1, seg3), (0, seg4)],
+    };
+    let manifest = log_bytes(&[edit(&snapshot), Vec::new()]);
+    std::fs::write(dir.join("MANIFEST"), manifest).unwrap();
+}
+
+/// Runs a tool binary with `args` and returns its output.
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin).args(args).output().expect("run tool")
+}
+
+/// Stdout of a run as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Replaces the temporary directory's path in tool output by `DIR`.
+pub fn redact_dir(text: &str, dir: &Path) -> String {
+    text.replace(&dir.display().to_string(), "DIR")
+}
+
+/// `dir/name`.
+pub fn p(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
