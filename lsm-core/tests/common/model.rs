@@ -1,0 +1,150 @@
+//! The oracle: a `BTreeMap` of the live keys, and helpers to compare a database
+//! (or a snapshot) with it.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use lsm_core::{Db, Scan};
+
+use super::keys::show;
+
+/// The expected live keys and values.
+pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// A list of `(key, value)` pairs as read from a scan.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// True when `key` lies within the bounds.
+pub fn in_range(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    let above = match lo {
+        Bound::Unbounded => true,
+        Bound::Included(l) => key >= l.as_slice(),
+        Bound::Excluded(l) => key > l.as_slice(),
+    };
+    let below = match hi {
+        Bound::Unbounded => true,
+        Bound::Included(h) => key <= h.as_slice(),
+        Bound::Excluded(h) => key < h.as_slice(),
+    };
+    above && below
+}
+
+/// The model's pairs within the bounds, ascending. Unlike `BTreeMap::range` it accepts
+/// inverted or empty bounds (and yields nothing for them).
+pub fn range(map: &Map, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Pairs {
+    map.iter()
+        .filter(|(k, _)| in_range(k, lo, hi))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The model's pairs whose key starts with `prefix`, ascending.
+pub fn prefix(map: &Map, prefix: &[u8]) -> Pairs {
+    map.iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// How a scan is consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `next` until exhausted.
+    Forward,
+    /// `next_back` until exhausted.
+    Reverse,
+    /// Alternately from both ends, `next` when the bit of the pattern for this step
+    /// is 1 (cycling through its 32 bits), until the two ends meet.
+    Mixed(u32),
+}
+
+/// Drains `scan` in `dir` and returns the pairs in ascending key order (pairs taken
+/// from the back are put back in place), so the result compares directly with
+/// [`range`]. The first error is returned; the scan must then yield nothing more.
+pub fn collect(mut scan: Scan, dir: Direction) -> Result<Pairs, lsm_core::Error> {
+    let mut front = Vec::new();
+    let mut back = Vec::new();
+    let mut step = 0u32;
+    loop {
+        let from_front = match dir {
+            Direction::Forward => true,
+            Direction::Reverse => false,
+            Direction::Mixed(p) => p.rotate_right(step % 32) & 1 == 1,
+        };
+        step = step.wrapping_add(1);
+        let item = if from_front {
+            scan.next()
+        } else {
+            scan.next_back()
+        };
+        match item {
+            None => break,
+            Some(Ok((k, v))) => {
+                let pair = (k.to_vec(), v.to_vec());
+                if from_front {
+                    front.push(pair);
+                } else {
+                    back.push(pair);
+                }
+            }
+            Some(Err(e)) => {
+                assert!(
+                    scan.next().is_none() && scan.next_back().is_none(),
+                    "a scan yielded more after an error ({e})"
+                );
+                return Err(e);
+            }
+        }
+    }
+    back.reverse();
+    front.extend(back);
+    Ok(front)
+}
+
+/// A readable difference between two pair lists, or `None` when they are equal.
+pub fn diff(got: &Pairs, want: &Pairs) -> Option<String> {
+    if got == want {
+        return None;
+    }
+    let render = |p: &Pairs| {
+        p.iter()
+            .map(|(k, v)| format!("{}={}", show(k), show(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "got {} pairs [{}]\nwant {} pairs [{}]",
+        got.len(),
+        render(got),
+        want.len(),
+        render(want)
+    ))
+}
+
+/// Checks a whole database against the model: a forward and a reverse full scan, and
+/// a `get` of every key of `probe` (which should include absent keys).
+pub fn check_db(db: &Db, map: &Map, probe: &[Vec<u8>]) -> Result<(), String> {
+    let all: Pairs = range(map, &Bound::Unbounded, &Bound::Unbounded);
+    for dir in [Direction::Forward, Direction::Reverse] {
+        let got = collect(db.scan::<Vec<u8>, _>(..), dir)
+            .map_err(|e| format!("full scan {dir:?} failed: {e}"))?;
+        if let Some(d) = diff(&got, &all) {
+            return Err(format!("full scan {dir:?} differs from the model: {d}"));
+        }
+    }
+    for k in probe {
+        let got = db
+            .get(k)
+            .map_err(|e| format!("get {} failed: {e}", show(k)))?;
+        let want = map.get(k);
+        if got.as_deref() != want.map(Vec::as_slice) {
+            return Err(format!(
+                "get {}: got {:?}, want {:?}",
+                show(k),
+                got.as_deref().map(show),
+                want.map(|v| show(v))
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,484 @@
+//! The operation language of the model test: what can happen to a database, how
+//! proptest generates it, and a harness that applies each operation to a database
+//! and to the `BTreeMap` model and checks the database agrees after every step.
+
+use std::fmt;
+use std::ops::Bound;
+use std::path::PathBuf;
+
+use lsm_core::fs::FsRef;
+use lsm_core::{Compression, Db, Options, Snapshot, WriteBatch};
+use proptest::prelude::*;
+
+use super::keys::{key, show, value, KEY_SPACE};
+use super::model::{self, collect, diff, Direction, Map};
+
+/// One end of a range: which kind, around which key number; `after` moves the bound
+/// just past the key (the key followed by `0x00`, which is never written).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BoundSpec {
+    /// 0 unbounded, 1 included, 2 excluded.
+    pub kind: u8,
+    /// Key number of the bound.
+    pub key: u8,
+    /// Use the key followed by a zero byte.
+    pub after: bool,
+}
+
+impl BoundSpec {
+    /// The bound as the scan API takes it.
+    pub fn bound(self) -> Bound<Vec<u8>> {
+        let mut k = key(self.key);
+        if self.after {
+            k.push(0);
+        }
+        match self.kind {
+            0 => Bound::Unbounded,
+            1 => Bound::Included(k),
+            _ => Bound::Excluded(k),
+        }
+    }
+}
+
+impl fmt::Debug for BoundSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.bound();
+        match b {
+            Bound::Unbounded => write!(f, ".."),
+            Bound::Included(k) => write!(f, "[{}", show(&k)),
+            Bound::Excluded(k) => write!(f, "({}", show(&k)),
+        }
+    }
+}
+
+/// Prefixes the prefix scans use: some match many keys, some one, some none.
+pub const PREFIXES: &[&[u8]] = &[
+    b"", b"k", b"k0", b"k1", b"k3", b"k09", b"k01~", b"k02\0", b"z", b"\xff",
+];
+
+/// One step of a history.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Put key number `.0` with a value of `.1` bytes.
+    Put(u8, u16),
+    /// Delete key number `.0`.
+    Delete(u8),
+    /// An atomic batch: `Some(len)` puts, `None` deletes.
+    Batch(Vec<(u8, Option<u16>)>),
+    /// Point lookup (key numbers at or above `KEY_SPACE` are never written).
+    Get(u8),
+    /// Range scan.
+    Scan(BoundSpec, BoundSpec, Direction),
+    /// Prefix scan of `PREFIXES[.0]`.
+    Prefix(u8, Direction),
+    /// Take a snapshot, remembering a copy of the model.
+    Snapshot,
+    /// Lookup through live snapshot number `.0` (modulo the number alive).
+    SnapGet(u8, u8),
+    /// Scan through a live snapshot.
+    SnapScan(u8, BoundSpec, BoundSpec, Direction),
+    /// Release a live snapshot.
+    DropSnapshot(u8),
+    /// `Db::flush`.
+    Flush,
+    /// `Db::compact`.
+    Compact,
+    /// `Db::sync`.
+    Sync,
+    /// `Db::close` and open again.
+    Reopen,
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Put(k, len) => write!(f, "Put({}, {len}B)", show(&key(*k))),
+            Op::Delete(k) => write!(f, "Delete({})", show(&key(*k))),
+            Op::Batch(ops) => {
+                write!(f, "Batch[")?;
+                for (i, (k, v)) in ops.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    match v {
+                        Some(len) => write!(f, "{sep}put {} {len}B", show(&key(*k)))?,
+                        None => write!(f, "{sep}del {}", show(&key(*k)))?,
+                    }
+                }
+                write!(f, "]")
+            }
+            Op::Get(k) => write!(f, "Get({})", show(&key(*k))),
+            Op::Scan(lo, hi, d) => write!(f, "Scan({lo:?}, {hi:?}, {d:?})"),
+            Op::Prefix(p, d) => write!(f, "Prefix({}, {d:?})", show(prefix_of(*p))),
+            Op::Snapshot => write!(f, "Snapshot"),
+            Op::SnapGet(s, k) => write!(f, "SnapGet(#{s}, {})", show(&key(*k))),
+            Op::SnapScan(s, lo, hi, d) => write!(f, "SnapScan(#{s}, {lo:?}, {hi:?}, {d:?})"),
+            Op::DropSnapshot(s) => write!(f, "DropSnapshot(#{s})"),
+            Op::Flush => write!(f, "Flush"),
+            Op::Compact => write!(f, "Compact"),
+            Op::Sync => write!(f, "Sync"),
+            Op::Reopen => write!(f, "Reopen"),
+        }
+    }
+}
+
+fn prefix_of(i: u8) -> &'static [u8] {
+    PREFIXES[usize::from(i) % PREFIXES.len()]
+}
+
+/// Value sizes: mostly small, some empty, some of several hundred bytes, a few larger
+/// than any block size the options use (4 KiB).
+pub fn value_len() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        3 => Just(0u16),
+        40 => 1u16..48,
+        10 => 48u16..600,
+        2 => 4200u16..6000,
+    ]
+}
+
+fn written_key() -> impl Strategy<Value = u8> {
+    0..KEY_SPACE
+}
+
+fn any_key() -> impl Strategy<Value = u8> {
+    prop_oneof![9 => 0..KEY_SPACE, 1 => KEY_SPACE..KEY_SPACE + 8]
+}
+
+fn bound_spec() -> impl Strategy<Value = BoundSpec> {
+    (0u8..3, 0..KEY_SPACE + 2, any::<bool>()).prop_map(|(kind, key, after)| BoundSpec {
+        kind,
+        key,
+        after,
+    })
+}
+
+fn direction() -> impl Strategy<Value = Direction> {
+    prop_oneof![
+        4 => Just(Direction::Forward),
+        3 => Just(Direction::Reverse),
+        2 => any::<u32>().prop_map(Direction::Mixed),
+    ]
+}
+
+/// A range as two bounds, put in order: inverted ranges get their own test.
+fn ordered_bounds() -> impl Strategy<Value = (BoundSpec, BoundSpec)> {
+    (bound_spec(), bound_spec()).prop_map(|(a, b)| {
+        let ka = (key(a.key), a.after);
+        let kb = (key(b.key), b.after);
+        if ka <= kb {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    })
+}
+
+/// One random operation, weighted towards writes and reads.
+pub fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        30 => (written_key(), value_len()).prop_map(|(k, l)| Op::Put(k, l)),
+        10 => written_key().prop_map(Op::Delete),
+        6 => prop::collection::vec((written_key(), prop::option::weighted(0.7, value_len())), 0..16)
+            .prop_map(Op::Batch),
+        20 => any_key().prop_map(Op::Get),
+        8 => (ordered_bounds(), direction()).prop_map(|((lo, hi), d)| Op::Scan(lo, hi, d)),
+        2 => (any::<u8>(), direction()).prop_map(|(p, d)| Op::Prefix(p, d)),
+        2 => Just(Op::Snapshot),
+        4 => (any::<u8>(), any_key()).prop_map(|(s, k)| Op::SnapGet(s, k)),
+        2 => (any::<u8>(), ordered_bounds(), direction()).prop_map(|(s, (lo, hi), d)| Op::SnapScan(s, lo, hi, d)),
+        1 => any::<u8>().prop_map(Op::DropSnapshot),
+        2 => Just(Op::Flush),
+        1 => Just(Op::Compact),
+        1 => Just(Op::Sync),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+/// Random options within the ranges the model test covers: memtable 4..64 KiB, block
+/// 256 B..4 KiB, 4 KiB segments, level multiplier 2..10, level-0 trigger 2..4, small
+/// level 1, compression on or off, filters on or off, cache on or off.
+pub fn options() -> impl Strategy<Value = Options> {
+    (
+        (
+            4usize..=64,
+            256usize..=4096,
+            2usize..=10,
+            2usize..=4,
+            4usize..=12,
+        ),
+        (
+            any::<bool>(),
+            4u64..=64,
+            prop_oneof![Just(0u8), Just(4), Just(10)],
+            any::<bool>(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |((mem_kib, block, mult, l0, stop), (lz4, l1_kib, bloom, cache, sync))| Options {
+                memtable_size: mem_kib << 10,
+                segment_size: 4096,
+                block_size: block,
+                level_size_multiplier: mult,
+                level0_compaction_trigger: l0,
+                level0_stop_writes: l0 + stop,
+                level1_size: l1_kib << 10,
+                compression: if lz4 {
+                    Compression::Lz4
+                } else {
+                    Compression::None
+                },
+                bloom_bits_per_key: bloom,
+                block_cache_size: if cache { 32 << 10 } else { 0 },
+                sync_writes: sync,
+                ..Options::default()
+            },
+        )
+}
+
+/// Every key the full checks look up: all written keys and some absent ones.
+pub fn probe_keys() -> Vec<Vec<u8>> {
+    (0..KEY_SPACE + 8).map(key).collect()
+}
+
+/// A database under test, the model of what it must hold, and live snapshots with the
+/// model as it was when each was taken.
+pub struct Harness {
+    db: Option<Db>,
+    path: PathBuf,
+    options: Options,
+    fs: Option<FsRef>,
+    model: Map,
+    snapshots: Vec<(Snapshot, Map)>,
+    next_id: u64,
+    probe: Vec<Vec<u8>>,
+}
+
+/// Opens `path` with `options`, through `fs` when given, else on the real file system.
+pub fn open(path: &std::path::Path, options: &Options, fs: &Option<FsRef>) -> lsm_core::Result<Db> {
+    match fs {
+        Some(fs) => Db::open_with_fs(path, options.clone(), fs.clone()),
+        None => Db::open(path, options.clone()),
+    }
+}
+
+impl Harness {
+    /// Opens a new database.
+    pub fn new(path: PathBuf, options: Options, fs: Option<FsRef>) -> Result<Self, String> {
+        let db = open(&path, &options, &fs).map_err(|e| format!("open failed: {e}"))?;
+        Ok(Harness {
+            db: Some(db),
+            path,
+            options,
+            fs,
+            model: Map::new(),
+            snapshots: Vec::new(),
+            next_id: 1,
+            probe: probe_keys(),
+        })
+    }
+
+    /// The open database.
+    pub fn db(&self) -> &Db {
+        self.db
+            .as_ref()
+            .expect("the harness always holds an open database between steps")
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Map {
+        &self.model
+    }
+
+    fn new_value(&mut self, len: u16) -> Vec<u8> {
+        let v = value(self.next_id, usize::from(len));
+        self.next_id += 1;
+        v
+    }
+
+    fn check_key(&self, k: &[u8], what: &str) -> Result<(), String> {
+        let got = self
+            .db()
+            .get(k)
+            .map_err(|e| format!("{what}: get {} failed: {e}", show(k)))?;
+        let want = self.model.get(k);
+        if got.as_deref() != want.map(Vec::as_slice) {
+            return Err(format!(
+                "{what}: get {}: got {:?}, want {:?}",
+                show(k),
+                got.as_deref().map(show),
+                want.map(|v| show(v))
+            ));
+        }
+        Ok(())
+    }
+
+    /// Full comparison of the database with the model.
+    pub fn check_all(&self, what: &str) -> Result<(), String> {
+        model::check_db(self.db(), &self.model, &self.probe).map_err(|e| format!("{what}: {e}"))
+    }
+
+    /// Closes and reopens the database (snapshots are released first).
+    pub fn reopen(&mut self) -> Result<(), String> {
+        self.snapshots.clear();
+        let db = self.db.take().expect("open database");
+        db.close().map_err(|e| format!("close failed: {e}"))?;
+        let db =
+            open(&self.path, &self.options, &self.fs).map_err(|e| format!("reopen failed: {e}"))?;
+        self.db = Some(db);
+        Ok(())
+    }
+
+    /// Closes the database for good.
+    pub fn close(mut self) -> Result<(), String> {
+        self.snapshots.clear();
+        let db = self.db.take().expect("open database");
+        db.close().map_err(|e| format!("close failed: {e}"))
+    }
+
+    /// Applies `op` to the database and the model, and checks what it read or wrote.
+    pub fn apply(&mut self, op: &Op) -> Result<(), String> {
+        match op {
+            Op::Put(k, len) => {
+                let (k, v) = (key(*k), self.new_value(*len));
+                self.db()
+                    .put(&k, &v)
+                    .map_err(|e| format!("put failed: {e}"))?;
+                self.model.insert(k.clone(), v);
+                self.check_key(&k, "after put")?;
+            }
+            Op::Delete(k) => {
+                let k = key(*k);
+                self.db()
+                    .delete(&k)
+                    .map_err(|e| format!("delete failed: {e}"))?;
+                self.model.remove(&k);
+                self.check_key(&k, "after delete")?;
+            }
+            Op::Batch(ops) => {
+                let mut batch = WriteBatch::new();
+                let mut applied = Vec::new();
+                for (k, v) in ops {
+                    let k = key(*k);
+                    match v {
+                        Some(len) => {
+                            let v = self.new_value(*len);
+                            batch.put(&k, &v);
+                            applied.push((k, Some(v)));
+                        }
+                        None => {
+                            batch.delete(&k);
+                            applied.push((k, None));
+                        }
+                    }
+                }
+                self.db()
+                    .write(batch)
+                    .map_err(|e| format!("write batch failed: {e}"))?;
+                for (k, v) in &applied {
+                    match v {
+                        Some(v) => self.model.insert(k.clone(), v.clone()),
+                        None => self.model.remove(k),
+                    };
+                }
+                for (k, _) in &applied {
+                    self.check_key(k, "after batch")?;
+                }
+            }
+            Op::Get(k) => self.check_key(&key(*k), "get")?,
+            Op::Scan(lo, hi, dir) => {
+                let (lo, hi) = (lo.bound(), hi.bound());
+                let got = collect(self.db().scan((lo.clone(), hi.clone())), *dir)
+                    .map_err(|e| format!("scan failed: {e}"))?;
+                if let Some(d) = diff(&got, &model::range(&self.model, &lo, &hi)) {
+                    return Err(format!("scan: {d}"));
+                }
+            }
+            Op::Prefix(p, dir) => {
+                let p = prefix_of(*p);
+                let got = collect(self.db().prefix(p), *dir)
+                    .map_err(|e| format!("prefix scan failed: {e}"))?;
+                if let Some(d) = diff(&got, &model::prefix(&self.model, p)) {
+                    return Err(format!("prefix scan: {d}"));
+                }
+            }
+            Op::Snapshot => {
+                if self.snapshots.len() >= 4 {
+                    self.snapshots.remove(0);
+                }
+                let snap = self.db().snapshot();
+                self.snapshots.push((snap, self.model.clone()));
+            }
+            Op::SnapGet(s, k) => {
+                if !self.snapshots.is_empty() {
+                    let (snap, map) = &self.snapshots[usize::from(*s) % self.snapshots.len()];
+                    let k = key(*k);
+                    let got = snap
+                        .get(&k)
+                        .map_err(|e| format!("snapshot get failed: {e}"))?;
+                    let want = map.get(&k);
+                    if got.as_deref() != want.map(Vec::as_slice) {
+                        return Err(format!(
+                            "snapshot get {}: got {:?}, want {:?}",
+                            show(&k),
+                            got.as_deref().map(show),
+                            want.map(|v| show(v))
+                        ));
+                    }
+                }
+            }
+            Op::SnapScan(s, lo, hi, dir) => {
+                if !self.snapshots.is_empty() {
+                    let (snap, map) = &self.snapshots[usize::from(*s) % self.snapshots.len()];
+                    let (lo, hi) = (lo.bound(), hi.bound());
+                    let got = collect(snap.scan((lo.clone(), hi.clone())), *dir)
+                        .map_err(|e| format!("snapshot scan failed: {e}"))?;
+                    if let Some(d) = diff(&got, &model::range(map, &lo, &hi)) {
+                        return Err(format!("snapshot scan: {d}"));
+                    }
+                }
+            }
+            Op::DropSnapshot(s) => {
+                if !self.snapshots.is_empty() {
+                    let i = usize::from(*s) % self.snapshots.len();
+                    self.snapshots.remove(i);
+                }
+            }
+            Op::Flush => {
+                self.db()
+                    .flush()
+                    .map_err(|e| format!("flush failed: {e}"))?;
+                self.check_all("after flush")?;
+            }
+            Op::Compact => {
+                self.db()
+                    .compact()
+                    .map_err(|e| format!("compact failed: {e}"))?;
+                self.check_all("after compact")?;
+            }
+            Op::Sync => self.db().sync().map_err(|e| format!("sync failed: {e}"))?,
+            Op::Reopen => {
+                self.reopen()?;
+                self.check_all("after reopen")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs a whole history: opens a fresh database at `path`, applies every op, checks
+/// everything at the end, closes, reopens, checks again.
+pub fn run_history(
+    path: PathBuf,
+    options: &Options,
+    fs: Option<FsRef>,
+    ops: &[Op],
+) -> Result<(), String> {
+    let mut h = Harness::new(path, options.clone(), fs)?;
+    for (i, op) in ops.iter().enumerate() {
+        h.apply(op).map_err(|e| format!("step {i} {op:?}: {e}"))?;
+    }
+    h.check_all("at the end")?;
+    h.reopen()?;
+    h.check_all("after the final reopen")?;
+    h.close()
+}

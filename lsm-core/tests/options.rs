@@ -1,0 +1,241 @@
+//! Option validation at `open`, and argument limits at the write surface.
+
+use std::time::Duration;
+
+use lsm_core::{Db, Error, Options, WriteBatch};
+
+fn open_err(options: Options) -> Error {
+    let dir = tempfile::tempdir().expect("tempdir");
+    match Db::open(dir.path().join("db"), options) {
+        Ok(_) => panic!("open accepted invalid options"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn invalid_options_are_refused_naming_the_field() {
+    let d = Options::default;
+    let cases: Vec<(&str, Options)> = vec![
+        (
+            "memtable_size",
+            Options {
+                memtable_size: 0,
+                ..d()
+            },
+        ),
+        (
+            "memtable_size",
+            Options {
+                memtable_size: 4095,
+                ..d()
+            },
+        ),
+        (
+            "memtable_size",
+            Options {
+                memtable_size: (4 << 30) + 1,
+                ..d()
+            },
+        ),
+        (
+            "segment_size",
+            Options {
+                segment_size: 0,
+                ..d()
+            },
+        ),
+        (
+            "segment_size",
+            Options {
+                segment_size: 1023,
+                ..d()
+            },
+        ),
+        (
+            "block_size",
+            Options {
+                block_size: 255,
+                ..d()
+            },
+        ),
+        (
+            "block_size",
+            Options {
+                block_size: (1 << 20) + 1,
+                ..d()
+            },
+        ),
+        (
+            "bloom_bits_per_key",
+            Options {
+                bloom_bits_per_key: 33,
+                ..d()
+            },
+        ),
+        (
+            "level0_compaction_trigger",
+            Options {
+                level0_compaction_trigger: 0,
+                ..d()
+            },
+        ),
+        (
+            "level0_stop_writes",
+            Options {
+                level0_compaction_trigger: 4,
+                level0_stop_writes: 4,
+                ..d()
+            },
+        ),
+        (
+            "level0_stop_writes",
+            Options {
+                level0_compaction_trigger: 8,
+                level0_stop_writes: 3,
+                ..d()
+            },
+        ),
+        (
+            "level_size_multiplier",
+            Options {
+                level_size_multiplier: 1,
+                ..d()
+            },
+        ),
+        (
+            "level_size_multiplier",
+            Options {
+                level_size_multiplier: 101,
+                ..d()
+            },
+        ),
+        (
+            "level1_size",
+            Options {
+                level1_size: 1023,
+                ..d()
+            },
+        ),
+        (
+            "flush_interval",
+            Options {
+                flush_interval: Some(Duration::ZERO),
+                ..d()
+            },
+        ),
+    ];
+    for (field, options) in cases {
+        match open_err(options.clone()) {
+            Error::InvalidOptions { field: f, reason } => {
+                assert_eq!(f, field, "wrong field named for {options:?}: {reason}");
+                let shown = Error::InvalidOptions { field: f, reason }.to_string();
+                assert!(
+                    shown.contains(field),
+                    "the message must name the field: {shown}"
+                );
+            }
+            other => panic!("{field}: expected InvalidOptions, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn boundary_values_are_accepted() {
+    let d = Options::default;
+    let cases = vec![
+        Options {
+            memtable_size: 4096,
+            segment_size: 1024,
+            block_size: 256,
+            ..d()
+        },
+        Options {
+            block_size: 1 << 20,
+            bloom_bits_per_key: 32,
+            ..d()
+        },
+        Options {
+            bloom_bits_per_key: 0,
+            block_cache_size: 0,
+            ..d()
+        },
+        Options {
+            level0_compaction_trigger: 1,
+            level0_stop_writes: 2,
+            ..d()
+        },
+        Options {
+            level_size_multiplier: 2,
+            level1_size: 1024,
+            ..d()
+        },
+        Options {
+            level_size_multiplier: 100,
+            flush_interval: Some(Duration::from_millis(1)),
+            ..d()
+        },
+    ];
+    for options in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path().join("db"), options.clone())
+            .unwrap_or_else(|e| panic!("{options:?} refused: {e}"));
+        db.put(b"k", b"v").unwrap();
+        db.flush().unwrap();
+        assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        db.close().unwrap();
+    }
+}
+
+#[test]
+fn missing_directory_without_create_if_missing_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("absent");
+    let options = Options {
+        create_if_missing: false,
+        ..Options::default()
+    };
+    assert!(Db::open(&path, options.clone()).is_err());
+    assert!(
+        !path.join("MANIFEST").exists(),
+        "a refused open must not create a database"
+    );
+    Db::open(&path, Options::default())
+        .unwrap()
+        .close()
+        .unwrap();
+    Db::open(&path, options)
+        .expect("an existing database opens without create_if_missing")
+        .close()
+        .unwrap();
+}
+
+#[test]
+fn oversized_keys_are_rejected_with_invalid_argument() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path().join("db"), Options::default()).unwrap();
+    let max = vec![b'k'; lsm_format::MAX_KEY_LEN];
+    let over = vec![b'k'; lsm_format::MAX_KEY_LEN + 1];
+
+    db.put(&max, b"largest key").unwrap();
+    assert!(matches!(
+        db.put(&over, b"v"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(db.delete(&over), Err(Error::InvalidArgument(_))));
+    let mut batch = WriteBatch::new();
+    batch.put(b"a", b"1").put(&over, b"2").put(b"b", b"3");
+    assert!(matches!(db.write(batch), Err(Error::InvalidArgument(_))));
+    // The refused batch is all or nothing, and the refusal does not poison the database.
+    assert_eq!(db.get(b"a").unwrap(), None);
+    assert_eq!(db.get(b"b").unwrap(), None);
+    db.put(b"after", b"ok").unwrap();
+
+    db.flush().unwrap();
+    assert_eq!(db.get(&max).unwrap().as_deref(), Some(&b"largest key"[..]));
+    assert_eq!(db.get(&over).unwrap(), None);
+    db.close().unwrap();
+    let db = Db::open(dir.path().join("db"), Options::default()).unwrap();
+    assert_eq!(db.get(&max).unwrap().as_deref(), Some(&b"largest key"[..]));
+    assert_eq!(db.get(b"after").unwrap().as_deref(), Some(&b"ok"[..]));
+    db.close().unwrap();
+}
