@@ -329,3 +329,35 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+#[test]
+fn damaged_length_in_a_one_block_log_still_reveals_later_records() {
+    let payloads: Vec<Vec<u8>> = (0..5).map(|i| payload(i, 100 + i)).collect();
+    for byte in [8, 9] {
+        for mask in [0x01, 0x02, 0x80, 0xff] {
+            let (mut data, spans) = build(&payloads);
+            data[spans[1].0 as usize + byte] ^= mask;
+            let log = read_log(&data).unwrap();
+            assert_eq!(log.records.len(), 1);
+            let d = log.damage.unwrap();
+            assert_eq!(d.offset, spans[1].0);
+            let after: Vec<u64> = d.records_after.iter().map(|r| r.offset).collect();
+            assert_eq!(after, vec![spans[2].0, spans[3].0, spans[4].0], "byte {byte} mask {mask:#x}");
+        }
+    }
+}
+
+#[test]
+fn a_fragment_inside_a_torn_record_is_not_taken_for_a_later_record() {
+    // A user payload that embeds a valid fragment, torn before its end: the embedded
+    // fragment does not chain to the end of the file, so it is not a record after.
+    let mut inner = fragment(1, b"forged");
+    inner.extend_from_slice(b"more user bytes");
+    let mut outer = b"user data ".to_vec();
+    outer.extend_from_slice(&inner);
+    let (data, spans) = build(&[b"ok".to_vec(), outer]);
+    let cut = data.len() - 3;
+    let d = read_log(&data[..cut]).unwrap().damage.unwrap();
+    assert_eq!((d.kind, d.offset), (LogDamageKind::Incomplete, spans[1].0));
+    assert!(d.records_after.is_empty());
+}

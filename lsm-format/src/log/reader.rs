@@ -8,13 +8,18 @@
 //! records to tell a torn tail (nothing valid was written after the damage, or nothing
 //! that had been synced) from corruption.
 //!
-//! One refinement of the block-boundary rule: when a bad fragment's header still
-//! describes a fragment that fits in its block (only the checksum or the type byte is
-//! wrong), resynchronisation first tries the position just after it. A flipped byte
-//! in a payload then leaves the following records of the same block visible, so a
-//! later record can still certify the damage as synced. Every record found this way
-//! passes its checksum like any other; a wrong guess just falls back to the next
-//! block boundary.
+//! Two refinements of the block-boundary rule find records written after the damage
+//! in the same block (a one-block manifest would otherwise show nothing after any
+//! damage, and a flipped byte would pass for a torn tail):
+//!
+//! - when a bad fragment's header still describes a fragment that fits in its block
+//!   (only the checksum or the type byte is wrong), the walk steps over it;
+//! - at the first damage, when that does not land on a readable fragment, the rest of
+//!   the block is scanned byte by byte for a valid FULL or FIRST fragment.
+//!
+//! Every record found this way passes its checksum like any other; a wrong guess just
+//! falls back to the next block boundary. The scan runs once per file, so a walk costs
+//! at most one block's worth of checksums per byte of input beyond a linear pass.
 //!
 //! Memory is bounded by the input: payloads of one-fragment records are borrowed, and
 //! joined records never exceed the bytes they were read from.
@@ -121,7 +126,7 @@ pub fn read_log(data: &[u8]) -> Result<LogContents<'_>> {
                     kind,
                     at,
                     pos,
-                    resume: skip.unwrap_or_else(|| next_block(pos)),
+                    resume: resume_after_damage(data, pos, skip),
                 };
             }
             Fragment::Good { ty, payload, next } => match (ty, pending.take()) {
@@ -364,6 +369,50 @@ fn zeroed_from(data: &[u8], pos: usize, records_after: &[LogRecord<'_>]) -> bool
     }
     let block = rest.get(..next_block(pos) - pos).unwrap_or(rest);
     records_after.is_empty() && all_zero(block)
+}
+
+/// Where resynchronisation starts after the first bad fragment, at `pos`.
+///
+/// A fragment whose header still fits its block is stepped over when a readable
+/// fragment follows it. Otherwise (a damaged length, garbage, zeros, a fragment that
+/// seems to run past the end of the file) the rest of the block is scanned for a
+/// valid FULL or FIRST fragment from which valid fragments follow each other to the
+/// end of the block or file, so that records written after the damage in the same
+/// block are not overlooked: without them a damaged record in a one-block manifest
+/// would pass for a torn tail. Requiring the chain keeps bytes inside a torn record
+/// (user keys and values that happen to look like a fragment) from passing for
+/// records written after it. The scan runs once per file, within one block.
+fn resume_after_damage(data: &[u8], pos: usize, skip: Option<usize>) -> usize {
+    let block_end = next_block(pos);
+    if let Some(next) = skip {
+        if !matches!(next_fragment(data, next), Fragment::Bad { .. }) {
+            return next;
+        }
+    }
+    let limit = block_end.min(data.len()).saturating_sub(LOG_HEADER_LEN - 1);
+    let starts_record = |q: usize| {
+        // The type byte is checked first: it rules out almost every position before
+        // a checksum is computed.
+        let full_or_first = |t: u8| t == FragmentType::Full as u8 || t == FragmentType::First as u8;
+        data.get(q + 10).is_some_and(|&t| full_or_first(t)) && chains_to_block_end(data, q)
+    };
+    (pos + 1..limit)
+        .find(|&q| starts_record(q))
+        .unwrap_or(block_end)
+}
+
+/// Whether valid fragments follow each other from `q` to the end of its block (or
+/// to the end of the file, or to the block's padding).
+fn chains_to_block_end(data: &[u8], mut q: usize) -> bool {
+    let block_end = next_block(q);
+    while q < block_end {
+        match next_fragment(data, q) {
+            Fragment::End | Fragment::Padding { .. } => return true,
+            Fragment::Good { next, .. } => q = next,
+            Fragment::Bad { .. } => return false,
+        }
+    }
+    true
 }
 
 /// Collects the complete, valid records from `pos` on, jumping to the next block

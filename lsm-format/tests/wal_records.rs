@@ -1,0 +1,439 @@
+//! Write-ahead log records (`docs/format.md` section 5) and the WAL replay rule:
+//! golden bytes, decoding errors, random round trips, truncation at every length and
+//! every single-byte / single-bit flip, with and without synced offsets certified.
+
+use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
+use lsm_format::wal::{decode_batch, encode_batch_header, encode_op, replay_wal, WalReplay};
+use lsm_format::{EntryKind, Error, MAX_KEY_LEN, MAX_SEQUENCE};
+use proptest::prelude::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+type Op = (EntryKind, Vec<u8>, Vec<u8>);
+
+/// A WAL built by the test, with what each record holds and where it lies.
+struct Wal {
+    data: Vec<u8>,
+    /// (offset, end) of each record.
+    spans: Vec<(u64, u64)>,
+    /// (first_seq, ops) of each batch.
+    batches: Vec<(u64, Vec<Op>)>,
+}
+
+/// Frames `batches`; with `certify`, each record certifies that everything before it
+/// was synced (the writer syncs after every record), as the engine's WAL does.
+fn build(batches: Vec<(u64, Vec<Op>)>, certify: bool) -> Wal {
+    let mut w = LogWriter::new(0);
+    let mut data = Vec::new();
+    let mut spans = Vec::new();
+    for (first_seq, ops) in &batches {
+        let synced = if certify { data.len() as u64 } else { 0 };
+        let mut payload = Vec::new();
+        encode_batch_header(&mut payload, *first_seq, synced, ops.len() as u32);
+        for (kind, key, value) in ops {
+            encode_op(&mut payload, *kind, key, value);
+        }
+        let before = data.len();
+        w.add_record(&payload, &mut data);
+        let left = LOG_BLOCK_SIZE - before % LOG_BLOCK_SIZE;
+        let start = if left < 11 { before + left } else { before };
+        spans.push((start as u64, data.len() as u64));
+    }
+    Wal {
+        data,
+        spans,
+        batches,
+    }
+}
+
+/// `n` batches with increasing sequence numbers; `big` adds values that make some
+/// records span blocks.
+fn random_batches(seed: u64, n: usize, big: bool) -> Vec<(u64, Vec<Op>)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut seq = 1;
+    (0..n)
+        .map(|_| {
+            let count = rng.gen_range(0..6);
+            let ops: Vec<Op> = (0..count)
+                .map(|_| {
+                    let key = format!("key{:05}", rng.gen_range(0..100_000)).into_bytes();
+                    if rng.gen_bool(0.2) {
+                        (EntryKind::Tombstone, key, Vec::new())
+                    } else {
+                        let len = match rng.gen_range(0..20) {
+                            0 | 1 if big => rng.gen_range(2000..10_000),
+                            _ => rng.gen_range(0..40),
+                        };
+                        (EntryKind::Put, key, (0..len).map(|_| rng.gen()).collect())
+                    }
+                })
+                .collect();
+            let first = seq;
+            seq += count as u64 + rng.gen_range(0..3);
+            (first, ops)
+        })
+        .collect()
+}
+
+/// Asserts that `replay` holds exactly the first `n` batches of `wal`.
+fn assert_prefix(replay: &WalReplay, wal: &Wal, n: usize, context: &str) {
+    assert_eq!(replay.batches.len(), n, "{context}");
+    for (got, (first_seq, ops)) in replay.batches.iter().zip(&wal.batches) {
+        assert_eq!(got.first_seq, *first_seq, "{context}");
+        assert_eq!(got.ops.len(), ops.len(), "{context}");
+        for (op, (kind, key, value)) in got.ops.iter().zip(ops) {
+            assert_eq!(
+                (op.kind, &op.key[..], &op.value[..]),
+                (*kind, &key[..], &value[..]),
+                "{context}"
+            );
+        }
+    }
+}
+
+fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, line) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&format!("{:08x}  {}\n", i * 16, hex.join(" ")));
+    }
+    out
+}
+
+#[test]
+fn golden_bytes_of_two_batches() {
+    let wal = build(
+        vec![
+            (
+                7,
+                vec![(EntryKind::Put, b"apple".to_vec(), b"red".to_vec())],
+            ),
+            (
+                8,
+                vec![
+                    (EntryKind::Tombstone, b"pear".to_vec(), vec![]),
+                    (EntryKind::Put, b"".to_vec(), b"empty key".to_vec()),
+                ],
+            ),
+        ],
+        true,
+    );
+    insta::assert_snapshot!(hex_dump(&wal.data));
+    let replay = replay_wal(&wal.data).unwrap();
+    assert_prefix(&replay, &wal, 2, "golden");
+    assert_eq!(replay.batches[1].synced_offset, wal.spans[0].1);
+    assert_eq!(replay.last_sequence(), Some(9));
+    assert_eq!(
+        (replay.torn_tail, replay.clean_len),
+        (None, wal.data.len() as u64)
+    );
+}
+
+#[test]
+fn batch_layout_and_empty_batch() {
+    let mut b = Vec::new();
+    encode_batch_header(&mut b, 0x0102, 0x0304, 0);
+    assert_eq!(b.len(), 20);
+    let batch = decode_batch(&b, 0).unwrap();
+    assert_eq!(
+        (batch.first_seq, batch.synced_offset, batch.ops.len()),
+        (0x0102, 0x0304, 0)
+    );
+    assert_eq!(batch.next_seq(), 0x0102);
+    let mut again = Vec::new();
+    batch.encode(&mut again);
+    assert_eq!(again, b);
+    // A tombstone carries no value bytes at all.
+    encode_batch_header(&mut b, 1, 0, 1);
+    let mut t = Vec::new();
+    encode_batch_header(&mut t, 1, 0, 1);
+    encode_op(&mut t, EntryKind::Tombstone, b"k", b"");
+    assert_eq!(&t[20..], &[0, 1, b'k']);
+}
+
+fn corrupt(payload: &[u8]) -> Error {
+    let err = decode_batch(payload, 100).unwrap_err();
+    assert!(matches!(err, Error::Corruption { .. }), "{err}");
+    assert!(err.offset().unwrap() >= 100);
+    err
+}
+
+#[test]
+fn bad_batches_are_corruption() {
+    let mut ok = Vec::new();
+    encode_batch_header(&mut ok, 5, 0, 1);
+    encode_op(&mut ok, EntryKind::Put, b"k", b"v");
+    decode_batch(&ok, 0).unwrap();
+    // Truncated at every length.
+    for cut in 0..ok.len() {
+        corrupt(&ok[..cut]);
+    }
+    // Trailing bytes.
+    corrupt(&[ok.clone(), vec![0]].concat());
+    // Unknown kind.
+    let mut bad = ok.clone();
+    bad[20] = 2;
+    assert_eq!(corrupt(&bad).offset(), Some(120));
+    // A count far beyond the bytes: no allocation, just corruption.
+    let mut huge = Vec::new();
+    encode_batch_header(&mut huge, 5, 0, u32::MAX);
+    corrupt(&huge);
+    // Sequence numbers past 2^56.
+    let mut over = Vec::new();
+    encode_batch_header(&mut over, MAX_SEQUENCE, 0, 2);
+    encode_op(&mut over, EntryKind::Tombstone, b"a", b"");
+    encode_op(&mut over, EntryKind::Tombstone, b"b", b"");
+    corrupt(&over);
+    // A key over the limit.
+    let mut long = Vec::new();
+    encode_batch_header(&mut long, 5, 0, 1);
+    encode_op(&mut long, EntryKind::Put, &vec![b'k'; MAX_KEY_LEN], b"");
+    decode_batch(&long, 0).unwrap();
+    let mut too_long = Vec::new();
+    encode_batch_header(&mut too_long, 5, 0, 1);
+    too_long.push(1);
+    lsm_format::coding::put_length_prefixed(&mut too_long, &vec![b'k'; MAX_KEY_LEN + 1]);
+    lsm_format::coding::put_length_prefixed(&mut too_long, b"");
+    corrupt(&too_long);
+}
+
+/// Frames raw payloads as a log.
+fn frame(payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = LogWriter::new(0);
+    let mut data = Vec::new();
+    for p in payloads {
+        w.add_record(p, &mut data);
+    }
+    data
+}
+
+fn batch_bytes(first_seq: u64, synced: u64, ops: &[Op]) -> Vec<u8> {
+    let mut p = Vec::new();
+    encode_batch_header(&mut p, first_seq, synced, ops.len() as u32);
+    for (k, key, v) in ops {
+        encode_op(&mut p, *k, key, v);
+    }
+    p
+}
+
+#[test]
+fn replay_refuses_records_that_check_out_but_are_not_valid_batches() {
+    let put = |k: &str| (EntryKind::Put, k.as_bytes().to_vec(), b"v".to_vec());
+    assert_eq!(replay_wal(&[]).unwrap().batches.len(), 0);
+    // Sequence numbers must increase from batch to batch.
+    let data = frame(&[
+        batch_bytes(5, 0, &[put("a"), put("b")]),
+        batch_bytes(6, 0, &[put("c")]),
+    ]);
+    let err = replay_wal(&data).unwrap_err();
+    assert!(err.is_corruption());
+    assert_eq!(err.offset(), Some(41));
+    // Equal to the next sequence number, or an empty batch, is fine.
+    let data = frame(&[
+        batch_bytes(5, 0, &[put("a")]),
+        batch_bytes(6, 0, &[]),
+        batch_bytes(6, 0, &[put("b")]),
+    ]);
+    assert_eq!(replay_wal(&data).unwrap().last_sequence(), Some(6));
+    // A batch that is not one, even as the last record, is not a torn tail.
+    let data = frame(&[batch_bytes(5, 0, &[put("a")]), b"not a batch".to_vec()]);
+    assert!(replay_wal(&data).unwrap_err().is_corruption());
+    // A record cannot certify bytes past its own start.
+    let data = frame(&[batch_bytes(5, 1, &[put("a")])]);
+    assert!(replay_wal(&data).unwrap_err().is_corruption());
+}
+
+#[test]
+fn truncation_at_every_length_is_a_torn_tail_never_an_error() {
+    let wal = build(random_batches(1, 50, true), true);
+    assert!(wal.data.len() > LOG_BLOCK_SIZE, "the WAL spans blocks");
+    for cut in 0..=wal.data.len() {
+        let replay = replay_wal(&wal.data[..cut]).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        let complete = wal.spans.iter().filter(|s| s.1 <= cut as u64).count();
+        assert_prefix(&replay, &wal, complete, &format!("cut {cut}"));
+        let clean = complete.checked_sub(1).map_or(0, |i| wal.spans[i].1);
+        assert_eq!(replay.clean_len, clean);
+        if let Some(torn) = replay.torn_tail {
+            assert_eq!(torn, wal.spans[complete].0, "cut {cut}");
+            assert_eq!(replay.records_after_damage, 0);
+        } else {
+            assert!(
+                cut as u64 - clean < 11,
+                "cut {cut}: only padding may follow"
+            );
+        }
+    }
+}
+
+#[test]
+fn zero_filled_tails_are_torn_tails() {
+    let wal = build(random_batches(2, 50, true), true);
+    for zeros in [1, 11, 4096, 2 * LOG_BLOCK_SIZE] {
+        let mut data = wal.data.clone();
+        data.resize(data.len() + zeros, 0);
+        let replay = replay_wal(&data).unwrap();
+        assert_prefix(&replay, &wal, 50, "appended zeros");
+        assert_eq!(replay.torn_tail, Some(wal.data.len() as u64));
+        assert_eq!(replay.torn_kind, Some(LogDamageKind::Zeroed));
+    }
+    // Zeros over the last records, as a crash after a size update leaves them.
+    for from in [45, 48, 49] {
+        let mut data = wal.data.clone();
+        let start = wal.spans[from].0 as usize;
+        data[start..].fill(0);
+        let replay = replay_wal(&data).unwrap();
+        assert_prefix(&replay, &wal, from, "zeroed records");
+        assert_eq!(replay.torn_tail, Some(start as u64));
+        assert_eq!(replay.torn_kind, Some(LogDamageKind::Zeroed));
+    }
+}
+
+/// Flips `mask` into each byte of `positions` and checks the outcome: when no later
+/// record certifies the damage (no certification, or damage in the last record)
+/// the replay keeps exactly the records before the damaged one and reports a torn
+/// tail; otherwise it is corruption at the damaged record. Never a wrong batch.
+fn check_flips(wal: &Wal, certified: bool, positions: impl Iterator<Item = usize>, mask: u8) {
+    let n = wal.spans.len();
+    // Damage at or after the end of the second-to-last record touches only the last
+    // record (or the padding before it): nothing after it can certify it.
+    let last_region = wal.spans[n - 2].1 as usize;
+    let mut data = wal.data.clone();
+    for p in positions {
+        data[p] ^= mask;
+        let before = wal.spans.iter().filter(|s| s.1 as usize <= p).count();
+        let context = format!("flip {mask:#04x} at {p}");
+        match replay_wal(&data) {
+            Ok(replay) => {
+                assert!(
+                    !certified || p >= last_region,
+                    "{context}: undetected corruption"
+                );
+                assert_prefix(&replay, wal, before, &context);
+                let torn = replay
+                    .torn_tail
+                    .unwrap_or_else(|| panic!("{context}: no damage"));
+                assert!(
+                    torn as usize <= p
+                        && torn >= wal.spans.get(before.wrapping_sub(1)).map_or(0, |s| s.1)
+                );
+            }
+            Err(err) => {
+                assert!(certified && p < last_region, "{context}: {err}");
+                assert!(matches!(err, Error::Corruption { .. }), "{context}: {err}");
+                let at = err.offset().unwrap() as usize;
+                assert!(at <= p, "{context}: {err}");
+            }
+        }
+        data[p] ^= mask;
+    }
+}
+
+#[test]
+fn every_byte_flip_in_a_multi_block_wal() {
+    for certified in [false, true] {
+        let wal = build(random_batches(3, 50, true), certified);
+        assert!(wal.data.len() > 2 * LOG_BLOCK_SIZE);
+        check_flips(&wal, certified, 0..wal.data.len(), 0xff);
+    }
+}
+
+#[test]
+fn every_bit_flip_in_a_small_wal() {
+    for certified in [false, true] {
+        let wal = build(random_batches(4, 50, false), certified);
+        for bit in 0..8 {
+            check_flips(&wal, certified, 0..wal.data.len(), 1 << bit);
+        }
+    }
+}
+
+#[test]
+fn every_bit_flip_in_headers_and_padding_of_a_multi_block_wal() {
+    for certified in [false, true] {
+        let wal = build(random_batches(5, 50, true), certified);
+        // Fragment headers: 11 bytes at each record start and at each block start a
+        // record continues into; padding: the bytes before a block boundary.
+        let mut positions: Vec<usize> = Vec::new();
+        for &(start, _) in &wal.spans {
+            positions.extend(start as usize..start as usize + 11);
+        }
+        for block in 1..=wal.data.len() / LOG_BLOCK_SIZE {
+            let b = block * LOG_BLOCK_SIZE;
+            positions.extend(b.saturating_sub(11)..(b + 11).min(wal.data.len()));
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        for bit in 0..8 {
+            check_flips(&wal, certified, positions.iter().copied(), 1 << bit);
+        }
+    }
+}
+
+#[test]
+fn damage_before_a_certified_offset_is_corruption_and_records_after_are_counted() {
+    let wal = build(random_batches(6, 50, false), true);
+    let mut data = wal.data.clone();
+    let mid = wal.spans[20].0 as usize + 15;
+    data[mid] ^= 0x40;
+    let err = replay_wal(&data).unwrap_err();
+    assert_eq!(err.offset(), Some(wal.spans[20].0));
+    // Not certified: a torn tail, and the 29 intact records after it are reported.
+    let wal = build(random_batches(6, 50, false), false);
+    let mut data = wal.data.clone();
+    data[mid] ^= 0x40;
+    let replay = replay_wal(&data).unwrap();
+    assert_prefix(&replay, &wal, 20, "uncertified");
+    assert_eq!(replay.torn_tail, Some(wal.spans[20].0));
+    assert_eq!(replay.records_after_damage, 29);
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let key = proptest::collection::vec(any::<u8>(), 0..40);
+    let value = prop_oneof![
+        8 => proptest::collection::vec(any::<u8>(), 0..60),
+        1 => proptest::collection::vec(any::<u8>(), 0..50_000),
+    ];
+    (any::<bool>(), key, value).prop_map(|(put, k, v)| {
+        if put {
+            (EntryKind::Put, k, v)
+        } else {
+            (EntryKind::Tombstone, k, Vec::new())
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
+
+    #[test]
+    fn random_batches_round_trip_through_a_wal(
+        batches in proptest::collection::vec(
+            (0u64..1000, proptest::collection::vec(op_strategy(), 0..8)), 0..12),
+        certify in any::<bool>(),
+    ) {
+        let mut seq = 0;
+        let batches: Vec<(u64, Vec<Op>)> = batches
+            .into_iter()
+            .map(|(gap, ops)| {
+                let first = seq + gap;
+                seq = first + ops.len() as u64;
+                (first, ops)
+            })
+            .collect();
+        let wal = build(batches, certify);
+        let replay = replay_wal(&wal.data).unwrap();
+        assert_prefix(&replay, &wal, wal.batches.len(), "round trip");
+        prop_assert_eq!(replay.torn_tail, None);
+        prop_assert_eq!(replay.clean_len, wal.data.len() as u64);
+        for (got, span) in replay.batches.iter().zip(&wal.spans) {
+            prop_assert_eq!((got.offset, got.end), *span);
+        }
+    }
+}
+
