@@ -70,6 +70,35 @@ impl Error {
         }
     }
 
+    /// A copy of this error for another waiter of the same failed operation (the
+    /// followers of a commit group): `io::Error` is not `Clone`, so its kind and
+    /// message are carried over.
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Corruption {
+                file,
+                offset,
+                reason,
+            } => Error::Corruption {
+                file: file.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Locked { path } => Error::Locked { path: path.clone() },
+            Error::InvalidOptions { field, reason } => Error::InvalidOptions {
+                field,
+                reason: reason.clone(),
+            },
+            Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
+            Error::Poisoned(s) => Error::Poisoned(s.clone()),
+            Error::Closed => Error::Closed,
+        }
+    }
+
     /// Converts a format error met while decoding `file`.
     pub fn from_format(file: impl Into<PathBuf>, err: lsm_format::Error) -> Self {
         let file = file.into();

@@ -5,16 +5,65 @@
 //! [`Db::scan`]s in both directions, [`Snapshot`]s. Writes go to a write-ahead log and
 //! a memtable; full memtables are flushed to immutable segment files
 //! (`lsm-format`), which background compaction merges level by level.
+//! `docs/architecture.md` describes the design and its crash-consistency rules.
+//!
+//! ```
+//! use lsm_core::{Db, Options, WriteBatch};
+//!
+//! # fn main() -> lsm_core::Result<()> {
+//! let dir = std::env::temp_dir().join(format!("lsm-core-doctest-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let db = Db::open(&dir, Options::default())?;
+//! db.put(b"apple", b"red")?;
+//! db.put(b"banana", b"yellow")?;
+//! let mut batch = WriteBatch::new();
+//! batch.put(b"cherry", b"dark red").delete(b"banana");
+//! db.write(batch)?;
+//!
+//! assert_eq!(db.get(b"apple")?.as_deref(), Some(&b"red"[..]));
+//! assert_eq!(db.get(b"banana")?, None);
+//! let keys: Vec<_> = db
+//!     .scan::<&[u8], _>(..)
+//!     .map(|item| item.map(|(k, _)| k))
+//!     .collect::<Result<_, _>>()?;
+//! assert_eq!(keys, [&b"apple"[..], &b"cherry"[..]]);
+//!
+//! db.close()?; // flushes, so the next open has nothing to replay
+//! let db = Db::open(&dir, Options::default())?;
+//! assert_eq!(db.get(b"cherry")?.as_deref(), Some(&b"dark red"[..]));
+//! # drop(db);
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
+mod background;
 pub mod batch;
+mod block_cache;
+mod compaction;
 pub mod db;
 pub mod error;
+mod filenames;
+mod flush;
 pub mod fs;
+mod inner;
+mod iter;
+mod memtable;
+mod metrics;
 pub mod options;
+mod poison;
+mod recovery;
 pub mod scan;
+mod segment_builder;
+mod segment_file;
 pub mod snapshot;
+mod snapshot_list;
 pub mod stats;
+mod super_version;
+mod version;
+mod wal;
+mod write;
 
 pub use batch::WriteBatch;
 pub use bytes::Bytes;

@@ -1,0 +1,154 @@
+//! The background threads: one flushes frozen memtables, one compacts, and (when
+//! `flush_interval` is set) a timer freezes memtables that grew old.
+//!
+//! Flush and compaction are separate threads so a flush (which writers may be
+//! waiting for) never queues behind a long compaction. The timer is separate from
+//! both because freezing a memtable goes through the write queue, which can wait for
+//! flushes and compactions; neither of those may ever wait for it.
+//!
+//! A failure in a background job poisons the database (writes refused, reads go on)
+//! and the job is not retried; shutdown lets the flush thread drain what is frozen
+//! (unless poisoned) and interrupts a running compaction.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use lsm_format::manifest::MAX_LEVELS;
+
+use crate::compaction::picker::{pick, pick_full};
+use crate::compaction::PickerConfig;
+use crate::error::{Error, Result};
+use crate::inner::DbInner;
+
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Starts the background threads.
+///
+/// # Errors
+/// `Io` when a thread cannot be spawned.
+pub(crate) fn spawn(inner: &Arc<DbInner>) -> Result<Vec<JoinHandle<()>>> {
+    let mut jobs: Vec<(&str, fn(Arc<DbInner>))> =
+        vec![("lsm-flush", flush_loop), ("lsm-compact", compaction_loop)];
+    if inner.opts.flush_interval.is_some() {
+        jobs.push(("lsm-flush-timer", timer_loop));
+    }
+    let mut threads = Vec::new();
+    for (name, job) in jobs {
+        let for_thread = inner.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || job(for_thread))
+            .map_err(|e| Error::io(&inner.dir, e))?;
+        threads.push(handle);
+    }
+    Ok(threads)
+}
+
+fn flush_loop(inner: Arc<DbInner>) {
+    loop {
+        {
+            let mut st = inner.state.lock();
+            loop {
+                let poisoned = inner.poison.is_poisoned();
+                if !st.imm.is_empty() && !poisoned {
+                    break;
+                }
+                if st.shutdown {
+                    return;
+                }
+                inner.flush_cv.wait_for(&mut st, IDLE_WAIT);
+            }
+        }
+        if let Err(e) = inner.flush_oldest() {
+            inner.poison.poison("background flush failed", e);
+            inner.done_cv.notify_all();
+        }
+    }
+}
+
+fn compaction_loop(inner: Arc<DbInner>) {
+    let cfg = PickerConfig {
+        level0_trigger: inner.opts.level0_compaction_trigger,
+        level1_size: inner.opts.level1_size,
+        multiplier: inner.opts.level_size_multiplier as u64,
+    };
+    let mut pointers: Vec<Option<Vec<u8>>> = vec![None; MAX_LEVELS];
+    loop {
+        let (task, waiters) = {
+            let mut st = inner.state.lock();
+            loop {
+                if st.shutdown {
+                    for w in st.manual.drain(..) {
+                        let _ = w.send(Err(Error::Closed));
+                    }
+                    return;
+                }
+                if let Err(e) = inner.poison.check() {
+                    for w in st.manual.drain(..) {
+                        let _ = w.send(Err(e.duplicate()));
+                    }
+                } else if !st.manual.is_empty() {
+                    let waiters: Vec<_> = st.manual.drain(..).collect();
+                    break (pick_full(st.version.levels()), waiters);
+                } else if let Some(task) = pick(st.version.levels(), &cfg, &pointers) {
+                    break (Some(task), Vec::new());
+                }
+                inner.compact_cv.wait_for(&mut st, IDLE_WAIT);
+            }
+        };
+        let result = match task {
+            None => Ok(()),
+            Some(task) => {
+                if !task.manual {
+                    if let Some((level, files)) = task.inputs.first() {
+                        let largest = files.iter().map(|f| f.largest()).max();
+                        if let (Some(p), Some(k)) = (pointers.get_mut(*level), largest) {
+                            *p = Some(k.to_vec());
+                        }
+                    }
+                }
+                inner.run_compaction(&task)
+            }
+        };
+        let result = match result {
+            Err(Error::Closed) => Err(Error::Closed),
+            Err(e) => Err(inner.poison.poison("background compaction failed", e)),
+            Ok(()) => Ok(()),
+        };
+        for w in waiters {
+            let _ = w.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.duplicate()),
+            });
+        }
+        inner.done_cv.notify_all();
+    }
+}
+
+/// Freezes the active memtable once it is older than `flush_interval`.
+fn timer_loop(inner: Arc<DbInner>) {
+    let Some(interval) = inner.opts.flush_interval else {
+        return;
+    };
+    let step = (interval / 4).clamp(Duration::from_millis(1), IDLE_WAIT);
+    loop {
+        let due = {
+            let mut st = inner.state.lock();
+            if st.shutdown {
+                return;
+            }
+            inner.timer_cv.wait_for(&mut st, step);
+            if st.shutdown {
+                return;
+            }
+            !inner.poison.is_poisoned() && st.mem.age().is_some_and(|age| age >= interval)
+        };
+        if due {
+            log::debug!("memtable older than flush_interval {interval:?}: freezing it");
+            if let Err(e) = inner.write(crate::WriteBatch::new(), true) {
+                log::debug!("periodic flush skipped: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! A sharded LRU cache of decompressed data blocks, bounded by bytes.
+//!
+//! Only blocks that cost work to rebuild go through it (`lsm-format` borrows
+//! uncompressed blocks straight from the mapped file). Keys spread over
+//! [`SHARDS`] independently locked shards so concurrent readers rarely contend; each
+//! shard is a classic LRU: a hash map into a slab of nodes linked most-recent first.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use lsm_format::{BlockCache, BlockCacheKey};
+use parking_lot::Mutex;
+
+const SHARDS: usize = 16;
+/// Bytes charged per cached block on top of its contents (node, map slot).
+const NODE_OVERHEAD: usize = 64;
+const NIL: usize = usize::MAX;
+
+struct Node {
+    key: BlockCacheKey,
+    value: Bytes,
+    prev: usize,
+    next: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<BlockCacheKey, usize>,
+    nodes: Vec<Node>,
+    free: Vec<usize>,
+    head: usize,
+    tail: usize,
+    used: usize,
+    capacity: usize,
+}
+
+impl Shard {
+    fn new(capacity: usize) -> Self {
+        Shard {
+            head: NIL,
+            tail: NIL,
+            capacity,
+            ..Default::default()
+        }
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = (self.nodes[i].prev, self.nodes[i].next);
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
+        }
+    }
+
+    fn push_front(&mut self, i: usize) {
+        self.nodes[i].prev = NIL;
+        self.nodes[i].next = self.head;
+        if self.head != NIL {
+            self.nodes[self.head].prev = i;
+        }
+        self.head = i;
+        if self.tail == NIL {
+            self.tail = i;
+        }
+    }
+
+    fn get(&mut self, key: &BlockCacheKey) -> Option<Bytes> {
+        let i = *self.map.get(key)?;
+        self.unlink(i);
+        self.push_front(i);
+        Some(self.nodes[i].value.clone())
+    }
+
+    fn insert(&mut self, key: BlockCacheKey, value: Bytes) {
+        let charge = value.len() + NODE_OVERHEAD;
+        if charge > self.capacity {
+            return;
+        }
+        if let Some(&i) = self.map.get(&key) {
+            self.used = self.used - (self.nodes[i].value.len() + NODE_OVERHEAD) + charge;
+            self.nodes[i].value = value;
+            self.unlink(i);
+            self.push_front(i);
+        } else {
+            let node = Node {
+                key,
+                value,
+                prev: NIL,
+                next: NIL,
+            };
+            let i = match self.free.pop() {
+                Some(i) => {
+                    self.nodes[i] = node;
+                    i
+                }
+                None => {
+                    self.nodes.push(node);
+                    self.nodes.len() - 1
+                }
+            };
+            self.map.insert(key, i);
+            self.push_front(i);
+            self.used += charge;
+        }
+        while self.used > self.capacity && self.tail != NIL {
+            let victim = self.tail;
+            self.unlink(victim);
+            let old = std::mem::take(&mut self.nodes[victim].value);
+            self.used -= old.len() + NODE_OVERHEAD;
+            self.map.remove(&self.nodes[victim].key);
+            self.free.push(victim);
+        }
+    }
+}
+
+/// The engine's block cache, shared by every open segment.
+pub(crate) struct LruBlockCache {
+    shards: Vec<Mutex<Shard>>,
+    hasher: std::collections::hash_map::RandomState,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl LruBlockCache {
+    /// A cache holding at most about `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        let per_shard = capacity.div_ceil(SHARDS);
+        LruBlockCache {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Shard::new(per_shard)))
+                .collect(),
+            hasher: Default::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, key: &BlockCacheKey) -> &Mutex<Shard> {
+        let mut h = self.hasher.build_hasher();
+        key.hash(&mut h);
+        &self.shards[(h.finish() as usize) % SHARDS]
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    /// Bytes currently charged.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().used).sum()
+    }
+}
+
+impl BlockCache for LruBlockCache {
+    fn get(&self, key: &BlockCacheKey) -> Option<Bytes> {
+        let found = self.shard(key).lock().get(key);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn insert(&self, key: BlockCacheKey, block: Bytes) {
+        self.shard(&key).lock().insert(key, block);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(segment_id: u64, offset: u64) -> BlockCacheKey {
+        BlockCacheKey { segment_id, offset }
+    }
+
+    #[test]
+    fn evicts_least_recently_used_first() {
+        let mut s = Shard::new(3 * (100 + NODE_OVERHEAD));
+        for i in 0..3 {
+            s.insert(key(1, i), Bytes::from(vec![0u8; 100]));
+        }
+        assert!(s.get(&key(1, 0)).is_some()); // 0 is now the most recent
+        s.insert(key(1, 3), Bytes::from(vec![0u8; 100]));
+        assert!(s.get(&key(1, 1)).is_none(), "1 was least recent");
+        assert!(s.get(&key(1, 0)).is_some());
+        assert!(s.get(&key(1, 2)).is_some());
+        assert!(s.get(&key(1, 3)).is_some());
+        assert_eq!(s.used, 3 * (100 + NODE_OVERHEAD));
+        // Replacing a value keeps the accounting exact.
+        s.insert(key(1, 3), Bytes::from(vec![0u8; 50]));
+        assert_eq!(s.used, 2 * (100 + NODE_OVERHEAD) + 50 + NODE_OVERHEAD);
+        // Too large to ever fit: ignored.
+        s.insert(key(9, 9), Bytes::from(vec![0u8; 10_000]));
+        assert!(s.get(&key(9, 9)).is_none());
+    }
+
+    #[test]
+    fn stays_within_capacity_and_counts_hits() {
+        let cache = LruBlockCache::new(64 << 10);
+        for i in 0..1000 {
+            cache.insert(key(i % 7, i), Bytes::from(vec![1u8; 1000]));
+            assert!(cache.used() <= (64 << 10) + SHARDS * 1100);
+        }
+        assert!(cache.get(&key(999 % 7, 999)).is_some());
+        assert!(cache.get(&key(0, 0)).is_none());
+        assert_eq!((cache.hits(), cache.misses()), (1, 1));
+    }
+}

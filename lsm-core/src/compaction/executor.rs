@@ -1,0 +1,162 @@
+//! Running a compaction task.
+//!
+//! The inputs are merged in internal order through the same cursors reads use; the
+//! [`Retention`] filter drops shadowed versions and dead tombstones; outputs roll at
+//! `segment_size`, only between user keys (`segment_builder`), so the output level
+//! keeps its files disjoint by user key. Then one manifest edit deletes the inputs and
+//! adds the outputs; once it is durable the new version is installed and the inputs
+//! are marked obsolete: each file is deleted when its last reader lets go.
+//!
+//! Only one compaction runs at a time (one thread), and flushes only add level-0
+//! files, so the levels a task reads and writes cannot change under it.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lsm_format::manifest::VersionEdit;
+
+use super::picker::Task;
+use super::retention::Retention;
+use crate::error::{Error, Result};
+use crate::flush::open_outputs;
+use crate::inner::DbInner;
+use crate::iter::{Cursor, LevelCursor, MergeCursor, SegmentCursor};
+use crate::metrics::bump;
+use crate::segment_builder::SegmentBuilder;
+use crate::segment_file::SegmentFile;
+
+/// Answers "does any level below the output hold this key?" for keys asked in
+/// ascending order, with one forward-moving position per level.
+struct DeeperLevels {
+    levels: Vec<Vec<Arc<SegmentFile>>>,
+    positions: Vec<usize>,
+}
+
+impl DeeperLevels {
+    fn new(levels: Vec<Vec<Arc<SegmentFile>>>) -> Self {
+        let positions = vec![0; levels.len()];
+        DeeperLevels { levels, positions }
+    }
+
+    fn is_bottommost(&mut self, key: &[u8]) -> bool {
+        for (files, pos) in self.levels.iter().zip(self.positions.iter_mut()) {
+            while files.get(*pos).is_some_and(|f| f.largest() < key) {
+                *pos += 1;
+            }
+            if files.get(*pos).is_some_and(|f| f.smallest() <= key) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Entries between checks for shutdown.
+const CANCEL_CHECK_EVERY: u64 = 4096;
+
+impl DbInner {
+    /// Runs `task` to completion: outputs written, edit durable, version installed.
+    ///
+    /// # Errors
+    /// `Io` / `Corruption` from reading or writing (the caller poisons the
+    /// database), `Closed` when shutdown interrupted it (nothing changed).
+    pub fn run_compaction(&self, task: &Task<Arc<SegmentFile>>) -> Result<()> {
+        let start = Instant::now();
+        let out_level = task.output_level as u32;
+        let deleted: Vec<(u32, u64)> = task
+            .inputs
+            .iter()
+            .flat_map(|(level, files)| files.iter().map(move |f| (*level as u32, f.number())))
+            .collect();
+        let input_bytes = task.input_bytes();
+        if task.trivial_move {
+            let added: Vec<(u32, Arc<SegmentFile>)> = task
+                .inputs
+                .iter()
+                .flat_map(|(_, files)| files.iter().map(|f| (out_level, f.clone())))
+                .collect();
+            let edit = VersionEdit {
+                deleted_segments: deleted,
+                added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
+                ..VersionEdit::default()
+            };
+            self.log_and_install(edit, &added, |_| {})?;
+            log::info!(
+                "moved {} segment(s) ({input_bytes} bytes) to level {out_level}",
+                added.len()
+            );
+            return Ok(());
+        }
+
+        let mut children: Vec<Box<dyn Cursor>> = Vec::new();
+        for (level, files) in &task.inputs {
+            if *level == 0 {
+                // Newest first, as the version keeps them.
+                for f in files {
+                    children.push(Box::new(SegmentCursor::new(f.clone())));
+                }
+            } else if !files.is_empty() {
+                children.push(Box::new(LevelCursor::new(files.clone())));
+            }
+        }
+        let mut input = MergeCursor::new(children);
+        input.seek_to_first()?;
+
+        let version = self.state.lock().version.clone();
+        let mut deeper = DeeperLevels::new(
+            version
+                .levels()
+                .iter()
+                .skip(task.output_level + 1)
+                .cloned()
+                .collect(),
+        );
+        let mut retention = Retention::new(self.snapshots.sequences());
+        let mut builder = SegmentBuilder::new(&self.fs, &self.dir, &self.opts, &self.next_file);
+        let mut entries = 0u64;
+        while input.valid() {
+            let (key, seq, kind) = (input.key(), input.seq(), input.kind());
+            if retention.keep(key, seq, kind, |k| deeper.is_bottommost(k)) {
+                builder.add(key, seq, kind, &input.value())?;
+            }
+            input.next()?;
+            entries += 1;
+            if entries % CANCEL_CHECK_EVERY == 0 && self.stopping.load(Ordering::Relaxed) {
+                return Err(Error::Closed);
+            }
+        }
+        let outputs = open_outputs(&self.fs, &self.dir, self.cache_ref(), builder.finish()?)?;
+        let output_bytes: u64 = outputs.iter().map(|f| f.size()).sum();
+        let added: Vec<(u32, Arc<SegmentFile>)> =
+            outputs.iter().map(|f| (out_level, f.clone())).collect();
+        let edit = VersionEdit {
+            deleted_segments: deleted,
+            added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
+            ..VersionEdit::default()
+        };
+        self.log_and_install(edit, &added, |_| {})?;
+        for (_, files) in &task.inputs {
+            for f in files {
+                f.mark_obsolete();
+            }
+        }
+        bump(&self.metrics.compactions, 1);
+        bump(&self.metrics.bytes_compacted_read, input_bytes);
+        bump(&self.metrics.bytes_compacted_written, output_bytes);
+        log::info!(
+            "compacted {} segment(s) ({input_bytes} bytes, levels {:?}) into {} segment(s) at \
+             level {out_level} ({output_bytes} bytes, {} of {entries} entries dropped) in {:?}",
+            task.input_count(),
+            task.inputs
+                .iter()
+                .filter(|(_, f)| !f.is_empty())
+                .map(|(l, _)| *l)
+                .collect::<Vec<_>>(),
+            outputs.len(),
+            retention.dropped,
+            start.elapsed()
+        );
+        Ok(())
+    }
+}

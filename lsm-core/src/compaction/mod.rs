@@ -1,0 +1,11 @@
+//! Compaction: merging segments down the levels in the background.
+//!
+//! - [`picker`]: the policy, a pure function of a version;
+//! - [`retention`]: which versions of a key survive (snapshots, tombstones);
+//! - [`executor`]: the I/O: merge, write, log the edit, install, retire inputs.
+
+pub(crate) mod executor;
+pub(crate) mod picker;
+pub(crate) mod retention;
+
+pub(crate) use picker::PickerConfig;

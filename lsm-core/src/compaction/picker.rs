@@ -1,0 +1,292 @@
+//! Compaction policy: a pure function of an immutable version (plus the
+//! round-robin pointers), so it can be tested on metadata alone.
+//!
+//! Leveled policy:
+//! - level 0 (overlapping flush outputs) is compacted into level 1 when it holds
+//!   `level0_compaction_trigger` files: every level-0 file plus the level-1 files
+//!   they overlap;
+//! - a level `n >= 1` is compacted when its bytes exceed its target
+//!   `level1_size * multiplier^(n-1)`: one file, chosen round-robin by key (after the
+//!   previous pick's largest key), plus the files of level `n + 1` it overlaps;
+//! - the level with the highest score (size over target, or file count over trigger
+//!   for level 0) goes first; a score below 1 means nothing to do;
+//! - a single input file with nothing to merge with below is moved, not rewritten.
+//!
+//! Because levels >= 1 never split a user key between files, the overlapping files
+//! of the next level are exactly the ones whose range meets the inputs' range, and
+//! the output cannot overlap the files left out.
+
+use std::sync::Arc;
+
+use lsm_format::manifest::{SegmentMeta, MAX_LEVELS};
+
+use crate::segment_file::SegmentFile;
+
+/// What the picker needs to know about a file.
+pub(crate) trait FileInfo: Clone {
+    fn size(&self) -> u64;
+    fn smallest(&self) -> &[u8];
+    fn largest(&self) -> &[u8];
+}
+
+impl FileInfo for Arc<SegmentFile> {
+    fn size(&self) -> u64 {
+        self.meta.file_size
+    }
+    fn smallest(&self) -> &[u8] {
+        &self.meta.smallest_key
+    }
+    fn largest(&self) -> &[u8] {
+        &self.meta.largest_key
+    }
+}
+
+impl FileInfo for SegmentMeta {
+    fn size(&self) -> u64 {
+        self.file_size
+    }
+    fn smallest(&self) -> &[u8] {
+        &self.smallest_key
+    }
+    fn largest(&self) -> &[u8] {
+        &self.largest_key
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PickerConfig {
+    pub level0_trigger: usize,
+    pub level1_size: u64,
+    pub multiplier: u64,
+}
+
+impl PickerConfig {
+    /// Target bytes of level `n >= 1`.
+    pub fn target(&self, level: usize) -> u64 {
+        let mut t = self.level1_size;
+        for _ in 1..level {
+            t = t.saturating_mul(self.multiplier);
+        }
+        t
+    }
+}
+
+/// A compaction to run: merge `inputs` (per level) into `output_level`.
+#[derive(Debug, Clone)]
+pub(crate) struct Task<F> {
+    pub inputs: Vec<(usize, Vec<F>)>,
+    pub output_level: usize,
+    /// One file, nothing to merge with: re-file it in `output_level` unchanged.
+    pub trivial_move: bool,
+    /// Requested by `Db::compact`: everything into one level.
+    pub manual: bool,
+}
+
+impl<F: FileInfo> Task<F> {
+    pub fn input_count(&self) -> usize {
+        self.inputs.iter().map(|(_, f)| f.len()).sum()
+    }
+
+    pub fn input_bytes(&self) -> u64 {
+        self.inputs
+            .iter()
+            .flat_map(|(_, f)| f.iter())
+            .map(|f| f.size())
+            .sum()
+    }
+}
+
+/// The last level: never compacted further.
+pub(crate) const LAST_LEVEL: usize = MAX_LEVELS - 1;
+
+fn overlapping<F: FileInfo>(files: &[F], smallest: &[u8], largest: &[u8]) -> Vec<F> {
+    files
+        .iter()
+        .filter(|f| f.largest() >= smallest && f.smallest() <= largest)
+        .cloned()
+        .collect()
+}
+
+fn range<F: FileInfo>(files: &[F]) -> Option<(&[u8], &[u8])> {
+    let smallest = files.iter().map(|f| f.smallest()).min()?;
+    let largest = files.iter().map(|f| f.largest()).max()?;
+    Some((smallest, largest))
+}
+
+/// The compaction the tree needs most, if any. `pointers[n]` is the largest key of
+/// the previous pick at level `n`; the caller updates it from the returned task.
+pub(crate) fn pick<F: FileInfo>(
+    levels: &[Vec<F>],
+    cfg: &PickerConfig,
+    pointers: &[Option<Vec<u8>>],
+) -> Option<Task<F>> {
+    let level0 = levels.first().map_or(0, Vec::len);
+    let mut best = (0usize, level0 as f64 / cfg.level0_trigger.max(1) as f64);
+    for (n, files) in levels.iter().enumerate().take(LAST_LEVEL).skip(1) {
+        let bytes: u64 = files.iter().map(|f| f.size()).sum();
+        let score = bytes as f64 / cfg.target(n) as f64;
+        if score > best.1 {
+            best = (n, score);
+        }
+    }
+    let (level, score) = best;
+    if score < 1.0 {
+        return None;
+    }
+    let empty = Vec::new();
+    let next = levels.get(level + 1).unwrap_or(&empty);
+    let inputs: Vec<F> = if level == 0 {
+        levels.first()?.clone()
+    } else {
+        let files = levels.get(level)?;
+        let after = pointers.get(level).and_then(|p| p.as_deref());
+        let chosen = after
+            .and_then(|p| files.iter().find(|f| f.smallest() > p))
+            .or_else(|| files.first())?;
+        vec![chosen.clone()]
+    };
+    let (smallest, largest) = range(&inputs)?;
+    let below = overlapping(next, smallest, largest);
+    let trivial_move = inputs.len() == 1 && below.is_empty();
+    Some(Task {
+        inputs: vec![(level, inputs), (level + 1, below)],
+        output_level: level + 1,
+        trivial_move,
+        manual: false,
+    })
+}
+
+/// A full compaction: every file into the deepest non-empty level (at least 1).
+pub(crate) fn pick_full<F: FileInfo>(levels: &[Vec<F>]) -> Option<Task<F>> {
+    let deepest = levels.iter().rposition(|l| !l.is_empty())?;
+    Some(Task {
+        inputs: levels
+            .iter()
+            .enumerate()
+            .filter(|(_, files)| !files.is_empty())
+            .map(|(n, files)| (n, files.clone()))
+            .collect(),
+        output_level: deepest.max(1),
+        trivial_move: false,
+        manual: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn f(number: u64, smallest: &str, largest: &str, size: u64) -> SegmentMeta {
+        SegmentMeta {
+            file_number: number,
+            file_size: size,
+            smallest_key: Bytes::copy_from_slice(smallest.as_bytes()),
+            largest_key: Bytes::copy_from_slice(largest.as_bytes()),
+            smallest_seq: 1,
+            largest_seq: 1,
+            entry_count: 1,
+            tombstone_count: 0,
+        }
+    }
+
+    fn cfg() -> PickerConfig {
+        PickerConfig {
+            level0_trigger: 2,
+            level1_size: 1000,
+            multiplier: 10,
+        }
+    }
+
+    fn numbers(files: &[SegmentMeta]) -> Vec<u64> {
+        files.iter().map(|m| m.file_number).collect()
+    }
+
+    fn levels(v: Vec<Vec<SegmentMeta>>) -> Vec<Vec<SegmentMeta>> {
+        let mut v = v;
+        v.resize(MAX_LEVELS, Vec::new());
+        v
+    }
+
+    #[test]
+    fn nothing_to_do_below_every_threshold() {
+        let l = levels(vec![vec![f(1, "a", "z", 10)], vec![f(2, "a", "m", 900)]]);
+        assert!(pick(&l, &cfg(), &[]).is_none());
+        assert!(pick::<SegmentMeta>(&levels(vec![]), &cfg(), &[]).is_none());
+    }
+
+    #[test]
+    fn level0_takes_all_its_files_and_the_overlapping_level1_files() {
+        let l = levels(vec![
+            vec![f(5, "c", "f", 10), f(4, "e", "h", 10)],
+            vec![
+                f(1, "a", "b", 10),
+                f(2, "d", "g", 10),
+                f(3, "h", "k", 10),
+                f(6, "x", "z", 10),
+            ],
+        ]);
+        let t = pick(&l, &cfg(), &[]).unwrap();
+        assert_eq!(t.output_level, 1);
+        assert_eq!(numbers(&t.inputs[0].1), vec![5, 4]);
+        assert_eq!(numbers(&t.inputs[1].1), vec![2, 3]);
+        assert!(!t.trivial_move);
+        assert_eq!(t.input_count(), 4);
+        assert_eq!(t.input_bytes(), 40);
+    }
+
+    #[test]
+    fn an_oversized_level_gives_one_file_round_robin() {
+        let l = levels(vec![
+            vec![],
+            vec![
+                f(1, "a", "c", 600),
+                f(2, "d", "f", 600),
+                f(3, "g", "i", 600),
+            ],
+            vec![f(7, "e", "e", 10)],
+        ]);
+        let t = pick(&l, &cfg(), &[]).unwrap();
+        assert_eq!((t.inputs[0].0, numbers(&t.inputs[0].1)), (1, vec![1]));
+        assert!(t.trivial_move, "nothing below overlaps a..c");
+        let pointers = vec![None, Some(b"c".to_vec())];
+        let t = pick(&l, &cfg(), &pointers).unwrap();
+        assert_eq!(numbers(&t.inputs[0].1), vec![2]);
+        assert_eq!(numbers(&t.inputs[1].1), vec![7]);
+        assert!(!t.trivial_move);
+        // Past the last file the pointer wraps around.
+        let pointers = vec![None, Some(b"i".to_vec())];
+        assert_eq!(
+            numbers(&pick(&l, &cfg(), &pointers).unwrap().inputs[0].1),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn the_highest_score_wins_and_targets_grow_by_the_multiplier() {
+        assert_eq!(cfg().target(1), 1000);
+        assert_eq!(cfg().target(3), 100_000);
+        let l = levels(vec![
+            vec![f(1, "a", "b", 1), f(2, "a", "b", 1)], // score 1
+            vec![f(3, "a", "b", 3000)],                 // score 3
+        ]);
+        assert_eq!(pick(&l, &cfg(), &[]).unwrap().inputs[0].0, 1);
+    }
+
+    #[test]
+    fn full_compaction_targets_the_deepest_level() {
+        let l = levels(vec![vec![f(1, "a", "b", 1)]]);
+        let t = pick_full(&l).unwrap();
+        assert_eq!(t.output_level, 1);
+        let l = levels(vec![
+            vec![f(1, "a", "b", 1)],
+            vec![],
+            vec![],
+            vec![f(2, "a", "b", 1)],
+        ]);
+        let t = pick_full(&l).unwrap();
+        assert_eq!(t.output_level, 3);
+        assert_eq!(t.inputs.len(), 2);
+        assert!(pick_full::<SegmentMeta>(&levels(vec![])).is_none());
+    }
+}

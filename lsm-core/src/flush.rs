@@ -1,0 +1,186 @@
+//! Flush: writing the oldest immutable memtable out as level-0 segments.
+//!
+//! Steps and why they are ordered so:
+//! 1. write the segments (temp name, fsync, rename, directory fsync:
+//!    `segment_builder`), keeping per key only what a live snapshot can read;
+//! 2. log a manifest edit adding them, with `log_number` = the WAL of the next
+//!    memtable (this memtable's WAL is no longer needed) — durable before step 4;
+//! 3. install the new version and drop the memtable from the super version in one
+//!    step, so readers find its data in exactly one place;
+//! 4. delete the memtable's WAL file.
+//!
+//! A crash before step 2 completes leaves orphan segments (deleted at open) and the
+//! WAL (replayed at open); after it, the WAL is below `log_number` and ignored.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lsm_format::manifest::VersionEdit;
+
+use crate::compaction::retention::Retention;
+use crate::error::{Error, Result};
+use crate::filenames;
+use crate::inner::DbInner;
+use crate::memtable::MemTable;
+use crate::metrics::bump;
+use crate::segment_builder::SegmentBuilder;
+use crate::segment_file::SegmentFile;
+use crate::version::VersionSet;
+
+/// Writes `mem` as level-0 segments (no tombstone is dropped: older data may lie
+/// below) and opens them. `snapshots` are the live snapshot sequence numbers.
+pub(crate) fn write_memtable(
+    inner_fs: &crate::fs::FsRef,
+    dir: &std::path::Path,
+    opts: &crate::options::Options,
+    next_file: &std::sync::atomic::AtomicU64,
+    cache: Option<Arc<dyn lsm_format::BlockCache>>,
+    mem: &MemTable,
+    snapshots: Vec<u64>,
+) -> Result<Vec<Arc<SegmentFile>>> {
+    let mut retention = Retention::new(snapshots);
+    let mut builder = SegmentBuilder::new(inner_fs, dir, opts, next_file);
+    for (key, seq, kind, value) in mem.iter() {
+        if retention.keep(&key, seq, kind, |_| false) {
+            builder.add(&key, seq, kind, &value)?;
+        }
+    }
+    let metas = builder.finish()?;
+    open_outputs(inner_fs, dir, cache, metas)
+}
+
+/// Opens freshly written segments; on failure removes them all (none is referenced).
+pub(crate) fn open_outputs(
+    fs: &crate::fs::FsRef,
+    dir: &std::path::Path,
+    cache: Option<Arc<dyn lsm_format::BlockCache>>,
+    metas: Vec<lsm_format::manifest::SegmentMeta>,
+) -> Result<Vec<Arc<SegmentFile>>> {
+    let numbers: Vec<u64> = metas.iter().map(|m| m.file_number).collect();
+    let mut files = Vec::with_capacity(metas.len());
+    for meta in metas {
+        match SegmentFile::open(fs, dir, meta, cache.clone()) {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                for n in numbers {
+                    let _ = fs.remove(&filenames::segment_path(dir, n));
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(files)
+}
+
+impl DbInner {
+    pub(crate) fn cache_ref(&self) -> Option<Arc<dyn lsm_format::BlockCache>> {
+        self.cache
+            .clone()
+            .map(|c| c as Arc<dyn lsm_format::BlockCache>)
+    }
+
+    /// Logs `edit` (whose added segments are `added`, all at `level`) and installs
+    /// the resulting version; `after` adjusts the state in the same step. On failure
+    /// the outputs are marked obsolete (deleted when dropped) and the database is
+    /// poisoned.
+    pub(crate) fn log_and_install(
+        &self,
+        edit: VersionEdit,
+        added: &[(u32, Arc<SegmentFile>)],
+        after: impl FnOnce(&mut crate::inner::State),
+    ) -> Result<()> {
+        let mut versions = self.versions.lock();
+        let logged = VersionSet::log_and_apply(
+            &mut versions,
+            edit,
+            added,
+            self.next_file.load(Ordering::SeqCst),
+            self.visible_seq.load(Ordering::Acquire),
+        );
+        let version = match logged {
+            Ok(v) => v,
+            Err(e) => {
+                for (_, f) in added {
+                    f.mark_obsolete();
+                }
+                return Err(self.poison.poison("manifest write failed", e));
+            }
+        };
+        let mut st = self.state.lock();
+        st.version = version;
+        after(&mut st);
+        self.publish(&st);
+        Ok(())
+    }
+
+    /// Flushes the oldest immutable memtable; `Ok(false)` when there is none.
+    pub fn flush_oldest(&self) -> Result<bool> {
+        let (mem, next_log) = {
+            let st = self.state.lock();
+            let Some(mem) = st.imm.first().cloned() else {
+                return Ok(false);
+            };
+            let next = st.imm.get(1).unwrap_or(&st.mem).wal_number();
+            (mem, next)
+        };
+        let start = Instant::now();
+        let files = write_memtable(
+            &self.fs,
+            &self.dir,
+            &self.opts,
+            &self.next_file,
+            self.cache_ref(),
+            &mem,
+            self.snapshots.sequences(),
+        )?;
+        let bytes: u64 = files.iter().map(|f| f.size()).sum();
+        let added: Vec<(u32, Arc<SegmentFile>)> = files.iter().map(|f| (0, f.clone())).collect();
+        let edit = VersionEdit {
+            log_number: Some(next_log),
+            added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
+            ..VersionEdit::default()
+        };
+        self.log_and_install(edit, &added, |st| {
+            debug_assert!(st.imm.first().is_some_and(|m| Arc::ptr_eq(m, &mem)));
+            st.imm.remove(0);
+        })?;
+        self.done_cv.notify_all();
+        self.compact_cv.notify_one();
+        let wal = filenames::wal_path(&self.dir, mem.wal_number());
+        if let Err(e) = self.fs.remove(&wal) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                log::warn!("could not remove flushed WAL {}: {e}", wal.display());
+            }
+        }
+        bump(&self.metrics.flushes, 1);
+        bump(&self.metrics.bytes_flushed, bytes);
+        log::info!(
+            "flushed memtable of WAL {} ({} entries) to {} segment(s), {bytes} bytes, in {:?}",
+            mem.wal_number(),
+            mem.len(),
+            files.len(),
+            start.elapsed()
+        );
+        Ok(true)
+    }
+
+    /// Freezes the active memtable (if it holds anything) and waits until every
+    /// memtable frozen so far is flushed.
+    pub fn flush(&self) -> Result<()> {
+        self.write(crate::WriteBatch::new(), true)?;
+        let mut st = self.state.lock();
+        let target = st.mem.wal_number();
+        loop {
+            if st.imm.iter().all(|m| m.wal_number() >= target) {
+                return Ok(());
+            }
+            self.poison.check()?;
+            if st.shutdown {
+                return Err(Error::Closed);
+            }
+            self.flush_cv.notify_one();
+            self.done_cv.wait_for(&mut st, Duration::from_millis(100));
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! A cursor over one level >= 1: its files are sorted by key and never overlap (and
+//! never split the versions of one user key, see `compaction::executor`), so the
+//! level reads as one sorted run. Only the file under the cursor is open.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use lsm_format::EntryKind;
+
+use super::{Cursor, SegmentCursor};
+use crate::error::Result;
+use crate::segment_file::SegmentFile;
+
+pub(crate) struct LevelCursor {
+    files: Vec<Arc<SegmentFile>>,
+    /// Index into `files` of the open cursor.
+    index: usize,
+    current: Option<SegmentCursor>,
+}
+
+impl LevelCursor {
+    /// `files` sorted by smallest key, non-overlapping.
+    pub fn new(files: Vec<Arc<SegmentFile>>) -> Self {
+        debug_assert!(files.windows(2).all(|w| w[0].largest() < w[1].smallest()));
+        LevelCursor {
+            files,
+            index: 0,
+            current: None,
+        }
+    }
+
+    fn open(&mut self, index: usize) -> Option<&mut SegmentCursor> {
+        let file = self.files.get(index)?.clone();
+        self.index = index;
+        Some(self.current.insert(SegmentCursor::new(file)))
+    }
+
+    /// Moves forward over files until one yields an entry (after the current one
+    /// ran out).
+    fn skip_forward(&mut self) -> Result<()> {
+        while !self.valid() {
+            let next = self.index + 1;
+            match self.open(next) {
+                Some(c) => c.seek_to_first()?,
+                None => {
+                    self.current = None;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn skip_backward(&mut self) -> Result<()> {
+        while !self.valid() {
+            let Some(prev) = self.index.checked_sub(1) else {
+                self.current = None;
+                return Ok(());
+            };
+            if let Some(c) = self.open(prev) {
+                c.seek_to_last()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fail<T>(&mut self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            self.current = None;
+        }
+        r
+    }
+}
+
+impl Cursor for LevelCursor {
+    fn seek(&mut self, key: &[u8], seq: u64) -> Result<()> {
+        // The first file whose largest key is >= key holds every version of `key`.
+        let i = self.files.partition_point(|f| f.largest() < key);
+        let r = match self.open(i) {
+            Some(c) => c.seek(key, seq).and_then(|()| self.skip_forward()),
+            None => {
+                self.current = None;
+                Ok(())
+            }
+        };
+        self.fail(r)
+    }
+
+    fn seek_for_prev(&mut self, key: &[u8], seq: u64) -> Result<()> {
+        // The last file whose smallest key is <= key.
+        let n = self.files.partition_point(|f| f.smallest() <= key);
+        let r = match n.checked_sub(1).and_then(|i| self.open(i)) {
+            Some(c) => c
+                .seek_for_prev(key, seq)
+                .and_then(|()| self.skip_backward()),
+            None => {
+                self.current = None;
+                Ok(())
+            }
+        };
+        self.fail(r)
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        let r = match self.open(0) {
+            Some(c) => c.seek_to_first().and_then(|()| self.skip_forward()),
+            None => Ok(()),
+        };
+        self.fail(r)
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        let r = match self.files.len().checked_sub(1).and_then(|i| self.open(i)) {
+            Some(c) => c.seek_to_last().and_then(|()| self.skip_backward()),
+            None => Ok(()),
+        };
+        self.fail(r)
+    }
+
+    fn next(&mut self) -> Result<()> {
+        let r = match self.current.as_mut() {
+            Some(c) => c.next().and_then(|()| self.skip_forward()),
+            None => Ok(()),
+        };
+        self.fail(r)
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        let r = match self.current.as_mut() {
+            Some(c) => c.prev().and_then(|()| self.skip_backward()),
+            None => Ok(()),
+        };
+        self.fail(r)
+    }
+
+    fn valid(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| c.valid())
+    }
+
+    fn key(&self) -> &[u8] {
+        self.current.as_ref().map_or(&[], |c| c.key())
+    }
+
+    fn seq(&self) -> u64 {
+        self.current.as_ref().map_or(0, |c| c.seq())
+    }
+
+    fn kind(&self) -> EntryKind {
+        self.current
+            .as_ref()
+            .map_or(EntryKind::Tombstone, |c| c.kind())
+    }
+
+    fn value(&self) -> Bytes {
+        self.current.as_ref().map_or_else(Bytes::new, |c| c.value())
+    }
+}

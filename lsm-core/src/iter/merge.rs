@@ -1,0 +1,248 @@
+//! Merging cursors: many sorted sources read as one, by a binary heap of the
+//! children's current entries. The direction is fixed by the last seek (see the
+//! contract in `iter/mod.rs`): a min-heap going forward, a max-heap going backward.
+//!
+//! Sources never hold the same `(key, seq)` twice, so the order is total; ties (which
+//! would be a bug elsewhere) go to the child listed first, the newest source.
+
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+use lsm_format::entry::compare_internal;
+use lsm_format::EntryKind;
+
+use super::Cursor;
+use crate::error::Result;
+
+pub(crate) struct MergeCursor {
+    children: Vec<Box<dyn Cursor>>,
+    /// Indices of the valid children, heap-ordered: `heap[0]` is the current entry.
+    heap: Vec<usize>,
+    forward: bool,
+}
+
+impl MergeCursor {
+    /// Children listed newest source first.
+    pub fn new(children: Vec<Box<dyn Cursor>>) -> Self {
+        MergeCursor {
+            heap: Vec::with_capacity(children.len()),
+            children,
+            forward: true,
+        }
+    }
+
+    /// True when child `a` comes before child `b` in the cursor's direction.
+    fn before(&self, a: usize, b: usize) -> bool {
+        let (ca, cb) = (&self.children[a], &self.children[b]);
+        let ord = compare_internal(ca.key(), ca.seq(), cb.key(), cb.seq());
+        let ord = if self.forward { ord } else { ord.reverse() };
+        match ord {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => a < b,
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut best = i;
+            if l < n && self.before(self.heap[l], self.heap[best]) {
+                best = l;
+            }
+            if r < n && self.before(self.heap[r], self.heap[best]) {
+                best = r;
+            }
+            if best == i {
+                return;
+            }
+            self.heap.swap(i, best);
+            i = best;
+        }
+    }
+
+    /// Positions every child with `f`, then rebuilds the heap.
+    fn reposition(
+        &mut self,
+        forward: bool,
+        mut f: impl FnMut(&mut Box<dyn Cursor>) -> Result<()>,
+    ) -> Result<()> {
+        self.heap.clear();
+        self.forward = forward;
+        for child in &mut self.children {
+            f(child)?;
+        }
+        self.heap
+            .extend((0..self.children.len()).filter(|&i| self.children[i].valid()));
+        for i in (0..self.heap.len() / 2).rev() {
+            self.sift_down(i);
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<()> {
+        let Some(&top) = self.heap.first() else {
+            return Ok(());
+        };
+        let child = &mut self.children[top];
+        let r = if self.forward {
+            child.next()
+        } else {
+            child.prev()
+        };
+        if let Err(e) = r {
+            self.heap.clear();
+            return Err(e);
+        }
+        if !self.children[top].valid() {
+            self.heap.swap_remove(0);
+        }
+        self.sift_down(0);
+        Ok(())
+    }
+
+    fn top(&self) -> Option<&dyn Cursor> {
+        self.heap.first().map(|&i| &*self.children[i])
+    }
+}
+
+impl Cursor for MergeCursor {
+    fn seek(&mut self, key: &[u8], seq: u64) -> Result<()> {
+        self.reposition(true, |c| c.seek(key, seq))
+    }
+    fn seek_for_prev(&mut self, key: &[u8], seq: u64) -> Result<()> {
+        self.reposition(false, |c| c.seek_for_prev(key, seq))
+    }
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.reposition(true, |c| c.seek_to_first())
+    }
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.reposition(false, |c| c.seek_to_last())
+    }
+    fn next(&mut self) -> Result<()> {
+        debug_assert!(self.forward, "next on a backward merge cursor");
+        self.step()
+    }
+    fn prev(&mut self) -> Result<()> {
+        debug_assert!(!self.forward, "prev on a forward merge cursor");
+        self.step()
+    }
+    fn valid(&self) -> bool {
+        !self.heap.is_empty()
+    }
+    fn key(&self) -> &[u8] {
+        self.top().map_or(&[], |c| c.key())
+    }
+    fn seq(&self) -> u64 {
+        self.top().map_or(0, |c| c.seq())
+    }
+    fn kind(&self) -> EntryKind {
+        self.top().map_or(EntryKind::Tombstone, |c| c.kind())
+    }
+    fn value(&self) -> Bytes {
+        self.top().map_or_else(Bytes::new, |c| c.value())
+    }
+    fn key_bytes(&self) -> Bytes {
+        self.top().map_or_else(Bytes::new, |c| c.key_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iter::vec_cursor::{put, VecCursor};
+
+    fn merged(sources: Vec<Vec<(Bytes, u64, EntryKind, Bytes)>>) -> MergeCursor {
+        MergeCursor::new(
+            sources
+                .into_iter()
+                .map(|s| Box::new(VecCursor::new(s)) as Box<dyn Cursor>)
+                .collect(),
+        )
+    }
+
+    fn collect_fwd(c: &mut MergeCursor) -> Vec<(Bytes, u64)> {
+        let mut out = Vec::new();
+        while c.valid() {
+            out.push((c.key_bytes(), c.seq()));
+            c.next().unwrap();
+        }
+        out
+    }
+
+    fn collect_back(c: &mut MergeCursor) -> Vec<(Bytes, u64)> {
+        let mut out = Vec::new();
+        while c.valid() {
+            out.push((c.key_bytes(), c.seq()));
+            c.prev().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn merges_in_internal_order_both_directions() {
+        let mut c = merged(vec![
+            vec![put("b", 9, "x"), put("d", 8, "x")],
+            vec![put("a", 1, "x"), put("b", 2, "x"), put("e", 3, "x")],
+            vec![],
+            vec![put("b", 5, "x"), put("c", 4, "x")],
+        ]);
+        c.seek_to_first().unwrap();
+        let fwd = collect_fwd(&mut c);
+        let want: Vec<(Bytes, u64)> = [
+            ("a", 1),
+            ("b", 9),
+            ("b", 5),
+            ("b", 2),
+            ("c", 4),
+            ("d", 8),
+            ("e", 3),
+        ]
+        .iter()
+        .map(|(k, s)| (Bytes::from(k.to_string()), *s))
+        .collect();
+        assert_eq!(fwd, want);
+        c.seek_to_last().unwrap();
+        let mut back = collect_back(&mut c);
+        back.reverse();
+        assert_eq!(back, want);
+
+        c.seek(b"b", 6).unwrap();
+        assert_eq!((c.key(), c.seq()), (&b"b"[..], 5));
+        c.seek_for_prev(b"b", 6).unwrap();
+        assert_eq!((c.key(), c.seq()), (&b"b"[..], 9));
+        c.seek_for_prev(b"b", u64::MAX >> 8).unwrap();
+        assert_eq!((c.key(), c.seq()), (&b"a"[..], 1));
+    }
+
+    #[test]
+    fn merge_matches_a_sorted_union_of_random_sources() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..50 {
+            let mut seq = 0;
+            let mut all = Vec::new();
+            let sources: Vec<Vec<_>> = (0..rng.gen_range(1..6))
+                .map(|_| {
+                    (0..rng.gen_range(0..20))
+                        .map(|_| {
+                            seq += 1;
+                            let e = put(&format!("k{}", rng.gen_range(0..15)), seq, "v");
+                            all.push((e.0.clone(), e.1));
+                            e
+                        })
+                        .collect()
+                })
+                .collect();
+            all.sort_by(|a, b| compare_internal(&a.0, a.1, &b.0, b.1));
+            let mut c = merged(sources);
+            c.seek_to_first().unwrap();
+            assert_eq!(collect_fwd(&mut c), all);
+            c.seek_to_last().unwrap();
+            let mut back = collect_back(&mut c);
+            back.reverse();
+            assert_eq!(back, all);
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! What a user sees of the merged entries: for each key, the newest version whose
+//! sequence number is at most the read sequence, tombstones hidden, within bounds,
+//! from either end.
+//!
+//! The two ends use separate merge cursors (built on first use), so neither ever
+//! changes direction. Each end remembers the last key it consumed; an end stops when
+//! it reaches a key the other end already consumed, so `next` and `next_back` meet in
+//! the middle and no key is yielded twice.
+
+use std::ops::Bound;
+
+use bytes::Bytes;
+use lsm_format::{EntryKind, MAX_SEQUENCE};
+
+use super::Cursor;
+use crate::error::Result;
+
+/// Builds a cursor over all the sources of a read view.
+pub(crate) trait CursorSource: Send {
+    fn cursor(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Box<dyn Cursor>;
+}
+
+pub(crate) struct VisibleIter<S: CursorSource> {
+    source: S,
+    read_seq: u64,
+    lower: Bound<Bytes>,
+    upper: Bound<Bytes>,
+    front: Option<Box<dyn Cursor>>,
+    back: Option<Box<dyn Cursor>>,
+    front_key: Option<Bytes>,
+    back_key: Option<Bytes>,
+    done: bool,
+}
+
+fn as_slice(b: &Bound<Bytes>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_ref()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl<S: CursorSource> VisibleIter<S> {
+    pub fn new(source: S, read_seq: u64, lower: Bound<Bytes>, upper: Bound<Bytes>) -> Self {
+        VisibleIter {
+            source,
+            read_seq,
+            lower,
+            upper,
+            front: None,
+            back: None,
+            front_key: None,
+            back_key: None,
+            done: false,
+        }
+    }
+
+    fn above_upper(&self, key: &[u8]) -> bool {
+        match &self.upper {
+            Bound::Included(u) => key > u.as_ref(),
+            Bound::Excluded(u) => key >= u.as_ref(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    fn below_lower(&self, key: &[u8]) -> bool {
+        match &self.lower {
+            Bound::Included(l) => key < l.as_ref(),
+            Bound::Excluded(l) => key <= l.as_ref(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    fn front_cursor(&mut self) -> Result<&mut Box<dyn Cursor>> {
+        if self.front.is_none() {
+            let mut c = self
+                .source
+                .cursor(as_slice(&self.lower), as_slice(&self.upper));
+            match &self.lower {
+                // (key, MAX) is before every version of key; (key, 0) after all.
+                Bound::Included(k) => c.seek(k, MAX_SEQUENCE)?,
+                Bound::Excluded(k) => c.seek(k, 0)?,
+                Bound::Unbounded => c.seek_to_first()?,
+            }
+            self.front = Some(c);
+        }
+        Ok(self.front.as_mut().expect("front cursor was just built"))
+    }
+
+    fn back_cursor(&mut self) -> Result<&mut Box<dyn Cursor>> {
+        if self.back.is_none() {
+            let mut c = self
+                .source
+                .cursor(as_slice(&self.lower), as_slice(&self.upper));
+            match &self.upper {
+                Bound::Included(k) => c.seek_for_prev(k, 0)?,
+                Bound::Excluded(k) => c.seek_for_prev(k, MAX_SEQUENCE)?,
+                Bound::Unbounded => c.seek_to_last()?,
+            }
+            self.back = Some(c);
+        }
+        Ok(self.back.as_mut().expect("back cursor was just built"))
+    }
+
+    fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        let read_seq = self.read_seq;
+        loop {
+            let c = self.front_cursor()?;
+            if !c.valid() {
+                return Ok(None);
+            }
+            if c.seq() > read_seq {
+                c.next()?;
+                continue;
+            }
+            // The newest version of this key visible at `read_seq`.
+            let key = c.key_bytes();
+            let (kind, value) = (c.kind(), c.value());
+            if self.above_upper(&key) || self.back_key.as_ref().is_some_and(|b| key >= *b) {
+                return Ok(None);
+            }
+            let c = self.front_cursor()?;
+            loop {
+                c.next()?;
+                if !c.valid() || c.key() != key.as_ref() {
+                    break;
+                }
+            }
+            self.front_key = Some(key.clone());
+            if kind == EntryKind::Put {
+                return Ok(Some((key, value)));
+            }
+        }
+    }
+
+    fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        let read_seq = self.read_seq;
+        loop {
+            let c = self.back_cursor()?;
+            if !c.valid() {
+                return Ok(None);
+            }
+            let key = c.key_bytes();
+            if self.below_lower(&key) || self.front_key.as_ref().is_some_and(|f| key <= *f) {
+                return Ok(None);
+            }
+            // Versions come oldest first going backward: the last visible one seen
+            // is the newest visible.
+            let c = self.back_cursor()?;
+            let mut newest = None;
+            while c.valid() && c.key() == key.as_ref() {
+                if c.seq() <= read_seq {
+                    newest = Some((c.kind(), c.value()));
+                }
+                c.prev()?;
+            }
+            self.back_key = Some(key.clone());
+            if let Some((EntryKind::Put, value)) = newest {
+                return Ok(Some((key, value)));
+            }
+        }
+    }
+
+    fn finish(&mut self, r: Result<Option<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
+        match r {
+            Ok(Some(kv)) => Some(Ok(kv)),
+            Ok(None) => {
+                self.done = true;
+                self.front = None;
+                self.back = None;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                self.front = None;
+                self.back = None;
+                Some(Err(e))
+            }
+        }
+    }
+
+    pub fn next(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        if self.done {
+            return None;
+        }
+        let r = self.step_front();
+        self.finish(r)
+    }
+
+    pub fn next_back(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        if self.done {
+            return None;
+        }
+        let r = self.step_back();
+        self.finish(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iter::vec_cursor::{del, put, VecCursor};
+
+    type E = (Bytes, u64, EntryKind, Bytes);
+
+    struct Fixed(Vec<E>);
+
+    impl CursorSource for Fixed {
+        fn cursor(&self, _: Bound<&[u8]>, _: Bound<&[u8]>) -> Box<dyn Cursor> {
+            Box::new(VecCursor::new(self.0.clone()))
+        }
+    }
+
+    fn entries() -> Vec<E> {
+        vec![
+            put("a", 1, "a1"),
+            put("b", 2, "b2"),
+            del("b", 5),
+            put("c", 3, "c3"),
+            put("c", 6, "c6"),
+            del("d", 4),
+            put("e", 7, "e7"),
+        ]
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn keys(it: impl Iterator<Item = Option<Result<(Bytes, Bytes)>>>) -> Vec<String> {
+        it.map_while(|x| x)
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(&v)
+                )
+            })
+            .collect()
+    }
+
+    fn fwd(seq: u64, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Vec<String> {
+        let mut it = VisibleIter::new(Fixed(entries()), seq, lo, hi);
+        keys(std::iter::from_fn(move || Some(it.next())))
+    }
+
+    fn back(seq: u64, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Vec<String> {
+        let mut it = VisibleIter::new(Fixed(entries()), seq, lo, hi);
+        let mut v = keys(std::iter::from_fn(move || Some(it.next_back())));
+        v.reverse();
+        v
+    }
+
+    #[test]
+    fn hides_tombstones_and_versions_above_the_read_sequence() {
+        use Bound::*;
+        assert_eq!(fwd(100, Unbounded, Unbounded), ["a=a1", "c=c6", "e=e7"]);
+        assert_eq!(fwd(4, Unbounded, Unbounded), ["a=a1", "b=b2", "c=c3"]);
+        assert_eq!(fwd(0, Unbounded, Unbounded), Vec::<String>::new());
+        for seq in 0..9 {
+            assert_eq!(
+                back(seq, Unbounded, Unbounded),
+                fwd(seq, Unbounded, Unbounded)
+            );
+        }
+    }
+
+    #[test]
+    fn honours_bounds_in_both_directions() {
+        use Bound::*;
+        let cases = [
+            (Included(b("b")), Included(b("c"))),
+            (Excluded(b("a")), Excluded(b("e"))),
+            (Excluded(b("c")), Unbounded),
+            (Unbounded, Excluded(b("c"))),
+            (Included(b("bb")), Included(b("dd"))),
+            (Included(b("z")), Unbounded),
+            (Included(b("c")), Included(b("c"))),
+            (Excluded(b("c")), Excluded(b("c"))),
+        ];
+        let want: [&[&str]; 8] = [
+            &["b=b2", "c=c3"],
+            &["b=b2", "c=c3"],
+            &[],
+            &["a=a1", "b=b2"],
+            &["c=c3"],
+            &[],
+            &["c=c3"],
+            &[],
+        ];
+        for ((lo, hi), want) in cases.into_iter().zip(want) {
+            assert_eq!(fwd(4, lo.clone(), hi.clone()), want, "{lo:?}..{hi:?}");
+            assert_eq!(back(4, lo.clone(), hi.clone()), want, "{lo:?}..{hi:?}");
+        }
+    }
+
+    #[test]
+    fn both_ends_meet_in_the_middle() {
+        let all: Vec<E> = (0..10).map(|i| put(&format!("k{i}"), i + 1, "v")).collect();
+        for pattern in 0u32..64 {
+            let mut it =
+                VisibleIter::new(Fixed(all.clone()), 100, Bound::Unbounded, Bound::Unbounded);
+            let mut seen = Vec::new();
+            for step in 0.. {
+                let item = if pattern >> (step % 6) & 1 == 1 {
+                    it.next_back()
+                } else {
+                    it.next()
+                };
+                match item {
+                    Some(r) => seen.push(r.unwrap().0),
+                    None => break,
+                }
+            }
+            seen.sort();
+            assert_eq!(seen.len(), 10, "pattern {pattern:b}");
+            seen.dedup();
+            assert_eq!(seen.len(), 10);
+        }
+    }
+}

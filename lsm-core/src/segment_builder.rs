@@ -1,0 +1,183 @@
+//! Writing sorted entries out as segment files, rolling to a new file at
+//! `segment_size`. Shared by flush and compaction.
+//!
+//! Crash-consistency: each file is written as `NNNNNN.seg.tmp`, fsynced, renamed to
+//! `NNNNNN.seg`, and the directory is fsynced once all are in place, before the
+//! caller records them in the manifest. A crash before the manifest edit leaves
+//! `.tmp` files or unreferenced segments, which the next open deletes.
+//!
+//! A file is only cut between two user keys, never between two versions of one key,
+//! so the files of a level >= 1 never share a user key.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lsm_format::manifest::SegmentMeta;
+use lsm_format::segment::writer::Finished;
+use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
+
+use crate::error::{Error, Result};
+use crate::filenames;
+use crate::fs::{FsRef, WritableFile};
+use crate::options::Options;
+
+/// Bytes buffered before a write call.
+const WRITE_BUFFER: usize = 256 << 10;
+
+/// `io::Write` over a [`WritableFile`].
+struct FileOut(Box<dyn WritableFile>);
+
+impl Write for FileOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct OpenFile {
+    number: u64,
+    tmp: PathBuf,
+    writer: SegmentWriter<BufWriter<FileOut>>,
+}
+
+/// The segment writer settings derived from the database options.
+pub(crate) fn writer_options(opts: &Options) -> WriterOptions {
+    WriterOptions {
+        block_size: opts.block_size,
+        bloom_bits_per_key: opts.bloom_bits_per_key,
+        compression: opts.compression,
+        creator: concat!("lsm-core ", env!("CARGO_PKG_VERSION")).to_string(),
+        ..WriterOptions::default()
+    }
+}
+
+pub(crate) struct SegmentBuilder<'a> {
+    fs: &'a FsRef,
+    dir: &'a Path,
+    options: WriterOptions,
+    segment_size: u64,
+    next_file: &'a AtomicU64,
+    current: Option<OpenFile>,
+    done: Vec<SegmentMeta>,
+    finished: bool,
+}
+
+impl<'a> SegmentBuilder<'a> {
+    pub fn new(fs: &'a FsRef, dir: &'a Path, opts: &Options, next_file: &'a AtomicU64) -> Self {
+        SegmentBuilder {
+            fs,
+            dir,
+            options: writer_options(opts),
+            segment_size: opts.segment_size as u64,
+            next_file,
+            current: None,
+            done: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// Appends one entry; entries arrive in internal order.
+    ///
+    /// # Errors
+    /// `Io` from the file system.
+    pub fn add(&mut self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) -> Result<()> {
+        if let Some(open) = &self.current {
+            let full = open.writer.estimated_size() >= self.segment_size;
+            if full && open.writer.last_key() != Some(key) {
+                self.finish_current()?;
+            }
+        }
+        let open = match self.current.take() {
+            Some(open) => open,
+            None => self.open_new()?,
+        };
+        let open = self.current.insert(open);
+        open.writer
+            .add(key, seq, kind, value)
+            .map_err(|e| Error::from_format(&open.tmp, e))
+    }
+
+    fn open_new(&mut self) -> Result<OpenFile> {
+        let number = self.next_file.fetch_add(1, Ordering::SeqCst);
+        let tmp = filenames::segment_tmp_path(self.dir, number);
+        let file = self.fs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let out = BufWriter::with_capacity(WRITE_BUFFER, FileOut(file));
+        Ok(OpenFile {
+            number,
+            tmp,
+            writer: SegmentWriter::new(out, self.options.clone()),
+        })
+    }
+
+    fn finish_current(&mut self) -> Result<()> {
+        let Some(open) = self.current.take() else {
+            return Ok(());
+        };
+        let tmp = open.tmp;
+        let Finished {
+            out,
+            properties,
+            file_size,
+        } = open
+            .writer
+            .finish()
+            .map_err(|e| Error::from_format(&tmp, e))?;
+        let FileOut(mut file) = out
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        file.sync().map_err(|e| Error::io(&tmp, e))?;
+        drop(file);
+        let path = filenames::segment_path(self.dir, open.number);
+        self.fs
+            .rename(&tmp, &path)
+            .map_err(|e| Error::io(&path, e))?;
+        self.done.push(SegmentMeta {
+            file_number: open.number,
+            file_size,
+            smallest_key: properties.smallest_key,
+            largest_key: properties.largest_key,
+            smallest_seq: properties.smallest_seq,
+            largest_seq: properties.largest_seq,
+            entry_count: properties.entry_count,
+            tombstone_count: properties.tombstone_count,
+        });
+        Ok(())
+    }
+
+    /// Completes the last file and makes every file's name durable.
+    ///
+    /// # Errors
+    /// `Io`; the files written are then removed (best effort).
+    pub fn finish(mut self) -> Result<Vec<SegmentMeta>> {
+        self.finish_current()?;
+        if !self.done.is_empty() {
+            self.fs
+                .sync_dir(self.dir)
+                .map_err(|e| Error::io(self.dir, e))?;
+        }
+        self.finished = true;
+        Ok(std::mem::take(&mut self.done))
+    }
+}
+
+impl Drop for SegmentBuilder<'_> {
+    /// On failure, nothing written here is referenced by the manifest: remove it.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Some(open) = self.current.take() {
+            drop(open.writer);
+            let _ = self.fs.remove(&open.tmp);
+        }
+        for meta in &self.done {
+            let _ = self
+                .fs
+                .remove(&filenames::segment_path(self.dir, meta.file_number));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Versions: the immutable set of live segments per level, and how a point lookup
+//! walks them.
+//!
+//! A [`Version`] is never modified; applying a manifest edit builds a new one
+//! (`edit.rs`), which [`set::VersionSet`] records in the manifest before the engine
+//! installs it. Readers hold an `Arc<Version>` (inside a `SuperVersion`), so the files
+//! they read stay alive however the tree changes meanwhile.
+//!
+//! Invariants:
+//! - level 0 is ordered newest first (largest sequence number descending): its files
+//!   overlap and the first one holding a key has its newest version;
+//! - every level >= 1 is sorted by key, its files do not overlap, and the versions of
+//!   one user key are never split between two of its files.
+
+mod edit;
+pub(crate) mod manifest;
+pub(crate) mod set;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use lsm_format::manifest::MAX_LEVELS;
+use lsm_format::EntryKind;
+
+use crate::error::{Error, Result};
+use crate::memtable::Found;
+use crate::metrics::{bump, Metrics};
+use crate::segment_file::SegmentFile;
+
+pub(crate) use set::VersionSet;
+
+/// The live segments of every level.
+#[derive(Debug, Clone)]
+pub(crate) struct Version {
+    levels: Vec<Vec<Arc<SegmentFile>>>,
+}
+
+impl Default for Version {
+    fn default() -> Self {
+        Version {
+            levels: vec![Vec::new(); MAX_LEVELS],
+        }
+    }
+}
+
+impl Version {
+    /// The files of `level` (empty beyond the last level).
+    pub fn level(&self, level: usize) -> &[Arc<SegmentFile>] {
+        self.levels.get(level).map_or(&[], |l| l.as_slice())
+    }
+
+    pub fn levels(&self) -> &[Vec<Arc<SegmentFile>>] {
+        &self.levels
+    }
+
+    pub fn level_bytes(&self, level: usize) -> u64 {
+        self.level(level).iter().map(|f| f.size()).sum()
+    }
+
+    /// The deepest level holding a file, if any.
+    pub fn deepest_non_empty(&self) -> Option<usize> {
+        self.levels.iter().rposition(|l| !l.is_empty())
+    }
+
+    /// The newest version of `key` with sequence number `<= seq` in the segments.
+    ///
+    /// # Errors
+    /// `Corruption` (logged) or `Io` from a segment read; never a wrong value.
+    pub fn get(&self, key: &[u8], seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
+        for file in self.level(0) {
+            if file.contains_key(key) {
+                if let Some(found) = probe(file, key, seq, metrics)? {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        for files in self.levels.iter().skip(1) {
+            let i = files.partition_point(|f| f.largest() < key);
+            if let Some(file) = files.get(i) {
+                if file.smallest() <= key {
+                    if let Some(found) = probe(file, key, seq, metrics)? {
+                        return Ok(Some(found));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Looks `key` up in one file, Bloom filter first.
+fn probe(file: &SegmentFile, key: &[u8], seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
+    let has_filter = file.reader.properties().bloom_bits_per_key > 0;
+    if has_filter && !file.reader.may_contain(key) {
+        bump(&metrics.bloom_useful, 1);
+        return Ok(None);
+    }
+    let entry = file.reader.get_unfiltered(key, seq).map_err(|e| {
+        let err = Error::from_format(&file.path, e);
+        if err.is_corruption() {
+            log::error!("{err}");
+        }
+        err
+    })?;
+    match entry {
+        Some(e) => Ok(Some(Found {
+            seq: e.seq,
+            kind: e.kind,
+            value: if e.kind == EntryKind::Put {
+                e.value
+            } else {
+                Bytes::new()
+            },
+        })),
+        None => {
+            if has_filter {
+                bump(&metrics.bloom_false_positives, 1);
+            }
+            Ok(None)
+        }
+    }
+}

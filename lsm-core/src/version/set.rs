@@ -1,0 +1,95 @@
+//! The version set: the current [`Version`], the manifest that records it, and the
+//! manifest's state mirrored in memory (to write a snapshot when the manifest is
+//! replaced).
+//!
+//! One mutex guards it (`DbInner::versions`); every change goes through
+//! [`VersionSet::log_and_apply`], which makes the edit durable before it returns the
+//! new version. Callers install that version for readers while still holding the
+//! mutex, so versions are installed in the order their edits were logged.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lsm_format::manifest::{ManifestState, VersionEdit};
+
+use super::manifest::ManifestWriter;
+use super::Version;
+use crate::error::{Error, Result};
+use crate::filenames::MANIFEST;
+use crate::fs::FsRef;
+use crate::segment_file::SegmentFile;
+
+/// The manifest is replaced by a fresh snapshot once it grows past this.
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+pub(crate) struct VersionSet {
+    dir: PathBuf,
+    manifest: ManifestWriter,
+    state: ManifestState,
+    current: Arc<Version>,
+}
+
+impl VersionSet {
+    /// Starts a version set from a replayed (or new) state: writes a new manifest
+    /// holding just its snapshot (replacing the old one atomically).
+    ///
+    /// # Errors
+    /// `Io` while writing the manifest.
+    pub fn create(fs: &FsRef, dir: &Path, state: ManifestState, current: Version) -> Result<Self> {
+        let manifest = ManifestWriter::create(fs, dir, &state.snapshot_edit())?;
+        Ok(VersionSet {
+            dir: dir.to_path_buf(),
+            manifest,
+            state,
+            current: Arc::new(current),
+        })
+    }
+
+    pub fn current(&self) -> Arc<Version> {
+        self.current.clone()
+    }
+
+    pub fn state(&self) -> &ManifestState {
+        &self.state
+    }
+
+    /// Records `edit` durably and returns the version it makes current.
+    ///
+    /// `added` are the opened files of `edit.added_segments`, in the same order.
+    /// `next_file_number` and `last_sequence` are stamped on the edit (never moving
+    /// backwards).
+    ///
+    /// # Errors
+    /// `Io` from the manifest (the caller poisons the database: after a failed
+    /// fsync nothing is known about what reached the disk), or `Corruption` if the
+    /// edit does not fit the live set (a bug).
+    pub fn log_and_apply(
+        &mut self,
+        mut edit: VersionEdit,
+        added: &[(u32, Arc<SegmentFile>)],
+        next_file_number: u64,
+        last_sequence: u64,
+    ) -> Result<Arc<Version>> {
+        debug_assert_eq!(edit.added_segments.len(), added.len());
+        edit.next_file_number = Some(next_file_number.max(self.state.next_file_number));
+        edit.last_sequence = Some(last_sequence.max(self.state.last_sequence));
+        let manifest_path = self.dir.join(MANIFEST);
+        let mut next_state = self.state.clone();
+        next_state
+            .apply(&edit, self.manifest.len())
+            .map_err(|e| Error::from_format(&manifest_path, e))?;
+        if self.manifest.len() >= MAX_MANIFEST_BYTES {
+            let fs = self.manifest.fs().clone();
+            self.manifest = ManifestWriter::create(&fs, &self.dir, &next_state.snapshot_edit())?;
+            log::info!(
+                "manifest rewritten ({} live segments)",
+                next_state.live_count()
+            );
+        } else {
+            self.manifest.append(&edit)?;
+        }
+        self.state = next_state;
+        self.current = Arc::new(self.current.apply(&edit.deleted_segments, added));
+        Ok(self.current.clone())
+    }
+}

@@ -1,0 +1,240 @@
+//! Group commit: concurrent writers queue up; the writer at the front becomes the
+//! leader, takes every batch waiting behind it (up to a size limit), commits them with
+//! one WAL write (and at most one fsync), inserts them into the memtable, and wakes
+//! the others with the shared result. Then the next writer in line leads.
+//!
+//! Invariants: at most one leader exists at a time (`leader_active`); whenever the
+//! queue is non-empty a leader exists or is being woken; a writer's batch is taken by
+//! exactly one leader. If a leader unwinds, its [`LeaderGuard`] still fails its
+//! followers and hands leadership on, so no writer waits forever.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+
+/// A group never grows past this many bytes of keys and values...
+const MAX_GROUP_BYTES: usize = 1 << 20;
+/// ...and a small leading batch takes at most this much more, so a lone small write
+/// is not delayed behind a large group.
+const SMALL_GROUP_EXTRA: usize = 128 << 10;
+
+enum Slot {
+    Waiting,
+    Lead,
+    Done(Result<()>),
+}
+
+/// One caller of `Db::write` (or an internal request to switch the memtable).
+pub(crate) struct Writer {
+    pub batch: WriteBatch,
+    pub sync: bool,
+    /// Freeze the memtable once this group is in (for `flush`).
+    pub switch_memtable: bool,
+    slot: Mutex<Slot>,
+    cv: Condvar,
+}
+
+impl Writer {
+    pub fn new(batch: WriteBatch, sync: bool, switch_memtable: bool) -> Arc<Self> {
+        Arc::new(Writer {
+            batch,
+            sync,
+            switch_memtable,
+            slot: Mutex::new(Slot::Waiting),
+            cv: Condvar::new(),
+        })
+    }
+
+    fn wake(&self, slot: Slot) {
+        *self.slot.lock() = slot;
+        self.cv.notify_one();
+    }
+}
+
+/// What a writer does after joining the queue.
+pub(crate) enum Role {
+    /// Commit a group, then call [`LeaderGuard::finish`].
+    Leader,
+    /// A leader committed this writer's batch, with this result.
+    Done(Result<()>),
+}
+
+#[derive(Default)]
+struct QueueState {
+    waiting: VecDeque<Arc<Writer>>,
+    leader_active: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct WriteQueue {
+    state: Mutex<QueueState>,
+}
+
+impl WriteQueue {
+    /// Queues `w` and blocks until it leads or a leader committed it.
+    pub fn join(&self, w: &Arc<Writer>) -> Role {
+        {
+            let mut q = self.state.lock();
+            q.waiting.push_back(w.clone());
+            if !q.leader_active {
+                q.leader_active = true;
+                return Role::Leader;
+            }
+        }
+        let mut slot = w.slot.lock();
+        loop {
+            match std::mem::replace(&mut *slot, Slot::Waiting) {
+                Slot::Waiting => w.cv.wait(&mut slot),
+                Slot::Lead => return Role::Leader,
+                Slot::Done(r) => return Role::Done(r),
+            }
+        }
+    }
+
+    /// Called by the leader `w` (at the front of the queue): removes it and the
+    /// writers behind it that fit in one group.
+    pub fn take_group<'a>(&'a self, leader: &Arc<Writer>) -> LeaderGuard<'a> {
+        let mut q = self.state.lock();
+        debug_assert!(q.waiting.front().is_some_and(|f| Arc::ptr_eq(f, leader)));
+        let first = leader.batch.size_bytes();
+        let limit = if first <= SMALL_GROUP_EXTRA {
+            first + SMALL_GROUP_EXTRA
+        } else {
+            MAX_GROUP_BYTES.max(first)
+        };
+        let mut group = Vec::new();
+        let mut bytes = 0;
+        while let Some(w) = q.waiting.front() {
+            let size = w.batch.size_bytes();
+            if !group.is_empty() && bytes + size > limit {
+                break;
+            }
+            bytes += size;
+            group.extend(q.waiting.pop_front());
+        }
+        LeaderGuard {
+            queue: self,
+            group,
+            finished: false,
+        }
+    }
+
+    /// Hands leadership to the next writer in line, or clears it.
+    fn pass_on(&self) {
+        let mut q = self.state.lock();
+        match q.waiting.front() {
+            Some(next) => next.wake(Slot::Lead),
+            None => q.leader_active = false,
+        }
+    }
+}
+
+/// The group a leader commits. Dropping it without [`finish`](Self::finish) (a
+/// panic) fails the followers and passes leadership on.
+pub(crate) struct LeaderGuard<'a> {
+    queue: &'a WriteQueue,
+    group: Vec<Arc<Writer>>,
+    finished: bool,
+}
+
+impl LeaderGuard<'_> {
+    /// Every writer of the group, the leader first.
+    pub fn writers(&self) -> &[Arc<Writer>] {
+        &self.group
+    }
+
+    /// Gives the followers `result`, passes leadership on, and returns `result`
+    /// for the leader.
+    pub fn finish(mut self, result: Result<()>) -> Result<()> {
+        self.finished = true;
+        for w in self.group.iter().skip(1) {
+            w.wake(Slot::Done(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.duplicate()),
+            }));
+        }
+        self.queue.pass_on();
+        result
+    }
+}
+
+impl Drop for LeaderGuard<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            for w in self.group.iter().skip(1) {
+                w.wake(Slot::Done(Err(Error::Poisoned(
+                    "the commit leader panicked".to_string(),
+                ))));
+            }
+            self.queue.pass_on();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn every_writer_is_committed_exactly_once_and_groups_form() {
+        let queue = Arc::new(WriteQueue::default());
+        let committed = Arc::new(AtomicUsize::new(0));
+        let groups = Arc::new(AtomicUsize::new(0));
+        let leaders_now = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (queue, committed, groups, leaders_now) = (
+                    queue.clone(),
+                    committed.clone(),
+                    groups.clone(),
+                    leaders_now.clone(),
+                );
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        let mut b = WriteBatch::new();
+                        b.put(format!("k{i}"), "v");
+                        let w = Writer::new(b, false, false);
+                        match queue.join(&w) {
+                            Role::Done(r) => r.unwrap(),
+                            Role::Leader => {
+                                assert_eq!(leaders_now.fetch_add(1, Ordering::SeqCst), 0);
+                                let guard = queue.take_group(&w);
+                                committed.fetch_add(guard.writers().len(), Ordering::SeqCst);
+                                groups.fetch_add(1, Ordering::SeqCst);
+                                std::thread::yield_now();
+                                leaders_now.fetch_sub(1, Ordering::SeqCst);
+                                guard.finish(Ok(())).unwrap();
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(committed.load(Ordering::SeqCst), 1600);
+        assert!(groups.load(Ordering::SeqCst) <= 1600);
+    }
+
+    #[test]
+    fn a_failed_group_fails_every_member() {
+        let queue = WriteQueue::default();
+        let w = Writer::new(WriteBatch::new(), false, false);
+        assert!(matches!(queue.join(&w), Role::Leader));
+        let guard = queue.take_group(&w);
+        let r = guard.finish(Err(Error::Poisoned("disk on fire".into())));
+        assert!(matches!(r, Err(Error::Poisoned(_))));
+        // Leadership was released: the next writer leads at once.
+        let w2 = Writer::new(WriteBatch::new(), false, false);
+        assert!(matches!(queue.join(&w2), Role::Leader));
+        drop(queue.take_group(&w2));
+        let w3 = Writer::new(WriteBatch::new(), false, false);
+        assert!(matches!(queue.join(&w3), Role::Leader));
+    }
+}

@@ -1,0 +1,237 @@
+//! The write path: validation, group commit, backpressure, memtable switches, sync.
+//!
+//! A commit group is processed by its leader alone (see `wal::group_commit`), so
+//! everything here that changes the active memtable or the WAL runs one group at a
+//! time:
+//!
+//! 1. make room: wait while level 0 is at `level0_stop_writes` (sleep 1 ms once per
+//!    group from the slowdown threshold on), freeze a full memtable (waiting while too
+//!    many frozen ones are pending flush);
+//! 2. assign consecutive sequence numbers and append the group to the WAL with one
+//!    write call, then fsync if any writer asked for it;
+//! 3. insert into the memtable, then publish the group's last sequence number, so
+//!    readers never see part of a group.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lsm_format::{MAX_KEY_LEN, MAX_VALUE_LEN};
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::inner::{DbInner, State};
+use crate::memtable::MemTable;
+use crate::metrics::bump;
+use crate::wal::{Role, WalWriter, Writer};
+
+/// Frozen memtables allowed to wait for flush before writers wait.
+pub(crate) const MAX_IMMUTABLE: usize = 2;
+/// How long a stalled writer sleeps per step at the slowdown threshold.
+const SLOWDOWN_SLEEP: Duration = Duration::from_millis(1);
+/// Re-check interval of waits (they are woken explicitly; this bounds surprises).
+const WAIT_STEP: Duration = Duration::from_millis(100);
+/// Bytes of a WAL record an encoded batch may take (the log limit minus headroom).
+const MAX_BATCH_ENCODED: usize = lsm_format::log::MAX_LOG_RECORD_LEN - 1024;
+
+/// Refuses what the format cannot store, before anything is written.
+pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
+    let mut encoded = 0usize;
+    for op in &batch.ops {
+        if op.key.len() > MAX_KEY_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "key of {} bytes exceeds the limit of {MAX_KEY_LEN}",
+                op.key.len()
+            )));
+        }
+        if op.value.len() > MAX_VALUE_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "value of {} bytes exceeds the limit of {MAX_VALUE_LEN}",
+                op.value.len()
+            )));
+        }
+        // kind + two length varints of at most 5 bytes + the bytes.
+        encoded += 11 + op.key.len() + op.value.len();
+    }
+    if encoded > MAX_BATCH_ENCODED {
+        return Err(Error::InvalidArgument(format!(
+            "batch of about {encoded} encoded bytes exceeds the {MAX_BATCH_ENCODED}-byte limit"
+        )));
+    }
+    Ok(())
+}
+
+impl DbInner {
+    /// Commits `batch` (and, with `switch_memtable`, freezes the memtable after it).
+    pub fn write(&self, batch: WriteBatch, switch_memtable: bool) -> Result<()> {
+        validate(&batch)?;
+        if batch.is_empty() && !switch_memtable {
+            return Ok(());
+        }
+        self.poison.check()?;
+        bump(&self.metrics.user_bytes_written, batch.size_bytes() as u64);
+        let w = Writer::new(batch, self.opts.sync_writes, switch_memtable);
+        match self.queue.join(&w) {
+            Role::Done(r) => r,
+            Role::Leader => {
+                let group = self.queue.take_group(&w);
+                let r = self.commit(group.writers());
+                group.finish(r)
+            }
+        }
+    }
+
+    fn commit(&self, group: &[Arc<Writer>]) -> Result<()> {
+        self.poison.check()?;
+        let batches: Vec<&WriteBatch> = group
+            .iter()
+            .map(|w| &w.batch)
+            .filter(|b| !b.is_empty())
+            .collect();
+        if !batches.is_empty() {
+            self.make_room()?;
+            let mem = self.state.lock().mem.clone();
+            let count: u64 = batches.iter().map(|b| b.len() as u64).sum();
+            let first = self.last_seq.load(Ordering::Relaxed) + 1;
+            let need_sync = group.iter().any(|w| w.sync && !w.batch.is_empty());
+            {
+                let mut wal = self.wal.lock();
+                let n = wal
+                    .append(first, &batches)
+                    .map_err(|e| self.poison.poison("WAL write failed", e))?;
+                bump(&self.metrics.wal_bytes_written, n);
+                if need_sync
+                    && wal
+                        .sync()
+                        .map_err(|e| self.poison.poison("WAL fsync failed", e))?
+                {
+                    bump(&self.metrics.wal_syncs, 1);
+                }
+            }
+            let mut seq = first;
+            for batch in &batches {
+                for op in &batch.ops {
+                    mem.insert(op.key.clone(), seq, op.kind, op.value.clone());
+                    seq += 1;
+                }
+            }
+            let last = first + count - 1;
+            self.last_seq.store(last, Ordering::Relaxed);
+            self.visible_seq.store(last, Ordering::Release);
+        }
+        if group.iter().any(|w| w.switch_memtable) {
+            let mut st = self.state.lock();
+            if !st.mem.is_empty() {
+                self.switch_memtable(&mut st)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Backpressure and memtable rotation before a group with data is written.
+    fn make_room(&self) -> Result<()> {
+        let slowdown_at = self
+            .opts
+            .level0_compaction_trigger
+            .max(self.opts.level0_stop_writes / 2);
+        let mut slowed = false;
+        let mut stalled_since: Option<(Instant, &'static str)> = None;
+        let mut st = self.state.lock();
+        let result = loop {
+            if let Err(e) = self.poison.check() {
+                break Err(e);
+            }
+            if st.shutdown {
+                break Err(Error::Closed);
+            }
+            let level0 = st.version.level(0).len();
+            if level0 >= self.opts.level0_stop_writes {
+                stalled_since.get_or_insert((Instant::now(), "level 0 at level0_stop_writes"));
+                self.compact_cv.notify_one();
+                self.done_cv.wait_for(&mut st, WAIT_STEP);
+                continue;
+            }
+            if level0 >= slowdown_at && !slowed {
+                slowed = true;
+                stalled_since.get_or_insert((Instant::now(), "level 0 at the slowdown threshold"));
+                drop(st);
+                std::thread::sleep(SLOWDOWN_SLEEP);
+                st = self.state.lock();
+                continue;
+            }
+            if st.mem.size() < self.opts.memtable_size {
+                break Ok(());
+            }
+            if st.imm.len() >= MAX_IMMUTABLE {
+                stalled_since.get_or_insert((Instant::now(), "memtables waiting for flush"));
+                self.flush_cv.notify_one();
+                self.done_cv.wait_for(&mut st, WAIT_STEP);
+                continue;
+            }
+            break self.switch_memtable(&mut st);
+        };
+        drop(st);
+        if let Some((since, cause)) = stalled_since {
+            let micros = since.elapsed().as_micros() as u64;
+            bump(&self.metrics.write_stalls, 1);
+            bump(&self.metrics.write_stall_micros, micros);
+            if micros >= 1000 {
+                log::warn!("write stalled {micros} us: {cause}");
+            } else {
+                log::debug!("write stalled {micros} us: {cause}");
+            }
+        }
+        result
+    }
+
+    /// Freezes the active memtable and starts a new WAL for its successor.
+    ///
+    /// Order (crash consistency): fsync the old WAL first, so that every WAL but the
+    /// newest is complete on disk (replay treats damage in an older one as
+    /// corruption); then create the new WAL and fsync the directory, so the new file
+    /// exists before anything is acknowledged from it.
+    pub(crate) fn switch_memtable(&self, st: &mut State) -> Result<()> {
+        let number = self.next_file.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut wal = self.wal.lock();
+            if wal
+                .sync()
+                .map_err(|e| self.poison.poison("WAL fsync at rotation failed", e))?
+            {
+                bump(&self.metrics.wal_syncs, 1);
+            }
+            let next = WalWriter::create(&self.fs, &self.dir, number)
+                .map_err(|e| self.poison.poison("creating a WAL failed", e))?;
+            self.fs.sync_dir(&self.dir).map_err(|e| {
+                self.poison
+                    .poison("directory fsync failed", Error::io(&self.dir, e))
+            })?;
+            *wal = next;
+        }
+        let old = std::mem::replace(&mut st.mem, Arc::new(MemTable::new(number)));
+        log::debug!(
+            "memtable of WAL {} frozen ({} entries, {} bytes); new WAL {number}",
+            old.wal_number(),
+            old.len(),
+            old.size()
+        );
+        st.imm.push(old);
+        self.publish(st);
+        self.flush_cv.notify_one();
+        Ok(())
+    }
+
+    /// Makes every acknowledged write durable: fsyncs the current WAL (older WALs
+    /// were fsynced when they were rotated out).
+    pub fn sync(&self) -> Result<()> {
+        self.poison.check()?;
+        let mut wal = self.wal.lock();
+        if wal
+            .sync()
+            .map_err(|e| self.poison.poison("WAL fsync failed", e))?
+        {
+            bump(&self.metrics.wal_syncs, 1);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+//! End-to-end checks of the engine by its author: the main paths through the public
+//! API on the real file system. The exhaustive suites live in the other test files.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lsm_core::{Db, Error, Options, WriteBatch};
+
+fn small() -> Options {
+    Options {
+        memtable_size: 4 << 10,
+        segment_size: 4 << 10,
+        block_size: 512,
+        level0_compaction_trigger: 2,
+        level0_stop_writes: 8,
+        level1_size: 16 << 10,
+        level_size_multiplier: 4,
+        block_cache_size: 1 << 20,
+        ..Options::default()
+    }
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:06}").into_bytes()
+}
+
+fn value(i: u32, round: u32) -> Vec<u8> {
+    format!("value-{i}-{round}-{}", "x".repeat((i % 50) as usize)).into_bytes()
+}
+
+fn all(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
+    db.scan::<&[u8], _>(..)
+        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn writes_survive_flush_compaction_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = BTreeMap::new();
+    {
+        let db = Db::open(dir.path(), small()).unwrap();
+        for round in 0..3 {
+            for i in 0..600 {
+                let (k, v) = (key(i * 7 % 600), value(i, round));
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+                if i % 5 == round {
+                    let d = key(i * 3 % 600);
+                    db.delete(&d).unwrap();
+                    model.remove(&d);
+                }
+            }
+        }
+        let want: Vec<_> = model.clone().into_iter().collect();
+        assert_eq!(all(&db), want);
+        let stats = db.stats();
+        assert!(stats.flushes > 0, "{stats:?}");
+        assert!(
+            stats.levels.len() > 1,
+            "compaction moved data down: {stats:?}"
+        );
+        db.compact().unwrap();
+        assert_eq!(all(&db), want);
+        let mut rev: Vec<_> = db
+            .scan::<&[u8], _>(..)
+            .rev()
+            .map(|r| r.unwrap().0.to_vec())
+            .collect();
+        rev.reverse();
+        assert_eq!(rev, want.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), small()).unwrap();
+    let want: Vec<_> = model.clone().into_iter().collect();
+    assert_eq!(all(&db), want);
+    for i in 0..600 {
+        let k = key(i);
+        assert_eq!(
+            db.get(&k).unwrap().map(|v| v.to_vec()),
+            model.get(&k).cloned()
+        );
+    }
+}
+
+/// Copies the files of a live database (a crash image of what reached the OS).
+fn crash_copy(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "LOCK" {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn unflushed_writes_are_replayed_from_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put("a", "1").unwrap();
+    db.delete("a").unwrap();
+    db.put("b", "2").unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put("c", "3").put("d", "4").delete("b");
+    db.write(batch).unwrap();
+    db.delete("zz").unwrap();
+    let last = db.stats().last_sequence;
+    crash_copy(dir.path(), image.path());
+    // A second open of a live database is refused, in this process too.
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(Error::Locked { .. })
+    ));
+    drop(db);
+
+    let db = Db::open(image.path(), Options::default()).unwrap();
+    assert_eq!(db.get("a").unwrap(), None);
+    assert_eq!(db.get("b").unwrap(), None);
+    assert_eq!(db.get("c").unwrap().as_deref(), Some(&b"3"[..]));
+    assert_eq!(db.get("d").unwrap().as_deref(), Some(&b"4"[..]));
+    // The trailing delete advanced the sequence number too.
+    assert_eq!(db.stats().last_sequence, last);
+}
+
+#[test]
+fn reopen_replays_wal_after_drop_without_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put("x", "1").unwrap();
+    let last = db.stats().last_sequence;
+    drop(db);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get("x").unwrap().as_deref(), Some(&b"1"[..]));
+    assert!(db.stats().last_sequence >= last);
+    db.put("y", "2").unwrap();
+    assert!(db.stats().last_sequence > last);
+}
+
+#[test]
+fn snapshots_and_scans_are_stable_across_writes_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    for i in 0..300 {
+        db.put(key(i), value(i, 0)).unwrap();
+    }
+    let snap = db.snapshot();
+    let scan = db.scan(key(100)..key(200));
+    for i in 0..300 {
+        if i % 2 == 0 {
+            db.delete(key(i)).unwrap();
+        } else {
+            db.put(key(i), value(i, 1)).unwrap();
+        }
+    }
+    db.compact().unwrap();
+    let seen: Vec<_> = scan.map(|r| r.unwrap()).collect();
+    assert_eq!(seen.len(), 100);
+    for (n, (k, v)) in seen.iter().enumerate() {
+        let i = 100 + n as u32;
+        assert_eq!(&k[..], &key(i)[..]);
+        assert_eq!(&v[..], &value(i, 0)[..]);
+    }
+    for i in 0..300 {
+        assert_eq!(snap.get(key(i)).unwrap().as_deref(), Some(&value(i, 0)[..]));
+        let now = db.get(key(i)).unwrap();
+        if i % 2 == 0 {
+            assert_eq!(now, None);
+        } else {
+            assert_eq!(now.as_deref(), Some(&value(i, 1)[..]));
+        }
+    }
+    assert_eq!(snap.scan::<&[u8], _>(..).count(), 300);
+    assert_eq!(db.prefix("key0001").count(), 50); // 100..=199, odd ones
+}
+
+#[test]
+fn concurrent_writers_and_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Db::open(dir.path(), small()).unwrap());
+    let writers: Vec<_> = (0..4u32)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..500u32 {
+                    let k = key(t * 10_000 + i);
+                    db.put(&k, value(i, t)).unwrap();
+                    assert_eq!(db.get(&k).unwrap().as_deref(), Some(&value(i, t)[..]));
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                let keys: Vec<_> = db.scan::<&[u8], _>(..).map(|r| r.unwrap().0).collect();
+                assert!(keys.windows(2).all(|w| w[0] < w[1]));
+            }
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    reader.join().unwrap();
+    assert_eq!(db.scan::<&[u8], _>(..).count(), 2000);
+    let db = Arc::try_unwrap(db).unwrap();
+    db.close().unwrap();
+}
+
+#[test]
+fn oversized_keys_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let big = vec![0u8; 65536];
+    assert!(matches!(db.put(&big, "v"), Err(Error::InvalidArgument(_))));
+    let mut batch = WriteBatch::new();
+    batch.put("ok", "v").put(&big, "v");
+    assert!(matches!(db.write(batch), Err(Error::InvalidArgument(_))));
+    assert_eq!(db.get("ok").unwrap(), None);
+    assert_eq!(db.stats().last_sequence, 0);
+}
