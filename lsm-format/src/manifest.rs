@@ -9,8 +9,10 @@
 //! 3 next_file_number, 4 last_sequence, 5 delete_segment, 6 add_segment.
 //!
 //! [`replay_manifest`] applies every edit of a manifest file to a [`ManifestState`],
-//! with the manifest's rule for damage: every record was fsynced before it was relied
-//! on, so only an incomplete or zeroed final record is a torn tail.
+//! with the manifest's rule for damage: damage with no valid record after it is a
+//! torn tail (safe thanks to the commit rule: an edit is followed by an empty commit
+//! marker before any file it obsoletes is deleted); damage followed by a valid record
+//! is corruption.
 
 use std::collections::HashMap;
 
@@ -207,12 +209,15 @@ pub struct ManifestState {
     pub next_file_number: u64,
     /// Last sequence number used.
     pub last_sequence: u64,
-    /// Records applied.
+    /// Records applied, commit markers included.
     pub record_count: u64,
     /// Offset of a torn tail that was dropped, if any. The engine rewrites the
     /// manifest (from [`snapshot_edit`](Self::snapshot_edit)) before appending to it.
     pub torn_tail: Option<u64>,
-    /// Offset just past the last applied record.
+    /// Why the tail was torn, when it was.
+    pub torn_kind: Option<LogDamageKind>,
+    /// Offset just past the last replayed record: where the file is clean up to. Set
+    /// by [`replay_manifest`]; [`apply`](Self::apply) leaves it alone.
     pub clean_len: u64,
     /// Level of each live file number.
     live: HashMap<u64, u32>,
@@ -227,6 +232,7 @@ impl Default for ManifestState {
             last_sequence: 0,
             record_count: 0,
             torn_tail: None,
+            torn_kind: None,
             clean_len: 0,
             live: HashMap::new(),
         }
@@ -321,23 +327,22 @@ impl ManifestState {
 
 /// Replays a whole manifest file into the state it describes.
 ///
-/// The first record must carry `format_version` 1. Damage is a torn tail (dropped,
-/// reported in [`ManifestState::torn_tail`]) only when it is `Incomplete` or
-/// `Zeroed` and no valid record follows it.
+/// The first record must carry `format_version` 1. Damage of any kind with no valid
+/// record after it is a torn tail: it is dropped and reported in
+/// [`ManifestState::torn_tail`] (safe because of the commit rule of section 6: no file
+/// is deleted on the strength of a manifest's last record). Empty records (commit
+/// markers) replay as empty edits.
 ///
 /// # Errors
-/// `Corruption` with the offset for any other damage, an undecodable edit, an edit
-/// that breaks the live-set rules, or a file with no complete record;
-/// `UnsupportedVersion` when the first record names another format version.
+/// `Corruption` with the offset for damage followed by a valid record, an
+/// undecodable edit, an edit that breaks the live-set rules, or a file with no
+/// complete record; `UnsupportedVersion` when the first record names another format
+/// version.
 pub fn replay_manifest(data: &[u8]) -> Result<ManifestState> {
     let log = read_log(data)?;
     let mut state = ManifestState::default();
     if let Some(damage) = &log.damage {
-        let torn = matches!(
-            damage.kind,
-            LogDamageKind::Incomplete | LogDamageKind::Zeroed
-        );
-        if !torn || !damage.records_after.is_empty() {
+        if !damage.records_after.is_empty() {
             return Err(Error::corruption(
                 damage.offset,
                 format!(
@@ -348,6 +353,7 @@ pub fn replay_manifest(data: &[u8]) -> Result<ManifestState> {
             ));
         }
         state.torn_tail = Some(damage.offset);
+        state.torn_kind = Some(damage.kind);
     }
     for rec in &log.records {
         let edit = VersionEdit::decode(&rec.payload, rec.offset + LOG_HEADER_LEN as u64)?;

@@ -18,14 +18,20 @@ fn build(payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<(u64, u64)>) {
         w.add_record(p, &mut out);
         // The record starts after any padding the writer put first.
         let first_in_block = LOG_BLOCK_SIZE - before % LOG_BLOCK_SIZE;
-        let start = if first_in_block < LOG_HEADER_LEN { before + first_in_block } else { before };
+        let start = if first_in_block < LOG_HEADER_LEN {
+            before + first_in_block
+        } else {
+            before
+        };
         spans.push((start as u64, out.len() as u64));
     }
     (out, spans)
 }
 
 fn payload(seed: usize, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31) ^ seed.wrapping_mul(7919)) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(31) ^ seed.wrapping_mul(7919)) as u8)
+        .collect()
 }
 
 fn assert_round_trip(payloads: &[Vec<u8>]) {
@@ -107,8 +113,9 @@ fn non_zero_padding_is_damage() {
 
 #[test]
 fn resume_after_reopen_at_odd_lengths() {
-    let payloads: Vec<Vec<u8>> =
-        (0..40).map(|i| payload(i, (i * 1777) % 9000 + if i % 7 == 0 { 40_000 } else { 0 })).collect();
+    let payloads: Vec<Vec<u8>> = (0..40)
+        .map(|i| payload(i, (i * 1777) % 9000 + if i % 7 == 0 { 40_000 } else { 0 }))
+        .collect();
     let (whole, _) = build(&payloads);
     for split in 0..=payloads.len() {
         let (mut data, _) = build(&payloads[..split]);
@@ -122,10 +129,19 @@ fn resume_after_reopen_at_odd_lengths() {
 
 #[test]
 fn truncation_at_every_length_keeps_exactly_the_complete_records() {
-    let payloads: Vec<Vec<u8>> = (0..50).map(|i| payload(i, (i * 389) % 2500 + (i % 9) * 900)).collect();
-    let payloads = [payloads, vec![payload(99, 2 * LOG_BLOCK_SIZE)]].concat();
+    // About 75 KiB: small records, one spanning three blocks, an empty one, and a
+    // padded block tail.
+    let mut payloads: Vec<Vec<u8>> = (0..50)
+        .map(|i| payload(i, (i * 389) % 1200 + (i % 9) * 60))
+        .collect();
+    payloads[20] = payload(99, LOG_BLOCK_SIZE + 100);
+    payloads[30] = Vec::new();
+    // Record 10 ends 5 bytes before the first block boundary, leaving padding.
+    let (head, _) = build(&payloads[..10]);
+    payloads[10] = payload(10, LOG_BLOCK_SIZE - head.len() - LOG_HEADER_LEN - 5);
     let (data, spans) = build(&payloads);
-    assert!(data.len() > 3 * LOG_BLOCK_SIZE);
+    assert_eq!(spans[10].1, LOG_BLOCK_SIZE as u64 - 5);
+    assert!(data.len() > 2 * LOG_BLOCK_SIZE && data.len() < 3 * LOG_BLOCK_SIZE);
     for cut in 0..=data.len() {
         let log = read_log(&data[..cut]).unwrap();
         let complete = spans.iter().filter(|&&(_, end)| end <= cut as u64).count();
@@ -134,7 +150,10 @@ fn truncation_at_every_length_keeps_exactly_the_complete_records() {
             assert_eq!(&rec.payload[..], &p[..]);
         }
         if let Some(d) = &log.damage {
-            assert!(matches!(d.kind, LogDamageKind::Incomplete | LogDamageKind::Zeroed), "cut {cut}");
+            assert!(
+                matches!(d.kind, LogDamageKind::Incomplete | LogDamageKind::Zeroed),
+                "cut {cut}"
+            );
             assert_eq!(d.offset, spans[complete].0, "cut {cut}");
             assert!(d.records_after.is_empty());
         } else {
@@ -155,7 +174,10 @@ fn zero_tails_are_zeroed_damage() {
         let log = read_log(&z).unwrap();
         assert_eq!(log.records.len(), 2);
         let d = log.damage.unwrap();
-        assert_eq!((d.kind, d.offset), (LogDamageKind::Zeroed, data.len() as u64));
+        assert_eq!(
+            (d.kind, d.offset),
+            (LogDamageKind::Zeroed, data.len() as u64)
+        );
     }
     // The second record's later fragment zeroed out: its block rest is zero.
     let mut z = data.clone();
@@ -280,7 +302,10 @@ fn limit_constant_matches_the_spec() {
 }
 
 fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn sizes() -> impl Strategy<Value = Vec<usize>> {
@@ -342,7 +367,11 @@ fn damaged_length_in_a_one_block_log_still_reveals_later_records() {
             let d = log.damage.unwrap();
             assert_eq!(d.offset, spans[1].0);
             let after: Vec<u64> = d.records_after.iter().map(|r| r.offset).collect();
-            assert_eq!(after, vec![spans[2].0, spans[3].0, spans[4].0], "byte {byte} mask {mask:#x}");
+            assert_eq!(
+                after,
+                vec![spans[2].0, spans[3].0, spans[4].0],
+                "byte {byte} mask {mask:#x}"
+            );
         }
     }
 }

@@ -373,7 +373,7 @@ fn zeroed_from(data: &[u8], pos: usize, records_after: &[LogRecord<'_>]) -> bool
 
 /// Where resynchronisation starts after the first bad fragment, at `pos`.
 ///
-/// A fragment whose header still fits its block is stepped over when a readable
+/// A fragment whose header still fits its block is stepped over when a valid
 /// fragment follows it. Otherwise (a damaged length, garbage, zeros, a fragment that
 /// seems to run past the end of the file) the rest of the block is scanned for a
 /// valid FULL or FIRST fragment from which valid fragments follow each other to the
@@ -385,7 +385,9 @@ fn zeroed_from(data: &[u8], pos: usize, records_after: &[LogRecord<'_>]) -> bool
 fn resume_after_damage(data: &[u8], pos: usize, skip: Option<usize>) -> usize {
     let block_end = next_block(pos);
     if let Some(next) = skip {
-        if !matches!(next_fragment(data, next), Fragment::Bad { .. }) {
+        // Only a valid fragment confirms the length: a damaged length can as well
+        // land on the end of the file or on padding.
+        if matches!(next_fragment(data, next), Fragment::Good { .. }) {
             return next;
         }
     }
