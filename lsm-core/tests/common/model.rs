@@ -101,23 +101,51 @@ pub fn collect(mut scan: Scan, dir: Direction) -> Result<Pairs, lsm_core::Error>
     Ok(front)
 }
 
-/// A readable difference between two pair lists, or `None` when they are equal.
+/// A readable difference between two pair lists (the first keys that differ), or
+/// `None` when they are equal.
 pub fn diff(got: &Pairs, want: &Pairs) -> Option<String> {
     if got == want {
         return None;
     }
-    let render = |p: &Pairs| {
-        p.iter()
-            .map(|(k, v)| format!("{}={}", show(k), show(v)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let g: BTreeMap<&[u8], &[u8]> = got
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    let w: BTreeMap<&[u8], &[u8]> = want
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    let mut lines = Vec::new();
+    if g.len() != got.len() {
+        lines.push("the scan yielded a key twice".to_string());
+    }
+    let order_ok = got.windows(2).all(|p| p[0].0 < p[1].0);
+    if !order_ok && g.len() == got.len() {
+        lines.push("the scan is out of order".to_string());
+    }
+    for key in g
+        .keys()
+        .chain(w.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        match (g.get(key), w.get(key)) {
+            (Some(a), Some(b)) if a != b => {
+                lines.push(format!("{}: got {}, want {}", show(key), show(a), show(b)))
+            }
+            (Some(a), None) => lines.push(format!("{}: got {}, want nothing", show(key), show(a))),
+            (None, Some(b)) => lines.push(format!("{}: missing, want {}", show(key), show(b))),
+            _ => {}
+        }
+        if lines.len() >= 8 {
+            lines.push("...".into());
+            break;
+        }
+    }
     Some(format!(
-        "got {} pairs [{}]\nwant {} pairs [{}]",
+        "got {} pairs, want {}: {}",
         got.len(),
-        render(got),
         want.len(),
-        render(want)
+        lines.join("; ")
     ))
 }
 
