@@ -80,7 +80,8 @@ fn run(args: &Args) -> lsm_tools::Result<CompactReport> {
     };
     // `compact()` is one engine call, so a spinner with the current phase is the
     // honest progress display.
-    let bar = if args.quiet || !std::io::stdout().is_terminal() {
+    let bar = if args.quiet || !std::io::stdout().is_terminal() || !std::io::stderr().is_terminal()
+    {
         ProgressBar::hidden()
     } else {
         let bar = ProgressBar::new_spinner();

@@ -1,1 +1,342 @@
-//! TODO
+//! `lsm`: a shell over an open database, for one command (`lsm DIR get KEY`) or a
+//! session at a prompt. [`Session::execute`] runs one [`ShellCommand`] and prints its
+//! result; [`Session::run_lines`] runs a scripted session (what the prompt does when
+//! standard input is not a terminal). `explain` is answered tool-side by
+//! [`explain`](mod@explain), from the files on disk.
+
+pub mod command;
+pub mod explain;
+
+use std::io::{BufRead, Write};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use lsm_core::{Db, Options, Stats};
+
+pub use command::{split_words, PromptCommand, PromptLine, ShellCommand};
+
+use crate::display::{parse_bytes, show, Style};
+use crate::dump::out_err;
+use crate::error::{Error, Result};
+use crate::table::{Align, Table};
+
+/// An open database and how to print what it returns.
+pub struct Session {
+    db: Db,
+    dir: PathBuf,
+    style: Style,
+}
+
+fn arg(text: &str) -> Result<Vec<u8>> {
+    parse_bytes(text).map_err(Error::Usage)
+}
+
+impl Session {
+    /// Opens (creating if missing) the database in `dir`.
+    ///
+    /// # Errors
+    /// Engine errors; `Usage` with a clear message when another process holds the lock.
+    pub fn open(dir: &Path, options: Options, style: Style) -> Result<Session> {
+        let db = Db::open(dir, options).map_err(|e| match e {
+            lsm_core::Error::Locked { path } => Error::Usage(format!(
+                "{} is locked: another process has the database open (lsm-dump and lsm-verify \
+                 can read it without the lock)",
+                path.display()
+            )),
+            other => Error::Db(other),
+        })?;
+        Ok(Session {
+            db,
+            dir: dir.to_path_buf(),
+            style,
+        })
+    }
+
+    /// The open database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Runs one command, printing its result to `out`.
+    ///
+    /// # Errors
+    /// Bad key syntax (`Usage`), engine errors, errors of `out`.
+    pub fn execute(&self, command: &ShellCommand, out: &mut dyn Write) -> Result<()> {
+        let style = self.style;
+        match command {
+            ShellCommand::Get { key } => {
+                match self.db.get(arg(key)?)? {
+                    Some(v) => writeln!(out, "{}", show(&v, style)),
+                    None => writeln!(out, "(not found)"),
+                }
+                .map_err(out_err)?;
+            }
+            ShellCommand::Put { key, value } => {
+                self.db.put(arg(key)?, arg(value)?)?;
+                writeln!(out, "ok").map_err(out_err)?;
+            }
+            ShellCommand::Delete { key } => {
+                self.db.delete(arg(key)?)?;
+                writeln!(out, "ok").map_err(out_err)?;
+            }
+            ShellCommand::Scan {
+                from,
+                to,
+                limit,
+                reverse,
+                prefix,
+            } => {
+                self.scan(
+                    from.as_deref(),
+                    to.as_deref(),
+                    *limit,
+                    *reverse,
+                    prefix.as_deref(),
+                    out,
+                )?;
+            }
+            ShellCommand::Stats => print_stats(&self.db.stats(), out).map_err(out_err)?,
+            ShellCommand::Flush => {
+                self.db.flush()?;
+                writeln!(out, "flushed").map_err(out_err)?;
+            }
+            ShellCommand::Compact => {
+                self.db.compact()?;
+                writeln!(out, "compacted").map_err(out_err)?;
+            }
+            ShellCommand::Explain { key } => {
+                let key = arg(key)?;
+                let answer = self.db.get(&key)?;
+                let lines = explain::explain(&self.dir, &key, answer.as_deref(), style)?;
+                for line in lines {
+                    writeln!(out, "{line}").map_err(out_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scan(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: Option<usize>,
+        reverse: bool,
+        prefix: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let from = from.map(arg).transpose()?;
+        let to = to.map(arg).transpose()?;
+        let scan = match prefix {
+            Some(p) => self.db.prefix(arg(p)?),
+            None => {
+                let lo = from.clone().map_or(Bound::Unbounded, Bound::Included);
+                let hi = to.clone().map_or(Bound::Unbounded, Bound::Excluded);
+                self.db.scan::<Vec<u8>, _>((lo, hi))
+            }
+        };
+        let in_range = |k: &[u8]| {
+            from.as_deref().is_none_or(|f| k >= f) && to.as_deref().is_none_or(|t| k < t)
+        };
+        let pairs: Box<dyn Iterator<Item = lsm_core::Result<_>>> = if reverse {
+            Box::new(scan.rev())
+        } else {
+            Box::new(scan)
+        };
+        let mut n = 0;
+        for pair in pairs {
+            if limit.is_some_and(|l| n >= l) {
+                break;
+            }
+            let (k, v) = pair?;
+            if !in_range(&k) {
+                continue;
+            }
+            n += 1;
+            writeln!(
+                out,
+                "{} = {}",
+                show(&k, self.style.whole()),
+                show(&v, self.style)
+            )
+            .map_err(out_err)?;
+        }
+        writeln!(out, "({n} keys)").map_err(out_err)
+    }
+
+    /// Runs every line of `input` as a prompt line, printing results to `out` and
+    /// errors as `error: ...` lines, until the input ends or `quit`. With `echo`, each
+    /// line is printed first after `prompt` (a transcript). Returns the number of
+    /// lines that failed.
+    ///
+    /// # Errors
+    /// Errors reading `input` or writing `out`.
+    pub fn run_lines(
+        &self,
+        input: &mut dyn BufRead,
+        out: &mut dyn Write,
+        echo: Option<&str>,
+    ) -> Result<usize> {
+        let mut failed = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if input
+                .read_line(&mut line)
+                .map_err(|e| Error::io("<stdin>", e))?
+                == 0
+            {
+                return Ok(failed);
+            }
+            if let Some(prompt) = echo {
+                writeln!(out, "{prompt}{}", line.trim_end()).map_err(out_err)?;
+            }
+            match self.run_line(&line, out)? {
+                LineOutcome::Quit => return Ok(failed),
+                LineOutcome::Failed => failed += 1,
+                LineOutcome::Done => {}
+            }
+        }
+    }
+
+    /// Runs one prompt line. Errors of the command are printed to `out`.
+    ///
+    /// # Errors
+    /// Only errors writing to `out`.
+    pub fn run_line(&self, line: &str, out: &mut dyn Write) -> Result<LineOutcome> {
+        let words = match split_words(line) {
+            Ok(w) => w,
+            Err(e) => {
+                writeln!(out, "error: {e}").map_err(out_err)?;
+                return Ok(LineOutcome::Failed);
+            }
+        };
+        if words.is_empty() || words.first().is_some_and(|w| w.starts_with('#')) {
+            return Ok(LineOutcome::Done);
+        }
+        let parsed = match PromptLine::try_parse_from(&words) {
+            Ok(p) => p,
+            Err(e) => {
+                let help = matches!(
+                    e.kind(),
+                    clap::error::ErrorKind::DisplayHelp
+                        | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                );
+                write!(out, "{}", e.render()).map_err(out_err)?;
+                return Ok(if help {
+                    LineOutcome::Done
+                } else {
+                    LineOutcome::Failed
+                });
+            }
+        };
+        match parsed.command {
+            PromptCommand::Quit => Ok(LineOutcome::Quit),
+            PromptCommand::Db(cmd) => match self.execute(&cmd, out) {
+                Ok(()) => Ok(LineOutcome::Done),
+                Err(Error::Io { path, source }) if path.as_os_str() == "<output>" => {
+                    Err(Error::Io { path, source })
+                }
+                Err(e) => {
+                    writeln!(out, "error: {e}").map_err(out_err)?;
+                    Ok(LineOutcome::Failed)
+                }
+            },
+        }
+    }
+
+    /// Closes the database, flushing the memtable.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn close(self) -> Result<()> {
+        Ok(self.db.close()?)
+    }
+}
+
+/// What running one prompt line did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineOutcome {
+    /// The command ran (or the line was empty, a comment or help).
+    Done,
+    /// The command failed; the error was printed.
+    Failed,
+    /// `quit` or `exit`.
+    Quit,
+}
+
+/// Prints the engine's counters.
+///
+/// # Errors
+/// Errors of `out`.
+pub fn print_stats(s: &Stats, out: &mut dyn Write) -> std::io::Result<()> {
+    use crate::display::human_bytes as h;
+    let rows = [
+        ("user bytes written", h(s.user_bytes_written)),
+        (
+            "WAL bytes written",
+            format!("{} ({} syncs)", h(s.wal_bytes_written), s.wal_syncs),
+        ),
+        (
+            "flushed",
+            format!("{} in {} flushes", h(s.bytes_flushed), s.flushes),
+        ),
+        (
+            "compacted",
+            format!(
+                "{} read, {} written in {} compactions",
+                h(s.bytes_compacted_read),
+                h(s.bytes_compacted_written),
+                s.compactions
+            ),
+        ),
+        (
+            "write amplification",
+            format!("{:.2}", s.write_amplification()),
+        ),
+        (
+            "memtable",
+            format!(
+                "{} ({} immutable waiting)",
+                h(s.memtable_bytes),
+                s.immutable_memtables
+            ),
+        ),
+        (
+            "block cache",
+            format!(
+                "{} hits, {} misses",
+                s.block_cache_hits, s.block_cache_misses
+            ),
+        ),
+        (
+            "bloom filters",
+            format!(
+                "{} reads saved, {} false positives",
+                s.bloom_useful, s.bloom_false_positives
+            ),
+        ),
+        (
+            "write stalls",
+            format!("{} ({} µs)", s.write_stalls, s.write_stall_micros),
+        ),
+        ("last sequence", s.last_sequence.to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<20} {value}")?;
+    }
+    let mut t = Table::new(&[
+        ("level", Align::Right),
+        ("segments", Align::Right),
+        ("bytes", Align::Right),
+    ]);
+    for l in &s.levels {
+        t.row(vec![
+            l.level.to_string(),
+            l.segments.to_string(),
+            h(l.bytes),
+        ]);
+    }
+    t.print(out)
+}

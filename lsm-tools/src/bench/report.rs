@@ -1,0 +1,226 @@
+//! The benchmark's results: one row per workload, as a table or JSON.
+
+use std::io::Write;
+use std::path::Path;
+
+use lsm_core::Stats;
+use serde::Serialize;
+
+use super::workload::{Measured, Workload};
+use super::BenchConfig;
+use crate::display::human_bytes;
+use crate::table::{Align, Table};
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// The figures of one workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadResult {
+    /// The workload.
+    pub workload: Workload,
+    /// Operations timed.
+    pub ops: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Operations per second.
+    pub ops_per_sec: f64,
+    /// Megabytes (10^6 bytes) of keys and values per second.
+    pub mb_per_sec: f64,
+    /// Per-operation latency.
+    pub latency_us: Latency,
+    /// Reads that found their key (read workloads).
+    pub found: Option<u64>,
+    /// Writes by the background writer (`readwhilewriting`).
+    pub background_writes: Option<u64>,
+    /// Bytes the engine wrote (WAL, flushes, compactions) per user byte written during
+    /// the workload, from `Db::stats()` (write workloads).
+    pub write_amplification: Option<f64>,
+    /// Bytes of all files in the directory afterwards.
+    pub disk_bytes: u64,
+    /// Key and value bytes of the live keys afterwards, when known.
+    pub logical_bytes: Option<u64>,
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+impl WorkloadResult {
+    /// Builds the result of `w` from what was measured and the engine's counters before
+    /// and after it.
+    pub fn new(
+        w: Workload,
+        cfg: &BenchConfig,
+        m: Measured,
+        before: &Stats,
+        after: &Stats,
+        disk_bytes: u64,
+        live_keys: Option<u64>,
+    ) -> Self {
+        let secs = m.seconds.max(1e-9);
+        let user = after
+            .user_bytes_written
+            .saturating_sub(before.user_bytes_written);
+        let disk = (after.wal_bytes_written + after.bytes_flushed + after.bytes_compacted_written)
+            .saturating_sub(
+                before.wal_bytes_written + before.bytes_flushed + before.bytes_compacted_written,
+            );
+        WorkloadResult {
+            workload: w,
+            ops: m.ops,
+            seconds: m.seconds,
+            ops_per_sec: m.ops as f64 / secs,
+            mb_per_sec: m.bytes as f64 / secs / 1e6,
+            latency_us: Latency {
+                p50: us(m.hist.quantile(0.5)),
+                p99: us(m.hist.quantile(0.99)),
+                p999: us(m.hist.quantile(0.999)),
+                max: us(m.hist.max()),
+                mean: m.hist.mean() / 1000.0,
+            },
+            found: m.found,
+            background_writes: m.background_writes,
+            write_amplification: (w.writes() && user > 0).then(|| disk as f64 / user as f64),
+            disk_bytes,
+            logical_bytes: live_keys.map(|n| n * (cfg.key_size + cfg.value_size) as u64),
+        }
+    }
+}
+
+/// The configuration as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportConfig {
+    /// Keys.
+    pub num: u64,
+    /// Read operations per read workload.
+    pub reads: u64,
+    /// Writes of fillsync.
+    pub sync_num: u64,
+    /// Key size.
+    pub key_size: usize,
+    /// Value size.
+    pub value_size: usize,
+    /// Compression ratio of values.
+    pub compression_ratio: f64,
+    /// Reader threads.
+    pub threads: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Database directory.
+    pub db: String,
+    /// True when the directory was temporary and is gone.
+    pub temporary: bool,
+    /// Engine options, as Rust debug text.
+    pub options: String,
+}
+
+/// The whole benchmark's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// What ran.
+    pub config: ReportConfig,
+    /// One entry per workload, in order.
+    pub results: Vec<WorkloadResult>,
+}
+
+impl BenchReport {
+    /// Bundles the results.
+    pub fn new(
+        cfg: &BenchConfig,
+        dir: &Path,
+        temporary: bool,
+        results: Vec<WorkloadResult>,
+    ) -> Self {
+        BenchReport {
+            config: ReportConfig {
+                num: cfg.num,
+                reads: cfg.reads,
+                sync_num: cfg.sync_num,
+                key_size: cfg.key_size,
+                value_size: cfg.value_size,
+                compression_ratio: cfg.compression_ratio,
+                threads: cfg.threads,
+                seed: cfg.seed,
+                db: dir.display().to_string(),
+                temporary,
+                options: format!("{:?}", cfg.options),
+            },
+            results,
+        }
+    }
+
+    /// Prints the header and the results table.
+    ///
+    /// # Errors
+    /// Errors of `out`.
+    pub fn print_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let c = &self.config;
+        writeln!(
+            out,
+            "lsm-bench: {} keys, {} reads, keys {} B, values {} B (compressible to {:.0} %), {} reader thread(s), seed {}",
+            c.num,
+            c.reads,
+            c.key_size,
+            c.value_size,
+            c.compression_ratio * 100.0,
+            c.threads,
+            c.seed
+        )?;
+        let place = if c.temporary {
+            " (temporary, removed)"
+        } else {
+            ""
+        };
+        writeln!(out, "database: {}{place}", c.db)?;
+        let mut t = Table::new(&[
+            ("workload", Align::Left),
+            ("ops", Align::Right),
+            ("secs", Align::Right),
+            ("ops/s", Align::Right),
+            ("MB/s", Align::Right),
+            ("p50 µs", Align::Right),
+            ("p99 µs", Align::Right),
+            ("p99.9 µs", Align::Right),
+            ("write amp", Align::Right),
+            ("disk", Align::Right),
+            ("logical", Align::Right),
+            ("notes", Align::Left),
+        ]);
+        for r in &self.results {
+            let notes = match (r.found, r.background_writes) {
+                (Some(f), Some(w)) => format!("{f} of {} found; {w} writes meanwhile", r.ops),
+                (Some(f), None) => format!("{f} of {} found", r.ops),
+                _ => String::new(),
+            };
+            t.row(vec![
+                r.workload.name().to_string(),
+                r.ops.to_string(),
+                format!("{:.2}", r.seconds),
+                format!("{:.0}", r.ops_per_sec),
+                format!("{:.1}", r.mb_per_sec),
+                format!("{:.1}", r.latency_us.p50),
+                format!("{:.1}", r.latency_us.p99),
+                format!("{:.1}", r.latency_us.p999),
+                r.write_amplification
+                    .map_or("-".into(), |w| format!("{w:.2}")),
+                human_bytes(r.disk_bytes),
+                r.logical_bytes.map_or("-".into(), human_bytes),
+                notes,
+            ]);
+        }
+        t.print(out)
+    }
+}

@@ -1,0 +1,115 @@
+//! `lsm`: a shell over a database: one command, or an interactive prompt.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use lsm_core::Options;
+use lsm_tools::display::Style;
+use lsm_tools::shell::{LineOutcome, Session, ShellCommand};
+
+/// Open a database and run one command, or, without a command, read commands at a
+/// prompt (with line editing on a terminal; one command per line from a pipe). Keys
+/// and values are text, or hex with a 0x prefix. Type `help` at the prompt for the
+/// commands, `quit` to leave.
+#[derive(Debug, Parser)]
+#[command(name = "lsm", version)]
+struct Args {
+    /// The database directory (created if missing).
+    dir: PathBuf,
+    /// Print keys and values in hex even when they are printable text.
+    #[arg(long, global = true)]
+    hex: bool,
+    /// Print long values whole instead of shortening them.
+    #[arg(long, global = true)]
+    full: bool,
+    /// The command; without one, a prompt.
+    #[command(subcommand)]
+    command: Option<ShellCommand>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let session = match Session::open(
+        &args.dir,
+        Options::default(),
+        Style::from_flags(args.hex, args.full),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lsm: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = std::io::stdout();
+    let ok = match &args.command {
+        Some(cmd) => {
+            let mut out = stdout.lock();
+            match session.execute(cmd, &mut out) {
+                Ok(()) => true,
+                Err(e) => {
+                    eprintln!("lsm: {e}");
+                    false
+                }
+            }
+        }
+        None if std::io::stdin().is_terminal() => interactive(&session),
+        None => {
+            let stdin = std::io::stdin();
+            let mut out = stdout.lock();
+            match session.run_lines(&mut stdin.lock(), &mut out, None) {
+                Ok(failed) => failed == 0,
+                Err(e) => {
+                    eprintln!("lsm: {e}");
+                    false
+                }
+            }
+        }
+    };
+    let _ = std::io::stdout().flush();
+    if let Err(e) = session.close() {
+        eprintln!("lsm: closing: {e}");
+        return ExitCode::from(1);
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The prompt, with line editing and in-memory history.
+fn interactive(session: &Session) -> bool {
+    let mut editor = match rustyline::DefaultEditor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("lsm: cannot start the line editor: {e}");
+            return false;
+        }
+    };
+    println!("type `help` for the commands, `quit` to leave");
+    loop {
+        match editor.readline("lsm> ") {
+            Ok(line) => {
+                let _ = editor.add_history_entry(line.as_str());
+                let mut out = std::io::stdout().lock();
+                match session.run_line(&line, &mut out) {
+                    Ok(LineOutcome::Quit) => return true,
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("lsm: {e}");
+                        return false;
+                    }
+                }
+            }
+            Err(
+                rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof,
+            ) => return true,
+            Err(e) => {
+                eprintln!("lsm: {e}");
+                return false;
+            }
+        }
+    }
+}
