@@ -305,3 +305,104 @@ impl DoubleEndedIterator for SegmentEntries {
 }
 
 impl std::iter::FusedIterator for SegmentEntries {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{ReadOptions, SegmentWriter, WriterOptions};
+
+    fn reader() -> SegmentReader {
+        let mut w = SegmentWriter::new(
+            Vec::new(),
+            WriterOptions {
+                block_size: 40,
+                restart_interval: 3,
+                ..WriterOptions::default()
+            },
+        );
+        for i in 0..30u8 {
+            w.add(&[b'k', i], 9, EntryKind::Put, &[i; 5]).unwrap();
+            w.add(&[b'k', i], 4, EntryKind::Tombstone, b"").unwrap();
+        }
+        SegmentReader::open(
+            Bytes::from(w.finish().unwrap().into_inner()),
+            ReadOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn walks_across_blocks_both_ways() {
+        let r = reader();
+        assert!(r.properties().data_block_count > 5);
+        let mut it = r.iter();
+        it.seek_to_first().unwrap();
+        let mut n = 0;
+        while it.valid() {
+            n += 1;
+            it.next().unwrap();
+        }
+        assert_eq!(n, 60);
+        it.next().unwrap();
+        assert!(!it.valid());
+        it.seek_to_last().unwrap();
+        assert_eq!((it.key(), it.seq()), (&[b'k', 29][..], 4));
+        let mut n = 0;
+        while it.valid() {
+            n += 1;
+            it.prev().unwrap();
+        }
+        assert_eq!(n, 60);
+    }
+
+    #[test]
+    fn seeks_find_versions() {
+        let r = reader();
+        let mut it = r.iter();
+        it.seek(&[b'k', 7], 6).unwrap();
+        assert_eq!(
+            (it.key(), it.seq(), it.kind()),
+            (&[b'k', 7][..], 4, EntryKind::Tombstone)
+        );
+        it.seek_for_prev(&[b'k', 7], 6).unwrap();
+        assert_eq!(
+            (it.key(), it.seq(), it.value_slice()),
+            (&[b'k', 7][..], 9, &[7u8; 5][..])
+        );
+        it.seek_for_prev(&[b'k', 7], 4).unwrap();
+        assert_eq!((it.key(), it.seq()), (&[b'k', 7][..], 4));
+        it.seek_for_prev(b"a", 0).unwrap();
+        assert!(!it.valid());
+        it.seek_for_prev(b"z", 0).unwrap();
+        assert_eq!(it.entry().key, &[b'k', 29][..]);
+        it.seek(b"z", 0).unwrap();
+        assert!(!it.valid());
+        it.prev().unwrap();
+        assert!(!it.valid());
+    }
+
+    #[test]
+    fn entries_meet_in_the_middle() {
+        let r = reader();
+        let mut e = r.entries();
+        let (mut f, mut b) = (0, 0);
+        loop {
+            match e.next() {
+                Some(x) => {
+                    x.unwrap();
+                    f += 1
+                }
+                None => break,
+            }
+            match e.next_back() {
+                Some(x) => {
+                    x.unwrap();
+                    b += 1
+                }
+                None => break,
+            }
+        }
+        assert_eq!(f + b, 60);
+        assert!(e.next().is_none() && e.next_back().is_none());
+    }
+}

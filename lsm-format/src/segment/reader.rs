@@ -7,6 +7,7 @@
 //! are decompressed and may be kept in the [`BlockCache`](crate::BlockCache).
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use bytes::Bytes;
 use crate::coding::Decoder;
 use crate::entry::compare_internal;
 use crate::error::{Error, Result};
-use crate::segment::block::{decompress_lz4, read_raw};
+use crate::segment::block::{decompress_lz4, read_raw, ChecksumCheck};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
 use crate::segment::iter::SegmentEntries;
@@ -42,6 +43,8 @@ struct Inner {
     properties: Properties,
     filter: BloomFilter,
     index: Vec<IndexSlot>,
+    /// One bit per data block: its checksum was verified by this reader.
+    verified: Box<[AtomicU64]>,
 }
 
 /// One decoded index entry; `key` shares the index keys' buffer.
@@ -212,7 +215,7 @@ impl SegmentReader {
             return Err(Error::corruption(0, format!("no data block {i}")));
         };
         let handle = slot.handle;
-        let (contents, decompressed) = self.read_data_block(handle).map_err(|e| self.name(e))?;
+        let (contents, decompressed) = self.read_data_block(i, handle).map_err(|e| self.name(e))?;
         it.reset(
             contents,
             BlockOrigin {
@@ -231,9 +234,11 @@ impl SegmentReader {
         Ok(())
     }
 
-    /// The uncompressed contents of the data block at `handle`, and whether they were
-    /// decompressed.
-    pub(crate) fn read_data_block(&self, handle: BlockHandle) -> Result<(Bytes, bool)> {
+    /// The uncompressed contents of data block `i` at `handle`, and whether they were
+    /// decompressed. The checksum is computed the first time this reader reads the
+    /// block; the file is immutable, so later reads trust that check, as they would
+    /// trust a block cache.
+    pub(crate) fn read_data_block(&self, i: usize, handle: BlockHandle) -> Result<(Bytes, bool)> {
         let inner = &*self.inner;
         let cache = inner
             .options
@@ -247,18 +252,31 @@ impl SegmentReader {
         if let Some(block) = cache.and_then(|c| c.get(&key)) {
             return Ok((block, true));
         }
-        let (block, decompressed) = self.decode_data_block(handle)?;
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let flag = inner.verified.get(word);
+        let check = match flag {
+            Some(f) if f.load(AtomicOrdering::Relaxed) & bit != 0 => ChecksumCheck::AlreadyVerified,
+            _ => ChecksumCheck::Verify,
+        };
+        let (block, decompressed) = self.decode_data_block(handle, check)?;
+        if let (Some(f), ChecksumCheck::Verify) = (flag, check) {
+            f.fetch_or(bit, AtomicOrdering::Relaxed);
+        }
         if let (Some(c), true) = (cache, decompressed) {
             c.insert(key, block.clone());
         }
         Ok((block, decompressed))
     }
 
-    /// Like [`read_data_block`](Self::read_data_block) but always from the file
-    /// bytes, never the cache (verification must see what is on disk).
-    pub(crate) fn decode_data_block(&self, handle: BlockHandle) -> Result<(Bytes, bool)> {
+    /// The uncompressed contents of the data block at `handle`, from the file bytes
+    /// (never the cache: verification must see what is on disk).
+    pub(crate) fn decode_data_block(
+        &self,
+        handle: BlockHandle,
+        check: ChecksumCheck,
+    ) -> Result<(Bytes, bool)> {
         let data = &self.inner.data;
-        let (range, compression) = read_raw(data, handle, BlockType::Data)?;
+        let (range, compression) = read_raw(data, handle, BlockType::Data, check)?;
         match compression {
             Compression::None => Ok((data.slice(range), false)),
             Compression::Lz4 => {
@@ -290,7 +308,12 @@ fn name_file(e: Error, file: Option<&str>) -> Error {
 
 fn open_inner(data: Bytes, options: &ReadOptions) -> Result<Inner> {
     let footer = Footer::decode(&data)?;
-    let (range, _) = read_raw(&data, footer.properties, BlockType::Properties)?;
+    let (range, _) = read_raw(
+        &data,
+        footer.properties,
+        BlockType::Properties,
+        ChecksumCheck::Verify,
+    )?;
     let properties = Properties::decode(
         data.get(range).unwrap_or_default(),
         footer.properties.offset,
@@ -304,9 +327,14 @@ fn open_inner(data: Bytes, options: &ReadOptions) -> Result<Inner> {
             ),
         ));
     }
-    let (range, _) = read_raw(&data, footer.filter, BlockType::Filter)?;
+    let (range, _) = read_raw(
+        &data,
+        footer.filter,
+        BlockType::Filter,
+        ChecksumCheck::Verify,
+    )?;
     let filter = BloomFilter::parse(data.slice(range), footer.filter.offset)?;
-    let (range, _) = read_raw(&data, footer.index, BlockType::Index)?;
+    let (range, _) = read_raw(&data, footer.index, BlockType::Index, ChecksumCheck::Verify)?;
     let index = decode_index(data.slice(range), footer.index.offset)?;
 
     // The grammar's layout: data blocks from offset 0, then filter, properties,
@@ -351,6 +379,9 @@ fn open_inner(data: Bytes, options: &ReadOptions) -> Result<Inner> {
             ),
         ));
     }
+    let verified = (0..index.len().div_ceil(64))
+        .map(|_| AtomicU64::new(0))
+        .collect();
     Ok(Inner {
         data,
         options: options.clone(),
@@ -358,6 +389,7 @@ fn open_inner(data: Bytes, options: &ReadOptions) -> Result<Inner> {
         properties,
         filter,
         index,
+        verified,
     })
 }
 
@@ -426,5 +458,81 @@ impl std::fmt::Debug for SegmentReader {
             .field("len", &self.inner.data.len())
             .field("entries", &self.inner.properties.entry_count)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{SegmentWriter, WriterOptions};
+    use crate::EntryKind;
+
+    fn reader(n: u32, file_name: Option<&str>) -> SegmentReader {
+        let mut w = SegmentWriter::new(
+            Vec::new(),
+            WriterOptions {
+                block_size: 100,
+                ..WriterOptions::default()
+            },
+        );
+        for i in 0..n {
+            w.add(&i.to_be_bytes(), 2, EntryKind::Put, b"two").unwrap();
+            w.add(&i.to_be_bytes(), 1, EntryKind::Put, b"one").unwrap();
+        }
+        let options = ReadOptions {
+            file_name: file_name.map(str::to_string),
+            ..ReadOptions::default()
+        };
+        SegmentReader::open(Bytes::from(w.finish().unwrap().into_inner()), options).unwrap()
+    }
+
+    #[test]
+    fn get_picks_the_newest_visible_version() {
+        let r = reader(50, None);
+        let k = 17u32.to_be_bytes();
+        assert_eq!(r.get(&k, 5).unwrap().unwrap().value, "two");
+        assert_eq!(r.get(&k, 1).unwrap().unwrap().value, "one");
+        assert_eq!(r.get(&k, 0).unwrap(), None);
+        assert_eq!(r.get(&50u32.to_be_bytes(), 5).unwrap(), None);
+        assert_eq!(r.get(b"", 5).unwrap(), None);
+    }
+
+    #[test]
+    fn find_block_is_the_first_block_ending_at_or_after_the_target() {
+        let r = reader(50, None);
+        let slots = r.index_slots();
+        assert!(slots.len() > 3);
+        assert_eq!(r.find_block(b"", 0), 0);
+        assert_eq!(r.find_block(&[0xff; 5], 0), slots.len());
+        for (i, s) in slots.iter().enumerate() {
+            assert_eq!(r.find_block(&s.key, s.tag >> 8), i);
+        }
+    }
+
+    #[test]
+    fn data_block_errors_name_file_and_offset() {
+        let r = reader(50, Some("000042.seg"));
+        let h = r.index_slots()[2].handle;
+        let mut bytes = r.data().to_vec();
+        bytes[h.offset as usize] ^= 0x40;
+        let options = r.options().clone();
+        let bad = SegmentReader::open(Bytes::from(bytes), options).unwrap();
+        let key = bad.index_slots()[2].key.clone();
+        let err = bad.get(&key, 9).unwrap_err();
+        assert_eq!(err.offset(), Some(h.offset));
+        assert!(err.to_string().contains("000042.seg"), "{err}");
+        assert!(format!("{bad:?}").contains("000042.seg"));
+    }
+
+    #[test]
+    fn open_refuses_a_layout_with_gaps() {
+        let r = reader(3, None);
+        let mut bytes = r.data().to_vec();
+        bytes.insert(0, 0);
+        assert!(
+            SegmentReader::open(Bytes::from(bytes), ReadOptions::default())
+                .unwrap_err()
+                .is_corruption()
+        );
     }
 }

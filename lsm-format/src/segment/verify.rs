@@ -12,6 +12,7 @@ use std::fmt;
 
 use crate::entry::{compare_internal, EntryKind};
 use crate::error::Error;
+use crate::segment::block::ChecksumCheck;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{filter_bytes_for, num_probes_for};
 use crate::segment::{BlockHandle, Compression, SegmentReader};
@@ -93,7 +94,7 @@ impl SegmentReader {
             let h = slot.handle;
             tally.data_size += h.end() - h.offset;
             let loaded = self
-                .decode_data_block(h)
+                .decode_data_block(h, ChecksumCheck::Verify)
                 .and_then(|(contents, decompressed)| {
                     tally.compressed_blocks += u64::from(decompressed);
                     it.reset(
@@ -313,4 +314,50 @@ fn walk_block(
         );
     }
     Ok(if any { prev_in_block } else { None })
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::segment::{Compression, ReadOptions, SegmentReader, SegmentWriter, WriterOptions};
+    use crate::EntryKind;
+
+    #[test]
+    fn sound_files_have_no_problems_and_damage_is_listed() {
+        for compression in [Compression::None, Compression::Lz4] {
+            let options = WriterOptions {
+                block_size: 128,
+                compression,
+                ..WriterOptions::default()
+            };
+            let mut w = SegmentWriter::new(Vec::new(), options);
+            for i in 0..200u32 {
+                w.add(&i.to_be_bytes(), 1, EntryKind::Put, &[b'v'; 30])
+                    .unwrap();
+            }
+            let bytes = w.finish().unwrap().into_inner();
+            let r =
+                SegmentReader::open(Bytes::from(bytes.clone()), ReadOptions::default()).unwrap();
+            assert_eq!(r.verify(), vec![]);
+            // Damage every data block: one problem per block, in file order.
+            let mut bad = bytes;
+            let handles: Vec<_> = r
+                .index_entries()
+                .unwrap()
+                .iter()
+                .map(|e| e.handle)
+                .collect();
+            for h in &handles {
+                bad[h.offset as usize + 1] ^= 1;
+            }
+            let r = SegmentReader::open(Bytes::from(bad), ReadOptions::default()).unwrap();
+            let problems = r.verify();
+            let listed = handles.len().min(super::MAX_PROBLEMS);
+            assert_eq!(problems.len(), listed + usize::from(handles.len() > listed));
+            assert_eq!(problems[0].offset, 0);
+            assert!(problems[0].to_string().starts_with("offset 0: "));
+            assert!(problems.windows(2).all(|w| w[0].offset <= w[1].offset));
+        }
+    }
 }

@@ -300,3 +300,64 @@ impl<W> Finished<W> {
         self.out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{ReadOptions, SegmentReader};
+
+    fn options(block_size: usize) -> WriterOptions {
+        WriterOptions {
+            block_size,
+            created_unix_ms: Some(5),
+            ..WriterOptions::default()
+        }
+    }
+
+    #[test]
+    fn block_size_one_puts_each_entry_in_its_own_block() {
+        let mut w = SegmentWriter::new(Vec::new(), options(0));
+        for i in 0..10u8 {
+            w.add(&[i], 1, EntryKind::Put, &[i; 3]).unwrap();
+        }
+        let f = w.finish().unwrap();
+        assert_eq!(f.properties.data_block_count, 10);
+        assert_eq!(f.properties.created_unix_ms, 5);
+        let r = SegmentReader::open(Bytes::from(f.out), ReadOptions::default()).unwrap();
+        assert_eq!(r.index_entries().unwrap().len(), 10);
+    }
+
+    #[test]
+    fn rejected_entries_leave_no_trace() {
+        let mut w = SegmentWriter::new(Vec::new(), options(4096));
+        w.add(b"m", 10, EntryKind::Put, b"v").unwrap();
+        let before = w.estimated_size();
+        for (k, s) in [(&b"a"[..], 1), (b"m", 10), (b"m", 11)] {
+            assert!(matches!(
+                w.add(k, s, EntryKind::Put, b"x"),
+                Err(Error::InvalidArgument(_))
+            ));
+        }
+        assert_eq!((w.estimated_size(), w.entry_count()), (before, 1));
+        w.add(b"m", 9, EntryKind::Tombstone, b"").unwrap();
+        let f = w.finish().unwrap();
+        assert_eq!(
+            (f.properties.smallest_seq, f.properties.largest_seq),
+            (9, 10)
+        );
+        assert_eq!(f.properties.tombstone_count, 1);
+        assert_eq!(f.properties.raw_key_size, 2);
+    }
+
+    #[test]
+    fn empty_segment_layout() {
+        let w = SegmentWriter::new(Vec::new(), options(4096));
+        assert_eq!(w.last_key(), None);
+        let f = w.finish().unwrap();
+        // filter (8 zero bytes + probes) + trailer, properties, empty index, footer.
+        let props_len = f.properties.encode().len() as u64;
+        assert_eq!(f.file_size, (9 + 10) + (props_len + 10) + (4 + 10) + 56);
+        assert_eq!(f.properties.entry_count, 0);
+        assert!(f.properties.smallest_key.is_empty());
+    }
+}
