@@ -91,6 +91,20 @@ impl BlockIter {
         Ok(())
     }
 
+    /// An empty, unpositioned cursor that decodes keys into `buf` (reused scratch).
+    pub fn with_key_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        BlockIter {
+            key: buf,
+            ..BlockIter::default()
+        }
+    }
+
+    /// Gives back the key buffer (for reuse), dropping the block.
+    pub fn into_key_buffer(self) -> Vec<u8> {
+        self.key
+    }
+
     /// True when the block holds no entry.
     pub fn is_empty(&self) -> bool {
         self.num_restarts == 0

@@ -25,6 +25,11 @@ use crate::segment::{
 };
 use crate::FORMAT_VERSION;
 
+thread_local! {
+    /// Key buffer reused by point lookups on this thread.
+    static KEY_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Reads a segment from its complete bytes. Cheap to clone (shared state); `Send` and
 /// `Sync`.
 ///
@@ -118,18 +123,19 @@ impl SegmentReader {
         if i >= self.inner.index.len() {
             return Ok(None);
         }
-        let mut it = BlockIter::default();
-        self.load_block(i, &mut it)?;
-        it.seek(key, seq).map_err(|e| self.name(e))?;
-        if !it.valid() || it.key() != key {
-            return Ok(None);
-        }
-        Ok(Some(Entry {
-            key: Bytes::copy_from_slice(key),
-            seq: it.seq(),
-            kind: it.kind(),
-            value: it.value(),
-        }))
+        // The cursor borrows this thread's key buffer: no allocation per lookup.
+        let mut it = BlockIter::with_key_buffer(KEY_BUFFER.take());
+        let found = self.load_block(i, &mut it).and_then(|()| {
+            it.seek(key, seq).map_err(|e| self.name(e))?;
+            Ok((it.valid() && it.key() == key).then(|| Entry {
+                key: Bytes::copy_from_slice(key),
+                seq: it.seq(),
+                kind: it.kind(),
+                value: it.value(),
+            }))
+        });
+        KEY_BUFFER.set(it.into_key_buffer());
+        found
     }
 
     /// A cursor over all entries, positioned nowhere until a seek.

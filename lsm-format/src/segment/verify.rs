@@ -93,9 +93,8 @@ impl SegmentReader {
         for slot in self.index_slots() {
             let h = slot.handle;
             tally.data_size += h.end() - h.offset;
-            let loaded = self
-                .decode_data_block(h, ChecksumCheck::Verify)
-                .and_then(|(contents, decompressed)| {
+            let loaded = self.decode_data_block(h, ChecksumCheck::Verify).and_then(
+                |(contents, decompressed)| {
                     tally.compressed_blocks += u64::from(decompressed);
                     it.reset(
                         contents,
@@ -105,7 +104,8 @@ impl SegmentReader {
                             index: false,
                         },
                     )
-                });
+                },
+            );
             let walked = loaded
                 .and_then(|()| walk_block(self, &mut it, h, &mut prev, &mut tally, &mut report));
             match walked {
