@@ -35,6 +35,8 @@ pub mod checksum;
 pub mod coding;
 pub mod entry;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod manifest;
 pub mod segment;

@@ -1,0 +1,365 @@
+//! Every fuzz target, on stable Rust: replays each committed seed in
+//! `fuzz/corpus/<target>/` and then `FUZZ_CASES` (default 2000) deterministic inputs
+//! per target, random or mutated from the seeds, through the same check functions
+//! the fuzz targets call (`lsm_format::fuzzing`).
+//!
+//! The seeds are written by `write_seed_corpus` (ignored; run it with
+//! `cargo test -p lsm-format --test fuzz_corpus -- --ignored write_seed_corpus`
+//! after a format change, and commit the result).
+//!
+//! The `segment_*` and `block_decode` targets exercise the segment code of
+//! `lsm_format::segment`; the others the log, WAL and manifest code.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use lsm_format::fuzzing;
+use lsm_format::log::LogWriter;
+use lsm_format::manifest::{SegmentMeta, VersionEdit};
+use lsm_format::segment::block::compress_lz4;
+use lsm_format::segment::block_builder::BlockBuilder;
+use lsm_format::wal::{encode_batch_header, encode_op};
+use lsm_format::{Compression, EntryKind, SegmentWriter, WriterOptions};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+type Check = fn(&[u8]);
+
+fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
+}
+
+/// The committed seeds of `target`, in name order (hidden files skipped).
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let dir = corpus_dir(target);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+fn cases() -> usize {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
+/// One mutated input: a random seed (or nothing) changed by a few random edits, the
+/// kinds of change a fuzzer makes.
+fn mutate(seeds: &[Vec<u8>], rng: &mut StdRng, allow_large: bool) -> Vec<u8> {
+    let mut data = if rng.gen_bool(0.1) {
+        (0..rng.gen_range(0..600)).map(|_| rng.gen()).collect()
+    } else {
+        seeds[rng.gen_range(0..seeds.len())].clone()
+    };
+    for _ in 0..rng.gen_range(1..5) {
+        let len = data.len();
+        match rng.gen_range(0..9) {
+            0 | 1 if len > 0 => {
+                let i = rng.gen_range(0..len);
+                data[i] ^= 1 << rng.gen_range(0..8);
+            }
+            2 if len > 0 => {
+                let i = rng.gen_range(0..len);
+                data[i] = [0, 0xff, rng.gen()][rng.gen_range(0..3)];
+            }
+            3 => data.truncate(rng.gen_range(0..=len)),
+            4 => {
+                let at = rng.gen_range(0..=len);
+                let extra: Vec<u8> = (0..rng.gen_range(1..16)).map(|_| rng.gen()).collect();
+                data.splice(at..at, extra);
+            }
+            5 if len > 0 => {
+                let a = rng.gen_range(0..len);
+                let b = rng.gen_range(a..=len.min(a + 64));
+                data.drain(a..b);
+            }
+            6 if len > 0 => {
+                // Splice the tail of another seed after a prefix of this one.
+                let other = &seeds[rng.gen_range(0..seeds.len())];
+                let cut = rng.gen_range(0..=len);
+                let from = rng.gen_range(0..=other.len());
+                data.truncate(cut);
+                data.extend_from_slice(&other[from..]);
+            }
+            7 => data.extend(std::iter::repeat_n(0, rng.gen_range(1..40))),
+            8 if allow_large && rng.gen_bool(0.05) => {
+                // Past a 32 KiB log block boundary, so resynchronisation is reached.
+                while !data.is_empty() && data.len() < 40_000 {
+                    data.extend_from_within(..);
+                }
+            }
+            _ => {}
+        }
+    }
+    data
+}
+
+fn run(target: &str, check: Check, allow_large: bool) {
+    let seeds = seeds(target);
+    assert!(!seeds.is_empty(), "no seeds for {target}");
+    for seed in &seeds {
+        check(seed);
+    }
+    let mut rng = StdRng::seed_from_u64(target.bytes().map(u64::from).sum());
+    for _ in 0..cases() {
+        check(&mutate(&seeds, &mut rng, allow_large));
+    }
+}
+
+#[test]
+fn log_read() {
+    run("log_read", fuzzing::log_read, true);
+}
+
+#[test]
+fn wal_replay() {
+    run("wal_replay", fuzzing::wal_replay, true);
+}
+
+#[test]
+fn manifest_decode() {
+    run("manifest_decode", fuzzing::manifest_decode, true);
+}
+
+#[test]
+fn segment_open() {
+    run("segment_open", fuzzing::segment_open, false);
+}
+
+#[test]
+fn block_decode() {
+    run("block_decode", fuzzing::block_decode, false);
+}
+
+#[test]
+fn segment_roundtrip() {
+    run("segment_roundtrip", fuzzing::segment_roundtrip, false);
+}
+
+// ---------------------------------------------------------------------------
+// Seed corpus generation.
+
+fn frame(payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = LogWriter::new(0);
+    let mut out = Vec::new();
+    for p in payloads {
+        w.add_record(p, &mut out);
+    }
+    out
+}
+
+fn wal(batches: usize, certify: bool, rng: &mut StdRng) -> Vec<u8> {
+    let mut w = LogWriter::new(0);
+    let mut out = Vec::new();
+    let mut seq = 1;
+    for _ in 0..batches {
+        let count = rng.gen_range(0..4);
+        let mut p = Vec::new();
+        let synced = if certify { out.len() as u64 } else { 0 };
+        encode_batch_header(&mut p, seq, synced, count);
+        for i in 0..count {
+            let key = format!("key{}", rng.gen_range(0..50));
+            if i % 3 == 2 {
+                encode_op(&mut p, EntryKind::Tombstone, key.as_bytes(), b"");
+            } else {
+                let value: Vec<u8> = (0..rng.gen_range(0..30)).map(|_| rng.gen()).collect();
+                encode_op(&mut p, EntryKind::Put, key.as_bytes(), &value);
+            }
+        }
+        seq += u64::from(count);
+        w.add_record(&p, &mut out);
+    }
+    out
+}
+
+fn meta(file_number: u64, a: &str, b: &str) -> SegmentMeta {
+    SegmentMeta {
+        file_number,
+        file_size: 1000 + file_number,
+        smallest_key: Bytes::copy_from_slice(a.as_bytes()),
+        largest_key: Bytes::copy_from_slice(b.as_bytes()),
+        smallest_seq: file_number,
+        largest_seq: file_number + 5,
+        entry_count: 10,
+        tombstone_count: 2,
+    }
+}
+
+fn edit_bytes(edit: &VersionEdit) -> Vec<u8> {
+    let mut out = Vec::new();
+    edit.encode(&mut out);
+    out
+}
+
+fn manifest() -> (Vec<u8>, Vec<u8>) {
+    let snapshot = VersionEdit {
+        format_version: Some(1),
+        log_number: Some(3),
+        next_file_number: Some(8),
+        last_sequence: Some(500),
+        added_segments: vec![
+            (0, meta(5, "a", "m")),
+            (0, meta(6, "b", "k")),
+            (2, meta(7, "", "z")),
+        ],
+        ..Default::default()
+    };
+    let change = VersionEdit {
+        log_number: Some(9),
+        next_file_number: Some(11),
+        last_sequence: Some(900),
+        deleted_segments: vec![(0, 5), (0, 6)],
+        added_segments: vec![(1, meta(10, "a", "m")), (3, meta(7, "", "z"))],
+        ..Default::default()
+    };
+    let change = VersionEdit {
+        deleted_segments: vec![(0, 5), (0, 6), (2, 7)],
+        ..change
+    };
+    let first = edit_bytes(&snapshot);
+    let file = frame(&[first.clone(), vec![], edit_bytes(&change), vec![]]);
+    (file, edit_bytes(&change))
+}
+
+fn segment(n: usize, options: WriterOptions, rng: &mut StdRng) -> Vec<u8> {
+    let mut w = SegmentWriter::new(Vec::new(), options);
+    for i in 0..n {
+        let key = format!("key{:04}", i / 2);
+        let seq = (1000 - i) as u64;
+        if i % 5 == 4 {
+            w.add(key.as_bytes(), seq, EntryKind::Tombstone, b"")
+                .unwrap();
+        } else {
+            let value: Vec<u8> = if i % 2 == 0 {
+                vec![b'x'; rng.gen_range(0..40)]
+            } else {
+                (0..rng.gen_range(0..40)).map(|_| rng.gen()).collect()
+            };
+            w.add(key.as_bytes(), seq, EntryKind::Put, &value).unwrap();
+        }
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn seg_options(block_size: usize, bloom: u8, compression: Compression) -> WriterOptions {
+    WriterOptions {
+        block_size,
+        restart_interval: 4,
+        bloom_bits_per_key: bloom,
+        compression,
+        created_unix_ms: Some(0),
+        creator: "seed".into(),
+    }
+}
+
+fn block(n: usize, restart_interval: usize) -> Vec<u8> {
+    let mut b = BlockBuilder::new(restart_interval);
+    for i in 0..n {
+        let key = format!("k{:03}", i);
+        let tag = ((1000 - i as u64) << 8) | u64::from(i % 3 != 0);
+        b.add(key.as_bytes(), tag, &vec![b'v'; i % 7]).unwrap();
+    }
+    b.finish().to_vec()
+}
+
+#[test]
+#[ignore = "writes the seed corpus into fuzz/corpus; run by hand after a format change"]
+fn write_seed_corpus() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut files: Vec<(&str, &str, Vec<u8>)> = Vec::new();
+
+    let records = frame(&[vec![], b"one".to_vec(), vec![7; 300], vec![1; 5000], vec![]]);
+    files.push(("log_read", "records", records.clone()));
+    files.push((
+        "log_read",
+        "truncated",
+        records[..records.len() - 2000].to_vec(),
+    ));
+    let mut flipped = records.clone();
+    flipped[20] ^= 4;
+    files.push(("log_read", "bad-checksum", flipped));
+    files.push(("log_read", "zero-tail", [records, vec![0; 100]].concat()));
+
+    let w = wal(40, true, &mut rng);
+    files.push(("wal_replay", "certified", w.clone()));
+    files.push(("wal_replay", "truncated", w[..w.len() * 2 / 3].to_vec()));
+    let mut flipped = w.clone();
+    flipped[w.len() / 2] ^= 0x10;
+    files.push(("wal_replay", "flipped-certified", flipped));
+    files.push(("wal_replay", "uncertified", wal(20, false, &mut rng)));
+    files.push((
+        "wal_replay",
+        "zero-tail",
+        [wal(5, true, &mut rng), vec![0; 40]].concat(),
+    ));
+
+    let (m, change) = manifest();
+    files.push(("manifest_decode", "manifest", m.clone()));
+    files.push(("manifest_decode", "truncated", m[..m.len() - 20].to_vec()));
+    files.push(("manifest_decode", "edit", change));
+    let mut flipped = m.clone();
+    flipped[30] ^= 0x01;
+    files.push(("manifest_decode", "flipped", flipped));
+
+    let plain = segment(60, seg_options(256, 10, Compression::None), &mut rng);
+    files.push(("segment_open", "plain", plain.clone()));
+    files.push((
+        "segment_open",
+        "lz4",
+        segment(80, seg_options(512, 10, Compression::Lz4), &mut rng),
+    ));
+    files.push((
+        "segment_open",
+        "no-bloom",
+        segment(30, seg_options(4096, 0, Compression::None), &mut rng),
+    ));
+    files.push((
+        "segment_open",
+        "empty",
+        segment(0, seg_options(4096, 10, Compression::None), &mut rng),
+    ));
+    files.push((
+        "segment_open",
+        "truncated",
+        plain[..plain.len() - 30].to_vec(),
+    ));
+    let mut flipped = plain.clone();
+    flipped[100] ^= 0x08;
+    files.push(("segment_open", "flipped", flipped));
+
+    let b = block(40, 4);
+    files.push(("block_decode", "block", b.clone()));
+    files.push(("block_decode", "empty", 0u32.to_le_bytes().to_vec()));
+    files.push(("block_decode", "one-restart", block(10, 16)));
+    files.push(("block_decode", "truncated", b[..b.len() / 2].to_vec()));
+    let mut lz4 = Vec::new();
+    assert!(compress_lz4(&b, &mut lz4), "the seed block compresses");
+    files.push(("block_decode", "lz4", lz4));
+
+    for (name, len) in [("short", 16), ("medium", 300), ("long", 3000)] {
+        let bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+        files.push(("segment_roundtrip", name, bytes));
+    }
+    files.push((
+        "segment_roundtrip",
+        "text",
+        b"\x03\x05\x0a\x01the quick brown fox jumps".to_vec(),
+    ));
+
+    for (target, name, bytes) in files {
+        assert!(
+            bytes.len() < 20 * 1024,
+            "{target}/{name} is {} bytes",
+            bytes.len()
+        );
+        let dir = corpus_dir(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+    }
+}
