@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use crate::entry::{compare_internal, EntryKind, MAX_KEY_LEN};
 use crate::error::{Error, Result};
+use crate::segment::block_entry::{decode_header, u32_at, Header};
 
 /// Where a block came from, for error messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -358,36 +359,7 @@ impl BlockIter {
     #[inline]
     fn header(&self, pos: usize) -> Result<Header> {
         let area = self.data.get(..self.entries_end).unwrap_or_default();
-        let bad = |what: &str| self.corrupt(pos, format!("entry {what}"));
-        let (shared, p) = varint32_at(area, pos).ok_or_else(|| bad("has a bad shared length"))?;
-        let (unshared, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad key length"))?;
-        let (value_len, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad value length"))?;
-        let key_start = p;
-        let tag_start = key_start.checked_add(unshared as usize);
-        let value_start = tag_start.and_then(|t| t.checked_add(8));
-        let end = value_start.and_then(|v| v.checked_add(value_len as usize));
-        let (Some(tag_start), Some(value_start), Some(end)) = (tag_start, value_start, end) else {
-            return Err(bad("runs past the end of the block's entries"));
-        };
-        if end > self.entries_end {
-            return Err(bad("runs past the end of the block's entries"));
-        }
-        let tag = u64_at(area, tag_start).ok_or_else(|| bad("runs past the end of the block"))?;
-        let kind = (tag & 0xff) as u8;
-        if EntryKind::from_u8(kind).is_none() {
-            return Err(bad(&format!("has unknown kind {kind}")));
-        }
-        if kind == EntryKind::Tombstone as u8 && value_len != 0 && !self.origin.index {
-            return Err(bad("is a tombstone with a value"));
-        }
-        Ok(Header {
-            shared: shared as usize,
-            key_start,
-            tag_start,
-            value_start,
-            value_len: value_len as usize,
-            tag,
-        })
+        decode_header(area, pos, self.origin.index).map_err(|reason| self.corrupt(pos, reason))
     }
 
     fn corrupt(&self, pos: usize, reason: String) -> Error {
@@ -400,47 +372,6 @@ impl BlockIter {
             Error::corruption(self.origin.offset + pos as u64, reason)
         }
     }
-}
-
-struct Header {
-    shared: usize,
-    key_start: usize,
-    tag_start: usize,
-    value_start: usize,
-    value_len: usize,
-    tag: u64,
-}
-
-/// Decodes a varint32 (at most 5 bytes, value within 32 bits) at `pos`; returns the
-/// value and the position after it.
-#[inline]
-fn varint32_at(buf: &[u8], pos: usize) -> Option<(u32, usize)> {
-    let b0 = *buf.get(pos)?;
-    if b0 < 0x80 {
-        return Some((u32::from(b0), pos + 1));
-    }
-    let mut v = u32::from(b0 & 0x7f);
-    for i in 1..5 {
-        let b = *buf.get(pos + i)?;
-        if i == 4 && b > 0x0f {
-            return None;
-        }
-        v |= u32::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Some((v, pos + i + 1));
-        }
-    }
-    None
-}
-
-fn u32_at(buf: &[u8], pos: usize) -> Option<u32> {
-    let b = buf.get(pos..pos.checked_add(4)?)?;
-    Some(u32::from_le_bytes(b.try_into().ok()?))
-}
-
-fn u64_at(buf: &[u8], pos: usize) -> Option<u64> {
-    let b = buf.get(pos..pos.checked_add(8)?)?;
-    Some(u64::from_le_bytes(b.try_into().ok()?))
 }
 
 #[cfg(test)]
@@ -606,16 +537,5 @@ mod tests {
         let e = it.seek_to_first().unwrap_err();
         assert_eq!(e.offset(), Some(7));
         assert!(e.to_string().contains("decompressed"));
-    }
-
-    #[test]
-    fn varint32_limits() {
-        assert_eq!(varint32_at(&[0x7f], 0), Some((127, 1)));
-        assert_eq!(
-            varint32_at(&[0xff, 0xff, 0xff, 0xff, 0x0f], 0),
-            Some((u32::MAX, 5))
-        );
-        assert_eq!(varint32_at(&[0xff, 0xff, 0xff, 0xff, 0x10], 0), None);
-        assert_eq!(varint32_at(&[0x80], 0), None);
     }
 }

@@ -189,7 +189,7 @@ impl SegmentIter {
 
     /// (data block, offset within it) of the current entry: increases strictly along
     /// the file.
-    fn position(&self) -> (usize, usize) {
+    pub(crate) fn position(&self) -> (usize, usize) {
         (self.block_index, self.block.current_offset())
     }
 
@@ -224,87 +224,6 @@ impl SegmentIter {
         Ok(())
     }
 }
-
-/// The entries of a segment as a std iterator, forward by default and reversible
-/// with `.rev()` (both ends meet in the middle). Yields errors as items and then ends.
-pub struct SegmentEntries {
-    front: SegmentIter,
-    back: SegmentIter,
-    front_started: bool,
-    back_started: bool,
-    /// Positions of the entries last yielded at each end: the other end stops there.
-    front_yielded: Option<(usize, usize)>,
-    back_yielded: Option<(usize, usize)>,
-    done: bool,
-}
-
-impl SegmentEntries {
-    /// All entries of `reader`.
-    pub fn new(reader: SegmentReader) -> Self {
-        SegmentEntries {
-            front: SegmentIter::new(reader.clone()),
-            back: SegmentIter::new(reader),
-            front_started: false,
-            back_started: false,
-            front_yielded: None,
-            back_yielded: None,
-            done: false,
-        }
-    }
-
-    fn step(&mut self, forward: bool) -> Option<Result<Entry>> {
-        if self.done {
-            return None;
-        }
-        let (it, started) = if forward {
-            (&mut self.front, &mut self.front_started)
-        } else {
-            (&mut self.back, &mut self.back_started)
-        };
-        let moved = match (std::mem::replace(started, true), forward) {
-            (false, true) => it.seek_to_first(),
-            (false, false) => it.seek_to_last(),
-            (true, true) => it.next(),
-            (true, false) => it.prev(),
-        };
-        if let Err(e) = moved {
-            self.done = true;
-            return Some(Err(e));
-        }
-        let pos = it.position();
-        let met = if forward {
-            self.back_yielded.is_some_and(|b| pos >= b)
-        } else {
-            self.front_yielded.is_some_and(|f| pos <= f)
-        };
-        if !it.valid() || met {
-            self.done = true;
-            return None;
-        }
-        let entry = it.entry();
-        if forward {
-            self.front_yielded = Some(pos);
-        } else {
-            self.back_yielded = Some(pos);
-        }
-        Some(Ok(entry))
-    }
-}
-
-impl Iterator for SegmentEntries {
-    type Item = Result<Entry>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.step(true)
-    }
-}
-
-impl DoubleEndedIterator for SegmentEntries {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.step(false)
-    }
-}
-
-impl std::iter::FusedIterator for SegmentEntries {}
 
 #[cfg(test)]
 mod tests {
@@ -379,30 +298,5 @@ mod tests {
         assert!(!it.valid());
         it.prev().unwrap();
         assert!(!it.valid());
-    }
-
-    #[test]
-    fn entries_meet_in_the_middle() {
-        let r = reader();
-        let mut e = r.entries();
-        let (mut f, mut b) = (0, 0);
-        loop {
-            match e.next() {
-                Some(x) => {
-                    x.unwrap();
-                    f += 1
-                }
-                None => break,
-            }
-            match e.next_back() {
-                Some(x) => {
-                    x.unwrap();
-                    b += 1
-                }
-                None => break,
-            }
-        }
-        assert_eq!(f + b, 60);
-        assert!(e.next().is_none() && e.next_back().is_none());
     }
 }

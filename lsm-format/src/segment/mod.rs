@@ -7,9 +7,10 @@
 //! the same walk as a double-ended std iterator; [`SegmentReader::verify`] checks a
 //! whole file and lists its [`Problem`]s.
 //!
-//! One file per concept: `block` (framing, checksum, LZ4), `block_builder` and
-//! `block_iter` (entries and restart array of data and index blocks), `bloom`,
-//! `properties`, `footer`, then `writer`, `reader`, `iter` and `verify`.
+//! One file per concept: `block` (framing, checksum, LZ4), `block_entry`,
+//! `block_builder` and `block_iter` (entries and restart array of data and index
+//! blocks), `bloom`, `properties`, `footer`, then `writer`, `reader` and `open`
+//! (checks made when a file is opened), `iter`, `entries` and `verify`.
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -18,17 +19,21 @@ use crate::entry::EntryKind;
 
 pub mod block;
 pub mod block_builder;
+pub mod block_entry;
 pub mod block_iter;
 pub mod bloom;
+pub mod entries;
 pub mod footer;
 pub mod iter;
+mod open;
 pub mod properties;
 pub mod reader;
 pub mod verify;
 pub mod writer;
 
+pub use entries::SegmentEntries;
 pub use footer::{BlockHandle, Footer, FOOTER_LEN, SEGMENT_MAGIC};
-pub use iter::{SegmentEntries, SegmentIter};
+pub use iter::SegmentIter;
 pub use properties::Properties;
 pub use reader::SegmentReader;
 pub use verify::Problem;

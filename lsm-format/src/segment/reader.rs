@@ -12,18 +12,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::coding::Decoder;
 use crate::entry::compare_internal;
 use crate::error::{Error, Result};
 use crate::segment::block::{decompress_lz4, read_raw, ChecksumCheck};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
-use crate::segment::iter::SegmentEntries;
+use crate::segment::entries::SegmentEntries;
+use crate::segment::open;
 use crate::segment::{
     BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, IndexEntry, Properties,
     ReadOptions, Region, SegmentIter, FOOTER_LEN,
 };
-use crate::FORMAT_VERSION;
 
 thread_local! {
     /// Key buffer reused by point lookups on this thread.
@@ -41,15 +40,15 @@ pub struct SegmentReader {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    data: Bytes,
-    options: ReadOptions,
-    footer: Footer,
-    properties: Properties,
-    filter: BloomFilter,
-    index: Vec<IndexSlot>,
+pub(crate) struct Inner {
+    pub(crate) data: Bytes,
+    pub(crate) options: ReadOptions,
+    pub(crate) footer: Footer,
+    pub(crate) properties: Properties,
+    pub(crate) filter: BloomFilter,
+    pub(crate) index: Vec<IndexSlot>,
     /// One bit per data block: its checksum was verified by this reader.
-    verified: Box<[AtomicU64]>,
+    pub(crate) verified: Box<[AtomicU64]>,
 }
 
 /// One decoded index entry; `key` shares the index keys' buffer.
@@ -68,7 +67,7 @@ impl SegmentReader {
     /// or a metadata block is damaged, or the blocks are not laid out as section 3
     /// says (contiguous, in the grammar's order).
     pub fn open(data: Bytes, options: ReadOptions) -> Result<Self> {
-        match open_inner(data, &options) {
+        match open::open(data, &options) {
             Ok(inner) => Ok(SegmentReader {
                 inner: Arc::new(inner),
             }),
@@ -310,151 +309,6 @@ fn name_file(e: Error, file: Option<&str>) -> Error {
         },
         (e, _) => e,
     }
-}
-
-fn open_inner(data: Bytes, options: &ReadOptions) -> Result<Inner> {
-    let footer = Footer::decode(&data)?;
-    let (range, _) = read_raw(
-        &data,
-        footer.properties,
-        BlockType::Properties,
-        ChecksumCheck::Verify,
-    )?;
-    let properties = Properties::decode(
-        data.get(range).unwrap_or_default(),
-        footer.properties.offset,
-    )?;
-    if properties.format_version != FORMAT_VERSION {
-        return Err(Error::corruption(
-            footer.properties.offset,
-            format!(
-                "properties say format version {}",
-                properties.format_version
-            ),
-        ));
-    }
-    let (range, _) = read_raw(
-        &data,
-        footer.filter,
-        BlockType::Filter,
-        ChecksumCheck::Verify,
-    )?;
-    let filter = BloomFilter::parse(data.slice(range), footer.filter.offset)?;
-    let (range, _) = read_raw(&data, footer.index, BlockType::Index, ChecksumCheck::Verify)?;
-    let index = decode_index(data.slice(range), footer.index.offset)?;
-
-    // The grammar's layout: data blocks from offset 0, then filter, properties,
-    // index and footer, each starting where the previous one ends.
-    let data_end = index.last().map_or(0, |s| s.handle.end());
-    let expected = [
-        ("filter", footer.filter.offset, data_end),
-        ("properties", footer.properties.offset, footer.filter.end()),
-        ("index", footer.index.offset, footer.properties.end()),
-        (
-            "footer",
-            data.len() as u64 - FOOTER_LEN as u64,
-            footer.index.end(),
-        ),
-    ];
-    for (what, found, want) in expected {
-        if found != want {
-            return Err(Error::corruption(
-                found,
-                format!("{what} starts at {found}, expected {want}"),
-            ));
-        }
-    }
-    if properties.data_block_count != index.len() as u64 || properties.data_size != data_end {
-        return Err(Error::corruption(
-            footer.properties.offset,
-            format!(
-                "properties say {} data blocks of {} bytes, the index has {} of {data_end}",
-                properties.data_block_count,
-                properties.data_size,
-                index.len()
-            ),
-        ));
-    }
-    if (properties.entry_count == 0) != index.is_empty() {
-        return Err(Error::corruption(
-            footer.properties.offset,
-            format!(
-                "properties say {} entries in {} data blocks",
-                properties.entry_count,
-                index.len()
-            ),
-        ));
-    }
-    let verified = (0..index.len().div_ceil(64))
-        .map(|_| AtomicU64::new(0))
-        .collect();
-    Ok(Inner {
-        data,
-        options: options.clone(),
-        footer,
-        properties,
-        filter,
-        index,
-        verified,
-    })
-}
-
-/// Decodes the index block: entries in strictly increasing internal order whose
-/// handles tile the data area from offset 0 without gaps.
-fn decode_index(contents: Bytes, offset: u64) -> Result<Vec<IndexSlot>> {
-    let mut it = BlockIter::default();
-    it.reset(
-        contents,
-        BlockOrigin {
-            offset,
-            decompressed: false,
-            index: true,
-        },
-    )?;
-    let mut raw = Vec::new();
-    let mut keys = Vec::new();
-    it.seek_to_first()?;
-    let mut prev: Option<(usize, usize, u64)> = None;
-    let mut next_offset = 0u64;
-    while it.valid() {
-        let at = offset + it.current_offset() as u64;
-        if let Some((s, e, tag)) = prev {
-            let pk = keys.get(s..e).unwrap_or_default();
-            if compare_internal(pk, tag >> 8, it.key(), it.seq()) != Ordering::Less {
-                return Err(Error::corruption(at, "index entries out of order"));
-            }
-        }
-        let mut d = Decoder::new(it.value_slice(), at);
-        let handle = BlockHandle {
-            offset: d.varint64("block offset")?,
-            len: d.varint32("block length")?,
-        };
-        d.finish("block handle")?;
-        if handle.offset != next_offset {
-            return Err(Error::corruption(
-                at,
-                format!(
-                    "index names a data block at {}, expected one at {next_offset}",
-                    handle.offset
-                ),
-            ));
-        }
-        next_offset = handle.end();
-        let start = keys.len();
-        keys.extend_from_slice(it.key());
-        prev = Some((start, keys.len(), it.tag()));
-        raw.push((start, keys.len(), it.tag(), handle));
-        it.next()?;
-    }
-    let keys = Bytes::from(keys);
-    Ok(raw
-        .into_iter()
-        .map(|(s, e, tag, handle)| IndexSlot {
-            key: keys.slice(s..e),
-            tag,
-            handle,
-        })
-        .collect())
 }
 
 impl std::fmt::Debug for SegmentReader {

@@ -1,0 +1,154 @@
+//! The fixed part of one block entry: `docs/format.md` section 3.2.
+//!
+//! ```text
+//! entry := shared:varint32 unshared:varint32 value_len:varint32
+//!          key_delta[unshared] tag:u64 value[value_len]
+//! ```
+//!
+//! Decoding checks every length against the end of the entry area before anything is
+//! sliced, so a damaged entry becomes an error, never a panic or a read elsewhere.
+
+use crate::entry::EntryKind;
+
+/// Where the parts of an entry lie within its block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Bytes of the previous key this entry's key starts with.
+    pub shared: usize,
+    /// Offset of `key_delta`.
+    pub key_start: usize,
+    /// Offset of the tag (end of `key_delta`).
+    pub tag_start: usize,
+    /// Offset of the value.
+    pub value_start: usize,
+    /// Length of the value.
+    pub value_len: usize,
+    /// The tag, with a known kind.
+    pub tag: u64,
+}
+
+/// Decodes the entry header at `pos` of `area` (the block's entry area, restart array
+/// excluded). Index entries (`index`) may carry a tombstone's tag with a value.
+///
+/// # Errors
+/// A description of what is wrong; the caller adds the location.
+#[inline]
+pub fn decode_header(area: &[u8], pos: usize, index: bool) -> Result<Header, String> {
+    let bad = |what: &str| format!("entry {what}");
+    let (shared, p) = varint32_at(area, pos).ok_or_else(|| bad("has a bad shared length"))?;
+    let (unshared, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad key length"))?;
+    let (value_len, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad value length"))?;
+    let key_start = p;
+    let tag_start = key_start.checked_add(unshared as usize);
+    let value_start = tag_start.and_then(|t| t.checked_add(8));
+    let end = value_start.and_then(|v| v.checked_add(value_len as usize));
+    let (Some(tag_start), Some(value_start), Some(end)) = (tag_start, value_start, end) else {
+        return Err(bad("runs past the end of the block's entries"));
+    };
+    if end > area.len() {
+        return Err(bad("runs past the end of the block's entries"));
+    }
+    let tag = u64_at(area, tag_start).ok_or_else(|| bad("runs past the end of the block"))?;
+    let kind = (tag & 0xff) as u8;
+    if EntryKind::from_u8(kind).is_none() {
+        return Err(bad(&format!("has unknown kind {kind}")));
+    }
+    if kind == EntryKind::Tombstone as u8 && value_len != 0 && !index {
+        return Err(bad("is a tombstone with a value"));
+    }
+    Ok(Header {
+        shared: shared as usize,
+        key_start,
+        tag_start,
+        value_start,
+        value_len: value_len as usize,
+        tag,
+    })
+}
+
+/// Decodes a varint32 (at most 5 bytes, value within 32 bits) at `pos`; returns the
+/// value and the position after it.
+#[inline]
+pub fn varint32_at(buf: &[u8], pos: usize) -> Option<(u32, usize)> {
+    let b0 = *buf.get(pos)?;
+    if b0 < 0x80 {
+        return Some((u32::from(b0), pos + 1));
+    }
+    let mut v = u32::from(b0 & 0x7f);
+    for i in 1..5 {
+        let b = *buf.get(pos + i)?;
+        if i == 4 && b > 0x0f {
+            return None;
+        }
+        v |= u32::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some((v, pos + i + 1));
+        }
+    }
+    None
+}
+
+/// The little-endian `u32` at `pos`, if it fits.
+#[inline]
+pub fn u32_at(buf: &[u8], pos: usize) -> Option<u32> {
+    let b = buf.get(pos..pos.checked_add(4)?)?;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+/// The little-endian `u64` at `pos`, if it fits.
+#[inline]
+pub fn u64_at(buf: &[u8], pos: usize) -> Option<u64> {
+    let b = buf.get(pos..pos.checked_add(8)?)?;
+    Some(u64::from_le_bytes(b.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint32_limits() {
+        assert_eq!(varint32_at(&[0x7f], 0), Some((127, 1)));
+        assert_eq!(
+            varint32_at(&[0xff, 0xff, 0xff, 0xff, 0x0f], 0),
+            Some((u32::MAX, 5))
+        );
+        assert_eq!(varint32_at(&[0xff, 0xff, 0xff, 0xff, 0x10], 0), None);
+        assert_eq!(varint32_at(&[0x80], 0), None);
+        assert_eq!(u32_at(&[1, 0, 0], 0), None);
+        assert_eq!(u64_at(&[1, 0, 0, 0, 0, 0, 0, 0], 0), Some(1));
+    }
+
+    #[test]
+    fn headers_are_bounds_checked() {
+        let mut e = vec![2, 1, 3, b'x'];
+        e.extend_from_slice(&(5u64 << 8 | 1).to_le_bytes());
+        e.extend_from_slice(b"abc");
+        let h = decode_header(&e, 0, false).unwrap();
+        assert_eq!(
+            (
+                h.shared,
+                h.key_start,
+                h.tag_start,
+                h.value_start,
+                h.value_len
+            ),
+            (2, 3, 4, 12, 3)
+        );
+        for cut in 0..e.len() {
+            assert!(decode_header(&e[..cut], 0, false).is_err(), "cut at {cut}");
+        }
+        let mut tomb = e.clone();
+        tomb[4] = 0;
+        assert!(decode_header(&tomb, 0, false)
+            .unwrap_err()
+            .contains("tombstone"));
+        assert!(decode_header(&tomb, 0, true).is_ok());
+        tomb[4] = 2;
+        assert!(decode_header(&tomb, 0, true)
+            .unwrap_err()
+            .contains("kind 2"));
+        let huge = [0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
+        assert!(decode_header(&huge, 0, false).is_err());
+    }
+}
