@@ -155,11 +155,15 @@ fn disjoint_writers_with_concurrent_readers_lose_nothing() {
     for (k, v) in &model {
         assert_eq!(db.get(k).unwrap().as_deref(), Some(&v[..]));
     }
-    Arc::try_unwrap(db)
-        .ok()
-        .expect("sole owner")
-        .close()
-        .unwrap();
+    close_shared(db);
+}
+
+/// Closes a database once every thread let go of it.
+fn close_shared(db: Arc<Db>) {
+    match Arc::try_unwrap(db) {
+        Ok(db) => db.close().unwrap(),
+        Err(_) => panic!("a thread still holds the database"),
+    }
 }
 
 /// A scan result is strictly ascending and every value belongs to its key.
@@ -258,11 +262,7 @@ fn scans_and_snapshots_stay_fixed_while_flush_and_compaction_run() {
     assert_eq!(db.get(key(1)).unwrap(), None);
     assert_eq!(version_of(&key(0), &db.get(key(0)).unwrap().unwrap()), 5);
     drop(snapshot);
-    Arc::try_unwrap(db)
-        .ok()
-        .expect("sole owner")
-        .close()
-        .unwrap();
+    close_shared(db);
 }
 
 const ACCOUNTS: usize = 1000;
@@ -404,11 +404,7 @@ fn bank_transfers_keep_the_total_in_every_consistent_read() {
         transfers.load(Ordering::Relaxed),
         db.stats()
     );
-    Arc::try_unwrap(db)
-        .ok()
-        .expect("sole owner")
-        .close()
-        .unwrap();
+    close_shared(db);
     let db = Db::open(&path, tiny_options()).unwrap();
     assert_eq!(
         sum_pairs(&collect(db.scan::<Vec<u8>, _>(..), Direction::Forward).unwrap()),
@@ -561,11 +557,7 @@ fn no_reader_sees_a_key_version_go_backwards() {
         last.iter().sum::<u64>(),
         db.stats()
     );
-    Arc::try_unwrap(db)
-        .ok()
-        .expect("sole owner")
-        .close()
-        .unwrap();
+    close_shared(db);
     let db = Db::open(&path, tiny_options()).unwrap();
     check(&db, "after a reopen");
     db.close().unwrap();
