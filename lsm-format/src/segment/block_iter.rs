@@ -30,9 +30,13 @@ pub struct BlockOrigin {
 }
 
 /// A cursor over the entries of one block. Not valid until positioned.
+///
+/// `B` holds the block: [`Bytes`] when values are handed out sharing the block
+/// ([`value`](BlockIter::value)), or a borrowed `&[u8]` for a point lookup that only
+/// needs the value's range and so costs no reference counting.
 #[derive(Debug, Default)]
-pub struct BlockIter {
-    data: Bytes,
+pub struct BlockIter<B = Bytes> {
+    data: B,
     origin: BlockOrigin,
     /// Where the entries end and the restart array begins.
     entries_end: usize,
@@ -47,21 +51,37 @@ pub struct BlockIter {
     valid: bool,
 }
 
-impl BlockIter {
+impl BlockIter<Bytes> {
+    /// Value of the current entry, sharing the block.
+    #[inline]
+    pub fn value(&self) -> Bytes {
+        let end = self.value_start + self.value_len;
+        if end <= self.data.len() {
+            self.data.slice(self.value_start..end)
+        } else {
+            Bytes::new()
+        }
+    }
+}
+
+impl<B: AsRef<[u8]> + Default> BlockIter<B> {
     /// Loads `data` (uncompressed block contents) into the cursor, reusing its key
     /// buffer. The cursor is left unpositioned.
     ///
     /// # Errors
     /// Corruption when the restart array is malformed.
-    pub fn reset(&mut self, data: Bytes, origin: BlockOrigin) -> Result<()> {
+    pub fn reset(&mut self, data: B, origin: BlockOrigin) -> Result<()> {
         self.valid = false;
         self.data = data;
         self.origin = origin;
         self.entries_end = 0;
         self.num_restarts = 0;
         (self.cur, self.next, self.value_start, self.value_len) = (0, 0, 0, 0);
-        let len = self.data.len();
-        let n = match len.checked_sub(4).and_then(|p| u32_at(&self.data, p)) {
+        let len = self.data.as_ref().len();
+        let n = match len
+            .checked_sub(4)
+            .and_then(|p| u32_at(self.data.as_ref(), p))
+        {
             Some(n) => n as usize,
             None => {
                 return Err(self.corrupt(0, format!("block of {len} bytes has no restart count")))
@@ -77,7 +97,7 @@ impl BlockIter {
         let mut prev: Option<usize> = None;
         for i in 0..n {
             let pos = entries_end + 4 * i;
-            let r = u32_at(&self.data, pos).map_or(usize::MAX, |r| r as usize);
+            let r = u32_at(self.data.as_ref(), pos).map_or(usize::MAX, |r| r as usize);
             let ok = match prev {
                 None => r == 0,
                 Some(p) => r > p,
@@ -104,6 +124,11 @@ impl BlockIter {
     /// Gives back the key buffer (for reuse), dropping the block.
     pub fn into_key_buffer(self) -> Vec<u8> {
         self.key
+    }
+
+    /// Makes the cursor unpositioned, keeping the block.
+    pub fn invalidate(&mut self) {
+        self.valid = false;
     }
 
     /// True when the block holds no entry.
@@ -149,19 +174,15 @@ impl BlockIter {
     #[inline]
     pub fn value_slice(&self) -> &[u8] {
         self.data
+            .as_ref()
             .get(self.value_start..self.value_start + self.value_len)
             .unwrap_or_default()
     }
 
-    /// Value of the current entry, sharing the block.
+    /// Range of the current entry's value within the block.
     #[inline]
-    pub fn value(&self) -> Bytes {
-        let end = self.value_start + self.value_len;
-        if end <= self.data.len() {
-            self.data.slice(self.value_start..end)
-        } else {
-            Bytes::new()
-        }
+    pub fn value_range(&self) -> std::ops::Range<usize> {
+        self.value_start..self.value_start + self.value_len
     }
 
     /// Offset of the current entry within the block.
@@ -186,7 +207,8 @@ impl BlockIter {
 
     /// Offset of restart `i` (validated by [`reset`](Self::reset)).
     pub fn restart(&self, i: usize) -> usize {
-        u32_at(&self.data, self.entries_end + 4 * i).map_or(self.entries_end, |r| r as usize)
+        u32_at(self.data.as_ref(), self.entries_end + 4 * i)
+            .map_or(self.entries_end, |r| r as usize)
     }
 
     /// Where this block came from.
@@ -317,7 +339,11 @@ impl BlockIter {
         if h.shared != 0 {
             return Err(self.corrupt(pos, "entry at a restart point shares a prefix".into()));
         }
-        let key = self.data.get(h.key_start..h.tag_start).unwrap_or_default();
+        let key = self
+            .data
+            .as_ref()
+            .get(h.key_start..h.tag_start)
+            .unwrap_or_default();
         Ok((key, h.tag))
     }
 
@@ -344,8 +370,12 @@ impl BlockIter {
             return Err(self.corrupt(pos, "entry key longer than MAX_KEY_LEN".into()));
         }
         self.key.truncate(h.shared);
-        self.key
-            .extend_from_slice(self.data.get(h.key_start..h.tag_start).unwrap_or_default());
+        self.key.extend_from_slice(
+            self.data
+                .as_ref()
+                .get(h.key_start..h.tag_start)
+                .unwrap_or_default(),
+        );
         self.cur = pos;
         self.next = h.value_start + h.value_len;
         self.tag = h.tag;
@@ -358,7 +388,11 @@ impl BlockIter {
     /// Parses and bounds-checks the fixed part of the entry at `pos`.
     #[inline]
     fn header(&self, pos: usize) -> Result<Header> {
-        let area = self.data.get(..self.entries_end).unwrap_or_default();
+        let area = self
+            .data
+            .as_ref()
+            .get(..self.entries_end)
+            .unwrap_or_default();
         decode_header(area, pos, self.origin.index).map_err(|reason| self.corrupt(pos, reason))
     }
 

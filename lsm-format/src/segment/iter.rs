@@ -203,7 +203,12 @@ impl SegmentIter {
         Ok(())
     }
 
+    /// Makes data block `i` the current block (unpositioned), unless it already is:
+    /// blocks are immutable, so a seek within the current block reuses it.
     fn load(&mut self, i: usize) -> Result<()> {
+        if self.loaded && self.block_index == i {
+            return Ok(());
+        }
         self.loaded = false;
         self.reader.load_block(i, &mut self.block)?;
         self.block_index = i;
@@ -212,12 +217,14 @@ impl SegmentIter {
     }
 
     fn invalidate(&mut self) {
-        self.loaded = false;
+        self.block.invalidate();
     }
 
     fn guard(&mut self, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
         let r = f(self);
         if let Err(e) = r {
+            // The block may be half-decoded: load it afresh next time.
+            self.loaded = false;
             self.invalidate();
             return Err(self.reader.name(e));
         }

@@ -7,6 +7,7 @@
 //! are decompressed and may be kept in the [`BlockCache`](crate::BlockCache).
 
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
@@ -122,19 +123,35 @@ impl SegmentReader {
         if i >= self.inner.index.len() {
             return Ok(None);
         }
-        // The cursor borrows this thread's key buffer: no allocation per lookup.
-        let mut it = BlockIter::with_key_buffer(KEY_BUFFER.take());
-        let found = self.load_block(i, &mut it).and_then(|()| {
-            it.seek(key, seq).map_err(|e| self.name(e))?;
-            Ok((it.valid() && it.key() == key).then(|| Entry {
+        let handle = self.handle(i)?;
+        let source = self.block_source(i, handle).map_err(|e| self.name(e))?;
+        let data = &self.inner.data;
+        // The lookup borrows the block (no reference counting) and this thread's key
+        // buffer (no allocation); only the returned value shares the bytes.
+        let (contents, decompressed): (&[u8], bool) = match &source {
+            BlockSource::File(r) => (data.get(r.clone()).unwrap_or_default(), false),
+            BlockSource::Decompressed(b) => (b, true),
+        };
+        let mut it: BlockIter<&[u8]> = BlockIter::with_key_buffer(KEY_BUFFER.take());
+        let found = start_block(&mut it, contents, handle, decompressed).and_then(|()| {
+            it.seek(key, seq)?;
+            if !it.valid() || it.key() != key {
+                return Ok(None);
+            }
+            let v = it.value_range();
+            let value = match &source {
+                BlockSource::File(r) => data.slice(r.start + v.start..r.start + v.end),
+                BlockSource::Decompressed(b) => b.slice(v),
+            };
+            Ok(Some(Entry {
                 key: Bytes::copy_from_slice(key),
                 seq: it.seq(),
                 kind: it.kind(),
-                value: it.value(),
+                value,
             }))
         });
         KEY_BUFFER.set(it.into_key_buffer());
-        found
+        found.map_err(|e| self.name(e))
     }
 
     /// A cursor over all entries, positioned nowhere until a seek.
@@ -214,36 +231,28 @@ impl SegmentReader {
     }
 
     /// Loads data block `i` into `it`, checking its checksum (or taking it from the
-    /// cache) and that it holds at least one entry.
+    /// cache) and that it holds at least one entry. Errors do not name the file yet:
+    /// the caller does, once.
     pub(crate) fn load_block(&self, i: usize, it: &mut BlockIter) -> Result<()> {
-        let Some(slot) = self.inner.index.get(i) else {
-            return Err(Error::corruption(0, format!("no data block {i}")));
+        let handle = self.handle(i)?;
+        let (contents, decompressed) = match self.block_source(i, handle)? {
+            BlockSource::File(r) => (self.inner.data.slice(r), false),
+            BlockSource::Decompressed(b) => (b, true),
         };
-        let handle = slot.handle;
-        let (contents, decompressed) = self.read_data_block(i, handle).map_err(|e| self.name(e))?;
-        it.reset(
-            contents,
-            BlockOrigin {
-                offset: handle.offset,
-                decompressed,
-                index: false,
-            },
-        )
-        .map_err(|e| self.name(e))?;
-        if it.is_empty() {
-            return Err(self.name(Error::corruption(
-                handle.offset,
-                "data block without entries",
-            )));
-        }
-        Ok(())
+        start_block(it, contents, handle, decompressed)
     }
 
-    /// The uncompressed contents of data block `i` at `handle`, and whether they were
-    /// decompressed. The checksum is computed the first time this reader reads the
-    /// block; the file is immutable, so later reads trust that check, as they would
-    /// trust a block cache.
-    pub(crate) fn read_data_block(&self, i: usize, handle: BlockHandle) -> Result<(Bytes, bool)> {
+    fn handle(&self, i: usize) -> Result<BlockHandle> {
+        match self.inner.index.get(i) {
+            Some(slot) => Ok(slot.handle),
+            None => Err(Error::corruption(0, format!("no data block {i}"))),
+        }
+    }
+
+    /// Where the uncompressed contents of data block `i` at `handle` are. The
+    /// checksum is computed the first time this reader reads the block; the file is
+    /// immutable, so later reads trust that check, as they would trust a block cache.
+    fn block_source(&self, i: usize, handle: BlockHandle) -> Result<BlockSource> {
         let inner = &*self.inner;
         let cache = inner
             .options
@@ -255,7 +264,7 @@ impl SegmentReader {
             offset: handle.offset,
         };
         if let Some(block) = cache.and_then(|c| c.get(&key)) {
-            return Ok((block, true));
+            return Ok(BlockSource::Decompressed(block));
         }
         let (word, bit) = (i / 64, 1u64 << (i % 64));
         let flag = inner.verified.get(word);
@@ -263,14 +272,22 @@ impl SegmentReader {
             Some(f) if f.load(AtomicOrdering::Relaxed) & bit != 0 => ChecksumCheck::AlreadyVerified,
             _ => ChecksumCheck::Verify,
         };
-        let (block, decompressed) = self.decode_data_block(handle, check)?;
+        let (range, compression) = read_raw(&inner.data, handle, BlockType::Data, check)?;
+        let source = match compression {
+            Compression::None => BlockSource::File(range),
+            Compression::Lz4 => {
+                let raw = inner.data.get(range).unwrap_or_default();
+                let block = Bytes::from(decompress_lz4(raw, handle.offset)?);
+                if let Some(c) = cache {
+                    c.insert(key, block.clone());
+                }
+                BlockSource::Decompressed(block)
+            }
+        };
         if let (Some(f), ChecksumCheck::Verify) = (flag, check) {
             f.fetch_or(bit, AtomicOrdering::Relaxed);
         }
-        if let (Some(c), true) = (cache, decompressed) {
-            c.insert(key, block.clone());
-        }
-        Ok((block, decompressed))
+        Ok(source)
     }
 
     /// The uncompressed contents of the data block at `handle`, from the file bytes
@@ -299,6 +316,36 @@ impl SegmentReader {
     pub(crate) fn name(&self, e: Error) -> Error {
         name_file(e, self.inner.options.file_name.as_deref())
     }
+}
+
+/// Where a data block's uncompressed contents are.
+enum BlockSource {
+    /// In the file bytes, at this range: used in place.
+    File(Range<usize>),
+    /// Decompressed (or taken from the cache).
+    Decompressed(Bytes),
+}
+
+/// Loads block contents into a cursor; a data block must hold an entry.
+fn start_block<B: AsRef<[u8]> + Default>(
+    it: &mut BlockIter<B>,
+    contents: B,
+    handle: BlockHandle,
+    decompressed: bool,
+) -> Result<()> {
+    let origin = BlockOrigin {
+        offset: handle.offset,
+        decompressed,
+        index: false,
+    };
+    it.reset(contents, origin)?;
+    if it.is_empty() {
+        return Err(Error::corruption(
+            handle.offset,
+            "data block without entries",
+        ));
+    }
+    Ok(())
 }
 
 fn name_file(e: Error, file: Option<&str>) -> Error {
@@ -380,7 +427,13 @@ mod tests {
         let key = bad.index_slots()[2].key.clone();
         let err = bad.get(&key, 9).unwrap_err();
         assert_eq!(err.offset(), Some(h.offset));
-        assert!(err.to_string().contains("000042.seg"), "{err}");
+        assert_eq!(err.to_string().matches("000042.seg").count(), 1, "{err}");
+        let err = bad.entries().find_map(Result::err).unwrap();
+        assert_eq!(err.to_string().matches("000042.seg").count(), 1, "{err}");
+        let mut it = bad.iter();
+        let err = it.seek(&key, 9).unwrap_err();
+        assert_eq!(err.to_string().matches("000042.seg").count(), 1, "{err}");
+        assert!(!it.valid());
         assert!(format!("{bad:?}").contains("000042.seg"));
     }
 

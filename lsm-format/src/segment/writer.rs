@@ -218,7 +218,11 @@ impl<W: Write> SegmentWriter<W> {
         let mut encoded = Vec::with_capacity(15);
         crate::coding::put_varint64(&mut encoded, handle.offset);
         crate::coding::put_varint32(&mut encoded, handle.len);
-        self.index.add(&self.last_key, self.last_tag, &encoded)?;
+        if let Err(e) = self.index.add(&self.last_key, self.last_tag, &encoded) {
+            // The block is already written: the file cannot be completed.
+            self.failed = Some(e.to_string());
+            return Err(e);
+        }
         self.props.data_size += handle.end() - handle.offset;
         self.props.data_block_count += 1;
         Ok(())
