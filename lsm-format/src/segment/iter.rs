@@ -21,6 +21,24 @@ use crate::segment::{Entry, SegmentReader};
 /// returned by the call that met it; the cursor owns what it needs (a clone of the
 /// reader) so it can outlive the borrow it came from. Accessors called while not
 /// valid return unspecified values (stale or empty) but never panic.
+///
+/// ```
+/// use lsm_format::{EntryKind, SegmentReader, SegmentWriter, WriterOptions, MAX_SEQUENCE};
+///
+/// let mut w = SegmentWriter::new(Vec::new(), WriterOptions::default());
+/// for (key, seq) in [(&b"a"[..], 3), (b"b", 9), (b"b", 4), (b"c", 1)] {
+///     w.add(key, seq, EntryKind::Put, b"v")?;
+/// }
+/// let reader = SegmentReader::open(w.finish()?.into_inner().into(), Default::default())?;
+/// let mut it = reader.iter();
+/// it.seek(b"b", 5)?; // the newest version of "b" visible at sequence number 5
+/// assert_eq!((it.key(), it.seq()), (&b"b"[..], 4));
+/// it.next()?;
+/// assert_eq!(it.key(), b"c");
+/// it.seek_for_prev(b"bz", MAX_SEQUENCE)?;
+/// assert_eq!((it.key(), it.seq()), (&b"b"[..], 4));
+/// # Ok::<(), lsm_format::Error>(())
+/// ```
 pub struct SegmentIter {
     reader: SegmentReader,
     /// Index of the loaded data block; meaningful only when `block` holds one.
