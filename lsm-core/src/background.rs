@@ -28,7 +28,8 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// # Errors
 /// `Io` when a thread cannot be spawned.
 pub(crate) fn spawn(inner: &Arc<DbInner>) -> Result<Vec<JoinHandle<()>>> {
-    let mut jobs: Vec<(&str, fn(Arc<DbInner>))> =
+    type Job = fn(Arc<DbInner>);
+    let mut jobs: Vec<(&str, Job)> =
         vec![("lsm-flush", flush_loop), ("lsm-compact", compaction_loop)];
     if inner.opts.flush_interval.is_some() {
         jobs.push(("lsm-flush-timer", timer_loop));

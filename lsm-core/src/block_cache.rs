@@ -6,7 +6,7 @@
 //! shard is a classic LRU: a hash map into a slab of nodes linked most-recent first.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -144,9 +144,8 @@ impl LruBlockCache {
     }
 
     fn shard(&self, key: &BlockCacheKey) -> &Mutex<Shard> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        let h = self.hasher.hash_one(key);
+        &self.shards[(h as usize) % SHARDS]
     }
 
     pub fn hits(&self) -> u64 {

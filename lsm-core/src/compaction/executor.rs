@@ -122,7 +122,7 @@ impl DbInner {
             }
             input.next()?;
             entries += 1;
-            if entries % CANCEL_CHECK_EVERY == 0 && self.stopping.load(Ordering::Relaxed) {
+            if entries.is_multiple_of(CANCEL_CHECK_EVERY) && self.stopping.load(Ordering::Relaxed) {
                 return Err(Error::Closed);
             }
         }
