@@ -38,7 +38,10 @@ fn false_positive_rate_at_10_bits_per_key() {
     assert_eq!(false_negatives, 0);
     let false_positives = (N..2 * N).filter(|&i| r.may_contain(&key(i))).count();
     let rate = false_positives as f64 / N as f64;
-    eprintln!("false-positive rate at 10 bits per key: {:.3} %", rate * 100.0);
+    eprintln!(
+        "false-positive rate at 10 bits per key: {:.3} %",
+        rate * 100.0
+    );
     assert!(rate <= 0.015, "false-positive rate {:.3} %", rate * 100.0);
     // And an absent key the filter lets through is still not found.
     let through = (N..2 * N).find(|&i| r.may_contain(&key(i))).unwrap();
