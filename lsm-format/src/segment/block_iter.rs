@@ -261,15 +261,76 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
                 }
             }
             s.decode_restart(lo)?;
-            while compare_internal(&s.key, s.tag >> 8, key, seq) == Ordering::Less {
-                if s.next >= s.entries_end {
-                    s.valid = false;
-                    return Ok(());
-                }
-                s.decode_at(s.next)?;
+            if compare_internal(&s.key, s.tag >> 8, key, seq) != Ordering::Less {
+                return Ok(());
             }
-            Ok(())
+            s.scan_to(key, seq)
         })
+    }
+
+    /// From a current entry before `(key, seq)`, moves to the first entry at or
+    /// after it (or invalid at the end of the block), comparing each key's delta with
+    /// the target in place instead of rebuilding every key.
+    ///
+    /// Invariant: the current key (of length `cur_len`) is before the target and
+    /// agrees with it on exactly `lcp` leading bytes. A next key that shares more than
+    /// `lcp` bytes with the current one differs from the target where the current
+    /// key does, in the same direction: it is before the target too. Otherwise its
+    /// first `shared` bytes are the target's, and only its delta needs comparing.
+    fn scan_to(&mut self, key: &[u8], seq: u64) -> Result<()> {
+        let mut cur_len = self.key.len();
+        let mut lcp = mismatch(&self.key, key);
+        loop {
+            let pos = self.next;
+            if pos >= self.entries_end {
+                self.valid = false;
+                return Ok(());
+            }
+            let h = self.header(pos)?;
+            let delta_len = h.tag_start - h.key_start;
+            if h.shared > cur_len {
+                let reason = format!(
+                    "entry shares {} bytes with a {cur_len}-byte previous key",
+                    h.shared
+                );
+                return Err(self.corrupt(pos, reason));
+            }
+            if h.shared + delta_len > MAX_KEY_LEN {
+                return Err(self.corrupt(pos, "entry key longer than MAX_KEY_LEN".into()));
+            }
+            self.next = h.value_start + h.value_len;
+            cur_len = h.shared + delta_len;
+            if h.shared > lcp {
+                continue;
+            }
+            let delta = self
+                .data
+                .as_ref()
+                .get(h.key_start..h.tag_start)
+                .unwrap_or_default();
+            let tail = key.get(h.shared..).unwrap_or_default();
+            let m = mismatch(delta, tail);
+            lcp = h.shared + m;
+            let order = match (delta.get(m), tail.get(m)) {
+                (Some(a), Some(b)) => a.cmp(b),
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (None, None) => seq.cmp(&(h.tag >> 8)),
+            };
+            if order != Ordering::Less {
+                // This entry's key is the target's first `shared` bytes plus delta.
+                self.key.clear();
+                self.key
+                    .extend_from_slice(key.get(..h.shared).unwrap_or_default());
+                self.key.extend_from_slice(delta);
+                self.cur = pos;
+                self.tag = h.tag;
+                self.value_start = h.value_start;
+                self.value_len = h.value_len;
+                self.valid = true;
+                return Ok(());
+            }
+        }
     }
 
     /// Moves to the next entry; invalid after the last. Requires `valid()`.
@@ -408,6 +469,34 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
     }
 }
 
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+fn mismatch(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (
+        a.get(..n).unwrap_or_default(),
+        b.get(..n).unwrap_or_default(),
+    );
+    let mut i = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let (x, y) = (u64_of(x), u64_of(y));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    let rest = a.get(i..).unwrap_or_default().iter();
+    i + rest
+        .zip(b.get(i..).unwrap_or_default())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+#[inline]
+fn u64_of(chunk: &[u8]) -> u64 {
+    chunk.try_into().map_or(0, u64::from_le_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,6 +577,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn mismatch_finds_the_first_difference() {
+        let a: Vec<u8> = (0..40).collect();
+        for i in 0..40 {
+            let mut b = a.clone();
+            b[i] ^= 0x10;
+            assert_eq!(mismatch(&a, &b), i);
+            assert_eq!(mismatch(&a[..i], &b), i);
+        }
+        assert_eq!(mismatch(&a, &a), 40);
+        assert_eq!(mismatch(&a, &a[..17]), 17);
+        assert_eq!(mismatch(b"", b"x"), 0);
     }
 
     #[test]
