@@ -134,6 +134,16 @@ pub fn parse_bytes(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// `n` and the noun, plural unless `n` is 1: `1 record`, `3 records`.
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {noun}s"),
+    }
+}
+
 /// Renders a byte count for people: `512 B`, `4.0 KiB`, `1.5 MiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -186,6 +196,9 @@ mod tests {
 
     #[test]
     fn byte_counts() {
+        assert_eq!(plural(1u64, "entry"), "1 entry");
+        assert_eq!(plural(2u64, "entry"), "2 entries");
+        assert_eq!(plural(0u64, "block"), "0 blocks");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 20), "3.0 MiB");

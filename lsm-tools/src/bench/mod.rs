@@ -23,8 +23,9 @@ pub use workload::{LiveSet, Workload};
 use crate::error::{Error, Result};
 use crate::files::FileName;
 
-/// The default workloads: every one, sized so that the default run of one million
-/// keys takes well under a minute on two cores in a release build.
+/// The default workloads: every one. With the default sizes (one million keys filled,
+/// a tenth of that for reads, overwrites and deletes, a thousand synced writes) the
+/// run takes well under a minute on two cores in a release build.
 pub const DEFAULT_WORKLOADS: [Workload; 11] = [
     Workload::Fillseq,
     Workload::Fillrandom,
@@ -44,10 +45,12 @@ pub const DEFAULT_WORKLOADS: [Workload; 11] = [
 pub struct BenchConfig {
     /// Workloads, in order.
     pub workloads: Vec<Workload>,
-    /// Number of keys (and of writes per write workload). Default 1 000 000.
+    /// Number of keys: the fill workloads write each once. Default 1 000 000.
     pub num: u64,
-    /// Operations of read workloads. Default: `num`.
+    /// Operations of read workloads. Default 100 000 (`num / 10`).
     pub reads: u64,
+    /// Operations of `overwrite` and `deleterandom`. Default 100 000 (`num / 10`).
+    pub writes: u64,
     /// Writes of `fillsync`. Default 1000.
     pub sync_num: u64,
     /// Key size in bytes. Default 16.
@@ -73,7 +76,8 @@ impl Default for BenchConfig {
         BenchConfig {
             workloads: DEFAULT_WORKLOADS.to_vec(),
             num: 1_000_000,
-            reads: 1_000_000,
+            reads: 100_000,
+            writes: 100_000,
             sync_num: 1000,
             key_size: 16,
             value_size: 100,

@@ -107,6 +107,8 @@ pub struct ReportConfig {
     pub num: u64,
     /// Read operations per read workload.
     pub reads: u64,
+    /// Operations of overwrite and deleterandom.
+    pub writes: u64,
     /// Writes of fillsync.
     pub sync_num: u64,
     /// Key size.
@@ -148,6 +150,7 @@ impl BenchReport {
             config: ReportConfig {
                 num: cfg.num,
                 reads: cfg.reads,
+                writes: cfg.writes,
                 sync_num: cfg.sync_num,
                 key_size: cfg.key_size,
                 value_size: cfg.value_size,
@@ -170,9 +173,10 @@ impl BenchReport {
         let c = &self.config;
         writeln!(
             out,
-            "lsm-bench: {} keys, {} reads, keys {} B, values {} B (compressible to {:.0} %), {} reader thread(s), seed {}",
+            "lsm-bench: {} keys, {} reads, {} writes, keys {} B, values {} B (compressible to {:.0} %), {} reader thread(s), seed {}",
             c.num,
             c.reads,
+            c.writes,
             c.key_size,
             c.value_size,
             c.compression_ratio * 100.0,

@@ -21,7 +21,7 @@ pub enum Workload {
     Fillseq,
     /// Write `num` random keys into a fresh database.
     Fillrandom,
-    /// Write `num` random keys over the existing ones.
+    /// Write `writes` random keys over the existing ones.
     Overwrite,
     /// Read `reads` random keys (present if a fill ran), on `threads` threads.
     Readrandom,
@@ -33,7 +33,7 @@ pub enum Workload {
     Readreverse,
     /// `reads` times: seek to a random key and read the next 10, on `threads` threads.
     Seekrandom,
-    /// Delete `num` random keys.
+    /// Delete `writes` random keys.
     Deleterandom,
     /// `threads` threads read random keys while one thread writes random keys.
     Readwhilewriting,
@@ -174,7 +174,7 @@ pub fn run(
             write(db, cfg, live, bar, seed, cfg.num, Pattern::Random)?
         }
         Workload::Fillsync => write(db, cfg, live, bar, seed, cfg.sync_num, Pattern::Random)?,
-        Workload::Deleterandom => write(db, cfg, live, bar, seed, cfg.num, Pattern::Delete)?,
+        Workload::Deleterandom => write(db, cfg, live, bar, seed, cfg.writes, Pattern::Delete)?,
         Workload::Readrandom => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Present)?,
         Workload::Readmissing => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Missing)?,
         Workload::Seekrandom => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Seek)?,

@@ -17,12 +17,15 @@ struct Args {
     /// Workloads to run, in order, comma-separated.
     #[arg(long, alias = "workloads", value_enum, value_delimiter = ',', default_values_t = DEFAULT_WORKLOADS.to_vec())]
     benchmarks: Vec<Workload>,
-    /// Number of keys, and of writes of each write workload.
+    /// Number of keys: fillseq and fillrandom write each once.
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
-    /// Operations of each read workload (default: --num).
+    /// Operations of each read workload (default: --num / 10).
     #[arg(long)]
     reads: Option<u64>,
+    /// Operations of overwrite and deleterandom (default: --num / 10).
+    #[arg(long)]
+    writes: Option<u64>,
     /// Writes of fillsync (each one synced).
     #[arg(long, default_value_t = 1000)]
     sync_num: u64,
@@ -112,7 +115,8 @@ fn main() -> ExitCode {
     let cfg = BenchConfig {
         workloads: a.benchmarks.clone(),
         num: a.num,
-        reads: a.reads.unwrap_or(a.num),
+        reads: a.reads.unwrap_or((a.num / 10).max(1)),
+        writes: a.writes.unwrap_or((a.num / 10).max(1)),
         sync_num: a.sync_num,
         key_size: a.key_size,
         value_size: a.value_size,

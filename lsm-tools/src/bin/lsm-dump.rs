@@ -40,17 +40,21 @@ struct Args {
     full: bool,
     /// Only entries with key >= this (text, or hex with a 0x prefix).
     #[arg(long, value_parser = parse_key)]
-    from: Option<Vec<u8>>,
+    from: Option<Key>,
     /// Only entries with key < this (text, or hex with a 0x prefix).
     #[arg(long, value_parser = parse_key)]
-    to: Option<Vec<u8>>,
+    to: Option<Key>,
     /// At most this many entries.
     #[arg(long)]
     limit: Option<usize>,
 }
 
-fn parse_key(s: &str) -> Result<Vec<u8>, String> {
-    parse_bytes(s)
+/// A key given on the command line (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone)]
+struct Key(Vec<u8>);
+
+fn parse_key(s: &str) -> Result<Key, String> {
+    parse_bytes(s).map(Key)
 }
 
 fn main() -> ExitCode {
@@ -61,8 +65,8 @@ fn main() -> ExitCode {
         layout: args.layout,
         entries: args.entries,
         range: KeyRange {
-            from: args.from,
-            to: args.to,
+            from: args.from.map(|k| k.0),
+            to: args.to.map(|k| k.0),
         },
         limit: args.limit,
     };

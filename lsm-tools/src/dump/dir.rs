@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::manifest::{segment_table, JsonSegmentMeta};
 use super::{out_err, write_json, write_json_line, DumpOptions};
-use crate::display::{human_bytes, show, Style};
+use crate::display::{human_bytes, plural, show, Style};
 use crate::error::{Error, Result};
 use crate::files::FileName;
 use crate::merge::LiveView;
@@ -204,8 +204,12 @@ fn print_summary(
     writeln!(o, "database {}", s.dir)?;
     writeln!(
         o,
-        "manifest: {} bytes, {} edits; log_number {}, next_file_number {}, last_sequence {}",
-        s.manifest_bytes, s.manifest_edits, s.log_number, s.next_file_number, s.last_sequence
+        "manifest: {} bytes, {}; log_number {}, next_file_number {}, last_sequence {}",
+        s.manifest_bytes,
+        plural(s.manifest_edits as u64, "record"),
+        s.log_number,
+        s.next_file_number,
+        s.last_sequence
     )?;
     writeln!(o, "\nlevels")?;
     let mut t = Table::new(&[

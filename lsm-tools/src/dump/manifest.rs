@@ -8,7 +8,7 @@ use lsm_format::manifest::{SegmentMeta, VersionEdit};
 use serde::Serialize;
 
 use super::{out_err, write_json, DumpOptions};
-use crate::display::{show, Style};
+use crate::display::{plural, show, Style};
 use crate::error::{read_file, Result};
 use crate::files::segment_name;
 use crate::state::manifest::{replay, ManifestState};
@@ -115,9 +115,9 @@ pub fn dump_manifest(path: &Path, options: &DumpOptions, out: &mut dyn Write) ->
     let o = &mut *out;
     writeln!(
         o,
-        "manifest {name} ({} bytes, {} edits)",
+        "manifest {name} ({} bytes, {})",
         data.len(),
-        state.edits.len()
+        plural(state.edits.len() as u64, "record")
     )
     .map_err(out_err)?;
     for e in &state.edits {
@@ -177,15 +177,15 @@ fn print_edit(
 pub fn describe_segment(m: &SegmentMeta, style: Style) -> String {
     let whole = style.whole();
     format!(
-        "{} {} bytes, keys {} ..= {}, seqs {} ..= {}, {} entries ({} tombstones)",
+        "{} {} bytes, keys {} ..= {}, seqs {} ..= {}, {} ({})",
         segment_name(m.file_number),
         m.file_size,
         show(&m.smallest_key, whole),
         show(&m.largest_key, whole),
         m.smallest_seq,
         m.largest_seq,
-        m.entry_count,
-        m.tombstone_count
+        plural(m.entry_count, "entry"),
+        plural(m.tombstone_count, "tombstone")
     )
 }
 

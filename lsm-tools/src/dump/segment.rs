@@ -9,7 +9,7 @@ use lsm_format::{Footer, IndexEntry, Properties, Region, SegmentReader, MAX_SEQU
 use serde::Serialize;
 
 use super::{json_version, out_err, version_row, write_json, DumpOptions, JsonEntry};
-use crate::display::{human_bytes, show, Style};
+use crate::display::{human_bytes, plural, show, Style};
 use crate::error::{read_file, Error, Result};
 use crate::state::open_segment_bytes;
 use crate::table::{Align, Table};
@@ -254,7 +254,11 @@ fn print_properties(o: &mut dyn Write, p: &Properties, style: Style) -> std::io:
         ("format version", p.format_version.to_string()),
         (
             "entries",
-            format!("{} ({} tombstones)", p.entry_count, p.tombstone_count),
+            format!(
+                "{} ({})",
+                p.entry_count,
+                plural(p.tombstone_count, "tombstone")
+            ),
         ),
         (
             "sequence range",
@@ -270,7 +274,11 @@ fn print_properties(o: &mut dyn Write, p: &Properties, style: Style) -> std::io:
         ),
         (
             "data size",
-            format!("{} bytes in {} blocks", p.data_size, p.data_block_count),
+            format!(
+                "{} bytes in {}",
+                p.data_size,
+                plural(p.data_block_count, "block")
+            ),
         ),
         ("raw key bytes", p.raw_key_size.to_string()),
         ("raw value bytes", p.raw_value_size.to_string()),
@@ -286,7 +294,7 @@ fn print_properties(o: &mut dyn Write, p: &Properties, style: Style) -> std::io:
 }
 
 fn print_index(o: &mut dyn Write, index: &[IndexEntry], style: Style) -> std::io::Result<()> {
-    writeln!(o, "\nindex ({} data blocks)", index.len())?;
+    writeln!(o, "\nindex ({})", plural(index.len() as u64, "data block"))?;
     let mut t = Table::new(&[
         ("block", Align::Right),
         ("offset", Align::Right),
@@ -308,7 +316,7 @@ fn print_index(o: &mut dyn Write, index: &[IndexEntry], style: Style) -> std::io
 }
 
 fn print_layout(o: &mut dyn Write, layout: &[Region]) -> std::io::Result<()> {
-    writeln!(o, "\nlayout ({} regions)", layout.len())?;
+    writeln!(o, "\nlayout ({})", plural(layout.len() as u64, "region"))?;
     let mut t = Table::new(&[
         ("offset", Align::Right),
         ("end", Align::Right),

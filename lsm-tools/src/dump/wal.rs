@@ -9,6 +9,7 @@ use lsm_format::wal::{decode_batch, replay_wal, WalBatch};
 use serde::Serialize;
 
 use super::{json_version, out_err, version_row, write_json, DumpOptions, JsonEntry};
+use crate::display::plural;
 use crate::error::{read_file, Error, Result};
 use crate::problem::Problem;
 use crate::table::{Align, Table};
@@ -103,9 +104,9 @@ pub fn dump_wal(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> Resu
                 record.op_count = Some(ops.len());
                 text.push(Text::Line(format!(
                     "record at offset {} ({len} bytes): first seq {first_seq}, synced offset \
-                     {synced_offset}, {} ops",
+                     {synced_offset}, {}",
                     rec.offset,
-                    ops.len()
+                    plural(ops.len() as u64, "op")
                 )));
                 let mut table = ops_table();
                 for (i, op) in ops.iter().enumerate() {
@@ -164,9 +165,9 @@ pub fn dump_wal(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> Resu
     let o = &mut *out;
     writeln!(
         o,
-        "wal {name} ({} bytes, {} records)",
+        "wal {name} ({} bytes, {})",
         data.len(),
-        records.len()
+        plural(records.len() as u64, "record")
     )
     .map_err(out_err)?;
     for t in text {
@@ -192,8 +193,10 @@ pub fn print_damage(o: &mut dyn Write, damage: Option<&JsonDamage>) -> std::io::
             };
             writeln!(
                 o,
-                "damage at offset {} ({}), {} valid record(s) after it: {what}",
-                d.offset, d.kind, d.valid_records_after
+                "damage at offset {} ({}), {} after it: {what}",
+                d.offset,
+                d.kind,
+                plural(d.valid_records_after as u64, "valid record")
             )?;
             if let Some(p) = &d.problem {
                 writeln!(o, "  {p}")?;

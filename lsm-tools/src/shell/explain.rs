@@ -15,7 +15,7 @@ use std::path::Path;
 use lsm_format::entry::compare_internal;
 use lsm_format::{Entry, EntryKind, MAX_SEQUENCE};
 
-use crate::display::{show, Style};
+use crate::display::{plural, show, Style};
 use crate::error::{Error, Result};
 use crate::merge::memtable_entries;
 use crate::state::{DbState, LiveSegment};
@@ -143,7 +143,10 @@ fn levels(
             });
         }
         let order = if level == 0 { ", newest first" } else { "" };
-        lines.push(format!("  level {level} ({} segments{order}):", segs.len()));
+        lines.push(format!(
+            "  level {level} ({}{order}):",
+            plural(segs.len() as u64, "segment")
+        ));
         let covering: Vec<&LiveSegment> = segs
             .iter()
             .copied()
@@ -152,7 +155,8 @@ fn levels(
         let skipped = segs.len() - covering.len();
         if skipped > 0 {
             lines.push(format!(
-                "    {skipped} segment(s) skipped: key range does not cover the key"
+                "    {} skipped: key range does not cover the key",
+                plural(skipped as u64, "segment")
             ));
         }
         for seg in covering {

@@ -117,9 +117,9 @@ pub fn replay(data: &[u8], file: &str) -> ManifestState {
                 file,
                 damage.offset,
                 format!(
-                    "damaged record ({:?}) followed by {} valid record(s), which are lost",
+                    "damaged record ({:?}) followed by {} that recovery cannot use",
                     damage.kind,
-                    damage.records_after.len()
+                    crate::display::plural(damage.records_after.len() as u64, "valid record")
                 ),
             ));
         }

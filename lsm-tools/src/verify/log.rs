@@ -122,8 +122,8 @@ fn classify_damage(data: &[u8], name: &str, d: Damage, recovery: &str, report: &
         name,
         d.offset,
         format!(
-            "damaged log record ({kind}), {} valid record(s) after it; {recovery}",
-            d.records_after
+            "damaged log record ({kind}), {} after it; {recovery}",
+            crate::display::plural(d.records_after as u64, "valid record")
         ),
     ));
 }

@@ -16,7 +16,7 @@ pub type Version<'a> = (&'a [u8], u64, EntryKind, &'a [u8]);
 /// Fixed writer options so the bytes never change between runs.
 pub fn writer_options() -> WriterOptions {
     WriterOptions {
-        block_size: 128,
+        block_size: 64,
         restart_interval: 4,
         creator: "lsm-tools tests".into(),
         created_unix_ms: Some(1_700_000_000_000),
