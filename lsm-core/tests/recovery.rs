@@ -340,7 +340,9 @@ fn a_flipped_byte_in_a_segment_is_corruption_never_a_wrong_value() {
         let pristine = std::fs::read(&seg).unwrap();
         let len = file_len(&seg) as usize;
         let layout = open_segment(&seg).layout().unwrap();
-        // Every region's first, middle and last byte, and a stride through the file.
+        // Every region's first, middle and last byte, and a stride through the file
+        // (each open on the real file system costs a few fsyncs: the exhaustive sweep
+        // runs on the simulated disk elsewhere).
         let mut offsets: Vec<usize> = layout
             .iter()
             .flat_map(|r| {
@@ -350,30 +352,30 @@ fn a_flipped_byte_in_a_segment_is_corruption_never_a_wrong_value() {
                     (r.offset + r.len - 1) as usize,
                 ]
             })
-            .chain((0..len).step_by(41))
+            .chain((0..len).step_by(53))
             .filter(|&o| o < len)
             .collect();
         offsets.sort_unstable();
         offsets.dedup();
         let mut seen = Reported::default();
-        for &offset in &offsets {
-            for mask in [0x01u8, 0x80] {
-                flip_byte(&seg, offset, mask);
-                let region = layout
-                    .iter()
-                    .find(|r| (r.offset as usize..(r.offset + r.len) as usize).contains(&offset))
-                    .map_or("?", |r| r.kind);
-                check_damaged(
-                    &path,
-                    &options,
-                    &model,
-                    &format!("{compression:?}: flip {mask:#x} at {offset} ({region})"),
-                    &mut seen,
-                );
-                std::fs::write(&seg, &pristine).unwrap();
-            }
+        for (n, &offset) in offsets.iter().enumerate() {
+            // Low and high bits in turn.
+            let mask = if n % 2 == 0 { 0x01u8 } else { 0x80 };
+            flip_byte(&seg, offset, mask);
+            let region = layout
+                .iter()
+                .find(|r| (r.offset as usize..(r.offset + r.len) as usize).contains(&offset))
+                .map_or("?", |r| r.kind);
+            check_damaged(
+                &path,
+                &options,
+                &model,
+                &format!("{compression:?}: flip {mask:#x} at {offset} ({region})"),
+                &mut seen,
+            );
+            std::fs::write(&seg, &pristine).unwrap();
         }
-        println!("{compression:?}: {} flips: {seen:?}", offsets.len() * 2);
+        println!("{compression:?}: {} flips: {seen:?}", offsets.len());
         // Every byte of the file is checksummed, so no flip may go unnoticed.
         assert_eq!(
             seen.silent, 0,

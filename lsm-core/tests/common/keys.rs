@@ -33,16 +33,25 @@ pub fn key(i: u8) -> Vec<u8> {
 }
 
 /// The value of write number `id`, `len` bytes long: starts with the decimal id and a
-/// separator, then a pattern derived from the id; truncated to `len`.
+/// separator, then a pattern derived from the id, truncated to `len`. Values of even
+/// ids are repetitive text (they compress), those of odd ids pseudo-random bytes
+/// (they do not), so both block encodings get exercised.
 pub fn value(id: u64, len: usize) -> Vec<u8> {
     let mut v = format!("{id}:").into_bytes();
-    let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    while v.len() < len {
-        // xorshift: cheap, and different for every id.
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
+    if id % 2 == 0 {
+        let word = format!("value-{}-", id % 97).into_bytes();
+        while v.len() < len {
+            v.extend_from_slice(&word);
+        }
+    } else {
+        let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        while v.len() < len {
+            // xorshift: cheap, and different for every id.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.extend_from_slice(&x.to_le_bytes());
+        }
     }
     v.truncate(len);
     v

@@ -476,6 +476,11 @@ pub fn run_history(
     let mut h = Harness::new(path, options.clone(), fs)?;
     for (i, op) in ops.iter().enumerate() {
         h.apply(op).map_err(|e| format!("step {i} {op:?}: {e}"))?;
+        // Every operation checks what it touched; every 16th also checks everything.
+        if i % 16 == 15 {
+            h.check_all("periodic check")
+                .map_err(|e| format!("after step {i} {op:?}: {e}"))?;
+        }
     }
     h.check_all("at the end")?;
     h.reopen()?;
