@@ -129,19 +129,24 @@ fn resume_after_reopen_at_odd_lengths() {
 
 #[test]
 fn truncation_at_every_length_keeps_exactly_the_complete_records() {
-    // About 75 KiB: small records, one spanning three blocks, an empty one, and a
-    // padded block tail.
+    // About 110 KiB: small records, one spanning three blocks (FIRST, MIDDLE, LAST),
+    // an empty one, and a padded block tail.
     let mut payloads: Vec<Vec<u8>> = (0..50)
         .map(|i| payload(i, (i * 389) % 1200 + (i % 9) * 60))
         .collect();
-    payloads[20] = payload(99, LOG_BLOCK_SIZE + 100);
+    payloads[45] = payload(99, 2 * LOG_BLOCK_SIZE);
     payloads[30] = Vec::new();
-    // Record 10 ends 5 bytes before the first block boundary, leaving padding.
-    let (head, _) = build(&payloads[..10]);
-    payloads[10] = payload(10, LOG_BLOCK_SIZE - head.len() - LOG_HEADER_LEN - 5);
+    // The record that crosses the first block boundary is resized to end 5 bytes
+    // before it instead, leaving padding.
+    let (_, spans) = build(&payloads);
+    let k = spans
+        .iter()
+        .position(|s| s.1 > LOG_BLOCK_SIZE as u64)
+        .unwrap();
+    payloads[k] = payload(k, LOG_BLOCK_SIZE - spans[k].0 as usize - LOG_HEADER_LEN - 5);
     let (data, spans) = build(&payloads);
-    assert_eq!(spans[10].1, LOG_BLOCK_SIZE as u64 - 5);
-    assert!(data.len() > 2 * LOG_BLOCK_SIZE && data.len() < 3 * LOG_BLOCK_SIZE);
+    assert_eq!(spans[k].1, LOG_BLOCK_SIZE as u64 - 5);
+    assert!(data.len() > 3 * LOG_BLOCK_SIZE && data.len() < 4 * LOG_BLOCK_SIZE);
     for cut in 0..=data.len() {
         let log = read_log(&data[..cut]).unwrap();
         let complete = spans.iter().filter(|&&(_, end)| end <= cut as u64).count();

@@ -391,22 +391,61 @@ fn resume_after_damage(data: &[u8], pos: usize, skip: Option<usize>) -> usize {
             return next;
         }
     }
-    let limit = block_end.min(data.len()).saturating_sub(LOG_HEADER_LEN - 1);
-    let starts_record = |q: usize| {
-        // The type byte is checked first: it rules out almost every position before
-        // a checksum is computed.
-        let full_or_first = |t: u8| t == FragmentType::Full as u8 || t == FragmentType::First as u8;
-        data.get(q + 10).is_some_and(|&t| full_or_first(t)) && chains_to_block_end(data, q)
-    };
-    (pos + 1..limit)
-        .find(|&q| starts_record(q))
-        .unwrap_or(block_end)
+    scan_for_record_start(data, pos + 1, block_end).unwrap_or(block_end)
 }
 
-/// Whether valid fragments follow each other from `q` to the end of its block (or
-/// to the end of the file, or to the block's padding).
-fn chains_to_block_end(data: &[u8], mut q: usize) -> bool {
-    let block_end = next_block(q);
+/// The first position in `from .. block_end` where a valid chain of fragments
+/// starts that reaches the end of the block, its padding or the end of the file.
+///
+/// Within a block, what follows a record start is what the writer lays out: FULL
+/// fragments, then perhaps one FIRST that fills the block. One backward pass finds
+/// every position where that shape starts, from the headers alone, so scanning costs
+/// linear time and one block of memory; checksums are computed only for positions
+/// with the right shape.
+fn scan_for_record_start(data: &[u8], from: usize, block_end: usize) -> Option<usize> {
+    let end = block_end.min(data.len());
+    let n = end.checked_sub(from)?;
+    // shaped[i]: a writer-shaped chain starts at `from + i`; shaped[n] is the end.
+    let mut shaped = vec![false; n + 1];
+    for i in (0..=n).rev() {
+        let pos = from + i;
+        let ok = if pos == end {
+            true
+        } else if block_end - pos < LOG_HEADER_LEN {
+            data.get(pos..end).is_some_and(all_zero)
+        } else {
+            // The type byte first: it rules out almost every position.
+            match data.get(pos + 10) {
+                Some(&t) if t == FragmentType::Full as u8 || t == FragmentType::First as u8 => {
+                    let len = data
+                        .get(pos + 8..pos + 10)
+                        .and_then(|l| <[u8; 2]>::try_from(l).ok())
+                        .map_or(usize::MAX, |l| usize::from(u16::from_le_bytes(l)));
+                    let next = pos.saturating_add(LOG_HEADER_LEN).saturating_add(len);
+                    if t == FragmentType::Full as u8 {
+                        next <= end && shaped.get(next - from).copied().unwrap_or(false)
+                    } else {
+                        next == block_end && next <= data.len()
+                    }
+                }
+                _ => false,
+            }
+        };
+        if let Some(slot) = shaped.get_mut(i) {
+            *slot = ok;
+        }
+    }
+    (0..n).map(|i| from + i).find(|&q| {
+        let starts_record = shaped.get(q - from).copied().unwrap_or(false)
+            && block_end - q >= LOG_HEADER_LEN
+            && q < end;
+        starts_record && chain_checks_out(data, q, block_end)
+    })
+}
+
+/// Whether every fragment from `q` to the end of its block (or file) passes its
+/// checksum.
+fn chain_checks_out(data: &[u8], mut q: usize, block_end: usize) -> bool {
     while q < block_end {
         match next_fragment(data, q) {
             Fragment::End | Fragment::Padding { .. } => return true,
