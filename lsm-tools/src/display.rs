@@ -137,7 +137,11 @@ pub fn parse_bytes(text: &str) -> Result<Vec<u8>, String> {
 /// `n` and the noun, plural unless `n` is 1: `1 record`, `3 records`.
 pub fn plural(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
-    match (n, noun.strip_suffix('y')) {
+    // "entry" -> "entries", but "key" -> "keys": only a consonant before the y.
+    let consonant_y = noun
+        .strip_suffix('y')
+        .filter(|stem| stem.chars().last().is_some_and(|c| !"aeiou".contains(c)));
+    match (n, consonant_y) {
         (1, _) => format!("1 {noun}"),
         (_, Some(stem)) => format!("{n} {stem}ies"),
         (_, None) => format!("{n} {noun}s"),
@@ -199,6 +203,7 @@ mod tests {
         assert_eq!(plural(1u64, "entry"), "1 entry");
         assert_eq!(plural(2u64, "entry"), "2 entries");
         assert_eq!(plural(0u64, "block"), "0 blocks");
+        assert_eq!(plural(3u64, "key"), "3 keys");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 20), "3.0 MiB");

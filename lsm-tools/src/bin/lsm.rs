@@ -24,6 +24,10 @@ struct Args {
     /// Print long values whole instead of shortening them.
     #[arg(long, global = true)]
     full: bool,
+    /// When commands come from a pipe: print each one after a `lsm> ` prompt before
+    /// its output, making a transcript.
+    #[arg(long)]
+    echo: bool,
     /// The command; without one, a prompt.
     #[command(subcommand)]
     command: Option<ShellCommand>,
@@ -58,7 +62,7 @@ fn main() -> ExitCode {
         None => {
             let stdin = std::io::stdin();
             let mut out = stdout.lock();
-            match session.run_lines(&mut stdin.lock(), &mut out, None) {
+            match session.run_lines(&mut stdin.lock(), &mut out, args.echo.then_some("lsm> ")) {
                 Ok(failed) => failed == 0,
                 Err(e) => {
                     eprintln!("lsm: {e}");

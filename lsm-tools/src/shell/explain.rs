@@ -49,7 +49,8 @@ pub fn explain(dir: &Path, key: &[u8], engine: Option<&[u8]>, style: Style) -> R
             let deeper = state.segments.len();
             if deeper > 0 {
                 lines.push(format!(
-                    "  levels not consulted ({deeper} segments): the newest version was found"
+                    "  levels not consulted ({}): the newest version was found",
+                    plural(deeper as u64, "segment")
                 ));
             }
             Some(f)
@@ -165,7 +166,8 @@ fn levels(
                 let remaining: usize = state.segments.iter().filter(|s| s.level > level).count();
                 if remaining > 0 {
                     lines.push(format!(
-                        "  deeper levels not consulted ({remaining} segments): the newest version was found"
+                        "  deeper levels not consulted ({}): the newest version was found",
+                        plural(remaining as u64, "segment")
                     ));
                 }
                 return Ok(Some(Found { place, entry }));

@@ -162,7 +162,7 @@ impl Session {
             )
             .map_err(out_err)?;
         }
-        writeln!(out, "({n} keys)").map_err(out_err)
+        writeln!(out, "({})", crate::display::plural(n as u64, "key")).map_err(out_err)
     }
 
     /// Runs every line of `input` as a prompt line, printing results to `out` and
@@ -223,7 +223,18 @@ impl Session {
                     clap::error::ErrorKind::DisplayHelp
                         | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
                 );
-                write!(out, "{}", e.render()).map_err(out_err)?;
+                if e.kind() == clap::error::ErrorKind::InvalidSubcommand {
+                    // clap's own text names a usage line meant for a binary.
+                    let first = words.first().map_or("", String::as_str);
+                    writeln!(
+                        out,
+                        "error: unknown command `{first}` (commands: get, put, delete, scan, \
+                         stats, flush, compact, explain, quit; `help` for details)"
+                    )
+                    .map_err(out_err)?;
+                } else {
+                    write!(out, "{}", e.render()).map_err(out_err)?;
+                }
                 return Ok(if help {
                     LineOutcome::Done
                 } else {

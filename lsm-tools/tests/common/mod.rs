@@ -144,3 +144,59 @@ pub fn redact_dir(text: &str, dir: &Path) -> String {
 pub fn p(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// Engine options that make many small files: flushes every few hundred writes,
+/// small segments.
+pub fn small_options() -> lsm_core::Options {
+    lsm_core::Options {
+        memtable_size: 16 << 10,
+        segment_size: 8 << 10,
+        block_size: 512,
+        level1_size: 32 << 10,
+        ..lsm_core::Options::default()
+    }
+}
+
+/// Fills a database through the engine with `keys` keys, each written `rounds`
+/// times, then deletes every seventh key and overwrites every fifth; the last
+/// deletes stay in a level-0 segment (flushed) and in the WAL. Returns the expected
+/// live view as `key = value` lines.
+pub fn engine_db(dir: &Path, keys: usize, rounds: usize) -> String {
+    let db = lsm_core::Db::open(dir, small_options()).unwrap();
+    let mut model = std::collections::BTreeMap::new();
+    for round in 0..rounds {
+        for i in 0..keys {
+            let k = format!("key{i:05}");
+            let v = format!("value-{round}-{i}-{}", "x".repeat(i % 17));
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+    }
+    for i in (0..keys).step_by(7) {
+        let k = format!("key{i:05}");
+        db.delete(&k).unwrap();
+        model.remove(&k);
+    }
+    db.flush().unwrap();
+    for i in (0..keys).step_by(5) {
+        let k = format!("key{i:05}");
+        if i % 2 == 0 {
+            db.delete(&k).unwrap();
+            model.remove(&k);
+        } else {
+            db.put(&k, "last").unwrap();
+            model.insert(k, "last".to_string());
+        }
+    }
+    db.close().unwrap();
+    model.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
+}
+
+/// Copies every file of `from` into `to` (created).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
