@@ -13,7 +13,6 @@ mod common;
 use std::ops::Bound;
 
 use common::env_or;
-use common::keys::key;
 use common::model::{collect, Direction};
 use common::ops::{self, run_history, Op};
 use lsm_core::{Db, Options};
@@ -133,6 +132,7 @@ fn fixed_history_on_real_fs() {
 fn inverted_and_empty_ranges_yield_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path().join("db"), Options::default()).unwrap();
+    let key = |i: u8| format!("k{i:02}").into_bytes();
     for i in 1..20 {
         db.put(key(i), b"v").unwrap();
     }

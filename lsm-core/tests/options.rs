@@ -239,3 +239,43 @@ fn oversized_keys_are_rejected_with_invalid_argument() {
     assert_eq!(db.get(b"after").unwrap().as_deref(), Some(&b"ok"[..]));
     db.close().unwrap();
 }
+
+/// `flush_interval` flushes a memtable that never fills up. Waits (up to a generous
+/// limit, so a slow machine does not fail it) for the periodic flush to happen.
+#[test]
+fn flush_interval_flushes_a_small_memtable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let options = Options {
+        flush_interval: Some(Duration::from_millis(50)),
+        ..Options::default()
+    };
+    let db = Db::open(&path, options.clone()).unwrap();
+    db.put(b"periodic", b"dump").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while db.stats().flushes == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no periodic flush within a minute: {:?}",
+            db.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = db.stats();
+    assert!(
+        stats.levels.iter().any(|l| l.segments > 0),
+        "the flush wrote a segment: {stats:?}"
+    );
+    assert_eq!(db.get(b"periodic").unwrap().as_deref(), Some(&b"dump"[..]));
+    // An empty memtable is not flushed again and again.
+    std::thread::sleep(Duration::from_millis(300));
+    let flushes = db.stats().flushes;
+    assert!(
+        flushes <= 2,
+        "an idle database keeps flushing: {flushes} flushes"
+    );
+    db.close().unwrap();
+    let db = Db::open(&path, options).unwrap();
+    assert_eq!(db.get(b"periodic").unwrap().as_deref(), Some(&b"dump"[..]));
+    db.close().unwrap();
+}

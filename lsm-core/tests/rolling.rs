@@ -164,3 +164,59 @@ fn entries_larger_than_the_target_get_a_file_each() {
     }
     db.close().unwrap();
 }
+
+/// Files the live version no longer needs are deleted: after many flushes and
+/// compactions the directory holds exactly the live segments, at most one WAL, no
+/// temporary file; and a reopen does not change that.
+#[test]
+fn obsolete_files_are_deleted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("db");
+    let options = Options {
+        memtable_size: 8 << 10,
+        level0_compaction_trigger: 2,
+        level0_stop_writes: 8,
+        ..options()
+    };
+    let db = Db::open(&path, options.clone()).unwrap();
+    for i in 0..4000 {
+        db.put(k(i % 700), value(i as u64, 60)).unwrap();
+        if i % 500 == 0 {
+            db.delete(k(i % 300)).unwrap();
+        }
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    let stats = db.stats();
+    assert!(stats.compactions > 0 && stats.flushes > 1, "{stats:?}");
+    let live: usize = stats.levels.iter().map(|l| l.segments).sum();
+    let live_bytes = stats.total_segment_bytes();
+    assert_eq!(
+        segments(&path).len(),
+        live,
+        "segment files on disk vs live segments: {:?}",
+        stats.levels
+    );
+    let on_disk: u64 = segments(&path).iter().map(|p| file_len(p)).sum();
+    assert_eq!(
+        on_disk, live_bytes,
+        "bytes of segment files on disk vs live segment bytes"
+    );
+    db.close().unwrap();
+    for round in 0..2 {
+        let wals = common::files::files_with_ext(&path, "wal");
+        assert!(
+            wals.len() <= 1,
+            "round {round}: WAL files left behind: {wals:?}"
+        );
+        let tmps = common::files::files_with_ext(&path, "tmp");
+        assert!(
+            tmps.is_empty(),
+            "round {round}: temporary files left behind: {tmps:?}"
+        );
+        let db = Db::open(&path, options.clone()).unwrap();
+        let live: usize = db.stats().levels.iter().map(|l| l.segments).sum();
+        assert_eq!(segments(&path).len(), live, "round {round}: after reopen");
+        db.close().unwrap();
+    }
+}

@@ -53,7 +53,19 @@ impl fmt::Debug for BoundSpec {
 
 /// Prefixes the prefix scans use: some match many keys, some one, some none.
 pub const PREFIXES: &[&[u8]] = &[
-    b"", b"k", b"k0", b"k1", b"k3", b"k09", b"k01~", b"k02\0", b"z", b"\xff",
+    b"",
+    b"k",
+    b"k0",
+    b"k1",
+    b"k3",
+    b"k09",
+    b"k01~",
+    b"k02\0",
+    b"k03\xff",
+    b"z",
+    b"\xff",
+    b"\xff\xff",
+    b"\xff\xff\x0d",
 ];
 
 /// One step of a history.
