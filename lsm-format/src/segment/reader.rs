@@ -394,6 +394,25 @@ mod tests {
     }
 
     #[test]
+    fn readers_and_cursors_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<SegmentReader>();
+        send_sync::<crate::SegmentIter>();
+        send_sync::<crate::segment::SegmentEntries>();
+        let r = reader(200, None);
+        std::thread::scope(|s| {
+            for t in 0..2u32 {
+                let r = r.clone();
+                s.spawn(move || {
+                    for i in (t..200).step_by(2) {
+                        assert_eq!(r.get(&i.to_be_bytes(), 9).unwrap().unwrap().value, "two");
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
     fn get_picks_the_newest_visible_version() {
         let r = reader(50, None);
         let k = 17u32.to_be_bytes();
