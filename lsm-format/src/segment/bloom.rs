@@ -91,12 +91,26 @@ impl BloomBuilder {
     }
 }
 
-/// Calls `f` with each probed bit until it returns false; returns whether every call
-/// returned true.
+/// Calls `f` with each probed bit `(a + j * b) mod nbits` until it returns false;
+/// returns whether every call returned true. `nbits` must not be 0.
+///
+/// Computed incrementally with two divisions instead of one per probe:
+/// `(a + j * b) mod n = (a mod n + j * (b mod n)) mod n`, and adding `b mod n` to a
+/// value below `n` needs at most one subtraction to stay below `n`.
 #[inline]
 fn for_each_probe(h: u64, k: u8, nbits: u64, mut f: impl FnMut(u64) -> bool) -> bool {
     let (a, b) = (h & 0xffff_ffff, h >> 32);
-    (0..u64::from(k)).all(|j| f((a + j * b) % nbits))
+    let (mut bit, step) = (a % nbits, b % nbits);
+    for _ in 0..k {
+        if !f(bit) {
+            return false;
+        }
+        bit += step;
+        if bit >= nbits {
+            bit -= nbits;
+        }
+    }
+    true
 }
 
 /// A filter read from a segment.
@@ -180,6 +194,28 @@ mod tests {
         assert_eq!(filter_bytes_for(100, 10), 125);
         assert_eq!(filter_bytes_for(101, 10), 127);
         assert_eq!(filter_bytes_for(100, 0), 0);
+    }
+
+    #[test]
+    fn incremental_probes_equal_the_formula() {
+        for nbits in [8u64, 64, 1000, 8 * 1250, (1 << 33) + 8] {
+            for h in [
+                0u64,
+                1,
+                u64::MAX,
+                0x1234_5678_9abc_def0,
+                0xffff_ffff_0000_0001,
+            ] {
+                let mut got = Vec::new();
+                for_each_probe(h, 30, nbits, |bit| {
+                    got.push(bit);
+                    true
+                });
+                let (a, b) = (h & 0xffff_ffff, h >> 32);
+                let want: Vec<u64> = (0..30).map(|j| (a + j * b) % nbits).collect();
+                assert_eq!(got, want, "h {h:#x} nbits {nbits}");
+            }
+        }
     }
 
     #[test]
