@@ -201,10 +201,8 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport> {
             None => Db::open(&dir, options)?,
         };
         let total = match w {
-            Workload::Fillseq
-            | Workload::Fillrandom
-            | Workload::Overwrite
-            | Workload::Deleterandom => cfg.num,
+            Workload::Fillseq | Workload::Fillrandom => cfg.num,
+            Workload::Overwrite | Workload::Deleterandom => cfg.writes,
             Workload::Fillsync => cfg.sync_num,
             _ => cfg.reads,
         };

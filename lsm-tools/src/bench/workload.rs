@@ -170,9 +170,8 @@ pub fn run(
     let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(salt);
     let mut m = match w {
         Workload::Fillseq => write(db, cfg, live, bar, seed, cfg.num, Pattern::Sequential)?,
-        Workload::Fillrandom | Workload::Overwrite => {
-            write(db, cfg, live, bar, seed, cfg.num, Pattern::Random)?
-        }
+        Workload::Fillrandom => write(db, cfg, live, bar, seed, cfg.num, Pattern::Random)?,
+        Workload::Overwrite => write(db, cfg, live, bar, seed, cfg.writes, Pattern::Random)?,
         Workload::Fillsync => write(db, cfg, live, bar, seed, cfg.sync_num, Pattern::Random)?,
         Workload::Deleterandom => write(db, cfg, live, bar, seed, cfg.writes, Pattern::Delete)?,
         Workload::Readrandom => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Present)?,
