@@ -33,6 +33,11 @@ const MAX_TARGET_BLOCK_SIZE: usize = MAX_BLOCK_LEN / 2;
 /// sequence number descending); anything else is refused with
 /// [`crate::Error::InvalidArgument`] and the writer stays usable. After an I/O error
 /// the writer refuses every further call: the output is in an unknown state.
+///
+/// Each block is handed to the output as two `write_all` calls (contents, then
+/// trailer) as soon as it is cut: give it a buffered writer when writes are costly.
+/// `finish` flushes the output but does not sync it; making the file durable is the
+/// caller's job.
 pub struct SegmentWriter<W: Write> {
     out: W,
     options: WriterOptions,
