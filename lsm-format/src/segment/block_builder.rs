@@ -12,6 +12,7 @@
 
 use crate::coding::{put_varint32, varint_len};
 use crate::error::{Error, Result};
+use crate::segment::block_entry::mismatch;
 
 /// Accumulates entries of one block. Entries must be added in strictly increasing
 /// internal order (the segment writer checks that).
@@ -49,7 +50,7 @@ impl BlockBuilder {
         let shared = if restart {
             0
         } else {
-            common_prefix(&self.last_key, key)
+            mismatch(&self.last_key, key)
         };
         let unshared = key.len() - shared;
         let grow = 3 * 5 + unshared + 8 + value.len() + 4 * (self.restarts.len() + 2);
@@ -121,10 +122,6 @@ impl BlockBuilder {
         self.entries = 0;
         self.last_key.clear();
     }
-}
-
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 #[cfg(test)]

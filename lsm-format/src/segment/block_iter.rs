@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use crate::entry::{compare_internal, EntryKind, MAX_KEY_LEN};
 use crate::error::{Error, Result};
-use crate::segment::block_entry::{decode_header, u32_at, Header};
+use crate::segment::block_entry::{decode_header, mismatch, u32_at, Header};
 
 /// Where a block came from, for error messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -469,34 +469,6 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
     }
 }
 
-/// Length of the common prefix of `a` and `b`, eight bytes at a time.
-#[inline]
-fn mismatch(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let (a, b) = (
-        a.get(..n).unwrap_or_default(),
-        b.get(..n).unwrap_or_default(),
-    );
-    let mut i = 0;
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        let (x, y) = (u64_of(x), u64_of(y));
-        if x != y {
-            return i + ((x ^ y).trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    let rest = a.get(i..).unwrap_or_default().iter();
-    i + rest
-        .zip(b.get(i..).unwrap_or_default())
-        .take_while(|(x, y)| x == y)
-        .count()
-}
-
-#[inline]
-fn u64_of(chunk: &[u8]) -> u64 {
-    chunk.try_into().map_or(0, u64::from_le_bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,20 +549,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn mismatch_finds_the_first_difference() {
-        let a: Vec<u8> = (0..40).collect();
-        for i in 0..40 {
-            let mut b = a.clone();
-            b[i] ^= 0x10;
-            assert_eq!(mismatch(&a, &b), i);
-            assert_eq!(mismatch(&a[..i], &b), i);
-        }
-        assert_eq!(mismatch(&a, &a), 40);
-        assert_eq!(mismatch(&a, &a[..17]), 17);
-        assert_eq!(mismatch(b"", b"x"), 0);
     }
 
     #[test]
