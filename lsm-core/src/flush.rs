@@ -82,8 +82,8 @@ impl DbInner {
 
     /// Logs `edit` (whose added segments are `added`, all at `level`) and installs
     /// the resulting version; `after` adjusts the state in the same step. On failure
-    /// the outputs are marked obsolete (deleted when dropped) and the database is
-    /// poisoned.
+    /// the database is poisoned and the outputs are left on disk (the next open
+    /// either finds them in the manifest or removes them as orphans).
     pub(crate) fn log_and_install(
         &self,
         edit: VersionEdit,
@@ -91,6 +91,10 @@ impl DbInner {
         after: impl FnOnce(&mut crate::inner::State),
     ) -> Result<()> {
         let mut versions = self.versions.lock();
+        // After a failed manifest append (which poisons under this lock) the file's
+        // tail is unknown, maybe a torn record: an edit appended behind it would be
+        // a valid record after damage, which open refuses as corruption.
+        self.poison.check()?;
         let logged = VersionSet::log_and_apply(
             &mut versions,
             edit,
@@ -101,9 +105,10 @@ impl DbInner {
         let version = match logged {
             Ok(v) => v,
             Err(e) => {
-                for (_, f) in added {
-                    f.mark_obsolete();
-                }
+                // The outputs stay on disk: the edit may have reached the manifest
+                // before the failure (a failed commit marker, or a failed fsync of
+                // bytes that were written), and then the next open replays it and
+                // needs them. If it did not, they are orphans that open removes.
                 return Err(self.poison.poison("manifest write failed", e));
             }
         };
