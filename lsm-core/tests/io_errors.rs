@@ -1,0 +1,296 @@
+//! I/O-error enumeration (issue 5, item 3), in the manner of SQLite's I/O-error
+//! loops: the fixed workload of `reliability::workload` runs on a `FaultFs` over the
+//! simulated disk with the `k`-th operation of one `FaultKind` failing (once, for
+//! ever, or, for writes, after writing half the buffer), for every kind and
+//! `k = 1, 2, ...` until the fault no longer fires. Each run checks:
+//! - nothing panics, in the caller or in a background thread;
+//! - a call that fails returns an error, and from then on the database refuses
+//!   writes with `Error::Poisoned` (WAL and manifest failures, and failed background
+//!   flushes and compactions, poison it) while reads go on and show exactly the
+//!   acknowledged writes; a fault that fired in the background makes `close` fail;
+//! - a power loss right after the failure leaves a prefix of the history covering
+//!   every synced write (a failed fsync is never counted as durable);
+//! - after the fault is cleared, a reopen holds every acknowledged write (the disk
+//!   never lost power, so everything that reached the file system counts), and a
+//!   second reopen reads the same.
+//!
+//! And a read error while recovering fails `open`; it never drops data.
+
+mod common;
+mod reliability;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+
+use common::keys::value;
+use common::sim::{crash_and_check, read_all, History, DB_PATH};
+use lsm_core::fs::{CrashMode, FaultFs, FaultKind, FaultMode, FsRef, SimFs};
+use lsm_core::{Db, Error, Options};
+use reliability::workload::{self, Op};
+
+/// Panics anywhere in this process (background threads included).
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            default(info);
+        }));
+    });
+}
+
+/// Figures of an enumeration.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Workload runs with a fault armed.
+    runs: u64,
+    /// Runs in which the fault fired.
+    fired: u64,
+    /// Runs in which a call returned an error (and the database was then checked
+    /// to be poisoned, when still open).
+    failed_calls: u64,
+    /// Runs whose fault fired in background work, checked by `close` failing.
+    background: u64,
+    /// Crash images checked.
+    crash_images: u64,
+}
+
+/// Opens the database on `fs` (no crash: every acknowledged write must be there),
+/// checks it against `history`, closes, and checks a second open reads the same.
+fn reopen_and_check(fs: &FsRef, options: &Options, history: &History) -> Result<(), String> {
+    let mut all = history.clone();
+    all.synced();
+    let db = workload::open(fs, options).map_err(|e| format!("reopen failed: {e}"))?;
+    let found = read_all(&db)?;
+    all.check_prefix(&found)?;
+    db.close().map_err(|e| format!("close failed: {e}"))?;
+    let db = workload::open(fs, options).map_err(|e| format!("second reopen failed: {e}"))?;
+    if read_all(&db)? != found {
+        return Err("a second reopen changed the state".into());
+    }
+    db.close().map_err(|e| format!("close failed: {e}"))
+}
+
+/// Runs the workload with `kind`'s `k`-th operation failing in `mode`, and checks
+/// everything. Returns whether the fault fired.
+fn run_point(
+    kind: FaultKind,
+    mode: FaultMode,
+    k: u64,
+    ops: &[Op],
+    options: &Options,
+    tally: &mut Tally,
+) -> Result<bool, String> {
+    let sim = SimFs::new();
+    let fault = FaultFs::new(sim.fs_ref());
+    fault.fail(kind, k, mode);
+    let fs = fault.fs_ref();
+    let out = catch_unwind(AssertUnwindSafe(|| workload::run(&fs, None, ops, options)))
+        .map_err(|_| "the workload panicked".to_string())?;
+    tally.runs += 1;
+    if fault.injected() == 0 {
+        if let Some((at, e)) = &out.failure {
+            return Err(format!(
+                "operation {at:?} failed with no fault injected: {e}"
+            ));
+        }
+        return Ok(false);
+    }
+    tally.fired += 1;
+    let mut history = out.history;
+    match (&out.failure, &out.db) {
+        (Some((at, e)), Some(db)) => {
+            // A write, sync, flush or compact failed: the database is poisoned.
+            tally.failed_calls += 1;
+            match db.put(b"probe", value(0, 10)) {
+                Err(Error::Poisoned(_)) => {}
+                other => {
+                    return Err(format!(
+                        "operation {at:?} failed ({e}) but a later put gave {other:?}, \
+                         not Poisoned"
+                    ))
+                }
+            }
+            if !matches!(db.sync(), Err(Error::Poisoned(_))) {
+                return Err(format!(
+                    "operation {at:?} failed ({e}); sync is not refused"
+                ));
+            }
+            // Reads go on, and show exactly the acknowledged writes.
+            let mut visible = History::new(history.base.clone());
+            for step in &history.steps[..history.acked] {
+                visible.ack(step.clone());
+            }
+            visible.synced();
+            let found = read_all(db).map_err(|e| format!("reading a poisoned db: {e}"))?;
+            visible
+                .check_prefix(&found)
+                .map_err(|e| format!("reads of the poisoned db: {e}"))?;
+        }
+        (Some(_), None) => tally.failed_calls += 1, // open or close failed
+        (None, _) => {}
+    }
+    for (m, mode) in [
+        CrashMode::DropUnsynced,
+        CrashMode::RandomPages { garbage: true },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        crash_and_check(&sim, mode, k * 2 + m as u64, options, &history)
+            .map_err(|e| format!("power loss after the failure: {e}"))?;
+        tally.crash_images += 1;
+    }
+    if let Some(db) = out.db {
+        let closed = db.close();
+        if out.failure.is_none() && kind != FaultKind::Remove {
+            // Every operation succeeded, so the fault hit background work, which
+            // must have poisoned the database.
+            tally.background += 1;
+            if closed.is_ok() {
+                return Err("a fault fired in background work but close succeeded".into());
+            }
+        }
+        if closed.is_ok() {
+            history.synced();
+        }
+    }
+    fault.clear();
+    reopen_and_check(&fs, options, &history).map_err(|e| format!("after clearing: {e}"))?;
+    if PANICS.load(Ordering::SeqCst) > 0 {
+        return Err("a thread panicked".into());
+    }
+    Ok(true)
+}
+
+/// How many operations of each kind the full workload performs.
+fn census(ops: &[Op], options: &Options) -> Vec<(FaultKind, u64)> {
+    let sim = SimFs::new();
+    let fault = FaultFs::new(sim.fs_ref());
+    let out = workload::run(&fault.fs_ref(), None, ops, options);
+    assert!(
+        out.completed(),
+        "{:?}",
+        out.failure.map(|f| f.1.to_string())
+    );
+    drop(out.db);
+    FaultKind::ALL
+        .into_iter()
+        .map(|kind| (kind, fault.count(kind)))
+        .collect()
+}
+
+/// Enumerates the kinds of part `part` of `parts`.
+fn enumerate(part: usize, parts: usize) -> Tally {
+    count_panics();
+    let ops = workload::ops();
+    let options = workload::options();
+    let census = census(&ops, &options);
+    println!("operations per kind in the workload: {census:?}");
+    // CI tries at most `LSM_IO_POINTS` values of `k` per kind and mode, evenly
+    // spread; `LSM_IO_POINTS=0` tries every one.
+    let max_points = reliability::env_or("LSM_IO_POINTS", 40u64);
+    let mut tally = Tally::default();
+    for (i, &(kind, total)) in census.iter().enumerate() {
+        if i % parts != part {
+            continue;
+        }
+        let stride = match max_points {
+            0 => 1,
+            n => total.div_ceil(n).max(1),
+        };
+        let mut modes = vec![FaultMode::Once, FaultMode::Persistent];
+        if kind == FaultKind::Write {
+            modes.push(FaultMode::PartialOnce);
+        }
+        for mode in modes {
+            for k in reliability::points(stride, 0, 1) {
+                match run_point(kind, mode, k, &ops, &options, &mut tally) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => panic!(
+                        "{kind:?} operation #{k} failing {mode:?}: {e}\n\
+                         replay: LSM_IO_POINTS=0 reaches every k"
+                    ),
+                }
+            }
+        }
+    }
+    println!("I/O-error points (part {part} of {parts}): {tally:?}");
+    tally
+}
+
+#[test]
+fn every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_0() {
+    let tally = enumerate(0, 2);
+    assert!(tally.fired > 50 && tally.failed_calls > 0, "{tally:?}");
+}
+
+#[test]
+fn every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_1() {
+    let tally = enumerate(1, 2);
+    assert!(tally.fired > 50 && tally.failed_calls > 0, "{tally:?}");
+}
+
+/// A database with segments and a synced, unflushed WAL, as a crash leaves it.
+fn recovering_disk(options: &Options) -> (SimFs, common::model::Map) {
+    let sim = SimFs::new();
+    let db = Db::open_with_fs(DB_PATH, options.clone(), sim.fs_ref()).unwrap();
+    let mut want = common::model::Map::new();
+    for i in 0..120u64 {
+        let k = format!("key{i:04}").into_bytes();
+        let v = value(i, 60);
+        db.put(&k, &v).unwrap();
+        want.insert(k, v);
+        if i == 80 {
+            db.flush().unwrap();
+        }
+    }
+    db.sync().unwrap();
+    let image = sim.crash(CrashMode::DropUnsynced, 0);
+    drop(db);
+    (image, want)
+}
+
+/// A read or listing error while recovering (manifest, WAL, segment) fails `open`
+/// with an I/O error; it never opens with data missing. Once the disk reads again,
+/// everything is there.
+#[test]
+fn a_read_error_during_recovery_fails_open() {
+    count_panics();
+    let options = Options {
+        memtable_size: 64 << 10,
+        ..workload::options()
+    };
+    let (disk, want) = recovering_disk(&options);
+    let probe = FaultFs::new(disk.crash(CrashMode::DropUnsynced, 0).fs_ref());
+    drop(workload::open(&probe.fs_ref(), &options).unwrap());
+    for kind in [FaultKind::Read, FaultKind::List] {
+        let total = probe.count(kind);
+        assert!(total > 0, "open performs no {kind:?}");
+        for k in 1..=total {
+            // `crash` of a durable disk is an exact copy.
+            let sim = disk.crash(CrashMode::DropUnsynced, 0);
+            let fault = FaultFs::new(sim.fs_ref());
+            fault.fail(kind, k, FaultMode::Once);
+            match workload::open(&fault.fs_ref(), &options) {
+                Err(Error::Io { .. }) => {}
+                Err(e) => panic!("{kind:?} #{k} failing: open failed with {e}, not Io"),
+                Ok(db) => {
+                    let found = read_all(&db).unwrap();
+                    assert!(found == want, "{kind:?} #{k} failing: open lost data");
+                }
+            }
+            fault.clear();
+            let db = workload::open(&fault.fs_ref(), &options).unwrap();
+            assert!(read_all(&db).unwrap() == want, "{kind:?} #{k}: data lost");
+            db.close().unwrap();
+        }
+        println!("{kind:?}: {total} failure points during recovery, none lost data");
+    }
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+}
