@@ -1,6 +1,6 @@
 //! Model-based test: random histories of puts, deletes, batches, lookups, scans in
-//! both directions with random bounds, snapshot reads, flushes, compactions and
-//! reopens, under random options, checked after every step against a `BTreeMap`.
+//! both directions with random bounds, snapshot reads, flushes, compactions,
+//! reopens and (on the simulated disk) power losses right after a `sync`, under random options, checked after every step against a `BTreeMap`.
 //!
 //! Sizes: `PROPTEST_CASES` cases (default 2000 on the simulated file system, about
 //! a minute on 2 cores; 32 on the real one, where fsyncs dominate) of up to `LSM_MODEL_MAX_OPS` operations (default 1000). A run is
@@ -14,21 +14,17 @@ use std::ops::Bound;
 
 use common::env_or;
 use common::model::{collect, Direction};
-use common::ops::{self, run_history, Op};
+use common::ops::{self, run_history, Disk, Op};
 use lsm_core::{Db, Options};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 /// Runs `cases` random histories; `make_fs` gives each case a fresh database
-/// location (path and optional file system).
+/// location (path, disk, and the temporary directory to keep alive).
 fn run_model(
     name: &str,
     default_cases: u32,
-    make_fs: impl Fn() -> (
-        std::path::PathBuf,
-        Option<lsm_core::fs::FsRef>,
-        Option<tempfile::TempDir>,
-    ),
+    make_fs: impl Fn() -> (std::path::PathBuf, Disk, Option<tempfile::TempDir>),
 ) {
     let cases = env_or("PROPTEST_CASES", default_cases);
     let max_ops = env_or("LSM_MODEL_MAX_OPS", 1000usize).max(2);
@@ -75,7 +71,7 @@ fn run_model(
 fn model_on_simulated_fs() {
     run_model("model_on_simulated_fs", 2000, || {
         let fs = lsm_core::fs::SimFs::new();
-        (common::sim::DB_PATH.into(), Some(fs.fs_ref()), None)
+        (common::sim::DB_PATH.into(), Disk::Sim(fs), None)
     });
 }
 
@@ -83,7 +79,7 @@ fn model_on_simulated_fs() {
 fn model_on_real_fs() {
     run_model("model_on_real_fs", 32, || {
         let dir = tempfile::tempdir().expect("tempdir");
-        (dir.path().join("db"), None, Some(dir))
+        (dir.path().join("db"), Disk::Real, Some(dir))
     });
 }
 
@@ -123,7 +119,7 @@ fn fixed_history_on_real_fs() {
         level0_compaction_trigger: 2,
         ..Options::default()
     };
-    run_history(dir.path().join("db"), &options, None, &history).unwrap();
+    run_history(dir.path().join("db"), &options, Disk::Real, &history).unwrap();
 }
 
 /// Inverted and empty ranges yield nothing (in both directions) rather than

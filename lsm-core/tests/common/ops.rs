@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Bound;
 use std::path::PathBuf;
 
-use lsm_core::fs::FsRef;
+use lsm_core::fs::{CrashMode, SimFs};
 use lsm_core::{Compression, Db, Options, Snapshot, WriteBatch};
 use proptest::prelude::*;
 
@@ -99,6 +99,9 @@ pub enum Op {
     Sync,
     /// `Db::close` and open again.
     Reopen,
+    /// `Db::sync`, then a power loss in `CrashMode::ALL[.0 % 4]` and a reopen of what
+    /// is left: everything must still be there. (A plain reopen on the real disk.)
+    SyncCrash(u8),
 }
 
 impl fmt::Debug for Op {
@@ -128,6 +131,7 @@ impl fmt::Debug for Op {
             Op::Compact => write!(f, "Compact"),
             Op::Sync => write!(f, "Sync"),
             Op::Reopen => write!(f, "Reopen"),
+            Op::SyncCrash(m) => write!(f, "SyncCrash({:?})", crash_mode(*m)),
         }
     }
 }
@@ -202,6 +206,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Compact),
         1 => Just(Op::Sync),
         1 => Just(Op::Reopen),
+        1 => any::<u8>().prop_map(Op::SyncCrash),
     ]
 }
 
@@ -247,6 +252,20 @@ pub fn options() -> impl Strategy<Value = Options> {
         )
 }
 
+fn crash_mode(m: u8) -> CrashMode {
+    CrashMode::ALL[usize::from(m) % CrashMode::ALL.len()]
+}
+
+/// Where a history runs: the real file system, or a simulated disk that can lose
+/// power.
+#[derive(Clone, Debug)]
+pub enum Disk {
+    /// The real file system.
+    Real,
+    /// A simulated disk (replaced by its crash image after each `SyncCrash`).
+    Sim(SimFs),
+}
+
 /// Every key the full checks look up: all written keys and some absent ones.
 pub fn probe_keys() -> Vec<Vec<u8>> {
     (0..KEY_SPACE + 8).map(key).collect()
@@ -258,30 +277,32 @@ pub struct Harness {
     db: Option<Db>,
     path: PathBuf,
     options: Options,
-    fs: Option<FsRef>,
+    disk: Disk,
+    crashes: u64,
     model: Map,
     snapshots: Vec<(Snapshot, Map)>,
     next_id: u64,
     probe: Vec<Vec<u8>>,
 }
 
-/// Opens `path` with `options`, through `fs` when given, else on the real file system.
-pub fn open(path: &std::path::Path, options: &Options, fs: &Option<FsRef>) -> lsm_core::Result<Db> {
-    match fs {
-        Some(fs) => Db::open_with_fs(path, options.clone(), fs.clone()),
-        None => Db::open(path, options.clone()),
+/// Opens `path` with `options` on `disk`.
+pub fn open(path: &std::path::Path, options: &Options, disk: &Disk) -> lsm_core::Result<Db> {
+    match disk {
+        Disk::Sim(fs) => Db::open_with_fs(path, options.clone(), fs.fs_ref()),
+        Disk::Real => Db::open(path, options.clone()),
     }
 }
 
 impl Harness {
     /// Opens a new database.
-    pub fn new(path: PathBuf, options: Options, fs: Option<FsRef>) -> Result<Self, String> {
-        let db = open(&path, &options, &fs).map_err(|e| format!("open failed: {e}"))?;
+    pub fn new(path: PathBuf, options: Options, disk: Disk) -> Result<Self, String> {
+        let db = open(&path, &options, &disk).map_err(|e| format!("open failed: {e}"))?;
         Ok(Harness {
             db: Some(db),
             path,
             options,
-            fs,
+            disk,
+            crashes: 0,
             model: Map::new(),
             snapshots: Vec::new(),
             next_id: 1,
@@ -334,8 +355,27 @@ impl Harness {
         self.snapshots.clear();
         let db = self.db.take().expect("open database");
         db.close().map_err(|e| format!("close failed: {e}"))?;
-        let db =
-            open(&self.path, &self.options, &self.fs).map_err(|e| format!("reopen failed: {e}"))?;
+        let db = open(&self.path, &self.options, &self.disk)
+            .map_err(|e| format!("reopen failed: {e}"))?;
+        self.db = Some(db);
+        Ok(())
+    }
+
+    /// Syncs, then loses power in `mode` and reopens what the disk kept; on the real
+    /// file system, a plain reopen.
+    pub fn sync_crash(&mut self, mode: CrashMode) -> Result<(), String> {
+        let Disk::Sim(fs) = &self.disk else {
+            return self.reopen();
+        };
+        self.snapshots.clear();
+        self.db().sync().map_err(|e| format!("sync failed: {e}"))?;
+        self.crashes += 1;
+        let image = fs.crash(mode, self.crashes);
+        // The old instance keeps running on the old disk until it is dropped.
+        drop(self.db.take());
+        self.disk = Disk::Sim(image);
+        let db = open(&self.path, &self.options, &self.disk)
+            .map_err(|e| format!("open after the power loss failed: {e}"))?;
         self.db = Some(db);
         Ok(())
     }
@@ -472,6 +512,10 @@ impl Harness {
                 self.reopen()?;
                 self.check_all("after reopen")?;
             }
+            Op::SyncCrash(m) => {
+                self.sync_crash(crash_mode(*m))?;
+                self.check_all("after sync and power loss")?;
+            }
         }
         Ok(())
     }
@@ -479,13 +523,8 @@ impl Harness {
 
 /// Runs a whole history: opens a fresh database at `path`, applies every op, checks
 /// everything at the end, closes, reopens, checks again.
-pub fn run_history(
-    path: PathBuf,
-    options: &Options,
-    fs: Option<FsRef>,
-    ops: &[Op],
-) -> Result<(), String> {
-    let mut h = Harness::new(path, options.clone(), fs)?;
+pub fn run_history(path: PathBuf, options: &Options, disk: Disk, ops: &[Op]) -> Result<(), String> {
+    let mut h = Harness::new(path, options.clone(), disk)?;
     for (i, op) in ops.iter().enumerate() {
         h.apply(op).map_err(|e| format!("step {i} {op:?}: {e}"))?;
         // Every operation checks what it touched; every 16th also checks everything.
