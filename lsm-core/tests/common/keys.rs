@@ -40,7 +40,7 @@ pub fn key(i: u8) -> Vec<u8> {
 /// (they do not), so both block encodings get exercised.
 pub fn value(id: u64, len: usize) -> Vec<u8> {
     let mut v = format!("{id}:").into_bytes();
-    if id % 2 == 0 {
+    if id.is_multiple_of(2) {
         let word = format!("value-{}-", id % 97).into_bytes();
         while v.len() < len {
             v.extend_from_slice(&word);
