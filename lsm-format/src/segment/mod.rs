@@ -24,6 +24,7 @@ pub mod block_iter;
 pub mod bloom;
 pub mod entries;
 pub mod footer;
+mod index_search;
 pub mod iter;
 mod open;
 pub mod properties;

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::segment::block::{read_raw, ChecksumCheck};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
+use crate::segment::index_search::IndexSearch;
 use crate::segment::reader::{IndexSlot, Inner};
 use crate::segment::{BlockHandle, BlockType, Footer, Properties, ReadOptions, FOOTER_LEN};
 use crate::FORMAT_VERSION;
@@ -96,7 +97,9 @@ pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
     let verified = (0..index.len().div_ceil(64))
         .map(|_| AtomicU64::new(0))
         .collect();
+    let search = IndexSearch::new(&index);
     Ok(Inner {
+        search,
         data,
         options: options.clone(),
         footer,

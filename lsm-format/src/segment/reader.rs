@@ -6,19 +6,18 @@
 //! from the file bytes; uncompressed ones are then used in place (zero copy), LZ4 ones
 //! are decompressed and may be kept in the [`BlockCache`](crate::BlockCache).
 
-use std::cmp::Ordering;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::entry::compare_internal;
 use crate::error::{Error, Result};
 use crate::segment::block::{decompress_lz4, read_raw, ChecksumCheck};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
 use crate::segment::entries::SegmentEntries;
+use crate::segment::index_search::IndexSearch;
 use crate::segment::open;
 use crate::segment::{
     BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, IndexEntry, Properties,
@@ -48,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) properties: Properties,
     pub(crate) filter: BloomFilter,
     pub(crate) index: Vec<IndexSlot>,
+    /// Binary search over the index keys.
+    pub(crate) search: IndexSearch,
     /// One bit per data block: its checksum was verified by this reader.
     pub(crate) verified: Box<[AtomicU64]>,
 }
@@ -225,9 +226,7 @@ impl SegmentReader {
     /// The first data block whose last entry is at or after `(key, seq)`; the block
     /// count when there is none.
     pub(crate) fn find_block(&self, key: &[u8], seq: u64) -> usize {
-        self.inner
-            .index
-            .partition_point(|s| compare_internal(&s.key, s.tag >> 8, key, seq) == Ordering::Less)
+        self.inner.search.find(&self.inner.index, key, seq)
     }
 
     /// Loads data block `i` into `it`, checking its checksum (or taking it from the
