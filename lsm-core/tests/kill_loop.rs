@@ -1,0 +1,411 @@
+//! The real kill -9 loop (issue 5, item 4), in the manner of RocksDB's crash test
+//! with its expected-state file.
+//!
+//! The test re-runs its own binary as a child (`kill_loop_child`, selected by an
+//! environment variable). The child opens the database on the real file system
+//! with a 32 KiB memtable (so flushes and compactions run several times a second),
+//! checks it against the expected state, then runs two writer threads on disjoint
+//! key ranges (puts, deletes, small batches, 5% of writes followed by `sync()`) and
+//! a reader thread, until the parent kills it with SIGKILL after 50 ms to 2 s (10%
+//! of kills within 50 ms, so some land in recovery itself).
+//!
+//! The expected state lives in a file the kill cannot damage (`pwrite`s reach the
+//! page cache at once): per key, the last acknowledged version (`committed`) and the
+//! version being written (`pending`, set before the write, cleared after its
+//! acknowledgement). Version `v` of key `i` is a put of `expected_value(i, v)`, or a
+//! delete when `v` is a multiple of [`DELETE_EVERY`]; 0 means never written. Each
+//! child starts by checking every key: the database holds the committed version,
+//! or the pending one (a write in flight at the kill may or may not have
+//! happened), never anything else: every acknowledged write is present, a deleted
+//! key stays deleted, no key appears that was never written. It then settles
+//! pending marks to what it found and carries on. A last child only checks.
+//!
+//! `LSM_KILL_CYCLES` (default 50) sets the number of kills; `LSM_KILL_SEED` the
+//! delays. See `docs/testing.md` for the long run.
+#![cfg(unix)]
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lsm_core::{Db, Options, WriteBatch};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Environment variable naming the working directory; set only in the child.
+const CHILD_DIR: &str = "LSM_KILL_CHILD_DIR";
+/// Set in the child to only check the database and exit.
+const CHECK_ONLY: &str = "LSM_KILL_CHECK_ONLY";
+/// Exit code of a child that found the database wrong (or failed otherwise).
+const CHILD_FAILED: i32 = 3;
+/// Exit code of a check-only child that found everything right.
+const CHILD_DONE: i32 = 77;
+/// A child that was not killed stops writing after this long.
+const CHILD_MAX_RUN: Duration = Duration::from_secs(20);
+
+/// Keys per writer thread; writer `w` owns keys `w * RANGE .. (w + 1) * RANGE`.
+const RANGE: usize = 1000;
+const WRITERS: usize = 2;
+const KEYS: usize = RANGE * WRITERS;
+/// Every version divisible by this is a delete.
+const DELETE_EVERY: u64 = 8;
+/// Bytes of the expected-state file's header: the number of completed checks, and
+/// (roughly, for the figures) the number of acknowledged writes.
+const HEADER: u64 = 16;
+/// Writers add to the header's write count once per this many writes.
+const COUNT_EVERY: u64 = 64;
+
+fn key(i: usize) -> Vec<u8> {
+    format!("key{i:05}").into_bytes()
+}
+
+/// The value of version `v` of key `i`: names both, then a filler whose length
+/// varies with them.
+fn expected_value(i: usize, v: u64) -> Vec<u8> {
+    let mut out = format!("{i}:{v}:").into_bytes();
+    let len = 30 + (v as usize * 7 + i * 13) % 150;
+    let fill = b'a' + (v % 26) as u8;
+    out.resize(len, fill);
+    out
+}
+
+/// The expected-state file: per key `committed: u64` and `pending: u64`.
+struct Expected {
+    file: File,
+}
+
+impl Expected {
+    fn open(path: &Path) -> Expected {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .expect("open expected-state file");
+        file.set_len(HEADER + KEYS as u64 * 16)
+            .expect("size expected-state file");
+        Expected { file }
+    }
+
+    fn read_u64(&self, at: u64) -> u64 {
+        let mut b = [0u8; 8];
+        self.file.read_exact_at(&mut b, at).expect("read expected");
+        u64::from_le_bytes(b)
+    }
+
+    fn write_u64(&self, at: u64, v: u64) {
+        self.file
+            .write_all_at(&v.to_le_bytes(), at)
+            .expect("write expected");
+    }
+
+    fn committed(&self, i: usize) -> u64 {
+        self.read_u64(HEADER + i as u64 * 16)
+    }
+
+    fn pending(&self, i: usize) -> u64 {
+        self.read_u64(HEADER + i as u64 * 16 + 8)
+    }
+
+    fn set_committed(&self, i: usize, v: u64) {
+        self.write_u64(HEADER + i as u64 * 16, v);
+    }
+
+    fn set_pending(&self, i: usize, v: u64) {
+        self.write_u64(HEADER + i as u64 * 16 + 8, v);
+    }
+
+    fn checks(&self) -> u64 {
+        self.read_u64(0)
+    }
+
+    fn count_check(&self) {
+        self.write_u64(0, self.checks() + 1);
+    }
+
+    fn writes(&self) -> u64 {
+        self.read_u64(8)
+    }
+}
+
+fn options() -> Options {
+    Options {
+        memtable_size: 32 << 10,
+        segment_size: 64 << 10,
+        block_size: 1024,
+        level0_compaction_trigger: 4,
+        level1_size: 256 << 10,
+        level_size_multiplier: 4,
+        block_cache_size: 1 << 20,
+        ..Options::default()
+    }
+}
+
+/// True when `found` is what version `v` of key `i` leaves.
+fn matches(i: usize, v: u64, found: Option<&[u8]>) -> bool {
+    if v == 0 || v.is_multiple_of(DELETE_EVERY) {
+        found.is_none()
+    } else {
+        found == Some(expected_value(i, v).as_slice())
+    }
+}
+
+/// Ends the child with a message.
+fn fail(msg: String) -> ! {
+    eprintln!("CHILD CHECK FAILED: {msg}");
+    std::process::exit(CHILD_FAILED)
+}
+
+/// Checks every key against the expected state and settles pending marks to what
+/// the database holds. Also checks a full scan yields only known keys.
+fn check_and_settle(db: &Db, exp: &Expected) {
+    let mut live = 0usize;
+    for i in 0..KEYS {
+        let (c, p) = (exp.committed(i), exp.pending(i));
+        let found = db
+            .get(key(i))
+            .unwrap_or_else(|e| fail(format!("get key {i}: {e}")));
+        let found = found.as_deref();
+        let is_c = matches(i, c, found);
+        let is_p = p != 0 && matches(i, p, found);
+        if !is_c && !is_p {
+            fail(format!(
+                "key {i}: committed version {c}, pending {p}, found {:?}",
+                found.map(String::from_utf8_lossy)
+            ));
+        }
+        live += usize::from(found.is_some());
+        if p != 0 {
+            if is_p {
+                exp.set_committed(i, p);
+            }
+            exp.set_pending(i, 0);
+        }
+    }
+    let mut scanned = 0usize;
+    for item in db.scan::<&[u8], _>(..) {
+        let (k, v) = item.unwrap_or_else(|e| fail(format!("scan: {e}")));
+        let i = std::str::from_utf8(&k)
+            .ok()
+            .and_then(|s| s.strip_prefix("key"))
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|&i| i < KEYS)
+            .unwrap_or_else(|| {
+                fail(format!(
+                    "scan: unknown key {:?}",
+                    String::from_utf8_lossy(&k)
+                ))
+            });
+        if !matches(i, exp.committed(i), Some(&v)) {
+            fail(format!(
+                "scan: key {i} reads {:?}",
+                String::from_utf8_lossy(&v)
+            ));
+        }
+        scanned += 1;
+    }
+    if scanned != live {
+        fail(format!("scan yields {scanned} keys, point reads {live}"));
+    }
+    exp.count_check();
+}
+
+/// Writer `w`: forever, a put, delete or small batch on its own keys, marked
+/// pending before and committed after.
+fn writer(db: &Db, exp: &Expected, w: usize, seed: u64, writes: &AtomicU64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let lo = w * RANGE;
+    let mut committed: Vec<u64> = (lo..lo + RANGE).map(|i| exp.committed(i)).collect();
+    loop {
+        let n = if rng.gen_ratio(1, 10) {
+            rng.gen_range(2..6)
+        } else {
+            1
+        };
+        let mut keys: Vec<usize> = (0..n).map(|_| rng.gen_range(0..RANGE)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut batch = WriteBatch::new();
+        for &j in &keys {
+            let v = committed[j] + 1;
+            exp.set_pending(lo + j, v);
+            if v.is_multiple_of(DELETE_EVERY) {
+                batch.delete(key(lo + j));
+            } else {
+                batch.put(key(lo + j), expected_value(lo + j, v));
+            }
+        }
+        if let Err(e) = db.write(batch) {
+            fail(format!("writer {w}: write failed: {e}"));
+        }
+        for &j in &keys {
+            committed[j] += 1;
+            exp.set_committed(lo + j, committed[j]);
+            exp.set_pending(lo + j, 0);
+        }
+        let n = writes.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(COUNT_EVERY) {
+            exp.write_u64(8, n);
+        }
+        if rng.gen_ratio(1, 20) {
+            if let Err(e) = db.sync() {
+                fail(format!("writer {w}: sync failed: {e}"));
+            }
+        }
+    }
+}
+
+/// The reader: a key's value is one this key was given, at least as new as the
+/// version committed before the read.
+fn reader(db: &Db, exp: &Expected, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    loop {
+        let i = rng.gen_range(0..KEYS);
+        let before = exp.committed(i);
+        let found = db
+            .get(key(i))
+            .unwrap_or_else(|e| fail(format!("reader: get key {i}: {e}")));
+        let ok = match found.as_deref() {
+            Some(v) => {
+                let text = String::from_utf8_lossy(v);
+                let mut parts = text.splitn(3, ':');
+                let (ki, kv) = (parts.next(), parts.next());
+                let version = kv.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+                ki == Some(i.to_string().as_str())
+                    && version >= before
+                    && matches(i, version, Some(v))
+            }
+            // Absent: the committed version is a delete, or a newer write moved on.
+            None => matches(i, before, None) || exp.committed(i) != before || exp.pending(i) != 0,
+        };
+        if !ok {
+            fail(format!(
+                "reader: key {i} (committed {before} before the read) reads {:?}",
+                found.as_deref().map(String::from_utf8_lossy)
+            ));
+        }
+    }
+}
+
+/// The child's part; does nothing in the parent's test run.
+#[test]
+fn kill_loop_child() {
+    let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
+        return;
+    };
+    let exp = Arc::new(Expected::open(&dir.join("expected")));
+    let db = Db::open(dir.join("db"), options()).unwrap_or_else(|e| fail(format!("open: {e}")));
+    check_and_settle(&db, &exp);
+    if std::env::var_os(CHECK_ONLY).is_some() {
+        db.close().unwrap_or_else(|e| fail(format!("close: {e}")));
+        std::process::exit(CHILD_DONE);
+    }
+    let seed = std::process::id() as u64 ^ exp.checks().wrapping_mul(0x9e37_79b9);
+    let db = Arc::new(db);
+    let writes = Arc::new(AtomicU64::new(exp.writes()));
+    for w in 0..WRITERS {
+        let (db, exp, writes) = (Arc::clone(&db), Arc::clone(&exp), Arc::clone(&writes));
+        std::thread::spawn(move || writer(&db, &exp, w, seed + w as u64, &writes));
+    }
+    {
+        let (db, exp) = (Arc::clone(&db), Arc::clone(&exp));
+        std::thread::spawn(move || reader(&db, &exp, seed + 100));
+    }
+    std::thread::sleep(CHILD_MAX_RUN);
+    // Not killed in time: leave as if killed (no close, no flush).
+    std::process::exit(CHILD_DONE);
+}
+
+fn spawn_child(dir: &Path, check_only: bool, log: &Path) -> Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    let log = File::create(log).expect("child log");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "kill_loop_child",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_DIR, dir)
+    .stdout(Stdio::null())
+    .stderr(log);
+    if check_only {
+        cmd.env(CHECK_ONLY, "1");
+    }
+    cmd.spawn().expect("spawn child")
+}
+
+fn child_log(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let cycles: u64 = std::env::var("LSM_KILL_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let seed: u64 = std::env::var("LSM_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(9);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let log = dir.join("child.log");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut early = 0;
+    let start = Instant::now();
+    for cycle in 0..cycles {
+        let delay = if rng.gen_ratio(1, 10) {
+            early += 1;
+            Duration::from_millis(rng.gen_range(0..50))
+        } else {
+            Duration::from_millis(rng.gen_range(50..2000))
+        };
+        let mut child = spawn_child(dir, false, &log);
+        std::thread::sleep(delay);
+        if let Some(status) = child.try_wait().expect("poll child") {
+            panic!(
+                "cycle {cycle}: the child exited on its own ({status}) before the kill:\n{}",
+                child_log(&log)
+            );
+        }
+        child.kill().expect("SIGKILL the child");
+        let status = child.wait().expect("reap child");
+        assert!(
+            status.code().is_none(),
+            "cycle {cycle}: the child exited with {status} instead of being killed:\n{}",
+            child_log(&log)
+        );
+    }
+    let mut child = spawn_child(dir, true, &log);
+    let status = child.wait().expect("reap check child");
+    assert_eq!(
+        status.code(),
+        Some(CHILD_DONE),
+        "the final check failed:\n{}",
+        child_log(&log)
+    );
+    let exp = Expected::open(&dir.join("expected"));
+    let (checks, writes) = (exp.checks(), exp.writes());
+    let segments = std::fs::read_dir(dir.join("db"))
+        .expect("list db")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        })
+        .count();
+    println!(
+        "kill loop: {cycles} kills ({early} within 50 ms), {checks} completed checks of \
+         {KEYS} keys, about {writes} acknowledged writes, {segments} segments at the end, \
+         in {:?}",
+        start.elapsed()
+    );
+    assert!(writes > 0, "no write was acknowledged");
+    assert!(checks > cycles / 2, "only {checks} checks completed");
+}
