@@ -32,8 +32,58 @@ pub struct Header {
 ///
 /// # Errors
 /// A description of what is wrong; the caller adds the location.
-#[inline]
+#[inline(always)]
 pub fn decode_header(area: &[u8], pos: usize, index: bool) -> Result<Header, String> {
+    match fast_header(area, pos, index) {
+        Some(h) => Ok(h),
+        None => Err(header_error(area, pos, index)),
+    }
+}
+
+/// The common case: key lengths below 128 (one-byte varints). `None` sends the entry
+/// to the full decoder (longer keys) or to the error path.
+#[inline(always)]
+fn fast_header(area: &[u8], pos: usize, index: bool) -> Option<Header> {
+    let [shared, unshared] = *area.get(pos..pos.checked_add(2)?)? else {
+        return None;
+    };
+    if (shared | unshared) >= 0x80 {
+        return full_header(area, pos, index).ok();
+    }
+    let (value_len, key_start) = varint32_at(area, pos + 2)?;
+    let value_len = value_len as usize;
+    let tag_start = key_start + usize::from(unshared);
+    let value_start = tag_start + 8;
+    if value_start.checked_add(value_len)? > area.len() {
+        return None;
+    }
+    let tag = u64_at(area, tag_start)?;
+    let kind = tag & 0xff;
+    let known = kind == EntryKind::Put as u64
+        || (kind == EntryKind::Tombstone as u64 && (value_len == 0 || index));
+    known.then_some(Header {
+        shared: usize::from(shared),
+        key_start,
+        tag_start,
+        value_start,
+        value_len,
+        tag,
+    })
+}
+
+/// Why the entry at `pos` does not decode (the error path of [`decode_header`]).
+#[cold]
+#[inline(never)]
+fn header_error(area: &[u8], pos: usize, index: bool) -> String {
+    match full_header(area, pos, index) {
+        Err(reason) => reason,
+        Ok(_) => "entry does not decode".to_string(),
+    }
+}
+
+/// The general decoder, for varints of any length, with a reason for each failure.
+#[inline(never)]
+fn full_header(area: &[u8], pos: usize, index: bool) -> Result<Header, String> {
     let bad = |what: &str| format!("entry {what}");
     let (shared, p) = varint32_at(area, pos).ok_or_else(|| bad("has a bad shared length"))?;
     let (unshared, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad key length"))?;
@@ -176,6 +226,15 @@ mod tests {
         assert!(decode_header(&tomb, 0, true)
             .unwrap_err()
             .contains("kind 2"));
+        // Two-byte key length (200) and value length (300): the general decoder.
+        let mut long = vec![0, 0xc8, 0x01, 0xac, 0x02];
+        long.extend_from_slice(&[b'k'; 200]);
+        long.extend_from_slice(&(1u64 << 8 | 1).to_le_bytes());
+        long.extend_from_slice(&[b'v'; 300]);
+        let h = decode_header(&long, 0, false).unwrap();
+        assert_eq!((h.key_start, h.tag_start, h.value_len), (5, 205, 300));
+        assert_eq!(h.value_start + h.value_len, long.len());
+        assert!(decode_header(&long[..long.len() - 1], 0, false).is_err());
         let huge = [0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
         assert!(decode_header(&huge, 0, false).is_err());
     }
