@@ -141,9 +141,11 @@ pub fn plural(n: impl Into<u64>, noun: &str) -> String {
     let consonant_y = noun
         .strip_suffix('y')
         .filter(|stem| stem.chars().last().is_some_and(|c| !"aeiou".contains(c)));
+    let sibilant = noun.ends_with("sh") || noun.ends_with("ch") || noun.ends_with('s');
     match (n, consonant_y) {
         (1, _) => format!("1 {noun}"),
         (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) if sibilant => format!("{n} {noun}es"),
         (_, None) => format!("{n} {noun}s"),
     }
 }
@@ -204,6 +206,7 @@ mod tests {
         assert_eq!(plural(2u64, "entry"), "2 entries");
         assert_eq!(plural(0u64, "block"), "0 blocks");
         assert_eq!(plural(3u64, "key"), "3 keys");
+        assert_eq!(plural(2u64, "flush"), "2 flushes");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 20), "3.0 MiB");

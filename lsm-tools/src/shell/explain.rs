@@ -160,14 +160,18 @@ fn levels(
                 plural(skipped as u64, "segment")
             ));
         }
-        for seg in covering {
+        for (i, seg) in covering.iter().enumerate() {
             if let Some(entry) = segment(seg, key, style, lines)? {
                 let place = format!("{} (level {level})", seg.name());
-                let remaining: usize = state.segments.iter().filter(|s| s.level > level).count();
-                if remaining > 0 {
+                // Older level-0 segments covering the key, and every deeper level.
+                let older = covering.len() - i - 1;
+                let deeper = state.segments.iter().filter(|s| s.level > level).count();
+                if older + deeper > 0 {
                     lines.push(format!(
-                        "  deeper levels not consulted ({}): the newest version was found",
-                        plural(remaining as u64, "segment")
+                        "  not consulted: {} in this level, {} in deeper levels (the newest \
+                         version was found)",
+                        plural(older as u64, "older segment"),
+                        plural(deeper as u64, "segment")
                     ));
                 }
                 return Ok(Some(Found { place, entry }));

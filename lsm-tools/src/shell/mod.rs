@@ -282,24 +282,28 @@ pub enum LineOutcome {
 /// # Errors
 /// Errors of `out`.
 pub fn print_stats(s: &Stats, out: &mut dyn Write) -> std::io::Result<()> {
-    use crate::display::human_bytes as h;
+    use crate::display::{human_bytes as h, plural};
     let rows = [
         ("user bytes written", h(s.user_bytes_written)),
         (
             "WAL bytes written",
-            format!("{} ({} syncs)", h(s.wal_bytes_written), s.wal_syncs),
+            format!(
+                "{} ({})",
+                h(s.wal_bytes_written),
+                plural(s.wal_syncs, "sync")
+            ),
         ),
         (
             "flushed",
-            format!("{} in {} flushes", h(s.bytes_flushed), s.flushes),
+            format!("{} in {}", h(s.bytes_flushed), plural(s.flushes, "flush")),
         ),
         (
             "compacted",
             format!(
-                "{} read, {} written in {} compactions",
+                "{} read, {} written in {}",
                 h(s.bytes_compacted_read),
                 h(s.bytes_compacted_written),
-                s.compactions
+                plural(s.compactions, "compaction")
             ),
         ),
         (

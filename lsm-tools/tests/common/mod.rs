@@ -157,12 +157,22 @@ pub fn small_options() -> lsm_core::Options {
     }
 }
 
+/// Like [`small_options`], but background compaction waits for many level-0
+/// segments, so old versions and tombstones stay for `lsm-compact` to drop.
+pub fn no_compaction_options() -> lsm_core::Options {
+    lsm_core::Options {
+        level0_compaction_trigger: 1000,
+        level0_stop_writes: 2000,
+        ..small_options()
+    }
+}
+
 /// Fills a database through the engine with `keys` keys, each written `rounds`
 /// times, then deletes every seventh key and overwrites every fifth; the last
 /// deletes stay in a level-0 segment (flushed) and in the WAL. Returns the expected
 /// live view as `key = value` lines.
 pub fn engine_db(dir: &Path, keys: usize, rounds: usize) -> String {
-    let db = lsm_core::Db::open(dir, small_options()).unwrap();
+    let db = lsm_core::Db::open(dir, no_compaction_options()).unwrap();
     let mut model = std::collections::BTreeMap::new();
     for round in 0..rounds {
         for i in 0..keys {

@@ -1,0 +1,285 @@
+//! The machinery of `corruption_sweep.rs`: the mutations of a file, the figures of a
+//! sweep, and the check that reads through the engine give the right value or
+//! `Error::Corruption`, never another value or a key that does not exist.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use lsm_core::fs::{CrashMode, SimFs};
+use lsm_core::{Db, Options};
+
+/// The expected live keys and values.
+pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Where the sweeps put the database on the simulated disk.
+pub const DB: &str = "/db";
+
+/// Size of the pages a zeroed-page mutation wipes.
+pub const PAGE: usize = 4096;
+
+/// One way to damage a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    /// Flip bit `bit` of byte `at`.
+    Flip { at: usize, bit: u8 },
+    /// Set byte `at` to `byte` (only where it differs).
+    Set { at: usize, byte: u8 },
+    /// Cut the file to `len` bytes (`len` below its size).
+    Truncate { len: usize },
+    /// Zero the 4 KiB page starting at `page * PAGE` (only when not already zero).
+    ZeroPage { page: usize },
+}
+
+impl Mutation {
+    /// Every mutation of `data`: each single-bit flip, each byte set to 0x00 and to
+    /// 0xFF, each truncation, each zeroed page; none that leaves the file unchanged.
+    pub fn all(data: &[u8]) -> Vec<Mutation> {
+        let mut out = Vec::new();
+        for at in 0..data.len() {
+            out.extend((0..8).map(|bit| Mutation::Flip { at, bit }));
+        }
+        for byte in [0x00, 0xff] {
+            out.extend(
+                (0..data.len())
+                    .filter(|&at| data[at] != byte)
+                    .map(|at| Mutation::Set { at, byte }),
+            );
+        }
+        out.extend((0..data.len()).map(|len| Mutation::Truncate { len }));
+        for (page, bytes) in data.chunks(PAGE).enumerate() {
+            if bytes.iter().any(|&b| b != 0) {
+                out.push(Mutation::ZeroPage { page });
+            }
+        }
+        out
+    }
+
+    /// The damaged copy of `data`.
+    pub fn apply(self, data: &[u8]) -> Vec<u8> {
+        let mut out = data.to_vec();
+        match self {
+            Mutation::Flip { at, bit } => out[at] ^= 1 << bit,
+            Mutation::Set { at, byte } => out[at] = byte,
+            Mutation::Truncate { len } => out.truncate(len),
+            Mutation::ZeroPage { page } => {
+                let end = ((page + 1) * PAGE).min(out.len());
+                out[page * PAGE..end].fill(0);
+            }
+        }
+        out
+    }
+
+    /// Offset of the first byte the mutation changes (or removes).
+    pub fn first_changed(self) -> usize {
+        match self {
+            Mutation::Flip { at, .. } | Mutation::Set { at, .. } => at,
+            Mutation::Truncate { len } => len,
+            Mutation::ZeroPage { page } => page * PAGE,
+        }
+    }
+
+    /// Offset just past the last byte the mutation changes (`usize::MAX` for a
+    /// truncation: nothing after it is left).
+    pub fn end_changed(self, file_len: usize) -> usize {
+        match self {
+            Mutation::Flip { at, .. } | Mutation::Set { at, .. } => at + 1,
+            Mutation::Truncate { .. } => usize::MAX,
+            Mutation::ZeroPage { page } => ((page + 1) * PAGE).min(file_len),
+        }
+    }
+
+    /// Short name of the kind, for the figures.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Mutation::Flip { .. } => "bit flip",
+            Mutation::Set { byte: 0, .. } => "byte set to 0x00",
+            Mutation::Set { .. } => "byte set to 0xff",
+            Mutation::Truncate { .. } => "truncation",
+            Mutation::ZeroPage { .. } => "zeroed page",
+        }
+    }
+}
+
+/// Figures of one sweep.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Mutations tried.
+    pub tried: u64,
+    /// Mutations `lsm-verify` reported as a problem.
+    pub verify_reported: u64,
+    /// Mutations checked through the engine.
+    pub engine_checked: u64,
+    /// Of those, refused by `open` with `Error::Corruption`.
+    pub open_refused: u64,
+    /// Of those, opened, with some read reporting `Error::Corruption`.
+    pub read_reported: u64,
+    /// Of those, opened with every read right (the damage was harmless or dropped
+    /// as the format allows).
+    pub all_right: u64,
+    /// Silent wrong results: another value, a phantom key, a missing key, a wrong
+    /// recovered state. Must stay 0.
+    pub silent_wrong: u64,
+    /// Descriptions of the first silent wrong results.
+    pub wrong: Vec<String>,
+}
+
+impl Tally {
+    /// Records a silent wrong result.
+    pub fn wrong(&mut self, what: String) {
+        self.silent_wrong += 1;
+        if self.wrong.len() < 10 {
+            self.wrong.push(what);
+        }
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} mutations, {} reported by lsm-verify; {} read through the engine: {} refused \
+             at open, {} reported by a read, {} read right; {} silent wrong results",
+            self.tried,
+            self.verify_reported,
+            self.engine_checked,
+            self.open_refused,
+            self.read_reported,
+            self.all_right,
+            self.silent_wrong
+        )
+    }
+}
+
+/// How reads of a damaged database went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// Every read gave the model's answer.
+    Right,
+    /// Some read reported `Error::Corruption`; every other read was right.
+    Reported,
+}
+
+/// Every read of `db`: a point read of each model key and each of `absent`, a full
+/// scan each way. `Ok` when each gave the right answer or `Error::Corruption`;
+/// `Err` describes the first silent wrong result (or a non-corruption error).
+pub fn check_reads(db: &Db, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, String> {
+    let mut reported = false;
+    let mut note = |e: lsm_core::Error, what: &str| -> Result<(), String> {
+        if e.is_corruption() {
+            reported = true;
+            Ok(())
+        } else {
+            Err(format!("{what}: {e} (not Corruption)"))
+        }
+    };
+    for (k, v) in model {
+        match db.get(k) {
+            Ok(Some(got)) if got.as_ref() == v.as_slice() => {}
+            Ok(got) => {
+                return Err(format!(
+                    "get {:?}: {:?} instead of its value",
+                    String::from_utf8_lossy(k),
+                    got.map(|g| g.len())
+                ))
+            }
+            Err(e) => note(e, "get")?,
+        }
+    }
+    for k in absent {
+        match db.get(k) {
+            Ok(None) => {}
+            Ok(Some(_)) => return Err(format!("get {:?}: a phantom value", k)),
+            Err(e) => note(e, "get of an absent key")?,
+        }
+    }
+    let want: Vec<(&Vec<u8>, &Vec<u8>)> = model.iter().collect();
+    for reverse in [false, true] {
+        let mut scan = db.scan::<&[u8], _>(..);
+        let mut i = 0usize;
+        loop {
+            let item = if reverse {
+                scan.next_back()
+            } else {
+                scan.next()
+            };
+            let Some(item) = item else {
+                if i != want.len() {
+                    return Err(format!(
+                        "scan (reverse: {reverse}) ended after {i} of {} keys",
+                        want.len()
+                    ));
+                }
+                break;
+            };
+            match item {
+                Ok((k, v)) => {
+                    let expected = if reverse {
+                        want.len().checked_sub(i + 1).and_then(|j| want.get(j))
+                    } else {
+                        want.get(i)
+                    };
+                    if expected != Some(&(&k.to_vec(), &v.to_vec())) {
+                        return Err(format!(
+                            "scan (reverse: {reverse}) item {i}: {:?} is not the model's",
+                            String::from_utf8_lossy(&k)
+                        ));
+                    }
+                    i += 1;
+                }
+                Err(e) => {
+                    note(e, "scan")?;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(if reported {
+        Reads::Reported
+    } else {
+        Reads::Right
+    })
+}
+
+/// Every live pair of `db` in one forward scan, or the scan's error.
+pub fn read_all(db: &Db) -> lsm_core::Result<Map> {
+    db.scan::<&[u8], _>(..)
+        .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect()
+}
+
+/// An exact copy of a closed (fully durable) disk with `name` replaced by `data`.
+pub fn damaged_copy(pristine: &SimFs, name: &str, data: &[u8]) -> SimFs {
+    let copy = pristine.crash(CrashMode::DropUnsynced, 0);
+    copy.write_file_raw(&Path::new(DB).join(name), data)
+        .expect("write the damaged file");
+    copy
+}
+
+/// Opens the database of `fs`.
+pub fn open(fs: &SimFs, options: &Options) -> lsm_core::Result<Db> {
+    Db::open_with_fs(DB, options.clone(), fs.fs_ref())
+}
+
+/// The file of the database directory of `fs` whose name ends with `ext`, and its
+/// bytes; panics unless there is exactly one.
+pub fn only_file(fs: &SimFs, ext: &str) -> (String, Vec<u8>) {
+    let names: Vec<String> = fs
+        .file_names(Path::new(DB))
+        .into_iter()
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    assert_eq!(names.len(), 1, "files ending in {ext}: {names:?}");
+    let data = fs
+        .read_file(&Path::new(DB).join(&names[0]))
+        .expect("read file");
+    (names[0].clone(), data)
+}
+
+/// Which mutations the engine checks: all with `LSM_SWEEP_FULL=1`; otherwise every
+/// `stride`-th of [`Mutation::all`]'s list (a stride prime to 8 samples every bit
+/// position, and every kind of mutation is sampled).
+pub fn engine_checks(i: usize, stride: usize) -> bool {
+    std::env::var_os("LSM_SWEEP_FULL").is_some() || i % stride.max(1) == 0
+}
