@@ -14,12 +14,17 @@
 //!
 //! - when a bad fragment's header still describes a fragment that fits in its block
 //!   (only the checksum or the type byte is wrong), the walk steps over it;
-//! - at the first damage, when that does not land on a readable fragment, the rest of
-//!   the block is scanned byte by byte for a valid FULL or FIRST fragment.
+//! - at the first damage, when that does not land on a valid fragment, the rest of
+//!   the block is scanned for the first position where a chain of valid fragments
+//!   starts and runs to the end of the block or file, laid out as the writer lays
+//!   them (FULL fragments, perhaps a last FIRST that fills the block). Requiring the
+//!   whole chain keeps bytes inside a torn record (user keys and values) from passing
+//!   for a record written after it.
 //!
-//! Every record found this way passes its checksum like any other; a wrong guess just
-//! falls back to the next block boundary. The scan runs once per file, so a walk costs
-//! at most one block's worth of checksums per byte of input beyond a linear pass.
+//! Every record found this way passes its checksum like any other; without a match
+//! the walk falls back to the next block boundary. The scan runs once per file, as one
+//! backward pass over one block, and computes checksums only where the headers have
+//! the writer's shape.
 //!
 //! Memory is bounded by the input: payloads of one-fragment records are borrowed, and
 //! joined records never exceed the bytes they were read from.
