@@ -77,7 +77,11 @@ pub enum Target {
 /// # Errors
 /// When the path cannot be read or its kind cannot be told.
 pub fn detect(path: &Path, forced: Option<Target>) -> Result<Target> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    // A path the user named is not "gone" (Error::io's reading) but simply wrong.
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if meta.is_dir() {
         return Ok(Target::Dir);
     }

@@ -57,6 +57,7 @@ get apple
 explain apple
 explain banana
 explain cherry
+explain blueberry
 explain zebra
 quit
 get never-run

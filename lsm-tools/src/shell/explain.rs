@@ -40,8 +40,8 @@ pub fn explain(dir: &Path, key: &[u8], engine: Option<&[u8]>, style: Style) -> R
             "engine answer (Db::get): {}",
             engine.map_or("not found".to_string(), |v| show(v, style))
         ),
-        "lookup path, derived by this tool from the files on disk (the engine has no explain \
-         API; the memtable is shown as the contents of the live WALs):"
+        "path (derived by lsm from the files on disk, not reported by the engine; memtable = \
+         live WALs):"
             .to_string(),
     ];
     let found = match memtable(&state, key, &mut lines) {
@@ -191,19 +191,18 @@ fn segment(
     let whole = style.whole();
     let reader = seg.open()?;
     let fmt = |e| Error::format(seg.path.clone(), e);
-    let mut line = format!(
-        "    {}: key range {} ..= {} covers the key; ",
+    lines.push(format!(
+        "    {}: key range {} ..= {} covers the key",
         seg.name(),
         show(&seg.meta.smallest_key, whole),
         show(&seg.meta.largest_key, whole)
-    );
+    ));
     if reader.properties().bloom_bits_per_key == 0 {
-        line.push_str("no Bloom filter; ");
+        lines.push("      no Bloom filter in this segment".into());
     } else if reader.may_contain(key) {
-        line.push_str("Bloom filter: maybe present; ");
+        lines.push("      Bloom filter: maybe present".into());
     } else {
-        line.push_str("Bloom filter: absent, segment skipped");
-        lines.push(line);
+        lines.push("      Bloom filter: absent; segment skipped".into());
         return Ok(None);
     }
     // Section 3.3: the first index entry at or after (key, newest) names the only block
@@ -213,25 +212,23 @@ fn segment(
         compare_internal(&e.last_key, e.last_seq, key, MAX_SEQUENCE) != Ordering::Less
     });
     let Some((i, entry)) = block else {
-        line.push_str("the key is past the last block: no block read");
-        lines.push(line);
+        lines.push("      the key is past the last block: no block read".into());
         return Ok(None);
     };
-    line.push_str(&format!(
-        "index entry {i} (last key {}) names block at offset {} ({} bytes), read: ",
+    lines.push(format!(
+        "      index entry {i} (last key {}) names the block at offset {} ({} bytes)",
         show(&entry.last_key, whole),
         entry.handle.offset,
         entry.handle.len
     ));
     let found = reader.get_unfiltered(key, MAX_SEQUENCE).map_err(fmt)?;
-    match &found {
-        Some(e) => line.push_str(&format!(
-            "{} at seq {}: stop here",
+    lines.push(match &found {
+        Some(e) => format!(
+            "      block read: {} at seq {}: stop here",
             crate::dump::kind_name(e.kind),
             e.seq
-        )),
-        None => line.push_str("key not in the block (a Bloom filter false positive)"),
-    }
-    lines.push(line);
+        ),
+        None => "      block read: key absent (the Bloom filter gave a false positive)".into(),
+    });
     Ok(found)
 }

@@ -83,17 +83,28 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
     }
     for f in state.orphans() {
         match f.kind {
-            FileName::Segment(_) => report.problems.push(Problem::file(
-                &f.name,
-                "orphan segment: not in the manifest (not deleted)",
-            )),
-            FileName::Wal(_) => report.problems.push(Problem::file(
-                &f.name,
-                format!(
-                    "obsolete WAL below log_number {} still present (not deleted)",
-                    manifest.log_number
-                ),
-            )),
+            FileName::Segment(_) => {
+                report.problems.push(Problem::file(
+                    &f.name,
+                    "orphan segment: not in the manifest (not deleted)",
+                ));
+                // Its bytes are checked too: every file of the directory is.
+                if let Some(data) = read_unless_gone(dir, &f.name, report) {
+                    verify_segment(data, &f.name, report);
+                }
+            }
+            FileName::Wal(_) => {
+                report.problems.push(Problem::file(
+                    &f.name,
+                    format!(
+                        "obsolete WAL below log_number {} still present (not deleted)",
+                        manifest.log_number
+                    ),
+                ));
+                if let Some(data) = read_unless_gone(dir, &f.name, report) {
+                    verify_wal(&data, &f.name, report);
+                }
+            }
             FileName::Temp => report.notes.push(format!(
                 "{}: temporary file, being written by a running process or left by a crash \
                  (the engine removes it on open)",
@@ -105,6 +116,26 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads a file that is not live; one that is gone by now (a running process removed
+/// it) is a note, not a problem.
+fn read_unless_gone(dir: &Path, name: &str, report: &mut Report) -> Option<bytes::Bytes> {
+    match std::fs::read(dir.join(name)) {
+        Ok(data) => Some(bytes::Bytes::from(data)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report
+                .notes
+                .push(format!("{name}: removed while being checked"));
+            None
+        }
+        Err(e) => {
+            report
+                .problems
+                .push(Problem::file(name, format!("cannot read: {e}")));
+            None
+        }
+    }
 }
 
 /// The segment's properties must say what the manifest recorded about it.
