@@ -81,7 +81,8 @@ fn disjoint_writers_with_concurrent_readers_lose_nothing() {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(r);
                 start.wait();
                 let mut reads = 0u64;
-                while !done.load(Ordering::Acquire) {
+                let mut first = true;
+                while running(&mut first, &done) {
                     let k = format!(
                         "w{}-{:05}",
                         rng.gen_range(0..writers),
@@ -156,6 +157,12 @@ fn disjoint_writers_with_concurrent_readers_lose_nothing() {
         assert_eq!(db.get(k).unwrap().as_deref(), Some(&v[..]));
     }
     close_shared(db);
+}
+
+/// Loop condition of the worker threads: the body runs at least once (so a thread
+/// that starts late still does its part), then until `flag` is set.
+fn running(first: &mut bool, flag: &AtomicBool) -> bool {
+    std::mem::replace(first, false) || !flag.load(Ordering::Acquire)
 }
 
 /// Closes a database once every thread let go of it.
@@ -309,11 +316,11 @@ fn bank_transfers_keep_the_total_in_every_consistent_read() {
             (db.clone(), locks.clone(), stop.clone(), transfers.clone());
         workers.push(thread::spawn(move || {
             let mut rng = rand::rngs::StdRng::seed_from_u64(100 + t);
-            while !stop.load(Ordering::Relaxed) {
+            let mut first = true;
+            while running(&mut first, &stop) {
                 let (a, b) = (rng.gen_range(0..ACCOUNTS), rng.gen_range(0..ACCOUNTS));
-                if a == b {
-                    continue;
-                }
+                // Two distinct accounts.
+                let b = if a == b { (b + 1) % ACCOUNTS } else { b };
                 let _g1 = locks[a.min(b)].lock().unwrap();
                 let _g2 = locks[a.max(b)].lock().unwrap();
                 let ba = balance_of(&db.get(account(a)).unwrap().expect("account a"));
@@ -333,7 +340,8 @@ fn bank_transfers_keep_the_total_in_every_consistent_read() {
         readers.push(thread::spawn(move || {
             let mut rng = rand::rngs::StdRng::seed_from_u64(200 + r);
             let mut checks = 0u64;
-            while !stop.load(Ordering::Relaxed) {
+            let mut first = true;
+            while running(&mut first, &stop) {
                 match rng.gen_range(0..4) {
                     0 => {
                         let snap = db.snapshot();
@@ -435,7 +443,8 @@ fn no_reader_sees_a_key_version_go_backwards() {
         writers.push(thread::spawn(move || {
             let mut rng = rand::rngs::StdRng::seed_from_u64(w as u64);
             let mut versions = vec![0u64; KEYS_PER_WRITER];
-            while !stop.load(Ordering::Relaxed) {
+            let mut first = true;
+            while running(&mut first, &stop) {
                 let j = rng.gen_range(0..KEYS_PER_WRITER);
                 let i = w * KEYS_PER_WRITER + j;
                 if rng.gen_ratio(1, 8) {
@@ -482,7 +491,8 @@ fn no_reader_sees_a_key_version_go_backwards() {
                 assert!(version >= seen[i], "{how}: key {i} went back from version {} to {version}", seen[i]);
                 seen[i] = version;
             };
-            while !stop.load(Ordering::Relaxed) {
+            let mut first = true;
+            while running(&mut first, &stop) {
                 match rng.gen_range(0..4) {
                     0 | 1 => {
                         let i = rng.gen_range(0..KEYS);
