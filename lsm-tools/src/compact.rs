@@ -264,7 +264,7 @@ impl CompactReport {
     /// # Errors
     /// Errors of `out`.
     pub fn print_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        use crate::display::human_bytes as h;
+        use crate::display::{human_bytes as h, plural};
         let b = &self.before;
         if self.dry_run {
             writeln!(out, "dry run on {} (nothing written)", self.dir)?;
@@ -279,8 +279,10 @@ impl CompactReport {
             )?;
             writeln!(
                 out,
-                "a full compaction would keep {} keys and drop {} older versions and {} tombstones",
-                self.keys_kept, self.versions_dropped, self.tombstones_dropped
+                "a full compaction would keep {} and drop {} and {}",
+                plural(self.keys_kept, "key"),
+                plural(self.versions_dropped, "older version"),
+                plural(self.tombstones_dropped, "tombstone")
             )?;
             if let Some(est) = self.estimated_bytes_after {
                 let now = b.segment_bytes + b.wal_bytes;

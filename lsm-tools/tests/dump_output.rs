@@ -110,3 +110,24 @@ fn errors_are_clear() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --type"));
 }
+
+#[test]
+fn a_damaged_data_block_still_shows_the_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    handmade_db(dir);
+    let seg = dir.join("000003.seg");
+    let mut data = std::fs::read(&seg).unwrap();
+    data[10] ^= 0x01;
+    std::fs::write(&seg, &data).unwrap();
+    let out = run(DUMP, &[seg.to_str().unwrap(), "--layout"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = redact_dir(&stdout(&out), dir);
+    let tail: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("layout"))
+        .collect();
+    insta::assert_snapshot!("damaged_segment_tail", tail.join("\n"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("corruption at offset 0"), "{err}");
+}

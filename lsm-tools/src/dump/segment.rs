@@ -72,6 +72,8 @@ struct JsonSegment {
     #[serde(skip_serializing_if = "Option::is_none")]
     layout: Option<Vec<JsonRegion>>,
     entries: Vec<JsonEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// Name of a compression byte as stored in properties.
@@ -100,27 +102,34 @@ pub fn open_segment(path: &Path) -> Result<SegmentReader> {
 /// The selected entries of `reader` (range and limit of `options`), as owned entries.
 fn selected_entries(
     reader: &SegmentReader,
-    path: &Path,
     options: &DumpOptions,
-) -> Result<Vec<lsm_format::Entry>> {
-    let fmt = |e| Error::format(path, e);
-    let mut it = reader.iter();
-    match &options.range.from {
-        Some(from) => it.seek(from, MAX_SEQUENCE).map_err(fmt)?,
-        None => it.seek_to_first().map_err(fmt)?,
-    }
+) -> (Vec<lsm_format::Entry>, Option<lsm_format::Error>) {
     let mut entries = Vec::new();
+    let mut it = reader.iter();
+    let positioned = match &options.range.from {
+        Some(from) => it.seek(from, MAX_SEQUENCE),
+        None => it.seek_to_first(),
+    };
+    if let Err(e) = positioned {
+        return (entries, Some(e));
+    }
     while it.valid() && options.limit.is_none_or(|l| entries.len() < l) {
         if !options.in_range(it.key()) {
             break;
         }
         entries.push(it.entry());
-        it.next().map_err(fmt)?;
+        if let Err(e) = it.next() {
+            return (entries, Some(e));
+        }
     }
-    Ok(entries)
+    (entries, None)
 }
 
 /// Dumps the segment at `path`.
+///
+/// A damaged data block stops the entries where it starts; everything else (footer,
+/// properties, index, layout) is still printed, with the error, so that the damaged
+/// region can be located.
 ///
 /// # Errors
 /// I/O and format errors (a damaged footer or metadata block stops the dump; run
@@ -134,7 +143,8 @@ pub fn dump_segment(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> 
     } else {
         None
     };
-    let entries = selected_entries(&reader, path, options)?;
+    let (entries, damaged) = selected_entries(&reader, options);
+    let damaged = damaged.map(|e| Error::format(path, e));
     let name = path.display().to_string();
     let size = reader.data().len() as u64;
     let style = options.style;
@@ -166,8 +176,10 @@ pub fn dump_segment(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> 
                 .iter()
                 .map(|e| json_version(&e.key, e.seq, e.kind, &e.value, style))
                 .collect(),
+            error: damaged.as_ref().map(ToString::to_string),
         };
-        return write_json(out, &doc);
+        write_json(out, &doc)?;
+        return damaged.map_or(Ok(()), Err);
     }
     let o = &mut *out;
     writeln!(o, "segment {name} ({size} bytes)").map_err(out_err)?;
@@ -188,7 +200,14 @@ pub fn dump_segment(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> 
     for e in &entries {
         t.row(version_row(&e.key, e.seq, e.kind, &e.value, style));
     }
-    t.print(o).map_err(out_err)
+    t.print(o).map_err(out_err)?;
+    match damaged {
+        Some(e) => {
+            writeln!(o, "  (stopped: {e})").map_err(out_err)?;
+            Err(e)
+        }
+        None => Ok(()),
+    }
 }
 
 fn json_footer(f: &Footer) -> JsonFooter {

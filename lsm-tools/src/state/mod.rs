@@ -88,10 +88,11 @@ impl LiveSegment {
 /// # Errors
 /// Format errors from [`SegmentReader::open`].
 pub fn open_segment_bytes(data: Bytes, number: u64, path: &Path) -> Result<SegmentReader> {
+    // No file name in the reader's messages: ours put the path in front of them.
     let options = ReadOptions {
         segment_id: number,
         cache: None,
-        file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        file_name: None,
     };
     SegmentReader::open(data, options).map_err(|e| Error::format(path, e))
 }

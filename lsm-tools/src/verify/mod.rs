@@ -17,6 +17,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::display::plural;
 use crate::dump::{out_err, write_json};
 use crate::error::Result;
 use crate::files::{detect, Target};
@@ -57,11 +58,11 @@ impl Report {
         }
         writeln!(
             out,
-            "{} files checked, {} blocks checked, {} records checked, {} problems found",
-            self.files_checked,
-            self.blocks_checked,
-            self.records_checked,
-            self.problems.len()
+            "{} checked, {} checked, {} checked, {} found",
+            plural(self.files_checked as u64, "file"),
+            plural(self.blocks_checked, "block"),
+            plural(self.records_checked, "record"),
+            plural(self.problems.len() as u64, "problem")
         )
         .map_err(out_err)
     }

@@ -15,10 +15,8 @@ const METADATA_BLOCKS: u64 = 3;
 /// Returns the properties when the file opened, for cross-checks with the manifest.
 pub fn verify_segment(data: Bytes, name: &str, report: &mut Report) -> Option<Properties> {
     report.files_checked += 1;
-    let options = ReadOptions {
-        file_name: Some(name.to_string()),
-        ..ReadOptions::default()
-    };
+    // The problems name the file; the reader's own messages need not.
+    let options = ReadOptions::default();
     let reader = match SegmentReader::open(data, options) {
         Ok(r) => r,
         Err(e) => {
