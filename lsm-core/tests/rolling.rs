@@ -28,7 +28,9 @@ fn options() -> Options {
         // Keep background compaction away while the flush output is inspected.
         level0_compaction_trigger: 500,
         level0_stop_writes: 1000,
-        level1_size: 64 << 10,
+        // Level 1 holds everything these tests write, so no background job moves
+        // files down after a manual compaction while the test inspects them.
+        level1_size: 4 << 20,
         level_size_multiplier: 4,
         ..Options::default()
     }
@@ -165,6 +167,27 @@ fn entries_larger_than_the_target_get_a_file_each() {
     db.close().unwrap();
 }
 
+/// The stats, the number of segment files and their total size, read at a moment
+/// when no background job finished in between (a flush or compaction may still be
+/// running after `compact` returns; the view is retried until it is stable).
+fn quiet_view(db: &Db, path: &Path) -> (lsm_core::Stats, usize, u64) {
+    loop {
+        let before = db.stats();
+        let files = segments(path);
+        let bytes = files.iter().map(|p| file_len(p)).sum();
+        let after = db.stats();
+        let busy = after.immutable_memtables > 0;
+        if !busy
+            && before.levels == after.levels
+            && before.flushes == after.flushes
+            && before.compactions == after.compactions
+        {
+            return (after, files.len(), bytes);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Files the live version no longer needs are deleted: after many flushes and
 /// compactions the directory holds exactly the live segments, at most one WAL, no
 /// temporary file; and a reopen does not change that.
@@ -187,19 +210,17 @@ fn obsolete_files_are_deleted() {
     }
     db.flush().unwrap();
     db.compact().unwrap();
-    let stats = db.stats();
+    let (stats, files, on_disk) = quiet_view(&db, &path);
     assert!(stats.compactions > 0 && stats.flushes > 1, "{stats:?}");
     let live: usize = stats.levels.iter().map(|l| l.segments).sum();
-    let live_bytes = stats.total_segment_bytes();
     assert_eq!(
-        segments(&path).len(),
-        live,
+        files, live,
         "segment files on disk vs live segments: {:?}",
         stats.levels
     );
-    let on_disk: u64 = segments(&path).iter().map(|p| file_len(p)).sum();
     assert_eq!(
-        on_disk, live_bytes,
+        on_disk,
+        stats.total_segment_bytes(),
         "bytes of segment files on disk vs live segment bytes"
     );
     db.close().unwrap();
@@ -215,8 +236,9 @@ fn obsolete_files_are_deleted() {
             "round {round}: temporary files left behind: {tmps:?}"
         );
         let db = Db::open(&path, options.clone()).unwrap();
-        let live: usize = db.stats().levels.iter().map(|l| l.segments).sum();
-        assert_eq!(segments(&path).len(), live, "round {round}: after reopen");
+        let (stats, files, _) = quiet_view(&db, &path);
+        let live: usize = stats.levels.iter().map(|l| l.segments).sum();
+        assert_eq!(files, live, "round {round}: after reopen");
         db.close().unwrap();
     }
 }
