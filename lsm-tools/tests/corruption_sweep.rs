@@ -104,14 +104,30 @@ fn finish(name: &str, tally: &Tally, verify_missed: &[String]) {
     assert_eq!(tally.silent_wrong, 0, "{name}: {tally}\n{:#?}", tally.wrong);
 }
 
+/// A value that compresses: its id, then a short text repeated.
+fn text_value(id: u64, len: usize) -> Vec<u8> {
+    let mut v = format!("v{id}:").into_bytes();
+    let words: &[u8] = b"the quick brown fox jumps over the lazy dog ";
+    v.extend(words.iter().cycle().skip(id as usize % 9).take(len));
+    v.truncate(len);
+    v
+}
+
+/// Makes the value of write `id` with a length.
+type ValueFn = fn(u64, usize) -> Vec<u8>;
+
 fn sweep_segment(compression: Compression, stride: usize) {
     let options = quiet(compression);
     let sim = SimFs::new();
     let db = open(&sim, &options).unwrap();
     let mut model = Map::new();
-    for i in 0..200u64 {
+    let (keys, make): (u64, ValueFn) = match compression {
+        Compression::None => (200, value),
+        _ => (520, text_value),
+    };
+    for i in 0..keys {
         let k = format!("seg-key-{i:04}").into_bytes();
-        let v = value(i, 20 + (i as usize * 37) % 60);
+        let v = make(i, 20 + (i as usize * 37) % 60);
         db.put(&k, &v).unwrap();
         model.insert(k, v);
     }
@@ -163,4 +179,268 @@ fn every_damage_to_a_segment_is_reported_never_read_as_data() {
 #[test]
 fn every_damage_to_a_compressed_segment_is_reported_never_read_as_data() {
     sweep_segment(Compression::Lz4, 29);
+}
+
+/// One WAL record of the pristine file: where it lies, what it certifies synced,
+/// and its ops.
+struct Record {
+    offset: usize,
+    end: usize,
+    synced_offset: u64,
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+fn wal_records(data: &[u8]) -> Vec<Record> {
+    let log = read_log(data).unwrap();
+    assert!(log.damage.is_none());
+    log.records
+        .iter()
+        .map(|r| {
+            let batch = decode_batch(&r.payload, r.offset).unwrap();
+            Record {
+                offset: r.offset as usize,
+                end: r.end as usize,
+                synced_offset: batch.synced_offset,
+                ops: batch
+                    .ops
+                    .iter()
+                    .map(|op| {
+                        let v = (op.kind == EntryKind::Put).then(|| op.value.to_vec());
+                        (op.key.to_vec(), v)
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_damage_to_a_wal_is_reported_or_a_torn_tail_never_skipped_silently() {
+    let options = quiet(Compression::None);
+    let sim = SimFs::new();
+    let db = open(&sim, &options).unwrap();
+    for i in 0..50u64 {
+        let mut batch = WriteBatch::new();
+        for j in 0..1 + i % 3 {
+            let k = format!("wal-key-{:02}", (i * 7 + j * 3) % 30);
+            if (i + j) % 5 == 3 {
+                batch.delete(k);
+            } else {
+                batch.put(k, value(i * 10 + j, 40 + (i as usize * 13) % 90));
+            }
+        }
+        db.write(batch).unwrap();
+        // Syncs make later records certify the earlier ones durable.
+        if i % 5 == 4 {
+            db.sync().unwrap();
+        }
+    }
+    // The disk as a power loss leaves it: the WAL, not yet replayed.
+    let pristine = sim.crash(CrashMode::DropUnsynced, 0);
+    drop(db);
+    let (name, data) = only_file(&pristine, ".wal");
+    let records = wal_records(&data);
+    assert_eq!(records.len(), 50);
+    assert!(data.len() > sweep::PAGE, "the WAL spans two pages");
+    // states[j]: the state after the first j records.
+    let mut states = vec![Map::new()];
+    for r in &records {
+        let mut next = states.last().unwrap().clone();
+        for (k, v) in &r.ops {
+            match v {
+                Some(v) => next.insert(k.clone(), v.clone()),
+                None => next.remove(k),
+            };
+        }
+        states.push(next);
+    }
+    let absent = absent("wal-key-");
+    let mut tally = Tally::default();
+    let mut verify_missed = Vec::new();
+    let (mut certified_damage, mut torn) = (0u64, 0u64);
+    for (i, m) in Mutation::all(&data).into_iter().enumerate() {
+        tally.tried += 1;
+        let damaged = m.apply(&data);
+        let (first, end) = (m.first_changed(), m.end_changed(data.len()));
+        // Records wholly before the damage replay; a record wholly after it that
+        // certifies bytes past the damaged record's start makes it corruption.
+        let j = records.iter().take_while(|r| r.end <= first).count();
+        let certified = records.get(j).is_some_and(|hit| {
+            records[j..]
+                .iter()
+                .any(|r| r.offset >= end && r.synced_offset > hit.offset as u64)
+        });
+        let mut report = Report::default();
+        log::verify_wal(&damaged, &name, &mut report);
+        let must_report = match m {
+            Mutation::Flip { .. } | Mutation::Set { .. } => true,
+            Mutation::Truncate { .. } => false,
+            Mutation::ZeroPage { .. } => end < data.len(),
+        };
+        if !report.is_ok() {
+            tally.verify_reported += 1;
+        } else if must_report {
+            verify_missed.push(format!("{m:?}"));
+        }
+        if matches!(m, Mutation::Truncate { .. }) && !report.is_ok() {
+            tally.wrong(format!(
+                "{m:?}: verify calls a clean cut a problem: {:?}",
+                report.problems
+            ));
+        }
+        if !(engine_checks(i, 3) || matches!(m, Mutation::Truncate { .. })) {
+            continue;
+        }
+        tally.engine_checked += 1;
+        let copy = damaged_copy(&pristine, &name, &damaged);
+        let want = &states[j];
+        match open(&copy, &options) {
+            Err(e) if e.is_corruption() => {
+                tally.open_refused += 1;
+                certified_damage += u64::from(certified);
+                if matches!(m, Mutation::Truncate { .. }) {
+                    tally.wrong(format!("{m:?}: a cut WAL refused ({e}); it must replay {j} records"));
+                }
+            }
+            Err(e) => tally.wrong(format!("{m:?}: open failed with {e} (not Corruption)")),
+            Ok(_) if certified => tally.wrong(format!(
+                "{m:?}: damage in record {j} is certified synced by a later record, yet open succeeded"
+            )),
+            Ok(db) => match read_all(&db) {
+                Ok(found) if &found == want => match check_reads(&db, want, &absent) {
+                    Ok(Reads::Right) => {
+                        tally.all_right += 1;
+                        torn += 1;
+                    }
+                    other => tally.wrong(format!("{m:?}: reads after replaying {j} records: {other:?}")),
+                },
+                Ok(found) => tally.wrong(format!(
+                    "{m:?}: recovered {} keys, not the state after the {j} records before the damage ({} keys)",
+                    found.len(),
+                    want.len()
+                )),
+                Err(e) => tally.wrong(format!("{m:?}: scan after recovery failed: {e}")),
+            },
+        }
+    }
+    println!(
+        "WAL of {} records, {} bytes: {certified_damage} certified damages refused, {torn} torn tails \
+         replayed exactly up to the damage",
+        records.len(),
+        data.len()
+    );
+    finish(
+        &format!("WAL ({} bytes)", data.len()),
+        &tally,
+        &verify_missed,
+    );
+}
+
+#[test]
+fn every_damage_to_a_manifest_fails_open_except_in_the_final_commit_marker() {
+    let options = quiet(Compression::None);
+    let sim = SimFs::new();
+    let db = open(&sim, &options).unwrap();
+    let manifest = Path::new(DB).join("MANIFEST");
+    // Phase p writes its own keys and flushes them: one manifest edit each.
+    // ends[p]: the manifest's length once phase p's edit and marker are in.
+    let mut phases = Vec::new();
+    let mut ends = vec![sim.read_file(&manifest).unwrap().len()];
+    for p in 0..8u64 {
+        let mut keys = Map::new();
+        for i in 0..12u64 {
+            let k = format!("man-key-{p}-{i:02}").into_bytes();
+            let v = value(p * 100 + i, 50);
+            db.put(&k, &v).unwrap();
+            keys.insert(k, v);
+        }
+        db.flush().unwrap();
+        phases.push(keys);
+        ends.push(sim.read_file(&manifest).unwrap().len());
+    }
+    db.close().unwrap();
+    let data = sim.read_file(&manifest).unwrap();
+    assert_eq!(
+        data.len(),
+        *ends.last().unwrap(),
+        "close wrote to the manifest"
+    );
+    let log_records = read_log(&data).unwrap().records;
+    let marker = log_records.last().unwrap();
+    assert!(marker.payload.is_empty() && marker.end as usize == data.len());
+    let marker_start = marker.offset as usize;
+    // A manifest is installed by a rename after its first record (a snapshot) was
+    // fsynced, so a crash never leaves one without it: open refuses that.
+    let snapshot_end = log_records[0].end as usize;
+    // states[n]: the data of the first n phases.
+    let mut states = vec![Map::new()];
+    for keys in &phases {
+        let mut next = states.last().unwrap().clone();
+        next.extend(keys.clone());
+        states.push(next);
+    }
+    let full = states.last().unwrap().clone();
+    let absent = absent("man-key-");
+    let mut tally = Tally::default();
+    let mut verify_missed = Vec::new();
+    let mut harmless = 0u64;
+    for (i, m) in Mutation::all(&data).into_iter().enumerate() {
+        tally.tried += 1;
+        let damaged = m.apply(&data);
+        let first = m.first_changed();
+        let mut report = Report::default();
+        log::verify_manifest(&damaged, "MANIFEST", &mut report);
+        let must_report = matches!(m, Mutation::Flip { .. } | Mutation::Set { .. });
+        if !report.is_ok() {
+            tally.verify_reported += 1;
+        } else if must_report {
+            verify_missed.push(format!("{m:?}"));
+        }
+        if !engine_checks(i, 2) {
+            continue;
+        }
+        tally.engine_checked += 1;
+        let copy = damaged_copy(&sim, "MANIFEST", &damaged);
+        // What open must give: for damage in the final marker, the same state; for
+        // a cut, the phases whose edit is complete before the cut (an edit ends one
+        // marker, 11 bytes, before `ends[p]`), unless it cuts the snapshot;
+        // otherwise Corruption.
+        let want = if first >= marker_start {
+            Some(&full)
+        } else if let (Mutation::Truncate { len }, true) = (m, first >= snapshot_end) {
+            let complete = ends[1..].iter().filter(|&&e| e - 11 <= len).count();
+            Some(&states[complete])
+        } else {
+            None
+        };
+        match (open(&copy, &options), want) {
+            (Err(e), None) if e.is_corruption() => tally.open_refused += 1,
+            (Err(e), _) => tally.wrong(format!(
+                "{m:?}: open failed with {e}; expected {}",
+                match want {
+                    None => "Corruption".to_string(),
+                    Some(w) => format!("a state of {} keys", w.len()),
+                }
+            )),
+            (Ok(_), None) => tally.wrong(format!("{m:?}: a damaged manifest opened")),
+            (Ok(db), Some(want)) => match check_reads(&db, want, &absent) {
+                Ok(Reads::Right) => {
+                    tally.all_right += 1;
+                    harmless += u64::from(first >= marker_start);
+                }
+                other => tally.wrong(format!(
+                    "{m:?}: reads after open: {other:?} (want {} keys)",
+                    want.len()
+                )),
+            },
+        }
+    }
+    println!(
+        "manifest: {harmless} damages of the final commit marker were harmless, as section 6 says"
+    );
+    finish(
+        &format!("manifest ({} bytes)", data.len()),
+        &tally,
+        &verify_missed,
+    );
 }

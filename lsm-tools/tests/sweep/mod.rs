@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use lsm_core::fs::{CrashMode, SimFs};
+use lsm_core::fs::{FileSystem, SimFs};
 use lsm_core::{Db, Options};
 
 /// The expected live keys and values.
@@ -249,11 +249,22 @@ pub fn read_all(db: &Db) -> lsm_core::Result<Map> {
         .collect()
 }
 
-/// An exact copy of a closed (fully durable) disk with `name` replaced by `data`.
+/// An exact copy of what `pristine`'s database directory holds now, with `name`
+/// replaced by `data`. (Not `SimFs::crash`: a crash image would bring back files
+/// whose removal no directory fsync covered, such as flushed WALs.)
 pub fn damaged_copy(pristine: &SimFs, name: &str, data: &[u8]) -> SimFs {
-    let copy = pristine.crash(CrashMode::DropUnsynced, 0);
-    copy.write_file_raw(&Path::new(DB).join(name), data)
-        .expect("write the damaged file");
+    let copy = SimFs::new();
+    copy.create_dir_all(Path::new(DB))
+        .expect("create the directory");
+    for file in pristine.file_names(Path::new(DB)) {
+        let path = Path::new(DB).join(&file);
+        let bytes = if file == name {
+            data.to_vec()
+        } else {
+            pristine.read_file(&path).expect("read a file to copy")
+        };
+        copy.write_file_raw(&path, &bytes).expect("copy a file");
+    }
     copy
 }
 
@@ -281,5 +292,5 @@ pub fn only_file(fs: &SimFs, ext: &str) -> (String, Vec<u8>) {
 /// `stride`-th of [`Mutation::all`]'s list (a stride prime to 8 samples every bit
 /// position, and every kind of mutation is sampled).
 pub fn engine_checks(i: usize, stride: usize) -> bool {
-    std::env::var_os("LSM_SWEEP_FULL").is_some() || i % stride.max(1) == 0
+    std::env::var_os("LSM_SWEEP_FULL").is_some() || i.is_multiple_of(stride.max(1))
 }
