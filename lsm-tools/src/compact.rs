@@ -191,7 +191,7 @@ pub fn compact(
     progress(Phase::MeasuringAfter);
     let after = measure(dir)?;
     let tombstones_dropped = before.tombstones.saturating_sub(after.tombstones);
-    let keys_kept = after.versions - after.tombstones;
+    let keys_kept = after.versions.saturating_sub(after.tombstones);
     Ok(CompactReport {
         dir: dir.display().to_string(),
         dry_run: false,

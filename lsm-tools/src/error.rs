@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What stopped a tool from doing its job (as opposed to problems a check *found*,
-/// which are data: see [`crate::verify::Problem`]).
+/// which are data: see [`crate::Problem`]).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -8,12 +8,14 @@
 //!   finding;
 //! - [`compact`]: `lsm-compact`, offline full compaction with before/after figures;
 //! - [`shell`]: `lsm`, one-shot commands and an interactive prompt, with `explain`;
-//! - [`bench`]: `lsm-bench`, a db_bench-style benchmark.
+//! - [`bench`](mod@bench): `lsm-bench`, a db_bench-style benchmark.
 //!
 //! Shared parts: [`state`] reads a database directory without taking its lock,
 //! [`merge`] merges its files into the view `Db::scan` gives, [`display`] prints keys
 //! and values readably, [`table`] aligns columns.
 #![warn(missing_docs)]
+// Tools read damaged files on purpose: bytes from disk must never panic them.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod bench;
 pub mod compact;
