@@ -100,6 +100,33 @@ fn report_on_a_handmade_directory() {
     assert_compacted(dir, &view, bytes);
 }
 
+/// The JSON report, with the time taken (the one volatile field) set to 0.
+fn report_json(args: &[&str], dir: &Path) -> serde_json::Value {
+    let out = run(COMPACT, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["seconds"] = 0.into();
+    json["dir"] = redact_dir(json["dir"].as_str().unwrap(), dir).into();
+    json
+}
+
+#[test]
+fn json_reports_on_a_handmade_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    handmade_db(dir);
+    let d = dir.to_str().unwrap();
+    insta::assert_json_snapshot!(
+        "dry_run_json",
+        report_json(&[d, "--dry-run", "--json"], dir)
+    );
+    insta::assert_json_snapshot!("compact_json", report_json(&[d, "--json"], dir));
+}
+
 #[test]
 fn killed_at_a_random_point_and_run_again() {
     let tmp = tempfile::tempdir().unwrap();
