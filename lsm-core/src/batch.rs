@@ -1,23 +1,34 @@
 //! Atomic write batches.
-
-use bytes::Bytes;
+//!
+//! A batch keeps all its keys and values back to back in one buffer, with a small
+//! record per operation: building one costs two growing vectors, not an allocation
+//! per key and value.
 
 use lsm_format::EntryKind;
 
 /// A group of puts and deletes applied atomically by [`crate::Db::write`]: after a
-/// crash either all of them are present or none.
-#[derive(Debug, Clone, Default)]
+/// crash either all of them are present or none, and no reader sees part of it.
+///
+/// ```
+/// let mut batch = lsm_core::WriteBatch::new();
+/// batch.put(b"a", b"1").put(b"b", b"2").delete(b"c");
+/// assert_eq!(batch.len(), 3);
+/// assert_eq!(batch.size_bytes(), 5);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
-    pub(crate) ops: Vec<BatchOp>,
-    pub(crate) bytes: usize,
+    /// Every key and value, in operation order.
+    data: Vec<u8>,
+    ops: Vec<RawOp>,
 }
 
-/// One operation of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BatchOp {
-    pub kind: EntryKind,
-    pub key: Bytes,
-    pub value: Bytes,
+/// One operation: its kind and where its key and value lie in `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RawOp {
+    kind: EntryKind,
+    start: usize,
+    key_len: usize,
+    value_len: usize,
 }
 
 impl WriteBatch {
@@ -26,27 +37,36 @@ impl WriteBatch {
         Self::default()
     }
 
+    /// An empty batch with room for `ops` operations of `bytes` key and value bytes
+    /// in total.
+    pub fn with_capacity(ops: usize, bytes: usize) -> Self {
+        WriteBatch {
+            data: Vec::with_capacity(bytes),
+            ops: Vec::with_capacity(ops),
+        }
+    }
+
+    fn push(&mut self, kind: EntryKind, key: &[u8], value: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+        self.ops.push(RawOp {
+            kind,
+            start,
+            key_len: key.len(),
+            value_len: value.len(),
+        });
+    }
+
     /// Adds a put of `value` under `key`.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        self.bytes += key.len() + value.len();
-        self.ops.push(BatchOp {
-            kind: EntryKind::Put,
-            key: Bytes::copy_from_slice(key),
-            value: Bytes::copy_from_slice(value),
-        });
+        self.push(EntryKind::Put, key.as_ref(), value.as_ref());
         self
     }
 
     /// Adds a delete of `key`.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
-        let key = key.as_ref();
-        self.bytes += key.len();
-        self.ops.push(BatchOp {
-            kind: EntryKind::Tombstone,
-            key: Bytes::copy_from_slice(key),
-            value: Bytes::new(),
-        });
+        self.push(EntryKind::Tombstone, key.as_ref(), &[]);
         self
     }
 
@@ -62,12 +82,49 @@ impl WriteBatch {
 
     /// Sum of key and value bytes.
     pub fn size_bytes(&self) -> usize {
-        self.bytes
+        self.data.len()
     }
 
-    /// Removes every operation.
+    /// Removes every operation (keeping the allocated room).
     pub fn clear(&mut self) {
+        self.data.clear();
         self.ops.clear();
-        self.bytes = 0;
+    }
+
+    /// The operations in order: `(kind, key, value)`, value empty for deletes.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (EntryKind, &[u8], &[u8])> + '_ {
+        self.ops.iter().map(move |op| {
+            let key_end = op.start + op.key_len;
+            let key = self.data.get(op.start..key_end).unwrap_or_default();
+            let value = self
+                .data
+                .get(key_end..key_end + op.value_len)
+                .unwrap_or_default();
+            (op.kind, key, value)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_come_back_in_order() {
+        let mut b = WriteBatch::with_capacity(3, 16);
+        b.put("k1", "v1").delete("k2").put("", "");
+        let ops: Vec<_> = b.iter().collect();
+        assert_eq!(
+            ops,
+            vec![
+                (EntryKind::Put, &b"k1"[..], &b"v1"[..]),
+                (EntryKind::Tombstone, &b"k2"[..], &b""[..]),
+                (EntryKind::Put, &b""[..], &b""[..]),
+            ]
+        );
+        assert_eq!((b.len(), b.size_bytes()), (3, 6));
+        b.clear();
+        assert!(b.is_empty());
+        assert_eq!(b.iter().count(), 0);
     }
 }

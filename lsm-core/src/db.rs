@@ -68,7 +68,8 @@ impl Db {
     /// `InvalidArgument` for a key over 65535 bytes or a value over 256 MiB (nothing
     /// is written); `Poisoned` after an earlier write failure; `Io`.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let mut batch = WriteBatch::with_capacity(1, key.len() + value.len());
         batch.put(key, value);
         self.inner.write(batch, false)
     }
@@ -93,7 +94,8 @@ impl Db {
     /// # Errors
     /// As [`Db::put`].
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let key = key.as_ref();
+        let mut batch = WriteBatch::with_capacity(1, key.len());
         batch.delete(key);
         self.inner.write(batch, false)
     }

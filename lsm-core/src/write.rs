@@ -37,21 +37,21 @@ const MAX_BATCH_ENCODED: usize = lsm_format::log::MAX_LOG_RECORD_LEN - 1024;
 /// Refuses what the format cannot store, before anything is written.
 pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
     let mut encoded = 0usize;
-    for op in &batch.ops {
-        if op.key.len() > MAX_KEY_LEN {
+    for (_, key, value) in batch.iter() {
+        if key.len() > MAX_KEY_LEN {
             return Err(Error::InvalidArgument(format!(
                 "key of {} bytes exceeds the limit of {MAX_KEY_LEN}",
-                op.key.len()
+                key.len()
             )));
         }
-        if op.value.len() > MAX_VALUE_LEN {
+        if value.len() > MAX_VALUE_LEN {
             return Err(Error::InvalidArgument(format!(
                 "value of {} bytes exceeds the limit of {MAX_VALUE_LEN}",
-                op.value.len()
+                value.len()
             )));
         }
         // kind + two length varints of at most 5 bytes + the bytes.
-        encoded += 11 + op.key.len() + op.value.len();
+        encoded += 11 + key.len() + value.len();
     }
     if encoded > MAX_BATCH_ENCODED {
         return Err(Error::InvalidArgument(format!(
@@ -110,8 +110,8 @@ impl DbInner {
             }
             let mut seq = first;
             for batch in &batches {
-                for op in &batch.ops {
-                    mem.insert(op.key.clone(), seq, op.kind, op.value.clone());
+                for (kind, key, value) in batch.iter() {
+                    mem.insert_copy(key, seq, kind, value);
                     seq += 1;
                 }
             }

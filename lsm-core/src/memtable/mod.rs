@@ -8,6 +8,11 @@
 //!
 //! Each memtable belongs to one WAL file (`wal_number`): the WAL that holds exactly
 //! its writes. When the memtable is flushed, that WAL becomes obsolete.
+//!
+//! Keys and values are copied into an arena of [`ARENA_CHUNK`]-byte chunks and shared
+//! from there (`Bytes` slices of a chunk): one allocation per chunk instead of two per
+//! entry, and freeing a flushed memtable returns a few large blocks. A value handed
+//! to a reader keeps its chunk alive as long as the reader holds it.
 
 mod key;
 
@@ -16,15 +21,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use crossbeam_skiplist::SkipMap;
 use lsm_format::EntryKind;
+use parking_lot::Mutex;
 
 pub(crate) use key::MemKey;
 
 /// Bytes charged per entry on top of key and value: skip-list node, tower and the
 /// `Bytes` headers. An estimate; it makes many tiny entries fill a memtable too.
 const ENTRY_OVERHEAD: usize = 64;
+/// Bytes per arena chunk.
+const ARENA_CHUNK: usize = 256 << 10;
+/// Entries larger than this get their own allocation rather than a chunk's tail.
+const ARENA_MAX_ENTRY: usize = ARENA_CHUNK / 8;
 
 /// One version found by a lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +47,8 @@ pub(crate) struct Found {
 /// An ordered in-memory table of versions.
 pub(crate) struct MemTable {
     map: SkipMap<MemKey, Bytes>,
+    /// Only the commit leader inserts, so this lock is uncontended.
+    arena: Mutex<BytesMut>,
     size: AtomicUsize,
     wal_number: u64,
     /// When the first entry was inserted: the age `flush_interval` is measured from.
@@ -48,6 +60,7 @@ impl MemTable {
     pub fn new(wal_number: u64) -> Self {
         MemTable {
             map: SkipMap::new(),
+            arena: Mutex::new(BytesMut::new()),
             size: AtomicUsize::new(0),
             wal_number,
             first_insert: OnceLock::new(),
@@ -58,7 +71,31 @@ impl MemTable {
         self.wal_number
     }
 
-    /// Inserts one version. Callers never insert the same `(key, seq)` twice.
+    /// Inserts one version, copying key and value into the arena.
+    pub fn insert_copy(&self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) {
+        let len = key.len() + value.len();
+        let kv = if len > ARENA_MAX_ENTRY {
+            let mut buf = Vec::with_capacity(len);
+            buf.extend_from_slice(key);
+            buf.extend_from_slice(value);
+            Bytes::from(buf)
+        } else {
+            let mut arena = self.arena.lock();
+            if arena.capacity() - arena.len() < len {
+                *arena = BytesMut::with_capacity(ARENA_CHUNK);
+            }
+            arena.extend_from_slice(key);
+            arena.extend_from_slice(value);
+            arena.split().freeze()
+        };
+        let value = kv.slice(key.len()..);
+        let mut key = kv;
+        key.truncate(len - value.len());
+        self.insert(key, seq, kind, value);
+    }
+
+    /// Inserts one version sharing `key` and `value`. Callers never insert the same
+    /// `(key, seq)` twice.
     pub fn insert(&self, key: Bytes, seq: u64, kind: EntryKind, value: Bytes) {
         let charge = key.len() + value.len() + ENTRY_OVERHEAD;
         self.first_insert.get_or_init(Instant::now);

@@ -61,8 +61,8 @@ impl WalWriter {
         self.payload.clear();
         encode_batch_header(&mut self.payload, first_seq, self.synced, count);
         for batch in batches {
-            for op in &batch.ops {
-                encode_op(&mut self.payload, op.kind, &op.key, &op.value);
+            for (kind, key, value) in batch.iter() {
+                encode_op(&mut self.payload, kind, key, value);
             }
         }
         self.framed.clear();
