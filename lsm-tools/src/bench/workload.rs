@@ -367,21 +367,30 @@ fn read_while_writing(
     seed: u64,
 ) -> Result<Measured> {
     let done = AtomicBool::new(false);
+    // The readers start once the writer is running, so they always read under writes.
+    let started = std::sync::Barrier::new(2);
     let (readers, writer) = std::thread::scope(|s| {
         let writer = s.spawn(|| -> Result<u64> {
             let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
             let mut values = ValueGen::new(seed ^ 0x5eed, cfg.compression_ratio, cfg.value_size);
             let mut k = Vec::with_capacity(cfg.key_size);
             let mut written = 0;
-            while !done.load(Ordering::Relaxed) {
+            loop {
                 let i = rng.gen_range(0..cfg.num);
                 key(i, cfg.key_size, &mut k);
-                db.put(&k, values.next(cfg.value_size))?;
+                let put = db.put(&k, values.next(cfg.value_size));
+                if written == 0 {
+                    started.wait();
+                }
+                put?;
                 live.set(i, true);
                 written += 1;
+                if done.load(Ordering::Relaxed) {
+                    return Ok(written);
+                }
             }
-            Ok(written)
         });
+        started.wait();
         let readers = parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Present);
         done.store(true, Ordering::Relaxed);
         let writer = writer

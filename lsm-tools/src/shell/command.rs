@@ -58,7 +58,14 @@ pub enum ShellCommand {
 
 /// One line typed at the prompt: a command, or `help` / `quit`.
 #[derive(Debug, Parser)]
-#[command(name = "", no_binary_name = true, disable_version_flag = true)]
+#[command(
+    name = "",
+    no_binary_name = true,
+    disable_version_flag = true,
+    about = "Commands at the lsm prompt. Keys and values: text, hex with a 0x prefix, or \"\" \
+             for the empty string; `help COMMAND` for a command's options.",
+    override_usage = "COMMAND [ARGUMENTS]"
+)]
 pub struct PromptLine {
     /// The command.
     #[command(subcommand)]
