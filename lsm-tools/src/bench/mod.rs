@@ -147,8 +147,15 @@ fn bar(cfg: &BenchConfig, w: Workload, total: u64) -> ProgressBar {
     }
     let bar = ProgressBar::new(total);
     let style =
-        ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .map(|s| s.progress_chars("=> "))
+        ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {rate} eta {eta}")
+            .map(|s| {
+                s.progress_chars("=> ").with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} ops/s", state.per_sec());
+                    },
+                )
+            })
             .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(w.name());
