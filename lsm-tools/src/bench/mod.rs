@@ -8,6 +8,8 @@
 
 pub mod data;
 pub mod histogram;
+pub mod live;
+mod ops;
 pub mod report;
 pub mod workload;
 
@@ -17,8 +19,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lsm_core::{Db, Options};
 
 pub use histogram::Histogram;
+pub use live::LiveSet;
 pub use report::{BenchReport, WorkloadResult};
-pub use workload::{LiveSet, Workload};
+pub use workload::Workload;
 
 use crate::error::{Error, Result};
 use crate::files::FileName;
