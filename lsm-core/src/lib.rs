@@ -47,6 +47,8 @@ pub mod error;
 mod filenames;
 mod flush;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod inner;
 mod iter;
 mod memtable;

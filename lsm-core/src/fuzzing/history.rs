@@ -1,0 +1,141 @@
+//! The oracle of [`super::db_ops`]: the acknowledged history of a run, and the
+//! prefix check a recovered database must pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Live keys and values.
+pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// One write call: the keys it sets (`Some`) or deletes, applied atomically.
+pub type Step = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Every write since the last recovery, in acknowledgement order.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// The state the history starts from (what the last recovery found).
+    pub base: Map,
+    /// Acknowledged steps, then at most one step whose call failed.
+    pub steps: Vec<Step>,
+    /// Number of acknowledged steps.
+    pub acked: usize,
+    /// Number of leading steps a returned `sync()` (or `close()`) made durable.
+    pub durable: usize,
+}
+
+impl History {
+    /// An empty history from `base`.
+    pub fn new(base: Map) -> History {
+        History {
+            base,
+            ..History::default()
+        }
+    }
+
+    /// Records an acknowledged step.
+    pub fn ack(&mut self, step: Step) {
+        assert_eq!(self.steps.len(), self.acked, "a step after a failed one");
+        self.steps.push(step);
+        self.acked += 1;
+    }
+
+    /// Records a step whose call failed: it may or may not have taken effect.
+    pub fn attempt(&mut self, step: Step) {
+        assert_eq!(self.steps.len(), self.acked, "two failed steps");
+        self.steps.push(step);
+    }
+
+    /// Every acknowledged step is durable from now on.
+    pub fn synced(&mut self) {
+        self.durable = self.acked;
+    }
+
+    /// The state after every acknowledged step.
+    pub fn state(&self) -> Map {
+        let mut map = self.base.clone();
+        for step in self.steps.iter().take(self.acked) {
+            apply(&mut map, step);
+        }
+        map
+    }
+
+    /// The longest prefix of at least `durable` steps whose state is `found`, or a
+    /// description of why there is none.
+    pub fn check_prefix(&self, found: &Map) -> Result<usize, String> {
+        let mut model = self.base.clone();
+        // Keys on which the model and `found` disagree, updated step by step.
+        let mut differ: BTreeSet<Vec<u8>> = model
+            .keys()
+            .chain(found.keys())
+            .filter(|k| model.get(*k) != found.get(*k))
+            .cloned()
+            .collect();
+        let mut best = differ.is_empty().then_some(0);
+        for (i, step) in self.steps.iter().enumerate() {
+            apply(&mut model, step);
+            for (k, _) in step {
+                if model.get(k) == found.get(k) {
+                    differ.remove(k);
+                } else {
+                    differ.insert(k.clone());
+                }
+            }
+            if differ.is_empty() {
+                best = Some(i + 1);
+            }
+        }
+        match best {
+            Some(p) if p >= self.durable => Ok(p),
+            _ => Err(format!(
+                "the recovered state ({} keys) is no prefix of at least {} of the {} \
+                 acknowledged steps (longest matching prefix: {best:?})",
+                found.len(),
+                self.durable,
+                self.acked
+            )),
+        }
+    }
+}
+
+/// Applies `step` to `map`.
+pub fn apply(map: &mut Map, step: &Step) {
+    for (k, v) in step {
+        match v {
+            Some(v) => map.insert(k.clone(), v.clone()),
+            None => map.remove(k),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(k: &str, v: &str) -> Step {
+        vec![(k.as_bytes().to_vec(), Some(v.as_bytes().to_vec()))]
+    }
+
+    #[test]
+    fn prefixes_and_durability() {
+        let mut h = History::new(Map::new());
+        h.ack(put("a", "1"));
+        h.synced();
+        h.ack(put("a", "2"));
+        h.attempt(vec![
+            (b"b".to_vec(), Some(b"3".to_vec())),
+            (b"a".to_vec(), None),
+        ]);
+        let mut m = Map::new();
+        m.insert(b"a".to_vec(), b"1".to_vec());
+        assert_eq!(h.check_prefix(&m), Ok(1));
+        m.insert(b"a".to_vec(), b"2".to_vec());
+        assert_eq!(h.check_prefix(&m), Ok(2));
+        m.remove(b"a".as_slice());
+        m.insert(b"b".to_vec(), b"3".to_vec());
+        assert_eq!(h.check_prefix(&m), Ok(3));
+        // Half of the failed batch: no prefix.
+        m.insert(b"a".to_vec(), b"2".to_vec());
+        assert!(h.check_prefix(&m).is_err());
+        // Lost a synced write.
+        assert!(h.check_prefix(&Map::new()).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! Check function of the engine-level fuzz target `db_ops` (`fuzz/`), also replayed
+//! on stable by `tests/fuzz_db_ops.rs` (the committed corpus plus deterministic
+//! random inputs), so CI runs it without nightly. Not a stable API.
+//!
+//! [`db_ops`] reads an operation sequence from the fuzz bytes and runs it against a
+//! database on the simulated disk ([`SimFs`]) and a `BTreeMap` oracle: puts,
+//! deletes, batches, point reads and scans (checked against the oracle), `sync`,
+//! flush, compaction, close-and-reopen, power cuts after the next n file operations,
+//! and crashes in every [`CrashMode`]. After each crash the recovered state must be
+//! the effect of a prefix of the acknowledged writes that covers every synced one
+//! (no hole, no partial batch, no resurrected delete). Any violation panics with a
+//! description: the input that caused it belongs in the corpus.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "checks assert by panicking"
+)]
+
+mod history;
+mod runner;
+
+pub use history::{History, Map, Step};
+
+use crate::fs::CrashMode;
+use crate::options::{Compression, Options};
+
+/// Runs the operation sequence encoded in `data` (see the module documentation);
+/// panics when the database disagrees with the oracle.
+pub fn db_ops(data: &[u8]) {
+    run_ops(data);
+}
+
+/// What a run of [`db_ops`] did, for tests that check the inputs reach something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Operations decoded.
+    pub ops: u64,
+    /// Writes acknowledged.
+    pub acked: u64,
+    /// Recoveries checked (crashes, the final one included).
+    pub crashes: u64,
+    /// Keys found by those recoveries, summed.
+    pub recovered_keys: u64,
+    /// Power cuts that made a call fail.
+    pub cut_failures: u64,
+}
+
+/// [`db_ops`], returning what the run did.
+pub fn run_ops(data: &[u8]) -> Summary {
+    let mut input = Input { data, pos: 0 };
+    let options = options(&mut input);
+    let mut run = runner::Runner::new(options);
+    let mut index = 0usize;
+    while let Some(op) = Op::decode(&mut input) {
+        run.apply(index, &op);
+        index += 1;
+    }
+    run.finish(index)
+}
+
+/// The fuzz bytes, read front to back; reads past the end give `None`.
+struct Input<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Input<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = self.data.get(self.pos).copied();
+        self.pos += 1;
+        b
+    }
+
+    /// A byte, or 0 past the end (for arguments: a truncated input still decodes).
+    fn arg(&mut self) -> u8 {
+        self.byte().unwrap_or(0)
+    }
+}
+
+/// Options from the first two bytes: small memtables, blocks and segments so a few
+/// dozen writes flush and compact.
+fn options(input: &mut Input<'_>) -> Options {
+    let (a, b) = (input.arg(), input.arg());
+    Options {
+        memtable_size: 4096 << (a % 5),
+        segment_size: 4096,
+        block_size: 256 << (b % 5),
+        bloom_bits_per_key: if b & 0x20 != 0 { 0 } else { 10 },
+        block_cache_size: if b & 0x40 != 0 { 0 } else { 64 << 10 },
+        sync_writes: a & 0x80 != 0,
+        level0_compaction_trigger: 2 + usize::from(a >> 3 & 3),
+        level0_stop_writes: 12,
+        level_size_multiplier: 2 + usize::from(b >> 3 & 3),
+        level1_size: 16 << 10,
+        compression: if a & 0x40 != 0 {
+            Compression::None
+        } else {
+            Compression::Lz4
+        },
+        ..Options::default()
+    }
+}
+
+/// Number of distinct keys the operations use (so they collide).
+const KEYS: u8 = 24;
+
+/// Key number `i % KEYS`, in awkward shapes: empty, long, ending in 0x00 or 0xff,
+/// prefixes of one another.
+pub(crate) fn key(i: u8) -> Vec<u8> {
+    let i = i % KEYS;
+    match i {
+        0 => Vec::new(),
+        1 => b"k".to_vec(),
+        _ => {
+            let mut k = format!("k{i:02}").into_bytes();
+            match i % 4 {
+                1 => k.extend([b'~'; 40]),
+                2 => k.push(0),
+                3 => k.extend([0xff, 0xff]),
+                _ => {}
+            }
+            k
+        }
+    }
+}
+
+/// The value of write `id`: `len` bytes starting with the id.
+pub(crate) fn value(id: u64, len: u8) -> Vec<u8> {
+    let mut v = format!("{id}:").into_bytes();
+    let fill = b'a' + (id % 26) as u8;
+    v.resize(usize::from(len).max(v.len()), fill);
+    v
+}
+
+/// One decoded operation.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Put key, with a value of this length.
+    Put(u8, u8),
+    Delete(u8),
+    /// Up to 6 (key, value length or delete) pairs, written atomically.
+    Batch(Vec<(u8, Option<u8>)>),
+    Get(u8),
+    /// Scan from key to key (either may be unbounded), forward or reverse.
+    Scan(Option<u8>, Option<u8>, bool),
+    Sync,
+    Flush,
+    Compact,
+    Reopen,
+    Crash(CrashMode, u64),
+    /// Cut the power after this many more mutating file operations.
+    PowerCut(u64),
+}
+
+impl Op {
+    fn decode(input: &mut Input<'_>) -> Option<Op> {
+        let code = input.byte()?;
+        let op = match code % 20 {
+            0..=5 => Op::Put(input.arg(), input.arg()),
+            6 | 7 => Op::Delete(input.arg()),
+            8 | 9 => {
+                let n = 1 + input.arg() % 6;
+                Op::Batch(
+                    (0..n)
+                        .map(|_| {
+                            let (k, v) = (input.arg(), input.arg());
+                            (k, (v & 1 == 0).then_some(v))
+                        })
+                        .collect(),
+                )
+            }
+            10 | 11 => Op::Get(input.arg()),
+            12 => {
+                let (lo, hi) = (input.arg(), input.arg());
+                Op::Scan(
+                    (lo < 200).then_some(lo),
+                    (hi < 200).then_some(hi),
+                    code & 0x80 != 0,
+                )
+            }
+            13 => Op::Sync,
+            14 => Op::Flush,
+            15 => Op::Compact,
+            16 => Op::Reopen,
+            17 | 18 => {
+                let m = input.arg();
+                Op::Crash(CrashMode::ALL[usize::from(m % 4)], u64::from(input.arg()))
+            }
+            _ => Op::PowerCut(1 + u64::from(input.arg() % 64)),
+        };
+        Some(op)
+    }
+}
