@@ -134,9 +134,8 @@ impl Cursor for MemCursor {
         self.current().map_or_else(Bytes::new, |(_, v)| v.clone())
     }
 
-    fn key_bytes(&self) -> Bytes {
-        self.current()
-            .map_or_else(Bytes::new, |(k, _)| k.key.clone())
+    fn shared_key(&self) -> Option<Bytes> {
+        self.current().map(|(k, _)| k.key.clone())
     }
 }
 

@@ -143,8 +143,8 @@ impl Cursor for MergeCursor {
     fn value(&self) -> Bytes {
         self.top().map_or_else(Bytes::new, |c| c.value())
     }
-    fn key_bytes(&self) -> Bytes {
-        self.top().map_or_else(Bytes::new, |c| c.key_bytes())
+    fn shared_key(&self) -> Option<Bytes> {
+        self.top().and_then(|c| c.shared_key())
     }
 }
 

@@ -51,9 +51,15 @@ pub(crate) trait Cursor: Send {
     fn kind(&self) -> EntryKind;
     /// The value, sharing the underlying bytes.
     fn value(&self) -> Bytes;
-    /// The key as shared bytes; sources that hold it as `Bytes` avoid a copy.
+    /// The key as shared bytes when the source holds it so (memtables): no copy.
+    fn shared_key(&self) -> Option<Bytes> {
+        None
+    }
+    /// The key as owned bytes: shared when possible, copied otherwise.
+    #[cfg(test)]
     fn key_bytes(&self) -> Bytes {
-        Bytes::copy_from_slice(self.key())
+        self.shared_key()
+            .unwrap_or_else(|| Bytes::copy_from_slice(self.key()))
     }
 }
 
@@ -91,8 +97,8 @@ impl Cursor for Box<dyn Cursor> {
     fn value(&self) -> Bytes {
         (**self).value()
     }
-    fn key_bytes(&self) -> Bytes {
-        (**self).key_bytes()
+    fn shared_key(&self) -> Option<Bytes> {
+        (**self).shared_key()
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::ops::Bound;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use lsm_format::{EntryKind, MAX_SEQUENCE};
 
 use super::Cursor;
@@ -27,9 +27,49 @@ pub(crate) struct VisibleIter<S: CursorSource> {
     upper: Bound<Bytes>,
     front: Option<Box<dyn Cursor>>,
     back: Option<Box<dyn Cursor>>,
-    front_key: Option<Bytes>,
-    back_key: Option<Bytes>,
+    /// The last key each end consumed (the other end stops before it).
+    front_key: Option<Vec<u8>>,
+    back_key: Option<Vec<u8>>,
+    keys: KeyArena,
     done: bool,
+}
+
+/// True when `key` lies beyond the upper bound.
+fn above(upper: &Bound<Bytes>, key: &[u8]) -> bool {
+    match upper {
+        Bound::Included(u) => key > u.as_ref(),
+        Bound::Excluded(u) => key >= u.as_ref(),
+        Bound::Unbounded => false,
+    }
+}
+
+/// True when `key` lies before the lower bound.
+fn below(lower: &Bound<Bytes>, key: &[u8]) -> bool {
+    match lower {
+        Bound::Included(l) => key < l.as_ref(),
+        Bound::Excluded(l) => key <= l.as_ref(),
+        Bound::Unbounded => false,
+    }
+}
+
+/// Owned copies of keys for the caller, carved out of shared chunks: one allocation
+/// per chunk instead of one per key. A chunk is reused once every key handed out
+/// from it has been dropped.
+struct KeyArena {
+    buf: BytesMut,
+}
+
+const KEY_CHUNK: usize = 16 << 10;
+
+impl KeyArena {
+    fn copy(&mut self, key: &[u8]) -> Bytes {
+        if self.buf.capacity() == 0 {
+            self.buf = BytesMut::with_capacity(KEY_CHUNK.max(key.len()));
+        }
+        self.buf.reserve(key.len());
+        self.buf.extend_from_slice(key);
+        self.buf.split().freeze()
+    }
 }
 
 fn as_slice(b: &Bound<Bytes>) -> Bound<&[u8]> {
@@ -51,27 +91,14 @@ impl<S: CursorSource> VisibleIter<S> {
             back: None,
             front_key: None,
             back_key: None,
+            keys: KeyArena {
+                buf: BytesMut::new(),
+            },
             done: false,
         }
     }
 
-    fn above_upper(&self, key: &[u8]) -> bool {
-        match &self.upper {
-            Bound::Included(u) => key > u.as_ref(),
-            Bound::Excluded(u) => key >= u.as_ref(),
-            Bound::Unbounded => false,
-        }
-    }
-
-    fn below_lower(&self, key: &[u8]) -> bool {
-        match &self.lower {
-            Bound::Included(l) => key < l.as_ref(),
-            Bound::Excluded(l) => key <= l.as_ref(),
-            Bound::Unbounded => false,
-        }
-    }
-
-    fn front_cursor(&mut self) -> Result<&mut Box<dyn Cursor>> {
+    fn ensure_front(&mut self) -> Result<()> {
         if self.front.is_none() {
             let mut c = self
                 .source
@@ -84,10 +111,10 @@ impl<S: CursorSource> VisibleIter<S> {
             }
             self.front = Some(c);
         }
-        Ok(self.front.as_mut().expect("front cursor was just built"))
+        Ok(())
     }
 
-    fn back_cursor(&mut self) -> Result<&mut Box<dyn Cursor>> {
+    fn ensure_back(&mut self) -> Result<()> {
         if self.back.is_none() {
             let mut c = self
                 .source
@@ -99,13 +126,17 @@ impl<S: CursorSource> VisibleIter<S> {
             }
             self.back = Some(c);
         }
-        Ok(self.back.as_mut().expect("back cursor was just built"))
+        Ok(())
     }
 
     fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        self.ensure_front()?;
         let read_seq = self.read_seq;
+        let (upper, back_key) = (&self.upper, &self.back_key);
+        let Some(c) = self.front.as_mut() else {
+            return Ok(None);
+        };
         loop {
-            let c = self.front_cursor()?;
             if !c.valid() {
                 return Ok(None);
             }
@@ -114,48 +145,58 @@ impl<S: CursorSource> VisibleIter<S> {
                 continue;
             }
             // The newest version of this key visible at `read_seq`.
-            let key = c.key_bytes();
-            let (kind, value) = (c.kind(), c.value());
-            if self.above_upper(&key) || self.back_key.as_ref().is_some_and(|b| key >= *b) {
+            let key = c.key();
+            if above(upper, key) || back_key.as_deref().is_some_and(|b| key >= b) {
                 return Ok(None);
             }
-            let c = self.front_cursor()?;
+            let current = self.front_key.get_or_insert_with(Vec::new);
+            current.clear();
+            current.extend_from_slice(key);
+            let found = (c.kind() == EntryKind::Put).then(|| {
+                let key = c.shared_key().unwrap_or_else(|| self.keys.copy(c.key()));
+                (key, c.value())
+            });
             loop {
                 c.next()?;
-                if !c.valid() || c.key() != key.as_ref() {
+                if !c.valid() || c.key() != current.as_slice() {
                     break;
                 }
             }
-            self.front_key = Some(key.clone());
-            if kind == EntryKind::Put {
-                return Ok(Some((key, value)));
+            if found.is_some() {
+                return Ok(found);
             }
         }
     }
 
     fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        self.ensure_back()?;
         let read_seq = self.read_seq;
+        let (lower, front_key) = (&self.lower, &self.front_key);
+        let Some(c) = self.back.as_mut() else {
+            return Ok(None);
+        };
         loop {
-            let c = self.back_cursor()?;
             if !c.valid() {
                 return Ok(None);
             }
-            let key = c.key_bytes();
-            if self.below_lower(&key) || self.front_key.as_ref().is_some_and(|f| key <= *f) {
+            let key = c.key();
+            if below(lower, key) || front_key.as_deref().is_some_and(|f| key <= f) {
                 return Ok(None);
             }
+            let current = self.back_key.get_or_insert_with(Vec::new);
+            current.clear();
+            current.extend_from_slice(key);
             // Versions come oldest first going backward: the last visible one seen
             // is the newest visible.
-            let c = self.back_cursor()?;
             let mut newest = None;
-            while c.valid() && c.key() == key.as_ref() {
+            while c.valid() && c.key() == current.as_slice() {
                 if c.seq() <= read_seq {
-                    newest = Some((c.kind(), c.value()));
+                    newest = Some((c.kind(), c.shared_key(), c.value()));
                 }
                 c.prev()?;
             }
-            self.back_key = Some(key.clone());
-            if let Some((EntryKind::Put, value)) = newest {
+            if let Some((EntryKind::Put, shared, value)) = newest {
+                let key = shared.unwrap_or_else(|| self.keys.copy(current));
                 return Ok(Some((key, value)));
             }
         }

@@ -105,6 +105,9 @@ impl MemTable {
 
     /// The newest version of `key` with sequence number `<= seq`, tombstones included.
     pub fn get(&self, key: &[u8], seq: u64) -> Option<Found> {
+        if self.map.is_empty() {
+            return None;
+        }
         let probe = MemKey::lookup(Bytes::copy_from_slice(key), seq);
         let entry = self.map.lower_bound(Bound::Included(&probe))?;
         let k = entry.key();
