@@ -46,6 +46,22 @@ pub(crate) fn spawn(inner: &Arc<DbInner>) -> Result<Vec<JoinHandle<()>>> {
     Ok(threads)
 }
 
+/// Runs a background job, turning a panic into an error (which poisons the
+/// database) so that nobody waits forever for a thread that died.
+fn guarded<T>(job: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Poisoned(format!("background job panicked: {what}")))
+        }
+    }
+}
+
 fn flush_loop(inner: Arc<DbInner>) {
     loop {
         {
@@ -61,7 +77,7 @@ fn flush_loop(inner: Arc<DbInner>) {
                 inner.flush_cv.wait_for(&mut st, IDLE_WAIT);
             }
         }
-        if let Err(e) = inner.flush_oldest() {
+        if let Err(e) = guarded(|| inner.flush_oldest()) {
             inner.poison.poison("background flush failed", e);
             inner.done_cv.notify_all();
         }
@@ -109,7 +125,7 @@ fn compaction_loop(inner: Arc<DbInner>) {
                         }
                     }
                 }
-                inner.run_compaction(&task)
+                guarded(|| inner.run_compaction(&task))
             }
         };
         let result = match result {

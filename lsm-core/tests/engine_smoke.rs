@@ -221,3 +221,46 @@ fn oversized_keys_are_refused_before_anything_is_written() {
     assert_eq!(db.get("ok").unwrap(), None);
     assert_eq!(db.stats().last_sequence, 0);
 }
+
+#[test]
+fn flush_interval_flushes_an_idle_memtable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            flush_interval: Some(std::time::Duration::from_millis(20)),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    db.put("k", "v").unwrap();
+    // Liveness, not timing: the generous deadline only bounds a hang.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while db.stats().flushes == 0 {
+        assert!(std::time::Instant::now() < deadline, "no periodic flush");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(db.stats().levels[0].segments, 1);
+    db.close().unwrap();
+}
+
+#[test]
+fn a_failed_wal_write_poisons_writes_but_not_reads() {
+    use lsm_core::fs::{FaultFs, FaultKind, FaultMode, RealFs};
+    let dir = tempfile::tempdir().unwrap();
+    let faults = FaultFs::new(Arc::new(RealFs));
+    let db = Db::open_with_fs(dir.path(), Options::default(), faults.fs_ref()).unwrap();
+    db.put("before", "1").unwrap();
+    faults.fail(FaultKind::Write, 1, FaultMode::Once);
+    assert!(matches!(db.put("lost", "2"), Err(Error::Io { .. })));
+    assert!(matches!(db.put("after", "3"), Err(Error::Poisoned(_))));
+    assert!(matches!(db.sync(), Err(Error::Poisoned(_))));
+    assert!(matches!(db.flush(), Err(Error::Poisoned(_))));
+    assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(db.get("after").unwrap(), None);
+    assert!(matches!(db.close(), Err(Error::Poisoned(_))));
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
+    db.put("after", "3").unwrap();
+}
