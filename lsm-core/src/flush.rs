@@ -146,13 +146,20 @@ impl DbInner {
             added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
             ..VersionEdit::default()
         };
+        let mut removed = None;
         self.log_and_install(edit, &added, |st| {
             debug_assert!(st.imm.first().is_some_and(|m| Arc::ptr_eq(m, &mem)));
-            st.imm.remove(0);
+            removed = Some(st.imm.remove(0));
         })?;
+        // Free the memtable (unless a reader still holds it) before waking waiters,
+        // so that a caller of `flush` does not find this thread still tearing it
+        // down while it goes on working.
+        drop(removed);
+        let (wal_number, entries) = (mem.wal_number(), mem.len());
+        drop(mem);
         self.done_cv.notify_all();
         self.compact_cv.notify_one();
-        let wal = filenames::wal_path(&self.dir, mem.wal_number());
+        let wal = filenames::wal_path(&self.dir, wal_number);
         if let Err(e) = self.fs.remove(&wal) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 log::warn!("could not remove flushed WAL {}: {e}", wal.display());
@@ -161,9 +168,8 @@ impl DbInner {
         bump(&self.metrics.flushes, 1);
         bump(&self.metrics.bytes_flushed, bytes);
         log::info!(
-            "flushed memtable of WAL {} ({} entries) to {} segment(s), {bytes} bytes, in {:?}",
-            mem.wal_number(),
-            mem.len(),
+            "flushed memtable of WAL {wal_number} ({entries} entries) to {} segment(s), {bytes} \
+             bytes, in {:?}",
             files.len(),
             start.elapsed()
         );

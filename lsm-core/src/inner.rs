@@ -82,7 +82,10 @@ impl DbInner {
             imm: st.imm.clone(),
             version: st.version.clone(),
         });
-        *self.sv.write() = sv;
+        let old = std::mem::replace(&mut *self.sv.write(), sv);
+        // Dropping the last reference to a memtable frees all its entries: never
+        // while readers wait for the lock.
+        drop(old);
     }
 
     /// A consistent read view: the super version and the sequence number to read at.
