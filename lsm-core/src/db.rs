@@ -172,6 +172,14 @@ impl Db {
         rx.recv().unwrap_or(Err(Error::Closed))
     }
 
+    /// Every stored version of `key` in every memtable and segment, with the read
+    /// sequence number: a diagnostic for tests and tools, not a stable format.
+    #[doc(hidden)]
+    pub fn describe_key(&self, key: impl AsRef<[u8]>) -> String {
+        let (sv, seq) = self.inner.view();
+        format!("read seq {seq}: {}", sv.describe_key(key.as_ref()))
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         self.inner.stats()

@@ -101,3 +101,46 @@ impl CursorSource for ReadView {
         Box::new(self.0.cursor(lower, upper))
     }
 }
+
+impl SuperVersion {
+    /// Every version of `key` in every source, newest source first: a diagnostic
+    /// for tests and tools.
+    pub(crate) fn describe_key(&self, key: &[u8]) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let mems = std::iter::once(&self.mem).chain(self.imm.iter().rev());
+        for (i, mem) in mems.enumerate() {
+            let mut c = MemCursor::new(mem.clone());
+            let _ = c.seek(key, lsm_format::MAX_SEQUENCE);
+            while c.valid() && c.key() == key {
+                let _ = write!(
+                    out,
+                    "mem{i}(wal {}): seq {} {:?}; ",
+                    mem.wal_number(),
+                    c.seq(),
+                    c.kind()
+                );
+                let _ = c.next();
+            }
+        }
+        for (level, files) in self.version.levels().iter().enumerate() {
+            for f in files {
+                let mut c = SegmentCursor::new(f.clone());
+                let _ = c.seek(key, lsm_format::MAX_SEQUENCE);
+                while c.valid() && c.key() == key {
+                    let _ = write!(
+                        out,
+                        "L{level} #{} (seqs {}..={}): seq {} {:?}; ",
+                        f.number(),
+                        f.meta.smallest_seq,
+                        f.meta.largest_seq,
+                        c.seq(),
+                        c.kind()
+                    );
+                    let _ = c.next();
+                }
+            }
+        }
+        out
+    }
+}
