@@ -52,3 +52,72 @@ impl Version {
         next
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use lsm_format::EntryKind;
+
+    use super::*;
+    use crate::fs::{FsRef, RealFs};
+    use crate::options::Options;
+    use crate::segment_builder::SegmentBuilder;
+
+    /// Writes and opens one segment holding `keys` at sequence numbers from `seq`.
+    fn segment(
+        fs: &FsRef,
+        dir: &std::path::Path,
+        next: &AtomicU64,
+        keys: &[&str],
+        seq: u64,
+    ) -> Arc<SegmentFile> {
+        let mut b = SegmentBuilder::new(fs, dir, &Options::default(), next);
+        for (i, k) in keys.iter().enumerate() {
+            b.add(k.as_bytes(), seq + i as u64, EntryKind::Put, b"v")
+                .unwrap();
+        }
+        let meta = b.finish().unwrap().pop().unwrap();
+        SegmentFile::open(fs, dir, meta, None).unwrap()
+    }
+
+    fn numbers(files: &[Arc<SegmentFile>]) -> Vec<u64> {
+        files.iter().map(|f| f.number()).collect()
+    }
+
+    #[test]
+    fn edits_delete_then_add_and_keep_each_level_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs: FsRef = Arc::new(RealFs);
+        let next = AtomicU64::new(1);
+        let old = segment(&fs, dir.path(), &next, &["a", "m"], 1); // #1, seqs 1..=2
+        let new = segment(&fs, dir.path(), &next, &["b", "c"], 10); // #2, seqs 10..=11
+        let right = segment(&fs, dir.path(), &next, &["x", "y"], 5); // #3
+        let left = segment(&fs, dir.path(), &next, &["d", "e"], 6); // #4
+
+        // Level 0 is newest first whatever the order of addition.
+        let v = Version::default().apply(&[], &[(0, old.clone()), (0, new.clone())]);
+        assert_eq!(numbers(v.level(0)), vec![2, 1]);
+        // Levels >= 1 are sorted by key.
+        let v = v.apply(&[], &[(1, right.clone()), (1, left.clone())]);
+        assert_eq!(numbers(v.level(1)), vec![4, 3]);
+        assert_eq!(v.deepest_non_empty(), Some(1));
+        assert_eq!(v.level_bytes(1), right.size() + left.size());
+
+        // A move: deleted from level 0 and added to level 2 in one edit.
+        let moved = v.apply(&[(0, 1)], &[(2, old.clone())]);
+        assert_eq!(numbers(moved.level(0)), vec![2]);
+        assert_eq!(numbers(moved.level(2)), vec![1]);
+        assert_eq!(moved.deepest_non_empty(), Some(2));
+        // The base version is untouched.
+        assert_eq!(numbers(v.level(0)), vec![2, 1]);
+
+        // Lookups follow the order: level 0 before level 1.
+        let metrics = crate::metrics::Metrics::default();
+        let found = moved.get(b"c", 100, &metrics).unwrap().unwrap();
+        assert_eq!(found.seq, 11);
+        assert!(moved.get(b"c", 9, &metrics).unwrap().is_none());
+        assert_eq!(moved.get(b"x", 100, &metrics).unwrap().unwrap().seq, 5);
+        assert!(moved.get(b"zz", 100, &metrics).unwrap().is_none());
+    }
+}
