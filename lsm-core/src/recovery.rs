@@ -54,6 +54,9 @@ struct Listing {
     segments: Vec<u64>,
     wals: Vec<u64>,
     manifest: bool,
+    /// Largest file number seen, temporary files included (numbers are never
+    /// reused, not even those of files a crash left half-written).
+    max_number: u64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -65,6 +68,10 @@ fn list(fs: &FsRef, dir: &Path) -> Result<Listing> {
     for name in fs.list(dir).map_err(io_err(dir))? {
         match classify(&name) {
             FileKind::Temp => {
+                let stem = name.strip_suffix(filenames::TMP_SUFFIX).unwrap_or_default();
+                if let FileKind::Segment(n) | FileKind::Wal(n) = classify(stem) {
+                    listing.max_number = listing.max_number.max(n);
+                }
                 let path = dir.join(&name);
                 fs.remove(&path).map_err(io_err(&path))?;
                 log::info!("removed leftover temporary file {}", path.display());
@@ -76,6 +83,8 @@ fn list(fs: &FsRef, dir: &Path) -> Result<Listing> {
         }
     }
     listing.wals.sort_unstable();
+    let max = listing.segments.iter().chain(&listing.wals).copied().max();
+    listing.max_number = listing.max_number.max(max.unwrap_or(0));
     Ok(listing)
 }
 
@@ -195,14 +204,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
         (ManifestState::default(), Version::default())
     };
 
-    let max_seen = listing
-        .segments
-        .iter()
-        .chain(&listing.wals)
-        .copied()
-        .max()
-        .unwrap_or(0);
-    let next_file = AtomicU64::new(state.next_file_number.max(max_seen + 1).max(1));
+    let next_file = AtomicU64::new(state.next_file_number.max(listing.max_number + 1).max(1));
 
     let to_replay: Vec<u64> = listing
         .wals

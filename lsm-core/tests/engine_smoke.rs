@@ -264,3 +264,31 @@ fn a_failed_wal_write_poisons_writes_but_not_reads() {
     assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
     db.put("after", "3").unwrap();
 }
+
+#[test]
+fn numbers_of_leftover_temporary_files_are_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    Db::open(dir.path(), Options::default())
+        .unwrap()
+        .close()
+        .unwrap();
+    std::fs::write(dir.path().join("000999.seg.tmp"), b"half written").unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(
+        !dir.path().join("000999.seg.tmp").exists(),
+        "removed at open"
+    );
+    db.put("k", "v").unwrap();
+    db.flush().unwrap();
+    let numbers: Vec<u64> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".seg").and_then(|n| n.parse().ok())
+        })
+        .collect();
+    assert!(
+        !numbers.is_empty() && numbers.iter().all(|&n| n > 999),
+        "{numbers:?}"
+    );
+}
