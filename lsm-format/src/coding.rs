@@ -159,7 +159,10 @@ impl<'a> Decoder<'a> {
         let at = self.offset();
         let len = self.varint32(what)? as usize;
         if len > max {
-            return Err(Error::corruption(at, format!("{what}: length {len} exceeds limit {max}")));
+            return Err(Error::corruption(
+                at,
+                format!("{what}: length {len} exceeds limit {max}"),
+            ));
         }
         self.bytes(len, what)
     }
@@ -169,7 +172,10 @@ impl<'a> Decoder<'a> {
         if self.is_empty() {
             Ok(())
         } else {
-            Err(self.error(format!("{what}: {} unexpected trailing bytes", self.remaining())))
+            Err(self.error(format!(
+                "{what}: {} unexpected trailing bytes",
+                self.remaining()
+            )))
         }
     }
 }
@@ -193,7 +199,10 @@ mod tests {
     #[test]
     fn varint_overflow_and_truncation_are_corruption() {
         let too_long = [0xffu8; 11];
-        assert!(Decoder::new(&too_long, 7).varint64("v").unwrap_err().is_corruption());
+        assert!(Decoder::new(&too_long, 7)
+            .varint64("v")
+            .unwrap_err()
+            .is_corruption());
         let overflow = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
         assert!(Decoder::new(&overflow, 0).varint64("v").is_err());
         let short = [0x80u8];

@@ -54,7 +54,10 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Corruption`].
     pub fn corruption(offset: u64, reason: impl Into<String>) -> Self {
-        Error::Corruption { offset, reason: reason.into() }
+        Error::Corruption {
+            offset,
+            reason: reason.into(),
+        }
     }
 
     /// True for every variant that means the bytes on disk are damaged or not ours

@@ -28,7 +28,10 @@
 //! assert_eq!(reader.properties().entry_count, 2);
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod checksum;
