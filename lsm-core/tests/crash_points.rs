@@ -9,11 +9,11 @@
 //! acknowledged before a `sync()` or `close()` that returned, point reads agree
 //! with the scan, a second reopen reads the same, and the database takes new writes.
 //!
-//! CI cuts at every operation of the fixed workload (about 700 points, 2,800 crash
+//! CI cuts at every operation of the fixed workload (about 650 points, 2,600 crash
 //! images), split between two tests so both cores work. Long runs raise
-//! `LSM_CRASH_WORKLOADS` to enumerate that many more workloads of the same shape
-//! drawn from other seeds (each about 700 more points); `LSM_CRASH_STRIDE` steps `k`
-//! for a quicker pass. See `docs/testing.md`.
+//! `LSM_CRASH_WORKLOADS` (default 1) to enumerate that many workloads of the same
+//! shape, drawn from different seeds (about 650 points each); `LSM_CRASH_STRIDE`
+//! steps `k` for a quicker pass. See `docs/testing.md`.
 
 mod common;
 mod reliability;

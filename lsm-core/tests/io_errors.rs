@@ -191,7 +191,7 @@ fn enumerate(part: usize, parts: usize) -> Tally {
     let options = workload::options();
     let census = census(&ops, &options);
     println!("operations per kind in the workload: {census:?}");
-    // Every `k` of every kind (about 1,800 runs, a few seconds). `LSM_IO_POINTS=n`
+    // Every `k` of every kind (about 1,700 runs, a few seconds). `LSM_IO_POINTS=n`
     // tries at most n values of `k` per kind and mode, evenly spread, for a quicker
     // pass.
     let max_points = reliability::env_or("LSM_IO_POINTS", 0u64);
