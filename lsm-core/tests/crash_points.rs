@@ -149,18 +149,14 @@ fn enumerate_workload(
 fn power_cut_at_every_file_operation_part_0() {
     let tally = enumerate(0, 2);
     assert!(tally.points > 20, "{tally:?}");
-    assert!(
-        tally.lost_unsynced > 0 && tally.kept_failed > 0,
-        "{tally:?}"
-    );
+    // Both outcomes the oracle allows occur (the checks are not vacuous).
+    assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
 }
 
 #[test]
 fn power_cut_at_every_file_operation_part_1() {
     let tally = enumerate(1, 2);
     assert!(tally.points > 20, "{tally:?}");
-    assert!(
-        tally.lost_unsynced > 0 && tally.kept_failed > 0,
-        "{tally:?}"
-    );
+    // Both outcomes the oracle allows occur (the checks are not vacuous).
+    assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
 }
