@@ -150,6 +150,10 @@ impl DbInner {
         self.log_and_install(edit, &added, |st| {
             debug_assert!(st.imm.first().is_some_and(|m| Arc::ptr_eq(m, &mem)));
             removed = Some(st.imm.remove(0));
+            // Counted in the same step that makes the flush visible, so `stats()`
+            // right after `flush()` returns includes it.
+            bump(&self.metrics.flushes, 1);
+            bump(&self.metrics.bytes_flushed, bytes);
         })?;
         // Free the memtable (unless a reader still holds it) before waking waiters,
         // so that a caller of `flush` does not find this thread still tearing it
@@ -165,8 +169,6 @@ impl DbInner {
                 log::warn!("could not remove flushed WAL {}: {e}", wal.display());
             }
         }
-        bump(&self.metrics.flushes, 1);
-        bump(&self.metrics.bytes_flushed, bytes);
         log::info!(
             "flushed memtable of WAL {wal_number} ({entries} entries) to {} segment(s), {bytes} \
              bytes, in {:?}",

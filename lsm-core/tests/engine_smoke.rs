@@ -292,3 +292,18 @@ fn numbers_of_leftover_temporary_files_are_not_reused() {
         "{numbers:?}"
     );
 }
+
+#[test]
+fn stats_count_a_flush_as_soon_as_flush_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    for round in 1..=3u64 {
+        db.put(key(round as u32), value(round as u32, 0)).unwrap();
+        db.flush().unwrap();
+        let stats = db.stats();
+        assert_eq!(stats.flushes, round, "flush count lags after flush() returned");
+        assert!(stats.bytes_flushed > 0);
+        assert!(stats.levels.iter().map(|l| l.segments).sum::<usize>() >= 1);
+    }
+    db.close().unwrap();
+}
