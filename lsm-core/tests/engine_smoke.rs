@@ -301,7 +301,10 @@ fn stats_count_a_flush_as_soon_as_flush_returns() {
         db.put(key(round as u32), value(round as u32, 0)).unwrap();
         db.flush().unwrap();
         let stats = db.stats();
-        assert_eq!(stats.flushes, round, "flush count lags after flush() returned");
+        assert_eq!(
+            stats.flushes, round,
+            "flush count lags after flush() returned"
+        );
         assert!(stats.bytes_flushed > 0);
         assert!(stats.levels.iter().map(|l| l.segments).sum::<usize>() >= 1);
     }
