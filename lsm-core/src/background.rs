@@ -96,18 +96,23 @@ fn compaction_loop(inner: Arc<DbInner>) {
             let mut st = inner.state.lock();
             loop {
                 if st.shutdown {
-                    for w in st.manual.drain(..) {
+                    for (_, w) in st.manual.drain(..) {
                         let _ = w.send(Err(Error::Closed));
                     }
                     return;
                 }
                 if let Err(e) = inner.poison.check() {
-                    for w in st.manual.drain(..) {
+                    for (_, w) in st.manual.drain(..) {
                         let _ = w.send(Err(e.duplicate()));
                     }
-                } else if !st.manual.is_empty() {
-                    let waiters: Vec<_> = st.manual.drain(..).collect();
-                    break (pick_full(st.version.levels()), waiters);
+                } else if let Some((target, _)) = st.manual.first() {
+                    // Requests for the same target share one compaction.
+                    let target = *target;
+                    let (same, rest): (Vec<_>, Vec<_>) =
+                        st.manual.drain(..).partition(|(t, _)| *t == target);
+                    st.manual = rest;
+                    let waiters: Vec<_> = same.into_iter().map(|(_, w)| w).collect();
+                    break (pick_full(st.version.levels(), target), waiters);
                 } else if let Some(task) = pick(st.version.levels(), &cfg, &pointers) {
                     break (Some(task), Vec::new());
                 }

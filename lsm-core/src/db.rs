@@ -159,6 +159,25 @@ impl Db {
     /// `Io`, `Corruption` met while merging (the database is then poisoned),
     /// `Poisoned`, `Closed`.
     pub fn compact(&self) -> Result<()> {
+        self.compact_request(None)
+    }
+
+    /// Like [`Db::compact`], but merges every segment into `level` (1 ..= 15),
+    /// whichever levels held data before. Used by `lsm-compact --level`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a level outside 1 ..= 15; otherwise as [`Db::compact`].
+    pub fn compact_into(&self, level: usize) -> Result<()> {
+        if !(1..lsm_format::manifest::MAX_LEVELS).contains(&level) {
+            return Err(Error::InvalidArgument(format!(
+                "compaction target level {level} is outside 1..={}",
+                lsm_format::manifest::MAX_LEVELS - 1
+            )));
+        }
+        self.compact_request(Some(level))
+    }
+
+    fn compact_request(&self, target: Option<usize>) -> Result<()> {
         self.inner.flush()?;
         let (tx, rx) = std::sync::mpsc::channel();
         {
@@ -166,7 +185,7 @@ impl Db {
             if st.shutdown {
                 return Err(Error::Closed);
             }
-            st.manual.push(tx);
+            st.manual.push((target, tx));
         }
         self.inner.compact_cv.notify_all();
         rx.recv().unwrap_or(Err(Error::Closed))

@@ -41,7 +41,9 @@ pub(crate) struct State {
     pub imm: Vec<Arc<MemTable>>,
     pub version: Arc<Version>,
     /// Callers of `Db::compact` waiting for a full compaction.
-    pub manual: Vec<Sender<Result<()>>>,
+    /// Manual full compactions waiting: target level (`None`: the deepest that
+    /// holds data, at least 1) and where to send the result.
+    pub manual: Vec<(Option<usize>, Sender<Result<()>>)>,
     pub shutdown: bool,
 }
 

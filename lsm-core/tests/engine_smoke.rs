@@ -310,3 +310,64 @@ fn stats_count_a_flush_as_soon_as_flush_returns() {
     }
     db.close().unwrap();
 }
+
+#[test]
+fn compact_into_puts_everything_in_the_chosen_level_without_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    // Level 1 large enough that no background compaction moves files while the
+    // test inspects the levels.
+    let options = Options {
+        level1_size: 64 << 20,
+        ..small()
+    };
+    let db = Db::open(dir.path(), options).unwrap();
+    let mut model = BTreeMap::new();
+    for round in 0..3 {
+        for i in 0..300u32 {
+            if i % 7 == round {
+                db.delete(key(i)).unwrap();
+                model.remove(&key(i));
+            } else {
+                db.put(key(i), value(i, round)).unwrap();
+                model.insert(key(i), value(i, round));
+            }
+        }
+        db.flush().unwrap();
+    }
+    let expected: Vec<_> = model.into_iter().collect();
+    for level in [3usize, 1, 2] {
+        db.compact_into(level).unwrap();
+        assert_eq!(
+            all(&db),
+            expected,
+            "contents changed by compact_into({level})"
+        );
+        let stats = db.stats();
+        for l in &stats.levels {
+            if l.level == level {
+                assert!(l.segments > 0, "level {level} empty after compact_into");
+            } else {
+                assert_eq!(
+                    l.segments, 0,
+                    "level {} not empty after compact_into({level})",
+                    l.level
+                );
+            }
+        }
+    }
+    assert!(matches!(db.compact_into(0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.compact_into(16),
+        Err(Error::InvalidArgument(_))
+    ));
+    db.close().unwrap();
+    // No tombstone remains on disk.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "seg") {
+            let bytes = lsm_core::Bytes::from(std::fs::read(&path).unwrap());
+            let reader = lsm_format::SegmentReader::open(bytes, Default::default()).unwrap();
+            assert_eq!(reader.properties().tombstone_count, 0, "{}", path.display());
+        }
+    }
+}

@@ -33,6 +33,8 @@ pub struct CompactOptions {
     pub compression: Option<Compression>,
     /// Bloom filter bits per key (`Options::bloom_bits_per_key`).
     pub bloom_bits_per_key: Option<u8>,
+    /// Level (1 ..= 15) to put all data in; `None`: the deepest that holds data.
+    pub level: Option<usize>,
 }
 
 /// The steps of a compaction, reported to a progress display.
@@ -185,7 +187,10 @@ pub fn compact(
     progress(Phase::Flushing);
     db.flush()?;
     progress(Phase::Compacting);
-    db.compact()?;
+    match options.level {
+        Some(level) => db.compact_into(level)?,
+        None => db.compact()?,
+    }
     progress(Phase::Closing);
     db.close()?;
     progress(Phase::MeasuringAfter);

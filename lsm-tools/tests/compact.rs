@@ -212,3 +212,31 @@ fn not_a_database() {
         "must not create a database"
     );
 }
+
+#[test]
+fn level_option_puts_everything_in_that_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    engine_db(dir, 600, 3);
+    let view = entries(dir);
+    let before = measure(dir).unwrap();
+    let out = run(COMPACT, &["--quiet", "--level", "3", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_compacted(dir, &view, before.bytes);
+    let manifest = std::fs::read(dir.join("MANIFEST")).unwrap();
+    let state = lsm_format::manifest::replay_manifest(&manifest).unwrap();
+    for (level, files) in state.levels.iter().enumerate() {
+        assert_eq!(
+            files.is_empty(),
+            level != 3,
+            "level {level} holds {} files after --level 3",
+            files.len()
+        );
+    }
+    let bad = run(COMPACT, &["--quiet", "--level", "0", dir.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2), "level 0 is a usage error");
+}

@@ -104,12 +104,25 @@ impl DbInner {
         input.seek_to_first()?;
 
         let version = self.state.lock().version.clone();
+        // Files below the output level that are not themselves inputs (a manual
+        // compaction into a shallower level takes the deeper levels as inputs).
+        let input_numbers: std::collections::HashSet<u64> = task
+            .inputs
+            .iter()
+            .flat_map(|(_, files)| files.iter().map(|f| f.number()))
+            .collect();
         let mut deeper = DeeperLevels::new(
             version
                 .levels()
                 .iter()
                 .skip(task.output_level + 1)
-                .cloned()
+                .map(|files| {
+                    files
+                        .iter()
+                        .filter(|f| !input_numbers.contains(&f.number()))
+                        .cloned()
+                        .collect()
+                })
                 .collect(),
         );
         let mut retention = Retention::new(self.snapshots.sequences());

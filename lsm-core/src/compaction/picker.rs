@@ -156,8 +156,10 @@ pub(crate) fn pick<F: FileInfo>(
     })
 }
 
-/// A full compaction: every file into the deepest non-empty level (at least 1).
-pub(crate) fn pick_full<F: FileInfo>(levels: &[Vec<F>]) -> Option<Task<F>> {
+/// A full compaction: every file into `target`, or when `None` into the deepest
+/// non-empty level (at least 1). Every non-empty level is an input, so the output
+/// level is the bottom of the tree whatever its number.
+pub(crate) fn pick_full<F: FileInfo>(levels: &[Vec<F>], target: Option<usize>) -> Option<Task<F>> {
     let deepest = levels.iter().rposition(|l| !l.is_empty())?;
     Some(Task {
         inputs: levels
@@ -166,7 +168,7 @@ pub(crate) fn pick_full<F: FileInfo>(levels: &[Vec<F>]) -> Option<Task<F>> {
             .filter(|(_, files)| !files.is_empty())
             .map(|(n, files)| (n, files.clone()))
             .collect(),
-        output_level: deepest.max(1),
+        output_level: target.unwrap_or(deepest.max(1)),
         trivial_move: false,
         manual: true,
     })
@@ -276,7 +278,7 @@ mod tests {
     #[test]
     fn full_compaction_targets_the_deepest_level() {
         let l = levels(vec![vec![f(1, "a", "b", 1)]]);
-        let t = pick_full(&l).unwrap();
+        let t = pick_full(&l, None).unwrap();
         assert_eq!(t.output_level, 1);
         let l = levels(vec![
             vec![f(1, "a", "b", 1)],
@@ -284,9 +286,9 @@ mod tests {
             vec![],
             vec![f(2, "a", "b", 1)],
         ]);
-        let t = pick_full(&l).unwrap();
+        let t = pick_full(&l, None).unwrap();
         assert_eq!(t.output_level, 3);
         assert_eq!(t.inputs.len(), 2);
-        assert!(pick_full::<SegmentMeta>(&levels(vec![])).is_none());
+        assert!(pick_full::<SegmentMeta>(&levels(vec![]), None).is_none());
     }
 }

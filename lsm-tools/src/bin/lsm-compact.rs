@@ -35,6 +35,9 @@ struct Args {
     /// Bloom filter bits per key of the output (engine default: 10).
     #[arg(long)]
     bloom_bits_per_key: Option<u8>,
+    /// Level (1..=15) to put all data in (default: the deepest level that holds data).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=15))]
+    level: Option<u8>,
     /// No progress display.
     #[arg(long, short)]
     quiet: bool,
@@ -77,6 +80,7 @@ fn run(args: &Args) -> lsm_tools::Result<CompactReport> {
             CompressionArg::Lz4 => Compression::Lz4,
         }),
         bloom_bits_per_key: args.bloom_bits_per_key,
+        level: args.level.map(usize::from),
     };
     // `compact()` is one engine call, so a spinner with the current phase is the
     // honest progress display.
