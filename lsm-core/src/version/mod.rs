@@ -95,7 +95,7 @@ fn probe(file: &SegmentFile, key: &[u8], seq: u64, metrics: &Metrics) -> Result<
         bump(&metrics.bloom_useful, 1);
         return Ok(None);
     }
-    let entry = file.reader.get_unfiltered(key, seq).map_err(|e| {
+    let entry = file.reader.lookup_unfiltered(key, seq).map_err(|e| {
         let err = Error::from_format(&file.path, e);
         if err.is_corruption() {
             log::error!("{err}");
@@ -103,11 +103,11 @@ fn probe(file: &SegmentFile, key: &[u8], seq: u64, metrics: &Metrics) -> Result<
         err
     })?;
     match entry {
-        Some(e) => Ok(Some(Found {
-            seq: e.seq,
-            kind: e.kind,
-            value: if e.kind == EntryKind::Put {
-                e.value
+        Some((seq, kind, value)) => Ok(Some(Found {
+            seq,
+            kind,
+            value: if kind == EntryKind::Put {
+                value
             } else {
                 Bytes::new()
             },

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::entry::EntryKind;
 use crate::error::{Error, Result};
 use crate::segment::block::{decompress_lz4, read_raw, ChecksumCheck};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
@@ -120,6 +121,27 @@ impl SegmentReader {
     /// # Errors
     /// Corruption when the data block that would hold the entry is damaged.
     pub fn get_unfiltered(&self, key: &[u8], seq: u64) -> Result<Option<Entry>> {
+        Ok(self
+            .lookup_unfiltered(key, seq)?
+            .map(|(seq, kind, value)| Entry {
+                key: Bytes::copy_from_slice(key),
+                seq,
+                kind,
+                value,
+            }))
+    }
+
+    /// Like [`get_unfiltered`](Self::get_unfiltered), returning only the sequence
+    /// number, kind and value: the caller already has the key, so the engine's read
+    /// path does not pay for a copy of it.
+    ///
+    /// # Errors
+    /// Corruption when the data block that would hold the entry is damaged.
+    pub fn lookup_unfiltered(
+        &self,
+        key: &[u8],
+        seq: u64,
+    ) -> Result<Option<(u64, EntryKind, Bytes)>> {
         let i = self.find_block(key, seq);
         if i >= self.inner.index.len() {
             return Ok(None);
@@ -144,12 +166,7 @@ impl SegmentReader {
                 BlockSource::File(r) => data.slice(r.start + v.start..r.start + v.end),
                 BlockSource::Decompressed(b) => b.slice(v),
             };
-            Ok(Some(Entry {
-                key: Bytes::copy_from_slice(key),
-                seq: it.seq(),
-                kind: it.kind(),
-                value,
-            }))
+            Ok(Some((it.seq(), it.kind(), value)))
         });
         KEY_BUFFER.set(it.into_key_buffer());
         found.map_err(|e| self.name(e))
