@@ -52,5 +52,15 @@ pub use segment::{
     Region, SegmentIter, SegmentReader, SegmentWriter, WriterOptions,
 };
 
-/// The on-disk format version written by this crate and the only one it reads.
+/// Format version of the manifest (`docs/format.md` section 6): the one this crate
+/// writes and the only one it reads. Segments carry their own version,
+/// [`SEGMENT_FORMAT_VERSION`].
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Segment format version the writer writes (`docs/format.md` section 3.6): 2, the
+/// cache-line-blocked Bloom filter.
+pub const SEGMENT_FORMAT_VERSION: u32 = 2;
+
+/// Oldest segment format version the reader reads: 1 (global Bloom filter). Every
+/// version from this one to [`SEGMENT_FORMAT_VERSION`] is read.
+pub const MIN_SEGMENT_FORMAT_VERSION: u32 = 1;

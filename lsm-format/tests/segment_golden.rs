@@ -1,5 +1,6 @@
 //! Golden bytes of a small segment: any change to the segment encoding shows up here
-//! as a snapshot diff, to be reviewed against `docs/format.md` (and `FORMAT_VERSION`).
+//! as a snapshot diff, to be reviewed against `docs/format.md` (and
+//! `SEGMENT_FORMAT_VERSION`).
 
 use std::fmt::Write as _;
 

@@ -11,7 +11,7 @@ use crate::checksum::checksum;
 use crate::coding::Decoder;
 use crate::error::{Error, Result};
 use crate::segment::BLOCK_TRAILER_LEN;
-use crate::FORMAT_VERSION;
+use crate::{MIN_SEGMENT_FORMAT_VERSION, SEGMENT_FORMAT_VERSION};
 
 /// Length of the footer in bytes.
 pub const FOOTER_LEN: usize = 56;
@@ -54,13 +54,14 @@ pub struct Footer {
 }
 
 impl Footer {
-    /// A footer for the current format version (the checksum is computed on encode).
+    /// A footer for the current segment format version, [`SEGMENT_FORMAT_VERSION`]
+    /// (the checksum is computed on encode).
     pub fn new(index: BlockHandle, filter: BlockHandle, properties: BlockHandle) -> Self {
         Footer {
             index,
             filter,
             properties,
-            format_version: FORMAT_VERSION,
+            format_version: SEGMENT_FORMAT_VERSION,
             checksum: 0,
         }
     }
@@ -86,7 +87,8 @@ impl Footer {
     ///
     /// # Errors
     /// `Truncated` for a file shorter than the footer, `BadMagic`, `Corruption` for a
-    /// bad checksum or a handle past the footer, `UnsupportedVersion`; checked in
+    /// bad checksum or a handle past the footer, `UnsupportedVersion` for a version
+    /// outside `MIN_SEGMENT_FORMAT_VERSION ..= SEGMENT_FORMAT_VERSION`; checked in
     /// that order.
     pub fn decode(file: &[u8]) -> Result<Footer> {
         let len = file.len();
@@ -122,10 +124,10 @@ impl Footer {
                 ),
             ));
         }
-        if format_version != FORMAT_VERSION {
+        if !(MIN_SEGMENT_FORMAT_VERSION..=SEGMENT_FORMAT_VERSION).contains(&format_version) {
             return Err(Error::UnsupportedVersion {
                 found: format_version,
-                supported: FORMAT_VERSION,
+                supported: SEGMENT_FORMAT_VERSION,
             });
         }
         for (what, h, at) in [
@@ -210,13 +212,19 @@ mod tests {
             BlockHandle::default(),
             BlockHandle::default(),
         );
-        f.format_version = 2;
-        let mut file = vec![0u8; 10];
-        file.extend_from_slice(&f.encode());
-        assert!(matches!(
-            Footer::decode(&file),
-            Err(Error::UnsupportedVersion { found: 2, .. })
-        ));
+        for (version, readable) in [(0, false), (1, true), (2, true), (3, false)] {
+            f.format_version = version;
+            let mut file = vec![0u8; 10];
+            file.extend_from_slice(&f.encode());
+            match Footer::decode(&file) {
+                Ok(d) => assert!(readable && d.format_version == version),
+                Err(Error::UnsupportedVersion { found, supported }) => {
+                    assert!(!readable);
+                    assert_eq!((found, supported), (version, 2));
+                }
+                Err(e) => panic!("version {version}: {e}"),
+            }
+        }
         let far = BlockHandle { offset: 1, len: 0 };
         let mut file = vec![0u8; 10];
         file.extend_from_slice(

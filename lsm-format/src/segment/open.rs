@@ -14,11 +14,10 @@ use crate::entry::compare_internal;
 use crate::error::{Error, Result};
 use crate::segment::block::{read_raw, ChecksumCheck};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
-use crate::segment::bloom::BloomFilter;
+use crate::segment::bloom::{BloomFilter, FilterLayout};
 use crate::segment::index_search::IndexSearch;
 use crate::segment::reader::{IndexSlot, Inner};
 use crate::segment::{BlockHandle, BlockType, Footer, Properties, ReadOptions, FOOTER_LEN};
-use crate::FORMAT_VERSION;
 
 /// Decodes and checks everything `SegmentReader::open` keeps.
 pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
@@ -33,22 +32,25 @@ pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
         data.get(range).unwrap_or_default(),
         footer.properties.offset,
     )?;
-    if properties.format_version != FORMAT_VERSION {
+    // The footer's version is within the supported range (Footer::decode checked);
+    // the properties must repeat it.
+    let layout = FilterLayout::for_format_version(footer.format_version);
+    let Some(layout) = layout.filter(|_| properties.format_version == footer.format_version) else {
         return Err(Error::corruption(
             footer.properties.offset,
             format!(
-                "properties say format version {}",
-                properties.format_version
+                "properties say format version {}, the footer {}",
+                properties.format_version, footer.format_version
             ),
         ));
-    }
+    };
     let (range, _) = read_raw(
         &data,
         footer.filter,
         BlockType::Filter,
         ChecksumCheck::Verify,
     )?;
-    let filter = BloomFilter::parse(data.slice(range), footer.filter.offset)?;
+    let filter = BloomFilter::parse(data.slice(range), footer.filter.offset, layout)?;
     let (range, _) = read_raw(&data, footer.index, BlockType::Index, ChecksumCheck::Verify)?;
     let index = decode_index(data.slice(range), footer.index.offset)?;
 

@@ -104,6 +104,15 @@ impl SegmentReader {
         self.inner.filter.may_contain(key)
     }
 
+    /// Like [`may_contain`](Self::may_contain) for a key whose
+    /// [`key_hash`](crate::segment::bloom::key_hash) is `hash`. A lookup that probes
+    /// many segments hashes the key once and passes the hash to each; the hash is the
+    /// same for every format version.
+    #[inline]
+    pub fn may_contain_hash(&self, hash: u64) -> bool {
+        self.inner.filter.may_contain_hash(hash)
+    }
+
     /// The newest entry for `key` whose sequence number is `<= seq`, tombstones
     /// included, or `None`. Consults the Bloom filter first.
     ///

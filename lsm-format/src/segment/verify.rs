@@ -205,7 +205,7 @@ impl SegmentReader {
             }
         }
         let f = self.filter();
-        let want_m = filter_bytes_for(t.distinct_keys, p.bloom_bits_per_key);
+        let want_m = filter_bytes_for(f.layout(), t.distinct_keys, p.bloom_bits_per_key);
         let want_k = num_probes_for(p.bloom_bits_per_key);
         if f.len_bytes() as u64 != want_m || f.num_probes() != want_k {
             report.add(

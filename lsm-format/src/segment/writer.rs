@@ -21,7 +21,7 @@ use crate::segment::{
     BlockHandle, BlockType, Compression, Footer, Properties, WriterOptions, BLOCK_TRAILER_LEN,
     MAX_BLOCK_LEN,
 };
-use crate::FORMAT_VERSION;
+use crate::SEGMENT_FORMAT_VERSION;
 
 /// Largest `block_size` the writer honours: with one maximal entry on top, a block
 /// stays below [`MAX_BLOCK_LEN`], so it can always be LZ4-compressed.
@@ -67,7 +67,7 @@ impl<W: Write> SegmentWriter<W> {
             bloom: BloomBuilder::new(options.bloom_bits_per_key),
             scratch: Vec::new(),
             props: Properties {
-                format_version: FORMAT_VERSION,
+                format_version: SEGMENT_FORMAT_VERSION,
                 compression: options.compression as u8,
                 bloom_bits_per_key: options.bloom_bits_per_key,
                 ..Properties::default()
@@ -363,9 +363,11 @@ mod tests {
         let w = SegmentWriter::new(Vec::new(), options(4096));
         assert_eq!(w.last_key(), None);
         let f = w.finish().unwrap();
-        // filter (8 zero bytes + probes) + trailer, properties, empty index, footer.
+        // filter (one 64-byte block of zeros + probes) + trailer, properties, empty
+        // index, footer.
         let props_len = f.properties.encode().len() as u64;
-        assert_eq!(f.file_size, (9 + 10) + (props_len + 10) + (4 + 10) + 56);
+        assert_eq!(f.file_size, (65 + 10) + (props_len + 10) + (4 + 10) + 56);
+        assert_eq!(f.properties.format_version, crate::SEGMENT_FORMAT_VERSION);
         assert_eq!(f.properties.entry_count, 0);
         assert!(f.properties.smallest_key.is_empty());
     }
