@@ -97,6 +97,33 @@ fn blocked_probes_equal_the_formula_and_are_distinct() {
     assert_eq!(calls, 3);
 }
 
+/// The worked example of `docs/format.md` section 3.4.
+#[test]
+fn the_documented_example() {
+    let h = 0x8000_0000_0000_0c07u64;
+    assert_eq!(block_of(h, 10), 5);
+    let mut probes = Vec::new();
+    blocked_probes(h, 74, |bit| {
+        probes.push(bit);
+        true
+    });
+    assert_eq!(probes[..3], [7, 14, 21]);
+    assert_eq!(probes[73], 6);
+    let mut contents = vec![0u8; 641];
+    contents[320] = 1 << 7;
+    contents[321] = 1 << 6;
+    contents[322] = 1 << 5;
+    contents[640] = 3;
+    let f = BloomFilter::parse(Bytes::from(contents.clone()), 0, FilterLayout::Blocked).unwrap();
+    assert!(f.may_contain_hash(h));
+    for byte in [320, 321, 322] {
+        let mut c = contents.clone();
+        c[byte] = 0;
+        let f = BloomFilter::parse(Bytes::from(c), 0, FilterLayout::Blocked).unwrap();
+        assert!(!f.may_contain_hash(h), "byte {byte}");
+    }
+}
+
 #[test]
 fn block_choice_is_multiply_shift_of_the_upper_half() {
     for nb in [1u64, 2, 3, 20, 1000, 1 << 26] {
