@@ -1,14 +1,17 @@
 //! Segment micro-benchmarks: build, point lookups (hits and misses) and full forward
 //! iteration over 100 000 entries of 16-byte keys and 100-byte values, without and
-//! with LZ4. Figures are recorded in `docs/benchmarks.md`.
+//! with LZ4; and Bloom filter probes for absent keys, version 1 (global) against
+//! version 2 (blocked) layout, over filters larger than the CPU caches. Figures are
+//! recorded in `docs/benchmarks.md`.
 //!
-//! `cargo bench -p lsm-format --bench segment`
+//! `cargo bench -p lsm-format --bench segment` (`-- bloom` for the filter alone)
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use lsm_format::segment::bloom::{key_hash, BloomBuilder, BloomFilter, FilterLayout};
 use lsm_format::{
     Compression, EntryKind, ReadOptions, SegmentReader, SegmentWriter, WriterOptions, MAX_SEQUENCE,
 };
@@ -156,12 +159,48 @@ fn benches(c: &mut Criterion) {
     }
 }
 
+/// Keys in the filters of the Bloom benchmark: 4 M keys at 10 bits per key make a
+/// 5 MB filter, bigger than the L2 cache, so each probe of a cold line is a miss.
+const BLOOM_KEYS: u64 = 4_000_000;
+/// Absent keys probed per iteration of the Bloom benchmark.
+const BLOOM_PROBES: u64 = 1 << 20;
+
+fn bloom_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("bloom");
+    // Absent keys, hashed beforehand: the figures are the probes alone. A million of
+    // them, so the lines they touch do not stay cached from one iteration to the
+    // next (a few thousand would, and hide the misses the blocked layout saves).
+    let absent: Vec<u64> = (0..BLOOM_PROBES)
+        .map(|i| key_hash(&key(2 * BLOOM_KEYS + 2 * i + 1)))
+        .collect();
+    g.throughput(Throughput::Elements(BLOOM_PROBES));
+    for (name, layout) in [
+        ("global_v1", FilterLayout::Global),
+        ("blocked_v2", FilterLayout::Blocked),
+    ] {
+        let mut b = BloomBuilder::with_layout(layout, 10);
+        for i in 0..BLOOM_KEYS {
+            b.add_key(&key(2 * i));
+        }
+        let filter = BloomFilter::parse(Bytes::from(b.finish()), 0, layout).unwrap();
+        g.bench_function(format!("miss_{name}"), |b| {
+            b.iter(|| {
+                absent
+                    .iter()
+                    .filter(|&&h| filter.may_contain_hash(black_box(h)))
+                    .count()
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = segment;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = benches
+    targets = benches, bloom_benches
 }
 criterion_main!(segment);
