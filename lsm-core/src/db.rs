@@ -139,7 +139,7 @@ impl Db {
     /// `Io` (the database is then poisoned: a failed fsync is never retried);
     /// `Poisoned`.
     pub fn sync(&self) -> Result<()> {
-        self.inner.sync()
+        self.inner.sync_wal(false)
     }
 
     /// Writes the memtable out as segments and records them in the manifest; returns
@@ -232,7 +232,7 @@ impl Db {
             }
         }
         if result.is_ok() {
-            result = self.inner.sync();
+            result = self.inner.sync_wal(true);
         }
         if result.is_ok() {
             result = self.inner.poison.check();

@@ -262,7 +262,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
         recovered.len()
     );
 
-    let mem = Arc::new(MemTable::new(wal_number));
+    let mem = Arc::new(MemTable::with_filter(wal_number, opts.memtable_size));
     let current = versions.current();
     let sv = Arc::new(SuperVersion {
         mem: mem.clone(),

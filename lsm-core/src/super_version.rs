@@ -12,6 +12,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use lsm_format::segment::bloom::key_hash;
 use lsm_format::EntryKind;
 
 use crate::error::Result;
@@ -50,17 +51,19 @@ impl SuperVersion {
     /// # Errors
     /// `Corruption` or `Io` from a segment.
     pub fn get(&self, key: &[u8], seq: u64, metrics: &Metrics) -> Result<Option<Bytes>> {
-        let found = match self.get_in_memtables(key, seq) {
+        // One hash serves the filter of every memtable and segment probed.
+        let hash = key_hash(key);
+        let found = match self.get_in_memtables(key, hash, seq) {
             Some(found) => Some(found),
-            None => self.version.get(key, seq, metrics)?,
+            None => self.version.get(key, hash, seq, metrics)?,
         };
         Ok(found.and_then(|f| (f.kind == EntryKind::Put).then_some(f.value)))
     }
 
-    fn get_in_memtables(&self, key: &[u8], seq: u64) -> Option<Found> {
+    fn get_in_memtables(&self, key: &[u8], hash: u64, seq: u64) -> Option<Found> {
         std::iter::once(&self.mem)
             .chain(self.imm.iter().rev())
-            .find_map(|m| m.get(key, seq))
+            .find_map(|m| m.get(key, hash, seq))
     }
 
     /// A merging cursor over every source that may hold keys within the bounds,

@@ -186,8 +186,8 @@ impl DbInner {
 
     /// Freezes the active memtable and starts a new WAL for its successor.
     ///
-    /// Order (crash consistency): fsync the old WAL first, so that every WAL but the
-    /// newest is complete on disk (replay treats damage in an older one as
+    /// Order (crash consistency): trim and fsync the old WAL first, so that every WAL
+    /// but the newest is complete on disk, without preallocated zeros (replay treats damage in an older one as
     /// corruption); then create the new WAL and fsync the directory, so the new file
     /// exists before anything is acknowledged from it.
     pub(crate) fn switch_memtable(&self, st: &mut State) -> Result<()> {
@@ -195,7 +195,7 @@ impl DbInner {
         {
             let mut wal = self.wal.lock();
             if wal
-                .sync()
+                .finish()
                 .map_err(|e| self.poison.poison("WAL fsync at rotation failed", e))?
             {
                 bump(&self.metrics.wal_syncs, 1);
@@ -208,7 +208,10 @@ impl DbInner {
             })?;
             *wal = next;
         }
-        let old = std::mem::replace(&mut st.mem, Arc::new(MemTable::new(number)));
+        let old = std::mem::replace(
+            &mut st.mem,
+            Arc::new(MemTable::with_filter(number, self.opts.memtable_size)),
+        );
         log::debug!(
             "memtable of WAL {} frozen ({} entries, {} bytes); new WAL {number}",
             old.wal_number(),
@@ -222,14 +225,13 @@ impl DbInner {
     }
 
     /// Makes every acknowledged write durable: fsyncs the current WAL (older WALs
-    /// were fsynced when they were rotated out).
-    pub fn sync(&self) -> Result<()> {
+    /// were fsynced when they were rotated out). With `finish`, also trims its
+    /// preallocated space (at close).
+    pub fn sync_wal(&self, finish: bool) -> Result<()> {
         self.poison.check()?;
         let mut wal = self.wal.lock();
-        if wal
-            .sync()
-            .map_err(|e| self.poison.poison("WAL fsync failed", e))?
-        {
+        let synced = if finish { wal.finish() } else { wal.sync() };
+        if synced.map_err(|e| self.poison.poison("WAL fsync failed", e))? {
             bump(&self.metrics.wal_syncs, 1);
         }
         Ok(())

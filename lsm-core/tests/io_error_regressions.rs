@@ -146,6 +146,14 @@ impl WritableFile for GateFile {
     fn len(&self) -> u64 {
         self.inner.len()
     }
+
+    fn preallocate(&mut self, size: u64) -> io::Result<()> {
+        self.inner.preallocate(size)
+    }
+
+    fn trim(&mut self) -> io::Result<()> {
+        self.inner.trim()
+    }
 }
 
 impl MarkerGate {

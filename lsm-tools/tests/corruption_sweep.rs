@@ -239,7 +239,12 @@ fn every_damage_to_a_wal_is_reported_or_a_torn_tail_never_skipped_silently() {
     // The disk as a power loss leaves it: the WAL, not yet replayed.
     let pristine = sim.crash(CrashMode::DropUnsynced, 0);
     drop(db);
-    let (name, data) = only_file(&pristine, ".wal");
+    let (name, mut data) = only_file(&pristine, ".wal");
+    // A live WAL ends in preallocated zeros (a torn tail by definition); sweep the
+    // records themselves.
+    let written = read_log(&data).unwrap().records.last().unwrap().end as usize;
+    assert!(data[written..].iter().all(|&b| b == 0));
+    data.truncate(written);
     let records = wal_records(&data);
     assert_eq!(records.len(), 50);
     assert!(data.len() > sweep::PAGE, "the WAL spans two pages");

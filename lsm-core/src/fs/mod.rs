@@ -11,7 +11,10 @@
 //!   [`FileSystem::sync_dir`] on its directory returned `Ok`;
 //! - [`FileSystem::rename`] atomically replaces the target;
 //! - [`FileSystem::map`] is only called on files that are complete and never written
-//!   again (finished segments).
+//!   again (finished segments);
+//! - space added by [`WritableFile::preallocate`] reads as zeros and may survive a
+//!   power loss (as zeros) whether or not it was synced; [`WritableFile::trim`]
+//!   followed by a sync makes the file exactly its written bytes again.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,12 +32,19 @@ pub use sim::{CrashMode, SimFs};
 
 /// A file opened for appending.
 pub trait WritableFile: Send + Sync {
-    /// Appends all of `buf` at the end of the file.
+    /// Appends all of `buf` after the bytes written so far (over preallocated
+    /// zeros, if any).
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
     /// Makes everything written so far durable (`fdatasync`).
     fn sync(&mut self) -> io::Result<()>;
-    /// Current length of the file in bytes.
+    /// Bytes written so far (preallocated space not included).
     fn len(&self) -> u64;
+    /// Extends the file with zeros to at least `size` bytes without moving the write
+    /// position. The WAL uses it so that a sync after a small append does not also
+    /// have to commit a new file size (one disk flush instead of two).
+    fn preallocate(&mut self, size: u64) -> io::Result<()>;
+    /// Cuts the file back to [`len`](Self::len) bytes, dropping preallocated space.
+    fn trim(&mut self) -> io::Result<()>;
     /// True when the file is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0

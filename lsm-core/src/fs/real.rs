@@ -7,7 +7,7 @@
 //! (`fdatasync`) and [`FileSystem::sync_dir`] (fsync of the directory).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -24,13 +24,17 @@ pub struct RealFs;
 #[derive(Debug)]
 struct RealFile {
     file: File,
+    /// Bytes written; the file's cursor is here.
     len: u64,
+    /// The file's size on disk: `len`, or more after `preallocate`.
+    size: u64,
 }
 
 impl WritableFile for RealFile {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.file.write_all(buf)?;
         self.len += buf.len() as u64;
+        self.size = self.size.max(self.len);
         Ok(())
     }
 
@@ -42,6 +46,24 @@ impl WritableFile for RealFile {
 
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn preallocate(&mut self, size: u64) -> io::Result<()> {
+        if size > self.size {
+            // `set_len` leaves the cursor where it is; the new space is a hole that
+            // reads as zeros.
+            self.file.set_len(size)?;
+            self.size = size;
+        }
+        Ok(())
+    }
+
+    fn trim(&mut self) -> io::Result<()> {
+        if self.size > self.len {
+            self.file.set_len(self.len)?;
+            self.size = self.len;
+        }
+        Ok(())
     }
 }
 
@@ -62,13 +84,23 @@ impl FileSystem for RealFs {
         // std refuses `append` together with `truncate`; a fresh file written
         // sequentially through one handle appends anyway.
         let file = File::create(path)?;
-        Ok(Box::new(RealFile { file, len: 0 }))
+        Ok(Box::new(RealFile {
+            file,
+            len: 0,
+            size: 0,
+        }))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new().append(true).open(path)?;
-        let len = file.metadata()?.len();
-        Ok(Box::new(RealFile { file, len }))
+        // Not `O_APPEND`: that would write after preallocated space. The cursor is
+        // placed at the end once; this handle is the file's only writer.
+        let mut file = OpenOptions::new().write(true).open(path)?;
+        let len = file.seek(SeekFrom::End(0))?;
+        Ok(Box::new(RealFile {
+            file,
+            len,
+            size: len,
+        }))
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {

@@ -14,6 +14,7 @@
 //! entry, and freeing a flushed memtable returns a few large blocks. A value handed
 //! to a reader keeps its chunk alive as long as the reader holds it.
 
+mod filter;
 mod key;
 
 use std::ops::Bound;
@@ -23,10 +24,13 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use crossbeam_skiplist::SkipMap;
+use lsm_format::segment::bloom::key_hash;
 use lsm_format::EntryKind;
 use parking_lot::Mutex;
 
 pub(crate) use key::MemKey;
+
+use filter::MemFilter;
 
 /// Bytes charged per entry on top of key and value: the skip-list node (key and
 /// value headers, about 90 bytes), its tower (two pointers on average) and the
@@ -49,6 +53,9 @@ pub(crate) struct Found {
 /// An ordered in-memory table of versions.
 pub(crate) struct MemTable {
     map: SkipMap<MemKey, Bytes>,
+    /// Bloom filter of the user keys; `None` for memtables no reader probes
+    /// (recovery's) and in tests that do not ask for one.
+    filter: Option<MemFilter>,
     /// Only the commit leader inserts, so this lock is uncontended.
     arena: Mutex<BytesMut>,
     size: AtomicUsize,
@@ -62,10 +69,22 @@ impl MemTable {
     pub fn new(wal_number: u64) -> Self {
         MemTable {
             map: SkipMap::new(),
+            filter: None,
             arena: Mutex::new(BytesMut::new()),
             size: AtomicUsize::new(0),
             wal_number,
             first_insert: OnceLock::new(),
+        }
+    }
+
+    /// An empty memtable with a Bloom filter sized for `capacity` bytes of entries
+    /// (the `memtable_size` it will be frozen at).
+    pub fn with_filter(wal_number: u64, capacity: usize) -> Self {
+        // Entries are charged at least ENTRY_OVERHEAD plus a short key.
+        let expected_keys = capacity / (ENTRY_OVERHEAD + 24);
+        MemTable {
+            filter: Some(MemFilter::with_capacity(expected_keys)),
+            ..MemTable::new(wal_number)
         }
     }
 
@@ -101,13 +120,17 @@ impl MemTable {
     pub fn insert(&self, key: Bytes, seq: u64, kind: EntryKind, value: Bytes) {
         let charge = key.len() + value.len() + ENTRY_OVERHEAD;
         self.first_insert.get_or_init(Instant::now);
+        if let Some(f) = &self.filter {
+            f.insert(key_hash(&key));
+        }
         self.map.insert(MemKey::new(key, seq, kind), value);
         self.size.fetch_add(charge, Ordering::Relaxed);
     }
 
     /// The newest version of `key` with sequence number `<= seq`, tombstones included.
-    pub fn get(&self, key: &[u8], seq: u64) -> Option<Found> {
-        if self.map.is_empty() {
+    /// `hash` is `key`'s [`key_hash`], computed once per lookup by the caller.
+    pub fn get(&self, key: &[u8], hash: u64, seq: u64) -> Option<Found> {
+        if self.map.is_empty() || self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
             return None;
         }
         let probe = MemKey::lookup(Bytes::copy_from_slice(key), seq);
@@ -193,22 +216,30 @@ mod tests {
 
     #[test]
     fn get_sees_newest_version_at_or_below_the_read_sequence() {
-        let m = MemTable::new(7);
-        m.insert(b("k"), 1, EntryKind::Put, b("v1"));
-        m.insert(b("k"), 3, EntryKind::Tombstone, Bytes::new());
-        m.insert(b("k"), 5, EntryKind::Put, b("v5"));
-        m.insert(b("j"), 2, EntryKind::Put, b("j2"));
-        m.insert(b("ka"), 4, EntryKind::Put, b("ka4"));
-        assert_eq!(m.get(b"k", 0), None);
-        assert_eq!(m.get(b"k", 1).unwrap().value, b("v1"));
-        assert_eq!(m.get(b"k", 2).unwrap().value, b("v1"));
-        assert_eq!(m.get(b"k", 3).unwrap().kind, EntryKind::Tombstone);
-        assert_eq!(m.get(b"k", 4).unwrap().seq, 3);
-        assert_eq!(m.get(b"k", u64::MAX >> 8).unwrap().value, b("v5"));
-        assert_eq!(m.get(b"kb", 10), None);
-        assert_eq!(m.get(b"", 10), None);
-        assert_eq!(m.wal_number(), 7);
-        assert!(m.size() > 0 && !m.is_empty() && m.age().is_some());
+        // The same answers with and without the key filter.
+        for m in [MemTable::new(7), MemTable::with_filter(7, 1 << 20)] {
+            m.insert(b("k"), 1, EntryKind::Put, b("v1"));
+            m.insert(b("k"), 3, EntryKind::Tombstone, Bytes::new());
+            m.insert(b("k"), 5, EntryKind::Put, b("v5"));
+            m.insert(b("j"), 2, EntryKind::Put, b("j2"));
+            m.insert(b("ka"), 4, EntryKind::Put, b("ka4"));
+            assert_eq!(m.get(b"k", key_hash(b"k"), 0), None);
+            assert_eq!(m.get(b"k", key_hash(b"k"), 1).unwrap().value, b("v1"));
+            assert_eq!(m.get(b"k", key_hash(b"k"), 2).unwrap().value, b("v1"));
+            assert_eq!(
+                m.get(b"k", key_hash(b"k"), 3).unwrap().kind,
+                EntryKind::Tombstone
+            );
+            assert_eq!(m.get(b"k", key_hash(b"k"), 4).unwrap().seq, 3);
+            assert_eq!(
+                m.get(b"k", key_hash(b"k"), u64::MAX >> 8).unwrap().value,
+                b("v5")
+            );
+            assert_eq!(m.get(b"kb", key_hash(b"kb"), 10), None);
+            assert_eq!(m.get(b"", key_hash(b""), 10), None);
+            assert_eq!(m.wal_number(), 7);
+            assert!(m.size() > 0 && !m.is_empty() && m.age().is_some());
+        }
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl Version {
 mod tests {
     use std::sync::atomic::AtomicU64;
 
+    use lsm_format::segment::bloom::key_hash;
     use lsm_format::EntryKind;
 
     use super::*;
@@ -114,10 +115,26 @@ mod tests {
 
         // Lookups follow the order: level 0 before level 1.
         let metrics = crate::metrics::Metrics::default();
-        let found = moved.get(b"c", 100, &metrics).unwrap().unwrap();
+        let found = moved
+            .get(b"c", key_hash(b"c"), 100, &metrics)
+            .unwrap()
+            .unwrap();
         assert_eq!(found.seq, 11);
-        assert!(moved.get(b"c", 9, &metrics).unwrap().is_none());
-        assert_eq!(moved.get(b"x", 100, &metrics).unwrap().unwrap().seq, 5);
-        assert!(moved.get(b"zz", 100, &metrics).unwrap().is_none());
+        assert!(moved
+            .get(b"c", key_hash(b"c"), 9, &metrics)
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            moved
+                .get(b"x", key_hash(b"x"), 100, &metrics)
+                .unwrap()
+                .unwrap()
+                .seq,
+            5
+        );
+        assert!(moved
+            .get(b"zz", key_hash(b"zz"), 100, &metrics)
+            .unwrap()
+            .is_none());
     }
 }

@@ -66,10 +66,12 @@ impl Version {
     ///
     /// # Errors
     /// `Corruption` (logged) or `Io` from a segment read; never a wrong value.
-    pub fn get(&self, key: &[u8], seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
+    /// `hash` is `key`'s [`key_hash`](lsm_format::segment::bloom::key_hash), computed
+    /// once by the caller for every filter probed.
+    pub fn get(&self, key: &[u8], hash: u64, seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
         for file in self.level(0) {
             if file.contains_key(key) {
-                if let Some(found) = probe(file, key, seq, metrics)? {
+                if let Some(found) = probe(file, key, hash, seq, metrics)? {
                     return Ok(Some(found));
                 }
             }
@@ -78,7 +80,7 @@ impl Version {
             let i = files.partition_point(|f| f.largest() < key);
             if let Some(file) = files.get(i) {
                 if file.smallest() <= key {
-                    if let Some(found) = probe(file, key, seq, metrics)? {
+                    if let Some(found) = probe(file, key, hash, seq, metrics)? {
                         return Ok(Some(found));
                     }
                 }
@@ -89,9 +91,15 @@ impl Version {
 }
 
 /// Looks `key` up in one file, Bloom filter first.
-fn probe(file: &SegmentFile, key: &[u8], seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
+fn probe(
+    file: &SegmentFile,
+    key: &[u8],
+    hash: u64,
+    seq: u64,
+    metrics: &Metrics,
+) -> Result<Option<Found>> {
     let has_filter = file.reader.properties().bloom_bits_per_key > 0;
-    if has_filter && !file.reader.may_contain(key) {
+    if has_filter && !file.reader.may_contain_hash(hash) {
         bump(&metrics.bloom_useful, 1);
         return Ok(None);
     }

@@ -175,16 +175,18 @@ fn global_probes(h: u64, k: u8, nbits: u64, mut f: impl FnMut(u64) -> bool) -> b
 /// Version 2: the block of hash `h` among `num_blocks`: multiply-shift range
 /// reduction of the upper 32 bits, no division. Below `num_blocks` whenever
 /// `num_blocks <= 2^32` (a filter block is under 4 GiB, so at most 2^26 blocks).
+/// Public so that in-memory filters (the engine's memtable filter) share the layout.
 #[inline]
-fn block_of(h: u64, num_blocks: u64) -> usize {
+pub fn block_of(h: u64, num_blocks: u64) -> usize {
     ((h >> 32).wrapping_mul(num_blocks) >> 32) as usize
 }
 
 /// Version 2: calls `f` with each probed bit `(a + j * b) mod 512` of the key's block
 /// until it returns false; returns whether every call returned true. `b` is odd, so
-/// the first 512 probes are distinct.
+/// the first 512 probes are distinct. Public for in-memory filters, as
+/// [`block_of`].
 #[inline]
-fn blocked_probes(h: u64, k: u8, mut f: impl FnMut(u32) -> bool) -> bool {
+pub fn blocked_probes(h: u64, k: u8, mut f: impl FnMut(u32) -> bool) -> bool {
     const MASK: u32 = (8 * FILTER_BLOCK_LEN as u32) - 1;
     let lo = h as u32;
     let (mut bit, step) = (lo & MASK, (lo >> 9) | 1);

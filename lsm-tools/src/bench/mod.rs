@@ -62,7 +62,7 @@ pub struct BenchConfig {
     pub value_size: usize,
     /// Fraction of its size a value compresses to. Default 0.5.
     pub compression_ratio: f64,
-    /// Reader threads of read workloads. Default 1.
+    /// Reader threads of read workloads; writer threads of fillsync. Default 1.
     pub threads: usize,
     /// Seed of every random choice. Default 42.
     pub seed: u64,

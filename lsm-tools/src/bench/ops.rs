@@ -67,6 +67,46 @@ pub(super) fn write(
     Ok(m)
 }
 
+/// Random writes split over `cfg.threads` writer threads (fillsync: the measure of
+/// group commit, where concurrent synced writers share one fsync).
+pub(super) fn parallel_writes(
+    db: &Db,
+    cfg: &BenchConfig,
+    live: &LiveSet,
+    bar: &ProgressBar,
+    seed: u64,
+    total: u64,
+) -> Result<Measured> {
+    let threads = cfg.threads.max(1) as u64;
+    if threads == 1 {
+        return write(db, cfg, live, bar, seed, total, Pattern::Random);
+    }
+    let results: Vec<Result<Measured>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let share = total / threads + u64::from(t < total % threads);
+                let seed = seed.wrapping_add(t);
+                s.spawn(move || write(db, cfg, live, bar, seed, share, Pattern::Random))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(crate::Error::Usage("writer thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut m = Measured::default();
+    for r in results {
+        let r = r?;
+        m.ops += r.ops;
+        m.bytes += r.bytes;
+        m.hist.merge(&r.hist);
+    }
+    Ok(m)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lookup {
     Present,

@@ -7,7 +7,9 @@ use lsm_core::Db;
 
 use super::histogram::Histogram;
 use super::live::LiveSet;
-use super::ops::{parallel_reads, read_while_writing, scan, write, Lookup, Pattern};
+use super::ops::{
+    parallel_reads, parallel_writes, read_while_writing, scan, write, Lookup, Pattern,
+};
 use super::BenchConfig;
 use crate::error::Result;
 
@@ -35,7 +37,8 @@ pub enum Workload {
     Deleterandom,
     /// `threads` threads read random keys while one thread writes random keys.
     Readwhilewriting,
-    /// Write `sync_num` random keys into a fresh database, syncing every write.
+    /// Write `sync_num` random keys into a fresh database, syncing every write, on
+    /// `threads` writer threads (their syncs are shared by group commit).
     Fillsync,
 }
 
@@ -115,7 +118,7 @@ pub fn run(
         Workload::Fillseq => write(db, cfg, live, bar, seed, cfg.num, Pattern::Sequential)?,
         Workload::Fillrandom => write(db, cfg, live, bar, seed, cfg.num, Pattern::Random)?,
         Workload::Overwrite => write(db, cfg, live, bar, seed, cfg.writes, Pattern::Random)?,
-        Workload::Fillsync => write(db, cfg, live, bar, seed, cfg.sync_num, Pattern::Random)?,
+        Workload::Fillsync => parallel_writes(db, cfg, live, bar, seed, cfg.sync_num)?,
         Workload::Deleterandom => write(db, cfg, live, bar, seed, cfg.writes, Pattern::Delete)?,
         Workload::Readrandom => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Present)?,
         Workload::Readmissing => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Missing)?,

@@ -38,7 +38,8 @@ struct Args {
     /// Fraction of its size a value compresses to.
     #[arg(long, default_value_t = 0.5)]
     compression_ratio: f64,
-    /// Reader threads of read workloads (readwhilewriting adds one writer).
+    /// Reader threads of read workloads (readwhilewriting adds one writer); writer
+    /// threads of fillsync.
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Seed of every random choice.

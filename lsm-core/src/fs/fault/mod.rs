@@ -113,6 +113,16 @@ impl WritableFile for FaultFile {
         self.inner.sync()
     }
 
+    fn preallocate(&mut self, size: u64) -> io::Result<()> {
+        self.faults.lock().gate(FaultKind::SetLen)?;
+        self.inner.preallocate(size)
+    }
+
+    fn trim(&mut self) -> io::Result<()> {
+        self.faults.lock().gate(FaultKind::SetLen)?;
+        self.inner.trim()
+    }
+
     fn len(&self) -> u64 {
         self.inner.len()
     }

@@ -33,11 +33,14 @@ pub enum FaultKind {
     CreateDir,
     /// [`FileSystem::lock`](crate::fs::FileSystem::lock).
     Lock,
+    /// [`WritableFile::preallocate`](crate::fs::WritableFile::preallocate) and
+    /// [`WritableFile::trim`](crate::fs::WritableFile::trim).
+    SetLen,
 }
 
 impl FaultKind {
     /// Every kind, for tests that loop over them.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Write,
         FaultKind::Sync,
         FaultKind::Create,
@@ -49,6 +52,7 @@ impl FaultKind {
         FaultKind::List,
         FaultKind::CreateDir,
         FaultKind::Lock,
+        FaultKind::SetLen,
     ];
 
     fn index(self) -> usize {

@@ -78,13 +78,14 @@ impl State {
 
 /// The bytes of one file after a power loss.
 fn image(inode: &Inode, mode: CrashMode, rng: &mut StdRng) -> Vec<u8> {
-    let (data, durable) = (&inode.data, &inode.durable);
+    // Preallocated zeros are bytes like any other here.
+    let (data, durable) = (&inode.contents(), &inode.durable_contents());
     match mode {
-        CrashMode::DropUnsynced => durable.clone(),
+        CrashMode::DropUnsynced => durable.to_vec(),
         CrashMode::KeepRandomPrefix => {
             // A truncation that was not synced may or may not have reached the disk.
             if !inode.extends_durable() && rng.gen_bool(0.5) {
-                return durable.clone();
+                return durable.to_vec();
             }
             let cut = rng.gen_range(inode.clean..=data.len());
             data.get(..cut).unwrap_or_default().to_vec()
@@ -123,7 +124,7 @@ mod tests {
 
     fn appended(durable: &[u8], tail: &[u8]) -> Inode {
         let mut inode = Inode::durable(durable.to_vec());
-        inode.append(tail);
+        inode.write_at(inode.data.len(), tail);
         inode
     }
 
@@ -167,7 +168,7 @@ mod tests {
     fn unsynced_truncation_may_survive_or_not() {
         let mut inode = Inode::durable(b"old contents".to_vec());
         inode.truncate();
-        inode.append(b"new");
+        inode.write_at(inode.data.len(), b"new");
         let images: std::collections::BTreeSet<Vec<u8>> = (0..40)
             .map(|seed| {
                 let mut rng = StdRng::seed_from_u64(seed);

@@ -15,13 +15,39 @@ use crate::fs::{FileLock, WritableFile};
 pub(super) struct SimFile {
     pub(super) state: Arc<Mutex<State>>,
     pub(super) ino: Ino,
+    /// Bytes written through this handle plus the length it was opened at: where
+    /// the next write goes (preallocated zeros may lie beyond it).
+    pub(super) pos: usize,
 }
 
 impl WritableFile for SimFile {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut state = self.state.lock();
         state.begin_op()?;
-        state.inode_mut(self.ino)?.append(buf);
+        state.inode_mut(self.ino)?.write_at(self.pos, buf);
+        self.pos += buf.len();
+        Ok(())
+    }
+
+    fn preallocate(&mut self, size: u64) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        let inode = state.inode_mut(self.ino)?;
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > inode.len() {
+            inode.resize(size);
+        }
+        Ok(())
+    }
+
+    fn trim(&mut self) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        let pos = self.pos;
+        let inode = state.inode_mut(self.ino)?;
+        if inode.len() > pos {
+            inode.resize(pos);
+        }
         Ok(())
     }
 
@@ -33,11 +59,7 @@ impl WritableFile for SimFile {
     }
 
     fn len(&self) -> u64 {
-        let state = self.state.lock();
-        state
-            .inodes
-            .get(&self.ino)
-            .map_or(0, |i| i.data.len() as u64)
+        self.pos as u64
     }
 }
 

@@ -139,10 +139,13 @@ impl SimFs {
         let mut state = self.state.lock();
         state.begin_op()?;
         let ino = prepare(&mut state, &path)?;
-        state.inode_mut(ino)?.handles += 1;
+        let inode = state.inode_mut(ino)?;
+        inode.handles += 1;
+        let pos = inode.len();
         Ok(Box::new(SimFile {
             state: Arc::clone(&self.state),
             ino,
+            pos,
         }))
     }
 }
@@ -185,7 +188,7 @@ impl FileSystem for SimFs {
         Ok(state
             .inodes
             .get(&ino)
-            .map(|i| i.data.clone())
+            .map(|i| i.contents())
             .unwrap_or_default())
     }
 
@@ -256,7 +259,7 @@ impl FileSystem for SimFs {
         let path = normalize(path);
         let state = self.state.lock();
         let ino = state.lookup(&path).ok_or_else(|| not_found(&path))?;
-        Ok(state.inodes.get(&ino).map_or(0, |i| i.data.len() as u64))
+        Ok(state.inodes.get(&ino).map_or(0, |i| i.len() as u64))
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {

@@ -18,16 +18,25 @@ pub(super) type Ino = u64;
 /// Invariant: `clean <= data.len()`, `clean <= durable.len()` and
 /// `data[..clean] == durable[..clean]`. Everything from `clean` on may differ, so a
 /// sync copies only that tail (a log synced after every record stays linear).
+///
+/// Preallocated space is kept as a count of zeros after the bytes (`zeros`, and
+/// `durable_zeros` for the durable version) rather than as bytes, so a 4 MiB
+/// preallocated WAL costs nothing until it is read or crashed.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Inode {
-    /// What reads see now.
+    /// What reads see now (followed by `zeros` zero bytes).
     pub(super) data: Vec<u8>,
-    /// What survives a power loss (the contents at the last sync).
+    /// What survives a power loss (the contents at the last sync), followed by
+    /// `durable_zeros` zero bytes.
     pub(super) durable: Vec<u8>,
     /// Length of the prefix that `data` and `durable` share for sure.
     pub(super) clean: usize,
     /// Open writable handles; an inode with handles is never collected.
     pub(super) handles: usize,
+    /// Preallocated zero bytes after `data`.
+    pub(super) zeros: usize,
+    /// Preallocated zero bytes after `durable`.
+    pub(super) durable_zeros: usize,
 }
 
 impl Inode {
@@ -37,16 +46,70 @@ impl Inode {
             clean: bytes.len(),
             durable: bytes.clone(),
             data: bytes,
-            handles: 0,
+            ..Inode::default()
         }
     }
 
-    pub(super) fn append(&mut self, buf: &[u8]) {
-        self.data.extend_from_slice(buf);
+    /// Length of the file as reads see it.
+    pub(super) fn len(&self) -> usize {
+        self.data.len() + self.zeros
+    }
+
+    /// The file as reads see it.
+    pub(super) fn contents(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        out.extend_from_slice(&self.data);
+        out.resize(self.len(), 0);
+        out
+    }
+
+    /// The durable version of the file, as a power loss leaves it.
+    pub(super) fn durable_contents(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.durable.len() + self.durable_zeros);
+        out.extend_from_slice(&self.durable);
+        out.resize(self.durable.len() + self.durable_zeros, 0);
+        out
+    }
+
+    /// Writes `buf` at byte `pos` (at most the current length), over whatever is
+    /// there (bytes or preallocated zeros) and extending the file as needed.
+    pub(super) fn write_at(&mut self, pos: usize, buf: &[u8]) {
+        let pos = pos.min(self.len());
+        if pos >= self.data.len() {
+            // Into the preallocated zeros (or at the end): materialize the zeros
+            // before `pos`, then append.
+            let total = self.len();
+            self.data.resize(pos, 0);
+            self.data.extend_from_slice(buf);
+            self.zeros = total.saturating_sub(self.data.len());
+            return;
+        }
+        let end = pos + buf.len();
+        if end > self.data.len() {
+            let total = self.len();
+            self.data.resize(end, 0);
+            self.zeros = total.saturating_sub(end);
+        }
+        if let Some(dst) = self.data.get_mut(pos..end) {
+            dst.copy_from_slice(buf);
+        }
+        self.clean = self.clean.min(pos);
+    }
+
+    /// Sets the length: zeros are added, or the tail is cut.
+    pub(super) fn resize(&mut self, len: usize) {
+        if len >= self.data.len() {
+            self.zeros = len - self.data.len();
+        } else {
+            self.data.truncate(len);
+            self.zeros = 0;
+            self.clean = self.clean.min(len);
+        }
     }
 
     pub(super) fn truncate(&mut self) {
         self.data.clear();
+        self.zeros = 0;
         self.clean = 0;
     }
 
@@ -55,6 +118,7 @@ impl Inode {
         self.durable.truncate(clean);
         self.durable
             .extend_from_slice(self.data.get(clean..).unwrap_or_default());
+        self.durable_zeros = self.zeros;
         self.clean = self.data.len();
         debug_assert_eq!(self.data, self.durable);
     }
@@ -197,12 +261,12 @@ mod tests {
     #[test]
     fn sync_copies_only_the_tail() {
         let mut inode = Inode::durable(b"abc".to_vec());
-        inode.append(b"def");
+        inode.write_at(inode.data.len(), b"def");
         assert!(inode.extends_durable());
         inode.sync();
         assert_eq!(inode.durable, b"abcdef");
         inode.truncate();
-        inode.append(b"x");
+        inode.write_at(inode.data.len(), b"x");
         assert!(!inode.extends_durable());
         assert_eq!(inode.durable, b"abcdef");
         inode.sync();
