@@ -4,11 +4,11 @@
 //! probe of a 64-byte block.
 //!
 //! Same layout as a segment's version-2 filter (`docs/format.md` section 3.4), in
-//! atomic words: the commit leader sets bits with relaxed `fetch_or`s before it
-//! publishes the group's sequence number with release ordering, and a reader loads
-//! that sequence number with acquire ordering before probing, so every entry a
-//! reader may see has its bits visible. Bits of entries not yet published only
-//! cause false positives.
+//! atomic words: the commit leader (the only writer) sets bits with relaxed stores
+//! before it publishes the group's sequence number with release ordering, and a
+//! reader loads that sequence number with acquire ordering before probing, so every
+//! entry a reader may see has its bits visible. Bits of entries not yet published
+//! only cause false positives.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,14 +47,25 @@ impl MemFilter {
     }
 
     /// Adds the key whose `lsm_format` key hash is `hash`.
+    ///
+    /// Only the commit leader inserts (one thread at a time, see
+    /// `wal::group_commit`), so each word is updated with a plain load and store
+    /// rather than a locked read-modify-write: the bits are gathered per word
+    /// first, and each touched word is written once.
     pub fn insert(&self, hash: u64) {
         let block = self.block(hash);
+        let mut masks = [0u64; WORDS_PER_BLOCK];
         blocked_probes(hash, PROBES, |bit| {
-            if let Some(w) = block.get((bit / 64) as usize) {
-                w.fetch_or(1 << (bit % 64), Ordering::Relaxed);
+            if let Some(m) = masks.get_mut((bit / 64) as usize) {
+                *m |= 1 << (bit % 64);
             }
             true
         });
+        for (word, mask) in block.iter().zip(masks) {
+            if mask != 0 {
+                word.store(word.load(Ordering::Relaxed) | mask, Ordering::Relaxed);
+            }
+        }
     }
 
     /// False when no key with this hash was inserted.
