@@ -20,7 +20,7 @@ pub struct Options {
     pub segment_size: usize,
     /// Target uncompressed size of a data block in bytes. Default 4 KiB. 256 B ..= 1 MiB.
     pub block_size: usize,
-    /// Bloom filter bits per key; 0 disables filters. Default 14 (about 0.3 % false
+    /// Bloom filter bits per key; 0 disables filters. Default 14 (about 0.35 % false
     /// positives with the blocked filter of segment format 2; at 10 it is about
     /// 1.1 %, and every false positive costs a data-block read, which dominated
     /// lookups of missing keys). At most 32.
