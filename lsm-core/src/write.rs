@@ -187,9 +187,10 @@ impl DbInner {
     /// Freezes the active memtable and starts a new WAL for its successor.
     ///
     /// Order (crash consistency): trim and fsync the old WAL first, so that every WAL
-    /// but the newest is complete on disk, without preallocated zeros (replay treats damage in an older one as
-    /// corruption); then create the new WAL and fsync the directory, so the new file
-    /// exists before anything is acknowledged from it.
+    /// but the newest is complete on disk and ends at its last record (replay treats
+    /// damage, zeros included, in an older one as corruption); then create the new
+    /// WAL and fsync the directory, so the new file exists before anything is
+    /// acknowledged from it.
     pub(crate) fn switch_memtable(&self, st: &mut State) -> Result<()> {
         let number = self.next_file.fetch_add(1, Ordering::SeqCst);
         {
