@@ -109,41 +109,33 @@ impl SuperVersion {
     /// Every version of `key` in every source, newest source first: a diagnostic
     /// for tests and tools.
     pub(crate) fn describe_key(&self, key: &[u8]) -> String {
-        use std::fmt::Write;
         let mut out = String::new();
         let mems = std::iter::once(&self.mem).chain(self.imm.iter().rev());
         for (i, mem) in mems.enumerate() {
-            let mut c = MemCursor::new(mem.clone());
-            let _ = c.seek(key, lsm_format::MAX_SEQUENCE);
-            while c.valid() && c.key() == key {
-                let _ = write!(
-                    out,
-                    "mem{i}(wal {}): seq {} {:?}; ",
-                    mem.wal_number(),
-                    c.seq(),
-                    c.kind()
-                );
-                let _ = c.next();
-            }
+            let label = format!("mem{i}(wal {})", mem.wal_number());
+            describe_versions(&mut out, &label, &mut MemCursor::new(mem.clone()), key);
         }
         for (level, files) in self.version.levels().iter().enumerate() {
             for f in files {
-                let mut c = SegmentCursor::new(f.clone());
-                let _ = c.seek(key, lsm_format::MAX_SEQUENCE);
-                while c.valid() && c.key() == key {
-                    let _ = write!(
-                        out,
-                        "L{level} #{} (seqs {}..={}): seq {} {:?}; ",
-                        f.number(),
-                        f.meta.smallest_seq,
-                        f.meta.largest_seq,
-                        c.seq(),
-                        c.kind()
-                    );
-                    let _ = c.next();
-                }
+                let label = format!(
+                    "L{level} #{} (seqs {}..={})",
+                    f.number(),
+                    f.meta.smallest_seq,
+                    f.meta.largest_seq
+                );
+                describe_versions(&mut out, &label, &mut SegmentCursor::new(f.clone()), key);
             }
         }
         out
+    }
+}
+
+/// Appends `label: seq S Kind; ` for every version of `key` that `c` holds.
+fn describe_versions(out: &mut String, label: &str, c: &mut dyn Cursor, key: &[u8]) {
+    use std::fmt::Write;
+    let _ = c.seek(key, lsm_format::MAX_SEQUENCE);
+    while c.valid() && c.key() == key {
+        let _ = write!(out, "{label}: seq {} {:?}; ", c.seq(), c.kind());
+        let _ = c.next();
     }
 }

@@ -58,9 +58,8 @@ impl History {
         map
     }
 
-    /// The longest prefix of at least `durable` steps whose state is `found`, or a
-    /// description of why there is none.
-    pub fn check_prefix(&self, found: &Map) -> Result<usize, String> {
+    /// The prefix lengths whose state equals `found`, ascending.
+    pub fn matching_prefixes(&self, found: &Map) -> Vec<usize> {
         let mut model = self.base.clone();
         // Keys on which the model and `found` disagree, updated step by step.
         let mut differ: BTreeSet<Vec<u8>> = model
@@ -69,7 +68,10 @@ impl History {
             .filter(|k| model.get(*k) != found.get(*k))
             .cloned()
             .collect();
-        let mut best = differ.is_empty().then_some(0);
+        let mut out = Vec::new();
+        if differ.is_empty() {
+            out.push(0);
+        }
         for (i, step) in self.steps.iter().enumerate() {
             apply(&mut model, step);
             for (k, _) in step {
@@ -80,20 +82,54 @@ impl History {
                 }
             }
             if differ.is_empty() {
-                best = Some(i + 1);
+                out.push(i + 1);
             }
         }
-        match best {
-            Some(p) if p >= self.durable => Ok(p),
-            _ => Err(format!(
-                "the recovered state ({} keys) is no prefix of at least {} of the {} \
-                 acknowledged steps (longest matching prefix: {best:?})",
-                found.len(),
-                self.durable,
-                self.acked
-            )),
-        }
+        out
     }
+
+    /// The longest prefix of at least `durable` steps whose state is `found`, or a
+    /// description of why there is none (with the keys `found` lacks or has beyond
+    /// the state after every acknowledged step).
+    pub fn check_prefix(&self, found: &Map) -> Result<usize, String> {
+        let prefixes = self.matching_prefixes(found);
+        if let Some(&p) = prefixes.last().filter(|&&p| p >= self.durable) {
+            return Ok(p);
+        }
+        let want = self.state();
+        let differing = |a: &Map, b: &Map| -> Vec<String> {
+            a.iter()
+                .filter(|(k, v)| b.get(*k) != Some(*v))
+                .take(5)
+                .map(|(k, v)| format!("{}={}", show(k), show(v)))
+                .collect()
+        };
+        Err(format!(
+            "the recovered state ({} keys) is no prefix of the history with at least {} of \
+             {} acknowledged steps (matching prefixes: {prefixes:?}); vs the full history \
+             it lacks {:?} and has {:?}",
+            found.len(),
+            self.durable,
+            self.acked,
+            differing(&want, found),
+            differing(found, &want),
+        ))
+    }
+}
+
+/// A short printable rendering of a key or value for failure messages.
+fn show(bytes: &[u8]) -> String {
+    let mut s: String = bytes
+        .iter()
+        .take(24)
+        .flat_map(|&b| std::ascii::escape_default(b).map(char::from))
+        .collect();
+    s.insert(0, '"');
+    s.push('"');
+    if bytes.len() > 24 {
+        s.push_str(&format!("..({} bytes)", bytes.len()));
+    }
+    s
 }
 
 /// Applies `step` to `map`.

@@ -142,15 +142,20 @@ mod tests {
         b
     }
 
-    #[test]
-    fn the_file_is_preallocated_ahead_of_writes_and_finish_trims_it() {
+    /// A new WAL `number` in `/db` on a simulated disk (its name durable), and its path.
+    fn sim_wal(number: u64) -> (SimFs, FsRef, WalWriter, PathBuf) {
         let sim = SimFs::new();
         let fs = sim.fs_ref();
         let dir = Path::new("/db");
         fs.create_dir_all(dir).unwrap();
-        let mut wal = WalWriter::create(&fs, dir, 7).unwrap();
+        let wal = WalWriter::create(&fs, dir, number).unwrap();
         fs.sync_dir(dir).unwrap();
-        let path = filenames::wal_path(dir, 7);
+        (sim, fs, wal, filenames::wal_path(dir, number))
+    }
+
+    #[test]
+    fn the_file_is_preallocated_ahead_of_writes_and_finish_trims_it() {
+        let (sim, fs, mut wal, path) = sim_wal(7);
         assert_eq!(fs.size(&path).unwrap(), 0, "an empty WAL takes no space");
         let n = wal.append(1, &[&batch("a")]).unwrap();
         assert!(wal.sync().unwrap());
@@ -178,15 +183,10 @@ mod tests {
 
     #[test]
     fn a_record_larger_than_the_step_is_preallocated_whole() {
-        let sim = SimFs::new();
-        let fs = sim.fs_ref();
-        let dir = Path::new("/db");
-        fs.create_dir_all(dir).unwrap();
-        let mut wal = WalWriter::create(&fs, dir, 1).unwrap();
+        let (_sim, fs, mut wal, path) = sim_wal(1);
         let mut big = WriteBatch::new();
         big.put("k", vec![7u8; PREALLOCATE_STEP as usize + 10]);
         let n = wal.append(1, &[&big]).unwrap();
-        let path = filenames::wal_path(dir, 1);
         assert_eq!(fs.size(&path).unwrap(), 2 * PREALLOCATE_STEP);
         wal.finish().unwrap();
         assert_eq!(fs.size(&path).unwrap(), n);

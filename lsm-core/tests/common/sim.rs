@@ -6,7 +6,6 @@
 //! as one), and that prefix covers every operation acknowledged before the last
 //! `sync()` that returned `Ok` (or every one, with `sync_writes`).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use lsm_core::fs::{CrashMode, SimFs};
@@ -49,133 +48,9 @@ pub fn read_all(db: &Db) -> Result<Map, String> {
     Ok(map)
 }
 
-/// One acknowledged (or attempted) operation: the keys it sets (`Some`) or deletes.
-pub type Step = Vec<(Vec<u8>, Option<Vec<u8>>)>;
-
-/// The history of a workload: every operation in the order it was acknowledged, and
-/// how many of them a returned `sync()` covers.
-#[derive(Debug, Default, Clone)]
-pub struct History {
-    /// The state before the first step.
-    pub base: Map,
-    /// The steps, acknowledged ones first; at most one trailing attempted step.
-    pub steps: Vec<Step>,
-    /// Number of leading steps that were acknowledged.
-    pub acked: usize,
-    /// Number of leading steps that must survive any crash.
-    pub durable: usize,
-}
-
-impl History {
-    /// A history starting from `base`.
-    pub fn new(base: Map) -> Self {
-        History {
-            base,
-            ..History::default()
-        }
-    }
-
-    /// Records an acknowledged step.
-    pub fn ack(&mut self, step: Step) {
-        debug_assert_eq!(
-            self.steps.len(),
-            self.acked,
-            "no step after an attempted one"
-        );
-        self.steps.push(step);
-        self.acked += 1;
-    }
-
-    /// Records a step whose call failed: it may or may not have taken effect.
-    pub fn attempt(&mut self, step: Step) {
-        self.steps.push(step);
-    }
-
-    /// Records a `sync()` that returned `Ok`.
-    pub fn synced(&mut self) {
-        self.durable = self.acked;
-    }
-
-    /// The expected state after every acknowledged step.
-    pub fn state(&self) -> Map {
-        let mut m = self.base.clone();
-        for step in &self.steps[..self.acked] {
-            apply(&mut m, step);
-        }
-        m
-    }
-
-    /// The prefix lengths whose state equals `found`.
-    pub fn matching_prefixes(&self, found: &Map) -> Vec<usize> {
-        let mut model = self.base.clone();
-        // Keys on which the model and `found` disagree, kept up to date step by step.
-        let mut differ: BTreeSet<Vec<u8>> = model
-            .keys()
-            .chain(found.keys())
-            .filter(|k| model.get(*k) != found.get(*k))
-            .cloned()
-            .collect();
-        let mut out = Vec::new();
-        if differ.is_empty() {
-            out.push(0);
-        }
-        for (i, step) in self.steps.iter().enumerate() {
-            apply(&mut model, step);
-            for (k, _) in step {
-                if model.get(k) == found.get(k) {
-                    differ.remove(k);
-                } else {
-                    differ.insert(k.clone());
-                }
-            }
-            if differ.is_empty() {
-                out.push(i + 1);
-            }
-        }
-        out
-    }
-
-    /// Checks that `found` is the state after a prefix of at least `durable` steps;
-    /// returns the longest such prefix.
-    pub fn check_prefix(&self, found: &Map) -> Result<usize, String> {
-        let prefixes = self.matching_prefixes(found);
-        match prefixes.iter().rev().find(|&&p| p >= self.durable) {
-            Some(&p) => Ok(p),
-            None => {
-                let want = self.state();
-                let missing: Vec<String> = want
-                    .iter()
-                    .filter(|(k, v)| found.get(*k) != Some(*v))
-                    .take(5)
-                    .map(|(k, v)| format!("{}={}", show(k), show(v)))
-                    .collect();
-                let extra: Vec<String> = found
-                    .iter()
-                    .filter(|(k, v)| want.get(*k) != Some(*v))
-                    .take(5)
-                    .map(|(k, v)| format!("{}={}", show(k), show(v)))
-                    .collect();
-                Err(format!(
-                    "the recovered state ({} keys) is no prefix of the history with at least {} of {} acknowledged steps \
-                     (matching prefixes: {prefixes:?}); vs the full history it lacks {missing:?} and has {extra:?}",
-                    found.len(),
-                    self.durable,
-                    self.acked
-                ))
-            }
-        }
-    }
-}
-
-/// Applies a step to a map.
-pub fn apply(map: &mut Map, step: &Step) {
-    for (k, v) in step {
-        match v {
-            Some(v) => map.insert(k.clone(), v.clone()),
-            None => map.remove(k),
-        };
-    }
-}
+/// The acknowledged-history oracle and its prefix check, shared with the `db_ops`
+/// fuzz target.
+pub use lsm_core::fuzzing::{History, Step};
 
 /// Sends a step to the database: a single put or delete as such, anything else as a
 /// batch.

@@ -67,6 +67,46 @@ pub(super) fn write(
     Ok(m)
 }
 
+/// Runs `job(seed + t, share)` on `cfg.threads` threads, the `total` operations
+/// split as evenly as possible, and merges what they measured (`found` is summed
+/// when any thread counts it).
+fn split_over_threads(
+    cfg: &BenchConfig,
+    seed: u64,
+    total: u64,
+    what: &str,
+    job: impl Fn(u64, u64) -> Result<Measured> + Sync,
+) -> Result<Measured> {
+    let threads = cfg.threads.max(1) as u64;
+    let job = &job;
+    let results: Vec<Result<Measured>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let share = total / threads + u64::from(t < total % threads);
+                s.spawn(move || job(seed.wrapping_add(t), share))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(crate::Error::Usage(format!("{what} thread panicked"))))
+            })
+            .collect()
+    });
+    let mut m = Measured::default();
+    for r in results {
+        let r = r?;
+        m.ops += r.ops;
+        m.bytes += r.bytes;
+        if let Some(found) = r.found {
+            m.found = Some(m.found.unwrap_or(0) + found);
+        }
+        m.hist.merge(&r.hist);
+    }
+    Ok(m)
+}
+
 /// Random writes split over `cfg.threads` writer threads (fillsync: the measure of
 /// group commit, where concurrent synced writers share one fsync).
 pub(super) fn parallel_writes(
@@ -77,34 +117,9 @@ pub(super) fn parallel_writes(
     seed: u64,
     total: u64,
 ) -> Result<Measured> {
-    let threads = cfg.threads.max(1) as u64;
-    if threads == 1 {
-        return write(db, cfg, live, bar, seed, total, Pattern::Random);
-    }
-    let results: Vec<Result<Measured>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let share = total / threads + u64::from(t < total % threads);
-                let seed = seed.wrapping_add(t);
-                s.spawn(move || write(db, cfg, live, bar, seed, share, Pattern::Random))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(crate::Error::Usage("writer thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut m = Measured::default();
-    for r in results {
-        let r = r?;
-        m.ops += r.ops;
-        m.bytes += r.bytes;
-        m.hist.merge(&r.hist);
-    }
-    Ok(m)
+    split_over_threads(cfg, seed, total, "writer", |seed, share| {
+        write(db, cfg, live, bar, seed, share, Pattern::Random)
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,34 +138,9 @@ pub(super) fn parallel_reads(
     total: u64,
     lookup: Lookup,
 ) -> Result<Measured> {
-    let threads = cfg.threads.max(1) as u64;
-    let results: Vec<Result<Measured>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let share = total / threads + u64::from(t < total % threads);
-                s.spawn(move || reads(db, cfg, bar, seed.wrapping_add(t), share, lookup))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(crate::Error::Usage("reader thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut m = Measured {
-        found: Some(0),
-        ..Measured::default()
-    };
-    for r in results {
-        let r = r?;
-        m.ops += r.ops;
-        m.bytes += r.bytes;
-        m.found = Some(m.found.unwrap_or(0) + r.found.unwrap_or(0));
-        m.hist.merge(&r.hist);
-    }
-    Ok(m)
+    split_over_threads(cfg, seed, total, "reader", |seed, share| {
+        reads(db, cfg, bar, seed, share, lookup)
+    })
 }
 
 fn reads(
