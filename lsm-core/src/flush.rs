@@ -41,9 +41,9 @@ pub(crate) fn write_memtable(
 ) -> Result<Vec<Arc<SegmentFile>>> {
     let mut retention = Retention::new(snapshots);
     let mut builder = SegmentBuilder::new(inner_fs, dir, opts, next_file);
-    for (key, seq, kind, value) in mem.iter() {
-        if retention.keep(&key, seq, kind, |_| false) {
-            builder.add(&key, seq, kind, &value)?;
+    for e in mem.iter() {
+        if retention.keep(e.key, e.seq, e.kind, |_| false) {
+            builder.add(e.key, e.seq, e.kind, e.value)?;
         }
     }
     let metas = builder.finish()?;

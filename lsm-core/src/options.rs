@@ -11,8 +11,9 @@ pub use lsm_format::Compression;
 /// [`Error::InvalidOptions`] naming the field.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Bytes of writes a memtable takes before it is frozen and flushed to segments.
-    /// Default 64 MiB. Minimum 4 KiB.
+    /// Bytes of writes a memtable takes before it is frozen and flushed to segments,
+    /// counted as the memory the entries occupy: key and value plus about 30 bytes
+    /// per entry. Default 64 MiB. Minimum 4 KiB.
     pub memtable_size: usize,
     /// Target size of a segment file in bytes: flush and compaction outputs roll to a
     /// new file when one reaches it. Default 64 MiB (large files mean fewer files to

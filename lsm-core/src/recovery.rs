@@ -152,7 +152,7 @@ fn replay_wals(fs: &FsRef, dir: &Path, numbers: &[u64], mem: &MemTable) -> Resul
         }
         for batch in &replay.batches {
             for (seq, op) in (batch.first_seq..).zip(&batch.ops) {
-                mem.insert(op.key.clone(), seq, op.kind, op.value.clone());
+                mem.insert(&op.key, seq, op.kind, &op.value);
             }
         }
         records += replay.batches.len() as u64;

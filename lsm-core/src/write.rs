@@ -111,7 +111,7 @@ impl DbInner {
             let mut seq = first;
             for batch in &batches {
                 for (kind, key, value) in batch.iter() {
-                    mem.insert_copy(key, seq, kind, value);
+                    mem.insert(key, seq, kind, value);
                     seq += 1;
                 }
             }

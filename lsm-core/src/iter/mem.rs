@@ -1,141 +1,90 @@
 //! A cursor over a memtable.
 //!
-//! The skip list's own entries borrow the list, so a cursor that owns its memtable
-//! (through an `Arc`) cannot keep one. Instead it copies a run of entries (cheap:
-//! `Bytes` clones share the data) into a buffer and refills it from just after the
-//! last buffered key. Runs start short (most scans read a few keys) and double up to
-//! [`MAX_RUN`]. Entries inserted concurrently show up in order like any others; the
-//! read sequence filter above hides them.
+//! Walks the memtable's skip list in place (the cursor owns the memtable through an
+//! `Arc`); `prev` is a search, as the list has no back links. Entries inserted
+//! concurrently show up in order like any others; the read sequence filter above
+//! hides them. Values are copied out (into shared chunks, see `CopyArena`).
 
-use std::ops::Bound;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use lsm_format::EntryKind;
 
+use super::copy_arena::CopyArena;
 use super::Cursor;
 use crate::error::Result;
-use crate::memtable::{MemKey, MemTable};
-
-const FIRST_RUN: usize = 16;
-const MAX_RUN: usize = 256;
+use crate::memtable::cursor::MemTableCursor;
+use crate::memtable::MemTable;
 
 pub(crate) struct MemCursor {
-    mem: Arc<MemTable>,
-    /// Entries in the cursor's direction: internal order forward, reverse backward.
-    buf: Vec<(MemKey, Bytes)>,
-    pos: usize,
-    forward: bool,
-    /// The last fill returned fewer entries than asked: the table has no more.
-    at_end: bool,
-    run: usize,
+    pos: MemTableCursor,
+    /// `value` takes `&self`; the cursor is used by one thread at a time.
+    values: RefCell<CopyArena>,
 }
 
 impl MemCursor {
     pub fn new(mem: Arc<MemTable>) -> Self {
         MemCursor {
-            mem,
-            buf: Vec::new(),
-            pos: 0,
-            forward: true,
-            at_end: true,
-            run: FIRST_RUN,
+            pos: MemTableCursor::new(mem),
+            values: RefCell::default(),
         }
-    }
-
-    fn fill(&mut self, bound: Bound<&MemKey>, forward: bool) {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        if forward {
-            self.mem.fill_forward(bound, self.run, &mut buf);
-        } else {
-            self.mem.fill_backward(bound, self.run, &mut buf);
-        }
-        self.at_end = buf.len() < self.run;
-        self.run = (self.run * 2).min(MAX_RUN);
-        self.buf = buf;
-        self.pos = 0;
-        self.forward = forward;
-    }
-
-    fn start(&mut self, bound: Bound<&MemKey>, forward: bool) {
-        self.run = FIRST_RUN;
-        self.fill(bound, forward);
-    }
-
-    fn advance(&mut self) {
-        debug_assert!(self.valid());
-        self.pos += 1;
-        if self.pos >= self.buf.len() && !self.at_end {
-            if let Some((last, _)) = self.buf.last().cloned() {
-                self.fill(Bound::Excluded(&last), self.forward);
-            }
-        }
-    }
-
-    fn current(&self) -> Option<&(MemKey, Bytes)> {
-        self.buf.get(self.pos)
     }
 }
 
 impl Cursor for MemCursor {
     fn seek(&mut self, key: &[u8], seq: u64) -> Result<()> {
-        let probe = MemKey::lookup(Bytes::copy_from_slice(key), seq);
-        self.start(Bound::Included(&probe), true);
+        self.pos.seek(key, seq);
         Ok(())
     }
 
     fn seek_for_prev(&mut self, key: &[u8], seq: u64) -> Result<()> {
-        let probe = MemKey::lookup_back(Bytes::copy_from_slice(key), seq);
-        self.start(Bound::Included(&probe), false);
+        self.pos.seek_for_prev(key, seq);
         Ok(())
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.start(Bound::Unbounded, true);
+        self.pos.seek_to_first();
         Ok(())
     }
 
     fn seek_to_last(&mut self) -> Result<()> {
-        self.start(Bound::Unbounded, false);
+        self.pos.seek_to_last();
         Ok(())
     }
 
     fn next(&mut self) -> Result<()> {
-        debug_assert!(self.forward, "next on a backward memtable cursor");
-        self.advance();
+        debug_assert!(self.valid());
+        self.pos.next();
         Ok(())
     }
 
     fn prev(&mut self) -> Result<()> {
-        debug_assert!(!self.forward, "prev on a forward memtable cursor");
-        self.advance();
+        debug_assert!(self.valid());
+        self.pos.prev();
         Ok(())
     }
 
     fn valid(&self) -> bool {
-        self.pos < self.buf.len()
+        self.pos.entry().is_some()
     }
 
     fn key(&self) -> &[u8] {
-        self.current().map_or(&[], |(k, _)| k.key.as_ref())
+        self.pos.entry().map_or(&[], |e| e.key)
     }
 
     fn seq(&self) -> u64 {
-        self.current().map_or(0, |(k, _)| k.seq())
+        self.pos.entry().map_or(0, |e| e.seq)
     }
 
     fn kind(&self) -> EntryKind {
-        self.current()
-            .map_or(EntryKind::Tombstone, |(k, _)| k.kind())
+        self.pos.entry().map_or(EntryKind::Tombstone, |e| e.kind)
     }
 
     fn value(&self) -> Bytes {
-        self.current().map_or_else(Bytes::new, |(_, v)| v.clone())
-    }
-
-    fn shared_key(&self) -> Option<Bytes> {
-        self.current().map(|(k, _)| k.key.clone())
+        self.pos
+            .entry()
+            .map_or_else(Bytes::new, |e| self.values.borrow_mut().copy(e.value))
     }
 }
 
@@ -146,15 +95,20 @@ mod tests {
     fn table(n: usize) -> Arc<MemTable> {
         let m = MemTable::new(1);
         for i in 0..n {
-            let k = Bytes::from(format!("k{i:04}"));
-            m.insert(k.clone(), (i * 2 + 1) as u64, EntryKind::Put, k.clone());
-            m.insert(k, (i * 2 + 2) as u64, EntryKind::Tombstone, Bytes::new());
+            let k = format!("k{i:04}");
+            m.insert(
+                k.as_bytes(),
+                (i * 2 + 1) as u64,
+                EntryKind::Put,
+                k.as_bytes(),
+            );
+            m.insert(k.as_bytes(), (i * 2 + 2) as u64, EntryKind::Tombstone, b"");
         }
         Arc::new(m)
     }
 
     #[test]
-    fn walks_everything_forward_and_backward_across_refills() {
+    fn walks_everything_forward_and_backward() {
         let m = table(700);
         let mut c = MemCursor::new(m.clone());
         c.seek_to_first().unwrap();
@@ -192,6 +146,7 @@ mod tests {
             (c.key(), c.seq(), c.kind()),
             (&b"k0003"[..], 7, EntryKind::Put)
         );
+        assert_eq!(c.value(), &b"k0003"[..]);
         c.seek(b"k0003", 0).unwrap();
         assert_eq!(c.key(), b"k0004");
         c.seek_for_prev(b"k0003", 0).unwrap();

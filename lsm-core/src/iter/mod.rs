@@ -21,6 +21,7 @@
 //! - A cursor owns (through `Arc`s) everything it reads, so it is `Send` and
 //!   outlives the database handle it came from.
 
+mod copy_arena;
 pub(crate) mod level;
 pub(crate) mod mem;
 pub(crate) mod merge;

@@ -9,9 +9,10 @@
 
 use std::ops::Bound;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use lsm_format::{EntryKind, MAX_SEQUENCE};
 
+use super::copy_arena::CopyArena;
 use super::Cursor;
 use crate::error::Result;
 
@@ -30,7 +31,7 @@ pub(crate) struct VisibleIter<S: CursorSource> {
     /// The last key each end consumed (the other end stops before it).
     front_key: Option<Vec<u8>>,
     back_key: Option<Vec<u8>>,
-    keys: KeyArena,
+    keys: CopyArena,
     done: bool,
 }
 
@@ -49,26 +50,6 @@ fn below(lower: &Bound<Bytes>, key: &[u8]) -> bool {
         Bound::Included(l) => key < l.as_ref(),
         Bound::Excluded(l) => key <= l.as_ref(),
         Bound::Unbounded => false,
-    }
-}
-
-/// Owned copies of keys for the caller, carved out of shared chunks: one allocation
-/// per chunk instead of one per key. A chunk is reused once every key handed out
-/// from it has been dropped.
-struct KeyArena {
-    buf: BytesMut,
-}
-
-const KEY_CHUNK: usize = 16 << 10;
-
-impl KeyArena {
-    fn copy(&mut self, key: &[u8]) -> Bytes {
-        if self.buf.capacity() == 0 {
-            self.buf = BytesMut::with_capacity(KEY_CHUNK.max(key.len()));
-        }
-        self.buf.reserve(key.len());
-        self.buf.extend_from_slice(key);
-        self.buf.split().freeze()
     }
 }
 
@@ -91,9 +72,7 @@ impl<S: CursorSource> VisibleIter<S> {
             back: None,
             front_key: None,
             back_key: None,
-            keys: KeyArena {
-                buf: BytesMut::new(),
-            },
+            keys: CopyArena::default(),
             done: false,
         }
     }

@@ -1,46 +1,43 @@
 //! The memtable: recent writes, in memory, in internal order.
 //!
-//! A lock-free skip list (crossbeam) keyed by [`MemKey`] (user key ascending, newest
-//! version first), so readers never block on the writer. Only the commit leader
-//! inserts (one group at a time, see `wal::group_commit`), and it publishes the
-//! sequence numbers it inserted only afterwards: a reader filters entries above its
-//! read sequence, so it never sees part of a batch.
+//! A single-writer skip list whose nodes hold key and value inline in an arena
+//! ([`skiplist`]), so readers never block on the writer and an entry costs about 30
+//! bytes on top of its key and value. Only the commit leader inserts (one group at a
+//! time, see `wal::group_commit`), and it publishes the sequence numbers it inserted
+//! only afterwards: a reader filters entries above its read sequence, so it never
+//! sees part of a batch.
 //!
 //! Each memtable belongs to one WAL file (`wal_number`): the WAL that holds exactly
 //! its writes. When the memtable is flushed, that WAL becomes obsolete.
 //!
-//! Keys and values are copied into an arena of [`ARENA_CHUNK`]-byte chunks and shared
-//! from there (`Bytes` slices of a chunk): one allocation per chunk instead of two per
-//! entry, and freeing a flushed memtable returns a few large blocks. A value handed
-//! to a reader keeps its chunk alive as long as the reader holds it.
+//! Values handed out (`get`, cursors) are copies: sharing the arena would keep a
+//! whole memtable alive for as long as a caller holds one value.
 
+mod arena;
+pub(crate) mod cursor;
 mod filter;
-mod key;
+mod skiplist;
 
-use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use crossbeam_skiplist::SkipMap;
+use bytes::Bytes;
+use lsm_format::entry::{pack_tag, unpack_tag};
 use lsm_format::segment::bloom::key_hash;
 use lsm_format::EntryKind;
-use parking_lot::Mutex;
-
-pub(crate) use key::MemKey;
 
 use filter::MemFilter;
+use skiplist::{Entry, SkipList};
 
-/// Bytes charged per entry on top of key and value: the skip-list node (key and
-/// value headers, about 90 bytes), its tower (two pointers on average) and the
-/// allocator's header. Charging it keeps `memtable_size` close to the memory used,
-/// and makes many tiny entries fill a memtable too.
-const ENTRY_OVERHEAD: usize = 120;
-/// Bytes per arena chunk.
-const ARENA_CHUNK: usize = 256 << 10;
-/// Entries larger than this get their own allocation rather than a chunk's tail.
-const ARENA_MAX_ENTRY: usize = ARENA_CHUNK / 8;
+/// Typical bytes per entry on top of key and value (node header, 1.33 tower links,
+/// alignment): sizes the key filter for a memtable's capacity.
+const TYPICAL_ENTRY_OVERHEAD: usize = 32;
+/// Arena block size for memtables of unknown capacity (recovery's, tests').
+const DEFAULT_BLOCK: usize = 256 << 10;
+/// Bounds of the arena block size of live memtables: a sixteenth of the capacity.
+const MIN_BLOCK: usize = 64 << 10;
+const MAX_BLOCK: usize = 1 << 20;
 
 /// One version found by a lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,14 +47,47 @@ pub(crate) struct Found {
     pub value: Bytes,
 }
 
+/// One version, borrowed from a memtable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemEntry<'a> {
+    pub key: &'a [u8],
+    pub seq: u64,
+    pub kind: EntryKind,
+    pub value: &'a [u8],
+}
+
+impl<'a> From<Entry<'a>> for MemEntry<'a> {
+    fn from(e: Entry<'a>) -> Self {
+        // Only `MemTable::insert` writes tags, always from a valid kind.
+        let (seq, kind) = unpack_tag(e.tag).unwrap_or((e.tag >> 8, EntryKind::Tombstone));
+        MemEntry {
+            key: e.key,
+            seq,
+            kind,
+            value: e.value,
+        }
+    }
+}
+
+/// The tag of a search key placed just before every version of a key whose sequence
+/// number is `<= seq`: its kind byte 0xff sorts before every stored kind.
+pub(crate) fn seek_tag(seq: u64) -> u64 {
+    (seq << 8) | 0xff
+}
+
+/// The tag of a search key placed just after every version of a key whose sequence
+/// number is `>= seq` (kind byte 0, the smallest).
+pub(crate) fn seek_back_tag(seq: u64) -> u64 {
+    seq << 8
+}
+
 /// An ordered in-memory table of versions.
 pub(crate) struct MemTable {
-    map: SkipMap<MemKey, Bytes>,
+    list: SkipList,
     /// Bloom filter of the user keys; `None` for memtables no reader probes
-    /// (recovery's) and in tests that do not ask for one.
+    /// (recovery's) and in tests that do not ask for one. Updated under the list's
+    /// writer lock, which makes its single-writer updates safe.
     filter: Option<MemFilter>,
-    /// Only the commit leader inserts, so this lock is uncontended.
-    arena: Mutex<BytesMut>,
     size: AtomicUsize,
     wal_number: u64,
     /// When the first entry was inserted: the age `flush_interval` is measured from.
@@ -67,24 +97,28 @@ pub(crate) struct MemTable {
 impl MemTable {
     /// An empty memtable whose writes are logged in WAL file `wal_number`.
     pub fn new(wal_number: u64) -> Self {
-        MemTable {
-            map: SkipMap::new(),
-            filter: None,
-            arena: Mutex::new(BytesMut::new()),
-            size: AtomicUsize::new(0),
-            wal_number,
-            first_insert: OnceLock::new(),
-        }
+        Self::with_block(wal_number, DEFAULT_BLOCK, None)
     }
 
     /// An empty memtable with a Bloom filter sized for `capacity` bytes of entries
     /// (the `memtable_size` it will be frozen at).
     pub fn with_filter(wal_number: u64, capacity: usize) -> Self {
-        // Entries are charged at least ENTRY_OVERHEAD plus a short key.
-        let expected_keys = capacity / (ENTRY_OVERHEAD + 24);
+        let expected_keys = capacity / (TYPICAL_ENTRY_OVERHEAD + 24);
+        let block = (capacity / 16).clamp(MIN_BLOCK, MAX_BLOCK);
+        Self::with_block(
+            wal_number,
+            block,
+            Some(MemFilter::with_capacity(expected_keys)),
+        )
+    }
+
+    fn with_block(wal_number: u64, block: usize, filter: Option<MemFilter>) -> Self {
         MemTable {
-            filter: Some(MemFilter::with_capacity(expected_keys)),
-            ..MemTable::new(wal_number)
+            list: SkipList::new(block),
+            filter,
+            size: AtomicUsize::new(0),
+            wal_number,
+            first_insert: OnceLock::new(),
         }
     }
 
@@ -92,71 +126,45 @@ impl MemTable {
         self.wal_number
     }
 
-    /// Inserts one version, copying key and value into the arena.
-    pub fn insert_copy(&self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) {
-        let len = key.len() + value.len();
-        let kv = if len > ARENA_MAX_ENTRY {
-            let mut buf = Vec::with_capacity(len);
-            buf.extend_from_slice(key);
-            buf.extend_from_slice(value);
-            Bytes::from(buf)
-        } else {
-            let mut arena = self.arena.lock();
-            if arena.capacity() - arena.len() < len {
-                *arena = BytesMut::with_capacity(ARENA_CHUNK);
-            }
-            arena.extend_from_slice(key);
-            arena.extend_from_slice(value);
-            arena.split().freeze()
-        };
-        let value = kv.slice(key.len()..);
-        let mut key = kv;
-        key.truncate(len - value.len());
-        self.insert(key, seq, kind, value);
-    }
-
-    /// Inserts one version sharing `key` and `value`. Callers never insert the same
-    /// `(key, seq)` twice.
-    pub fn insert(&self, key: Bytes, seq: u64, kind: EntryKind, value: Bytes) {
-        let charge = key.len() + value.len() + ENTRY_OVERHEAD;
+    /// Inserts one version, copying key and value into the arena. Callers never
+    /// insert the same `(key, seq)` twice, and keep keys within
+    /// `lsm_format::MAX_KEY_LEN` and values within `MAX_VALUE_LEN`.
+    pub fn insert(&self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) {
         self.first_insert.get_or_init(Instant::now);
+        let mut writer = self.list.writer();
         if let Some(f) = &self.filter {
-            f.insert(key_hash(&key));
+            f.insert(key_hash(key));
         }
-        self.map.insert(MemKey::new(key, seq, kind), value);
+        let charge = writer.insert(key, pack_tag(seq, kind), value);
         self.size.fetch_add(charge, Ordering::Relaxed);
     }
 
     /// The newest version of `key` with sequence number `<= seq`, tombstones included.
     /// `hash` is `key`'s [`key_hash`], computed once per lookup by the caller.
     pub fn get(&self, key: &[u8], hash: u64, seq: u64) -> Option<Found> {
-        if self.map.is_empty() || self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
+        if self.list.len() == 0 || self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
             return None;
         }
-        let probe = MemKey::lookup(Bytes::copy_from_slice(key), seq);
-        let entry = self.map.lower_bound(Bound::Included(&probe))?;
-        let k = entry.key();
-        if k.key.as_ref() != key {
-            return None;
-        }
-        Some(Found {
-            seq: k.seq(),
-            kind: k.kind(),
-            value: entry.value().clone(),
+        let node = self.list.seek_ge(key, seek_tag(seq))?;
+        let e = MemEntry::from(self.list.entry(node));
+        (e.key == key).then(|| Found {
+            seq: e.seq,
+            kind: e.kind,
+            value: Bytes::copy_from_slice(e.value),
         })
     }
 
-    /// Approximate bytes held.
+    /// Bytes held by the entries (nodes with their keys and values).
     pub fn size(&self) -> usize {
         self.size.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.list.len() == 0
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.list.len()
     }
 
     /// Time since the first insert, `None` while empty.
@@ -164,35 +172,9 @@ impl MemTable {
         self.first_insert.get().map(|t| t.elapsed())
     }
 
-    /// Every entry in internal order, `(key, seq, kind, value)`.
-    pub fn iter(&self) -> impl Iterator<Item = (Bytes, u64, EntryKind, Bytes)> + '_ {
-        self.map.iter().map(|e| {
-            let k = e.key();
-            (k.key.clone(), k.seq(), k.kind(), e.value().clone())
-        })
-    }
-
-    /// Up to `limit` entries from bound `from` on, in internal order, appended to
-    /// `out`.
-    pub fn fill_forward(&self, from: Bound<&MemKey>, limit: usize, out: &mut Vec<(MemKey, Bytes)>) {
-        let range = self.map.range((from, Bound::Unbounded));
-        out.extend(
-            range
-                .take(limit)
-                .map(|e| (e.key().clone(), e.value().clone())),
-        );
-    }
-
-    /// Up to `limit` entries before `to` (from the last entry when unbounded),
-    /// walking backwards, appended to `out` in reverse internal order.
-    pub fn fill_backward(&self, to: Bound<&MemKey>, limit: usize, out: &mut Vec<(MemKey, Bytes)>) {
-        let range = self.map.range((Bound::Unbounded, to));
-        out.extend(
-            range
-                .rev()
-                .take(limit)
-                .map(|e| (e.key().clone(), e.value().clone())),
-        );
+    /// Every entry in internal order.
+    pub fn iter(&self) -> impl Iterator<Item = MemEntry<'_>> + '_ {
+        self.list.iter().map(MemEntry::from)
     }
 }
 
@@ -200,7 +182,7 @@ impl std::fmt::Debug for MemTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemTable")
             .field("wal_number", &self.wal_number)
-            .field("entries", &self.map.len())
+            .field("entries", &self.len())
             .field("size", &self.size())
             .finish()
     }
@@ -210,59 +192,127 @@ impl std::fmt::Debug for MemTable {
 mod tests {
     use super::*;
 
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
-
     #[test]
     fn get_sees_newest_version_at_or_below_the_read_sequence() {
         // The same answers with and without the key filter.
         for m in [MemTable::new(7), MemTable::with_filter(7, 1 << 20)] {
-            m.insert(b("k"), 1, EntryKind::Put, b("v1"));
-            m.insert(b("k"), 3, EntryKind::Tombstone, Bytes::new());
-            m.insert(b("k"), 5, EntryKind::Put, b("v5"));
-            m.insert(b("j"), 2, EntryKind::Put, b("j2"));
-            m.insert(b("ka"), 4, EntryKind::Put, b("ka4"));
-            assert_eq!(m.get(b"k", key_hash(b"k"), 0), None);
-            assert_eq!(m.get(b"k", key_hash(b"k"), 1).unwrap().value, b("v1"));
-            assert_eq!(m.get(b"k", key_hash(b"k"), 2).unwrap().value, b("v1"));
-            assert_eq!(
-                m.get(b"k", key_hash(b"k"), 3).unwrap().kind,
-                EntryKind::Tombstone
-            );
-            assert_eq!(m.get(b"k", key_hash(b"k"), 4).unwrap().seq, 3);
-            assert_eq!(
-                m.get(b"k", key_hash(b"k"), u64::MAX >> 8).unwrap().value,
-                b("v5")
-            );
-            assert_eq!(m.get(b"kb", key_hash(b"kb"), 10), None);
-            assert_eq!(m.get(b"", key_hash(b""), 10), None);
+            m.insert(b"k", 1, EntryKind::Put, b"v1");
+            m.insert(b"k", 3, EntryKind::Tombstone, b"");
+            m.insert(b"k", 5, EntryKind::Put, b"v5");
+            m.insert(b"j", 2, EntryKind::Put, b"j2");
+            m.insert(b"ka", 4, EntryKind::Put, b"ka4");
+            let get = |k: &[u8], seq| m.get(k, key_hash(k), seq);
+            assert_eq!(get(b"k", 0), None);
+            assert_eq!(get(b"k", 1).unwrap().value, &b"v1"[..]);
+            assert_eq!(get(b"k", 2).unwrap().value, &b"v1"[..]);
+            assert_eq!(get(b"k", 3).unwrap().kind, EntryKind::Tombstone);
+            assert_eq!(get(b"k", 4).unwrap().seq, 3);
+            assert_eq!(get(b"k", u64::MAX >> 8).unwrap().value, &b"v5"[..]);
+            assert_eq!(get(b"kb", 10), None);
+            assert_eq!(get(b"", 10), None);
             assert_eq!(m.wal_number(), 7);
             assert!(m.size() > 0 && !m.is_empty() && m.age().is_some());
+            assert_eq!(m.len(), 5);
         }
     }
 
     #[test]
-    fn iterates_in_internal_order_both_ways() {
+    fn iterates_in_internal_order() {
         let m = MemTable::new(1);
-        m.insert(b("b"), 1, EntryKind::Put, b("b1"));
-        m.insert(b("a"), 2, EntryKind::Put, b("a2"));
-        m.insert(b("b"), 3, EntryKind::Put, b("b3"));
-        let all: Vec<_> = m.iter().map(|(k, s, _, _)| (k, s)).collect();
-        assert_eq!(all, vec![(b("a"), 2), (b("b"), 3), (b("b"), 1)]);
+        m.insert(b"b", 1, EntryKind::Put, b"b1");
+        m.insert(b"a", 2, EntryKind::Put, b"a2");
+        m.insert(b"b", 3, EntryKind::Tombstone, b"");
+        m.insert(b"", 4, EntryKind::Put, b"empty");
+        let all: Vec<_> = m.iter().map(|e| (e.key, e.seq, e.kind, e.value)).collect();
+        assert_eq!(
+            all,
+            vec![
+                (&b""[..], 4, EntryKind::Put, &b"empty"[..]),
+                (b"a", 2, EntryKind::Put, b"a2"),
+                (b"b", 3, EntryKind::Tombstone, b""),
+                (b"b", 1, EntryKind::Put, b"b1"),
+            ]
+        );
+    }
 
-        let mut out = Vec::new();
-        m.fill_forward(Bound::Unbounded, 2, &mut out);
-        assert_eq!(out.len(), 2);
-        let last = out[1].0.clone();
-        out.clear();
-        m.fill_forward(Bound::Excluded(&last), 10, &mut out);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].0.seq(), 1);
+    #[test]
+    fn charges_about_thirty_bytes_per_entry_beyond_key_and_value() {
+        let m = MemTable::with_filter(1, 64 << 20);
+        let n = 100_000u64;
+        for i in 0..n {
+            let key = format!("key{:013}", i * 7919 % n);
+            m.insert(key.as_bytes(), i + 1, EntryKind::Put, &[7u8; 100]);
+        }
+        let overhead = m.size() as f64 / n as f64 - 116.0;
+        assert!(
+            (16.0..40.0).contains(&overhead),
+            "{overhead} bytes per entry beyond key and value"
+        );
+    }
 
-        out.clear();
-        m.fill_backward(Bound::Unbounded, 10, &mut out);
-        let seqs: Vec<u64> = out.iter().map(|(k, _)| k.seq()).collect();
-        assert_eq!(seqs, vec![1, 3, 2]);
+    /// The bank test on one memtable: the writer moves amounts between accounts as
+    /// two-entry pairs and publishes each pair's last sequence number; readers sum
+    /// every account at a published sequence number while the writer goes on, so
+    /// any version read from beyond that number (or missed below it) shows up in the
+    /// total. A search that re-read a link after deciding where to stop failed here.
+    #[test]
+    fn concurrent_reads_at_a_sequence_see_exactly_its_versions() {
+        use std::sync::atomic::AtomicU64;
+        use std::sync::Arc;
+        const ACCOUNTS: u64 = 1000;
+        const PAIRS: u64 = 100_000;
+        let account = |i: u64| format!("account{i:06}");
+        let m = Arc::new(MemTable::with_filter(1, 1 << 20));
+        for i in 0..ACCOUNTS {
+            m.insert(
+                account(i).as_bytes(),
+                i + 1,
+                EntryKind::Put,
+                &1000u64.to_le_bytes(),
+            );
+        }
+        let published = Arc::new(AtomicU64::new(ACCOUNTS));
+        let last = ACCOUNTS + 2 * PAIRS;
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (m, published) = (m.clone(), published.clone());
+                std::thread::spawn(move || loop {
+                    let seq = published.load(Ordering::Acquire);
+                    let total: u64 = (0..ACCOUNTS)
+                        .map(|i| {
+                            let key = account(i);
+                            let found = m.get(key.as_bytes(), key_hash(key.as_bytes()), seq);
+                            let value = found.expect("every account exists").value;
+                            u64::from_le_bytes(value[..8].try_into().expect("8 bytes"))
+                        })
+                        .sum();
+                    assert_eq!(total, 1000 * ACCOUNTS, "total at seq {seq}");
+                    if seq == last {
+                        return;
+                    }
+                })
+            })
+            .collect();
+        let mut balance = vec![1000u64; ACCOUNTS as usize];
+        let mut rng = 7u64;
+        for pair in 0..PAIRS {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let a = (rng >> 33) % ACCOUNTS;
+            let b = (a + 1 + (rng >> 20) % (ACCOUNTS - 1)) % ACCOUNTS;
+            let amount = ((rng >> 10) % 10).min(balance[a as usize]);
+            balance[a as usize] -= amount;
+            balance[b as usize] += amount;
+            let seq = ACCOUNTS + 2 * pair + 1;
+            let put = |i: u64, seq| {
+                let value = balance[i as usize].to_le_bytes();
+                m.insert(account(i).as_bytes(), seq, EntryKind::Put, &value);
+            };
+            put(a, seq);
+            put(b, seq + 1);
+            published.store(seq + 1, Ordering::Release);
+        }
+        for r in readers {
+            r.join().expect("reader panicked");
+        }
     }
 }

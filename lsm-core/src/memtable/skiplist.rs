@@ -1,0 +1,594 @@
+//! A single-writer, many-reader skip list whose nodes live inline in an arena.
+//!
+//! # Node layout
+//!
+//! Each entry is one arena allocation (8-byte aligned):
+//!
+//! ```text
+//! offset 0   tag        u64   seq << 8 | kind (docs/format.md section 1)
+//! offset 8   value_len  u32
+//! offset 12  key_len    u16   (MAX_KEY_LEN is 65535)
+//! offset 14  height     u8    1..=MAX_HEIGHT
+//! offset 15  (padding)
+//! offset 16  tower      height x AtomicPtr: the next node on levels 0..height
+//! then       key bytes, then value bytes
+//! ```
+//!
+//! About 16 + 8 x 1.33 bytes per entry on top of key and value (branching factor 4),
+//! against about 120 for a general-purpose node with owned key and value handles.
+//! The key sits right after the tower, so comparing against a node touches one or
+//! two adjacent cache lines and follows no further pointer.
+//!
+//! # Concurrency
+//!
+//! One writer at a time (the `writer` mutex; in the engine only the commit leader and
+//! recovery insert), any number of lock-free readers. A node is completely written
+//! (header, tower, key, value) before it is linked, and every link is published with
+//! a release store and followed with an acquire load, so a reader that reaches a node
+//! sees all of it. After linking, a node's bytes never change except its tower links,
+//! which are atomics. Nodes are never unlinked or freed before the list is dropped,
+//! and the list is only dropped when nobody can read it (`&self` borrows, or the
+//! `Arc<MemTable>` a cursor holds), so every pointer a reader follows stays valid.
+//! A reader may meet nodes inserted after it started: the engine hides them by
+//! sequence number, not by structure.
+//!
+//! # Order
+//!
+//! Internal order: user key ascending, then tag descending (newest version first).
+//! The engine never inserts the same `(key, seq)` twice.
+
+use std::cmp::Ordering as KeyOrdering;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, MutexGuard};
+
+use super::arena::Arena;
+
+/// Levels: with branching factor 4, enough for 4^12 (16 M) entries before searches
+/// lengthen.
+pub(super) const MAX_HEIGHT: usize = 12;
+const HEADER: usize = 16;
+const VALUE_LEN_AT: usize = 8;
+const KEY_LEN_AT: usize = 12;
+const HEIGHT_AT: usize = 14;
+
+/// A pointer to a linked node (or the head) of one list.
+///
+/// Only the list and the memtable cursor (which keeps the list alive through its
+/// `Arc<MemTable>`) hold `Node`s, and only for nodes of their own list.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct Node(NonNull<u8>);
+
+// SAFETY: a `Node` is an address; reading through it is only done by the list's
+// methods, under the rules in the module docs, which hold on any thread.
+unsafe impl Send for Node {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Node {}
+
+impl Node {
+    /// The node's bytes hold a complete node of a live list; see the module docs.
+    /// Every method below relies on it.
+    unsafe fn tag(self) -> u64 {
+        self.0.cast::<u64>().read()
+    }
+
+    unsafe fn value_len(self) -> usize {
+        self.0.add(VALUE_LEN_AT).cast::<u32>().read() as usize
+    }
+
+    unsafe fn key_len(self) -> usize {
+        self.0.add(KEY_LEN_AT).cast::<u16>().read() as usize
+    }
+
+    unsafe fn height(self) -> usize {
+        self.0.add(HEIGHT_AT).read() as usize
+    }
+
+    unsafe fn link<'a>(self, level: usize) -> &'a AtomicPtr<u8> {
+        debug_assert!(level < self.height());
+        self.0
+            .add(HEADER + level * 8)
+            .cast::<AtomicPtr<u8>>()
+            .as_ref()
+    }
+
+    unsafe fn next(self, level: usize) -> Option<Node> {
+        NonNull::new(self.link(level).load(Ordering::Acquire)).map(Node)
+    }
+
+    unsafe fn key<'a>(self) -> &'a [u8] {
+        let at = self.0.add(HEADER + self.height() * 8);
+        std::slice::from_raw_parts(at.as_ptr(), self.key_len())
+    }
+
+    unsafe fn value<'a>(self) -> &'a [u8] {
+        let at = self.0.add(HEADER + self.height() * 8 + self.key_len());
+        std::slice::from_raw_parts(at.as_ptr(), self.value_len())
+    }
+
+    /// This node's position relative to the probe `(key, tag)`.
+    unsafe fn cmp_probe(self, key: &[u8], tag: u64) -> KeyOrdering {
+        self.key().cmp(key).then_with(|| tag.cmp(&self.tag()))
+    }
+}
+
+/// One entry, borrowed from the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Entry<'a> {
+    pub key: &'a [u8],
+    pub tag: u64,
+    pub value: &'a [u8],
+}
+
+/// The writer's state: the arena, and the splice of the last insert.
+struct Writer {
+    arena: Arena,
+    /// For every level, the node after which the last insert went (or the head)...
+    prev: [Node; MAX_HEIGHT],
+    /// ...and the node that follows it there. Invariants: `prev[l]`'s level-`l` link
+    /// is `next[l]`, and the brackets `(prev[l], next[l])` widen with `l`. A new key
+    /// within the bracket of level `l` needs no search above `l`, which makes
+    /// ascending inserts (sequential keys, or the versions of one batch) O(1).
+    next: [Option<Node>; MAX_HEIGHT],
+    rng: u64,
+}
+
+// SAFETY: the writer's nodes point into its own arena (or the list's head, which
+// lives there too); it moves between threads only inside the list's mutex.
+unsafe impl Send for Writer {}
+
+/// The skip list.
+pub(super) struct SkipList {
+    head: Node,
+    /// Levels in use; readers start their searches there.
+    height: AtomicUsize,
+    len: AtomicUsize,
+    writer: Mutex<Writer>,
+}
+
+// SAFETY: readers only follow links with acquire loads and read nodes that are
+// immutable once linked; the single writer is serialised by `writer`. See the module
+// docs.
+unsafe impl Send for SkipList {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for SkipList {}
+
+impl SkipList {
+    /// An empty list whose arena allocates `block_size`-byte blocks.
+    pub fn new(block_size: usize) -> Self {
+        let mut arena = Arena::new(block_size);
+        let head = Node(arena.alloc(HEADER + MAX_HEIGHT * 8));
+        // SAFETY: a fresh allocation large enough for a node of MAX_HEIGHT levels
+        // with an empty key and value.
+        unsafe { init_node(head, MAX_HEIGHT, &[], 0, &[], &[None; MAX_HEIGHT]) };
+        SkipList {
+            head,
+            height: AtomicUsize::new(1),
+            len: AtomicUsize::new(0),
+            writer: Mutex::new(Writer {
+                arena,
+                prev: [head; MAX_HEIGHT],
+                next: [None; MAX_HEIGHT],
+                rng: 0x9e37_79b9_7f4a_7c15,
+            }),
+        }
+    }
+
+    /// Exclusive insert access: holding it also serialises anything the caller
+    /// updates alongside the list (the memtable's filter).
+    pub fn writer(&self) -> ListWriter<'_> {
+        ListWriter {
+            list: self,
+            w: self.writer.lock(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// The entry at `node`, which must come from this list.
+    pub fn entry(&self, node: Node) -> Entry<'_> {
+        debug_assert!(node != self.head);
+        // SAFETY: `node` was returned by one of this list's searches (the caller's
+        // contract), and the list outlives the borrow.
+        unsafe {
+            Entry {
+                key: node.key(),
+                tag: node.tag(),
+                value: node.value(),
+            }
+        }
+    }
+
+    /// The node after `node` (from this list), if any.
+    pub fn next(&self, node: Node) -> Option<Node> {
+        // SAFETY: as in `entry`.
+        unsafe { node.next(0) }
+    }
+
+    pub fn first(&self) -> Option<Node> {
+        // SAFETY: the head is a node of this list.
+        unsafe { self.head.next(0) }
+    }
+
+    pub fn last(&self) -> Option<Node> {
+        self.not_head(self.descend(|_| true).0)
+    }
+
+    /// The first node at or after `(key, tag)`.
+    pub fn seek_ge(&self, key: &[u8], tag: u64) -> Option<Node> {
+        // SAFETY: `descend` passes only nodes of this list.
+        self.descend(|n| unsafe { n.cmp_probe(key, tag) } == KeyOrdering::Less)
+            .1
+    }
+
+    /// The last node before `(key, tag)`.
+    pub fn seek_lt(&self, key: &[u8], tag: u64) -> Option<Node> {
+        // SAFETY: as in `seek_ge`.
+        self.not_head(
+            self.descend(|n| unsafe { n.cmp_probe(key, tag) } == KeyOrdering::Less)
+                .0,
+        )
+    }
+
+    /// The last node at or before `(key, tag)`.
+    pub fn seek_le(&self, key: &[u8], tag: u64) -> Option<Node> {
+        // SAFETY: as in `seek_ge`.
+        self.not_head(
+            self.descend(|n| unsafe { n.cmp_probe(key, tag) } != KeyOrdering::Greater)
+                .0,
+        )
+    }
+
+    /// Every entry in order.
+    pub fn iter(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
+        std::iter::successors(self.first(), |&n| self.next(n)).map(|n| self.entry(n))
+    }
+
+    fn not_head(&self, node: Node) -> Option<Node> {
+        (node != self.head).then_some(node)
+    }
+
+    /// From the head, on each level from the top down, moves right while `advance`
+    /// accepts the next node. Returns the last node reached (possibly the head) and
+    /// the level-0 node that stopped the walk (`None` at the end of the list).
+    /// `advance` must be monotone along the list (true, then false).
+    ///
+    /// The stopping node is returned as it was seen, never loaded again: the writer
+    /// may link a new node right after the last one reached in the meantime, and
+    /// that node may well be one `advance` would have accepted.
+    fn descend(&self, mut advance: impl FnMut(Node) -> bool) -> (Node, Option<Node>) {
+        let mut x = self.head;
+        // A node rejected on one level is often the next one on the level below: it
+        // is not compared again.
+        let mut rejected = None;
+        for level in (0..self.height.load(Ordering::Relaxed)).rev() {
+            rejected = loop {
+                // SAFETY: `x` is the head or a node reached through this list's links.
+                let Some(n) = (unsafe { x.next(level) }) else {
+                    break None;
+                };
+                if Some(n) == rejected || !advance(n) {
+                    break Some(n);
+                }
+                x = n;
+            };
+        }
+        (x, rejected)
+    }
+}
+
+/// Insert access to a list (holds its writer lock).
+pub(super) struct ListWriter<'a> {
+    list: &'a SkipList,
+    w: MutexGuard<'a, Writer>,
+}
+
+impl ListWriter<'_> {
+    /// Inserts `(key, tag) -> value`; returns the bytes the node occupies.
+    ///
+    /// # Panics
+    /// If `key` is longer than `u16::MAX` or `value` than `u32::MAX` bytes (the
+    /// engine rejects both before they reach a memtable).
+    pub fn insert(&mut self, key: &[u8], tag: u64, value: &[u8]) -> usize {
+        assert!(key.len() <= u16::MAX as usize && value.len() <= u32::MAX as usize);
+        let list = self.list;
+        let w = &mut *self.w;
+
+        // The lowest level whose bracket holds the new key; every level above it
+        // does too (the brackets widen), so only the levels below are searched.
+        let mut level = 0;
+        // SAFETY: the splice holds nodes of this list.
+        while level < MAX_HEIGHT && !unsafe { brackets(w, list.head, level, key, tag) } {
+            level += 1;
+        }
+        let mut x = if level < MAX_HEIGHT {
+            w.prev[level]
+        } else {
+            list.head
+        };
+        for l in (0..level).rev() {
+            // SAFETY: `x` is the head or a node of this list with a tower above `l`.
+            unsafe {
+                while let Some(n) = x.next(l) {
+                    if n.cmp_probe(key, tag) != KeyOrdering::Less {
+                        break;
+                    }
+                    x = n;
+                }
+                w.prev[l] = x;
+                w.next[l] = x.next(l);
+            }
+        }
+        debug_assert!(
+            // SAFETY: as above.
+            (0..MAX_HEIGHT).all(|l| unsafe { brackets(w, list.head, l, key, tag) }),
+            "splice does not bracket the new key"
+        );
+
+        let height = random_height(&mut w.rng);
+        let size = HEADER + height * 8 + key.len() + value.len();
+        let node = Node(w.arena.alloc(size));
+        // SAFETY: a fresh allocation of `size` bytes; `next[..height]` are the
+        // successors on each level.
+        unsafe { init_node(node, height, key, tag, value, &w.next) };
+        if height > list.height.load(Ordering::Relaxed) {
+            // Readers that see the new height before the links find empty levels
+            // (the head's links there are null) and go down.
+            list.height.store(height, Ordering::Relaxed);
+        }
+        for l in 0..height {
+            // SAFETY: `prev[l]` is a node of this list whose tower reaches level `l`
+            // (it brackets a key on that level). The node is complete: publish it.
+            unsafe { w.prev[l].link(l).store(node.0.as_ptr(), Ordering::Release) };
+            w.prev[l] = node;
+        }
+        list.len.fetch_add(1, Ordering::Release);
+        size.next_multiple_of(super::arena::ALIGN)
+    }
+}
+
+/// Whether `(key, tag)` falls strictly between `prev[level]` and `next[level]`.
+///
+/// # Safety
+/// The splice's nodes belong to the live list whose head is `head`.
+unsafe fn brackets(w: &Writer, head: Node, level: usize, key: &[u8], tag: u64) -> bool {
+    let prev = w.prev[level];
+    (prev == head || prev.cmp_probe(key, tag) == KeyOrdering::Less)
+        && w.next[level].is_none_or(|n| n.cmp_probe(key, tag) == KeyOrdering::Greater)
+}
+
+/// Writes a complete node at `at`.
+///
+/// # Safety
+/// `at` is an unaliased allocation of at least `HEADER + height * 8 + key.len() +
+/// value.len()` bytes, aligned to 8.
+unsafe fn init_node(
+    node: Node,
+    height: usize,
+    key: &[u8],
+    tag: u64,
+    value: &[u8],
+    next: &[Option<Node>; MAX_HEIGHT],
+) {
+    let p = node.0.as_ptr();
+    p.cast::<u64>().write(tag);
+    p.add(VALUE_LEN_AT).cast::<u32>().write(value.len() as u32);
+    p.add(KEY_LEN_AT).cast::<u16>().write(key.len() as u16);
+    p.add(HEIGHT_AT).write(height as u8);
+    p.add(HEIGHT_AT + 1).write(0);
+    for (l, n) in next.iter().take(height).enumerate() {
+        let succ = n.map_or(ptr::null_mut(), |n| n.0.as_ptr());
+        p.add(HEADER + l * 8)
+            .cast::<AtomicPtr<u8>>()
+            .write(AtomicPtr::new(succ));
+    }
+    let key_at = p.add(HEADER + height * 8);
+    ptr::copy_nonoverlapping(key.as_ptr(), key_at, key.len());
+    ptr::copy_nonoverlapping(value.as_ptr(), key_at.add(key.len()), value.len());
+}
+
+/// 1 with probability 3/4, 2 with 3/16, ...: branching factor 4.
+fn random_height(rng: &mut u64) -> usize {
+    // xorshift64: quality is irrelevant here, only the level distribution matters.
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    (1 + rng.trailing_zeros() as usize / 2).min(MAX_HEIGHT)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The model's order: key ascending, tag descending.
+    type ModelKey = (Vec<u8>, std::cmp::Reverse<u64>);
+
+    fn model_key(key: &[u8], tag: u64) -> ModelKey {
+        (key.to_vec(), std::cmp::Reverse(tag))
+    }
+
+    fn entries(list: &SkipList) -> Vec<ModelKey> {
+        list.iter().map(|e| model_key(e.key, e.tag)).collect()
+    }
+
+    fn at(list: &SkipList, node: Option<Node>) -> Option<ModelKey> {
+        node.map(|n| {
+            let e = list.entry(n);
+            model_key(e.key, e.tag)
+        })
+    }
+
+    fn value_for(key: &[u8], tag: u64) -> Vec<u8> {
+        let mut v = key.to_vec();
+        v.extend_from_slice(&tag.to_le_bytes());
+        v
+    }
+
+    /// Inserts every entry, then checks order, values and every kind of seek against
+    /// a `BTreeSet`.
+    fn check_against_model(inserts: &[(Vec<u8>, u64)], probes: &[(Vec<u8>, u64)], block: usize) {
+        let list = SkipList::new(block);
+        let mut model = BTreeSet::new();
+        {
+            let mut w = list.writer();
+            for (key, tag) in inserts {
+                if model.insert(model_key(key, *tag)) {
+                    w.insert(key, *tag, &value_for(key, *tag));
+                }
+            }
+        }
+        assert_eq!(list.len(), model.len());
+        assert_eq!(entries(&list), model.iter().cloned().collect::<Vec<_>>());
+        for e in list.iter() {
+            assert_eq!(e.value, value_for(e.key, e.tag));
+        }
+        assert_eq!(at(&list, list.first()), model.first().cloned());
+        assert_eq!(at(&list, list.last()), model.last().cloned());
+        for (key, tag) in probes {
+            let probe = model_key(key, *tag);
+            assert_eq!(
+                at(&list, list.seek_ge(key, *tag)),
+                model.range(probe.clone()..).next().cloned()
+            );
+            assert_eq!(
+                at(&list, list.seek_lt(key, *tag)),
+                model.range(..probe.clone()).next_back().cloned()
+            );
+            assert_eq!(
+                at(&list, list.seek_le(key, *tag)),
+                model.range(..=probe).next_back().cloned()
+            );
+        }
+    }
+
+    fn small_key() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(0u8..4, 0..4)
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_a_btree_set(
+            inserts in prop::collection::vec((small_key(), 0u64..8), 0..300),
+            probes in prop::collection::vec((small_key(), 0u64..9), 0..50),
+        ) {
+            check_against_model(&inserts, &probes, 4096);
+        }
+    }
+
+    #[test]
+    fn ascending_descending_and_shuffled_inserts() {
+        let keys: Vec<(Vec<u8>, u64)> = (0..5000u32)
+            .map(|i| (i.to_be_bytes().to_vec(), u64::from(i % 3)))
+            .collect();
+        let probes: Vec<(Vec<u8>, u64)> = (0..5100u32)
+            .step_by(7)
+            .map(|i| (i.to_be_bytes().to_vec(), 1))
+            .collect();
+        let mut reversed = keys.clone();
+        reversed.reverse();
+        let mut shuffled = keys.clone();
+        let mut rng = 42u64;
+        for i in (1..shuffled.len()).rev() {
+            let j = (random_height_seed(&mut rng) % (i as u64 + 1)) as usize;
+            shuffled.swap(i, j);
+        }
+        for order in [&keys, &reversed, &shuffled] {
+            check_against_model(order, &probes, 64 << 10);
+        }
+    }
+
+    fn random_height_seed(rng: &mut u64) -> u64 {
+        *rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *rng >> 33
+    }
+
+    #[test]
+    fn large_keys_and_values_get_their_own_blocks() {
+        let big_key = vec![b'k'; u16::MAX as usize];
+        let big_value = vec![b'v'; 1 << 20];
+        let list = SkipList::new(4096);
+        {
+            let mut w = list.writer();
+            w.insert(b"a", 1, b"small");
+            w.insert(&big_key, 2, &big_value);
+            w.insert(b"z", 3, b"");
+        }
+        let all: Vec<_> = list.iter().collect();
+        assert_eq!(all.len(), 3);
+        assert_eq!((all[1].key, all[1].value), (&big_key[..], &big_value[..]));
+        assert_eq!((all[0].value, all[2].value), (&b"small"[..], &b""[..]));
+    }
+
+    #[test]
+    fn tower_heights_follow_branching_factor_four() {
+        let mut rng = 1u64;
+        let mut counts = [0usize; MAX_HEIGHT + 1];
+        for _ in 0..100_000 {
+            counts[random_height(&mut rng)] += 1;
+        }
+        // 3/4 of towers have height 1, 3/16 height 2.
+        assert!((73_000..77_000).contains(&counts[1]), "{counts:?}");
+        assert!((17_000..20_500).contains(&counts[2]), "{counts:?}");
+        assert_eq!(counts[0], 0);
+    }
+
+    /// Readers running beside the writer always see a sorted list, and find every
+    /// entry published to them (by a release store after the insert) complete.
+    #[test]
+    fn readers_see_sorted_complete_entries_while_the_writer_inserts() {
+        const N: u64 = 20_000;
+        let list = Arc::new(SkipList::new(64 << 10));
+        let published = Arc::new(AtomicU64::new(0));
+        // An odd multiplier makes distinct `i` distinct keys, in scattered order.
+        let key_of = |i: u64| (i as u32).wrapping_mul(0x9e37_79b1).to_be_bytes();
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let (list, published) = (list.clone(), published.clone());
+                std::thread::spawn(move || {
+                    let mut rounds = 0;
+                    loop {
+                        let done = published.load(Ordering::Acquire);
+                        // Every published entry is found, with its value.
+                        for i in (r..done).step_by(97) {
+                            let key = key_of(i);
+                            let n = list.seek_ge(&key, u64::MAX).expect("published key");
+                            let e = list.entry(n);
+                            assert_eq!((e.key, e.tag), (&key[..], i + 1));
+                            assert_eq!(e.value, value_for(&key, i + 1));
+                        }
+                        // A full walk is sorted and holds at least what was published.
+                        let walk = entries(&list);
+                        assert!(walk.windows(2).all(|w| w[0] < w[1]));
+                        assert!(walk.len() as u64 >= done);
+                        rounds += 1;
+                        if done == N {
+                            return rounds;
+                        }
+                    }
+                })
+            })
+            .collect();
+        {
+            for i in 0..N {
+                let key = key_of(i);
+                list.writer().insert(&key, i + 1, &value_for(&key, i + 1));
+                published.store(i + 1, Ordering::Release);
+            }
+        }
+        for r in readers {
+            assert!(r.join().expect("reader panicked") > 0);
+        }
+        assert_eq!(list.len() as u64, N);
+    }
+}
