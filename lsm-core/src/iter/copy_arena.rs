@@ -3,7 +3,10 @@
 
 use bytes::{Bytes, BytesMut};
 
+/// The largest chunk; the first is `FIRST_CHUNK` and each next one twice the last,
+/// so a short scan does not pay for a large chunk.
 const CHUNK: usize = 16 << 10;
+const FIRST_CHUNK: usize = 512;
 
 /// Hands out copies as `Bytes` slices of a chunk. A chunk is reused once every copy
 /// handed out from it has been dropped; copies above a quarter chunk get their own
@@ -11,6 +14,8 @@ const CHUNK: usize = 16 << 10;
 #[derive(Default)]
 pub(crate) struct CopyArena {
     buf: BytesMut,
+    /// Size of the next new chunk.
+    next_chunk: usize,
 }
 
 impl CopyArena {
@@ -19,10 +24,11 @@ impl CopyArena {
         if data.len() > CHUNK / 4 {
             return Bytes::copy_from_slice(data);
         }
-        if self.buf.capacity() == 0 {
-            self.buf = BytesMut::with_capacity(CHUNK);
+        if !self.buf.try_reclaim(data.len()) {
+            self.next_chunk = self.next_chunk.clamp(FIRST_CHUNK, CHUNK);
+            self.buf = BytesMut::with_capacity(self.next_chunk.max(data.len()));
+            self.next_chunk *= 2;
         }
-        self.buf.reserve(data.len());
         self.buf.extend_from_slice(data);
         self.buf.split().freeze()
     }

@@ -30,9 +30,9 @@ use lsm_format::EntryKind;
 use filter::MemFilter;
 use skiplist::{Entry, SkipList};
 
-/// Typical bytes per entry on top of key and value (node header, 1.33 tower links,
+/// Typical bytes per entry on top of key and value (node header, 2 tower links,
 /// alignment): sizes the key filter for a memtable's capacity.
-const TYPICAL_ENTRY_OVERHEAD: usize = 32;
+const TYPICAL_ENTRY_OVERHEAD: usize = 36;
 /// Arena block size for memtables of unknown capacity (recovery's, tests').
 const DEFAULT_BLOCK: usize = 256 << 10;
 /// Bounds of the arena block size of live memtables: a sixteenth of the capacity.
