@@ -539,6 +539,21 @@ fn block_cache_serves_decompressed_blocks() {
         file_name: Some("000007.seg".into()),
     };
     let r = SegmentReader::open(bytes, options).unwrap();
+    let walk_without_fill = || {
+        let mut it = r.iter();
+        it.set_fill_cache(false);
+        it.seek_to_first().unwrap();
+        let mut n = 0;
+        while it.valid() {
+            n += 1;
+            it.next().unwrap();
+        }
+        assert_eq!(n, model.len());
+    };
+    // A one-pass read that does not fill the cache leaves it empty...
+    walk_without_fill();
+    assert!(cache.0.lock().unwrap().is_empty());
+    *cache.1.lock().unwrap() = (0, 0);
     for _ in 0..2 {
         assert_eq!(collect(r.entries()), model);
     }
@@ -547,4 +562,7 @@ fn block_cache_serves_decompressed_blocks() {
     assert_eq!(misses, blocks);
     assert_eq!(hits, blocks);
     assert!(cache.0.lock().unwrap().keys().all(|k| k.segment_id == 7));
+    // ...but still takes the blocks it finds there.
+    walk_without_fill();
+    assert_eq!(*cache.1.lock().unwrap(), (2 * blocks, blocks));
 }

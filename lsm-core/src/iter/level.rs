@@ -16,6 +16,8 @@ pub(crate) struct LevelCursor {
     /// Index into `files` of the open cursor.
     index: usize,
     current: Option<SegmentCursor>,
+    /// Whether the files' blocks enter the block cache (see `SegmentCursor`).
+    fill_cache: bool,
 }
 
 impl LevelCursor {
@@ -26,13 +28,28 @@ impl LevelCursor {
             files,
             index: 0,
             current: None,
+            fill_cache: true,
+        }
+    }
+
+    /// As [`LevelCursor::new`], for a one-pass read that must not fill the block
+    /// cache (compaction).
+    pub fn without_cache_fill(files: Vec<Arc<SegmentFile>>) -> Self {
+        LevelCursor {
+            fill_cache: false,
+            ..Self::new(files)
         }
     }
 
     fn open(&mut self, index: usize) -> Option<&mut SegmentCursor> {
         let file = self.files.get(index)?.clone();
         self.index = index;
-        Some(self.current.insert(SegmentCursor::new(file)))
+        let cursor = if self.fill_cache {
+            SegmentCursor::new(file)
+        } else {
+            SegmentCursor::without_cache_fill(file)
+        };
+        Some(self.current.insert(cursor))
     }
 
     /// Moves forward over files until one yields an entry (after the current one

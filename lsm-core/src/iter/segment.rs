@@ -23,6 +23,14 @@ impl SegmentCursor {
         }
     }
 
+    /// A cursor whose block reads do not fill the block cache (see
+    /// [`SegmentIter::set_fill_cache`]): compaction's.
+    pub fn without_cache_fill(file: Arc<SegmentFile>) -> Self {
+        let mut cursor = Self::new(file);
+        cursor.iter.set_fill_cache(false);
+        cursor
+    }
+
     fn check(&self, r: lsm_format::Result<()>) -> Result<()> {
         r.map_err(|e| {
             let err = Error::from_format(&self.file.path, e);

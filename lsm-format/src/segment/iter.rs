@@ -45,6 +45,8 @@ pub struct SegmentIter {
     block_index: usize,
     loaded: bool,
     block: BlockIter,
+    /// Whether blocks this cursor decompresses enter the block cache.
+    fill_cache: bool,
 }
 
 impl SegmentIter {
@@ -55,7 +57,16 @@ impl SegmentIter {
             block_index: 0,
             loaded: false,
             block: BlockIter::default(),
+            fill_cache: true,
         }
+    }
+
+    /// Whether blocks this cursor decompresses are added to the reader's block cache
+    /// (default true). A one-pass read of a whole file, such as a compaction's, turns
+    /// it off so it does not evict the blocks that point reads keep hitting; blocks
+    /// already cached are still used.
+    pub fn set_fill_cache(&mut self, fill_cache: bool) {
+        self.fill_cache = fill_cache;
     }
 
     /// Positions at the first entry.
@@ -228,7 +239,8 @@ impl SegmentIter {
             return Ok(());
         }
         self.loaded = false;
-        self.reader.load_block(i, &mut self.block)?;
+        self.reader
+            .load_block(i, &mut self.block, self.fill_cache)?;
         self.block_index = i;
         self.loaded = true;
         Ok(())

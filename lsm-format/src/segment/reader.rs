@@ -156,7 +156,9 @@ impl SegmentReader {
             return Ok(None);
         }
         let handle = self.handle(i)?;
-        let source = self.block_source(i, handle).map_err(|e| self.name(e))?;
+        let source = self
+            .block_source(i, handle, true)
+            .map_err(|e| self.name(e))?;
         let data = &self.inner.data;
         // The lookup borrows the block (no reference counting) and this thread's key
         // buffer (no allocation); only the returned value shares the bytes.
@@ -256,11 +258,12 @@ impl SegmentReader {
     }
 
     /// Loads data block `i` into `it`, checking its checksum (or taking it from the
-    /// cache) and that it holds at least one entry. Errors do not name the file yet:
-    /// the caller does, once.
-    pub(crate) fn load_block(&self, i: usize, it: &mut BlockIter) -> Result<()> {
+    /// cache) and that it holds at least one entry. A decompressed block enters the
+    /// cache only with `fill_cache`. Errors do not name the file yet: the caller
+    /// does, once.
+    pub(crate) fn load_block(&self, i: usize, it: &mut BlockIter, fill_cache: bool) -> Result<()> {
         let handle = self.handle(i)?;
-        let (contents, decompressed) = match self.block_source(i, handle)? {
+        let (contents, decompressed) = match self.block_source(i, handle, fill_cache)? {
             BlockSource::File(r) => (self.inner.data.slice(r), false),
             BlockSource::Decompressed(b) => (b, true),
         };
@@ -277,7 +280,7 @@ impl SegmentReader {
     /// Where the uncompressed contents of data block `i` at `handle` are. The
     /// checksum is computed the first time this reader reads the block; the file is
     /// immutable, so later reads trust that check, as they would trust a block cache.
-    fn block_source(&self, i: usize, handle: BlockHandle) -> Result<BlockSource> {
+    fn block_source(&self, i: usize, handle: BlockHandle, fill_cache: bool) -> Result<BlockSource> {
         let inner = &*self.inner;
         let cache = inner
             .options
@@ -303,7 +306,7 @@ impl SegmentReader {
             Compression::Lz4 => {
                 let raw = inner.data.get(range).unwrap_or_default();
                 let block = Bytes::from(decompress_lz4(raw, handle.offset)?);
-                if let Some(c) = cache {
+                if let Some(c) = cache.filter(|_| fill_cache) {
                     c.insert(key, block.clone());
                 }
                 BlockSource::Decompressed(block)

@@ -61,7 +61,7 @@ struct Args {
     /// Engine: Bloom filter bits per key (default 10).
     #[arg(long)]
     bloom_bits_per_key: Option<u8>,
-    /// Engine: block cache size in bytes (default 32 MiB).
+    /// Engine: block cache size in bytes (default 64 MiB).
     #[arg(long)]
     block_cache_size: Option<usize>,
     /// Engine: compression of data blocks (default lz4).
