@@ -179,10 +179,6 @@ struct Writer {
     rng: u64,
 }
 
-// SAFETY: the writer's nodes point into its own arena (or the list's head, which
-// lives there too); it moves between threads only inside the list's mutex.
-unsafe impl Send for Writer {}
-
 /// The skip list.
 pub(super) struct SkipList {
     head: Node,
@@ -192,12 +188,8 @@ pub(super) struct SkipList {
     writer: Mutex<Writer>,
 }
 
-// SAFETY: readers only follow links with acquire loads and read nodes that are
-// immutable once linked; the single writer is serialised by `writer`. See the module
-// docs.
-unsafe impl Send for SkipList {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for SkipList {}
+// `SkipList` is `Send + Sync` through its parts: `Node` (an address, see its impls),
+// the arena (owned memory) and the writer's mutex.
 
 impl SkipList {
     /// An empty list whose arena allocates `block_size`-byte blocks.
