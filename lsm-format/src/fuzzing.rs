@@ -26,7 +26,7 @@ use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::{
     Compression, Entry, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
 };
-use crate::wal::{decode_batch, replay_wal, WalBatch};
+use crate::wal::{decode_batch, encode_wal_header, replay_wal, WalBatch, WalFormat};
 
 /// Walks `data` as a log: records lie in order inside the file, the clean prefix
 /// reads back the same records without damage, re-framing the payloads and resuming
@@ -82,16 +82,19 @@ pub fn log_read(data: &[u8]) {
 /// inside the file; replayed batches have increasing sequence numbers, re-encode to
 /// batches that decode the same, and the clean prefix replays the same.
 pub fn wal_replay(data: &[u8]) {
-    if let Ok(batch) = decode_batch(data, 0) {
-        let mut again = Vec::new();
-        batch.encode(&mut again);
-        assert_eq!(decode_batch(&again, 0).unwrap(), batch);
+    for format in [WalFormat::V1, WalFormat::V2] {
+        if let Ok(batch) = decode_batch(data, 0, format) {
+            let mut again = Vec::new();
+            batch.encode(&mut again);
+            assert_eq!(decode_batch(&again, 0, WalFormat::V2).unwrap(), batch);
+        }
     }
     let replay = match replay_wal(data) {
         Ok(replay) => replay,
         Err(e) => {
             assert!(e.is_corruption(), "{e}");
-            assert!(e.offset().unwrap() <= data.len() as u64, "{e}");
+            // Unsupported versions have no offset; everything else names one.
+            assert!(e.offset().is_none_or(|o| o <= data.len() as u64), "{e}");
             return;
         }
     };
@@ -99,6 +102,9 @@ pub fn wal_replay(data: &[u8]) {
     let mut prev_end = 0;
     let mut framed = Vec::new();
     let mut w = LogWriter::new(0);
+    let mut header = Vec::new();
+    encode_wal_header(&mut header);
+    w.add_record(&header, &mut framed);
     for b in &replay.batches {
         assert!(b.first_seq >= next_seq && b.offset >= prev_end && b.end <= replay.clean_len);
         assert!(b.synced_offset <= b.offset);

@@ -8,7 +8,7 @@
 //!   Bloom filter, a properties block and a fixed-size footer.
 //! - [`log`]: the record framing shared by the write-ahead log and the manifest, able
 //!   to tell a torn tail from corruption.
-//! - [`wal`]: write batches as stored in the write-ahead log.
+//! - [`wal`]: the write-ahead log: its header record and write batches, and replay.
 //! - [`manifest`]: version edits, the changes to the set of live segments.
 //!
 //! Decoding never panics and never allocates based on an unchecked length: bad bytes

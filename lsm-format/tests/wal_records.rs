@@ -3,7 +3,10 @@
 //! every single-byte / single-bit flip, with and without synced offsets certified.
 
 use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
-use lsm_format::wal::{decode_batch, encode_batch_header, encode_op, replay_wal, WalReplay};
+use lsm_format::wal::{
+    decode_batch, encode_batch_header, encode_batch_header_v1, encode_op, encode_wal_header,
+    replay_wal, WalFormat, WalRecord, WalRecordDecoder, WalReplay,
+};
 use lsm_format::{EntryKind, Error, MAX_KEY_LEN, MAX_SEQUENCE};
 use proptest::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -13,22 +16,43 @@ type Op = (EntryKind, Vec<u8>, Vec<u8>);
 /// A WAL built by the test, with what each record holds and where it lies.
 struct Wal {
     data: Vec<u8>,
+    /// End of the header record (0 for a format-1 WAL, which has none).
+    header_end: u64,
     /// (offset, end) of each record.
     spans: Vec<(u64, u64)>,
     /// (first_seq, ops) of each batch.
     batches: Vec<(u64, Vec<Op>)>,
 }
 
-/// Frames `batches`; with `certify`, each record certifies that everything before it
-/// was synced (the writer syncs after every record), as the engine's WAL does.
+/// Frames `batches` as a format-2 WAL; with `certify`, each record certifies that
+/// everything before it was synced (the writer syncs after every record), as the
+/// engine's WAL does.
 fn build(batches: Vec<(u64, Vec<Op>)>, certify: bool) -> Wal {
+    build_format(batches, certify, WalFormat::V2)
+}
+
+/// As [`build`], in WAL format `format`.
+fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) -> Wal {
     let mut w = LogWriter::new(0);
     let mut data = Vec::new();
     let mut spans = Vec::new();
+    if format == WalFormat::V2 {
+        let mut header = Vec::new();
+        encode_wal_header(&mut header);
+        w.add_record(&header, &mut data);
+    }
+    let header_end = data.len() as u64;
     for (first_seq, ops) in &batches {
         let synced = if certify { data.len() as u64 } else { 0 };
         let mut payload = Vec::new();
-        encode_batch_header(&mut payload, *first_seq, synced, ops.len() as u32);
+        match format {
+            WalFormat::V1 => {
+                encode_batch_header_v1(&mut payload, *first_seq, synced, ops.len() as u32)
+            }
+            WalFormat::V2 => {
+                encode_batch_header(&mut payload, *first_seq, synced, ops.len() as u32)
+            }
+        }
         for (kind, key, value) in ops {
             encode_op(&mut payload, *kind, key, value);
         }
@@ -40,6 +64,7 @@ fn build(batches: Vec<(u64, Vec<Op>)>, certify: bool) -> Wal {
     }
     Wal {
         data,
+        header_end,
         spans,
         batches,
     }
@@ -99,27 +124,42 @@ fn hex_dump(bytes: &[u8]) -> String {
     out
 }
 
+fn two_batches() -> Vec<(u64, Vec<Op>)> {
+    vec![
+        (
+            7,
+            vec![(EntryKind::Put, b"apple".to_vec(), b"red".to_vec())],
+        ),
+        (
+            8,
+            vec![
+                (EntryKind::Tombstone, b"pear".to_vec(), vec![]),
+                (EntryKind::Put, b"".to_vec(), b"empty key".to_vec()),
+            ],
+        ),
+    ]
+}
+
+/// The bytes of a format-2 WAL: the header record, then varint batch headers.
 #[test]
 fn golden_bytes_of_two_batches() {
-    let wal = build(
-        vec![
-            (
-                7,
-                vec![(EntryKind::Put, b"apple".to_vec(), b"red".to_vec())],
-            ),
-            (
-                8,
-                vec![
-                    (EntryKind::Tombstone, b"pear".to_vec(), vec![]),
-                    (EntryKind::Put, b"".to_vec(), b"empty key".to_vec()),
-                ],
-            ),
-        ],
-        true,
-    );
+    let wal = build(two_batches(), true);
     insta::assert_snapshot!(hex_dump(&wal.data));
+    check_golden(&wal);
+}
+
+/// The bytes format 1 had (no header record, fixed-width batch headers), which
+/// older versions wrote and this one still replays.
+#[test]
+fn golden_bytes_of_two_batches_format_1() {
+    let wal = build_format(two_batches(), true, WalFormat::V1);
+    insta::assert_snapshot!(hex_dump(&wal.data));
+    check_golden(&wal);
+}
+
+fn check_golden(wal: &Wal) {
     let replay = replay_wal(&wal.data).unwrap();
-    assert_prefix(&replay, &wal, 2, "golden");
+    assert_prefix(&replay, wal, 2, "golden");
     assert_eq!(replay.batches[1].synced_offset, wal.spans[0].1);
     assert_eq!(replay.last_sequence(), Some(9));
     assert_eq!(
@@ -130,28 +170,36 @@ fn golden_bytes_of_two_batches() {
 
 #[test]
 fn batch_layout_and_empty_batch() {
+    // Format 2: three varints.
     let mut b = Vec::new();
     encode_batch_header(&mut b, 0x0102, 0x0304, 0);
-    assert_eq!(b.len(), 20);
-    let batch = decode_batch(&b, 0).unwrap();
-    assert_eq!(
-        (batch.first_seq, batch.synced_offset, batch.ops.len()),
-        (0x0102, 0x0304, 0)
-    );
-    assert_eq!(batch.next_seq(), 0x0102);
+    assert_eq!(b, [0x82, 0x02, 0x84, 0x06, 0x00]);
+    // Format 1: u64, u64, u32, little-endian.
+    let mut v1 = Vec::new();
+    encode_batch_header_v1(&mut v1, 0x0102, 0x0304, 0);
+    assert_eq!(v1.len(), 20);
+    for (format, bytes) in [(WalFormat::V2, &b), (WalFormat::V1, &v1)] {
+        let batch = decode_batch(bytes, 0, format).unwrap();
+        assert_eq!(
+            (batch.first_seq, batch.synced_offset, batch.ops.len()),
+            (0x0102, 0x0304, 0)
+        );
+        assert_eq!(batch.next_seq(), 0x0102);
+    }
     let mut again = Vec::new();
-    batch.encode(&mut again);
-    assert_eq!(again, b);
+    decode_batch(&v1, 0, WalFormat::V1)
+        .unwrap()
+        .encode(&mut again);
+    assert_eq!(again, b, "batches re-encode in format 2");
     // A tombstone carries no value bytes at all.
-    encode_batch_header(&mut b, 1, 0, 1);
     let mut t = Vec::new();
     encode_batch_header(&mut t, 1, 0, 1);
     encode_op(&mut t, EntryKind::Tombstone, b"k", b"");
-    assert_eq!(&t[20..], &[0, 1, b'k']);
+    assert_eq!(t, [1, 0, 1, 0, 1, b'k']);
 }
 
-fn corrupt(payload: &[u8]) -> Error {
-    let err = decode_batch(payload, 100).unwrap_err();
+fn corrupt(payload: &[u8], format: WalFormat) -> Error {
+    let err = decode_batch(payload, 100, format).unwrap_err();
     assert!(matches!(err, Error::Corruption { .. }), "{err}");
     assert!(err.offset().unwrap() >= 100);
     err
@@ -159,45 +207,65 @@ fn corrupt(payload: &[u8]) -> Error {
 
 #[test]
 fn bad_batches_are_corruption() {
-    let mut ok = Vec::new();
-    encode_batch_header(&mut ok, 5, 0, 1);
-    encode_op(&mut ok, EntryKind::Put, b"k", b"v");
-    decode_batch(&ok, 0).unwrap();
-    // Truncated at every length.
-    for cut in 0..ok.len() {
-        corrupt(&ok[..cut]);
+    for format in [WalFormat::V1, WalFormat::V2] {
+        let header = |out: &mut Vec<u8>, seq, synced, count| match format {
+            WalFormat::V1 => encode_batch_header_v1(out, seq, synced, count),
+            WalFormat::V2 => encode_batch_header(out, seq, synced, count),
+        };
+        let mut ok = Vec::new();
+        header(&mut ok, 5, 0, 1);
+        let header_len = ok.len();
+        encode_op(&mut ok, EntryKind::Put, b"k", b"v");
+        decode_batch(&ok, 0, format).unwrap();
+        // Truncated at every length.
+        for cut in 0..ok.len() {
+            corrupt(&ok[..cut], format);
+        }
+        // Trailing bytes.
+        corrupt(&[ok.clone(), vec![0]].concat(), format);
+        // Unknown kind.
+        let mut bad = ok.clone();
+        bad[header_len] = 2;
+        assert_eq!(
+            corrupt(&bad, format).offset(),
+            Some(100 + header_len as u64)
+        );
+        // A count far beyond the bytes: no allocation, just corruption.
+        let mut huge = Vec::new();
+        header(&mut huge, 5, 0, u32::MAX);
+        corrupt(&huge, format);
+        // Sequence numbers past 2^56.
+        let mut over = Vec::new();
+        header(&mut over, MAX_SEQUENCE, 0, 2);
+        encode_op(&mut over, EntryKind::Tombstone, b"a", b"");
+        encode_op(&mut over, EntryKind::Tombstone, b"b", b"");
+        corrupt(&over, format);
+        // A key over the limit.
+        let mut long = Vec::new();
+        header(&mut long, 5, 0, 1);
+        encode_op(&mut long, EntryKind::Put, &vec![b'k'; MAX_KEY_LEN], b"");
+        decode_batch(&long, 0, format).unwrap();
+        let mut too_long = Vec::new();
+        header(&mut too_long, 5, 0, 1);
+        too_long.push(1);
+        lsm_format::coding::put_length_prefixed(&mut too_long, &vec![b'k'; MAX_KEY_LEN + 1]);
+        lsm_format::coding::put_length_prefixed(&mut too_long, b"");
+        corrupt(&too_long, format);
     }
-    // Trailing bytes.
-    corrupt(&[ok.clone(), vec![0]].concat());
-    // Unknown kind.
-    let mut bad = ok.clone();
-    bad[20] = 2;
-    assert_eq!(corrupt(&bad).offset(), Some(120));
-    // A count far beyond the bytes: no allocation, just corruption.
-    let mut huge = Vec::new();
-    encode_batch_header(&mut huge, 5, 0, u32::MAX);
-    corrupt(&huge);
-    // Sequence numbers past 2^56.
-    let mut over = Vec::new();
-    encode_batch_header(&mut over, MAX_SEQUENCE, 0, 2);
-    encode_op(&mut over, EntryKind::Tombstone, b"a", b"");
-    encode_op(&mut over, EntryKind::Tombstone, b"b", b"");
-    corrupt(&over);
-    // A key over the limit.
-    let mut long = Vec::new();
-    encode_batch_header(&mut long, 5, 0, 1);
-    encode_op(&mut long, EntryKind::Put, &vec![b'k'; MAX_KEY_LEN], b"");
-    decode_batch(&long, 0).unwrap();
-    let mut too_long = Vec::new();
-    encode_batch_header(&mut too_long, 5, 0, 1);
-    too_long.push(1);
-    lsm_format::coding::put_length_prefixed(&mut too_long, &vec![b'k'; MAX_KEY_LEN + 1]);
-    lsm_format::coding::put_length_prefixed(&mut too_long, b"");
-    corrupt(&too_long);
+    // Format 2 only: malformed varints in the header.
+    corrupt(&[0x80; 11], WalFormat::V2);
+    corrupt(&[5, 0, 0xff, 0xff, 0xff, 0xff, 0x7f], WalFormat::V2);
+}
+
+/// Frames raw payloads as a format-2 WAL: the header record, then `payloads`.
+fn frame(payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut header = Vec::new();
+    encode_wal_header(&mut header);
+    frame_raw(&[&[header], payloads].concat())
 }
 
 /// Frames raw payloads as a log.
-fn frame(payloads: &[Vec<u8>]) -> Vec<u8> {
+fn frame_raw(payloads: &[Vec<u8>]) -> Vec<u8> {
     let mut w = LogWriter::new(0);
     let mut data = Vec::new();
     for p in payloads {
@@ -226,8 +294,8 @@ fn replay_refuses_records_that_check_out_but_are_not_valid_batches() {
     ]);
     let err = replay_wal(&data).unwrap_err();
     assert!(err.is_corruption());
-    assert_eq!(err.offset(), Some(41));
-    // Equal to the next sequence number, or an empty batch, is fine.
+    assert_eq!(err.offset(), Some(43)); // the header record (19 bytes), then 24
+                                        // Equal to the next sequence number, or an empty batch, is fine.
     let data = frame(&[
         batch_bytes(5, 0, &[put("a")]),
         batch_bytes(6, 0, &[]),
@@ -238,7 +306,7 @@ fn replay_refuses_records_that_check_out_but_are_not_valid_batches() {
     let data = frame(&[batch_bytes(5, 0, &[put("a")]), b"not a batch".to_vec()]);
     assert!(replay_wal(&data).unwrap_err().is_corruption());
     // A record cannot certify bytes past its own start.
-    let data = frame(&[batch_bytes(5, 1, &[put("a")])]);
+    let data = frame(&[batch_bytes(5, 20, &[put("a")])]); // it starts at 19
     assert!(replay_wal(&data).unwrap_err().is_corruption());
 }
 
@@ -250,10 +318,20 @@ fn truncation_at_every_length_is_a_torn_tail_never_an_error() {
         let replay = replay_wal(&wal.data[..cut]).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
         let complete = wal.spans.iter().filter(|s| s.1 <= cut as u64).count();
         assert_prefix(&replay, &wal, complete, &format!("cut {cut}"));
-        let clean = complete.checked_sub(1).map_or(0, |i| wal.spans[i].1);
+        let header = if cut as u64 >= wal.header_end {
+            wal.header_end
+        } else {
+            0
+        };
+        let clean = complete.checked_sub(1).map_or(header, |i| wal.spans[i].1);
         assert_eq!(replay.clean_len, clean);
         if let Some(torn) = replay.torn_tail {
-            assert_eq!(torn, wal.spans[complete].0, "cut {cut}");
+            let next = if header == 0 {
+                0
+            } else {
+                wal.spans[complete].0
+            };
+            assert_eq!(torn, next, "cut {cut}");
             assert_eq!(replay.records_after_damage, 0);
         } else {
             assert!(
@@ -329,8 +407,13 @@ fn check_flips(wal: &Wal, certified: bool, positions: impl Iterator<Item = usize
 
 #[test]
 fn every_byte_flip_in_a_multi_block_wal() {
-    for certified in [false, true] {
-        let wal = build(random_batches(3, 50, true), certified);
+    for (certified, format) in [
+        (false, WalFormat::V2),
+        (true, WalFormat::V2),
+        (false, WalFormat::V1),
+        (true, WalFormat::V1),
+    ] {
+        let wal = build_format(random_batches(3, 50, true), certified, format);
         assert!(wal.data.len() > 2 * LOG_BLOCK_SIZE);
         check_flips(&wal, certified, 0..wal.data.len(), 0xff);
     }
@@ -384,6 +467,78 @@ fn damage_before_a_certified_offset_is_corruption_and_records_after_are_counted(
     assert_prefix(&replay, &wal, 20, "uncertified");
     assert_eq!(replay.torn_tail, Some(wal.spans[20].0));
     assert_eq!(replay.records_after_damage, 29);
+}
+
+#[test]
+fn the_header_record_names_the_format() {
+    let put = |k: &str| (EntryKind::Put, k.as_bytes().to_vec(), b"v".to_vec());
+    let mut header = Vec::new();
+    encode_wal_header(&mut header);
+    assert_eq!(header, b"lsmwal\x02\x00");
+    // A header alone: no batches, but its bytes are clean.
+    let data = frame(&[]);
+    let replay = replay_wal(&data).unwrap();
+    assert_eq!((replay.batches.len(), replay.clean_len), (0, 19));
+    // The decoder reports the header, then batches in the format it names.
+    let data = frame(&[batch_bytes(5, 0, &[put("a")])]);
+    let log = lsm_format::log::read_log(&data).unwrap();
+    let mut decoder = WalRecordDecoder::new();
+    assert_eq!(
+        decoder.decode(0, &log.records[0].payload).unwrap(),
+        WalRecord::Header(WalFormat::V2)
+    );
+    assert!(matches!(
+        decoder.decode(log.records[1].offset, &log.records[1].payload).unwrap(),
+        WalRecord::Batch(b) if b.first_seq == 5
+    ));
+    assert_eq!(decoder.format(), Some(WalFormat::V2));
+    // A later version is refused as such, not as corruption of this one.
+    let mut future = header.clone();
+    future[6] = 3;
+    let err = replay_wal(&frame_raw(&[future, batch_bytes(5, 0, &[put("a")])])).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::UnsupportedVersion {
+                found: 3,
+                supported: 2
+            }
+        ),
+        "{err}"
+    );
+    // A header anywhere but first is corruption.
+    let data = frame(&[batch_bytes(5, 0, &[put("a")]), header.clone()]);
+    let err = replay_wal(&data).unwrap_err();
+    assert!(matches!(err, Error::Corruption { .. }), "{err}");
+    // A record in format 2 without a header reads as format 1, and does not decode.
+    let data = frame_raw(&[batch_bytes(5, 0, &[put("a")])]);
+    assert!(replay_wal(&data).unwrap_err().is_corruption());
+}
+
+#[test]
+fn a_damaged_header_is_a_torn_tail_unless_a_later_record_certifies_it() {
+    for format in [WalFormat::V2, WalFormat::V1] {
+        for certified in [false, true] {
+            let wal = build_format(random_batches(7, 30, true), certified, format);
+            let mut data = wal.data.clone();
+            data[3] ^= 0x10; // inside the first record's checksum
+            match replay_wal(&data) {
+                Ok(replay) => {
+                    assert!(!certified, "{format:?}: undetected corruption");
+                    assert_eq!(replay.batches.len(), 0);
+                    assert_eq!(replay.torn_tail, Some(0));
+                    // Format 1 loses its first batch with the damage; format 2 only
+                    // its header.
+                    let lost = usize::from(format == WalFormat::V1);
+                    assert_eq!(replay.records_after_damage, 30 - lost);
+                }
+                Err(err) => {
+                    assert!(certified, "{format:?}: {err}");
+                    assert_eq!(err.offset(), Some(0), "{err}");
+                }
+            }
+        }
+    }
 }
 
 fn cases(default: u32) -> u32 {

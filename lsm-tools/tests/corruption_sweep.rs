@@ -26,7 +26,7 @@ use bytes::Bytes;
 use lsm_core::fs::{CrashMode, SimFs};
 use lsm_core::{Compression, Options, WriteBatch};
 use lsm_format::log::read_log;
-use lsm_format::wal::decode_batch;
+use lsm_format::wal::{WalRecord, WalRecordDecoder};
 use lsm_format::EntryKind;
 use lsm_tools::verify::{log, segment, Report};
 use sweep::{
@@ -194,11 +194,14 @@ struct Record {
 fn wal_records(data: &[u8]) -> Vec<Record> {
     let log = read_log(data).unwrap();
     assert!(log.damage.is_none());
+    let mut decoder = WalRecordDecoder::new();
     log.records
         .iter()
-        .map(|r| {
-            let batch = decode_batch(&r.payload, r.offset).unwrap();
-            Record {
+        .filter_map(|r| {
+            let WalRecord::Batch(batch) = decoder.decode(r.offset, &r.payload).unwrap() else {
+                return None; // the header record
+            };
+            Some(Record {
                 offset: r.offset as usize,
                 end: r.end as usize,
                 synced_offset: batch.synced_offset,
@@ -210,7 +213,7 @@ fn wal_records(data: &[u8]) -> Vec<Record> {
                         (op.key.to_vec(), v)
                     })
                     .collect(),
-            }
+            })
         })
         .collect()
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use lsm_format::log::LogWriter;
-use lsm_format::wal::{encode_batch_header, encode_op};
+use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
@@ -37,15 +37,17 @@ const KEEP_BUFFER: usize = 4 << 20;
 const PREALLOCATE_STEP: u64 = 4 << 20;
 
 impl WalWriter {
-    /// Creates the empty WAL file `number` in `dir`. The caller fsyncs the directory
-    /// before relying on the file.
+    /// Creates WAL file `number` in `dir` and writes its header record (not synced:
+    /// a WAL that loses its header in a crash before any sync held nothing
+    /// acknowledged as durable). The caller fsyncs the directory before relying on
+    /// the file.
     ///
     /// # Errors
-    /// `Io` when the file cannot be created.
+    /// `Io` when the file cannot be created or written.
     pub fn create(fs: &FsRef, dir: &Path, number: u64) -> Result<Self> {
         let path = filenames::wal_path(dir, number);
         let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(WalWriter {
+        let mut wal = WalWriter {
             path,
             file,
             log: LogWriter::new(0),
@@ -53,7 +55,13 @@ impl WalWriter {
             allocated: 0,
             payload: Vec::new(),
             framed: Vec::new(),
-        })
+        };
+        encode_wal_header(&mut wal.payload);
+        wal.log.add_record(&wal.payload, &mut wal.framed);
+        wal.file
+            .write_all(&wal.framed)
+            .map_err(|e| Error::io(&wal.path, e))?;
+        Ok(wal)
     }
 
     /// Appends one record holding every op of `batches`, the first with sequence
@@ -134,7 +142,11 @@ impl WalWriter {
 mod tests {
     use super::*;
     use crate::fs::{CrashMode, SimFs};
-    use lsm_format::wal::replay_wal;
+    use lsm_format::log::LOG_HEADER_LEN;
+    use lsm_format::wal::{replay_wal, WAL_HEADER_LEN};
+
+    /// Bytes of the header record every WAL starts with.
+    const HEADER: u64 = (LOG_HEADER_LEN + WAL_HEADER_LEN) as u64;
 
     fn batch(key: &str) -> WriteBatch {
         let mut b = WriteBatch::new();
@@ -156,8 +168,12 @@ mod tests {
     #[test]
     fn the_file_is_preallocated_ahead_of_writes_and_finish_trims_it() {
         let (sim, fs, mut wal, path) = sim_wal(7);
-        assert_eq!(fs.size(&path).unwrap(), 0, "an empty WAL takes no space");
-        let n = wal.append(1, &[&batch("a")]).unwrap();
+        assert_eq!(
+            fs.size(&path).unwrap(),
+            HEADER,
+            "an empty WAL holds its header"
+        );
+        let n = HEADER + wal.append(1, &[&batch("a")]).unwrap();
         assert!(wal.sync().unwrap());
         assert_eq!(fs.size(&path).unwrap(), PREALLOCATE_STEP);
         // The zeros after the record are a torn tail, not corruption.
@@ -186,7 +202,7 @@ mod tests {
         let (_sim, fs, mut wal, path) = sim_wal(1);
         let mut big = WriteBatch::new();
         big.put("k", vec![7u8; PREALLOCATE_STEP as usize + 10]);
-        let n = wal.append(1, &[&big]).unwrap();
+        let n = HEADER + wal.append(1, &[&big]).unwrap();
         assert_eq!(fs.size(&path).unwrap(), 2 * PREALLOCATE_STEP);
         wal.finish().unwrap();
         assert_eq!(fs.size(&path).unwrap(), n);

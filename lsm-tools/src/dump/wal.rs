@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use lsm_format::log::{read_log, LOG_HEADER_LEN};
-use lsm_format::wal::{decode_batch, replay_wal, WalBatch};
+use lsm_format::log::read_log;
+use lsm_format::wal::{replay_wal, WalBatch, WalRecord, WalRecordDecoder};
 use serde::Serialize;
 
 use super::{json_version, out_err, version_row, write_json, DumpOptions, JsonEntry};
@@ -18,6 +18,9 @@ use crate::table::{Align, Table};
 struct JsonRecord {
     offset: u64,
     len: u64,
+    /// The WAL format a header record names (only the first record of a format-2 file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_version: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,19 +84,29 @@ pub fn dump_wal(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> Resu
     let mut text: Vec<Text> = Vec::new();
     let mut records = Vec::new();
     let mut shown = 0usize;
+    let mut decoder = WalRecordDecoder::new();
     for rec in &log.records {
         let len = rec.end - rec.offset;
         let mut record = JsonRecord {
             offset: rec.offset,
             len,
+            format_version: None,
             first_seq: None,
             synced_offset: None,
             op_count: None,
             ops: Vec::new(),
             error: None,
         };
-        match decode_batch(&rec.payload, rec.offset + LOG_HEADER_LEN as u64) {
-            Ok(batch) => {
+        match decoder.decode(rec.offset, &rec.payload) {
+            Ok(WalRecord::Header(format)) => {
+                record.format_version = Some(format.version());
+                text.push(Text::Line(format!(
+                    "record at offset {} ({len} bytes): header, WAL format {}",
+                    rec.offset,
+                    format.version()
+                )));
+            }
+            Ok(WalRecord::Batch(batch)) => {
                 let WalBatch {
                     first_seq,
                     synced_offset,

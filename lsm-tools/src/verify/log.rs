@@ -3,7 +3,7 @@
 
 use lsm_format::checksum::checksum_parts;
 use lsm_format::log::{read_log, LogDamageKind, LOG_BLOCK_SIZE, LOG_HEADER_LEN};
-use lsm_format::wal::{decode_batch, replay_wal};
+use lsm_format::wal::{replay_wal, WalRecord, WalRecordDecoder};
 
 use super::Report;
 use crate::problem::Problem;
@@ -31,9 +31,11 @@ pub fn verify_wal(data: &[u8], name: &str, report: &mut Report) -> WalSeqs {
         }
     };
     report.records_checked += log.records.len() as u64;
+    let mut decoder = WalRecordDecoder::new();
     for rec in &log.records {
-        match decode_batch(&rec.payload, rec.offset + LOG_HEADER_LEN as u64) {
-            Ok(batch) => {
+        match decoder.decode(rec.offset, &rec.payload) {
+            Ok(WalRecord::Header(_)) => {}
+            Ok(WalRecord::Batch(batch)) => {
                 if batch.first_seq < seqs.next {
                     report.problems.push(Problem::at(
                         name,

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use lsm_format::log::LogWriter;
 use lsm_format::manifest::{SegmentMeta, VersionEdit};
-use lsm_format::wal::{encode_batch_header, encode_op};
+use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header};
 use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
 
 /// One version: key, seq, kind, value.
@@ -54,6 +54,13 @@ pub fn log_bytes(records: &[Vec<u8>]) -> Vec<u8> {
         w.add_record(r, &mut out);
     }
     out
+}
+
+/// Frames batch payloads as a WAL: the header record, then `batches`.
+pub fn wal_bytes(batches: &[Vec<u8>]) -> Vec<u8> {
+    let mut header = Vec::new();
+    encode_wal_header(&mut header);
+    log_bytes(&[&[header], batches].concat())
 }
 
 /// One WAL batch payload.
@@ -108,7 +115,7 @@ pub fn handmade_db(dir: &Path) {
             (b"grape", 13, P, b"\x00\xff"),
         ],
     );
-    let wal = log_bytes(&[
+    let wal = wal_bytes(&[
         batch(14, 0, &[(P, b"lemon", b"sour"), (P, b"mango", b"ripe")]),
         batch(16, 0, &[(D, b"mango", b""), (P, b"kiwi", b"fuzzy")]),
     ]);

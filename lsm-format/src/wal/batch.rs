@@ -1,0 +1,138 @@
+//! Write batches, the payload of every WAL record but the header:
+//! `docs/format.md` section 5.
+
+use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
+use crate::entry::{EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
+use crate::error::{Error, Result};
+
+use super::WalFormat;
+
+/// Bytes of a format-1 batch header: first_seq u64, synced_offset u64, count u32.
+/// (Format 2 writes the same three fields as varints, usually 3 to 12 bytes.)
+pub const BATCH_HEADER_V1_LEN: usize = 20;
+
+/// One operation of a batch, borrowed from the decoded record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalOp<'a> {
+    /// Put or delete.
+    pub kind: EntryKind,
+    /// The key.
+    pub key: &'a [u8],
+    /// The value (empty for a delete).
+    pub value: &'a [u8],
+}
+
+/// A decoded batch record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalBatch<'a> {
+    /// Sequence number of the first op.
+    pub first_seq: u64,
+    /// Bytes of the WAL file certified durable when this record was written.
+    pub synced_offset: u64,
+    /// The ops, in order; op `i` has sequence number `first_seq + i`.
+    pub ops: Vec<WalOp<'a>>,
+}
+
+impl WalBatch<'_> {
+    /// The sequence number after this batch's last op (`first_seq` when empty).
+    pub fn next_seq(&self) -> u64 {
+        self.first_seq + self.ops.len() as u64
+    }
+
+    /// Encodes this batch in the current format, as [`encode_batch_header`] and
+    /// [`encode_op`] would.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encode_batch_header(
+            out,
+            self.first_seq,
+            self.synced_offset,
+            self.ops.len() as u32,
+        );
+        for op in &self.ops {
+            encode_op(out, op.kind, op.key, op.value);
+        }
+    }
+}
+
+/// Encodes a format-2 batch header; the caller appends ops with [`encode_op`] and
+/// must write exactly `count` of them.
+pub fn encode_batch_header(out: &mut Vec<u8>, first_seq: u64, synced_offset: u64, count: u32) {
+    put_varint64(out, first_seq);
+    put_varint64(out, synced_offset);
+    put_varint32(out, count);
+}
+
+/// Encodes a format-1 batch header (fixed-width little-endian fields). The engine
+/// no longer writes format 1; this exists so that tests can build the files older
+/// versions wrote.
+pub fn encode_batch_header_v1(out: &mut Vec<u8>, first_seq: u64, synced_offset: u64, count: u32) {
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    out.extend_from_slice(&synced_offset.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+}
+
+/// Appends one op to a batch being encoded (the same in both formats). The value is
+/// written only for a put; the caller keeps keys and values within [`MAX_KEY_LEN`]
+/// and [`MAX_VALUE_LEN`].
+pub fn encode_op(out: &mut Vec<u8>, kind: EntryKind, key: &[u8], value: &[u8]) {
+    debug_assert!(key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN);
+    debug_assert!(kind == EntryKind::Put || value.is_empty());
+    out.push(kind as u8);
+    put_length_prefixed(out, key);
+    if kind == EntryKind::Put {
+        put_length_prefixed(out, value);
+    }
+}
+
+/// Decodes a batch of WAL format `format` whose first byte is at file offset
+/// `offset` (for errors).
+///
+/// # Errors
+/// `Corruption` for a truncated record, a malformed varint, an unknown kind, a key
+/// or value over the limits, sequence numbers past [`MAX_SEQUENCE`], or trailing
+/// bytes.
+pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<WalBatch<'_>> {
+    let mut d = Decoder::new(payload, offset);
+    let (first_seq, synced_offset, count) = match format {
+        WalFormat::V1 => (
+            d.u64("batch first_seq")?,
+            d.u64("batch synced_offset")?,
+            d.u32("batch count")?,
+        ),
+        WalFormat::V2 => (
+            d.varint64("batch first_seq")?,
+            d.varint64("batch synced_offset")?,
+            d.varint32("batch count")?,
+        ),
+    };
+    // `first_seq + count - 1`, the last op's number, must be a valid sequence number.
+    if first_seq
+        .checked_add(u64::from(count))
+        .is_none_or(|next| next > MAX_SEQUENCE + 1)
+    {
+        return Err(Error::corruption(
+            offset,
+            format!("batch sequence numbers {first_seq} + {count} exceed 2^56"),
+        ));
+    }
+    // Every op takes at least two bytes, so this never over-allocates on a bad count.
+    let mut ops = Vec::with_capacity((count as usize).min(d.remaining() / 2));
+    for _ in 0..count {
+        let at = d.offset();
+        let kind = d.u8("op kind")?;
+        let kind = EntryKind::from_u8(kind)
+            .ok_or_else(|| Error::corruption(at, format!("unknown op kind {kind}")))?;
+        let key = d.length_prefixed(MAX_KEY_LEN, "op key")?;
+        let value = match kind {
+            EntryKind::Put => d.length_prefixed(MAX_VALUE_LEN, "op value")?,
+            EntryKind::Tombstone => &[],
+        };
+        ops.push(WalOp { kind, key, value });
+    }
+    d.finish("batch")?;
+    Ok(WalBatch {
+        first_seq,
+        synced_offset,
+        ops,
+    })
+}

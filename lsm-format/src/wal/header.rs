@@ -1,0 +1,132 @@
+//! The WAL header record and format detection: `docs/format.md` section 5.
+//!
+//! A format-2 WAL begins with a record of exactly [`WAL_HEADER_LEN`] bytes: the
+//! magic `lsmwal` and the format version. A format-1 WAL has no header; its first
+//! record is a batch, whose fixed-width header alone is 20 bytes, so an 8-byte first
+//! record tells the two apart without ambiguity.
+
+use crate::error::{Error, Result};
+use crate::log::LOG_HEADER_LEN;
+
+use super::batch::{decode_batch, WalBatch};
+use super::WAL_FORMAT_VERSION;
+
+/// The six bytes a format-2 (or later) WAL's header record starts with.
+pub const WAL_MAGIC: [u8; 6] = *b"lsmwal";
+
+/// Length of the header record's payload: the magic and a `u16` version.
+pub const WAL_HEADER_LEN: usize = 8;
+
+/// The WAL format versions this crate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalFormat {
+    /// Fixed-width batch headers, no header record.
+    V1,
+    /// Varint batch headers after a header record.
+    V2,
+}
+
+impl WalFormat {
+    /// The version number.
+    pub fn version(self) -> u32 {
+        match self {
+            WalFormat::V1 => 1,
+            WalFormat::V2 => 2,
+        }
+    }
+}
+
+/// Appends the payload of the header record the writer puts first in every WAL.
+pub fn encode_wal_header(out: &mut Vec<u8>) {
+    out.extend_from_slice(&WAL_MAGIC);
+    out.extend_from_slice(&(WAL_FORMAT_VERSION as u16).to_le_bytes());
+}
+
+/// The format a WAL's first record names: `Some` for a header record, `None` for
+/// anything else (a format-1 file, whose first record is a batch).
+fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
+    let Ok(header) = <&[u8; WAL_HEADER_LEN]>::try_from(payload) else {
+        return Ok(None);
+    };
+    let (magic, version) = header.split_at(WAL_MAGIC.len());
+    if magic != WAL_MAGIC {
+        return Ok(None);
+    }
+    let Ok(version) = <[u8; 2]>::try_from(version) else {
+        return Ok(None);
+    };
+    match u16::from_le_bytes(version) {
+        2 => Ok(Some(WalFormat::V2)),
+        found => Err(Error::UnsupportedVersion {
+            found: u32::from(found),
+            supported: WAL_FORMAT_VERSION,
+        }),
+    }
+}
+
+/// One decoded WAL record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalRecord<'a> {
+    /// The header record that starts a format-2 file.
+    Header(WalFormat),
+    /// A write batch.
+    Batch(WalBatch<'a>),
+}
+
+/// Decodes the records of one WAL file in order, learning the file's format from
+/// its first record.
+#[derive(Debug, Clone, Default)]
+pub struct WalRecordDecoder {
+    format: Option<WalFormat>,
+}
+
+impl WalRecordDecoder {
+    /// A decoder that has seen no record yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A decoder for the records of a file whose format is already known.
+    pub fn with_format(format: WalFormat) -> Self {
+        WalRecordDecoder {
+            format: Some(format),
+        }
+    }
+
+    /// The file's format, once its first record was decoded.
+    pub fn format(&self) -> Option<WalFormat> {
+        self.format
+    }
+
+    /// Decodes the record whose first fragment header is at file offset
+    /// `record_offset`. Records must come in file order, starting with the file's
+    /// first record (offset 0), unless the decoder was made
+    /// [`with_format`](Self::with_format).
+    ///
+    /// # Errors
+    /// `UnsupportedVersion` for a header naming a format this crate does not read;
+    /// `Corruption` for a batch that does not decode, a header anywhere but first,
+    /// or a record after offset 0 when the file's format is not known yet.
+    pub fn decode<'a>(&mut self, record_offset: u64, payload: &'a [u8]) -> Result<WalRecord<'a>> {
+        let at = record_offset + LOG_HEADER_LEN as u64;
+        if record_offset == 0 {
+            if let Some(format) = parse_header(payload)? {
+                self.format = Some(format);
+                return Ok(WalRecord::Header(format));
+            }
+            self.format.get_or_insert(WalFormat::V1);
+        } else if payload.len() == WAL_HEADER_LEN && payload.starts_with(&WAL_MAGIC) {
+            return Err(Error::corruption(
+                record_offset,
+                "a WAL header record after the start of the file",
+            ));
+        }
+        let format = self.format.ok_or_else(|| {
+            Error::corruption(
+                record_offset,
+                "the WAL's first record is unreadable, so its format is unknown",
+            )
+        })?;
+        decode_batch(payload, at, format).map(WalRecord::Batch)
+    }
+}

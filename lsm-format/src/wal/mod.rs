@@ -1,0 +1,37 @@
+//! The write-ahead log: `docs/format.md` section 5.
+//!
+//! A WAL file is a log (section 4). Format 2 files begin with a header record
+//! naming the format ([`encode_wal_header`]); every other record is one write batch:
+//!
+//! ```text
+//! header := magic "lsmwal" version:u16                        ; format 2 and later
+//! batch  := first_seq:varint64 synced_offset:varint64 count:varint32 op[count]   ; format 2
+//! batch  := first_seq:u64 synced_offset:u64 count:u32 op[count]                  ; format 1
+//! op     := kind:u8 key:bytes [value:bytes]     ; value only when kind = 1 (Put)
+//! ```
+//!
+//! [`replay_wal`] reads a whole WAL file and applies the section 4/5 rule that tells
+//! a torn tail (dropped) from corruption (refused): damage is corruption exactly when
+//! a valid later record certifies, through its `synced_offset`, that the damaged
+//! bytes had been made durable. [`WalRecordDecoder`] decodes records one by one, for
+//! tools that show them.
+
+mod batch;
+mod header;
+mod replay;
+
+pub use batch::{
+    decode_batch, encode_batch_header, encode_batch_header_v1, encode_op, WalBatch, WalOp,
+    BATCH_HEADER_V1_LEN,
+};
+pub use header::{
+    encode_wal_header, WalFormat, WalRecord, WalRecordDecoder, WAL_HEADER_LEN, WAL_MAGIC,
+};
+pub use replay::{replay_wal, OwnedWalBatch, OwnedWalOp, WalReplay};
+
+/// WAL format version the writer writes: 2 (varint batch headers, header record).
+pub const WAL_FORMAT_VERSION: u32 = 2;
+
+/// Oldest WAL format version the reader reads: 1 (fixed-width batch headers, no
+/// header record).
+pub const MIN_WAL_FORMAT_VERSION: u32 = 1;
