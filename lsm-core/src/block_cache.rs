@@ -17,6 +17,11 @@ const SHARDS: usize = 16;
 /// Bytes charged per cached block on top of its contents (node, map slot).
 const NODE_OVERHEAD: usize = 64;
 const NIL: usize = usize::MAX;
+/// Evicted block buffers each shard keeps for reuse (see [`BlockCache::recycled_buffer`]).
+const SPARE_BUFFERS: usize = 8;
+/// Buffers larger than this are freed, not kept: a rare huge block must not pin
+/// its allocation.
+const MAX_SPARE_BUFFER: usize = 64 << 10;
 
 /// A multiplicative hash for block keys (two integers chosen by the engine, not by
 /// an adversary): far cheaper than the default SipHash on the read path.
@@ -62,6 +67,8 @@ struct Shard {
     tail: usize,
     used: usize,
     capacity: usize,
+    /// Allocations of evicted blocks no reader held any more, for reuse.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Shard {
@@ -145,6 +152,20 @@ impl Shard {
             self.used -= old.len() + NODE_OVERHEAD;
             self.map.remove(&self.nodes[victim].key);
             self.free.push(victim);
+            self.recycle(old);
+        }
+    }
+
+    /// Keeps the allocation of an evicted block when nobody else holds it.
+    fn recycle(&mut self, block: Bytes) {
+        if self.spare.len() >= SPARE_BUFFERS || block.len() > MAX_SPARE_BUFFER {
+            return;
+        }
+        if let Ok(unique) = block.try_into_mut() {
+            let buf = Vec::from(unique);
+            if buf.capacity() <= MAX_SPARE_BUFFER {
+                self.spare.push(buf);
+            }
         }
     }
 }
@@ -204,6 +225,10 @@ impl BlockCache for LruBlockCache {
     fn insert(&self, key: BlockCacheKey, block: Bytes) {
         self.shard(&key).lock().insert(key, block);
     }
+
+    fn recycled_buffer(&self, key: &BlockCacheKey) -> Vec<u8> {
+        self.shard(key).lock().spare.pop().unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +258,34 @@ mod tests {
         // Too large to ever fit: ignored.
         s.insert(key(9, 9), Bytes::from(vec![0u8; 10_000]));
         assert!(s.get(&key(9, 9)).is_none());
+    }
+
+    #[test]
+    fn evicted_blocks_nobody_holds_are_recycled() {
+        let mut s = Shard::new(2 * (100 + NODE_OVERHEAD));
+        let held = Bytes::from(vec![7u8; 100]);
+        s.insert(key(1, 0), held.clone());
+        s.insert(key(1, 1), Bytes::from(vec![8u8; 100]));
+        s.insert(key(1, 2), Bytes::from(vec![9u8; 100])); // evicts 0, still held
+        assert!(s.spare.is_empty(), "a block a reader holds is not reused");
+        assert_eq!(&held[..], &[7u8; 100][..]);
+        s.insert(key(1, 3), Bytes::from(vec![1u8; 100])); // evicts 1, unheld
+        assert_eq!(s.spare.len(), 1);
+        assert_eq!(
+            s.spare[0],
+            vec![8u8; 100],
+            "the allocation comes back whole"
+        );
+        for i in 4..40 {
+            s.insert(key(1, i), Bytes::from(vec![2u8; 100]));
+        }
+        assert_eq!(s.spare.len(), SPARE_BUFFERS, "bounded");
+        // Huge blocks are not kept.
+        let mut big = Shard::new(MAX_SPARE_BUFFER * 3);
+        big.insert(key(2, 0), Bytes::from(vec![0u8; MAX_SPARE_BUFFER + 1]));
+        big.insert(key(2, 1), Bytes::from(vec![0u8; MAX_SPARE_BUFFER + 1]));
+        big.insert(key(2, 2), Bytes::from(vec![0u8; MAX_SPARE_BUFFER + 1]));
+        assert!(big.spare.is_empty());
     }
 
     #[test]

@@ -110,6 +110,16 @@ pub fn read_raw(
 /// starts at file offset `offset`. The allocation is bounded by the checks of section
 /// 3.1 before it is made, and the output must have exactly the announced length.
 pub fn decompress_lz4(contents: &[u8], offset: u64) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decompress_lz4_into(contents, offset, &mut out)?;
+    Ok(out)
+}
+
+/// As [`decompress_lz4`], into `out`, whose allocation (and initialised length) is
+/// reused: a recycled buffer of a block's size needs neither an allocation nor
+/// zeroing. On success `out` holds exactly the block; on error its contents are
+/// unspecified.
+pub fn decompress_lz4_into(contents: &[u8], offset: u64, out: &mut Vec<u8>) -> Result<()> {
     let corrupt = |reason: String| Error::corruption(offset, reason);
     let (len_bytes, compressed) = match contents.split_first_chunk::<4>() {
         Some((l, rest)) => (*l, rest),
@@ -128,9 +138,15 @@ pub fn decompress_lz4(contents: &[u8], offset: u64) -> Result<Vec<u8>> {
             contents.len()
         )));
     }
-    let mut out = vec![0u8; len];
-    match lz4_flex::block::decompress_into(compressed, &mut out) {
-        Ok(n) if n == len => Ok(out),
+    // A cache charges a block by its length, so its allocation must stay close to
+    // that: never the doubling `resize` would do, nor a reused buffer twice too big.
+    if out.capacity() < len || out.capacity() / 2 > len {
+        *out = Vec::with_capacity(len);
+    }
+    // Only bytes past the buffer's current length are zeroed.
+    out.resize(len, 0);
+    match lz4_flex::block::decompress_into(compressed, out) {
+        Ok(n) if n == len => Ok(()),
         Ok(n) => Err(corrupt(format!(
             "LZ4 block decompressed to {n} bytes, expected {len}"
         ))),
@@ -242,5 +258,13 @@ mod tests {
         wrong[0] ^= 1;
         assert!(decompress_lz4(&wrong, 0).is_err());
         assert!(decompress_lz4(&[1, 2], 0).is_err());
+        // Into a reused buffer, longer or shorter than the block: exactly the block.
+        compress_lz4(&raw, &mut out);
+        for old_len in [0, 7, raw.len(), 10_000] {
+            let mut buf = vec![0xEE; old_len];
+            decompress_lz4_into(&out, 0, &mut buf).unwrap();
+            assert_eq!(buf, raw, "old length {old_len}");
+            assert!(buf.capacity() <= 2 * raw.len(), "old length {old_len}");
+        }
     }
 }

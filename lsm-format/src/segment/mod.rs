@@ -132,6 +132,14 @@ pub trait BlockCache: Send + Sync {
     fn get(&self, key: &BlockCacheKey) -> Option<Bytes>;
     /// Stores the contents of a block.
     fn insert(&self, key: BlockCacheKey, block: Bytes);
+    /// A buffer to decompress the block `key` into, after [`get`](Self::get) missed
+    /// it: a cache may hand back the allocation of a block it evicted, sparing the
+    /// read path an allocation, a free and the zeroing of a fresh buffer. The
+    /// default is a new, empty `Vec`.
+    fn recycled_buffer(&self, key: &BlockCacheKey) -> Vec<u8> {
+        let _ = key;
+        Vec::new()
+    }
 }
 
 /// How a [`SegmentReader`] reads.

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use crate::entry::EntryKind;
 use crate::error::{Error, Result};
-use crate::segment::block::{decompress_lz4, read_raw, ChecksumCheck};
+use crate::segment::block::{decompress_lz4, decompress_lz4_into, read_raw, ChecksumCheck};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
 use crate::segment::entries::SegmentEntries;
@@ -305,7 +305,9 @@ impl SegmentReader {
             Compression::None => BlockSource::File(range),
             Compression::Lz4 => {
                 let raw = inner.data.get(range).unwrap_or_default();
-                let block = Bytes::from(decompress_lz4(raw, handle.offset)?);
+                let mut buf = cache.map_or_else(Vec::new, |c| c.recycled_buffer(&key));
+                decompress_lz4_into(raw, handle.offset, &mut buf)?;
+                let block = Bytes::from(buf);
                 if let Some(c) = cache.filter(|_| fill_cache) {
                     c.insert(key, block.clone());
                 }
