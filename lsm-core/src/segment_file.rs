@@ -7,6 +7,7 @@
 //! `Arc<SegmentFile>`, so no file disappears under a reader (and the mapping stays
 //! valid until the handle is dropped; see `fs/real.rs`).
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,12 +17,13 @@ use lsm_format::{BlockCache, ReadOptions, SegmentReader};
 
 use crate::error::{Error, Result};
 use crate::filenames;
-use crate::fs::FsRef;
+use crate::fs::{FsRef, MappedFile};
 
 pub(crate) struct SegmentFile {
     pub meta: SegmentMeta,
     pub reader: SegmentReader,
     pub path: PathBuf,
+    mapping: MappedFile,
     fs: FsRef,
     obsolete: AtomicBool,
 }
@@ -39,7 +41,8 @@ impl SegmentFile {
         cache: Option<Arc<dyn BlockCache>>,
     ) -> Result<Arc<SegmentFile>> {
         let path = filenames::segment_path(dir, meta.file_number);
-        let data = fs.map(&path).map_err(|e| Error::io(&path, e))?;
+        let mapping = fs.map(&path).map_err(|e| Error::io(&path, e))?;
+        let data = mapping.bytes.clone();
         if data.len() as u64 != meta.file_size {
             return Err(Error::Corruption {
                 file: path,
@@ -62,6 +65,7 @@ impl SegmentFile {
             meta,
             reader,
             path,
+            mapping,
             fs: fs.clone(),
             obsolete: AtomicBool::new(false),
         }))
@@ -86,6 +90,12 @@ impl SegmentFile {
     /// True when `key` lies within the file's key range.
     pub fn contains_key(&self, key: &[u8]) -> bool {
         self.smallest() <= key && key <= self.largest()
+    }
+
+    /// Lets the pages of `range` leave the process's resident set (a one-pass
+    /// reader is done with them; they stay readable). See `fs::ResidentPages`.
+    pub fn release_pages(&self, range: Range<usize>) {
+        self.mapping.release(range);
     }
 
     /// Marks the file for deletion once the last handle is dropped. Call only after

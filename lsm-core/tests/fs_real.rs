@@ -24,7 +24,7 @@ fn map_of_empty_file_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty");
     drop(RealFs.create(&path).unwrap());
-    assert!(RealFs.map(&path).unwrap().is_empty());
+    assert!(RealFs.map(&path).unwrap().bytes.is_empty());
 }
 
 #[test]
@@ -36,7 +36,7 @@ fn map_of_file_sees_its_bytes_and_outlives_removal() {
     f.write_all(&data).unwrap();
     f.sync().unwrap();
     drop(f);
-    let mapped = RealFs.map(&path).unwrap();
+    let mapped = RealFs.map(&path).unwrap().bytes;
     assert_eq!(&mapped[..], &data[..]);
     let slice = mapped.slice(100..200);
     drop(mapped);
@@ -44,6 +44,43 @@ fn map_of_file_sees_its_bytes_and_outlives_removal() {
     // stays valid after the unlink.
     RealFs.remove(&path).unwrap();
     assert_eq!(&slice[..], &data[100..200]);
+}
+
+/// Resident kilobytes of the mapping of `path`, from `/proc/self/smaps`.
+#[cfg(target_os = "linux")]
+fn resident_kib(path: &std::path::Path) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = path.to_str().unwrap();
+    let mut lines = smaps.lines().skip_while(|l| !l.ends_with(name));
+    assert!(lines.next().is_some(), "{name} is not mapped");
+    let rss = lines.find(|l| l.starts_with("Rss:")).unwrap();
+    rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn released_pages_leave_the_resident_set_and_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg");
+    let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let mut f = RealFs.create(&path).unwrap();
+    f.write_all(&data).unwrap();
+    f.sync().unwrap();
+    drop(f);
+    let mapped = RealFs.map(&path).unwrap();
+    let sum = |b: &[u8]| b.iter().map(|&x| u64::from(x)).sum::<u64>();
+    assert_eq!(sum(&mapped.bytes), sum(&data));
+    assert_eq!(resident_kib(&path), 1024, "every page was read");
+    // Inward alignment: a range inside one 64 KiB unit releases nothing.
+    mapped.release(100..60_000);
+    assert_eq!(resident_kib(&path), 1024);
+    mapped.release(0..(512 << 10) + 100);
+    assert_eq!(resident_kib(&path), 512, "the first half left");
+    assert_eq!(&mapped.bytes[..], &data[..], "and reads back the same");
+    mapped.release(0..data.len());
+    assert_eq!(mapped.bytes[data.len() - 1], data[data.len() - 1]);
+    // In-memory contents have nothing to release.
+    lsm_core::fs::MappedFile::in_memory(data.clone().into()).release(0..data.len());
 }
 
 #[test]

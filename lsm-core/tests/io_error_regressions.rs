@@ -10,12 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use common::keys::value;
 use common::model::Map;
 use common::sim::{read_all, write_step, History, Step, DB_PATH};
 use lsm_core::fs::{
-    FaultFs, FaultKind, FaultMode, FileLock, FileSystem, FsRef, SimFs, WritableFile,
+    FaultFs, FaultKind, FaultMode, FileLock, FileSystem, FsRef, MappedFile, SimFs, WritableFile,
 };
 use lsm_core::{Db, Options};
 use parking_lot::{Condvar, Mutex};
@@ -187,7 +186,7 @@ impl FileSystem for MarkerGate {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.inner.read(path)
     }
-    fn map(&self, path: &Path) -> io::Result<Bytes> {
+    fn map(&self, path: &Path) -> io::Result<MappedFile> {
         self.inner.map(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -90,16 +90,17 @@ impl DbInner {
         }
 
         // The inputs are read once, start to end: their blocks stay out of the
-        // block cache, where they would evict the blocks reads keep hitting.
+        // block cache, where they would evict the blocks reads keep hitting, and
+        // their mapped pages leave the resident set behind the cursors.
         let mut children: Vec<Box<dyn Cursor>> = Vec::new();
         for (level, files) in &task.inputs {
             if *level == 0 {
                 // Newest first, as the version keeps them.
                 for f in files {
-                    children.push(Box::new(SegmentCursor::without_cache_fill(f.clone())));
+                    children.push(Box::new(SegmentCursor::for_compaction(f.clone())));
                 }
             } else if !files.is_empty() {
-                children.push(Box::new(LevelCursor::without_cache_fill(files.clone())));
+                children.push(Box::new(LevelCursor::for_compaction(files.clone())));
             }
         }
         let mut input = MergeCursor::new(children);

@@ -17,6 +17,7 @@
 //!   followed by a sync makes the file exactly its written bytes again.
 
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,6 +52,60 @@ pub trait WritableFile: Send + Sync {
     }
 }
 
+/// [`ResidentPages::release`] of the real file system works in units of this many
+/// bytes, aligned inward: a multiple of every common page size (4, 16 and 64 KiB),
+/// so that `madvise` never sees an unaligned start.
+pub const RELEASE_ALIGN: usize = 64 << 10;
+
+/// Gives the pages of a mapped file back to the operating system.
+pub trait ResidentPages: Send + Sync {
+    /// The pages wholly inside `range` leave this process's resident set for now;
+    /// their contents do not change, and a later read maps them in again. Advisory:
+    /// it may do nothing.
+    fn release(&self, range: Range<usize>);
+}
+
+/// A file as [`FileSystem::map`] returns it: its bytes and, when they are a real
+/// memory mapping, a way to release pages a one-pass reader is done with (mapped
+/// pages count in the process's RSS until released or unmapped).
+#[derive(Clone)]
+pub struct MappedFile {
+    /// The file's contents.
+    pub bytes: Bytes,
+    pages: Option<Arc<dyn ResidentPages>>,
+}
+
+impl MappedFile {
+    /// Contents held in memory: nothing to release.
+    pub fn in_memory(bytes: Bytes) -> Self {
+        MappedFile { bytes, pages: None }
+    }
+
+    /// A mapping whose pages `pages` can release.
+    pub fn mapped(bytes: Bytes, pages: Arc<dyn ResidentPages>) -> Self {
+        MappedFile {
+            bytes,
+            pages: Some(pages),
+        }
+    }
+
+    /// See [`ResidentPages::release`]; nothing for contents held in memory.
+    pub fn release(&self, range: Range<usize>) {
+        if let Some(pages) = &self.pages {
+            pages.release(range);
+        }
+    }
+}
+
+impl std::fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedFile")
+            .field("len", &self.bytes.len())
+            .field("mapped", &self.pages.is_some())
+            .finish()
+    }
+}
+
 /// A held directory lock; released when dropped.
 pub trait FileLock: Send + Sync {}
 
@@ -65,7 +120,7 @@ pub trait FileSystem: Send + Sync + 'static {
     /// Reads a whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Maps a complete, immutable file read-only (the real file system uses mmap).
-    fn map(&self, path: &Path) -> io::Result<Bytes>;
+    fn map(&self, path: &Path) -> io::Result<MappedFile>;
     /// Atomically renames `from` to `to`, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file.

@@ -8,12 +8,55 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use memmap2::Mmap;
+#[cfg(unix)]
+use memmap2::UncheckedAdvice;
 
-use super::{FileLock, FileSystem, WritableFile};
+use super::{FileLock, FileSystem, MappedFile, ResidentPages, WritableFile, RELEASE_ALIGN};
+
+/// A read-only mapping shared by the `Bytes` that reads it and the handle that
+/// releases its pages.
+#[derive(Clone)]
+struct SharedMmap(Arc<Mmap>);
+
+impl AsRef<[u8]> for SharedMmap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl ResidentPages for SharedMmap {
+    #[cfg(unix)]
+    fn release(&self, range: Range<usize>) {
+        let start = range.start.next_multiple_of(RELEASE_ALIGN);
+        let end = range.end.min(self.0.len()) / RELEASE_ALIGN * RELEASE_ALIGN;
+        if start >= end {
+            return;
+        }
+        // SAFETY: `MADV_DONTNEED` on this mapping only drops the pages from the
+        // process's page tables; it is unsafe in general because on a private or
+        // anonymous mapping the next access would see zeros or the file's bytes
+        // instead of what was there. This mapping is shared, read-only and
+        // file-backed (`Mmap::map`), and the file never changes while mapped (see
+        // `map`), so the next access faults in exactly the same bytes from the page
+        // cache: no reference into the mapping can observe a difference.
+        let advised = unsafe {
+            self.0
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start)
+        };
+        if let Err(e) = advised {
+            log::debug!("madvise(DONTNEED) failed: {e}");
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn release(&self, _range: Range<usize>) {}
+}
 
 /// The operating system's file system. Stateless: copy it freely.
 #[derive(Debug, Clone, Copy, Default)]
@@ -107,11 +150,11 @@ impl FileSystem for RealFs {
         fs::read(path)
     }
 
-    fn map(&self, path: &Path) -> io::Result<Bytes> {
+    fn map(&self, path: &Path) -> io::Result<MappedFile> {
         let file = File::open(path)?;
         if file.metadata()?.len() == 0 {
             // mmap of zero bytes fails with EINVAL; an empty file maps to nothing.
-            return Ok(Bytes::new());
+            return Ok(MappedFile::in_memory(Bytes::new()));
         }
         // SAFETY: a mapping is undefined behaviour only if the file changes under it.
         // `map` is only called on finished segment files, which the engine writes
@@ -120,8 +163,11 @@ impl FileSystem for RealFs {
         // `Bytes` keeps the `Mmap` alive), and even then unlinking a mapped file on
         // Unix keeps the mapping valid. Nothing else may write to the database
         // directory while it is open (it holds the `LOCK` file).
-        let mmap = unsafe { Mmap::map(&file)? };
-        Ok(Bytes::from_owner(mmap))
+        let mmap = SharedMmap(Arc::new(unsafe { Mmap::map(&file)? }));
+        Ok(MappedFile::mapped(
+            Bytes::from_owner(mmap.clone()),
+            Arc::new(mmap),
+        ))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -16,8 +16,9 @@ pub(crate) struct LevelCursor {
     /// Index into `files` of the open cursor.
     index: usize,
     current: Option<SegmentCursor>,
-    /// Whether the files' blocks enter the block cache (see `SegmentCursor`).
-    fill_cache: bool,
+    /// Whether this is compaction's one-pass read (see
+    /// `SegmentCursor::for_compaction`).
+    for_compaction: bool,
 }
 
 impl LevelCursor {
@@ -28,15 +29,15 @@ impl LevelCursor {
             files,
             index: 0,
             current: None,
-            fill_cache: true,
+            for_compaction: false,
         }
     }
 
-    /// As [`LevelCursor::new`], for a one-pass read that must not fill the block
-    /// cache (compaction).
-    pub fn without_cache_fill(files: Vec<Arc<SegmentFile>>) -> Self {
+    /// As [`LevelCursor::new`], for compaction's one-pass read (see
+    /// `SegmentCursor::for_compaction`).
+    pub fn for_compaction(files: Vec<Arc<SegmentFile>>) -> Self {
         LevelCursor {
-            fill_cache: false,
+            for_compaction: true,
             ..Self::new(files)
         }
     }
@@ -44,10 +45,10 @@ impl LevelCursor {
     fn open(&mut self, index: usize) -> Option<&mut SegmentCursor> {
         let file = self.files.get(index)?.clone();
         self.index = index;
-        let cursor = if self.fill_cache {
-            SegmentCursor::new(file)
+        let cursor = if self.for_compaction {
+            SegmentCursor::for_compaction(file)
         } else {
-            SegmentCursor::without_cache_fill(file)
+            SegmentCursor::new(file)
         };
         Some(self.current.insert(cursor))
     }

@@ -8,27 +8,58 @@ use lsm_format::{EntryKind, SegmentIter};
 
 use super::Cursor;
 use crate::error::{Error, Result};
+use crate::fs::RELEASE_ALIGN;
 use crate::segment_file::SegmentFile;
 
 pub(crate) struct SegmentCursor {
     iter: SegmentIter,
     file: Arc<SegmentFile>,
+    /// For a one-pass forward read (compaction): the file offset up to which the
+    /// pages were released, so that a whole input never sits in the resident set.
+    released: Option<usize>,
 }
+
+/// A compaction cursor releases the pages behind it in steps of this many bytes
+/// (each release is a system call that may interrupt the other threads' cores).
+const RELEASE_STEP: usize = 4 << 20;
 
 impl SegmentCursor {
     pub fn new(file: Arc<SegmentFile>) -> Self {
         SegmentCursor {
             iter: file.reader.iter(),
             file,
+            released: None,
         }
     }
 
-    /// A cursor whose block reads do not fill the block cache (see
-    /// [`SegmentIter::set_fill_cache`]): compaction's.
-    pub fn without_cache_fill(file: Arc<SegmentFile>) -> Self {
+    /// A cursor for compaction's one forward pass: its block reads do not fill the
+    /// block cache (see [`SegmentIter::set_fill_cache`]), and the mapped pages it
+    /// has read past leave the resident set as it goes (they would otherwise add the
+    /// whole input to the process's RSS; other readers still read them).
+    pub fn for_compaction(file: Arc<SegmentFile>) -> Self {
         let mut cursor = Self::new(file);
         cursor.iter.set_fill_cache(false);
+        cursor.released = Some(0);
         cursor
+    }
+
+    /// Releases the pages before the current block, in [`RELEASE_STEP`]s, and
+    /// the whole file once the cursor ran off its end.
+    fn release_behind(&mut self) {
+        let Some(done) = self.released else {
+            return;
+        };
+        let upto = match self.iter.block_offset() {
+            Some(offset) if self.iter.valid() => offset as usize,
+            _ => self.file.size() as usize,
+        };
+        if upto >= done + RELEASE_STEP || (upto > done && !self.iter.valid()) {
+            // The file system releases whole aligned units only: start at the unit
+            // holding `done`, which the last release left.
+            let from = done / RELEASE_ALIGN * RELEASE_ALIGN;
+            self.file.release_pages(from..upto);
+            self.released = Some(upto);
+        }
     }
 
     fn check(&self, r: lsm_format::Result<()>) -> Result<()> {
@@ -61,7 +92,9 @@ impl Cursor for SegmentCursor {
     }
     fn next(&mut self) -> Result<()> {
         let r = self.iter.next();
-        self.check(r)
+        self.check(r)?;
+        self.release_behind();
+        Ok(())
     }
     fn prev(&mut self) -> Result<()> {
         let r = self.iter.prev();

@@ -69,6 +69,18 @@ impl SegmentIter {
         self.fill_cache = fill_cache;
     }
 
+    /// File offset of the data block the cursor is in, when one is loaded. A
+    /// forward one-pass reader is done with the bytes before it.
+    pub fn block_offset(&self) -> Option<u64> {
+        if !self.loaded {
+            return None;
+        }
+        self.reader
+            .index_slots()
+            .get(self.block_index)
+            .map(|slot| slot.handle.offset)
+    }
+
     /// Positions at the first entry.
     ///
     /// # Errors

@@ -14,11 +14,10 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 
 use self::plan::{Faults, Verdict};
-use super::{FileLock, FileSystem, FsRef, WritableFile};
+use super::{FileLock, FileSystem, FsRef, MappedFile, WritableFile};
 
 pub use self::plan::{FaultKind, FaultMode, InjectedFault};
 
@@ -158,7 +157,7 @@ impl FileSystem for FaultFs {
         self.inner.read(path)
     }
 
-    fn map(&self, path: &Path) -> io::Result<Bytes> {
+    fn map(&self, path: &Path) -> io::Result<MappedFile> {
         self.gate(FaultKind::Read)?;
         self.inner.map(path)
     }

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 
 use self::handles::{SimFile, SimLock};
 use self::state::{normalize, not_found, split, Ino, Inode, State};
-use super::{FileLock, FileSystem, FsRef, WritableFile};
+use super::{FileLock, FileSystem, FsRef, MappedFile, WritableFile};
 
 pub use self::crash::{CrashMode, PAGE_SIZE};
 
@@ -192,8 +192,9 @@ impl FileSystem for SimFs {
             .unwrap_or_default())
     }
 
-    fn map(&self, path: &Path) -> io::Result<Bytes> {
-        self.read(path).map(Bytes::from)
+    fn map(&self, path: &Path) -> io::Result<MappedFile> {
+        self.read(path)
+            .map(|data| MappedFile::in_memory(Bytes::from(data)))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -300,7 +301,7 @@ mod tests {
         fs.create_dir_all(Path::new("/db")).unwrap();
         write(&fs, "/db/a", b"abc", false);
         assert_eq!(fs.read_file(Path::new("/db/a")).unwrap(), b"abc");
-        assert_eq!(&fs.map(Path::new("/db/./a")).unwrap()[..], b"abc");
+        assert_eq!(&fs.map(Path::new("/db/./a")).unwrap().bytes[..], b"abc");
         assert_eq!(fs.size(Path::new("/db/a")).unwrap(), 3);
         assert_eq!(fs.list(Path::new("/")).unwrap(), vec!["db".to_string()]);
         assert_eq!(fs.file_names(Path::new("/db")), vec!["a".to_string()]);
