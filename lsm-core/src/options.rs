@@ -21,10 +21,10 @@ pub struct Options {
     pub segment_size: usize,
     /// Target uncompressed size of a data block in bytes. Default 4 KiB. 256 B ..= 1 MiB.
     pub block_size: usize,
-    /// Bloom filter bits per key; 0 disables filters. Default 14 (about 0.35 % false
-    /// positives with the blocked filter of segment format 2; at 10 it is about
-    /// 1.1 %, and every false positive costs a data-block read, which dominated
-    /// lookups of missing keys). At most 32.
+    /// Bloom filter bits per key; 0 disables filters. Default 14 (about 0.19 % false
+    /// positives with the filter of segment format 3; at 10 it is about 0.96 %, and
+    /// every false positive costs a data-block read, which dominated lookups of
+    /// missing keys). At most 32.
     pub bloom_bits_per_key: u8,
     /// Bytes of decompressed blocks kept in the LRU block cache; 0 disables it.
     /// Default 64 MiB. Only reads fill it (compaction's one-pass reads do not).

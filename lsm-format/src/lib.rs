@@ -57,9 +57,9 @@ pub use segment::{
 /// [`SEGMENT_FORMAT_VERSION`].
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Segment format version the writer writes (`docs/format.md` section 3.6): 2, the
-/// cache-line-blocked Bloom filter.
-pub const SEGMENT_FORMAT_VERSION: u32 = 2;
+/// Segment format version the writer writes (`docs/format.md` section 3.6): 3, the
+/// cache-line-blocked Bloom filter with multiplicative probes.
+pub const SEGMENT_FORMAT_VERSION: u32 = 3;
 
 /// Oldest segment format version the reader reads: 1 (global Bloom filter). Every
 /// version from this one to [`SEGMENT_FORMAT_VERSION`] is read.

@@ -3,7 +3,7 @@
 //! search (about 20 dependent cache misses in a full 64 MiB memtable) after one
 //! probe of a 64-byte block.
 //!
-//! Same layout as a segment's version-2 filter (`docs/format.md` section 3.4), in
+//! Same layout as a segment's version-3 filter (`docs/format.md` section 3.4), in
 //! atomic words: the commit leader (the only writer) sets bits with relaxed stores
 //! before it publishes the group's sequence number with release ordering, and a
 //! reader loads that sequence number with acquire ordering before probing, so every
@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use lsm_format::segment::bloom::{block_of, blocked_probes, FILTER_BLOCK_LEN};
+use lsm_format::segment::bloom::{block_of, multiply_probes, FILTER_BLOCK_LEN};
 
 /// Bits per expected key, and probes per key: about 1 % false positives.
 const BITS_PER_KEY: usize = 10;
@@ -55,7 +55,7 @@ impl MemFilter {
     pub fn insert(&self, hash: u64) {
         let block = self.block(hash);
         let mut masks = [0u64; WORDS_PER_BLOCK];
-        blocked_probes(hash, PROBES, |bit| {
+        multiply_probes(hash, PROBES, |bit| {
             if let Some(m) = masks.get_mut((bit / 64) as usize) {
                 *m |= 1 << (bit % 64);
             }
@@ -72,7 +72,7 @@ impl MemFilter {
     #[inline]
     pub fn may_contain(&self, hash: u64) -> bool {
         let block = self.block(hash);
-        blocked_probes(hash, PROBES, |bit| {
+        multiply_probes(hash, PROBES, |bit| {
             block
                 .get((bit / 64) as usize)
                 .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (bit % 64)) != 0)

@@ -3,18 +3,25 @@
 //! ```text
 //! filter_contents := bits[m] num_probes:u8
 //! h = xxh3_64(key)
-//! version 2 (blocked): m is a multiple of 64; block = ((h >> 32) * (m / 64)) >> 32;
+//! version 3 (blocked, multiplicative): m is a multiple of 64;
+//!   block = ((h >> 32) * (m / 64)) >> 32;
+//!   x_0 = h as u32; x_(j+1) = x_j * 0x9E37_79B9 mod 2^32;
+//!   probe j (from 0) tests bit x_(j+1) >> 23 of that 64-byte block
+//! version 2 (blocked): m and block as version 3;
 //!   lo = h as u32; a = lo & 511; b = (lo >> 9) | 1;
 //!   probe j tests bit (a + j * b) mod 512 of that 64-byte block
 //! version 1 (global): a = h & 0xffff_ffff; b = h >> 32;
 //!   probe j tests bit (a + j * b) mod (8 * m)
 //! ```
 //!
-//! Both derive every probe from one 64-bit hash (Kirsch and Mitzenmacher), so a key
-//! is hashed once. Version 2 keeps all probes of a key in one cache line: a lookup
-//! of a missing key costs one cache miss per segment instead of `num_probes`, for a
-//! slightly higher false-positive rate at the same size (about 1.0 % against 0.8 %
-//! at 10 bits per key).
+//! All derive every probe from one 64-bit hash, so a key is hashed once. Versions 2
+//! and 3 keep all probes of a key in one cache line: a lookup of a missing key
+//! costs one cache miss per segment instead of `num_probes`. Version 2's probes
+//! (Kirsch and Mitzenmacher, an arithmetic progression of 17 hash bits) make keys of
+//! one block collide too often: its false-positive rate levels off near 0.12 % however
+//! many bits a key gets (0.35 % at 14 bits per key). Version 3 takes each probe from
+//! the top bits of a fresh multiplicative hash of 32 bits: 0.19 % at 14 bits, 0.024 %
+//! at 20 (simulated over 400 000 keys; 0.96 % against version 1's global 0.83 % at 10).
 
 use bytes::Bytes;
 
@@ -32,9 +39,20 @@ pub const FILTER_BLOCK_LEN: usize = 64;
 pub enum FilterLayout {
     /// Format version 1: probes spread over the whole filter.
     Global,
-    /// Format version 2: all probes of a key inside one 64-byte block.
-    #[default]
+    /// Format version 2: all probes of a key inside one 64-byte block, at an
+    /// arithmetic progression of bits.
     Blocked,
+    /// Format version 3: all probes of a key inside one 64-byte block, each the top
+    /// bits of a multiplicative hash.
+    #[default]
+    BlockedMultiply,
+}
+
+impl FilterLayout {
+    /// True for the layouts that keep a key's probes in one 64-byte block.
+    pub fn is_blocked(self) -> bool {
+        matches!(self, FilterLayout::Blocked | FilterLayout::BlockedMultiply)
+    }
 }
 
 impl FilterLayout {
@@ -44,6 +62,7 @@ impl FilterLayout {
         match version {
             1 => Some(FilterLayout::Global),
             2 => Some(FilterLayout::Blocked),
+            3 => Some(FilterLayout::BlockedMultiply),
             _ => None,
         }
     }
@@ -62,8 +81,8 @@ pub fn num_probes_for(bits_per_key: u8) -> u8 {
 
 /// Bytes of bits the writer uses for `n_keys` distinct keys, or 0 when
 /// `bits_per_key` is 0. With `c = ceil(n_keys * bits_per_key / 8)`: `max(8, c)` for
-/// [`FilterLayout::Global`], `max(64, c rounded up to a multiple of 64)` for
-/// [`FilterLayout::Blocked`].
+/// [`FilterLayout::Global`], `max(64, c rounded up to a multiple of 64)` for the
+/// blocked layouts.
 pub fn filter_bytes_for(layout: FilterLayout, n_keys: u64, bits_per_key: u8) -> u64 {
     if bits_per_key == 0 {
         return 0;
@@ -71,7 +90,7 @@ pub fn filter_bytes_for(layout: FilterLayout, n_keys: u64, bits_per_key: u8) -> 
     let c = n_keys.saturating_mul(u64::from(bits_per_key)).div_ceil(8);
     match layout {
         FilterLayout::Global => c.max(8),
-        FilterLayout::Blocked => {
+        FilterLayout::Blocked | FilterLayout::BlockedMultiply => {
             let block = FILTER_BLOCK_LEN as u64;
             c.div_ceil(block).saturating_mul(block).max(block)
         }
@@ -95,14 +114,15 @@ pub struct BloomBuilder {
 }
 
 impl BloomBuilder {
-    /// A builder for a blocked (current format) filter with `bits_per_key` (0: no
-    /// filter).
+    /// A builder for a filter of the current format's layout with `bits_per_key` (0:
+    /// no filter).
     pub fn new(bits_per_key: u8) -> Self {
-        Self::with_layout(FilterLayout::Blocked, bits_per_key)
+        Self::with_layout(FilterLayout::default(), bits_per_key)
     }
 
-    /// A builder for a filter of the given layout; [`FilterLayout::Global`] builds
-    /// the version-1 filter (for tests and benchmarks: the writer writes version 2).
+    /// A builder for a filter of the given layout; the older layouts build the
+    /// filters of format versions 1 and 2 (for tests and benchmarks: the writer
+    /// writes version 3).
     pub fn with_layout(layout: FilterLayout, bits_per_key: u8) -> Self {
         BloomBuilder {
             layout,
@@ -137,10 +157,15 @@ impl BloomBuilder {
                     FilterLayout::Global => {
                         global_probes(h, k, 8 * m as u64, |bit| set(bits, bit));
                     }
-                    FilterLayout::Blocked => {
+                    FilterLayout::Blocked | FilterLayout::BlockedMultiply => {
                         let start = block_of(h, (m / FILTER_BLOCK_LEN) as u64) * FILTER_BLOCK_LEN;
                         if let Some(block) = bits.get_mut(start..start + FILTER_BLOCK_LEN) {
-                            blocked_probes(h, k, |bit| set(block, u64::from(bit)));
+                            let set_bit = |bit: u32| set(block, u64::from(bit));
+                            if self.layout == FilterLayout::Blocked {
+                                blocked_probes(h, k, set_bit);
+                            } else {
+                                multiply_probes(h, k, set_bit);
+                            }
                         }
                     }
                 }
@@ -199,6 +224,39 @@ pub fn blocked_probes(h: u64, k: u8, mut f: impl FnMut(u32) -> bool) -> bool {
     true
 }
 
+/// Version 3: calls `f` with each probed bit `x_(j+1) >> 23` of the key's block,
+/// `x_0 = h as u32`, `x_(j+1) = x_j * 0x9E37_79B9 mod 2^32` (an odd multiplier, so a
+/// bijection of the 32 bits), until it returns false; returns whether every call
+/// returned true. Public for in-memory filters, as [`block_of`].
+///
+/// Computed as `x_(j+1) = x_0 * 0x9E37_79B9^(j+1)` with the powers precomputed, so
+/// the probes do not wait on each other's multiplications.
+#[inline]
+pub fn multiply_probes(h: u64, k: u8, mut f: impl FnMut(u32) -> bool) -> bool {
+    let x = h as u32;
+    for power in PROBE_MULTIPLIERS.iter().take(usize::from(k)) {
+        if !f(x.wrapping_mul(*power) >> 23) {
+            return false;
+        }
+    }
+    true
+}
+
+/// `0x9E37_79B9^(j+1) mod 2^32` for each probe `j` of [`multiply_probes`].
+// Evaluated at compile time: an index out of bounds would fail the build.
+#[allow(clippy::indexing_slicing)]
+const PROBE_MULTIPLIERS: [u32; MAX_PROBES as usize] = {
+    let mut powers = [0u32; MAX_PROBES as usize];
+    let mut p = 1u32;
+    let mut j = 0;
+    while j < powers.len() {
+        p = p.wrapping_mul(0x9E37_79B9);
+        powers[j] = p;
+        j += 1;
+    }
+    powers
+};
+
 /// A filter read from a segment.
 #[derive(Debug, Clone, Default)]
 pub struct BloomFilter {
@@ -228,7 +286,7 @@ impl BloomFilter {
         if m == 0 && num_probes != 0 {
             return Err(Error::corruption(offset, "filter has probes but no bits"));
         }
-        if layout == FilterLayout::Blocked && !m.is_multiple_of(FILTER_BLOCK_LEN) {
+        if layout.is_blocked() && !m.is_multiple_of(FILTER_BLOCK_LEN) {
             return Err(Error::corruption(
                 offset,
                 format!("blocked filter of {m} bytes is not a whole number of {FILTER_BLOCK_LEN}-byte blocks"),
@@ -256,18 +314,23 @@ impl BloomFilter {
             return true;
         }
         match self.layout {
-            FilterLayout::Blocked => {
+            FilterLayout::Blocked | FilterLayout::BlockedMultiply => {
                 let num_blocks = (bits.len() / FILTER_BLOCK_LEN) as u64;
                 let start = block_of(hash, num_blocks) * FILTER_BLOCK_LEN;
                 // Always in range (parse checked m); a miss would only mean "maybe".
                 let Some(block) = bits.get(start..start + FILTER_BLOCK_LEN) else {
                     return true;
                 };
-                blocked_probes(hash, self.num_probes, |bit| {
+                let is_set = |bit: u32| {
                     block
                         .get((bit / 8) as usize)
                         .is_some_and(|b| b & (1 << (bit % 8)) != 0)
-                })
+                };
+                if self.layout == FilterLayout::Blocked {
+                    blocked_probes(hash, self.num_probes, is_set)
+                } else {
+                    multiply_probes(hash, self.num_probes, is_set)
+                }
             }
             FilterLayout::Global => {
                 global_probes(hash, self.num_probes, 8 * bits.len() as u64, |bit| {
