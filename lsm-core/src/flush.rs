@@ -40,7 +40,7 @@ pub(crate) fn write_memtable(
     snapshots: Vec<u64>,
 ) -> Result<Vec<Arc<SegmentFile>>> {
     let mut retention = Retention::new(snapshots);
-    let mut builder = SegmentBuilder::new(inner_fs, dir, opts, next_file);
+    let mut builder = SegmentBuilder::new(inner_fs, dir, opts, 0, next_file);
     for e in mem.iter() {
         if retention.keep(e.key, e.seq, e.kind, |_| false) {
             builder.add(e.key, e.seq, e.kind, e.value)?;

@@ -26,6 +26,15 @@ pub struct Options {
     /// every false positive costs a data-block read, which dominated lookups of
     /// missing keys). At most 32.
     pub bloom_bits_per_key: u8,
+    /// Bloom filter bits per key of level-0 segments (flush outputs); 0 disables
+    /// their filters. A lookup probes every level-0 file whose key range holds the
+    /// key (up to `level0_compaction_trigger` files, more under write load) but only
+    /// one file per deeper level, so level 0 gets more bits, as fjall's defaults do.
+    /// Default 20 (about 0.024 % false positives: with four level-0 files, about one
+    /// lookup of a missing key in 1000 reads a data block, against one in 130 at 14
+    /// bits). Level-0 files are few and short-lived, so this costs little space (a
+    /// level-0 file moved down whole keeps its filter). At most 32.
+    pub level0_bloom_bits_per_key: u8,
     /// Bytes of decompressed blocks kept in the LRU block cache; 0 disables it.
     /// Default 64 MiB. Only reads fill it (compaction's one-pass reads do not).
     /// Segments are memory-mapped, so the pages of a file that reads touch count in
@@ -63,6 +72,7 @@ impl Default for Options {
             segment_size: 64 << 20,
             block_size: 4 << 10,
             bloom_bits_per_key: 14,
+            level0_bloom_bits_per_key: 20,
             block_cache_size: 64 << 20,
             sync_writes: false,
             flush_interval: None,
@@ -103,6 +113,9 @@ impl Options {
         }
         if self.bloom_bits_per_key > 32 {
             return Err(invalid("bloom_bits_per_key", "must be at most 32"));
+        }
+        if self.level0_bloom_bits_per_key > 32 {
+            return Err(invalid("level0_bloom_bits_per_key", "must be at most 32"));
         }
         if self.level0_compaction_trigger == 0 {
             return Err(invalid("level0_compaction_trigger", "must be at least 1"));

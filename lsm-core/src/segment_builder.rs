@@ -44,11 +44,16 @@ struct OpenFile {
     writer: SegmentWriter<BufWriter<FileOut>>,
 }
 
-/// The segment writer settings derived from the database options.
-pub(crate) fn writer_options(opts: &Options) -> WriterOptions {
+/// The segment writer settings derived from the database options, for segments
+/// of `level`.
+pub(crate) fn writer_options(opts: &Options, level: usize) -> WriterOptions {
     WriterOptions {
         block_size: opts.block_size,
-        bloom_bits_per_key: opts.bloom_bits_per_key,
+        bloom_bits_per_key: if level == 0 {
+            opts.level0_bloom_bits_per_key
+        } else {
+            opts.bloom_bits_per_key
+        },
         compression: opts.compression,
         creator: concat!("lsm-core ", env!("CARGO_PKG_VERSION")).to_string(),
         ..WriterOptions::default()
@@ -67,11 +72,19 @@ pub(crate) struct SegmentBuilder<'a> {
 }
 
 impl<'a> SegmentBuilder<'a> {
-    pub fn new(fs: &'a FsRef, dir: &'a Path, opts: &Options, next_file: &'a AtomicU64) -> Self {
+    /// A builder of segments for `level` (which sets their Bloom filter's bits per
+    /// key).
+    pub fn new(
+        fs: &'a FsRef,
+        dir: &'a Path,
+        opts: &Options,
+        level: usize,
+        next_file: &'a AtomicU64,
+    ) -> Self {
         SegmentBuilder {
             fs,
             dir,
-            options: writer_options(opts),
+            options: writer_options(opts, level),
             segment_size: opts.segment_size as u64,
             next_file,
             current: None,

@@ -73,6 +73,13 @@ fn invalid_options_are_refused_naming_the_field() {
             },
         ),
         (
+            "level0_bloom_bits_per_key",
+            Options {
+                level0_bloom_bits_per_key: 33,
+                ..d()
+            },
+        ),
+        (
             "level0_compaction_trigger",
             Options {
                 level0_compaction_trigger: 0,
@@ -277,5 +284,52 @@ fn flush_interval_flushes_a_small_memtable() {
     db.close().unwrap();
     let db = Db::open(&path, options).unwrap();
     assert_eq!(db.get(b"periodic").unwrap().as_deref(), Some(&b"dump"[..]));
+    db.close().unwrap();
+}
+
+/// The bits per key recorded in the properties of each segment in `dir`, with the
+/// file's name.
+fn filter_bits(dir: &std::path::Path) -> Vec<(String, u8)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "seg") {
+            let bytes = bytes::Bytes::from(std::fs::read(&path).unwrap());
+            let reader = lsm_format::SegmentReader::open(bytes, Default::default()).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            out.push((name, reader.properties().bloom_bits_per_key));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn level0_segments_get_their_own_bloom_bits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let options = Options {
+        bloom_bits_per_key: 9,
+        level0_bloom_bits_per_key: 17,
+        ..Options::default()
+    };
+    let db = Db::open(&path, options).unwrap();
+    for i in 0..1000u32 {
+        db.put(format!("key{i:05}"), "value").unwrap();
+    }
+    db.flush().unwrap();
+    let flushed = filter_bits(&path);
+    assert_eq!(flushed.len(), 1);
+    assert_eq!(flushed[0].1, 17, "a flush writes level 0");
+    db.compact().unwrap();
+    let compacted = filter_bits(&path);
+    assert!(!compacted.is_empty() && compacted != flushed);
+    assert!(
+        compacted.iter().all(|(_, bits)| *bits == 9),
+        "{compacted:?}"
+    );
+    for i in (0..1000u32).step_by(97) {
+        assert!(db.get(format!("key{i:05}")).unwrap().is_some());
+    }
     db.close().unwrap();
 }

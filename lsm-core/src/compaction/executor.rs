@@ -129,7 +129,13 @@ impl DbInner {
                 .collect(),
         );
         let mut retention = Retention::new(self.snapshots.sequences());
-        let mut builder = SegmentBuilder::new(&self.fs, &self.dir, &self.opts, &self.next_file);
+        let mut builder = SegmentBuilder::new(
+            &self.fs,
+            &self.dir,
+            &self.opts,
+            task.output_level,
+            &self.next_file,
+        );
         let mut entries = 0u64;
         while input.valid() {
             let (key, seq, kind) = (input.key(), input.seq(), input.kind());

@@ -73,7 +73,7 @@ mod tests {
         keys: &[&str],
         seq: u64,
     ) -> Arc<SegmentFile> {
-        let mut b = SegmentBuilder::new(fs, dir, &Options::default(), next);
+        let mut b = SegmentBuilder::new(fs, dir, &Options::default(), 1, next);
         for (i, k) in keys.iter().enumerate() {
             b.add(k.as_bytes(), seq + i as u64, EntryKind::Put, b"v")
                 .unwrap();

@@ -58,9 +58,12 @@ struct Args {
     /// Engine: data block size in bytes (default 4096).
     #[arg(long)]
     block_size: Option<usize>,
-    /// Engine: Bloom filter bits per key (default 10).
+    /// Engine: Bloom filter bits per key below level 0 (default 14).
     #[arg(long)]
     bloom_bits_per_key: Option<u8>,
+    /// Engine: Bloom filter bits per key of level-0 segments (default 20).
+    #[arg(long)]
+    level0_bloom_bits_per_key: Option<u8>,
     /// Engine: block cache size in bytes (default 64 MiB).
     #[arg(long)]
     block_cache_size: Option<usize>,
@@ -105,6 +108,9 @@ fn main() -> ExitCode {
     );
     if let Some(b) = a.bloom_bits_per_key {
         options.bloom_bits_per_key = b;
+    }
+    if let Some(b) = a.level0_bloom_bits_per_key {
+        options.level0_bloom_bits_per_key = b;
     }
     if let Some(c) = a.compression {
         options.compression = match c {
