@@ -235,6 +235,11 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
     let versions = VersionSet::create(&fs, dir, state, version)?;
     let wal = WalWriter::create(&fs, dir, wal_number)?;
     fs.sync_dir(dir).map_err(io_err(dir))?;
+    let metrics = Metrics::default();
+    // The new WAL's header record is the first byte this instance wrote to a WAL.
+    metrics
+        .wal_bytes_written
+        .store(wal.written(), Ordering::Relaxed);
 
     for &n in &listing.wals {
         let path = filenames::wal_path(dir, n);
@@ -287,13 +292,13 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
         done_cv: Condvar::new(),
         timer_cv: Condvar::new(),
         versions: Mutex::new(versions),
-        wal: Mutex::new(wal),
         queue: WriteQueue::default(),
         last_seq: AtomicU64::new(last_seq),
         visible_seq: AtomicU64::new(last_seq),
         next_file,
         snapshots: Arc::new(SnapshotList::default()),
-        metrics: Arc::new(Metrics::default()),
+        metrics: Arc::new(metrics),
+        wal: Mutex::new(wal),
         poison: Poison::default(),
         stopping: AtomicBool::new(false),
         lock: Mutex::new(Some(lock)),

@@ -203,6 +203,7 @@ impl DbInner {
             }
             let next = WalWriter::create(&self.fs, &self.dir, number)
                 .map_err(|e| self.poison.poison("creating a WAL failed", e))?;
+            bump(&self.metrics.wal_bytes_written, next.written());
             self.fs.sync_dir(&self.dir).map_err(|e| {
                 self.poison
                     .poison("directory fsync failed", Error::io(&self.dir, e))

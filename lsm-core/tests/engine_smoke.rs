@@ -311,6 +311,29 @@ fn stats_count_a_flush_as_soon_as_flush_returns() {
     db.close().unwrap();
 }
 
+/// `wal_bytes_written` counts every byte this instance wrote to WAL files, the
+/// 19-byte header record of each new WAL included.
+#[test]
+fn stats_count_every_wal_byte_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    assert_eq!(
+        db.stats().wal_bytes_written,
+        19,
+        "the new WAL's header record"
+    );
+    // One put of a 4-byte key and 3-byte value: an 11-byte fragment header, a
+    // 3-byte batch header (first_seq 1, synced_offset 0, count 1), then kind, two
+    // lengths, key and value.
+    db.put("abcd", "xyz").unwrap();
+    assert_eq!(db.stats().wal_bytes_written, 19 + 11 + 3 + 3 + 4 + 3);
+    // A flush starts a new WAL: its header counts.
+    let before = db.stats().wal_bytes_written;
+    db.flush().unwrap();
+    assert_eq!(db.stats().wal_bytes_written, before + 19);
+    db.close().unwrap();
+}
+
 #[test]
 fn compact_into_puts_everything_in_the_chosen_level_without_tombstones() {
     let dir = tempfile::tempdir().unwrap();

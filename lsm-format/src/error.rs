@@ -27,11 +27,11 @@ pub enum Error {
         offset: u64,
     },
     /// A file written by a format version this crate does not read.
-    #[error("unsupported format version {found} (this build reads version {supported})")]
+    #[error("unsupported format version {found} (this build reads versions up to {supported})")]
     UnsupportedVersion {
         /// Version found in the file.
         found: u32,
-        /// Version this crate reads and writes.
+        /// Newest version of that file kind this crate reads (and the one it writes).
         supported: u32,
     },
     /// A file too short to hold its fixed-size footer (or header).

@@ -103,6 +103,11 @@ impl WalWriter {
         Ok(n)
     }
 
+    /// Bytes written to the file so far, the header record included.
+    pub fn written(&self) -> u64 {
+        self.file.len()
+    }
+
     /// Makes everything written durable; `Ok(false)` when it already was.
     ///
     /// # Errors
