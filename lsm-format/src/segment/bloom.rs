@@ -160,12 +160,7 @@ impl BloomBuilder {
                     FilterLayout::Blocked | FilterLayout::BlockedMultiply => {
                         let start = block_of(h, (m / FILTER_BLOCK_LEN) as u64) * FILTER_BLOCK_LEN;
                         if let Some(block) = bits.get_mut(start..start + FILTER_BLOCK_LEN) {
-                            let set_bit = |bit: u32| set(block, u64::from(bit));
-                            if self.layout == FilterLayout::Blocked {
-                                blocked_probes(h, k, set_bit);
-                            } else {
-                                multiply_probes(h, k, set_bit);
-                            }
+                            in_block_probes(self.layout, h, k, |bit| set(block, u64::from(bit)));
                         }
                     }
                 }
@@ -240,6 +235,18 @@ pub fn multiply_probes(h: u64, k: u8, mut f: impl FnMut(u32) -> bool) -> bool {
         }
     }
     true
+}
+
+/// The in-block probes of a blocked `layout`: [`blocked_probes`] for version 2,
+/// [`multiply_probes`] for version 3 (the caller handles the global layout).
+#[inline]
+fn in_block_probes(layout: FilterLayout, h: u64, k: u8, f: impl FnMut(u32) -> bool) -> bool {
+    debug_assert!(layout.is_blocked());
+    if layout == FilterLayout::Blocked {
+        blocked_probes(h, k, f)
+    } else {
+        multiply_probes(h, k, f)
+    }
 }
 
 /// `0x9E37_79B9^(j+1) mod 2^32` for each probe `j` of [`multiply_probes`].
@@ -321,16 +328,11 @@ impl BloomFilter {
                 let Some(block) = bits.get(start..start + FILTER_BLOCK_LEN) else {
                     return true;
                 };
-                let is_set = |bit: u32| {
+                in_block_probes(self.layout, hash, self.num_probes, |bit| {
                     block
                         .get((bit / 8) as usize)
                         .is_some_and(|b| b & (1 << (bit % 8)) != 0)
-                };
-                if self.layout == FilterLayout::Blocked {
-                    blocked_probes(hash, self.num_probes, is_set)
-                } else {
-                    multiply_probes(hash, self.num_probes, is_set)
-                }
+                })
             }
             FilterLayout::Global => {
                 global_probes(hash, self.num_probes, 8 * bits.len() as u64, |bit| {

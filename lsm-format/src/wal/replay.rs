@@ -188,13 +188,13 @@ fn check_synced_offset(synced_offset: u64, offset: u64) -> Result<()> {
 /// every format, and the largest certification any decoding gives counts, so that
 /// doubt refuses to open rather than drops data that had been synced.
 fn certified_synced_offset(format: Option<WalFormat>, offset: u64, payload: &[u8]) -> Result<u64> {
-    let formats = match format {
-        Some(format) => vec![format],
-        None => vec![WalFormat::V2, WalFormat::V1],
+    let formats = match &format {
+        Some(format) => std::slice::from_ref(format),
+        None => &[WalFormat::V2, WalFormat::V1],
     };
     let mut certified = None;
     let mut first_error = None;
-    for format in formats {
+    for &format in formats {
         match WalRecordDecoder::with_format(format).decode(offset, payload) {
             Ok(WalRecord::Batch(batch)) => {
                 check_synced_offset(batch.synced_offset, offset)?;
