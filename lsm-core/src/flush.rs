@@ -25,7 +25,7 @@ use crate::inner::DbInner;
 use crate::memtable::MemTable;
 use crate::metrics::bump;
 use crate::segment_builder::SegmentBuilder;
-use crate::segment_file::SegmentFile;
+use crate::segment_file::{SegmentContext, SegmentFile};
 use crate::version::VersionSet;
 
 /// Writes `mem` as level-0 segments (no tombstone is dropped: older data may lie
@@ -35,7 +35,7 @@ pub(crate) fn write_memtable(
     dir: &std::path::Path,
     opts: &crate::options::Options,
     next_file: &std::sync::atomic::AtomicU64,
-    cache: Option<Arc<dyn lsm_format::BlockCache>>,
+    ctx: &SegmentContext,
     mem: &MemTable,
     snapshots: Vec<u64>,
 ) -> Result<Vec<Arc<SegmentFile>>> {
@@ -47,20 +47,20 @@ pub(crate) fn write_memtable(
         }
     }
     let metas = builder.finish()?;
-    open_outputs(inner_fs, dir, cache, metas)
+    open_outputs(inner_fs, dir, ctx, metas)
 }
 
 /// Opens freshly written segments; on failure removes them all (none is referenced).
 pub(crate) fn open_outputs(
     fs: &crate::fs::FsRef,
     dir: &std::path::Path,
-    cache: Option<Arc<dyn lsm_format::BlockCache>>,
+    ctx: &SegmentContext,
     metas: Vec<lsm_format::manifest::SegmentMeta>,
 ) -> Result<Vec<Arc<SegmentFile>>> {
     let numbers: Vec<u64> = metas.iter().map(|m| m.file_number).collect();
     let mut files = Vec::with_capacity(metas.len());
     for meta in metas {
-        match SegmentFile::open(fs, dir, meta, cache.clone()) {
+        match SegmentFile::open(fs, dir, meta, ctx) {
             Ok(f) => files.push(f),
             Err(e) => {
                 for n in numbers {
@@ -74,12 +74,6 @@ pub(crate) fn open_outputs(
 }
 
 impl DbInner {
-    pub(crate) fn cache_ref(&self) -> Option<Arc<dyn lsm_format::BlockCache>> {
-        self.cache
-            .clone()
-            .map(|c| c as Arc<dyn lsm_format::BlockCache>)
-    }
-
     /// Logs `edit` (whose added segments are `added`, all at `level`) and installs
     /// the resulting version; `after` adjusts the state in the same step. On failure
     /// the database is poisoned and the outputs are left on disk (the next open
@@ -135,7 +129,7 @@ impl DbInner {
             &self.dir,
             &self.opts,
             &self.next_file,
-            self.cache_ref(),
+            &self.segments,
             &mem,
             self.snapshots.sequences(),
         )?;

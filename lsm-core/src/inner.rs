@@ -28,6 +28,7 @@ use crate::memtable::MemTable;
 use crate::metrics::{read, Metrics};
 use crate::options::Options;
 use crate::poison::Poison;
+use crate::segment_file::SegmentContext;
 use crate::snapshot_list::SnapshotList;
 use crate::stats::{LevelStats, Stats};
 use crate::super_version::SuperVersion;
@@ -52,6 +53,8 @@ pub(crate) struct DbInner {
     pub fs: FsRef,
     pub opts: Options,
     pub cache: Option<Arc<LruBlockCache>>,
+    /// The cache (again) and the mapped-read budget, as segments are opened with.
+    pub segments: SegmentContext,
     pub sv: RwLock<Arc<SuperVersion>>,
     pub state: Mutex<State>,
     pub flush_cv: Condvar,
@@ -134,6 +137,7 @@ impl DbInner {
             immutable_memtables: sv.imm.len(),
             block_cache_hits: self.cache.as_ref().map_or(0, |c| c.hits()),
             block_cache_misses: self.cache.as_ref().map_or(0, |c| c.misses()),
+            mmap_read_bytes: self.segments.mapped_reads.used(),
             bloom_useful: read(&m.bloom_useful),
             bloom_false_positives: read(&m.bloom_false_positives),
             write_stalls: read(&m.write_stalls),

@@ -37,10 +37,22 @@ pub struct Options {
     pub level0_bloom_bits_per_key: u8,
     /// Bytes of decompressed blocks kept in the LRU block cache; 0 disables it.
     /// Default 64 MiB. Only reads fill it (compaction's one-pass reads do not).
-    /// Segments are memory-mapped, so the pages of a file that reads touch count in
-    /// the process's resident memory besides the cache; a larger cache mostly saves
-    /// LZ4 decompression of hot blocks.
+    /// Segments read through their memory mapping (see
+    /// [`mmap_read_budget`](Self::mmap_read_budget)) keep the pages reads touched in
+    /// the process's resident memory besides the cache.
     pub block_cache_size: usize,
+    /// Segment bytes whose data blocks are read through the memory mapping; the data
+    /// blocks of segments opened beyond it are read with one positional read
+    /// (`pread`) per block-cache miss. Default 128 MiB; 0 reads every segment with
+    /// positional reads, `u64::MAX` maps every one.
+    ///
+    /// A read through the mapping costs no system call, but the pages it touches
+    /// (on Linux, whole page-cache folios of up to 2 MiB) stay in the process's
+    /// resident memory while the segment is open: a database much larger than the
+    /// budget would otherwise end up with all its files resident. Segments take the
+    /// budget in the order they are opened and give it back when deleted. Index,
+    /// filter and properties blocks are always read through the mapping.
+    pub mmap_read_budget: u64,
     /// Fsync the write-ahead log before acknowledging every write. Default false: a
     /// write reaches the operating system before it is acknowledged (so it survives a
     /// process crash) and [`crate::Db::sync`] makes it survive power loss.
@@ -74,6 +86,7 @@ impl Default for Options {
             bloom_bits_per_key: 14,
             level0_bloom_bits_per_key: 20,
             block_cache_size: 64 << 20,
+            mmap_read_budget: 128 << 20,
             sync_writes: false,
             flush_interval: None,
             level0_compaction_trigger: 4,

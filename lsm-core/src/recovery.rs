@@ -42,7 +42,7 @@ use crate::memtable::MemTable;
 use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::poison::Poison;
-use crate::segment_file::SegmentFile;
+use crate::segment_file::{MappedReadBudget, SegmentContext, SegmentFile};
 use crate::snapshot_list::SnapshotList;
 use crate::super_version::SuperVersion;
 use crate::version::{Version, VersionSet};
@@ -89,11 +89,7 @@ fn list(fs: &FsRef, dir: &Path) -> Result<Listing> {
 }
 
 /// Replays the manifest and opens every segment it lists.
-fn load_manifest(
-    fs: &FsRef,
-    dir: &Path,
-    cache: &Option<Arc<LruBlockCache>>,
-) -> Result<(ManifestState, Version)> {
+fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<(ManifestState, Version)> {
     let path = dir.join(MANIFEST);
     let data = fs.read(&path).map_err(io_err(&path))?;
     let state = replay_manifest(&data).map_err(|e| Error::from_format(&path, e))?;
@@ -111,8 +107,7 @@ fn load_manifest(
                     reason: "segment listed in the manifest is missing".to_string(),
                 });
             }
-            let cache = cache.clone().map(|c| c as Arc<dyn lsm_format::BlockCache>);
-            let file = SegmentFile::open(fs, dir, meta.clone(), cache)?;
+            let file = SegmentFile::open(fs, dir, meta.clone(), ctx)?;
             added.push((level as u32, file));
         }
     }
@@ -185,9 +180,13 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
     let listing = list(&fs, dir)?;
     let cache =
         (opts.block_cache_size > 0).then(|| Arc::new(LruBlockCache::new(opts.block_cache_size)));
+    let segments = SegmentContext {
+        cache: cache.clone().map(|c| c as Arc<dyn lsm_format::BlockCache>),
+        mapped_reads: Arc::new(MappedReadBudget::new(opts.mmap_read_budget)),
+    };
 
     let (mut state, mut version) = if listing.manifest {
-        load_manifest(&fs, dir, &cache)?
+        load_manifest(&fs, dir, &segments)?
     } else if !listing.segments.is_empty() || !listing.wals.is_empty() {
         return Err(Error::Corruption {
             file: dir.join(MANIFEST),
@@ -218,8 +217,15 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
 
     let mut edit = VersionEdit::default();
     if !recovered.is_empty() {
-        let cache = cache.clone().map(|c| c as Arc<dyn lsm_format::BlockCache>);
-        let files = write_memtable(&fs, dir, &opts, &next_file, cache, &recovered, Vec::new())?;
+        let files = write_memtable(
+            &fs,
+            dir,
+            &opts,
+            &next_file,
+            &segments,
+            &recovered,
+            Vec::new(),
+        )?;
         let added: Vec<_> = files.into_iter().map(|f| (0u32, f)).collect();
         edit.added_segments = added.iter().map(|(l, f)| (*l, f.meta.clone())).collect();
         version = version.apply(&[], &added);
@@ -279,6 +285,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
         fs,
         opts,
         cache,
+        segments,
         sv: RwLock::new(sv),
         state: Mutex::new(State {
             mem,

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use lsm_format::manifest::SegmentMeta;
@@ -19,17 +19,80 @@ use crate::error::{Error, Result};
 use crate::filenames;
 use crate::fs::{FsRef, MappedFile};
 
+/// What the open segments of one database share: the block cache, and the budget
+/// of segment bytes whose data blocks are read through the memory mapping.
+#[derive(Clone)]
+pub(crate) struct SegmentContext {
+    pub cache: Option<Arc<dyn BlockCache>>,
+    pub mapped_reads: Arc<MappedReadBudget>,
+}
+
+impl SegmentContext {
+    /// No cache, and every segment read through its mapping (tests, tools).
+    #[cfg(test)]
+    pub fn unbounded() -> Self {
+        SegmentContext {
+            cache: None,
+            mapped_reads: Arc::new(MappedReadBudget::new(u64::MAX)),
+        }
+    }
+}
+
+/// `Options::mmap_read_budget`: segment bytes whose data blocks may be read through
+/// the memory mapping at once. Reading a block through a mapping costs no system
+/// call, but leaves its pages (on Linux, the whole page-cache folio, up to 2 MiB) in
+/// the process's resident set until the segment is closed; beyond the budget a
+/// segment's data blocks are read with one positional read each into the block
+/// cache, and resident memory stays the cache's size however large the database.
+pub(crate) struct MappedReadBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl MappedReadBudget {
+    pub fn new(limit: u64) -> Self {
+        MappedReadBudget {
+            limit,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `bytes` of the budget if they fit.
+    fn try_take(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes of the budget in use.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
 pub(crate) struct SegmentFile {
     pub meta: SegmentMeta,
     pub reader: SegmentReader,
     pub path: PathBuf,
     mapping: MappedFile,
+    /// The budget this segment holds `meta.file_size` bytes of, when its data blocks
+    /// are read through the mapping.
+    mapped_reads: Option<Arc<MappedReadBudget>>,
     fs: FsRef,
     obsolete: AtomicBool,
 }
 
 impl SegmentFile {
-    /// Maps and opens the finished segment `meta.file_number` in `dir`.
+    /// Maps and opens the finished segment `meta.file_number` in `dir`. Its data
+    /// blocks are read through the mapping if the file fits in what is left of
+    /// `ctx.mapped_reads` (or the file system offers no positional reads), and with
+    /// positional reads otherwise.
     ///
     /// # Errors
     /// `Io` when the file cannot be mapped; `Corruption` when its footer or metadata
@@ -38,7 +101,7 @@ impl SegmentFile {
         fs: &FsRef,
         dir: &Path,
         meta: SegmentMeta,
-        cache: Option<Arc<dyn BlockCache>>,
+        ctx: &SegmentContext,
     ) -> Result<Arc<SegmentFile>> {
         let path = filenames::segment_path(dir, meta.file_number);
         let mapping = fs.map(&path).map_err(|e| Error::io(&path, e))?;
@@ -54,18 +117,32 @@ impl SegmentFile {
                 ),
             });
         }
+        let (read_at, mapped_reads) = match mapping.read_at() {
+            Some(r) if !ctx.mapped_reads.try_take(meta.file_size) => (Some(r.clone()), None),
+            Some(_) => (None, Some(ctx.mapped_reads.clone())),
+            None => (None, None),
+        };
         let options = ReadOptions {
             segment_id: meta.file_number,
-            cache,
+            cache: ctx.cache.clone(),
             file_name: Some(filenames::segment_name(meta.file_number)),
+            read_at,
         };
-        let reader =
-            SegmentReader::open(data, options).map_err(|e| Error::from_format(&path, e))?;
+        let reader = match SegmentReader::open(data, options) {
+            Ok(reader) => reader,
+            Err(e) => {
+                if let Some(budget) = &mapped_reads {
+                    budget.give_back(meta.file_size);
+                }
+                return Err(Error::from_format(&path, e));
+            }
+        };
         Ok(Arc::new(SegmentFile {
             meta,
             reader,
             path,
             mapping,
+            mapped_reads,
             fs: fs.clone(),
             obsolete: AtomicBool::new(false),
         }))
@@ -107,6 +184,9 @@ impl SegmentFile {
 
 impl Drop for SegmentFile {
     fn drop(&mut self) {
+        if let Some(budget) = &self.mapped_reads {
+            budget.give_back(self.meta.file_size);
+        }
         if self.obsolete.load(Ordering::Acquire) {
             match self.fs.remove(&self.path) {
                 Ok(()) => log::debug!("removed obsolete segment {}", self.path.display()),
@@ -127,5 +207,107 @@ impl std::fmt::Debug for SegmentFile {
             .field("number", &self.meta.file_number)
             .field("size", &self.meta.file_size)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use lsm_format::EntryKind;
+
+    use super::*;
+    use crate::fs::{FaultFs, FaultKind, FaultMode, SimFs};
+    use crate::options::Options;
+    use crate::segment_builder::SegmentBuilder;
+
+    /// Writes segment `keys` (values `v<key>`) and returns its metadata.
+    fn write(fs: &FsRef, next: &AtomicU64, keys: std::ops::Range<u32>) -> SegmentMeta {
+        let mut b = SegmentBuilder::new(fs, Path::new("/db"), &Options::default(), 1, next);
+        for k in keys {
+            let key = format!("key{k:06}");
+            b.add(
+                key.as_bytes(),
+                1,
+                EntryKind::Put,
+                format!("v{key}").as_bytes(),
+            )
+            .unwrap();
+        }
+        b.finish().unwrap().pop().unwrap()
+    }
+
+    fn context(limit: u64) -> SegmentContext {
+        SegmentContext {
+            cache: None,
+            mapped_reads: Arc::new(MappedReadBudget::new(limit)),
+        }
+    }
+
+    fn value(seg: &SegmentFile, k: u32) -> Vec<u8> {
+        let key = format!("key{k:06}");
+        seg.reader
+            .get(key.as_bytes(), 9)
+            .unwrap()
+            .unwrap()
+            .value
+            .to_vec()
+    }
+
+    #[test]
+    fn segments_read_through_the_mapping_while_they_fit_in_the_budget() {
+        let sim = SimFs::new();
+        let fs = sim.fs_ref();
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        let next = AtomicU64::new(1);
+        let metas: Vec<_> = (0..3)
+            .map(|i| write(&fs, &next, i * 500..i * 500 + 500))
+            .collect();
+        let size = metas[0].file_size;
+        // Room for any one of them, not for two.
+        let ctx = context(size + metas[1].file_size - 1);
+        let open =
+            |m: &SegmentMeta| SegmentFile::open(&fs, Path::new("/db"), m.clone(), &ctx).unwrap();
+        let a = open(&metas[0]);
+        let b = open(&metas[1]);
+        assert!(a.reader.options().read_at.is_none(), "the first fits");
+        assert!(b.reader.options().read_at.is_some(), "the second does not");
+        assert_eq!(ctx.mapped_reads.used(), size);
+        // Both answer alike.
+        assert_eq!(value(&a, 7), b"vkey000007");
+        assert_eq!(value(&b, 700), b"vkey000700");
+        // Closing the mapped one gives its share back to the next segment opened.
+        drop(a);
+        assert_eq!(ctx.mapped_reads.used(), 0);
+        let c = open(&metas[2]);
+        assert!(c.reader.options().read_at.is_none());
+        assert_eq!(value(&c, 1200), b"vkey001200");
+        drop((b, c));
+        assert_eq!(ctx.mapped_reads.used(), 0);
+        // A segment that fails to open takes nothing.
+        let mut bad = metas[0].clone();
+        bad.file_size += 1;
+        assert!(SegmentFile::open(&fs, Path::new("/db"), bad, &ctx).is_err());
+        assert_eq!(ctx.mapped_reads.used(), 0);
+    }
+
+    #[test]
+    fn a_failed_positional_read_is_an_io_error_naming_the_file() {
+        let sim = SimFs::new();
+        let faults = FaultFs::new(sim.fs_ref());
+        let fs = faults.fs_ref();
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        let next = AtomicU64::new(1);
+        let meta = write(&fs, &next, 0..500);
+        let seg = SegmentFile::open(&fs, Path::new("/db"), meta, &context(0)).unwrap();
+        assert_eq!(value(&seg, 3), b"vkey000003");
+        faults.fail(FaultKind::Read, 1, FaultMode::Once);
+        let err = seg.reader.get(b"key000004", 9).unwrap_err();
+        let err = Error::from_format(&seg.path, err);
+        assert!(
+            matches!(&err, Error::Io { path, .. } if path == &seg.path),
+            "{err:?}"
+        );
+        assert_eq!(value(&seg, 4), b"vkey000004", "the next read succeeds");
     }
 }

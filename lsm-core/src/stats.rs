@@ -42,6 +42,10 @@ pub struct Stats {
     pub block_cache_hits: u64,
     /// Block cache misses.
     pub block_cache_misses: u64,
+    /// Bytes of the open segments whose data blocks are read through their memory
+    /// mapping, at most [`Options::mmap_read_budget`](crate::Options::mmap_read_budget);
+    /// the others' are read with positional reads.
+    pub mmap_read_bytes: u64,
     /// Segment lookups a Bloom filter answered "absent" (a read saved).
     pub bloom_useful: u64,
     /// Segment lookups a Bloom filter let through but the key was absent.

@@ -537,6 +537,7 @@ fn block_cache_serves_decompressed_blocks() {
         segment_id: 7,
         cache: Some(cache.clone()),
         file_name: Some("000007.seg".into()),
+        read_at: None,
     };
     let r = SegmentReader::open(bytes, options).unwrap();
     let walk_without_fill = || {

@@ -148,7 +148,7 @@ impl DbInner {
                 return Err(Error::Closed);
             }
         }
-        let outputs = open_outputs(&self.fs, &self.dir, self.cache_ref(), builder.finish()?)?;
+        let outputs = open_outputs(&self.fs, &self.dir, &self.segments, builder.finish()?)?;
         let output_bytes: u64 = outputs.iter().map(|f| f.size()).sum();
         let added: Vec<(u32, Arc<SegmentFile>)> =
             outputs.iter().map(|f| (out_level, f.clone())).collect();

@@ -11,7 +11,8 @@
 //!   [`FileSystem::sync_dir`] on its directory returned `Ok`;
 //! - [`FileSystem::rename`] atomically replaces the target;
 //! - [`FileSystem::map`] is only called on files that are complete and never written
-//!   again (finished segments);
+//!   again (finished segments); the positional reads a [`MappedFile`] may offer read
+//!   the same bytes as the mapping;
 //! - space added by [`WritableFile::preallocate`] reads as zeros and may survive a
 //!   power loss (as zeros) whether or not it was synced; [`WritableFile::trim`]
 //!   followed by a sync makes the file exactly its written bytes again.
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+pub use lsm_format::ReadAt;
 
 pub mod fault;
 mod real;
@@ -65,20 +67,26 @@ pub trait ResidentPages: Send + Sync {
     fn release(&self, range: Range<usize>);
 }
 
-/// A file as [`FileSystem::map`] returns it: its bytes and, when they are a real
-/// memory mapping, a way to release pages a one-pass reader is done with (mapped
-/// pages count in the process's RSS until released or unmapped).
+/// A file as [`FileSystem::map`] returns it: its bytes; when they are a real memory
+/// mapping, a way to release pages a one-pass reader is done with (mapped pages
+/// count in the process's RSS until released or unmapped); and, optionally,
+/// positional reads of the same bytes, which leave no pages mapped.
 #[derive(Clone)]
 pub struct MappedFile {
     /// The file's contents.
     pub bytes: Bytes,
     pages: Option<Arc<dyn ResidentPages>>,
+    read_at: Option<Arc<dyn ReadAt>>,
 }
 
 impl MappedFile {
     /// Contents held in memory: nothing to release.
     pub fn in_memory(bytes: Bytes) -> Self {
-        MappedFile { bytes, pages: None }
+        MappedFile {
+            bytes,
+            pages: None,
+            read_at: None,
+        }
     }
 
     /// A mapping whose pages `pages` can release.
@@ -86,7 +94,19 @@ impl MappedFile {
         MappedFile {
             bytes,
             pages: Some(pages),
+            read_at: None,
         }
+    }
+
+    /// The same file, also offering positional reads of its bytes with `read_at`.
+    pub fn with_read_at(mut self, read_at: Arc<dyn ReadAt>) -> Self {
+        self.read_at = Some(read_at);
+        self
+    }
+
+    /// Positional reads of the file's bytes, when the file system offers them.
+    pub fn read_at(&self) -> Option<&Arc<dyn ReadAt>> {
+        self.read_at.as_ref()
     }
 
     /// See [`ResidentPages::release`]; nothing for contents held in memory.
@@ -102,6 +122,7 @@ impl std::fmt::Debug for MappedFile {
         f.debug_struct("MappedFile")
             .field("len", &self.bytes.len())
             .field("mapped", &self.pages.is_some())
+            .field("read_at", &self.read_at.is_some())
             .finish()
     }
 }

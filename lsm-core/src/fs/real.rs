@@ -17,7 +17,7 @@ use memmap2::Mmap;
 #[cfg(unix)]
 use memmap2::UncheckedAdvice;
 
-use super::{FileLock, FileSystem, MappedFile, ResidentPages, WritableFile, RELEASE_ALIGN};
+use super::{FileLock, FileSystem, MappedFile, ReadAt, ResidentPages, WritableFile, RELEASE_ALIGN};
 
 /// A read-only mapping shared by the `Bytes` that reads it and the handle that
 /// releases its pages.
@@ -61,6 +61,49 @@ impl ResidentPages for SharedMmap {
 /// The operating system's file system. Stateless: copy it freely.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealFs;
+
+/// A read-only file read with `pread` (Unix) or `seek_read` (Windows).
+struct PositionalFile(File);
+
+impl PositionalFile {
+    /// `None` on platforms without positional reads: the mapping serves every read.
+    #[allow(clippy::unnecessary_wraps)]
+    fn new(file: File) -> Option<Self> {
+        if cfg!(any(unix, windows)) {
+            Some(PositionalFile(file))
+        } else {
+            None
+        }
+    }
+}
+
+impl ReadAt for PositionalFile {
+    #[cfg(unix)]
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset)
+    }
+
+    #[cfg(windows)]
+    fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match std::os::windows::fs::FileExt::seek_read(&self.0, buf, offset) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(not(any(unix, windows)))]
+    fn read_exact_at(&self, _buf: &mut [u8], _offset: u64) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
 
 /// An append-only `std::fs::File` that remembers its length, so [`WritableFile::len`]
 /// needs no system call.
@@ -164,10 +207,11 @@ impl FileSystem for RealFs {
         // Unix keeps the mapping valid. Nothing else may write to the database
         // directory while it is open (it holds the `LOCK` file).
         let mmap = SharedMmap(Arc::new(unsafe { Mmap::map(&file)? }));
-        Ok(MappedFile::mapped(
-            Bytes::from_owner(mmap.clone()),
-            Arc::new(mmap),
-        ))
+        let mapped = MappedFile::mapped(Bytes::from_owner(mmap.clone()), Arc::new(mmap));
+        Ok(match PositionalFile::new(file) {
+            Some(read_at) => mapped.with_read_at(Arc::new(read_at)),
+            None => mapped,
+        })
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

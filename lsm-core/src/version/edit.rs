@@ -64,6 +64,7 @@ mod tests {
     use crate::fs::{FsRef, RealFs};
     use crate::options::Options;
     use crate::segment_builder::SegmentBuilder;
+    use crate::segment_file::SegmentContext;
 
     /// Writes and opens one segment holding `keys` at sequence numbers from `seq`.
     fn segment(
@@ -79,7 +80,7 @@ mod tests {
                 .unwrap();
         }
         let meta = b.finish().unwrap().pop().unwrap();
-        SegmentFile::open(fs, dir, meta, None).unwrap()
+        SegmentFile::open(fs, dir, meta, &SegmentContext::unbounded()).unwrap()
     }
 
     fn numbers(files: &[Arc<SegmentFile>]) -> Vec<u64> {

@@ -228,26 +228,30 @@ pub fn options() -> impl Strategy<Value = Options> {
             prop_oneof![Just(0u8), Just(4), Just(10)],
             any::<bool>(),
             any::<bool>(),
+            prop_oneof![Just(0u64), Just(16 << 10), Just(u64::MAX)],
         ),
     )
         .prop_map(
-            |((mem_kib, block, mult, l0, stop), (lz4, l1_kib, bloom, cache, sync))| Options {
-                memtable_size: mem_kib << 10,
-                segment_size: 4096,
-                block_size: block,
-                level_size_multiplier: mult,
-                level0_compaction_trigger: l0,
-                level0_stop_writes: l0 + stop,
-                level1_size: l1_kib << 10,
-                compression: if lz4 {
-                    Compression::Lz4
-                } else {
-                    Compression::None
-                },
-                bloom_bits_per_key: bloom,
-                block_cache_size: if cache { 32 << 10 } else { 0 },
-                sync_writes: sync,
-                ..Options::default()
+            |((mem_kib, block, mult, l0, stop), (lz4, l1_kib, bloom, cache, sync, mapped))| {
+                Options {
+                    memtable_size: mem_kib << 10,
+                    segment_size: 4096,
+                    block_size: block,
+                    level_size_multiplier: mult,
+                    level0_compaction_trigger: l0,
+                    level0_stop_writes: l0 + stop,
+                    level1_size: l1_kib << 10,
+                    compression: if lz4 {
+                        Compression::Lz4
+                    } else {
+                        Compression::None
+                    },
+                    bloom_bits_per_key: bloom,
+                    block_cache_size: if cache { 32 << 10 } else { 0 },
+                    sync_writes: sync,
+                    mmap_read_budget: mapped,
+                    ..Options::default()
+                }
             },
         )
 }

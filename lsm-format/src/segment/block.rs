@@ -66,14 +66,30 @@ pub fn read_raw(
     check: ChecksumCheck,
 ) -> Result<(Range<usize>, Compression)> {
     let range = block_range(handle, file.len())?;
-    let contents_end = range.end - BLOCK_TRAILER_LEN;
-    let corrupt = |reason: String| Error::corruption(handle.offset, reason);
-    let (Some(covered), Some(stored)) = (
-        file.get(range.start..contents_end + 2),
-        file.get(contents_end + 2..range.end),
-    ) else {
-        return Err(corrupt("block out of bounds".into()));
+    let block = file
+        .get(range.clone())
+        .ok_or_else(|| Error::corruption(handle.offset, "block out of bounds"))?;
+    let (contents, compression) = check_block(block, handle.offset, expected, check)?;
+    Ok((
+        range.start + contents.start..range.start + contents.end,
+        compression,
+    ))
+}
+
+/// As [`read_raw`], for `block` holding exactly one block (contents and trailer, as
+/// read from file offset `offset`, which errors name). Returns the range of the
+/// contents within `block`.
+pub fn check_block(
+    block: &[u8],
+    offset: u64,
+    expected: BlockType,
+    check: ChecksumCheck,
+) -> Result<(Range<usize>, Compression)> {
+    let corrupt = |reason: String| Error::corruption(offset, reason);
+    let Some(contents_end) = block.len().checked_sub(BLOCK_TRAILER_LEN) else {
+        return Err(corrupt("block shorter than its trailer".into()));
     };
+    let (covered, stored) = block.split_at(contents_end + 2);
     let mut sum = [0u8; 8];
     sum.copy_from_slice(stored);
     let stored = u64::from_le_bytes(sum);
@@ -103,7 +119,7 @@ pub fn read_raw(
             "{expected:?} block must not be compressed"
         )));
     }
-    Ok((range.start..contents_end, compression))
+    Ok((0..contents_end, compression))
 }
 
 /// Decompresses LZ4 block contents (`uncompressed_len:u32 lz4_block`) whose block

@@ -125,8 +125,9 @@ pub struct BlockCacheKey {
 }
 
 /// A cache of decompressed data blocks, shared between segment readers. Only blocks
-/// that cost work to rebuild (decompression) go through it; uncompressed blocks are
-/// borrowed from the file bytes directly.
+/// that cost work to rebuild (decompression, or a positional read with
+/// [`ReadOptions::read_at`]) go through it; other uncompressed blocks are borrowed
+/// from the file bytes directly.
 pub trait BlockCache: Send + Sync {
     /// The cached contents of a block, if present.
     fn get(&self, key: &BlockCacheKey) -> Option<Bytes>;
@@ -142,6 +143,15 @@ pub trait BlockCache: Send + Sync {
     }
 }
 
+/// Positional reads of the file a [`SegmentReader`] was opened on (`pread`).
+pub trait ReadAt: Send + Sync {
+    /// Fills `buf` with the file's bytes at `offset..offset + buf.len()`.
+    ///
+    /// # Errors
+    /// Any I/O error, including `UnexpectedEof` when the file is shorter.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+
 /// How a [`SegmentReader`] reads.
 #[derive(Clone, Default)]
 pub struct ReadOptions {
@@ -151,6 +161,13 @@ pub struct ReadOptions {
     pub cache: Option<Arc<dyn BlockCache>>,
     /// A file name used in error messages (offsets are always given).
     pub file_name: Option<String>,
+    /// When set, data blocks are read with it, one positional read per block, instead
+    /// of from the bytes the reader was opened on, and every block read this way
+    /// enters the cache (compressed or not). The bytes still serve the footer,
+    /// index, filter and properties. For memory-mapped files: a block read through a
+    /// mapping leaves its pages in the process's resident set, one read into a
+    /// buffer does not.
+    pub read_at: Option<Arc<dyn ReadAt>>,
 }
 
 impl std::fmt::Debug for ReadOptions {
@@ -159,6 +176,7 @@ impl std::fmt::Debug for ReadOptions {
             .field("segment_id", &self.segment_id)
             .field("cache", &self.cache.is_some())
             .field("file_name", &self.file_name)
+            .field("read_at", &self.read_at.is_some())
             .finish()
     }
 }

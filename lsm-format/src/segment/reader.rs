@@ -2,9 +2,11 @@
 //!
 //! `open` reads the footer, checks the filter, properties and index blocks once and
 //! keeps them decoded: the index as a sorted array of (last key, tag, handle), with
-//! its keys sharing one buffer. Data blocks are checksummed every time they are taken
-//! from the file bytes; uncompressed ones are then used in place (zero copy), LZ4 ones
-//! are decompressed and may be kept in the [`BlockCache`](crate::BlockCache).
+//! its keys sharing one buffer. Data blocks come from the file bytes, checksummed the
+//! first time; uncompressed ones are then used in place (zero copy), LZ4 ones are
+//! decompressed and may be kept in the [`BlockCache`](crate::BlockCache). With
+//! [`ReadOptions::read_at`] they come from positional reads instead, checksummed every
+//! time, and go through the cache whether compressed or not.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -14,15 +16,17 @@ use bytes::Bytes;
 
 use crate::entry::EntryKind;
 use crate::error::{Error, Result};
-use crate::segment::block::{decompress_lz4, decompress_lz4_into, read_raw, ChecksumCheck};
+use crate::segment::block::{
+    block_range, check_block, decompress_lz4, decompress_lz4_into, read_raw, ChecksumCheck,
+};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
 use crate::segment::entries::SegmentEntries;
 use crate::segment::index_search::IndexSearch;
 use crate::segment::open;
 use crate::segment::{
-    BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, IndexEntry, Properties,
-    ReadOptions, Region, SegmentIter, FOOTER_LEN,
+    BlockCache, BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, IndexEntry,
+    Properties, ReadAt, ReadOptions, Region, SegmentIter, FOOTER_LEN,
 };
 
 thread_local! {
@@ -34,8 +38,8 @@ thread_local! {
 /// `Sync`.
 ///
 /// `open` checks the footer, and the checksums of the index, filter and properties
-/// blocks, and keeps them parsed. Data blocks are checksummed every time they are read
-/// from the file bytes (decompressed blocks are checked before they enter the cache).
+/// blocks, and keeps them parsed. Data blocks are checksummed before they are first
+/// used (see the module documentation).
 #[derive(Clone)]
 pub struct SegmentReader {
     inner: Arc<Inner>,
@@ -278,20 +282,29 @@ impl SegmentReader {
     }
 
     /// Where the uncompressed contents of data block `i` at `handle` are. The
-    /// checksum is computed the first time this reader reads the block; the file is
-    /// immutable, so later reads trust that check, as they would trust a block cache.
+    /// checksum of a block taken from the file bytes is computed the first time this
+    /// reader reads it; the file is immutable, so later reads trust that check, as
+    /// they would trust a block cache. A block read with [`ReadOptions::read_at`] is
+    /// checked every time: its bytes may have come from the device again.
     fn block_source(&self, i: usize, handle: BlockHandle, fill_cache: bool) -> Result<BlockSource> {
         let inner = &*self.inner;
         let cache = inner
             .options
             .cache
             .as_ref()
-            .filter(|_| inner.properties.compression != 0);
+            .filter(|_| inner.properties.compression != 0 || inner.options.read_at.is_some());
         let key = BlockCacheKey {
             segment_id: inner.options.segment_id,
             offset: handle.offset,
         };
         if let Some(block) = cache.and_then(|c| c.get(&key)) {
+            return Ok(BlockSource::Decompressed(block));
+        }
+        if let Some(file) = &inner.options.read_at {
+            let block = read_block_at(&**file, inner.data.len(), handle, cache, &key)?;
+            if let Some(c) = cache.filter(|_| fill_cache) {
+                c.insert(key, block.clone());
+            }
             return Ok(BlockSource::Decompressed(block));
         }
         let (word, bit) = (i / 64, 1u64 << (i % 64));
@@ -347,6 +360,48 @@ impl SegmentReader {
         name_file(e, self.inner.options.file_name.as_deref())
     }
 }
+
+thread_local! {
+    /// Stored (possibly compressed) bytes of the last block this thread read with a
+    /// positional read: decompression needs them only until it returns.
+    static RAW_BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads data block `handle` of a `file_len`-byte file with one positional read,
+/// checks its framing and checksum, and returns its uncompressed contents (in a
+/// buffer `cache` may recycle).
+fn read_block_at(
+    file: &dyn ReadAt,
+    file_len: usize,
+    handle: BlockHandle,
+    cache: Option<&Arc<dyn BlockCache>>,
+    key: &BlockCacheKey,
+) -> Result<Bytes> {
+    let range = block_range(handle, file_len)?;
+    let mut out = cache.map_or_else(Vec::new, |c| c.recycled_buffer(key));
+    RAW_BLOCK.with(|raw| {
+        let mut raw = raw.borrow_mut();
+        raw.resize(range.len(), 0);
+        file.read_exact_at(&mut raw, handle.offset)?;
+        let (contents, compression) =
+            check_block(&raw, handle.offset, BlockType::Data, ChecksumCheck::Verify)?;
+        let contents = raw.get(contents).unwrap_or_default();
+        match compression {
+            Compression::None => {
+                out.clear();
+                out.extend_from_slice(contents);
+            }
+            Compression::Lz4 => decompress_lz4_into(contents, handle.offset, &mut out)?,
+        }
+        if raw.capacity() > KEEP_RAW_BLOCK {
+            *raw = Vec::new();
+        }
+        Ok(Bytes::from(out))
+    })
+}
+
+/// Raw-block buffers larger than this are not kept between reads.
+const KEEP_RAW_BLOCK: usize = 1 << 20;
 
 /// Where a data block's uncompressed contents are.
 enum BlockSource {

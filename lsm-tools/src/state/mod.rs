@@ -93,6 +93,7 @@ pub fn open_segment_bytes(data: Bytes, number: u64, path: &Path) -> Result<Segme
         segment_id: number,
         cache: None,
         file_name: None,
+        ..ReadOptions::default()
     };
     SegmentReader::open(data, options).map_err(|e| Error::format(path, e))
 }

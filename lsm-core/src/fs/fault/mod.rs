@@ -17,7 +17,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use self::plan::{Faults, Verdict};
-use super::{FileLock, FileSystem, FsRef, MappedFile, WritableFile};
+use super::{FileLock, FileSystem, FsRef, MappedFile, ReadAt, WritableFile};
 
 pub use self::plan::{FaultKind, FaultMode, InjectedFault};
 
@@ -84,6 +84,20 @@ impl FaultFs {
 
     fn gate(&self, kind: FaultKind) -> io::Result<()> {
         self.faults.lock().gate(kind)
+    }
+}
+
+/// Positional reads of a file mapped through a [`FaultFs`]: each counts (and may
+/// fail) as a [`FaultKind::Read`].
+struct FaultReadAt {
+    inner: Arc<dyn ReadAt>,
+    faults: Arc<Mutex<Faults>>,
+}
+
+impl ReadAt for FaultReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.faults.lock().gate(FaultKind::Read)?;
+        self.inner.read_exact_at(buf, offset)
     }
 }
 
@@ -159,7 +173,14 @@ impl FileSystem for FaultFs {
 
     fn map(&self, path: &Path) -> io::Result<MappedFile> {
         self.gate(FaultKind::Read)?;
-        self.inner.map(path)
+        let mapped = self.inner.map(path)?;
+        Ok(match mapped.read_at().cloned() {
+            Some(inner) => mapped.with_read_at(Arc::new(FaultReadAt {
+                inner,
+                faults: self.faults.clone(),
+            })),
+            None => mapped,
+        })
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

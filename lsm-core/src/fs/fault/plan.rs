@@ -24,8 +24,9 @@ pub enum FaultKind {
     Remove,
     /// [`FileSystem::sync_dir`](crate::fs::FileSystem::sync_dir).
     SyncDir,
-    /// [`FileSystem::read`](crate::fs::FileSystem::read) and
-    /// [`FileSystem::map`](crate::fs::FileSystem::map).
+    /// [`FileSystem::read`](crate::fs::FileSystem::read),
+    /// [`FileSystem::map`](crate::fs::FileSystem::map) and each positional read of a
+    /// mapped file ([`MappedFile::read_at`](crate::fs::MappedFile::read_at)).
     Read,
     /// [`FileSystem::list`](crate::fs::FileSystem::list).
     List,

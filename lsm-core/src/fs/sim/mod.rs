@@ -24,7 +24,21 @@ use parking_lot::Mutex;
 
 use self::handles::{SimFile, SimLock};
 use self::state::{normalize, not_found, split, Ino, Inode, State};
-use super::{FileLock, FileSystem, FsRef, MappedFile, WritableFile};
+use super::{FileLock, FileSystem, FsRef, MappedFile, ReadAt, WritableFile};
+
+/// Positional reads of a mapped file's bytes, as the real file system's `pread`.
+struct MemoryReadAt(Bytes);
+
+impl ReadAt for MemoryReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.0.get(start..start.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
 
 pub use self::crash::{CrashMode, PAGE_SIZE};
 
@@ -193,8 +207,8 @@ impl FileSystem for SimFs {
     }
 
     fn map(&self, path: &Path) -> io::Result<MappedFile> {
-        self.read(path)
-            .map(|data| MappedFile::in_memory(Bytes::from(data)))
+        let bytes = Bytes::from(self.read(path)?);
+        Ok(MappedFile::in_memory(bytes.clone()).with_read_at(Arc::new(MemoryReadAt(bytes))))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
