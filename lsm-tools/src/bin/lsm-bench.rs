@@ -67,6 +67,10 @@ struct Args {
     /// Engine: block cache size in bytes (default 64 MiB).
     #[arg(long)]
     block_cache_size: Option<usize>,
+    /// Engine: segment bytes whose data blocks are read through the memory mapping;
+    /// beyond it, with one `pread` per block-cache miss (default 128 MiB).
+    #[arg(long)]
+    mmap_read_budget: Option<u64>,
     /// Engine: compression of data blocks (default lz4).
     #[arg(long, value_enum)]
     compression: Option<CompressionArg>,
@@ -111,6 +115,9 @@ fn main() -> ExitCode {
     }
     if let Some(b) = a.level0_bloom_bits_per_key {
         options.level0_bloom_bits_per_key = b;
+    }
+    if let Some(b) = a.mmap_read_budget {
+        options.mmap_read_budget = b;
     }
     if let Some(c) = a.compression {
         options.compression = match c {
