@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use lsm_format::{BlockCache, BlockCacheKey};
 use parking_lot::Mutex;
 
@@ -68,7 +68,7 @@ struct Shard {
     used: usize,
     capacity: usize,
     /// Allocations of evicted blocks no reader held any more, for reuse.
-    spare: Vec<Vec<u8>>,
+    spare: Vec<BytesMut>,
 }
 
 impl Shard {
@@ -161,10 +161,11 @@ impl Shard {
         if self.spare.len() >= SPARE_BUFFERS || block.len() > MAX_SPARE_BUFFER {
             return;
         }
+        // Not `Vec::from`: that copies the block onto itself (4 KiB of cold memory
+        // per eviction, 4 % of a 10 M-key readrandom profile).
         if let Ok(unique) = block.try_into_mut() {
-            let buf = Vec::from(unique);
-            if buf.capacity() <= MAX_SPARE_BUFFER {
-                self.spare.push(buf);
+            if unique.capacity() <= MAX_SPARE_BUFFER {
+                self.spare.push(unique);
             }
         }
     }
@@ -226,7 +227,7 @@ impl BlockCache for LruBlockCache {
         self.shard(&key).lock().insert(key, block);
     }
 
-    fn recycled_buffer(&self, key: &BlockCacheKey) -> Vec<u8> {
+    fn recycled_buffer(&self, key: &BlockCacheKey) -> BytesMut {
         self.shard(key).lock().spare.pop().unwrap_or_default()
     }
 }
@@ -265,16 +266,19 @@ mod tests {
         let mut s = Shard::new(2 * (100 + NODE_OVERHEAD));
         let held = Bytes::from(vec![7u8; 100]);
         s.insert(key(1, 0), held.clone());
-        s.insert(key(1, 1), Bytes::from(vec![8u8; 100]));
+        let unheld = Bytes::from(vec![8u8; 100]);
+        let unheld_at = unheld.as_ptr();
+        s.insert(key(1, 1), unheld);
         s.insert(key(1, 2), Bytes::from(vec![9u8; 100])); // evicts 0, still held
         assert!(s.spare.is_empty(), "a block a reader holds is not reused");
         assert_eq!(&held[..], &[7u8; 100][..]);
         s.insert(key(1, 3), Bytes::from(vec![1u8; 100])); // evicts 1, unheld
         assert_eq!(s.spare.len(), 1);
+        assert_eq!(&s.spare[0][..], &[8u8; 100][..]);
         assert_eq!(
-            s.spare[0],
-            vec![8u8; 100],
-            "the allocation comes back whole"
+            s.spare[0].as_ptr(),
+            unheld_at,
+            "the allocation comes back, uncopied"
         );
         for i in 4..40 {
             s.insert(key(1, i), Bytes::from(vec![2u8; 100]));

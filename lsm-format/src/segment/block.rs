@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+use bytes::BytesMut;
+
 use crate::checksum::{checksum, checksum_parts};
 use crate::error::{Error, Result};
 use crate::segment::{BlockHandle, BlockType, Compression, BLOCK_TRAILER_LEN, MAX_BLOCK_LEN};
@@ -126,16 +128,17 @@ pub fn check_block(
 /// starts at file offset `offset`. The allocation is bounded by the checks of section
 /// 3.1 before it is made, and the output must have exactly the announced length.
 pub fn decompress_lz4(contents: &[u8], offset: u64) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
+    let mut out = BytesMut::new();
     decompress_lz4_into(contents, offset, &mut out)?;
-    Ok(out)
+    Ok(out.into())
 }
 
 /// As [`decompress_lz4`], into `out`, whose allocation (and initialised length) is
 /// reused: a recycled buffer of a block's size needs neither an allocation nor
-/// zeroing. On success `out` holds exactly the block; on error its contents are
+/// zeroing, and `out.freeze()` makes the block a [`Bytes`](bytes::Bytes) without a
+/// copy. On success `out` holds exactly the block; on error its contents are
 /// unspecified.
-pub fn decompress_lz4_into(contents: &[u8], offset: u64, out: &mut Vec<u8>) -> Result<()> {
+pub fn decompress_lz4_into(contents: &[u8], offset: u64, out: &mut BytesMut) -> Result<()> {
     let corrupt = |reason: String| Error::corruption(offset, reason);
     let (len_bytes, compressed) = match contents.split_first_chunk::<4>() {
         Some((l, rest)) => (*l, rest),
@@ -157,7 +160,7 @@ pub fn decompress_lz4_into(contents: &[u8], offset: u64, out: &mut Vec<u8>) -> R
     // A cache charges a block by its length, so its allocation must stay close to
     // that: never the doubling `resize` would do, nor a reused buffer twice too big.
     if out.capacity() < len || out.capacity() / 2 > len {
-        *out = Vec::with_capacity(len);
+        *out = BytesMut::with_capacity(len);
     }
     // Only bytes past the buffer's current length are zeroed.
     out.resize(len, 0);
@@ -277,9 +280,9 @@ mod tests {
         // Into a reused buffer, longer or shorter than the block: exactly the block.
         compress_lz4(&raw, &mut out);
         for old_len in [0, 7, raw.len(), 10_000] {
-            let mut buf = vec![0xEE; old_len];
+            let mut buf = BytesMut::from(&vec![0xEE; old_len][..]);
             decompress_lz4_into(&out, 0, &mut buf).unwrap();
-            assert_eq!(buf, raw, "old length {old_len}");
+            assert_eq!(&buf[..], &raw[..], "old length {old_len}");
             assert!(buf.capacity() <= 2 * raw.len(), "old length {old_len}");
         }
     }

@@ -12,7 +12,7 @@
 //! blocks), `bloom`, `properties`, `footer`, then `writer`, `reader` and `open`
 //! (checks made when a file is opened), `iter`, `entries` and `verify`.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 
 use crate::entry::EntryKind;
@@ -134,12 +134,13 @@ pub trait BlockCache: Send + Sync {
     /// Stores the contents of a block.
     fn insert(&self, key: BlockCacheKey, block: Bytes);
     /// A buffer to decompress the block `key` into, after [`get`](Self::get) missed
-    /// it: a cache may hand back the allocation of a block it evicted, sparing the
-    /// read path an allocation, a free and the zeroing of a fresh buffer. The
-    /// default is a new, empty `Vec`.
-    fn recycled_buffer(&self, key: &BlockCacheKey) -> Vec<u8> {
+    /// it: a cache may hand back the allocation of a block it evicted
+    /// (`Bytes::try_into_mut` gets it back without a copy), sparing the read path an
+    /// allocation, a free and the zeroing of a fresh buffer. The default is a new,
+    /// empty buffer.
+    fn recycled_buffer(&self, key: &BlockCacheKey) -> BytesMut {
         let _ = key;
-        Vec::new()
+        BytesMut::new()
     }
 }
 

@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::entry::EntryKind;
 use crate::error::{Error, Result};
@@ -318,9 +318,9 @@ impl SegmentReader {
             Compression::None => BlockSource::File(range),
             Compression::Lz4 => {
                 let raw = inner.data.get(range).unwrap_or_default();
-                let mut buf = cache.map_or_else(Vec::new, |c| c.recycled_buffer(&key));
+                let mut buf = cache.map_or_else(BytesMut::new, |c| c.recycled_buffer(&key));
                 decompress_lz4_into(raw, handle.offset, &mut buf)?;
-                let block = Bytes::from(buf);
+                let block = buf.freeze();
                 if let Some(c) = cache.filter(|_| fill_cache) {
                     c.insert(key, block.clone());
                 }
@@ -378,7 +378,7 @@ fn read_block_at(
     key: &BlockCacheKey,
 ) -> Result<Bytes> {
     let range = block_range(handle, file_len)?;
-    let mut out = cache.map_or_else(Vec::new, |c| c.recycled_buffer(key));
+    let mut out = cache.map_or_else(BytesMut::new, |c| c.recycled_buffer(key));
     RAW_BLOCK.with(|raw| {
         let mut raw = raw.borrow_mut();
         raw.resize(range.len(), 0);
@@ -396,7 +396,7 @@ fn read_block_at(
         if raw.capacity() > KEEP_RAW_BLOCK {
             *raw = Vec::new();
         }
-        Ok(Bytes::from(out))
+        Ok(out.freeze())
     })
 }
 
