@@ -96,9 +96,12 @@ pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
             ),
         ));
     }
-    let verified = (0..index.len().div_ceil(64))
-        .map(|_| AtomicU64::new(0))
-        .collect();
+    let bitmap = || {
+        (0..index.len().div_ceil(64))
+            .map(|_| AtomicU64::new(0))
+            .collect()
+    };
+    let (verified, lz4) = (bitmap(), bitmap());
     let search = IndexSearch::new(&index);
     Ok(Inner {
         search,
@@ -109,6 +112,7 @@ pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
         filter,
         index,
         verified,
+        lz4,
     })
 }
 

@@ -54,8 +54,11 @@ pub(crate) struct Inner {
     pub(crate) index: Vec<IndexSlot>,
     /// Binary search over the index keys.
     pub(crate) search: IndexSearch,
-    /// One bit per data block: its checksum was verified by this reader.
+    /// One bit per data block: its framing and checksum were verified by this
+    /// reader (and it decoded).
     pub(crate) verified: Box<[AtomicU64]>,
+    /// One bit per verified data block: it is LZ4-compressed.
+    pub(crate) lz4: Box<[AtomicU64]>,
 }
 
 /// One decoded index entry; `key` shares the index keys' buffer.
@@ -282,9 +285,9 @@ impl SegmentReader {
     }
 
     /// Where the uncompressed contents of data block `i` at `handle` are. The
-    /// checksum of a block taken from the file bytes is computed the first time this
-    /// reader reads it; the file is immutable, so later reads trust that check, as
-    /// they would trust a block cache. A block read with [`ReadOptions::read_at`] is
+    /// framing and checksum of a block taken from the file bytes are checked the first
+    /// time this reader reads it; the file is immutable, so later reads trust that
+    /// check, as they would trust a block cache, and take the compression it found. A block read with [`ReadOptions::read_at`] is
     /// checked every time: its bytes may have come from the device again.
     fn block_source(&self, i: usize, handle: BlockHandle, fill_cache: bool) -> Result<BlockSource> {
         let inner = &*self.inner;
@@ -308,12 +311,29 @@ impl SegmentReader {
             return Ok(BlockSource::Decompressed(block));
         }
         let (word, bit) = (i / 64, 1u64 << (i % 64));
-        let flag = inner.verified.get(word);
-        let check = match flag {
-            Some(f) if f.load(AtomicOrdering::Relaxed) & bit != 0 => ChecksumCheck::AlreadyVerified,
-            _ => ChecksumCheck::Verify,
+        let (Some(verified), Some(lz4)) = (inner.verified.get(word), inner.lz4.get(word)) else {
+            return Err(Error::corruption(
+                handle.offset,
+                format!("no data block {i}"),
+            ));
         };
-        let (range, compression) = read_raw(&inner.data, handle, BlockType::Data, check)?;
+        // A block verified before is used without reading its trailer again: the
+        // trailer's cache line is a memory miss of its own on every block load.
+        let known = verified.load(AtomicOrdering::Acquire) & bit != 0;
+        let (range, compression) = if known {
+            let start = usize::try_from(handle.offset).unwrap_or(usize::MAX);
+            let compression = if lz4.load(AtomicOrdering::Relaxed) & bit != 0 {
+                Compression::Lz4
+            } else {
+                Compression::None
+            };
+            (
+                start..start.saturating_add(handle.len as usize),
+                compression,
+            )
+        } else {
+            read_raw(&inner.data, handle, BlockType::Data, ChecksumCheck::Verify)?
+        };
         let source = match compression {
             Compression::None => BlockSource::File(range),
             Compression::Lz4 => {
@@ -327,8 +347,12 @@ impl SegmentReader {
                 BlockSource::Decompressed(block)
             }
         };
-        if let (Some(f), ChecksumCheck::Verify) = (flag, check) {
-            f.fetch_or(bit, AtomicOrdering::Relaxed);
+        if !known {
+            if compression == Compression::Lz4 {
+                lz4.fetch_or(bit, AtomicOrdering::Relaxed);
+            }
+            // Release: whoever sees the block verified sees its compression bit.
+            verified.fetch_or(bit, AtomicOrdering::Release);
         }
         Ok(source)
     }
