@@ -24,7 +24,7 @@ use crate::segment::block::decompress_lz4;
 use crate::segment::block_builder::BlockBuilder;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::{
-    Compression, Entry, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
+    Compression, Entry, ReadAt, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
 };
 use crate::wal::{decode_batch, encode_wal_header, replay_wal, WalBatch, WalFormat};
 
@@ -226,19 +226,48 @@ fn check_state(state: &ManifestState) {
 /// Largest number of entries a check walks; fuzz inputs are far smaller.
 const MAX_WALK: usize = 1 << 20;
 
+/// Positional reads served from bytes in memory.
+struct MemoryReadAt(Bytes);
+
+impl ReadAt for MemoryReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.0.get(start..start.checked_add(buf.len())?))
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
 /// Opens `data` as a segment and reads it every way: forward and backward iteration
-/// agree when both complete, a file that verifies clean iterates in strict internal
-/// order with as many entries as its properties say, and every entry is found by
-/// `get` and by `seek`.
+/// agree when both complete, reading the data blocks with positional reads
+/// ([`ReadOptions::read_at`]) gives the same result as reading them from the bytes,
+/// a file that verifies clean iterates in strict internal order with as many
+/// entries as its properties say, and every entry is found by `get` and by `seek`.
 pub fn segment_open(data: &[u8]) {
-    let Ok(reader) = SegmentReader::open(Bytes::copy_from_slice(data), ReadOptions::default())
-    else {
+    let bytes = Bytes::copy_from_slice(data);
+    let Ok(reader) = SegmentReader::open(bytes.clone(), ReadOptions::default()) else {
         return;
     };
     let _ = reader.layout();
     let _ = reader.index_entries();
     let forward: Result<Vec<Entry>, _> = reader.entries().take(MAX_WALK).collect();
     let backward: Result<Vec<Entry>, _> = reader.entries().rev().take(MAX_WALK).collect();
+    let positional = ReadOptions {
+        read_at: Some(std::sync::Arc::new(MemoryReadAt(bytes.clone()))),
+        ..ReadOptions::default()
+    };
+    let by_pread = SegmentReader::open(bytes, positional)
+        .expect("opens as it did without read_at")
+        .entries()
+        .take(MAX_WALK)
+        .collect::<Result<Vec<Entry>, _>>();
+    match (&forward, &by_pread) {
+        (Ok(a), Ok(b)) => assert!(a == b, "positional reads read other entries"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("positional reads and the bytes disagree on whether the file reads"),
+    }
     let problems = reader.verify();
     if let (Ok(f), Ok(b)) = (&forward, &backward) {
         assert!(
