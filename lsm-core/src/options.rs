@@ -49,9 +49,10 @@ pub struct Options {
     /// A read through the mapping costs no system call, but the pages it touches
     /// (on Linux, whole page-cache folios of up to 2 MiB) stay in the process's
     /// resident memory while the segment is open: a database much larger than the
-    /// budget would otherwise end up with all its files resident. Segments take the
-    /// budget in the order they are opened and give it back when deleted. Index,
-    /// filter and properties blocks are always read through the mapping.
+    /// budget would otherwise end up with all its files resident. A segment takes
+    /// its share at the first block read that finds room, and gives it back when it
+    /// is deleted. Index, filter and properties blocks are always read through the
+    /// mapping.
     pub mmap_read_budget: u64,
     /// Fsync the write-ahead log before acknowledging every write. Default false: a
     /// write reaches the operating system before it is acknowledged (so it survives a

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use lsm_format::manifest::SegmentMeta;
-use lsm_format::{BlockCache, ReadOptions, SegmentReader};
+use lsm_format::{BlockCache, ReadAt, ReadOptions, SegmentReader};
 
 use crate::error::{Error, Result};
 use crate::filenames;
@@ -44,6 +44,9 @@ impl SegmentContext {
 /// the process's resident set until the segment is closed; beyond the budget a
 /// segment's data blocks are read with one positional read each into the block
 /// cache, and resident memory stays the cache's size however large the database.
+/// A segment takes its share at its first block read that finds room (so the budget
+/// goes to the files being read, and a file opened while the budget was full takes
+/// it once compaction has deleted others) and keeps it until it is closed.
 pub(crate) struct MappedReadBudget {
     limit: u64,
     used: AtomicU64,
@@ -59,6 +62,11 @@ impl MappedReadBudget {
 
     /// Takes `bytes` of the budget if they fit.
     fn try_take(&self, bytes: u64) -> bool {
+        // A plain load first: a full budget is the common case of a large database,
+        // and failing without a write keeps the counter's cache line shared.
+        if self.used.load(Ordering::Relaxed).saturating_add(bytes) > self.limit {
+            return false;
+        }
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(bytes).filter(|&total| total <= self.limit)
@@ -76,23 +84,59 @@ impl MappedReadBudget {
     }
 }
 
+/// The positional reads of one segment, which switch to the mapping for good once
+/// the segment holds `size` bytes of the budget.
+struct BudgetedReadAt {
+    file: Arc<dyn ReadAt>,
+    budget: Arc<MappedReadBudget>,
+    size: u64,
+    holds_budget: AtomicBool,
+}
+
+impl ReadAt for BudgetedReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn read_from_bytes(&self) -> bool {
+        if self.holds_budget.load(Ordering::Relaxed) {
+            return true;
+        }
+        // Two threads may both take a share here; the loser gives its back.
+        if self.budget.try_take(self.size) {
+            if self.holds_budget.swap(true, Ordering::AcqRel) {
+                self.budget.give_back(self.size);
+            }
+            return true;
+        }
+        false
+    }
+}
+
+impl Drop for BudgetedReadAt {
+    fn drop(&mut self) {
+        if *self.holds_budget.get_mut() {
+            self.budget.give_back(self.size);
+        }
+    }
+}
+
 pub(crate) struct SegmentFile {
     pub meta: SegmentMeta,
     pub reader: SegmentReader,
     pub path: PathBuf,
     mapping: MappedFile,
-    /// The budget this segment holds `meta.file_size` bytes of, when its data blocks
-    /// are read through the mapping.
-    mapped_reads: Option<Arc<MappedReadBudget>>,
+    /// How its data blocks are read, when the file system offers positional reads.
+    budgeted: Option<Arc<BudgetedReadAt>>,
     fs: FsRef,
     obsolete: AtomicBool,
 }
 
 impl SegmentFile {
     /// Maps and opens the finished segment `meta.file_number` in `dir`. Its data
-    /// blocks are read through the mapping if the file fits in what is left of
-    /// `ctx.mapped_reads` (or the file system offers no positional reads), and with
-    /// positional reads otherwise.
+    /// blocks are read through the mapping once the file holds its share of
+    /// `ctx.mapped_reads` (or when the file system offers no positional reads), and
+    /// with positional reads until then.
     ///
     /// # Errors
     /// `Io` when the file cannot be mapped; `Corruption` when its footer or metadata
@@ -117,35 +161,39 @@ impl SegmentFile {
                 ),
             });
         }
-        let (read_at, mapped_reads) = match mapping.read_at() {
-            Some(r) if !ctx.mapped_reads.try_take(meta.file_size) => (Some(r.clone()), None),
-            Some(_) => (None, Some(ctx.mapped_reads.clone())),
-            None => (None, None),
-        };
+        let budgeted = mapping.read_at().map(|file| {
+            Arc::new(BudgetedReadAt {
+                file: file.clone(),
+                budget: ctx.mapped_reads.clone(),
+                size: meta.file_size,
+                holds_budget: AtomicBool::new(false),
+            })
+        });
         let options = ReadOptions {
             segment_id: meta.file_number,
             cache: ctx.cache.clone(),
             file_name: Some(filenames::segment_name(meta.file_number)),
-            read_at,
+            read_at: budgeted.clone().map(|b| b as Arc<dyn ReadAt>),
         };
-        let reader = match SegmentReader::open(data, options) {
-            Ok(reader) => reader,
-            Err(e) => {
-                if let Some(budget) = &mapped_reads {
-                    budget.give_back(meta.file_size);
-                }
-                return Err(Error::from_format(&path, e));
-            }
-        };
+        let reader =
+            SegmentReader::open(data, options).map_err(|e| Error::from_format(&path, e))?;
         Ok(Arc::new(SegmentFile {
             meta,
             reader,
             path,
             mapping,
-            mapped_reads,
+            budgeted,
             fs: fs.clone(),
             obsolete: AtomicBool::new(false),
         }))
+    }
+
+    /// True when its data blocks are read through the mapping (it holds its share of
+    /// the budget, or there are no positional reads).
+    pub fn reads_through_mapping(&self) -> bool {
+        self.budgeted
+            .as_ref()
+            .is_none_or(|b| b.holds_budget.load(Ordering::Relaxed))
     }
 
     pub fn number(&self) -> u64 {
@@ -184,9 +232,6 @@ impl SegmentFile {
 
 impl Drop for SegmentFile {
     fn drop(&mut self) {
-        if let Some(budget) = &self.mapped_reads {
-            budget.give_back(self.meta.file_size);
-        }
         if self.obsolete.load(Ordering::Acquire) {
             match self.fs.remove(&self.path) {
                 Ok(()) => log::debug!("removed obsolete segment {}", self.path.display()),
@@ -206,6 +251,7 @@ impl std::fmt::Debug for SegmentFile {
         f.debug_struct("SegmentFile")
             .field("number", &self.meta.file_number)
             .field("size", &self.meta.file_size)
+            .field("reads_through_mapping", &self.reads_through_mapping())
             .finish()
     }
 }
@@ -270,24 +316,48 @@ mod tests {
             |m: &SegmentMeta| SegmentFile::open(&fs, Path::new("/db"), m.clone(), &ctx).unwrap();
         let a = open(&metas[0]);
         let b = open(&metas[1]);
-        assert!(a.reader.options().read_at.is_none(), "the first fits");
-        assert!(b.reader.options().read_at.is_some(), "the second does not");
-        assert_eq!(ctx.mapped_reads.used(), size);
-        // Both answer alike.
+        assert_eq!(ctx.mapped_reads.used(), 0, "opening takes nothing");
+        // The first read takes a share; the budget has room for one file only.
         assert_eq!(value(&a, 7), b"vkey000007");
         assert_eq!(value(&b, 700), b"vkey000700");
-        // Closing the mapped one gives its share back to the next segment opened.
+        assert!(a.reads_through_mapping(), "the first file read fits");
+        assert!(!b.reads_through_mapping(), "the second does not");
+        assert_eq!(ctx.mapped_reads.used(), size);
+        // Closing the mapped one gives its share back, and the next read of a file
+        // still on positional reads takes it.
         drop(a);
         assert_eq!(ctx.mapped_reads.used(), 0);
+        assert_eq!(value(&b, 701), b"vkey000701");
+        assert!(b.reads_through_mapping());
         let c = open(&metas[2]);
-        assert!(c.reader.options().read_at.is_none());
         assert_eq!(value(&c, 1200), b"vkey001200");
+        assert!(!c.reads_through_mapping());
         drop((b, c));
         assert_eq!(ctx.mapped_reads.used(), 0);
-        // A segment that fails to open takes nothing.
-        let mut bad = metas[0].clone();
-        bad.file_size += 1;
-        assert!(SegmentFile::open(&fs, Path::new("/db"), bad, &ctx).is_err());
+    }
+
+    #[test]
+    fn racing_first_reads_take_one_share() {
+        let sim = SimFs::new();
+        let fs = sim.fs_ref();
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        let next = AtomicU64::new(1);
+        let meta = write(&fs, &next, 0..2000);
+        let ctx = context(u64::MAX);
+        let seg = SegmentFile::open(&fs, Path::new("/db"), meta.clone(), &ctx).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                let seg = &seg;
+                s.spawn(move || {
+                    for k in (t..2000).step_by(97) {
+                        assert_eq!(value(seg, k), format!("vkey{k:06}").as_bytes());
+                    }
+                });
+            }
+        });
+        assert!(seg.reads_through_mapping());
+        assert_eq!(ctx.mapped_reads.used(), meta.file_size);
+        drop(seg);
         assert_eq!(ctx.mapped_reads.used(), 0);
     }
 

@@ -151,6 +151,14 @@ pub trait ReadAt: Send + Sync {
     /// # Errors
     /// Any I/O error, including `UnexpectedEof` when the file is shorter.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+
+    /// Asked before each data block read: `true` sends it to the bytes the reader
+    /// was opened on instead (as if [`ReadOptions::read_at`] were unset), so that the
+    /// owner can switch a file between the two, for instance under a memory budget.
+    /// The default is `false`.
+    fn read_from_bytes(&self) -> bool {
+        false
+    }
 }
 
 /// How a [`SegmentReader`] reads.
@@ -163,7 +171,8 @@ pub struct ReadOptions {
     /// A file name used in error messages (offsets are always given).
     pub file_name: Option<String>,
     /// When set, data blocks are read with it, one positional read per block, instead
-    /// of from the bytes the reader was opened on, and every block read this way
+    /// of from the bytes the reader was opened on (unless
+    /// [`ReadAt::read_from_bytes`] says otherwise), and every block read this way
     /// enters the cache (compressed or not). The bytes still serve the footer,
     /// index, filter and properties. For memory-mapped files: a block read through a
     /// mapping leaves its pages in the process's resident set, one read into a

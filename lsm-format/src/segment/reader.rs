@@ -291,11 +291,12 @@ impl SegmentReader {
     /// checked every time: its bytes may have come from the device again.
     fn block_source(&self, i: usize, handle: BlockHandle, fill_cache: bool) -> Result<BlockSource> {
         let inner = &*self.inner;
+        let positional = (inner.options.read_at.as_ref()).filter(|f| !f.read_from_bytes());
         let cache = inner
             .options
             .cache
             .as_ref()
-            .filter(|_| inner.properties.compression != 0 || inner.options.read_at.is_some());
+            .filter(|_| inner.properties.compression != 0 || positional.is_some());
         let key = BlockCacheKey {
             segment_id: inner.options.segment_id,
             offset: handle.offset,
@@ -303,7 +304,7 @@ impl SegmentReader {
         if let Some(block) = cache.and_then(|c| c.get(&key)) {
             return Ok(BlockSource::Decompressed(block));
         }
-        if let Some(file) = &inner.options.read_at {
+        if let Some(file) = positional {
             let block = read_block_at(&**file, inner.data.len(), handle, cache, &key)?;
             if let Some(c) = cache.filter(|_| fill_cache) {
                 c.insert(key, block.clone());
