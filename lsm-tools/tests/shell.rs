@@ -83,6 +83,7 @@ fn one_shot_commands() {
     assert_eq!(stdout(&run(LSM, &[d, "compact"])), "compacted\n");
     let stats = stdout(&run(LSM, &[d, "stats"]));
     assert!(stats.contains("write amplification"), "{stats}");
+    assert!(stats.contains("of segments read through mmap"), "{stats}");
     let bad = run(LSM, &[d, "get", "0xzz"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not valid hex"));

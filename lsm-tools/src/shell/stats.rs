@@ -55,6 +55,10 @@ pub fn print_stats(s: &Stats, out: &mut dyn Write) -> std::io::Result<()> {
             ),
         ),
         (
+            "mapped reads",
+            format!("{} of segments read through mmap", h(s.mmap_read_bytes)),
+        ),
+        (
             "bloom filters",
             format!(
                 "{} reads saved, {} false positives",
