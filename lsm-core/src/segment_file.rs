@@ -283,6 +283,12 @@ mod tests {
         b.finish().unwrap().pop().unwrap()
     }
 
+    /// Creates `/db` on `fs`; returns the file-number counter for its segments.
+    fn db_dir(fs: &FsRef) -> AtomicU64 {
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        AtomicU64::new(1)
+    }
+
     fn context(limit: u64) -> SegmentContext {
         SegmentContext {
             cache: None,
@@ -302,10 +308,8 @@ mod tests {
 
     #[test]
     fn segments_read_through_the_mapping_while_they_fit_in_the_budget() {
-        let sim = SimFs::new();
-        let fs = sim.fs_ref();
-        fs.create_dir_all(Path::new("/db")).unwrap();
-        let next = AtomicU64::new(1);
+        let fs = SimFs::new().fs_ref();
+        let next = db_dir(&fs);
         let metas: Vec<_> = (0..3)
             .map(|i| write(&fs, &next, i * 500..i * 500 + 500))
             .collect();
@@ -338,10 +342,8 @@ mod tests {
 
     #[test]
     fn racing_first_reads_take_one_share() {
-        let sim = SimFs::new();
-        let fs = sim.fs_ref();
-        fs.create_dir_all(Path::new("/db")).unwrap();
-        let next = AtomicU64::new(1);
+        let fs = SimFs::new().fs_ref();
+        let next = db_dir(&fs);
         let meta = write(&fs, &next, 0..2000);
         let ctx = context(u64::MAX);
         let seg = SegmentFile::open(&fs, Path::new("/db"), meta.clone(), &ctx).unwrap();
@@ -363,11 +365,9 @@ mod tests {
 
     #[test]
     fn a_failed_positional_read_is_an_io_error_naming_the_file() {
-        let sim = SimFs::new();
-        let faults = FaultFs::new(sim.fs_ref());
+        let faults = FaultFs::new(SimFs::new().fs_ref());
         let fs = faults.fs_ref();
-        fs.create_dir_all(Path::new("/db")).unwrap();
-        let next = AtomicU64::new(1);
+        let next = db_dir(&fs);
         let meta = write(&fs, &next, 0..500);
         let seg = SegmentFile::open(&fs, Path::new("/db"), meta, &context(0)).unwrap();
         assert_eq!(value(&seg, 3), b"vkey000003");
