@@ -287,8 +287,9 @@ impl SegmentReader {
     /// Where the uncompressed contents of data block `i` at `handle` are. The
     /// framing and checksum of a block taken from the file bytes are checked the first
     /// time this reader reads it; the file is immutable, so later reads trust that
-    /// check, as they would trust a block cache, and take the compression it found. A block read with [`ReadOptions::read_at`] is
-    /// checked every time: its bytes may have come from the device again.
+    /// check, as they would trust a block cache, and take the compression it found.
+    /// A block read with [`ReadOptions::read_at`] is checked every time: its bytes may
+    /// have come from the device again.
     fn block_source(&self, i: usize, handle: BlockHandle, fill_cache: bool) -> Result<BlockSource> {
         let inner = &*self.inner;
         let positional = (inner.options.read_at.as_ref()).filter(|f| !f.read_from_bytes());
