@@ -42,8 +42,8 @@ pub(crate) fn write_memtable(
     let mut retention = Retention::new(snapshots);
     let mut builder = SegmentBuilder::new(inner_fs, dir, opts, 0, next_file);
     for e in mem.iter() {
-        if retention.keep(e.key, e.seq, e.kind, |_| false) {
-            builder.add(e.key, e.seq, e.kind, e.value)?;
+        if let Some(seq) = retention.keep(e.key, e.seq, e.kind, |_| false) {
+            builder.add(e.key, seq, e.kind, e.value)?;
         }
     }
     let metas = builder.finish()?;

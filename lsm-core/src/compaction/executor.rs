@@ -128,7 +128,8 @@ impl DbInner {
                 })
                 .collect(),
         );
-        let mut retention = Retention::new(self.snapshots.sequences());
+        let mut retention =
+            Retention::for_compaction(self.snapshots.sequences(), task.output_level);
         let mut builder = SegmentBuilder::new(
             &self.fs,
             &self.dir,
@@ -139,7 +140,7 @@ impl DbInner {
         let mut entries = 0u64;
         while input.valid() {
             let (key, seq, kind) = (input.key(), input.seq(), input.kind());
-            if retention.keep(key, seq, kind, |k| deeper.is_bottommost(k)) {
+            if let Some(seq) = retention.keep(key, seq, kind, |k| deeper.is_bottommost(k)) {
                 builder.add(key, seq, kind, &input.value())?;
             }
             input.next()?;
@@ -168,7 +169,8 @@ impl DbInner {
         bump(&self.metrics.bytes_compacted_written, output_bytes);
         log::info!(
             "compacted {} segment(s) ({input_bytes} bytes, levels {:?}) into {} segment(s) at \
-             level {out_level} ({output_bytes} bytes, {} of {entries} entries dropped) in {:?}",
+             level {out_level} ({output_bytes} bytes, {} of {entries} entries dropped, {} \
+             renumbered to sequence 0) in {:?}",
             task.input_count(),
             task.inputs
                 .iter()
@@ -177,6 +179,7 @@ impl DbInner {
                 .collect::<Vec<_>>(),
             outputs.len(),
             retention.dropped,
+            retention.zeroed,
             start.elapsed()
         );
         Ok(())

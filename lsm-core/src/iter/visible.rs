@@ -83,9 +83,16 @@ impl<S: CursorSource> VisibleIter<S> {
                 .source
                 .cursor(as_slice(&self.lower), as_slice(&self.upper));
             match &self.lower {
-                // (key, MAX) is before every version of key; (key, 0) after all.
+                // (key, MAX) is before every version of key; (key, 0) is after all
+                // but one written with sequence number 0 (compaction renumbers the
+                // bottom version of a key so), which is stepped over.
                 Bound::Included(k) => c.seek(k, MAX_SEQUENCE)?,
-                Bound::Excluded(k) => c.seek(k, 0)?,
+                Bound::Excluded(k) => {
+                    c.seek(k, 0)?;
+                    while c.valid() && c.key() == k.as_ref() {
+                        c.next()?;
+                    }
+                }
                 Bound::Unbounded => c.seek_to_first()?,
             }
             self.front = Some(c);
@@ -338,5 +345,30 @@ mod tests {
             seen.dedup();
             assert_eq!(seen.len(), 10);
         }
+    }
+
+    #[test]
+    fn an_excluded_lower_bound_skips_a_version_with_sequence_number_0() {
+        use Bound::*;
+        let bottom = vec![
+            put("a", 0, "a0"),
+            put("b", 4, "b4"),
+            put("b", 0, "b0"),
+            put("c", 0, "c0"),
+        ];
+        let run = |lo: Bound<Bytes>, hi: Bound<Bytes>| {
+            let mut it = VisibleIter::new(Fixed(bottom.clone()), 3, lo.clone(), hi.clone());
+            let f = keys(std::iter::from_fn(|| Some(it.next())));
+            let mut it = VisibleIter::new(Fixed(bottom.clone()), 3, lo, hi);
+            let mut b = keys(std::iter::from_fn(|| Some(it.next_back())));
+            b.reverse();
+            assert_eq!(f, b);
+            f
+        };
+        assert_eq!(run(Excluded(b("a")), Unbounded), ["b=b0", "c=c0"]);
+        assert_eq!(run(Excluded(b("b")), Unbounded), ["c=c0"]);
+        assert_eq!(run(Unbounded, Included(b("b"))), ["a=a0", "b=b0"]);
+        assert_eq!(run(Unbounded, Excluded(b("b"))), ["a=a0"]);
+        assert_eq!(run(Excluded(b("a")), Excluded(b("c"))), ["b=b0"]);
     }
 }
