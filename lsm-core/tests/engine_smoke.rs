@@ -322,11 +322,11 @@ fn stats_count_every_wal_byte_written() {
         19,
         "the new WAL's header record"
     );
-    // One put of a 4-byte key and 3-byte value: an 11-byte fragment header, a
-    // 3-byte batch header (first_seq 1, synced_offset 0, count 1), then kind, two
-    // lengths, key and value.
+    // One put of a 4-byte key and 3-byte value: a 7-byte fragment header (WAL
+    // format 3), a 3-byte batch header (first_seq 1, synced_offset 0, count 1),
+    // then kind, two lengths, key and value.
     db.put("abcd", "xyz").unwrap();
-    assert_eq!(db.stats().wal_bytes_written, 19 + 11 + 3 + 3 + 4 + 3);
+    assert_eq!(db.stats().wal_bytes_written, 19 + 7 + 3 + 3 + 4 + 3);
     // A flush starts a new WAL: its header counts.
     let before = db.stats().wal_bytes_written;
     db.flush().unwrap();

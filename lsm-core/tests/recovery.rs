@@ -206,6 +206,56 @@ fn a_truncated_last_wal_record_is_dropped() {
     }
 }
 
+/// A WAL left by a version that wrote format 2 (8-byte fragment checksums after the
+/// header too) is replayed: format 3 changed only the framing of new files.
+#[test]
+fn a_wal_of_format_2_is_replayed() {
+    use lsm_format::log::LogWriter;
+    use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header_of, WalFormat};
+    use lsm_format::EntryKind;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("db");
+    let db = Db::open(&path, no_flush_options()).unwrap();
+    for i in 0..3 {
+        db.put(k(i), b"before").unwrap();
+    }
+    let last = db.stats().last_sequence;
+    db.close().unwrap();
+    let newest = files_with_ext(&path, "wal").pop().expect("a WAL");
+    let number: u64 = newest
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .expect("a numbered WAL");
+
+    let mut payload = Vec::new();
+    encode_batch_header(&mut payload, last + 1, 0, 3);
+    encode_op(&mut payload, EntryKind::Put, b"v2-a", b"one");
+    encode_op(&mut payload, EntryKind::Put, &k(1), b"overwritten");
+    encode_op(&mut payload, EntryKind::Tombstone, &k(0), b"");
+    let mut header = Vec::new();
+    encode_wal_header_of(WalFormat::V2, &mut header);
+    let (mut w, mut file) = (LogWriter::new(0), Vec::new());
+    w.add_record(&header, &mut file);
+    w.add_record(&payload, &mut file);
+    std::fs::write(path.join(format!("{:06}.wal", number + 1)), &file).unwrap();
+
+    for round in 0..2 {
+        let db = Db::open(&path, no_flush_options()).unwrap();
+        assert_eq!(db.get(b"v2-a").unwrap().as_deref(), Some(&b"one"[..]));
+        assert_eq!(
+            db.get(k(1)).unwrap().as_deref(),
+            Some(&b"overwritten"[..]),
+            "round {round}"
+        );
+        assert_eq!(db.get(k(0)).unwrap(), None, "round {round}");
+        assert_eq!(db.get(k(2)).unwrap().as_deref(), Some(&b"before"[..]));
+        assert_eq!(db.stats().last_sequence, last + 3);
+        db.close().unwrap();
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::entry::{compare_internal, EntryKind, MAX_KEY_LEN, MAX_SEQUENCE};
-use crate::log::{read_log, LogWriter};
+use crate::log::{read_log_from, LogFraming, LogWriter};
 use crate::manifest::{replay_manifest, ManifestState, VersionEdit};
 use crate::segment::block::decompress_lz4;
 use crate::segment::block_builder::BlockBuilder;
@@ -28,11 +28,17 @@ use crate::segment::{
 };
 use crate::wal::{decode_batch, encode_wal_header, replay_wal, WalBatch, WalFormat};
 
-/// Walks `data` as a log: records lie in order inside the file, the clean prefix
-/// reads back the same records without damage, re-framing the payloads and resuming
-/// a writer at the clean length give clean logs.
+/// Walks `data` as a log, in both framings: records lie in order inside the file,
+/// the clean prefix reads back the same records without damage, re-framing the
+/// payloads and resuming a writer at the clean length give clean logs.
 pub fn log_read(data: &[u8]) {
-    let log = read_log(data).expect("read_log reports damage, never errors");
+    for framing in [LogFraming::Wide, LogFraming::Narrow] {
+        log_read_framed(data, framing);
+    }
+}
+
+fn log_read_framed(data: &[u8], framing: LogFraming) {
+    let log = read_log_from(data, 0, framing).expect("read_log reports damage, never errors");
     let len = data.len() as u64;
     let mut prev_end = 0;
     for rec in &log.records {
@@ -52,17 +58,17 @@ pub fn log_read(data: &[u8]) {
         }
     }
     let clean = usize::try_from(log.clean_len()).unwrap();
-    let prefix = read_log(&data[..clean]).unwrap();
+    let prefix = read_log_from(&data[..clean], 0, framing).unwrap();
     assert_eq!(prefix.records, log.records);
     assert_eq!(prefix.damage, None);
 
     let payloads: Vec<&[u8]> = log.records.iter().map(|r| &r.payload[..]).collect();
     let mut framed = Vec::new();
-    let mut w = LogWriter::new(0);
+    let mut w = LogWriter::with_framing(0, framing);
     for p in &payloads {
         w.add_record(p, &mut framed);
     }
-    let again = read_log(&framed).unwrap();
+    let again = read_log_from(&framed, 0, framing).unwrap();
     assert_eq!(again.damage, None);
     assert!(again
         .records
@@ -71,8 +77,8 @@ pub fn log_read(data: &[u8]) {
         .eq(payloads.iter().copied()));
 
     let mut resumed = data[..clean].to_vec();
-    LogWriter::new(clean as u64).add_record(b"appended", &mut resumed);
-    let resumed = read_log(&resumed).unwrap();
+    LogWriter::with_framing(clean as u64, framing).add_record(b"appended", &mut resumed);
+    let resumed = read_log_from(&resumed, 0, framing).unwrap();
     assert_eq!(resumed.damage, None);
     assert_eq!(resumed.records.len(), log.records.len() + 1);
     assert_eq!(&resumed.records.last().unwrap().payload[..], b"appended");
@@ -105,6 +111,7 @@ pub fn wal_replay(data: &[u8]) {
     let mut header = Vec::new();
     encode_wal_header(&mut header);
     w.add_record(&header, &mut framed);
+    w.set_framing(WalFormat::CURRENT.framing());
     for b in &replay.batches {
         assert!(b.first_seq >= next_seq && b.offset >= prev_end && b.end <= replay.clean_len);
         assert!(b.synced_offset <= b.offset);

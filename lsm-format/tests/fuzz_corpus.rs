@@ -19,7 +19,7 @@ use lsm_format::manifest::{SegmentMeta, VersionEdit};
 use lsm_format::segment::block::compress_lz4;
 use lsm_format::segment::block_builder::BlockBuilder;
 use lsm_format::wal::{
-    encode_batch_header, encode_batch_header_v1, encode_op, encode_wal_header, WalFormat,
+    encode_batch_header, encode_batch_header_v1, encode_op, encode_wal_header_of, WalFormat,
 };
 use lsm_format::{Compression, EntryKind, SegmentWriter, WriterOptions};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -164,11 +164,12 @@ fn wal(batches: usize, certify: bool, rng: &mut StdRng) -> Vec<u8> {
 fn wal_format(batches: usize, certify: bool, format: WalFormat, rng: &mut StdRng) -> Vec<u8> {
     let mut w = LogWriter::new(0);
     let mut out = Vec::new();
-    if format == WalFormat::V2 {
+    if format != WalFormat::V1 {
         let mut header = Vec::new();
-        encode_wal_header(&mut header);
+        encode_wal_header_of(format, &mut header);
         w.add_record(&header, &mut out);
     }
+    w.set_framing(format.framing());
     let mut seq = 1;
     for _ in 0..batches {
         let count = rng.gen_range(0..4);
@@ -176,7 +177,7 @@ fn wal_format(batches: usize, certify: bool, format: WalFormat, rng: &mut StdRng
         let synced = if certify { out.len() as u64 } else { 0 };
         match format {
             WalFormat::V1 => encode_batch_header_v1(&mut p, seq, synced, count),
-            WalFormat::V2 => encode_batch_header(&mut p, seq, synced, count),
+            WalFormat::V2 | WalFormat::V3 => encode_batch_header(&mut p, seq, synced, count),
         }
         for i in 0..count {
             let key = format!("key{}", rng.gen_range(0..50));
@@ -319,6 +320,17 @@ fn write_seed_corpus() {
         "wal_replay",
         "format-1",
         wal_format(20, true, WalFormat::V1, &mut v1_rng),
+    ));
+    let mut v3_rng = StdRng::seed_from_u64(9);
+    let v3 = wal_format(30, true, WalFormat::V3, &mut v3_rng);
+    files.push(("wal_replay", "format-3", v3.clone()));
+    let mut flipped = v3.clone();
+    flipped[3] ^= 0x10; // the header record: the framing is unknown
+    files.push(("wal_replay", "format-3-header-flipped", flipped));
+    files.push((
+        "wal_replay",
+        "format-3-truncated",
+        v3[..v3.len() / 2].to_vec(),
     ));
 
     let (m, change) = manifest();

@@ -4,21 +4,31 @@
 
 use lsm_format::checksum::checksum;
 use lsm_format::log::{
-    read_log, LogDamageKind, LogWriter, LOG_BLOCK_SIZE, LOG_HEADER_LEN, MAX_LOG_RECORD_LEN,
+    read_log, read_log_from, LogDamageKind, LogFraming, LogWriter, LOG_BLOCK_SIZE, LOG_HEADER_LEN,
+    MAX_LOG_RECORD_LEN, NARROW_LOG_HEADER_LEN,
 };
 use proptest::prelude::*;
 
 /// Frames `payloads` from offset 0; returns the bytes and each record's (offset, end).
 fn build(payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<(u64, u64)>) {
-    let mut w = LogWriter::new(0);
-    let mut out = Vec::new();
+    build_framed(LogFraming::Wide, 0, payloads)
+}
+
+/// Frames `payloads` in `framing` after `start` filler bytes.
+fn build_framed(
+    framing: LogFraming,
+    start: u64,
+    payloads: &[Vec<u8>],
+) -> (Vec<u8>, Vec<(u64, u64)>) {
+    let mut w = LogWriter::with_framing(start, framing);
+    let mut out = vec![0xee; start as usize];
     let mut spans = Vec::new();
     for p in payloads {
         let before = out.len();
         w.add_record(p, &mut out);
         // The record starts after any padding the writer put first.
         let first_in_block = LOG_BLOCK_SIZE - before % LOG_BLOCK_SIZE;
-        let start = if first_in_block < LOG_HEADER_LEN {
+        let start = if first_in_block < framing.header_len() {
             before + first_in_block
         } else {
             before
@@ -394,4 +404,83 @@ fn a_fragment_inside_a_torn_record_is_not_taken_for_a_later_record() {
     let d = read_log(&data[..cut]).unwrap().damage.unwrap();
     assert_eq!((d.kind, d.offset), (LogDamageKind::Incomplete, spans[1].0));
     assert!(d.records_after.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// The narrow framing (4-byte checksums) of format-3 WAL records: the same walk with
+// a 7-byte header.
+
+fn build_narrow(start: u64, payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<(u64, u64)>) {
+    build_framed(LogFraming::Narrow, start, payloads)
+}
+
+#[test]
+fn narrow_records_round_trip_across_block_tails_and_spans() {
+    let room = LOG_BLOCK_SIZE - NARROW_LOG_HEADER_LEN;
+    // Block tails of every length up to a header and one more, then records that fill
+    // a block exactly and span several.
+    for tail in 0..=NARROW_LOG_HEADER_LEN + 1 {
+        let first = room - tail;
+        let payloads = vec![
+            payload(1, first),
+            payload(2, 5),
+            payload(3, room),
+            payload(4, 3 * LOG_BLOCK_SIZE),
+            vec![],
+        ];
+        let (data, spans) = build_narrow(0, &payloads);
+        let log = read_log_from(&data, 0, LogFraming::Narrow).unwrap();
+        assert_eq!(log.damage, None, "tail {tail}");
+        assert_eq!(log.records.len(), payloads.len());
+        for ((rec, p), span) in log.records.iter().zip(&payloads).zip(&spans) {
+            assert_eq!(&rec.payload[..], &p[..], "tail {tail}");
+            assert_eq!((rec.offset, rec.end), *span, "tail {tail}");
+        }
+        // Read wide, the same bytes are damage at once, never records.
+        let wide = read_log(&data).unwrap();
+        assert!(wide.records.is_empty() && wide.damage.is_some());
+    }
+}
+
+#[test]
+fn narrow_walk_from_an_offset_truncated_at_every_length() {
+    // As a format-3 WAL: 19 bytes of something else first, then narrow records.
+    let payloads: Vec<Vec<u8>> = (0..40).map(|i| payload(i, (i * 37) % 900)).collect();
+    let (data, spans) = build_narrow(19, &payloads);
+    for cut in 19..=data.len() {
+        let log = read_log_from(&data[..cut], 19, LogFraming::Narrow).unwrap();
+        let complete = spans.iter().filter(|s| s.1 as usize <= cut).count();
+        assert_eq!(log.records.len(), complete, "cut {cut}");
+        assert_eq!(
+            log.clean_len(),
+            complete.checked_sub(1).map_or(0, |i| spans[i].1),
+            "cut {cut}"
+        );
+        if let Some(d) = log.damage {
+            assert_eq!(d.kind, LogDamageKind::Incomplete, "cut {cut}");
+            assert!(d.records_after.is_empty());
+        }
+    }
+}
+
+#[test]
+fn narrow_bad_checksum_resynchronises_and_finds_later_records() {
+    let payloads: Vec<Vec<u8>> = (0..30).map(|i| payload(i, 50 + i)).collect();
+    let (mut data, spans) = build_narrow(0, &payloads);
+    // The 4-byte checksum of record 10.
+    data[spans[10].0 as usize + 2] ^= 0x01;
+    let log = read_log_from(&data, 0, LogFraming::Narrow).unwrap();
+    assert_eq!(log.records.len(), 10);
+    let d = log.damage.unwrap();
+    assert_eq!(
+        (d.offset, d.kind),
+        (spans[10].0, LogDamageKind::BadChecksum)
+    );
+    assert_eq!(d.records_after.len(), 19);
+    // A flip in the payload is caught by the 32-bit checksum too.
+    let (mut data, _) = build_narrow(0, &payloads);
+    data[spans[20].0 as usize + NARROW_LOG_HEADER_LEN + 7] ^= 0x80;
+    let log = read_log_from(&data, 0, LogFraming::Narrow).unwrap();
+    assert_eq!(log.records.len(), 20);
+    assert_eq!(log.damage.unwrap().records_after.len(), 9);
 }

@@ -5,7 +5,8 @@
 use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
 use lsm_format::wal::{
     decode_batch, encode_batch_header, encode_batch_header_v1, encode_op, encode_wal_header,
-    replay_wal, WalFormat, WalRecord, WalRecordDecoder, WalReplay,
+    encode_wal_header_of, read_wal_log, replay_wal, WalFormat, WalRecord, WalRecordDecoder,
+    WalReplay,
 };
 use lsm_format::{EntryKind, Error, MAX_KEY_LEN, MAX_SEQUENCE};
 use proptest::prelude::*;
@@ -24,11 +25,11 @@ struct Wal {
     batches: Vec<(u64, Vec<Op>)>,
 }
 
-/// Frames `batches` as a format-2 WAL; with `certify`, each record certifies that
-/// everything before it was synced (the writer syncs after every record), as the
-/// engine's WAL does.
+/// Frames `batches` as a WAL of the current format (3); with `certify`, each record
+/// certifies that everything before it was synced (the writer syncs after every
+/// record), as the engine's WAL does.
 fn build(batches: Vec<(u64, Vec<Op>)>, certify: bool) -> Wal {
-    build_format(batches, certify, WalFormat::V2)
+    build_format(batches, certify, WalFormat::CURRENT)
 }
 
 /// As [`build`], in WAL format `format`.
@@ -36,11 +37,13 @@ fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) 
     let mut w = LogWriter::new(0);
     let mut data = Vec::new();
     let mut spans = Vec::new();
-    if format == WalFormat::V2 {
+    if format != WalFormat::V1 {
         let mut header = Vec::new();
-        encode_wal_header(&mut header);
+        encode_wal_header_of(format, &mut header);
         w.add_record(&header, &mut data);
     }
+    w.set_framing(format.framing());
+    let header_len = format.framing().header_len();
     let header_end = data.len() as u64;
     for (first_seq, ops) in &batches {
         let synced = if certify { data.len() as u64 } else { 0 };
@@ -49,7 +52,7 @@ fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) 
             WalFormat::V1 => {
                 encode_batch_header_v1(&mut payload, *first_seq, synced, ops.len() as u32)
             }
-            WalFormat::V2 => {
+            WalFormat::V2 | WalFormat::V3 => {
                 encode_batch_header(&mut payload, *first_seq, synced, ops.len() as u32)
             }
         }
@@ -59,7 +62,11 @@ fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) 
         let before = data.len();
         w.add_record(&payload, &mut data);
         let left = LOG_BLOCK_SIZE - before % LOG_BLOCK_SIZE;
-        let start = if left < 11 { before + left } else { before };
+        let start = if left < header_len {
+            before + left
+        } else {
+            before
+        };
         spans.push((start as u64, data.len() as u64));
     }
     Wal {
@@ -140,10 +147,20 @@ fn two_batches() -> Vec<(u64, Vec<Op>)> {
     ]
 }
 
-/// The bytes of a format-2 WAL: the header record, then varint batch headers.
+/// The bytes of a format-3 WAL: the header record (8-byte checksum), then varint
+/// batch headers in fragments with 4-byte checksums.
 #[test]
 fn golden_bytes_of_two_batches() {
     let wal = build(two_batches(), true);
+    insta::assert_snapshot!(hex_dump(&wal.data));
+    check_golden(&wal);
+}
+
+/// The bytes format 2 had (8-byte checksums throughout), which older versions wrote
+/// and this one still replays.
+#[test]
+fn golden_bytes_of_two_batches_format_2() {
+    let wal = build_format(two_batches(), true, WalFormat::V2);
     insta::assert_snapshot!(hex_dump(&wal.data));
     check_golden(&wal);
 }
@@ -207,10 +224,10 @@ fn corrupt(payload: &[u8], format: WalFormat) -> Error {
 
 #[test]
 fn bad_batches_are_corruption() {
-    for format in [WalFormat::V1, WalFormat::V2] {
+    for format in [WalFormat::V1, WalFormat::V2, WalFormat::V3] {
         let header = |out: &mut Vec<u8>, seq, synced, count| match format {
             WalFormat::V1 => encode_batch_header_v1(out, seq, synced, count),
-            WalFormat::V2 => encode_batch_header(out, seq, synced, count),
+            WalFormat::V2 | WalFormat::V3 => encode_batch_header(out, seq, synced, count),
         };
         let mut ok = Vec::new();
         header(&mut ok, 5, 0, 1);
@@ -257,11 +274,19 @@ fn bad_batches_are_corruption() {
     corrupt(&[5, 0, 0xff, 0xff, 0xff, 0xff, 0x7f], WalFormat::V2);
 }
 
-/// Frames raw payloads as a format-2 WAL: the header record, then `payloads`.
+/// Frames raw payloads as a format-3 WAL: the header record, then `payloads` in
+/// narrow fragments.
 fn frame(payloads: &[Vec<u8>]) -> Vec<u8> {
     let mut header = Vec::new();
     encode_wal_header(&mut header);
-    frame_raw(&[&[header], payloads].concat())
+    let mut w = LogWriter::new(0);
+    let mut data = Vec::new();
+    w.add_record(&header, &mut data);
+    w.set_framing(WalFormat::V3.framing());
+    for p in payloads {
+        w.add_record(p, &mut data);
+    }
+    data
 }
 
 /// Frames raw payloads as a log.
@@ -294,8 +319,9 @@ fn replay_refuses_records_that_check_out_but_are_not_valid_batches() {
     ]);
     let err = replay_wal(&data).unwrap_err();
     assert!(err.is_corruption());
-    assert_eq!(err.offset(), Some(43)); // the header record (19 bytes), then 24
-                                        // Equal to the next sequence number, or an empty batch, is fine.
+    // The header record (19 bytes), then 7 + 13.
+    assert_eq!(err.offset(), Some(39));
+    // Equal to the next sequence number, or an empty batch, is fine.
     let data = frame(&[
         batch_bytes(5, 0, &[put("a")]),
         batch_bytes(6, 0, &[]),
@@ -408,6 +434,8 @@ fn check_flips(wal: &Wal, certified: bool, positions: impl Iterator<Item = usize
 #[test]
 fn every_byte_flip_in_a_multi_block_wal() {
     for (certified, format) in [
+        (false, WalFormat::V3),
+        (true, WalFormat::V3),
         (false, WalFormat::V2),
         (true, WalFormat::V2),
         (false, WalFormat::V1),
@@ -474,38 +502,46 @@ fn the_header_record_names_the_format() {
     let put = |k: &str| (EntryKind::Put, k.as_bytes().to_vec(), b"v".to_vec());
     let mut header = Vec::new();
     encode_wal_header(&mut header);
-    assert_eq!(header, b"lsmwal\x02\x00");
+    assert_eq!(header, b"lsmwal\x03\x00");
     // A header alone: no batches, but its bytes are clean.
     let data = frame(&[]);
     let replay = replay_wal(&data).unwrap();
     assert_eq!((replay.batches.len(), replay.clean_len), (0, 19));
     // The decoder reports the header, then batches in the format it names.
     let data = frame(&[batch_bytes(5, 0, &[put("a")])]);
-    let log = lsm_format::log::read_log(&data).unwrap();
+    let wal = read_wal_log(&data).unwrap();
+    assert_eq!(wal.format, Some(WalFormat::V3));
+    let log = wal.contents;
     let mut decoder = WalRecordDecoder::new();
     assert_eq!(
         decoder.decode(0, &log.records[0].payload).unwrap(),
-        WalRecord::Header(WalFormat::V2)
+        WalRecord::Header(WalFormat::V3)
     );
     assert!(matches!(
         decoder.decode(log.records[1].offset, &log.records[1].payload).unwrap(),
         WalRecord::Batch(b) if b.first_seq == 5
     ));
-    assert_eq!(decoder.format(), Some(WalFormat::V2));
+    assert_eq!(decoder.format(), Some(WalFormat::V3));
     // A later version is refused as such, not as corruption of this one.
     let mut future = header.clone();
-    future[6] = 3;
+    future[6] = 4;
     let err = replay_wal(&frame_raw(&[future, batch_bytes(5, 0, &[put("a")])])).unwrap_err();
     assert!(
         matches!(
             err,
             Error::UnsupportedVersion {
-                found: 3,
-                supported: 2
+                found: 4,
+                supported: 3
             }
         ),
         "{err}"
     );
+    // A format-2 file (8-byte checksums throughout) still reads.
+    let mut v2 = Vec::new();
+    encode_wal_header_of(WalFormat::V2, &mut v2);
+    let data = frame_raw(&[v2, batch_bytes(5, 0, &[put("a")])]);
+    assert_eq!(read_wal_log(&data).unwrap().format, Some(WalFormat::V2));
+    assert_eq!(replay_wal(&data).unwrap().last_sequence(), Some(5));
     // A header anywhere but first is corruption.
     let data = frame(&[batch_bytes(5, 0, &[put("a")]), header.clone()]);
     let err = replay_wal(&data).unwrap_err();
@@ -517,7 +553,7 @@ fn the_header_record_names_the_format() {
 
 #[test]
 fn a_damaged_header_is_a_torn_tail_unless_a_later_record_certifies_it() {
-    for format in [WalFormat::V2, WalFormat::V1] {
+    for format in [WalFormat::V3, WalFormat::V2, WalFormat::V1] {
         for certified in [false, true] {
             let wal = build_format(random_batches(7, 30, true), certified, format);
             let mut data = wal.data.clone();
@@ -527,8 +563,9 @@ fn a_damaged_header_is_a_torn_tail_unless_a_later_record_certifies_it() {
                     assert!(!certified, "{format:?}: undetected corruption");
                     assert_eq!(replay.batches.len(), 0);
                     assert_eq!(replay.torn_tail, Some(0));
-                    // Format 1 loses its first batch with the damage; format 2 only
-                    // its header.
+                    // Format 1 loses its first batch with the damage; formats 2 and 3
+                    // only their header (format 3's batches are found by reading
+                    // the file in the narrow framing too).
                     let lost = usize::from(format == WalFormat::V1);
                     assert_eq!(replay.records_after_damage, 30 - lost);
                 }

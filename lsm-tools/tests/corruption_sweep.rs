@@ -26,7 +26,7 @@ use bytes::Bytes;
 use lsm_core::fs::{CrashMode, SimFs};
 use lsm_core::{Compression, Options, WriteBatch};
 use lsm_format::log::read_log;
-use lsm_format::wal::{WalRecord, WalRecordDecoder};
+use lsm_format::wal::{read_wal_log, WalRecord, WalRecordDecoder};
 use lsm_format::EntryKind;
 use lsm_tools::verify::{log, segment, Report};
 use sweep::{
@@ -192,7 +192,7 @@ struct Record {
 }
 
 fn wal_records(data: &[u8]) -> Vec<Record> {
-    let log = read_log(data).unwrap();
+    let log = read_wal_log(data).unwrap().contents;
     assert!(log.damage.is_none());
     let mut decoder = WalRecordDecoder::new();
     log.records
@@ -245,7 +245,13 @@ fn every_damage_to_a_wal_is_reported_or_a_torn_tail_never_skipped_silently() {
     let (name, mut data) = only_file(&pristine, ".wal");
     // A live WAL ends in preallocated zeros (a torn tail by definition); sweep the
     // records themselves.
-    let written = read_log(&data).unwrap().records.last().unwrap().end as usize;
+    let written = read_wal_log(&data)
+        .unwrap()
+        .contents
+        .records
+        .last()
+        .unwrap()
+        .end as usize;
     assert!(data[written..].iter().all(|&b| b == 0));
     data.truncate(written);
     let records = wal_records(&data);

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use lsm_format::log::LogWriter;
-use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header};
+use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header, WalFormat};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
@@ -58,6 +58,8 @@ impl WalWriter {
         };
         encode_wal_header(&mut wal.payload);
         wal.log.add_record(&wal.payload, &mut wal.framed);
+        // The header is framed wide in every format; the batches as ours says.
+        wal.log.set_framing(WalFormat::CURRENT.framing());
         wal.file
             .write_all(&wal.framed)
             .map_err(|e| Error::io(&wal.path, e))?;

@@ -5,17 +5,60 @@
 //! to a caller-owned buffer so the engine can write a whole commit group with one
 //! write call. [`read_log`] walks the fragments of a whole file and describes any
 //! damage precisely enough for the caller to tell a torn tail from corruption.
+//!
+//! Fragments come in two [`LogFraming`]s that differ only in the checksum's width:
+//! the manifest and WALs up to format 2 use [`LogFraming::Wide`] throughout; a
+//! format-3 WAL uses it for its header record and [`LogFraming::Narrow`] after it.
 
 pub mod reader;
 pub mod writer;
 
-pub use reader::{read_log, LogContents, LogDamage, LogDamageKind, LogRecord};
+pub use reader::{read_log, read_log_from, LogContents, LogDamage, LogDamageKind, LogRecord};
 pub use writer::LogWriter;
 
 /// Size of a log block.
 pub const LOG_BLOCK_SIZE: usize = 32 * 1024;
-/// Size of a fragment header: checksum u64, length u16, type u8.
+/// Size of a [`LogFraming::Wide`] fragment header: checksum u64, length u16, type u8.
 pub const LOG_HEADER_LEN: usize = 11;
+/// Size of a [`LogFraming::Narrow`] fragment header: checksum u32, length u16, type u8.
+pub const NARROW_LOG_HEADER_LEN: usize = 7;
+
+/// The layout of a fragment header: `checksum len:u16 type:u8`, where the checksum
+/// is XXH3-64 of `len || type || payload`, stored whole or cut to its low 32 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFraming {
+    /// `checksum:u64`: the manifest, and WALs up to format 2 (11-byte headers).
+    #[default]
+    Wide,
+    /// `checksum:u32`, the low half of the XXH3-64: the records of a format-3 WAL
+    /// after its header (7-byte headers, 4 bytes less per write). A random error
+    /// passes it with probability 2^-32, the strength of the CRC-32C LevelDB and
+    /// RocksDB use for their logs.
+    Narrow,
+}
+
+impl LogFraming {
+    /// Bytes of the checksum field.
+    pub const fn checksum_len(self) -> usize {
+        match self {
+            LogFraming::Wide => 8,
+            LogFraming::Narrow => 4,
+        }
+    }
+
+    /// Bytes of a fragment header.
+    pub const fn header_len(self) -> usize {
+        self.checksum_len() + 3
+    }
+
+    /// The checksum field's value for the XXH3-64 `sum` of `len || type || payload`.
+    pub const fn stored_checksum(self, sum: u64) -> u64 {
+        match self {
+            LogFraming::Wide => sum,
+            LogFraming::Narrow => sum & 0xffff_ffff,
+        }
+    }
+}
 /// Largest record a log holds (1 GiB).
 pub const MAX_LOG_RECORD_LEN: usize = 1 << 30;
 

@@ -31,7 +31,7 @@
 
 use std::borrow::Cow;
 
-use super::{FragmentType, LOG_BLOCK_SIZE, LOG_HEADER_LEN, MAX_LOG_RECORD_LEN};
+use super::{FragmentType, LogFraming, LOG_BLOCK_SIZE, MAX_LOG_RECORD_LEN};
 use crate::checksum::checksum;
 use crate::error::Result;
 
@@ -95,18 +95,30 @@ impl LogContents<'_> {
     }
 }
 
-/// Walks every fragment of `data` (a whole log file).
+/// Walks every fragment of `data` (a whole log file of [`LogFraming::Wide`]
+/// fragments).
 ///
 /// # Errors
 /// None today: bad bytes, including a record over [`MAX_LOG_RECORD_LEN`], are
 /// described in [`LogContents::damage`]. The `Result` is kept so that a reader over a
 /// file system can report I/O errors in the future.
 pub fn read_log(data: &[u8]) -> Result<LogContents<'_>> {
+    read_log_from(data, 0, LogFraming::Wide)
+}
+
+/// Walks the `framing` fragments of `data` (a whole log file) from offset `start`,
+/// where a record begins, to the end. Offsets stay file offsets: block boundaries
+/// are those of the file.
+///
+/// # Errors
+/// As [`read_log`].
+pub fn read_log_from(data: &[u8], start: usize, framing: LogFraming) -> Result<LogContents<'_>> {
+    let f = framing;
     let mut records = Vec::new();
     let mut pending: Option<Pending> = None;
-    let mut pos = 0;
+    let mut pos = start;
     let stop = loop {
-        match next_fragment(data, pos) {
+        match next_fragment(data, pos, f) {
             Fragment::End => match pending {
                 // The file ends inside a record: its remaining fragments are missing.
                 Some(p) => {
@@ -131,7 +143,7 @@ pub fn read_log(data: &[u8]) -> Result<LogContents<'_>> {
                     kind,
                     at,
                     pos,
-                    resume: resume_after_damage(data, pos, skip),
+                    resume: resume_after_damage(data, pos, skip, f),
                 };
             }
             Fragment::Good { ty, payload, next } => match (ty, pending.take()) {
@@ -188,7 +200,7 @@ pub fn read_log(data: &[u8]) -> Result<LogContents<'_>> {
             },
         }
     };
-    let records_after = resynchronise(data, stop.resume);
+    let records_after = resynchronise(data, stop.resume, f);
     // A walk that stopped at the very end of the file (inside a record) read no bad
     // bytes at all: that stays `Incomplete`.
     let kind = if stop.pos < data.len() && zeroed_from(data, stop.pos, &records_after) {
@@ -279,14 +291,15 @@ fn all_zero(bytes: &[u8]) -> bool {
 }
 
 /// Reads the fragment (or padding) at `pos`.
-fn next_fragment(data: &[u8], pos: usize) -> Fragment<'_> {
+fn next_fragment(data: &[u8], pos: usize, f: LogFraming) -> Fragment<'_> {
     use LogDamageKind::{BadChecksum, BadType, Incomplete};
     let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) else {
         return Fragment::End;
     };
+    let header_len = f.header_len();
     let block_end = next_block(pos);
     let left_in_block = block_end - pos;
-    if left_in_block < LOG_HEADER_LEN {
+    if left_in_block < header_len {
         let tail = rest.get(..left_in_block).unwrap_or(rest);
         return if all_zero(tail) {
             Fragment::Padding { next: block_end }
@@ -297,14 +310,14 @@ fn next_fragment(data: &[u8], pos: usize) -> Fragment<'_> {
             }
         };
     }
-    let Some((header, body)) = rest.split_at_checked(LOG_HEADER_LEN) else {
+    let Some((header, body)) = rest.split_at_checked(header_len) else {
         return Fragment::Bad {
             kind: Incomplete,
             skip: None,
         };
     };
-    let (sum, len, ty) = split_header(header);
-    if LOG_HEADER_LEN + len > left_in_block {
+    let (sum, len, ty) = split_header(header, f);
+    if header_len + len > left_in_block {
         return Fragment::Bad {
             kind: BadType,
             skip: None,
@@ -312,7 +325,7 @@ fn next_fragment(data: &[u8], pos: usize) -> Fragment<'_> {
     }
     // A zero header is preallocated or never-written space, not a fragment to step
     // over.
-    let skip = (!all_zero(header)).then_some(pos + LOG_HEADER_LEN + len);
+    let skip = (!all_zero(header)).then_some(pos + header_len + len);
     let Some(ty) = fragment_type(ty) else {
         return Fragment::Bad {
             kind: BadType,
@@ -325,12 +338,12 @@ fn next_fragment(data: &[u8], pos: usize) -> Fragment<'_> {
             skip: None,
         };
     };
-    // The checksum covers len, type and payload: bytes 8 .. 11 + len of the fragment.
-    match rest.get(8..LOG_HEADER_LEN + len) {
-        Some(covered) if checksum(covered) == sum => Fragment::Good {
+    // The checksum covers len, type and payload: the bytes after the checksum field.
+    match rest.get(f.checksum_len()..header_len + len) {
+        Some(covered) if f.stored_checksum(checksum(covered)) == sum => Fragment::Good {
             ty,
             payload,
-            next: pos + LOG_HEADER_LEN + len,
+            next: pos + header_len + len,
         },
         _ => Fragment::Bad {
             kind: BadChecksum,
@@ -339,12 +352,16 @@ fn next_fragment(data: &[u8], pos: usize) -> Fragment<'_> {
     }
 }
 
-fn split_header(header: &[u8]) -> (u64, usize, u8) {
+fn split_header(header: &[u8], f: LogFraming) -> (u64, usize, u8) {
+    let c = f.checksum_len();
     let mut sum = [0u8; 8];
     let mut len = [0u8; 2];
     let mut ty = 0;
-    if let (Some(s), Some(l), Some(&t)) = (header.get(..8), header.get(8..10), header.get(10)) {
-        sum.copy_from_slice(s);
+    if let (Some(s), Some(l), Some(&t)) = (header.get(..c), header.get(c..c + 2), header.get(c + 2))
+    {
+        if let Some(low) = sum.get_mut(..c) {
+            low.copy_from_slice(s);
+        }
         len.copy_from_slice(l);
         ty = t;
     }
@@ -387,16 +404,16 @@ fn zeroed_from(data: &[u8], pos: usize, records_after: &[LogRecord<'_>]) -> bool
 /// would pass for a torn tail. Requiring the chain keeps bytes inside a torn record
 /// (user keys and values that happen to look like a fragment) from passing for
 /// records written after it. The scan runs once per file, within one block.
-fn resume_after_damage(data: &[u8], pos: usize, skip: Option<usize>) -> usize {
+fn resume_after_damage(data: &[u8], pos: usize, skip: Option<usize>, f: LogFraming) -> usize {
     let block_end = next_block(pos);
     if let Some(next) = skip {
         // Only a valid fragment confirms the length: a damaged length can as well
         // land on the end of the file or on padding.
-        if matches!(next_fragment(data, next), Fragment::Good { .. }) {
+        if matches!(next_fragment(data, next, f), Fragment::Good { .. }) {
             return next;
         }
     }
-    scan_for_record_start(data, pos + 1, block_end).unwrap_or(block_end)
+    scan_for_record_start(data, pos + 1, block_end, f).unwrap_or(block_end)
 }
 
 /// The first position in `from .. block_end` where a valid chain of fragments
@@ -407,7 +424,13 @@ fn resume_after_damage(data: &[u8], pos: usize, skip: Option<usize>) -> usize {
 /// every position where that shape starts, from the headers alone, so scanning costs
 /// linear time and one block of memory; checksums are computed only for positions
 /// with the right shape.
-fn scan_for_record_start(data: &[u8], from: usize, block_end: usize) -> Option<usize> {
+fn scan_for_record_start(
+    data: &[u8],
+    from: usize,
+    block_end: usize,
+    f: LogFraming,
+) -> Option<usize> {
+    let (c, header_len) = (f.checksum_len(), f.header_len());
     let end = block_end.min(data.len());
     let n = end.checked_sub(from)?;
     // shaped[i]: a writer-shaped chain starts at `from + i`; shaped[n] is the end.
@@ -416,17 +439,17 @@ fn scan_for_record_start(data: &[u8], from: usize, block_end: usize) -> Option<u
         let pos = from + i;
         let ok = if pos == end {
             true
-        } else if block_end - pos < LOG_HEADER_LEN {
+        } else if block_end - pos < header_len {
             data.get(pos..end).is_some_and(all_zero)
         } else {
             // The type byte first: it rules out almost every position.
-            match data.get(pos + 10) {
+            match data.get(pos + c + 2) {
                 Some(&t) if t == FragmentType::Full as u8 || t == FragmentType::First as u8 => {
                     let len = data
-                        .get(pos + 8..pos + 10)
+                        .get(pos + c..pos + c + 2)
                         .and_then(|l| <[u8; 2]>::try_from(l).ok())
                         .map_or(usize::MAX, |l| usize::from(u16::from_le_bytes(l)));
-                    let next = pos.saturating_add(LOG_HEADER_LEN).saturating_add(len);
+                    let next = pos.saturating_add(header_len).saturating_add(len);
                     if t == FragmentType::Full as u8 {
                         next <= end && shaped.get(next - from).copied().unwrap_or(false)
                     } else {
@@ -442,17 +465,17 @@ fn scan_for_record_start(data: &[u8], from: usize, block_end: usize) -> Option<u
     }
     (0..n).map(|i| from + i).find(|&q| {
         let starts_record = shaped.get(q - from).copied().unwrap_or(false)
-            && block_end - q >= LOG_HEADER_LEN
+            && block_end - q >= header_len
             && q < end;
-        starts_record && chain_checks_out(data, q, block_end)
+        starts_record && chain_checks_out(data, q, block_end, f)
     })
 }
 
 /// Whether every fragment from `q` to the end of its block (or file) passes its
 /// checksum.
-fn chain_checks_out(data: &[u8], mut q: usize, block_end: usize) -> bool {
+fn chain_checks_out(data: &[u8], mut q: usize, block_end: usize, f: LogFraming) -> bool {
     while q < block_end {
-        match next_fragment(data, q) {
+        match next_fragment(data, q, f) {
             Fragment::End | Fragment::Padding { .. } => return true,
             Fragment::Good { next, .. } => q = next,
             Fragment::Bad { .. } => return false,
@@ -464,11 +487,11 @@ fn chain_checks_out(data: &[u8], mut q: usize, block_end: usize) -> bool {
 /// Collects the complete, valid records from `pos` on, jumping to the next block
 /// boundary after each bad fragment and skipping fragments of records that began
 /// before the jump.
-fn resynchronise(data: &[u8], mut pos: usize) -> Vec<LogRecord<'_>> {
+fn resynchronise(data: &[u8], mut pos: usize, f: LogFraming) -> Vec<LogRecord<'_>> {
     let mut found = Vec::new();
     let mut pending: Option<Pending> = None;
     while pos < data.len() {
-        match next_fragment(data, pos) {
+        match next_fragment(data, pos, f) {
             Fragment::End => break,
             Fragment::Padding { next } => pos = next,
             Fragment::Bad { skip, .. } => {

@@ -99,7 +99,7 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
             d.u64("batch synced_offset")?,
             d.u32("batch count")?,
         ),
-        WalFormat::V2 => (
+        WalFormat::V2 | WalFormat::V3 => (
             d.varint64("batch first_seq")?,
             d.varint64("batch synced_offset")?,
             d.varint32("batch count")?,

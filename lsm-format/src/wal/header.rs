@@ -1,12 +1,13 @@
 //! The WAL header record and format detection: `docs/format.md` section 5.
 //!
-//! A format-2 WAL begins with a record of exactly [`WAL_HEADER_LEN`] bytes: the
-//! magic `lsmwal` and the format version. A format-1 WAL has no header; its first
-//! record is a batch, whose fixed-width header alone is 20 bytes, so an 8-byte first
-//! record tells the two apart without ambiguity.
+//! A format-2 or -3 WAL begins with a record of exactly [`WAL_HEADER_LEN`] bytes,
+//! always in [`LogFraming::Wide`]: the magic `lsmwal` and the format version. A
+//! format-1 WAL has no header; its first record is a batch, whose fixed-width header
+//! alone is 20 bytes, so an 8-byte first record tells the two apart without
+//! ambiguity.
 
 use crate::error::{Error, Result};
-use crate::log::LOG_HEADER_LEN;
+use crate::log::LogFraming;
 
 use super::batch::{decode_batch, WalBatch};
 use super::WAL_FORMAT_VERSION;
@@ -24,27 +25,55 @@ pub enum WalFormat {
     V1,
     /// Varint batch headers after a header record.
     V2,
+    /// As format 2, with the records after the header in [`LogFraming::Narrow`]
+    /// (4-byte fragment checksums).
+    V3,
 }
 
 impl WalFormat {
+    /// The format the writer writes ([`WAL_FORMAT_VERSION`]): the one
+    /// [`encode_wal_header`] names.
+    pub const CURRENT: WalFormat = WalFormat::V3;
+
     /// The version number.
     pub fn version(self) -> u32 {
         match self {
             WalFormat::V1 => 1,
             WalFormat::V2 => 2,
+            WalFormat::V3 => 3,
+        }
+    }
+
+    /// The framing of the file's batch records.
+    pub fn framing(self) -> LogFraming {
+        match self {
+            WalFormat::V1 | WalFormat::V2 => LogFraming::Wide,
+            WalFormat::V3 => LogFraming::Narrow,
         }
     }
 }
 
-/// Appends the payload of the header record the writer puts first in every WAL.
+/// Appends the payload of the header record the writer puts first in every WAL,
+/// framed [`LogFraming::Wide`] whatever the version (so that a reader that knows only
+/// older versions reads it and refuses the file as an unsupported version, rather
+/// than taking the records it cannot frame for a torn tail).
 pub fn encode_wal_header(out: &mut Vec<u8>) {
+    encode_wal_header_of(WalFormat::CURRENT, out);
+}
+
+/// Appends the payload of the header record of a WAL in `format` (tests and tools
+/// that make files of older formats); nothing for format 1, which has none.
+pub fn encode_wal_header_of(format: WalFormat, out: &mut Vec<u8>) {
+    if format == WalFormat::V1 {
+        return;
+    }
     out.extend_from_slice(&WAL_MAGIC);
-    out.extend_from_slice(&(WAL_FORMAT_VERSION as u16).to_le_bytes());
+    out.extend_from_slice(&(format.version() as u16).to_le_bytes());
 }
 
 /// The format a WAL's first record names: `Some` for a header record, `None` for
 /// anything else (a format-1 file, whose first record is a batch).
-fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
+pub(super) fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
     let Ok(header) = <&[u8; WAL_HEADER_LEN]>::try_from(payload) else {
         return Ok(None);
     };
@@ -57,6 +86,7 @@ fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
     };
     match u16::from_le_bytes(version) {
         2 => Ok(Some(WalFormat::V2)),
+        3 => Ok(Some(WalFormat::V3)),
         found => Err(Error::UnsupportedVersion {
             found: u32::from(found),
             supported: WAL_FORMAT_VERSION,
@@ -67,7 +97,7 @@ fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
 /// One decoded WAL record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalRecord<'a> {
-    /// The header record that starts a format-2 file.
+    /// The header record that starts a format-2 or -3 file.
     Header(WalFormat),
     /// A write batch.
     Batch(WalBatch<'a>),
@@ -108,7 +138,6 @@ impl WalRecordDecoder {
     /// `Corruption` for a batch that does not decode, a header anywhere but first,
     /// or a record after offset 0 when the file's format is not known yet.
     pub fn decode<'a>(&mut self, record_offset: u64, payload: &'a [u8]) -> Result<WalRecord<'a>> {
-        let at = record_offset + LOG_HEADER_LEN as u64;
         if record_offset == 0 {
             if let Some(format) = parse_header(payload)? {
                 self.format = Some(format);
@@ -127,6 +156,8 @@ impl WalRecordDecoder {
                 "the WAL's first record is unreadable, so its format is unknown",
             )
         })?;
+        // Errors name file offsets: the payload starts after the fragment header.
+        let at = record_offset + format.framing().header_len() as u64;
         decode_batch(payload, at, format).map(WalRecord::Batch)
     }
 }

@@ -1,14 +1,18 @@
 //! The write-ahead log: `docs/format.md` section 5.
 //!
-//! A WAL file is a log (section 4). Format 2 files begin with a header record
+//! A WAL file is a log (section 4). Format 2 and 3 files begin with a header record
 //! naming the format ([`encode_wal_header`]); every other record is one write batch:
 //!
 //! ```text
 //! header := magic "lsmwal" version:u16                        ; format 2 and later
-//! batch  := first_seq:varint64 synced_offset:varint64 count:varint32 op[count]   ; format 2
+//! batch  := first_seq:varint64 synced_offset:varint64 count:varint32 op[count]   ; formats 2, 3
 //! batch  := first_seq:u64 synced_offset:u64 count:u32 op[count]                  ; format 1
 //! op     := kind:u8 key:bytes [value:bytes]     ; value only when kind = 1 (Put)
 //! ```
+//!
+//! The header record is framed with 8-byte fragment checksums in every format; in
+//! format 3 the batches after it have 4-byte ones ([`read_wal_log`] reads a file in
+//! the framing its header names).
 //!
 //! [`replay_wal`] reads a whole WAL file and applies the section 4/5 rule that tells
 //! a torn tail (dropped) from corruption (refused): damage is corruption exactly when
@@ -17,6 +21,7 @@
 //! tools that show them.
 
 mod batch;
+mod file;
 mod header;
 mod replay;
 
@@ -24,13 +29,16 @@ pub use batch::{
     decode_batch, encode_batch_header, encode_batch_header_v1, encode_op, WalBatch, WalOp,
     BATCH_HEADER_V1_LEN,
 };
+pub use file::{read_wal_log, WalLog};
 pub use header::{
-    encode_wal_header, WalFormat, WalRecord, WalRecordDecoder, WAL_HEADER_LEN, WAL_MAGIC,
+    encode_wal_header, encode_wal_header_of, WalFormat, WalRecord, WalRecordDecoder,
+    WAL_HEADER_LEN, WAL_MAGIC,
 };
 pub use replay::{replay_wal, OwnedWalBatch, OwnedWalOp, WalReplay};
 
-/// WAL format version the writer writes: 2 (varint batch headers, header record).
-pub const WAL_FORMAT_VERSION: u32 = 2;
+/// WAL format version the writer writes: 3 (varint batch headers, header record,
+/// 4-byte fragment checksums after it).
+pub const WAL_FORMAT_VERSION: u32 = 3;
 
 /// Oldest WAL format version the reader reads: 1 (fixed-width batch headers, no
 /// header record).

@@ -10,9 +10,10 @@ use bytes::Bytes;
 
 use crate::entry::EntryKind;
 use crate::error::{Error, Result};
-use crate::log::{read_log, LogContents, LogDamageKind};
+use crate::log::{LogContents, LogDamageKind};
 
 use super::batch::WalBatch;
+use super::file::{read_wal_log, WalLog};
 use super::header::{WalFormat, WalRecord, WalRecordDecoder};
 
 /// One operation of a replayed batch, sharing the bytes of the WAL copy.
@@ -82,9 +83,13 @@ impl WalReplay {
 /// do not increase, or whose `synced_offset` lies past its own offset.
 pub fn replay_wal(data: &[u8]) -> Result<WalReplay> {
     let shared = Bytes::copy_from_slice(data);
-    let log = read_log(&shared)?;
-    let clean_len = log.clean_len();
-    let LogContents { records, damage } = log;
+    let WalLog {
+        contents,
+        narrow_records_after,
+        ..
+    } = read_wal_log(&shared)?;
+    let clean_len = contents.clean_len();
+    let LogContents { records, damage } = contents;
     let mut batches = Vec::with_capacity(records.len());
     let mut next_seq = 0u64;
     let mut decoder = WalRecordDecoder::new();
@@ -128,9 +133,14 @@ pub fn replay_wal(data: &[u8]) -> Result<WalReplay> {
     let (torn_tail, torn_kind, records_after_damage) = match damage {
         None => (None, None, 0),
         Some(damage) => {
-            for rec in &damage.records_after {
-                let synced_offset =
-                    certified_synced_offset(decoder.format(), rec.offset, &rec.payload)?;
+            // Records in the file's framing, then (when the first record was lost)
+            // those only the format-3 framing reveals.
+            let in_framing = damage.records_after.iter().map(|r| (decoder.format(), r));
+            let narrow = narrow_records_after
+                .iter()
+                .map(|r| (Some(WalFormat::V3), r));
+            for (format, rec) in in_framing.chain(narrow) {
+                let synced_offset = certified_synced_offset(format, rec.offset, &rec.payload)?;
                 if synced_offset > damage.offset {
                     return Err(Error::corruption(
                         damage.offset,
@@ -145,7 +155,7 @@ pub fn replay_wal(data: &[u8]) -> Result<WalReplay> {
             (
                 Some(damage.offset),
                 Some(damage.kind),
-                damage.records_after.len(),
+                damage.records_after.len() + narrow_records_after.len(),
             )
         }
     };

@@ -4,8 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use lsm_format::log::read_log;
-use lsm_format::wal::{replay_wal, WalBatch, WalRecord, WalRecordDecoder};
+use lsm_format::wal::{read_wal_log, replay_wal, WalBatch, WalRecord, WalRecordDecoder};
 use serde::Serialize;
 
 use super::{json_version, out_err, version_row, write_json, DumpOptions, JsonEntry};
@@ -79,7 +78,8 @@ fn ops_table() -> Table {
 pub fn dump_wal(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> Result<()> {
     let data = read_file(path)?;
     let name = path.display().to_string();
-    let log = read_log(&data).map_err(|e| Error::format(path, e))?;
+    let wal = read_wal_log(&data).map_err(|e| Error::format(path, e))?;
+    let log = &wal.contents;
     let style = options.style;
     let mut text: Vec<Text> = Vec::new();
     let mut records = Vec::new();
@@ -155,7 +155,7 @@ pub fn dump_wal(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> Resu
         JsonDamage {
             offset: d.offset,
             kind: format!("{:?}", d.kind),
-            valid_records_after: d.records_after.len(),
+            valid_records_after: d.records_after.len() + wal.narrow_records_after.len(),
             verdict: if problem.is_some() {
                 "corruption"
             } else {

@@ -2,8 +2,8 @@
 //! (sections 4 and 6).
 
 use lsm_format::checksum::checksum_parts;
-use lsm_format::log::{read_log, LogDamageKind, LOG_BLOCK_SIZE, LOG_HEADER_LEN};
-use lsm_format::wal::{replay_wal, WalRecord, WalRecordDecoder};
+use lsm_format::log::{LogDamageKind, LogFraming, LOG_BLOCK_SIZE};
+use lsm_format::wal::{read_wal_log, replay_wal, WalRecord, WalRecordDecoder};
 
 use super::Report;
 use crate::problem::Problem;
@@ -23,13 +23,14 @@ pub struct WalSeqs {
 pub fn verify_wal(data: &[u8], name: &str, report: &mut Report) -> WalSeqs {
     report.files_checked += 1;
     let mut seqs = WalSeqs::default();
-    let log = match read_log(data) {
-        Ok(log) => log,
+    let wal = match read_wal_log(data) {
+        Ok(wal) => wal,
         Err(e) => {
             report.problems.push(Problem::from_format(name, &e));
             return seqs;
         }
     };
+    let log = &wal.contents;
     report.records_checked += log.records.len() as u64;
     let mut decoder = WalRecordDecoder::new();
     for rec in &log.records {
@@ -68,7 +69,13 @@ pub fn verify_wal(data: &[u8], name: &str, report: &mut Report) -> WalSeqs {
         let damage = Damage {
             offset: d.offset,
             kind: d.kind,
-            records_after: d.records_after.len(),
+            records_after: d.records_after.len() + wal.narrow_records_after.len(),
+        };
+        // Damage past a valid header is in the batches' framing; at offset 0 it is in
+        // the header's, which every format frames wide.
+        let framing = match wal.format {
+            Some(format) if d.offset > 0 => format.framing(),
+            _ => LogFraming::Wide,
         };
         // The engine's verdict: replay_wal refuses damage that a later record certifies
         // had been synced.
@@ -78,7 +85,7 @@ pub fn verify_wal(data: &[u8], name: &str, report: &mut Report) -> WalSeqs {
         } else {
             "recovery drops it as a torn tail"
         };
-        classify_damage(data, name, damage, recovery, report);
+        classify_damage(data, name, damage, framing, recovery, report);
     }
     seqs
 }
@@ -93,7 +100,8 @@ pub fn verify_manifest(data: &[u8], name: &str, report: &mut Report) -> Manifest
     if let Some(d) = state.damage {
         // A damaged record followed by valid ones is already among the problems.
         if d.records_after == 0 {
-            classify_damage(data, name, d, "recovery drops it as a torn tail", report);
+            let recovery = "recovery drops it as a torn tail";
+            classify_damage(data, name, d, LogFraming::Wide, recovery, report);
         }
     }
     state
@@ -103,10 +111,17 @@ pub fn verify_manifest(data: &[u8], name: &str, report: &mut Report) -> Manifest
 /// zeros to the end) is what a crash while appending leaves: a note. Anything else
 /// means bytes were changed after they were written: a problem, even when recovery
 /// would drop it.
-fn classify_damage(data: &[u8], name: &str, d: Damage, recovery: &str, report: &mut Report) {
+fn classify_damage(
+    data: &[u8],
+    name: &str,
+    d: Damage,
+    framing: LogFraming,
+    recovery: &str,
+    report: &mut Report,
+) {
     let cut_short = matches!(d.kind, LogDamageKind::Incomplete | LogDamageKind::Zeroed)
         && d.records_after == 0
-        && !length_field_damaged(data, d.offset);
+        && !length_field_damaged(data, d.offset, framing);
     if cut_short {
         report.notes.push(format!(
             "{name}: offset {}: torn tail ({:?}): the last write was cut short; {recovery}",
@@ -134,21 +149,24 @@ fn classify_damage(data: &[u8], name: &str, d: Damage, recovery: &str, report: &
 /// its stored checksum matches the bytes that are there with their actual length, so
 /// its length field was damaged. A real torn write leaves a prefix whose checksum
 /// cannot match.
-fn length_field_damaged(data: &[u8], from: u64) -> bool {
+fn length_field_damaged(data: &[u8], from: u64, framing: LogFraming) -> bool {
+    let header_len = framing.header_len();
     let mut pos = from as usize;
     loop {
         let left_in_block = LOG_BLOCK_SIZE - pos % LOG_BLOCK_SIZE;
-        if left_in_block < LOG_HEADER_LEN {
+        if left_in_block < header_len {
             pos += left_in_block;
             continue;
         }
-        let Some(header) = data.get(pos..pos + LOG_HEADER_LEN) else {
+        let Some(header) = data.get(pos..pos + header_len) else {
             return false;
         };
         let (stored, len, ty) = match header {
             [c @ .., l0, l1, t] => {
                 let mut sum = [0u8; 8];
-                sum.copy_from_slice(c);
+                if let Some(low) = sum.get_mut(..c.len()) {
+                    low.copy_from_slice(c);
+                }
                 (
                     u64::from_le_bytes(sum),
                     u16::from_le_bytes([*l0, *l1]) as usize,
@@ -157,7 +175,7 @@ fn length_field_damaged(data: &[u8], from: u64) -> bool {
             }
             _ => return false,
         };
-        let start = pos + LOG_HEADER_LEN;
+        let start = pos + header_len;
         if start + len <= data.len() {
             pos = start + len;
             continue;
@@ -166,6 +184,7 @@ fn length_field_damaged(data: &[u8], from: u64) -> bool {
         let Ok(actual) = u16::try_from(payload.len()) else {
             return false;
         };
-        return checksum_parts(&[&actual.to_le_bytes(), &[ty], payload]) == stored;
+        let sum = checksum_parts(&[&actual.to_le_bytes(), &[ty], payload]);
+        return framing.stored_checksum(sum) == stored;
     }
 }

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use lsm_format::log::LogWriter;
 use lsm_format::manifest::{SegmentMeta, VersionEdit};
-use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header};
+use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header, WalFormat};
 use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
 
 /// One version: key, seq, kind, value.
@@ -56,11 +56,19 @@ pub fn log_bytes(records: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// Frames batch payloads as a WAL: the header record, then `batches`.
+/// Frames batch payloads as a WAL of the current format: the header record, then
+/// `batches` in the framing that format gives them.
 pub fn wal_bytes(batches: &[Vec<u8>]) -> Vec<u8> {
     let mut header = Vec::new();
     encode_wal_header(&mut header);
-    log_bytes(&[&[header], batches].concat())
+    let mut w = LogWriter::new(0);
+    let mut out = Vec::new();
+    w.add_record(&header, &mut out);
+    w.set_framing(WalFormat::CURRENT.framing());
+    for b in batches {
+        w.add_record(b, &mut out);
+    }
+    out
 }
 
 /// One WAL batch payload.
