@@ -119,9 +119,13 @@ impl LogWriter {
         debug_assert!(fragment.len() <= LOG_BLOCK_SIZE - header_len);
         let len = (fragment.len() as u16).to_le_bytes();
         let ty = [ty as u8];
-        let sum = checksum_parts(&[&len, &ty, fragment]).to_le_bytes();
-        let (stored, _) = sum.split_at(self.framing.checksum_len().min(sum.len()));
-        out.extend_from_slice(stored);
+        let sum = checksum_parts(&[&len, &ty, fragment]);
+        // Fixed-size copies: this runs once per write.
+        match self.framing {
+            LogFraming::Wide => out.extend_from_slice(&sum.to_le_bytes()),
+            LogFraming::Narrow => out
+                .extend_from_slice(&(LogFraming::Narrow.stored_checksum(sum) as u32).to_le_bytes()),
+        }
         out.extend_from_slice(&len);
         out.extend_from_slice(&ty);
         out.extend_from_slice(fragment);
