@@ -3,7 +3,7 @@
 //! random inputs), so CI runs it without nightly. Not a stable API.
 //!
 //! [`db_ops`] reads an operation sequence from the fuzz bytes and runs it against a
-//! database on the simulated disk ([`SimFs`]) and a `BTreeMap` oracle: puts,
+//! database on the simulated disk ([`SimFs`](crate::fs::SimFs)) and a `BTreeMap` oracle: puts,
 //! deletes, batches, point reads and scans (checked against the oracle), `sync`,
 //! flush, compaction, close-and-reopen, power cuts after the next n file operations,
 //! and crashes in every [`CrashMode`]. After each crash the recovered state must be

@@ -4,7 +4,7 @@
 //! keeps them decoded: the index as a sorted array of (last key, tag, handle), with
 //! its keys sharing one buffer. Data blocks come from the file bytes, checksummed the
 //! first time; uncompressed ones are then used in place (zero copy), LZ4 ones are
-//! decompressed and may be kept in the [`BlockCache`](crate::BlockCache). With
+//! decompressed and may be kept in the [`BlockCache`]. With
 //! [`ReadOptions::read_at`] they come from positional reads instead, checksummed every
 //! time, and go through the cache whether compressed or not.
 
