@@ -47,31 +47,20 @@ pub fn block_range(handle: BlockHandle, file_len: usize) -> Result<Range<usize>>
     }
 }
 
-/// Whether [`read_raw`] computes the block checksum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChecksumCheck {
-    /// Compute and compare it.
-    Verify,
-    /// Skip it: this reader already verified these immutable bytes once. Bounds,
-    /// type and compression are still checked.
-    AlreadyVerified,
-}
-
-/// Checks the framing of the block at `handle` in `file`: bounds, checksum (unless
-/// `check` says it was verified before), block type, compression byte. Returns the
+/// Checks the framing of the block at `handle` in `file`: bounds, checksum, block
+/// type, compression byte. Returns the
 /// range of its contents within `file` and how they are compressed. Only data blocks
 /// may be compressed.
 pub fn read_raw(
     file: &[u8],
     handle: BlockHandle,
     expected: BlockType,
-    check: ChecksumCheck,
 ) -> Result<(Range<usize>, Compression)> {
     let range = block_range(handle, file.len())?;
     let block = file
         .get(range.clone())
         .ok_or_else(|| Error::corruption(handle.offset, "block out of bounds"))?;
-    let (contents, compression) = check_block(block, handle.offset, expected, check)?;
+    let (contents, compression) = check_block(block, handle.offset, expected)?;
     Ok((
         range.start + contents.start..range.start + contents.end,
         compression,
@@ -85,7 +74,6 @@ pub fn check_block(
     block: &[u8],
     offset: u64,
     expected: BlockType,
-    check: ChecksumCheck,
 ) -> Result<(Range<usize>, Compression)> {
     let corrupt = |reason: String| Error::corruption(offset, reason);
     let Some(contents_end) = block.len().checked_sub(BLOCK_TRAILER_LEN) else {
@@ -95,10 +83,7 @@ pub fn check_block(
     let mut sum = [0u8; 8];
     sum.copy_from_slice(stored);
     let stored = u64::from_le_bytes(sum);
-    let computed = match check {
-        ChecksumCheck::Verify => checksum(covered),
-        ChecksumCheck::AlreadyVerified => stored,
-    };
+    let computed = checksum(covered);
     if stored != computed {
         return Err(corrupt(format!(
             "{expected:?} block checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
@@ -210,19 +195,19 @@ mod tests {
     fn round_trip_and_checks() {
         let file = framed(b"hello", Compression::None, BlockType::Index);
         let h = BlockHandle { offset: 0, len: 5 };
-        let (r, c) = read_raw(&file, h, BlockType::Index, ChecksumCheck::Verify).unwrap();
+        let (r, c) = read_raw(&file, h, BlockType::Index).unwrap();
         assert_eq!((&file[r], c), (&b"hello"[..], Compression::None));
-        assert!(read_raw(&file, h, BlockType::Data, ChecksumCheck::Verify)
+        assert!(read_raw(&file, h, BlockType::Data)
             .unwrap_err()
             .is_corruption());
         let long = BlockHandle { offset: 0, len: 6 };
-        assert!(read_raw(&file, long, BlockType::Index, ChecksumCheck::Verify).is_err());
+        assert!(read_raw(&file, long, BlockType::Index).is_err());
         let huge = BlockHandle {
             offset: u64::MAX,
             len: u32::MAX,
         };
         assert_eq!(
-            read_raw(&file, huge, BlockType::Index, ChecksumCheck::Verify)
+            read_raw(&file, huge, BlockType::Index)
                 .unwrap_err()
                 .offset(),
             Some(u64::MAX)
@@ -230,10 +215,7 @@ mod tests {
         for i in 0..file.len() {
             let mut bad = file.clone();
             bad[i] ^= 1;
-            assert!(
-                read_raw(&bad, h, BlockType::Index, ChecksumCheck::Verify).is_err(),
-                "flip at {i}"
-            );
+            assert!(read_raw(&bad, h, BlockType::Index).is_err(), "flip at {i}");
         }
     }
 
@@ -241,12 +223,10 @@ mod tests {
     fn only_data_blocks_may_be_compressed() {
         let file = framed(b"xx", Compression::Lz4, BlockType::Filter);
         let h = BlockHandle { offset: 0, len: 2 };
-        assert!(read_raw(&file, h, BlockType::Filter, ChecksumCheck::Verify).is_err());
+        assert!(read_raw(&file, h, BlockType::Filter).is_err());
         let file = framed(b"xx", Compression::Lz4, BlockType::Data);
         assert_eq!(
-            read_raw(&file, h, BlockType::Data, ChecksumCheck::Verify)
-                .unwrap()
-                .1,
+            read_raw(&file, h, BlockType::Data).unwrap().1,
             Compression::Lz4
         );
         let mut file = framed(b"xx", Compression::None, BlockType::Data);
@@ -254,7 +234,7 @@ mod tests {
         let t = trailer(b"xx", Compression::None, BlockType::Data);
         let sum = checksum(&[b'x', b'x', 7, t[1]]);
         file[4..].copy_from_slice(&sum.to_le_bytes());
-        assert!(read_raw(&file, h, BlockType::Data, ChecksumCheck::Verify).is_err());
+        assert!(read_raw(&file, h, BlockType::Data).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::coding::Decoder;
 use crate::entry::compare_internal;
 use crate::error::{Error, Result};
-use crate::segment::block::{read_raw, ChecksumCheck};
+use crate::segment::block::read_raw;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{BloomFilter, FilterLayout};
 use crate::segment::index_search::IndexSearch;
@@ -22,12 +22,7 @@ use crate::segment::{BlockHandle, BlockType, Footer, Properties, ReadOptions, FO
 /// Decodes and checks everything `SegmentReader::open` keeps.
 pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
     let footer = Footer::decode(&data)?;
-    let (range, _) = read_raw(
-        &data,
-        footer.properties,
-        BlockType::Properties,
-        ChecksumCheck::Verify,
-    )?;
+    let (range, _) = read_raw(&data, footer.properties, BlockType::Properties)?;
     let properties = Properties::decode(
         data.get(range).unwrap_or_default(),
         footer.properties.offset,
@@ -44,14 +39,9 @@ pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
             ),
         ));
     };
-    let (range, _) = read_raw(
-        &data,
-        footer.filter,
-        BlockType::Filter,
-        ChecksumCheck::Verify,
-    )?;
+    let (range, _) = read_raw(&data, footer.filter, BlockType::Filter)?;
     let filter = BloomFilter::parse(data.slice(range), footer.filter.offset, layout)?;
-    let (range, _) = read_raw(&data, footer.index, BlockType::Index, ChecksumCheck::Verify)?;
+    let (range, _) = read_raw(&data, footer.index, BlockType::Index)?;
     let index = decode_index(data.slice(range), footer.index.offset)?;
 
     // The grammar's layout: data blocks from offset 0, then filter, properties,

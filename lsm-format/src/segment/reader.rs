@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use crate::entry::EntryKind;
 use crate::error::{Error, Result};
 use crate::segment::block::{
-    block_range, check_block, decompress_lz4, decompress_lz4_into, read_raw, ChecksumCheck,
+    block_range, check_block, decompress_lz4, decompress_lz4_into, read_raw,
 };
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
@@ -334,7 +334,7 @@ impl SegmentReader {
                 compression,
             )
         } else {
-            read_raw(&inner.data, handle, BlockType::Data, ChecksumCheck::Verify)?
+            read_raw(&inner.data, handle, BlockType::Data)?
         };
         let source = match compression {
             Compression::None => BlockSource::File(range),
@@ -361,13 +361,9 @@ impl SegmentReader {
 
     /// The uncompressed contents of the data block at `handle`, from the file bytes
     /// (never the cache: verification must see what is on disk).
-    pub(crate) fn decode_data_block(
-        &self,
-        handle: BlockHandle,
-        check: ChecksumCheck,
-    ) -> Result<(Bytes, bool)> {
+    pub(crate) fn decode_data_block(&self, handle: BlockHandle) -> Result<(Bytes, bool)> {
         let data = &self.inner.data;
-        let (range, compression) = read_raw(data, handle, BlockType::Data, check)?;
+        let (range, compression) = read_raw(data, handle, BlockType::Data)?;
         match compression {
             Compression::None => Ok((data.slice(range), false)),
             Compression::Lz4 => {
@@ -409,8 +405,7 @@ fn read_block_at(
         let mut raw = raw.borrow_mut();
         raw.resize(range.len(), 0);
         file.read_exact_at(&mut raw, handle.offset)?;
-        let (contents, compression) =
-            check_block(&raw, handle.offset, BlockType::Data, ChecksumCheck::Verify)?;
+        let (contents, compression) = check_block(&raw, handle.offset, BlockType::Data)?;
         let contents = raw.get(contents).unwrap_or_default();
         match compression {
             Compression::None => {

@@ -12,7 +12,6 @@ use std::fmt;
 
 use crate::entry::{compare_internal, EntryKind};
 use crate::error::Error;
-use crate::segment::block::ChecksumCheck;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{filter_bytes_for, num_probes_for};
 use crate::segment::{BlockHandle, Compression, SegmentReader};
@@ -93,8 +92,9 @@ impl SegmentReader {
         for slot in self.index_slots() {
             let h = slot.handle;
             tally.data_size += h.end() - h.offset;
-            let loaded = self.decode_data_block(h, ChecksumCheck::Verify).and_then(
-                |(contents, decompressed)| {
+            let loaded = self
+                .decode_data_block(h)
+                .and_then(|(contents, decompressed)| {
                     tally.compressed_blocks += u64::from(decompressed);
                     it.reset(
                         contents,
@@ -104,8 +104,7 @@ impl SegmentReader {
                             index: false,
                         },
                     )
-                },
-            );
+                });
             let walked = loaded
                 .and_then(|()| walk_block(self, &mut it, h, &mut prev, &mut tally, &mut report));
             match walked {
