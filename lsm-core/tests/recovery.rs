@@ -210,8 +210,7 @@ fn a_truncated_last_wal_record_is_dropped() {
 /// header too) is replayed: format 3 changed only the framing of new files.
 #[test]
 fn a_wal_of_format_2_is_replayed() {
-    use lsm_format::log::LogWriter;
-    use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header_of, WalFormat};
+    use lsm_format::wal::{encode_batch_header, encode_op, start_wal, WalFormat};
     use lsm_format::EntryKind;
 
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -234,11 +233,8 @@ fn a_wal_of_format_2_is_replayed() {
     encode_op(&mut payload, EntryKind::Put, b"v2-a", b"one");
     encode_op(&mut payload, EntryKind::Put, &k(1), b"overwritten");
     encode_op(&mut payload, EntryKind::Tombstone, &k(0), b"");
-    let mut header = Vec::new();
-    encode_wal_header_of(WalFormat::V2, &mut header);
-    let (mut w, mut file) = (LogWriter::new(0), Vec::new());
-    w.add_record(&header, &mut file);
-    w.add_record(&payload, &mut file);
+    let mut file = Vec::new();
+    start_wal(WalFormat::V2, &mut file).add_record(&payload, &mut file);
     std::fs::write(path.join(format!("{:06}.wal", number + 1)), &file).unwrap();
 
     for round in 0..2 {

@@ -26,7 +26,7 @@ use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::{
     Compression, Entry, ReadAt, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
 };
-use crate::wal::{decode_batch, encode_wal_header, replay_wal, WalBatch, WalFormat};
+use crate::wal::{decode_batch, replay_wal, start_wal, WalBatch, WalFormat};
 
 /// Walks `data` as a log, in both framings: records lie in order inside the file,
 /// the clean prefix reads back the same records without damage, re-framing the
@@ -107,11 +107,7 @@ pub fn wal_replay(data: &[u8]) {
     let mut next_seq = 0;
     let mut prev_end = 0;
     let mut framed = Vec::new();
-    let mut w = LogWriter::new(0);
-    let mut header = Vec::new();
-    encode_wal_header(&mut header);
-    w.add_record(&header, &mut framed);
-    w.set_framing(WalFormat::CURRENT.framing());
+    let mut w = start_wal(WalFormat::CURRENT, &mut framed);
     for b in &replay.batches {
         assert!(b.first_seq >= next_seq && b.offset >= prev_end && b.end <= replay.clean_len);
         assert!(b.synced_offset <= b.offset);

@@ -19,7 +19,7 @@ use lsm_format::manifest::{SegmentMeta, VersionEdit};
 use lsm_format::segment::block::compress_lz4;
 use lsm_format::segment::block_builder::BlockBuilder;
 use lsm_format::wal::{
-    encode_batch_header, encode_batch_header_v1, encode_op, encode_wal_header_of, WalFormat,
+    encode_batch_header, encode_batch_header_v1, encode_op, start_wal, WalFormat,
 };
 use lsm_format::{Compression, EntryKind, SegmentWriter, WriterOptions};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -162,14 +162,8 @@ fn wal(batches: usize, certify: bool, rng: &mut StdRng) -> Vec<u8> {
 }
 
 fn wal_format(batches: usize, certify: bool, format: WalFormat, rng: &mut StdRng) -> Vec<u8> {
-    let mut w = LogWriter::new(0);
     let mut out = Vec::new();
-    if format != WalFormat::V1 {
-        let mut header = Vec::new();
-        encode_wal_header_of(format, &mut header);
-        w.add_record(&header, &mut out);
-    }
-    w.set_framing(format.framing());
+    let mut w = start_wal(format, &mut out);
     let mut seq = 1;
     for _ in 0..batches {
         let count = rng.gen_range(0..4);

@@ -5,8 +5,8 @@
 use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
 use lsm_format::wal::{
     decode_batch, encode_batch_header, encode_batch_header_v1, encode_op, encode_wal_header,
-    encode_wal_header_of, read_wal_log, replay_wal, WalFormat, WalRecord, WalRecordDecoder,
-    WalReplay,
+    encode_wal_header_of, read_wal_log, replay_wal, start_wal, WalFormat, WalRecord,
+    WalRecordDecoder, WalReplay,
 };
 use lsm_format::{EntryKind, Error, MAX_KEY_LEN, MAX_SEQUENCE};
 use proptest::prelude::*;
@@ -34,15 +34,9 @@ fn build(batches: Vec<(u64, Vec<Op>)>, certify: bool) -> Wal {
 
 /// As [`build`], in WAL format `format`.
 fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) -> Wal {
-    let mut w = LogWriter::new(0);
     let mut data = Vec::new();
+    let mut w = start_wal(format, &mut data);
     let mut spans = Vec::new();
-    if format != WalFormat::V1 {
-        let mut header = Vec::new();
-        encode_wal_header_of(format, &mut header);
-        w.add_record(&header, &mut data);
-    }
-    w.set_framing(format.framing());
     let header_len = format.framing().header_len();
     let header_end = data.len() as u64;
     for (first_seq, ops) in &batches {
@@ -277,12 +271,8 @@ fn bad_batches_are_corruption() {
 /// Frames raw payloads as a format-3 WAL: the header record, then `payloads` in
 /// narrow fragments.
 fn frame(payloads: &[Vec<u8>]) -> Vec<u8> {
-    let mut header = Vec::new();
-    encode_wal_header(&mut header);
-    let mut w = LogWriter::new(0);
     let mut data = Vec::new();
-    w.add_record(&header, &mut data);
-    w.set_framing(WalFormat::V3.framing());
+    let mut w = start_wal(WalFormat::V3, &mut data);
     for p in payloads {
         w.add_record(p, &mut data);
     }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use lsm_format::log::LogWriter;
-use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header, WalFormat};
+use lsm_format::wal::{encode_batch_header, encode_op, start_wal, WalFormat};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
@@ -47,19 +47,17 @@ impl WalWriter {
     pub fn create(fs: &FsRef, dir: &Path, number: u64) -> Result<Self> {
         let path = filenames::wal_path(dir, number);
         let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut framed = Vec::new();
+        let log = start_wal(WalFormat::CURRENT, &mut framed);
         let mut wal = WalWriter {
             path,
             file,
-            log: LogWriter::new(0),
+            log,
             synced: 0,
             allocated: 0,
             payload: Vec::new(),
-            framed: Vec::new(),
+            framed,
         };
-        encode_wal_header(&mut wal.payload);
-        wal.log.add_record(&wal.payload, &mut wal.framed);
-        // The header is framed wide in every format; the batches as ours says.
-        wal.log.set_framing(WalFormat::CURRENT.framing());
         wal.file
             .write_all(&wal.framed)
             .map_err(|e| Error::io(&wal.path, e))?;

@@ -48,9 +48,8 @@ pub fn block_range(handle: BlockHandle, file_len: usize) -> Result<Range<usize>>
 }
 
 /// Checks the framing of the block at `handle` in `file`: bounds, checksum, block
-/// type, compression byte. Returns the
-/// range of its contents within `file` and how they are compressed. Only data blocks
-/// may be compressed.
+/// type, compression byte. Returns the range of its contents within `file` and how
+/// they are compressed. Only data blocks may be compressed.
 pub fn read_raw(
     file: &[u8],
     handle: BlockHandle,

@@ -11,8 +11,6 @@
 //! to every record either framing reveals (doubt refuses to open rather than drops
 //! data that had been synced).
 
-use std::borrow::Cow;
-
 use crate::error::Result;
 use crate::log::{read_log, read_log_from, LogContents, LogFraming, LogRecord, LOG_HEADER_LEN};
 
@@ -39,19 +37,10 @@ pub struct WalLog<'a> {
 pub fn read_wal_log(data: &[u8]) -> Result<WalLog<'_>> {
     let header_end = LOG_HEADER_LEN + WAL_HEADER_LEN;
     if let Some(head) = data.get(..header_end) {
-        let first = read_log(head)?;
-        if let [rec] = first.records.as_slice() {
-            let format = parse_header(&rec.payload)?;
-            if let Some(format @ WalFormat::V3) = format {
+        if let [header] = read_log(head)?.records.as_slice() {
+            if let Some(format @ WalFormat::V3) = parse_header(&header.payload)? {
                 let mut contents = read_log_from(data, header_end, format.framing())?;
-                let header = LogRecord {
-                    offset: 0,
-                    end: header_end as u64,
-                    payload: Cow::Borrowed(
-                        data.get(LOG_HEADER_LEN..header_end).unwrap_or_default(),
-                    ),
-                };
-                contents.records.insert(0, header);
+                contents.records.insert(0, header.clone());
                 return Ok(WalLog {
                     format: Some(format),
                     contents,

@@ -7,7 +7,7 @@
 //! ambiguity.
 
 use crate::error::{Error, Result};
-use crate::log::LogFraming;
+use crate::log::{LogFraming, LogWriter};
 
 use super::batch::{decode_batch, WalBatch};
 use super::WAL_FORMAT_VERSION;
@@ -69,6 +69,21 @@ pub fn encode_wal_header_of(format: WalFormat, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&WAL_MAGIC);
     out.extend_from_slice(&(format.version() as u16).to_le_bytes());
+}
+
+/// Starts a WAL file of `format` in the empty buffer `out`: appends its header
+/// record (none in format 1), framed [`LogFraming::Wide`] as in every format, and
+/// returns the framer for its batches, in the format's framing.
+pub fn start_wal(format: WalFormat, out: &mut Vec<u8>) -> LogWriter {
+    debug_assert!(out.is_empty(), "a WAL's header is its first record");
+    let mut log = LogWriter::new(0);
+    if format != WalFormat::V1 {
+        let mut header = Vec::with_capacity(WAL_HEADER_LEN);
+        encode_wal_header_of(format, &mut header);
+        log.add_record(&header, out);
+    }
+    log.set_framing(format.framing());
+    log
 }
 
 /// The format a WAL's first record names: `Some` for a header record, `None` for

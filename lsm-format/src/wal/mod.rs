@@ -31,7 +31,7 @@ pub use batch::{
 };
 pub use file::{read_wal_log, WalLog};
 pub use header::{
-    encode_wal_header, encode_wal_header_of, WalFormat, WalRecord, WalRecordDecoder,
+    encode_wal_header, encode_wal_header_of, start_wal, WalFormat, WalRecord, WalRecordDecoder,
     WAL_HEADER_LEN, WAL_MAGIC,
 };
 pub use replay::{replay_wal, OwnedWalBatch, OwnedWalOp, WalReplay};

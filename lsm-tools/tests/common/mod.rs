@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use lsm_format::log::LogWriter;
 use lsm_format::manifest::{SegmentMeta, VersionEdit};
-use lsm_format::wal::{encode_batch_header, encode_op, encode_wal_header, WalFormat};
+use lsm_format::wal::{encode_batch_header, encode_op, start_wal, WalFormat};
 use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
 
 /// One version: key, seq, kind, value.
@@ -59,12 +59,8 @@ pub fn log_bytes(records: &[Vec<u8>]) -> Vec<u8> {
 /// Frames batch payloads as a WAL of the current format: the header record, then
 /// `batches` in the framing that format gives them.
 pub fn wal_bytes(batches: &[Vec<u8>]) -> Vec<u8> {
-    let mut header = Vec::new();
-    encode_wal_header(&mut header);
-    let mut w = LogWriter::new(0);
     let mut out = Vec::new();
-    w.add_record(&header, &mut out);
-    w.set_framing(WalFormat::CURRENT.framing());
+    let mut w = start_wal(WalFormat::CURRENT, &mut out);
     for b in batches {
         w.add_record(b, &mut out);
     }
