@@ -40,6 +40,8 @@
 
 mod background;
 pub mod batch;
+#[doc(hidden)]
+pub mod bench_support;
 mod block_cache;
 mod compaction;
 pub mod db;
