@@ -83,21 +83,16 @@ impl DbInner {
 
     fn commit(&self, group: &[Arc<Writer>]) -> Result<()> {
         self.poison.check()?;
-        let batches: Vec<&WriteBatch> = group
-            .iter()
-            .map(|w| &w.batch)
-            .filter(|b| !b.is_empty())
-            .collect();
-        if !batches.is_empty() {
-            self.make_room()?;
-            let mem = self.state.lock().mem.clone();
-            let count: u64 = batches.iter().map(|b| b.len() as u64).sum();
+        let batches = || group.iter().map(|w| &w.batch).filter(|b| !b.is_empty());
+        if batches().next().is_some() {
+            let mem = self.make_room()?;
+            let count: u64 = batches().map(|b| b.len() as u64).sum();
             let first = self.last_seq.load(Ordering::Relaxed) + 1;
             let need_sync = group.iter().any(|w| w.sync && !w.batch.is_empty());
             {
                 let mut wal = self.wal.lock();
                 let n = wal
-                    .append(first, &batches)
+                    .append(first, batches())
                     .map_err(|e| self.poison.poison("WAL write failed", e))?;
                 bump(&self.metrics.wal_bytes_written, n);
                 if need_sync
@@ -109,7 +104,7 @@ impl DbInner {
                 }
             }
             let mut seq = first;
-            for batch in &batches {
+            for batch in batches() {
                 for (kind, key, value) in batch.iter() {
                     mem.insert(key, seq, kind, value);
                     seq += 1;
@@ -128,8 +123,9 @@ impl DbInner {
         Ok(())
     }
 
-    /// Backpressure and memtable rotation before a group with data is written.
-    fn make_room(&self) -> Result<()> {
+    /// Backpressure and memtable rotation before a group with data is written;
+    /// returns the memtable the group goes into.
+    fn make_room(&self) -> Result<Arc<MemTable>> {
         let slowdown_at = self
             .opts
             .level0_compaction_trigger
@@ -160,7 +156,7 @@ impl DbInner {
                 continue;
             }
             if st.mem.size() < self.opts.memtable_size {
-                break Ok(());
+                break Ok(st.mem.clone());
             }
             if st.imm.len() >= MAX_IMMUTABLE {
                 stalled_since.get_or_insert((Instant::now(), "memtables waiting for flush"));
@@ -168,7 +164,7 @@ impl DbInner {
                 self.done_cv.wait_for(&mut st, WAIT_STEP);
                 continue;
             }
-            break self.switch_memtable(&mut st);
+            break self.switch_memtable(&mut st).map(|()| st.mem.clone());
         };
         drop(st);
         if let Some((since, cause)) = stalled_since {

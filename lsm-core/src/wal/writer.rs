@@ -70,8 +70,11 @@ impl WalWriter {
     /// # Errors
     /// `Io` from the write; the file's tail is then unknown and the caller poisons
     /// the database.
-    pub fn append(&mut self, first_seq: u64, batches: &[&WriteBatch]) -> Result<u64> {
-        let count: usize = batches.iter().map(|b| b.len()).sum();
+    pub fn append<'b, I>(&mut self, first_seq: u64, batches: I) -> Result<u64>
+    where
+        I: Iterator<Item = &'b WriteBatch> + Clone,
+    {
+        let count: usize = batches.clone().map(|b| b.len()).sum();
         let count = u32::try_from(count).map_err(|_| {
             Error::InvalidArgument(format!("{count} operations in one commit group"))
         })?;
@@ -178,7 +181,7 @@ mod tests {
             HEADER,
             "an empty WAL holds its header"
         );
-        let n = HEADER + wal.append(1, &[&batch("a")]).unwrap();
+        let n = HEADER + wal.append(1, [&batch("a")].into_iter()).unwrap();
         assert!(wal.sync().unwrap());
         assert_eq!(fs.size(&path).unwrap(), PREALLOCATE_STEP);
         // The zeros after the record are a torn tail, not corruption.
@@ -191,7 +194,7 @@ mod tests {
             let replay = replay_wal(&crashed.read_file(&path).unwrap()).unwrap();
             assert_eq!(replay.batches.len(), 1, "{mode:?}");
         }
-        let m = wal.append(2, &[&batch("b")]).unwrap();
+        let m = wal.append(2, [&batch("b")].into_iter()).unwrap();
         assert!(wal.finish().unwrap());
         assert_eq!(fs.size(&path).unwrap(), n + m);
         let replay = replay_wal(&sim.read_file(&path).unwrap()).unwrap();
@@ -207,7 +210,7 @@ mod tests {
         let (_sim, fs, mut wal, path) = sim_wal(1);
         let mut big = WriteBatch::new();
         big.put("k", vec![7u8; PREALLOCATE_STEP as usize + 10]);
-        let n = HEADER + wal.append(1, &[&big]).unwrap();
+        let n = HEADER + wal.append(1, [&big].into_iter()).unwrap();
         assert_eq!(fs.size(&path).unwrap(), 2 * PREALLOCATE_STEP);
         wal.finish().unwrap();
         assert_eq!(fs.size(&path).unwrap(), n);
