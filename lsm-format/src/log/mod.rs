@@ -58,6 +58,31 @@ impl LogFraming {
             LogFraming::Narrow => sum & 0xffff_ffff,
         }
     }
+
+    /// The fields of a fragment header in this framing: the stored checksum (as
+    /// [`stored_checksum`](Self::stored_checksum) gives it), the payload length and
+    /// the type byte. `header` holds [`header_len`](Self::header_len) bytes; fields
+    /// it is too short for read as zero.
+    pub fn split_header(self, header: &[u8]) -> (u64, usize, u8) {
+        let c = self.checksum_len();
+        let mut sum = [0u8; 8];
+        let mut len = [0u8; 2];
+        let mut ty = 0;
+        if let (Some(s), Some(l), Some(&t)) =
+            (header.get(..c), header.get(c..c + 2), header.get(c + 2))
+        {
+            if let Some(low) = sum.get_mut(..c) {
+                low.copy_from_slice(s);
+            }
+            len.copy_from_slice(l);
+            ty = t;
+        }
+        (
+            u64::from_le_bytes(sum),
+            usize::from(u16::from_le_bytes(len)),
+            ty,
+        )
+    }
 }
 /// Largest record a log holds (1 GiB).
 pub const MAX_LOG_RECORD_LEN: usize = 1 << 30;

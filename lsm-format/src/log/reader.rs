@@ -316,7 +316,7 @@ fn next_fragment(data: &[u8], pos: usize, f: LogFraming) -> Fragment<'_> {
             skip: None,
         };
     };
-    let (sum, len, ty) = split_header(header, f);
+    let (sum, len, ty) = f.split_header(header);
     if header_len + len > left_in_block {
         return Fragment::Bad {
             kind: BadType,
@@ -350,26 +350,6 @@ fn next_fragment(data: &[u8], pos: usize, f: LogFraming) -> Fragment<'_> {
             skip,
         },
     }
-}
-
-fn split_header(header: &[u8], f: LogFraming) -> (u64, usize, u8) {
-    let c = f.checksum_len();
-    let mut sum = [0u8; 8];
-    let mut len = [0u8; 2];
-    let mut ty = 0;
-    if let (Some(s), Some(l), Some(&t)) = (header.get(..c), header.get(c..c + 2), header.get(c + 2))
-    {
-        if let Some(low) = sum.get_mut(..c) {
-            low.copy_from_slice(s);
-        }
-        len.copy_from_slice(l);
-        ty = t;
-    }
-    (
-        u64::from_le_bytes(sum),
-        usize::from(u16::from_le_bytes(len)),
-        ty,
-    )
 }
 
 fn fragment_type(b: u8) -> Option<FragmentType> {

@@ -161,20 +161,7 @@ fn length_field_damaged(data: &[u8], from: u64, framing: LogFraming) -> bool {
         let Some(header) = data.get(pos..pos + header_len) else {
             return false;
         };
-        let (stored, len, ty) = match header {
-            [c @ .., l0, l1, t] => {
-                let mut sum = [0u8; 8];
-                if let Some(low) = sum.get_mut(..c.len()) {
-                    low.copy_from_slice(c);
-                }
-                (
-                    u64::from_le_bytes(sum),
-                    u16::from_le_bytes([*l0, *l1]) as usize,
-                    *t,
-                )
-            }
-            _ => return false,
-        };
+        let (stored, len, ty) = framing.split_header(header);
         let start = pos + header_len;
         if start + len <= data.len() {
             pos = start + len;
