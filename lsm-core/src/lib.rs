@@ -57,6 +57,7 @@ mod memtable;
 mod metrics;
 pub mod options;
 mod poison;
+mod prefetch;
 mod recovery;
 pub mod scan;
 mod segment_builder;

@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use parking_lot::{Mutex, MutexGuard};
 
 use super::arena::Arena;
+use crate::prefetch::prefetch;
 
 /// Levels: with branching factor 2, enough for 2^24 (16 M) entries before searches
 /// lengthen.
@@ -452,19 +453,6 @@ unsafe fn prefetch_below(x: Node, n: Node, level: usize) {
             prefetch(below.0.as_ptr().wrapping_add(40));
         }
     }
-}
-
-/// A hint to load the cache line at `p`; never faults, whatever `p` is.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `prefetcht0` is a hint: it reads nothing architecturally and never
-    // faults, for any address. SSE is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// 1 with probability 1/2, 2 with 1/4, ...: branching factor 2.

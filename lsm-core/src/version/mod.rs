@@ -25,6 +25,7 @@ use lsm_format::EntryKind;
 use crate::error::{Error, Result};
 use crate::memtable::Found;
 use crate::metrics::{bump, Metrics};
+use crate::prefetch::prefetch;
 use crate::segment_file::SegmentFile;
 
 pub(crate) use set::VersionSet;
@@ -69,6 +70,7 @@ impl Version {
     /// `hash` is `key`'s [`key_hash`](lsm_format::segment::bloom::key_hash), computed
     /// once by the caller for every filter probed.
     pub fn get(&self, key: &[u8], hash: u64, seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
+        self.prefetch_filters(key, hash);
         for file in self.level(0) {
             if file.contains_key(key) {
                 if let Some(found) = probe(file, key, hash, seq, metrics)? {
@@ -87,6 +89,30 @@ impl Version {
             }
         }
         Ok(None)
+    }
+}
+
+impl Version {
+    /// Starts loading the filter block of every file `get` may probe for `key`, so
+    /// that their cache misses (one per file, and filters of large databases do not
+    /// fit the CPU caches) overlap instead of following one another.
+    fn prefetch_filters(&self, key: &[u8], hash: u64) {
+        let start = |file: &SegmentFile| {
+            if let Some(block) = file.reader.filter_probe_target(hash) {
+                prefetch(block.as_ptr());
+            }
+        };
+        for file in self.level(0) {
+            if file.contains_key(key) {
+                start(file);
+            }
+        }
+        for files in self.levels.iter().skip(1) {
+            let i = files.partition_point(|f| f.largest() < key);
+            if let Some(file) = files.get(i).filter(|f| f.smallest() <= key) {
+                start(file);
+            }
+        }
     }
 }
 

@@ -312,6 +312,23 @@ impl BloomFilter {
         self.may_contain_hash(key_hash(key))
     }
 
+    /// The bytes a probe of `hash` reads first: the key's 64-byte block in the
+    /// blocked layouts, the filter's first byte in the global one (`None` for an
+    /// empty filter). For callers that start loading several filters' blocks into
+    /// the CPU cache before probing them one by one.
+    #[inline]
+    pub fn probe_target(&self, hash: u64) -> Option<&[u8]> {
+        let bits = self.bits.as_ref();
+        match self.layout {
+            FilterLayout::Blocked | FilterLayout::BlockedMultiply => {
+                let num_blocks = (bits.len() / FILTER_BLOCK_LEN) as u64;
+                let start = block_of(hash, num_blocks) * FILTER_BLOCK_LEN;
+                bits.get(start..start + FILTER_BLOCK_LEN)
+            }
+            FilterLayout::Global => bits.get(..1),
+        }
+    }
+
     /// Like [`may_contain`](Self::may_contain) for a key whose [`key_hash`] is `hash`:
     /// hash a key once, then probe every filter with it.
     #[inline]

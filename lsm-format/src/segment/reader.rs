@@ -120,6 +120,12 @@ impl SegmentReader {
         self.inner.filter.may_contain_hash(hash)
     }
 
+    /// The filter bytes [`may_contain_hash`](Self::may_contain_hash) reads first for
+    /// `hash`; see [`BloomFilter::probe_target`].
+    pub fn filter_probe_target(&self, hash: u64) -> Option<&[u8]> {
+        self.inner.filter.probe_target(hash)
+    }
+
     /// The newest entry for `key` whose sequence number is `<= seq`, tombstones
     /// included, or `None`. Consults the Bloom filter first.
     ///

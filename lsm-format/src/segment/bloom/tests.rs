@@ -222,6 +222,29 @@ fn a_key_probes_only_its_own_block() {
     }
 }
 
+#[test]
+fn probe_target_is_the_block_a_probe_reads() {
+    for layout in [FilterLayout::Blocked, FilterLayout::BlockedMultiply] {
+        let f = build(layout, 10, 0..1000);
+        for i in 0..200 {
+            let h = key_hash(&mixed_key(i));
+            let start = block_of(h, 20) * 64;
+            let target = f.probe_target(h).expect("a non-empty filter");
+            assert_eq!(target, &f.bits[start..start + 64], "{layout:?} key {i}");
+            // A probe reads nothing else: zeroing the target alone hides the key.
+            let mut c = f.bits.to_vec();
+            c[start..start + 64].fill(0);
+            c.push(f.num_probes());
+            let cleared = BloomFilter::parse(Bytes::from(c), 0, layout).unwrap();
+            assert!(!cleared.may_contain_hash(h), "{layout:?} key {i}");
+        }
+    }
+    let global = build(FilterLayout::Global, 10, 0..100);
+    assert_eq!(global.probe_target(7), Some(&global.bits[..1]));
+    let empty = BloomFilter::parse(Bytes::from_static(&[0]), 0, FilterLayout::Blocked).unwrap();
+    assert_eq!(empty.probe_target(7), None);
+}
+
 /// The false-positive rates of the layouts at 10 bits per key (`docs/format.md`
 /// section 3.4; measured: about 0.83 % global, 1.13 % blocked, 0.96 % blocked
 /// multiplicative), and of the two blocked ones at 20 bits (where version 2 levels
