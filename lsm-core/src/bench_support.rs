@@ -28,9 +28,4 @@ impl BenchMemTable {
         let found = self.0.get(key, key_hash(key), seq)?;
         (found.kind == EntryKind::Put).then_some(found.value.len())
     }
-
-    /// Bytes held by the entries.
-    pub fn size(&self) -> usize {
-        self.0.size()
-    }
 }

@@ -70,49 +70,31 @@ impl Version {
     /// `hash` is `key`'s [`key_hash`](lsm_format::segment::bloom::key_hash), computed
     /// once by the caller for every filter probed.
     pub fn get(&self, key: &[u8], hash: u64, seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
-        self.prefetch_filters(key, hash);
-        for file in self.level(0) {
-            if file.contains_key(key) {
-                if let Some(found) = probe(file, key, hash, seq, metrics)? {
-                    return Ok(Some(found));
-                }
+        // Start loading every candidate's filter block first, so that their cache
+        // misses (one per file: the filters of a large database do not fit the CPU
+        // caches) overlap instead of following one another.
+        for file in self.candidates(key) {
+            if let Some(block) = file.reader.filter_probe_target(hash) {
+                prefetch(block.as_ptr());
             }
         }
-        for files in self.levels.iter().skip(1) {
-            let i = files.partition_point(|f| f.largest() < key);
-            if let Some(file) = files.get(i) {
-                if file.smallest() <= key {
-                    if let Some(found) = probe(file, key, hash, seq, metrics)? {
-                        return Ok(Some(found));
-                    }
-                }
+        for file in self.candidates(key) {
+            if let Some(found) = probe(file, key, hash, seq, metrics)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
     }
-}
 
-impl Version {
-    /// Starts loading the filter block of every file `get` may probe for `key`, so
-    /// that their cache misses (one per file, and filters of large databases do not
-    /// fit the CPU caches) overlap instead of following one another.
-    fn prefetch_filters(&self, key: &[u8], hash: u64) {
-        let start = |file: &SegmentFile| {
-            if let Some(block) = file.reader.filter_probe_target(hash) {
-                prefetch(block.as_ptr());
-            }
-        };
-        for file in self.level(0) {
-            if file.contains_key(key) {
-                start(file);
-            }
-        }
-        for files in self.levels.iter().skip(1) {
+    /// The files that may hold `key`, newest first: every level-0 file whose range
+    /// holds it, then the one file per deeper level whose range does.
+    fn candidates<'a>(&'a self, key: &'a [u8]) -> impl Iterator<Item = &'a SegmentFile> + 'a {
+        let level0 = self.level(0).iter().filter(move |f| f.contains_key(key));
+        let deeper = self.levels.iter().skip(1).filter_map(move |files| {
             let i = files.partition_point(|f| f.largest() < key);
-            if let Some(file) = files.get(i).filter(|f| f.smallest() <= key) {
-                start(file);
-            }
-        }
+            files.get(i).filter(|f| f.smallest() <= key)
+        });
+        level0.chain(deeper).map(|f| &**f)
     }
 }
 
