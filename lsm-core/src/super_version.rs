@@ -69,26 +69,26 @@ impl SuperVersion {
     /// A merging cursor over every source that may hold keys within the bounds,
     /// newest source first.
     pub fn cursor(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> MergeCursor {
-        let mut children: Vec<Box<dyn Cursor>> = Vec::new();
+        let levels = self.version.levels();
+        // Sized once: a scan is often short, and regrowing this vector cost as
+        // many allocations as the cursors themselves.
+        let most = 1 + self.imm.len() + levels.first().map_or(0, Vec::len) + levels.len();
+        let mut children: Vec<Box<dyn Cursor>> = Vec::with_capacity(most);
         for mem in std::iter::once(&self.mem).chain(self.imm.iter().rev()) {
             if !mem.is_empty() {
                 children.push(Box::new(MemCursor::new(mem.clone())));
             }
         }
-        for (level, files) in self.version.levels().iter().enumerate() {
-            let files: Vec<_> = files
+        for (level, files) in levels.iter().enumerate() {
+            let mut files = files
                 .iter()
-                .filter(|f| overlaps(f.smallest(), f.largest(), lower, upper))
-                .cloned()
-                .collect();
-            if files.is_empty() {
-                continue;
-            }
+                .filter(|f| overlaps(f.smallest(), f.largest(), lower, upper));
             if level == 0 {
                 for f in files {
-                    children.push(Box::new(SegmentCursor::new(f)));
+                    children.push(Box::new(SegmentCursor::new(f.clone())));
                 }
-            } else {
+            } else if let Some(first) = files.next() {
+                let files = std::iter::once(first).chain(files).cloned().collect();
                 children.push(Box::new(LevelCursor::new(files)));
             }
         }
