@@ -320,13 +320,19 @@ impl BloomFilter {
     pub fn probe_target(&self, hash: u64) -> Option<&[u8]> {
         let bits = self.bits.as_ref();
         match self.layout {
-            FilterLayout::Blocked | FilterLayout::BlockedMultiply => {
-                let num_blocks = (bits.len() / FILTER_BLOCK_LEN) as u64;
-                let start = block_of(hash, num_blocks) * FILTER_BLOCK_LEN;
-                bits.get(start..start + FILTER_BLOCK_LEN)
-            }
+            FilterLayout::Blocked | FilterLayout::BlockedMultiply => self.key_block(hash),
             FilterLayout::Global => bits.get(..1),
         }
+    }
+
+    /// The 64-byte block of a blocked layout that every probe of `hash` reads;
+    /// `None` for an empty filter (`parse` guarantees whole blocks otherwise).
+    #[inline]
+    fn key_block(&self, hash: u64) -> Option<&[u8]> {
+        let bits = self.bits.as_ref();
+        let num_blocks = (bits.len() / FILTER_BLOCK_LEN) as u64;
+        let start = block_of(hash, num_blocks) * FILTER_BLOCK_LEN;
+        bits.get(start..start + FILTER_BLOCK_LEN)
     }
 
     /// Like [`may_contain`](Self::may_contain) for a key whose [`key_hash`] is `hash`:
@@ -339,10 +345,8 @@ impl BloomFilter {
         }
         match self.layout {
             FilterLayout::Blocked | FilterLayout::BlockedMultiply => {
-                let num_blocks = (bits.len() / FILTER_BLOCK_LEN) as u64;
-                let start = block_of(hash, num_blocks) * FILTER_BLOCK_LEN;
                 // Always in range (parse checked m); a miss would only mean "maybe".
-                let Some(block) = bits.get(start..start + FILTER_BLOCK_LEN) else {
+                let Some(block) = self.key_block(hash) else {
                     return true;
                 };
                 in_block_probes(self.layout, hash, self.num_probes, |bit| {
