@@ -29,6 +29,35 @@ pub struct BlockOrigin {
     pub index: bool,
 }
 
+/// Restart entries a seek loads together before its binary search.
+const MAX_WARMED_RESTARTS: usize = 32;
+/// Bytes past the restart run that a seek loads too, for the steps that follow it.
+const WARM_TAIL: usize = 512;
+/// The most bytes of a run a seek loads up front.
+const MAX_WARMED_RUN: usize = 8 << 10;
+/// The cache line size assumed for warming.
+const LINE: usize = 64;
+
+/// Reads one byte of every cache line of `data[range]` (clamped to `data`). The
+/// loads do not depend on one another, so the CPU keeps them in flight together:
+/// one memory latency for the whole range instead of one per line as a walk that
+/// decodes each entry before it knows where the next starts. Returns the xor of
+/// the bytes read, for `black_box`, so the reads are not optimised away.
+#[inline]
+fn touch(data: &[u8], range: std::ops::Range<usize>) -> u8 {
+    let end = range.end.min(data.len());
+    let mut x = 0u8;
+    let mut p = range.start;
+    while p < end {
+        x ^= data.get(p).copied().unwrap_or(0);
+        p += LINE;
+    }
+    if end > range.start {
+        x ^= data.get(end - 1).copied().unwrap_or(0);
+    }
+    x
+}
+
 /// A cursor over the entries of one block. Not valid until positioned.
 ///
 /// `B` holds the block: [`Bytes`] when values are handed out sharing the block
@@ -248,6 +277,14 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
             return Ok(());
         }
         self.guard(|s| {
+            // A block just taken from the cache is usually cold: load the entries the
+            // binary search may probe all at once, not one miss after another.
+            let data = s.data.as_ref();
+            let mut warm = 0u8;
+            for i in 0..s.num_restarts.min(MAX_WARMED_RESTARTS) {
+                warm ^= touch(data, s.restart(i)..s.restart(i) + 32);
+            }
+            std::hint::black_box(warm);
             // Invariant: restart `lo` is 0 or holds a key before the target; every
             // restart above `hi` holds a key at or after it.
             let (mut lo, mut hi) = (0, s.num_restarts - 1);
@@ -260,6 +297,18 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
                     hi = mid - 1;
                 }
             }
+            // The scan reads the entries from restart `lo` to the next restart, and
+            // a cursor then usually steps a few entries further.
+            let run_start = s.restart(lo);
+            let run_end = if lo + 1 < s.num_restarts {
+                s.restart(lo + 1)
+            } else {
+                s.entries_end
+            };
+            std::hint::black_box(touch(
+                s.data.as_ref(),
+                run_start..(run_end + WARM_TAIL).min(run_start + MAX_WARMED_RUN),
+            ));
             s.decode_restart(lo)?;
             if compare_internal(&s.key, s.tag >> 8, key, seq) != Ordering::Less {
                 return Ok(());
@@ -493,6 +542,17 @@ mod tests {
             },
         )?;
         Ok(it)
+    }
+
+    #[test]
+    fn touch_reads_one_byte_per_line_and_the_last_and_stays_inside_the_data() {
+        let data: Vec<u8> = (0..200u8).collect();
+        // Lines start at 10, 74, 138; the last byte is 179.
+        assert_eq!(touch(&data, 10..180), 10 ^ 74 ^ 138 ^ 179);
+        assert_eq!(touch(&data, 150..10_000), 150 ^ 199);
+        assert_eq!(touch(&data, 500..600), 0);
+        assert_eq!(touch(&data, 20..20), 0);
+        assert_eq!(touch(&[], 0..64), 0);
     }
 
     const KEYS: &[(&[u8], u64)] = &[
