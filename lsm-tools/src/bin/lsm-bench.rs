@@ -64,11 +64,11 @@ struct Args {
     /// Engine: Bloom filter bits per key of level-0 segments (default 20).
     #[arg(long)]
     level0_bloom_bits_per_key: Option<u8>,
-    /// Engine: block cache size in bytes (default 64 MiB).
+    /// Engine: block cache size in bytes (default 128 MiB).
     #[arg(long)]
     block_cache_size: Option<usize>,
     /// Engine: segment bytes whose data blocks are read through the memory mapping;
-    /// beyond it, with one `pread` per block-cache miss (default 128 MiB).
+    /// beyond it, with one `pread` per block-cache miss (default 0).
     #[arg(long)]
     mmap_read_budget: Option<u64>,
     /// Engine: compression of data blocks (default lz4).
