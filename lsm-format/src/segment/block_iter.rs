@@ -31,6 +31,9 @@ pub struct BlockOrigin {
 
 /// Restart entries a seek loads together before its binary search.
 const MAX_WARMED_RESTARTS: usize = 32;
+/// Bytes loaded at each restart entry: its header and a short key (a longer key's
+/// tail is compared only when the prefix ties).
+const WARMED_RESTART_BYTES: usize = 32;
 /// Bytes past the restart run that a seek loads too, for the steps that follow it.
 const WARM_TAIL: usize = 512;
 /// The most bytes of a run a seek loads up front.
@@ -282,7 +285,7 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
             let data = s.data.as_ref();
             let mut warm = 0u8;
             for i in 0..s.num_restarts.min(MAX_WARMED_RESTARTS) {
-                warm ^= touch(data, s.restart(i)..s.restart(i) + 32);
+                warm ^= touch(data, s.restart(i)..s.restart(i) + WARMED_RESTART_BYTES);
             }
             std::hint::black_box(warm);
             // Invariant: restart `lo` is 0 or holds a key before the target; every
