@@ -49,14 +49,13 @@ pub struct Options {
     /// A read through the mapping costs no system call, but the pages it touches
     /// (on Linux, whole page-cache folios of up to 2 MiB) stay in the process's
     /// resident memory while the segment is open, besides the decompressed copy of
-    /// the block the cache keeps: memory that holds about twice as many blocks when
-    /// it is given to the cache instead (`docs/benchmarks.md`: with the default
+    /// the block the cache keeps. Given to the cache instead, that memory spares the
+    /// decompression of every block it holds (`docs/benchmarks.md`: with the default
     /// cache and no mapped reads, 1 M-key random reads ran 1.36x faster than with a
     /// 64 MiB cache and a 128 MiB budget, at a lower peak RSS, and 10 M-key random
-    /// reads as fast with 50 MB less). A segment takes its
-    /// share of the budget at the first block read that finds room, and gives it
-    /// back when it is deleted. Index, filter and properties blocks are always read
-    /// through the mapping.
+    /// reads as fast with 50 MB less). A segment takes its share of the budget at
+    /// the first block read that finds room, and gives it back when it is deleted.
+    /// Index, filter and properties blocks are always read through the mapping.
     pub mmap_read_budget: u64,
     /// Fsync the write-ahead log before acknowledging every write. Default false: a
     /// write reaches the operating system before it is acknowledged (so it survives a
