@@ -61,7 +61,7 @@ struct Args {
     /// Engine: Bloom filter bits per key below level 0 (default 14).
     #[arg(long)]
     bloom_bits_per_key: Option<u8>,
-    /// Engine: Bloom filter bits per key of level-0 segments (default 20).
+    /// Engine: Bloom filter bits per key of level-0 segments (default 24).
     #[arg(long)]
     level0_bloom_bits_per_key: Option<u8>,
     /// Engine: block cache size in bytes (default 128 MiB).
