@@ -153,4 +153,51 @@ mod tests {
         assert_eq!(search.find(&one, b"onl", 0), 0);
         assert_eq!(search.find(&one, b"onlz", 0), 1);
     }
+
+    /// A large index whose prefixes tie in long stretches (keys longer than the 8
+    /// bytes kept), with several versions per key.
+    #[test]
+    fn agrees_with_a_linear_search_over_long_ties() {
+        // Every key over {a, b} of 7 to 10 bytes, each with one to three versions.
+        let mut keys: Vec<(Vec<u8>, u64)> = Vec::new();
+        let mut state = 7u64;
+        for len in 7..=10u32 {
+            for bits in 0..(1u32 << len) {
+                let k: Vec<u8> = (0..len)
+                    .map(|i| {
+                        if bits >> (len - 1 - i) & 1 == 1 {
+                            b'b'
+                        } else {
+                            b'a'
+                        }
+                    })
+                    .collect();
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                for v in 0..=(state >> 62) % 3 {
+                    keys.push((k.clone(), 10 + v * 5));
+                }
+            }
+        }
+        keys.sort_by(|a, b| compare_internal(&a.0, a.1, &b.0, b.1));
+        let refs: Vec<(&[u8], u64)> = keys.iter().map(|(k, s)| (k.as_slice(), *s)).collect();
+        let s = slots(&refs);
+        let search = IndexSearch::new(&s);
+        let mut targets: Vec<Vec<u8>> = Vec::new();
+        for (k, _) in &keys {
+            targets.push(k.clone());
+            targets.push(k[..k.len() - 1].to_vec());
+            targets.push([k.as_slice(), b"0"].concat());
+            targets.push([k.as_slice(), b"z"].concat());
+        }
+        targets.extend([b"".to_vec(), b"a".to_vec(), b"c".to_vec(), b"\xff".to_vec()]);
+        for t in &targets {
+            for seq in [0, 9, 10, 12, 15, 20, 21, u64::MAX >> 8] {
+                let want =
+                    s.partition_point(|x| compare_internal(&x.key, x.tag >> 8, t, seq).is_lt());
+                assert_eq!(search.find(&s, t, seq), want, "{t:?} {seq}");
+            }
+        }
+    }
 }
