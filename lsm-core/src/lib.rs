@@ -75,6 +75,7 @@ pub use bytes::Bytes;
 pub use db::Db;
 pub use error::{Error, Result};
 pub use options::{Compression, Options};
+pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
 pub use scan::Scan;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};

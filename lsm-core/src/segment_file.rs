@@ -28,8 +28,8 @@ pub(crate) struct SegmentContext {
 }
 
 impl SegmentContext {
-    /// No cache, and every segment read through its mapping (tests, tools).
-    #[cfg(test)]
+    /// No cache, and every segment read through its mapping (tests, and
+    /// `audit_files`, which reads a few entries once).
     pub fn unbounded() -> Self {
         SegmentContext {
             cache: None,

@@ -53,9 +53,13 @@ pub use segment::{
 };
 
 /// Format version of the manifest (`docs/format.md` section 6): the one this crate
-/// writes and the only one it reads. Segments carry their own version,
+/// writes. 2 added tag 7 (`obsolete_segment`). Segments carry their own version,
 /// [`SEGMENT_FORMAT_VERSION`].
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Oldest manifest format version the reader reads: 1 (no tag 7). Every version from
+/// this one to [`FORMAT_VERSION`] is read.
+pub const MIN_FORMAT_VERSION: u32 = 1;
 
 /// Segment format version the writer writes (`docs/format.md` section 3.6): 3, the
 /// cache-line-blocked Bloom filter with multiplicative probes.

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Tags (frozen; a retired tag stays reserved): 1 format_version, 2 log_number,
-//! 3 next_file_number, 4 last_sequence, 5 delete_segment, 6 add_segment.
+//! 3 next_file_number, 4 last_sequence, 5 delete_segment, 6 add_segment,
+//! 7 obsolete_segment (format version 2).
 //!
 //! [`replay_manifest`] applies every edit of a manifest file to a [`ManifestState`],
 //! with the manifest's rule for damage: damage with no valid record after it is a
@@ -14,7 +15,7 @@
 //! marker before any file it obsoletes is deleted); damage followed by a valid record
 //! is corruption.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 
@@ -22,7 +23,7 @@ use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
 use crate::entry::MAX_KEY_LEN;
 use crate::error::{Error, Result};
 use crate::log::{read_log, LogDamageKind, LOG_HEADER_LEN};
-use crate::FORMAT_VERSION;
+use crate::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// Number of levels the format allows.
 pub const MAX_LEVELS: usize = 16;
@@ -35,6 +36,7 @@ mod tag {
     pub const LAST_SEQUENCE: u32 = 4;
     pub const DELETE_SEGMENT: u32 = 5;
     pub const ADD_SEGMENT: u32 = 6;
+    pub const OBSOLETE_SEGMENT: u32 = 7;
 }
 
 /// A segment added to a level.
@@ -73,11 +75,17 @@ pub struct VersionEdit {
     pub deleted_segments: Vec<(u32, u64)>,
     /// Segments added: (level, metadata).
     pub added_segments: Vec<(u32, SegmentMeta)>,
+    /// Segments that are not live and whose files may still exist: deleted by an
+    /// earlier edit whose record a rewritten manifest no longer holds (the file was
+    /// still open for a reader), or left unreferenced by an interrupted job. A reader
+    /// may remove these files; a file that is not live and not recorded dead is
+    /// evidence that records are missing (`docs/format.md` section 6).
+    pub obsolete_segments: Vec<u64>,
 }
 
 impl VersionEdit {
     /// Appends the encoding of this edit to `out`: scalar fields in tag order, then
-    /// deletions, then additions. The caller keeps levels below [`MAX_LEVELS`] and
+    /// deletions, then obsolete segments, then additions. The caller keeps levels below [`MAX_LEVELS`] and
     /// keys within [`MAX_KEY_LEN`].
     pub fn encode(&self, out: &mut Vec<u8>) {
         if let Some(v) = self.format_version {
@@ -98,6 +106,10 @@ impl VersionEdit {
         for &(level, file_number) in &self.deleted_segments {
             put_varint32(out, tag::DELETE_SEGMENT);
             put_varint32(out, level);
+            put_varint64(out, file_number);
+        }
+        for &file_number in &self.obsolete_segments {
+            put_varint32(out, tag::OBSOLETE_SEGMENT);
             put_varint64(out, file_number);
         }
         for (level, m) in &self.added_segments {
@@ -165,6 +177,10 @@ impl VersionEdit {
                     };
                     edit.added_segments.push((level, meta));
                 }
+                tag::OBSOLETE_SEGMENT => {
+                    edit.obsolete_segments
+                        .push(d.varint64("obsolete file_number")?);
+                }
                 other => {
                     return Err(Error::corruption(
                         at,
@@ -219,6 +235,12 @@ pub struct ManifestState {
     /// Offset just past the last replayed record: where the file is clean up to. Set
     /// by [`replay_manifest`]; [`apply`](Self::apply) leaves it alone.
     pub clean_len: u64,
+    /// Segments this manifest records as dead (deleted by an edit, or named
+    /// obsolete) that were not found gone yet: their files may still exist and may
+    /// be removed. [`snapshot_edit`](Self::snapshot_edit) carries them over, so a
+    /// rewrite never forgets that a file is dead; the engine drops the numbers of
+    /// files it has seen gone ([`forget_obsolete`](Self::forget_obsolete)).
+    pub obsolete: BTreeSet<u64>,
     /// Level of each live file number.
     live: HashMap<u64, u32>,
 }
@@ -234,6 +256,7 @@ impl Default for ManifestState {
             torn_tail: None,
             torn_kind: None,
             clean_len: 0,
+            obsolete: BTreeSet::new(),
             live: HashMap::new(),
         }
     }
@@ -250,14 +273,15 @@ impl ManifestState {
         self.live.len()
     }
 
-    /// Applies one edit (deletions before additions), as replay does for each record
-    /// after the first. `offset` names the record in errors. The engine uses this to
+    /// Applies one edit (deletions, then obsolete segments, then additions), as replay
+    /// does for each record after the first. `offset` names the record in errors. The engine uses this to
     /// keep its in-memory copy in step with the edits it appends.
     ///
     /// # Errors
     /// `Corruption` when the edit deletes a segment that is not live at that level,
-    /// adds one that is live already, or carries a format version; the state is then
-    /// partly updated and must be discarded.
+    /// names a live segment obsolete, adds one that is live already or was recorded
+    /// dead (file numbers are never reused), or carries a format version; the state
+    /// is then partly updated and must be discarded.
     pub fn apply(&mut self, edit: &VersionEdit, offset: u64) -> Result<()> {
         if edit.format_version.is_some() && self.record_count > 0 {
             return Err(Error::corruption(
@@ -278,6 +302,16 @@ impl ManifestState {
             if let Some(files) = self.levels.get_mut(level as usize) {
                 files.retain(|m| m.file_number != file_number);
             }
+            self.obsolete.insert(file_number);
+        }
+        for &file_number in &edit.obsolete_segments {
+            if let Some(level) = self.live.get(&file_number) {
+                return Err(Error::corruption(
+                    offset,
+                    format!("edit names segment {file_number} obsolete, but it is live in level {level}"),
+                ));
+            }
+            self.obsolete.insert(file_number);
         }
         for (level, meta) in &edit.added_segments {
             if let Some(at) = self.live.get(&meta.file_number) {
@@ -285,6 +319,23 @@ impl ManifestState {
                     offset,
                     format!(
                         "edit adds segment {} which is already live in level {at}",
+                        meta.file_number
+                    ),
+                ));
+            }
+            // A file deleted and added back by the same edit was moved between
+            // levels: it stays live.
+            let moved = edit
+                .deleted_segments
+                .iter()
+                .any(|&(_, n)| n == meta.file_number);
+            if moved {
+                self.obsolete.remove(&meta.file_number);
+            } else if self.obsolete.contains(&meta.file_number) {
+                return Err(Error::corruption(
+                    offset,
+                    format!(
+                        "edit adds segment {} which an earlier edit recorded dead",
                         meta.file_number
                     ),
                 ));
@@ -308,8 +359,22 @@ impl ManifestState {
         Ok(())
     }
 
+    /// True when this manifest records `file_number` as a dead segment (deleted by
+    /// an edit or named obsolete) whose file may still exist.
+    pub fn is_obsolete(&self, file_number: u64) -> bool {
+        self.obsolete.contains(&file_number)
+    }
+
+    /// Drops from [`obsolete`](Self::obsolete) every number for which `gone` is true:
+    /// call it with "the file no longer exists" before a rewrite, so that a snapshot
+    /// does not carry dead numbers forever. Never pass a number whose file exists.
+    pub fn forget_obsolete(&mut self, mut gone: impl FnMut(u64) -> bool) {
+        self.obsolete.retain(|&n| !gone(n));
+    }
+
     /// The single edit a rewritten manifest starts with: the format version, the
-    /// counters, and every live segment, level by level in insertion order.
+    /// counters, every segment still recorded dead, and every live segment, level by
+    /// level in insertion order.
     pub fn snapshot_edit(&self) -> VersionEdit {
         VersionEdit {
             format_version: Some(FORMAT_VERSION),
@@ -317,6 +382,7 @@ impl ManifestState {
             next_file_number: Some(self.next_file_number),
             last_sequence: Some(self.last_sequence),
             deleted_segments: Vec::new(),
+            obsolete_segments: self.obsolete.iter().copied().collect(),
             added_segments: (0u32..)
                 .zip(&self.levels)
                 .flat_map(|(level, files)| files.iter().map(move |m| (level, m.clone())))
@@ -327,7 +393,8 @@ impl ManifestState {
 
 /// Replays a whole manifest file into the state it describes.
 ///
-/// The first record must carry `format_version` 1. Damage of any kind with no valid
+/// The first record must carry a `format_version` from [`MIN_FORMAT_VERSION`] to
+/// [`FORMAT_VERSION`] (version 1 is version 2 without tag 7). Damage of any kind with no valid
 /// record after it is a torn tail: it is dropped and reported in
 /// [`ManifestState::torn_tail`] (safe because of the commit rule of section 6: no file
 /// is deleted on the strength of a manifest's last record). Empty records (commit
@@ -359,7 +426,7 @@ pub fn replay_manifest(data: &[u8]) -> Result<ManifestState> {
         let edit = VersionEdit::decode(&rec.payload, rec.offset + LOG_HEADER_LEN as u64)?;
         if state.record_count == 0 {
             match edit.format_version {
-                Some(FORMAT_VERSION) => {}
+                Some(v) if (MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&v) => {}
                 Some(found) => {
                     return Err(Error::UnsupportedVersion {
                         found,

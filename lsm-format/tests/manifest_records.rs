@@ -77,6 +77,7 @@ fn snapshot() -> VersionEdit {
         last_sequence: Some(1000),
         deleted_segments: vec![],
         added_segments: vec![(0, meta(9, "apple", "melon")), (1, meta(4, "a", "z"))],
+        obsolete_segments: vec![],
     }
 }
 
@@ -128,6 +129,71 @@ fn golden_bytes_of_a_snapshot_and_a_change() {
     assert_eq!(essence(&state), essence(m.states.last().unwrap()));
 }
 
+/// Format 2: a snapshot that carries a segment recorded dead (tag 7), then a change
+/// that deletes a live one. Format 1 files (above) are still read.
+#[test]
+fn golden_bytes_of_format_2_with_an_obsolete_segment() {
+    let first = VersionEdit {
+        format_version: Some(2),
+        obsolete_segments: vec![3],
+        ..snapshot()
+    };
+    let m = build(&[first, change()]);
+    insta::assert_snapshot!(hex_dump(&m.data));
+    let state = replay_manifest(&m.data).unwrap();
+    // 3 was carried over as dead; 9 was deleted by the change.
+    assert_eq!(state.obsolete.iter().copied().collect::<Vec<_>>(), [3, 9]);
+    assert!(state.is_obsolete(9) && !state.is_obsolete(4));
+    let rewritten = replay_manifest(&build(&[state.snapshot_edit()]).data).unwrap();
+    assert_eq!(rewritten.obsolete, state.obsolete);
+    let mut pruned = state.clone();
+    pruned.forget_obsolete(|n| n == 3);
+    assert_eq!(pruned.snapshot_edit().obsolete_segments, [9]);
+}
+
+#[test]
+fn obsolete_segments_follow_the_live_set_rules() {
+    let first = enc(&VersionEdit {
+        format_version: Some(2),
+        ..snapshot()
+    });
+    // Naming a live segment obsolete is corruption.
+    let live = enc(&VersionEdit {
+        obsolete_segments: vec![4],
+        ..VersionEdit::default()
+    });
+    let err = replay_manifest(&frame(&[first.clone(), live])).unwrap_err();
+    assert!(err.to_string().contains("obsolete"), "{err}");
+    // A number recorded dead is never added again (numbers are not reused)...
+    let dead = enc(&VersionEdit {
+        deleted_segments: vec![(0, 9)],
+        ..VersionEdit::default()
+    });
+    let back = enc(&VersionEdit {
+        added_segments: vec![(2, meta(9, "a", "b"))],
+        ..VersionEdit::default()
+    });
+    let err = replay_manifest(&frame(&[first.clone(), dead.clone(), back])).unwrap_err();
+    assert!(err.to_string().contains("recorded dead"), "{err}");
+    // ...but a move (deleted and added back by one edit) keeps the file live.
+    let moved = enc(&VersionEdit {
+        deleted_segments: vec![(0, 9)],
+        added_segments: vec![(3, meta(9, "apple", "melon"))],
+        ..VersionEdit::default()
+    });
+    let state = replay_manifest(&frame(&[first.clone(), moved])).unwrap();
+    assert_eq!((state.level_of(9), state.is_obsolete(9)), (Some(3), false));
+    // Format 3 is not read.
+    let future = enc(&VersionEdit {
+        format_version: Some(3),
+        ..snapshot()
+    });
+    assert!(matches!(
+        replay_manifest(&frame(&[future])),
+        Err(Error::UnsupportedVersion { found: 3, .. })
+    ));
+}
+
 #[test]
 fn edit_layout() {
     let edit = VersionEdit {
@@ -152,7 +218,8 @@ fn corrupt(payload: &[u8]) -> Error {
 
 #[test]
 fn bad_edits_are_corruption() {
-    assert_eq!(corrupt(&[7, 0]).offset(), Some(50)); // unknown tag
+    assert_eq!(corrupt(&[8, 0]).offset(), Some(50)); // unknown tag
+    corrupt(&[7, 0x80]); // obsolete_segment cut inside its number
     corrupt(&[0]); // tag 0 is not a tag either
     corrupt(&[5, 16, 1]); // level 16
     corrupt(&[2, 1, 2, 1]); // log_number twice
@@ -199,22 +266,18 @@ fn replay_enforces_the_first_record_and_the_live_set_rules() {
     assert!(replay_manifest(&frame(&[enc(&change())]))
         .unwrap_err()
         .is_corruption());
-    // Another version.
-    let v2 = VersionEdit {
-        format_version: Some(2),
-        ..snapshot()
-    };
-    let err = replay_manifest(&frame(&[enc(&v2)])).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::UnsupportedVersion {
-                found: 2,
-                supported: 1
-            }
-        ),
-        "{err}"
-    );
+    // A version this build does not read (0, or one above its own).
+    for found in [0, lsm_format::FORMAT_VERSION + 1] {
+        let other = VersionEdit {
+            format_version: Some(found),
+            ..snapshot()
+        };
+        let err = replay_manifest(&frame(&[enc(&other)])).unwrap_err();
+        assert!(
+            matches!(err, Error::UnsupportedVersion { found: f, supported } if f == found && supported == lsm_format::FORMAT_VERSION),
+            "{err}"
+        );
+    }
     // The version again in a later record.
     let again = VersionEdit {
         format_version: Some(1),
@@ -280,7 +343,10 @@ fn snapshot_edit_rewrites_the_same_state() {
     let again = replay_manifest(&rewritten.data).unwrap();
     assert_eq!(essence(&again), essence(&state));
     assert_eq!(again.snapshot_edit(), state.snapshot_edit());
-    assert_eq!(state.snapshot_edit().format_version, Some(1));
+    assert_eq!(
+        state.snapshot_edit().format_version,
+        Some(lsm_format::FORMAT_VERSION)
+    );
 }
 
 fn change_two() -> VersionEdit {
@@ -470,14 +536,16 @@ fn edit_strategy() -> impl Strategy<Value = VersionEdit> {
         proptest::option::of(any::<u64>()),
         proptest::collection::vec((level.clone(), any::<u64>()), 0..5),
         proptest::collection::vec((level, meta_strategy()), 0..5),
+        proptest::collection::vec(any::<u64>(), 0..3),
     )
-        .prop_map(|(v, l, f, s, d, a)| VersionEdit {
+        .prop_map(|(v, l, f, s, d, a, o)| VersionEdit {
             format_version: v,
             log_number: l,
             next_file_number: f,
             last_sequence: s,
             deleted_segments: d,
             added_segments: a,
+            obsolete_segments: o,
         })
 }
 

@@ -22,11 +22,18 @@ use crate::segment_file::SegmentFile;
 /// The manifest is replaced by a fresh snapshot once it grows past this.
 const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
+/// The set of segments recorded dead is pruned of files seen gone once it holds
+/// more than this many numbers (and more than twice what the last pruning kept), so
+/// that cloning the state for each edit stays cheap.
+const OBSOLETE_PRUNE_AT: usize = 1024;
+
 pub(crate) struct VersionSet {
     dir: PathBuf,
     manifest: ManifestWriter,
     state: ManifestState,
     current: Arc<Version>,
+    /// Size of the obsolete set after the last pruning.
+    obsolete_kept: usize,
 }
 
 impl VersionSet {
@@ -35,10 +42,17 @@ impl VersionSet {
     ///
     /// # Errors
     /// `Io` while writing the manifest.
-    pub fn create(fs: &FsRef, dir: &Path, state: ManifestState, current: Version) -> Result<Self> {
+    pub fn create(
+        fs: &FsRef,
+        dir: &Path,
+        mut state: ManifestState,
+        current: Version,
+    ) -> Result<Self> {
+        forget_removed(fs, dir, &mut state);
         let manifest = ManifestWriter::create(fs, dir, &state.snapshot_edit())?;
         Ok(VersionSet {
             dir: dir.to_path_buf(),
+            obsolete_kept: state.obsolete.len(),
             manifest,
             state,
             current: Arc::new(current),
@@ -49,9 +63,6 @@ impl VersionSet {
         self.current.clone()
     }
 
-    pub fn state(&self) -> &ManifestState {
-        &self.state
-    }
 
     /// Records `edit` durably and returns the version it makes current.
     ///
@@ -78,8 +89,13 @@ impl VersionSet {
         next_state
             .apply(&edit, self.manifest.len())
             .map_err(|e| Error::from_format(&manifest_path, e))?;
-        if self.manifest.len() >= MAX_MANIFEST_BYTES {
-            let fs = self.manifest.fs().clone();
+        let fs = self.manifest.fs().clone();
+        let rewrite = self.manifest.len() >= MAX_MANIFEST_BYTES;
+        if rewrite || next_state.obsolete.len() > OBSOLETE_PRUNE_AT.max(2 * self.obsolete_kept) {
+            forget_removed(&fs, &self.dir, &mut next_state);
+            self.obsolete_kept = next_state.obsolete.len();
+        }
+        if rewrite {
             self.manifest = ManifestWriter::create(&fs, &self.dir, &next_state.snapshot_edit())?;
             log::info!(
                 "manifest rewritten ({} live segments)",
@@ -92,4 +108,11 @@ impl VersionSet {
         self.current = Arc::new(self.current.apply(&edit.deleted_segments, added));
         Ok(self.current.clone())
     }
+}
+
+/// Forgets the dead segments whose files are gone: a number recorded dead stays in
+/// every rewritten manifest until its file is seen removed (`docs/format.md`
+/// section 6, tag 7), so open never meets a dead file the manifest does not explain.
+fn forget_removed(fs: &FsRef, dir: &Path, state: &mut ManifestState) {
+    state.forget_obsolete(|n| !fs.exists(&crate::filenames::segment_path(dir, n)));
 }

@@ -1,0 +1,342 @@
+//! The rule for the files of a database directory at open: which ones the recovered
+//! state proves dead (open may delete them), and which ones it cannot explain (open
+//! refuses and deletes nothing). `docs/durability.md`, "Files at open", states it
+//! for users.
+//!
+//! Deleting is the one operation no test can undo, so a file is removed only with
+//! proof that nothing readable goes with it:
+//! - a WAL numbered below the manifest's `log_number`: an edit recorded that its
+//!   data is in segments;
+//! - a segment the manifest records dead: deleted by an edit, or carried over as
+//!   obsolete by a rewritten manifest (tag 7, `docs/format.md` section 6);
+//! - a segment the manifest does not list, every entry of which the recovered state
+//!   (the listed segments plus the replayed WALs) holds too: the output of a flush
+//!   or compaction a crash interrupted before its edit was logged. Its data is still
+//!   in the WAL or in the job's inputs. An entry is held when the recovered state has
+//!   the same key at the same sequence number; an entry whose sequence number a
+//!   compaction rewrote to 0 (the oldest version of its key, `compaction::retention`)
+//!   is held when the recovered state has a put of that key with the same value.
+//!
+//! Everything else is evidence that the manifest lost records (cut short, or an older
+//! copy put back): a segment it lists that is missing, a segment it does not list
+//! holding data found nowhere else, or WALs newer than the oldest live one it names
+//! while that one is gone (a WAL is deleted only after an edit moved `log_number`
+//! past it).
+
+use std::fmt;
+use std::path::Path;
+
+use bytes::Bytes;
+use lsm_format::entry::MAX_SEQUENCE;
+use lsm_format::manifest::ManifestState;
+use lsm_format::segment::bloom::key_hash;
+use lsm_format::{EntryKind, ReadOptions, SegmentReader};
+
+use super::listing::Listing;
+use crate::error::{Error, Result};
+use crate::filenames::{segment_name, segment_path, wal_name, MANIFEST};
+use crate::fs::FsRef;
+use crate::memtable::{Found, MemTable};
+use crate::metrics::Metrics;
+use crate::version::Version;
+
+/// How many file names an error message lists before it says "and N more".
+const NAMES_SHOWN: usize = 8;
+
+/// What the files of a database directory are, judged against its manifest and
+/// WALs: the evidence [`Db::open`](crate::Db::open) uses to decide what it may
+/// delete, and what `lsm-verify` reports.
+///
+/// Obtain one with [`audit_files`](crate::audit_files).
+///
+/// # Examples
+///
+/// ```
+/// use lsm_core::{audit_files, Db, Options};
+///
+/// # fn main() -> lsm_core::Result<()> {
+/// let dir = std::env::temp_dir().join(format!("lsm-audit-doc-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let db = Db::open(&dir, Options::default())?;
+/// db.put(b"k", b"v")?;
+/// db.close()?;
+/// let audit = audit_files(&dir)?;
+/// assert!(audit.is_consistent());
+/// assert!(audit.unexplained_segments.is_empty());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileAudit {
+    /// Segments the manifest lists as live and the directory holds.
+    pub live_segments: Vec<u64>,
+    /// Segments the manifest lists as live that the directory lacks.
+    pub missing_segments: Vec<u64>,
+    /// Segments the manifest records dead that still exist (a crash or a reader
+    /// kept them): removable.
+    pub obsolete_segments: Vec<u64>,
+    /// Segments the manifest does not list whose every entry the recovered state
+    /// holds too (outputs of a flush or compaction that a crash interrupted):
+    /// removable.
+    pub leftover_segments: Vec<u64>,
+    /// Segments the manifest does not list that hold data found nowhere else, or
+    /// that cannot be read to tell: evidence that the manifest lost records.
+    pub unexplained_segments: Vec<UnexplainedSegment>,
+    /// WALs numbered from the manifest's `log_number` on: replayed at open.
+    pub live_wals: Vec<u64>,
+    /// WALs numbered below `log_number`: their data is in segments; removable.
+    pub obsolete_wals: Vec<u64>,
+    /// The oldest live WAL the manifest names, when it is missing although newer
+    /// WALs exist (so it was deleted after an edit the manifest no longer holds).
+    pub missing_wal: Option<u64>,
+    /// Temporary files (`*.tmp`) a crash left: never live, removable.
+    pub temp_files: Vec<String>,
+}
+
+/// A segment the manifest does not list, with why it cannot be removed.
+///
+/// # Examples
+///
+/// ```
+/// let s = lsm_core::UnexplainedSegment { number: 7, reason: "key \"a\" at sequence 9 is held nowhere else".into() };
+/// assert_eq!(s.file_name(), "000007.seg");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnexplainedSegment {
+    /// Its file number (`NNNNNN.seg`).
+    pub number: u64,
+    /// The first entry held nowhere else, or why the file could not be read.
+    pub reason: String,
+}
+
+impl UnexplainedSegment {
+    /// The segment's file name.
+    pub fn file_name(&self) -> String {
+        segment_name(self.number)
+    }
+}
+
+impl FileAudit {
+    /// True when every file is explained: nothing listed is missing, nothing unlisted
+    /// holds data found nowhere else, and the WAL chain is whole. Open refuses a
+    /// directory for which this is false.
+    pub fn is_consistent(&self) -> bool {
+        self.missing_segments.is_empty()
+            && self.unexplained_segments.is_empty()
+            && self.missing_wal.is_none()
+    }
+
+    /// One line per inconsistency, naming the files (empty when consistent).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.missing_segments.is_empty() {
+            out.push(format!(
+                "{} listed in the manifest {} missing: {}",
+                plural(self.missing_segments.len(), "segment"),
+                if self.missing_segments.len() == 1 { "is" } else { "are" },
+                names(self.missing_segments.iter().map(|&n| segment_name(n)))
+            ));
+        }
+        if !self.unexplained_segments.is_empty() {
+            let first = &self.unexplained_segments[0];
+            out.push(format!(
+                "{} not in the manifest {} data found nowhere else: {} ({}: {})",
+                plural(self.unexplained_segments.len(), "segment"),
+                if self.unexplained_segments.len() == 1 { "holds" } else { "hold" },
+                names(self.unexplained_segments.iter().map(|s| s.file_name())),
+                first.file_name(),
+                first.reason
+            ));
+        }
+        if let (Some(named), Some(&newer)) = (self.missing_wal, self.live_wals.first()) {
+            out.push(format!(
+                "the manifest names {} as the oldest live WAL, which is missing, while {} exists",
+                wal_name(named),
+                wal_name(newer)
+            ));
+        }
+        out
+    }
+
+    /// The error open returns for an inconsistent directory, naming the manifest.
+    pub(crate) fn refusal(&self, dir: &Path, manifest_len: u64) -> Option<Error> {
+        if self.is_consistent() {
+            return None;
+        }
+        Some(Error::Corruption {
+            file: dir.join(MANIFEST),
+            offset: manifest_len,
+            reason: format!(
+                "the manifest is behind its directory: it lost records (cut short, or an \
+                 older copy put back) or files were removed by hand. {}. Nothing was \
+                 deleted; keep a copy of the directory before repairing it",
+                self.problems().join("; ")
+            ),
+        })
+    }
+
+    /// Judges every file in `listing` against the replayed manifest `state`, the
+    /// listed segments it could open (`version`; `missing` are the listed ones the
+    /// directory lacks) and the replayed WALs (`mem`). Reads only.
+    ///
+    /// # Errors
+    /// `Io` or `Corruption` from reading a listed segment while proving that an
+    /// unlisted one is a leftover. An unlisted segment that cannot be read is not an
+    /// error: it is unexplained.
+    pub(crate) fn run(
+        fs: &FsRef,
+        dir: &Path,
+        listing: &Listing,
+        state: &ManifestState,
+        missing: Vec<u64>,
+        version: &Version,
+        mem: &MemTable,
+    ) -> Result<FileAudit> {
+        let mut audit = FileAudit {
+            missing_segments: missing,
+            temp_files: listing.temps.clone(),
+            ..FileAudit::default()
+        };
+        let recovered = Recovered {
+            version,
+            mem,
+            metrics: Metrics::default(),
+        };
+        for &n in &listing.segments {
+            if state.level_of(n).is_some() {
+                audit.live_segments.push(n);
+            } else if state.is_obsolete(n) {
+                audit.obsolete_segments.push(n);
+            } else {
+                match recovered.unheld_entry(fs, dir, n)? {
+                    None => audit.leftover_segments.push(n),
+                    Some(reason) => audit
+                        .unexplained_segments
+                        .push(UnexplainedSegment { number: n, reason }),
+                }
+            }
+        }
+        let (obsolete, live): (Vec<u64>, Vec<u64>) =
+            listing.wals.iter().partition(|&&n| n < state.log_number);
+        audit.obsolete_wals = obsolete;
+        if live.first().is_some_and(|&n| n != state.log_number) {
+            audit.missing_wal = Some(state.log_number);
+        }
+        audit.live_wals = live;
+        Ok(audit)
+    }
+}
+
+/// The recovered state an unlisted segment is checked against.
+struct Recovered<'a> {
+    version: &'a Version,
+    mem: &'a MemTable,
+    metrics: Metrics,
+}
+
+impl Recovered<'_> {
+    /// `None` when every entry of segment `number` is held by the recovered state;
+    /// otherwise the first entry that is not (or why the file cannot be read).
+    fn unheld_entry(&self, fs: &FsRef, dir: &Path, number: u64) -> Result<Option<String>> {
+        let path = segment_path(dir, number);
+        let data = match fs.read(&path) {
+            Ok(data) => Bytes::from(data),
+            Err(e) => return Ok(Some(format!("cannot be read: {e}"))),
+        };
+        let reader = match SegmentReader::open(data, ReadOptions::default()) {
+            Ok(r) => r,
+            Err(e) => return Ok(Some(format!("damaged: {e}"))),
+        };
+        let mut it = reader.iter();
+        it.set_fill_cache(false);
+        let mut step = it.seek_to_first();
+        loop {
+            if let Err(e) = step {
+                return Ok(Some(format!("damaged: {e}")));
+            }
+            if !it.valid() {
+                return Ok(None);
+            }
+            let (key, seq, kind) = (it.key(), it.seq(), it.kind());
+            if !self.holds(key, seq, kind, it.value_slice())? {
+                return Ok(Some(format!(
+                    "key {} at sequence {seq} is held nowhere else",
+                    escaped(key)
+                )));
+            }
+            step = it.next();
+        }
+    }
+
+    /// Whether the recovered state holds this entry (see the module documentation).
+    fn holds(&self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) -> Result<bool> {
+        let hash = key_hash(key);
+        if seq > 0 {
+            return Ok(self.newest(key, hash, seq)?.is_some_and(|f| f.seq == seq));
+        }
+        if kind != EntryKind::Put {
+            return Ok(false);
+        }
+        // Walk the key's versions, newest first, for a put of the same value.
+        let mut at = MAX_SEQUENCE;
+        while let Some(found) = self.newest(key, hash, at)? {
+            if found.kind == EntryKind::Put && found.value.as_ref() == value {
+                return Ok(true);
+            }
+            let Some(below) = found.seq.checked_sub(1) else {
+                return Ok(false);
+            };
+            at = below;
+        }
+        Ok(false)
+    }
+
+    /// The newest version of `key` at or below `seq`, in the WALs or the segments.
+    fn newest(&self, key: &[u8], hash: u64, seq: u64) -> Result<Option<Found>> {
+        let mem = self.mem.get(key, hash, seq);
+        let seg = self.version.get(key, hash, seq, &self.metrics)?;
+        Ok(match (mem, seg) {
+            (Some(m), Some(s)) => Some(if m.seq >= s.seq { m } else { s }),
+            (m, s) => m.or(s),
+        })
+    }
+}
+
+/// `key` as text for a message: printable ASCII as is, other bytes as `\xNN`, at
+/// most 64 bytes of it.
+fn escaped(key: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in key.iter().take(64) {
+        match b {
+            b'"' | b'\\' => out.push_str(&format!("\\{}", b as char)),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    if key.len() > 64 {
+        out.push_str(&format!(" (first 64 of {} bytes)", key.len()));
+    }
+    out
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+fn names(all: impl ExactSizeIterator<Item = String>) -> String {
+    let total = all.len();
+    let mut shown: Vec<String> = all.take(NAMES_SHOWN).collect();
+    if total > NAMES_SHOWN {
+        shown.push(format!("and {} more", total - NAMES_SHOWN));
+    }
+    shown.join(", ")
+}
+
+impl fmt::Display for UnexplainedSegment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file_name(), self.reason)
+    }
+}

@@ -1,0 +1,440 @@
+//! Opening a database: lock, replay the manifest and the WALs, judge every file, and
+//! start clean.
+//!
+//! Order, and why (crash consistency):
+//! 1. take `LOCK` (a second open, in this process or another, gets `Locked`);
+//! 2. list the directory (`listing.rs`); nothing is removed before step 7;
+//! 3. replay `MANIFEST` (a torn final record is dropped, see `docs/format.md`
+//!    section 6) and open every segment it lists. With no manifest, a directory
+//!    holding segments or WALs is corruption, an empty one a new database;
+//! 4. replay, in order, the WALs numbered `>= log_number` into a memtable. Every WAL
+//!    but the newest was fsynced before the next one was created, so damage in one is
+//!    corruption; a torn tail of the newest is dropped (`replay_wal` applies the
+//!    synced-offset rule);
+//! 5. judge every file against what steps 3 and 4 recovered (`file_audit.rs`): when
+//!    the directory shows a state the manifest does not hold (it lost records), fail
+//!    with `Corruption`, having changed nothing;
+//! 6. flush the memtable to level 0 (segments durable before step 7), write a fresh
+//!    manifest (temp file, fsync, rename, directory fsync) with `log_number` = a new
+//!    WAL number and every removable segment recorded obsolete, then create that WAL
+//!    and fsync the directory: from here on the replayed WALs are obsolete;
+//! 7. delete what step 5 proved dead: temporary files, WALs below the new
+//!    `log_number`, segments recorded obsolete.
+//!
+//! A crash at any point leaves a directory this same procedure recovers: before
+//! step 6 completes the old manifest and WALs are intact (new segments are leftovers
+//! whose entries the WALs hold); after it the new manifest stands alone and records
+//! what is left to delete.
+
+mod file_audit;
+mod listing;
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use lsm_format::manifest::{replay_manifest, ManifestState, VersionEdit};
+use lsm_format::wal::replay_wal;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+pub use file_audit::{FileAudit, UnexplainedSegment};
+use listing::Listing;
+
+use crate::block_cache::LruBlockCache;
+use crate::error::{Error, Result};
+use crate::filenames::{self, LOCK, MANIFEST};
+use crate::flush::write_memtable;
+use crate::fs::{FsRef, RealFs};
+use crate::inner::{DbInner, State};
+use crate::memtable::MemTable;
+use crate::metrics::Metrics;
+use crate::options::Options;
+use crate::poison::Poison;
+use crate::segment_file::{MappedReadBudget, SegmentContext, SegmentFile};
+use crate::snapshot_list::SnapshotList;
+use crate::super_version::SuperVersion;
+use crate::version::{Version, VersionSet};
+use crate::wal::{WalWriter, WriteQueue};
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |e| Error::io(path, e)
+}
+
+/// A replayed manifest: its state, the listed segments that could be opened, and
+/// the listed ones the directory lacks.
+struct Loaded {
+    state: ManifestState,
+    version: Version,
+    missing: Vec<u64>,
+}
+
+/// Replays the manifest and opens every segment it lists that exists.
+fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded> {
+    let path = dir.join(MANIFEST);
+    let data = fs.read(&path).map_err(io_err(&path))?;
+    let state = replay_manifest(&data).map_err(|e| Error::from_format(&path, e))?;
+    if let Some(at) = state.torn_tail {
+        log::warn!("manifest: dropped a torn final record at offset {at}");
+    }
+    let mut added = Vec::new();
+    let mut missing = Vec::new();
+    for (level, metas) in state.levels.iter().enumerate() {
+        for meta in metas {
+            if !fs.exists(&filenames::segment_path(dir, meta.file_number)) {
+                missing.push(meta.file_number);
+                continue;
+            }
+            let file = SegmentFile::open(fs, dir, meta.clone(), ctx)?;
+            added.push((level as u32, file));
+        }
+    }
+    missing.sort_unstable();
+    Ok(Loaded {
+        version: Version::default().apply(&[], &added),
+        state,
+        missing,
+    })
+}
+
+/// What steps 2 to 5 of the module documentation found: the directory judged, and
+/// what replay recovered. Built without writing anything.
+struct Inspection {
+    listing: Listing,
+    state: ManifestState,
+    version: Version,
+    recovered: MemTable,
+    /// WALs replayed, and the batches in them.
+    replayed: (usize, u64),
+    last_seq: u64,
+    audit: FileAudit,
+}
+
+/// Steps 2 to 5: list, replay, judge. `Ok(None)` for a directory with no database
+/// (no manifest, no segment, no WAL).
+fn inspect(fs: &FsRef, dir: &Path, segments: &SegmentContext) -> Result<Option<Inspection>> {
+    let listing = Listing::read(fs, dir)?;
+    if !listing.manifest {
+        if listing.segments.is_empty() && listing.wals.is_empty() {
+            return Ok(None);
+        }
+        return Err(Error::Corruption {
+            file: dir.join(MANIFEST),
+            offset: 0,
+            reason: format!(
+                "manifest missing but the directory holds {} segment and {} WAL files; \
+                 nothing was deleted",
+                listing.segments.len(),
+                listing.wals.len()
+            ),
+        });
+    }
+    let Loaded {
+        state,
+        version,
+        missing,
+    } = load_manifest(fs, dir, segments)?;
+    let to_replay: Vec<u64> = listing
+        .wals
+        .iter()
+        .copied()
+        .filter(|&n| n >= state.log_number)
+        .collect();
+    let recovered = MemTable::new(0);
+    let (replayed_seq, records) = replay_wals(fs, dir, &to_replay, &recovered)?;
+    // The largest sequence number anything holds: a manifest's counter may lag a
+    // segment's entries (defence in depth; edits stamp it before they are logged).
+    let segment_seq = version
+        .levels()
+        .iter()
+        .flatten()
+        .map(|f| f.meta.largest_seq)
+        .max()
+        .unwrap_or(0);
+    let last_seq = state.last_sequence.max(replayed_seq).max(segment_seq);
+    let audit = FileAudit::run(fs, dir, &listing, &state, missing, &version, &recovered)?;
+    Ok(Some(Inspection {
+        listing,
+        state,
+        version,
+        recovered,
+        replayed: (to_replay.len(), records),
+        last_seq,
+        audit,
+    }))
+}
+
+/// Judges the files of the database in `path` the way [`Db::open`](crate::Db::open)
+/// does before it deletes anything, without taking the lock and without writing:
+/// safe beside a running writer (the result may then be out of date by the time it
+/// returns) and on a database that does not open.
+///
+/// # Errors
+/// `Io` when `path` or its manifest cannot be read (`NotFound` when there is no
+/// database); `Corruption` or `UnsupportedVersion` when the manifest, a listed
+/// segment or a live WAL is damaged, exactly as [`Db::open`](crate::Db::open) would
+/// report it. An inconsistent directory is not an error: see
+/// [`FileAudit::is_consistent`].
+///
+/// # Examples
+///
+/// ```
+/// use lsm_core::{audit_files, Db, Options};
+///
+/// # fn main() -> lsm_core::Result<()> {
+/// let dir = std::env::temp_dir().join(format!("lsm-audit-fn-doc-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// Db::open(&dir, Options::default())?.close()?;
+/// let audit = audit_files(&dir)?;
+/// assert!(audit.is_consistent(), "{:?}", audit.problems());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(())
+/// # }
+/// ```
+pub fn audit_files(path: impl AsRef<Path>) -> Result<FileAudit> {
+    audit_files_with_fs(path, Arc::new(RealFs))
+}
+
+/// [`audit_files`] on another file system (the simulated one in tests).
+///
+/// # Errors
+/// As [`audit_files`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use lsm_core::fs::SimFs;
+/// use lsm_core::{audit_files_with_fs, Db, Options};
+///
+/// # fn main() -> lsm_core::Result<()> {
+/// let fs = Arc::new(SimFs::new());
+/// Db::open_with_fs("/db", Options::default(), fs.clone())?.close()?;
+/// assert!(audit_files_with_fs("/db", fs)?.is_consistent());
+/// # Ok(())
+/// # }
+/// ```
+pub fn audit_files_with_fs(path: impl AsRef<Path>, fs: FsRef) -> Result<FileAudit> {
+    let dir = path.as_ref();
+    match inspect(&fs, dir, &SegmentContext::unbounded())? {
+        Some(found) => Ok(found.audit),
+        None => Err(Error::io(
+            dir.join(MANIFEST),
+            io::Error::new(io::ErrorKind::NotFound, "no database here"),
+        )),
+    }
+}
+
+/// Replays WALs `numbers` (ascending) into `mem`; returns the largest sequence
+/// number replayed and the number of batches.
+fn replay_wals(fs: &FsRef, dir: &Path, numbers: &[u64], mem: &MemTable) -> Result<(u64, u64)> {
+    let mut last_seq = 0;
+    let mut records = 0u64;
+    for (i, &number) in numbers.iter().enumerate() {
+        let path = filenames::wal_path(dir, number);
+        let data = fs.read(&path).map_err(io_err(&path))?;
+        let replay = replay_wal(&data).map_err(|e| Error::from_format(&path, e))?;
+        if let Some(at) = replay.torn_tail {
+            if i + 1 != numbers.len() {
+                let err = Error::Corruption {
+                    file: path,
+                    offset: at,
+                    reason: format!(
+                        "damaged record ({:?}) in a WAL that is not the newest (it was fsynced \
+                         before the next WAL was created)",
+                        replay.torn_kind
+                    ),
+                };
+                log::error!("{err}");
+                return Err(err);
+            }
+            log::warn!(
+                "WAL {}: dropped a torn tail at offset {at} ({:?}, {} later record(s) never \
+                 synced)",
+                path.display(),
+                replay.torn_kind,
+                replay.records_after_damage
+            );
+        }
+        for batch in &replay.batches {
+            for (seq, op) in (batch.first_seq..).zip(&batch.ops) {
+                mem.insert(&op.key, seq, op.kind, &op.value);
+            }
+        }
+        records += replay.batches.len() as u64;
+        last_seq = last_seq.max(replay.last_sequence().unwrap_or(0));
+    }
+    Ok((last_seq, records))
+}
+
+/// Opens (or creates) the database in `dir`.
+pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>> {
+    opts.validate()?;
+    let start = Instant::now();
+    if opts.create_if_missing {
+        fs.create_dir_all(dir).map_err(io_err(dir))?;
+    } else if !fs.exists(dir) {
+        return Err(Error::io(
+            dir,
+            io::Error::new(io::ErrorKind::NotFound, "no database here"),
+        ));
+    }
+    let lock = fs.lock(&dir.join(LOCK)).map_err(|e| {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            Error::Locked {
+                path: dir.to_path_buf(),
+            }
+        } else {
+            Error::io(dir.join(LOCK), e)
+        }
+    })?;
+    let cache =
+        (opts.block_cache_size > 0).then(|| Arc::new(LruBlockCache::new(opts.block_cache_size)));
+    let segments = SegmentContext {
+        cache: cache.clone().map(|c| c as Arc<dyn lsm_format::BlockCache>),
+        mapped_reads: Arc::new(MappedReadBudget::new(opts.mmap_read_budget)),
+    };
+
+    let found = match inspect(&fs, dir, &segments)? {
+        Some(found) => found,
+        None if opts.create_if_missing => {
+            log::info!("creating a new database in {}", dir.display());
+            Inspection {
+                listing: Listing::default(),
+                state: ManifestState::default(),
+                version: Version::default(),
+                recovered: MemTable::new(0),
+                replayed: (0, 0),
+                last_seq: 0,
+                audit: FileAudit::default(),
+            }
+        }
+        None => {
+            return Err(Error::io(
+                dir.join(MANIFEST),
+                io::Error::new(io::ErrorKind::NotFound, "no database here"),
+            ))
+        }
+    };
+    if let Some(err) = found.audit.refusal(dir, found.state.clean_len) {
+        log::error!("{err}");
+        return Err(err);
+    }
+    let Inspection {
+        listing,
+        mut state,
+        mut version,
+        recovered,
+        replayed: (wals_replayed, records),
+        last_seq,
+        audit,
+    } = found;
+
+    let next_file = AtomicU64::new(state.next_file_number.max(listing.max_number + 1).max(1));
+    let mut edit = VersionEdit::default();
+    if !recovered.is_empty() {
+        let files = write_memtable(
+            &fs,
+            dir,
+            &opts,
+            &next_file,
+            &segments,
+            &recovered,
+            Vec::new(),
+        )?;
+        let added: Vec<_> = files.into_iter().map(|f| (0u32, f)).collect();
+        edit.added_segments = added.iter().map(|(l, f)| (*l, f.meta.clone())).collect();
+        version = version.apply(&[], &added);
+    }
+    // Leftovers are recorded dead in the new manifest, so that a crash before step 7
+    // finishes needs no second proof; numbers whose files are gone are forgotten.
+    edit.obsolete_segments = audit.leftover_segments.clone();
+    state.forget_obsolete(|n| listing.segments.binary_search(&n).is_err());
+    let wal_number = next_file.fetch_add(1, Ordering::SeqCst);
+    edit.log_number = Some(wal_number);
+    edit.next_file_number = Some(next_file.load(Ordering::SeqCst));
+    edit.last_sequence = Some(last_seq);
+    let at = state.clean_len;
+    state
+        .apply(&edit, at)
+        .map_err(|e| Error::from_format(dir.join(MANIFEST), e))?;
+    let versions = VersionSet::create(&fs, dir, state, version)?;
+    let wal = WalWriter::create(&fs, dir, wal_number)?;
+    fs.sync_dir(dir).map_err(io_err(dir))?;
+    let metrics = Metrics::default();
+    // The new WAL's header record is the first byte this instance wrote to a WAL.
+    metrics
+        .wal_bytes_written
+        .store(wal.written(), Ordering::Relaxed);
+
+    remove_dead_files(&fs, dir, &audit);
+    log::info!(
+        "opened {} in {:?}: {wals_replayed} WAL(s) replayed ({records} records, {} entries), \
+         last sequence {last_seq}",
+        dir.display(),
+        start.elapsed(),
+        recovered.len()
+    );
+
+    let mem = Arc::new(MemTable::with_filter(wal_number, opts.memtable_size));
+    let current = versions.current();
+    let sv = Arc::new(SuperVersion {
+        mem: mem.clone(),
+        imm: Vec::new(),
+        version: current.clone(),
+    });
+    Ok(Arc::new(DbInner {
+        dir: dir.to_path_buf(),
+        fs,
+        opts,
+        cache,
+        segments,
+        sv: RwLock::new(sv),
+        state: Mutex::new(State {
+            mem,
+            imm: Vec::new(),
+            version: current,
+            manual: Vec::new(),
+            shutdown: false,
+        }),
+        flush_cv: Condvar::new(),
+        compact_cv: Condvar::new(),
+        done_cv: Condvar::new(),
+        timer_cv: Condvar::new(),
+        versions: Mutex::new(versions),
+        wal: Mutex::new(wal),
+        queue: WriteQueue::default(),
+        last_seq: AtomicU64::new(last_seq),
+        visible_seq: AtomicU64::new(last_seq),
+        next_file,
+        snapshots: Arc::new(SnapshotList::default()),
+        metrics: Arc::new(metrics),
+        poison: Poison::default(),
+        stopping: AtomicBool::new(false),
+        lock: Mutex::new(Some(lock)),
+    }))
+}
+
+/// Step 7: removes what the audit proved dead. A failure is only logged: the new
+/// manifest records these files as dead, so the next open removes them.
+fn remove_dead_files(fs: &FsRef, dir: &Path, audit: &FileAudit) {
+    let temps = audit.temp_files.iter().map(|name| dir.join(name));
+    let wals = audit
+        .live_wals
+        .iter()
+        .chain(&audit.obsolete_wals)
+        .map(|&n| filenames::wal_path(dir, n));
+    let segments = audit
+        .obsolete_segments
+        .iter()
+        .chain(&audit.leftover_segments)
+        .map(|&n| filenames::segment_path(dir, n));
+    for path in temps.chain(wals).chain(segments) {
+        match fs.remove(&path) {
+            Ok(()) => log::info!("removed dead file {}", path.display()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!("could not remove dead file {}: {e}", path.display()),
+        }
+    }
+}
