@@ -135,7 +135,11 @@ impl FileAudit {
             out.push(format!(
                 "{} listed in the manifest {} missing: {}",
                 plural(self.missing_segments.len(), "segment"),
-                if self.missing_segments.len() == 1 { "is" } else { "are" },
+                if self.missing_segments.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
                 names(self.missing_segments.iter().map(|&n| segment_name(n)))
             ));
         }
@@ -144,7 +148,11 @@ impl FileAudit {
             out.push(format!(
                 "{} not in the manifest {} data found nowhere else: {} ({}: {})",
                 plural(self.unexplained_segments.len(), "segment"),
-                if self.unexplained_segments.len() == 1 { "holds" } else { "hold" },
+                if self.unexplained_segments.len() == 1 {
+                    "holds"
+                } else {
+                    "hold"
+                },
                 names(self.unexplained_segments.iter().map(|s| s.file_name())),
                 first.file_name(),
                 first.reason

@@ -63,7 +63,6 @@ impl VersionSet {
         self.current.clone()
     }
 
-
     /// Records `edit` durably and returns the version it makes current.
     ///
     /// `added` are the opened files of `edit.added_segments`, in the same order.

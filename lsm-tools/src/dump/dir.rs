@@ -140,14 +140,28 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
             },
         })
         .collect();
+    // The engine's own judgement of the files the manifest does not list (the rule
+    // `Db::open` applies before it deletes anything).
+    let audit = lsm_core::audit_files(&state.dir);
     let other_files = state
         .orphans()
         .iter()
         .map(|f| {
-            let why = match f.kind {
-                FileName::Segment(_) => "segment not in the manifest",
-                FileName::Wal(_) => "obsolete WAL",
-                FileName::Temp => "unfinished temporary file",
+            let why = match (f.kind, &audit) {
+                (FileName::Segment(n), Ok(a)) if a.leftover_segments.contains(&n) => {
+                    "segment not in the manifest, every entry held by live files; open removes it"
+                }
+                (FileName::Segment(n), Ok(a)) if a.obsolete_segments.contains(&n) => {
+                    "segment recorded dead by the manifest; open removes it"
+                }
+                (FileName::Segment(n), Ok(a))
+                    if a.unexplained_segments.iter().any(|u| u.number == n) =>
+                {
+                    "segment not in the manifest holding data found nowhere else"
+                }
+                (FileName::Segment(_), _) => "segment not in the manifest",
+                (FileName::Wal(_), _) => "obsolete WAL",
+                (FileName::Temp, _) => "unfinished temporary file",
                 _ => "not a database file",
             };
             format!("{} ({why})", f.name)
@@ -159,6 +173,21 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
             "level {level} segment {} is in the manifest but missing",
             crate::files::segment_name(meta.file_number)
         ));
+    }
+    match &audit {
+        Ok(a) if !a.unexplained_segments.is_empty() || a.missing_wal.is_some() => {
+            let lines = a.problems();
+            // Missing listed segments are reported above already.
+            let skip = usize::from(!a.missing_segments.is_empty());
+            problems.extend(lines.into_iter().skip(skip).map(|p| {
+                format!(
+                    "the manifest is behind its directory: {p}; the engine refuses to open \
+                     this database"
+                )
+            }));
+        }
+        Ok(_) => {}
+        Err(e) => problems.push(format!("the engine cannot open this database: {e}")),
     }
     DirSummary {
         dir: state.dir.display().to_string(),
@@ -202,6 +231,9 @@ fn print_summary(
     style: Style,
 ) -> std::io::Result<()> {
     writeln!(o, "database {}", s.dir)?;
+    for p in &s.problems {
+        writeln!(o, "warning: {p}")?;
+    }
     writeln!(
         o,
         "manifest: {} bytes, {}; log_number {}, next_file_number {}, last_sequence {}",
@@ -278,9 +310,6 @@ fn print_summary(
             writeln!(o, "  {f}")?;
         }
     }
-    for p in &s.problems {
-        writeln!(o, "problem: {p}")?;
-    }
     Ok(())
 }
 
@@ -303,6 +332,15 @@ fn dump_entries(state: &DbState, options: &DumpOptions, out: &mut dyn Write) -> 
             "level {level} segment {} is in the manifest but missing: the view would be incomplete",
             crate::files::segment_name(meta.file_number)
         )));
+    }
+    if let Ok(audit) = lsm_core::audit_files(&state.dir) {
+        if !audit.is_consistent() {
+            return Err(Error::Usage(format!(
+                "the manifest is behind its directory ({}): the view would be incomplete; \
+                 run lsm-verify for details",
+                audit.problems().join("; ")
+            )));
+        }
     }
     let style = options.style;
     let view = LiveView::new(state, options.range.clone())?;

@@ -66,6 +66,8 @@ struct JsonEdit {
     #[serde(skip_serializing_if = "Option::is_none")]
     last_sequence: Option<u64>,
     deleted_segments: Vec<(u32, u64)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    obsolete_segments: Vec<u64>,
     added_segments: Vec<JsonSegmentMeta>,
 }
 
@@ -134,6 +136,7 @@ fn json_edit(offset: u64, e: &VersionEdit, style: Style) -> JsonEdit {
         next_file_number: e.next_file_number,
         last_sequence: e.last_sequence,
         deleted_segments: e.deleted_segments.clone(),
+        obsolete_segments: e.obsolete_segments.clone(),
         added_segments: e
             .added_segments
             .iter()
@@ -166,6 +169,13 @@ fn print_edit(
     }
     for (level, number) in &e.deleted_segments {
         writeln!(o, "  delete L{level} {}", segment_name(*number))?;
+    }
+    for number in &e.obsolete_segments {
+        writeln!(
+            o,
+            "  obsolete {} (dead; its file may still exist)",
+            segment_name(*number)
+        )?;
     }
     for (level, m) in &e.added_segments {
         writeln!(o, "  add L{level} {}", describe_segment(m, style))?;

@@ -153,12 +153,13 @@ fn apply(
     match (index, edit.format_version) {
         (0, Some(v)) => {
             state.format_version = Some(v);
-            if v != lsm_format::FORMAT_VERSION {
+            if !(lsm_format::MIN_FORMAT_VERSION..=lsm_format::FORMAT_VERSION).contains(&v) {
                 state.problems.push(Problem::at(
                     file,
                     offset,
                     format!(
-                        "format_version {v}, this build reads {}",
+                        "format_version {v}, this build reads {} to {}",
+                        lsm_format::MIN_FORMAT_VERSION,
                         lsm_format::FORMAT_VERSION
                     ),
                 ));

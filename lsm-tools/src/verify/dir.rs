@@ -1,10 +1,12 @@
 //! Verifying a whole database directory: every file, plus the manifest's promises:
 //! each live segment exists with the recorded size and properties, no level above 0
-//! has overlapping key ranges, file numbers stay below `next_file_number`, and no
-//! orphan files lie around (reported, never deleted).
+//! has overlapping key ranges, file numbers stay below `next_file_number`, and every
+//! file the manifest does not list is one the engine can prove dead (judged by
+//! `lsm_core::audit_files`, the rule `Db::open` applies; reported, never deleted).
 
 use std::path::Path;
 
+use lsm_core::FileAudit;
 use lsm_format::manifest::SegmentMeta;
 use lsm_format::Properties;
 
@@ -81,13 +83,29 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
             ));
         }
     }
+    let audit = match lsm_core::audit_files(dir) {
+        Ok(audit) => Some(audit),
+        Err(e) => {
+            report.notes.push(format!(
+                "files not in the manifest could not be judged as the engine does: {e}"
+            ));
+            None
+        }
+    };
+    if let Some(named) = audit.as_ref().and_then(|a| a.missing_wal) {
+        report.problems.push(Problem::file(
+            "MANIFEST",
+            format!(
+                "behind its directory: it names {} as the oldest live WAL, which is missing, \
+                 while newer WALs exist; the engine refuses to open this database",
+                crate::files::wal_name(named)
+            ),
+        ));
+    }
     for f in state.orphans() {
         match f.kind {
-            FileName::Segment(_) => {
-                report.problems.push(Problem::file(
-                    &f.name,
-                    "orphan segment: not in the manifest (not deleted)",
-                ));
+            FileName::Segment(n) => {
+                judge_unlisted(&f.name, n, audit.as_ref(), report);
                 // Its bytes are checked too: every file of the directory is.
                 if let Some(data) = read_unless_gone(dir, &f.name, report) {
                     verify_segment(data, &f.name, report);
@@ -116,6 +134,46 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reports a segment the manifest does not list, as the engine judges it.
+fn judge_unlisted(name: &str, number: u64, audit: Option<&FileAudit>, report: &mut Report) {
+    let Some(audit) = audit else {
+        report.problems.push(Problem::file(
+            name,
+            "orphan segment: not in the manifest (not deleted)",
+        ));
+        return;
+    };
+    if audit.leftover_segments.contains(&number) {
+        report.notes.push(format!(
+            "{name}: not in the manifest, and every entry is held by live files (left by an \
+             interrupted flush or compaction); the engine removes it on open"
+        ));
+    } else if audit.obsolete_segments.contains(&number) {
+        report.notes.push(format!(
+            "{name}: recorded dead by the manifest but not removed yet; the engine removes \
+             it on open"
+        ));
+    } else if let Some(u) = audit
+        .unexplained_segments
+        .iter()
+        .find(|u| u.number == number)
+    {
+        report.problems.push(Problem::file(
+            name,
+            format!(
+                "not in the manifest, and holds data found nowhere else ({}): the manifest \
+                 is behind its directory; the engine refuses to open this database",
+                u.reason
+            ),
+        ));
+    } else {
+        // Appeared after the audit listed the directory (a running writer).
+        report.notes.push(format!(
+            "{name}: not in the manifest; appeared while being checked"
+        ));
+    }
 }
 
 /// Reads a file that is not live; one that is gone by now (a running process removed

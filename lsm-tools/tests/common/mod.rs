@@ -131,6 +131,7 @@ pub fn handmade_db(dir: &Path) {
         last_sequence: Some(13),
         deleted_segments: vec![],
         added_segments: vec![(1, seg3), (0, seg4)],
+        obsolete_segments: vec![],
     };
     let manifest = log_bytes(&[edit(&snapshot), Vec::new()]);
     std::fs::write(dir.join("MANIFEST"), manifest).unwrap();
