@@ -74,7 +74,7 @@ pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use db::Db;
 pub use error::{Error, Result};
-pub use options::{Compression, Options};
+pub use options::{Compression, Options, WriteOptions};
 pub use scan::Scan;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};

@@ -9,6 +9,19 @@ pub use lsm_format::Compression;
 /// How a database behaves. A plain struct: set fields, take the rest from
 /// [`Default`]. [`crate::Db::open`] refuses invalid values with
 /// [`Error::InvalidOptions`] naming the field.
+///
+/// ```
+/// use lsm_core::{Db, Options};
+///
+/// let options = Options {
+///     memtable_size: 16 << 20,
+///     sync_writes: true,
+///     ..Options::default()
+/// };
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), options)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Bytes of writes a memtable takes before it is frozen and flushed to segments,
@@ -115,6 +128,17 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
 impl Options {
     /// Checks every field; [`crate::Db::open`] calls this.
     ///
+    /// ```
+    /// use lsm_core::{Error, Options};
+    ///
+    /// assert!(Options::default().validate().is_ok());
+    /// let tiny = Options { block_size: 16, ..Options::default() };
+    /// assert!(matches!(
+    ///     tiny.validate(),
+    ///     Err(Error::InvalidOptions { field: "block_size", .. })
+    /// ));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidOptions`] naming the first offending field.
     pub fn validate(&self) -> Result<()> {
@@ -160,6 +184,52 @@ impl Options {
             }
         }
         Ok(())
+    }
+}
+
+/// Options of one write, for [`crate::Db::write_opt`]. Build it from [`Default`]
+/// and its `with_*` setters:
+///
+/// ```
+/// let synced = lsm_core::WriteOptions::default().with_sync(true);
+/// assert!(synced.sync);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Fsync the write-ahead log before the write is acknowledged, so that it (and
+    /// every write acknowledged before it) survives power loss, even in a database
+    /// opened without [`Options::sync_writes`]. Default false: the database's
+    /// `sync_writes` decides.
+    pub sync: bool,
+}
+
+impl WriteOptions {
+    /// The defaults: no fsync beyond what [`Options::sync_writes`] asks for.
+    ///
+    /// ```
+    /// assert_eq!(lsm_core::WriteOptions::new(), lsm_core::WriteOptions::default());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`sync`](Self::sync): whether this write is fsynced before it returns.
+    ///
+    /// ```
+    /// use lsm_core::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?; // sync_writes: false
+    /// let mut batch = WriteBatch::new();
+    /// batch.put("order:17", "paid");
+    /// db.write_opt(batch, &WriteOptions::new().with_sync(true))?; // durable on return
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
     }
 }
 
