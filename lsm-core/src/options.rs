@@ -65,7 +65,7 @@ pub struct Options {
     /// (on Linux, whole page-cache folios of up to 2 MiB) stay in the process's
     /// resident memory while the segment is open, besides the decompressed copy of
     /// the block the cache keeps. Given to the cache instead, that memory spares the
-    /// decompression of every block it holds (`docs/benchmarks.md`: with the default
+    /// decompression of every block it holds (`docs/perf-log.md`: with the default
     /// cache and no mapped reads, 1 M-key random reads ran 1.36x faster than with a
     /// 64 MiB cache and a 128 MiB budget, at a lower peak RSS, and 10 M-key random
     /// reads as fast with 50 MB less). A segment takes its share of the budget at
