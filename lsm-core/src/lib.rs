@@ -23,7 +23,7 @@
 //! assert_eq!(db.get(b"apple")?.as_deref(), Some(&b"red"[..]));
 //! assert_eq!(db.get(b"banana")?, None);
 //! let keys: Vec<_> = db
-//!     .scan::<&[u8], _>(..)
+//!     .iter()
 //!     .map(|item| item.map(|(k, _)| k))
 //!     .collect::<Result<_, _>>()?;
 //! assert_eq!(keys, [&b"apple"[..], &b"cherry"[..]]);
