@@ -1,10 +1,10 @@
 //! Memtable micro-benchmarks: inserting 500 000 entries in random key order into an
 //! empty memtable sized like the engine's default (64 MiB, arena blocks and key
 //! filter included), and point lookups of present and absent keys in the full one.
-//! Keys are peerbench's (an 8-byte big-endian index padded with `k` to 16 bytes),
+//! Keys are the comparison harness's (an 8-byte big-endian index padded with `k` to 16 bytes),
 //! values 100 bytes. The table is larger than the CPU caches, so these measure the
 //! cache misses of the skip-list search as much as its instructions. Figures are
-//! recorded in `docs/benchmarks.md`.
+//! recorded in `docs/perf-log.md`.
 //!
 //! `cargo bench -p lsm-core --bench memtable`
 

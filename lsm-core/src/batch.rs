@@ -33,12 +33,24 @@ struct RawOp {
 
 impl WriteBatch {
     /// An empty batch.
+    ///
+    /// ```
+    /// assert!(lsm_core::WriteBatch::new().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// An empty batch with room for `ops` operations of `bytes` key and value bytes
-    /// in total.
+    /// in total: building a batch of known size then allocates nothing more.
+    ///
+    /// ```
+    /// let mut batch = lsm_core::WriteBatch::with_capacity(1000, 1000 * 24);
+    /// for i in 0..1000u32 {
+    ///     batch.put(format!("key{i:05}"), [0u8; 16]);
+    /// }
+    /// assert_eq!(batch.len(), 1000);
+    /// ```
     pub fn with_capacity(ops: usize, bytes: usize) -> Self {
         WriteBatch {
             data: Vec::with_capacity(bytes),
@@ -58,34 +70,86 @@ impl WriteBatch {
         });
     }
 
-    /// Adds a put of `value` under `key`.
+    /// Adds a put of `value` under `key`; returns the batch, so calls chain.
+    ///
+    /// ```
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.put("a", "1").put(b"b", [2u8]);
+    /// assert_eq!(batch.len(), 2);
+    /// ```
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         self.push(EntryKind::Put, key.as_ref(), value.as_ref());
         self
     }
 
-    /// Adds a delete of `key`.
+    /// Adds a delete of `key`; returns the batch, so calls chain.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.delete("k").put("k2", "v2");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
         self.push(EntryKind::Tombstone, key.as_ref(), &[]);
         self
     }
 
     /// Number of operations.
+    ///
+    /// ```
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.put("k", "v").delete("k");
+    /// assert_eq!(batch.len(), 2); // every operation counts, even on one key
+    /// ```
     pub fn len(&self) -> usize {
         self.ops.len()
     }
 
     /// True when the batch holds no operation.
+    ///
+    /// ```
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// assert!(batch.is_empty());
+    /// batch.delete("k");
+    /// assert!(!batch.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
 
     /// Sum of key and value bytes.
+    ///
+    /// ```
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.put("key", "value").delete("gone");
+    /// assert_eq!(batch.size_bytes(), 3 + 5 + 4);
+    /// ```
     pub fn size_bytes(&self) -> usize {
         self.data.len()
     }
 
-    /// Removes every operation (keeping the allocated room).
+    /// Removes every operation (keeping the allocated room), so one batch can be
+    /// filled and written again and again.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// for chunk in [["a", "b"], ["c", "d"]] {
+    ///     for k in chunk {
+    ///         batch.put(k, "v");
+    ///     }
+    ///     db.write(batch.clone())?;
+    ///     batch.clear();
+    /// }
+    /// assert_eq!(db.iter().count(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&mut self) {
         self.data.clear();
         self.ops.clear();

@@ -236,7 +236,7 @@ impl BlockCache for LruBlockCache {
         // take a miss on every 64-byte line it writes (with LZ4's short copies, one
         // after another). Asking for all of its lines now lets them arrive during the
         // read of the compressed block: 1.12-1.21x the 10 M-key readrandom rate
-        // (docs/benchmarks.md).
+        // (docs/perf-log.md).
         let start = buf.as_ptr();
         for at in (0..buf.capacity()).step_by(64) {
             prefetch(start.wrapping_add(at));

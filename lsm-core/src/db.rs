@@ -14,7 +14,7 @@ use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::fs::{FsRef, RealFs};
 use crate::inner::DbInner;
-use crate::options::Options;
+use crate::options::{Options, WriteOptions};
 use crate::scan::{bounds, prefix_bounds, Scan};
 use crate::snapshot::Snapshot;
 use crate::stats::Stats;
@@ -34,15 +34,36 @@ impl Db {
     /// Opens (creating if missing, unless `create_if_missing` is false) the database in
     /// directory `path`, recovering from the manifest and write-ahead logs.
     ///
+    /// ```
+    /// use lsm_core::{Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("db");
+    /// let db = Db::open(&path, Options::default())?;
+    /// // One open instance per directory, in this process or any other.
+    /// assert!(matches!(Db::open(&path, Options::default()), Err(Error::Locked { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `InvalidOptions`, `Locked` when another instance has it open, `Corruption`
-    /// when a file is damaged beyond a torn log tail, `Io`.
+    /// [`Error::InvalidOptions`]; [`Error::Locked`] when another instance has it
+    /// open; [`Error::Corruption`] when a file is damaged beyond a torn log tail;
+    /// [`Error::Io`].
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         Db::open_with_fs(path, options, Arc::new(RealFs))
     }
 
     /// Like [`Db::open`], doing all file I/O through `fs` (tests use a simulated or
     /// fault-injecting file system).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lsm_core::{fs::RealFs, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open_with_fs(dir.path(), Options::default(), Arc::new(RealFs))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Db::open`].
@@ -64,9 +85,19 @@ impl Db {
 
     /// Sets `key` to `value`.
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("colour", "red")?;
+    /// db.put("colour", "blue")?; // the newest value wins
+    /// assert_eq!(db.get("colour")?.as_deref(), Some(&b"blue"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `InvalidArgument` for a key over 65535 bytes or a value over 256 MiB (nothing
-    /// is written); `Poisoned` after an earlier write failure; `Io`.
+    /// [`Error::InvalidArgument`] for a key over 65535 bytes or a value over 256 MiB
+    /// (nothing is written); [`Error::Poisoned`] after an earlier write failure;
+    /// [`Error::Io`].
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
         let mut batch = WriteBatch::with_capacity(1, key.len() + value.len());
@@ -77,9 +108,18 @@ impl Db {
     /// The newest value of `key`, or `None` if absent or deleted. The value shares
     /// the memtable's or the file's bytes (no copy).
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(db.get(b"missing")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `Corruption` when a file read on the way is damaged (never a wrong value);
-    /// `Io`.
+    /// [`Error::Corruption`] when a file read on the way is damaged (never a wrong
+    /// value); [`Error::Io`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         let key = key.as_ref();
         if key.len() > lsm_format::MAX_KEY_LEN {
@@ -89,7 +129,35 @@ impl Db {
         sv.get(key, seq, &self.inner.metrics)
     }
 
-    /// Deletes `key` (writes a tombstone).
+    /// True when `key` has a live value: [`Db::get`] without handing the value out.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "")?; // an empty value is still a value
+    /// assert!(db.contains_key("k")?);
+    /// db.delete("k")?;
+    /// assert!(!db.contains_key("k")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::get`].
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.get(key).map(|value| value.is_some())
+    }
+
+    /// Deletes `key` (writes a tombstone). Deleting an absent key is not an error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.delete("k")?;
+    /// assert_eq!(db.get("k")?, None);
+    /// db.delete("never written")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Db::put`].
@@ -101,7 +169,19 @@ impl Db {
     }
 
     /// Applies every operation of `batch` atomically: readers and recovery see all
-    /// of it or none.
+    /// of it or none. Later operations on a key override earlier ones in the batch.
+    ///
+    /// ```
+    /// use lsm_core::WriteBatch;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("from", "10")?;
+    /// let mut transfer = WriteBatch::new();
+    /// transfer.put("from", "0").put("to", "10");
+    /// db.write(transfer)?;
+    /// assert_eq!(db.get("to")?.as_deref(), Some(&b"10"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Db::put`]; an invalid operation refuses the whole batch.
@@ -109,19 +189,136 @@ impl Db {
         self.inner.write(batch, false)
     }
 
+    /// Like [`Db::write`], with per-write `options`. With
+    /// [`WriteOptions::sync`], the write-ahead log is fsynced before this returns,
+    /// so the batch, and every write acknowledged before it, survives power loss
+    /// even when the database does not sync every write
+    /// ([`Options::sync_writes`] false). Concurrent writers share that fsync (group
+    /// commit). An empty batch writes and syncs nothing; [`Db::sync`] syncs without
+    /// writing.
+    ///
+    /// ```
+    /// use lsm_core::{WriteBatch, WriteOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("cart:7", "3 items")?; // reaches the OS: survives a process crash
+    /// let mut order = WriteBatch::new();
+    /// order.put("order:7", "placed").delete("cart:7");
+    /// let synced = WriteOptions::default().with_sync(true);
+    /// db.write_opt(order, &synced)?; // on disk: survives power loss, with the put above
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::write`]; a failed fsync is [`Error::Io`] and poisons the database
+    /// (a failed fsync is never retried).
+    pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.inner.write_opt(batch, options)
+    }
+
     /// Live keys in `range`, in key order (`.rev()` for descending), as of now.
+    /// Any range of byte strings works: `..`, `"a".."c"`, `b"k".as_slice()..=b"z"`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// for k in ["a", "b", "c", "d"] {
+    ///     db.put(k, "")?;
+    /// }
+    /// let keys = |scan: lsm_core::Scan| -> lsm_core::Result<Vec<_>> {
+    ///     scan.map(|item| item.map(|(k, _)| k)).collect()
+    /// };
+    /// assert_eq!(keys(db.scan("b".."d"))?, ["b", "c"]);
+    /// assert_eq!(keys(db.scan("b"..))?, ["b", "c", "d"]);
+    /// let (k, _) = db.scan(..="b").next_back().transpose()?.unwrap();
+    /// assert_eq!(k, "b");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn scan<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Scan {
         let (sv, seq) = self.inner.view();
         Scan::new(sv, seq, bounds(&range))
     }
 
+    /// Every live key, in key order (`.rev()` for descending), as of now: the scan
+    /// of the whole key space.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("b", "2")?;
+    /// db.put("a", "1")?;
+    /// let pairs = db.iter().collect::<lsm_core::Result<Vec<_>>>()?;
+    /// assert_eq!(pairs, [("a".into(), "1".into()), ("b".into(), "2".into())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn iter(&self) -> Scan {
+        self.scan::<&[u8], _>(..)
+    }
+
     /// Live keys starting with `prefix`, in key order.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("user:1", "ada")?;
+    /// db.put("user:2", "grace")?;
+    /// db.put("users", "not under the prefix `user:`")?;
+    /// assert_eq!(db.prefix("user:").count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Scan {
         let (sv, seq) = self.inner.view();
         Scan::new(sv, seq, prefix_bounds(prefix.as_ref()))
     }
 
+    /// The live pair with the smallest key, or `None` when the database is empty.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// assert_eq!(db.first_key_value()?, None);
+    /// db.put("m", "1")?;
+    /// db.put("c", "2")?;
+    /// assert_eq!(db.first_key_value()?, Some(("c".into(), "2".into())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a file read on the way is damaged; [`Error::Io`].
+    pub fn first_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
+        self.iter().next().transpose()
+    }
+
+    /// The live pair with the largest key, or `None` when the database is empty.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("m", "1")?;
+    /// db.put("x", "2")?;
+    /// db.delete("x")?; // deleted keys are skipped
+    /// assert_eq!(db.last_key_value()?, Some(("m".into(), "1".into())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::first_key_value`].
+    pub fn last_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
+        self.iter().next_back().transpose()
+    }
+
     /// A consistent read view as of now.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "old")?;
+    /// let snapshot = db.snapshot();
+    /// db.put("k", "new")?;
+    /// assert_eq!(snapshot.get("k")?.as_deref(), Some(&b"old"[..]));
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"new"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         let (sv, seq) = self.inner.view();
         Snapshot::new(
@@ -135,9 +332,19 @@ impl Db {
     /// Makes every write acknowledged so far durable (one fsync of the current WAL;
     /// earlier WALs were fsynced when they were rotated out).
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// for i in 0..100 {
+    ///     db.put(format!("k{i}"), "v")?; // each reaches the OS, not the disk
+    /// }
+    /// db.sync()?; // now all 100 survive power loss
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `Io` (the database is then poisoned: a failed fsync is never retried);
-    /// `Poisoned`.
+    /// [`Error::Io`] (the database is then poisoned: a failed fsync is never
+    /// retried); [`Error::Poisoned`].
     pub fn sync(&self) -> Result<()> {
         self.inner.sync_wal(false)
     }
@@ -145,8 +352,17 @@ impl Db {
     /// Writes the memtable out as segments and records them in the manifest; returns
     /// when every write acknowledged before the call is in a segment.
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.flush()?;
+    /// assert!(db.stats().total_segment_bytes() > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `Io`, `Poisoned`, `Closed`.
+    /// [`Error::Io`], [`Error::Poisoned`], [`Error::Closed`].
     pub fn flush(&self) -> Result<()> {
         self.inner.flush()
     }
@@ -155,9 +371,23 @@ impl Db {
     /// (the deepest that holds data, at least 1). With no live snapshot, no tombstone
     /// and no overwritten version remains afterwards.
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.flush()?;
+    /// db.put("b", "2")?;
+    /// db.flush()?;
+    /// assert_eq!(db.stats().levels[0].segments, 2); // one per flush
+    /// db.compact()?;
+    /// let levels = db.stats().levels;
+    /// assert_eq!((levels[0].segments, levels[1].segments), (0, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `Io`, `Corruption` met while merging (the database is then poisoned),
-    /// `Poisoned`, `Closed`.
+    /// [`Error::Io`], [`Error::Corruption`] met while merging (the database is then
+    /// poisoned), [`Error::Poisoned`], [`Error::Closed`].
     pub fn compact(&self) -> Result<()> {
         self.compact_request(None)
     }
@@ -165,8 +395,19 @@ impl Db {
     /// Like [`Db::compact`], but merges every segment into `level` (1 ..= 15),
     /// whichever levels held data before. Used by `lsm-compact --level`.
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.compact_into(3)?;
+    /// assert_eq!(db.stats().levels[3].segments, 1);
+    /// assert!(db.compact_into(16).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `InvalidArgument` for a level outside 1 ..= 15; otherwise as [`Db::compact`].
+    /// [`Error::InvalidArgument`] for a level outside 1 ..= 15; otherwise as
+    /// [`Db::compact`].
     pub fn compact_into(&self, level: usize) -> Result<()> {
         if !(1..lsm_format::manifest::MAX_LEVELS).contains(&level) {
             return Err(Error::InvalidArgument(format!(
@@ -199,7 +440,18 @@ impl Db {
         format!("read seq {seq}: {}", sv.describe_key(key.as_ref()))
     }
 
-    /// Current counters.
+    /// Current counters of this open instance (they start at zero at each open),
+    /// and the live segments per level.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("key", "value")?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.user_bytes_written, 8);
+    /// assert!(stats.wal_bytes_written > 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
@@ -207,9 +459,21 @@ impl Db {
     /// Shuts down background work, flushes the memtable (so nothing needs replay at
     /// the next open), syncs, releases the directory lock, and reports errors.
     ///
+    /// ```
+    /// use lsm_core::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.close()?;
+    /// let db = Db::open(dir.path(), Options::default())?; // the lock was released
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// The first error met while flushing or syncing, or `Poisoned` when an earlier
-    /// failure poisoned the database.
+    /// The first error met while flushing or syncing, or [`Error::Poisoned`] when an
+    /// earlier failure poisoned the database.
     pub fn close(self) -> Result<()> {
         self.shutdown()
     }

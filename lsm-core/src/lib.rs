@@ -23,7 +23,7 @@
 //! assert_eq!(db.get(b"apple")?.as_deref(), Some(&b"red"[..]));
 //! assert_eq!(db.get(b"banana")?, None);
 //! let keys: Vec<_> = db
-//!     .scan::<&[u8], _>(..)
+//!     .iter()
 //!     .map(|item| item.map(|(k, _)| k))
 //!     .collect::<Result<_, _>>()?;
 //! assert_eq!(keys, [&b"apple"[..], &b"cherry"[..]]);
@@ -74,8 +74,13 @@ pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use db::Db;
 pub use error::{Error, Result};
-pub use options::{Compression, Options};
+pub use options::{Compression, Options, WriteOptions};
 pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
 pub use scan::Scan;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -9,6 +9,19 @@ pub use lsm_format::Compression;
 /// How a database behaves. A plain struct: set fields, take the rest from
 /// [`Default`]. [`crate::Db::open`] refuses invalid values with
 /// [`Error::InvalidOptions`] naming the field.
+///
+/// ```
+/// use lsm_core::{Db, Options};
+///
+/// let options = Options {
+///     memtable_size: 16 << 20,
+///     sync_writes: true,
+///     ..Options::default()
+/// };
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), options)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Bytes of writes a memtable takes before it is frozen and flushed to segments,
@@ -21,43 +34,33 @@ pub struct Options {
     pub segment_size: usize,
     /// Target uncompressed size of a data block in bytes. Default 4 KiB. 256 B ..= 1 MiB.
     pub block_size: usize,
-    /// Bloom filter bits per key; 0 disables filters. Default 14 (about 0.19 % false
-    /// positives with the filter of segment format 3; at 10 it is about 0.96 %, and
-    /// every false positive costs a data-block read, which dominated lookups of
-    /// missing keys). At most 32.
+    /// Bloom filter bits per key of segments below level 0; 0 disables their
+    /// filters. Default 14 (about 0.19 % false positives; each false positive costs a
+    /// data-block read). At most 32.
     pub bloom_bits_per_key: u8,
     /// Bloom filter bits per key of level-0 segments (flush outputs); 0 disables
-    /// their filters. A lookup probes every level-0 file whose key range holds the
-    /// key (up to `level0_compaction_trigger` files, more under write load) but only
-    /// one file per deeper level, so level 0 gets more bits, as fjall's defaults do.
-    /// Default 24 (about 0.008 % false positives, measured: with four level-0 files,
-    /// about one lookup of a missing key in 3000 reads a data block, against one in
-    /// 1000 at 20 bits and one in 130 at 14, so such a read leaves the 99.9th
-    /// percentile of missing-key lookups). Level-0 files are few and short-lived, so
-    /// this costs little space (3 bytes per key; a level-0 file moved down whole keeps
-    /// its filter). At most 32.
+    /// their filters. Default 24 (about 0.008 % false positives). At most 32.
+    ///
+    /// A lookup probes every level-0 file whose key range holds the key, but only one
+    /// file per deeper level, so level 0 gets more bits, as in fjall's defaults; its
+    /// files are few and short-lived, so this costs little space (3 bytes per key).
+    /// `docs/perf-log.md` has the measurements behind the default.
     pub level0_bloom_bits_per_key: u8,
     /// Bytes of decompressed blocks kept in the LRU block cache; 0 disables it.
     /// Default 128 MiB. Only reads fill it (compaction's one-pass reads do not).
-    /// Segments read through their memory mapping (see
-    /// [`mmap_read_budget`](Self::mmap_read_budget)) keep the pages reads touched in
-    /// the process's resident memory besides the cache.
     pub block_cache_size: usize,
-    /// Segment bytes whose data blocks are read through the memory mapping; the data
-    /// blocks of segments opened beyond it are read with one positional read
-    /// (`pread`) per block-cache miss. Default 0: every data block goes through the
-    /// block cache; `u64::MAX` maps every segment.
+    /// Segment bytes whose data blocks are read through the memory mapping instead
+    /// of one positional read (`pread`) per block-cache miss. Default 0: every data
+    /// block goes through the block cache; `u64::MAX` maps every segment.
     ///
     /// A read through the mapping costs no system call, but the pages it touches
     /// (on Linux, whole page-cache folios of up to 2 MiB) stay in the process's
-    /// resident memory while the segment is open, besides the decompressed copy of
-    /// the block the cache keeps. Given to the cache instead, that memory spares the
-    /// decompression of every block it holds (`docs/benchmarks.md`: with the default
-    /// cache and no mapped reads, 1 M-key random reads ran 1.36x faster than with a
-    /// 64 MiB cache and a 128 MiB budget, at a lower peak RSS, and 10 M-key random
-    /// reads as fast with 50 MB less). A segment takes its share of the budget at
-    /// the first block read that finds room, and gives it back when it is deleted.
-    /// Index, filter and properties blocks are always read through the mapping.
+    /// resident memory while the segment is open, besides the decompressed copy the
+    /// cache keeps; the same memory given to the cache spares decompressions
+    /// (`docs/perf-log.md` measures the trade). A segment takes its share of the
+    /// budget at the first block read that finds room, and gives it back when it is
+    /// deleted. Index, filter and properties blocks are always read through the
+    /// mapping.
     pub mmap_read_budget: u64,
     /// Fsync the write-ahead log before acknowledging every write. Default false: a
     /// write reaches the operating system before it is acknowledged (so it survives a
@@ -115,6 +118,17 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
 impl Options {
     /// Checks every field; [`crate::Db::open`] calls this.
     ///
+    /// ```
+    /// use lsm_core::{Error, Options};
+    ///
+    /// assert!(Options::default().validate().is_ok());
+    /// let tiny = Options { block_size: 16, ..Options::default() };
+    /// assert!(matches!(
+    ///     tiny.validate(),
+    ///     Err(Error::InvalidOptions { field: "block_size", .. })
+    /// ));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidOptions`] naming the first offending field.
     pub fn validate(&self) -> Result<()> {
@@ -160,6 +174,52 @@ impl Options {
             }
         }
         Ok(())
+    }
+}
+
+/// Options of one write, for [`crate::Db::write_opt`]. Build it from [`Default`]
+/// and its `with_*` setters:
+///
+/// ```
+/// let synced = lsm_core::WriteOptions::default().with_sync(true);
+/// assert!(synced.sync);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Fsync the write-ahead log before the write is acknowledged, so that it (and
+    /// every write acknowledged before it) survives power loss, even in a database
+    /// opened without [`Options::sync_writes`]. Default false: the database's
+    /// `sync_writes` decides.
+    pub sync: bool,
+}
+
+impl WriteOptions {
+    /// The defaults: no fsync beyond what [`Options::sync_writes`] asks for.
+    ///
+    /// ```
+    /// assert_eq!(lsm_core::WriteOptions::new(), lsm_core::WriteOptions::default());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`sync`](Self::sync): whether this write is fsynced before it returns.
+    ///
+    /// ```
+    /// use lsm_core::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?; // sync_writes: false
+    /// let mut batch = WriteBatch::new();
+    /// batch.put("order:17", "paid");
+    /// db.write_opt(batch, &WriteOptions::new().with_sync(true))?; // durable on return
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
     }
 }
 

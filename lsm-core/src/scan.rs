@@ -20,6 +20,21 @@ use crate::super_version::{ReadView, SuperVersion};
 ///
 /// Keys are copied out of the files; values share the file's (or block cache's)
 /// bytes. After an error it yields nothing more.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+/// for k in ["a", "b", "c", "d"] {
+///     db.put(k, k.to_uppercase())?;
+/// }
+/// let mut scan = db.scan("a"..="d");
+/// let (first, value) = scan.next().transpose()?.unwrap();
+/// let (last, _) = scan.next_back().transpose()?.unwrap();
+/// assert_eq!((first, value, last), ("a".into(), "A".into(), "d".into()));
+/// // The two ends meet in the middle: what is left is b and c.
+/// assert_eq!(scan.count(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Scan {
     inner: VisibleIter<ReadView>,
 }

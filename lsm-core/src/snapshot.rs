@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::scan::{bounds, prefix_bounds, Scan};
@@ -43,8 +45,21 @@ impl Snapshot {
 
     /// The value of `key` as of the snapshot.
     ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "before")?;
+    /// let snapshot = db.snapshot();
+    /// db.put("k", "after")?;
+    /// db.put("new", "x")?;
+    /// assert_eq!(snapshot.get("k")?.as_deref(), Some(&b"before"[..]));
+    /// assert_eq!(snapshot.get("new")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// `Corruption` when a file read on the way is damaged; `Io`.
+    /// [`Error::Corruption`] when a file read on the way is damaged;
+    /// [`Error::Io`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         let key = key.as_ref();
         if key.len() > lsm_format::MAX_KEY_LEN {
@@ -53,17 +68,125 @@ impl Snapshot {
         self.sv.get(key, self.seq, &self.metrics)
     }
 
-    /// Live keys in `range` as of the snapshot.
+    /// True when `key` had a live value as of the snapshot.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let snapshot = db.snapshot();
+    /// db.delete("k")?;
+    /// assert!(snapshot.contains_key("k")?);
+    /// assert!(!db.contains_key("k")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Snapshot::get`].
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.get(key).map(|value| value.is_some())
+    }
+
+    /// Live keys in `range` as of the snapshot, in key order (`.rev()` for
+    /// descending).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// let snapshot = db.snapshot();
+    /// db.delete("a")?;
+    /// assert_eq!(snapshot.scan("a"..="b").count(), 2);
+    /// assert_eq!(db.scan("a"..="b").count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn scan<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Scan {
         Scan::new(self.sv.clone(), self.seq, bounds(&range))
     }
 
-    /// Live keys with `prefix` as of the snapshot.
+    /// Every live key as of the snapshot, in key order (`.rev()` for descending).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("a", "1")?;
+    /// let snapshot = db.snapshot();
+    /// db.put("b", "2")?;
+    /// let keys = snapshot
+    ///     .iter()
+    ///     .map(|item| item.map(|(k, _)| k))
+    ///     .collect::<lsm_core::Result<Vec<_>>>()?;
+    /// assert_eq!(keys, ["a"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn iter(&self) -> Scan {
+        self.scan::<&[u8], _>(..)
+    }
+
+    /// Live keys with `prefix` as of the snapshot, in key order.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("log:1", "start")?;
+    /// let snapshot = db.snapshot();
+    /// db.put("log:2", "stop")?;
+    /// assert_eq!(snapshot.prefix("log:").count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Scan {
         Scan::new(self.sv.clone(), self.seq, prefix_bounds(prefix.as_ref()))
     }
 
-    /// The sequence number the snapshot reads at.
+    /// The live pair with the smallest key as of the snapshot, or `None` when
+    /// there was none.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("m", "1")?;
+    /// let snapshot = db.snapshot();
+    /// db.put("a", "2")?;
+    /// assert_eq!(snapshot.first_key_value()?, Some(("m".into(), "1".into())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Snapshot::get`].
+    pub fn first_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
+        self.iter().next().transpose()
+    }
+
+    /// The live pair with the largest key as of the snapshot, or `None` when there
+    /// was none.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let snapshot = db.snapshot();
+    /// db.put("z", "1")?;
+    /// assert_eq!(snapshot.last_key_value()?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Snapshot::get`].
+    pub fn last_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
+        self.iter().next_back().transpose()
+    }
+
+    /// The sequence number the snapshot reads at: the number of the last write it
+    /// sees (each operation of a batch takes one).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let before = db.snapshot().sequence();
+    /// db.put("k", "v")?;
+    /// assert_eq!(db.snapshot().sequence(), before + 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sequence(&self) -> u64 {
         self.seq
     }

@@ -60,6 +60,17 @@ pub struct Stats {
 
 impl Stats {
     /// Bytes written to disk per user byte written, or 0 before any write.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// assert_eq!(db.stats().write_amplification(), 0.0);
+    /// db.put("key", "value")?;
+    /// db.flush()?;
+    /// // The WAL record and the segment each hold the pair, plus framing.
+    /// assert!(db.stats().write_amplification() > 2.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_amplification(&self) -> f64 {
         if self.user_bytes_written == 0 {
             return 0.0;
@@ -69,6 +80,16 @@ impl Stats {
     }
 
     /// Total bytes of live segments.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("key", "value")?;
+    /// assert_eq!(db.stats().total_segment_bytes(), 0); // in the memtable only
+    /// db.flush()?;
+    /// assert!(db.stats().total_segment_bytes() > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn total_segment_bytes(&self) -> u64 {
         self.levels.iter().map(|l| l.bytes).sum()
     }

@@ -72,7 +72,7 @@ impl SuperVersion {
         let levels = self.version.levels();
         // Sized once, and no per-level vector for level 0's files: a scan is often
         // short, and it builds this list anew each time (callgrind: one allocation
-        // less per seek, docs/benchmarks.md).
+        // less per seek, docs/perf-log.md).
         let most = 1 + self.imm.len() + levels.first().map_or(0, Vec::len) + levels.len();
         let mut children: Vec<Box<dyn Cursor>> = Vec::with_capacity(most);
         for mem in std::iter::once(&self.mem).chain(self.imm.iter().rev()) {

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::inner::{DbInner, State};
 use crate::memtable::MemTable;
 use crate::metrics::bump;
+use crate::options::WriteOptions;
 use crate::wal::{Role, WalWriter, Writer};
 
 /// Frozen memtables allowed to wait for flush before writers wait.
@@ -62,15 +63,29 @@ pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
 }
 
 impl DbInner {
-    /// Commits `batch` (and, with `switch_memtable`, freezes the memtable after it).
+    /// Commits `batch` (and, with `switch_memtable`, freezes the memtable after it),
+    /// fsyncing the WAL first when `Options::sync_writes` asks for it.
     pub fn write(&self, batch: WriteBatch, switch_memtable: bool) -> Result<()> {
+        self.submit(batch, self.opts.sync_writes, switch_memtable)
+    }
+
+    /// Commits `batch`, fsyncing the WAL before it returns when `options` or
+    /// `Options::sync_writes` asks for it.
+    pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.submit(batch, self.opts.sync_writes || options.sync, false)
+    }
+
+    /// Queues one writer. With `sync`, its group's WAL append is fsynced before any
+    /// member returns; the WAL is one sequence and older WALs were fsynced when they
+    /// were rotated out, so that also makes every earlier acknowledged write durable.
+    fn submit(&self, batch: WriteBatch, sync: bool, switch_memtable: bool) -> Result<()> {
         validate(&batch)?;
         if batch.is_empty() && !switch_memtable {
             return Ok(());
         }
         self.poison.check()?;
         bump(&self.metrics.user_bytes_written, batch.size_bytes() as u64);
-        let w = Writer::new(batch, self.opts.sync_writes, switch_memtable);
+        let w = Writer::new(batch, sync, switch_memtable);
         match self.queue.join(&w) {
             Role::Done(r) => r,
             Role::Leader => {

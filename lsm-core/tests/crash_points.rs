@@ -1,4 +1,4 @@
-//! Crash-point enumeration (issue 5, item 2), in the manner of SQLite's crash loops
+//! Crash-point enumeration, in the manner of SQLite's crash loops
 //! and RocksDB's kill points: the fixed workload of `reliability::workload` runs on
 //! the simulated disk with the power cut after its `k`-th mutating file operation
 //! (`SimFs::power_off_after`: that operation and every later one fail), for

@@ -1,4 +1,4 @@
-//! I/O-error enumeration (issue 5, item 3), in the manner of SQLite's I/O-error
+//! I/O-error enumeration, in the manner of SQLite's I/O-error
 //! loops: the fixed workload of `reliability::workload` runs on a `FaultFs` over the
 //! simulated disk with the `k`-th operation of one `FaultKind` failing (once, for
 //! ever, or, for writes, after writing half the buffer), for every kind and

@@ -1,4 +1,4 @@
-//! The real kill -9 loop (issue 5, item 4), in the manner of RocksDB's crash test
+//! The real kill -9 loop, in the manner of RocksDB's crash test
 //! with its expected-state file.
 //!
 //! The test re-runs its own binary as a child (`kill_loop_child`, selected by an

@@ -1,4 +1,4 @@
-//! One deterministic test for each bug that hit another engine (issue 5, item 6):
+//! One deterministic test for each bug that hit another engine:
 //! the scenario, and the state the database must be in afterwards.
 
 mod common;

@@ -2,7 +2,7 @@
 //! iteration over 100 000 entries of 16-byte keys and 100-byte values, without and
 //! with LZ4; and Bloom filter probes for absent keys, version 1 (global) against
 //! version 2 (blocked) layout, over filters larger than the CPU caches. Figures are
-//! recorded in `docs/benchmarks.md`.
+//! recorded in `docs/perf-log.md`.
 //!
 //! `cargo bench -p lsm-format --bench segment` (`-- bloom` for the filter alone)
 

@@ -52,7 +52,7 @@ use crate::prefetch::prefetch;
 /// Branching factor 2 rather than 4: both compare about 2 log2(n) keys per search,
 /// but with 2 the node rejected on one level is the next one on the level below
 /// half the time (it is not loaded again), so a search in a memtable larger than the
-/// CPU caches misses the cache less: peerbench fillrandom ran 1.14x faster than with
+/// CPU caches misses the cache less: fillrandom in the comparison harness ran 1.14x faster than with
 /// factor 4 (0.88x and 1.00x the crossbeam memtable in side-by-side runs), for 5 more
 /// bytes per entry.
 pub(super) const MAX_HEIGHT: usize = 24;

@@ -149,8 +149,8 @@ pub fn decompress_lz4_into(contents: &[u8], offset: u64, out: &mut BytesMut) -> 
     // New buffers are sized in steps of `BUFFER_STEP`: blocks of one segment differ
     // by a few bytes, and with exact sizes a freed buffer often could not take the
     // next block, so the allocator carved new memory while the freed buffers piled
-    // up: peerbench's 10 M-key readrandom peaked at 291-299 MB resident before,
-    // 278 MB with steps (docs/benchmarks.md).
+    // up: the comparison harness's 10 M-key readrandom peaked at 291-299 MB resident before,
+    // 278 MB with steps (docs/perf-log.md).
     if out.capacity() < len || out.capacity() / 2 > len {
         *out = BytesMut::with_capacity(len.next_multiple_of(BUFFER_STEP));
     }
