@@ -28,6 +28,7 @@ pub mod problem;
 pub mod shell;
 pub mod state;
 pub mod table;
+pub mod units;
 pub mod verify;
 
 pub use error::{Error, Result};
