@@ -344,3 +344,46 @@ fn counts_and_sizes_take_units() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a count"));
 }
+
+#[test]
+fn read_workloads_can_run_in_an_existing_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("runs");
+    let filled = base.join("fillrandom");
+    assert!(
+        bench(&["--db", base.to_str().unwrap(), "--benchmarks", "fillrandom"])
+            .status
+            .success()
+    );
+    let before = names(&filled);
+    let out = bench(&[
+        "--use-existing",
+        filled.to_str().unwrap(),
+        "--benchmarks",
+        "readrandom,fillseq",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["results"][0]["found"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["results"][0]["database"], filled.to_str().unwrap());
+    // Read, never replaced; the fill after it went to a database of its own.
+    assert!(names(&filled)
+        .iter()
+        .all(|n| before.contains(n) || n.ends_with(".wal")));
+    // A directory that is not a database is refused, and left without a LOCK.
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let out = bench(&[
+        "--use-existing",
+        plain.to_str().unwrap(),
+        "--benchmarks",
+        "readrandom",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(names(&plain).is_empty());
+}

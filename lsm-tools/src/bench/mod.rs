@@ -71,6 +71,10 @@ pub struct BenchConfig {
     /// Directory holding one database per fill workload (see [`database_names`]),
     /// kept afterwards; a temporary one (removed afterwards) when `None`.
     pub db: Option<PathBuf>,
+    /// An existing database (a path) for the workloads before the first fill, e.g.
+    /// one a fill of an earlier run left: opened with its lock, never created or
+    /// deleted. Default `None`: the list must start with a fill.
+    pub use_existing: Option<PathBuf>,
     /// Engine options.
     pub options: Options,
     /// Show progress bars.
@@ -91,6 +95,7 @@ impl Default for BenchConfig {
             threads: 1,
             seed: 42,
             db: None,
+            use_existing: None,
             options: Options::default(),
             progress: false,
         }
@@ -156,13 +161,10 @@ pub enum Event<'a> {
 /// The database directory of each workload, by position: a fill workload starts a
 /// new database named after it under the base directory (`fillseq`, or `fillseq-2`
 /// when the list names it twice); the others run in the database of the last fill
-/// before them.
-///
-/// # Errors
-/// `Usage` when the list does not start with a fill workload (there would be no
-/// database to read).
-pub fn database_names(workloads: &[Workload]) -> Result<Vec<String>> {
-    let mut names: Vec<String> = Vec::with_capacity(workloads.len());
+/// before them. `None` for the workloads before the first fill: they run in an
+/// existing database ([`BenchConfig::use_existing`]).
+pub fn database_names(workloads: &[Workload]) -> Vec<Option<String>> {
+    let mut names = Vec::with_capacity(workloads.len());
     let mut current: Option<String> = None;
     let mut seen: Vec<Workload> = Vec::new();
     for &w in workloads {
@@ -174,18 +176,9 @@ pub fn database_names(workloads: &[Workload]) -> Result<Vec<String>> {
                 _ => format!("{}-{n}", w.name()),
             });
         }
-        match &current {
-            Some(c) => names.push(c.clone()),
-            None => {
-                return Err(Error::Usage(format!(
-                    "{} needs a database: start the list with a fill workload (fillseq, \
-                     fillrandom or fillsync)",
-                    w.name()
-                )))
-            }
-        }
+        names.push(current.clone());
     }
-    Ok(names)
+    names
 }
 
 /// Refuses a base directory that is itself a database: `--db` names a directory
@@ -264,7 +257,14 @@ pub fn run_bench_with(
     if cfg.num == 0 {
         return Err(Error::Usage("--num must be at least 1".into()));
     }
-    let names = database_names(&cfg.workloads)?;
+    let names = database_names(&cfg.workloads);
+    if let (Some(None), None) = (names.first(), &cfg.use_existing) {
+        let first = cfg.workloads.first().map_or("", |w| w.name());
+        return Err(Error::Usage(format!(
+            "{first} needs a database: start the list with a fill workload (fillseq, \
+             fillrandom or fillsync), or name an existing database with --use-existing"
+        )));
+    }
     let temp = match &cfg.db {
         Some(dir) => {
             check_base(dir)?;
@@ -283,10 +283,26 @@ pub fn run_bench_with(
     // The logical size is known once a fill has started from an empty database.
     let mut live_known = false;
     let mut db: Option<Db> = None;
+    // The last database this run made, deleted when the next fill starts if the
+    // base directory is temporary. Never an existing database.
     let mut previous: Option<PathBuf> = None;
     for (i, (&w, name)) in cfg.workloads.iter().zip(&names).enumerate() {
-        let dir = base.join(name);
+        let existing = cfg.use_existing.as_ref().filter(|_| name.is_none());
+        let dir = match (existing, name) {
+            (Some(path), _) => path.clone(),
+            (None, name) => base.join(name.as_deref().unwrap_or_default()),
+        };
+        // Checked before `Db::open`, which takes the lock (creating `LOCK`) before it
+        // refuses a directory without a manifest.
+        if existing.is_some() && !dir.join("MANIFEST").is_file() {
+            return Err(Error::Usage(format!(
+                "{} holds no database (no MANIFEST) for --use-existing",
+                dir.display()
+            )));
+        }
         let mut options = cfg.options.clone();
+        // An existing database is opened, never created or replaced.
+        options.create_if_missing = existing.is_none();
         if w.fresh() {
             if let Some(old) = db.take() {
                 old.close()?;
@@ -309,7 +325,9 @@ pub fn run_bench_with(
                 other => Error::Db(other),
             })?,
         };
-        previous = Some(dir.clone());
+        if existing.is_none() {
+            previous = Some(dir.clone());
+        }
         let total = match w {
             Workload::Fillseq | Workload::Fillrandom => cfg.num,
             Workload::Overwrite | Workload::Deleterandom => cfg.writes,
@@ -331,7 +349,10 @@ pub fn run_bench_with(
             dir_bytes(&dir),
             live_keys,
         );
-        result.database.clone_from(name);
+        result.database = match name {
+            Some(name) => name.clone(),
+            None => dir.display().to_string(),
+        };
         // A sync-every-write database is not what later workloads measure.
         if w == Workload::Fillsync {
             handle.close()?;

@@ -18,7 +18,8 @@ use lsm_tools::units::{format_size, parse_count, parse_size, parse_size_usize};
 #[derive(Debug, Parser)]
 #[command(name = "lsm-bench", version)]
 struct Args {
-    /// Workloads to run, in order, comma-separated; the first must be a fill.
+    /// Workloads to run, in order, comma-separated; the first must be a fill unless
+    /// --use-existing is given.
     #[arg(long, alias = "workloads", value_enum, value_delimiter = ',', default_values_t = DEFAULT_WORKLOADS.to_vec())]
     benchmarks: Vec<Workload>,
     /// Number of keys: fillseq and fillrandom write each once.
@@ -55,6 +56,11 @@ struct Args {
     /// directory, removed at the end.
     #[arg(long)]
     db: Option<PathBuf>,
+    /// An existing database for the workloads before the first fill (e.g.
+    /// DIR/fillrandom of an earlier run): opened with its lock, never created,
+    /// replaced or deleted.
+    #[arg(long, value_name = "DB")]
+    use_existing: Option<PathBuf>,
     #[arg(long, value_parser = parse_size_usize, help = engine("memtable size in bytes", bytes(defaults().memtable_size)))]
     memtable_size: Option<usize>,
     #[arg(long, value_parser = parse_size_usize, help = engine("target segment size in bytes", bytes(defaults().segment_size)))]
@@ -152,6 +158,7 @@ fn main() -> ExitCode {
         threads: a.threads,
         seed: a.seed,
         db: a.db.clone(),
+        use_existing: a.use_existing.clone(),
         options,
         progress: !a.quiet && std::io::stderr().is_terminal(),
     };
