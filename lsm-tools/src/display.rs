@@ -165,6 +165,26 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// A time given in milliseconds since the Unix epoch, as ISO 8601 in UTC:
+/// `2023-11-14T22:13:20.000Z`.
+pub fn utc_time(unix_ms: u64) -> String {
+    let (days, ms_of_day) = (unix_ms / 86_400_000, unix_ms % 86_400_000);
+    // Days to a civil date in the proleptic Gregorian calendar (Howard Hinnant's
+    // `civil_from_days`), on unsigned numbers since the epoch comes first.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (h, m) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
+    let (s, ms) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +218,15 @@ mod tests {
         assert_eq!(parse_bytes("0xABcd").unwrap(), vec![0xab, 0xcd]);
         assert!(parse_bytes("0xabc").is_err());
         assert!(parse_bytes("0xzz").is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(utc_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc_time(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
+        assert_eq!(utc_time(951_782_400_000 + 1), "2000-02-29T00:00:00.001Z");
+        assert_eq!(utc_time(1_795_621_160_555), "2026-11-25T15:39:20.555Z");
+        assert_eq!(utc_time(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum Error {
     Db(lsm_core::Error),
     /// A request the tool cannot carry out, in words for the user.
     Usage(String),
+    /// A looked-up key is not in the database (the key, in the tools' display
+    /// syntax).
+    KeyNotFound(String),
 }
 
 impl Error {
@@ -43,6 +46,12 @@ impl Error {
         } else {
             Error::Io { path, source }
         }
+    }
+
+    /// True when the output was closed by its reader (`lsm-dump DIR | head`): the
+    /// tool should stop quietly instead of reporting an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// A format error met while decoding `path`.
@@ -67,6 +76,7 @@ impl fmt::Display for Error {
             Error::Format { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Db(e) => write!(f, "{e}"),
             Error::Usage(s) => f.write_str(s),
+            Error::KeyNotFound(key) => write!(f, "key not found: {key}"),
         }
     }
 }
@@ -77,7 +87,7 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::Format { source, .. } => Some(source),
             Error::Db(e) => Some(e),
-            Error::FileGone(_) | Error::Usage(_) => None,
+            Error::FileGone(_) | Error::Usage(_) | Error::KeyNotFound(_) => None,
         }
     }
 }

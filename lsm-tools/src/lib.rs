@@ -12,7 +12,8 @@
 //!
 //! Shared parts: [`state`] reads a database directory without taking its lock,
 //! [`merge`] merges its files into the view `Db::scan` gives, [`display`] prints keys
-//! and values readably, [`table`] aligns columns.
+//! and values readably, [`table`] aligns columns, [`units`] parses counts and sizes
+//! given with units (`1M`, `128MiB`).
 #![warn(missing_docs)]
 // Tools read damaged files on purpose: bytes from disk must never panic them.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
@@ -28,6 +29,7 @@ pub mod problem;
 pub mod shell;
 pub mod state;
 pub mod table;
+pub mod units;
 pub mod verify;
 
 pub use error::{Error, Result};

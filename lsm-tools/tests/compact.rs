@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{copy_dir, engine_db, handmade_db, redact_dir, run, stdout};
 use lsm_tools::compact::measure;
+use lsm_tools::units::format_size;
 use rand::{Rng, SeedableRng};
 
 const COMPACT: &str = env!("CARGO_BIN_EXE_lsm-compact");
@@ -239,4 +240,32 @@ fn level_option_puts_everything_in_that_level() {
     }
     let bad = run(COMPACT, &["--quiet", "--level", "0", dir.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2), "level 0 is a usage error");
+}
+
+#[test]
+fn help_gives_the_engine_defaults() {
+    let help = stdout(&run(COMPACT, &["--help"]));
+    let d = lsm_core::Options::default();
+    let one_line = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        format!(
+            "Bloom filter bits per key of the output (engine default: {})",
+            d.bloom_bits_per_key
+        ),
+        format!("(engine default: {})", format_size(d.segment_size as u64)),
+        format!("(engine default: {})", format_size(d.block_size as u64)),
+    ] {
+        assert!(one_line.contains(&expected), "{expected}\n{help}");
+    }
+    // docs/tools.md quotes the same default.
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/tools.md")).unwrap();
+    let docs = docs.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        docs.contains(&format!(
+            "Bloom filter bits per key of the output (engine default: {})",
+            d.bloom_bits_per_key
+        )),
+        "docs/tools.md must quote lsm-compact --help"
+    );
 }

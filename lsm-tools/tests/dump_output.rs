@@ -131,3 +131,39 @@ fn a_damaged_data_block_still_shows_the_layout() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("corruption at offset 0"), "{err}");
 }
+
+#[test]
+fn layout_is_refused_where_it_does_not_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    handmade_db(dir);
+    for (path, what) in [
+        (dir.to_path_buf(), "a directory"),
+        (dir.join("000006.wal"), "a write-ahead log"),
+        (dir.join("MANIFEST"), "a manifest"),
+    ] {
+        let out = run(DUMP, &[path.to_str().unwrap(), "--layout"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(stdout(&out), "", "nothing printed as if it were an answer");
+        let err = redact_dir(&String::from_utf8_lossy(&out.stderr), dir);
+        assert!(
+            err.starts_with("lsm-dump: --layout applies to a segment file, and DIR"),
+            "{err}"
+        );
+        assert!(err.contains(what), "{err}");
+    }
+}
+
+#[test]
+fn creation_times_are_iso_8601_utc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    handmade_db(dir);
+    let seg = dir.join("000003.seg");
+    let text = dump(dir, &[seg.to_str().unwrap()]);
+    // `writer_options` fixes the time at 1_700_000_000_000 ms.
+    assert!(
+        text.contains("  created          2023-11-14T22:13:20.000Z\n"),
+        "{text}"
+    );
+}

@@ -1,7 +1,8 @@
 //! `lsm-bench`: a db_bench-style benchmark of the engine.
 //!
-//! [`run_bench`] runs a list of [`Workload`]s in order against one database (fill
-//! workloads start from an empty one), timing every operation into a [`Histogram`],
+//! [`run_bench`] runs a list of [`Workload`]s in order (each fill workload writes a
+//! new database in its own directory, which later workloads use; see
+//! [`database_names`]), timing every operation into a [`Histogram`],
 //! and after each workload reads `Db::stats()` for the write amplification and lists
 //! the directory for the on-disk size, compared with the logical size of the live
 //! keys and values. [`BenchReport`] prints the results table or JSON.
@@ -20,9 +21,10 @@ use lsm_core::{Db, Options};
 
 pub use histogram::Histogram;
 pub use live::LiveSet;
-pub use report::{BenchReport, WorkloadResult};
+pub use report::{BenchReport, ReportConfig, WorkloadResult};
 pub use workload::Workload;
 
+use crate::dump::out_err;
 use crate::error::{Error, Result};
 use crate::files::FileName;
 
@@ -66,8 +68,13 @@ pub struct BenchConfig {
     pub threads: usize,
     /// Seed of every random choice. Default 42.
     pub seed: u64,
-    /// Database directory; a temporary one (removed afterwards) when `None`.
+    /// Directory holding one database per fill workload (see [`database_names`]),
+    /// kept afterwards; a temporary one (removed afterwards) when `None`.
     pub db: Option<PathBuf>,
+    /// An existing database (a path) for the workloads before the first fill, e.g.
+    /// one a fill of an earlier run left: opened with its lock, never created or
+    /// deleted. Default `None`: the list must start with a fill.
+    pub use_existing: Option<PathBuf>,
     /// Engine options.
     pub options: Options,
     /// Show progress bars.
@@ -88,6 +95,7 @@ impl Default for BenchConfig {
             threads: 1,
             seed: 42,
             db: None,
+            use_existing: None,
             options: Options::default(),
             progress: false,
         }
@@ -113,30 +121,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Removes the database files (and only those) from `dir`, so a fill starts empty.
-///
-/// # Errors
-/// `Usage` when `dir` holds files that are not database files: the benchmark will not
-/// delete what it did not write.
-pub fn wipe_db_files(dir: &Path) -> Result<()> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    let files = crate::state::list_dir(dir)?;
-    if let Some(f) = files.iter().find(|f| f.kind == FileName::Other) {
-        return Err(Error::Usage(format!(
-            "{} holds {}, which is not a database file: refusing to wipe it for a fill workload",
-            dir.display(),
-            f.name
-        )));
-    }
-    for f in files {
-        let path = dir.join(&f.name);
-        std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-    }
-    Ok(())
 }
 
 /// Bytes of all files in `dir`.
@@ -165,12 +149,104 @@ fn bar(cfg: &BenchConfig, w: Workload, total: u64) -> ProgressBar {
     bar
 }
 
+/// What [`run_bench_with`] reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// The configuration, before the first workload.
+    Started(&'a ReportConfig),
+    /// A workload finished.
+    Finished(&'a WorkloadResult),
+}
+
+/// The database directory of each workload, by position: a fill workload starts a
+/// new database named after it under the base directory (`fillseq`, or `fillseq-2`
+/// when the list names it twice); the others run in the database of the last fill
+/// before them. `None` for the workloads before the first fill: they run in an
+/// existing database ([`BenchConfig::use_existing`]).
+pub fn database_names(workloads: &[Workload]) -> Vec<Option<String>> {
+    let mut names = Vec::with_capacity(workloads.len());
+    let mut current: Option<String> = None;
+    let mut seen: Vec<Workload> = Vec::new();
+    for &w in workloads {
+        if w.fresh() {
+            seen.push(w);
+            let n = seen.iter().filter(|&&s| s == w).count();
+            current = Some(match n {
+                1 => w.name().to_string(),
+                _ => format!("{}-{n}", w.name()),
+            });
+        }
+        names.push(current.clone());
+    }
+    names
+}
+
+/// Refuses a base directory that is itself a database: `--db` names a directory
+/// that holds one database per fill workload, never one to write into.
+fn check_base(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        // Missing: created below; unreadable: the creation or the open says why.
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = matches!(
+            FileName::parse(&name),
+            FileName::Manifest | FileName::Lock | FileName::Segment(_) | FileName::Wal(_)
+        );
+        if ours {
+            return Err(Error::Usage(format!(
+                "{} holds {name}: it is a database directory, and --db names a directory \
+                 in which lsm-bench makes one database per fill workload ({}/fillseq, ...); \
+                 give another directory",
+                dir.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Removes the database in `dir` through [`lsm_core::destroy`], which takes its lock
+/// and refuses a directory that holds anything else.
+fn destroy(dir: &Path) -> Result<()> {
+    lsm_core::destroy(dir).map_err(|e| match e {
+        lsm_core::Error::Locked { path } => Error::Usage(format!(
+            "{} is locked: another process has the database open; lsm-bench will not \
+             replace it",
+            path.display()
+        )),
+        lsm_core::Error::InvalidArgument(reason) => Error::Usage(reason),
+        other => Error::Db(other),
+    })
+}
+
 /// Runs the benchmark.
 ///
 /// # Errors
-/// `Usage` for a configuration that cannot work (a key size too small for `num`);
-/// engine errors.
+/// As [`run_bench_with`].
 pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport> {
+    run_bench_with(cfg, &mut |_| Ok(()))
+}
+
+/// Runs the benchmark, calling `on_event` before the first workload and after each
+/// one (to print rows as they come); an error from it stops the run.
+///
+/// Each fill workload writes a new database in its own directory under `cfg.db`
+/// (see [`database_names`]), deleting one left there by an earlier run with
+/// [`lsm_core::destroy`] first, so every database is left for inspection. With a
+/// temporary base directory, a database is deleted as soon as the next fill starts.
+///
+/// # Errors
+/// `Usage` for a configuration that cannot work (a key size too small for `num`, a
+/// list that does not start with a fill, a `cfg.db` that is itself a database, a
+/// database directory that is locked or holds other files); engine errors; errors of
+/// `on_event` (as `Io` on `<output>`).
+pub fn run_bench_with(
+    cfg: &BenchConfig,
+    on_event: &mut dyn FnMut(Event<'_>) -> std::io::Result<()>,
+) -> Result<BenchReport> {
     let needed = data::digits(cfg.num.saturating_mul(2));
     if cfg.key_size < needed {
         return Err(Error::Usage(format!(
@@ -181,35 +257,77 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport> {
     if cfg.num == 0 {
         return Err(Error::Usage("--num must be at least 1".into()));
     }
+    let names = database_names(&cfg.workloads);
+    if let (Some(None), None) = (names.first(), &cfg.use_existing) {
+        let first = cfg.workloads.first().map_or("", |w| w.name());
+        return Err(Error::Usage(format!(
+            "{first} needs a database: start the list with a fill workload (fillseq, \
+             fillrandom or fillsync), or name an existing database with --use-existing"
+        )));
+    }
     let temp = match &cfg.db {
-        Some(_) => None,
+        Some(dir) => {
+            check_base(dir)?;
+            None
+        }
         None => Some(TempDir::new()?),
     };
-    let dir = cfg
+    let base = cfg
         .db
         .clone()
         .or_else(|| temp.as_ref().map(|t| t.0.clone()))
         .unwrap_or_default();
+    let mut report = BenchReport::new(cfg, &base, temp.is_some(), Vec::new());
+    on_event(Event::Started(&report.config)).map_err(out_err)?;
     let live = LiveSet::new(cfg.num);
     // The logical size is known once a fill has started from an empty database.
     let mut live_known = false;
-    let mut results = Vec::new();
     let mut db: Option<Db> = None;
-    for (i, &w) in cfg.workloads.iter().enumerate() {
+    // The last database this run made, deleted when the next fill starts if the
+    // base directory is temporary. Never an existing database.
+    let mut previous: Option<PathBuf> = None;
+    for (i, (&w, name)) in cfg.workloads.iter().zip(&names).enumerate() {
+        let existing = cfg.use_existing.as_ref().filter(|_| name.is_none());
+        let dir = match (existing, name) {
+            (Some(path), _) => path.clone(),
+            (None, name) => base.join(name.as_deref().unwrap_or_default()),
+        };
+        // Checked before `Db::open`, which takes the lock (creating `LOCK`) before it
+        // refuses a directory without a manifest.
+        if existing.is_some() && !dir.join("MANIFEST").is_file() {
+            return Err(Error::Usage(format!(
+                "{} holds no database (no MANIFEST) for --use-existing",
+                dir.display()
+            )));
+        }
         let mut options = cfg.options.clone();
+        // An existing database is opened, never created or replaced.
+        options.create_if_missing = existing.is_none();
         if w.fresh() {
             if let Some(old) = db.take() {
                 old.close()?;
             }
-            wipe_db_files(&dir)?;
+            if let (Some(_), Some(prev)) = (&temp, previous.take()) {
+                destroy(&prev)?;
+            }
+            destroy(&dir)?;
             live.clear();
             live_known = true;
             options.sync_writes = options.sync_writes || w == Workload::Fillsync;
         }
         let handle = match db.take() {
             Some(d) => d,
-            None => Db::open(&dir, options)?,
+            None => Db::open(&dir, options).map_err(|e| match e {
+                lsm_core::Error::Locked { path } => Error::Usage(format!(
+                    "{} is locked: another process has the database open",
+                    path.display()
+                )),
+                other => Error::Db(other),
+            })?,
         };
+        if existing.is_none() {
+            previous = Some(dir.clone());
+        }
         let total = match w {
             Workload::Fillseq | Workload::Fillrandom => cfg.num,
             Workload::Overwrite | Workload::Deleterandom => cfg.writes,
@@ -222,7 +340,7 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport> {
         pb.finish_and_clear();
         let after = handle.stats();
         let live_keys = live_known.then(|| live.count());
-        results.push(WorkloadResult::new(
+        let mut result = WorkloadResult::new(
             w,
             cfg,
             measured,
@@ -230,16 +348,22 @@ pub fn run_bench(cfg: &BenchConfig) -> Result<BenchReport> {
             &after,
             dir_bytes(&dir),
             live_keys,
-        ));
+        );
+        result.database = match name {
+            Some(name) => name.clone(),
+            None => dir.display().to_string(),
+        };
         // A sync-every-write database is not what later workloads measure.
         if w == Workload::Fillsync {
             handle.close()?;
         } else {
             db = Some(handle);
         }
+        on_event(Event::Finished(&result)).map_err(out_err)?;
+        report.results.push(result);
     }
     if let Some(d) = db {
         d.close()?;
     }
-    Ok(BenchReport::new(cfg, &dir, temp.is_some(), results))
+    Ok(report)
 }

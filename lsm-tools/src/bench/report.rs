@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::workload::{Measured, Workload};
 use super::BenchConfig;
 use crate::display::human_bytes;
-use crate::table::{Align, Table};
+use crate::table::Align;
 
 /// Latency percentiles in microseconds.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +31,8 @@ pub struct Latency {
 pub struct WorkloadResult {
     /// The workload.
     pub workload: Workload,
+    /// Its database: the name of its directory under the base directory.
+    pub database: String,
     /// Operations timed.
     pub ops: u64,
     /// Wall-clock seconds.
@@ -80,6 +82,7 @@ impl WorkloadResult {
             );
         WorkloadResult {
             workload: w,
+            database: w.name().to_string(),
             ops: m.ops,
             seconds: m.seconds,
             ops_per_sec: m.ops as f64 / secs,
@@ -121,7 +124,7 @@ pub struct ReportConfig {
     pub threads: usize,
     /// Seed.
     pub seed: u64,
-    /// Database directory.
+    /// The directory holding one database per fill workload.
     pub db: String,
     /// True when the directory was temporary and is gone.
     pub temporary: bool,
@@ -165,66 +168,118 @@ impl BenchReport {
         }
     }
 
-    /// Prints the header and the results table.
+    /// Prints the header and the results table: what [`print_header`] and
+    /// [`print_row`] print while the benchmark runs.
     ///
     /// # Errors
     /// Errors of `out`.
     pub fn print_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let c = &self.config;
-        writeln!(
-            out,
-            "lsm-bench: {} keys, {} reads, {} writes, keys {} B, values {} B (compressible to {:.0} %), {} reader thread(s), seed {}",
-            c.num,
-            c.reads,
-            c.writes,
-            c.key_size,
-            c.value_size,
-            c.compression_ratio * 100.0,
-            c.threads,
-            c.seed
-        )?;
-        let place = if c.temporary {
-            " (temporary, removed)"
-        } else {
-            ""
-        };
-        writeln!(out, "database: {}{place}", c.db)?;
-        let mut t = Table::new(&[
-            ("workload", Align::Left),
-            ("ops", Align::Right),
-            ("secs", Align::Right),
-            ("ops/s", Align::Right),
-            ("MB/s", Align::Right),
-            ("p50 µs", Align::Right),
-            ("p99 µs", Align::Right),
-            ("p99.9 µs", Align::Right),
-            ("write amp", Align::Right),
-            ("disk", Align::Right),
-            ("logical", Align::Right),
-            ("notes", Align::Left),
-        ]);
+        print_header(&self.config, out)?;
         for r in &self.results {
-            let notes = match (r.found, r.background_writes) {
-                (Some(f), Some(w)) => format!("{f} of {} found; {w} writes meanwhile", r.ops),
-                (Some(f), None) => format!("{f} of {} found", r.ops),
-                _ => String::new(),
-            };
-            t.row(vec![
-                r.workload.name().to_string(),
-                r.ops.to_string(),
-                format!("{:.2}", r.seconds),
-                format!("{:.0}", r.ops_per_sec),
-                format!("{:.1}", r.mb_per_sec),
-                format!("{:.1}", r.latency_us.p50),
-                format!("{:.1}", r.latency_us.p99),
-                format!("{:.1}", r.latency_us.p999),
-                r.write_amplification
-                    .map_or("-".into(), |w| format!("{w:.2}")),
-                human_bytes(r.disk_bytes),
-                r.logical_bytes.map_or("-".into(), human_bytes),
-                notes,
-            ]);
+            print_row(r, out)?;
         }
-        t.print(out)
+        Ok(())
     }
+}
+
+/// The columns of the results table: header, width, alignment. Widths are fixed so
+/// that each row can be printed as its workload finishes; a wider cell pushes the
+/// rest of its row right.
+const COLUMNS: [(&str, usize, Align); 12] = [
+    ("workload", 16, Align::Left),
+    ("ops", 9, Align::Right),
+    ("secs", 7, Align::Right),
+    ("ops/s", 9, Align::Right),
+    ("MB/s", 6, Align::Right),
+    ("p50 µs", 8, Align::Right),
+    ("p99 µs", 8, Align::Right),
+    ("p99.9 µs", 9, Align::Right),
+    ("write amp", 9, Align::Right),
+    ("disk", 10, Align::Right),
+    ("logical", 10, Align::Right),
+    ("notes", 0, Align::Left),
+];
+
+fn line(cells: &[String], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut text = String::new();
+    for (i, (cell, (_, width, align))) in cells.iter().zip(COLUMNS).enumerate() {
+        if i > 0 {
+            text.push_str("  ");
+        }
+        let pad = width.saturating_sub(cell.chars().count());
+        match align {
+            Align::Left => {
+                text.push_str(cell);
+                text.extend(std::iter::repeat_n(' ', pad));
+            }
+            Align::Right => {
+                text.extend(std::iter::repeat_n(' ', pad));
+                text.push_str(cell);
+            }
+        }
+    }
+    writeln!(out, "{}", text.trim_end())?;
+    // Rows arrive seconds apart: show each one now, not when a buffer fills.
+    out.flush()
+}
+
+/// Prints what ran and the table's header line.
+///
+/// # Errors
+/// Errors of `out`.
+pub fn print_header(c: &ReportConfig, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "lsm-bench: {} keys, {} reads, {} writes, keys {} B, values {} B (compressible to {:.0} %), {} reader thread(s), seed {}",
+        c.num,
+        c.reads,
+        c.writes,
+        c.key_size,
+        c.value_size,
+        c.compression_ratio * 100.0,
+        c.threads,
+        c.seed
+    )?;
+    let place = if c.temporary {
+        "temporary, removed"
+    } else {
+        "kept for inspection"
+    };
+    writeln!(
+        out,
+        "databases: {}/<fill workload> ({place})",
+        c.db.trim_end_matches('/')
+    )?;
+    let header: Vec<String> = COLUMNS.iter().map(|(h, _, _)| h.to_string()).collect();
+    line(&header, out)
+}
+
+/// Prints one row of the results table.
+///
+/// # Errors
+/// Errors of `out`.
+pub fn print_row(r: &WorkloadResult, out: &mut dyn Write) -> std::io::Result<()> {
+    let notes = match (r.found, r.background_writes) {
+        (Some(f), Some(w)) => format!("{f} of {} found; {w} writes meanwhile", r.ops),
+        (Some(f), None) => format!("{f} of {} found", r.ops),
+        _ => String::new(),
+    };
+    line(
+        &[
+            r.workload.name().to_string(),
+            r.ops.to_string(),
+            format!("{:.2}", r.seconds),
+            format!("{:.0}", r.ops_per_sec),
+            format!("{:.1}", r.mb_per_sec),
+            format!("{:.1}", r.latency_us.p50),
+            format!("{:.1}", r.latency_us.p99),
+            format!("{:.1}", r.latency_us.p999),
+            r.write_amplification
+                .map_or("-".into(), |w| format!("{w:.2}")),
+            human_bytes(r.disk_bytes),
+            r.logical_bytes.map_or("-".into(), human_bytes),
+            notes,
+        ],
+        out,
+    )
 }

@@ -6,34 +6,39 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use lsm_core::{Compression, Options};
-use lsm_tools::bench::{run_bench, BenchConfig, Workload, DEFAULT_WORKLOADS};
+use lsm_tools::bench::report::{print_header, print_row};
+use lsm_tools::bench::{run_bench_with, BenchConfig, Event, Workload, DEFAULT_WORKLOADS};
+use lsm_tools::units::{format_size, parse_count, parse_size, parse_size_usize};
 
-/// Benchmark the engine, db_bench style: run workloads in order, and print for each
-/// the operations per second, MB/s, latency percentiles, write amplification and
-/// on-disk against logical size. Uses a temporary directory unless --db is given.
+/// Benchmark the engine, db_bench style: run workloads in order, and print for each,
+/// as it finishes, the operations per second, MB/s, latency percentiles, write
+/// amplification and on-disk against logical size. Each fill workload writes a new
+/// database in its own directory (DIR/fillseq, DIR/fillrandom, ...), which the
+/// workloads after it use. Counts and sizes take units: 1M, 64KiB, 128MiB.
 #[derive(Debug, Parser)]
 #[command(name = "lsm-bench", version)]
 struct Args {
-    /// Workloads to run, in order, comma-separated.
+    /// Workloads to run, in order, comma-separated; the first must be a fill unless
+    /// --use-existing is given.
     #[arg(long, alias = "workloads", value_enum, value_delimiter = ',', default_values_t = DEFAULT_WORKLOADS.to_vec())]
     benchmarks: Vec<Workload>,
     /// Number of keys: fillseq and fillrandom write each once.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value = "1M", value_parser = parse_count)]
     num: u64,
     /// Operations of each read workload (default: --num / 10).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     reads: Option<u64>,
     /// Operations of overwrite and deleterandom (default: --num / 10).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     writes: Option<u64>,
     /// Writes of fillsync (each one synced).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value = "1000", value_parser = parse_count)]
     sync_num: u64,
     /// Key size in bytes (keys are zero-padded decimal indexes).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value = "16", value_parser = parse_size_usize)]
     key_size: usize,
     /// Value size in bytes.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value = "100", value_parser = parse_size_usize)]
     value_size: usize,
     /// Fraction of its size a value compresses to.
     #[arg(long, default_value_t = 0.5)]
@@ -45,47 +50,62 @@ struct Args {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Database directory (fill workloads erase the database files in it); a
-    /// temporary directory, removed at the end, by default.
+    /// Directory for the databases, one per fill workload, kept for inspection; a
+    /// database left there by an earlier run is replaced (unless another process has
+    /// it open, or it holds files that are not a database's). Default: a temporary
+    /// directory, removed at the end.
     #[arg(long)]
     db: Option<PathBuf>,
-    /// Engine: memtable size in bytes (default 64 MiB).
-    #[arg(long)]
+    /// An existing database for the workloads before the first fill (e.g.
+    /// DIR/fillrandom of an earlier run): opened with its lock, never created,
+    /// replaced or deleted.
+    #[arg(long, value_name = "DB")]
+    use_existing: Option<PathBuf>,
+    #[arg(long, value_parser = parse_size_usize, help = engine("memtable size in bytes", bytes(defaults().memtable_size)))]
     memtable_size: Option<usize>,
-    /// Engine: target segment size in bytes (default 64 MiB).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_size_usize, help = engine("target segment size in bytes", bytes(defaults().segment_size)))]
     segment_size: Option<usize>,
-    /// Engine: data block size in bytes (default 4096).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_size_usize, help = engine("data block size in bytes", bytes(defaults().block_size)))]
     block_size: Option<usize>,
-    /// Engine: Bloom filter bits per key below level 0 (default 14).
-    #[arg(long)]
+    #[arg(long, help = engine("Bloom filter bits per key below level 0", defaults().bloom_bits_per_key))]
     bloom_bits_per_key: Option<u8>,
-    /// Engine: Bloom filter bits per key of level-0 segments (default 24).
-    #[arg(long)]
+    #[arg(long, help = engine("Bloom filter bits per key of level-0 segments", defaults().level0_bloom_bits_per_key))]
     level0_bloom_bits_per_key: Option<u8>,
-    /// Engine: block cache size in bytes (default 128 MiB).
-    #[arg(long)]
+    #[arg(long, alias = "cache", value_parser = parse_size_usize, help = engine("block cache size in bytes", bytes(defaults().block_cache_size)))]
     block_cache_size: Option<usize>,
-    /// Engine: segment bytes whose data blocks are read through the memory mapping;
-    /// beyond it, with one `pread` per block-cache miss (default 0).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_size, help = engine(
+        "segment bytes whose data blocks are read through the memory mapping; beyond \
+         it, with one `pread` per block-cache miss",
+        bytes(defaults().mmap_read_budget),
+    ))]
     mmap_read_budget: Option<u64>,
-    /// Engine: compression of data blocks (default lz4).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help = engine("compression of data blocks", format!("{:?}", defaults().compression).to_lowercase()))]
     compression: Option<CompressionArg>,
     /// Engine: sync the WAL on every write, in every workload.
     #[arg(long)]
     sync: bool,
-    /// Engine: level-0 segments that trigger a compaction (default 4).
-    #[arg(long)]
+    #[arg(long, help = engine("level-0 segments that trigger a compaction", defaults().level0_compaction_trigger))]
     level0_compaction_trigger: Option<usize>,
-    /// Print the results as one JSON document.
+    /// Print the results as one JSON document, at the end.
     #[arg(long)]
     json: bool,
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+}
+
+fn defaults() -> Options {
+    Options::default()
+}
+
+/// Help text of an engine option, with the engine's own default (so it cannot drift).
+fn engine(what: &str, default: impl std::fmt::Display) -> String {
+    format!("Engine: {what} (default {default})")
+}
+
+/// A byte count for help text, in the syntax the flags accept.
+fn bytes(n: impl TryInto<u64>) -> String {
+    format_size(n.try_into().unwrap_or(u64::MAX))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -138,27 +158,37 @@ fn main() -> ExitCode {
         threads: a.threads,
         seed: a.seed,
         db: a.db.clone(),
+        use_existing: a.use_existing.clone(),
         options,
         progress: !a.quiet && std::io::stderr().is_terminal(),
     };
-    let report = match run_bench(&cfg) {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let json = a.json;
+    let result = run_bench_with(&cfg, &mut |event| match event {
+        _ if json => Ok(()),
+        Event::Started(config) => print_header(config, &mut out),
+        Event::Finished(row) => print_row(row, &mut out),
+    });
+    let report = match result {
         Ok(r) => r,
+        // The reader of the output went away (`| head`): stop quietly.
+        Err(e) if e.is_broken_pipe() => return ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lsm-bench: {e}");
             return ExitCode::from(1);
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let printed = if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out))
-    } else {
-        report.print_text(&mut out)
-    };
-    match printed.and_then(|()| out.flush()) {
+    if !json {
+        return ExitCode::SUCCESS;
+    }
+    let printed = serde_json::to_writer_pretty(&mut out, &report)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match printed {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lsm-bench: {e}");
             ExitCode::from(1)

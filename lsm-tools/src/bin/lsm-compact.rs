@@ -9,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lsm_core::Compression;
 use lsm_tools::compact::{compact, dry_run, CompactOptions, CompactReport, Phase};
+use lsm_tools::units::{format_size, parse_size_usize};
 
 /// Compact a database directory offline: afterwards it holds only the newest value
 /// of each key, no tombstones and no obsolete files, as `Db::compact` leaves it.
@@ -23,17 +24,27 @@ struct Args {
     /// without taking the lock).
     #[arg(long)]
     dry_run: bool,
-    /// Target size of each output segment, in bytes (engine default: 64 MiB).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_size_usize, help = engine(
+        "Target size of each output segment, in bytes; units accepted",
+        format_size(defaults().segment_size as u64),
+    ))]
     segment_size: Option<usize>,
-    /// Target data block size, in bytes (engine default: 4096).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_size_usize, help = engine(
+        "Target data block size, in bytes; units accepted",
+        format_size(defaults().block_size as u64),
+    ))]
     block_size: Option<usize>,
-    /// Compression of the output's data blocks (engine default: lz4).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help = engine(
+        "Compression of the output's data blocks",
+        format!("{:?}", defaults().compression).to_lowercase(),
+    ))]
     compression: Option<CompressionArg>,
-    /// Bloom filter bits per key of the output (engine default: 10).
-    #[arg(long)]
+    // The output goes to level 1 or deeper, so the engine's below-level-0 setting
+    // is the one that applies.
+    #[arg(long, help = engine(
+        "Bloom filter bits per key of the output",
+        defaults().bloom_bits_per_key,
+    ))]
     bloom_bits_per_key: Option<u8>,
     /// Level (1..=15) to put all data in (default: the deepest level that holds data).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=15))]
@@ -44,6 +55,15 @@ struct Args {
     /// Print the report as one JSON document.
     #[arg(long)]
     json: bool,
+}
+
+fn defaults() -> lsm_core::Options {
+    lsm_core::Options::default()
+}
+
+/// Help text of an engine option, with the engine's own default (so it cannot drift).
+fn engine(what: &str, default: impl std::fmt::Display) -> String {
+    format!("{what} (engine default: {default})")
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -64,6 +84,8 @@ fn main() -> ExitCode {
         .and_then(|r| print(&r, args.json))
     {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of the output went away (`| head`): stop quietly.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lsm-compact: {e:#}");
             ExitCode::from(1)
@@ -103,6 +125,20 @@ fn run(args: &Args) -> lsm_tools::Result<CompactReport> {
     });
     bar.finish_and_clear();
     report
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            == pipe
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == pipe
+    })
 }
 
 fn print(report: &CompactReport, json: bool) -> anyhow::Result<()> {

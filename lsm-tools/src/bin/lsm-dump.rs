@@ -26,7 +26,8 @@ struct Args {
     /// instead of the summary.
     #[arg(long)]
     entries: bool,
-    /// On a segment: every region of the file with its offset and length.
+    /// On a segment: every region of the file with its offset and length (an error
+    /// on anything else).
     #[arg(long)]
     layout: bool,
     /// Print one JSON document (JSON lines for `--entries`).
@@ -76,6 +77,9 @@ fn main() -> ExitCode {
     let flushed = out.flush();
     match (result, flushed) {
         (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        // The reader of the output went away (`| head`): stop quietly.
+        (Err(e), _) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        (Ok(()), Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         (Err(e), _) => {
             eprintln!("lsm-dump: {e}");
             ExitCode::from(1)

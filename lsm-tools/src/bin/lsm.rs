@@ -12,16 +12,22 @@ use lsm_tools::shell::{LineOutcome, Session, ShellCommand};
 /// Open a database and run one command, or, without a command, read commands at a
 /// prompt (with line editing on a terminal; one command per line from a pipe). Keys
 /// and values are text, or hex with a 0x prefix. Type `help` at the prompt for the
-/// commands, `quit` to leave.
+/// commands, `quit` to leave. Exit status: 0 on success, 1 when a command failed
+/// (including a `get` of a missing key) or the database cannot be opened, 2 on
+/// usage errors.
 #[derive(Debug, Parser)]
 #[command(name = "lsm", version)]
 struct Args {
-    /// The database directory (created if missing).
+    /// The database directory; it must hold a database unless --create is given.
     dir: PathBuf,
+    /// Create the database (and the directory) when missing.
+    #[arg(long)]
+    create: bool,
     /// Print keys and values in hex even when they are printable text.
     #[arg(long, global = true)]
     hex: bool,
-    /// Print long values whole instead of shortening them.
+    /// In `scan`, print values longer than 64 bytes whole instead of shortening them
+    /// (`get` always prints the whole value).
     #[arg(long, global = true)]
     full: bool,
     /// When commands come from a pipe: print each one after a `lsm> ` prompt before
@@ -35,11 +41,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let session = match Session::open(
-        &args.dir,
-        Options::default(),
-        Style::from_flags(args.hex, args.full),
-    ) {
+    let options = Options {
+        create_if_missing: args.create,
+        ..Options::default()
+    };
+    let session = match Session::open(&args.dir, options, Style::from_flags(args.hex, args.full)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("lsm: {e}");
@@ -52,6 +58,8 @@ fn main() -> ExitCode {
             let mut out = stdout.lock();
             match session.execute(cmd, &mut out) {
                 Ok(()) => true,
+                // The reader of the output went away (`| head`): stop quietly.
+                Err(e) if e.is_broken_pipe() => true,
                 Err(e) => {
                     eprintln!("lsm: {e}");
                     false
@@ -64,6 +72,7 @@ fn main() -> ExitCode {
             let mut out = stdout.lock();
             match session.run_lines(&mut stdin.lock(), &mut out, args.echo.then_some("lsm> ")) {
                 Ok(failed) => failed == 0,
+                Err(e) if e.is_broken_pipe() => true,
                 Err(e) => {
                     eprintln!("lsm: {e}");
                     false

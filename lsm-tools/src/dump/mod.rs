@@ -48,14 +48,30 @@ impl DumpOptions {
 /// Dumps `path`, whose kind is told by [`detect`] (or forced by `forced`).
 ///
 /// # Errors
-/// When the path cannot be read or is not one of ours, or when `out` fails.
+/// `Usage` when `--layout` is asked of anything but a segment (a directory has no
+/// layout, and ignoring the flag would look like an answer); when the path cannot be
+/// read or is not one of ours, or when `out` fails.
 pub fn dump(
     path: &Path,
     forced: Option<Target>,
     options: &DumpOptions,
     out: &mut dyn Write,
 ) -> Result<()> {
-    match detect(path, forced)? {
+    let target = detect(path, forced)?;
+    if options.layout && target != Target::Segment {
+        return Err(Error::Usage(format!(
+            "--layout applies to a segment file, and {} is a {}; give one of its \
+             NNNNNN.seg files",
+            path.display(),
+            match target {
+                Target::Dir => "directory",
+                Target::Wal => "write-ahead log",
+                Target::Manifest => "manifest",
+                Target::Segment => "segment",
+            }
+        )));
+    }
+    match target {
         Target::Dir => dir::dump_dir(path, options, out),
         Target::Segment => segment::dump_segment(path, options, out),
         Target::Wal => wal::dump_wal(path, options, out),
@@ -133,8 +149,7 @@ pub fn version_row(
 /// # Errors
 /// Errors of `out`.
 pub fn write_json(out: &mut dyn Write, value: &impl Serialize) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)
-        .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+    serde_json::to_writer_pretty(&mut *out, value).map_err(json_err)?;
     writeln!(out).map_err(out_err)
 }
 
@@ -143,9 +158,18 @@ pub fn write_json(out: &mut dyn Write, value: &impl Serialize) -> Result<()> {
 /// # Errors
 /// Errors of `out`.
 pub fn write_json_line(out: &mut dyn Write, value: &impl Serialize) -> Result<()> {
-    serde_json::to_writer(&mut *out, value)
-        .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+    serde_json::to_writer(&mut *out, value).map_err(json_err)?;
     writeln!(out).map_err(out_err)
+}
+
+/// An error of the JSON writer: the output's own errors (a closed pipe) stay I/O
+/// errors on the output.
+fn json_err(e: serde_json::Error) -> Error {
+    if e.is_io() {
+        out_err(e.into())
+    } else {
+        Error::Usage(format!("cannot write JSON: {e}"))
+    }
 }
 
 /// An error writing to the output (a closed pipe, a full disk).

@@ -42,7 +42,8 @@ pub enum ShellCommand {
         #[arg(long)]
         prefix: Option<String>,
     },
-    /// Print the engine's counters.
+    /// Print what the database holds (segments per level, memtable) and, at the
+    /// prompt, the engine's counters since it was opened.
     Stats,
     /// Write the memtable out as segments.
     Flush,

@@ -16,7 +16,7 @@ use clap::Parser;
 use lsm_core::{Db, Options};
 
 pub use command::{split_words, PromptCommand, PromptLine, ShellCommand};
-pub use stats::print_stats;
+pub use stats::{print_stats, Scope};
 
 use crate::display::{parse_bytes, show, Style};
 use crate::dump::out_err;
@@ -34,11 +34,26 @@ fn arg(text: &str) -> Result<Vec<u8>> {
 }
 
 impl Session {
-    /// Opens (creating if missing) the database in `dir`.
+    /// Opens the database in `dir`; creates it when missing only if
+    /// `options.create_if_missing` is set (the shell's `--create`).
     ///
     /// # Errors
-    /// Engine errors; `Usage` with a clear message when another process holds the lock.
+    /// `Usage` with a clear message when `dir` holds no database and creating one was
+    /// not asked for, or when another process holds the lock; engine errors.
     pub fn open(dir: &Path, options: Options, style: Style) -> Result<Session> {
+        // Checked here, not left to the engine: its refusal comes after it has taken
+        // the lock, which leaves a `LOCK` file in a directory that is not a database.
+        if !options.create_if_missing && !dir.join("MANIFEST").is_file() {
+            let what = if dir.is_dir() {
+                "holds no database (no MANIFEST)"
+            } else {
+                "does not exist"
+            };
+            return Err(Error::Usage(format!(
+                "{} {what}; pass --create to create a database there",
+                dir.display()
+            )));
+        }
         let db = Db::open(dir, options).map_err(|e| match e {
             lsm_core::Error::Locked { path } => Error::Usage(format!(
                 "{} is locked: another process has the database open (lsm-dump and lsm-verify \
@@ -59,19 +74,27 @@ impl Session {
         &self.db
     }
 
-    /// Runs one command, printing its result to `out`.
+    /// Runs one command given on the command line (`lsm DIR get KEY`), printing its
+    /// result to `out`.
     ///
     /// # Errors
-    /// Bad key syntax (`Usage`), engine errors, errors of `out`.
+    /// [`Error::KeyNotFound`] for a `get` of a missing key; bad key syntax (`Usage`),
+    /// engine errors, errors of `out`.
     pub fn execute(&self, command: &ShellCommand, out: &mut dyn Write) -> Result<()> {
+        self.run(command, Scope::OneShot, out)
+    }
+
+    fn run(&self, command: &ShellCommand, scope: Scope, out: &mut dyn Write) -> Result<()> {
         let style = self.style;
         match command {
             ShellCommand::Get { key } => {
-                match self.db.get(arg(key)?)? {
-                    Some(v) => writeln!(out, "{}", show(&v, style)),
-                    None => writeln!(out, "(not found)"),
+                let key = arg(key)?;
+                // Always whole: `get` is how a value is read back, and a cut one would
+                // be a different value.
+                match self.db.get(&key)? {
+                    Some(v) => writeln!(out, "{}", show(&v, style.whole())).map_err(out_err)?,
+                    None => return Err(Error::KeyNotFound(show(&key, style.whole()))),
                 }
-                .map_err(out_err)?;
             }
             ShellCommand::Put { key, value } => {
                 self.db.put(arg(key)?, arg(value)?)?;
@@ -97,7 +120,7 @@ impl Session {
                     out,
                 )?;
             }
-            ShellCommand::Stats => print_stats(&self.db.stats(), out).map_err(out_err)?,
+            ShellCommand::Stats => print_stats(&self.db.stats(), scope, out).map_err(out_err)?,
             ShellCommand::Flush => {
                 self.db.flush()?;
                 writeln!(out, "flushed").map_err(out_err)?;
@@ -245,7 +268,7 @@ impl Session {
         };
         match parsed.command {
             PromptCommand::Quit => Ok(LineOutcome::Quit),
-            PromptCommand::Db(cmd) => match self.execute(&cmd, out) {
+            PromptCommand::Db(cmd) => match self.run(&cmd, Scope::Session, out) {
                 Ok(()) => Ok(LineOutcome::Done),
                 Err(Error::Io { path, source }) if path.as_os_str() == "<output>" => {
                     Err(Error::Io { path, source })

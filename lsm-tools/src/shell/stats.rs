@@ -1,4 +1,11 @@
-//! The shell's `stats` command: the engine's counters for people.
+//! The shell's `stats` command: the engine's figures for people.
+//!
+//! Two kinds of figures: what the database holds (segments per level, the
+//! memtable replayed from the WALs, the last sequence number), which any open
+//! shows, and the engine's counters (bytes written, flushes, cache hits, ...), which
+//! count from the moment this process opened the database. A one-shot
+//! `lsm DIR stats` has done nothing but open it, so it prints the first kind and
+//! says why the counters are left out.
 
 use std::io::Write;
 
@@ -6,12 +13,62 @@ use lsm_core::Stats;
 
 use crate::table::{Align, Table};
 
-/// Prints the engine's counters.
+/// Where `stats` runs: what its counters can say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `lsm DIR stats`: the process has only opened the database.
+    OneShot,
+    /// At the prompt or from a script: counters cover the commands run so far.
+    Session,
+}
+
+/// Prints the database's figures, and in a session the counters since it was
+/// opened.
 ///
 /// # Errors
 /// Errors of `out`.
-pub fn print_stats(s: &Stats, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn print_stats(s: &Stats, scope: Scope, out: &mut dyn Write) -> std::io::Result<()> {
     use crate::display::{human_bytes as h, plural};
+    writeln!(out, "database")?;
+    let segments: usize = s.levels.iter().map(|l| l.segments).sum();
+    writeln!(
+        out,
+        "  {:<20} {} in {}",
+        "segments",
+        h(s.total_segment_bytes()),
+        plural(segments as u64, "segment")
+    )?;
+    writeln!(
+        out,
+        "  {:<20} {} ({} immutable waiting)",
+        "memtable",
+        h(s.memtable_bytes),
+        s.immutable_memtables
+    )?;
+    writeln!(out, "  {:<20} {}", "last sequence", s.last_sequence)?;
+    let mut t = Table::new(&[
+        ("level", Align::Right),
+        ("segments", Align::Right),
+        ("bytes", Align::Right),
+    ])
+    .indent(2);
+    for l in &s.levels {
+        t.row(vec![
+            l.level.to_string(),
+            l.segments.to_string(),
+            h(l.bytes),
+        ]);
+    }
+    t.print(out)?;
+    if scope == Scope::OneShot {
+        return writeln!(
+            out,
+            "counters (bytes written, flushes, compactions, cache and Bloom filter hits, \
+             stalls) count from when a process opens the database, so a one-shot command \
+             has none to show; run `stats` at the lsm prompt, after other commands"
+        );
+    }
+    writeln!(out, "this session (counters since the database was opened)")?;
     let rows = [
         ("user bytes written", h(s.user_bytes_written)),
         (
@@ -40,14 +97,6 @@ pub fn print_stats(s: &Stats, out: &mut dyn Write) -> std::io::Result<()> {
             format!("{:.2}", s.write_amplification()),
         ),
         (
-            "memtable",
-            format!(
-                "{} ({} immutable waiting)",
-                h(s.memtable_bytes),
-                s.immutable_memtables
-            ),
-        ),
-        (
             "block cache",
             format!(
                 "{} hits, {} misses",
@@ -69,22 +118,9 @@ pub fn print_stats(s: &Stats, out: &mut dyn Write) -> std::io::Result<()> {
             "write stalls",
             format!("{} ({} µs)", s.write_stalls, s.write_stall_micros),
         ),
-        ("last sequence", s.last_sequence.to_string()),
     ];
     for (name, value) in rows {
-        writeln!(out, "{name:<20} {value}")?;
+        writeln!(out, "  {name:<20} {value}")?;
     }
-    let mut t = Table::new(&[
-        ("level", Align::Right),
-        ("segments", Align::Right),
-        ("bytes", Align::Right),
-    ]);
-    for l in &s.levels {
-        t.row(vec![
-            l.level.to_string(),
-            l.segments.to_string(),
-            h(l.bytes),
-        ]);
-    }
-    t.print(out)
+    Ok(())
 }
