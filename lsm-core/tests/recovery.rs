@@ -568,3 +568,20 @@ fn recovered_state_survives_repeated_crashes() {
         drop(db);
     }
 }
+
+#[test]
+fn an_open_without_create_if_missing_leaves_a_plain_directory_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), b"not a database").unwrap();
+    let options = Options {
+        create_if_missing: false,
+        ..Options::default()
+    };
+    let err = Db::open(tmp.path(), options).expect_err("no database here");
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["notes.txt"], "open left a file behind");
+}

@@ -35,6 +35,9 @@ pub enum Error {
     /// A looked-up key is not in the database (the key, in the tools' display
     /// syntax).
     KeyNotFound(String),
+    /// A dump was printed, with warnings about damage or inconsistency it met (how
+    /// many): the output is not the whole truth about the database.
+    Warnings(usize),
 }
 
 impl Error {
@@ -77,6 +80,11 @@ impl fmt::Display for Error {
             Error::Db(e) => write!(f, "{e}"),
             Error::Usage(s) => f.write_str(s),
             Error::KeyNotFound(key) => write!(f, "key not found: {key}"),
+            Error::Warnings(n) => write!(
+                f,
+                "{n} warning{} printed above; run lsm-verify for a full check",
+                if *n == 1 { "" } else { "s" }
+            ),
         }
     }
 }
@@ -87,7 +95,9 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::Format { source, .. } => Some(source),
             Error::Db(e) => Some(e),
-            Error::FileGone(_) | Error::Usage(_) | Error::KeyNotFound(_) => None,
+            Error::FileGone(_) | Error::Usage(_) | Error::KeyNotFound(_) | Error::Warnings(_) => {
+                None
+            }
         }
     }
 }

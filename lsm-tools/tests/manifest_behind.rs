@@ -74,6 +74,7 @@ fn a_manifest_cut_at_a_record_boundary_is_reported_by_verify_and_dump() {
     assert!(stdout(&out).contains("behind its directory"));
 
     let out = run(DUMP, &[dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "a dump with warnings exits 1");
     let text = stdout(&out);
     let second = text.lines().nth(1).unwrap_or_default();
     assert!(
@@ -92,4 +93,38 @@ fn a_manifest_cut_at_a_record_boundary_is_reported_by_verify_and_dump() {
     let err = Db::open(dir, Options::default()).unwrap_err();
     assert!(err.is_corruption(), "{err}");
     assert_eq!(names(dir), before);
+}
+
+#[test]
+fn a_dump_of_a_database_with_a_damaged_segment_warns_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    flushed_db(dir);
+    let out = run(DUMP, &[dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("warning"));
+    // Damage the footer of a live segment (its last bytes).
+    let seg = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let mut data = std::fs::read(&seg).unwrap();
+    let at = data.len() - 20;
+    data[at] ^= 0x40;
+    std::fs::write(&seg, &data).unwrap();
+    let out = run(DUMP, &[dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("warning: ")),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("lsm-verify"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

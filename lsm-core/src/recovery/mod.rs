@@ -280,6 +280,19 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
             io::Error::new(io::ErrorKind::NotFound, "no database here"),
         ));
     }
+    // Without `create_if_missing`, a directory with no database in it is refused
+    // before the lock is taken, so that no `LOCK` file is left in a stranger's
+    // directory. (One with segments or WALs but no manifest goes on, to be refused
+    // as corruption under the lock.)
+    if !opts.create_if_missing && !fs.exists(&dir.join(MANIFEST)) {
+        let listing = Listing::read(&fs, dir)?;
+        if listing.segments.is_empty() && listing.wals.is_empty() {
+            return Err(Error::io(
+                dir.join(MANIFEST),
+                io::Error::new(io::ErrorKind::NotFound, "no database here"),
+            ));
+        }
+    }
     let lock = fs.lock(&dir.join(LOCK)).map_err(|e| {
         if e.kind() == io::ErrorKind::WouldBlock {
             Error::Locked {

@@ -211,7 +211,8 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
 ///
 /// # Errors
 /// When the directory is not a database, when a file cannot be read, and errors of
-/// `out`.
+/// `out`; [`Error::Warnings`] after printing a summary that carries warnings (damage
+/// or files the manifest cannot explain).
 pub fn dump_dir(dir: &Path, options: &DumpOptions, out: &mut dyn Write) -> Result<()> {
     let state = DbState::load(dir)?;
     if options.entries {
@@ -219,9 +220,14 @@ pub fn dump_dir(dir: &Path, options: &DumpOptions, out: &mut dyn Write) -> Resul
     }
     let summary = summarize(&state, options.style);
     if options.json {
-        return write_json(out, &summary);
+        write_json(out, &summary)?;
+    } else {
+        print_summary(out, &state, &summary, options.style).map_err(out_err)?;
     }
-    print_summary(out, &state, &summary, options.style).map_err(out_err)
+    match summary.problems.len() {
+        0 => Ok(()),
+        n => Err(Error::Warnings(n)),
+    }
 }
 
 fn print_summary(
