@@ -38,6 +38,7 @@ pub mod checksum;
 pub mod coding;
 pub mod entry;
 pub mod error;
+pub mod file_name;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;

@@ -1,61 +1,12 @@
-//! Names of the files in a database directory (`docs/format.md` section 2) and
-//! telling what a path given on the command line is.
+//! Telling what a path given on the command line is. The names of the files in a
+//! database directory are the format's (`lsm_format::file_name`), re-exported here.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use lsm_format::segment::{FOOTER_LEN, SEGMENT_MAGIC};
 
-/// What a file in a database directory is, by its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FileName {
-    /// `NNNNNN.seg`.
-    Segment(u64),
-    /// `NNNNNN.wal`.
-    Wal(u64),
-    /// `MANIFEST`.
-    Manifest,
-    /// `LOCK`.
-    Lock,
-    /// `*.tmp`: a file being written, never live.
-    Temp,
-    /// Anything else.
-    Other,
-}
-
-impl FileName {
-    /// Classifies a file name (not a path).
-    pub fn parse(name: &str) -> FileName {
-        let numbered = |stem: &str| {
-            (stem.len() >= 6 && stem.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| stem.parse::<u64>().ok())
-                .flatten()
-        };
-        if name == "MANIFEST" {
-            FileName::Manifest
-        } else if name == "LOCK" {
-            FileName::Lock
-        } else if name.ends_with(".tmp") {
-            FileName::Temp
-        } else if let Some(n) = name.strip_suffix(".seg").and_then(numbered) {
-            FileName::Segment(n)
-        } else if let Some(n) = name.strip_suffix(".wal").and_then(numbered) {
-            FileName::Wal(n)
-        } else {
-            FileName::Other
-        }
-    }
-}
-
-/// The name of segment number `n`.
-pub fn segment_name(n: u64) -> String {
-    format!("{n:06}.seg")
-}
-
-/// The name of WAL number `n`.
-pub fn wal_name(n: u64) -> String {
-    format!("{n:06}.wal")
-}
+pub use lsm_format::file_name::{segment_name, wal_name, FileName};
 
 /// What a path given to a tool holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

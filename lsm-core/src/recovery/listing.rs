@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::filenames::{self, classify, FileKind};
+use crate::filenames::{classify, FileKind};
 use crate::fs::FsRef;
 
 /// The files of a database directory, sorted by number within each kind.
@@ -29,8 +29,7 @@ impl Listing {
         for name in fs.list(dir).map_err(|e| Error::io(dir, e))? {
             match classify(&name) {
                 FileKind::Temp => {
-                    let stem = name.strip_suffix(filenames::TMP_SUFFIX).unwrap_or_default();
-                    if let FileKind::Segment(n) | FileKind::Wal(n) = classify(stem) {
+                    if let Some(n) = FileKind::number_in(&name) {
                         listing.max_number = listing.max_number.max(n);
                     }
                     listing.temps.push(name);
