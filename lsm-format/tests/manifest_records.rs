@@ -571,3 +571,29 @@ proptest! {
         prop_assert_eq!(essence(&rewritten), essence(&state));
     }
 }
+
+/// The lenient walk the tools use collects every violation and applies the rest;
+/// the strict replay fails with its first.
+#[test]
+fn the_lenient_walk_collects_every_violation_and_applies_the_rest() {
+    use lsm_format::manifest::walk_manifest;
+    let first = enc(&snapshot());
+    let bad_delete = enc(&VersionEdit {
+        deleted_segments: vec![(0, 77)],
+        log_number: Some(20),
+        ..VersionEdit::default()
+    });
+    let bad_add = enc(&VersionEdit {
+        added_segments: vec![(1, meta(4, "a", "z")), (2, meta(30, "b", "c"))],
+        ..VersionEdit::default()
+    });
+    let data = frame(&[first, bad_delete, bad_add]);
+    let walk = walk_manifest(&data);
+    assert_eq!(walk.records.len(), 3);
+    assert_eq!(walk.violations.len(), 2, "{:?}", walk.violations);
+    assert_eq!(walk.state.log_number, 20);
+    assert_eq!(walk.state.level_of(30), Some(2));
+    assert_eq!(walk.state.level_of(4), Some(1));
+    let strict = replay_manifest(&data).unwrap_err();
+    assert_eq!(strict.to_string(), walk.violations[0].to_string());
+}

@@ -2,13 +2,12 @@
 //! edit kept with its offset for dumps, the resulting live segments per level, and
 //! every inconsistency collected as a [`Problem`] instead of stopping at the first.
 //!
-//! The engine has its own replay, which refuses a bad manifest outright; a tool wants
-//! to show as much as it can and name everything that is wrong.
+//! The engine's replay refuses a bad manifest outright; a tool wants to show as much
+//! as it can and name everything that is wrong. Both are policies over the format's
+//! one walk, `lsm_format::manifest::walk_manifest`.
 
-use std::collections::BTreeMap;
-
-use lsm_format::log::{read_log, LogDamageKind, LOG_HEADER_LEN};
-use lsm_format::manifest::{SegmentMeta, VersionEdit, MAX_LEVELS};
+use lsm_format::log::LogDamageKind;
+use lsm_format::manifest::{walk_manifest, SegmentMeta, VersionEdit};
 
 use crate::problem::Problem;
 
@@ -72,152 +71,59 @@ impl ManifestState {
     }
 }
 
-/// Replays the manifest bytes `data`; `file` names it in problems.
+/// Replays the manifest bytes `data`; `file` names it in problems. The walk and its
+/// rules are the format's (`lsm_format::manifest::walk_manifest`, the same walk the
+/// engine's strict replay is a policy over); this only arranges the result for
+/// display.
 pub fn replay(data: &[u8], file: &str) -> ManifestState {
-    let mut state = ManifestState::default();
-    let log = match read_log(data) {
-        Ok(log) => log,
-        Err(e) => {
-            state.problems.push(Problem::from_format(file, &e));
-            return state;
-        }
-    };
-    let mut live: Vec<BTreeMap<u64, SegmentMeta>> = vec![BTreeMap::new(); MAX_LEVELS];
-    for (i, rec) in log.records.iter().enumerate() {
-        let edit = match VersionEdit::decode(&rec.payload, rec.offset + LOG_HEADER_LEN as u64) {
-            Ok(edit) => edit,
-            Err(e) => {
-                state.problems.push(Problem::from_format(file, &e));
-                break;
-            }
-        };
-        apply(&mut state, &mut live, i, rec.offset, &edit, file);
-        state.edits.push(ManifestEdit {
-            offset: rec.offset,
-            edit,
-        });
-    }
-    if log.records.is_empty() && log.damage.is_none() {
-        state
-            .problems
-            .push(Problem::file(file, "manifest holds no record"));
-    }
-    if let Some(damage) = &log.damage {
-        state.damage = Some(Damage {
-            offset: damage.offset,
-            kind: damage.kind,
-            records_after: damage.records_after.len(),
-        });
-        // Section 4/6: damage with no valid record after it is a torn tail (the commit
-        // rule makes dropping it safe); damage followed by a valid record is corruption.
-        if damage.records_after.is_empty() {
-            state.torn_tail = Some((damage.offset, damage.kind));
-        } else {
-            state.problems.push(Problem::at(
-                file,
-                damage.offset,
-                format!(
-                    "damaged record ({:?}) followed by {} that recovery cannot use",
-                    damage.kind,
-                    crate::display::plural(damage.records_after.len() as u64, "valid record")
-                ),
-            ));
-        }
-    }
-    state.levels = live
-        .into_iter()
+    let walk = walk_manifest(data);
+    let torn_tail = walk
+        .damage
+        .filter(|d| d.records_after == 0)
+        .map(|d| (d.offset, d.kind));
+    let levels = walk
+        .state
+        .levels
+        .iter()
         .enumerate()
         .map(|(level, segs)| {
-            let mut segs: Vec<SegmentMeta> = segs.into_values().collect();
-            if level > 0 {
+            let mut segs = segs.clone();
+            if level == 0 {
+                segs.sort_by_key(|s| s.file_number);
+            } else {
                 segs.sort_by(|a, b| a.smallest_key.cmp(&b.smallest_key));
             }
             segs
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut state = ManifestState {
+        format_version: walk.records.first().and_then(|r| r.edit.format_version),
+        log_number: walk.state.log_number,
+        next_file_number: walk.state.next_file_number,
+        last_sequence: walk.state.last_sequence,
+        torn_tail,
+        damage: walk.damage.map(|d| Damage {
+            offset: d.offset,
+            kind: d.kind,
+            records_after: d.records_after,
+        }),
+        problems: walk
+            .violations
+            .iter()
+            .map(|e| Problem::from_format(file, e))
+            .collect(),
+        edits: walk
+            .records
+            .into_iter()
+            .map(|r| ManifestEdit {
+                offset: r.offset,
+                edit: r.edit,
+            })
+            .collect(),
+        levels,
+    };
     while state.levels.last().is_some_and(Vec::is_empty) {
         state.levels.pop();
     }
     state
-}
-
-/// Applies one edit: deletions first, then additions (section 6).
-fn apply(
-    state: &mut ManifestState,
-    live: &mut [BTreeMap<u64, SegmentMeta>],
-    index: usize,
-    offset: u64,
-    edit: &VersionEdit,
-    file: &str,
-) {
-    match (index, edit.format_version) {
-        (0, Some(v)) => {
-            state.format_version = Some(v);
-            if !(lsm_format::MIN_FORMAT_VERSION..=lsm_format::FORMAT_VERSION).contains(&v) {
-                state.problems.push(Problem::at(
-                    file,
-                    offset,
-                    format!(
-                        "format_version {v}, this build reads {} to {}",
-                        lsm_format::MIN_FORMAT_VERSION,
-                        lsm_format::FORMAT_VERSION
-                    ),
-                ));
-            }
-        }
-        (0, None) => state.problems.push(Problem::at(
-            file,
-            offset,
-            "first record has no format_version",
-        )),
-        (_, Some(_)) => state.problems.push(Problem::at(
-            file,
-            offset,
-            "format_version in a record other than the first",
-        )),
-        (_, None) => {}
-    }
-    if let Some(n) = edit.log_number {
-        state.log_number = n;
-    }
-    if let Some(n) = edit.next_file_number {
-        state.next_file_number = n;
-    }
-    if let Some(n) = edit.last_sequence {
-        state.last_sequence = n;
-    }
-    for &(level, number) in &edit.deleted_segments {
-        let removed = live.get_mut(level as usize).and_then(|l| l.remove(&number));
-        if removed.is_none() {
-            state.problems.push(Problem::at(
-                file,
-                offset,
-                format!("deletes segment {number} from level {level}, where it is not live"),
-            ));
-        }
-    }
-    for (level, meta) in &edit.added_segments {
-        let already = live.iter().position(|l| l.contains_key(&meta.file_number));
-        match (already, live.get_mut(*level as usize)) {
-            (Some(at), _) => state.problems.push(Problem::at(
-                file,
-                offset,
-                format!(
-                    "adds segment {} to level {level}, already live in level {at}",
-                    meta.file_number
-                ),
-            )),
-            (None, Some(l)) => {
-                l.insert(meta.file_number, meta.clone());
-            }
-            (None, None) => state.problems.push(Problem::at(
-                file,
-                offset,
-                format!(
-                    "adds segment {} to level {level}, beyond the last level",
-                    meta.file_number
-                ),
-            )),
-        }
-    }
 }
