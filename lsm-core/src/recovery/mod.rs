@@ -100,20 +100,24 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
 
 /// What steps 2 to 5 of the module documentation found: the directory judged, and
 /// what replay recovered. Built without writing anything.
-struct Inspection {
-    listing: Listing,
-    state: ManifestState,
-    version: Version,
-    recovered: MemTable,
+pub(crate) struct Inspection {
+    pub listing: Listing,
+    pub state: ManifestState,
+    pub version: Version,
+    pub recovered: MemTable,
     /// WALs replayed, and the batches in them.
-    replayed: (usize, u64),
-    last_seq: u64,
-    audit: FileAudit,
+    pub replayed: (usize, u64),
+    pub last_seq: u64,
+    pub audit: FileAudit,
 }
 
 /// Steps 2 to 5: list, replay, judge. `Ok(None)` for a directory with no database
 /// (no manifest, no segment, no WAL).
-fn inspect(fs: &FsRef, dir: &Path, segments: &SegmentContext) -> Result<Option<Inspection>> {
+pub(crate) fn inspect(
+    fs: &FsRef,
+    dir: &Path,
+    segments: &SegmentContext,
+) -> Result<Option<Inspection>> {
     let listing = Listing::read(fs, dir)?;
     if !listing.manifest {
         if listing.segments.is_empty() && listing.wals.is_empty() {
