@@ -2,17 +2,15 @@
 //! segments plus the live WALs' batches (the memtable), merged in internal order.
 //!
 //! [`Merge`] yields every version of every key (key ascending, newest first), which
-//! is what `lsm-compact --dry-run` counts; [`LiveView`] keeps the newest version of
-//! each key and hides tombstones, which is what `Db::scan` returns and what
-//! `lsm-dump --entries` prints. Each step picks the smallest head among the sources by
+//! is what `lsm-compact --dry-run` counts. (The newest-version view `lsm-dump
+//! --entries` prints is the engine's own, `Db::open_read_only`.) Each step picks the smallest head among the sources by
 //! a linear scan: a directory has tens of sources, so a heap would not pay.
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
 
-use bytes::Bytes;
 use lsm_format::entry::compare_internal;
-use lsm_format::{Entry, EntryKind, SegmentIter, MAX_SEQUENCE};
+use lsm_format::{Entry, SegmentIter, MAX_SEQUENCE};
 
 use crate::error::{Error, Result};
 use crate::state::DbState;
@@ -152,45 +150,5 @@ impl Iterator for Merge {
         let item = self.sources.get_mut(i)?.pop();
         self.failed = item.is_err();
         Some(item)
-    }
-}
-
-/// The newest version of each key, tombstones hidden: what `Db::scan` returns.
-pub struct LiveView {
-    merge: Merge,
-    last_key: Option<Bytes>,
-}
-
-impl LiveView {
-    /// The live view of `state` within `range`.
-    ///
-    /// # Errors
-    /// As [`Merge::new`].
-    pub fn new(state: &DbState, range: KeyRange) -> Result<LiveView> {
-        Ok(LiveView {
-            merge: Merge::new(state, range)?,
-            last_key: None,
-        })
-    }
-}
-
-impl Iterator for LiveView {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let entry = match self.merge.next()? {
-                Ok(e) => e,
-                Err(e) => return Some(Err(e)),
-            };
-            // Older versions of a key already decided come after its newest one.
-            if self.last_key.as_ref() == Some(&entry.key) {
-                continue;
-            }
-            self.last_key = Some(entry.key.clone());
-            if entry.kind == EntryKind::Put {
-                return Some(Ok((entry.key, entry.value)));
-            }
-        }
     }
 }

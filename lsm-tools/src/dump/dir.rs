@@ -2,10 +2,11 @@
 //! memtable (live WALs), or with `--entries` every live key in order.
 //!
 //! The directory is read without taking its lock (see [`crate::state`]), so this
-//! works beside a process that has the database open; the entries are the merged view
-//! of [`crate::merge::LiveView`], the same pairs `Db::scan` returns.
+//! works beside a process that has the database open; the entries come from the
+//! engine's read-only view (`Db::open_read_only`), the same pairs `Db::scan` returns.
 
 use std::io::Write;
+use std::ops::Bound;
 use std::path::Path;
 
 use serde::Serialize;
@@ -15,7 +16,6 @@ use super::{out_err, write_json, write_json_line, DumpOptions};
 use crate::display::{human_bytes, plural, show, Style};
 use crate::error::{Error, Result};
 use crate::files::FileName;
-use crate::merge::LiveView;
 use crate::state::DbState;
 use crate::table::{Align, Table};
 
@@ -327,29 +327,22 @@ struct JsonPair {
 }
 
 fn dump_entries(state: &DbState, options: &DumpOptions, out: &mut dyn Write) -> Result<()> {
-    // A view built on a damaged file would silently lack data: refuse instead.
-    for w in &state.wals {
-        if let Err(e) = &w.replay {
-            return Err(Error::format(&w.path, e.clone_shallow()));
-        }
-    }
-    if let Some((level, meta)) = state.missing.first() {
-        return Err(Error::Usage(format!(
-            "level {level} segment {} is in the manifest but missing: the view would be incomplete",
-            crate::files::segment_name(meta.file_number)
-        )));
-    }
-    if let Ok(audit) = lsm_core::audit_files(&state.dir) {
-        if !audit.is_consistent() {
-            return Err(Error::Usage(format!(
-                "the manifest is behind its directory ({}): the view would be incomplete; \
-                 run lsm-verify for details",
-                audit.problems().join("; ")
-            )));
-        }
-    }
+    // The engine's own read-only view: the pairs `Db::scan` returns. It refuses a
+    // database whose view would silently lack data (a damaged live WAL, a missing
+    // live segment, a manifest behind its directory), as `Db::open` does.
+    let db = lsm_core::Db::open_read_only(&state.dir, lsm_core::Options::default())?;
+    let from = options
+        .range
+        .from
+        .as_deref()
+        .map_or(Bound::Unbounded, Bound::Included);
+    let to = options
+        .range
+        .to
+        .as_deref()
+        .map_or(Bound::Unbounded, Bound::Excluded);
+    let view = db.scan::<&[u8], _>((from, to));
     let style = options.style;
-    let view = LiveView::new(state, options.range.clone())?;
     for (n, item) in view.enumerate() {
         if options.limit.is_some_and(|l| n >= l) {
             break;
@@ -373,20 +366,4 @@ fn dump_entries(state: &DbState, options: &DumpOptions, out: &mut dyn Write) -> 
         }
     }
     Ok(())
-}
-
-/// Copies of format errors (which own an `io::Error` and so are not `Clone`).
-trait CloneShallow {
-    fn clone_shallow(&self) -> lsm_format::Error;
-}
-
-impl CloneShallow for lsm_format::Error {
-    fn clone_shallow(&self) -> lsm_format::Error {
-        match self {
-            lsm_format::Error::Corruption { offset, reason } => {
-                lsm_format::Error::corruption(*offset, reason.clone())
-            }
-            other => lsm_format::Error::corruption(other.offset().unwrap_or(0), other.to_string()),
-        }
-    }
 }
