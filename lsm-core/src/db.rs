@@ -440,6 +440,30 @@ impl Db {
         format!("read seq {seq}: {}", sv.describe_key(key.as_ref()))
     }
 
+    /// The steps a `get` of `key` takes now: the memtables and segments it consults,
+    /// what each key-range check and Bloom filter says, the block it reads, and the
+    /// version it stops at. A diagnostic (the `lsm` shell's `explain`); it reads the
+    /// same view and files a `get` would.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "on disk")?;
+    /// db.flush()?;
+    /// db.put("k", "in memory")?;
+    /// let trace = db.explain("k")?;
+    /// assert_eq!(trace.value().map(|v| &v[..]), Some(&b"in memory"[..]));
+    /// assert!(matches!(trace.steps[0], lsm_core::LookupStep::Memtable { found: Some(_), .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a file read on the way is damaged; [`Error::Io`].
+    pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
+        let (sv, seq) = self.inner.view();
+        crate::explain::trace(&sv, key.as_ref(), seq)
+    }
+
     /// Current counters of this open instance (they start at zero at each open),
     /// and the live segments per level.
     ///

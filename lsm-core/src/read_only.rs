@@ -315,6 +315,23 @@ impl ReadOnlyDb {
         )
     }
 
+    /// The steps a `get` of `key` takes in this view: see [`Db::explain`].
+    ///
+    /// ```
+    /// # use lsm_core::{Db, Options};
+    /// # let dir = tempfile::tempdir()?;
+    /// # Db::open(dir.path(), Options::default())?.put("k", "v")?;
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?;
+    /// assert_eq!(reader.explain("k")?.value().map(|v| &v[..]), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ReadOnlyDb::get`].
+    pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
+        crate::explain::trace(&self.sv, key.as_ref(), self.seq)
+    }
+
     /// The sequence number of the newest write in the view.
     ///
     /// ```

@@ -1,8 +1,8 @@
 //! `lsm`: a shell over an open database, for one command (`lsm DIR get KEY`) or a
 //! session at a prompt. [`Session::execute`] runs one [`ShellCommand`] and prints its
 //! result; [`Session::run_lines`] runs a scripted session (what the prompt does when
-//! standard input is not a terminal). `explain` is answered tool-side by
-//! [`explain`](mod@explain), from the files on disk.
+//! standard input is not a terminal). `explain` renders the engine's own
+//! lookup trace ([`explain`](mod@explain), `Db::explain`).
 
 pub mod command;
 pub mod explain;
@@ -10,7 +10,7 @@ pub mod stats;
 
 use std::io::{BufRead, Write};
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Parser;
 use lsm_core::{Db, Options};
@@ -25,7 +25,6 @@ use crate::error::{Error, Result};
 /// An open database and how to print what it returns.
 pub struct Session {
     db: Db,
-    dir: PathBuf,
     style: Style,
 }
 
@@ -62,11 +61,7 @@ impl Session {
             )),
             other => Error::Db(other),
         })?;
-        Ok(Session {
-            db,
-            dir: dir.to_path_buf(),
-            style,
-        })
+        Ok(Session { db, style })
     }
 
     /// The open database.
@@ -131,9 +126,8 @@ impl Session {
             }
             ShellCommand::Explain { key } => {
                 let key = arg(key)?;
-                let answer = self.db.get(&key)?;
-                let lines = explain::explain(&self.dir, &key, answer.as_deref(), style)?;
-                for line in lines {
+                let trace = self.db.explain(&key)?;
+                for line in explain::explain(&trace, style) {
                     writeln!(out, "{line}").map_err(out_err)?;
                 }
             }

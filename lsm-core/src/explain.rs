@@ -1,0 +1,258 @@
+//! A point lookup, step by step: which memtables and segments it consults, what each
+//! key-range check and Bloom filter says, which block it reads, and where it stops.
+//! The engine's own walk over its current view (the `SuperVersion` a `get` reads),
+//! in the order `SuperVersion::get` and `Version::get` use, for tools (`explain` in
+//! the `lsm` shell) and for understanding a read.
+
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+use lsm_format::entry::compare_internal;
+use lsm_format::segment::bloom::key_hash;
+use lsm_format::{EntryKind, MAX_SEQUENCE};
+
+use crate::error::{Error, Result};
+use crate::memtable::Found;
+use crate::segment_file::SegmentFile;
+use crate::super_version::SuperVersion;
+
+/// The steps of one point lookup: see [`Db::explain`](crate::Db::explain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LookupTrace {
+    /// The key looked up.
+    pub key: Bytes,
+    /// The sequence number the lookup reads at (the newest visible write).
+    pub sequence: u64,
+    /// What the lookup consulted, in order.
+    pub steps: Vec<LookupStep>,
+    /// The version it stopped at (a put or a tombstone), or `None` when no version
+    /// exists anywhere.
+    pub found: Option<FoundVersion>,
+}
+
+impl LookupTrace {
+    /// The value a `get` returns: the found put's value, `None` for a tombstone or
+    /// no version.
+    pub fn value(&self) -> Option<&Bytes> {
+        self.found
+            .as_ref()
+            .filter(|f| f.kind == VersionKind::Put)
+            .map(|f| &f.value)
+    }
+}
+
+/// A version of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FoundVersion {
+    /// Its sequence number.
+    pub sequence: u64,
+    /// Put or tombstone.
+    pub kind: VersionKind,
+    /// The value (empty for a tombstone).
+    pub value: Bytes,
+}
+
+/// Whether a version sets or deletes its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VersionKind {
+    /// Sets the key.
+    Put,
+    /// Deletes the key.
+    Tombstone,
+}
+
+/// What a Bloom filter said about the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FilterAnswer {
+    /// The segment was written without a filter.
+    NoFilter,
+    /// The key may be present: the block is read.
+    MayContain,
+    /// The key is certainly absent: the segment is skipped.
+    Absent,
+}
+
+/// One step of a lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupStep {
+    /// A memtable was searched: the active one (`immutable: None`) or an immutable
+    /// one waiting for flush (its position, 0 = the newest).
+    Memtable {
+        /// Which immutable memtable, or `None` for the active one.
+        immutable: Option<usize>,
+        /// The number of the WAL that holds its writes.
+        wal_number: u64,
+        /// The newest version it holds, if any.
+        found: Option<FoundVersion>,
+    },
+    /// A level is entered: how many segments it has, and how many of them were
+    /// passed over because their key range does not cover the key.
+    Level {
+        /// The level.
+        level: usize,
+        /// Its live segments.
+        segments: usize,
+        /// Segments whose key range does not cover the key.
+        out_of_range: usize,
+    },
+    /// A segment whose key range covers the key was consulted.
+    Segment {
+        /// Its level.
+        level: usize,
+        /// Its file number (`NNNNNN.seg`).
+        file_number: u64,
+        /// Its first key.
+        smallest_key: Bytes,
+        /// Its last key.
+        largest_key: Bytes,
+        /// What its Bloom filter said.
+        filter: FilterAnswer,
+        /// The block the index named: (entry index, offset, length); `None` when the
+        /// filter excluded the key or the key is past the last block.
+        block: Option<(usize, u64, u64)>,
+        /// The newest version the block holds, if any.
+        found: Option<FoundVersion>,
+    },
+    /// The lookup stopped: segments it did not consult, in the level where it
+    /// stopped (older level-0 files) and in deeper levels.
+    NotConsulted {
+        /// Older segments of the same level that cover the key.
+        in_level: usize,
+        /// Segments of deeper levels.
+        deeper: usize,
+    },
+}
+
+fn version(f: Found) -> FoundVersion {
+    FoundVersion {
+        sequence: f.seq,
+        kind: match f.kind {
+            EntryKind::Put => VersionKind::Put,
+            EntryKind::Tombstone => VersionKind::Tombstone,
+        },
+        value: f.value,
+    }
+}
+
+/// Traces the lookup of `key` at `seq` in `sv`.
+pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64) -> Result<LookupTrace> {
+    let hash = key_hash(key);
+    let mut trace = LookupTrace {
+        key: Bytes::copy_from_slice(key),
+        sequence: seq,
+        steps: Vec::new(),
+        found: None,
+    };
+    let levels = sv.version.levels();
+    let segments_below = |level: usize| -> usize { levels.iter().skip(level).map(Vec::len).sum() };
+    let imm = sv.imm.iter().rev().enumerate().map(|(i, m)| (Some(i), m));
+    for (immutable, mem) in std::iter::once((None, &sv.mem)).chain(imm) {
+        let found = mem.get(key, hash, seq).map(version);
+        trace.steps.push(LookupStep::Memtable {
+            immutable,
+            wal_number: mem.wal_number(),
+            found: found.clone(),
+        });
+        if found.is_some() {
+            trace.steps.push(LookupStep::NotConsulted {
+                in_level: 0,
+                deeper: segments_below(0),
+            });
+            trace.found = found;
+            return Ok(trace);
+        }
+    }
+    for (level, files) in levels.iter().enumerate() {
+        if files.is_empty() {
+            continue;
+        }
+        let covering: Vec<&SegmentFile> = files
+            .iter()
+            .filter(|f| f.contains_key(key))
+            .map(|f| &**f)
+            .collect();
+        trace.steps.push(LookupStep::Level {
+            level,
+            segments: files.len(),
+            out_of_range: files.len() - covering.len(),
+        });
+        for (i, file) in covering.iter().enumerate() {
+            let found = segment_step(&mut trace, level, file, key, hash, seq)?;
+            if found.is_some() {
+                trace.steps.push(LookupStep::NotConsulted {
+                    in_level: covering.len() - i - 1,
+                    deeper: segments_below(level + 1),
+                });
+                trace.found = found;
+                return Ok(trace);
+            }
+        }
+    }
+    Ok(trace)
+}
+
+/// Consults one segment the way `version::probe` does, recording each check.
+fn segment_step(
+    trace: &mut LookupTrace,
+    level: usize,
+    file: &SegmentFile,
+    key: &[u8],
+    hash: u64,
+    seq: u64,
+) -> Result<Option<FoundVersion>> {
+    let reader = &file.reader;
+    let filter = if reader.properties().bloom_bits_per_key == 0 {
+        FilterAnswer::NoFilter
+    } else if reader.may_contain_hash(hash) {
+        FilterAnswer::MayContain
+    } else {
+        FilterAnswer::Absent
+    };
+    let mut block = None;
+    let mut found = None;
+    if filter != FilterAnswer::Absent {
+        let index = reader
+            .index_entries()
+            .map_err(|e| Error::from_format(&file.path, e))?;
+        // The first index entry at or after (key, newest) names the only block that
+        // can hold the key (`docs/format.md` section 3.3).
+        block = index
+            .iter()
+            .enumerate()
+            .find(|(_, e)| {
+                compare_internal(&e.last_key, e.last_seq, key, MAX_SEQUENCE) != Ordering::Less
+            })
+            .map(|(i, e)| (i, e.handle.offset, u64::from(e.handle.len)));
+        if block.is_some() {
+            found = reader
+                .lookup_unfiltered(key, seq)
+                .map_err(|e| Error::from_format(&file.path, e))?
+                .map(|(seq, kind, value)| {
+                    version(Found {
+                        seq,
+                        kind,
+                        value: if kind == EntryKind::Put {
+                            value
+                        } else {
+                            Bytes::new()
+                        },
+                    })
+                });
+        }
+    }
+    trace.steps.push(LookupStep::Segment {
+        level,
+        file_number: file.number(),
+        smallest_key: file.meta.smallest_key.clone(),
+        largest_key: file.meta.largest_key.clone(),
+        filter,
+        block,
+        found: found.clone(),
+    });
+    Ok(found)
+}

@@ -1,0 +1,77 @@
+//! `Db::explain`: the engine's trace of a point lookup agrees with `get` for every
+//! key in every layer, and shows the steps a reader relies on (memtables first,
+//! level 0 newest first, filters, the block read, where it stops).
+
+mod common;
+
+use common::small_options;
+use lsm_core::{Db, FilterAnswer, LookupStep, VersionKind};
+
+fn key(i: u64) -> Vec<u8> {
+    format!("key-{i:05}").into_bytes()
+}
+
+#[test]
+fn the_trace_agrees_with_get_for_every_key_in_every_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), small_options()).unwrap();
+    for i in 0..3000u64 {
+        let k = key((i * 37) % 900);
+        if i % 7 == 0 {
+            db.delete(&k).unwrap();
+        } else {
+            db.put(&k, format!("value-{i}")).unwrap();
+        }
+    }
+    let stats = db.stats();
+    assert!(stats.flushes > 0 && stats.compactions > 0);
+    let reader = Db::open_read_only(tmp.path(), small_options()).unwrap();
+    let (mut from_memtable, mut from_segments, mut filtered) = (0, 0, 0);
+    for i in 0..1000u64 {
+        let k = key(i);
+        let want = db.get(&k).unwrap();
+        let trace = db.explain(&k).unwrap();
+        assert_eq!(trace.value(), want.as_ref(), "key {i}: {trace:?}");
+        assert_eq!(
+            reader.explain(&k).unwrap().value(),
+            reader.get(&k).unwrap().as_ref()
+        );
+        assert!(matches!(
+            trace.steps[0],
+            LookupStep::Memtable {
+                immutable: None,
+                ..
+            }
+        ));
+        match trace.steps.iter().rev().nth(1) {
+            Some(LookupStep::Memtable { found: Some(_), .. }) => from_memtable += 1,
+            Some(LookupStep::Segment { found: Some(_), .. }) => from_segments += 1,
+            _ => {}
+        }
+        filtered += trace
+            .steps
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    LookupStep::Segment {
+                        filter: FilterAnswer::Absent,
+                        ..
+                    }
+                )
+            })
+            .count();
+        if let Some(found) = &trace.found {
+            // A found version stops the walk: the last step says what was skipped.
+            assert!(
+                matches!(trace.steps.last(), Some(LookupStep::NotConsulted { .. })),
+                "{trace:?}"
+            );
+            if found.kind == VersionKind::Tombstone {
+                assert_eq!(trace.value(), None);
+            }
+        }
+    }
+    assert!(from_memtable > 0 && from_segments > 0 && filtered > 0);
+    db.close().unwrap();
+}
