@@ -36,10 +36,20 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Cargo features
+//!
+//! - `testing` (off by default): the test machinery, for tests, benchmarks and fuzz
+//!   targets: the simulated disk `fs::sim::SimFs` that keeps only synced data and
+//!   crashes on demand, the fault-injecting `fs::fault::FaultFs`, the `fuzzing` checks
+//!   and `bench_support`. It adds the `rand` dependency. Not a stable API; a crate
+//!   enables it in its `[dev-dependencies]`. `docs/testing.md` describes how the
+//!   workspace's own tests get it.
 #![warn(missing_docs)]
 
 mod background;
 pub mod batch;
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod bench_support;
 mod block_cache;
@@ -51,6 +61,7 @@ pub mod explain;
 mod filenames;
 mod flush;
 pub mod fs;
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod inner;

@@ -1,6 +1,7 @@
 //! The file-system layer: every file operation of the engine goes through
 //! [`FileSystem`], so tests can swap in a simulated disk that loses unsynced data
-//! ([`SimFs`]) or one that fails chosen operations ([`FaultFs`]).
+//! (`sim::SimFs`) or one that fails chosen operations (`fault::FaultFs`). Both
+//! modules exist only with the `testing` feature (see the crate documentation).
 //!
 //! Contract, relied on by the engine's crash-consistency rules
 //! (`docs/architecture.md`):
@@ -25,12 +26,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 pub use lsm_format::ReadAt;
 
+#[cfg(any(test, feature = "testing"))]
 pub mod fault;
 mod real;
+#[cfg(any(test, feature = "testing"))]
 pub mod sim;
 
+#[cfg(any(test, feature = "testing"))]
 pub use fault::{FaultFs, FaultKind, FaultMode, InjectedFault};
 pub use real::RealFs;
+#[cfg(any(test, feature = "testing"))]
 pub use sim::{CrashMode, SimFs};
 
 /// A file opened for appending.
