@@ -81,6 +81,7 @@ mod snapshot_list;
 pub mod stats;
 mod super_version;
 mod version;
+mod versions;
 mod wal;
 mod write;
 
@@ -96,6 +97,7 @@ pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegme
 pub use scan::Scan;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
+pub use versions::Versions;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

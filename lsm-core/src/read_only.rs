@@ -332,6 +332,28 @@ impl ReadOnlyDb {
         crate::explain::trace(&self.sv, key.as_ref(), self.seq)
     }
 
+    /// Every stored version of every key in the view, in key order and newest first
+    /// within a key, tombstones and overwritten values included: what a full
+    /// compaction would read (`lsm-compact --dry-run` counts what it would keep).
+    ///
+    /// ```
+    /// # use lsm_core::{Db, Options, VersionKind};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = Db::open(dir.path(), Options::default())?;
+    /// db.put("k", "1")?;
+    /// db.put("k", "2")?;
+    /// db.delete("gone")?;
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?;
+    /// let all: Vec<_> = reader.versions().collect::<Result<_, _>>()?;
+    /// assert_eq!(all.len(), 3);
+    /// assert_eq!(all[0].1.kind, VersionKind::Tombstone); // "gone" sorts first
+    /// assert_eq!(&all[1].1.value[..], b"2"); // newest version of "k" first
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn versions(&self) -> crate::Versions {
+        crate::Versions::new(&self.sv)
+    }
+
     /// The sequence number of the newest write in the view.
     ///
     /// ```

@@ -8,17 +8,17 @@
 //!
 //! Around that, the tool measures the directory before and after by listing files and
 //! reading the manifest, and [`dry_run`] computes what a full compaction would
-//! reclaim by merging the live files ([`crate::merge::Merge`]) without writing.
+//! reclaim by reading every stored version through the engine's read-only view
+//! (`ReadOnlyDb::versions`) without writing.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lsm_core::{Compression, Db, Options};
+use lsm_core::{Compression, Db, Options, VersionKind};
 use lsm_format::EntryKind;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::merge::{KeyRange, Merge};
 use crate::state::DbState;
 
 /// Engine options for the compaction's output.
@@ -222,19 +222,22 @@ pub fn dry_run(dir: &Path) -> Result<CompactReport> {
     let (mut kept, mut versions_dropped, mut tombstones_dropped) = (0u64, 0u64, 0u64);
     let (mut kept_raw, mut segment_raw) = (0u64, 0u64);
     let mut last: Option<bytes::Bytes> = None;
-    for entry in Merge::new(&state, KeyRange::default())? {
-        let e = entry?;
-        let newest = last.as_ref() != Some(&e.key);
-        match (newest, e.kind) {
-            (true, EntryKind::Put) => {
+    // Every stored version, newest first within a key, through the engine's own
+    // read-only view (its merge, its rules for what shadows what).
+    let view = lsm_core::Db::open_read_only(dir, lsm_core::Options::default())?;
+    for entry in view.versions() {
+        let (key, version) = entry?;
+        let newest = last.as_ref() != Some(&key);
+        match (newest, version.kind) {
+            (true, VersionKind::Put) => {
                 kept += 1;
-                kept_raw += (e.key.len() + e.value.len()) as u64;
+                kept_raw += (key.len() + version.value.len()) as u64;
             }
-            (_, EntryKind::Tombstone) => tombstones_dropped += 1,
-            (false, EntryKind::Put) => versions_dropped += 1,
+            (false, VersionKind::Put) => versions_dropped += 1,
+            _ => tombstones_dropped += 1,
         }
         if newest {
-            last = Some(e.key);
+            last = Some(key);
         }
     }
     for seg in &state.segments {

@@ -10,9 +10,10 @@
 //! - [`shell`]: `lsm`, one-shot commands and an interactive prompt, with `explain`;
 //! - [`bench`](mod@bench): `lsm-bench`, a db_bench-style benchmark.
 //!
-//! Shared parts: [`state`] reads a database directory without taking its lock,
-//! [`merge`] merges its files into the view `Db::scan` gives, [`display`] prints keys
-//! and values readably, [`table`] aligns columns, [`units`] parses counts and sizes
+//! Shared parts: [`state`] reads a database directory's files without taking its
+//! lock (what `lsm-verify` and the dump summary look at; merged views, lookups and
+//! the judgement of files are the engine's: `Db::open_read_only`, `Db::explain`,
+//! `lsm_core::audit_files`), [`display`] prints keys and values readably, [`table`] aligns columns, [`units`] parses counts and sizes
 //! given with units (`1M`, `128MiB`).
 #![warn(missing_docs)]
 // Tools read damaged files on purpose: bytes from disk must never panic them.
@@ -24,7 +25,6 @@ pub mod display;
 pub mod dump;
 pub mod error;
 pub mod files;
-pub mod merge;
 pub mod problem;
 pub mod shell;
 pub mod state;

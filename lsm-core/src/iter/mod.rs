@@ -57,7 +57,6 @@ pub(crate) trait Cursor: Send {
         None
     }
     /// The key as owned bytes: shared when possible, copied otherwise.
-    #[cfg(test)]
     fn key_bytes(&self) -> Bytes {
         self.shared_key()
             .unwrap_or_else(|| Bytes::copy_from_slice(self.key()))

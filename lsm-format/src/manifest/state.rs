@@ -27,7 +27,7 @@ pub struct ManifestState {
     /// Why the tail was torn, when it was.
     pub torn_kind: Option<LogDamageKind>,
     /// Offset just past the last replayed record: where the file is clean up to. Set
-    /// by [`replay_manifest`]; [`apply`](Self::apply) leaves it alone.
+    /// by [`replay_manifest`](super::replay_manifest); [`apply`](Self::apply) leaves it alone.
     pub clean_len: u64,
     /// Segments this manifest records as dead (deleted by an edit, or named
     /// obsolete) that were not found gone yet: their files may still exist and may

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use lsm_tools::display::{parse_bytes, Style};
-use lsm_tools::dump::{dump, DumpOptions};
+use lsm_tools::dump::{dump, DumpOptions, KeyRange};
 use lsm_tools::files::Target;
-use lsm_tools::merge::KeyRange;
 
 /// Print the contents of a segment, write-ahead log, manifest, or a whole database
 /// directory. Reads files directly without taking the database lock, so it works

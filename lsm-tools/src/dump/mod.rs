@@ -18,7 +18,6 @@ use serde::Serialize;
 use crate::display::{show, Style};
 use crate::error::{Error, Result};
 use crate::files::{detect, Target};
-use crate::merge::KeyRange;
 
 /// What to print and how.
 #[derive(Debug, Clone, Default)]
@@ -178,4 +177,13 @@ pub fn out_err(e: std::io::Error) -> Error {
         path: "<output>".into(),
         source: e,
     }
+}
+
+/// Bounds of `lsm-dump --entries`: `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRange {
+    /// First key included.
+    pub from: Option<Vec<u8>>,
+    /// First key excluded.
+    pub to: Option<Vec<u8>>,
 }

@@ -1,0 +1,80 @@
+//! Every stored version of every key of a view, newest first within a key: what a
+//! full compaction would read. For tools (`lsm-compact --dry-run` counts what it would
+//! keep and drop) and tests; reads use `Scan`, which shows only the newest visible
+//! version of each key.
+
+use std::ops::Bound;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::explain::{FoundVersion, VersionKind};
+use crate::iter::{Cursor, MergeCursor};
+use crate::super_version::SuperVersion;
+
+/// An iterator over every stored version of every key, in key order and, within a
+/// key, newest first; tombstones included. See [`ReadOnlyDb::versions`].
+///
+/// [`ReadOnlyDb::versions`]: crate::ReadOnlyDb::versions
+pub struct Versions {
+    cursor: MergeCursor,
+    started: bool,
+    failed: bool,
+}
+
+impl Versions {
+    pub(crate) fn new(sv: &SuperVersion) -> Versions {
+        Versions {
+            cursor: sv.cursor(Bound::Unbounded, Bound::Unbounded),
+            started: false,
+            failed: false,
+        }
+    }
+}
+
+impl Iterator for Versions {
+    type Item = Result<(Bytes, FoundVersion)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let step = if self.started {
+            self.cursor.next()
+        } else {
+            self.started = true;
+            self.cursor.seek_to_first()
+        };
+        if let Err(e) = step {
+            // A damaged block ends the iteration: nothing after it can be trusted to
+            // be complete.
+            self.failed = true;
+            return Some(Err(e));
+        }
+        if !self.cursor.valid() {
+            return None;
+        }
+        let kind = match self.cursor.kind() {
+            lsm_format::EntryKind::Put => VersionKind::Put,
+            lsm_format::EntryKind::Tombstone => VersionKind::Tombstone,
+        };
+        Some(Ok((
+            self.cursor.key_bytes(),
+            FoundVersion {
+                sequence: self.cursor.seq(),
+                kind,
+                value: if kind == VersionKind::Put {
+                    self.cursor.value()
+                } else {
+                    Bytes::new()
+                },
+            },
+        )))
+    }
+}
+
+impl std::fmt::Debug for Versions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Versions").finish_non_exhaustive()
+    }
+}
