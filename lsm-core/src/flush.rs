@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use lsm_format::manifest::VersionEdit;
 
 use crate::compaction::retention::Retention;
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonedBy, Result};
 use crate::filenames;
 use crate::inner::DbInner;
 use crate::memtable::MemTable;
@@ -103,7 +103,11 @@ impl DbInner {
                 // before the failure (a failed commit marker, or a failed fsync of
                 // bytes that were written), and then the next open replays it and
                 // needs them. If it did not, they are orphans that open removes.
-                return Err(self.poison.poison("manifest write failed", e));
+                return Err(self.poison.poison(
+                    PoisonedBy::ManifestWrite,
+                    "manifest write failed",
+                    e,
+                ));
             }
         };
         let mut st = self.state.lock();

@@ -76,6 +76,7 @@ pub use bytes::Bytes;
 pub use db::Db;
 pub use destroy::{destroy, destroy_with_fs};
 pub use error::{Error, Result};
+pub use error::{InvalidArgumentKind, PoisonedBy};
 pub use options::{Compression, Options, WriteOptions};
 pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
 pub use scan::Scan;
