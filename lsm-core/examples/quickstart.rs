@@ -32,11 +32,9 @@ fn main() -> lsm_core::Result<()> {
         .unwrap_or_else(|| {
             std::env::temp_dir().join(format!("lsm-quickstart-{}", std::process::id()))
         });
-    let options = Options {
-        memtable_size: 64 << 10,
-        segment_size: 4 << 10,
-        ..Default::default()
-    };
+    let options = Options::default()
+        .with_memtable_size(64 << 10)
+        .with_segment_size(4 << 10);
     println!("opening {}", dir.display());
     let db = Db::open(&dir, options.clone())?;
 

@@ -18,7 +18,7 @@ use lsm_format::manifest::MAX_LEVELS;
 
 use crate::compaction::picker::{pick, pick_full};
 use crate::compaction::PickerConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonedBy, Result};
 use crate::inner::DbInner;
 
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -57,7 +57,10 @@ fn guarded<T>(job: impl FnOnce() -> Result<T>) -> Result<T> {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(Error::Poisoned(format!("background job panicked: {what}")))
+            Err(Error::Poisoned {
+                operation: PoisonedBy::Panic,
+                message: format!("background job panicked: {what}"),
+            })
         }
     }
 }
@@ -78,7 +81,9 @@ fn flush_loop(inner: Arc<DbInner>) {
             }
         }
         if let Err(e) = guarded(|| inner.flush_oldest()) {
-            inner.poison.poison("background flush failed", e);
+            inner
+                .poison
+                .poison(PoisonedBy::BackgroundFlush, "background flush failed", e);
             inner.done_cv.notify_all();
         }
     }
@@ -135,7 +140,11 @@ fn compaction_loop(inner: Arc<DbInner>) {
         };
         let result = match result {
             Err(Error::Closed) => Err(Error::Closed),
-            Err(e) => Err(inner.poison.poison("background compaction failed", e)),
+            Err(e) => Err(inner.poison.poison(
+                PoisonedBy::BackgroundCompaction,
+                "background compaction failed",
+                e,
+            )),
             Ok(()) => Ok(()),
         };
         for w in waiters {

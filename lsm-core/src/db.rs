@@ -11,7 +11,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::batch::WriteBatch;
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgumentKind, PoisonedBy, Result};
 use crate::fs::{FsRef, RealFs};
 use crate::inner::DbInner;
 use crate::options::{Options, WriteOptions};
@@ -410,10 +410,13 @@ impl Db {
     /// [`Db::compact`].
     pub fn compact_into(&self, level: usize) -> Result<()> {
         if !(1..lsm_format::manifest::MAX_LEVELS).contains(&level) {
-            return Err(Error::InvalidArgument(format!(
-                "compaction target level {level} is outside 1..={}",
-                lsm_format::manifest::MAX_LEVELS - 1
-            )));
+            return Err(Error::InvalidArgument {
+                kind: InvalidArgumentKind::LevelOutOfRange,
+                message: format!(
+                    "compaction target level {level} is outside 1..={}",
+                    lsm_format::manifest::MAX_LEVELS - 1
+                ),
+            });
         }
         self.compact_request(Some(level))
     }
@@ -516,7 +519,10 @@ impl Db {
         self.inner.wake_all();
         for t in threads.drain(..) {
             if t.join().is_err() && result.is_ok() {
-                result = Err(Error::Poisoned("a background thread panicked".to_string()));
+                result = Err(Error::Poisoned {
+                    operation: PoisonedBy::Panic,
+                    message: "a background thread panicked".to_string(),
+                });
             }
         }
         if result.is_ok() {

@@ -13,7 +13,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgumentKind, Result};
 use crate::filenames::{classify, FileKind, LOCK, MANIFEST};
 use crate::fs::{FsRef, RealFs};
 
@@ -29,8 +29,8 @@ use crate::fs::{FsRef, RealFs};
 /// # Errors
 /// - [`Error::Locked`] when a [`Db`](crate::Db), in this process or another, has the
 ///   database open; nothing is deleted.
-/// - [`Error::InvalidArgument`] when the directory holds an entry that is not a
-///   database file (a file or subdirectory of another name); nothing is deleted.
+/// - [`Error::InvalidArgument`] of kind [`InvalidArgumentKind::ForeignFiles`] when
+///   the directory holds an entry that is not a database file (a file or subdirectory of another name); nothing is deleted.
 /// - [`Error::Io`] when `path` is not a directory or a file cannot be removed; the
 ///   files removed before the failure stay removed.
 ///
@@ -121,10 +121,13 @@ fn list(fs: &FsRef, path: &Path) -> Result<Vec<String>> {
 
 fn refuse_foreign(path: &Path, names: &[String]) -> Result<()> {
     match names.iter().find(|n| classify(n) == FileKind::Other) {
-        Some(name) => Err(Error::InvalidArgument(format!(
-            "{} holds {name}, which is not a database file: refusing to destroy it",
-            path.display()
-        ))),
+        Some(name) => Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::ForeignFiles,
+            message: format!(
+                "{} holds {name}, which is not a database file: refusing to destroy it",
+                path.display()
+            ),
+        }),
         None => Ok(()),
     }
 }
@@ -137,11 +140,14 @@ fn refuse_non_utf8_names(path: &Path) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(path, e))?;
         if entry.file_name().to_str().is_none() {
-            return Err(Error::InvalidArgument(format!(
-                "{} holds {}, which is not a database file: refusing to destroy it",
-                path.display(),
-                entry.file_name().to_string_lossy()
-            )));
+            return Err(Error::InvalidArgument {
+                kind: InvalidArgumentKind::ForeignFiles,
+                message: format!(
+                    "{} holds {}, which is not a database file: refusing to destroy it",
+                    path.display(),
+                    entry.file_name().to_string_lossy()
+                ),
+            });
         }
     }
     Ok(())
@@ -181,7 +187,16 @@ mod tests {
     fn a_foreign_file_stops_everything() {
         let (fs, dir) = sim_with(&["MANIFEST", "000003.seg", "notes.txt"]);
         let err = destroy_with_fs(dir, fs.clone()).unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidArgument {
+                    kind: InvalidArgumentKind::ForeignFiles,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("notes.txt"), "{err}");
         // Nothing deleted, and no LOCK created in a directory that is not ours.
         assert_eq!(

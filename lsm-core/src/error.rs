@@ -1,5 +1,6 @@
 //! The engine's error type.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -43,26 +44,198 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
-    /// An argument the engine cannot store (e.g. a key over the size limit).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
+    /// An argument the engine refuses; nothing was written or deleted. `kind` says
+    /// which rule it broke, `message` the details.
+    ///
+    /// ```
+    /// use lsm_core::{Db, Error, InvalidArgumentKind, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let long_key = vec![b'k'; 70_000];
+    /// match db.put(&long_key, "v") {
+    ///     Err(Error::InvalidArgument { kind: InvalidArgumentKind::KeyTooLong, message }) => {
+    ///         assert!(message.contains("70000"), "{message}");
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[error("invalid argument: {message}")]
+    InvalidArgument {
+        /// Which rule the argument broke.
+        kind: InvalidArgumentKind,
+        /// What was refused, with the figures or names involved.
+        message: String,
+    },
     /// An earlier write or fsync of the WAL or manifest failed (or a background job
     /// did), so durability can no longer be promised: writes are refused until the
-    /// database is reopened.
-    #[error("database refuses writes after an earlier failure: {0}")]
-    Poisoned(String),
+    /// database is reopened. `operation` names what failed first, `message` how.
+    ///
+    /// ```
+    /// use lsm_core::{Error, PoisonedBy};
+    ///
+    /// /// True when the write-ahead log failed: the disk under it is suspect.
+    /// fn wal_failed(err: &Error) -> bool {
+    ///     matches!(
+    ///         err,
+    ///         Error::Poisoned { operation: PoisonedBy::WalWrite | PoisonedBy::WalSync, .. }
+    ///     )
+    /// }
+    ///
+    /// let err = Error::Poisoned {
+    ///     operation: PoisonedBy::WalSync,
+    ///     message: "WAL fsync failed: i/o error".into(),
+    /// };
+    /// assert!(wal_failed(&err));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "database refuses writes after an earlier failure: WAL fsync failed: i/o error"
+    /// );
+    /// ```
+    #[error("database refuses writes after an earlier failure: {message}")]
+    Poisoned {
+        /// The operation whose failure poisoned the database.
+        operation: PoisonedBy,
+        /// What failed and why.
+        message: String,
+    },
     /// The database was closed.
     #[error("database is closed")]
     Closed,
 }
 
+/// Which rule an [`Error::InvalidArgument`] broke, for callers that act on it
+/// without reading the message.
+///
+/// ```
+/// use lsm_core::{Error, InvalidArgumentKind};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("notes.txt"), "mine")?;
+/// match lsm_core::destroy(dir.path()) {
+///     Err(Error::InvalidArgument { kind: InvalidArgumentKind::ForeignFiles, .. }) => {}
+///     other => panic!("{other:?}"),
+/// }
+/// assert!(dir.path().join("notes.txt").exists()); // nothing was deleted
+/// assert_eq!(InvalidArgumentKind::ForeignFiles.to_string(), "foreign files");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidArgumentKind {
+    /// A key longer than 65,535 bytes.
+    KeyTooLong,
+    /// A value longer than 256 MiB.
+    ValueTooLong,
+    /// A batch (or a group of batches committed together) too large for one
+    /// write-ahead-log record.
+    BatchTooLarge,
+    /// A level number outside the levels a database has (1 ..= 15 for
+    /// [`Db::compact_into`](crate::Db::compact_into)).
+    LevelOutOfRange,
+    /// A directory that holds entries which are not database files, which
+    /// [`destroy`](crate::destroy) refuses to empty.
+    ForeignFiles,
+    /// Something `lsm-format` cannot encode (a block over 4 GiB, a segment index
+    /// over its limit, keys out of order).
+    Unencodable,
+}
+
+impl fmt::Display for InvalidArgumentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidArgumentKind::KeyTooLong => "key too long",
+            InvalidArgumentKind::ValueTooLong => "value too long",
+            InvalidArgumentKind::BatchTooLarge => "batch too large",
+            InvalidArgumentKind::LevelOutOfRange => "level out of range",
+            InvalidArgumentKind::ForeignFiles => "foreign files",
+            InvalidArgumentKind::Unencodable => "cannot be encoded",
+        })
+    }
+}
+
+/// The operation whose failure put a database in the [`Error::Poisoned`] state.
+///
+/// ```
+/// use lsm_core::{Error, PoisonedBy};
+///
+/// fn advice(err: &Error) -> &'static str {
+///     match err {
+///         Error::Poisoned { operation: PoisonedBy::Panic, .. } => "report a bug, then reopen",
+///         Error::Poisoned { .. } => "check the disk, then reopen",
+///         _ => "",
+///     }
+/// }
+///
+/// let err = Error::Poisoned { operation: PoisonedBy::ManifestWrite, message: String::new() };
+/// assert_eq!(advice(&err), "check the disk, then reopen");
+/// assert_eq!(PoisonedBy::ManifestWrite.to_string(), "manifest write");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PoisonedBy {
+    /// Appending a commit to the write-ahead log.
+    WalWrite,
+    /// Fsyncing the write-ahead log, on a synced write, [`Db::sync`](crate::Db::sync)
+    /// or when a full memtable's log is closed.
+    WalSync,
+    /// Creating the write-ahead log of a new memtable.
+    WalCreate,
+    /// Fsyncing the database directory after creating a file.
+    DirectorySync,
+    /// Appending to or fsyncing the manifest.
+    ManifestWrite,
+    /// A background flush of a memtable to a segment.
+    BackgroundFlush,
+    /// A background compaction.
+    BackgroundCompaction,
+    /// A panic in one of the engine's threads.
+    Panic,
+}
+
+impl fmt::Display for PoisonedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PoisonedBy::WalWrite => "wal write",
+            PoisonedBy::WalSync => "wal sync",
+            PoisonedBy::WalCreate => "wal creation",
+            PoisonedBy::DirectorySync => "directory sync",
+            PoisonedBy::ManifestWrite => "manifest write",
+            PoisonedBy::BackgroundFlush => "background flush",
+            PoisonedBy::BackgroundCompaction => "background compaction",
+            PoisonedBy::Panic => "panic",
+        })
+    }
+}
+
 impl Error {
-    /// True for [`Error::Corruption`].
+    /// True for [`Error::Corruption`]: damaged or foreign bytes in a database file.
+    ///
+    /// ```
+    /// use lsm_core::Error;
+    ///
+    /// let damaged = Error::Corruption {
+    ///     file: "000007.seg".into(),
+    ///     offset: 4096,
+    ///     reason: "block checksum mismatch".into(),
+    /// };
+    /// assert!(damaged.is_corruption());
+    /// assert!(!Error::Closed.is_corruption());
+    /// ```
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corruption { .. })
     }
 
     /// Wraps an I/O error with the path it happened on.
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let err = lsm_core::Error::io("/db/MANIFEST", io::Error::from(io::ErrorKind::NotFound));
+    /// assert!(matches!(err, lsm_core::Error::Io { .. }));
+    /// assert!(err.to_string().starts_with("i/o error on /db/MANIFEST: "));
+    /// ```
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -93,18 +266,38 @@ impl Error {
                 field,
                 reason: reason.clone(),
             },
-            Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
-            Error::Poisoned(s) => Error::Poisoned(s.clone()),
+            Error::InvalidArgument { kind, message } => Error::InvalidArgument {
+                kind: *kind,
+                message: message.clone(),
+            },
+            Error::Poisoned { operation, message } => Error::Poisoned {
+                operation: *operation,
+                message: message.clone(),
+            },
             Error::Closed => Error::Closed,
         }
     }
 
-    /// Converts a format error met while decoding `file`.
+    /// Converts a format error met while decoding `file`: its I/O errors become
+    /// [`Error::Io`] on `file`, its refused arguments [`Error::InvalidArgument`]
+    /// ([`InvalidArgumentKind::Unencodable`]), everything else [`Error::Corruption`]
+    /// at the offset it names.
+    ///
+    /// ```
+    /// use lsm_core::Error;
+    ///
+    /// let bad = lsm_format::Error::InvalidArgument("block would exceed 4 GiB".into());
+    /// let err = Error::from_format("000009.seg", bad);
+    /// assert_eq!(err.to_string(), "invalid argument: block would exceed 4 GiB");
+    /// ```
     pub fn from_format(file: impl Into<PathBuf>, err: lsm_format::Error) -> Self {
         let file = file.into();
         match err {
             lsm_format::Error::Io(source) => Error::Io { path: file, source },
-            lsm_format::Error::InvalidArgument(s) => Error::InvalidArgument(s),
+            lsm_format::Error::InvalidArgument(message) => Error::InvalidArgument {
+                kind: InvalidArgumentKind::Unencodable,
+                message,
+            },
             other => {
                 let offset = other.offset().unwrap_or(0);
                 let reason = match &other {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use lsm_format::manifest::VersionEdit;
 
 use crate::compaction::retention::Retention;
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonedBy, Result};
 use crate::filenames;
 use crate::inner::DbInner;
 use crate::memtable::MemTable;
@@ -103,7 +103,11 @@ impl DbInner {
                 // before the failure (a failed commit marker, or a failed fsync of
                 // bytes that were written), and then the next open replays it and
                 // needs them. If it did not, they are orphans that open removes.
-                return Err(self.poison.poison("manifest write failed", e));
+                return Err(self.poison.poison(
+                    PoisonedBy::ManifestWrite,
+                    "manifest write failed",
+                    e,
+                ));
             }
         };
         let mut st = self.state.lock();
@@ -155,14 +159,16 @@ impl DbInner {
         drop(removed);
         let (wal_number, entries) = (mem.wal_number(), mem.len());
         drop(mem);
-        self.done_cv.notify_all();
-        self.compact_cv.notify_one();
+        // The WAL goes before waiters wake, so that when `Db::flush` returns the
+        // directory holds no WAL it made obsolete.
         let wal = filenames::wal_path(&self.dir, wal_number);
         if let Err(e) = self.fs.remove(&wal) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 log::warn!("could not remove flushed WAL {}: {e}", wal.display());
             }
         }
+        self.done_cv.notify_all();
+        self.compact_cv.notify_one();
         log::info!(
             "flushed memtable of WAL {wal_number} ({entries} entries) to {} segment(s), {bytes} \
              bytes, in {:?}",

@@ -90,6 +90,7 @@ pub use bytes::Bytes;
 pub use db::Db;
 pub use destroy::{destroy, destroy_with_fs};
 pub use error::{Error, Result};
+pub use error::{InvalidArgumentKind, PoisonedBy};
 pub use explain::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKind};
 pub use options::{Compression, Options, WriteOptions};
 pub use read_only::ReadOnlyDb;

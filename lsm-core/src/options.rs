@@ -6,23 +6,25 @@ use crate::error::{Error, Result};
 
 pub use lsm_format::Compression;
 
-/// How a database behaves. A plain struct: set fields, take the rest from
-/// [`Default`]. [`crate::Db::open`] refuses invalid values with
-/// [`Error::InvalidOptions`] naming the field.
+/// How a database behaves. Start from [`Default`] and change what you need with the
+/// `with_*` setters; each states its default. The fields stay readable.
+/// [`crate::Db::open`] refuses invalid values with [`Error::InvalidOptions`] naming
+/// the field.
 ///
 /// ```
-/// use lsm_core::{Db, Options};
+/// use lsm_core::{Compression, Db, Options};
 ///
-/// let options = Options {
-///     memtable_size: 16 << 20,
-///     sync_writes: true,
-///     ..Options::default()
-/// };
+/// let options = Options::default()
+///     .with_memtable_size(16 << 20)
+///     .with_sync_writes(true)
+///     .with_compression(Compression::Lz4);
+/// assert_eq!(options.memtable_size, 16 << 20);
 /// let dir = tempfile::tempdir()?;
 /// let db = Db::open(dir.path(), options)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Bytes of writes a memtable takes before it is frozen and flushed to segments,
     /// counted as the memory the entries occupy: key and value plus about 30 bytes
@@ -35,16 +37,16 @@ pub struct Options {
     /// Target uncompressed size of a data block in bytes. Default 4 KiB. 256 B ..= 1 MiB.
     pub block_size: usize,
     /// Bloom filter bits per key of segments below level 0; 0 disables their
-    /// filters. Default 14 (about 0.19 % false positives; each false positive costs a
-    /// data-block read). At most 32.
+    /// filters. Default 14; each false positive costs a data-block read. At most 32.
     pub bloom_bits_per_key: u8,
     /// Bloom filter bits per key of level-0 segments (flush outputs); 0 disables
-    /// their filters. Default 24 (about 0.008 % false positives). At most 32.
+    /// their filters. Default 24. At most 32.
     ///
     /// A lookup probes every level-0 file whose key range holds the key, but only one
     /// file per deeper level, so level 0 gets more bits, as in fjall's defaults; its
     /// files are few and short-lived, so this costs little space (3 bytes per key).
-    /// `docs/perf-log.md` has the measurements behind the default.
+    /// `docs/perf-log.md` has the measurements behind this default and
+    /// [`bloom_bits_per_key`](Self::bloom_bits_per_key)'s.
     pub level0_bloom_bits_per_key: u8,
     /// Bytes of decompressed blocks kept in the LRU block cache; 0 disables it.
     /// Default 128 MiB. Only reads fill it (compaction's one-pass reads do not).
@@ -54,13 +56,12 @@ pub struct Options {
     /// block goes through the block cache; `u64::MAX` maps every segment.
     ///
     /// A read through the mapping costs no system call, but the pages it touches
-    /// (on Linux, whole page-cache folios of up to 2 MiB) stay in the process's
-    /// resident memory while the segment is open, besides the decompressed copy the
-    /// cache keeps; the same memory given to the cache spares decompressions
-    /// (`docs/perf-log.md` measures the trade). A segment takes its share of the
-    /// budget at the first block read that finds room, and gives it back when it is
-    /// deleted. Index, filter and properties blocks are always read through the
-    /// mapping.
+    /// stay in the process's resident memory while the segment is open, besides the
+    /// decompressed copy the cache keeps; the same memory given to the cache spares
+    /// decompressions (`docs/perf-log.md` measures the trade). A segment takes its
+    /// share of the budget at the first block read that finds room, and gives it back
+    /// when it is deleted. Index, filter and properties blocks are always read
+    /// through the mapping.
     pub mmap_read_budget: u64,
     /// Fsync the write-ahead log before acknowledging every write. Default false: a
     /// write reaches the operating system before it is acknowledged (so it survives a
@@ -108,6 +109,213 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Sets [`memtable_size`](Self::memtable_size): the bytes of writes (about 30 bytes
+    /// per entry on top of key and value) a memtable takes before it is frozen and
+    /// flushed to a segment. Default 64 MiB; at least 4 KiB.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_memtable_size(16 << 20);
+    /// assert_eq!(options.memtable_size, 16 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_memtable_size(mut self, bytes: usize) -> Self {
+        self.memtable_size = bytes;
+        self
+    }
+
+    /// Sets [`segment_size`](Self::segment_size): the size at which flush and compaction
+    /// outputs roll to a new segment file. Default 64 MiB; at least 1 KiB.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_segment_size(8 << 20);
+    /// assert_eq!(options.segment_size, 8 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_segment_size(mut self, bytes: usize) -> Self {
+        self.segment_size = bytes;
+        self
+    }
+
+    /// Sets [`block_size`](Self::block_size): the target uncompressed size of a data
+    /// block, the unit of reads and of the block cache. Default 4 KiB; 256 B ..= 1 MiB.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_block_size(16 << 10);
+    /// assert_eq!(options.block_size, 16 << 10);
+    /// ```
+    #[must_use]
+    pub fn with_block_size(mut self, bytes: usize) -> Self {
+        self.block_size = bytes;
+        self
+    }
+
+    /// Sets [`bloom_bits_per_key`](Self::bloom_bits_per_key): the Bloom filter bits per
+    /// key of segments below level 0, which spare reads of keys a segment lacks (0 disables
+    /// their filters). Default 14; at most 32.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_bloom_bits_per_key(10);
+    /// assert_eq!(options.bloom_bits_per_key, 10);
+    /// ```
+    #[must_use]
+    pub fn with_bloom_bits_per_key(mut self, bits: u8) -> Self {
+        self.bloom_bits_per_key = bits;
+        self
+    }
+
+    /// Sets [`level0_bloom_bits_per_key`](Self::level0_bloom_bits_per_key): the Bloom
+    /// filter bits per key of level-0 segments, which every lookup may probe (0 disables
+    /// their filters). Default 24; at most 32.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_level0_bloom_bits_per_key(16);
+    /// assert_eq!(options.level0_bloom_bits_per_key, 16);
+    /// ```
+    #[must_use]
+    pub fn with_level0_bloom_bits_per_key(mut self, bits: u8) -> Self {
+        self.level0_bloom_bits_per_key = bits;
+        self
+    }
+
+    /// Sets [`block_cache_size`](Self::block_cache_size): the bytes of decompressed
+    /// blocks the LRU block cache keeps for reads (0 disables it). Default 128 MiB.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_block_cache_size(32 << 20);
+    /// assert_eq!(options.block_cache_size, 32 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_block_cache_size(mut self, bytes: usize) -> Self {
+        self.block_cache_size = bytes;
+        self
+    }
+
+    /// Sets [`mmap_read_budget`](Self::mmap_read_budget): the segment bytes whose data
+    /// blocks are read through the memory mapping rather than with a positional read per
+    /// block-cache miss (`u64::MAX` maps every segment). Default 0: every data block goes
+    /// through the block cache.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_mmap_read_budget(u64::MAX);
+    /// assert_eq!(options.mmap_read_budget, u64::MAX);
+    /// ```
+    #[must_use]
+    pub fn with_mmap_read_budget(mut self, bytes: u64) -> Self {
+        self.mmap_read_budget = bytes;
+        self
+    }
+
+    /// Sets [`sync_writes`](Self::sync_writes): whether every write fsyncs the
+    /// write-ahead log before it is acknowledged, so it survives power loss. Default
+    /// false: writes survive a process crash, and [`crate::Db::sync`] or
+    /// [`WriteOptions::with_sync`] make them durable.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_sync_writes(true);
+    /// assert!(options.sync_writes);
+    /// ```
+    #[must_use]
+    pub fn with_sync_writes(mut self, sync: bool) -> Self {
+        self.sync_writes = sync;
+        self
+    }
+
+    /// Sets [`flush_interval`](Self::flush_interval): the age at which a memtable is
+    /// flushed even if it is not full. Default `None`: memtables are flushed only when
+    /// full.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_flush_interval(Some(std::time::Duration::from_secs(60)));
+    /// assert_eq!(options.flush_interval, Some(std::time::Duration::from_secs(60)));
+    /// ```
+    #[must_use]
+    pub fn with_flush_interval(mut self, interval: Option<Duration>) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Sets [`level0_compaction_trigger`](Self::level0_compaction_trigger): the number
+    /// of level-0 segments that starts a compaction into level 1. Default 4; at least 1.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_level0_compaction_trigger(8);
+    /// assert_eq!(options.level0_compaction_trigger, 8);
+    /// ```
+    #[must_use]
+    pub fn with_level0_compaction_trigger(mut self, segments: usize) -> Self {
+        self.level0_compaction_trigger = segments;
+        self
+    }
+
+    /// Sets [`level0_stop_writes`](Self::level0_stop_writes): the number of level-0
+    /// segments at which writers wait for compaction (they slow down from half of it).
+    /// Default 20; must exceed the compaction trigger.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_level0_stop_writes(40);
+    /// assert_eq!(options.level0_stop_writes, 40);
+    /// ```
+    #[must_use]
+    pub fn with_level0_stop_writes(mut self, segments: usize) -> Self {
+        self.level0_stop_writes = segments;
+        self
+    }
+
+    /// Sets [`level_size_multiplier`](Self::level_size_multiplier): how many times
+    /// larger each level is than the one above it. Default 10; 2 ..= 100.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_level_size_multiplier(8);
+    /// assert_eq!(options.level_size_multiplier, 8);
+    /// ```
+    #[must_use]
+    pub fn with_level_size_multiplier(mut self, multiplier: usize) -> Self {
+        self.level_size_multiplier = multiplier;
+        self
+    }
+
+    /// Sets [`level1_size`](Self::level1_size): the target size of level 1, from which
+    /// deeper levels grow by the multiplier. Default 256 MiB; at least 1 KiB.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_level1_size(64 << 20);
+    /// assert_eq!(options.level1_size, 64 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_level1_size(mut self, bytes: u64) -> Self {
+        self.level1_size = bytes;
+        self
+    }
+
+    /// Sets [`compression`](Self::compression): how data blocks are compressed on disk.
+    /// Default [`Compression::Lz4`].
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_compression(lsm_core::Compression::None);
+    /// assert_eq!(options.compression, lsm_core::Compression::None);
+    /// ```
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets [`create_if_missing`](Self::create_if_missing): whether
+    /// [`crate::Db::open`] creates the directory and an empty database when there is
+    /// none. Default true.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_create_if_missing(false);
+    /// assert!(!options.create_if_missing);
+    /// ```
+    #[must_use]
+    pub fn with_create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
+    }
+}
+
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
     Error::InvalidOptions {
         field,
@@ -122,7 +330,7 @@ impl Options {
     /// use lsm_core::{Error, Options};
     ///
     /// assert!(Options::default().validate().is_ok());
-    /// let tiny = Options { block_size: 16, ..Options::default() };
+    /// let tiny = Options::default().with_block_size(16);
     /// assert!(matches!(
     ///     tiny.validate(),
     ///     Err(Error::InvalidOptions { field: "block_size", .. })
@@ -230,18 +438,12 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_field() {
         Options::default().validate().unwrap();
-        let bad = Options {
-            memtable_size: 10,
-            ..Options::default()
-        };
+        let bad = Options::default().with_memtable_size(10);
         match bad.validate() {
             Err(Error::InvalidOptions { field, .. }) => assert_eq!(field, "memtable_size"),
             other => panic!("{other:?}"),
         }
-        let bad = Options {
-            level0_stop_writes: 2,
-            ..Options::default()
-        };
+        let bad = Options::default().with_level0_stop_writes(2);
         assert!(matches!(
             bad.validate(),
             Err(Error::InvalidOptions {

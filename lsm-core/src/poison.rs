@@ -7,22 +7,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonedBy, Result};
 
 #[derive(Debug, Default)]
 pub(crate) struct Poison {
     set: AtomicBool,
-    reason: Mutex<Option<String>>,
+    /// The first failure: the operation and its description.
+    reason: Mutex<Option<(PoisonedBy, String)>>,
 }
 
 impl Poison {
-    /// Poisons with `err` as the reason (the first reason wins) and returns `err`.
-    pub fn poison(&self, what: &str, err: Error) -> Error {
+    /// Poisons with `err` of `operation` (described as `what`) as the reason (the
+    /// first reason wins) and returns `err`.
+    pub fn poison(&self, operation: PoisonedBy, what: &str, err: Error) -> Error {
         let mut reason = self.reason.lock();
         if reason.is_none() {
             let text = format!("{what}: {err}");
             log::error!("database poisoned, refusing writes until reopened: {text}");
-            *reason = Some(text);
+            *reason = Some((operation, text));
             self.set.store(true, Ordering::Release);
         }
         err
@@ -37,7 +39,11 @@ impl Poison {
         if !self.is_poisoned() {
             return Ok(());
         }
-        let reason = self.reason.lock().clone().unwrap_or_default();
-        Err(Error::Poisoned(reason))
+        // `set` is stored after `reason`, under its lock: a poisoned flag implies a
+        // recorded reason.
+        let reason = self.reason.lock().clone();
+        debug_assert!(reason.is_some(), "poisoned without a reason");
+        let (operation, message) = reason.unwrap_or((PoisonedBy::Panic, String::new()));
+        Err(Error::Poisoned { operation, message })
     }
 }

@@ -1,7 +1,19 @@
 //! Counters a user can act on, returned by [`crate::Db::stats`].
 
-/// Per-level figures.
+/// Per-level figures, one entry of [`Stats::levels`].
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+/// db.put("k", "v")?;
+/// db.compact_into(2)?;
+/// let level = &db.stats().levels[2];
+/// assert_eq!((level.level, level.segments), (2, 1));
+/// assert!(level.bytes > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LevelStats {
     /// Level number (0 is the newest).
     pub level: usize,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use lsm_format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
 use crate::batch::WriteBatch;
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgumentKind, PoisonedBy, Result};
 use crate::inner::{DbInner, State};
 use crate::memtable::MemTable;
 use crate::metrics::bump;
@@ -40,24 +40,33 @@ pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
     let mut encoded = 0usize;
     for (_, key, value) in batch.iter() {
         if key.len() > MAX_KEY_LEN {
-            return Err(Error::InvalidArgument(format!(
-                "key of {} bytes exceeds the limit of {MAX_KEY_LEN}",
-                key.len()
-            )));
+            return Err(Error::InvalidArgument {
+                kind: InvalidArgumentKind::KeyTooLong,
+                message: format!(
+                    "key of {} bytes exceeds the limit of {MAX_KEY_LEN}",
+                    key.len()
+                ),
+            });
         }
         if value.len() > MAX_VALUE_LEN {
-            return Err(Error::InvalidArgument(format!(
-                "value of {} bytes exceeds the limit of {MAX_VALUE_LEN}",
-                value.len()
-            )));
+            return Err(Error::InvalidArgument {
+                kind: InvalidArgumentKind::ValueTooLong,
+                message: format!(
+                    "value of {} bytes exceeds the limit of {MAX_VALUE_LEN}",
+                    value.len()
+                ),
+            });
         }
         // kind + two length varints of at most 5 bytes + the bytes.
         encoded += 11 + key.len() + value.len();
     }
     if encoded > MAX_BATCH_ENCODED {
-        return Err(Error::InvalidArgument(format!(
-            "batch of about {encoded} encoded bytes exceeds the {MAX_BATCH_ENCODED}-byte limit"
-        )));
+        return Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::BatchTooLarge,
+            message: format!(
+                "batch of about {encoded} encoded bytes exceeds the {MAX_BATCH_ENCODED}-byte limit"
+            ),
+        });
     }
     Ok(())
 }
@@ -106,14 +115,16 @@ impl DbInner {
             let need_sync = group.iter().any(|w| w.sync && !w.batch.is_empty());
             {
                 let mut wal = self.wal.lock();
-                let n = wal
-                    .append(first, batches())
-                    .map_err(|e| self.poison.poison("WAL write failed", e))?;
+                let n = wal.append(first, batches()).map_err(|e| {
+                    self.poison
+                        .poison(PoisonedBy::WalWrite, "WAL write failed", e)
+                })?;
                 bump(&self.metrics.wal_bytes_written, n);
                 if need_sync
-                    && wal
-                        .sync()
-                        .map_err(|e| self.poison.poison("WAL fsync failed", e))?
+                    && wal.sync().map_err(|e| {
+                        self.poison
+                            .poison(PoisonedBy::WalSync, "WAL fsync failed", e)
+                    })?
                 {
                     bump(&self.metrics.wal_syncs, 1);
                 }
@@ -206,18 +217,23 @@ impl DbInner {
         let number = self.next_file.fetch_add(1, Ordering::SeqCst);
         {
             let mut wal = self.wal.lock();
-            if wal
-                .finish()
-                .map_err(|e| self.poison.poison("WAL fsync at rotation failed", e))?
-            {
+            if wal.finish().map_err(|e| {
+                self.poison
+                    .poison(PoisonedBy::WalSync, "WAL fsync at rotation failed", e)
+            })? {
                 bump(&self.metrics.wal_syncs, 1);
             }
-            let next = WalWriter::create(&self.fs, &self.dir, number)
-                .map_err(|e| self.poison.poison("creating a WAL failed", e))?;
+            let next = WalWriter::create(&self.fs, &self.dir, number).map_err(|e| {
+                self.poison
+                    .poison(PoisonedBy::WalCreate, "creating a WAL failed", e)
+            })?;
             bump(&self.metrics.wal_bytes_written, next.written());
             self.fs.sync_dir(&self.dir).map_err(|e| {
-                self.poison
-                    .poison("directory fsync failed", Error::io(&self.dir, e))
+                self.poison.poison(
+                    PoisonedBy::DirectorySync,
+                    "directory fsync failed",
+                    Error::io(&self.dir, e),
+                )
             })?;
             *wal = next;
         }
@@ -244,7 +260,10 @@ impl DbInner {
         self.poison.check()?;
         let mut wal = self.wal.lock();
         let synced = if finish { wal.finish() } else { wal.sync() };
-        if synced.map_err(|e| self.poison.poison("WAL fsync failed", e))? {
+        if synced.map_err(|e| {
+            self.poison
+                .poison(PoisonedBy::WalSync, "WAL fsync failed", e)
+        })? {
             bump(&self.metrics.wal_syncs, 1);
         }
         Ok(())

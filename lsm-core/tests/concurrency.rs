@@ -28,12 +28,10 @@ fn db_is_send_and_sync() {
 }
 
 fn tiny_options() -> Options {
-    Options {
-        memtable_size: 16 << 10,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 8,
-        ..small_options()
-    }
+    small_options()
+        .with_memtable_size(16 << 10)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(8)
 }
 
 /// A value that names its key and version, padded to `pad` bytes so that the data
@@ -586,10 +584,7 @@ fn concurrent_writers_acknowledged_writes_survive_power_loss() {
     const PER_THREAD: usize = 3000;
     for sync_writes in [true, false] {
         let fs = SimFs::new();
-        let options = Options {
-            sync_writes,
-            ..tiny_options()
-        };
+        let options = tiny_options().with_sync_writes(sync_writes);
         let db = Arc::new(open_sim(&fs, &options).unwrap());
         let acked: Arc<Vec<AtomicU64>> =
             Arc::new((0..THREADS).map(|_| AtomicU64::new(0)).collect());

@@ -1,7 +1,7 @@
 //! `lsm_core::destroy` on the real file system: an open database is refused, a
 //! directory with a stranger's file is left whole, a closed database goes entirely.
 
-use lsm_core::{destroy, Db, Error, Options};
+use lsm_core::{destroy, Db, Error, InvalidArgumentKind, Options};
 
 fn files(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -46,6 +46,16 @@ fn a_directory_with_a_foreign_file_is_left_whole() {
     let before = files(&dir);
     let err = destroy(&dir).unwrap_err();
     assert!(err.to_string().contains("notes.txt"), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                kind: InvalidArgumentKind::ForeignFiles,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(files(&dir), before);
     let db = Db::open(&dir, Options::default()).unwrap();
     assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
@@ -56,6 +66,12 @@ fn a_directory_with_a_foreign_file_is_left_whole() {
 fn a_plain_directory_gets_no_lock_file() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("report.pdf"), "x").unwrap();
-    assert!(destroy(tmp.path()).is_err());
+    assert!(matches!(
+        destroy(tmp.path()),
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::ForeignFiles,
+            ..
+        })
+    ));
     assert_eq!(files(tmp.path()), ["report.pdf"]);
 }

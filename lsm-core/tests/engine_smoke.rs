@@ -4,20 +4,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lsm_core::{Db, Error, Options, WriteBatch};
+use lsm_core::{Db, Error, InvalidArgumentKind, Options, PoisonedBy, WriteBatch};
 
 fn small() -> Options {
-    Options {
-        memtable_size: 4 << 10,
-        segment_size: 4 << 10,
-        block_size: 512,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 8,
-        level1_size: 16 << 10,
-        level_size_multiplier: 4,
-        block_cache_size: 1 << 20,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(4 << 10)
+        .with_segment_size(4 << 10)
+        .with_block_size(512)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(8)
+        .with_level1_size(16 << 10)
+        .with_level_size_multiplier(4)
+        .with_block_cache_size(1 << 20)
 }
 
 fn key(i: u32) -> Vec<u8> {
@@ -214,10 +212,22 @@ fn oversized_keys_are_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let big = vec![0u8; 65536];
-    assert!(matches!(db.put(&big, "v"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.put(&big, "v"),
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::KeyTooLong,
+            ..
+        })
+    ));
     let mut batch = WriteBatch::new();
     batch.put("ok", "v").put(&big, "v");
-    assert!(matches!(db.write(batch), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.write(batch),
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::KeyTooLong,
+            ..
+        })
+    ));
     assert_eq!(db.get("ok").unwrap(), None);
     assert_eq!(db.stats().last_sequence, 0);
 }
@@ -227,10 +237,7 @@ fn flush_interval_flushes_an_idle_memtable() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(
         dir.path(),
-        Options {
-            flush_interval: Some(std::time::Duration::from_millis(20)),
-            ..Options::default()
-        },
+        Options::default().with_flush_interval(Some(std::time::Duration::from_millis(20))),
     )
     .unwrap();
     db.put("k", "v").unwrap();
@@ -254,12 +261,18 @@ fn a_failed_wal_write_poisons_writes_but_not_reads() {
     db.put("before", "1").unwrap();
     faults.fail(FaultKind::Write, 1, FaultMode::Once);
     assert!(matches!(db.put("lost", "2"), Err(Error::Io { .. })));
-    assert!(matches!(db.put("after", "3"), Err(Error::Poisoned(_))));
-    assert!(matches!(db.sync(), Err(Error::Poisoned(_))));
-    assert!(matches!(db.flush(), Err(Error::Poisoned(_))));
+    assert!(matches!(
+        db.put("after", "3"),
+        Err(Error::Poisoned {
+            operation: PoisonedBy::WalWrite,
+            ..
+        })
+    ));
+    assert!(matches!(db.sync(), Err(Error::Poisoned { .. })));
+    assert!(matches!(db.flush(), Err(Error::Poisoned { .. })));
     assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
     assert_eq!(db.get("after").unwrap(), None);
-    assert!(matches!(db.close(), Err(Error::Poisoned(_))));
+    assert!(matches!(db.close(), Err(Error::Poisoned { .. })));
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
     db.put("after", "3").unwrap();
@@ -339,10 +352,7 @@ fn compact_into_puts_everything_in_the_chosen_level_without_tombstones() {
     let dir = tempfile::tempdir().unwrap();
     // Level 1 large enough that no background compaction moves files while the
     // test inspects the levels.
-    let options = Options {
-        level1_size: 64 << 20,
-        ..small()
-    };
+    let options = small().with_level1_size(64 << 20);
     let db = Db::open(dir.path(), options).unwrap();
     let mut model = BTreeMap::new();
     for round in 0..3 {
@@ -378,10 +388,19 @@ fn compact_into_puts_everything_in_the_chosen_level_without_tombstones() {
             }
         }
     }
-    assert!(matches!(db.compact_into(0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.compact_into(0),
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::LevelOutOfRange,
+            ..
+        })
+    ));
     assert!(matches!(
         db.compact_into(16),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::LevelOutOfRange,
+            ..
+        })
     ));
     db.close().unwrap();
     // No tombstone remains on disk.

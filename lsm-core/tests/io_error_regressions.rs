@@ -22,12 +22,10 @@ use parking_lot::{Condvar, Mutex};
 /// Options with a big memtable and no automatic compaction: only explicit calls
 /// write segments or the manifest.
 fn quiet_options() -> Options {
-    Options {
-        memtable_size: 1 << 20,
-        level0_compaction_trigger: 8,
-        level0_stop_writes: 16,
-        ..reliability::workload::options()
-    }
+    reliability::workload::options()
+        .with_memtable_size(1 << 20)
+        .with_level0_compaction_trigger(8)
+        .with_level0_stop_writes(16)
 }
 
 /// Writes `n` puts (ids from `first`) and records them.

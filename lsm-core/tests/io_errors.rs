@@ -108,7 +108,7 @@ fn run_point(
             // A write, sync, flush or compact failed: the database is poisoned.
             tally.failed_calls += 1;
             match db.put(b"probe", value(0, 10)) {
-                Err(Error::Poisoned(_)) => {}
+                Err(Error::Poisoned { .. }) => {}
                 other => {
                     return Err(format!(
                         "operation {at:?} failed ({e}) but a later put gave {other:?}, \
@@ -116,7 +116,7 @@ fn run_point(
                     ))
                 }
             }
-            if !matches!(db.sync(), Err(Error::Poisoned(_))) {
+            if !matches!(db.sync(), Err(Error::Poisoned { .. })) {
                 return Err(format!(
                     "operation {at:?} failed ({e}); sync is not refused"
                 ));
@@ -275,10 +275,7 @@ fn recovering_disk(options: &Options) -> (SimFs, common::model::Map) {
 #[test]
 fn a_read_error_during_recovery_fails_open() {
     count_panics();
-    let options = Options {
-        memtable_size: 64 << 10,
-        ..workload::options()
-    };
+    let options = workload::options().with_memtable_size(64 << 10);
     let (disk, want) = recovering_disk(&options);
     let probe = FaultFs::new(disk.crash(CrashMode::DropUnsynced, 0).fs_ref());
     drop(workload::open(&probe.fs_ref(), &options).unwrap());

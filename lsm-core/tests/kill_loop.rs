@@ -134,16 +134,14 @@ impl Expected {
 }
 
 fn options() -> Options {
-    Options {
-        memtable_size: 32 << 10,
-        segment_size: 64 << 10,
-        block_size: 1024,
-        level0_compaction_trigger: 4,
-        level1_size: 256 << 10,
-        level_size_multiplier: 4,
-        block_cache_size: 1 << 20,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(32 << 10)
+        .with_segment_size(64 << 10)
+        .with_block_size(1024)
+        .with_level0_compaction_trigger(4)
+        .with_level1_size(256 << 10)
+        .with_level_size_multiplier(4)
+        .with_block_cache_size(1 << 20)
 }
 
 /// True when `found` is what version `v` of key `i` leaves.

@@ -28,18 +28,16 @@ const DB: &str = "/db";
 /// Options of the database: 4 KiB segments, small memtables and levels, so
 /// that a few thousand keys make about a hundred segments over three or more levels.
 fn options() -> Options {
-    Options {
-        memtable_size: 16 << 10,
-        segment_size: 4 << 10,
-        block_size: 512,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 12,
-        level_size_multiplier: 4,
-        level1_size: 16 << 10,
-        block_cache_size: 64 << 10,
-        compression: Compression::None,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(16 << 10)
+        .with_segment_size(4 << 10)
+        .with_block_size(512)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(12)
+        .with_level_size_multiplier(4)
+        .with_level1_size(16 << 10)
+        .with_block_cache_size(64 << 10)
+        .with_compression(Compression::None)
 }
 
 /// A file system that records the manifest's bytes after each fsync of it.

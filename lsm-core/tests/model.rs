@@ -112,13 +112,11 @@ fn fixed_history_on_real_fs() {
         Op::Get(70),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = Options {
-        memtable_size: 4096,
-        segment_size: 4096,
-        block_size: 256,
-        level0_compaction_trigger: 2,
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_memtable_size(4096)
+        .with_segment_size(4096)
+        .with_block_size(256)
+        .with_level0_compaction_trigger(2);
     run_history(dir.path().join("db"), &options, Disk::Real, &history).unwrap();
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lsm_core::{Db, Error, Options, WriteBatch};
+use lsm_core::{Db, Error, InvalidArgumentKind, Options, WriteBatch};
 
 fn open_err(options: Options) -> Error {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -16,119 +16,38 @@ fn open_err(options: Options) -> Error {
 fn invalid_options_are_refused_naming_the_field() {
     let d = Options::default;
     let cases: Vec<(&str, Options)> = vec![
-        (
-            "memtable_size",
-            Options {
-                memtable_size: 0,
-                ..d()
-            },
-        ),
-        (
-            "memtable_size",
-            Options {
-                memtable_size: 4095,
-                ..d()
-            },
-        ),
-        (
-            "memtable_size",
-            Options {
-                memtable_size: (4 << 30) + 1,
-                ..d()
-            },
-        ),
-        (
-            "segment_size",
-            Options {
-                segment_size: 0,
-                ..d()
-            },
-        ),
-        (
-            "segment_size",
-            Options {
-                segment_size: 1023,
-                ..d()
-            },
-        ),
-        (
-            "block_size",
-            Options {
-                block_size: 255,
-                ..d()
-            },
-        ),
-        (
-            "block_size",
-            Options {
-                block_size: (1 << 20) + 1,
-                ..d()
-            },
-        ),
-        (
-            "bloom_bits_per_key",
-            Options {
-                bloom_bits_per_key: 33,
-                ..d()
-            },
-        ),
+        ("memtable_size", d().with_memtable_size(0)),
+        ("memtable_size", d().with_memtable_size(4095)),
+        ("memtable_size", d().with_memtable_size((4 << 30) + 1)),
+        ("segment_size", d().with_segment_size(0)),
+        ("segment_size", d().with_segment_size(1023)),
+        ("block_size", d().with_block_size(255)),
+        ("block_size", d().with_block_size((1 << 20) + 1)),
+        ("bloom_bits_per_key", d().with_bloom_bits_per_key(33)),
         (
             "level0_bloom_bits_per_key",
-            Options {
-                level0_bloom_bits_per_key: 33,
-                ..d()
-            },
+            d().with_level0_bloom_bits_per_key(33),
         ),
         (
             "level0_compaction_trigger",
-            Options {
-                level0_compaction_trigger: 0,
-                ..d()
-            },
+            d().with_level0_compaction_trigger(0),
         ),
         (
             "level0_stop_writes",
-            Options {
-                level0_compaction_trigger: 4,
-                level0_stop_writes: 4,
-                ..d()
-            },
+            d().with_level0_compaction_trigger(4)
+                .with_level0_stop_writes(4),
         ),
         (
             "level0_stop_writes",
-            Options {
-                level0_compaction_trigger: 8,
-                level0_stop_writes: 3,
-                ..d()
-            },
+            d().with_level0_compaction_trigger(8)
+                .with_level0_stop_writes(3),
         ),
-        (
-            "level_size_multiplier",
-            Options {
-                level_size_multiplier: 1,
-                ..d()
-            },
-        ),
-        (
-            "level_size_multiplier",
-            Options {
-                level_size_multiplier: 101,
-                ..d()
-            },
-        ),
-        (
-            "level1_size",
-            Options {
-                level1_size: 1023,
-                ..d()
-            },
-        ),
+        ("level_size_multiplier", d().with_level_size_multiplier(1)),
+        ("level_size_multiplier", d().with_level_size_multiplier(101)),
+        ("level1_size", d().with_level1_size(1023)),
         (
             "flush_interval",
-            Options {
-                flush_interval: Some(Duration::ZERO),
-                ..d()
-            },
+            d().with_flush_interval(Some(Duration::ZERO)),
         ),
     ];
     for (field, options) in cases {
@@ -150,37 +69,16 @@ fn invalid_options_are_refused_naming_the_field() {
 fn boundary_values_are_accepted() {
     let d = Options::default;
     let cases = vec![
-        Options {
-            memtable_size: 4096,
-            segment_size: 1024,
-            block_size: 256,
-            ..d()
-        },
-        Options {
-            block_size: 1 << 20,
-            bloom_bits_per_key: 32,
-            ..d()
-        },
-        Options {
-            bloom_bits_per_key: 0,
-            block_cache_size: 0,
-            ..d()
-        },
-        Options {
-            level0_compaction_trigger: 1,
-            level0_stop_writes: 2,
-            ..d()
-        },
-        Options {
-            level_size_multiplier: 2,
-            level1_size: 1024,
-            ..d()
-        },
-        Options {
-            level_size_multiplier: 100,
-            flush_interval: Some(Duration::from_millis(1)),
-            ..d()
-        },
+        d().with_memtable_size(4096)
+            .with_segment_size(1024)
+            .with_block_size(256),
+        d().with_block_size(1 << 20).with_bloom_bits_per_key(32),
+        d().with_bloom_bits_per_key(0).with_block_cache_size(0),
+        d().with_level0_compaction_trigger(1)
+            .with_level0_stop_writes(2),
+        d().with_level_size_multiplier(2).with_level1_size(1024),
+        d().with_level_size_multiplier(100)
+            .with_flush_interval(Some(Duration::from_millis(1))),
     ];
     for options in cases {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -197,10 +95,7 @@ fn boundary_values_are_accepted() {
 fn missing_directory_without_create_if_missing_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("absent");
-    let options = Options {
-        create_if_missing: false,
-        ..Options::default()
-    };
+    let options = Options::default().with_create_if_missing(false);
     assert!(Db::open(&path, options.clone()).is_err());
     assert!(
         !path.join("MANIFEST").exists(),
@@ -226,12 +121,27 @@ fn oversized_keys_are_rejected_with_invalid_argument() {
     db.put(&max, b"largest key").unwrap();
     assert!(matches!(
         db.put(&over, b"v"),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::KeyTooLong,
+            ..
+        })
     ));
-    assert!(matches!(db.delete(&over), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.delete(&over),
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::KeyTooLong,
+            ..
+        })
+    ));
     let mut batch = WriteBatch::new();
     batch.put(b"a", b"1").put(&over, b"2").put(b"b", b"3");
-    assert!(matches!(db.write(batch), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.write(batch),
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::KeyTooLong,
+            ..
+        })
+    ));
     // The refused batch is all or nothing, and the refusal does not poison the database.
     assert_eq!(db.get(b"a").unwrap(), None);
     assert_eq!(db.get(b"b").unwrap(), None);
@@ -253,10 +163,7 @@ fn oversized_keys_are_rejected_with_invalid_argument() {
 fn flush_interval_flushes_a_small_memtable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let options = Options {
-        flush_interval: Some(Duration::from_millis(50)),
-        ..Options::default()
-    };
+    let options = Options::default().with_flush_interval(Some(Duration::from_millis(50)));
     let db = Db::open(&path, options.clone()).unwrap();
     db.put(b"periodic", b"dump").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -308,11 +215,9 @@ fn filter_bits(dir: &std::path::Path) -> Vec<(String, u8)> {
 fn level0_segments_get_their_own_bloom_bits() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let options = Options {
-        bloom_bits_per_key: 9,
-        level0_bloom_bits_per_key: 17,
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_bloom_bits_per_key(9)
+        .with_level0_bloom_bits_per_key(17);
     let db = Db::open(&path, options).unwrap();
     for i in 0..1000u32 {
         db.put(format!("key{i:05}"), "value").unwrap();

@@ -78,10 +78,7 @@ fn a_read_only_open_writes_nothing_and_takes_no_lock() {
     {
         // A memtable large enough that nothing is flushed, and no flush timer: the
         // writer stays idle once its writes are synced.
-        let options = Options {
-            flush_interval: None,
-            ..Options::default()
-        };
+        let options = Options::default().with_flush_interval(None);
         let db = Db::open(tmp.path(), options).unwrap();
         for i in 0..500 {
             db.put(key(i), "v").unwrap();

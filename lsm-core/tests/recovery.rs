@@ -23,10 +23,7 @@ fn k(i: usize) -> Vec<u8> {
 
 /// Options with a memtable large enough that nothing is flushed unless asked.
 fn no_flush_options() -> Options {
-    Options {
-        memtable_size: 8 << 20,
-        ..Options::default()
-    }
+    Options::default().with_memtable_size(8 << 20)
 }
 
 /// Writes keys `0..n` (every 10th as part of a batch, every 7th deleted again), and
@@ -102,12 +99,10 @@ fn child_writes_then_dies(dir: &Path) -> ! {
     let memtable: usize = std::env::var("LSM_TEST_MEMTABLE").unwrap().parse().unwrap();
     let db = Db::open(
         dir,
-        Options {
-            memtable_size: memtable,
-            segment_size: 4096,
-            level0_compaction_trigger: 2,
-            ..Options::default()
-        },
+        Options::default()
+            .with_memtable_size(memtable)
+            .with_segment_size(4096)
+            .with_level0_compaction_trigger(2),
     )
     .unwrap();
     for i in 0..n {
@@ -377,13 +372,11 @@ fn a_flipped_byte_in_a_segment_is_corruption_never_a_wrong_value() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let path = tmp.path().join("db");
         // One segment of about 12 KiB, no block cache (every read goes to the file).
-        let options = Options {
-            segment_size: 64 << 10,
-            block_size: 1024,
-            block_cache_size: 0,
-            compression,
-            ..Options::default()
-        };
+        let options = Options::default()
+            .with_segment_size(64 << 10)
+            .with_block_size(1024)
+            .with_block_cache_size(0)
+            .with_compression(compression);
         let db = Db::open(&path, options.clone()).unwrap();
         let mut model = Map::new();
         for i in 0..150 {
@@ -490,16 +483,14 @@ fn crash_workload(db: &Db, seed: u64, steps: usize) -> History {
 }
 
 fn crash_options() -> Options {
-    Options {
-        memtable_size: 4096,
-        segment_size: 4096,
-        block_size: 512,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 6,
-        level_size_multiplier: 2,
-        level1_size: 8 << 10,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(4096)
+        .with_segment_size(4096)
+        .with_block_size(512)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(6)
+        .with_level_size_multiplier(2)
+        .with_level1_size(8 << 10)
 }
 
 /// After a power cut at a random moment, in every crash mode, the database is a
@@ -573,10 +564,7 @@ fn recovered_state_survives_repeated_crashes() {
 fn an_open_without_create_if_missing_leaves_a_plain_directory_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("notes.txt"), b"not a database").unwrap();
-    let options = Options {
-        create_if_missing: false,
-        ..Options::default()
-    };
+    let options = Options::default().with_create_if_missing(false);
     let err = Db::open(tmp.path(), options).expect_err("no database here");
     assert!(matches!(err, Error::Io { .. }), "{err}");
     let names: Vec<String> = std::fs::read_dir(tmp.path())

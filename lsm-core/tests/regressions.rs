@@ -9,23 +9,21 @@ use common::sim::{
     crash_and_check, open_sim, read_all, sim_files, sim_path, write_step, History, Step, DB_PATH,
 };
 use lsm_core::fs::{CrashMode, FaultFs, FaultKind, FaultMode, SimFs};
-use lsm_core::{Db, Error, Options, WriteBatch};
+use lsm_core::{Db, Error, Options, PoisonedBy, WriteBatch};
 
 fn k(prefix: &str, i: usize) -> Vec<u8> {
     format!("{prefix}{i:05}").into_bytes()
 }
 
 fn small() -> Options {
-    Options {
-        memtable_size: 4096,
-        segment_size: 4096,
-        block_size: 512,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 8,
-        level_size_multiplier: 2,
-        level1_size: 8 << 10,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(4096)
+        .with_segment_size(4096)
+        .with_block_size(512)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(8)
+        .with_level_size_multiplier(2)
+        .with_level1_size(8 << 10)
 }
 
 /// Every key of `map` plus a few absent ones, for `check_db`.
@@ -282,10 +280,7 @@ fn fjall_308_write_failure_mid_batch_then_synced_batch_and_reopen() {
         let what = format!("{mode:?}");
         let sim = SimFs::new();
         let fault = FaultFs::new(sim.fs_ref());
-        let options = Options {
-            memtable_size: 1 << 20,
-            ..small()
-        };
+        let options = small().with_memtable_size(1 << 20);
         let db = Db::open_with_fs(DB_PATH, options.clone(), fault.fs_ref()).unwrap();
         let mut before = Map::new();
         for i in 0..40 {
@@ -304,7 +299,7 @@ fn fjall_308_write_failure_mid_batch_then_synced_batch_and_reopen() {
         assert!(fault.injected() > 0, "{what}: the fault fired");
         let (batch2, map2) = batch_of("f", 5, 2);
         match db.write(batch2) {
-            Err(Error::Poisoned(_)) => {}
+            Err(Error::Poisoned { .. }) => {}
             other => panic!("{what}: after a failed WAL write the next write must be refused as poisoned, got {other:?}"),
         }
         assert!(db.put(b"x", b"y").is_err(), "{what}: still poisoned");
@@ -399,10 +394,7 @@ fn fjall_308_write_failure_mid_batch_then_synced_batch_and_reopen() {
 fn a_failed_wal_fsync_poisons_the_database() {
     let sim = SimFs::new();
     let fault = FaultFs::new(sim.fs_ref());
-    let options = Options {
-        sync_writes: true,
-        ..small()
-    };
+    let options = small().with_sync_writes(true);
     let db = Db::open_with_fs(DB_PATH, options.clone(), fault.fs_ref()).unwrap();
     db.put(b"before", b"1").unwrap();
     fault.fail(FaultKind::Sync, 1, FaultMode::Once);
@@ -411,11 +403,14 @@ fn a_failed_wal_fsync_poisons_the_database() {
         "a write whose fsync failed is not acknowledged"
     );
     match db.put(b"later", b"3") {
-        Err(Error::Poisoned(why)) => assert!(!why.is_empty()),
+        Err(Error::Poisoned {
+            operation: PoisonedBy::WalSync,
+            message,
+        }) => assert!(!message.is_empty()),
         other => panic!("expected Poisoned after a failed fsync, got {other:?}"),
     }
     assert!(
-        matches!(db.sync(), Err(Error::Poisoned(_))),
+        matches!(db.sync(), Err(Error::Poisoned { .. })),
         "sync must not pretend the lost data is durable"
     );
     drop(db);
@@ -438,10 +433,7 @@ fn a_failed_wal_fsync_poisons_the_database() {
 /// recovery.
 #[test]
 fn a_zero_filled_wal_tail_is_a_torn_tail() {
-    let options = Options {
-        memtable_size: 1 << 20,
-        ..small()
-    };
+    let options = small().with_memtable_size(1 << 20);
     for zeros in [1usize, 10, 11, 100, 4096, 32 * 1024, 40_000] {
         let fs = SimFs::new();
         let db = open_sim(&fs, &options).unwrap();
@@ -487,10 +479,7 @@ fn leveldb_sequence_number_recovered_after_only_deletes() {
             "after a clean close"
         };
         let fs = SimFs::new();
-        let options = Options {
-            memtable_size: 1 << 20,
-            ..small()
-        };
+        let options = small().with_memtable_size(1 << 20);
         let db = open_sim(&fs, &options).unwrap();
         db.put(b"a", b"v1").unwrap();
         db.put(b"b", b"v1").unwrap();

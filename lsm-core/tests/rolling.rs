@@ -20,20 +20,18 @@ const BLOCK: usize = 512;
 const METADATA: usize = 1024;
 
 fn options() -> Options {
-    Options {
-        memtable_size: 4 << 20,
-        segment_size: TARGET,
-        block_size: BLOCK,
-        compression: Compression::None,
+    Options::default()
+        .with_memtable_size(4 << 20)
+        .with_segment_size(TARGET)
+        .with_block_size(BLOCK)
+        .with_compression(Compression::None)
         // Keep background compaction away while the flush output is inspected.
-        level0_compaction_trigger: 500,
-        level0_stop_writes: 1000,
+        .with_level0_compaction_trigger(500)
+        .with_level0_stop_writes(1000)
         // Level 1 holds everything these tests write, so no background job moves
         // files down after a manual compaction while the test inspects them.
-        level1_size: 4 << 20,
-        level_size_multiplier: 4,
-        ..Options::default()
-    }
+        .with_level1_size(4 << 20)
+        .with_level_size_multiplier(4)
 }
 
 fn k(i: usize) -> Vec<u8> {
@@ -195,12 +193,10 @@ fn quiet_view(db: &Db, path: &Path) -> (lsm_core::Stats, usize, u64) {
 fn obsolete_files_are_deleted() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let path = tmp.path().join("db");
-    let options = Options {
-        memtable_size: 8 << 10,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 8,
-        ..options()
-    };
+    let options = options()
+        .with_memtable_size(8 << 10)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(8);
     let db = Db::open(&path, options.clone()).unwrap();
     for i in 0..4000 {
         db.put(k(i % 700), value(i as u64, 60)).unwrap();

@@ -13,16 +13,14 @@ use lsm_core::{Db, Options};
 use lsm_format::EntryKind;
 
 fn options() -> Options {
-    Options {
-        memtable_size: 8 << 10,
-        segment_size: 4096,
-        block_size: 512,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 10,
-        level_size_multiplier: 3,
-        level1_size: 8 << 10,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(8 << 10)
+        .with_segment_size(4096)
+        .with_block_size(512)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(10)
+        .with_level_size_multiplier(3)
+        .with_level1_size(8 << 10)
 }
 
 fn k(i: usize) -> Vec<u8> {

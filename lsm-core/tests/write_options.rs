@@ -14,11 +14,9 @@ const BEFORE: usize = 200;
 fn options() -> Options {
     // Large enough that nothing is flushed: every write lives in the WAL only, so
     // what survives is decided by the WAL's fsyncs alone.
-    Options {
-        memtable_size: 8 << 20,
-        sync_writes: false,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(8 << 20)
+        .with_sync_writes(false)
 }
 
 fn k(i: usize) -> String {

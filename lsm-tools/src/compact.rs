@@ -160,10 +160,7 @@ pub fn compact(
     // Also refuses a directory without a MANIFEST before the engine could create one.
     let before = measure(dir)?;
     progress(Phase::Opening);
-    let mut engine = Options {
-        create_if_missing: false,
-        ..Options::default()
-    };
+    let mut engine = Options::default().with_create_if_missing(false);
     if let Some(v) = options.segment_size {
         engine.segment_size = v;
     }

@@ -50,16 +50,14 @@ fn value(id: u64, len: usize) -> Vec<u8> {
 
 /// Options under which only explicit flushes write segments or the manifest.
 fn quiet(compression: Compression) -> Options {
-    Options {
-        memtable_size: 1 << 20,
-        segment_size: 1 << 20,
-        block_size: 1024,
+    Options::default()
+        .with_memtable_size(1 << 20)
+        .with_segment_size(1 << 20)
+        .with_block_size(1024)
         // Above the manifest sweep's 8 flushes: no compaction edit.
-        level0_compaction_trigger: 12,
-        level0_stop_writes: 20,
-        compression,
-        ..Options::default()
-    }
+        .with_level0_compaction_trigger(12)
+        .with_level0_stop_writes(20)
+        .with_compression(compression)
 }
 
 /// Keys never written, between and around the written ones.

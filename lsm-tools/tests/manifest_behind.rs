@@ -17,11 +17,9 @@ const DUMP: &str = env!("CARGO_BIN_EXE_lsm-dump");
 
 /// A closed database with a few flushed segments; returns its manifest's bytes.
 fn flushed_db(dir: &Path) -> Vec<u8> {
-    let options = Options {
-        compression: Compression::None,
-        level0_compaction_trigger: 8,
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_compression(Compression::None)
+        .with_level0_compaction_trigger(8);
     let db = Db::open(dir, options).unwrap();
     for round in 0..3 {
         for i in 0..50 {

@@ -82,24 +82,22 @@ impl Input<'_> {
 /// dozen writes flush and compact.
 fn options(input: &mut Input<'_>) -> Options {
     let (a, b) = (input.arg(), input.arg());
-    Options {
-        memtable_size: 4096 << (a % 5),
-        segment_size: 4096,
-        block_size: 256 << (b % 5),
-        bloom_bits_per_key: if b & 0x20 != 0 { 0 } else { 10 },
-        block_cache_size: if b & 0x40 != 0 { 0 } else { 64 << 10 },
-        sync_writes: a & 0x80 != 0,
-        level0_compaction_trigger: 2 + usize::from(a >> 3 & 3),
-        level0_stop_writes: 12,
-        level_size_multiplier: 2 + usize::from(b >> 3 & 3),
-        level1_size: 16 << 10,
-        compression: if a & 0x40 != 0 {
+    Options::default()
+        .with_memtable_size(4096 << (a % 5))
+        .with_segment_size(4096)
+        .with_block_size(256 << (b % 5))
+        .with_bloom_bits_per_key(if b & 0x20 != 0 { 0 } else { 10 })
+        .with_block_cache_size(if b & 0x40 != 0 { 0 } else { 64 << 10 })
+        .with_sync_writes(a & 0x80 != 0)
+        .with_level0_compaction_trigger(2 + usize::from(a >> 3 & 3))
+        .with_level0_stop_writes(12)
+        .with_level_size_multiplier(2 + usize::from(b >> 3 & 3))
+        .with_level1_size(16 << 10)
+        .with_compression(if a & 0x40 != 0 {
             Compression::None
         } else {
             Compression::Lz4
-        },
-        ..Options::default()
-    }
+        })
 }
 
 /// Number of distinct keys the operations use (so they collide).

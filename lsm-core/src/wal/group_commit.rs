@@ -14,7 +14,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use crate::batch::WriteBatch;
-use crate::error::{Error, Result};
+use crate::error::{Error, PoisonedBy, Result};
 
 /// A group never grows past this many bytes of keys and values...
 const MAX_GROUP_BYTES: usize = 1 << 20;
@@ -172,9 +172,10 @@ impl Drop for LeaderGuard<'_> {
     fn drop(&mut self) {
         if !self.finished {
             for w in self.group.iter().skip(1) {
-                w.wake(Slot::Done(Err(Error::Poisoned(
-                    "the commit leader panicked".to_string(),
-                ))));
+                w.wake(Slot::Done(Err(Error::Poisoned {
+                    operation: PoisonedBy::Panic,
+                    message: "the commit leader panicked".to_string(),
+                })));
             }
             self.queue.pass_on(std::mem::take(&mut self.group));
         }
@@ -234,8 +235,11 @@ mod tests {
         let w = Writer::new(WriteBatch::new(), false, false);
         assert!(matches!(queue.join(&w), Role::Leader));
         let guard = queue.take_group(&w);
-        let r = guard.finish(Err(Error::Poisoned("disk on fire".into())));
-        assert!(matches!(r, Err(Error::Poisoned(_))));
+        let r = guard.finish(Err(Error::Poisoned {
+            operation: PoisonedBy::WalSync,
+            message: "disk on fire".into(),
+        }));
+        assert!(matches!(r, Err(Error::Poisoned { .. })));
         // Leadership was released: the next writer leads at once.
         let w2 = Writer::new(WriteBatch::new(), false, false);
         assert!(matches!(queue.join(&w2), Role::Leader));

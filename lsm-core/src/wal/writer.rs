@@ -11,7 +11,7 @@ use lsm_format::log::LogWriter;
 use lsm_format::wal::{encode_batch_header, encode_op, start_wal, WalFormat};
 
 use crate::batch::WriteBatch;
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgumentKind, Result};
 use crate::filenames;
 use crate::fs::{FsRef, WritableFile};
 
@@ -75,8 +75,9 @@ impl WalWriter {
         I: Iterator<Item = &'b WriteBatch> + Clone,
     {
         let count: usize = batches.clone().map(|b| b.len()).sum();
-        let count = u32::try_from(count).map_err(|_| {
-            Error::InvalidArgument(format!("{count} operations in one commit group"))
+        let count = u32::try_from(count).map_err(|_| Error::InvalidArgument {
+            kind: InvalidArgumentKind::BatchTooLarge,
+            message: format!("{count} operations in one commit group"),
         })?;
         self.payload.clear();
         encode_batch_header(&mut self.payload, first_seq, self.synced, count);

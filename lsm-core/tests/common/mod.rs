@@ -29,18 +29,16 @@ use lsm_core::{Compression, Options};
 /// Options that make a small workload exercise every mechanism: tiny memtables,
 /// 4 KiB segments, small blocks, quick level-0 compaction and a small level 1.
 pub fn small_options() -> Options {
-    Options {
-        memtable_size: 16 << 10,
-        segment_size: 4 << 10,
-        block_size: 512,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 12,
-        level_size_multiplier: 4,
-        level1_size: 16 << 10,
-        block_cache_size: 64 << 10,
-        compression: Compression::Lz4,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(16 << 10)
+        .with_segment_size(4 << 10)
+        .with_block_size(512)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(12)
+        .with_level_size_multiplier(4)
+        .with_level1_size(16 << 10)
+        .with_block_cache_size(64 << 10)
+        .with_compression(Compression::Lz4)
 }
 
 /// How long each stress test runs: `LSM_STRESS_SECS`, default 30 seconds.

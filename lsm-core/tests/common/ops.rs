@@ -233,25 +233,23 @@ pub fn options() -> impl Strategy<Value = Options> {
     )
         .prop_map(
             |((mem_kib, block, mult, l0, stop), (lz4, l1_kib, bloom, cache, sync, mapped))| {
-                Options {
-                    memtable_size: mem_kib << 10,
-                    segment_size: 4096,
-                    block_size: block,
-                    level_size_multiplier: mult,
-                    level0_compaction_trigger: l0,
-                    level0_stop_writes: l0 + stop,
-                    level1_size: l1_kib << 10,
-                    compression: if lz4 {
+                Options::default()
+                    .with_memtable_size(mem_kib << 10)
+                    .with_segment_size(4096)
+                    .with_block_size(block)
+                    .with_level_size_multiplier(mult)
+                    .with_level0_compaction_trigger(l0)
+                    .with_level0_stop_writes(l0 + stop)
+                    .with_level1_size(l1_kib << 10)
+                    .with_compression(if lz4 {
                         Compression::Lz4
                     } else {
                         Compression::None
-                    },
-                    bloom_bits_per_key: bloom,
-                    block_cache_size: if cache { 32 << 10 } else { 0 },
-                    sync_writes: sync,
-                    mmap_read_budget: mapped,
-                    ..Options::default()
-                }
+                    })
+                    .with_bloom_bits_per_key(bloom)
+                    .with_block_cache_size(if cache { 32 << 10 } else { 0 })
+                    .with_sync_writes(sync)
+                    .with_mmap_read_budget(mapped)
             },
         )
 }

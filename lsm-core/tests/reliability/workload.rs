@@ -42,17 +42,15 @@ pub const LEN: usize = 300;
 /// Options that make [`ops`] reach every mechanism: minimum memtable, tiny segments
 /// and blocks, compaction as soon as level 0 holds two segments.
 pub fn options() -> Options {
-    Options {
-        memtable_size: 4096,
-        segment_size: 4096,
-        block_size: 512,
-        level0_compaction_trigger: 2,
-        level0_stop_writes: 8,
-        level_size_multiplier: 2,
-        level1_size: 8 << 10,
-        block_cache_size: 64 << 10,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_size(4096)
+        .with_segment_size(4096)
+        .with_block_size(512)
+        .with_level0_compaction_trigger(2)
+        .with_level0_stop_writes(8)
+        .with_level_size_multiplier(2)
+        .with_level1_size(8 << 10)
+        .with_block_cache_size(64 << 10)
 }
 
 /// The workload: deterministic (a fixed seed), [`LEN`] operations.

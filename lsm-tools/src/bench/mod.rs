@@ -217,7 +217,10 @@ fn destroy(dir: &Path) -> Result<()> {
              replace it",
             path.display()
         )),
-        lsm_core::Error::InvalidArgument(reason) => Error::Usage(reason),
+        lsm_core::Error::InvalidArgument {
+            kind: lsm_core::InvalidArgumentKind::ForeignFiles,
+            message,
+        } => Error::Usage(message),
         other => Error::Db(other),
     })
 }

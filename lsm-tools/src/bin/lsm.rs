@@ -41,10 +41,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let options = Options {
-        create_if_missing: args.create,
-        ..Options::default()
-    };
+    let options = Options::default().with_create_if_missing(args.create);
     let session = match Session::open(&args.dir, options, Style::from_flags(args.hex, args.full)) {
         Ok(s) => s,
         Err(e) => {

@@ -160,23 +160,19 @@ pub fn p(dir: &Path, name: &str) -> PathBuf {
 /// Engine options that make many small files: flushes every few hundred writes,
 /// small segments.
 pub fn small_options() -> lsm_core::Options {
-    lsm_core::Options {
-        memtable_size: 16 << 10,
-        segment_size: 8 << 10,
-        block_size: 512,
-        level1_size: 32 << 10,
-        ..lsm_core::Options::default()
-    }
+    lsm_core::Options::default()
+        .with_memtable_size(16 << 10)
+        .with_segment_size(8 << 10)
+        .with_block_size(512)
+        .with_level1_size(32 << 10)
 }
 
 /// Like [`small_options`], but background compaction waits for many level-0
 /// segments, so old versions and tombstones stay for `lsm-compact` to drop.
 pub fn no_compaction_options() -> lsm_core::Options {
-    lsm_core::Options {
-        level0_compaction_trigger: 1000,
-        level0_stop_writes: 2000,
-        ..small_options()
-    }
+    small_options()
+        .with_level0_compaction_trigger(1000)
+        .with_level0_stop_writes(2000)
 }
 
 /// Fills a database through the engine with `keys` keys, each written `rounds`
