@@ -26,7 +26,7 @@ use crate::stats::Stats;
 /// lock that writers or background work hold during I/O. Writes from many threads are
 /// committed in groups: one WAL write (and at most one fsync) per group.
 pub struct Db {
-    inner: Arc<DbInner>,
+    pub(crate) inner: Arc<DbInner>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 

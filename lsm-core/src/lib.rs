@@ -53,6 +53,7 @@ pub mod batch;
 #[doc(hidden)]
 pub mod bench_support;
 mod block_cache;
+mod checkpoint;
 mod compaction;
 pub mod db;
 mod destroy;

@@ -159,6 +159,17 @@ pub trait FileSystem: Send + Sync + 'static {
     fn exists(&self, path: &Path) -> bool;
     /// Size of a file in bytes.
     fn size(&self, path: &Path) -> io::Result<u64>;
+    /// Makes `to` (which must not exist) hold the same bytes as the complete,
+    /// immutable file `from`: a hard link where the file system allows, a copy
+    /// otherwise. The copy is fsynced; the new name is durable once `to`'s directory
+    /// is synced. The default copies through [`read`](Self::read) and
+    /// [`create`](Self::create).
+    fn link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let data = self.read(from)?;
+        let mut file = self.create(to)?;
+        file.write_all(&data)?;
+        file.sync()
+    }
     /// Takes an exclusive lock on `path` (created if missing). Fails with
     /// `io::ErrorKind::WouldBlock` when another holder, in this process or another,
     /// has it.

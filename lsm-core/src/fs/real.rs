@@ -227,6 +227,17 @@ impl FileSystem for RealFs {
         fs::remove_file(path)
     }
 
+    fn link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match fs::hard_link(from, to) {
+            Ok(()) => Ok(()),
+            // Another file system, or one without hard links: copy, durably.
+            Err(_) => {
+                fs::copy(from, to)?;
+                File::open(to)?.sync_all()
+            }
+        }
+    }
+
     #[cfg(unix)]
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         // On Unix a directory's entries become durable by fsyncing the directory.

@@ -63,6 +63,11 @@ impl VersionSet {
         self.current.clone()
     }
 
+    /// The manifest's state, matching [`current`](Self::current).
+    pub fn state(&self) -> &ManifestState {
+        &self.state
+    }
+
     /// Records `edit` durably and returns the version it makes current.
     ///
     /// `added` are the opened files of `edit.added_segments`, in the same order.
