@@ -126,3 +126,30 @@ fn a_dump_of_a_database_with_a_damaged_segment_warns_and_exits_1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A WAL below `log_number` is one the manifest records as flushed (a crash between
+/// the edit and its removal leaves it): a note, as the engine removes it on open.
+#[test]
+fn an_obsolete_wal_is_a_note_not_a_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    flushed_db(dir);
+    let live_wal = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wal"))
+        .expect("a live WAL");
+    std::fs::copy(&live_wal, dir.join("000001.wal")).unwrap();
+    let report = verify_path(dir, None).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("000001.wal: obsolete WAL")),
+        "{:?}",
+        report.notes
+    );
+    let out = run(VERIFY, &[dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+}
