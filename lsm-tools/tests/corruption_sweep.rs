@@ -1,4 +1,4 @@
-//! Corruption sweep (issue 5, item 5), in the manner of LevelDB's `corruption_test`
+//! Corruption sweep, in the manner of LevelDB's `corruption_test`
 //! and SQLite's malformed-file loops, over a small segment (8 to 16 KiB), a WAL of 50
 //! records and a manifest: every single-bit flip, every byte set to 0x00 and to
 //! 0xFF, every truncation, every zeroed 4 KiB page.
