@@ -34,6 +34,18 @@ pub struct LookupTrace {
 impl LookupTrace {
     /// The value a `get` returns: the found put's value, `None` for a tombstone or
     /// no version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.put("gone", "x")?;
+    /// db.delete("gone")?;
+    /// assert_eq!(db.explain("k")?.value().map(|v| &v[..]), Some(&b"v"[..]));
+    /// let trace = db.explain("gone")?;
+    /// assert!(trace.found.is_some() && trace.value().is_none()); // a tombstone
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn value(&self) -> Option<&Bytes> {
         self.found
             .as_ref()

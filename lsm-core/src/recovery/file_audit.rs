@@ -122,6 +122,23 @@ impl FileAudit {
     /// True when every file is explained: nothing listed is missing, nothing unlisted
     /// holds data found nowhere else, and the WAL chain is whole. Open refuses a
     /// directory for which this is false.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.flush()?;
+    /// db.close()?;
+    /// let segment = std::fs::read_dir(dir.path())?
+    ///     .map(|e| e.unwrap().path())
+    ///     .find(|p| p.extension().is_some_and(|e| e == "seg"))
+    ///     .unwrap();
+    /// std::fs::remove_file(segment)?; // a live segment removed by hand
+    /// let audit = lsm_core::audit_files(dir.path())?;
+    /// assert!(!audit.is_consistent());
+    /// assert_eq!(audit.missing_segments.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_consistent(&self) -> bool {
         self.missing_segments.is_empty()
             && self.unexplained_segments.is_empty()
@@ -129,6 +146,11 @@ impl FileAudit {
     }
 
     /// One line per inconsistency, naming the files (empty when consistent).
+    ///
+    /// ```
+    /// let audit = lsm_core::FileAudit::default();
+    /// assert!(audit.problems().is_empty());
+    /// ```
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !self.missing_segments.is_empty() {
