@@ -16,6 +16,10 @@ fn the_trace_agrees_with_get_for_every_key_in_every_layer() {
     let tmp = tempfile::tempdir().unwrap();
     let db = Db::open(tmp.path(), small_options()).unwrap();
     for i in 0..3000u64 {
+        if i == 1500 {
+            // A deeper level for certain, whatever the background threads did.
+            db.compact().unwrap();
+        }
         let k = key((i * 37) % 900);
         if i % 7 == 0 {
             db.delete(&k).unwrap();
@@ -23,8 +27,7 @@ fn the_trace_agrees_with_get_for_every_key_in_every_layer() {
             db.put(&k, format!("value-{i}")).unwrap();
         }
     }
-    let stats = db.stats();
-    assert!(stats.flushes > 0 && stats.compactions > 0);
+    assert!(db.stats().levels.iter().skip(1).any(|l| l.segments > 0));
     let reader = Db::open_read_only(tmp.path(), small_options()).unwrap();
     let (mut from_memtable, mut from_segments, mut filtered) = (0, 0, 0);
     for i in 0..1000u64 {

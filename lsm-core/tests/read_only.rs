@@ -43,6 +43,10 @@ fn a_read_only_open_reads_what_the_writer_reads_in_every_layer() {
     let db = Db::open(tmp.path(), small_options()).unwrap();
     let mut model = Map::new();
     for i in 0..2000u64 {
+        if i == 1000 {
+            // A deeper level for certain, whatever the background threads did.
+            db.compact().unwrap();
+        }
         let (k, v) = (key(i % 700), format!("v{i}").into_bytes());
         if i % 11 == 0 {
             db.delete(&k).unwrap();
@@ -53,7 +57,7 @@ fn a_read_only_open_reads_what_the_writer_reads_in_every_layer() {
         }
     }
     // Some of it is in segments over several levels, the rest only in the WAL.
-    assert!(db.stats().flushes > 0 && db.stats().compactions > 0);
+    assert!(db.stats().levels.iter().skip(1).any(|l| l.segments > 0));
     let reader = Db::open_read_only(tmp.path(), small_options()).unwrap();
     assert_eq!(all(reader.iter()), model);
     assert_eq!(all(db.iter()), model);
