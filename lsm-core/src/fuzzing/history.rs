@@ -118,7 +118,7 @@ impl History {
 }
 
 /// A short printable rendering of a key or value for failure messages.
-fn show(bytes: &[u8]) -> String {
+pub fn show(bytes: &[u8]) -> String {
     let mut s: String = bytes
         .iter()
         .take(24)
