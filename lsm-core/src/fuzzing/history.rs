@@ -1,5 +1,6 @@
-//! The oracle of [`super::db_ops`]: the acknowledged history of a run, and the
-//! prefix check a recovered database must pass.
+//! The oracle of [`super::db_ops`] and of the crash tests in `tests/`: the
+//! acknowledged history of a run, and the prefix check a recovered database must
+//! pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
