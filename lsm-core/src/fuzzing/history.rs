@@ -1,5 +1,6 @@
-//! The oracle of [`super::db_ops`]: the acknowledged history of a run, and the
-//! prefix check a recovered database must pass.
+//! The oracle of [`super::db_ops`] and of the crash tests in `tests/`: the
+//! acknowledged history of a run, and the prefix check a recovered database must
+//! pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -118,7 +119,7 @@ impl History {
 }
 
 /// A short printable rendering of a key or value for failure messages.
-fn show(bytes: &[u8]) -> String {
+pub fn show(bytes: &[u8]) -> String {
     let mut s: String = bytes
         .iter()
         .take(24)

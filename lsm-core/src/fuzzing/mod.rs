@@ -18,9 +18,11 @@
 )]
 
 mod history;
+mod recovery;
 mod runner;
 
-pub use history::{History, Map, Step};
+pub use history::{show, History, Map, Step};
+pub use recovery::{open_sim, read_all, recover, reopen_same, write_step, DB_PATH};
 
 use crate::fs::CrashMode;
 use crate::options::{Compression, Options};

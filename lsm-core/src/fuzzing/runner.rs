@@ -4,12 +4,10 @@
 use std::ops::Bound;
 
 use super::history::{History, Map, Step};
+use super::recovery::{open_sim, read_all, recover, reopen_same, write_step};
 use super::{key, value, Op, Summary};
 use crate::fs::{CrashMode, SimFs};
-use crate::{Db, Options, WriteBatch};
-
-/// Where the database lives on the simulated disk.
-const DB_PATH: &str = "/db";
+use crate::{Db, Options};
 
 pub(super) struct Runner {
     options: Options,
@@ -27,7 +25,7 @@ pub(super) struct Runner {
 impl Runner {
     pub fn new(options: Options) -> Runner {
         let sim = SimFs::new();
-        let db = open(&sim, &options).unwrap_or_else(|e| panic!("creating the database: {e}"));
+        let db = open_sim(&sim, &options).unwrap_or_else(|e| panic!("creating the database: {e}"));
         Runner {
             options,
             sim,
@@ -118,21 +116,7 @@ impl Runner {
 
     fn write(&mut self, step: Step) {
         let db = self.db.as_ref().expect("open");
-        let result = match step.as_slice() {
-            [(k, Some(v))] => db.put(k, v),
-            [(k, None)] => db.delete(k),
-            _ => {
-                let mut batch = WriteBatch::new();
-                for (k, v) in &step {
-                    match v {
-                        Some(v) => batch.put(k, v),
-                        None => batch.delete(k),
-                    };
-                }
-                db.write(batch)
-            }
-        };
-        match result {
+        match write_step(db, &step) {
             Ok(()) => {
                 self.summary.acked += 1;
                 self.history.ack(step);
@@ -195,9 +179,9 @@ impl Runner {
             return self.failed(index, &format!("close: {e}"));
         }
         self.history.synced();
-        match open(&self.sim, &self.options) {
+        match open_sim(&self.sim, &self.options) {
             Ok(db) => {
-                let found = read_all(&db, index);
+                let found = read_all(&db).unwrap_or_else(|e| panic!("op {index}: {e}"));
                 assert!(
                     found == self.history.state(),
                     "op {index}: a clean reopen lost or changed writes"
@@ -216,26 +200,18 @@ impl Runner {
         self.sim.power_off_after(0);
         drop(self.db.take());
         let ctx = format!("op {index}: crash {mode:?} seed {seed}");
-        let db = open(&image, &self.options).unwrap_or_else(|e| panic!("{ctx}: open: {e}"));
-        let found = read_all(&db, index);
-        if let Err(e) = self.history.check_prefix(&found) {
-            panic!("{ctx}: {e}");
-        }
-        for i in 0..super::KEYS {
-            let k = key(i);
-            let got = db.get(&k).unwrap_or_else(|e| panic!("{ctx}: get: {e}"));
-            assert_eq!(
-                got.as_deref(),
-                found.get(&k).map(Vec::as_slice),
-                "{ctx}: get {k:?} disagrees with the scan"
-            );
-        }
+        // Lookups of every key of the space, the never-written ones included.
+        let keys: Vec<Vec<u8>> = (0..super::KEYS).map(key).collect();
+        let (db, found, _) = recover(
+            &image,
+            &self.options,
+            &self.history,
+            keys.iter().map(Vec::as_slice),
+        )
+        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
         drop(db);
-        let db = open(&image, &self.options).unwrap_or_else(|e| panic!("{ctx}: second open: {e}"));
-        assert!(
-            read_all(&db, index) == found,
-            "{ctx}: a second open changed the state"
-        );
+        let db =
+            reopen_same(&image, &self.options, &found).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         self.sim = image;
         self.db = Some(db);
         self.summary.crashes += 1;
@@ -244,19 +220,4 @@ impl Runner {
         self.broken = false;
         self.power_cut = false;
     }
-}
-
-fn open(sim: &SimFs, options: &Options) -> crate::Result<Db> {
-    Db::open_with_fs(DB_PATH, options.clone(), sim.fs_ref())
-}
-
-/// Every live pair, from a forward scan; panics on an error (no power cut is in
-/// effect where this is called).
-fn read_all(db: &Db, index: usize) -> Map {
-    db.scan::<&[u8], _>(..)
-        .map(|item| {
-            let (k, v) = item.unwrap_or_else(|e| panic!("op {index}: scan: {e}"));
-            (k.to_vec(), v.to_vec())
-        })
-        .collect()
 }

@@ -66,16 +66,6 @@ pub fn value_id(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v.get(..end)?).ok()?.parse().ok()
 }
 
-/// A short human rendering of a key or value for failure messages.
-pub fn show(bytes: &[u8]) -> String {
-    let head: Vec<u8> = bytes.iter().copied().take(24).collect();
-    let mut s = String::from("\"");
-    for b in head {
-        s.extend(std::ascii::escape_default(b).map(char::from));
-    }
-    s.push('"');
-    if bytes.len() > 24 {
-        s.push_str(&format!("..({} bytes)", bytes.len()));
-    }
-    s
-}
+/// A short human rendering of a key or value for failure messages (the same one the
+/// crash oracle prints).
+pub use lsm_core::fuzzing::show;

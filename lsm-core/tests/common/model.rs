@@ -8,8 +8,8 @@ use lsm_core::{Db, Scan};
 
 use super::keys::show;
 
-/// The expected live keys and values.
-pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+/// The expected live keys and values (the crash oracle's type).
+pub use lsm_core::fuzzing::Map;
 
 /// A list of `(key, value)` pairs as read from a scan.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;

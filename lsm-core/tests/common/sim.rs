@@ -1,5 +1,6 @@
-//! Crash testing on the simulated disk: opening a database on a `SimFs`, an
-//! acknowledged-history oracle, and the prefix check a crashed database must pass.
+//! Crash testing on the simulated disk: the full crash check of one image, and
+//! helpers for the database's files. The oracle (`History`) and the checks of a
+//! recovery live in `lsm_core::fuzzing`, shared with the `db_ops` fuzz target.
 //!
 //! The promise checked (docs/durability.md): after any crash the database holds
 //! exactly the effect of a prefix of the acknowledged operations (each batch counted
@@ -9,18 +10,16 @@
 use std::path::Path;
 
 use lsm_core::fs::{CrashMode, SimFs};
-use lsm_core::{Db, Options, WriteBatch};
+use lsm_core::fuzzing::{recover, reopen_same};
+use lsm_core::Options;
 
-use super::keys::show;
-use super::model::{collect, Direction, Map};
-
-/// Where the tests put the database on a simulated disk.
-pub const DB_PATH: &str = "/db";
-
-/// Opens (creating) the database at [`DB_PATH`] on `fs`.
-pub fn open_sim(fs: &SimFs, options: &Options) -> lsm_core::Result<Db> {
-    Db::open_with_fs(DB_PATH, options.clone(), fs.fs_ref())
-}
+/// Opening on the simulated disk, writing a step, reading every pair, and the
+/// acknowledged-history oracle with its prefix check.
+#[allow(
+    unused_imports,
+    reason = "each test crate uses a different subset (see `common`)"
+)]
+pub use lsm_core::fuzzing::{open_sim, read_all, write_step, History, Step, DB_PATH};
 
 /// Names of the files of the database directory on `fs` with extension `ext`.
 pub fn sim_files(fs: &SimFs, ext: &str) -> Vec<String> {
@@ -36,41 +35,6 @@ pub fn sim_path(name: &str) -> std::path::PathBuf {
     Path::new(DB_PATH).join(name)
 }
 
-/// Every live pair of a database, read with one forward scan.
-pub fn read_all(db: &Db) -> Result<Map, String> {
-    let pairs = collect(db.scan::<Vec<u8>, _>(..), Direction::Forward)
-        .map_err(|e| format!("scan failed: {e}"))?;
-    let n = pairs.len();
-    let map: Map = pairs.into_iter().collect();
-    if map.len() != n {
-        return Err("a scan yielded a key twice".into());
-    }
-    Ok(map)
-}
-
-/// The acknowledged-history oracle and its prefix check, shared with the `db_ops`
-/// fuzz target.
-pub use lsm_core::fuzzing::{History, Step};
-
-/// Sends a step to the database: a single put or delete as such, anything else as a
-/// batch.
-pub fn write_step(db: &Db, step: &Step) -> lsm_core::Result<()> {
-    match step.as_slice() {
-        [(k, Some(v))] => db.put(k, v),
-        [(k, None)] => db.delete(k),
-        _ => {
-            let mut batch = WriteBatch::new();
-            for (k, v) in step {
-                match v {
-                    Some(v) => batch.put(k, v),
-                    None => batch.delete(k),
-                };
-            }
-            db.write(batch)
-        }
-    }
-}
-
 /// Crashes `fs` in `mode` with `seed`, opens the image, checks the prefix property
 /// against `history`, then reopens it once more and checks it reads the same.
 /// Returns the prefix length found.
@@ -83,31 +47,9 @@ pub fn crash_and_check(
 ) -> Result<usize, String> {
     let image = fs.crash(mode, seed);
     let ctx = |e: String| format!("crash {mode:?} seed {seed}: {e}");
-    let db =
-        open_sim(&image, options).map_err(|e| ctx(format!("open after the crash failed: {e}")))?;
-    let found = read_all(&db).map_err(ctx)?;
-    let prefix = history.check_prefix(&found).map_err(ctx)?;
-    // Point lookups agree with the scan (keys of the history and the base).
-    for k in history
-        .base
-        .keys()
-        .chain(history.steps.iter().flatten().map(|(k, _)| k))
-    {
-        let got = db.get(k).map_err(|e| ctx(format!("get failed: {e}")))?;
-        if got.as_deref() != found.get(k).map(Vec::as_slice) {
-            return Err(ctx(format!("get {} disagrees with the scan", show(k))));
-        }
-    }
+    let (db, found, prefix) = recover(&image, options, history, []).map_err(ctx)?;
     db.close().map_err(|e| ctx(format!("close failed: {e}")))?;
-    let db = open_sim(&image, options).map_err(|e| ctx(format!("second open failed: {e}")))?;
-    let again = read_all(&db).map_err(ctx)?;
-    if again != found {
-        return Err(ctx(format!(
-            "a second reopen changed the state: {} keys, then {}",
-            found.len(),
-            again.len()
-        )));
-    }
+    let db = reopen_same(&image, options, &found).map_err(ctx)?;
     // The recovered database takes writes and keeps them.
     db.put(b"\xffafter-crash", b"ok")
         .map_err(|e| ctx(format!("put after recovery failed: {e}")))?;
