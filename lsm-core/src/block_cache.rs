@@ -83,6 +83,10 @@ impl Shard {
         }
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the shard's indices (`head`, `tail`, links, map values) all point into `nodes`, which never shrinks"
+    )]
     fn unlink(&mut self, i: usize) {
         let (prev, next) = (self.nodes[i].prev, self.nodes[i].next);
         if prev == NIL {
@@ -97,6 +101,10 @@ impl Shard {
         }
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the shard's indices (`head`, `tail`, links, map values) all point into `nodes`, which never shrinks"
+    )]
     fn push_front(&mut self, i: usize) {
         self.nodes[i].prev = NIL;
         self.nodes[i].next = self.head;
@@ -109,6 +117,10 @@ impl Shard {
         }
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the shard's indices (`head`, `tail`, links, map values) all point into `nodes`, which never shrinks"
+    )]
     fn get(&mut self, key: &BlockCacheKey) -> Option<Bytes> {
         let i = *self.map.get(key)?;
         self.unlink(i);
@@ -116,6 +128,10 @@ impl Shard {
         Some(self.nodes[i].value.clone())
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the shard's indices (`head`, `tail`, links, map values) all point into `nodes`, which never shrinks"
+    )]
     fn insert(&mut self, key: BlockCacheKey, value: Bytes) {
         let charge = value.len() + NODE_OVERHEAD;
         if charge > self.capacity {
@@ -193,6 +209,10 @@ impl LruBlockCache {
         }
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "an index modulo `SHARDS`, the number of shards `new` creates"
+    )]
     fn shard(&self, key: &BlockCacheKey) -> &Mutex<Shard> {
         // Middle bits: the map inside the shard uses the lowest and the highest.
         &self.shards[(hash(key) >> 32) as usize % SHARDS]

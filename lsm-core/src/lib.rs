@@ -46,6 +46,8 @@
 //!   enables it in its `[dev-dependencies]`. `docs/testing.md` describes how the
 //!   workspace's own tests get it.
 #![warn(missing_docs)]
+// Bytes from disk and user input must never panic the engine.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod background;
 pub mod batch;

@@ -39,7 +39,7 @@ pub(crate) struct Retention {
 impl Retention {
     /// The filter of a flush: versions keep their sequence numbers.
     pub fn new(snapshots: Vec<u64>) -> Self {
-        debug_assert!(snapshots.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(snapshots.is_sorted_by(|a, b| a < b));
         Retention {
             snapshots,
             last_key: None,

@@ -24,7 +24,7 @@ pub(crate) struct LevelCursor {
 impl LevelCursor {
     /// `files` sorted by smallest key, non-overlapping.
     pub fn new(files: Vec<Arc<SegmentFile>>) -> Self {
-        debug_assert!(files.windows(2).all(|w| w[0].largest() < w[1].smallest()));
+        debug_assert!(files.is_sorted_by(|a, b| a.largest() < b.smallest()));
         LevelCursor {
             files,
             index: 0,

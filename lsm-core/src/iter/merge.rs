@@ -32,6 +32,10 @@ impl MergeCursor {
     }
 
     /// True when child `a` comes before child `b` in the cursor's direction.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "every index in `heap` comes from `0..children.len()`, and `children` never changes length"
+    )]
     fn before(&self, a: usize, b: usize) -> bool {
         let (ca, cb) = (&self.children[a], &self.children[b]);
         let ord = compare_internal(ca.key(), ca.seq(), cb.key(), cb.seq());
@@ -43,6 +47,10 @@ impl MergeCursor {
         }
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "`l` and `r` are checked against the heap's length, `best` is one of `i`, `l`, `r`, and `i < len` (callers pass an index of the heap's first half, or 0)"
+    )]
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
         loop {
@@ -73,8 +81,13 @@ impl MergeCursor {
         for child in &mut self.children {
             f(child)?;
         }
-        self.heap
-            .extend((0..self.children.len()).filter(|&i| self.children[i].valid()));
+        self.heap.extend(
+            self.children
+                .iter()
+                .enumerate()
+                .filter(|(_, child)| child.valid())
+                .map(|(i, _)| i),
+        );
         for i in (0..self.heap.len() / 2).rev() {
             self.sift_down(i);
         }
@@ -82,20 +95,24 @@ impl MergeCursor {
     }
 
     fn step(&mut self) -> Result<()> {
-        let Some(&top) = self.heap.first() else {
+        let Some(child) = self
+            .heap
+            .first()
+            .and_then(|&top| self.children.get_mut(top))
+        else {
             return Ok(());
         };
-        let child = &mut self.children[top];
         let r = if self.forward {
             child.next()
         } else {
             child.prev()
         };
+        let valid = child.valid();
         if let Err(e) = r {
             self.heap.clear();
             return Err(e);
         }
-        if !self.children[top].valid() {
+        if !valid {
             self.heap.swap_remove(0);
         }
         self.sift_down(0);
@@ -103,7 +120,10 @@ impl MergeCursor {
     }
 
     fn top(&self) -> Option<&dyn Cursor> {
-        self.heap.first().map(|&i| &*self.children[i])
+        self.heap
+            .first()
+            .and_then(|&i| self.children.get(i))
+            .map(|child| &**child)
     }
 }
 

@@ -78,51 +78,77 @@ impl Node {
     /// The node's bytes hold a complete node of a live list; see the module docs.
     /// Every method below relies on it.
     unsafe fn tag(self) -> u64 {
-        self.0.cast::<u64>().read()
+        // SAFETY: a complete node (the caller's contract) holds its tag at offset 0,
+        // 8-byte aligned.
+        unsafe { self.0.cast::<u64>().read() }
     }
 
     unsafe fn value_len(self) -> usize {
-        self.0.add(VALUE_LEN_AT).cast::<u32>().read() as usize
+        // SAFETY: as in `tag`; the value length is at `VALUE_LEN_AT`, 4-byte aligned.
+        unsafe { self.0.add(VALUE_LEN_AT).cast::<u32>().read() as usize }
     }
 
     unsafe fn key_len(self) -> usize {
-        self.0.add(KEY_LEN_AT).cast::<u16>().read() as usize
+        // SAFETY: as in `tag`; the key length is at `KEY_LEN_AT`, 2-byte aligned.
+        unsafe { self.0.add(KEY_LEN_AT).cast::<u16>().read() as usize }
     }
 
     unsafe fn height(self) -> usize {
-        self.0.add(HEIGHT_AT).read() as usize
+        // SAFETY: as in `tag`; the height is the byte at `HEIGHT_AT`.
+        unsafe { self.0.add(HEIGHT_AT).read() as usize }
     }
 
+    /// # Safety
+    /// As for every method, and `level < height`.
     unsafe fn link<'a>(self, level: usize) -> &'a AtomicPtr<u8> {
-        debug_assert!(level < self.height());
-        self.0
-            .add(HEADER + level * 8)
-            .cast::<AtomicPtr<u8>>()
-            .as_ref()
+        // SAFETY: the caller's contract.
+        debug_assert!(level < unsafe { self.height() });
+        // SAFETY: a node's tower holds `height` 8-byte-aligned `AtomicPtr`s from
+        // `HEADER`, initialised before the node was linked; `level < height` (the
+        // caller's contract); the node lives as long as its list, which outlives `'a`.
+        unsafe {
+            self.0
+                .add(HEADER + level * 8)
+                .cast::<AtomicPtr<u8>>()
+                .as_ref()
+        }
     }
 
+    /// # Safety
+    /// As for `link`.
     unsafe fn next(self, level: usize) -> Option<Node> {
-        NonNull::new(self.link(level).load(Ordering::Acquire)).map(Node)
+        // SAFETY: the caller's contract, as `link` requires it.
+        NonNull::new(unsafe { self.link(level) }.load(Ordering::Acquire)).map(Node)
     }
 
     unsafe fn key<'a>(self) -> &'a [u8] {
-        let at = self.0.add(HEADER + self.height() * 8);
-        std::slice::from_raw_parts(at.as_ptr(), self.key_len())
+        // SAFETY: a complete node holds `key_len` key bytes right after its tower of
+        // `height` links; they never change after linking and live as long as the
+        // list, which outlives `'a`.
+        unsafe {
+            let at = self.0.add(HEADER + self.height() * 8);
+            std::slice::from_raw_parts(at.as_ptr(), self.key_len())
+        }
     }
 
     unsafe fn value<'a>(self) -> &'a [u8] {
-        let at = self.0.add(HEADER + self.height() * 8 + self.key_len());
-        std::slice::from_raw_parts(at.as_ptr(), self.value_len())
+        // SAFETY: as in `key`; the `value_len` value bytes follow the key.
+        unsafe {
+            let at = self.0.add(HEADER + self.height() * 8 + self.key_len());
+            std::slice::from_raw_parts(at.as_ptr(), self.value_len())
+        }
     }
 
     /// This node's position relative to `probe`.
     unsafe fn cmp_probe(self, probe: &Probe<'_>) -> KeyOrdering {
-        let key = self.key();
+        // SAFETY: the caller's contract.
+        let key = unsafe { self.key() };
         let by_key = match prefix_of(key).cmp(&probe.prefix) {
             KeyOrdering::Equal => key.cmp(probe.key),
             unequal => unequal,
         };
-        by_key.then_with(|| probe.tag.cmp(&self.tag()))
+        // SAFETY: the caller's contract.
+        by_key.then_with(|| probe.tag.cmp(&unsafe { self.tag() }))
     }
 }
 
@@ -148,6 +174,10 @@ impl<'a> Probe<'a> {
     }
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "`key` is shorter than 8 bytes in the fallback: it has no 8-byte first chunk"
+)]
 fn prefix_of(key: &[u8]) -> u64 {
     match key.first_chunk::<8>() {
         Some(first) => u64::from_be_bytes(*first),
@@ -337,6 +367,10 @@ impl ListWriter<'_> {
     /// # Panics
     /// If `key` is longer than `u16::MAX` or `value` than `u32::MAX` bytes (the
     /// engine rejects both before they reach a memtable).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "levels are below the list's height, which never exceeds `MAX_HEIGHT`, the splice arrays' length"
+    )]
     pub fn insert(&mut self, key: &[u8], tag: u64, value: &[u8]) -> usize {
         assert!(key.len() <= u16::MAX as usize && value.len() <= u32::MAX as usize);
         let list = self.list;
@@ -402,10 +436,17 @@ impl ListWriter<'_> {
 ///
 /// # Safety
 /// The splice's nodes belong to the live list whose head is `head`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "levels are below the list's height, which never exceeds `MAX_HEIGHT`, the splice arrays' length"
+)]
 unsafe fn brackets(w: &Writer, head: Node, level: usize, probe: &Probe<'_>) -> bool {
     let prev = w.prev[level];
-    (prev == head || prev.cmp_probe(probe) == KeyOrdering::Less)
-        && w.next[level].is_none_or(|n| n.cmp_probe(probe) == KeyOrdering::Greater)
+    // SAFETY: `prev` and `next` are nodes of the live list (the caller's contract).
+    unsafe {
+        (prev == head || prev.cmp_probe(probe) == KeyOrdering::Less)
+            && w.next[level].is_none_or(|n| n.cmp_probe(probe) == KeyOrdering::Greater)
+    }
 }
 
 /// Writes a complete node at `at`.
@@ -422,20 +463,26 @@ unsafe fn init_node(
     next: &[Option<Node>; MAX_HEIGHT],
 ) {
     let p = node.0.as_ptr();
-    p.cast::<u64>().write(tag);
-    p.add(VALUE_LEN_AT).cast::<u32>().write(value.len() as u32);
-    p.add(KEY_LEN_AT).cast::<u16>().write(key.len() as u16);
-    p.add(HEIGHT_AT).write(height as u8);
-    p.add(HEIGHT_AT + 1).write(0);
-    for (l, n) in next.iter().take(height).enumerate() {
-        let succ = n.map_or(ptr::null_mut(), |n| n.0.as_ptr());
-        p.add(HEADER + l * 8)
-            .cast::<AtomicPtr<u8>>()
-            .write(AtomicPtr::new(succ));
+    // SAFETY: every write is within the `HEADER + height * 8 + key.len() +
+    // value.len()` bytes the caller provides, at offsets aligned for its type (the
+    // allocation is 8-byte aligned); nobody else sees the node before it is linked,
+    // and `key` and `value` cannot overlap the fresh allocation.
+    unsafe {
+        p.cast::<u64>().write(tag);
+        p.add(VALUE_LEN_AT).cast::<u32>().write(value.len() as u32);
+        p.add(KEY_LEN_AT).cast::<u16>().write(key.len() as u16);
+        p.add(HEIGHT_AT).write(height as u8);
+        p.add(HEIGHT_AT + 1).write(0);
+        for (l, n) in next.iter().take(height).enumerate() {
+            let succ = n.map_or(ptr::null_mut(), |n| n.0.as_ptr());
+            p.add(HEADER + l * 8)
+                .cast::<AtomicPtr<u8>>()
+                .write(AtomicPtr::new(succ));
+        }
+        let key_at = p.add(HEADER + height * 8);
+        ptr::copy_nonoverlapping(key.as_ptr(), key_at, key.len());
+        ptr::copy_nonoverlapping(value.as_ptr(), key_at.add(key.len()), value.len());
     }
-    let key_at = p.add(HEADER + height * 8);
-    ptr::copy_nonoverlapping(key.as_ptr(), key_at, key.len());
-    ptr::copy_nonoverlapping(value.as_ptr(), key_at.add(key.len()), value.len());
 }
 
 /// Starts loading the node that follows `x` on the level below `level`, while the
@@ -447,7 +494,8 @@ unsafe fn init_node(
 /// `x` is a node of a live list whose tower reaches `level`, and `level > 0`.
 #[inline(always)]
 unsafe fn prefetch_below(x: Node, n: Node, level: usize) {
-    if let Some(below) = x.next(level - 1) {
+    // SAFETY: `x`'s tower reaches `level`, so also `level - 1` (the caller's contract).
+    if let Some(below) = unsafe { x.next(level - 1) } {
         if below != n {
             prefetch(below.0.as_ptr());
             // A comparison also reads the key, at `HEADER + 8 * height`: for the

@@ -165,8 +165,7 @@ impl FileAudit {
                 names(self.missing_segments.iter().map(|&n| segment_name(n)))
             ));
         }
-        if !self.unexplained_segments.is_empty() {
-            let first = &self.unexplained_segments[0];
+        if let Some(first) = self.unexplained_segments.first() {
             out.push(format!(
                 "{} not in the manifest {} data found nowhere else: {} ({}: {})",
                 plural(self.unexplained_segments.len(), "segment"),

@@ -44,7 +44,7 @@ impl Version {
             } else {
                 files.sort_by(|a, b| a.smallest().cmp(b.smallest()));
                 debug_assert!(
-                    files.windows(2).all(|w| w[0].largest() < w[1].smallest()),
+                    files.is_sorted_by(|a, b| a.largest() < b.smallest()),
                     "overlapping files in level {level}"
                 );
             }
