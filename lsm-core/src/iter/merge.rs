@@ -49,7 +49,7 @@ impl MergeCursor {
 
     #[allow(
         clippy::indexing_slicing,
-        reason = "`l` and `r` are checked against the heap's length, `best` is one of `i`, `l`, `r`, and `i < len` (callers pass an index of the heap's first half, or 0)"
+        reason = "`heap[l]` and `heap[r]` are read only once checked against the heap's length, and `heap[best]` then too: `best` is `i < l` or a checked child"
     )]
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
