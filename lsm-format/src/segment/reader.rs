@@ -9,7 +9,7 @@
 //! time, and go through the cache whether compressed or not.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -22,8 +22,8 @@ use crate::segment::block::{
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
 use crate::segment::entries::SegmentEntries;
-use crate::segment::index_search::IndexSearch;
-use crate::segment::open;
+use crate::segment::index_search::IndexSlot;
+use crate::segment::open::{self, Inner};
 use crate::segment::{
     BlockCache, BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, IndexEntry,
     Properties, ReadAt, ReadOptions, Region, SegmentIter, FOOTER_LEN,
@@ -43,30 +43,6 @@ thread_local! {
 #[derive(Clone)]
 pub struct SegmentReader {
     inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) data: Bytes,
-    pub(crate) options: ReadOptions,
-    pub(crate) footer: Footer,
-    pub(crate) properties: Properties,
-    pub(crate) filter: BloomFilter,
-    pub(crate) index: Vec<IndexSlot>,
-    /// Binary search over the index keys.
-    pub(crate) search: IndexSearch,
-    /// One bit per data block: its framing and checksum were verified by this
-    /// reader (and it decoded).
-    pub(crate) verified: Box<[AtomicU64]>,
-    /// One bit per verified data block: it is LZ4-compressed.
-    pub(crate) lz4: Box<[AtomicU64]>,
-}
-
-/// One decoded index entry; `key` shares the index keys' buffer.
-#[derive(Debug, Clone)]
-pub(crate) struct IndexSlot {
-    pub(crate) key: Bytes,
-    pub(crate) tag: u64,
-    pub(crate) handle: BlockHandle,
 }
 
 impl SegmentReader {
