@@ -1,4 +1,5 @@
-//! Block framing: `docs/format.md` section 3.1.
+//! Block framing: `docs/format.md` section 3.1, with the on-disk numbers of its
+//! trailer ([`Compression`], [`BlockType`]).
 //!
 //! ```text
 //! block := contents[n] compression:u8 block_type:u8 checksum:u64
@@ -16,7 +17,43 @@ use bytes::BytesMut;
 
 use crate::checksum::{checksum, checksum_parts};
 use crate::error::{Error, Result};
-use crate::segment::{BlockHandle, BlockType, Compression, BLOCK_TRAILER_LEN, MAX_BLOCK_LEN};
+use crate::segment::{BlockHandle, BLOCK_TRAILER_LEN, MAX_BLOCK_LEN};
+
+/// Compression of data blocks. Discriminants are written to disk and frozen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum Compression {
+    /// Blocks stored as they are.
+    #[default]
+    None = 0,
+    /// LZ4 block format, preceded by the uncompressed length.
+    Lz4 = 1,
+}
+
+impl Compression {
+    /// Decodes an on-disk compression byte.
+    pub fn from_u8(b: u8) -> Option<Self> {
+        match b {
+            0 => Some(Compression::None),
+            1 => Some(Compression::Lz4),
+            _ => None,
+        }
+    }
+}
+
+/// Block types, written to disk in each block trailer and frozen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BlockType {
+    /// Entries.
+    Data = 1,
+    /// One entry per data block.
+    Index = 2,
+    /// Bloom filter.
+    Filter = 3,
+    /// Properties.
+    Properties = 4,
+}
 
 /// The 10-byte trailer that follows `contents` on disk.
 pub fn trailer(contents: &[u8], compression: Compression, block_type: BlockType) -> [u8; 10] {

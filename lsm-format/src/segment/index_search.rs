@@ -1,6 +1,7 @@
-//! Finding the data block for a key: the first index entry at or after `(key, seq)`
-//! in internal order (`docs/format.md` section 3.3), by binary search over a compact
-//! array of 8-byte key prefixes.
+//! The decoded index block (`IndexSlot`, one per data block) and finding the data
+//! block for a key: the first index entry at or after `(key, seq)` in internal order
+//! (`docs/format.md` section 3.3), by binary search over a compact array of 8-byte
+//! key prefixes.
 //!
 //! The keys of one segment usually share a long prefix (a table id, `user:`...), so
 //! the prefix kept for each index entry is the 8 bytes that follow the prefix common
@@ -11,9 +12,19 @@
 
 use std::cmp::Ordering;
 
+use bytes::Bytes;
+
 use crate::entry::compare_internal;
 use crate::segment::block_entry::mismatch;
-use crate::segment::reader::IndexSlot;
+use crate::segment::BlockHandle;
+
+/// One decoded index entry; `key` shares the index keys' buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexSlot {
+    pub(crate) key: Bytes,
+    pub(crate) tag: u64,
+    pub(crate) handle: BlockHandle,
+}
 
 /// Search structure over the decoded index entries.
 #[derive(Debug, Default)]

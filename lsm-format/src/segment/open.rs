@@ -15,9 +15,26 @@ use crate::error::{Error, Result};
 use crate::segment::block::read_raw;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{BloomFilter, FilterLayout};
-use crate::segment::index_search::IndexSearch;
-use crate::segment::reader::{IndexSlot, Inner};
+use crate::segment::index_search::{IndexSearch, IndexSlot};
 use crate::segment::{BlockHandle, BlockType, Footer, Properties, ReadOptions, FOOTER_LEN};
+
+/// Everything `SegmentReader::open` decodes and checks, shared by the reader's
+/// clones.
+pub(crate) struct Inner {
+    pub(crate) data: Bytes,
+    pub(crate) options: ReadOptions,
+    pub(crate) footer: Footer,
+    pub(crate) properties: Properties,
+    pub(crate) filter: BloomFilter,
+    pub(crate) index: Vec<IndexSlot>,
+    /// Binary search over the index keys.
+    pub(crate) search: IndexSearch,
+    /// One bit per data block: its framing and checksum were verified by this
+    /// reader (and it decoded).
+    pub(crate) verified: Box<[AtomicU64]>,
+    /// One bit per verified data block: it is LZ4-compressed.
+    pub(crate) lz4: Box<[AtomicU64]>,
+}
 
 /// Decodes and checks everything `SegmentReader::open` keeps.
 pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {

@@ -7,9 +7,12 @@
 //! decompressed and may be kept in the [`BlockCache`]. With
 //! [`ReadOptions::read_at`] they come from positional reads instead, checksummed every
 //! time, and go through the cache whether compressed or not.
+//!
+//! What `open` checks is in the `open` module; `index_entries` and `layout`, which
+//! describe the file for dumps, are in the `describe` child module.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -22,11 +25,11 @@ use crate::segment::block::{
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::BloomFilter;
 use crate::segment::entries::SegmentEntries;
-use crate::segment::index_search::IndexSearch;
-use crate::segment::open;
+use crate::segment::index_search::IndexSlot;
+use crate::segment::open::{self, Inner};
 use crate::segment::{
-    BlockCache, BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, IndexEntry,
-    Properties, ReadAt, ReadOptions, Region, SegmentIter, FOOTER_LEN,
+    BlockCache, BlockCacheKey, BlockHandle, BlockType, Compression, Entry, Footer, Properties,
+    ReadAt, ReadOptions, SegmentIter,
 };
 
 thread_local! {
@@ -43,30 +46,6 @@ thread_local! {
 #[derive(Clone)]
 pub struct SegmentReader {
     inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) data: Bytes,
-    pub(crate) options: ReadOptions,
-    pub(crate) footer: Footer,
-    pub(crate) properties: Properties,
-    pub(crate) filter: BloomFilter,
-    pub(crate) index: Vec<IndexSlot>,
-    /// Binary search over the index keys.
-    pub(crate) search: IndexSearch,
-    /// One bit per data block: its framing and checksum were verified by this
-    /// reader (and it decoded).
-    pub(crate) verified: Box<[AtomicU64]>,
-    /// One bit per verified data block: it is LZ4-compressed.
-    pub(crate) lz4: Box<[AtomicU64]>,
-}
-
-/// One decoded index entry; `key` shares the index keys' buffer.
-#[derive(Debug, Clone)]
-pub(crate) struct IndexSlot {
-    pub(crate) key: Bytes,
-    pub(crate) tag: u64,
-    pub(crate) handle: BlockHandle,
 }
 
 impl SegmentReader {
@@ -204,55 +183,6 @@ impl SegmentReader {
     /// All entries as a double-ended std iterator (`.rev()` walks backwards).
     pub fn entries(&self) -> SegmentEntries {
         SegmentEntries::new(self.clone())
-    }
-
-    /// All entries of the index block, in order.
-    ///
-    /// # Errors
-    /// None today (the index is decoded at open); kept fallible for lazily loaded
-    /// indexes.
-    pub fn index_entries(&self) -> Result<Vec<IndexEntry>> {
-        Ok(self
-            .inner
-            .index
-            .iter()
-            .map(|s| IndexEntry {
-                last_key: s.key.clone(),
-                last_seq: s.tag >> 8,
-                handle: s.handle,
-            })
-            .collect())
-    }
-
-    /// Every region of the file in offset order: each data block, the filter, the
-    /// properties, the index and the footer.
-    ///
-    /// # Errors
-    /// None today (the layout was checked at open).
-    pub fn layout(&self) -> Result<Vec<Region>> {
-        let f = &self.inner.footer;
-        let block = |kind, h: BlockHandle| Region {
-            kind,
-            offset: h.offset,
-            len: h.end() - h.offset,
-        };
-        let mut regions: Vec<Region> = self
-            .inner
-            .index
-            .iter()
-            .map(|s| block("data", s.handle))
-            .collect();
-        regions.push(block("filter", f.filter));
-        regions.push(block("properties", f.properties));
-        regions.push(block("index", f.index));
-        let len = self.inner.data.len() as u64;
-        regions.push(Region {
-            kind: "footer",
-            offset: len - FOOTER_LEN as u64,
-            len: FOOTER_LEN as u64,
-        });
-        regions.sort_by_key(|r| r.offset);
-        Ok(regions)
     }
 
     /// Number of data blocks.
@@ -480,103 +410,6 @@ impl std::fmt::Debug for SegmentReader {
     }
 }
 
+mod describe;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::segment::{SegmentWriter, WriterOptions};
-    use crate::EntryKind;
-
-    fn reader(n: u32, file_name: Option<&str>) -> SegmentReader {
-        let mut w = SegmentWriter::new(
-            Vec::new(),
-            WriterOptions {
-                block_size: 100,
-                ..WriterOptions::default()
-            },
-        );
-        for i in 0..n {
-            w.add(&i.to_be_bytes(), 2, EntryKind::Put, b"two").unwrap();
-            w.add(&i.to_be_bytes(), 1, EntryKind::Put, b"one").unwrap();
-        }
-        let options = ReadOptions {
-            file_name: file_name.map(str::to_string),
-            ..ReadOptions::default()
-        };
-        SegmentReader::open(Bytes::from(w.finish().unwrap().into_inner()), options).unwrap()
-    }
-
-    #[test]
-    fn readers_and_cursors_cross_threads() {
-        fn send_sync<T: Send + Sync>() {}
-        send_sync::<SegmentReader>();
-        send_sync::<crate::SegmentIter>();
-        send_sync::<crate::segment::SegmentEntries>();
-        let r = reader(200, None);
-        std::thread::scope(|s| {
-            for t in 0..2u32 {
-                let r = r.clone();
-                s.spawn(move || {
-                    for i in (t..200).step_by(2) {
-                        assert_eq!(r.get(&i.to_be_bytes(), 9).unwrap().unwrap().value, "two");
-                    }
-                });
-            }
-        });
-    }
-
-    #[test]
-    fn get_picks_the_newest_visible_version() {
-        let r = reader(50, None);
-        let k = 17u32.to_be_bytes();
-        assert_eq!(r.get(&k, 5).unwrap().unwrap().value, "two");
-        assert_eq!(r.get(&k, 1).unwrap().unwrap().value, "one");
-        assert_eq!(r.get(&k, 0).unwrap(), None);
-        assert_eq!(r.get(&50u32.to_be_bytes(), 5).unwrap(), None);
-        assert_eq!(r.get(b"", 5).unwrap(), None);
-    }
-
-    #[test]
-    fn find_block_is_the_first_block_ending_at_or_after_the_target() {
-        let r = reader(50, None);
-        let slots = r.index_slots();
-        assert!(slots.len() > 3);
-        assert_eq!(r.find_block(b"", 0), 0);
-        assert_eq!(r.find_block(&[0xff; 5], 0), slots.len());
-        for (i, s) in slots.iter().enumerate() {
-            assert_eq!(r.find_block(&s.key, s.tag >> 8), i);
-        }
-    }
-
-    #[test]
-    fn data_block_errors_name_file_and_offset() {
-        let r = reader(50, Some("000042.seg"));
-        let h = r.index_slots()[2].handle;
-        let mut bytes = r.data().to_vec();
-        bytes[h.offset as usize] ^= 0x40;
-        let options = r.options().clone();
-        let bad = SegmentReader::open(Bytes::from(bytes), options).unwrap();
-        let key = bad.index_slots()[2].key.clone();
-        let err = bad.get(&key, 9).unwrap_err();
-        assert_eq!(err.offset(), Some(h.offset));
-        assert_eq!(err.to_string().matches("000042.seg").count(), 1, "{err}");
-        let err = bad.entries().find_map(Result::err).unwrap();
-        assert_eq!(err.to_string().matches("000042.seg").count(), 1, "{err}");
-        let mut it = bad.iter();
-        let err = it.seek(&key, 9).unwrap_err();
-        assert_eq!(err.to_string().matches("000042.seg").count(), 1, "{err}");
-        assert!(!it.valid());
-        assert!(format!("{bad:?}").contains("000042.seg"));
-    }
-
-    #[test]
-    fn open_refuses_a_layout_with_gaps() {
-        let r = reader(3, None);
-        let mut bytes = r.data().to_vec();
-        bytes.insert(0, 0);
-        assert!(
-            SegmentReader::open(Bytes::from(bytes), ReadOptions::default())
-                .unwrap_err()
-                .is_corruption()
-        );
-    }
-}
+mod tests;

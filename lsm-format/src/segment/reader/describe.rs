@@ -1,0 +1,57 @@
+//! Describing a segment's structure for dumps and verification: its index entries
+//! (`docs/format.md` section 3.3) and its regions in file order (the grammar of
+//! section 3).
+
+use crate::error::Result;
+use crate::segment::{BlockHandle, IndexEntry, Region, SegmentReader, FOOTER_LEN};
+
+impl SegmentReader {
+    /// All entries of the index block, in order.
+    ///
+    /// # Errors
+    /// None today (the index is decoded at open); kept fallible for lazily loaded
+    /// indexes.
+    pub fn index_entries(&self) -> Result<Vec<IndexEntry>> {
+        Ok(self
+            .inner
+            .index
+            .iter()
+            .map(|s| IndexEntry {
+                last_key: s.key.clone(),
+                last_seq: s.tag >> 8,
+                handle: s.handle,
+            })
+            .collect())
+    }
+
+    /// Every region of the file in offset order: each data block, the filter, the
+    /// properties, the index and the footer.
+    ///
+    /// # Errors
+    /// None today (the layout was checked at open).
+    pub fn layout(&self) -> Result<Vec<Region>> {
+        let f = &self.inner.footer;
+        let block = |kind, h: BlockHandle| Region {
+            kind,
+            offset: h.offset,
+            len: h.end() - h.offset,
+        };
+        let mut regions: Vec<Region> = self
+            .inner
+            .index
+            .iter()
+            .map(|s| block("data", s.handle))
+            .collect();
+        regions.push(block("filter", f.filter));
+        regions.push(block("properties", f.properties));
+        regions.push(block("index", f.index));
+        let len = self.inner.data.len() as u64;
+        regions.push(Region {
+            kind: "footer",
+            offset: len - FOOTER_LEN as u64,
+            len: FOOTER_LEN as u64,
+        });
+        regions.sort_by_key(|r| r.offset);
+        Ok(regions)
+    }
+}
