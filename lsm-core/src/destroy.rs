@@ -73,6 +73,20 @@ pub fn destroy(path: impl AsRef<Path>) -> Result<()> {
 /// Like [`destroy`], doing all file I/O through `fs`, and leaving the emptied
 /// directory in place ([`FileSystem`](crate::fs::FileSystem) has no way to remove one).
 ///
+/// ```
+/// use std::sync::Arc;
+/// use lsm_core::{fs::RealFs, Db, Options};
+///
+/// # fn main() -> lsm_core::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("db");
+/// Db::open(&path, Options::default())?.close()?;
+/// lsm_core::destroy_with_fs(&path, Arc::new(RealFs))?;
+/// assert_eq!(std::fs::read_dir(&path).unwrap().count(), 0); // emptied, still there
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Errors
 /// As [`destroy`].
 pub fn destroy_with_fs(path: impl AsRef<Path>, fs: FsRef) -> Result<()> {

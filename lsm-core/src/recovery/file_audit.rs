@@ -113,6 +113,11 @@ pub struct UnexplainedSegment {
 
 impl UnexplainedSegment {
     /// The segment's file name.
+    ///
+    /// ```
+    /// let s = lsm_core::UnexplainedSegment { number: 12, reason: String::new() };
+    /// assert_eq!(s.file_name(), "000012.seg");
+    /// ```
     pub fn file_name(&self) -> String {
         segment_name(self.number)
     }
