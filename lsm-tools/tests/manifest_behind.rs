@@ -153,3 +153,29 @@ fn an_obsolete_wal_is_a_note_not_a_problem() {
     let out = run(VERIFY, &[dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Damage inside a data block (not in the metadata the engine opens) is found too:
+/// the summary checks every live segment's checksums.
+#[test]
+fn a_dump_of_a_database_with_a_damaged_data_block_warns_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    flushed_db(dir);
+    let seg = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let mut data = std::fs::read(&seg).unwrap();
+    data[10] ^= 0x01; // the first data block starts at offset 0
+    std::fs::write(&seg, &data).unwrap();
+    let out = run(DUMP, &[dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("warning: ") && l.contains(".seg")),
+        "{text}"
+    );
+}

@@ -168,6 +168,18 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
         })
         .collect();
     let mut problems: Vec<String> = m.problems.iter().map(ToString::to_string).collect();
+    // Every live segment's checksums, as lsm-verify checks them: a summary must not
+    // describe a damaged database without a word.
+    let mut checks = crate::verify::Report::default();
+    for seg in &state.segments {
+        match seg.read() {
+            Ok(data) => {
+                crate::verify::segment::verify_segment(data, &seg.name(), &mut checks);
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    problems.extend(checks.problems.iter().map(ToString::to_string));
     for (level, meta) in &state.missing {
         problems.push(format!(
             "level {level} segment {} is in the manifest but missing",
