@@ -25,19 +25,11 @@ type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
 const DB: &str = "/db";
 
-/// Options of the database: 4 KiB segments, small memtables and levels, so
-/// that a few thousand keys make about a hundred segments over three or more levels.
+/// The shared small options (4 KiB segments, small memtables and levels, so that a
+/// few thousand keys make about a hundred segments over three or more levels),
+/// uncompressed so that the segment count does not depend on the values.
 fn options() -> Options {
-    Options::default()
-        .with_memtable_size(16 << 10)
-        .with_segment_size(4 << 10)
-        .with_block_size(512)
-        .with_level0_compaction_trigger(2)
-        .with_level0_stop_writes(12)
-        .with_level_size_multiplier(4)
-        .with_level1_size(16 << 10)
-        .with_block_cache_size(64 << 10)
-        .with_compression(Compression::None)
+    common::small_options().with_compression(Compression::None)
 }
 
 /// A file system that records the manifest's bytes after each fsync of it.
