@@ -18,8 +18,8 @@ use lsm_format::manifest::MAX_LEVELS;
 
 use crate::compaction::picker::{pick, pick_full};
 use crate::compaction::PickerConfig;
+use crate::engine::Engine;
 use crate::error::{Error, PoisonedBy, Result};
-use crate::inner::DbInner;
 
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
@@ -27,20 +27,20 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 ///
 /// # Errors
 /// `Io` when a thread cannot be spawned.
-pub(crate) fn spawn(inner: &Arc<DbInner>) -> Result<Vec<JoinHandle<()>>> {
-    type Job = fn(Arc<DbInner>);
+pub(crate) fn spawn(engine: &Arc<Engine>) -> Result<Vec<JoinHandle<()>>> {
+    type Job = fn(Arc<Engine>);
     let mut jobs: Vec<(&str, Job)> =
         vec![("lsm-flush", flush_loop), ("lsm-compact", compaction_loop)];
-    if inner.opts.flush_interval.is_some() {
+    if engine.env.opts.flush_interval.is_some() {
         jobs.push(("lsm-flush-timer", timer_loop));
     }
     let mut threads = Vec::new();
     for (name, job) in jobs {
-        let for_thread = inner.clone();
+        let for_thread = engine.clone();
         let handle = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || job(for_thread))
-            .map_err(|e| Error::io(&inner.dir, e))?;
+            .map_err(|e| Error::io(&engine.env.dir, e))?;
         threads.push(handle);
     }
     Ok(threads)
@@ -65,40 +65,41 @@ fn guarded<T>(job: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-fn flush_loop(inner: Arc<DbInner>) {
+fn flush_loop(engine: Arc<Engine>) {
     loop {
         {
-            let mut st = inner.state.lock();
+            let mut st = engine.coord.lock();
             loop {
-                let poisoned = inner.poison.is_poisoned();
+                let poisoned = engine.env.poison.is_poisoned();
                 if !st.imm.is_empty() && !poisoned {
                     break;
                 }
                 if st.shutdown {
                     return;
                 }
-                inner.flush_cv.wait_for(&mut st, IDLE_WAIT);
+                engine.coord.wait_flush(&mut st, IDLE_WAIT);
             }
         }
-        if let Err(e) = guarded(|| inner.flush_oldest()) {
-            inner
+        if let Err(e) = guarded(|| engine.flush_job().flush_oldest()) {
+            engine
+                .env
                 .poison
                 .poison(PoisonedBy::BackgroundFlush, "background flush failed", e);
-            inner.done_cv.notify_all();
+            engine.coord.notify_done();
         }
     }
 }
 
-fn compaction_loop(inner: Arc<DbInner>) {
+fn compaction_loop(engine: Arc<Engine>) {
     let cfg = PickerConfig {
-        level0_trigger: inner.opts.level0_compaction_trigger,
-        level1_size: inner.opts.level1_size,
-        multiplier: inner.opts.level_size_multiplier as u64,
+        level0_trigger: engine.env.opts.level0_compaction_trigger,
+        level1_size: engine.env.opts.level1_size,
+        multiplier: engine.env.opts.level_size_multiplier as u64,
     };
     let mut pointers: Vec<Option<Vec<u8>>> = vec![None; MAX_LEVELS];
     loop {
         let (task, waiters) = {
-            let mut st = inner.state.lock();
+            let mut st = engine.coord.lock();
             loop {
                 if st.shutdown {
                     for (_, w) in st.manual.drain(..) {
@@ -106,7 +107,7 @@ fn compaction_loop(inner: Arc<DbInner>) {
                     }
                     return;
                 }
-                if let Err(e) = inner.poison.check() {
+                if let Err(e) = engine.env.poison.check() {
                     for (_, w) in st.manual.drain(..) {
                         let _ = w.send(Err(e.duplicate()));
                     }
@@ -121,7 +122,7 @@ fn compaction_loop(inner: Arc<DbInner>) {
                 } else if let Some(task) = pick(st.version.levels(), &cfg, &pointers) {
                     break (Some(task), Vec::new());
                 }
-                inner.compact_cv.wait_for(&mut st, IDLE_WAIT);
+                engine.coord.wait_compaction(&mut st, IDLE_WAIT);
             }
         };
         let result = match task {
@@ -135,12 +136,12 @@ fn compaction_loop(inner: Arc<DbInner>) {
                         }
                     }
                 }
-                guarded(|| inner.run_compaction(&task))
+                guarded(|| engine.compaction_job().run(&task))
             }
         };
         let result = match result {
             Err(Error::Closed) => Err(Error::Closed),
-            Err(e) => Err(inner.poison.poison(
+            Err(e) => Err(engine.env.poison.poison(
                 PoisonedBy::BackgroundCompaction,
                 "background compaction failed",
                 e,
@@ -153,31 +154,31 @@ fn compaction_loop(inner: Arc<DbInner>) {
                 Err(e) => Err(e.duplicate()),
             });
         }
-        inner.done_cv.notify_all();
+        engine.coord.notify_done();
     }
 }
 
 /// Freezes the active memtable once it is older than `flush_interval`.
-fn timer_loop(inner: Arc<DbInner>) {
-    let Some(interval) = inner.opts.flush_interval else {
+fn timer_loop(engine: Arc<Engine>) {
+    let Some(interval) = engine.env.opts.flush_interval else {
         return;
     };
     let step = (interval / 4).clamp(Duration::from_millis(1), IDLE_WAIT);
     loop {
         let due = {
-            let mut st = inner.state.lock();
+            let mut st = engine.coord.lock();
             if st.shutdown {
                 return;
             }
-            inner.timer_cv.wait_for(&mut st, step);
+            engine.coord.wait_timer(&mut st, step);
             if st.shutdown {
                 return;
             }
-            !inner.poison.is_poisoned() && st.mem.age().is_some_and(|age| age >= interval)
+            !engine.env.poison.is_poisoned() && st.mem.age().is_some_and(|age| age >= interval)
         };
         if due {
             log::debug!("memtable older than flush_interval {interval:?}: freezing it");
-            if let Err(e) = inner.write(crate::WriteBatch::new(), true) {
+            if let Err(e) = engine.writes.freeze_memtable(&engine.write_context()) {
                 log::debug!("periodic flush skipped: {e}");
             }
         }

@@ -59,8 +59,8 @@ impl Db {
     /// [`Db::flush`].
     pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
-        let inner = &self.inner;
-        let fs = &inner.fs;
+        let env = &self.engine.env;
+        let fs = &env.fs;
         if fs.exists(dest) {
             return Err(Error::io(
                 dest,
@@ -71,10 +71,7 @@ impl Db {
             ));
         }
         self.flush()?;
-        let (mut state, version) = {
-            let versions = inner.versions.lock();
-            (versions.state().clone(), versions.current())
-        };
+        let (mut state, version) = self.engine.versions.current_with_state();
         fs.create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
         for file in version.levels().iter().flatten() {
             let to = filenames::segment_path(dest, file.number());
@@ -92,7 +89,7 @@ impl Db {
         drop(version);
         log::info!(
             "checkpoint of {} written to {}",
-            inner.dir.display(),
+            env.dir.display(),
             dest.display()
         );
         Ok(())

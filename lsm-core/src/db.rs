@@ -1,5 +1,5 @@
-//! The database handle: a thin shell over the engine's shared state
-//! (`inner::DbInner`) and its background threads.
+//! The database handle: a thin shell over the engine (`engine::Engine`) and its
+//! background threads.
 
 use std::ops::RangeBounds;
 use std::path::Path;
@@ -11,9 +11,9 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::batch::WriteBatch;
+use crate::engine::Engine;
 use crate::error::{Error, InvalidArgumentKind, PoisonedBy, Result};
 use crate::fs::{FsRef, RealFs};
-use crate::inner::DbInner;
 use crate::options::{Options, WriteOptions};
 use crate::scan::{bounds, prefix_bounds, Scan};
 use crate::snapshot::Snapshot;
@@ -26,7 +26,7 @@ use crate::stats::Stats;
 /// lock that writers or background work hold during I/O. Writes from many threads are
 /// committed in groups: one WAL write (and at most one fsync) per group.
 pub struct Db {
-    pub(crate) inner: Arc<DbInner>,
+    pub(crate) engine: Arc<Engine>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -68,17 +68,17 @@ impl Db {
     /// # Errors
     /// As [`Db::open`].
     pub fn open_with_fs(path: impl AsRef<Path>, options: Options, fs: FsRef) -> Result<Db> {
-        let inner = crate::recovery::open(path.as_ref(), options, fs)?;
-        let threads = match crate::background::spawn(&inner) {
+        let engine = crate::recovery::open(path.as_ref(), options, fs)?;
+        let threads = match crate::background::spawn(&engine) {
             Ok(t) => t,
             Err(e) => {
-                inner.state.lock().shutdown = true;
-                inner.wake_all();
+                engine.coord.lock().shutdown = true;
+                engine.coord.wake_all();
                 return Err(e);
             }
         };
         Ok(Db {
-            inner,
+            engine,
             threads: Mutex::new(threads),
         })
     }
@@ -102,7 +102,7 @@ impl Db {
         let (key, value) = (key.as_ref(), value.as_ref());
         let mut batch = WriteBatch::with_capacity(1, key.len() + value.len());
         batch.put(key, value);
-        self.inner.write(batch, false)
+        self.engine.write(batch)
     }
 
     /// The newest value of `key`, or `None` if absent or deleted. The value shares
@@ -125,8 +125,8 @@ impl Db {
         if key.len() > lsm_format::MAX_KEY_LEN {
             return Ok(None);
         }
-        let (sv, seq) = self.inner.view();
-        sv.get(key, seq, &self.inner.metrics)
+        let (sv, seq) = self.engine.view();
+        sv.get(key, seq, &self.engine.env.metrics)
     }
 
     /// True when `key` has a live value: [`Db::get`] without handing the value out.
@@ -165,7 +165,7 @@ impl Db {
         let key = key.as_ref();
         let mut batch = WriteBatch::with_capacity(1, key.len());
         batch.delete(key);
-        self.inner.write(batch, false)
+        self.engine.write(batch)
     }
 
     /// Applies every operation of `batch` atomically: readers and recovery see all
@@ -186,7 +186,7 @@ impl Db {
     /// # Errors
     /// As [`Db::put`]; an invalid operation refuses the whole batch.
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
-        self.inner.write(batch, false)
+        self.engine.write(batch)
     }
 
     /// Like [`Db::write`], with per-write `options`. With
@@ -213,7 +213,7 @@ impl Db {
     /// As [`Db::write`]; a failed fsync is [`Error::Io`] and poisons the database
     /// (a failed fsync is never retried).
     pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
-        self.inner.write_opt(batch, options)
+        self.engine.write_opt(batch, options)
     }
 
     /// Live keys in `range`, in key order (`.rev()` for descending), as of now.
@@ -235,7 +235,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn scan<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Scan {
-        let (sv, seq) = self.inner.view();
+        let (sv, seq) = self.engine.view();
         Scan::new(sv, seq, bounds(&range))
     }
 
@@ -267,7 +267,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Scan {
-        let (sv, seq) = self.inner.view();
+        let (sv, seq) = self.engine.view();
         Scan::new(sv, seq, prefix_bounds(prefix.as_ref()))
     }
 
@@ -320,12 +320,12 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let (sv, seq) = self.inner.view();
+        let (sv, seq) = self.engine.view();
         Snapshot::new(
             sv,
             seq,
-            self.inner.snapshots.clone(),
-            self.inner.metrics.clone(),
+            self.engine.env.snapshots.clone(),
+            self.engine.env.metrics.clone(),
         )
     }
 
@@ -346,7 +346,7 @@ impl Db {
     /// [`Error::Io`] (the database is then poisoned: a failed fsync is never
     /// retried); [`Error::Poisoned`].
     pub fn sync(&self) -> Result<()> {
-        self.inner.sync_wal(false)
+        self.engine.sync_wal(false)
     }
 
     /// Writes the memtable out as segments and records them in the manifest; returns
@@ -364,7 +364,7 @@ impl Db {
     /// # Errors
     /// [`Error::Io`], [`Error::Poisoned`], [`Error::Closed`].
     pub fn flush(&self) -> Result<()> {
-        self.inner.flush()
+        self.engine.flush()
     }
 
     /// Full manual compaction: flushes, then merges every segment into one level
@@ -422,16 +422,16 @@ impl Db {
     }
 
     fn compact_request(&self, target: Option<usize>) -> Result<()> {
-        self.inner.flush()?;
+        self.engine.flush()?;
         let (tx, rx) = std::sync::mpsc::channel();
         {
-            let mut st = self.inner.state.lock();
+            let mut st = self.engine.coord.lock();
             if st.shutdown {
                 return Err(Error::Closed);
             }
             st.manual.push((target, tx));
         }
-        self.inner.compact_cv.notify_all();
+        self.engine.coord.wake_all_compaction();
         rx.recv().unwrap_or(Err(Error::Closed))
     }
 
@@ -439,7 +439,7 @@ impl Db {
     /// sequence number: a diagnostic for tests and tools, not a stable format.
     #[doc(hidden)]
     pub fn describe_key(&self, key: impl AsRef<[u8]>) -> String {
-        let (sv, seq) = self.inner.view();
+        let (sv, seq) = self.engine.view();
         format!("read seq {seq}: {}", sv.describe_key(key.as_ref()))
     }
 
@@ -463,7 +463,7 @@ impl Db {
     /// # Errors
     /// [`Error::Corruption`] when a file read on the way is damaged; [`Error::Io`].
     pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
-        let (sv, seq) = self.inner.view();
+        let (sv, seq) = self.engine.view();
         crate::explain::trace(&sv, key.as_ref(), seq)
     }
 
@@ -480,7 +480,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.inner.stats()
+        self.engine.stats()
     }
 
     /// Shuts down background work, flushes the memtable (so nothing needs replay at
@@ -507,16 +507,16 @@ impl Db {
 
     fn shutdown(&self) -> Result<()> {
         let mut threads = std::mem::take(&mut *self.threads.lock());
-        if threads.is_empty() && self.inner.state.lock().shutdown {
+        if threads.is_empty() && self.engine.coord.lock().shutdown {
             return Ok(());
         }
-        let mut result = self.inner.poison.check();
+        let mut result = self.engine.env.poison.check();
         if result.is_ok() {
-            result = self.inner.flush();
+            result = self.engine.flush();
         }
-        self.inner.stopping.store(true, Ordering::SeqCst);
-        self.inner.state.lock().shutdown = true;
-        self.inner.wake_all();
+        self.engine.env.stopping.store(true, Ordering::SeqCst);
+        self.engine.coord.lock().shutdown = true;
+        self.engine.coord.wake_all();
         for t in threads.drain(..) {
             if t.join().is_err() && result.is_ok() {
                 result = Err(Error::Poisoned {
@@ -526,16 +526,16 @@ impl Db {
             }
         }
         if result.is_ok() {
-            result = self.inner.sync_wal(true);
+            result = self.engine.sync_wal(true);
         }
         if result.is_ok() {
-            result = self.inner.poison.check();
+            result = self.engine.env.poison.check();
         }
-        drop(self.inner.lock.lock().take());
+        self.engine.release_lock();
         if let Err(e) = &result {
-            log::warn!("closing {}: {e}", self.inner.dir.display());
+            log::warn!("closing {}: {e}", self.engine.env.dir.display());
         } else {
-            log::info!("closed {}", self.inner.dir.display());
+            log::info!("closed {}", self.engine.env.dir.display());
         }
         result
     }
@@ -550,7 +550,7 @@ impl Drop for Db {
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
-            .field("dir", &self.inner.dir)
+            .field("dir", &self.engine.env.dir)
             .finish_non_exhaustive()
     }
 }

@@ -59,6 +59,7 @@ mod checkpoint;
 mod compaction;
 pub mod db;
 mod destroy;
+mod engine;
 pub mod error;
 pub mod explain;
 mod filenames;
@@ -67,7 +68,6 @@ pub mod fs;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod inner;
 mod iter;
 mod memtable;
 mod metrics;
@@ -75,6 +75,7 @@ pub mod options;
 mod poison;
 mod prefetch;
 mod read_only;
+mod read_path;
 mod recovery;
 pub mod scan;
 mod segment_builder;
@@ -82,11 +83,9 @@ mod segment_file;
 pub mod snapshot;
 mod snapshot_list;
 pub mod stats;
-mod super_version;
 mod version;
 mod versions;
-mod wal;
-mod write;
+mod write_path;
 
 pub use batch::WriteBatch;
 pub use bytes::Bytes;

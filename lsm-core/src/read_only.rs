@@ -26,12 +26,12 @@ use crate::fs::{FsRef, RealFs};
 use crate::memtable::MemTable;
 use crate::metrics::Metrics;
 use crate::options::Options;
+use crate::read_path::SuperVersion;
 use crate::recovery::inspect;
 use crate::scan::{bounds, prefix_bounds, Scan};
 use crate::segment_file::{MappedReadBudget, SegmentContext};
 use crate::snapshot::Snapshot;
 use crate::snapshot_list::SnapshotList;
-use crate::super_version::SuperVersion;
 use crate::version::Version;
 use crate::Db;
 

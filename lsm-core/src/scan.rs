@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::error::Result;
 use crate::iter::visible::VisibleIter;
-use crate::super_version::{ReadView, SuperVersion};
+use crate::read_path::{ReadView, SuperVersion};
 
 /// Iterator over live `(key, value)` pairs of a range, in key order; `.rev()` walks
 /// it backwards, and both ends may be used on one scan (they meet in the middle).

@@ -12,6 +12,7 @@
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use lsm_format::manifest::SegmentMeta;
 use lsm_format::segment::writer::Finished;
@@ -21,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::filenames;
 use crate::fs::{FsRef, WritableFile};
 use crate::options::Options;
+use crate::segment_file::{SegmentContext, SegmentFile};
 
 /// Bytes buffered before a write call.
 const WRITE_BUFFER: usize = 256 << 10;
@@ -193,4 +195,28 @@ impl Drop for SegmentBuilder<'_> {
                 .remove(&filenames::segment_path(self.dir, meta.file_number));
         }
     }
+}
+
+/// Opens freshly built segments (flush and compaction outputs); on failure removes
+/// them all, since no version references them yet.
+pub(crate) fn open_built(
+    fs: &FsRef,
+    dir: &Path,
+    ctx: &SegmentContext,
+    metas: Vec<SegmentMeta>,
+) -> Result<Vec<Arc<SegmentFile>>> {
+    let numbers: Vec<u64> = metas.iter().map(|m| m.file_number).collect();
+    let mut files = Vec::with_capacity(metas.len());
+    for meta in metas {
+        match SegmentFile::open(fs, dir, meta, ctx) {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                for n in numbers {
+                    let _ = fs.remove(&filenames::segment_path(dir, n));
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(files)
 }

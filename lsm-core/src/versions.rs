@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::explain::{FoundVersion, VersionKind};
 use crate::iter::{Cursor, MergeCursor};
-use crate::super_version::SuperVersion;
+use crate::read_path::SuperVersion;
 
 /// An iterator over every stored version of every key, in key order and, within a
 /// key, newest first; tombstones included. See [`ReadOnlyDb::versions`].

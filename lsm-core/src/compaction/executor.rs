@@ -18,13 +18,25 @@ use lsm_format::manifest::VersionEdit;
 
 use super::picker::Task;
 use super::retention::Retention;
+use crate::engine::{Coordination, Env};
 use crate::error::{Error, Result};
-use crate::flush::open_outputs;
-use crate::inner::DbInner;
 use crate::iter::{Cursor, LevelCursor, MergeCursor, SegmentCursor};
 use crate::metrics::bump;
-use crate::segment_builder::SegmentBuilder;
+use crate::read_path::ReadPath;
+use crate::segment_builder::{open_built, SegmentBuilder};
 use crate::segment_file::SegmentFile;
+use crate::version::VersionControl;
+
+/// The subsystems a compaction touches.
+pub(crate) struct CompactionJob<'a> {
+    pub env: &'a Env,
+    /// The current version (levels below the output).
+    pub coord: &'a Coordination,
+    /// Where the new version is published.
+    pub reads: &'a ReadPath,
+    /// The manifest edit, file numbers.
+    pub versions: &'a VersionControl,
+}
 
 /// Answers "does any level below the output hold this key?" for keys asked in
 /// ascending order, with one forward-moving position per level.
@@ -55,13 +67,14 @@ impl DeeperLevels {
 /// Entries between checks for shutdown.
 const CANCEL_CHECK_EVERY: u64 = 4096;
 
-impl DbInner {
+impl CompactionJob<'_> {
     /// Runs `task` to completion: outputs written, edit durable, version installed.
     ///
     /// # Errors
     /// `Io` / `Corruption` from reading or writing (the caller poisons the
     /// database), `Closed` when shutdown interrupted it (nothing changed).
-    pub fn run_compaction(&self, task: &Task<Arc<SegmentFile>>) -> Result<()> {
+    pub fn run(&self, task: &Task<Arc<SegmentFile>>) -> Result<()> {
+        let env = self.env;
         let start = Instant::now();
         let out_level = task.output_level as u32;
         let deleted: Vec<(u32, u64)> = task
@@ -81,7 +94,7 @@ impl DbInner {
                 added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
                 ..VersionEdit::default()
             };
-            self.log_and_install(edit, &added, |_| {})?;
+            self.install(edit, &added)?;
             log::info!(
                 "moved {} segment(s) ({input_bytes} bytes) to level {out_level}",
                 added.len()
@@ -106,7 +119,7 @@ impl DbInner {
         let mut input = MergeCursor::new(children);
         input.seek_to_first()?;
 
-        let version = self.state.lock().version.clone();
+        let version = self.coord.lock().version.clone();
         // Files below the output level that are not themselves inputs (a manual
         // compaction into a shallower level takes the deeper levels as inputs).
         let input_numbers: std::collections::HashSet<u64> = task
@@ -128,14 +141,13 @@ impl DbInner {
                 })
                 .collect(),
         );
-        let mut retention =
-            Retention::for_compaction(self.snapshots.sequences(), task.output_level);
+        let mut retention = Retention::for_compaction(env.snapshots.sequences(), task.output_level);
         let mut builder = SegmentBuilder::new(
-            &self.fs,
-            &self.dir,
-            &self.opts,
+            &env.fs,
+            &env.dir,
+            &env.opts,
             task.output_level,
-            &self.next_file,
+            self.versions.file_numbers(),
         );
         let mut entries = 0u64;
         while input.valid() {
@@ -145,11 +157,11 @@ impl DbInner {
             }
             input.next()?;
             entries += 1;
-            if entries.is_multiple_of(CANCEL_CHECK_EVERY) && self.stopping.load(Ordering::Relaxed) {
+            if entries.is_multiple_of(CANCEL_CHECK_EVERY) && env.stopping.load(Ordering::Relaxed) {
                 return Err(Error::Closed);
             }
         }
-        let outputs = open_outputs(&self.fs, &self.dir, &self.segments, builder.finish()?)?;
+        let outputs = open_built(&env.fs, &env.dir, &env.segments, builder.finish()?)?;
         let output_bytes: u64 = outputs.iter().map(|f| f.size()).sum();
         let added: Vec<(u32, Arc<SegmentFile>)> =
             outputs.iter().map(|f| (out_level, f.clone())).collect();
@@ -158,15 +170,15 @@ impl DbInner {
             added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
             ..VersionEdit::default()
         };
-        self.log_and_install(edit, &added, |_| {})?;
+        self.install(edit, &added)?;
         for (_, files) in &task.inputs {
             for f in files {
                 f.mark_obsolete();
             }
         }
-        bump(&self.metrics.compactions, 1);
-        bump(&self.metrics.bytes_compacted_read, input_bytes);
-        bump(&self.metrics.bytes_compacted_written, output_bytes);
+        bump(&env.metrics.compactions, 1);
+        bump(&env.metrics.bytes_compacted_read, input_bytes);
+        bump(&env.metrics.bytes_compacted_written, output_bytes);
         log::info!(
             "compacted {} segment(s) ({input_bytes} bytes, levels {:?}) into {} segment(s) at \
              level {out_level} ({output_bytes} bytes, {} of {entries} entries dropped, {} \
@@ -183,5 +195,16 @@ impl DbInner {
             start.elapsed()
         );
         Ok(())
+    }
+
+    /// Logs `edit` and installs the version it makes.
+    fn install(&self, edit: VersionEdit, added: &[(u32, Arc<SegmentFile>)]) -> Result<()> {
+        self.versions.log_and_install(
+            &self.env.poison,
+            edit,
+            added,
+            self.reads.visible_seq(),
+            |version| self.coord.install_version(self.reads, version, |_| {}),
+        )
     }
 }

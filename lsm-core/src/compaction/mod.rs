@@ -8,4 +8,5 @@ pub(crate) mod executor;
 pub(crate) mod picker;
 pub(crate) mod retention;
 
+pub(crate) use executor::CompactionJob;
 pub(crate) use picker::PickerConfig;

@@ -37,26 +37,26 @@ use std::time::Instant;
 
 use lsm_format::manifest::{replay_manifest, ManifestState, VersionEdit};
 use lsm_format::wal::replay_wal;
-use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use file_audit::{FileAudit, UnexplainedSegment};
 use listing::Listing;
 
 use crate::block_cache::LruBlockCache;
+use crate::engine::{Coordination, Engine, Env, State};
 use crate::error::{Error, Result};
 use crate::filenames::{self, LOCK, MANIFEST};
 use crate::flush::write_memtable;
 use crate::fs::{FsRef, RealFs};
-use crate::inner::{DbInner, State};
 use crate::memtable::MemTable;
 use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::poison::Poison;
+use crate::read_path::ReadPath;
 use crate::segment_file::{MappedReadBudget, SegmentContext, SegmentFile};
 use crate::snapshot_list::SnapshotList;
-use crate::super_version::SuperVersion;
+use crate::version::VersionControl;
 use crate::version::{Version, VersionSet};
-use crate::wal::{WalWriter, WriteQueue};
+use crate::write_path::{WalWriter, WritePath};
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
@@ -273,7 +273,7 @@ fn replay_wals(fs: &FsRef, dir: &Path, numbers: &[u64], mem: &MemTable) -> Resul
 }
 
 /// Opens (or creates) the database in `dir`.
-pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>> {
+pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> {
     opts.validate()?;
     let start = Instant::now();
     if opts.create_if_missing {
@@ -395,42 +395,27 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<DbInner>>
     );
 
     let mem = Arc::new(MemTable::with_filter(wal_number, opts.memtable_size));
-    let current = versions.current();
-    let sv = Arc::new(SuperVersion {
-        mem: mem.clone(),
-        imm: Vec::new(),
-        version: current.clone(),
-    });
-    Ok(Arc::new(DbInner {
+    let state = State::new(mem, versions.current());
+    let reads = ReadPath::new(state.super_version(), last_seq);
+    let env = Env {
         dir: dir.to_path_buf(),
         fs,
         opts,
         cache,
         segments,
-        sv: RwLock::new(sv),
-        state: Mutex::new(State {
-            mem,
-            imm: Vec::new(),
-            version: current,
-            manual: Vec::new(),
-            shutdown: false,
-        }),
-        flush_cv: Condvar::new(),
-        compact_cv: Condvar::new(),
-        done_cv: Condvar::new(),
-        timer_cv: Condvar::new(),
-        versions: Mutex::new(versions),
-        wal: Mutex::new(wal),
-        queue: WriteQueue::default(),
-        last_seq: AtomicU64::new(last_seq),
-        visible_seq: AtomicU64::new(last_seq),
-        next_file,
         snapshots: Arc::new(SnapshotList::default()),
         metrics: Arc::new(metrics),
         poison: Poison::default(),
         stopping: AtomicBool::new(false),
-        lock: Mutex::new(Some(lock)),
-    }))
+    };
+    Ok(Arc::new(Engine::new(
+        env,
+        WritePath::new(wal, last_seq),
+        Coordination::new(state),
+        reads,
+        VersionControl::new(versions, next_file),
+        lock,
+    )))
 }
 
 /// Step 7: removes what the audit proved dead. A failure is only logged: the new

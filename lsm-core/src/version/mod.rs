@@ -12,6 +12,7 @@
 //! - every level >= 1 is sorted by key, its files do not overlap, and the versions of
 //!   one user key are never split between two of its files.
 
+pub(crate) mod control;
 mod edit;
 pub(crate) mod manifest;
 pub(crate) mod set;
@@ -28,6 +29,7 @@ use crate::metrics::{bump, Metrics};
 use crate::prefetch::prefetch;
 use crate::segment_file::SegmentFile;
 
+pub(crate) use control::VersionControl;
 pub(crate) use set::VersionSet;
 
 /// The live segments of every level.

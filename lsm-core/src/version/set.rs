@@ -2,7 +2,7 @@
 //! manifest's state mirrored in memory (to write a snapshot when the manifest is
 //! replaced).
 //!
-//! One mutex guards it (`DbInner::versions`); every change goes through
+//! One mutex guards it ([`VersionControl`](super::VersionControl)); every change goes through
 //! [`VersionSet::log_and_apply`], which makes the edit durable before it returns the
 //! new version. Callers install that version for readers while still holding the
 //! mutex, so versions are installed in the order their edits were logged.

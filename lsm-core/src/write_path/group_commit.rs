@@ -28,25 +28,54 @@ enum Slot {
     Done(Result<()>),
 }
 
-/// One caller of `Db::write` (or an internal request to switch the memtable).
+/// What a writer in the queue asks for.
+pub(crate) enum Request {
+    /// Commit a batch; with `sync`, its group's WAL append is fsynced before any
+    /// member of the group returns.
+    Write { batch: WriteBatch, sync: bool },
+    /// Freeze the active memtable once the writes queued before this request are in
+    /// it (`Db::flush`, the `flush_interval` timer). Queued like a write so that it
+    /// runs between commit groups, never inside one.
+    FreezeMemtable,
+}
+
+/// One queued request: a caller of `Db::write`, or a memtable freeze.
 pub(crate) struct Writer {
-    pub batch: WriteBatch,
-    pub sync: bool,
-    /// Freeze the memtable once this group is in (for `flush`).
-    pub switch_memtable: bool,
+    pub request: Request,
     slot: Mutex<Slot>,
     cv: Condvar,
 }
 
 impl Writer {
-    pub fn new(batch: WriteBatch, sync: bool, switch_memtable: bool) -> Arc<Self> {
+    pub fn new(request: Request) -> Arc<Self> {
         Arc::new(Writer {
-            batch,
-            sync,
-            switch_memtable,
+            request,
             slot: Mutex::new(Slot::Waiting),
             cv: Condvar::new(),
         })
+    }
+
+    /// The batch to commit, if this is a write with data.
+    pub fn batch(&self) -> Option<&WriteBatch> {
+        match &self.request {
+            Request::Write { batch, .. } if !batch.is_empty() => Some(batch),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a write that asked for an fsync.
+    pub fn wants_sync(&self) -> bool {
+        matches!(&self.request, Request::Write { sync: true, batch } if !batch.is_empty())
+    }
+
+    /// Whether this asks to freeze the memtable.
+    pub fn freezes_memtable(&self) -> bool {
+        matches!(self.request, Request::FreezeMemtable)
+    }
+
+    /// Bytes of keys and values this request adds to a group.
+    fn size_bytes(&self) -> usize {
+        self.batch().map_or(0, WriteBatch::size_bytes)
     }
 
     fn wake(&self, slot: Slot) {
@@ -103,7 +132,7 @@ impl WriteQueue {
     pub fn take_group<'a>(&'a self, leader: &Arc<Writer>) -> LeaderGuard<'a> {
         let mut q = self.state.lock();
         debug_assert!(q.waiting.front().is_some_and(|f| Arc::ptr_eq(f, leader)));
-        let first = leader.batch.size_bytes();
+        let first = leader.size_bytes();
         let limit = if first <= SMALL_GROUP_EXTRA {
             first + SMALL_GROUP_EXTRA
         } else {
@@ -112,7 +141,7 @@ impl WriteQueue {
         let mut group = std::mem::take(&mut q.spare);
         let mut bytes = 0;
         while let Some(w) = q.waiting.front() {
-            let size = w.batch.size_bytes();
+            let size = w.size_bytes();
             if !group.is_empty() && bytes + size > limit {
                 break;
             }
@@ -205,7 +234,10 @@ mod tests {
                     for i in 0..200 {
                         let mut b = WriteBatch::new();
                         b.put(format!("k{i}"), "v");
-                        let w = Writer::new(b, false, false);
+                        let w = Writer::new(Request::Write {
+                            batch: b,
+                            sync: false,
+                        });
                         match queue.join(&w) {
                             Role::Done(r) => r.unwrap(),
                             Role::Leader => {
@@ -232,7 +264,7 @@ mod tests {
     #[test]
     fn a_failed_group_fails_every_member() {
         let queue = WriteQueue::default();
-        let w = Writer::new(WriteBatch::new(), false, false);
+        let w = Writer::new(Request::FreezeMemtable);
         assert!(matches!(queue.join(&w), Role::Leader));
         let guard = queue.take_group(&w);
         let r = guard.finish(Err(Error::Poisoned {
@@ -241,10 +273,10 @@ mod tests {
         }));
         assert!(matches!(r, Err(Error::Poisoned { .. })));
         // Leadership was released: the next writer leads at once.
-        let w2 = Writer::new(WriteBatch::new(), false, false);
+        let w2 = Writer::new(Request::FreezeMemtable);
         assert!(matches!(queue.join(&w2), Role::Leader));
         drop(queue.take_group(&w2));
-        let w3 = Writer::new(WriteBatch::new(), false, false);
+        let w3 = Writer::new(Request::FreezeMemtable);
         assert!(matches!(queue.join(&w3), Role::Leader));
     }
 }

@@ -1,0 +1,199 @@
+//! The engine: the subsystems one open database is made of, owned together by the
+//! [`crate::Db`] handle and its background threads through an `Arc<Engine>`.
+//!
+//! Each subsystem owns its state; the hub only holds them and hands each job the
+//! subsystems it talks to:
+//!
+//! - [`Env`]: what every part may read: directory, file system, options, block
+//!   cache, metrics, the poison flag, live snapshots;
+//! - [`WritePath`]: group commit, the WAL, memtable switches;
+//! - [`Coordination`]: the memtables and current version as owned data, manual
+//!   compaction requests, shutdown, and the condition variables that wake each
+//!   party;
+//! - [`ReadPath`]: the super version readers look at and the visible sequence;
+//! - [`VersionControl`]: the manifest, installs of edits, file numbers.
+//!
+//! Flush and compaction are jobs over those parts (`flush`, `compaction`), run by the
+//! background threads (`background`). Lock order, the only one ever nested:
+//! version set -> coordination -> super version; the WAL lock is taken alone or
+//! inside coordination (memtable switch).
+
+mod coordination;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::block_cache::LruBlockCache;
+use crate::compaction::CompactionJob;
+use crate::flush::FlushJob;
+use crate::fs::{FileLock, FsRef};
+use crate::metrics::{read, Metrics};
+use crate::options::Options;
+use crate::poison::Poison;
+use crate::read_path::ReadPath;
+use crate::segment_file::SegmentContext;
+use crate::snapshot_list::SnapshotList;
+use crate::stats::{LevelStats, Stats};
+use crate::version::VersionControl;
+use crate::write_path::{WriteContext, WritePath};
+
+pub(crate) use coordination::{Coordination, State};
+
+/// What every subsystem may read: set at open, never replaced.
+pub(crate) struct Env {
+    pub dir: PathBuf,
+    pub fs: FsRef,
+    pub opts: Options,
+    pub cache: Option<Arc<LruBlockCache>>,
+    /// The cache (again) and the mapped-read budget, as segments are opened with.
+    pub segments: SegmentContext,
+    pub snapshots: Arc<SnapshotList>,
+    pub metrics: Arc<Metrics>,
+    pub poison: Poison,
+    /// Set when shutdown begins: long compactions give up early.
+    pub stopping: AtomicBool,
+}
+
+pub(crate) struct Engine {
+    pub env: Env,
+    pub writes: WritePath,
+    pub coord: Coordination,
+    pub reads: ReadPath,
+    pub versions: VersionControl,
+    lock: Mutex<Option<Box<dyn FileLock>>>,
+}
+
+impl Engine {
+    pub fn new(
+        env: Env,
+        writes: WritePath,
+        coord: Coordination,
+        reads: ReadPath,
+        versions: VersionControl,
+        lock: Box<dyn FileLock>,
+    ) -> Engine {
+        Engine {
+            env,
+            writes,
+            coord,
+            reads,
+            versions,
+            lock: Mutex::new(Some(lock)),
+        }
+    }
+
+    /// The parts a commit group touches.
+    pub fn write_context(&self) -> WriteContext<'_> {
+        WriteContext {
+            env: &self.env,
+            coord: &self.coord,
+            reads: &self.reads,
+            versions: &self.versions,
+        }
+    }
+
+    /// The parts a flush touches.
+    pub fn flush_job(&self) -> FlushJob<'_> {
+        FlushJob {
+            env: &self.env,
+            coord: &self.coord,
+            reads: &self.reads,
+            versions: &self.versions,
+        }
+    }
+
+    /// The parts a compaction touches.
+    pub fn compaction_job(&self) -> CompactionJob<'_> {
+        CompactionJob {
+            env: &self.env,
+            coord: &self.coord,
+            reads: &self.reads,
+            versions: &self.versions,
+        }
+    }
+
+    /// Releases the directory lock (at close; dropping the engine releases it too).
+    pub fn release_lock(&self) {
+        drop(self.lock.lock().take());
+    }
+
+    pub fn stats(&self) -> Stats {
+        let (sv, seq) = self.reads.view();
+        let m = &self.env.metrics;
+        let deepest = sv.version.deepest_non_empty();
+        let levels = match deepest {
+            Some(d) => (0..=d)
+                .map(|level| LevelStats {
+                    level,
+                    segments: sv.version.level(level).len(),
+                    bytes: sv.version.level_bytes(level),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let memtable_bytes = std::iter::once(&sv.mem)
+            .chain(sv.imm.iter())
+            .map(|m| m.size() as u64)
+            .sum();
+        let cache = self.env.cache.as_ref();
+        Stats {
+            user_bytes_written: read(&m.user_bytes_written),
+            wal_bytes_written: read(&m.wal_bytes_written),
+            wal_syncs: read(&m.wal_syncs),
+            bytes_flushed: read(&m.bytes_flushed),
+            flushes: read(&m.flushes),
+            bytes_compacted_read: read(&m.bytes_compacted_read),
+            bytes_compacted_written: read(&m.bytes_compacted_written),
+            compactions: read(&m.compactions),
+            levels,
+            memtable_bytes,
+            immutable_memtables: sv.imm.len(),
+            block_cache_hits: cache.map_or(0, |c| c.hits()),
+            block_cache_misses: cache.map_or(0, |c| c.misses()),
+            mmap_read_bytes: self.env.segments.mapped_reads.used(),
+            bloom_useful: read(&m.bloom_useful),
+            bloom_false_positives: read(&m.bloom_false_positives),
+            write_stalls: read(&m.write_stalls),
+            write_stall_micros: read(&m.write_stall_micros),
+            last_sequence: seq,
+        }
+    }
+}
+
+/// The data-path operations that span subsystems.
+impl Engine {
+    /// Commits `batch` (fsynced first when `Options::sync_writes` asks).
+    pub fn write(&self, batch: crate::WriteBatch) -> crate::Result<()> {
+        self.writes.write(&self.write_context(), batch)
+    }
+
+    /// Commits `batch` with per-write options.
+    pub fn write_opt(
+        &self,
+        batch: crate::WriteBatch,
+        options: &crate::WriteOptions,
+    ) -> crate::Result<()> {
+        self.writes.write_opt(&self.write_context(), batch, options)
+    }
+
+    /// Freezes the active memtable (if it holds anything) and waits until every
+    /// memtable frozen so far is flushed.
+    pub fn flush(&self) -> crate::Result<()> {
+        self.writes.freeze_memtable(&self.write_context())?;
+        self.flush_job().wait_for_frozen()
+    }
+
+    /// Makes every acknowledged write durable; with `finish`, also trims the WAL's
+    /// preallocated space (at close).
+    pub fn sync_wal(&self, finish: bool) -> crate::Result<()> {
+        self.writes.sync_wal(&self.env, finish)
+    }
+
+    /// A consistent read view: the super version and the sequence to read at.
+    pub fn view(&self) -> (Arc<crate::read_path::SuperVersion>, u64) {
+        self.reads.view()
+    }
+}

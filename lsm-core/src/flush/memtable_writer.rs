@@ -1,0 +1,37 @@
+//! Writing one memtable as level-0 segments: the flush job's output step, also used
+//! by open to write out what it replayed from the WALs.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use crate::compaction::retention::Retention;
+use crate::error::Result;
+use crate::fs::FsRef;
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::segment_builder::{open_built, SegmentBuilder};
+use crate::segment_file::{SegmentContext, SegmentFile};
+
+/// Writes `mem` as level-0 segments (no tombstone is dropped: older data may lie
+/// below) and opens them. `snapshots` are the live snapshot sequence numbers: per
+/// key only what one of them (or the newest read) can see is kept.
+pub(crate) fn write_memtable(
+    fs: &FsRef,
+    dir: &Path,
+    opts: &Options,
+    next_file: &AtomicU64,
+    ctx: &SegmentContext,
+    mem: &MemTable,
+    snapshots: Vec<u64>,
+) -> Result<Vec<Arc<SegmentFile>>> {
+    let mut retention = Retention::new(snapshots);
+    let mut builder = SegmentBuilder::new(fs, dir, opts, 0, next_file);
+    for e in mem.iter() {
+        if let Some(seq) = retention.keep(e.key, e.seq, e.kind, |_| false) {
+            builder.add(e.key, seq, e.kind, e.value)?;
+        }
+    }
+    let metas = builder.finish()?;
+    open_built(fs, dir, ctx, metas)
+}

@@ -1,0 +1,184 @@
+//! The write path: validation, group commit, the WAL, backpressure and memtable
+//! switches, sync.
+//!
+//! A commit group is processed by its leader alone (`group_commit`), so everything
+//! here that changes the active memtable or the WAL runs one group at a time:
+//!
+//! 1. make room (`room`): wait while level 0 is at `level0_stop_writes` (sleep 1 ms
+//!    once per group from the slowdown threshold on), freeze a full memtable (waiting
+//!    while too many frozen ones are pending flush);
+//! 2. assign consecutive sequence numbers and append the group to the WAL
+//!    (`wal_writer`) with one write call, then fsync if any writer asked for it;
+//! 3. insert into the memtable, then publish the group's last sequence number, so
+//!    readers never see part of a group.
+//!
+//! A memtable freeze (`Db::flush`, the `flush_interval` timer) is a request of its
+//! own in the same queue ([`Request::FreezeMemtable`]), so it runs between groups.
+
+mod group_commit;
+mod room;
+mod validate;
+pub(crate) mod wal_writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::batch::WriteBatch;
+use crate::engine::{Coordination, Env};
+use crate::error::{PoisonedBy, Result};
+use crate::metrics::bump;
+use crate::options::WriteOptions;
+use crate::read_path::ReadPath;
+use crate::version::VersionControl;
+
+use group_commit::{Request, Role, WriteQueue, Writer};
+use validate::validate;
+pub(crate) use wal_writer::WalWriter;
+
+/// The write path's own state.
+pub(crate) struct WritePath {
+    queue: WriteQueue,
+    /// The current WAL file; held by the commit leader while appending, by `sync`,
+    /// and by a memtable switch (inside the coordination lock).
+    wal: Mutex<WalWriter>,
+    /// Last sequence number given to a write (commit leader only).
+    last_seq: AtomicU64,
+}
+
+/// The other subsystems a commit group touches.
+pub(crate) struct WriteContext<'a> {
+    pub env: &'a Env,
+    /// Backpressure, the active memtable, memtable switches.
+    pub coord: &'a Coordination,
+    /// Where a committed group becomes visible.
+    pub reads: &'a ReadPath,
+    /// File numbers for new WALs.
+    pub versions: &'a VersionControl,
+}
+
+impl WritePath {
+    /// A write path appending to `wal`, whose last used sequence number is
+    /// `last_seq`.
+    pub fn new(wal: WalWriter, last_seq: u64) -> WritePath {
+        WritePath {
+            queue: WriteQueue::default(),
+            wal: Mutex::new(wal),
+            last_seq: AtomicU64::new(last_seq),
+        }
+    }
+
+    /// Commits `batch`, fsyncing the WAL first when `Options::sync_writes` asks.
+    pub fn write(&self, cx: &WriteContext<'_>, batch: WriteBatch) -> Result<()> {
+        let sync = cx.env.opts.sync_writes;
+        self.submit(cx, Request::Write { batch, sync })
+    }
+
+    /// Commits `batch`, fsyncing the WAL before it returns when `options` or
+    /// `Options::sync_writes` asks for it.
+    pub fn write_opt(
+        &self,
+        cx: &WriteContext<'_>,
+        batch: WriteBatch,
+        options: &WriteOptions,
+    ) -> Result<()> {
+        let sync = cx.env.opts.sync_writes || options.sync;
+        self.submit(cx, Request::Write { batch, sync })
+    }
+
+    /// Freezes the active memtable (if it holds anything) after every write queued
+    /// before this call, and wakes the flush thread.
+    pub fn freeze_memtable(&self, cx: &WriteContext<'_>) -> Result<()> {
+        self.submit(cx, Request::FreezeMemtable)
+    }
+
+    /// Queues one request. A synced write's group is fsynced before any member
+    /// returns; the WAL is one sequence and older WALs were fsynced when they were
+    /// rotated out, so that also makes every earlier acknowledged write durable.
+    fn submit(&self, cx: &WriteContext<'_>, request: Request) -> Result<()> {
+        if let Request::Write { batch, .. } = &request {
+            validate(batch)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            cx.env.poison.check()?;
+            bump(
+                &cx.env.metrics.user_bytes_written,
+                batch.size_bytes() as u64,
+            );
+        } else {
+            cx.env.poison.check()?;
+        }
+        let w = Writer::new(request);
+        match self.queue.join(&w) {
+            Role::Done(r) => r,
+            Role::Leader => {
+                let group = self.queue.take_group(&w);
+                let r = self.commit(cx, group.writers());
+                group.finish(r)
+            }
+        }
+    }
+
+    fn commit(&self, cx: &WriteContext<'_>, group: &[Arc<Writer>]) -> Result<()> {
+        let env = cx.env;
+        env.poison.check()?;
+        let batches = || group.iter().filter_map(|w| w.batch());
+        if batches().next().is_some() {
+            let mem = self.make_room(cx)?;
+            let count: u64 = batches().map(|b| b.len() as u64).sum();
+            let first = self.last_seq.load(Ordering::Relaxed) + 1;
+            let need_sync = group.iter().any(|w| w.wants_sync());
+            {
+                let mut wal = self.wal.lock();
+                let n = wal.append(first, batches()).map_err(|e| {
+                    env.poison
+                        .poison(PoisonedBy::WalWrite, "WAL write failed", e)
+                })?;
+                bump(&env.metrics.wal_bytes_written, n);
+                if need_sync
+                    && wal.sync().map_err(|e| {
+                        env.poison
+                            .poison(PoisonedBy::WalSync, "WAL fsync failed", e)
+                    })?
+                {
+                    bump(&env.metrics.wal_syncs, 1);
+                }
+            }
+            let mut seq = first;
+            for batch in batches() {
+                for (kind, key, value) in batch.iter() {
+                    mem.insert(key, seq, kind, value);
+                    seq += 1;
+                }
+            }
+            let last = first + count - 1;
+            self.last_seq.store(last, Ordering::Relaxed);
+            cx.reads.make_visible(last);
+        }
+        if group.iter().any(|w| w.freezes_memtable()) {
+            let mut st = cx.coord.lock();
+            if !st.mem.is_empty() {
+                self.switch_memtable(cx, &mut st)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes every acknowledged write durable: fsyncs the current WAL (older WALs
+    /// were fsynced when they were rotated out). With `finish`, also trims its
+    /// preallocated space (at close).
+    pub fn sync_wal(&self, env: &Env, finish: bool) -> Result<()> {
+        env.poison.check()?;
+        let mut wal = self.wal.lock();
+        let synced = if finish { wal.finish() } else { wal.sync() };
+        if synced.map_err(|e| {
+            env.poison
+                .poison(PoisonedBy::WalSync, "WAL fsync failed", e)
+        })? {
+            bump(&env.metrics.wal_syncs, 1);
+        }
+        Ok(())
+    }
+}

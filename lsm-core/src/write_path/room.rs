@@ -1,0 +1,131 @@
+//! Making room for a commit group: backpressure while flush and compaction catch
+//! up, and memtable switches (freeze the active memtable, start a new WAL).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::MutexGuard;
+
+use super::{WalWriter, WriteContext, WritePath};
+use crate::engine::State;
+use crate::error::{Error, PoisonedBy, Result};
+use crate::memtable::MemTable;
+use crate::metrics::bump;
+
+/// Frozen memtables allowed to wait for flush before writers wait.
+pub(crate) const MAX_IMMUTABLE: usize = 2;
+/// How long a stalled writer sleeps per step at the slowdown threshold.
+const SLOWDOWN_SLEEP: Duration = Duration::from_millis(1);
+/// Re-check interval of waits (they are woken explicitly; this bounds surprises).
+const WAIT_STEP: Duration = Duration::from_millis(100);
+
+impl WritePath {
+    /// Backpressure and memtable rotation before a group with data is written;
+    /// returns the memtable the group goes into.
+    pub(super) fn make_room(&self, cx: &WriteContext<'_>) -> Result<Arc<MemTable>> {
+        let opts = &cx.env.opts;
+        let slowdown_at = opts
+            .level0_compaction_trigger
+            .max(opts.level0_stop_writes / 2);
+        let mut slowed = false;
+        let mut stalled_since: Option<(Instant, &'static str)> = None;
+        let mut st = cx.coord.lock();
+        let result = loop {
+            if let Err(e) = cx.env.poison.check() {
+                break Err(e);
+            }
+            if st.shutdown {
+                break Err(Error::Closed);
+            }
+            let level0 = st.version.level(0).len();
+            if level0 >= opts.level0_stop_writes {
+                stalled_since.get_or_insert((Instant::now(), "level 0 at level0_stop_writes"));
+                cx.coord.wake_compaction();
+                cx.coord.wait_done(&mut st, WAIT_STEP);
+                continue;
+            }
+            if level0 >= slowdown_at && !slowed {
+                slowed = true;
+                stalled_since.get_or_insert((Instant::now(), "level 0 at the slowdown threshold"));
+                drop(st);
+                std::thread::sleep(SLOWDOWN_SLEEP);
+                st = cx.coord.lock();
+                continue;
+            }
+            if st.mem.size() < opts.memtable_size {
+                break Ok(st.mem.clone());
+            }
+            if st.imm.len() >= MAX_IMMUTABLE {
+                stalled_since.get_or_insert((Instant::now(), "memtables waiting for flush"));
+                cx.coord.wake_flush();
+                cx.coord.wait_done(&mut st, WAIT_STEP);
+                continue;
+            }
+            break self.switch_memtable(cx, &mut st).map(|()| st.mem.clone());
+        };
+        drop(st);
+        if let Some((since, cause)) = stalled_since {
+            let micros = since.elapsed().as_micros() as u64;
+            bump(&cx.env.metrics.write_stalls, 1);
+            bump(&cx.env.metrics.write_stall_micros, micros);
+            if micros >= 1000 {
+                log::warn!("write stalled {micros} us: {cause}");
+            } else {
+                log::debug!("write stalled {micros} us: {cause}");
+            }
+        }
+        result
+    }
+
+    /// Freezes the active memtable and starts a new WAL for its successor.
+    ///
+    /// Order (crash consistency): trim and fsync the old WAL first, so that every WAL
+    /// but the newest is complete on disk and ends at its last record (replay treats
+    /// damage, zeros included, in an older one as corruption); then create the new
+    /// WAL and fsync the directory, so the new file exists before anything is
+    /// acknowledged from it.
+    pub(super) fn switch_memtable(
+        &self,
+        cx: &WriteContext<'_>,
+        st: &mut MutexGuard<'_, State>,
+    ) -> Result<()> {
+        let env = cx.env;
+        let number = cx.versions.allocate_file_number();
+        {
+            let mut wal = self.wal.lock();
+            if wal.finish().map_err(|e| {
+                env.poison
+                    .poison(PoisonedBy::WalSync, "WAL fsync at rotation failed", e)
+            })? {
+                bump(&env.metrics.wal_syncs, 1);
+            }
+            let next = WalWriter::create(&env.fs, &env.dir, number).map_err(|e| {
+                env.poison
+                    .poison(PoisonedBy::WalCreate, "creating a WAL failed", e)
+            })?;
+            bump(&env.metrics.wal_bytes_written, next.written());
+            env.fs.sync_dir(&env.dir).map_err(|e| {
+                env.poison.poison(
+                    PoisonedBy::DirectorySync,
+                    "directory fsync failed",
+                    Error::io(&env.dir, e),
+                )
+            })?;
+            *wal = next;
+        }
+        let old = std::mem::replace(
+            &mut st.mem,
+            Arc::new(MemTable::with_filter(number, env.opts.memtable_size)),
+        );
+        log::debug!(
+            "memtable of WAL {} frozen ({} entries, {} bytes); new WAL {number}",
+            old.wal_number(),
+            old.len(),
+            old.size()
+        );
+        st.imm.push(old);
+        cx.reads.publish(st.super_version());
+        cx.coord.wake_flush();
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! Refusing what the format cannot store, before anything is written.
+
+use lsm_format::{MAX_KEY_LEN, MAX_VALUE_LEN};
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, InvalidArgumentKind, Result};
+
+/// Bytes of a WAL record an encoded batch may take (the log limit minus headroom).
+const MAX_BATCH_ENCODED: usize = lsm_format::log::MAX_LOG_RECORD_LEN - 1024;
+
+/// Refuses what the format cannot store, before anything is written.
+pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
+    let mut encoded = 0usize;
+    for (_, key, value) in batch.iter() {
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::InvalidArgument {
+                kind: InvalidArgumentKind::KeyTooLong,
+                message: format!(
+                    "key of {} bytes exceeds the limit of {MAX_KEY_LEN}",
+                    key.len()
+                ),
+            });
+        }
+        if value.len() > MAX_VALUE_LEN {
+            return Err(Error::InvalidArgument {
+                kind: InvalidArgumentKind::ValueTooLong,
+                message: format!(
+                    "value of {} bytes exceeds the limit of {MAX_VALUE_LEN}",
+                    value.len()
+                ),
+            });
+        }
+        // kind + two length varints of at most 5 bytes + the bytes.
+        encoded += 11 + key.len() + value.len();
+    }
+    if encoded > MAX_BATCH_ENCODED {
+        return Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::BatchTooLarge,
+            message: format!(
+                "batch of about {encoded} encoded bytes exceeds the {MAX_BATCH_ENCODED}-byte limit"
+            ),
+        });
+    }
+    Ok(())
+}
