@@ -69,7 +69,7 @@ impl Db {
     /// As [`Db::open`].
     pub fn open_with_fs(path: impl AsRef<Path>, options: Options, fs: FsRef) -> Result<Db> {
         let engine = crate::recovery::open(path.as_ref(), options, fs)?;
-        let threads = match crate::background::spawn(&engine) {
+        let threads = match crate::engine::background::spawn(&engine) {
             Ok(t) => t,
             Err(e) => {
                 engine.coord.lock().shutdown = true;

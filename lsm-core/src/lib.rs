@@ -49,43 +49,35 @@
 // Bytes from disk and user input must never panic the engine.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
-mod background;
 pub mod batch;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod bench_support;
-mod block_cache;
 mod checkpoint;
 mod compaction;
 pub mod db;
 mod destroy;
 mod engine;
 pub mod error;
-pub mod explain;
 mod filenames;
 mod flush;
 pub mod fs;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod iter;
 mod memtable;
 mod metrics;
 pub mod options;
 mod poison;
 mod prefetch;
-mod read_only;
 mod read_path;
 mod recovery;
-pub mod scan;
-mod segment_builder;
-mod segment_file;
-pub mod snapshot;
-mod snapshot_list;
+mod segment;
 pub mod stats;
 mod version;
-mod versions;
 mod write_path;
+
+pub use read_path::{explain, scan, snapshot};
 
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
@@ -95,12 +87,12 @@ pub use error::{Error, Result};
 pub use error::{InvalidArgumentKind, PoisonedBy};
 pub use explain::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKind};
 pub use options::{Compression, Options, WriteOptions};
-pub use read_only::ReadOnlyDb;
+pub use read_path::read_only::ReadOnlyDb;
+pub use read_path::versions::Versions;
 pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
 pub use scan::Scan;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
-pub use versions::Versions;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

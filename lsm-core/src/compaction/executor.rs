@@ -20,11 +20,11 @@ use super::picker::Task;
 use super::retention::Retention;
 use crate::engine::{Coordination, Env};
 use crate::error::{Error, Result};
-use crate::iter::{Cursor, LevelCursor, MergeCursor, SegmentCursor};
 use crate::metrics::bump;
+use crate::read_path::iter::{Cursor, LevelCursor, MergeCursor, SegmentCursor};
 use crate::read_path::ReadPath;
-use crate::segment_builder::{open_built, SegmentBuilder};
-use crate::segment_file::SegmentFile;
+use crate::segment::builder::{open_built, SegmentBuilder};
+use crate::segment::file::SegmentFile;
 use crate::version::VersionControl;
 
 /// The subsystems a compaction touches.

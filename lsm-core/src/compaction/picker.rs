@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use lsm_format::manifest::{SegmentMeta, MAX_LEVELS};
 
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 /// What the picker needs to know about a file.
 pub(crate) trait FileInfo: Clone {

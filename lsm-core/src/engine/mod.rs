@@ -18,6 +18,7 @@
 //! version set -> coordination -> super version; the WAL lock is taken alone or
 //! inside coordination (memtable switch).
 
+pub(crate) mod background;
 mod coordination;
 
 use std::path::PathBuf;
@@ -26,16 +27,16 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::block_cache::LruBlockCache;
 use crate::compaction::CompactionJob;
 use crate::flush::FlushJob;
 use crate::fs::{FileLock, FsRef};
 use crate::metrics::{read, Metrics};
 use crate::options::Options;
 use crate::poison::Poison;
+use crate::read_path::snapshot_list::SnapshotList;
 use crate::read_path::ReadPath;
-use crate::segment_file::SegmentContext;
-use crate::snapshot_list::SnapshotList;
+use crate::segment::block_cache::LruBlockCache;
+use crate::segment::file::SegmentContext;
 use crate::stats::{LevelStats, Stats};
 use crate::version::VersionControl;
 use crate::write_path::{WriteContext, WritePath};

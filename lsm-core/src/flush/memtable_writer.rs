@@ -10,8 +10,8 @@ use crate::error::Result;
 use crate::fs::FsRef;
 use crate::memtable::MemTable;
 use crate::options::Options;
-use crate::segment_builder::{open_built, SegmentBuilder};
-use crate::segment_file::{SegmentContext, SegmentFile};
+use crate::segment::builder::{open_built, SegmentBuilder};
+use crate::segment::file::{SegmentContext, SegmentFile};
 
 /// Writes `mem` as level-0 segments (no tombstone is dropped: older data may lie
 /// below) and opens them. `snapshots` are the live snapshot sequence numbers: per

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::filenames;
 use crate::metrics::bump;
 use crate::read_path::ReadPath;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 use crate::version::VersionControl;
 
 pub(crate) use memtable_writer::write_memtable;

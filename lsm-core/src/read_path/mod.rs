@@ -1,4 +1,7 @@
-//! The read path: what a read looks at and the sequence number it reads at.
+//! The read path: what a read looks at and the sequence number it reads at, the
+//! cursors that merge memtables and segments (`iter/`), and the read surfaces built
+//! on them: scans, snapshots, `explain`'s lookup trace, the versions of a key, and
+//! read-only opens.
 //!
 //! [`ReadPath`] holds the current [`SuperVersion`] and the visible sequence number.
 //! The write path advances the sequence number after a group is fully in a
@@ -6,7 +9,14 @@
 //! change. Readers take a consistent [`ReadPath::view`] and never block writers for
 //! longer than two atomic operations.
 
+pub mod explain;
+pub(crate) mod iter;
+pub(crate) mod read_only;
+pub mod scan;
+pub mod snapshot;
+pub(crate) mod snapshot_list;
 pub(crate) mod super_version;
+pub(crate) mod versions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -16,10 +16,10 @@ use lsm_format::segment::bloom::key_hash;
 use lsm_format::EntryKind;
 
 use crate::error::Result;
-use crate::iter::visible::CursorSource;
-use crate::iter::{Cursor, LevelCursor, MemCursor, MergeCursor, SegmentCursor};
 use crate::memtable::{Found, MemTable};
 use crate::metrics::Metrics;
+use crate::read_path::iter::visible::CursorSource;
+use crate::read_path::iter::{Cursor, LevelCursor, MemCursor, MergeCursor, SegmentCursor};
 use crate::version::Version;
 
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use super::{Version, VersionSet};
 use crate::error::{PoisonedBy, Result};
 use crate::poison::Poison;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 pub(crate) struct VersionControl {
     set: Mutex<VersionSet>,

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::Version;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 impl Version {
     /// A new version: `self` without `deleted` `(level, file number)` pairs, plus
@@ -63,8 +63,8 @@ mod tests {
     use super::*;
     use crate::fs::{FsRef, RealFs};
     use crate::options::Options;
-    use crate::segment_builder::SegmentBuilder;
-    use crate::segment_file::SegmentContext;
+    use crate::segment::builder::SegmentBuilder;
+    use crate::segment::file::SegmentContext;
 
     /// Writes and opens one segment holding `keys` at sequence numbers from `seq`.
     fn segment(

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::memtable::Found;
 use crate::metrics::{bump, Metrics};
 use crate::prefetch::prefetch;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 pub(crate) use control::VersionControl;
 pub(crate) use set::VersionSet;

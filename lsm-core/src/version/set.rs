@@ -17,7 +17,7 @@ use super::Version;
 use crate::error::{Error, Result};
 use crate::filenames::MANIFEST;
 use crate::fs::FsRef;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 /// The manifest is replaced by a fresh snapshot once it grows past this.
 const MAX_MANIFEST_BYTES: u64 = 4 << 20;

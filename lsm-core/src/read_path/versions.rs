@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::error::Result;
 use crate::explain::{FoundVersion, VersionKind};
-use crate::iter::{Cursor, MergeCursor};
+use crate::read_path::iter::{Cursor, MergeCursor};
 use crate::read_path::SuperVersion;
 
 /// An iterator over every stored version of every key, in key order and, within a

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::Result;
-use crate::iter::visible::VisibleIter;
+use crate::read_path::iter::visible::VisibleIter;
 use crate::read_path::{ReadView, SuperVersion};
 
 /// Iterator over live `(key, value)` pairs of a range, in key order; `.rev()` walks

@@ -226,7 +226,7 @@ impl<S: CursorSource> VisibleIter<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iter::vec_cursor::{del, put, VecCursor};
+    use crate::read_path::iter::vec_cursor::{del, put, VecCursor};
 
     type E = (Bytes, u64, EntryKind, Bytes);
 

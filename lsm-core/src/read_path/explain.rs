@@ -14,7 +14,7 @@ use lsm_format::{EntryKind, MAX_SEQUENCE};
 use crate::error::{Error, Result};
 use crate::memtable::Found;
 use crate::read_path::SuperVersion;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 /// The steps of one point lookup: see [`Db::explain`](crate::Db::explain).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use crate::error::Error;
 use crate::error::Result;
 use crate::metrics::Metrics;
+use crate::read_path::snapshot_list::SnapshotList;
 use crate::read_path::SuperVersion;
 use crate::scan::{bounds, prefix_bounds, Scan};
-use crate::snapshot_list::SnapshotList;
 
 /// A read view fixed at a sequence number: later writes are invisible to it, and
 /// compaction keeps every version it can see until it is dropped.

@@ -20,18 +20,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::block_cache::LruBlockCache;
 use crate::error::{Error, Result};
 use crate::fs::{FsRef, RealFs};
 use crate::memtable::MemTable;
 use crate::metrics::Metrics;
 use crate::options::Options;
+use crate::read_path::snapshot_list::SnapshotList;
 use crate::read_path::SuperVersion;
 use crate::recovery::inspect;
 use crate::scan::{bounds, prefix_bounds, Scan};
-use crate::segment_file::{MappedReadBudget, SegmentContext};
+use crate::segment::block_cache::LruBlockCache;
+use crate::segment::file::{MappedReadBudget, SegmentContext};
 use crate::snapshot::Snapshot;
-use crate::snapshot_list::SnapshotList;
 use crate::version::Version;
 use crate::Db;
 

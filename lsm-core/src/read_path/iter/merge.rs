@@ -171,7 +171,7 @@ impl Cursor for MergeCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iter::vec_cursor::{put, VecCursor};
+    use crate::read_path::iter::vec_cursor::{put, VecCursor};
 
     fn merged(sources: Vec<Vec<(Bytes, u64, EntryKind, Bytes)>>) -> MergeCursor {
         MergeCursor::new(

@@ -9,7 +9,7 @@ use lsm_format::{EntryKind, SegmentIter};
 use super::Cursor;
 use crate::error::{Error, Result};
 use crate::fs::RELEASE_ALIGN;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 pub(crate) struct SegmentCursor {
     iter: SegmentIter,

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::filenames;
 use crate::fs::{FsRef, WritableFile};
 use crate::options::Options;
-use crate::segment_file::{SegmentContext, SegmentFile};
+use crate::segment::file::{SegmentContext, SegmentFile};
 
 /// Bytes buffered before a write call.
 const WRITE_BUFFER: usize = 256 << 10;

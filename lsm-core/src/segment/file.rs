@@ -265,7 +265,7 @@ mod tests {
     use super::*;
     use crate::fs::{FaultFs, FaultKind, FaultMode, SimFs};
     use crate::options::Options;
-    use crate::segment_builder::SegmentBuilder;
+    use crate::segment::builder::SegmentBuilder;
 
     /// Writes segment `keys` (values `v<key>`) and returns its metadata.
     fn write(fs: &FsRef, next: &AtomicU64, keys: std::ops::Range<u32>) -> SegmentMeta {

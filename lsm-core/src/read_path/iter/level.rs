@@ -9,7 +9,7 @@ use lsm_format::EntryKind;
 
 use super::{Cursor, SegmentCursor};
 use crate::error::Result;
-use crate::segment_file::SegmentFile;
+use crate::segment::file::SegmentFile;
 
 pub(crate) struct LevelCursor {
     files: Vec<Arc<SegmentFile>>,
