@@ -1,23 +1,7 @@
 //! A single-writer, many-reader skip list whose nodes live inline in an arena.
 //!
-//! # Node layout
-//!
-//! Each entry is one arena allocation (8-byte aligned):
-//!
-//! ```text
-//! offset 0   tag        u64   seq << 8 | kind (docs/format.md section 1)
-//! offset 8   value_len  u32
-//! offset 12  key_len    u16   (MAX_KEY_LEN is 65535)
-//! offset 14  height     u8    1..=MAX_HEIGHT
-//! offset 15  (padding)
-//! offset 16  tower      height x AtomicPtr: the next node on levels 0..height
-//! then       key bytes, then value bytes
-//! ```
-//!
-//! About 16 + 8 x 2 bytes per entry on top of key and value (branching factor 2),
-//! against about 120 for a general-purpose node with owned key and value handles.
-//! The key sits right after the tower, so comparing against a node touches one or
-//! two adjacent cache lines and follows no further pointer.
+//! The nodes' byte layout, and [`NodeRef`], the safe view of a node through which
+//! every read goes, are in `node.rs`; this file is the list: searches and inserts.
 //!
 //! # Concurrency
 //!
@@ -37,14 +21,16 @@
 //! Internal order: user key ascending, then tag descending (newest version first).
 //! The engine never inserts the same `(key, seq)` twice.
 
+mod node;
+
 use std::cmp::Ordering as KeyOrdering;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 
 use super::arena::Arena;
-use crate::prefetch::prefetch;
+pub(super) use node::Node;
+use node::{init_node, node_size, NodeRef, Probe};
 
 /// Levels: with branching factor 2, enough for 2^24 (16 M) entries before searches
 /// lengthen.
@@ -56,138 +42,6 @@ use crate::prefetch::prefetch;
 /// factor 4 (0.88x and 1.00x the crossbeam memtable in side-by-side runs), for 5 more
 /// bytes per entry.
 pub(super) const MAX_HEIGHT: usize = 24;
-const HEADER: usize = 16;
-const VALUE_LEN_AT: usize = 8;
-const KEY_LEN_AT: usize = 12;
-const HEIGHT_AT: usize = 14;
-
-/// A pointer to a linked node (or the head) of one list.
-///
-/// Only the list and the memtable cursor (which keeps the list alive through its
-/// `Arc<MemTable>`) hold `Node`s, and only for nodes of their own list.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) struct Node(NonNull<u8>);
-
-// SAFETY: a `Node` is an address; reading through it is only done by the list's
-// methods, under the rules in the module docs, which hold on any thread.
-unsafe impl Send for Node {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for Node {}
-
-impl Node {
-    /// The node's bytes hold a complete node of a live list; see the module docs.
-    /// Every method below relies on it.
-    unsafe fn tag(self) -> u64 {
-        // SAFETY: a complete node (the caller's contract) holds its tag at offset 0,
-        // 8-byte aligned.
-        unsafe { self.0.cast::<u64>().read() }
-    }
-
-    unsafe fn value_len(self) -> usize {
-        // SAFETY: as in `tag`; the value length is at `VALUE_LEN_AT`, 4-byte aligned.
-        unsafe { self.0.add(VALUE_LEN_AT).cast::<u32>().read() as usize }
-    }
-
-    unsafe fn key_len(self) -> usize {
-        // SAFETY: as in `tag`; the key length is at `KEY_LEN_AT`, 2-byte aligned.
-        unsafe { self.0.add(KEY_LEN_AT).cast::<u16>().read() as usize }
-    }
-
-    unsafe fn height(self) -> usize {
-        // SAFETY: as in `tag`; the height is the byte at `HEIGHT_AT`.
-        unsafe { self.0.add(HEIGHT_AT).read() as usize }
-    }
-
-    /// # Safety
-    /// As for every method, and `level < height`.
-    unsafe fn link<'a>(self, level: usize) -> &'a AtomicPtr<u8> {
-        // SAFETY: the caller's contract.
-        debug_assert!(level < unsafe { self.height() });
-        // SAFETY: a node's tower holds `height` 8-byte-aligned `AtomicPtr`s from
-        // `HEADER`, initialised before the node was linked; `level < height` (the
-        // caller's contract); the node lives as long as its list, which outlives `'a`.
-        unsafe {
-            self.0
-                .add(HEADER + level * 8)
-                .cast::<AtomicPtr<u8>>()
-                .as_ref()
-        }
-    }
-
-    /// # Safety
-    /// As for `link`.
-    unsafe fn next(self, level: usize) -> Option<Node> {
-        // SAFETY: the caller's contract, as `link` requires it.
-        NonNull::new(unsafe { self.link(level) }.load(Ordering::Acquire)).map(Node)
-    }
-
-    unsafe fn key<'a>(self) -> &'a [u8] {
-        // SAFETY: a complete node holds `key_len` key bytes right after its tower of
-        // `height` links; they never change after linking and live as long as the
-        // list, which outlives `'a`.
-        unsafe {
-            let at = self.0.add(HEADER + self.height() * 8);
-            std::slice::from_raw_parts(at.as_ptr(), self.key_len())
-        }
-    }
-
-    unsafe fn value<'a>(self) -> &'a [u8] {
-        // SAFETY: as in `key`; the `value_len` value bytes follow the key.
-        unsafe {
-            let at = self.0.add(HEADER + self.height() * 8 + self.key_len());
-            std::slice::from_raw_parts(at.as_ptr(), self.value_len())
-        }
-    }
-
-    /// This node's position relative to `probe`.
-    unsafe fn cmp_probe(self, probe: &Probe<'_>) -> KeyOrdering {
-        // SAFETY: the caller's contract.
-        let key = unsafe { self.key() };
-        let by_key = match prefix_of(key).cmp(&probe.prefix) {
-            KeyOrdering::Equal => key.cmp(probe.key),
-            unequal => unequal,
-        };
-        // SAFETY: the caller's contract.
-        by_key.then_with(|| probe.tag.cmp(&unsafe { self.tag() }))
-    }
-}
-
-/// A search key: user key, tag, and the key's first 8 bytes as a number.
-///
-/// Comparing the 8-byte prefixes first settles most comparisons with one integer
-/// compare instead of a `memcmp` call. Zero-padded big-endian prefixes order like
-/// the keys whenever they differ (a difference at a padded position means one key is
-/// a proper prefix of the other); equal prefixes fall back to the whole keys.
-pub(super) struct Probe<'a> {
-    key: &'a [u8],
-    prefix: u64,
-    tag: u64,
-}
-
-impl<'a> Probe<'a> {
-    pub fn new(key: &'a [u8], tag: u64) -> Self {
-        Probe {
-            key,
-            prefix: prefix_of(key),
-            tag,
-        }
-    }
-}
-
-#[allow(
-    clippy::indexing_slicing,
-    reason = "`key` is shorter than 8 bytes in the fallback: it has no 8-byte first chunk"
-)]
-fn prefix_of(key: &[u8]) -> u64 {
-    match key.first_chunk::<8>() {
-        Some(first) => u64::from_be_bytes(*first),
-        None => {
-            let mut buf = [0u8; 8];
-            buf[..key.len()].copy_from_slice(key);
-            u64::from_be_bytes(buf)
-        }
-    }
-}
 
 /// One entry, borrowed from the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,10 +80,10 @@ impl SkipList {
     /// An empty list whose arena allocates `block_size`-byte blocks.
     pub fn new(block_size: usize) -> Self {
         let mut arena = Arena::new(block_size);
-        let head = Node(arena.alloc(HEADER + MAX_HEIGHT * 8));
+        let at = arena.alloc(node_size(MAX_HEIGHT, 0, 0));
         // SAFETY: a fresh allocation large enough for a node of MAX_HEIGHT levels
         // with an empty key and value.
-        unsafe { init_node(head, MAX_HEIGHT, &[], 0, &[], &[None; MAX_HEIGHT]) };
+        let head = unsafe { init_node(at, MAX_HEIGHT, &[], 0, &[], &[None; MAX_HEIGHT]) };
         SkipList {
             head,
             height: AtomicUsize::new(1),
@@ -241,6 +95,19 @@ impl SkipList {
                 rng: 0x9e37_79b9_7f4a_7c15,
             }),
         }
+    }
+
+    /// `node`, which must come from this list, readable while the list is borrowed.
+    ///
+    /// Where every `NodeRef` comes from: `Node`s are made only by this module, from
+    /// this list's head and links, and are handed back only to the list they came
+    /// from (the writer's splice is the list's own; the memtable cursor keeps its
+    /// node beside the `Arc<MemTable>` that owns the list).
+    #[inline]
+    fn node(&self, node: Node) -> NodeRef<'_> {
+        // SAFETY: `node` is the head or a linked node of this list (see above), and
+        // the list outlives the borrow of `self`.
+        unsafe { NodeRef::new(node) }
     }
 
     /// Exclusive insert access: holding it also serialises anything the caller
@@ -259,26 +126,21 @@ impl SkipList {
     /// The entry at `node`, which must come from this list.
     pub fn entry(&self, node: Node) -> Entry<'_> {
         debug_assert!(node != self.head);
-        // SAFETY: `node` was returned by one of this list's searches (the caller's
-        // contract), and the list outlives the borrow.
-        unsafe {
-            Entry {
-                key: node.key(),
-                tag: node.tag(),
-                value: node.value(),
-            }
+        let n = self.node(node);
+        Entry {
+            key: n.key(),
+            tag: n.tag(),
+            value: n.value(),
         }
     }
 
     /// The node after `node` (from this list), if any.
     pub fn next(&self, node: Node) -> Option<Node> {
-        // SAFETY: as in `entry`.
-        unsafe { node.next(0) }
+        self.node(node).next0().map(NodeRef::node)
     }
 
     pub fn first(&self) -> Option<Node> {
-        // SAFETY: the head is a node of this list.
-        unsafe { self.head.next(0) }
+        self.node(self.head).next0().map(NodeRef::node)
     }
 
     pub fn last(&self) -> Option<Node> {
@@ -288,27 +150,22 @@ impl SkipList {
     /// The first node at or after `(key, tag)`.
     pub fn seek_ge(&self, key: &[u8], tag: u64) -> Option<Node> {
         let probe = Probe::new(key, tag);
-        // SAFETY: `descend` passes only nodes of this list.
-        self.descend(|n| unsafe { n.cmp_probe(&probe) } == KeyOrdering::Less)
+        self.descend(|n| n.cmp_probe(&probe) == KeyOrdering::Less)
             .1
+            .map(NodeRef::node)
     }
 
     /// The last node before `(key, tag)`.
     pub fn seek_lt(&self, key: &[u8], tag: u64) -> Option<Node> {
         let probe = Probe::new(key, tag);
-        // SAFETY: as in `seek_ge`.
-        self.not_head(
-            self.descend(|n| unsafe { n.cmp_probe(&probe) } == KeyOrdering::Less)
-                .0,
-        )
+        self.not_head(self.descend(|n| n.cmp_probe(&probe) == KeyOrdering::Less).0)
     }
 
     /// The last node at or before `(key, tag)`.
     pub fn seek_le(&self, key: &[u8], tag: u64) -> Option<Node> {
         let probe = Probe::new(key, tag);
-        // SAFETY: as in `seek_ge`.
         self.not_head(
-            self.descend(|n| unsafe { n.cmp_probe(&probe) } != KeyOrdering::Greater)
+            self.descend(|n| n.cmp_probe(&probe) != KeyOrdering::Greater)
                 .0,
         )
     }
@@ -318,7 +175,8 @@ impl SkipList {
         std::iter::successors(self.first(), |&n| self.next(n)).map(|n| self.entry(n))
     }
 
-    fn not_head(&self, node: Node) -> Option<Node> {
+    fn not_head(&self, node: NodeRef<'_>) -> Option<Node> {
+        let node = node.node();
         (node != self.head).then_some(node)
     }
 
@@ -330,20 +188,24 @@ impl SkipList {
     /// The stopping node is returned as it was seen, never loaded again: the writer
     /// may link a new node right after the last one reached in the meantime, and
     /// that node may well be one `advance` would have accepted.
-    fn descend(&self, mut advance: impl FnMut(Node) -> bool) -> (Node, Option<Node>) {
-        let mut x = self.head;
+    fn descend<'list>(
+        &'list self,
+        mut advance: impl FnMut(NodeRef<'list>) -> bool,
+    ) -> (NodeRef<'list>, Option<NodeRef<'list>>) {
+        let mut x = self.node(self.head);
         // A node rejected on one level is often the next one on the level below: it
         // is not compared again.
         let mut rejected = None;
         for level in (0..self.height.load(Ordering::Relaxed)).rev() {
             rejected = loop {
-                // SAFETY: `x` is the head or a node reached through this list's links.
+                // SAFETY: `x` is the head (whose tower has every level) or a node
+                // reached through a link on `level`, so its tower reaches `level`.
                 let Some(n) = (unsafe { x.next(level) }) else {
                     break None;
                 };
                 if level > 0 {
-                    // SAFETY: as above.
-                    unsafe { prefetch_below(x, n, level) };
+                    // SAFETY: as above, and `level > 0`.
+                    unsafe { x.prefetch_below(n, level) };
                 }
                 if Some(n) == rejected || !advance(n) {
                     break Some(n);
@@ -382,49 +244,50 @@ impl ListWriter<'_> {
         // keys. Otherwise search from the top, as a reader would; trying the
         // brackets of higher levels first costs more comparisons than it saves for
         // random keys. Levels above the list's height keep (head, none).
-        // SAFETY: the splice holds nodes of this list.
-        if !unsafe { brackets(w, list.head, 0, &probe) } {
-            let mut x = list.head;
+        if !brackets(list, w, 0, &probe) {
+            let mut x = list.node(list.head);
             let mut rejected = None;
             for l in (0..list.height.load(Ordering::Relaxed)).rev() {
-                // SAFETY: `x` is the head or a node of this list with a tower above `l`.
-                unsafe {
-                    rejected = loop {
-                        let Some(n) = x.next(l) else { break None };
-                        if l > 0 {
-                            prefetch_below(x, n, l);
-                        }
-                        if Some(n) == rejected || n.cmp_probe(&probe) != KeyOrdering::Less {
-                            break Some(n);
-                        }
-                        x = n;
+                rejected = loop {
+                    // SAFETY: `x` is the head or a node reached on level `l`: its
+                    // tower reaches `l`.
+                    let Some(n) = (unsafe { x.next(l) }) else {
+                        break None;
                     };
-                }
-                w.prev[l] = x;
-                w.next[l] = rejected;
+                    if l > 0 {
+                        // SAFETY: as above, and `l > 0`.
+                        unsafe { x.prefetch_below(n, l) };
+                    }
+                    if Some(n) == rejected || n.cmp_probe(&probe) != KeyOrdering::Less {
+                        break Some(n);
+                    }
+                    x = n;
+                };
+                w.prev[l] = x.node();
+                w.next[l] = rejected.map(NodeRef::node);
             }
         }
         debug_assert!(
-            // SAFETY: as above.
-            (0..MAX_HEIGHT).all(|l| unsafe { brackets(w, list.head, l, &probe) }),
+            (0..MAX_HEIGHT).all(|l| brackets(list, w, l, &probe)),
             "splice does not bracket the new key"
         );
 
         let height = random_height(&mut w.rng);
-        let size = HEADER + height * 8 + key.len() + value.len();
-        let node = Node(w.arena.alloc(size));
-        // SAFETY: a fresh allocation of `size` bytes; `next[..height]` are the
+        let size = node_size(height, key.len(), value.len());
+        let at = w.arena.alloc(size);
+        // SAFETY: a fresh allocation of `size` bytes; `1 <= height <= MAX_HEIGHT`
+        // (`random_height`), the lengths were checked above; `next[..height]` are the
         // successors on each level.
-        unsafe { init_node(node, height, key, tag, value, &w.next) };
+        let node = unsafe { init_node(at, height, key, tag, value, &w.next) };
         if height > list.height.load(Ordering::Relaxed) {
             // Readers that see the new height before the links find empty levels
             // (the head's links there are null) and go down.
             list.height.store(height, Ordering::Relaxed);
         }
         for l in 0..height {
-            // SAFETY: `prev[l]` is a node of this list whose tower reaches level `l`
-            // (it brackets a key on that level). The node is complete: publish it.
-            unsafe { w.prev[l].link(l).store(node.0.as_ptr(), Ordering::Release) };
+            // SAFETY: `prev[l]`'s tower reaches level `l`: it is the head or it
+            // brackets a key on that level. The node is complete: publish it.
+            unsafe { list.node(w.prev[l]).link(l) }.store(node.as_ptr(), Ordering::Release);
             w.prev[l] = node;
         }
         list.len.fetch_add(1, Ordering::Release);
@@ -432,78 +295,16 @@ impl ListWriter<'_> {
     }
 }
 
-/// Whether `probe` falls strictly between `prev[level]` and `next[level]`.
-///
-/// # Safety
-/// The splice's nodes belong to the live list whose head is `head`.
+/// Whether `probe` falls strictly between `prev[level]` and `next[level]` of the
+/// splice of `list`'s writer.
 #[allow(
     clippy::indexing_slicing,
     reason = "levels are below the list's height, which never exceeds `MAX_HEIGHT`, the splice arrays' length"
 )]
-unsafe fn brackets(w: &Writer, head: Node, level: usize, probe: &Probe<'_>) -> bool {
+fn brackets(list: &SkipList, w: &Writer, level: usize, probe: &Probe<'_>) -> bool {
     let prev = w.prev[level];
-    // SAFETY: `prev` and `next` are nodes of the live list (the caller's contract).
-    unsafe {
-        (prev == head || prev.cmp_probe(probe) == KeyOrdering::Less)
-            && w.next[level].is_none_or(|n| n.cmp_probe(probe) == KeyOrdering::Greater)
-    }
-}
-
-/// Writes a complete node at `at`.
-///
-/// # Safety
-/// `at` is an unaliased allocation of at least `HEADER + height * 8 + key.len() +
-/// value.len()` bytes, aligned to 8.
-unsafe fn init_node(
-    node: Node,
-    height: usize,
-    key: &[u8],
-    tag: u64,
-    value: &[u8],
-    next: &[Option<Node>; MAX_HEIGHT],
-) {
-    let p = node.0.as_ptr();
-    // SAFETY: every write is within the `HEADER + height * 8 + key.len() +
-    // value.len()` bytes the caller provides, at offsets aligned for its type (the
-    // allocation is 8-byte aligned); nobody else sees the node before it is linked,
-    // and `key` and `value` cannot overlap the fresh allocation.
-    unsafe {
-        p.cast::<u64>().write(tag);
-        p.add(VALUE_LEN_AT).cast::<u32>().write(value.len() as u32);
-        p.add(KEY_LEN_AT).cast::<u16>().write(key.len() as u16);
-        p.add(HEIGHT_AT).write(height as u8);
-        p.add(HEIGHT_AT + 1).write(0);
-        for (l, n) in next.iter().take(height).enumerate() {
-            let succ = n.map_or(ptr::null_mut(), |n| n.0.as_ptr());
-            p.add(HEADER + l * 8)
-                .cast::<AtomicPtr<u8>>()
-                .write(AtomicPtr::new(succ));
-        }
-        let key_at = p.add(HEADER + height * 8);
-        ptr::copy_nonoverlapping(key.as_ptr(), key_at, key.len());
-        ptr::copy_nonoverlapping(value.as_ptr(), key_at.add(key.len()), value.len());
-    }
-}
-
-/// Starts loading the node that follows `x` on the level below `level`, while the
-/// search compares `n` (`x`'s successor on `level`): if `n` stops the walk, that node
-/// is the next one compared, and its cache miss overlaps `n`'s instead of following
-/// it. Nothing is loaded when it is `n` itself.
-///
-/// # Safety
-/// `x` is a node of a live list whose tower reaches `level`, and `level > 0`.
-#[inline(always)]
-unsafe fn prefetch_below(x: Node, n: Node, level: usize) {
-    // SAFETY: `x`'s tower reaches `level`, so also `level - 1` (the caller's contract).
-    if let Some(below) = unsafe { x.next(level - 1) } {
-        if below != n {
-            prefetch(below.0.as_ptr());
-            // A comparison also reads the key, at `HEADER + 8 * height`: for the
-            // short towers of most nodes it starts within 40 bytes, often in the
-            // next cache line.
-            prefetch(below.0.as_ptr().wrapping_add(40));
-        }
-    }
+    (prev == list.head || list.node(prev).cmp_probe(probe) == KeyOrdering::Less)
+        && w.next[level].is_none_or(|n| list.node(n).cmp_probe(probe) == KeyOrdering::Greater)
 }
 
 /// 1 with probability 1/2, 2 with 1/4, ...: branching factor 2.
@@ -618,8 +419,7 @@ mod tests {
         for a in keys {
             for b in keys {
                 let node = list.seek_ge(a, u64::MAX).expect("present");
-                // SAFETY: `node` is a node of `list`, which is alive.
-                let ord = unsafe { node.cmp_probe(&Probe::new(b, 1)) };
+                let ord = list.node(node).cmp_probe(&Probe::new(b, 1));
                 assert_eq!(ord, a.cmp(b), "{a:?} vs {b:?}");
             }
         }
