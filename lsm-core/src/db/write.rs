@@ -1,0 +1,137 @@
+//! Writing: put, delete, atomic batches, sync and flush.
+
+use super::Db;
+use crate::batch::WriteBatch;
+use crate::error::Result;
+use crate::options::WriteOptions;
+
+impl Db {
+    /// Sets `key` to `value`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("colour", "red")?;
+    /// db.put("colour", "blue")?; // the newest value wins
+    /// assert_eq!(db.get("colour")?.as_deref(), Some(&b"blue"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a key over 65535 bytes or a value over 256 MiB
+    /// (nothing is written); [`Error::Poisoned`](crate::Error::Poisoned) after an earlier write failure;
+    /// [`Error::Io`](crate::Error::Io).
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let mut batch = WriteBatch::with_capacity(1, key.len() + value.len());
+        batch.put(key, value);
+        self.engine.write(batch)
+    }
+
+    /// Deletes `key` (writes a tombstone). Deleting an absent key is not an error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.delete("k")?;
+    /// assert_eq!(db.get("k")?, None);
+    /// db.delete("never written")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::put`].
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let key = key.as_ref();
+        let mut batch = WriteBatch::with_capacity(1, key.len());
+        batch.delete(key);
+        self.engine.write(batch)
+    }
+
+    /// Applies every operation of `batch` atomically: readers and recovery see all
+    /// of it or none. Later operations on a key override earlier ones in the batch.
+    ///
+    /// ```
+    /// use lsm_core::WriteBatch;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("from", "10")?;
+    /// let mut transfer = WriteBatch::new();
+    /// transfer.put("from", "0").put("to", "10");
+    /// db.write(transfer)?;
+    /// assert_eq!(db.get("to")?.as_deref(), Some(&b"10"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::put`]; an invalid operation refuses the whole batch.
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.engine.write(batch)
+    }
+
+    /// Like [`Db::write`], with per-write `options`. With
+    /// [`WriteOptions::sync`], the write-ahead log is fsynced before this returns,
+    /// so the batch, and every write acknowledged before it, survives power loss
+    /// even when the database does not sync every write
+    /// ([`Options::sync_writes`](crate::Options::sync_writes) false). Concurrent writers share that fsync (group
+    /// commit). An empty batch writes and syncs nothing; [`Db::sync`] syncs without
+    /// writing.
+    ///
+    /// ```
+    /// use lsm_core::{WriteBatch, WriteOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("cart:7", "3 items")?; // reaches the OS: survives a process crash
+    /// let mut order = WriteBatch::new();
+    /// order.put("order:7", "placed").delete("cart:7");
+    /// let synced = WriteOptions::default().with_sync(true);
+    /// db.write_opt(order, &synced)?; // on disk: survives power loss, with the put above
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::write`]; a failed fsync is [`Error::Io`](crate::Error::Io) and poisons the database
+    /// (a failed fsync is never retried).
+    pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.engine.write_opt(batch, options)
+    }
+
+    /// Makes every write acknowledged so far durable (one fsync of the current WAL;
+    /// earlier WALs were fsynced when they were rotated out).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// for i in 0..100 {
+    ///     db.put(format!("k{i}"), "v")?; // each reaches the OS, not the disk
+    /// }
+    /// db.sync()?; // now all 100 survive power loss
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) (the database is then poisoned: a failed fsync is never
+    /// retried); [`Error::Poisoned`](crate::Error::Poisoned).
+    pub fn sync(&self) -> Result<()> {
+        self.engine.sync_wal(false)
+    }
+
+    /// Writes the memtable out as segments and records them in the manifest; returns
+    /// when every write acknowledged before the call is in a segment.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.flush()?;
+    /// assert!(db.stats().total_segment_bytes() > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io), [`Error::Poisoned`](crate::Error::Poisoned), [`Error::Closed`](crate::Error::Closed).
+    pub fn flush(&self) -> Result<()> {
+        self.engine.flush()
+    }
+}
