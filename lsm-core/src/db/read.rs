@@ -24,7 +24,8 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Corruption`](crate::Error::Corruption) when a file read on the way is damaged (never a wrong
+    /// [`Error::Corruption`](crate::Error::Corruption) when a file read on the way is
+    /// damaged (never a wrong
     /// value); [`Error::Io`](crate::Error::Io).
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         let key = key.as_ref();
@@ -121,7 +122,8 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Corruption`](crate::Error::Corruption) when a file read on the way is damaged; [`Error::Io`](crate::Error::Io).
+    /// [`Error::Corruption`](crate::Error::Corruption) when a file read on the way is
+    /// damaged; [`Error::Io`](crate::Error::Io).
     pub fn first_key_value(&self) -> Result<Option<(Bytes, Bytes)>> {
         self.iter().next().transpose()
     }
@@ -187,12 +189,14 @@ impl Db {
     /// db.put("k", "in memory")?;
     /// let trace = db.explain("k")?;
     /// assert_eq!(trace.value().map(|v| &v[..]), Some(&b"in memory"[..]));
-    /// assert!(matches!(trace.steps[0], lsm_core::LookupStep::Memtable { found: Some(_), .. }));
+    /// assert!(matches!(trace.steps[0], lsm_core::LookupStep::Memtable { found: Some(_), ..
+    /// }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// [`Error::Corruption`](crate::Error::Corruption) when a file read on the way is damaged; [`Error::Io`](crate::Error::Io).
+    /// [`Error::Corruption`](crate::Error::Corruption) when a file read on the way is
+    /// damaged; [`Error::Io`](crate::Error::Io).
     pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
         let (sv, seq) = self.engine.view();
         crate::explain::trace(&sv, key.as_ref(), seq)

@@ -18,8 +18,10 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a key over 65535 bytes or a value over 256 MiB
-    /// (nothing is written); [`Error::Poisoned`](crate::Error::Poisoned) after an earlier write failure;
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a key over 65535 bytes
+    /// or a value over 256 MiB
+    /// (nothing is written); [`Error::Poisoned`](crate::Error::Poisoned) after an earlier
+    /// write failure;
     /// [`Error::Io`](crate::Error::Io).
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
@@ -74,7 +76,8 @@ impl Db {
     /// [`WriteOptions::sync`], the write-ahead log is fsynced before this returns,
     /// so the batch, and every write acknowledged before it, survives power loss
     /// even when the database does not sync every write
-    /// ([`Options::sync_writes`](crate::Options::sync_writes) false). Concurrent writers share that fsync (group
+    /// ([`Options::sync_writes`](crate::Options::sync_writes) false). Concurrent writers
+    /// share that fsync (group
     /// commit). An empty batch writes and syncs nothing; [`Db::sync`] syncs without
     /// writing.
     ///
@@ -91,7 +94,8 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// As [`Db::write`]; a failed fsync is [`Error::Io`](crate::Error::Io) and poisons the database
+    /// As [`Db::write`]; a failed fsync is [`Error::Io`](crate::Error::Io) and poisons the
+    /// database
     /// (a failed fsync is never retried).
     pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
         self.engine.write_opt(batch, options)
@@ -111,7 +115,8 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) (the database is then poisoned: a failed fsync is never
+    /// [`Error::Io`](crate::Error::Io) (the database is then poisoned: a failed fsync is
+    /// never
     /// retried); [`Error::Poisoned`](crate::Error::Poisoned).
     pub fn sync(&self) -> Result<()> {
         self.engine.sync_wal(false)
@@ -130,7 +135,8 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io), [`Error::Poisoned`](crate::Error::Poisoned), [`Error::Closed`](crate::Error::Closed).
+    /// [`Error::Io`](crate::Error::Io), [`Error::Poisoned`](crate::Error::Poisoned),
+    /// [`Error::Closed`](crate::Error::Closed).
     pub fn flush(&self) -> Result<()> {
         self.engine.flush()
     }
