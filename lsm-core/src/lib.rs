@@ -50,6 +50,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod background;
+mod backup;
 pub mod batch;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
@@ -88,6 +89,11 @@ mod versions;
 mod wal;
 mod write;
 
+pub use backup::{
+    backups, backups_with_fs, delete_backup, delete_backup_with_fs, purge_old_backups,
+    purge_old_backups_with_fs, restore, restore_with_fs, verify_backup, verify_backup_with_fs,
+    BackupFile, BackupInfo, NewBackup,
+};
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use db::Db;
