@@ -249,7 +249,9 @@ impl<'a> BackupDir<'a> {
     /// [`clean`](Self::clean).
     pub fn retire(&self, id: u64) -> Result<()> {
         let (from, to) = (self.catalog_path(id), self.deleting_path(id));
-        self.fs.rename(&from, &to).map_err(|e| Error::io(&from, e))?;
+        self.fs
+            .rename(&from, &to)
+            .map_err(|e| Error::io(&from, e))?;
         let meta = self.meta();
         self.fs.sync_dir(&meta).map_err(|e| Error::io(&meta, e))
     }

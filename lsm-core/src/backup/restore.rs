@@ -56,7 +56,11 @@ use crate::version::manifest::ManifestWriter;
 ///   cases), and from copying or syncing;
 /// - [`Error::Corruption`] naming the damaged catalog or shared file; `dest` is not
 ///   created.
-pub fn restore(backup_dir: impl AsRef<Path>, id: u64, dest: impl AsRef<Path>) -> Result<BackupInfo> {
+pub fn restore(
+    backup_dir: impl AsRef<Path>,
+    id: u64,
+    dest: impl AsRef<Path>,
+) -> Result<BackupInfo> {
     let dest = dest.as_ref();
     let mut written = Vec::new();
     let fs: FsRef = Arc::new(RealFs);
