@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::small_options;
-use lsm_core::fs::{CrashMode, FileSystem, FsRef, SimFs};
+use lsm_core::fs::{CrashMode, FsRef, SimFs};
 use lsm_core::{BackupInfo, Db, Error, Options};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
