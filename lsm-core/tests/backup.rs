@@ -356,6 +356,11 @@ fn refusals_write_nothing() {
     assert!(err.to_string().contains("not a backup directory"), "{err}");
     assert_eq!(fs.list(Path::new("/home")).unwrap(), ["notes.txt"]);
 
+    // A backup directory whose creation was cut short (only `shared/` made) is
+    // taken up again.
+    fs.create_dir_all(Path::new("/half/shared")).unwrap();
+    assert_eq!(db.backup("/half").unwrap().info.id, 1);
+
     db.backup("/b").unwrap();
     // An existing destination.
     fs.create_dir_all(Path::new("/dest")).unwrap();

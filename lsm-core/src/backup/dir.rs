@@ -119,8 +119,9 @@ impl<'a> BackupDir<'a> {
     pub fn create(&self) -> Result<()> {
         let (fs, path) = (self.fs, self.path);
         if fs.exists(path) && !fs.exists(&self.meta()) {
+            // Empty, or holding only what an interrupted creation made.
             let names = fs.list(path).map_err(|e| Error::io(path, e))?;
-            if !names.is_empty() {
+            if names.iter().any(|n| n != SHARED && n != LOCK) {
                 return Err(Error::io(
                     path,
                     io::Error::new(
