@@ -47,9 +47,10 @@ fn redact(text: &str) -> String {
     out
 }
 
-/// `$ lsm ARGS`, then its standard output and error, then its exit status.
-fn transcript(dir: &Path, runs: &[&[&str]]) -> String {
-    let mut out = String::new();
+/// A `# title` line, then for each run `$ lsm ARGS`, its standard output and
+/// error, and its exit status.
+fn transcript(dir: &Path, title: &str, runs: &[&[&str]]) -> String {
+    let mut out = format!("# {title}\n");
     for args in runs {
         let o = lsm(dir, args);
         out.push_str(&format!("$ lsm {}\n", args.join(" ")));
@@ -72,6 +73,7 @@ fn backup_restore_and_checkpoint_print_what_they_did() {
     }
     let first = transcript(
         d,
+        "db holds apple and banana; backups, restored and copy do not exist yet",
         &[
             &["backup", "db", "backups"],
             &["db", "put", "cherry", "dark red"],
@@ -104,6 +106,8 @@ fn refusals_are_clear_and_touch_nothing() {
     std::fs::write(d.join("plain/notes.txt"), "mine").unwrap();
     let out = transcript(
         d,
+        "db is a database with backup 1 in backups; taken is an empty directory, \
+         plain holds notes.txt",
         &[
             &["checkpoint", "missing", "copy"],
             &["checkpoint", "plain", "copy"],
@@ -126,6 +130,7 @@ fn refusals_are_clear_and_touch_nothing() {
     let db = lsm_core::Db::open(d.join("db"), lsm_core::Options::default()).unwrap();
     let out = transcript(
         d,
+        "another process has db open",
         &[&["checkpoint", "db", "copy"], &["backup", "db", "backups"]],
     );
     insta::assert_snapshot!("locked", out);
@@ -155,6 +160,7 @@ fn damage_in_a_backup_fails_verify_and_restore() {
     std::fs::write(&file, bytes).unwrap();
     let out = transcript(
         d,
+        "a bit of the segment in backup 1 flipped",
         &[
             &["verify-backup", "backups", "1"],
             &["restore", "backups", "1", "restored"],
@@ -170,6 +176,7 @@ fn an_operation_word_first_is_an_operation_and_dot_slash_is_a_database() {
     let d = tmp.path();
     let out = transcript(
         d,
+        "a database directory named like an operation",
         &[
             &["./backup", "--create", "put", "k", "v"],
             &["./backup", "get", "k"],
