@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::small_options;
-use lsm_core::fs::{CrashMode, FsRef, SimFs};
+use lsm_core::fs::{CrashMode, FaultFs, FaultKind, FaultMode, FsRef, SimFs};
 use lsm_core::{BackupInfo, Db, Error, Options};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -571,4 +571,59 @@ fn a_crash_at_every_operation_of_a_restore_never_leaves_a_dest_that_opens_wrong(
     }
     assert!(whole > 0 && refused > 0);
     println!("{refused} partial restores refused, {whole} whole");
+}
+
+/// An I/O error at every file operation of a backup, of each kind in turn: the call
+/// fails (or, for the removal of its pending record after the commit, succeeds),
+/// the earlier backup stays restorable, the new one is listed only whole, and the
+/// next backup and a cleaning leave no unreferenced file.
+#[test]
+fn an_io_error_at_any_operation_of_a_backup_leaves_earlier_backups_whole() {
+    let (disk, first, last) = crash_setup();
+    let backups = Path::new("/b");
+    let mut injected = 0;
+    for kind in FaultKind::ALL {
+        for k in 1.. {
+            let run = disk.crash(CrashMode::DropUnsynced, 0);
+            let faulty = FaultFs::new(run.fs_ref());
+            let fs = faulty.fs_ref();
+            let db = Db::open_with_fs("/db", small_options(), fs.clone()).unwrap();
+            faulty.fail(kind, k, FaultMode::Once);
+            let result = db.backup(backups);
+            let hit = faulty.injected() > 0;
+            faulty.clear();
+            let when = format!("{kind:?} #{k}: {result:?}");
+            let ids: Vec<u64> = lsm_core::backups_with_fs(backups, fs.clone())
+                .unwrap()
+                .iter()
+                .map(|b| b.id)
+                .collect();
+            assert!(ids == [1] || ids == [1, 2], "{when}: {ids:?}");
+            assert!(
+                result.is_err() || ids == [1, 2],
+                "{when}: Ok but not listed"
+            );
+            assert!(hit || result.is_ok(), "{when}: failed with no fault");
+            assert!(
+                restored(&fs, backups, 1, Path::new("/r1")) == first,
+                "{when}"
+            );
+            if ids == [1, 2] {
+                assert!(
+                    restored(&fs, backups, 2, Path::new("/r2")) == last,
+                    "{when}"
+                );
+            }
+            db.backup(backups).unwrap();
+            drop(db);
+            lsm_core::purge_old_backups_with_fs(backups, usize::MAX, fs.clone()).unwrap();
+            assert_no_leftovers(&fs, backups, &when);
+            if !hit {
+                break;
+            }
+            injected += 1;
+        }
+    }
+    assert!(injected > 20, "only {injected} faults hit");
+    println!("{injected} faults injected");
 }
