@@ -627,3 +627,49 @@ fn an_io_error_at_any_operation_of_a_backup_leaves_earlier_backups_whole() {
     assert!(injected > 20, "only {injected} faults hit");
     println!("{injected} faults injected");
 }
+
+/// A damaged catalog stops listings and backups (nothing proves which files it
+/// references) until it is deleted: set aside, its files kept, the others usable.
+#[test]
+fn a_backup_with_a_damaged_catalog_can_be_deleted_and_its_files_are_kept() {
+    let disk = SimFs::new();
+    let fs = disk.fs_ref();
+    let backups = Path::new("/b");
+    let db = Db::open_with_fs("/db", small_options(), fs.clone()).unwrap();
+    let mut model = Map::new();
+    write(&db, 0..800, &mut model);
+    let one = db.backup(backups).unwrap().info;
+    write(&db, 800..1600, &mut model);
+    db.compact().unwrap();
+    db.backup(backups).unwrap();
+    let before = shared(&fs, backups);
+
+    let catalog = Path::new("/b/meta/1");
+    let mut bytes = disk.read_file(catalog).unwrap();
+    bytes[20] ^= 0x01;
+    disk.write_file_raw(catalog, &bytes).unwrap();
+    assert!(lsm_core::backups_with_fs(backups, fs.clone())
+        .unwrap_err()
+        .is_corruption());
+    assert!(db.backup(backups).unwrap_err().is_corruption());
+
+    assert_eq!(
+        lsm_core::delete_backup_with_fs(backups, 1, fs.clone()).unwrap(),
+        0
+    );
+    let ids: Vec<u64> = lsm_core::backups_with_fs(backups, fs.clone())
+        .unwrap()
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(ids, [2]);
+    assert_eq!(
+        shared(&fs, backups),
+        before,
+        "a file was removed without proof"
+    );
+    assert!(names(&one).iter().all(|n| before.contains_key(n)));
+    assert!(restored(&fs, backups, 2, Path::new("/r2")) == model);
+    assert_eq!(db.backup(backups).unwrap().info.id, 3);
+    assert!(fs.exists(Path::new("/b/meta/1.damaged")));
+}

@@ -10,6 +10,7 @@
 //!   meta/ID.tmp               a catalog being written
 //!   meta/ID.pending           the shared files backup ID is adding
 //!   meta/ID.deleting          the catalog of backup ID, being deleted
+//!   meta/ID.damaged           a damaged catalog set aside by a delete
 //! ```
 //!
 //! Deleting needs proof. A shared file is removed only when a record names it (the
@@ -32,6 +33,7 @@ const LOCK: &str = "LOCK";
 const TMP: &str = ".tmp";
 const PENDING: &str = ".pending";
 const DELETING: &str = ".deleting";
+const DAMAGED: &str = ".damaged";
 
 /// A backup directory, by path, on a file system.
 pub(crate) struct BackupDir<'a> {
@@ -45,6 +47,7 @@ enum MetaName {
     Catalog(u64),
     Pending(u64),
     Deleting(u64),
+    Damaged(u64),
     Temp,
     Other,
 }
@@ -74,6 +77,9 @@ fn classify(name: &str) -> MetaName {
     }
     if let Some(n) = name.strip_suffix(DELETING).and_then(id) {
         return MetaName::Deleting(n);
+    }
+    if let Some(n) = name.strip_suffix(DAMAGED).and_then(id) {
+        return MetaName::Damaged(n);
     }
     MetaName::Other
 }
@@ -170,16 +176,28 @@ impl<'a> BackupDir<'a> {
         self.fs.list(&meta).map_err(|e| Error::io(&meta, e))
     }
 
+    /// The ids of the committed catalogs, in order.
+    pub fn catalog_ids(&self) -> Result<Vec<u64>> {
+        let mut ids: Vec<u64> = self
+            .meta_names()?
+            .iter()
+            .filter_map(|n| match classify(n) {
+                MetaName::Catalog(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     /// Every committed catalog, by id.
     ///
     /// # Errors
     /// `Corruption` when a catalog is damaged (naming it); `Io`.
     pub fn catalogs(&self) -> Result<BTreeMap<u64, Catalog>> {
         let mut out = BTreeMap::new();
-        for name in self.meta_names()? {
-            if let MetaName::Catalog(id) = classify(&name) {
-                out.insert(id, self.catalog(id)?);
-            }
+        for id in self.catalog_ids()? {
+            out.insert(id, self.catalog(id)?);
         }
         Ok(out)
     }
@@ -219,8 +237,10 @@ impl<'a> BackupDir<'a> {
     pub fn next_id(&self) -> Result<u64> {
         let mut max = 0;
         for name in self.meta_names()? {
-            if let MetaName::Catalog(n) | MetaName::Pending(n) | MetaName::Deleting(n) =
-                classify(&name)
+            if let MetaName::Catalog(n)
+            | MetaName::Pending(n)
+            | MetaName::Deleting(n)
+            | MetaName::Damaged(n) = classify(&name)
             {
                 max = max.max(n);
             }
@@ -250,6 +270,19 @@ impl<'a> BackupDir<'a> {
     /// [`clean`](Self::clean).
     pub fn retire(&self, id: u64) -> Result<()> {
         let (from, to) = (self.catalog_path(id), self.deleting_path(id));
+        self.fs
+            .rename(&from, &to)
+            .map_err(|e| Error::io(&from, e))?;
+        let meta = self.meta();
+        self.fs.sync_dir(&meta).map_err(|e| Error::io(&meta, e))
+    }
+
+    /// Sets the damaged catalog of backup `id` aside as `ID.damaged`: it leaves the
+    /// listings, and the files only it used stay in `shared/` (without a readable
+    /// catalog nothing proves which they are).
+    pub fn set_aside(&self, id: u64) -> Result<()> {
+        let from = self.catalog_path(id);
+        let to = self.meta().join(format!("{id}{DAMAGED}"));
         self.fs
             .rename(&from, &to)
             .map_err(|e| Error::io(&from, e))?;
@@ -299,7 +332,7 @@ impl<'a> BackupDir<'a> {
                             })
                         }
                     }),
-                MetaName::Catalog(_) | MetaName::Other => continue,
+                MetaName::Catalog(_) | MetaName::Damaged(_) | MetaName::Other => continue,
             };
             match names {
                 Ok(names) => {
@@ -346,6 +379,7 @@ mod tests {
         assert_eq!(classify("12"), MetaName::Catalog(12));
         assert_eq!(classify("12.pending"), MetaName::Pending(12));
         assert_eq!(classify("12.deleting"), MetaName::Deleting(12));
+        assert_eq!(classify("12.damaged"), MetaName::Damaged(12));
         assert_eq!(classify("12.tmp"), MetaName::Temp);
         assert_eq!(classify("12.pending.tmp"), MetaName::Temp);
         assert_eq!(classify("notes.tmp"), MetaName::Other);

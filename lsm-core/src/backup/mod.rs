@@ -345,6 +345,10 @@ pub fn verify_backup_with_fs(
 /// it still names the files to remove if a crash interrupts the delete; the next
 /// backup or delete finishes the job); only files it names are removed.
 ///
+/// A backup whose catalog is damaged (which makes [`backups`] and [`Db::backup`]
+/// fail) is deleted by setting its catalog aside as `meta/ID.damaged`; the shared
+/// files only it used stay, since nothing readable proves which they are.
+///
 /// Returns the number of shared files removed.
 ///
 /// ```
@@ -368,8 +372,8 @@ pub fn verify_backup_with_fs(
 /// # Errors
 /// [`Error::Io`] of kind `NotFound` when there is no such backup, of kind
 /// `WouldBlock` when another backup, restore or delete holds the directory, and from
-/// removing or syncing; [`Error::Corruption`] when a catalog is damaged (nothing is
-/// deleted then: the damaged catalog might have referenced any file).
+/// removing or syncing; [`Error::Corruption`] when the catalog of another backup is
+/// damaged (nothing is deleted then: it might reference any file).
 pub fn delete_backup(backup_dir: impl AsRef<Path>, id: u64) -> Result<usize> {
     delete_backup_with_fs(backup_dir, id, Arc::new(RealFs))
 }
@@ -391,12 +395,24 @@ pub fn delete_backup_with_fs(backup_dir: impl AsRef<Path>, id: u64, fs: FsRef) -
     let dir = BackupDir::new(&fs, backup_dir.as_ref());
     dir.require()?;
     let _lock = dir.lock()?;
+    if let Err(e) = dir.catalog(id) {
+        if !e.is_corruption() {
+            return Err(e);
+        }
+        // A damaged catalog: set aside, as long as every other one is readable (a
+        // damaged one among them is reported first, as `catalogs` reports it).
+        let mut others = std::collections::BTreeMap::new();
+        for other in dir.catalog_ids()?.into_iter().filter(|&n| n != id) {
+            others.insert(other, dir.catalog(other)?);
+        }
+        dir.clean(&others)?;
+        dir.set_aside(id)?;
+        log::warn!("backup {id}: damaged catalog set aside ({e}); its own files are kept");
+        return Ok(0);
+    }
     let mut committed = dir.catalogs()?;
     dir.clean(&committed)?;
-    if committed.remove(&id).is_none() {
-        // Reported as `catalog` reports a missing backup.
-        dir.catalog(id)?;
-    }
+    committed.remove(&id);
     dir.retire(id)?;
     Ok(dir.clean(&committed)?.len())
 }
