@@ -197,7 +197,15 @@ impl<'a> BackupDir<'a> {
     pub fn catalogs(&self) -> Result<BTreeMap<u64, Catalog>> {
         let mut out = BTreeMap::new();
         for id in self.catalog_ids()? {
-            out.insert(id, self.catalog(id)?);
+            match self.catalog(id) {
+                Ok(catalog) => {
+                    out.insert(id, catalog);
+                }
+                // Deleted since the listing (a reader takes no lock): not a backup
+                // any more.
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
