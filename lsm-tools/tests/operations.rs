@@ -208,17 +208,29 @@ fn a_killed_backup_or_checkpoint_leaves_nothing_that_looks_complete() {
     {
         let options = lsm_core::Options::default().with_segment_size(64 << 10);
         let db = lsm_core::Db::open(d.join("db"), options).unwrap();
-        let value = "v".repeat(200);
+        // Values that do not compress, so the copies take a while to kill.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for i in 0..20_000 {
-            db.put(format!("key{i:06}"), &value).unwrap();
+            let value: String = (0..25)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    format!("{:08x}", x as u32)
+                })
+                .collect();
+            db.put(format!("key{i:06}"), value).unwrap();
         }
         db.close().unwrap();
     }
     let mut listed = 0;
-    for (round, ms) in [0u64, 5, 10, 20, 40, 80].into_iter().enumerate() {
+    for (round, ms) in [0u64, 10, 25, 50, 100, 200, 400].into_iter().enumerate() {
         let finished = killed(d, &["backup", "db", "backups"], Duration::from_millis(ms));
         let cp = format!("cp{round}");
         let cp_finished = killed(d, &["checkpoint", "db", &cp], Duration::from_millis(ms));
+        println!(
+            "killed after {ms} ms: backup finished {finished}, checkpoint finished {cp_finished}"
+        );
         // Every backup listed is whole.
         let list = lsm(d, &["backups", "backups"]);
         if d.join("backups/meta").exists() {
