@@ -357,6 +357,14 @@ fn refusals_write_nothing() {
     assert!(err.to_string().contains("not a backup directory"), "{err}");
     assert_eq!(fs.list(Path::new("/home")).unwrap(), ["notes.txt"]);
 
+    // Inside the database directory.
+    let err = db.backup("/db/backups").unwrap_err();
+    assert!(
+        err.to_string().contains("inside the database directory"),
+        "{err}"
+    );
+    assert!(!fs.exists(Path::new("/db/backups")));
+
     // A backup directory whose creation was cut short (only `shared/` made) is
     // taken up again.
     fs.create_dir_all(Path::new("/half/shared")).unwrap();

@@ -156,7 +156,9 @@ impl Db {
     ///
     /// # Errors
     /// - [`Error::Io`] with kind `AlreadyExists` when `backup_dir` holds other files
-    ///   and is not a backup directory (nothing is written), with kind `WouldBlock`
+    ///   and is not a backup directory, with kind `InvalidInput` when it is inside
+    ///   the database directory (nothing is written in either case), with kind
+    ///   `WouldBlock`
     ///   when another backup, restore or delete holds it, and from any read, write
     ///   or sync (the backup is then not added; earlier ones are intact);
     /// - [`Error::Corruption`] when a catalog in `backup_dir` is damaged, or a
@@ -165,6 +167,16 @@ impl Db {
     pub fn backup(&self, backup_dir: impl AsRef<Path>) -> Result<NewBackup> {
         let fs = &self.inner.fs;
         let dir = BackupDir::new(fs, backup_dir.as_ref());
+        if dir.path.starts_with(&self.inner.dir) {
+            // It would be a foreign entry of the database directory.
+            return Err(Error::io(
+                dir.path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a backup directory cannot be inside the database directory",
+                ),
+            ));
+        }
         dir.create()?;
         let _lock = dir.lock()?;
         let committed = dir.catalogs()?;
