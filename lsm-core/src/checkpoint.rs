@@ -21,10 +21,14 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
+
+use lsm_format::manifest::ManifestState;
 
 use crate::error::{Error, Result};
 use crate::filenames;
 use crate::version::manifest::ManifestWriter;
+use crate::version::Version;
 use crate::Db;
 
 impl Db {
@@ -70,8 +74,7 @@ impl Db {
                 ),
             ));
         }
-        self.flush()?;
-        let (mut state, version) = self.engine.versions.current_with_state();
+        let (state, version) = self.frozen_view()?;
         fs.create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
         for file in version.levels().iter().flatten() {
             let to = filenames::segment_path(dest, file.number());
@@ -79,9 +82,6 @@ impl Db {
                 .map_err(|e| Error::io(&to, e))?;
         }
         fs.sync_dir(dest).map_err(|e| Error::io(dest, e))?;
-        // The copy has no WAL (step 2 flushed) and no dead file.
-        state.log_number = state.next_file_number;
-        state.forget_obsolete(|_| true);
         ManifestWriter::create(fs, dest, &state.snapshot_edit())?;
         if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
@@ -93,5 +93,19 @@ impl Db {
             dest.display()
         );
         Ok(())
+    }
+}
+
+impl Db {
+    /// Steps 2 and 3 of the module documentation, shared with backups: flushes, then
+    /// takes the current version and the manifest state a copy of it needs (no WAL
+    /// to replay: `log_number` is the next file number; no file recorded dead).
+    /// Holding the returned version keeps its segment files on disk.
+    pub(crate) fn frozen_view(&self) -> Result<(ManifestState, Arc<Version>)> {
+        self.flush()?;
+        let (mut state, version) = self.engine.versions.current_with_state();
+        state.log_number = state.next_file_number;
+        state.forget_obsolete(|_| true);
+        Ok((state, version))
     }
 }

@@ -49,6 +49,7 @@
 // Bytes from disk and user input must never panic the engine.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod backup;
 pub mod batch;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
@@ -79,6 +80,11 @@ mod write_path;
 
 pub use read_path::{explain, scan, snapshot};
 
+pub use backup::{
+    backups, backups_with_fs, delete_backup, delete_backup_with_fs, purge_old_backups,
+    purge_old_backups_with_fs, restore, restore_with_fs, verify_backup, verify_backup_with_fs,
+    BackupFile, BackupInfo, NewBackup,
+};
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use db::Db;

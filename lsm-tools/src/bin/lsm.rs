@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use lsm_core::Options;
 use lsm_tools::display::Style;
-use lsm_tools::shell::{LineOutcome, Session, ShellCommand};
+use lsm_tools::shell::{
+    is_operation, run_operation, LineOutcome, OperationLine, Session, ShellCommand,
+};
 
 /// Open a database and run one command, or, without a command, read commands at a
 /// prompt (with line editing on a terminal; one command per line from a pipe). Keys
@@ -15,6 +17,14 @@ use lsm_tools::shell::{LineOutcome, Session, ShellCommand};
 /// commands, `quit` to leave. Exit status: 0 on success, 1 when a command failed
 /// (including a `get` of a missing key) or the database cannot be opened, 2 on
 /// usage errors.
+///
+/// Operations on whole databases name their directories after the operation:
+/// `lsm checkpoint DIR DEST`, `lsm backup DIR BACKUP_DIR`,
+/// `lsm restore BACKUP_DIR ID DEST`, `lsm backups BACKUP_DIR`,
+/// `lsm verify-backup BACKUP_DIR ID`, `lsm delete-backup BACKUP_DIR ID`,
+/// `lsm purge-backups BACKUP_DIR --keep N` (`lsm backup --help` and so on). A first
+/// argument that is one of these words is the operation; a database directory of
+/// that name is reached as `./NAME`.
 #[derive(Debug, Parser)]
 #[command(name = "lsm", version)]
 struct Args {
@@ -40,6 +50,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| is_operation(&a)) {
+        return operation();
+    }
     let args = Args::parse();
     let options = Options::default().with_create_if_missing(args.create);
     let session = match Session::open(&args.dir, options, Style::from_flags(args.hex, args.full)) {
@@ -86,6 +99,23 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// `lsm OPERATION ...`: one whole-database operation.
+fn operation() -> ExitCode {
+    let line = OperationLine::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = run_operation(&line.operation, &mut out);
+    let _ = out.flush();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lsm: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

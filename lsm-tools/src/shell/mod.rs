@@ -1,11 +1,13 @@
 //! `lsm`: a shell over an open database, for one command (`lsm DIR get KEY`) or a
-//! session at a prompt. [`Session::execute`] runs one [`ShellCommand`] and prints its
+//! session at a prompt, and whole-database operations (`lsm backup DIR BACKUP_DIR`,
+//! [`ops`]). [`Session::execute`] runs one [`ShellCommand`] and prints its
 //! result; [`Session::run_lines`] runs a scripted session (what the prompt does when
 //! standard input is not a terminal). `explain` renders the engine's own
 //! lookup trace ([`explain`](mod@explain), `Db::explain`).
 
 pub mod command;
 pub mod explain;
+pub mod ops;
 pub mod stats;
 
 use std::io::{BufRead, Write};
@@ -16,6 +18,7 @@ use clap::Parser;
 use lsm_core::{Db, Options};
 
 pub use command::{split_words, PromptCommand, PromptLine, ShellCommand};
+pub use ops::{is_operation, run_operation, Operation, OperationLine, OPERATIONS};
 pub use stats::{print_stats, Scope};
 
 use crate::display::{parse_bytes, show, Style};
