@@ -158,13 +158,24 @@ impl WritableFile for RealFile {
     }
 }
 
-/// Holds the locked `LOCK` file open; closing it (on drop) releases the lock.
+/// Holds the locked `LOCK` file open; dropping it releases the lock.
 #[derive(Debug)]
 struct RealLock {
-    _file: File,
+    file: File,
 }
 
 impl FileLock for RealLock {}
+
+impl Drop for RealLock {
+    fn drop(&mut self) {
+        // Unlock explicitly rather than only closing: the lock belongs to the open
+        // file description, which a child process spawned meanwhile shares until it
+        // calls `exec` (the descriptor is close-on-exec, but the fork copies it
+        // first). Closing our descriptor alone would leave the lock held for that
+        // moment, and a reopen right after `close` would find the database locked.
+        let _ = self.file.unlock();
+    }
+}
 
 impl FileSystem for RealFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
@@ -281,7 +292,7 @@ impl FileSystem for RealFs {
         // `flock`-style locks belong to the open file description, so a second
         // `lock` in the same process conflicts too, as the contract requires.
         match file.try_lock() {
-            Ok(()) => Ok(Box::new(RealLock { _file: file })),
+            Ok(()) => Ok(Box::new(RealLock { file })),
             Err(TryLockError::WouldBlock) => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 format!("{} is locked by another holder", path.display()),
@@ -294,6 +305,26 @@ impl FileSystem for RealFs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releasing_the_lock_unlocks_even_while_a_copy_of_the_descriptor_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("LOCK");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .unwrap();
+        file.try_lock().unwrap();
+        // What a child process forked at this moment holds until its `exec`.
+        let copy = file.try_clone().unwrap();
+        drop(RealLock { file });
+        let again = RealFs.lock(&path);
+        assert!(again.is_ok(), "still locked: {:?}", again.err());
+        drop(copy);
+    }
 
     #[test]
     fn create_write_read_append() {
