@@ -49,8 +49,9 @@ pub mod wal;
 pub use entry::{EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
 pub use error::{Error, Result};
 pub use segment::{
-    BlockCache, BlockCacheKey, Compression, Entry, Footer, IndexEntry, Properties, ReadAt,
-    ReadOptions, Region, SegmentIter, SegmentReader, SegmentWriter, WriterOptions,
+    BlockCacheKey, BlockRead, BlockSource, Compression, Entry, Footer, IndexEntry, NoCache, Probe,
+    Properties, ReadAt, ReadOptions, Region, SegmentIter, SegmentReader, SegmentWriter,
+    WriterOptions,
 };
 
 /// Format version of the manifest (`docs/format.md` section 6): the one this crate
