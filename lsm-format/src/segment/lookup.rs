@@ -145,7 +145,7 @@ impl<S: BlockSource> SegmentReader<S> {
     /// assert_eq!(reader.lookup(&Probe::new(b"k", 2))?.found, None);
     /// # Ok::<(), lsm_format::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, probe: &Probe<'_>) -> Result<Lookup> {
         let filter = if !probe.filter {
             FilterAnswer::NotConsulted
@@ -160,7 +160,14 @@ impl<S: BlockSource> SegmentReader<S> {
                 found: None,
             });
         };
-        let (key, seq) = (probe.key, probe.seq);
+        self.search(filter, probe.key, probe.seq)
+    }
+
+    /// The part of [`lookup`](Self::lookup) past the filter, out of line: the
+    /// filter check stays inlined into the caller, which probes several files per
+    /// key and finds most of them ruled out.
+    #[inline(never)]
+    fn search(&self, filter: FilterAnswer, key: &[u8], seq: u64) -> Result<Lookup> {
         let index = self.find_block(key, seq);
         let Some(handle) = self.inner.index.get(index).map(|slot| slot.handle) else {
             return Ok(Lookup {
