@@ -379,6 +379,43 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_keeps_blocks_of_lookups_and_scans_not_of_one_pass_reads() {
+        let fs = SimFs::new().fs_ref();
+        let next = db_dir(&fs);
+        let meta = write(&fs, &next, 0..2000); // LZ4, the default
+        for budget in [0, u64::MAX] {
+            let cache = Arc::new(LruBlockCache::new(16 << 20));
+            let ctx = SegmentContext {
+                cache: Some(cache.clone()),
+                mapped_reads: Arc::new(MappedReadBudget::new(budget)),
+            };
+            let seg = SegmentFile::open(&fs, Path::new("/db"), meta.clone(), &ctx).unwrap();
+            let mut it = seg.reader.iter();
+            it.set_block_read(BlockRead::OnePass);
+            it.seek_to_first().unwrap();
+            let mut n = 0;
+            while it.valid() {
+                n += 1;
+                it.next().unwrap();
+            }
+            assert_eq!(n, 2000);
+            assert_eq!(
+                cache.used(),
+                0,
+                "budget {budget}: a one-pass read keeps nothing"
+            );
+            assert_eq!(value(&seg, 1234), b"vkey001234");
+            let one = cache.used();
+            assert!(one > 0, "budget {budget}: a lookup's block is kept");
+            assert_eq!(seg.reader.entries().count(), 2000);
+            assert!(
+                cache.used() > one,
+                "budget {budget}: a scan's blocks are kept"
+            );
+        }
+    }
+
+    #[test]
     fn racing_first_reads_take_one_share() {
         let fs = SimFs::new().fs_ref();
         let next = db_dir(&fs);
