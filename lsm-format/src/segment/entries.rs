@@ -20,6 +20,13 @@ pub struct SegmentEntries<S: BlockSource = NoCache> {
     done: bool,
 }
 
+impl<S: BlockSource> SegmentReader<S> {
+    /// All entries as a double-ended std iterator (`.rev()` walks backwards).
+    pub fn entries(&self) -> SegmentEntries<S> {
+        SegmentEntries::new(self.clone())
+    }
+}
+
 impl<S: BlockSource> SegmentEntries<S> {
     /// All entries of `reader`.
     pub fn new(reader: SegmentReader<S>) -> Self {

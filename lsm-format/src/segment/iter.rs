@@ -49,6 +49,13 @@ pub struct SegmentIter<S: BlockSource = NoCache> {
     read: BlockRead,
 }
 
+impl<S: BlockSource> SegmentReader<S> {
+    /// A cursor over all entries, positioned nowhere until a seek.
+    pub fn iter(&self) -> SegmentIter<S> {
+        SegmentIter::new(self.clone())
+    }
+}
+
 impl<S: BlockSource> SegmentIter<S> {
     /// A cursor over `reader`'s entries.
     pub fn new(reader: SegmentReader<S>) -> Self {

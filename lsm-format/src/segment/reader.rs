@@ -10,7 +10,9 @@
 //!
 //! Child modules, one concept each: `blocks` (where a data block's contents come
 //! from), `describe` (index entries and layout for dumps). What `open` checks is in
-//! the sibling `open` module, the point lookup in `lookup`.
+//! the sibling `open` module, the point lookup in `lookup`, and the cursors
+//! (`iter`, `entries`) define the methods that create them: the reader depends on
+//! none of them.
 
 use std::sync::Arc;
 
@@ -18,10 +20,9 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::segment::bloom::BloomFilter;
-use crate::segment::entries::SegmentEntries;
 use crate::segment::index_search::IndexSlot;
 use crate::segment::open::{self, Inner};
-use crate::segment::{BlockSource, Footer, NoCache, Properties, ReadOptions, SegmentIter};
+use crate::segment::{BlockSource, Footer, NoCache, Properties, ReadOptions};
 
 /// Reads a segment from its complete bytes. Cheap to clone (shared state); `Send` and
 /// `Sync`.
@@ -112,16 +113,6 @@ impl<S: BlockSource> SegmentReader<S> {
     /// [`probe_target`](BloomFilter::probe_target) to prefetch before its lookups.
     pub fn filter(&self) -> &BloomFilter {
         &self.inner.filter
-    }
-
-    /// A cursor over all entries, positioned nowhere until a seek.
-    pub fn iter(&self) -> SegmentIter<S> {
-        SegmentIter::new(self.clone())
-    }
-
-    /// All entries as a double-ended std iterator (`.rev()` walks backwards).
-    pub fn entries(&self) -> SegmentEntries<S> {
-        SegmentEntries::new(self.clone())
     }
 
     /// Number of data blocks.
