@@ -5,7 +5,10 @@
 //!
 //! - [`segment`]: immutable sorted files ([`SegmentWriter`], [`SegmentReader`],
 //!   [`SegmentIter`]) made of checksummed, prefix-compressed blocks with an index, a
-//!   Bloom filter, a properties block and a fixed-size footer.
+//!   Bloom filter, a properties block and a fixed-size footer. A reader answers a
+//!   point lookup with one call ([`SegmentReader::lookup`] of a [`Probe`]), and takes
+//!   the blocks it cannot use in place through the caller's [`BlockSource`], which
+//!   decides what is cached.
 //! - [`log`]: the record framing shared by the write-ahead log and the manifest, able
 //!   to tell a torn tail from corruption.
 //! - [`wal`]: the write-ahead log: its header record and write batches, and replay.
