@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use lsm_format::segment::bloom::{key_hash, BloomBuilder, BloomFilter, FilterLayout};
+use lsm_format::segment::Probe;
 use lsm_format::{
     Compression, EntryKind, ReadOptions, SegmentReader, SegmentWriter, WriterOptions, MAX_SEQUENCE,
 };
@@ -131,7 +132,7 @@ fn benches(c: &mut Criterion) {
                 for &i in &picks {
                     black_box(
                         reader
-                            .get_unfiltered(&key(2 * i + 1), MAX_SEQUENCE)
+                            .lookup(&Probe::new(&key(2 * i + 1), MAX_SEQUENCE).without_filter())
                             .unwrap(),
                     );
                 }

@@ -5,7 +5,10 @@
 //!
 //! - [`segment`]: immutable sorted files ([`SegmentWriter`], [`SegmentReader`],
 //!   [`SegmentIter`]) made of checksummed, prefix-compressed blocks with an index, a
-//!   Bloom filter, a properties block and a fixed-size footer.
+//!   Bloom filter, a properties block and a fixed-size footer. A reader answers a
+//!   point lookup with one call ([`SegmentReader::lookup`] of a [`Probe`]), and takes
+//!   the blocks it cannot use in place through the caller's [`BlockSource`], which
+//!   decides what is cached.
 //! - [`log`]: the record framing shared by the write-ahead log and the manifest, able
 //!   to tell a torn tail from corruption.
 //! - [`wal`]: the write-ahead log: its header record and write batches, and replay.
@@ -49,8 +52,9 @@ pub mod wal;
 pub use entry::{EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
 pub use error::{Error, Result};
 pub use segment::{
-    BlockCache, BlockCacheKey, Compression, Entry, Footer, IndexEntry, Properties, ReadAt,
-    ReadOptions, Region, SegmentIter, SegmentReader, SegmentWriter, WriterOptions,
+    BlockCacheKey, BlockRead, BlockSource, Compression, Entry, Footer, IndexEntry, NoCache, Probe,
+    Properties, ReadAt, ReadOptions, Region, SegmentIter, SegmentReader, SegmentWriter,
+    WriterOptions,
 };
 
 /// Format version of the manifest (`docs/format.md` section 6): the one this crate

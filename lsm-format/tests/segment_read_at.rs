@@ -1,4 +1,4 @@
-//! Data blocks read with positional reads (`ReadOptions::read_at`) instead of from
+//! Data blocks read with positional reads (`BlockSource::positional`) instead of from
 //! the bytes the reader was opened on: same answers, every block checked every time,
 //! I/O errors passed on as `Error::Io`.
 
@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use lsm_format::{
-    BlockCache, BlockCacheKey, Compression, EntryKind, Error, ReadAt, ReadOptions, SegmentReader,
-    SegmentWriter, WriterOptions,
+    BlockCacheKey, BlockRead, BlockSource, Compression, EntryKind, Error, ReadAt, ReadOptions,
+    SegmentReader, SegmentWriter, WriterOptions,
 };
 
 /// A file held in memory whose positional reads can be damaged or failed.
@@ -49,12 +49,24 @@ impl ReadAt for MemFile {
 #[derive(Default)]
 struct MapCache(Mutex<HashMap<BlockCacheKey, Bytes>>);
 
-impl BlockCache for MapCache {
-    fn get(&self, key: &BlockCacheKey) -> Option<Bytes> {
-        self.0.lock().unwrap().get(key).cloned()
+/// Positional reads from `file` when there is one, and a cache keeping every block
+/// built, when there is one.
+struct Source {
+    file: Option<Arc<MemFile>>,
+    cache: Option<Arc<MapCache>>,
+}
+
+impl BlockSource for Source {
+    fn positional(&self) -> Option<&dyn ReadAt> {
+        self.file.as_deref().map(|f| f as &dyn ReadAt)
     }
-    fn insert(&self, key: BlockCacheKey, block: Bytes) {
-        self.0.lock().unwrap().insert(key, block);
+    fn cached(&self, key: &BlockCacheKey) -> Option<Bytes> {
+        self.cache.as_ref()?.0.lock().unwrap().get(key).cloned()
+    }
+    fn built(&self, key: BlockCacheKey, block: &Bytes, _read: BlockRead) {
+        if let Some(cache) = &self.cache {
+            cache.0.lock().unwrap().insert(key, block.clone());
+        }
     }
 }
 
@@ -87,14 +99,21 @@ fn segment(compression: Compression) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-fn open(bytes: &[u8], file: Option<Arc<MemFile>>, cache: Option<Arc<MapCache>>) -> SegmentReader {
+fn open(
+    bytes: &[u8],
+    file: Option<Arc<MemFile>>,
+    cache: Option<Arc<MapCache>>,
+) -> SegmentReader<Source> {
     let options = ReadOptions {
         segment_id: 1,
-        cache: cache.map(|c| c as Arc<dyn BlockCache>),
         file_name: Some("000001.seg".into()),
-        read_at: file.map(|f| f as Arc<dyn ReadAt>),
     };
-    SegmentReader::open(Bytes::copy_from_slice(bytes), options).unwrap()
+    SegmentReader::open_with(
+        Bytes::copy_from_slice(bytes),
+        options,
+        Source { file, cache },
+    )
+    .unwrap()
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 use lsm_format::entry::compare_internal;
-use lsm_format::segment::SegmentEntries;
+use lsm_format::segment::{Found, Probe, SegmentEntries};
 use lsm_format::{
     Compression, Entry, EntryKind, Error, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
     MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN,
@@ -107,8 +107,18 @@ fn check_everything(model: &Model, reader: &SegmentReader, probes: &[(Vec<u8>, u
                 want,
                 "get({k:?}, {seq})"
             );
-            let unfiltered = reader.get_unfiltered(k, seq).unwrap();
-            assert_eq!(unfiltered, got);
+            let unfiltered = reader
+                .lookup(&Probe::new(k, seq).without_filter())
+                .unwrap()
+                .found;
+            assert_eq!(
+                unfiltered,
+                got.map(|e| Found {
+                    seq: e.seq,
+                    kind: e.kind,
+                    value: e.value
+                })
+            );
         }
     }
 
@@ -498,13 +508,16 @@ fn block_cache_serves_decompressed_blocks() {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
+    use lsm_format::BlockRead;
+
     #[derive(Default)]
     struct Cache(
         Mutex<HashMap<lsm_format::BlockCacheKey, Bytes>>,
         Mutex<(usize, usize)>,
     );
-    impl lsm_format::BlockCache for Cache {
-        fn get(&self, key: &lsm_format::BlockCacheKey) -> Option<Bytes> {
+    // Keeps every block built, except those of one-pass reads.
+    impl lsm_format::BlockSource for Cache {
+        fn cached(&self, key: &lsm_format::BlockCacheKey) -> Option<Bytes> {
             let hit = self.0.lock().unwrap().get(key).cloned();
             let mut c = self.1.lock().unwrap();
             if hit.is_some() {
@@ -514,8 +527,10 @@ fn block_cache_serves_decompressed_blocks() {
             }
             hit
         }
-        fn insert(&self, key: lsm_format::BlockCacheKey, block: Bytes) {
-            self.0.lock().unwrap().insert(key, block);
+        fn built(&self, key: lsm_format::BlockCacheKey, block: &Bytes, read: BlockRead) {
+            if read != BlockRead::OnePass {
+                self.0.lock().unwrap().insert(key, block.clone());
+            }
         }
     }
     let model: Model = (0..2000u32)
@@ -535,14 +550,12 @@ fn block_cache_serves_decompressed_blocks() {
     let cache = Arc::new(Cache::default());
     let options = ReadOptions {
         segment_id: 7,
-        cache: Some(cache.clone()),
         file_name: Some("000007.seg".into()),
-        read_at: None,
     };
-    let r = SegmentReader::open(bytes, options).unwrap();
+    let r = SegmentReader::open_with(bytes, options, cache.clone()).unwrap();
     let walk_without_fill = || {
         let mut it = r.iter();
-        it.set_fill_cache(false);
+        it.set_block_read(BlockRead::OnePass);
         it.seek_to_first().unwrap();
         let mut n = 0;
         while it.valid() {

@@ -57,14 +57,14 @@ fn a_version_1_segment_opens_verifies_and_reads_back() {
         .collect();
     assert_eq!(got, want);
     for (k, seq, kind, v) in &want {
-        assert!(r.may_contain(k));
-        assert!(r.may_contain_hash(key_hash(k)));
+        assert!(r.filter().may_contain(k));
+        assert!(r.filter().may_contain_hash(key_hash(k)));
         let e = r.get(k, *seq).unwrap().unwrap();
         assert_eq!((e.seq, e.kind, &e.value[..]), (*seq, *kind, &v[..]));
     }
     // Absent keys: the global filter still rejects nearly all of them.
     let absent = (0..10_000u32).map(|i| format!("key-{i:05}x").into_bytes());
-    let through = absent.filter(|k| r.may_contain(k)).count();
+    let through = absent.filter(|k| r.filter().may_contain(k)).count();
     assert!(
         through < 300,
         "{through} of 10000 absent keys pass the v1 filter"

@@ -4,12 +4,9 @@
 //! in the order `SuperVersion::get` and `Version::get` use, for tools (`explain` in
 //! the `lsm` shell) and for understanding a read.
 
-use std::cmp::Ordering;
-
 use bytes::Bytes;
-use lsm_format::entry::compare_internal;
-use lsm_format::segment::bloom::key_hash;
-use lsm_format::{EntryKind, MAX_SEQUENCE};
+use lsm_format::segment::{self, bloom::key_hash};
+use lsm_format::{EntryKind, Probe};
 
 use crate::error::{Error, Result};
 use crate::memtable::Found;
@@ -208,7 +205,8 @@ pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64) -> Result<LookupTra
     Ok(trace)
 }
 
-/// Consults one segment the way `version::probe` does, recording each check.
+/// Consults one segment with the lookup `version::probe` makes, recording what it
+/// answered.
 fn segment_step(
     trace: &mut LookupTrace,
     level: usize,
@@ -217,46 +215,31 @@ fn segment_step(
     hash: u64,
     seq: u64,
 ) -> Result<Option<FoundVersion>> {
-    let reader = &file.reader;
-    let filter = if reader.properties().bloom_bits_per_key == 0 {
-        FilterAnswer::NoFilter
-    } else if reader.may_contain_hash(hash) {
-        FilterAnswer::MayContain
-    } else {
-        FilterAnswer::Absent
-    };
-    let mut block = None;
-    let mut found = None;
-    if filter != FilterAnswer::Absent {
-        let index = reader
-            .index_entries()
-            .map_err(|e| Error::from_format(&file.path, e))?;
-        // The first index entry at or after (key, newest) names the only block that
-        // can hold the key (`docs/format.md` section 3.3).
-        block = index
-            .iter()
-            .enumerate()
-            .find(|(_, e)| {
-                compare_internal(&e.last_key, e.last_seq, key, MAX_SEQUENCE) != Ordering::Less
-            })
-            .map(|(i, e)| (i, e.handle.offset, u64::from(e.handle.len)));
-        if block.is_some() {
-            found = reader
-                .lookup_unfiltered(key, seq)
-                .map_err(|e| Error::from_format(&file.path, e))?
-                .map(|(seq, kind, value)| {
-                    version(Found {
-                        seq,
-                        kind,
-                        value: if kind == EntryKind::Put {
-                            value
-                        } else {
-                            Bytes::new()
-                        },
-                    })
-                });
+    let lookup = file
+        .reader
+        .lookup(&Probe::with_hash(key, hash, seq))
+        .map_err(|e| Error::from_format(&file.path, e))?;
+    let filter = match lookup.filter {
+        segment::FilterAnswer::Absent => FilterAnswer::Absent,
+        segment::FilterAnswer::MayContain => FilterAnswer::MayContain,
+        segment::FilterAnswer::NoFilter | segment::FilterAnswer::NotConsulted => {
+            FilterAnswer::NoFilter
         }
-    }
+    };
+    // The block the index named: the only one that can hold the version asked for
+    // (`docs/format.md` section 3.3).
+    let block = (lookup.block).map(|b| (b.index, b.handle.offset, u64::from(b.handle.len)));
+    let found = lookup.found.map(|f| {
+        version(Found {
+            seq: f.seq,
+            kind: f.kind,
+            value: if f.kind == EntryKind::Put {
+                f.value
+            } else {
+                Bytes::new()
+            },
+        })
+    });
     trace.steps.push(LookupStep::Segment {
         level,
         file_number: file.number(),

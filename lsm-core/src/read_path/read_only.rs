@@ -127,7 +127,7 @@ impl Db {
         let cache = (options.block_cache_size > 0)
             .then(|| Arc::new(LruBlockCache::new(options.block_cache_size)));
         let segments = SegmentContext {
-            cache: cache.map(|c| c as Arc<dyn lsm_format::BlockCache>),
+            cache,
             mapped_reads: Arc::new(MappedReadBudget::new(options.mmap_read_budget)),
         };
         let mut db = ReadOnlyDb {

@@ -284,7 +284,7 @@ impl Recovered<'_> {
             Err(e) => return Ok(Some(format!("damaged: {e}"))),
         };
         let mut it = reader.iter();
-        it.set_fill_cache(false);
+        it.set_block_read(lsm_format::BlockRead::OnePass);
         let mut step = it.seek_to_first();
         loop {
             if let Err(e) = step {

@@ -309,7 +309,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
     let cache =
         (opts.block_cache_size > 0).then(|| Arc::new(LruBlockCache::new(opts.block_cache_size)));
     let segments = SegmentContext {
-        cache: cache.clone().map(|c| c as Arc<dyn lsm_format::BlockCache>),
+        cache: cache.clone(),
         mapped_reads: Arc::new(MappedReadBudget::new(opts.mmap_read_budget)),
     };
 

@@ -1,7 +1,9 @@
 //! A sharded LRU cache of decompressed data blocks, bounded by bytes.
 //!
 //! Only blocks that cost work to rebuild go through it (`lsm-format` borrows
-//! uncompressed blocks straight from the mapped file). Keys spread over
+//! uncompressed blocks straight from the mapped file); which of those it keeps is
+//! decided by each segment's block source (`SegmentBlocks` in `segment_file.rs`).
+//! Keys spread over
 //! [`SHARDS`] independently locked shards so concurrent readers rarely contend; each
 //! shard is a classic LRU: a hash map into a slab of nodes linked most-recent first.
 
@@ -10,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use lsm_format::{BlockCache, BlockCacheKey};
+use lsm_format::BlockCacheKey;
 use parking_lot::Mutex;
 
 use crate::prefetch::prefetch;
@@ -19,7 +21,7 @@ const SHARDS: usize = 16;
 /// Bytes charged per cached block on top of its contents (node, map slot).
 const NODE_OVERHEAD: usize = 64;
 const NIL: usize = usize::MAX;
-/// Evicted block buffers each shard keeps for reuse (see [`BlockCache::recycled_buffer`]).
+/// Evicted block buffers each shard keeps for reuse (see [`LruBlockCache::recycled_buffer`]).
 const SPARE_BUFFERS: usize = 8;
 /// Buffers larger than this are freed, not kept: a rare huge block must not pin
 /// its allocation.
@@ -233,8 +235,9 @@ impl LruBlockCache {
     }
 }
 
-impl BlockCache for LruBlockCache {
-    fn get(&self, key: &BlockCacheKey) -> Option<Bytes> {
+impl LruBlockCache {
+    /// The cached contents of a block, if present; counts a hit or a miss.
+    pub fn get(&self, key: &BlockCacheKey) -> Option<Bytes> {
         let found = self.shard(key).lock().get(key);
         let counter = if found.is_some() {
             &self.hits
@@ -245,11 +248,15 @@ impl BlockCache for LruBlockCache {
         found
     }
 
-    fn insert(&self, key: BlockCacheKey, block: Bytes) {
+    /// Stores the contents of a block, evicting the least recently used of its shard.
+    pub fn insert(&self, key: BlockCacheKey, block: Bytes) {
         self.shard(&key).lock().insert(key, block);
     }
 
-    fn recycled_buffer(&self, key: &BlockCacheKey) -> BytesMut {
+    /// A buffer to build block `key` into: the allocation of a block this shard
+    /// evicted when it has one (see [`lsm_format::BlockSource::buffer`]), else a new
+    /// one.
+    pub fn recycled_buffer(&self, key: &BlockCacheKey) -> BytesMut {
         let buf = self.shard(key).lock().spare.pop().unwrap_or_default();
         // The buffer was evicted as the least recently used block, so none of it is
         // in the CPU's caches, and the block about to be decompressed into it would

@@ -12,18 +12,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use lsm_format::manifest::SegmentMeta;
-use lsm_format::{BlockCache, ReadAt, ReadOptions, SegmentReader};
+use lsm_format::{BlockCacheKey, BlockRead, BlockSource, ReadAt, ReadOptions, SegmentReader};
 
 use crate::error::{Error, Result};
 use crate::filenames;
 use crate::fs::{FsRef, MappedFile};
+use crate::segment::block_cache::LruBlockCache;
 
 /// What the open segments of one database share: the block cache, and the budget
 /// of segment bytes whose data blocks are read through the memory mapping.
 #[derive(Clone)]
 pub(crate) struct SegmentContext {
-    pub cache: Option<Arc<dyn BlockCache>>,
+    pub cache: Option<Arc<LruBlockCache>>,
     pub mapped_reads: Arc<MappedReadBudget>,
 }
 
@@ -93,12 +95,10 @@ struct BudgetedReadAt {
     holds_budget: AtomicBool,
 }
 
-impl ReadAt for BudgetedReadAt {
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        self.file.read_exact_at(buf, offset)
-    }
-
-    fn read_from_bytes(&self) -> bool {
+impl BudgetedReadAt {
+    /// True when data blocks are read through the mapping: the segment holds its
+    /// share of the budget, or takes it now.
+    fn read_through_mapping(&self) -> bool {
         if self.holds_budget.load(Ordering::Relaxed) {
             return true;
         }
@@ -113,6 +113,49 @@ impl ReadAt for BudgetedReadAt {
     }
 }
 
+/// Where one segment's data blocks come from, and which the block cache keeps: the
+/// engine's policy, which `lsm-format`'s reader applies. Blocks are read through the
+/// mapping while the segment holds its share of [`MappedReadBudget`] (or the file
+/// system offers no positional reads), with one positional read each otherwise.
+/// Every block built enters the cache except those of one-pass reads
+/// ([`BlockRead::OnePass`], a compaction's input): a compaction would otherwise
+/// evict the blocks point reads and scans keep hitting, for blocks nobody reads
+/// again.
+pub(crate) struct SegmentBlocks {
+    cache: Option<Arc<LruBlockCache>>,
+    positional: Option<BudgetedReadAt>,
+}
+
+impl BlockSource for SegmentBlocks {
+    #[inline]
+    fn positional(&self) -> Option<&dyn ReadAt> {
+        let budgeted = self.positional.as_ref()?;
+        if budgeted.read_through_mapping() {
+            return None;
+        }
+        Some(&*budgeted.file)
+    }
+
+    #[inline]
+    fn cached(&self, key: &BlockCacheKey) -> Option<Bytes> {
+        self.cache.as_ref()?.get(key)
+    }
+
+    #[inline]
+    fn built(&self, key: BlockCacheKey, block: &Bytes, read: BlockRead) {
+        if let Some(cache) = self.cache.as_ref().filter(|_| read != BlockRead::OnePass) {
+            cache.insert(key, block.clone());
+        }
+    }
+
+    #[inline]
+    fn buffer(&self, key: &BlockCacheKey) -> BytesMut {
+        self.cache
+            .as_ref()
+            .map_or_else(BytesMut::new, |c| c.recycled_buffer(key))
+    }
+}
+
 impl Drop for BudgetedReadAt {
     fn drop(&mut self) {
         if *self.holds_budget.get_mut() {
@@ -123,11 +166,9 @@ impl Drop for BudgetedReadAt {
 
 pub(crate) struct SegmentFile {
     pub meta: SegmentMeta,
-    pub reader: SegmentReader,
+    pub reader: SegmentReader<SegmentBlocks>,
     pub path: PathBuf,
     mapping: MappedFile,
-    /// How its data blocks are read, when the file system offers positional reads.
-    budgeted: Option<Arc<BudgetedReadAt>>,
     fs: FsRef,
     obsolete: AtomicBool,
 }
@@ -161,28 +202,26 @@ impl SegmentFile {
                 ),
             });
         }
-        let budgeted = mapping.read_at().map(|file| {
-            Arc::new(BudgetedReadAt {
+        let blocks = SegmentBlocks {
+            cache: ctx.cache.clone(),
+            positional: mapping.read_at().map(|file| BudgetedReadAt {
                 file: file.clone(),
                 budget: ctx.mapped_reads.clone(),
                 size: meta.file_size,
                 holds_budget: AtomicBool::new(false),
-            })
-        });
+            }),
+        };
         let options = ReadOptions {
             segment_id: meta.file_number,
-            cache: ctx.cache.clone(),
             file_name: Some(filenames::segment_name(meta.file_number)),
-            read_at: budgeted.clone().map(|b| b as Arc<dyn ReadAt>),
         };
-        let reader =
-            SegmentReader::open(data, options).map_err(|e| Error::from_format(&path, e))?;
+        let reader = SegmentReader::open_with(data, options, blocks)
+            .map_err(|e| Error::from_format(&path, e))?;
         Ok(Arc::new(SegmentFile {
             meta,
             reader,
             path,
             mapping,
-            budgeted,
             fs: fs.clone(),
             obsolete: AtomicBool::new(false),
         }))
@@ -191,8 +230,7 @@ impl SegmentFile {
     /// True when its data blocks are read through the mapping (it holds its share of
     /// the budget, or there are no positional reads).
     pub fn reads_through_mapping(&self) -> bool {
-        self.budgeted
-            .as_ref()
+        (self.reader.source().positional.as_ref())
             .is_none_or(|b| b.holds_budget.load(Ordering::Relaxed))
     }
 
@@ -338,6 +376,43 @@ mod tests {
         assert!(!c.reads_through_mapping());
         drop((b, c));
         assert_eq!(ctx.mapped_reads.used(), 0);
+    }
+
+    #[test]
+    fn the_cache_keeps_blocks_of_lookups_and_scans_not_of_one_pass_reads() {
+        let fs = SimFs::new().fs_ref();
+        let next = db_dir(&fs);
+        let meta = write(&fs, &next, 0..2000); // LZ4, the default
+        for budget in [0, u64::MAX] {
+            let cache = Arc::new(LruBlockCache::new(16 << 20));
+            let ctx = SegmentContext {
+                cache: Some(cache.clone()),
+                mapped_reads: Arc::new(MappedReadBudget::new(budget)),
+            };
+            let seg = SegmentFile::open(&fs, Path::new("/db"), meta.clone(), &ctx).unwrap();
+            let mut it = seg.reader.iter();
+            it.set_block_read(BlockRead::OnePass);
+            it.seek_to_first().unwrap();
+            let mut n = 0;
+            while it.valid() {
+                n += 1;
+                it.next().unwrap();
+            }
+            assert_eq!(n, 2000);
+            assert_eq!(
+                cache.used(),
+                0,
+                "budget {budget}: a one-pass read keeps nothing"
+            );
+            assert_eq!(value(&seg, 1234), b"vkey001234");
+            let one = cache.used();
+            assert!(one > 0, "budget {budget}: a lookup's block is kept");
+            assert_eq!(seg.reader.entries().count(), 2000);
+            assert!(
+                cache.used() > one,
+                "budget {budget}: a scan's blocks are kept"
+            );
+        }
     }
 
     #[test]

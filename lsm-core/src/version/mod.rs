@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use lsm_format::manifest::MAX_LEVELS;
-use lsm_format::EntryKind;
+use lsm_format::segment::FilterAnswer;
+use lsm_format::{EntryKind, Probe};
 
 use crate::error::{Error, Result};
 use crate::memtable::Found;
@@ -76,12 +77,13 @@ impl Version {
         // misses (one per file: the filters of a large database do not fit the CPU
         // caches) overlap instead of following one another.
         for file in self.candidates(key) {
-            if let Some(block) = file.reader.filter_probe_target(hash) {
+            if let Some(block) = file.reader.filter().probe_target(hash) {
                 prefetch(block.as_ptr());
             }
         }
+        let key_probe = Probe::with_hash(key, hash, seq);
         for file in self.candidates(key) {
-            if let Some(found) = probe(file, key, hash, seq, metrics)? {
+            if let Some(found) = probe(file, &key_probe, metrics)? {
                 return Ok(Some(found));
             }
         }
@@ -100,41 +102,34 @@ impl Version {
     }
 }
 
-/// Looks `key` up in one file, Bloom filter first.
-fn probe(
-    file: &SegmentFile,
-    key: &[u8],
-    hash: u64,
-    seq: u64,
-    metrics: &Metrics,
-) -> Result<Option<Found>> {
-    let has_filter = file.reader.properties().bloom_bits_per_key > 0;
-    if has_filter && !file.reader.may_contain_hash(hash) {
-        bump(&metrics.bloom_useful, 1);
-        return Ok(None);
-    }
-    let entry = file.reader.lookup_unfiltered(key, seq).map_err(|e| {
+/// Looks `probe`'s key up in one file (Bloom filter first), counting what the
+/// filter was worth.
+fn probe(file: &SegmentFile, probe: &Probe<'_>, metrics: &Metrics) -> Result<Option<Found>> {
+    let lookup = file.reader.lookup(probe).map_err(|e| {
         let err = Error::from_format(&file.path, e);
         if err.is_corruption() {
             log::error!("{err}");
         }
         err
     })?;
-    match entry {
-        Some((seq, kind, value)) => Ok(Some(Found {
-            seq,
-            kind,
-            value: if kind == EntryKind::Put {
-                value
+    match (lookup.found, lookup.filter) {
+        (Some(found), _) => Ok(Some(Found {
+            seq: found.seq,
+            kind: found.kind,
+            value: if found.kind == EntryKind::Put {
+                found.value
             } else {
                 Bytes::new()
             },
         })),
-        None => {
-            if has_filter {
-                bump(&metrics.bloom_false_positives, 1);
-            }
+        (None, FilterAnswer::Absent) => {
+            bump(&metrics.bloom_useful, 1);
             Ok(None)
         }
+        (None, FilterAnswer::MayContain) => {
+            bump(&metrics.bloom_false_positives, 1);
+            Ok(None)
+        }
+        (None, _) => Ok(None),
     }
 }

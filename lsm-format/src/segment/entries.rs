@@ -5,13 +5,13 @@
 //! the other end's last position, so every entry is yielded once.
 
 use crate::error::Result;
-use crate::segment::{Entry, SegmentIter, SegmentReader};
+use crate::segment::{BlockSource, Entry, NoCache, SegmentIter, SegmentReader};
 
 /// The entries of a segment as a std iterator, forward by default and reversible
 /// with `.rev()` (both ends meet in the middle). Yields errors as items and then ends.
-pub struct SegmentEntries {
-    front: SegmentIter,
-    back: SegmentIter,
+pub struct SegmentEntries<S: BlockSource = NoCache> {
+    front: SegmentIter<S>,
+    back: SegmentIter<S>,
     front_started: bool,
     back_started: bool,
     /// Positions of the entries last yielded at each end: the other end stops there.
@@ -20,9 +20,16 @@ pub struct SegmentEntries {
     done: bool,
 }
 
-impl SegmentEntries {
+impl<S: BlockSource> SegmentReader<S> {
+    /// All entries as a double-ended std iterator (`.rev()` walks backwards).
+    pub fn entries(&self) -> SegmentEntries<S> {
+        SegmentEntries::new(self.clone())
+    }
+}
+
+impl<S: BlockSource> SegmentEntries<S> {
     /// All entries of `reader`.
-    pub fn new(reader: SegmentReader) -> Self {
+    pub fn new(reader: SegmentReader<S>) -> Self {
         SegmentEntries {
             front: SegmentIter::new(reader.clone()),
             back: SegmentIter::new(reader),
@@ -73,20 +80,20 @@ impl SegmentEntries {
     }
 }
 
-impl Iterator for SegmentEntries {
+impl<S: BlockSource> Iterator for SegmentEntries<S> {
     type Item = Result<Entry>;
     fn next(&mut self) -> Option<Self::Item> {
         self.step(true)
     }
 }
 
-impl DoubleEndedIterator for SegmentEntries {
+impl<S: BlockSource> DoubleEndedIterator for SegmentEntries<S> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.step(false)
     }
 }
 
-impl std::iter::FusedIterator for SegmentEntries {}
+impl<S: BlockSource> std::iter::FusedIterator for SegmentEntries<S> {}
 
 #[cfg(test)]
 mod tests {

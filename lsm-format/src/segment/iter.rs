@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::entry::EntryKind;
 use crate::error::Result;
 use crate::segment::block_iter::BlockIter;
-use crate::segment::{Entry, SegmentReader};
+use crate::segment::{BlockRead, BlockSource, Entry, NoCache, SegmentReader};
 
 /// A cursor over the entries of a segment.
 ///
@@ -39,34 +39,42 @@ use crate::segment::{Entry, SegmentReader};
 /// assert_eq!((it.key(), it.seq()), (&b"b"[..], 4));
 /// # Ok::<(), lsm_format::Error>(())
 /// ```
-pub struct SegmentIter {
-    reader: SegmentReader,
+pub struct SegmentIter<S: BlockSource = NoCache> {
+    reader: SegmentReader<S>,
     /// Index of the loaded data block; meaningful only when `block` holds one.
     block_index: usize,
     loaded: bool,
     block: BlockIter,
-    /// Whether blocks this cursor decompresses enter the block cache.
-    fill_cache: bool,
+    /// What the blocks this cursor builds are offered to the source as.
+    read: BlockRead,
 }
 
-impl SegmentIter {
+impl<S: BlockSource> SegmentReader<S> {
+    /// A cursor over all entries, positioned nowhere until a seek.
+    pub fn iter(&self) -> SegmentIter<S> {
+        SegmentIter::new(self.clone())
+    }
+}
+
+impl<S: BlockSource> SegmentIter<S> {
     /// A cursor over `reader`'s entries.
-    pub fn new(reader: SegmentReader) -> Self {
+    pub fn new(reader: SegmentReader<S>) -> Self {
         SegmentIter {
             reader,
             block_index: 0,
             loaded: false,
             block: BlockIter::default(),
-            fill_cache: true,
+            read: BlockRead::Scan,
         }
     }
 
-    /// Whether blocks this cursor decompresses are added to the reader's block cache
-    /// (default true). A one-pass read of a whole file, such as a compaction's, turns
-    /// it off so it does not evict the blocks that point reads keep hitting; blocks
-    /// already cached are still used.
-    pub fn set_fill_cache(&mut self, fill_cache: bool) {
-        self.fill_cache = fill_cache;
+    /// Why this cursor reads its blocks, as told to the reader's
+    /// [`BlockSource`] with each block it builds: [`BlockRead::Scan`] by default; a
+    /// one-pass read of a whole file, such as a compaction's, says
+    /// [`BlockRead::OnePass`], so that the source can decline to keep its blocks.
+    /// Blocks the source holds are used either way.
+    pub fn set_block_read(&mut self, read: BlockRead) {
+        self.read = read;
     }
 
     /// File offset of the data block the cursor is in, when one is loaded. A
@@ -251,8 +259,7 @@ impl SegmentIter {
             return Ok(());
         }
         self.loaded = false;
-        self.reader
-            .load_block(i, &mut self.block, self.fill_cache)?;
+        self.reader.load_block(i, &mut self.block, self.read)?;
         self.block_index = i;
         self.loaded = true;
         Ok(())

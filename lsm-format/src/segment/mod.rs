@@ -10,43 +10,46 @@
 //! One file per concept: `block` (framing, checksum, LZ4, the trailer's compression
 //! and block type bytes), `block_entry`, `block_builder` and `block_iter` (entries and
 //! restart array of data and index blocks), `bloom`, `properties`, `footer`, then
-//! `options` (writer and reader options), `cache` and `read_at` (where a reader's data
-//! blocks may come from), `writer`, `reader` and `open` (checks made when a file is
-//! opened), `index_search`, `entry` and `layout` (what readers hand out), `iter`,
-//! `entries` and `verify`. This module only declares them, states the constants and
-//! re-exports.
+//! `options` (writer and reader options), `source` and `read_at` (where a reader's
+//! data blocks come from, and which are cached: the caller's [`BlockSource`]),
+//! `writer`, `reader` and `open` (checks made when a file is opened), `index_search`,
+//! `lookup` (the point lookup: [`Probe`] in, [`Lookup`] out), `entry` and `layout`
+//! (what readers hand out), `iter`, `entries` and `verify`. This module only declares
+//! them, states the constants and re-exports.
 
 pub mod block;
 pub mod block_builder;
 pub mod block_entry;
 pub mod block_iter;
 pub mod bloom;
-mod cache;
 pub mod entries;
 mod entry;
 pub mod footer;
 mod index_search;
 pub mod iter;
 mod layout;
+mod lookup;
 mod open;
 mod options;
 pub mod properties;
 mod read_at;
 pub mod reader;
+mod source;
 pub mod verify;
 pub mod writer;
 
 pub use block::{BlockType, Compression};
-pub use cache::{BlockCache, BlockCacheKey};
 pub use entries::SegmentEntries;
 pub use entry::Entry;
 pub use footer::{BlockHandle, Footer, FOOTER_LEN, SEGMENT_MAGIC};
 pub use iter::SegmentIter;
 pub use layout::{IndexEntry, Region};
+pub use lookup::{FilterAnswer, Found, Lookup, Probe, SearchedBlock};
 pub use options::{ReadOptions, WriterOptions};
 pub use properties::Properties;
 pub use read_at::ReadAt;
 pub use reader::SegmentReader;
+pub use source::{BlockCacheKey, BlockRead, BlockSource, NoCache};
 pub use verify::Problem;
 pub use writer::{Finished, SegmentWriter};
 

@@ -20,9 +20,11 @@ use crate::segment::{BlockHandle, BlockType, Footer, Properties, ReadOptions, FO
 
 /// Everything `SegmentReader::open` decodes and checks, shared by the reader's
 /// clones.
-pub(crate) struct Inner {
+pub(crate) struct Inner<S> {
     pub(crate) data: Bytes,
     pub(crate) options: ReadOptions,
+    /// Where data blocks come from besides `data`, and what keeps them.
+    pub(crate) source: S,
     pub(crate) footer: Footer,
     pub(crate) properties: Properties,
     pub(crate) filter: BloomFilter,
@@ -37,7 +39,7 @@ pub(crate) struct Inner {
 }
 
 /// Decodes and checks everything `SegmentReader::open` keeps.
-pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
+pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<Inner<S>> {
     let footer = Footer::decode(&data)?;
     let (range, _) = read_raw(&data, footer.properties, BlockType::Properties)?;
     let properties = Properties::decode(
@@ -114,6 +116,7 @@ pub(crate) fn open(data: Bytes, options: &ReadOptions) -> Result<Inner> {
         search,
         data,
         options: options.clone(),
+        source,
         footer,
         properties,
         filter,

@@ -4,9 +4,7 @@
 //! (`docs/format.md` section 3.5: block size, restart interval, compression, creator,
 //! creation time) and the filter's bits per key (section 3.4).
 
-use std::sync::Arc;
-
-use crate::segment::{BlockCache, Compression, ReadAt};
+use crate::segment::Compression;
 
 /// How a [`SegmentWriter`](crate::segment::SegmentWriter) lays out the file.
 #[derive(Debug, Clone)]
@@ -42,32 +40,13 @@ impl Default for WriterOptions {
     }
 }
 
-/// How a [`SegmentReader`](crate::segment::SegmentReader) reads.
-#[derive(Clone, Default)]
+/// How a [`SegmentReader`](crate::segment::SegmentReader) names its blocks and its
+/// errors. Where data blocks come from, and what is cached, is its
+/// [`BlockSource`](crate::segment::BlockSource)'s business.
+#[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
     /// Id used in [`BlockCacheKey`](crate::segment::BlockCacheKey)s (the file number).
     pub segment_id: u64,
-    /// Cache for decompressed data blocks.
-    pub cache: Option<Arc<dyn BlockCache>>,
     /// A file name used in error messages (offsets are always given).
     pub file_name: Option<String>,
-    /// When set, data blocks are read with it, one positional read per block, instead
-    /// of from the bytes the reader was opened on (unless
-    /// [`ReadAt::read_from_bytes`] says otherwise), and every block read this way
-    /// enters the cache (compressed or not). The bytes still serve the footer,
-    /// index, filter and properties. For memory-mapped files: a block read through a
-    /// mapping leaves its pages in the process's resident set, one read into a
-    /// buffer does not.
-    pub read_at: Option<Arc<dyn ReadAt>>,
-}
-
-impl std::fmt::Debug for ReadOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadOptions")
-            .field("segment_id", &self.segment_id)
-            .field("cache", &self.cache.is_some())
-            .field("file_name", &self.file_name)
-            .field("read_at", &self.read_at.is_some())
-            .finish()
-    }
 }

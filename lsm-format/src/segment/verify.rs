@@ -14,7 +14,7 @@ use crate::entry::{compare_internal, EntryKind};
 use crate::error::Error;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{filter_bytes_for, num_probes_for};
-use crate::segment::{BlockHandle, Compression, SegmentReader};
+use crate::segment::{BlockHandle, BlockSource, Compression, SegmentReader};
 
 /// At most this many problems are listed; the rest are counted.
 const MAX_PROBLEMS: usize = 100;
@@ -75,7 +75,7 @@ impl Report {
     }
 }
 
-impl SegmentReader {
+impl<S: BlockSource> SegmentReader<S> {
     /// Checks every byte of the file against `docs/format.md` section 3 and returns
     /// the problems found, in file order (empty when the file is sound). At most 100
     /// are listed; a last problem then says how many more were found.
@@ -223,8 +223,8 @@ impl SegmentReader {
 
 /// Walks one loaded block, checking each entry against the previous one and the
 /// restart array. Returns the block's last entry (`None` if it has none).
-fn walk_block(
-    reader: &SegmentReader,
+fn walk_block<S: BlockSource>(
+    reader: &SegmentReader<S>,
     it: &mut BlockIter,
     h: BlockHandle,
     prev: &mut Option<(Vec<u8>, u64)>,
@@ -280,7 +280,7 @@ fn walk_block(
             .is_none_or(|(pk, _)| pk.as_slice() != it.key())
         {
             t.distinct_keys += 1;
-            if !reader.may_contain(it.key()) {
+            if !reader.filter().may_contain(it.key()) {
                 report.add(
                     at(pos),
                     format!("key {:?} is missing from the Bloom filter", it.key()),

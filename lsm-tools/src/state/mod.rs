@@ -91,9 +91,7 @@ pub fn open_segment_bytes(data: Bytes, number: u64, path: &Path) -> Result<Segme
     // No file name in the reader's messages: ours put the path in front of them.
     let options = ReadOptions {
         segment_id: number,
-        cache: None,
         file_name: None,
-        ..ReadOptions::default()
     };
     SegmentReader::open(data, options).map_err(|e| Error::format(path, e))
 }

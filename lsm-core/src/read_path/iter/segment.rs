@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lsm_format::{EntryKind, SegmentIter};
+use lsm_format::{BlockRead, EntryKind, SegmentIter};
 
 use super::Cursor;
 use crate::error::{Error, Result};
 use crate::fs::RELEASE_ALIGN;
-use crate::segment::file::SegmentFile;
+use crate::segment::file::{SegmentBlocks, SegmentFile};
 
 pub(crate) struct SegmentCursor {
-    iter: SegmentIter,
+    iter: SegmentIter<SegmentBlocks>,
     file: Arc<SegmentFile>,
     /// For a one-pass forward read (compaction): the file offset up to which the
     /// pages were released, so that a whole input never sits in the resident set.
@@ -32,13 +32,14 @@ impl SegmentCursor {
         }
     }
 
-    /// A cursor for compaction's one forward pass: its block reads do not fill the
-    /// block cache (see [`SegmentIter::set_fill_cache`]), and the mapped pages it
+    /// A cursor for compaction's one forward pass: its block reads are
+    /// [`BlockRead::OnePass`], which the segment's block source keeps out of the
+    /// block cache (see `SegmentBlocks`), and the mapped pages it
     /// has read past leave the resident set as it goes (they would otherwise add the
     /// whole input to the process's RSS; other readers still read them).
     pub fn for_compaction(file: Arc<SegmentFile>) -> Self {
         let mut cursor = Self::new(file);
-        cursor.iter.set_fill_cache(false);
+        cursor.iter.set_block_read(BlockRead::OnePass);
         cursor.released = Some(0);
         cursor
     }

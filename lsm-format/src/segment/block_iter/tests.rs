@@ -1,6 +1,7 @@
 //! Unit tests of the block cursor: iteration and seeks for every restart interval,
 //! malformed restart arrays, byte flips, and the offsets errors name.
 
+use super::seek::touch;
 use super::*;
 use crate::segment::block_builder::BlockBuilder;
 

@@ -3,9 +3,9 @@
 //! section 3).
 
 use crate::error::Result;
-use crate::segment::{BlockHandle, IndexEntry, Region, SegmentReader, FOOTER_LEN};
+use crate::segment::{BlockHandle, BlockSource, IndexEntry, Region, SegmentReader, FOOTER_LEN};
 
-impl SegmentReader {
+impl<S: BlockSource> SegmentReader<S> {
     /// All entries of the index block, in order.
     ///
     /// # Errors

@@ -98,3 +98,143 @@ fn open_refuses_a_layout_with_gaps() {
             .is_corruption()
     );
 }
+
+#[test]
+fn lookup_reports_the_filter_the_block_and_the_version() {
+    use crate::segment::{FilterAnswer, Probe};
+    let r = reader(50, None);
+    let k = 17u32.to_be_bytes();
+    let hit = r.lookup(&Probe::new(&k, 5)).unwrap();
+    assert_eq!(hit.filter, FilterAnswer::MayContain);
+    let block = hit.block.expect("a block was searched");
+    assert_eq!(block.index, r.find_block(&k, 5));
+    assert_eq!(block.handle, r.index_slots()[block.index].handle);
+    let found = hit.found.expect("found");
+    assert_eq!(
+        (found.seq, found.kind, &found.value[..]),
+        (2, EntryKind::Put, &b"two"[..])
+    );
+    // Without the filter: the same block and version.
+    let unfiltered = r.lookup(&Probe::new(&k, 5).without_filter()).unwrap();
+    assert_eq!(unfiltered.filter, FilterAnswer::NotConsulted);
+    assert_eq!(
+        (unfiltered.block, unfiltered.found),
+        (hit.block, Some(found))
+    );
+    // A key the filter rules out reads nothing else.
+    let absent: Vec<[u8; 4]> = (1000..1200u32).map(u32::to_be_bytes).collect();
+    let ruled_out = absent
+        .iter()
+        .filter(|a| !r.filter().may_contain(&a[..]))
+        .count();
+    assert!(ruled_out > 150, "{ruled_out} of 200 ruled out");
+    for a in &absent {
+        let l = r.lookup(&Probe::new(a, 9)).unwrap();
+        assert_eq!(l.found, None);
+        if l.filter == FilterAnswer::Absent {
+            assert_eq!(l.block, None);
+        } else {
+            assert_eq!(l.filter, FilterAnswer::MayContain);
+            assert!(r.filter().may_contain(a));
+        }
+    }
+    // Past the last block: nothing to search.
+    let past = r
+        .lookup(&Probe::new(&[0xff; 5], 9).without_filter())
+        .unwrap();
+    assert_eq!((past.block, past.found), (None, None));
+    // A version older than every one of the key's: its block is searched in vain.
+    let older = r.lookup(&Probe::new(&k, 0)).unwrap();
+    assert!(older.block.is_some() && older.found.is_none());
+}
+
+#[test]
+fn lookup_of_a_file_without_filter_says_so() {
+    use crate::segment::{FilterAnswer, Probe};
+    let mut w = SegmentWriter::new(
+        Vec::new(),
+        WriterOptions {
+            bloom_bits_per_key: 0,
+            ..WriterOptions::default()
+        },
+    );
+    w.add(b"k", 3, EntryKind::Tombstone, b"").unwrap();
+    let r = SegmentReader::open(
+        Bytes::from(w.finish().unwrap().into_inner()),
+        ReadOptions::default(),
+    )
+    .unwrap();
+    let l = r.lookup(&Probe::new(b"k", 9)).unwrap();
+    assert_eq!(l.filter, FilterAnswer::NoFilter);
+    assert_eq!(
+        l.found.map(|f| (f.seq, f.kind)),
+        Some((3, EntryKind::Tombstone))
+    );
+    assert_eq!(
+        r.lookup(&Probe::new(b"j", 9)).unwrap().filter,
+        FilterAnswer::NoFilter
+    );
+}
+
+/// Counts the blocks offered to it by the reason they were read, and keeps none.
+#[derive(Default)]
+struct CountingSource(std::sync::Mutex<Vec<crate::segment::BlockRead>>);
+
+impl crate::segment::BlockSource for CountingSource {
+    fn built(
+        &self,
+        _key: crate::segment::BlockCacheKey,
+        _block: &Bytes,
+        read: crate::segment::BlockRead,
+    ) {
+        self.0.lock().unwrap().push(read);
+    }
+}
+
+#[test]
+fn the_source_is_told_why_each_built_block_was_read() {
+    use crate::segment::{BlockRead, Compression, Probe};
+    let mut w = SegmentWriter::new(
+        Vec::new(),
+        WriterOptions {
+            block_size: 100,
+            compression: Compression::Lz4,
+            ..WriterOptions::default()
+        },
+    );
+    for i in 0..200u32 {
+        w.add(&i.to_be_bytes(), 1, EntryKind::Put, &[b'v'; 40])
+            .unwrap();
+    }
+    let bytes = Bytes::from(w.finish().unwrap().into_inner());
+    let r =
+        SegmentReader::open_with(bytes, ReadOptions::default(), CountingSource::default()).unwrap();
+    let blocks = r.block_count();
+    assert!(blocks > 3);
+    let reads = || std::mem::take(&mut *r.source().0.lock().unwrap());
+    assert!(r
+        .lookup(&Probe::new(&7u32.to_be_bytes(), 1))
+        .unwrap()
+        .found
+        .is_some());
+    assert_eq!(reads(), [BlockRead::Lookup]);
+    assert_eq!(r.entries().count(), 200);
+    assert_eq!(reads(), vec![BlockRead::Scan; blocks], "one per block");
+    let mut it = r.iter();
+    it.set_block_read(BlockRead::OnePass);
+    it.seek_to_first().unwrap();
+    while it.valid() {
+        it.next().unwrap();
+    }
+    assert_eq!(reads(), vec![BlockRead::OnePass; blocks]);
+    // Uncompressed blocks of the bytes are used in place, never offered.
+    let plain = reader(50, None);
+    let plain = SegmentReader::open_with(
+        plain.data().clone(),
+        ReadOptions::default(),
+        CountingSource::default(),
+    )
+    .unwrap();
+    assert_eq!(plain.entries().count(), 100);
+    assert!(plain.source().0.lock().unwrap().is_empty());
+}
