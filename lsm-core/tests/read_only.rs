@@ -286,6 +286,8 @@ mod beside_a_writer_process {
 
     use super::common::{env_or, small_options};
 
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
     const ROLE: &str = "LSM_RO_SOAK_ROLE";
     const DIR: &str = "LSM_RO_SOAK_DIR";
     const TEST: &str = "beside_a_writer_process::role";
@@ -340,11 +342,11 @@ mod beside_a_writer_process {
                 .unwrap_or_else(|e| fail(format!("put: {e}")));
             i += 1;
             progress.set(ACKED, i);
-            if i % 700 == 0 {
+            if i.is_multiple_of(700) {
                 db.flush().unwrap_or_else(|e| fail(format!("flush: {e}")));
                 progress.set(FLUSHED, i);
             }
-            if i % 9000 == 0 {
+            if i.is_multiple_of(9000) {
                 db.compact()
                     .unwrap_or_else(|e| fail(format!("compact: {e}")));
             }
@@ -374,7 +376,7 @@ mod beside_a_writer_process {
         let mut view = Db::open_read_only(&db_dir, small_options())
             .unwrap_or_else(|e| fail(format!("open_read_only: {e}")));
         let mut last = vec![0u64; KEYS as usize];
-        let mut old: Vec<(lsm_core::Snapshot, Vec<(Vec<u8>, Vec<u8>)>)> = Vec::new();
+        let mut old: Vec<(lsm_core::Snapshot, Pairs)> = Vec::new();
         let (mut refreshes, mut reads, mut checked_old) = (0u64, 0u64, 0u64);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs_f64(secs) {
@@ -386,7 +388,7 @@ mod beside_a_writer_process {
             }
             let acked = progress.get(ACKED);
             refreshes += 1;
-            let pairs: Vec<(Vec<u8>, Vec<u8>)> = view
+            let pairs: Pairs = view
                 .iter()
                 .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
                 .collect::<Result<_, _>>()
@@ -404,7 +406,7 @@ mod beside_a_writer_process {
                     None if floor.is_none() => continue,
                     None => fail(format!("key {k} missing, write {floor:?} was flushed")),
                 };
-                if n >= acked + 1 {
+                if n > acked {
                     fail(format!(
                         "key {k} holds write {n}, only {acked} acknowledged"
                     ));
@@ -431,7 +433,7 @@ mod beside_a_writer_process {
                 // Read an old view again, long after the writer moved on (its files
                 // may be compacted away by now): the same pairs.
                 let (snapshot, pairs) = old.remove(0);
-                let again: Vec<(Vec<u8>, Vec<u8>)> = snapshot
+                let again: Pairs = snapshot
                     .iter()
                     .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
                     .collect::<Result<_, _>>()

@@ -104,7 +104,7 @@ mod beside_a_writer_process {
             db.put(format!("key{i:06}"), format!("value-{i}")).unwrap();
             i += 1;
             set(&p, 0, i);
-            if i % 3000 == 0 {
+            if i.is_multiple_of(3000) {
                 db.compact().unwrap();
             }
         }
