@@ -86,7 +86,14 @@ impl Db {
         state.log_number = state.next_file_number;
         state.forget_obsolete(|_| true);
         ManifestWriter::create(fs, dest, &state.snapshot_edit())?;
-        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // A bare relative name's parent is the current directory (`parent()` is
+        // empty then); the root has none and is never a destination (it exists).
+        if let Some(parent) = dest.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
             fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
         }
         drop(version);

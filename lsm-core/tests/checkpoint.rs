@@ -499,10 +499,14 @@ mod gate {
     pub struct GateFs {
         pub inner: FsRef,
         pub gate: Arc<Gate>,
+        /// Directory operations in order: `("create_dir_all" | "sync_dir", path)`.
+        pub dir_ops: Arc<Mutex<Vec<(&'static str, std::path::PathBuf)>>>,
     }
 
     impl FileSystem for GateFs {
         fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+            let op = ("create_dir_all", path.to_path_buf());
+            self.dir_ops.lock().unwrap().push(op);
             self.inner.create_dir_all(path)
         }
         fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
@@ -524,6 +528,8 @@ mod gate {
             self.inner.remove(path)
         }
         fn sync_dir(&self, path: &Path) -> io::Result<()> {
+            let op = ("sync_dir", path.to_path_buf());
+            self.dir_ops.lock().unwrap().push(op);
             self.inner.sync_dir(path)
         }
         fn list(&self, path: &Path) -> io::Result<Vec<String>> {
@@ -568,6 +574,7 @@ fn a_compaction_retiring_the_inputs_during_a_checkpoint_does_not_break_it() {
         let fs: lsm_core::fs::FsRef = Arc::new(gate::GateFs {
             inner: inner.clone(),
             gate: gate.clone(),
+            dir_ops: Arc::default(),
         });
         // Level 0 never compacts on its own: only the explicit compaction below.
         let options = small_options()
@@ -618,5 +625,39 @@ fn a_compaction_retiring_the_inputs_during_a_checkpoint_does_not_break_it() {
         let copy = Db::open_with_fs(&dest, options.clone(), inner.clone()).unwrap();
         assert!(all(&copy) == model, "the copy is not the state at the call");
         assert!(all(&db) == model);
+    }
+}
+
+/// The directory holding `dest` is fsynced after `dest` was created (so the new
+/// name survives a power loss), also when `dest` is a bare relative name, whose
+/// parent is the current directory.
+#[test]
+fn the_parent_of_a_relative_destination_is_synced() {
+    let sim = SimFs::new();
+    let dir_ops = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fs: lsm_core::fs::FsRef = Arc::new(gate::GateFs {
+        inner: sim.fs_ref(),
+        gate: Arc::default(),
+        dir_ops: dir_ops.clone(),
+    });
+    let db = Db::open_with_fs("/live", small_options(), fs.clone()).unwrap();
+    db.put("k", "v").unwrap();
+    for (dest, parents) in [("/backups/one", &["/backups"][..]), ("two", &["", "."][..])] {
+        dir_ops.lock().unwrap().clear();
+        db.checkpoint(dest).unwrap();
+        let ops = dir_ops.lock().unwrap().clone();
+        let created = ops
+            .iter()
+            .position(|(op, p)| *op == "create_dir_all" && p == std::path::Path::new(dest))
+            .unwrap_or_else(|| panic!("{dest} was not created: {ops:?}"));
+        assert!(
+            ops[created..]
+                .iter()
+                .any(|(op, p)| *op == "sync_dir"
+                    && parents.iter().any(|q| p == std::path::Path::new(q))),
+            "the directory holding {dest} was not synced after creating it: {ops:?}"
+        );
+        let copy = Db::open_with_fs(dest, small_options(), fs.clone()).unwrap();
+        assert_eq!(copy.get("k").unwrap().as_deref(), Some(&b"v"[..]));
     }
 }
