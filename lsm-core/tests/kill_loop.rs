@@ -419,11 +419,14 @@ fn judge_checkpoints(exp: &Expected, dir: &Path) {
                     count(1);
                 }
             }
+            // This child may be killed while it cleans up: the mark goes first, so a
+            // half-deleted directory is judged as an unfinished checkpoint.
+            let _ = std::fs::remove_file(cps.join(format!("{name}.done")));
             std::fs::remove_dir_all(&path).unwrap_or_else(|e| fail(format!("{name}: {e}")));
         } else {
             count(2);
         }
-        for ext in ["lb", "done"] {
+        for ext in ["done", "lb"] {
             let _ = std::fs::remove_file(cps.join(format!("{name}.{ext}")));
         }
     }
