@@ -15,9 +15,11 @@
 //!    fsync), with no WAL to replay and no file recorded dead, and fsync the parent
 //!    directory so the destination's own name is durable.
 //!
-//! A crash before step 5 completes leaves a destination without a manifest, which
-//! `Db::open` refuses (segments but no manifest) and nothing else uses: delete it and
-//! take the checkpoint again.
+//! A crash before step 5 completes leaves no destination, an empty one (between
+//! creating it and linking the first segment) or one with segments but no manifest.
+//! `Db::open` refuses the last as corruption, and the empty one with `NotFound` when
+//! `create_if_missing` is false (with the default it would create a new, empty
+//! database there): delete it and take the checkpoint again.
 
 use std::io;
 use std::path::Path;
@@ -59,8 +61,9 @@ impl Db {
     /// # Errors
     /// [`Error::Io`] with kind `AlreadyExists` when `dest` exists (nothing is
     /// written); [`Error::Io`] from creating, linking, copying or syncing (a partial
-    /// `dest` may be left: it does not open, and can be deleted); the errors of
-    /// [`Db::flush`].
+    /// `dest` may be left: empty, which `Db::open` refuses only with
+    /// `create_if_missing(false)`, or with segments and no manifest, which it refuses
+    /// as corruption; delete it); the errors of [`Db::flush`].
     pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         let env = &self.engine.env;
@@ -83,7 +86,14 @@ impl Db {
         }
         fs.sync_dir(dest).map_err(|e| Error::io(dest, e))?;
         ManifestWriter::create(fs, dest, &state.snapshot_edit())?;
-        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // A bare relative name's parent is the current directory (`parent()` is
+        // empty then); the root has none and is never a destination (it exists).
+        if let Some(parent) = dest.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
             fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
         }
         drop(version);

@@ -310,3 +310,153 @@ fn a_read_error_during_recovery_fails_open() {
     }
     assert_eq!(PANICS.load(Ordering::SeqCst), 0);
 }
+
+/// A database on `fault` with segments on two levels and unflushed writes, built
+/// without background work (no automatic flush or compaction), so that every file
+/// operation after it belongs to the call under test.
+fn checkpoint_source(fault: &FaultFs, options: &Options) -> (Db, common::model::Map) {
+    let db = workload::open(&fault.fs_ref(), options).unwrap();
+    let mut model = common::model::Map::new();
+    for i in 0..400u64 {
+        let k = format!("key{:04}", i % 150).into_bytes();
+        if i % 11 == 3 {
+            db.delete(&k).unwrap();
+            model.remove(&k);
+        } else {
+            let v = value(i, 40);
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+        // The last 100 writes stay in the memtable, for the checkpoint's flush.
+        if i % 100 == 99 && i < 300 {
+            db.flush().unwrap();
+        }
+        if i == 250 {
+            db.compact().unwrap();
+        }
+    }
+    (db, model)
+}
+
+/// What a checkpoint directory left after a failure (or a crash) holds: nothing
+/// (`NotFound`: absent or empty), segments `Db::open` refuses as corruption, or
+/// exactly `want`. Returns which, as a word.
+fn judge_copy(
+    fs: &FsRef,
+    dest: &str,
+    options: &Options,
+    want: &common::model::Map,
+) -> &'static str {
+    let options = options.clone().with_create_if_missing(false);
+    match Db::open_with_fs(dest, options, fs.clone()) {
+        Ok(copy) => {
+            let found = read_all(&copy).unwrap();
+            assert!(
+                found == *want,
+                "a checkpoint left by a failure opens to a wrong state"
+            );
+            copy.close().unwrap();
+            "correct"
+        }
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => "absent",
+        Err(e) if e.is_corruption() => "refused",
+        Err(e) => panic!("a checkpoint left by a failure gives an unclear error: {e}"),
+    }
+}
+
+/// The `k`-th file operation of `kind` within a checkpoint fails (once, for ever,
+/// or as a short write), for every `k` and kind: `checkpoint` returns an error; the
+/// source reads exactly its acknowledged writes and, unless the failure was its own
+/// flush's (which poisons it, promise 4), takes writes and further checkpoints; the
+/// directory left is absent, refused or correct, also after a power loss; a reopen
+/// of the source with the fault cleared holds every acknowledged write.
+#[test]
+fn every_failed_operation_of_a_checkpoint_leaves_the_source_correct_and_the_copy_harmless() {
+    count_panics();
+    let options = workload::options()
+        .with_memtable_size(64 << 10)
+        .with_level0_compaction_trigger(64)
+        .with_level0_stop_writes(128)
+        .with_level1_size(64 << 20);
+    let dest = "/copy";
+    // How many operations of each kind a checkpoint performs.
+    let census: Vec<(FaultKind, u64)> = {
+        let fault = FaultFs::new(SimFs::new().fs_ref());
+        let (db, _) = checkpoint_source(&fault, &options);
+        let before: Vec<u64> = FaultKind::ALL.iter().map(|&k| fault.count(k)).collect();
+        db.checkpoint(dest).unwrap();
+        FaultKind::ALL
+            .iter()
+            .zip(before)
+            .map(|(&k, b)| (k, fault.count(k) - b))
+            .collect()
+    };
+    println!("file operations of a checkpoint: {census:?}");
+    let mut outcomes = std::collections::BTreeMap::<&str, u64>::new();
+    let (mut failed, mut poisoned) = (0u64, 0u64);
+    for &(kind, total) in &census {
+        let mut modes = vec![FaultMode::Once, FaultMode::Persistent];
+        if kind == FaultKind::Write {
+            modes.push(FaultMode::PartialOnce);
+        }
+        for mode in modes {
+            for k in 1..=total {
+                let ctx = format!("{kind:?} #{k} of the checkpoint failing {mode:?}");
+                let sim = SimFs::new();
+                let fault = FaultFs::new(sim.fs_ref());
+                let (db, model) = checkpoint_source(&fault, &options);
+                fault.fail(kind, k, mode);
+                let result = db.checkpoint(dest);
+                let fired = fault.injected() > 0;
+                fault.clear();
+                match &result {
+                    Ok(()) => assert!(
+                        !fired || kind == FaultKind::Remove,
+                        "{ctx}: the fault fired but the checkpoint succeeded"
+                    ),
+                    Err(_) => failed += 1,
+                }
+                assert!(fired, "{ctx}: the fault did not fire");
+                // The source reads exactly what was acknowledged.
+                let found = read_all(&db).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                assert!(found == model, "{ctx}: the source changed");
+                // Writable, unless its own flush failed and poisoned it.
+                let in_dest =
+                    matches!(&result, Err(Error::Io { path, .. }) if path.starts_with(dest));
+                let mut want = model.clone();
+                match db.put("after", "x") {
+                    Ok(()) => {
+                        want.insert(b"after".to_vec(), b"x".to_vec());
+                        let again = format!("{dest}-again");
+                        db.checkpoint(&again)
+                            .unwrap_or_else(|e| panic!("{ctx}: a second checkpoint: {e}"));
+                        assert_eq!(
+                            judge_copy(&fault.fs_ref(), &again, &options, &want),
+                            "correct"
+                        );
+                    }
+                    Err(Error::Poisoned { .. }) if !in_dest => poisoned += 1,
+                    Err(e) => panic!("{ctx}: after {result:?}, a put gives {e}"),
+                }
+                let outcome = judge_copy(&fault.fs_ref(), dest, &options, &model);
+                *outcomes.entry(outcome).or_default() += 1;
+                let image = sim.crash(CrashMode::DropUnsynced, k);
+                judge_copy(&image.fs_ref(), dest, &options, &model);
+                drop(db);
+                let db = workload::open(&fault.fs_ref(), &options).unwrap();
+                let found = read_all(&db).unwrap();
+                assert!(
+                    found == want,
+                    "{ctx}: the reopened source is not what was acknowledged"
+                );
+                db.close().unwrap();
+            }
+        }
+    }
+    println!(
+        "checkpoint I/O errors: {failed} failed calls, {poisoned} poisoned the source \
+         (its flush failed), copies left: {outcomes:?}"
+    );
+    assert!(failed > 10);
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+}

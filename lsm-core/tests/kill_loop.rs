@@ -20,6 +20,15 @@
 //! key stays deleted, no key appears that was never written. It then settles
 //! pending marks to what it found and carries on. A last child only checks.
 //!
+//! A fourth thread takes checkpoints (`Db::checkpoint`) one after another, so kills
+//! land inside them too. Before each call it saves the committed versions (what was
+//! acknowledged before the call), and after it returns it leaves a `.done` mark.
+//! The next child judges every checkpoint directory it finds: one that opens holds,
+//! per key, a version at least the one committed before its call and no newer than
+//! what the source holds now; one that does not open is refused with `NotFound`
+//! (empty) or `Corruption` (segments without a manifest) and has no `.done` mark.
+//! Then it deletes them.
+//!
 //! `LSM_KILL_CYCLES` (default 50) sets the number of kills; `LSM_KILL_SEED` the
 //! delays. See `docs/testing.md` for the long run.
 #![cfg(unix)]
@@ -293,6 +302,136 @@ fn reader(db: &Db, exp: &Expected, seed: u64) {
     }
 }
 
+/// Directory of the checkpoints the children take, and their records: `N.lb` (the
+/// committed version of every key before call `N`), `N.done` (the call returned).
+fn checkpoints_dir(dir: &Path) -> PathBuf {
+    dir.join("checkpoints")
+}
+
+/// The version a value made by [`expected_value`] names.
+fn version_of(v: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(v).ok()?;
+    text.split(':').nth(1)?.parse().ok()
+}
+
+/// The checkpointer: checkpoints one after another, each recorded as above.
+fn checkpointer(db: &Db, exp: &Expected, dir: &Path) {
+    let cps = checkpoints_dir(dir);
+    for n in 0u64.. {
+        let name = format!("{}-{n}", std::process::id());
+        let lb: Vec<u8> = (0..KEYS)
+            .flat_map(|i| exp.committed(i).to_le_bytes())
+            .collect();
+        std::fs::write(cps.join(format!("{name}.lb")), lb)
+            .unwrap_or_else(|e| fail(format!("checkpointer: {e}")));
+        if let Err(e) = db.checkpoint(cps.join(&name)) {
+            fail(format!("checkpoint: {e}"));
+        }
+        std::fs::write(cps.join(format!("{name}.done")), "")
+            .unwrap_or_else(|e| fail(format!("checkpointer: {e}")));
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+/// Judges every checkpoint a killed child left (see the module documentation),
+/// counts the outcomes in `checkpoints/tally` (opened, refused, absent) and deletes
+/// them. Runs after `check_and_settle`, so `committed` is what the source holds.
+fn judge_checkpoints(exp: &Expected, dir: &Path) {
+    let cps = checkpoints_dir(dir);
+    std::fs::create_dir_all(&cps).unwrap_or_else(|e| fail(format!("checkpoints: {e}")));
+    let tally = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(cps.join("tally"))
+        .unwrap_or_else(|e| fail(format!("tally: {e}")));
+    tally
+        .set_len(24)
+        .unwrap_or_else(|e| fail(format!("tally: {e}")));
+    let count = |slot: u64| {
+        let mut b = [0u8; 8];
+        tally
+            .read_exact_at(&mut b, slot * 8)
+            .unwrap_or_else(|e| fail(format!("tally: {e}")));
+        let n = u64::from_le_bytes(b) + 1;
+        tally
+            .write_all_at(&n.to_le_bytes(), slot * 8)
+            .unwrap_or_else(|e| fail(format!("tally: {e}")));
+    };
+    let mut names: Vec<String> = std::fs::read_dir(&cps)
+        .unwrap_or_else(|e| fail(format!("checkpoints: {e}")))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".lb"))
+        .map(|n| n.trim_end_matches(".lb").to_string())
+        .collect();
+    names.sort();
+    for name in names {
+        let path = cps.join(&name);
+        let done = cps.join(format!("{name}.done")).exists();
+        let lb = std::fs::read(cps.join(format!("{name}.lb")))
+            .unwrap_or_else(|e| fail(format!("checkpoint record: {e}")));
+        if path.exists() {
+            match Db::open(&path, options().with_create_if_missing(false)) {
+                Ok(copy) => {
+                    for i in 0..KEYS {
+                        let at = i * 8;
+                        let low = lb
+                            .get(at..at + 8)
+                            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+                        let now = exp.committed(i);
+                        let found = copy
+                            .get(key(i))
+                            .unwrap_or_else(|e| fail(format!("checkpoint {name}: get: {e}")));
+                        let ok = match found.as_deref() {
+                            Some(v) => version_of(v).is_some_and(|ver| {
+                                (low..=now).contains(&ver) && matches(i, ver, Some(v))
+                            }),
+                            // The version before the call was a delete, or a delete
+                            // came after it.
+                            None => {
+                                matches(i, low, None) || low.next_multiple_of(DELETE_EVERY) <= now
+                            }
+                        };
+                        if !ok {
+                            fail(format!(
+                                "checkpoint {name}: key {i} reads {:?}, committed {low} before                                  the call and {now} now",
+                                found.as_deref().map(String::from_utf8_lossy)
+                            ));
+                        }
+                    }
+                    copy.close()
+                        .unwrap_or_else(|e| fail(format!("checkpoint {name}: {e}")));
+                    count(0);
+                }
+                Err(e) => {
+                    if done {
+                        fail(format!("checkpoint {name} returned but does not open: {e}"));
+                    }
+                    let empty = matches!(&e, lsm_core::Error::Io { source, .. }
+                        if source.kind() == std::io::ErrorKind::NotFound);
+                    if !empty && !e.is_corruption() {
+                        fail(format!(
+                            "checkpoint {name}: refused with an unclear error: {e}"
+                        ));
+                    }
+                    count(1);
+                }
+            }
+            // This child may be killed while it cleans up: the mark goes first, so a
+            // half-deleted directory is judged as an unfinished checkpoint.
+            let _ = std::fs::remove_file(cps.join(format!("{name}.done")));
+            std::fs::remove_dir_all(&path).unwrap_or_else(|e| fail(format!("{name}: {e}")));
+        } else {
+            count(2);
+        }
+        for ext in ["done", "lb"] {
+            let _ = std::fs::remove_file(cps.join(format!("{name}.{ext}")));
+        }
+    }
+}
+
 /// The child's part; does nothing in the parent's test run.
 #[test]
 fn kill_loop_child() {
@@ -302,6 +441,7 @@ fn kill_loop_child() {
     let exp = Arc::new(Expected::open(&dir.join("expected")));
     let db = Db::open(dir.join("db"), options()).unwrap_or_else(|e| fail(format!("open: {e}")));
     check_and_settle(&db, &exp);
+    judge_checkpoints(&exp, &dir);
     if std::env::var_os(CHECK_ONLY).is_some() {
         db.close().unwrap_or_else(|e| fail(format!("close: {e}")));
         std::process::exit(CHILD_DONE);
@@ -316,6 +456,10 @@ fn kill_loop_child() {
     {
         let (db, exp) = (Arc::clone(&db), Arc::clone(&exp));
         std::thread::spawn(move || reader(&db, &exp, seed + 100));
+    }
+    {
+        let (db, exp, dir) = (Arc::clone(&db), Arc::clone(&exp), dir.clone());
+        std::thread::spawn(move || checkpointer(&db, &exp, &dir));
     }
     std::thread::sleep(CHILD_MAX_RUN);
     // Not killed in time: leave as if killed (no close, no flush).
@@ -401,11 +545,20 @@ fn acknowledged_writes_survive_kill_9() {
                 .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg"))
         })
         .count();
+    let tally = std::fs::read(checkpoints_dir(dir).join("tally")).unwrap_or_default();
+    let judged: Vec<u64> = tally
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
     println!(
         "kill loop: {cycles} kills ({early} within 50 ms), {checks} completed checks of \
          {KEYS} keys, about {writes} acknowledged writes, {segments} segments at the end, \
-         in {:?}",
+         checkpoints judged (opened, refused, absent): {judged:?}, in {:?}",
         start.elapsed()
+    );
+    assert!(
+        judged.first().is_some_and(|&n| n > 0),
+        "no checkpoint was judged: {judged:?}"
     );
     assert!(writes > 0, "no write was acknowledged");
     // Most children get past their check before the kill (not all: some kills land

@@ -1,6 +1,10 @@
 //! Model-based test: random histories of puts, deletes, batches, lookups, scans in
 //! both directions with random bounds, snapshot reads, flushes, compactions,
-//! reopens and (on the simulated disk) power losses right after a `sync`, under random options, checked after every step against a `BTreeMap`.
+//! reopens, checkpoints (each opened as a database and compared with the model at
+//! that point), read-only opens and refreshes (compared with the model, and the
+//! view held checked to stay as it was) and (on the simulated disk) power losses
+//! right after a `sync`, under random options, checked after every step against a
+//! `BTreeMap`.
 //!
 //! Sizes: `PROPTEST_CASES` cases (default 2000 on the simulated file system, about
 //! a minute on 2 cores; 32 on the real one, where fsyncs dominate) of up to `LSM_MODEL_MAX_OPS` operations (default 1000). A run is
@@ -107,9 +111,17 @@ fn fixed_history_on_real_fs() {
         Op::SnapScan(0, b(1, 0, true), b(1, 9, false), Direction::Forward),
         Op::DropSnapshot(0),
         Op::Sync,
+        Op::OpenReadOnly,
+        Op::Checkpoint,
+        Op::Put(6, 20),
+        Op::Delete(1),
+        Op::Compact,
+        Op::RefreshReadOnly,
         Op::Reopen,
         Op::Batch(vec![]),
         Op::Get(70),
+        Op::RefreshReadOnly,
+        Op::Checkpoint,
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let options = Options::default()

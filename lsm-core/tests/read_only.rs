@@ -186,3 +186,349 @@ fn views_beside_a_running_writer_are_prefixes_of_its_history() {
     }
     println!("{views} views, {} kept as snapshots", old.len());
 }
+
+/// Name, length, hash of the contents and modification time of every file.
+#[cfg(unix)]
+fn fingerprint(dir: &Path) -> BTreeMap<String, (u64, u64, i64, i64)> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::fs::read(e.path()).unwrap().hash(&mut h);
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                (meta.len(), h.finish(), meta.mtime(), meta.mtime_nsec()),
+            )
+        })
+        .collect()
+}
+
+/// A database left by a killed writer, its newest WAL cut inside its last record (a
+/// torn tail) and no `LOCK` file: read-only opens and refreshes replay up to the
+/// tear, and leave every file's bytes and modification time as they were, create no
+/// file (no `LOCK`), and a writer's open afterwards still finds the same state.
+#[cfg(unix)]
+#[test]
+fn a_read_only_open_of_a_torn_wal_tail_changes_no_byte_and_no_mtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The leaked writer must be idle when the files are fingerprinted: no automatic
+    // compaction, and the last writes fit in the memtable (no flush in flight).
+    let options = small_options()
+        .with_flush_interval(None)
+        .with_level0_compaction_trigger(64)
+        .with_level0_stop_writes(128)
+        .with_level1_size(64 << 20);
+    {
+        let db = Db::open(tmp.path(), options.clone()).unwrap();
+        for i in 0..1100u64 {
+            db.put(key(i % 400), format!("value-{i}")).unwrap();
+        }
+        db.flush().unwrap();
+        for i in 1100..1300u64 {
+            db.put(key(i % 400), format!("value-{i}")).unwrap();
+        }
+        db.sync().unwrap();
+        assert_eq!(db.stats().immutable_memtables, 0);
+        std::mem::forget(db);
+    }
+    std::fs::remove_file(tmp.path().join("LOCK")).unwrap();
+    // The newest WAL: cut 5 bytes before the end of its last record.
+    let wal = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .max()
+        .unwrap();
+    let data = std::fs::read(&wal).unwrap();
+    let end = data.iter().rposition(|&b| b != 0).unwrap() + 1;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(end as u64 - 5)
+        .unwrap();
+    // Old enough that a write now would show in the modification time.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before = fingerprint(tmp.path());
+    assert!(!before.contains_key("LOCK"));
+
+    let mut reader = Db::open_read_only(tmp.path(), options.clone()).unwrap();
+    let view = all(reader.iter());
+    // The torn record (the last put, of key 1299 % 400) is gone, everything before
+    // it is there.
+    assert_eq!(view.len(), 400);
+    assert_eq!(view[&key(1299 % 400)], b"value-899".to_vec());
+    assert_eq!(view[&key(1298 % 400)], b"value-1298".to_vec());
+    reader.refresh().unwrap();
+    let second = Db::open_read_only(tmp.path(), options.clone()).unwrap();
+    assert_eq!(all(second.iter()), view);
+    assert_eq!(all(second.scan(key(100)..key(200))).len(), 100);
+    drop((reader, second));
+    assert_eq!(
+        fingerprint(tmp.path()),
+        before,
+        "a read-only open changed, created or removed a file"
+    );
+    // The writer's recovery finds the same state.
+    let db = Db::open(tmp.path(), options).unwrap();
+    assert_eq!(all(db.iter()), view);
+    db.close().unwrap();
+}
+
+/// Two processes read while a third writes, flushes and compacts
+/// (`LSM_SOAK_SECS`, default 5; 30 for the full length): every value a reader sees
+/// is one the writer wrote, not newer than what it acknowledged by then, and after a
+/// `refresh` every write acknowledged before a flush that returned is visible;
+/// a key's version never goes back from one refresh to the next, and a snapshot of an
+/// old view reads the same after the writer compacted its files away.
+#[cfg(unix)]
+mod beside_a_writer_process {
+    use std::fs::{File, OpenOptions};
+    use std::os::unix::fs::FileExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use lsm_core::{Db, Error};
+
+    use super::common::{env_or, small_options};
+
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    const ROLE: &str = "LSM_RO_SOAK_ROLE";
+    const DIR: &str = "LSM_RO_SOAK_DIR";
+    const TEST: &str = "beside_a_writer_process::role";
+    const DONE: i32 = 77;
+    /// Keys written; write `i` sets key `i % KEYS` to `i`.
+    const KEYS: u64 = 500;
+
+    /// The writer's progress, written with `pwrite` (other processes read it):
+    /// writes acknowledged, writes acknowledged before the last flush that returned,
+    /// and a stop request from the parent.
+    struct Progress(File);
+
+    impl Progress {
+        fn open(dir: &Path) -> Progress {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(dir.join("progress"))
+                .unwrap();
+            f.set_len(24).unwrap();
+            Progress(f)
+        }
+        fn get(&self, slot: u64) -> u64 {
+            let mut b = [0; 8];
+            self.0.read_exact_at(&mut b, slot * 8).unwrap();
+            u64::from_le_bytes(b)
+        }
+        fn set(&self, slot: u64, v: u64) {
+            self.0.write_all_at(&v.to_le_bytes(), slot * 8).unwrap();
+        }
+    }
+    const ACKED: u64 = 0;
+    const FLUSHED: u64 = 1;
+    const STOP: u64 = 2;
+
+    fn key(k: u64) -> Vec<u8> {
+        format!("key{k:04}").into_bytes()
+    }
+
+    fn fail(msg: String) -> ! {
+        eprintln!("CHILD FAILED: {msg}");
+        std::process::exit(3)
+    }
+
+    fn writer(dir: &Path, progress: &Progress) {
+        let db = Db::open(dir.join("db"), small_options()).unwrap();
+        let mut i = 0u64;
+        while progress.get(STOP) == 0 {
+            db.put(key(i % KEYS), i.to_string())
+                .unwrap_or_else(|e| fail(format!("put: {e}")));
+            i += 1;
+            progress.set(ACKED, i);
+            if i.is_multiple_of(700) {
+                db.flush().unwrap_or_else(|e| fail(format!("flush: {e}")));
+                progress.set(FLUSHED, i);
+            }
+            if i.is_multiple_of(9000) {
+                db.compact()
+                    .unwrap_or_else(|e| fail(format!("compact: {e}")));
+            }
+        }
+        let stats = db.stats();
+        println!(
+            "writer: {i} writes, {} flushes, {} compactions",
+            stats.flushes, stats.compactions
+        );
+        db.close().unwrap();
+    }
+
+    /// The write number a value names.
+    fn number(k: u64, v: &[u8]) -> u64 {
+        let n: u64 = std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fail(format!("key {k}: a value no write made: {v:?}")));
+        if n % KEYS != k {
+            fail(format!("key {k} holds the value of write {n}"));
+        }
+        n
+    }
+
+    fn reader(dir: &Path, progress: &Progress, secs: f64) {
+        let db_dir = dir.join("db");
+        let mut view = Db::open_read_only(&db_dir, small_options())
+            .unwrap_or_else(|e| fail(format!("open_read_only: {e}")));
+        let mut last = vec![0u64; KEYS as usize];
+        let mut old: Vec<(lsm_core::Snapshot, Pairs)> = Vec::new();
+        let (mut refreshes, mut reads, mut checked_old) = (0u64, 0u64, 0u64);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs_f64(secs) {
+            let flushed = progress.get(FLUSHED);
+            match view.refresh() {
+                Ok(()) => {}
+                Err(e @ Error::Locked { .. }) => fail(format!("refresh took the lock: {e}")),
+                Err(e) => fail(format!("refresh: {e}")),
+            }
+            let acked = progress.get(ACKED);
+            refreshes += 1;
+            let pairs: Pairs = view
+                .iter()
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect::<Result<_, _>>()
+                .unwrap_or_else(|e| fail(format!("scan: {e}")));
+            for k in 0..KEYS {
+                // The newest write to `k` acknowledged before a flush that returned
+                // before the refresh: it must be visible, or a newer one.
+                let floor = (flushed > k).then(|| k + (flushed - 1 - k) / KEYS * KEYS);
+                let got = view
+                    .get(key(k))
+                    .unwrap_or_else(|e| fail(format!("get: {e}")));
+                reads += 1;
+                let n = match got {
+                    Some(v) => number(k, &v),
+                    None if floor.is_none() => continue,
+                    None => fail(format!("key {k} missing, write {floor:?} was flushed")),
+                };
+                if n > acked {
+                    fail(format!(
+                        "key {k} holds write {n}, only {acked} acknowledged"
+                    ));
+                }
+                if floor.is_some_and(|f| n < f) {
+                    fail(format!(
+                        "key {k} holds write {n}, write {floor:?} was flushed"
+                    ));
+                }
+                let slot = &mut last[k as usize];
+                if n < *slot {
+                    fail(format!("key {k} went back from write {slot} to {n}"));
+                }
+                *slot = n;
+                let in_scan = pairs.iter().find(|(pk, _)| *pk == key(k));
+                if in_scan.map(|(_, v)| number(k, v)) != Some(n) {
+                    fail(format!("key {k}: the scan and get disagree"));
+                }
+            }
+            if refreshes % 20 == 1 {
+                old.push((view.snapshot(), pairs));
+            }
+            if old.len() > 4 {
+                // Read an old view again, long after the writer moved on (its files
+                // may be compacted away by now): the same pairs.
+                let (snapshot, pairs) = old.remove(0);
+                let again: Pairs = snapshot
+                    .iter()
+                    .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|e| fail(format!("old snapshot: {e}")));
+                if again != pairs {
+                    fail("an old view changed".into());
+                }
+                checked_old += 1;
+            }
+        }
+        println!(
+            "reader {}: {refreshes} refreshes, {reads} reads, {checked_old} old views re-read",
+            std::process::id()
+        );
+    }
+
+    /// The children's parts; does nothing in the parent's run.
+    #[test]
+    fn role() {
+        let Some(role) = std::env::var_os(ROLE) else {
+            return;
+        };
+        let dir = PathBuf::from(std::env::var_os(DIR).unwrap());
+        let progress = Progress::open(&dir);
+        match role.to_str() {
+            Some("writer") => writer(&dir, &progress),
+            _ => reader(&dir, &progress, env_or("LSM_SOAK_SECS", 5.0)),
+        }
+        std::process::exit(DONE);
+    }
+
+    fn spawn(role: &str, dir: &Path) -> Child {
+        Command::new(std::env::current_exe().unwrap())
+            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env(DIR, dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn finish(child: Child, what: &str) -> String {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(DONE),
+            "{what} failed: {}\n{text}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The harness prints "test NAME ... " before the child's own line.
+        text.lines()
+            .filter_map(|l| {
+                ["reader ", "writer:"]
+                    .iter()
+                    .find_map(|w| l.find(w))
+                    .map(|at| &l[at..])
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn two_reader_processes_beside_a_writer_process() {
+        let tmp = tempfile::tempdir().unwrap();
+        let progress = Progress::open(tmp.path());
+        let writer = spawn("writer", tmp.path());
+        let start = Instant::now();
+        while progress.get(FLUSHED) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the writer is stuck"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let readers = [spawn("reader", tmp.path()), spawn("reader", tmp.path())];
+        let mut report = Vec::new();
+        for r in readers {
+            report.push(finish(r, "a reader"));
+        }
+        progress.set(STOP, 1);
+        report.push(finish(writer, "the writer"));
+        println!("{}", report.join("\n"));
+    }
+}

@@ -5,11 +5,16 @@
 //! [`db_ops`] reads an operation sequence from the fuzz bytes and runs it against a
 //! database on the simulated disk ([`SimFs`](crate::fs::SimFs)) and a `BTreeMap` oracle: puts,
 //! deletes, batches, point reads and scans (checked against the oracle), `sync`,
-//! flush, compaction, close-and-reopen, power cuts after the next n file operations,
-//! and crashes in every [`CrashMode`]. After each crash the recovered state must be
-//! the effect of a prefix of the acknowledged writes that covers every synced one
-//! (no hole, no partial batch, no resurrected delete). Any violation panics with a
-//! description: the input that caused it belongs in the corpus.
+//! flush, compaction, close-and-reopen, checkpoints (opened read-only, they must
+//! hold exactly the oracle's state), read-only opens and refreshes (checked against
+//! the oracle, the view held checked to stay as it was), power cuts after the next
+//! n file operations, and crashes in every [`CrashMode`]. After each crash the
+//! recovered state must be the effect of a prefix of the acknowledged writes that
+//! covers every synced one (no hole, no partial batch, no resurrected delete), and
+//! every checkpoint directory in the crash image must be absent, refused, or hold
+//! exactly the state of its call (a checkpoint that returned must open). Any
+//! violation panics with a description: the input that caused it belongs in the
+//! corpus.
 #![allow(
     clippy::panic,
     clippy::unwrap_used,
@@ -46,6 +51,10 @@ pub struct Summary {
     pub recovered_keys: u64,
     /// Power cuts that made a call fail.
     pub cut_failures: u64,
+    /// Checkpoints that returned (and were checked).
+    pub checkpoints: u64,
+    /// Read-only opens and refreshes checked.
+    pub read_only_views: u64,
 }
 
 /// [`db_ops`], returning what the run did.
@@ -151,11 +160,23 @@ enum Op {
     Crash(CrashMode, u64),
     /// Cut the power after this many more mutating file operations.
     PowerCut(u64),
+    /// `Db::checkpoint` into a new directory.
+    Checkpoint,
+    /// Open a read-only view (`false`) or refresh the one held (`true`).
+    ReadOnly(bool),
 }
 
 impl Op {
     fn decode(input: &mut Input<'_>) -> Option<Op> {
         let code = input.byte()?;
+        // The top 16 codes are the newer operations; the rest decode as they always
+        // did, so the committed corpus keeps its meaning.
+        if code >= 240 {
+            return Some(match code {
+                240..=245 => Op::Checkpoint,
+                _ => Op::ReadOnly(code & 1 == 1),
+            });
+        }
         let op = match code % 20 {
             0..=5 => Op::Put(input.arg(), input.arg()),
             6 | 7 => Op::Delete(input.arg()),

@@ -2,12 +2,13 @@
 //! oracle, checking every read and every recovery.
 
 use std::ops::Bound;
+use std::path::PathBuf;
 
 use super::history::{History, Map, Step};
-use super::recovery::{open_sim, read_all, recover, reopen_same, write_step};
+use super::recovery::{open_sim, read_all, recover, reopen_same, write_step, DB_PATH};
 use super::{key, value, Op, Summary};
 use crate::fs::{CrashMode, SimFs};
-use crate::{Db, Options};
+use crate::{Db, Error, Options, ReadOnlyDb};
 
 pub(super) struct Runner {
     options: Options,
@@ -20,6 +21,11 @@ pub(super) struct Runner {
     next_id: u64,
     power_cut: bool,
     summary: Summary,
+    /// Checkpoint directories taken, with the state of their call and whether the
+    /// call returned `Ok`.
+    checkpoints: Vec<(PathBuf, Map, bool)>,
+    /// A read-only view and the state it holds.
+    view: Option<(ReadOnlyDb, Map)>,
 }
 
 impl Runner {
@@ -35,6 +41,8 @@ impl Runner {
             next_id: 0,
             power_cut: false,
             summary: Summary::default(),
+            checkpoints: Vec::new(),
+            view: None,
         }
     }
 
@@ -95,7 +103,94 @@ impl Runner {
                     self.sim.power_off_after(*n);
                 }
             }
+            Op::Checkpoint => self.checkpoint(index),
+            Op::ReadOnly(refresh) => self.read_only(index, *refresh),
             Op::Crash(..) => unreachable!("handled above"),
+        }
+    }
+
+    /// A checkpoint, then read-only open of it: exactly the oracle's state.
+    fn checkpoint(&mut self, index: usize) {
+        if self.checkpoints.len() >= 8 {
+            return;
+        }
+        let dest = PathBuf::from(format!("/checkpoint-{index}"));
+        let state = self.history.state();
+        let db = self.db.as_ref().expect("open");
+        let result = db.checkpoint(&dest);
+        let done = result.is_ok();
+        self.checkpoints.push((dest.clone(), state.clone(), done));
+        if let Err(e) = result {
+            return self.failed(index, &format!("checkpoint: {e}"));
+        }
+        let copy = Db::open_read_only_with_fs(&dest, self.options.clone(), self.sim.fs_ref())
+            .unwrap_or_else(|e| panic!("op {index}: opening a checkpoint: {e}"));
+        let found = view_pairs(&copy).unwrap_or_else(|e| panic!("op {index}: {e}"));
+        assert!(
+            found == state,
+            "op {index}: the checkpoint is not the state at its call"
+        );
+        self.summary.checkpoints += 1;
+    }
+
+    /// Opens or refreshes the read-only view, after checking the one held still
+    /// reads what it read: then it must hold exactly the oracle's state.
+    fn read_only(&mut self, index: usize, refresh: bool) {
+        if let Some((view, state)) = &self.view {
+            let found = view_pairs(view).unwrap_or_else(|e| panic!("op {index}: {e}"));
+            assert!(found == *state, "op {index}: a read-only view changed");
+        }
+        let view = match self.view.take() {
+            Some((mut view, _)) if refresh => view.refresh().map(|()| view),
+            _ => Db::open_read_only_with_fs(DB_PATH, self.options.clone(), self.sim.fs_ref()),
+        };
+        let view = view.unwrap_or_else(|e| panic!("op {index}: read-only open or refresh: {e}"));
+        let state = self.history.state();
+        let found = view_pairs(&view).unwrap_or_else(|e| panic!("op {index}: {e}"));
+        assert!(
+            found == state,
+            "op {index}: a read-only view is not the oracle's state"
+        );
+        for k in (0..super::KEYS).map(key) {
+            let got = view
+                .get(&k)
+                .unwrap_or_else(|e| panic!("op {index}: read-only get: {e}"));
+            assert_eq!(
+                got.as_deref(),
+                state.get(&k).map(Vec::as_slice),
+                "op {index}: read-only get"
+            );
+        }
+        self.view = Some((view, state));
+        self.summary.read_only_views += 1;
+    }
+
+    /// After a crash: each checkpoint directory of the image is absent, refused, or
+    /// holds exactly the state of its call; one whose call returned must open.
+    fn check_checkpoints(&self, image: &SimFs, ctx: &str) {
+        for (dest, state, done) in &self.checkpoints {
+            match Db::open_read_only_with_fs(dest, self.options.clone(), image.fs_ref()) {
+                Ok(copy) => {
+                    let found = view_pairs(&copy).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                    assert!(
+                        found == *state,
+                        "{ctx}: checkpoint {} opens to a wrong state",
+                        dest.display()
+                    );
+                }
+                Err(e) => {
+                    assert!(
+                        !done,
+                        "{ctx}: a checkpoint that returned does not open: {e}"
+                    );
+                    let absent = matches!(&e, Error::Io { source, .. }
+                        if source.kind() == std::io::ErrorKind::NotFound);
+                    assert!(
+                        absent || e.is_corruption(),
+                        "{ctx}: a partial checkpoint is refused with an unclear error: {e}"
+                    );
+                }
+            }
         }
     }
 
@@ -196,10 +291,13 @@ impl Runner {
     /// history covering every synced write, and a second open must agree.
     fn crash(&mut self, mode: CrashMode, seed: u64, index: usize) {
         let image = self.sim.crash(mode, seed);
+        // A view held reads the disk the crash image replaces.
+        self.view = None;
         // The old engine may only fail from here on; it no longer owns the disk.
         self.sim.power_off_after(0);
         drop(self.db.take());
         let ctx = format!("op {index}: crash {mode:?} seed {seed}");
+        self.check_checkpoints(&image, &ctx);
         // Lookups of every key of the space, the never-written ones included.
         let keys: Vec<Vec<u8>> = (0..super::KEYS).map(key).collect();
         let (db, found, _) = recover(
@@ -220,4 +318,12 @@ impl Runner {
         self.broken = false;
         self.power_cut = false;
     }
+}
+
+/// Every live pair of a read-only view, with one forward scan.
+fn view_pairs(view: &ReadOnlyDb) -> Result<Map, String> {
+    view.iter()
+        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Result<Map, _>>()
+        .map_err(|e| format!("read-only scan failed: {e}"))
 }

@@ -149,6 +149,35 @@ pub fn diff(got: &Pairs, want: &Pairs) -> Option<String> {
     ))
 }
 
+/// Checks a read-only view (or any reader given by its full scan and its `get`)
+/// against the model: a forward and a reverse full scan, and a `get` of every key of
+/// `probe`.
+pub fn check_view(
+    scan: Scan,
+    get: impl Fn(&[u8]) -> lsm_core::Result<Option<lsm_core::Bytes>>,
+    map: &Map,
+    probe: &[Vec<u8>],
+) -> Result<(), String> {
+    let all: Pairs = range(map, &Bound::Unbounded, &Bound::Unbounded);
+    let forward =
+        collect(scan, Direction::Forward).map_err(|e| format!("full scan failed: {e}"))?;
+    if let Some(d) = diff(&forward, &all) {
+        return Err(format!("full scan differs from the model: {d}"));
+    }
+    for k in probe {
+        let got = get(k).map_err(|e| format!("get {} failed: {e}", show(k)))?;
+        if got.as_deref() != map.get(k).map(Vec::as_slice) {
+            return Err(format!(
+                "get {}: got {:?}, want {:?}",
+                show(k),
+                got.as_deref().map(show),
+                map.get(k).map(|v| show(v))
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a whole database against the model: a forward and a reverse full scan, and
 /// a `get` of every key of `probe` (which should include absent keys).
 pub fn check_db(db: &Db, map: &Map, probe: &[Vec<u8>]) -> Result<(), String> {

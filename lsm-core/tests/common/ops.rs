@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::path::PathBuf;
 
 use lsm_core::fs::{CrashMode, SimFs};
-use lsm_core::{Compression, Db, Options, Snapshot, WriteBatch};
+use lsm_core::{Compression, Db, Options, ReadOnlyDb, Snapshot, WriteBatch};
 use proptest::prelude::*;
 
 use super::keys::{key, show, value, KEY_SPACE};
@@ -102,6 +102,16 @@ pub enum Op {
     /// `Db::sync`, then a power loss in `CrashMode::ALL[.0 % 4]` and a reopen of what
     /// is left: everything must still be there. (A plain reopen on the real disk.)
     SyncCrash(u8),
+    /// `Db::checkpoint` into a new directory; the checkpoint, opened as a database
+    /// of its own, must hold exactly the model.
+    Checkpoint,
+    /// `Db::open_read_only` (replacing the view held, after checking that the old
+    /// view still reads what it read when it was taken): the new view must hold
+    /// exactly the model.
+    OpenReadOnly,
+    /// `ReadOnlyDb::refresh` of the view held (opened first if none), after the same
+    /// check of its old state: the refreshed view must hold exactly the model.
+    RefreshReadOnly,
 }
 
 impl fmt::Debug for Op {
@@ -132,6 +142,9 @@ impl fmt::Debug for Op {
             Op::Sync => write!(f, "Sync"),
             Op::Reopen => write!(f, "Reopen"),
             Op::SyncCrash(m) => write!(f, "SyncCrash({:?})", crash_mode(*m)),
+            Op::Checkpoint => write!(f, "Checkpoint"),
+            Op::OpenReadOnly => write!(f, "OpenReadOnly"),
+            Op::RefreshReadOnly => write!(f, "RefreshReadOnly"),
         }
     }
 }
@@ -207,6 +220,9 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Sync),
         1 => Just(Op::Reopen),
         1 => any::<u8>().prop_map(Op::SyncCrash),
+        1 => Just(Op::Checkpoint),
+        1 => Just(Op::OpenReadOnly),
+        1 => Just(Op::RefreshReadOnly),
     ]
 }
 
@@ -285,6 +301,10 @@ pub struct Harness {
     snapshots: Vec<(Snapshot, Map)>,
     next_id: u64,
     probe: Vec<Vec<u8>>,
+    /// A read-only view and the model when it was opened or last refreshed.
+    read_only: Option<(ReadOnlyDb, Map)>,
+    /// Checkpoints taken (their directories are numbered).
+    checkpoints: u64,
 }
 
 /// Opens `path` with `options` on `disk`.
@@ -292,6 +312,18 @@ pub fn open(path: &std::path::Path, options: &Options, disk: &Disk) -> lsm_core:
     match disk {
         Disk::Sim(fs) => Db::open_with_fs(path, options.clone(), fs.fs_ref()),
         Disk::Real => Db::open(path, options.clone()),
+    }
+}
+
+/// Opens `path` read-only with `options` on `disk`.
+pub fn open_read_only(
+    path: &std::path::Path,
+    options: &Options,
+    disk: &Disk,
+) -> lsm_core::Result<ReadOnlyDb> {
+    match disk {
+        Disk::Sim(fs) => Db::open_read_only_with_fs(path, options.clone(), fs.fs_ref()),
+        Disk::Real => Db::open_read_only(path, options.clone()),
     }
 }
 
@@ -309,6 +341,8 @@ impl Harness {
             snapshots: Vec::new(),
             next_id: 1,
             probe: probe_keys(),
+            read_only: None,
+            checkpoints: 0,
         })
     }
 
@@ -370,6 +404,8 @@ impl Harness {
             return self.reopen();
         };
         self.snapshots.clear();
+        // A view held reads the disk that is about to be replaced by its crash image.
+        self.read_only = None;
         self.db().sync().map_err(|e| format!("sync failed: {e}"))?;
         self.crashes += 1;
         let image = fs.crash(mode, self.crashes);
@@ -380,6 +416,36 @@ impl Harness {
             .map_err(|e| format!("open after the power loss failed: {e}"))?;
         self.db = Some(db);
         Ok(())
+    }
+
+    /// Takes a checkpoint into a new directory beside the database and checks that,
+    /// opened as a database of its own, it holds exactly the model; then it is
+    /// closed and left.
+    pub fn checkpoint(&mut self) -> Result<(), String> {
+        self.checkpoints += 1;
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(|| "db".to_string(), |n| n.to_string_lossy().into_owned());
+        let dest = self
+            .path
+            .with_file_name(format!("{name}-checkpoint-{}", self.checkpoints));
+        self.db()
+            .checkpoint(&dest)
+            .map_err(|e| format!("checkpoint failed: {e}"))?;
+        let options = self.options.clone().with_create_if_missing(false);
+        let copy = open(&dest, &options, &self.disk)
+            .map_err(|e| format!("opening the checkpoint: {e}"))?;
+        model::check_db(&copy, &self.model, &self.probe)
+            .map_err(|e| format!("the checkpoint: {e}"))?;
+        copy.close()
+            .map_err(|e| format!("closing the checkpoint: {e}"))?;
+        // Keep the disk small: crash images copy all of it.
+        let fs = match &self.disk {
+            Disk::Sim(fs) => fs.fs_ref(),
+            Disk::Real => std::sync::Arc::new(lsm_core::fs::RealFs),
+        };
+        lsm_core::destroy_with_fs(&dest, fs).map_err(|e| format!("destroying the checkpoint: {e}"))
     }
 
     /// Closes the database for good.
@@ -517,6 +583,28 @@ impl Harness {
             Op::SyncCrash(m) => {
                 self.sync_crash(crash_mode(*m))?;
                 self.check_all("after sync and power loss")?;
+            }
+            Op::Checkpoint => self.checkpoint()?,
+            Op::OpenReadOnly | Op::RefreshReadOnly => {
+                if let Some((view, map)) = &self.read_only {
+                    model::check_view(view.iter(), |k| view.get(k), map, &self.probe)
+                        .map_err(|e| format!("the old read-only view changed: {e}"))?;
+                }
+                match (op, self.read_only.take()) {
+                    (Op::RefreshReadOnly, Some((mut view, _))) => {
+                        view.refresh().map_err(|e| format!("refresh failed: {e}"))?;
+                        self.read_only = Some((view, self.model.clone()));
+                    }
+                    _ => {
+                        let view = open_read_only(&self.path, &self.options, &self.disk)
+                            .map_err(|e| format!("open_read_only failed: {e}"))?;
+                        self.read_only = Some((view, self.model.clone()));
+                    }
+                }
+                if let Some((view, map)) = &self.read_only {
+                    model::check_view(view.iter(), |k| view.get(k), map, &self.probe)
+                        .map_err(|e| format!("read-only view: {e}"))?;
+                }
             }
         }
         Ok(())
