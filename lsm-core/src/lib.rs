@@ -76,6 +76,7 @@ mod poison;
 mod prefetch;
 mod read_only;
 mod recovery;
+pub mod repair;
 pub mod scan;
 mod segment_builder;
 mod segment_file;
@@ -98,6 +99,7 @@ pub use explain::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKi
 pub use options::{Compression, Options, WriteOptions};
 pub use read_only::ReadOnlyDb;
 pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
+pub use repair::{repair, repair_dry_run, repair_dry_run_with_fs, repair_with_fs, RepairReport};
 pub use scan::Scan;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
