@@ -512,7 +512,7 @@ impl Plan {
                 Ok(s) => {
                     let lost = s.lost_sequences(floor, ceiling);
                     if let Some((_, what)) = &s.damage {
-                        rebuild |= *refused || !newest;
+                        rebuild |= *refused || !newest || s.read_after_damage();
                         let status = if s.batches.is_empty() {
                             FileStatus::Unreadable
                         } else {

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use lsm_format::log::LogRecord;
+use lsm_format::log::{LogDamageKind, LogRecord};
 use lsm_format::wal::{read_wal_log, WalFormat, WalRecord, WalRecordDecoder};
 
 use super::report::SeqRange;
@@ -40,6 +40,14 @@ impl WalScan {
             .rev()
             .find(|b| !b.items.is_empty())
             .map(|b| b.first_seq + b.items.len() as u64 - 1)
+    }
+
+    /// True when records after the damage were read: `Db::open` would drop them
+    /// with a torn tail, a repair keeps them.
+    pub fn read_after_damage(&self) -> bool {
+        self.damage
+            .as_ref()
+            .is_some_and(|(at, _)| self.batches.iter().any(|b| b.offset > *at))
     }
 
     /// Operations read.
@@ -120,7 +128,14 @@ pub(crate) fn scan(data: Vec<u8>) -> Result<WalScan, String> {
     for rec in &log.contents.records {
         take(&mut decoder, rec, &mut out);
     }
-    if let Some(damage) = &log.contents.damage {
+    // Zeros to the end of the file with nothing readable after them are where the
+    // writer stopped (the file is preallocated): the normal end, as replay treats it.
+    let damage = log.contents.damage.as_ref().filter(|d| {
+        d.kind != LogDamageKind::Zeroed
+            || !d.records_after.is_empty()
+            || !log.narrow_records_after.is_empty()
+    });
+    if let Some(damage) = damage {
         note(
             &mut out,
             damage.offset,
