@@ -69,10 +69,11 @@ pub(super) fn apply(
     write(0, &plan.restore, &mut edit)?;
 
     // Every WAL in the directory is below the new `log_number`: its data is in the
-    // segments now (or it is damaged and moves to `lost/`).
-    let log_number = next_file.fetch_add(1, Ordering::SeqCst);
-    edit.log_number = Some(log_number);
-    edit.next_file_number = Some(next_file.load(Ordering::SeqCst));
+    // segments now (or it is damaged and moves to `lost/`). As in a checkpoint, the
+    // number is the next file number: a WAL never created, which open creates.
+    let next = next_file.load(Ordering::SeqCst);
+    edit.log_number = Some(next);
+    edit.next_file_number = Some(next);
     edit.last_sequence = Some(plan.last_seq);
     // Dead: what the old manifest recorded dead and is still there, and every
     // segment about to be moved (so that a crash before the moves needs no proof).

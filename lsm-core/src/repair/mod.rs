@@ -462,8 +462,14 @@ impl Plan {
             .filter(|&n| n >= log_number)
             .collect();
         let mut floor = base_max_seq + 1;
-        if state.is_some() && live.first().is_some_and(|&n| n != log_number) {
-            // The oldest live WAL is gone while newer ones exist.
+        // The oldest live WAL is gone: while newer ones exist, or alone when its number
+        // was handed out (a number from `next_file_number` on was never created: a
+        // checkpoint or a repair names one).
+        let next_file_number = state.as_ref().map_or(0, |s| s.next_file_number);
+        let gone = live
+            .first()
+            .map_or(log_number < next_file_number, |&n| n != log_number);
+        if state.is_some() && gone {
             let mut f = FileFinding::new(
                 wal_name(log_number),
                 FileStatus::Missing,

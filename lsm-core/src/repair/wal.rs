@@ -159,6 +159,14 @@ pub(crate) fn scan(data: Vec<u8>) -> Result<WalScan, String> {
             }
         }
     }
+    if log.contents.records.is_empty() && out.damage.is_none() {
+        // Not even a header: emptied or zeroed (a WAL starts with its header record).
+        note(
+            &mut out,
+            0,
+            "no record at all (the file is empty or zeroed)",
+        );
+    }
     out.batches.sort_by_key(|b| b.first_seq);
     Ok(out)
 }
