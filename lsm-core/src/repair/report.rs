@@ -309,7 +309,10 @@ impl FileFinding {
             detail,
             moved_to: None,
             salvaged_entries: 0,
-            lost: Loss::default(),
+            lost: Loss {
+                entries: Some(0),
+                ..Loss::default()
+            },
         }
     }
 }
@@ -420,7 +423,8 @@ impl fmt::Display for RepairReport {
             }
             writeln!(f, "  lost: {}", file.lost)?;
             if let Some(to) = &file.moved_to {
-                writeln!(f, "  moved to {to}")?;
+                let verb = if self.dry_run { "would move" } else { "moved" };
+                writeln!(f, "  {verb} to {to}")?;
             }
         }
         if self.nothing_to_repair() {
@@ -434,9 +438,16 @@ impl fmt::Display for RepairReport {
             };
             writeln!(
                 f,
-                "rebuilt: {} segment(s) kept, new segments: {new}; {} entries restored; \
+                "{}: {} segment(s) kept, new segments: {new}; {} entries restored; \
                  last sequence {}",
-                self.kept_segments, self.restored_entries, self.last_sequence
+                if self.dry_run {
+                    "would rebuild"
+                } else {
+                    "rebuilt"
+                },
+                self.kept_segments,
+                self.restored_entries,
+                self.last_sequence
             )?;
         } else {
             writeln!(f, "no rebuild needed: the database opens as it is")?;
