@@ -122,7 +122,14 @@ fn the_json_report_names_the_lost_range() {
     let out = run(REPAIR, &[tmp.path().to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    insta::assert_json_snapshot!("repair_json", json);
+    assert_eq!(
+        json["files"][0]["lost"]["key_ranges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    insta::assert_snapshot!("repair_json", stdout(&out));
 }
 
 #[test]
