@@ -1,6 +1,6 @@
 //! `lsm-repair`: repairing a database that does not open.
 //!
-//! The work is the engine's ([`lsm_core::repair`], [`lsm_core::repair_dry_run`]): it
+//! The work is the engine's ([`lsm_core::repair()`], [`lsm_core::repair_dry_run`]): it
 //! takes the database lock, refuses a directory that holds no database, rebuilds the
 //! manifest from what verifies, moves damaged files into `lost/` and returns a
 //! [`RepairReport`] naming exactly what was lost. This module runs it, prints the
@@ -27,7 +27,7 @@ pub const EXIT_FAILED: u8 = 3;
 /// `dry_run`), writing new segments with the engine's default options.
 ///
 /// # Errors
-/// What [`lsm_core::repair`] returns, with a message for the user: see
+/// What [`lsm_core::repair()`] returns, with a message for the user: see
 /// [`describe_error`].
 pub fn run(dir: &Path, dry_run: bool) -> Result<RepairReport, String> {
     let result = if dry_run {

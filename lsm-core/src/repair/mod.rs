@@ -446,6 +446,7 @@ impl Plan {
                     );
                     f.lost = Loss {
                         keys_unknown: true,
+                        entries: None,
                         ..Loss::default()
                     };
                     report.files.push(f);
@@ -476,6 +477,7 @@ impl Plan {
                 "the manifest names it as the oldest live WAL; the directory lacks it".into(),
             );
             f.lost.sequences.push(SeqRange::new(floor, None));
+            f.lost.entries = None;
             report.files.push(f);
             rebuild = true;
         }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-/// The outcome of [`repair`](crate::repair) or [`repair_dry_run`](crate::repair_dry_run):
+/// The outcome of [`repair`](crate::repair()) or [`repair_dry_run`](crate::repair_dry_run):
 /// what was found, what was (or, in a dry run, would be) done, and what was lost.
 ///
 /// `Display` prints it as text, one line per finding (the `lsm-repair` tool's output);
@@ -120,8 +120,9 @@ pub struct FileFinding {
     pub lost: Loss,
 }
 
-/// What was lost with one file. Empty ([`Loss::is_empty`]) when nothing was.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What was lost with one file. Empty ([`Loss::is_empty`]) when nothing was; the
+/// default is empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Loss {
@@ -135,6 +136,17 @@ pub struct Loss {
     pub entries: Option<u64>,
     /// Sequence numbers of dropped WAL records (or of a missing WAL).
     pub sequences: Vec<SeqRange>,
+}
+
+impl Default for Loss {
+    fn default() -> Self {
+        Loss {
+            key_ranges: Vec::new(),
+            keys_unknown: false,
+            entries: Some(0),
+            sequences: Vec::new(),
+        }
+    }
 }
 
 impl Loss {
@@ -309,10 +321,7 @@ impl FileFinding {
             detail,
             moved_to: None,
             salvaged_entries: 0,
-            lost: Loss {
-                entries: Some(0),
-                ..Loss::default()
-            },
+            lost: Loss::default(),
         }
     }
 }
