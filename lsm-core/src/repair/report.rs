@@ -472,3 +472,100 @@ impl fmt::Display for RepairReport {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(status: FileStatus, lost: Loss) -> FileFinding {
+        let mut f = FileFinding::new("000007.seg".into(), status, "why".into());
+        f.lost = lost;
+        f
+    }
+
+    #[test]
+    fn a_report_loses_something_exactly_when_a_finding_does() {
+        let mut report = RepairReport {
+            rebuilt: true,
+            ..RepairReport::default()
+        };
+        report
+            .files
+            .push(finding(FileStatus::Redundant, Loss::default()));
+        assert!(!report.lost_anything() && !report.nothing_to_repair());
+        assert!(!report.may_have_lost(b"a", Some(1)));
+        let unknown = Loss {
+            entries: None,
+            ..Loss::default()
+        };
+        report.files.push(finding(FileStatus::Damaged, unknown));
+        assert!(report.lost_anything());
+        let wal = Loss {
+            sequences: vec![SeqRange::new(10, Some(12))],
+            entries: Some(3),
+            ..Loss::default()
+        };
+        report.files = vec![finding(FileStatus::Damaged, wal)];
+        assert!(report.may_have_lost(b"any", Some(11)));
+        assert!(!report.may_have_lost(b"any", Some(13)));
+        assert!(!report.may_have_lost(b"any", None));
+    }
+
+    #[test]
+    fn the_text_names_files_ranges_and_sequences() {
+        let mut report = RepairReport {
+            rebuilt: true,
+            kept_segments: 2,
+            new_segments: vec!["000009.seg".into()],
+            last_sequence: 40,
+            ..RepairReport::default()
+        };
+        let mut seg = finding(
+            FileStatus::Damaged,
+            Loss {
+                key_ranges: vec![KeyRange::new(&b"a\x01"[..], "c")],
+                entries: Some(4),
+                ..Loss::default()
+            },
+        );
+        seg.level = Some(1);
+        seg.salvaged_entries = 10;
+        seg.moved_to = Some("lost/000007.seg".into());
+        report.files.push(seg);
+        let mut wal = finding(
+            FileStatus::Damaged,
+            Loss {
+                sequences: vec![SeqRange::new(30, None)],
+                entries: None,
+                ..Loss::default()
+            },
+        );
+        wal.file = "000008.wal".into();
+        report.files.push(wal);
+        let text = report.to_string();
+        assert_eq!(
+            text,
+            "manifest: sound\n\
+             000007.seg (level 1): damaged: why\n  kept: 10 entries\n  \
+             lost: 4 entries; keys \"a\\x01\" ..= \"c\"\n  moved to lost/000007.seg\n\
+             000008.wal: damaged: why\n  \
+             lost: an unknown number of entries; sequence numbers 30 and after\n\
+             rebuilt: 2 segment(s) kept, new segments: 000009.seg; 0 entries restored; \
+             last sequence 40\n\
+             data lost: yes, as listed above\n"
+        );
+        report.dry_run = true;
+        assert!(report
+            .to_string()
+            .starts_with("dry run: nothing was changed"));
+        assert!(report.to_string().contains("would move to lost/000007.seg"));
+    }
+
+    #[test]
+    fn nothing_to_repair_says_so() {
+        assert_eq!(
+            RepairReport::default().to_string(),
+            "manifest: sound\nnothing to repair\n"
+        );
+    }
+}
