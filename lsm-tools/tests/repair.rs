@@ -253,12 +253,15 @@ fn names_with(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// A way to damage a database directory.
+type Damage = Box<dyn Fn(&Path)>;
+
 #[test]
 fn every_kind_of_damage_repairs_to_a_directory_that_verifies_and_opens() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
     db_with_wal(&base);
-    let damages: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let damages: Vec<(&str, Damage)> = vec![
         (
             "manifest deleted",
             Box::new(|d| std::fs::remove_file(d.join("MANIFEST")).unwrap()),
