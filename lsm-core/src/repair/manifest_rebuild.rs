@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use lsm_format::manifest::{ManifestState, VersionEdit};
 
-use super::{Item, Listed, Plan, LOST_DIR};
+use super::plan::{Listed, Plan};
+use super::salvage::Item;
+use super::LOST_DIR;
 use crate::error::{Error, Result};
 use crate::filenames::{classify, segment_name, FileKind, MANIFEST};
 use crate::fs::FsRef;
