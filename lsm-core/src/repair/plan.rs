@@ -42,9 +42,10 @@ pub(crate) struct Plan {
     pub last_seq: u64,
 }
 
-/// One source of candidate entries: an unlisted segment or a WAL (its finding).
+/// One source of candidate entries: an unlisted segment or a WAL.
 struct Source {
-    finding: usize,
+    /// Its finding in the report (none for a WAL read whole).
+    finding: Option<usize>,
     items: Vec<Item>,
     sound: bool,
 }
@@ -174,7 +175,7 @@ impl Plan {
                         "not listed in the manifest".into(),
                     ));
                     sources.push(Source {
-                        finding,
+                        finding: Some(finding),
                         items,
                         sound: true,
                     });
@@ -199,7 +200,7 @@ impl Plan {
                     };
                     report.files.push(f);
                     sources.push(Source {
-                        finding,
+                        finding: Some(finding),
                         items: s.items,
                         sound: false,
                     });
@@ -309,11 +310,7 @@ impl Plan {
                         floor = last + 1;
                     }
                     sources.push(Source {
-                        finding: if s.damage.is_some() {
-                            finding
-                        } else {
-                            usize::MAX
-                        },
+                        finding: s.damage.is_some().then_some(finding),
                         items,
                         sound: true,
                     });
@@ -331,7 +328,7 @@ impl Plan {
                 .unwrap_or(0),
         );
         for (source, &count) in sources.iter().zip(&contributed) {
-            let Some(f) = report.files.get_mut(source.finding) else {
+            let Some(f) = source.finding.and_then(|i| report.files.get_mut(i)) else {
                 continue;
             };
             if f.status == FileStatus::Redundant && count > 0 {
