@@ -7,6 +7,8 @@
 //! - [`verify`]: `lsm-verify`, every checksum and invariant, one [`Problem`] per
 //!   finding;
 //! - [`compact`]: `lsm-compact`, offline full compaction with before/after figures;
+//! - [`repair`]: `lsm-repair`, repairing a database that does not open, with the
+//!   report of what was lost;
 //! - [`shell`]: `lsm`, one-shot commands and an interactive prompt, with `explain`;
 //! - [`bench`](mod@bench): `lsm-bench`, a db_bench-style benchmark.
 //!
@@ -26,6 +28,7 @@ pub mod dump;
 pub mod error;
 pub mod files;
 pub mod problem;
+pub mod repair;
 pub mod shell;
 pub mod state;
 pub mod table;

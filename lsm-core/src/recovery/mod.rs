@@ -27,7 +27,7 @@
 //! what is left to delete.
 
 mod file_audit;
-mod listing;
+pub(crate) mod listing;
 
 use std::io;
 use std::path::Path;

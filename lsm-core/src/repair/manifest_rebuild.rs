@@ -1,0 +1,115 @@
+//! Carrying out a repair plan, in the crash-safe order of the module documentation:
+//! `lost/` and the copy of the old manifest, new segments (durable), the new manifest
+//! (durable, recording every file about to be moved as dead), then the moves.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lsm_format::manifest::{ManifestState, VersionEdit};
+
+use super::plan::{Listed, Plan};
+use super::salvage::Item;
+use super::LOST_DIR;
+use crate::error::{Error, Result};
+use crate::filenames::{classify, segment_name, FileKind, MANIFEST};
+use crate::fs::FsRef;
+use crate::options::Options;
+use crate::recovery::listing::Listing;
+use crate::segment::builder::SegmentBuilder;
+use crate::version::manifest::ManifestWriter;
+
+/// Writes the plan's new segments and manifest and moves its files into `lost/`;
+/// fills in the names of the new segments.
+pub(super) fn apply(
+    fs: &FsRef,
+    dir: &Path,
+    opts: &Options,
+    listing: &Listing,
+    plan: &mut Plan,
+) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e| Error::io(path, e)
+    };
+    let lost = dir.join(LOST_DIR);
+    if plan.manifest_copy.is_some() || !plan.moves.is_empty() {
+        fs.create_dir_all(&lost).map_err(io(&lost))?;
+        fs.sync_dir(dir).map_err(io(dir))?;
+    }
+    // The damaged manifest is copied, not moved: until the new one replaces it, the
+    // directory keeps its old state whole.
+    if let Some(copy) = &plan.manifest_copy {
+        let to = dir.join(copy);
+        fs.link_or_copy(&dir.join(MANIFEST), &to).map_err(io(&to))?;
+        fs.sync_dir(&lost).map_err(io(&lost))?;
+    }
+
+    let next_file = AtomicU64::new(plan.first_new_number(listing));
+    let mut edit = VersionEdit::default();
+    let mut new_segments = Vec::new();
+    let mut write = |level: u32, items: &[Item], edit: &mut VersionEdit| -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut builder = SegmentBuilder::new(fs, dir, opts, level as usize, &next_file);
+        for item in items {
+            builder.add(&item.key, item.seq, item.kind, &item.value)?;
+        }
+        for meta in builder.finish()? {
+            new_segments.push(segment_name(meta.file_number));
+            edit.added_segments.push((level, meta));
+        }
+        Ok(())
+    };
+    for listed in &plan.listed {
+        match listed {
+            Listed::Kept(level, meta) => edit.added_segments.push((*level, meta.clone())),
+            Listed::Salvaged(level, items) => write(*level, items, &mut edit)?,
+        }
+    }
+    write(0, &plan.restore, &mut edit)?;
+
+    // Every WAL in the directory is below the new `log_number`: its data is in the
+    // segments now (or it is damaged and moves to `lost/`). As in a checkpoint, the
+    // number is the next file number: a WAL never created, which open creates.
+    let next = next_file.load(Ordering::SeqCst);
+    edit.log_number = Some(next);
+    edit.next_file_number = Some(next);
+    edit.last_sequence = Some(plan.last_seq);
+    // Dead: what the old manifest recorded dead and is still there, and every
+    // segment about to be moved (so that a crash before the moves needs no proof).
+    let mut dead: BTreeSet<u64> = plan
+        .state
+        .as_ref()
+        .map(|s| {
+            s.obsolete
+                .iter()
+                .copied()
+                .filter(|n| listing.segments.binary_search(n).is_ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, _) in &plan.moves {
+        if let FileKind::Segment(n) = classify(name) {
+            dead.insert(n);
+        }
+    }
+    edit.obsolete_segments = dead.into_iter().collect();
+    let mut state = ManifestState::default();
+    state
+        .apply(&edit, 0)
+        .map_err(|e| Error::from_format(dir.join(MANIFEST), e))?;
+    drop(ManifestWriter::create(fs, dir, &state.snapshot_edit())?);
+
+    for (from, to) in &plan.moves {
+        let (from, to) = (dir.join(from), dir.join(to));
+        fs.rename(&from, &to).map_err(io(&from))?;
+    }
+    if !plan.moves.is_empty() {
+        fs.sync_dir(&lost).map_err(io(&lost))?;
+        fs.sync_dir(dir).map_err(io(dir))?;
+    }
+    plan.report.new_segments = new_segments;
+    Ok(())
+}

@@ -1,0 +1,534 @@
+//! The plan of a repair: what each file is found to be, what the rebuilt manifest
+//! lists, which entries are restored, which files move into `lost/`. Built by reading
+//! only (a dry run stops here); `manifest_rebuild.rs` carries it out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use bytes::Bytes;
+use lsm_format::manifest::{walk_manifest, ManifestState, SegmentMeta};
+use lsm_format::{SegmentReader, MAX_SEQUENCE};
+
+use super::report::{
+    FileFinding, FileStatus, KeyRange, Loss, ManifestFinding, RepairReport, SeqRange,
+};
+use super::salvage::{self, Item, Scanned};
+use super::{wal, LOST_DIR};
+use crate::error::{Error, Result};
+use crate::filenames::{segment_name, segment_path, wal_name, wal_path, MANIFEST};
+use crate::fs::FsRef;
+use crate::recovery::listing::Listing;
+
+/// A segment the rebuilt manifest lists.
+pub(crate) enum Listed {
+    /// Kept as it is.
+    Kept(u32, SegmentMeta),
+    /// Replaced by its blocks that verified, at the same level.
+    Salvaged(u32, Vec<Item>),
+}
+
+/// What a repair will do, and its report.
+pub(crate) struct Plan {
+    pub report: RepairReport,
+    /// The manifest's state, when any of it was readable.
+    pub state: Option<ManifestState>,
+    pub listed: Vec<Listed>,
+    /// Entries to write to new level-0 segments, in key order (one per key).
+    pub restore: Vec<Item>,
+    /// Files to move into `lost/`: name in the directory, name in `lost/`.
+    pub moves: Vec<(String, String)>,
+    /// Copy the manifest into `lost/` under this name before replacing it.
+    pub manifest_copy: Option<String>,
+    pub last_seq: u64,
+}
+
+/// One source of candidate entries: an unlisted segment or a WAL.
+struct Source {
+    /// Its finding in the report (none for a WAL read whole).
+    finding: Option<usize>,
+    items: Vec<Item>,
+    sound: bool,
+}
+
+impl Plan {
+    pub(super) fn inspect(fs: &FsRef, dir: &Path, listing: &Listing) -> Result<Plan> {
+        let mut report = RepairReport::default();
+        let mut rebuild = false;
+        let state = read_manifest(fs, dir, listing, &mut report, &mut rebuild)?;
+
+        let mut listed = Vec::new();
+        let mut base_readers = Vec::new();
+        let mut base_salvaged: HashMap<Bytes, u64> = HashMap::new();
+        let mut base_max_seq = 0u64;
+        let mut seen_seq = state.as_ref().map_or(0, |s| s.last_sequence);
+        let mut sources: Vec<Source> = Vec::new();
+        let mut listed_numbers = Vec::new();
+        if let Some(state) = &state {
+            for (level, metas) in (0u32..).zip(&state.levels) {
+                for meta in metas {
+                    let n = meta.file_number;
+                    listed_numbers.push(n);
+                    let name = segment_name(n);
+                    let whole = Loss {
+                        key_ranges: vec![KeyRange::new(
+                            meta.smallest_key.clone(),
+                            meta.largest_key.clone(),
+                        )],
+                        entries: Some(meta.entry_count),
+                        ..Loss::default()
+                    };
+                    if listing.segments.binary_search(&n).is_err() {
+                        let mut f = FileFinding::new(
+                            name,
+                            FileStatus::Missing,
+                            "listed in the manifest, not in the directory".into(),
+                        );
+                        f.level = Some(level);
+                        f.lost = whole;
+                        report.files.push(f);
+                        rebuild = true;
+                        continue;
+                    }
+                    match salvage::scan(read_bytes(fs, &segment_path(dir, n))?) {
+                        Scanned::Sound(reader) => {
+                            let p = reader.properties();
+                            seen_seq = seen_seq.max(p.largest_seq);
+                            base_max_seq = base_max_seq.max(p.largest_seq);
+                            listed.push(Listed::Kept(
+                                level,
+                                SegmentMeta {
+                                    file_number: n,
+                                    file_size: reader.data().len() as u64,
+                                    smallest_key: p.smallest_key.clone(),
+                                    largest_key: p.largest_key.clone(),
+                                    smallest_seq: p.smallest_seq,
+                                    largest_seq: p.largest_seq,
+                                    entry_count: p.entry_count,
+                                    tombstone_count: p.tombstone_count,
+                                },
+                            ));
+                            base_readers.push(reader);
+                            report.kept_segments += 1;
+                        }
+                        Scanned::Damaged(s) => {
+                            rebuild = true;
+                            let count = s.entry_count.unwrap_or(meta.entry_count);
+                            let mut f = FileFinding::new(
+                                name.clone(),
+                                FileStatus::Damaged,
+                                format!(
+                                    "{} of {} data blocks unreadable ({})",
+                                    s.blocks.1, s.blocks.0, s.problem
+                                ),
+                            );
+                            f.level = Some(level);
+                            f.salvaged_entries = s.items.len() as u64;
+                            f.lost = Loss {
+                                key_ranges: s.lost_ranges,
+                                entries: Some(count.saturating_sub(s.items.len() as u64)),
+                                ..Loss::default()
+                            };
+                            for item in &s.items {
+                                seen_seq = seen_seq.max(item.seq);
+                                base_max_seq = base_max_seq.max(item.seq);
+                                let newest = base_salvaged.entry(item.key.clone()).or_insert(0);
+                                *newest = (*newest).max(item.seq);
+                            }
+                            report.files.push(f);
+                            listed.push(Listed::Salvaged(level, s.items));
+                        }
+                        Scanned::Unreadable(why) => {
+                            rebuild = true;
+                            let mut f = FileFinding::new(name, FileStatus::Unreadable, why);
+                            f.level = Some(level);
+                            f.lost = whole;
+                            report.files.push(f);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Segments the manifest does not list (and does not record dead).
+        for &n in &listing.segments {
+            let dead = state.as_ref().is_some_and(|s| s.is_obsolete(n));
+            if dead || listed_numbers.contains(&n) {
+                continue;
+            }
+            let name = segment_name(n);
+            let finding = report.files.len();
+            match salvage::scan(read_bytes(fs, &segment_path(dir, n))?) {
+                Scanned::Sound(reader) => {
+                    let mut items = Vec::new();
+                    for e in reader.entries() {
+                        let e = e.map_err(|e| Error::from_format(segment_path(dir, n), e))?;
+                        items.push(Item {
+                            key: e.key,
+                            seq: e.seq,
+                            kind: e.kind,
+                            value: e.value,
+                        });
+                    }
+                    report.files.push(FileFinding::new(
+                        name,
+                        FileStatus::Redundant,
+                        "not listed in the manifest".into(),
+                    ));
+                    sources.push(Source {
+                        finding: Some(finding),
+                        items,
+                        sound: true,
+                    });
+                }
+                Scanned::Damaged(s) => {
+                    rebuild = true;
+                    let mut f = FileFinding::new(
+                        name,
+                        FileStatus::Damaged,
+                        format!(
+                            "not listed in the manifest; {} of {} data blocks unreadable ({})",
+                            s.blocks.1, s.blocks.0, s.problem
+                        ),
+                    );
+                    f.salvaged_entries = s.items.len() as u64;
+                    f.lost = Loss {
+                        key_ranges: s.lost_ranges,
+                        entries: s
+                            .entry_count
+                            .map(|c| c.saturating_sub(s.items.len() as u64)),
+                        ..Loss::default()
+                    };
+                    report.files.push(f);
+                    sources.push(Source {
+                        finding: Some(finding),
+                        items: s.items,
+                        sound: false,
+                    });
+                }
+                Scanned::Unreadable(why) => {
+                    rebuild = true;
+                    let mut f = FileFinding::new(
+                        name,
+                        FileStatus::Unreadable,
+                        format!("not listed in the manifest; {why}"),
+                    );
+                    f.lost = Loss {
+                        keys_unknown: true,
+                        entries: None,
+                        ..Loss::default()
+                    };
+                    report.files.push(f);
+                }
+            }
+        }
+
+        // WALs from `log_number` on (every WAL when no manifest state is readable).
+        let log_number = state.as_ref().map_or(0, |s| s.log_number);
+        let live: Vec<u64> = listing
+            .wals
+            .iter()
+            .copied()
+            .filter(|&n| n >= log_number)
+            .collect();
+        let mut floor = base_max_seq + 1;
+        // The oldest live WAL is gone: while newer ones exist, or alone when its number
+        // was handed out (a number from `next_file_number` on was never created: a
+        // checkpoint or a repair names one).
+        let next_file_number = state.as_ref().map_or(0, |s| s.next_file_number);
+        let gone = live
+            .first()
+            .map_or(log_number < next_file_number, |&n| n != log_number);
+        if state.is_some() && gone {
+            let mut f = FileFinding::new(
+                wal_name(log_number),
+                FileStatus::Missing,
+                "the manifest names it as the oldest live WAL; the directory lacks it".into(),
+            );
+            f.lost.sequences.push(SeqRange::new(floor, None));
+            f.lost.entries = None;
+            report.files.push(f);
+            rebuild = true;
+        }
+        let mut scans = Vec::new();
+        for &n in &live {
+            let path = wal_path(dir, n);
+            let data = fs.read(&path).map_err(|e| Error::io(&path, e))?;
+            let refused = lsm_format::wal::replay_wal(&data).is_err();
+            scans.push((n, refused, wal::scan(data)));
+        }
+        let mut missing_wal_end: Option<usize> = report
+            .files
+            .last()
+            .filter(|f| f.status == FileStatus::Missing && f.file.ends_with(".wal"))
+            .map(|_| report.files.len() - 1);
+        for (i, (n, refused, scanned)) in scans.iter().enumerate() {
+            let first_seq = |s: &wal::WalScan| s.batches.first().map(|b| b.first_seq);
+            let this_first = scanned.as_ref().ok().and_then(first_seq);
+            if let (Some(at), Some(first)) = (missing_wal_end.take(), this_first) {
+                if let Some(f) = report.files.get_mut(at) {
+                    f.lost.sequences = vec![SeqRange::new(floor, Some(first.saturating_sub(1)))];
+                    f.lost.entries = Some(first.saturating_sub(floor));
+                }
+            }
+            let ceiling = scans
+                .get(i + 1)
+                .and_then(|(_, _, s)| s.as_ref().ok().and_then(first_seq))
+                .map(|f| f.saturating_sub(1));
+            let newest = i + 1 == scans.len();
+            let name = wal_name(*n);
+            let finding = report.files.len();
+            match scanned {
+                Err(why) => {
+                    rebuild = true;
+                    let mut f = FileFinding::new(name, FileStatus::Unreadable, why.clone());
+                    f.lost.sequences.push(SeqRange::new(floor, ceiling));
+                    f.lost.entries = ceiling.map(|c| (c + 1).saturating_sub(floor));
+                    report.files.push(f);
+                }
+                Ok(s) => {
+                    let lost = s.lost_sequences(floor, ceiling);
+                    if let Some((_, what)) = &s.damage {
+                        rebuild |= *refused || !newest || s.read_after_damage();
+                        let status = if s.batches.is_empty() {
+                            FileStatus::Unreadable
+                        } else {
+                            FileStatus::Damaged
+                        };
+                        let mut f = FileFinding::new(name, status, what.clone());
+                        f.salvaged_entries = s.ops();
+                        f.lost.entries = lost.iter().map(SeqRange::len).sum();
+                        f.lost.sequences = lost;
+                        report.files.push(f);
+                    }
+                    let items: Vec<Item> = s
+                        .batches
+                        .iter()
+                        .flat_map(|b| b.items.iter().cloned())
+                        .collect();
+                    if let Some(last) = s.last_seq() {
+                        seen_seq = seen_seq.max(last);
+                        floor = last + 1;
+                    }
+                    sources.push(Source {
+                        finding: s.damage.is_some().then_some(finding),
+                        items,
+                        sound: true,
+                    });
+                }
+            }
+        }
+
+        let (mut restore, contributed) = choose(dir, &sources, &base_readers, &base_salvaged)?;
+        seen_seq = seen_seq.max(
+            sources
+                .iter()
+                .flat_map(|s| &s.items)
+                .map(|i| i.seq)
+                .max()
+                .unwrap_or(0),
+        );
+        for (source, &count) in sources.iter().zip(&contributed) {
+            let Some(f) = source.finding.and_then(|i| report.files.get_mut(i)) else {
+                continue;
+            };
+            if f.status == FileStatus::Redundant && count > 0 {
+                f.status = FileStatus::Restored;
+                f.detail = format!(
+                    "not listed in the manifest; {count} entries found nowhere else are restored"
+                );
+                f.salvaged_entries = count;
+                rebuild = true;
+            } else if !source.sound || f.file.ends_with(".wal") {
+                f.detail = format!("{}; {count} entries restored", f.detail);
+            }
+        }
+        // With nothing to rebuild, unlisted redundant segments are what open removes
+        // anyway: not findings.
+        if !rebuild {
+            report.files.retain(|f| f.status != FileStatus::Redundant);
+        }
+        report.files.sort_by(|a, b| a.file.cmp(&b.file));
+
+        let mut last_seq = seen_seq;
+        if !restore.is_empty() {
+            let min = restore.iter().map(|i| i.seq).min().unwrap_or(0);
+            if min <= base_max_seq {
+                for (item, seq) in restore.iter_mut().zip(seen_seq + 1..) {
+                    item.seq = seq;
+                    last_seq = seq;
+                }
+            }
+        }
+        report.restored_entries = restore.len() as u64;
+        report.last_sequence = last_seq;
+        report.rebuilt = rebuild;
+
+        let mut plan = Plan {
+            report,
+            state,
+            listed,
+            restore,
+            moves: Vec::new(),
+            manifest_copy: None,
+            last_seq,
+        };
+        if rebuild {
+            plan.plan_moves(fs, dir);
+        }
+        Ok(plan)
+    }
+
+    /// Chooses a free name in `lost/` for every file set aside.
+    fn plan_moves(&mut self, fs: &FsRef, dir: &Path) {
+        let lost = dir.join(LOST_DIR);
+        let mut taken: Vec<String> = Vec::new();
+        let mut free = |name: &str| {
+            let mut candidate = name.to_string();
+            let mut i = 1;
+            while taken.contains(&candidate) || fs.exists(&lost.join(&candidate)) {
+                candidate = format!("{name}.{i}");
+                i += 1;
+            }
+            taken.push(candidate.clone());
+            format!("{LOST_DIR}/{candidate}")
+        };
+        if matches!(self.report.manifest, ManifestFinding::Damaged { .. }) {
+            self.manifest_copy = Some(free(MANIFEST));
+        }
+        for f in &mut self.report.files {
+            if f.status == FileStatus::Missing {
+                continue;
+            }
+            let to = free(&f.file);
+            self.moves.push((f.file.clone(), to.clone()));
+            f.moved_to = Some(to);
+        }
+    }
+
+    /// The names the new segments would get (a dry run writes none): one per
+    /// salvaged segment with entries and one for the restored entries. An estimate
+    /// when a salvaged file exceeds the segment size.
+    pub(super) fn planned_new_segments(&self, listing: &Listing) -> Vec<String> {
+        let salvaged = self
+            .listed
+            .iter()
+            .filter(|l| matches!(l, Listed::Salvaged(_, items) if !items.is_empty()))
+            .count();
+        let count = salvaged + usize::from(!self.restore.is_empty());
+        (self.first_new_number(listing)..)
+            .take(count)
+            .map(segment_name)
+            .collect()
+    }
+
+    /// The first file number the repair may use: above every number in the directory
+    /// and every number the manifest handed out.
+    pub fn first_new_number(&self, listing: &Listing) -> u64 {
+        let manifest_next = self.state.as_ref().map_or(0, |s| s.next_file_number);
+        (listing.max_number + 1).max(manifest_next).max(1)
+    }
+}
+
+/// Walks the manifest leniently: its state up to any damage (`None` when nothing of
+/// it is readable or there is none), its finding in `report`.
+fn read_manifest(
+    fs: &FsRef,
+    dir: &Path,
+    listing: &Listing,
+    report: &mut RepairReport,
+    rebuild: &mut bool,
+) -> Result<Option<ManifestState>> {
+    let manifest_path = dir.join(MANIFEST);
+    let state = if listing.manifest {
+        let data = fs
+            .read(&manifest_path)
+            .map_err(|e| Error::io(&manifest_path, e))?;
+        let walk = walk_manifest(&data);
+        if let Some(v) = walk
+            .violations
+            .iter()
+            .find(|v| matches!(v, lsm_format::Error::UnsupportedVersion { .. }))
+        {
+            return Err(Error::Corruption {
+                file: manifest_path,
+                offset: 0,
+                reason: v.to_string(),
+            });
+        }
+        if let Some(first) = walk.violations.first() {
+            report.manifest = ManifestFinding::Damaged {
+                problem: first.to_string(),
+                records_used: walk.state.record_count,
+            };
+            *rebuild = true;
+        }
+        (walk.state.record_count > 0).then_some(walk.state)
+    } else {
+        report.manifest = ManifestFinding::Missing;
+        *rebuild = true;
+        None
+    };
+    Ok(state)
+}
+
+/// The candidates to restore: the newest entry of each key among `sources`, kept
+/// when it is newer than every version the base (`readers`, `salvaged`: the newest
+/// sequence number of each key of the salvaged segments) holds. Returns them in key
+/// order, and how many each source gave.
+fn choose(
+    dir: &Path,
+    sources: &[Source],
+    readers: &[SegmentReader],
+    salvaged: &HashMap<Bytes, u64>,
+) -> Result<(Vec<Item>, Vec<u64>)> {
+    // Candidates: the newest entry of each key among the sources, kept when it is
+    // newer than every version the base holds.
+    let mut newest: BTreeMap<Bytes, (usize, usize)> = BTreeMap::new();
+    for (si, source) in sources.iter().enumerate() {
+        for (ii, item) in source.items.iter().enumerate() {
+            let slot = newest.entry(item.key.clone()).or_insert((si, ii));
+            let held = sources
+                .get(slot.0)
+                .and_then(|s| s.items.get(slot.1))
+                .map_or(0, |i| i.seq);
+            if item.seq > held {
+                *slot = (si, ii);
+            }
+        }
+    }
+    let mut restore = Vec::new();
+    let mut contributed = vec![0u64; sources.len()];
+    for (key, (si, ii)) in newest {
+        let Some(item) = sources.get(si).and_then(|s| s.items.get(ii)) else {
+            continue;
+        };
+        let mut base: Option<u64> = salvaged.get(&key).copied();
+        for reader in readers {
+            let found = reader
+                .get(&key, MAX_SEQUENCE)
+                .map_err(|e| Error::from_format(dir, e))?;
+            if let Some(e) = found {
+                base = Some(base.map_or(e.seq, |b| b.max(e.seq)));
+            }
+        }
+        if base.is_none_or(|b| item.seq > b) {
+            if let Some(c) = contributed.get_mut(si) {
+                *c += 1;
+            }
+            restore.push(item.clone());
+        }
+    }
+    Ok((restore, contributed))
+}
+
+/// The bytes of a segment file: mapped when the file system maps it, read otherwise
+/// (an empty file cannot be mapped).
+fn read_bytes(fs: &FsRef, path: &Path) -> Result<Bytes> {
+    match fs.map(path) {
+        Ok(m) => Ok(m.bytes),
+        Err(_) => fs
+            .read(path)
+            .map(Bytes::from)
+            .map_err(|e| Error::io(path, e)),
+    }
+}
