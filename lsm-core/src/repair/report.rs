@@ -273,7 +273,29 @@ impl RepairReport {
     /// assert!(!lsm_core::RepairReport::default().lost_anything());
     /// ```
     pub fn lost_anything(&self) -> bool {
-        self.files.iter().any(|f| !f.lost.is_empty())
+        self.files.iter().any(|f| !f.lost.is_empty()) || self.judged_by_contents_alone()
+    }
+
+    /// True when no manifest state was available (the manifest was missing, or none
+    /// of its records could be read), so the segments were judged by their contents
+    /// alone. Then a segment a compaction had already retired, if it was still on
+    /// disk, cannot be told from a live one: a key deleted before that compaction
+    /// may read an older value again. Every key is then reported as possibly
+    /// affected ([`may_have_lost`](Self::may_have_lost)), and
+    /// [`lost_anything`](Self::lost_anything) is true.
+    ///
+    /// ```
+    /// assert!(!lsm_core::RepairReport::default().judged_by_contents_alone());
+    /// ```
+    pub fn judged_by_contents_alone(&self) -> bool {
+        matches!(
+            self.manifest,
+            ManifestFinding::Missing
+                | ManifestFinding::Damaged {
+                    records_used: 0,
+                    ..
+                }
+        )
     }
 
     /// True when the database needed no repair and nothing was found amiss.
@@ -293,7 +315,7 @@ impl RepairReport {
     /// assert!(!lsm_core::RepairReport::default().may_have_lost(b"k", Some(3)));
     /// ```
     pub fn may_have_lost(&self, key: &[u8], seq: Option<u64>) -> bool {
-        self.files.iter().any(|f| f.lost.covers(key, seq))
+        self.judged_by_contents_alone() || self.files.iter().any(|f| f.lost.covers(key, seq))
     }
 }
 
@@ -420,6 +442,14 @@ impl fmt::Display for RepairReport {
                 "manifest: damaged ({problem}); the state of its first {records_used} \
                  record(s) used, the old file kept in lost/"
             )?,
+        }
+        if self.judged_by_contents_alone() {
+            writeln!(
+                f,
+                "warning: without the manifest's state, a segment a compaction had \
+                 retired cannot be told from a live one: a key deleted before that \
+                 compaction may read an older value again"
+            )?;
         }
         for file in &self.files {
             let level = file
