@@ -62,6 +62,7 @@ mod engine;
 pub mod error;
 mod filenames;
 mod flush;
+mod lock_probe;
 pub mod fs;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
@@ -92,6 +93,7 @@ pub use destroy::{destroy, destroy_with_fs};
 pub use error::{Error, Result};
 pub use error::{InvalidArgumentKind, PoisonedBy};
 pub use explain::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKind};
+pub use lock_probe::is_locked;
 pub use options::{Compression, Options, WriteOptions};
 pub use read_path::read_only::ReadOnlyDb;
 pub use read_path::versions::Versions;
