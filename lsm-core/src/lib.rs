@@ -62,11 +62,11 @@ mod engine;
 pub mod error;
 mod filenames;
 mod flush;
-mod lock_probe;
 pub mod fs;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod lock_probe;
 mod memtable;
 mod metrics;
 pub mod options;

@@ -205,7 +205,10 @@ mod beside_a_writer_process {
                 assert_eq!(line, format!("key{i:06} = value-{i}"), "lsm scan: line {i}");
                 n += 1;
             }
-            assert!(n >= acked, "lsm scan: {n} keys, {acked} acknowledged before");
+            assert!(
+                n >= acked,
+                "lsm scan: {n} keys, {acked} acknowledged before"
+            );
             let key = format!("key{:06}", acked - 1);
             let out = run(env!("CARGO_BIN_EXE_lsm"), &[db, "get", &key]);
             assert!(out.status.success(), "lsm get: {}", text(&out));
@@ -215,7 +218,10 @@ mod beside_a_writer_process {
             );
             rounds += 1;
         }
-        let out = run(env!("CARGO_BIN_EXE_lsm"), &[db, "--read-only", "get", "key000000"]);
+        let out = run(
+            env!("CARGO_BIN_EXE_lsm"),
+            &[db, "--read-only", "get", "key000000"],
+        );
         assert!(out.status.success(), "lsm --read-only get: {}", text(&out));
         assert_eq!(String::from_utf8_lossy(&out.stdout), "value-0\n");
         assert!(out.stderr.is_empty(), "lsm --read-only get: {}", text(&out));

@@ -52,7 +52,10 @@ fn read_commands_beside_a_writer_read_its_state_and_say_so() {
         "apple = red\nbanana = yellow\n(2 keys)\n"
     );
     let out = run(LSM, &[dir, "scan", "--prefix", "app"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "apple = red\n(1 key)\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "apple = red\n(1 key)\n"
+    );
     let out = run(LSM, &[dir, "explain", "apple"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out, tmp.path()));
     // A missing key is still exit 1, as without a writer.
@@ -116,7 +119,11 @@ fn read_only_flag_never_takes_the_lock_nor_writes() {
     let out = run(LSM, &[dir, "--read-only", "get", "k"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out, tmp.path()));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v\n");
-    assert_eq!(stderr(&out, tmp.path()), "", "nobody held the lock: no note");
+    assert_eq!(
+        stderr(&out, tmp.path()),
+        "",
+        "nobody held the lock: no note"
+    );
     let out = run(LSM, &[dir, "--read-only", "put", "k", "w"]);
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!("read_only_write", stderr(&out, tmp.path()));
@@ -140,7 +147,10 @@ fn read_only_flag_never_takes_the_lock_nor_writes() {
 fn is_locked_tells_a_held_database_from_a_free_one() {
     let tmp = tempfile::tempdir().unwrap();
     assert!(!lsm_core::is_locked(tmp.path()).unwrap());
-    assert!(!tmp.path().join("LOCK").exists(), "the probe creates nothing");
+    assert!(
+        !tmp.path().join("LOCK").exists(),
+        "the probe creates nothing"
+    );
     let db = lsm_core::Db::open(tmp.path(), lsm_core::Options::default()).unwrap();
     assert!(lsm_core::is_locked(tmp.path()).unwrap());
     db.close().unwrap();

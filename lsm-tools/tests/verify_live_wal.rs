@@ -61,7 +61,10 @@ fn the_live_wal_tail_beside_a_writer_is_a_note_and_inner_damage_a_problem() {
     flip(&wal, last);
     flip(&wal, first);
     let report = verify_path(tmp.path(), None).unwrap();
-    assert!(!report.is_ok(), "inner damage beside a writer went unreported");
+    assert!(
+        !report.is_ok(),
+        "inner damage beside a writer went unreported"
+    );
     flip(&wal, first);
     drop(db);
 }

@@ -8,7 +8,7 @@ use clap::Parser;
 use lsm_core::Options;
 use lsm_tools::display::Style;
 use lsm_tools::shell::{
-    is_operation, Access, run_operation, LineOutcome, OperationLine, Session, ShellCommand,
+    is_operation, run_operation, Access, LineOutcome, OperationLine, Session, ShellCommand,
 };
 
 /// Open a database and run one command, or, without a command, read commands at a

@@ -203,7 +203,9 @@ impl Session {
                     out,
                 )?;
             }
-            ShellCommand::Stats => print_stats(&self.writer("stats")?.stats(), scope, out).map_err(out_err)?,
+            ShellCommand::Stats => {
+                print_stats(&self.writer("stats")?.stats(), scope, out).map_err(out_err)?
+            }
             ShellCommand::Flush => {
                 self.writer("flush")?.flush()?;
                 writeln!(out, "flushed").map_err(out_err)?;
