@@ -4,6 +4,11 @@
 //! result; [`Session::run_lines`] runs a scripted session (what the prompt does when
 //! standard input is not a terminal). `explain` renders the engine's own
 //! lookup trace ([`explain`](mod@explain), `Db::explain`).
+//!
+//! A database another process holds open is read through the engine's read-only
+//! open (`Db::open_read_only`), as is any database with `--read-only`
+//! ([`Session::open_read_only`]): read commands work, write commands fail
+//! ([`Access`]).
 
 pub mod command;
 pub mod explain;
