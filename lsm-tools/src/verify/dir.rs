@@ -118,7 +118,7 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
     for f in state.orphans() {
         match f.kind {
             FileName::Segment(n) => {
-                judge_unlisted(&f.name, n, audit, report);
+                judge_unlisted(&f.name, n, audit, state.writer_running, report);
                 // Its bytes are checked too: every file of the directory is.
                 if let Some(data) = read_unless_gone(dir, &f.name, report) {
                     verify_segment(data, &f.name, report);
@@ -151,7 +151,13 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
 }
 
 /// Reports a segment the manifest does not list, as the engine judges it.
-fn judge_unlisted(name: &str, number: u64, audit: Option<&FileAudit>, report: &mut Report) {
+fn judge_unlisted(
+    name: &str,
+    number: u64,
+    audit: Option<&FileAudit>,
+    writer_running: bool,
+    report: &mut Report,
+) {
     let Some(audit) = audit else {
         report.problems.push(Problem::file(
             name,
@@ -159,7 +165,12 @@ fn judge_unlisted(name: &str, number: u64, audit: Option<&FileAudit>, report: &m
         ));
         return;
     };
-    if audit.leftover_segments.contains(&number) {
+    if audit.leftover_segments.contains(&number) && writer_running {
+        report.notes.push(format!(
+            "{name}: not in the manifest yet, and every entry is held by live files (the \
+             output of the running writer's flush or compaction)"
+        ));
+    } else if audit.leftover_segments.contains(&number) {
         report.notes.push(format!(
             "{name}: not in the manifest, and every entry is held by live files (left by an \
              interrupted flush or compaction); the engine removes it on open"
