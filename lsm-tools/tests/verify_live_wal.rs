@@ -1,6 +1,8 @@
 //! `lsm-verify` on a database whose writer is running: the record being appended to
 //! the newest WAL is "being written", not damage; damage anywhere else in that WAL,
-//! or in a WAL nobody writes, is still reported.
+//! or in a WAL nobody writes, is still reported. Likewise a newest WAL numbered past
+//! the manifest's `next_file_number` is the writer's while it runs, and a problem
+//! once nobody holds the lock.
 
 mod common;
 
@@ -89,4 +91,40 @@ fn a_damaged_tail_is_a_problem_in_a_wal_at_rest() {
     let mut report = lsm_tools::verify::Report::default();
     verify_wal_tail(&data, "w", WalTail::BeingWritten, &mut report);
     assert_eq!(report.problems.len(), 1, "{:?}", report.notes);
+}
+
+#[test]
+fn a_wal_past_next_file_number_is_the_running_writers_only_while_it_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = lsm_core::Db::open(tmp.path(), lsm_core::Options::default()).unwrap();
+    write_some(&db);
+    // What a writer leaves between creating its next WAL (numbered from its own
+    // counter) and the manifest edit that records the counter: an empty WAL, the
+    // newest, numbered past the manifest's next_file_number.
+    let data = std::fs::read(newest_wal(tmp.path())).unwrap();
+    let header_end = read_wal_log(&data).unwrap().contents.records[0].end as usize;
+    let fresh = tmp.path().join("999999.wal");
+    std::fs::write(&fresh, &data[..header_end]).unwrap();
+    let report = verify_path(tmp.path(), None).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("999999.wal: created by the running writer")),
+        "{:?}",
+        report.notes
+    );
+    drop(db);
+    // Nobody holds the lock: the same file is a problem, as before.
+    std::fs::write(&fresh, &data[..header_end]).unwrap();
+    let report = verify_path(tmp.path(), None).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.to_string().contains("next_file_number")),
+        "{:?}",
+        report.problems
+    );
 }
