@@ -66,6 +66,7 @@ pub mod fs;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod lock_probe;
 mod memtable;
 mod metrics;
 pub mod options;
@@ -93,6 +94,7 @@ pub use destroy::{destroy, destroy_with_fs};
 pub use error::{Error, Result};
 pub use error::{InvalidArgumentKind, PoisonedBy};
 pub use explain::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKind};
+pub use lock_probe::is_locked;
 pub use options::{Compression, Options, WriteOptions};
 pub use read_path::read_only::ReadOnlyDb;
 pub use read_path::versions::Versions;

@@ -97,10 +97,10 @@ fn errors_in_a_session_are_printed_and_counted() {
 }
 
 #[test]
-fn a_locked_directory_is_refused_clearly() {
+fn a_write_to_a_locked_directory_is_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let db = lsm_core::Db::open(tmp.path(), lsm_core::Options::default()).unwrap();
-    let out = run(LSM, &[tmp.path().to_str().unwrap(), "get", "k"]);
+    let out = run(LSM, &[tmp.path().to_str().unwrap(), "put", "k", "v"]);
     assert_eq!(out.status.code(), Some(1));
     let err = redact_dir(&String::from_utf8_lossy(&out.stderr), tmp.path());
     insta::assert_snapshot!("locked", err);

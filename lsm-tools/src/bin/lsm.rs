@@ -8,15 +8,16 @@ use clap::Parser;
 use lsm_core::Options;
 use lsm_tools::display::Style;
 use lsm_tools::shell::{
-    is_operation, run_operation, LineOutcome, OperationLine, Session, ShellCommand,
+    is_operation, run_operation, Access, LineOutcome, OperationLine, Session, ShellCommand,
 };
 
 /// Open a database and run one command, or, without a command, read commands at a
 /// prompt (with line editing on a terminal; one command per line from a pipe). Keys
 /// and values are text, or hex with a 0x prefix. Type `help` at the prompt for the
 /// commands, `quit` to leave. Exit status: 0 on success, 1 when a command failed
-/// (including a `get` of a missing key) or the database cannot be opened, 2 on
-/// usage errors.
+/// (including a `get` of a missing key, and a write command in a read-only
+/// session) or the database cannot be opened, 2 on usage errors. A database that
+/// another process holds open is opened read-only (see --read-only).
 ///
 /// Operations on whole databases name their directories after the operation:
 /// `lsm checkpoint DIR DEST`, `lsm backup DIR BACKUP_DIR`,
@@ -31,8 +32,15 @@ struct Args {
     /// The database directory; it must hold a database unless --create is given.
     dir: PathBuf,
     /// Create the database (and the directory) when missing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "read_only")]
     create: bool,
+    /// Open the database read-only, never taking its lock (beside a running writer
+    /// or not): read commands see the state made durable when the shell started;
+    /// write commands (put, delete, flush, compact) and stats fail. Without it, a
+    /// database another process holds is opened this way anyway, with a note on
+    /// stderr.
+    #[arg(long)]
+    read_only: bool,
     /// Print keys and values in hex even when they are printable text.
     #[arg(long, global = true)]
     hex: bool,
@@ -55,13 +63,26 @@ fn main() -> ExitCode {
     }
     let args = Args::parse();
     let options = Options::default().with_create_if_missing(args.create);
-    let session = match Session::open(&args.dir, options, Style::from_flags(args.hex, args.full)) {
+    let style = Style::from_flags(args.hex, args.full);
+    let opened = if args.read_only {
+        Session::open_read_only(&args.dir, style)
+    } else {
+        Session::open(&args.dir, options, style)
+    };
+    let session = match opened {
         Ok(s) => s,
         Err(e) => {
             eprintln!("lsm: {e}");
             return ExitCode::from(1);
         }
     };
+    if session.access() == Access::ReadOnlyLocked {
+        eprintln!(
+            "lsm: {} is locked by another process: opened read-only (its state when the \
+             shell started; write commands fail)",
+            args.dir.display()
+        );
+    }
     let stdout = std::io::stdout();
     let ok = match &args.command {
         Some(cmd) => {

@@ -108,6 +108,7 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
                 .map(|k| show(k, whole)),
         })
         .collect();
+    let newest = state.wals.last().map(|w| w.number);
     let wals = state
         .wals
         .iter()
@@ -126,6 +127,9 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
                     seqs: first.zip(r.last_sequence()),
                     state: match r.torn_tail {
                         None => "clean".into(),
+                        Some(at) if state.writer_running && Some(w.number) == newest => {
+                            format!("being written by the running writer at offset {at}")
+                        }
                         Some(at) => format!("torn tail at offset {at} (dropped on recovery)"),
                     },
                 }
@@ -142,12 +146,12 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
         .collect();
     // The engine's own judgement of the files the manifest does not list (the rule
     // `Db::open` applies before it deletes anything).
-    let audit = lsm_core::audit_files(&state.dir);
+    let audit = &state.audit;
     let other_files = state
         .orphans()
         .iter()
         .map(|f| {
-            let why = match (f.kind, &audit) {
+            let why = match (f.kind, audit) {
                 (FileName::Segment(n), Ok(a)) if a.leftover_segments.contains(&n) => {
                     "segment not in the manifest, every entry held by live files; open removes it"
                 }
@@ -186,7 +190,7 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
             crate::files::segment_name(meta.file_number)
         ));
     }
-    match &audit {
+    match audit {
         Ok(a) if !a.unexplained_segments.is_empty() || a.missing_wal.is_some() => {
             let lines = a.problems();
             // Missing listed segments are reported above already.

@@ -4,6 +4,11 @@
 //! result; [`Session::run_lines`] runs a scripted session (what the prompt does when
 //! standard input is not a terminal). `explain` renders the engine's own
 //! lookup trace ([`explain`](mod@explain), `Db::explain`).
+//!
+//! A database another process holds open is read through the engine's read-only
+//! open (`Db::open_read_only`), as is any database with `--read-only`
+//! ([`Session::open_read_only`]): read commands work, write commands fail
+//! ([`Access`]).
 
 pub mod command;
 pub mod explain;
@@ -15,7 +20,7 @@ use std::ops::Bound;
 use std::path::Path;
 
 use clap::Parser;
-use lsm_core::{Db, Options};
+use lsm_core::{Db, Options, ReadOnlyDb};
 
 pub use command::{split_words, PromptCommand, PromptLine, ShellCommand};
 pub use ops::{is_operation, run_operation, Operation, OperationLine, OPERATIONS};
@@ -27,8 +32,60 @@ use crate::error::{Error, Result};
 
 /// An open database and how to print what it returns.
 pub struct Session {
-    db: Db,
+    db: Handle,
+    access: Access,
     style: Style,
+}
+
+/// How the session holds the database.
+enum Handle {
+    /// Opened with the lock: every command.
+    Writer(Db),
+    /// Opened with `Db::open_read_only`: reads only, from a view fixed at open.
+    Reader(ReadOnlyDb),
+}
+
+impl Handle {
+    fn get(&self, key: &[u8]) -> lsm_core::Result<Option<lsm_core::Bytes>> {
+        match self {
+            Handle::Writer(db) => db.get(key),
+            Handle::Reader(db) => db.get(key),
+        }
+    }
+
+    fn scan<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> lsm_core::Scan {
+        match self {
+            Handle::Writer(db) => db.scan(range),
+            Handle::Reader(db) => db.scan(range),
+        }
+    }
+
+    fn prefix(&self, prefix: Vec<u8>) -> lsm_core::Scan {
+        match self {
+            Handle::Writer(db) => db.prefix(prefix),
+            Handle::Reader(db) => db.prefix(prefix),
+        }
+    }
+
+    fn explain(&self, key: &[u8]) -> lsm_core::Result<lsm_core::LookupTrace> {
+        match self {
+            Handle::Writer(db) => db.explain(key),
+            Handle::Reader(db) => db.explain(key),
+        }
+    }
+}
+
+/// How a [`Session`] came to hold the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// As its writer (the lock taken): every command works.
+    Writer,
+    /// Read-only because another process holds the lock: read commands work on the
+    /// state that process had made durable when the session opened; write commands
+    /// fail.
+    ReadOnlyLocked,
+    /// Read-only because it was asked for (`--read-only`): the lock is never taken.
+    ReadOnly,
 }
 
 fn arg(text: &str) -> Result<Vec<u8>> {
@@ -37,39 +94,72 @@ fn arg(text: &str) -> Result<Vec<u8>> {
 
 impl Session {
     /// Opens the database in `dir`; creates it when missing only if
-    /// `options.create_if_missing` is set (the shell's `--create`).
+    /// `options.create_if_missing` is set (the shell's `--create`). When another
+    /// process holds the lock, the database is opened read-only instead
+    /// ([`Access::ReadOnlyLocked`]; see [`Session::access`]).
     ///
     /// # Errors
     /// `Usage` with a clear message when `dir` holds no database and creating one was
-    /// not asked for, or when another process holds the lock; engine errors.
+    /// not asked for; engine errors.
     pub fn open(dir: &Path, options: Options, style: Style) -> Result<Session> {
-        // Checked here, not left to the engine: its refusal comes after it has taken
-        // the lock, which leaves a `LOCK` file in a directory that is not a database.
-        if !options.create_if_missing && !dir.join("MANIFEST").is_file() {
-            let what = if dir.is_dir() {
-                "holds no database (no MANIFEST)"
-            } else {
-                "does not exist"
-            };
-            return Err(Error::Usage(format!(
-                "{} {what}; pass --create to create a database there",
-                dir.display()
-            )));
+        check_database(dir, options.create_if_missing)?;
+        match Db::open(dir, options) {
+            Ok(db) => Ok(Session {
+                db: Handle::Writer(db),
+                access: Access::Writer,
+                style,
+            }),
+            Err(lsm_core::Error::Locked { .. }) => Ok(Session {
+                db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
+                access: Access::ReadOnlyLocked,
+                style,
+            }),
+            Err(e) => Err(Error::Db(e)),
         }
-        let db = Db::open(dir, options).map_err(|e| match e {
-            lsm_core::Error::Locked { path } => Error::Usage(format!(
-                "{} is locked: another process has the database open (lsm-dump and lsm-verify \
-                 can read it without the lock)",
-                path.display()
-            )),
-            other => Error::Db(other),
-        })?;
-        Ok(Session { db, style })
     }
 
-    /// The open database.
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// Opens the database in `dir` for reading only, without ever taking its lock
+    /// (the shell's `--read-only`): beside a running writer or not, nothing in `dir`
+    /// is written.
+    ///
+    /// # Errors
+    /// `Usage` when `dir` holds no database; engine errors.
+    pub fn open_read_only(dir: &Path, style: Style) -> Result<Session> {
+        check_database(dir, false)?;
+        Ok(Session {
+            db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
+            access: Access::ReadOnly,
+            style,
+        })
+    }
+
+    /// How the database is held. After [`Session::open`], [`Access::ReadOnlyLocked`]
+    /// means another process held the lock.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The open database, when the session holds it as its writer.
+    pub fn db(&self) -> Option<&Db> {
+        match &self.db {
+            Handle::Writer(db) => Some(db),
+            Handle::Reader(_) => None,
+        }
+    }
+
+    /// The writer, or the error a write command gets in a read-only session.
+    fn writer(&self, what: &str) -> Result<&Db> {
+        match &self.db {
+            Handle::Writer(db) => Ok(db),
+            Handle::Reader(_) => Err(Error::Usage(if self.access == Access::ReadOnlyLocked {
+                format!(
+                    "`{what}` needs the database open as its writer, and another process \
+                     holds the lock (this session is read-only)"
+                )
+            } else {
+                format!("`{what}` needs the database open as its writer (--read-only given)")
+            })),
+        }
     }
 
     /// Runs one command given on the command line (`lsm DIR get KEY`), printing its
@@ -95,11 +185,11 @@ impl Session {
                 }
             }
             ShellCommand::Put { key, value } => {
-                self.db.put(arg(key)?, arg(value)?)?;
+                self.writer("put")?.put(arg(key)?, arg(value)?)?;
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Delete { key } => {
-                self.db.delete(arg(key)?)?;
+                self.writer("delete")?.delete(arg(key)?)?;
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Scan {
@@ -118,13 +208,15 @@ impl Session {
                     out,
                 )?;
             }
-            ShellCommand::Stats => print_stats(&self.db.stats(), scope, out).map_err(out_err)?,
+            ShellCommand::Stats => {
+                print_stats(&self.writer("stats")?.stats(), scope, out).map_err(out_err)?
+            }
             ShellCommand::Flush => {
-                self.db.flush()?;
+                self.writer("flush")?.flush()?;
                 writeln!(out, "flushed").map_err(out_err)?;
             }
             ShellCommand::Compact => {
-                self.db.compact()?;
+                self.writer("compact")?.compact()?;
                 writeln!(out, "compacted").map_err(out_err)?;
             }
             ShellCommand::Explain { key } => {
@@ -283,8 +375,29 @@ impl Session {
     /// # Errors
     /// Engine errors.
     pub fn close(self) -> Result<()> {
-        Ok(self.db.close()?)
+        match self.db {
+            Handle::Writer(db) => Ok(db.close()?),
+            Handle::Reader(_) => Ok(()),
+        }
     }
+}
+
+/// Refuses a `dir` that holds no database (unless it may be created), before the
+/// engine is asked: its refusal comes after it has taken the lock, which leaves a
+/// `LOCK` file in a directory that is not a database.
+fn check_database(dir: &Path, create: bool) -> Result<()> {
+    if create || dir.join("MANIFEST").is_file() {
+        return Ok(());
+    }
+    let what = if dir.is_dir() {
+        "holds no database (no MANIFEST)"
+    } else {
+        "does not exist"
+    };
+    Err(Error::Usage(format!(
+        "{} {what}; pass --create to create a database there",
+        dir.display()
+    )))
 }
 
 /// What running one prompt line did.

@@ -8,6 +8,13 @@
 //! lists. So [`DbState::load`] opens every live segment right after reading the
 //! manifest (an open file stays readable after it is unlinked) and starts over, up to
 //! a few times, when one is already gone.
+//!
+//! Beside a running writer (its lock held, `lsm_core::is_locked`) the directory
+//! changes all the time, so a load starts over, up to many times, until the manifest
+//! is the same after the read as before it, and judges the files the manifest does
+//! not list with the engine's own audit (`lsm_core::audit_files`) inside that same
+//! window. [`DbState::writer_running`] then tells the checks that the newest WAL's
+//! tail is being appended to.
 
 pub mod manifest;
 
@@ -27,6 +34,10 @@ pub use manifest::{ManifestEdit, ManifestState};
 
 /// How many times [`DbState::load`] starts over when a file vanishes under it.
 const LOAD_ATTEMPTS: usize = 5;
+
+/// How many times it starts over beside a running writer, which flushes and
+/// compacts while the directory is read.
+const LOAD_ATTEMPTS_BESIDE_WRITER: usize = 50;
 
 /// A file found in the directory.
 #[derive(Debug, Clone)]
@@ -137,6 +148,12 @@ pub struct DbState {
     /// Live segments the manifest names but that are missing (only when they were
     /// still missing after several attempts: a real problem).
     pub missing: Vec<(usize, SegmentMeta)>,
+    /// The engine's judgement of the directory's files (`lsm_core::audit_files`),
+    /// made while this picture was taken, or why it could not be made.
+    pub audit: std::result::Result<lsm_core::FileAudit, lsm_core::Error>,
+    /// True when the database's lock was held when the load started: a writer is
+    /// running, and the newest WAL's tail may be a record being appended.
+    pub writer_running: bool,
 }
 
 impl DbState {
@@ -147,17 +164,24 @@ impl DbState {
     /// # Errors
     /// When `dir` holds no `MANIFEST`, or on I/O errors.
     pub fn load(dir: &Path) -> Result<DbState> {
+        // A probe that fails is taken as "not locked": the stricter reading.
+        let writer_running = lsm_core::is_locked(dir).unwrap_or(false);
+        let attempts = if writer_running {
+            LOAD_ATTEMPTS_BESIDE_WRITER
+        } else {
+            LOAD_ATTEMPTS
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::load_once(dir, attempt == LOAD_ATTEMPTS) {
-                Err(Error::FileGone(_)) if attempt < LOAD_ATTEMPTS => continue,
+            match Self::load_once(dir, writer_running, attempt == attempts) {
+                Err(Error::FileGone(_)) if attempt < attempts => continue,
                 other => return other,
             }
         }
     }
 
-    fn load_once(dir: &Path, last_attempt: bool) -> Result<DbState> {
+    fn load_once(dir: &Path, writer_running: bool, last_attempt: bool) -> Result<DbState> {
         let manifest_path = dir.join("MANIFEST");
         let data = match std::fs::read(&manifest_path) {
             Ok(d) => d,
@@ -207,6 +231,13 @@ impl DbState {
             }
         }
         wals.sort_by_key(|w| w.number);
+        let audit = lsm_core::audit_files(dir);
+        // Beside a writer, the audit's own read may meet a file removed under it, or
+        // a state it catches between two steps of the writer: the whole picture is
+        // taken again, as `Db::open_read_only` does.
+        if writer_running && !last_attempt && audit.is_err() {
+            return Err(Error::FileGone(dir.to_path_buf()));
+        }
         // A flush or compaction that finished while we read may have deleted a WAL or
         // segment our copy of the manifest still needed, or added one it lacks: if the
         // manifest changed, our picture may be incomplete, so start over.
@@ -222,6 +253,8 @@ impl DbState {
             segments,
             wals,
             missing,
+            audit,
+            writer_running,
         })
     }
 

@@ -10,7 +10,7 @@ use lsm_core::FileAudit;
 use lsm_format::manifest::SegmentMeta;
 use lsm_format::Properties;
 
-use super::log::{verify_manifest, verify_wal};
+use super::log::{verify_manifest, verify_wal, verify_wal_tail, WalTail};
 use super::segment::verify_segment;
 use super::Report;
 use crate::display::{show, Style};
@@ -64,9 +64,16 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
     }
     check_overlaps(&state, report);
     let mut next_seq = 0;
+    let newest = state.wals.last().map(|w| w.number);
     for wal in &state.wals {
         let name = wal.name();
-        let seqs = verify_wal(&wal.data, &name, report);
+        let live_tail = state.writer_running && Some(wal.number) == newest;
+        let tail = if live_tail {
+            WalTail::BeingWritten
+        } else {
+            WalTail::AtRest
+        };
+        let seqs = verify_wal_tail(&wal.data, &name, tail, report);
         if let Some(first) = seqs.first {
             if first < next_seq {
                 report.problems.push(Problem::file(
@@ -76,14 +83,20 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
             }
         }
         next_seq = next_seq.max(seqs.next);
-        if wal.number >= next_file {
+        if wal.number >= next_file && state.writer_running {
+            // The running writer numbers a new WAL from its own counter and records
+            // the counter with its next manifest edit.
+            report.notes.push(format!(
+                "{name}: created by the running writer after the manifest's last edit"
+            ));
+        } else if wal.number >= next_file {
             report.problems.push(Problem::file(
                 &name,
                 format!("file number is not below the manifest's next_file_number {next_file}"),
             ));
         }
     }
-    let audit = match lsm_core::audit_files(dir) {
+    let audit = match &state.audit {
         Ok(audit) => Some(audit),
         Err(e) => {
             report.notes.push(format!(
@@ -92,7 +105,7 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
             None
         }
     };
-    if let Some(named) = audit.as_ref().and_then(|a| a.missing_wal) {
+    if let Some(named) = audit.and_then(|a| a.missing_wal) {
         report.problems.push(Problem::file(
             "MANIFEST",
             format!(
@@ -105,7 +118,7 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
     for f in state.orphans() {
         match f.kind {
             FileName::Segment(n) => {
-                judge_unlisted(&f.name, n, audit.as_ref(), report);
+                judge_unlisted(&f.name, n, audit, state.writer_running, report);
                 // Its bytes are checked too: every file of the directory is.
                 if let Some(data) = read_unless_gone(dir, &f.name, report) {
                     verify_segment(data, &f.name, report);
@@ -138,7 +151,13 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
 }
 
 /// Reports a segment the manifest does not list, as the engine judges it.
-fn judge_unlisted(name: &str, number: u64, audit: Option<&FileAudit>, report: &mut Report) {
+fn judge_unlisted(
+    name: &str,
+    number: u64,
+    audit: Option<&FileAudit>,
+    writer_running: bool,
+    report: &mut Report,
+) {
     let Some(audit) = audit else {
         report.problems.push(Problem::file(
             name,
@@ -146,7 +165,12 @@ fn judge_unlisted(name: &str, number: u64, audit: Option<&FileAudit>, report: &m
         ));
         return;
     };
-    if audit.leftover_segments.contains(&number) {
+    if audit.leftover_segments.contains(&number) && writer_running {
+        report.notes.push(format!(
+            "{name}: not in the manifest yet, and every entry is held by live files (the \
+             output of the running writer's flush or compaction)"
+        ));
+    } else if audit.leftover_segments.contains(&number) {
         report.notes.push(format!(
             "{name}: not in the manifest, and every entry is held by live files (left by an \
              interrupted flush or compaction); the engine removes it on open"
