@@ -93,11 +93,12 @@ impl Staging {
     ///
     /// # Errors
     /// `Io`: `AlreadyExists` for an existing `dest`, `InvalidInput` for a
-    /// destination without a UTF-8 name, and from creating the directory.
+    /// destination without a UTF-8 name, and from listing `dest`'s parent or
+    /// creating the directory.
     pub(crate) fn begin(fs: &FsRef, dest: &Path, what: &str) -> Result<Staging> {
         refuse_existing(fs, dest, what)?;
         let prefix = own_prefix(dest_name(dest)?);
-        remove_own_leftovers(fs, parent_of(dest), &prefix);
+        remove_own_leftovers(fs, parent_of(dest), &prefix)?;
         let (n, dir) = loop {
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let dir = dest.with_file_name(format!("{prefix}{n}"));
@@ -158,11 +159,17 @@ impl Drop for Staging {
 }
 
 /// Removes the staging directories of this process in `parent` that no running
-/// copy holds (names starting with `prefix` followed by a counter not in use).
-/// Best effort: a leftover that cannot be removed stays.
-fn remove_own_leftovers(fs: &FsRef, parent: &Path, prefix: &str) {
-    let Ok(names) = fs.list(parent) else {
-        return;
+/// copy holds (names starting with `prefix` followed by a counter not in use). A
+/// leftover that cannot be removed stays (and is logged).
+///
+/// # Errors
+/// `Io` when `parent` cannot be listed (a missing `parent` is fine: it has no
+/// leftovers, and creating the staging directory creates it).
+fn remove_own_leftovers(fs: &FsRef, parent: &Path, prefix: &str) -> Result<()> {
+    let names = match fs.list(parent) {
+        Ok(names) => names,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(parent, e)),
     };
     for name in names {
         let Some(n) = name
@@ -180,6 +187,7 @@ fn remove_own_leftovers(fs: &FsRef, parent: &Path, prefix: &str) {
             Err(e) => log::warn!("left the staging directory {}: {e}", dir.display()),
         }
     }
+    Ok(())
 }
 
 /// Removes a staging directory: its files, when all are files the engine writes
