@@ -9,19 +9,20 @@
 //! 3. under the version-set lock, take the current version and the manifest state
 //!    that describes it. Holding the version keeps its files on disk: a compaction
 //!    that retires one meanwhile removes it only when the last holder lets go;
-//! 4. hard-link each of its segments into the destination (segments are immutable;
-//!    where links are impossible, copy and fsync), then fsync the destination;
-//! 5. write the destination's manifest last (temporary file, fsync, rename, directory
-//!    fsync), with no WAL to replay and no file recorded dead, and fsync the parent
-//!    directory so the destination's own name is durable.
+//! 4. create a staging directory beside the destination (`.NAME.staging-PID-N`,
+//!    see `fs/staging.rs`) and hard-link each of the version's segments into it
+//!    (segments are immutable; where links are impossible, copy and fsync), then
+//!    fsync it;
+//! 5. write its manifest last (temporary file, fsync, rename, directory fsync), with
+//!    no WAL to replay and no file recorded dead;
+//! 6. rename the staging directory to the destination (never replacing one that
+//!    appeared meanwhile) and fsync the parent directory, which makes the name
+//!    durable.
 //!
-//! A crash before step 5 completes leaves no destination, an empty one (between
-//! creating it and linking the first segment) or one with segments but no manifest.
-//! `Db::open` refuses the last as corruption, and the empty one with `NotFound` when
-//! `create_if_missing` is false (with the default it would create a new, empty
-//! database there): delete it and take the checkpoint again.
+//! A crash before step 6 completes leaves no destination (at most a staging
+//! directory); after it, a complete one. On an error the staging directory is
+//! removed again.
 
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use lsm_format::manifest::ManifestState;
 
 use crate::error::{Error, Result};
 use crate::filenames;
+use crate::fs::staging::{self, Staging};
 use crate::version::manifest::ManifestWriter;
 use crate::version::Version;
 use crate::Db;
@@ -41,6 +43,14 @@ impl Db {
     /// files are hard-linked where the file system allows (so a checkpoint costs
     /// little space until the source compacts them away) and copied otherwise.
     /// Everything in `dest` is fsynced before the call returns.
+    ///
+    /// The copy is built in a staging directory beside `dest`, named
+    /// `.NAME.staging-PID-N` (NAME: `dest`'s name), and renamed to `dest` when
+    /// complete, so an interrupted checkpoint leaves no `dest` at all: a power loss
+    /// or kill at any moment leaves either no `dest` or a complete one. It may leave
+    /// the staging directory; a later checkpoint to the same `dest` in the same
+    /// process removes its own, and otherwise delete `.NAME.staging-*` by hand while
+    /// no checkpoint is running.
     ///
     /// ```
     /// use lsm_core::{Db, Options};
@@ -59,43 +69,29 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Io`] with kind `AlreadyExists` when `dest` exists (nothing is
-    /// written); [`Error::Io`] from creating, linking, copying or syncing (a partial
-    /// `dest` may be left: empty, which `Db::open` refuses only with
-    /// `create_if_missing(false)`, or with segments and no manifest, which it refuses
-    /// as corruption; delete it); the errors of [`Db::flush`].
+    /// [`Error::Io`] with kind `AlreadyExists` when `dest` exists, or appears
+    /// before the copy is renamed into place (it is never replaced); of kind
+    /// `InvalidInput` when `dest` has no UTF-8 name; [`Error::Io`] from creating,
+    /// linking, copying, syncing or renaming: `dest` is then not created (the
+    /// staging directory is removed when possible), except after a failed fsync of
+    /// the parent directory at the very end, when `dest` is complete but its name
+    /// may not survive a power loss; the errors of [`Db::flush`].
     pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         let env = &self.engine.env;
         let fs = &env.fs;
-        if fs.exists(dest) {
-            return Err(Error::io(
-                dest,
-                io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "a checkpoint needs a new directory",
-                ),
-            ));
-        }
+        staging::refuse_existing(fs, dest, "checkpoint")?;
         let (state, version) = self.frozen_view()?;
-        fs.create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
+        let staging = Staging::begin(fs, dest, "checkpoint")?;
+        let dir = staging.path();
         for file in version.levels().iter().flatten() {
-            let to = filenames::segment_path(dest, file.number());
+            let to = filenames::segment_path(dir, file.number());
             fs.link_or_copy(&file.path, &to)
                 .map_err(|e| Error::io(&to, e))?;
         }
-        fs.sync_dir(dest).map_err(|e| Error::io(dest, e))?;
-        ManifestWriter::create(fs, dest, &state.snapshot_edit())?;
-        // A bare relative name's parent is the current directory (`parent()` is
-        // empty then); the root has none and is never a destination (it exists).
-        if let Some(parent) = dest.parent() {
-            let parent = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
-        }
+        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        ManifestWriter::create(fs, dir, &state.snapshot_edit())?;
+        staging.commit()?;
         drop(version);
         log::info!(
             "checkpoint of {} written to {}",

@@ -532,13 +532,26 @@ fn a_crash_at_every_operation_of_a_delete_keeps_the_other_backups() {
     }
 }
 
-/// A power cut at every file operation of a restore: the destination either opens to
-/// exactly the backed-up state or is refused with a clear error; it never opens to
-/// anything else.
+/// The names in `/` besides the database, the backups, `dest` and staging
+/// directories of `dest`.
+fn strays(fs: &FsRef, dest: &str) -> Vec<String> {
+    let staging = format!(".{dest}.staging-");
+    fs.list(Path::new("/"))
+        .unwrap()
+        .into_iter()
+        .filter(|n| !["db", "b", dest].contains(&n.as_str()) && !n.starts_with(&staging))
+        .collect()
+}
+
+/// A power cut at every file operation of a restore, each crashed in the 4 modes:
+/// the destination is absent or, opened with the default options (which create a
+/// missing database), holds exactly the backed-up state; a finished restore always
+/// opens. Nothing but the destination and a staging directory appears beside it,
+/// and a new restore on the crashed disk removes that staging directory.
 #[test]
-fn a_crash_at_every_operation_of_a_restore_never_leaves_a_dest_that_opens_wrong() {
+fn a_crash_at_every_operation_of_a_restore_leaves_no_dest_or_an_exact_one() {
     let (disk, first, _) = crash_setup();
-    let (mut refused, mut whole) = (0, 0);
+    let (mut absent, mut whole, mut staged) = (0, 0, 0);
     for ops in 0.. {
         let run = disk.crash(CrashMode::DropUnsynced, 0);
         run.power_off_after(ops);
@@ -550,24 +563,31 @@ fn a_crash_at_every_operation_of_a_restore_never_leaves_a_dest_that_opens_wrong(
         );
         for mode in CrashMode::ALL {
             let image = run.crash(mode, ops);
-            match Db::open_with_fs("/dest", no_create(), image.fs_ref()) {
-                Ok(db) => {
-                    assert!(
-                        all(&db) == first,
-                        "cut after {ops}: opened to a wrong state"
+            let fs = image.fs_ref();
+            assert_eq!(strays(&fs, "dest"), Vec::<String>::new(), "cut after {ops}");
+            let names = fs.list(Path::new("/")).unwrap();
+            staged += usize::from(names.iter().any(|n| n.starts_with(".dest.staging-")));
+            if fs.exists(Path::new("/dest")) {
+                let db = Db::open_with_fs("/dest", small_options(), fs.clone())
+                    .unwrap_or_else(|e| panic!("cut after {ops}, {mode:?}: does not open: {e}"));
+                assert!(
+                    all(&db) == first,
+                    "cut after {ops}, {mode:?}: opened to a wrong state"
+                );
+                whole += 1;
+            } else {
+                assert!(!finished, "a finished restore left no dest ({mode:?})");
+                absent += 1;
+                if mode == CrashMode::DropUnsynced {
+                    // The next restore succeeds and sweeps the leftover.
+                    lsm_core::restore_with_fs("/b", 1, "/dest", fs.clone()).unwrap();
+                    assert_eq!(
+                        fs.list(Path::new("/")).unwrap(),
+                        ["b", "db", "dest"],
+                        "cut after {ops}: a leftover stays"
                     );
-                    whole += 1;
-                }
-                Err(e) => {
-                    assert!(
-                        e.is_corruption() || matches!(e, Error::Io { .. }),
-                        "cut after {ops}: {e}"
-                    );
-                    assert!(
-                        !finished || mode != CrashMode::DropUnsynced,
-                        "a finished restore does not open: {e}"
-                    );
-                    refused += 1;
+                    let db = Db::open_with_fs("/dest", no_create(), fs.clone()).unwrap();
+                    assert!(all(&db) == first);
                 }
             }
             // The backup itself is untouched by a restore.
@@ -577,8 +597,60 @@ fn a_crash_at_every_operation_of_a_restore_never_leaves_a_dest_that_opens_wrong(
             break;
         }
     }
-    assert!(whole > 0 && refused > 0);
-    println!("{refused} partial restores refused, {whole} whole");
+    assert!(whole > 0 && absent > 0 && staged > 0);
+    println!(
+        "{absent} absent destinations ({staged} images with a staging directory), {whole} whole"
+    );
+}
+
+/// An I/O error at every file operation of a restore, of each kind in turn: the
+/// call fails and leaves no destination (and no staging directory, unless the fault
+/// hit its removal), or the destination opens to exactly the backed-up state (also
+/// when only the final fsync of the parent failed); the next restore succeeds.
+#[test]
+fn an_io_error_at_any_operation_of_a_restore_leaves_no_dest_or_an_exact_one() {
+    let (disk, first, _) = crash_setup();
+    let mut injected = 0;
+    for kind in FaultKind::ALL {
+        for k in 1.. {
+            let run = disk.crash(CrashMode::DropUnsynced, 0);
+            let faulty = FaultFs::new(run.fs_ref());
+            faulty.fail(kind, k, FaultMode::Once);
+            let result = lsm_core::restore_with_fs("/b", 1, "/dest", faulty.fs_ref());
+            let hit = faulty.injected() > 0;
+            faulty.clear();
+            let when = format!("{kind:?} #{k}: {result:?}");
+            assert!(hit || result.is_ok(), "{when}: failed with no fault");
+            let fs = run.fs_ref();
+            assert_eq!(strays(&fs, "dest"), Vec::<String>::new(), "{when}");
+            if fs.exists(Path::new("/dest")) {
+                let db = Db::open_with_fs("/dest", no_create(), fs.clone())
+                    .unwrap_or_else(|e| panic!("{when}: does not open: {e}"));
+                assert!(all(&db) == first, "{when}: opened to a wrong state");
+            } else {
+                assert!(result.is_err(), "{when}: Ok without a dest");
+                let cleanup = [FaultKind::List, FaultKind::Remove, FaultKind::RemoveDir];
+                if !cleanup.contains(&kind) {
+                    assert_eq!(fs.list(Path::new("/")).unwrap(), ["b", "db"], "{when}");
+                }
+                lsm_core::restore_with_fs("/b", 1, "/dest", fs.clone()).unwrap();
+                assert_eq!(
+                    fs.list(Path::new("/")).unwrap(),
+                    ["b", "db", "dest"],
+                    "{when}"
+                );
+                let db = Db::open_with_fs("/dest", no_create(), fs.clone()).unwrap();
+                assert!(all(&db) == first, "{when}: the retried restore is wrong");
+            }
+            lsm_core::verify_backup_with_fs("/b", 1, fs).unwrap();
+            if !hit {
+                break;
+            }
+            injected += 1;
+        }
+    }
+    assert!(injected > 10, "only {injected} faults hit");
+    println!("{injected} faults injected");
 }
 
 /// An I/O error at every file operation of a backup, of each kind in turn: the call

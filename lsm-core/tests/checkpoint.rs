@@ -1,15 +1,16 @@
 //! `Db::checkpoint`: a copy taken while the database runs holds everything
 //! acknowledged before the call, is a prefix of the history, opens on its own, and a
-//! crash while it is written never leaves a copy that opens to a wrong state.
+//! crash or an I/O error while it is written leaves no copy or a complete one.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::small_options;
-use lsm_core::fs::{CrashMode, SimFs};
+use lsm_core::fs::{CrashMode, FaultFs, FaultKind, FaultMode, FileSystem, SimFs};
 use lsm_core::{Db, Error};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -163,13 +164,24 @@ fn checkpoints_beside_a_writer_and_compactions_are_prefixes() {
     println!("{taken} checkpoints");
 }
 
+/// The names in `dir` that are not `keep` nor a staging directory of `dest_name`.
+fn strays(fs: &SimFs, dir: &str, keep: &[&str], dest_name: &str) -> Vec<String> {
+    let staging = format!(".{dest_name}.staging-");
+    fs.list(Path::new(dir))
+        .unwrap()
+        .into_iter()
+        .filter(|n| !keep.contains(&n.as_str()) && !n.starts_with(&staging))
+        .collect()
+}
+
 /// A power cut at every file operation of a checkpoint, each crashed in the 4
-/// modes: the source keeps every synced write, and the copy is absent, refused
-/// (`NotFound` for an empty directory, `Corruption` for segments without a
-/// manifest) or opens to exactly the state of the call; a finished checkpoint always
-/// opens.
+/// modes: the source keeps every synced write, and the copy is absent or, opened
+/// with the default options (which create a missing database), holds exactly the
+/// state of the call; a finished checkpoint always opens. Nothing but the copy and
+/// a staging directory appears beside it, and a new checkpoint on the crashed disk
+/// removes that staging directory.
 #[test]
-fn a_crash_while_checkpointing_never_leaves_a_copy_that_opens_wrong() {
+fn a_crash_while_checkpointing_leaves_no_copy_or_an_exact_one() {
     let options = small_options();
     let mut model = Map::new();
     let disk = SimFs::new();
@@ -182,7 +194,7 @@ fn a_crash_while_checkpointing_never_leaves_a_copy_that_opens_wrong() {
         }
         db.close().unwrap();
     }
-    let (mut refused, mut whole) = (0, 0);
+    let (mut absent, mut whole, mut staged) = (0, 0, 0);
     for ops in 0.. {
         let run = disk.crash(CrashMode::DropUnsynced, 0);
         let db = Db::open_with_fs("/live", options.clone(), run.fs_ref()).unwrap();
@@ -201,39 +213,111 @@ fn a_crash_while_checkpointing_never_leaves_a_copy_that_opens_wrong() {
                 all(&source) == model,
                 "the source lost data (cut after {ops})"
             );
-            drop(source);
-            match Db::open_with_fs(
-                "/copy",
-                options.clone().with_create_if_missing(false),
-                image.fs_ref(),
-            ) {
-                Ok(copy) => {
-                    assert!(
-                        all(&copy) == model,
-                        "a copy opened to a wrong state (cut after {ops})"
+            assert_eq!(
+                strays(&image, "/", &["live", "copy"], "copy"),
+                Vec::<String>::new()
+            );
+            let names = image.list(Path::new("/")).unwrap();
+            staged += usize::from(names.iter().any(|n| n.starts_with(".copy.staging-")));
+            if image.exists(Path::new("/copy")) {
+                let copy = Db::open_with_fs("/copy", options.clone(), image.fs_ref())
+                    .unwrap_or_else(|e| {
+                        panic!("a copy does not open (cut after {ops}, {mode:?}): {e}")
+                    });
+                assert!(
+                    all(&copy) == model,
+                    "a copy opened to a wrong state (cut after {ops}, {mode:?})"
+                );
+                whole += 1;
+            } else {
+                assert!(!finished, "a finished checkpoint left no copy ({mode:?})");
+                absent += 1;
+                if mode == CrashMode::DropUnsynced {
+                    // The next checkpoint succeeds and sweeps the leftover.
+                    source.checkpoint("/copy").unwrap();
+                    assert_eq!(
+                        image.list(Path::new("/")).unwrap(),
+                        ["copy", "live"],
+                        "cut after {ops}: a leftover stays"
                     );
-                    whole += 1;
-                }
-                Err(e) => {
-                    // No copy, an empty directory (`NotFound`: no database here), or
-                    // segments without a manifest (`Corruption`).
-                    let absent = matches!(&e, Error::Io { source, .. }
-                        if source.kind() == std::io::ErrorKind::NotFound);
-                    assert!(absent || e.is_corruption(), "cut after {ops}: {e}");
-                    assert!(
-                        !finished,
-                        "a finished checkpoint does not open ({mode:?}): {e}"
-                    );
-                    refused += 1;
+                    let copy = Db::open_with_fs("/copy", options.clone(), image.fs_ref()).unwrap();
+                    assert!(all(&copy) == model);
                 }
             }
+            drop(source);
         }
         if finished {
             break;
         }
     }
-    assert!(whole > 0 && refused > 0);
-    println!("{refused} partial copies refused, {whole} whole");
+    assert!(whole > 0 && absent > 0 && staged > 0);
+    println!("{absent} absent copies ({staged} images with a staging directory), {whole} whole");
+}
+
+/// An I/O error at every file operation of a checkpoint, of each kind in turn: the
+/// call fails and leaves no copy and no staging directory, or it succeeds (or fails
+/// only in the final fsync of the parent) with a copy that opens to exactly the
+/// state of the call; the source stays usable for the next checkpoint.
+#[test]
+fn an_io_error_while_checkpointing_leaves_no_copy_or_an_exact_one() {
+    let options = small_options();
+    let mut model = Map::new();
+    let disk = SimFs::new();
+    {
+        let db = Db::open_with_fs("/live", options.clone(), disk.fs_ref()).unwrap();
+        for i in 0..600u64 {
+            let v = format!("v{i}").into_bytes();
+            db.put(key(i % 250), &v).unwrap();
+            model.insert(key(i % 250), v);
+        }
+        db.close().unwrap();
+    }
+    let (mut injected, mut retried) = (0, 0);
+    for kind in FaultKind::ALL {
+        for k in 1.. {
+            let run = disk.crash(CrashMode::DropUnsynced, 0);
+            let faulty = FaultFs::new(run.fs_ref());
+            let db = Db::open_with_fs("/live", options.clone(), faulty.fs_ref()).unwrap();
+            faulty.fail(kind, k, FaultMode::Once);
+            let result = db.checkpoint("/copy");
+            let hit = faulty.injected() > 0;
+            faulty.clear();
+            let when = format!("{kind:?} #{k}: {result:?}");
+            assert!(hit || result.is_ok(), "{when}: failed with no fault");
+            if run.exists(Path::new("/copy")) {
+                let copy = Db::open_with_fs("/copy", options.clone(), run.fs_ref())
+                    .unwrap_or_else(|e| panic!("{when}: the copy does not open: {e}"));
+                assert!(all(&copy) == model, "{when}: the copy is wrong");
+            } else {
+                assert!(result.is_err(), "{when}: Ok without a copy");
+                assert_eq!(strays(&run, "/", &["live"], "copy"), Vec::<String>::new());
+                // The staging directory is removed, unless the fault hit that.
+                let cleanup = [FaultKind::List, FaultKind::Remove, FaultKind::RemoveDir];
+                if !cleanup.contains(&kind) {
+                    assert_eq!(run.list(Path::new("/")).unwrap(), ["live"], "{when}");
+                }
+                // The next checkpoint to the same place sweeps any leftover.
+                if db.checkpoint("/copy").is_ok() {
+                    retried += 1;
+                    assert_eq!(
+                        run.list(Path::new("/")).unwrap(),
+                        ["copy", "live"],
+                        "{when}"
+                    );
+                    let copy = Db::open_with_fs("/copy", options.clone(), run.fs_ref()).unwrap();
+                    assert!(all(&copy) == model, "{when}: the retried copy is wrong");
+                }
+            }
+            drop(db);
+            if !hit {
+                break;
+            }
+            injected += 1;
+        }
+    }
+    assert!(injected > 10, "only {injected} faults hit");
+    assert!(retried > 0);
+    println!("{injected} faults injected, {retried} checkpoints retried");
 }
 
 /// Checkpoints under load: writer threads each own a set of keys and record their
@@ -499,7 +583,8 @@ mod gate {
     pub struct GateFs {
         pub inner: FsRef,
         pub gate: Arc<Gate>,
-        /// Directory operations in order: `("create_dir_all" | "sync_dir", path)`.
+        /// Directory operations in order: `("create_dir_all" | "sync_dir", path)`, and
+        /// `("rename_dir", to)`.
         pub dir_ops: Arc<Mutex<Vec<(&'static str, std::path::PathBuf)>>>,
     }
 
@@ -526,6 +611,14 @@ mod gate {
         }
         fn remove(&self, path: &Path) -> io::Result<()> {
             self.inner.remove(path)
+        }
+        fn rename_dir(&self, from: &Path, to: &Path) -> io::Result<()> {
+            let op = ("rename_dir", to.to_path_buf());
+            self.dir_ops.lock().unwrap().push(op);
+            self.inner.rename_dir(from, to)
+        }
+        fn remove_dir(&self, path: &Path) -> io::Result<()> {
+            self.inner.remove_dir(path)
         }
         fn sync_dir(&self, path: &Path) -> io::Result<()> {
             let op = ("sync_dir", path.to_path_buf());
@@ -637,9 +730,9 @@ fn a_compaction_retiring_the_inputs_during_a_checkpoint_does_not_break_it() {
     }
 }
 
-/// The directory holding `dest` is fsynced after `dest` was created (so the new
-/// name survives a power loss), also when `dest` is a bare relative name, whose
-/// parent is the current directory.
+/// The directory holding `dest` is fsynced after the copy was renamed to `dest` (so
+/// the new name survives a power loss), also when `dest` is a bare relative name,
+/// whose parent is the current directory.
 #[test]
 fn the_parent_of_a_relative_destination_is_synced() {
     let sim = SimFs::new();
@@ -657,14 +750,14 @@ fn the_parent_of_a_relative_destination_is_synced() {
         let ops = dir_ops.lock().unwrap().clone();
         let created = ops
             .iter()
-            .position(|(op, p)| *op == "create_dir_all" && p == std::path::Path::new(dest))
-            .unwrap_or_else(|| panic!("{dest} was not created: {ops:?}"));
+            .position(|(op, p)| *op == "rename_dir" && p == std::path::Path::new(dest))
+            .unwrap_or_else(|| panic!("nothing was renamed to {dest}: {ops:?}"));
         assert!(
             ops[created..]
                 .iter()
                 .any(|(op, p)| *op == "sync_dir"
                     && parents.iter().any(|q| p == std::path::Path::new(q))),
-            "the directory holding {dest} was not synced after creating it: {ops:?}"
+            "the directory holding {dest} was not synced after the rename: {ops:?}"
         );
         let copy = Db::open_with_fs(dest, small_options(), fs.clone()).unwrap();
         assert_eq!(copy.get("k").unwrap().as_deref(), Some(&b"v"[..]));

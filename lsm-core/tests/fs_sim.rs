@@ -214,6 +214,78 @@ fn power_cut_at_every_step_of_atomic_replace() {
     assert!(completed);
 }
 
+/// The staging protocol of checkpoints and restores (build a directory under a
+/// temporary name, sync its files and itself, rename it into place, sync the
+/// parent), cut off by a power loss after every possible number of operations: the
+/// final name is always either missing or the whole directory, and present once the
+/// protocol returned. Then the leftover is removed (files, then the directory), cut
+/// at every step: the staging directory is whole or gone, never the final name.
+#[test]
+fn power_cut_at_every_step_of_a_directory_built_aside_and_renamed() {
+    let (stage, dest) = (Path::new("/db/.copy.tmp"), Path::new("/db/copy"));
+    let build = |fs: &SimFs| -> io::Result<()> {
+        fs.create_dir_all(stage)?;
+        for name in ["a", "b"] {
+            let mut f = fs.create(&stage.join(name))?;
+            f.write_all(name.as_bytes())?;
+            f.sync()?;
+        }
+        fs.sync_dir(stage)?;
+        fs.rename_dir(stage, dest)?;
+        fs.sync_dir(Path::new(DIR))
+    };
+    let mut completed = false;
+    for budget in 0.. {
+        let fs = disk();
+        fs.power_off_after(budget);
+        let outcome = build(&fs);
+        for mode in CrashMode::ALL {
+            for seed in 0..4 {
+                let image = fs.crash(mode, seed);
+                if image.exists(dest) {
+                    assert_eq!(image.read_file(&dest.join("a")).unwrap(), b"a");
+                    assert_eq!(image.read_file(&dest.join("b")).unwrap(), b"b");
+                    assert!(!image.exists(stage), "budget {budget}: both names");
+                } else {
+                    assert!(outcome.is_err(), "budget {budget} {mode:?}: no dest");
+                }
+            }
+        }
+        if outcome.is_ok() {
+            completed = true;
+            break;
+        }
+        assert!(fs.is_powered_off());
+    }
+    assert!(completed);
+
+    let remove = |fs: &SimFs| -> io::Result<()> {
+        for name in ["a", "b"] {
+            fs.remove(&stage.join(name))?;
+        }
+        fs.remove_dir(stage)?;
+        fs.sync_dir(Path::new(DIR))
+    };
+    for budget in 0.. {
+        let fs = disk();
+        fs.create_dir_all(stage).unwrap();
+        write(&fs, ".copy.tmp/a", b"a", true);
+        write(&fs, ".copy.tmp/b", b"b", true);
+        fs.sync_dir(stage).unwrap();
+        fs.power_off_after(budget);
+        let outcome = remove(&fs);
+        let image = fs.crash(CrashMode::DropUnsynced, 0);
+        assert!(!image.exists(dest));
+        if outcome.is_ok() {
+            assert_eq!(image.list(Path::new(DIR)).unwrap(), Vec::<String>::new());
+            break;
+        }
+        // Removals of files not followed by a sync of the directory come back.
+        assert_eq!(image.read_file(&stage.join("a")).unwrap(), b"a");
+        assert_eq!(image.read_file(&stage.join("b")).unwrap(), b"b");
+    }
+}
+
 /// One step of a random single-file history.
 #[derive(Debug, Clone)]
 enum Step {

@@ -6,33 +6,41 @@
 //!    catalog and check it: its checksum, its manifest against its file list;
 //! 3. check every shared file's size and checksum before writing anything, so a
 //!    damaged backup is refused with `Corruption` and no destination at all;
-//! 4. copy each file to `dest/NNNNNN.seg` (a copy: compacting the restored database
-//!    must not touch the backup), checking the checksum again, and fsync each; fsync
-//!    `dest`;
-//! 5. write `dest`'s manifest last (temporary file, fsync, rename, directory fsync),
-//!    as a checkpoint does, then fsync the parent directory.
+//! 4. create a staging directory beside the destination (`.NAME.staging-PID-N`,
+//!    see `fs/staging.rs`), copy each file to `NNNNNN.seg` in it (a copy:
+//!    compacting the restored database must not touch the backup), checking the
+//!    checksum again, and fsync each; fsync the staging directory;
+//! 5. write its manifest last (temporary file, fsync, rename, directory fsync), as a
+//!    checkpoint does;
+//! 6. rename the staging directory to the destination (never replacing one that
+//!    appeared meanwhile), then fsync the parent directory.
 //!
-//! A crash before step 5 completes leaves a destination without a manifest: one
-//! holding segments, which `Db::open` refuses (segments but no manifest), or an empty
-//! one (nothing was restored). Delete it and restore again.
+//! A crash before step 6 completes leaves no destination (at most a staging
+//! directory); after it, a complete one. On an error the staging directory is
+//! removed again.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::dir::BackupDir;
 use super::{copy, BackupInfo};
 use crate::error::{Error, Result};
 use crate::filenames;
+use crate::fs::staging::{self, Staging};
 use crate::fs::{FsRef, RealFs};
 use crate::version::manifest::ManifestWriter;
 
 /// Restores backup `id` of `backup_dir` into `dest`, a new directory, and returns
 /// what it holds. [`Db::open`](crate::Db::open) then opens `dest` to exactly the
 /// state the backup was taken at. Every file is copied (never linked) and checked
-/// against its checksum, and everything is fsynced before the call returns. On an
-/// error after `dest` was created, the files written and the directory are removed
-/// again.
+/// against its checksum, and everything is fsynced before the call returns.
+///
+/// The copy is built in a staging directory beside `dest`, named
+/// `.NAME.staging-PID-N` (NAME: `dest`'s name), and renamed to `dest` when
+/// complete: an error, a kill or a power loss at any moment leaves either no `dest`
+/// or a complete one. On an error the staging directory is removed; one left by a
+/// crash is removed by a later restore to the same `dest` in the same process, and
+/// otherwise by hand (delete `.NAME.staging-*` while no restore is running).
 ///
 /// ```
 /// use lsm_core::{Db, Options};
@@ -53,7 +61,11 @@ use crate::version::manifest::ManifestWriter;
 /// - [`Error::Io`] of kind `AlreadyExists` when `dest` exists, of kind `NotFound`
 ///   when `backup_dir` is not a backup directory or has no backup `id`, of kind
 ///   `WouldBlock` when a backup or delete holds it (nothing is written in these
-///   cases), and from copying or syncing;
+///   cases), of kind `AlreadyExists` too when `dest` appears before the copy is
+///   renamed into place (it is never replaced), of kind `InvalidInput` when `dest`
+///   has no UTF-8 name, and from copying, syncing or renaming: `dest` is then not
+///   created, except after a failed fsync of the parent directory at the very
+///   end, when `dest` is complete but its name may not survive a power loss;
 /// - [`Error::Corruption`] naming the damaged catalog or shared file; `dest` is not
 ///   created.
 pub fn restore(
@@ -61,24 +73,13 @@ pub fn restore(
     id: u64,
     dest: impl AsRef<Path>,
 ) -> Result<BackupInfo> {
-    let dest = dest.as_ref();
-    let mut written = Vec::new();
     let fs: FsRef = Arc::new(RealFs);
-    let result = restore_into(&fs, backup_dir.as_ref(), id, dest, &mut written);
-    if result.is_err() && !written.is_empty() {
-        // Only what this call wrote, then the directory it created (if now empty).
-        for file in written.iter().skip(1) {
-            let _ = std::fs::remove_file(file);
-        }
-        let _ = std::fs::remove_dir(dest);
-    }
-    result
+    restore_into(&fs, backup_dir.as_ref(), id, dest.as_ref())
 }
 
-/// Like [`restore`], doing all file I/O through `fs`. On an error after `dest` was
-/// created, `dest` is left as it is (the [`FileSystem`](crate::fs::FileSystem) trait
-/// cannot remove a directory): it holds no manifest, so `Db::open` refuses it when it
-/// holds segments; delete it before restoring again.
+/// Like [`restore`], doing all file I/O through `fs`, which must implement
+/// [`FileSystem::rename_dir`](crate::fs::FileSystem::rename_dir) and
+/// [`FileSystem::remove_dir`](crate::fs::FileSystem::remove_dir).
 ///
 /// ```
 /// use lsm_core::{Db, Options};
@@ -103,26 +104,11 @@ pub fn restore_with_fs(
     dest: impl AsRef<Path>,
     fs: FsRef,
 ) -> Result<BackupInfo> {
-    restore_into(&fs, backup_dir.as_ref(), id, dest.as_ref(), &mut Vec::new())
+    restore_into(&fs, backup_dir.as_ref(), id, dest.as_ref())
 }
 
-/// The restore; `written` collects `dest` (first) and every file created in it.
-fn restore_into(
-    fs: &FsRef,
-    backup_dir: &Path,
-    id: u64,
-    dest: &Path,
-    written: &mut Vec<PathBuf>,
-) -> Result<BackupInfo> {
-    if fs.exists(dest) {
-        return Err(Error::io(
-            dest,
-            io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "a restore needs a new directory",
-            ),
-        ));
-    }
+fn restore_into(fs: &FsRef, backup_dir: &Path, id: u64, dest: &Path) -> Result<BackupInfo> {
+    staging::refuse_existing(fs, dest, "restore")?;
     let dir = BackupDir::new(fs, backup_dir);
     dir.require()?;
     let _lock = dir.lock()?;
@@ -133,20 +119,15 @@ fn restore_into(
         copy::verify_file(fs, &shared.join(file.shared_name()), file)?;
     }
 
-    fs.create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
-    written.push(dest.to_path_buf());
+    let staging = Staging::begin(fs, dest, "restore")?;
+    let dir = staging.path();
     for file in &catalog.files {
-        let to = filenames::segment_path(dest, file.number);
-        written.push(to.clone());
+        let to = filenames::segment_path(dir, file.number);
         copy::copy_checked(fs, &shared.join(file.shared_name()), &to, file)?;
     }
-    fs.sync_dir(dest).map_err(|e| Error::io(dest, e))?;
-    written.push(dest.join(filenames::MANIFEST_TMP));
-    written.push(dest.join(filenames::MANIFEST));
-    ManifestWriter::create(fs, dest, &edit)?;
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
-    }
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    ManifestWriter::create(fs, dir, &edit)?;
+    staging.commit()?;
     log::info!(
         "backup {id} of {} restored to {}",
         backup_dir.display(),

@@ -11,6 +11,12 @@
 //! - a created, renamed or removed directory entry survives power loss only after
 //!   [`FileSystem::sync_dir`] on its directory returned `Ok`;
 //! - [`FileSystem::rename`] atomically replaces the target;
+//! - [`FileSystem::rename_dir`] atomically moves a whole directory and never
+//!   replaces anything: it fails with `AlreadyExists` when the target exists; the
+//!   move survives power loss only after [`FileSystem::sync_dir`] on the parent
+//!   (both parents, when they differ) returned `Ok`, and until then a power loss
+//!   leaves the directory under its old name;
+//! - [`FileSystem::remove_dir`] removes only an empty directory;
 //! - [`FileSystem::map`] is only called on files that are complete and never written
 //!   again (finished segments); the positional reads a [`MappedFile`] may offer read
 //!   the same bytes as the mapping;
@@ -31,6 +37,7 @@ pub mod fault;
 mod real;
 #[cfg(any(test, feature = "testing"))]
 pub mod sim;
+pub(crate) mod staging;
 
 #[cfg(any(test, feature = "testing"))]
 pub use fault::{FaultFs, FaultKind, FaultMode, InjectedFault};
@@ -151,6 +158,32 @@ pub trait FileSystem: Send + Sync + 'static {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Atomically renames the directory `from` (with everything in it) to `to`,
+    /// which must not exist: fails with `io::ErrorKind::AlreadyExists`, changing
+    /// nothing, when `to` exists, even as an empty directory. The new name is durable
+    /// once the parent directories of both names are synced.
+    ///
+    /// The default fails with `io::ErrorKind::Unsupported`; every file system of this
+    /// crate implements it, and a wrapper around another file system must forward it.
+    fn rename_dir(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let _ = (from, to);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this file system cannot rename directories",
+        ))
+    }
+    /// Removes the empty directory `path`; fails when it holds anything. The removal
+    /// is durable once its parent directory is synced.
+    ///
+    /// The default fails with `io::ErrorKind::Unsupported`, as for
+    /// [`rename_dir`](Self::rename_dir).
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this file system cannot remove directories",
+        ))
+    }
     /// Makes the directory's entries (creates, renames, removes) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// Names (not paths) of the entries of a directory, sorted.

@@ -5,6 +5,14 @@
 //! at once, as the [`FileSystem`] contract requires (a later `read` must see them).
 //! Callers batch their own writes. Durability comes only from [`WritableFile::sync`]
 //! (`fdatasync`) and [`FileSystem::sync_dir`] (fsync of the directory).
+//!
+//! [`FileSystem::rename_dir`] must never replace its target, while `rename(2)`
+//! replaces an empty directory. On Linux it uses `renameat2` with
+//! `RENAME_NOREPLACE`, which checks and renames in one step; where that flag is
+//! unsupported (other systems, or a Linux file system that refuses it) it checks
+//! that the target is missing, then renames: a directory created by someone else
+//! between the two steps is replaced only if it is empty, since renaming onto a
+//! non-empty directory fails.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Seek, SeekFrom};
@@ -238,6 +246,20 @@ impl FileSystem for RealFs {
         fs::remove_file(path)
     }
 
+    fn rename_dir(&self, from: &Path, to: &Path) -> io::Result<()> {
+        if !fs::symlink_metadata(from)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a directory", from.display()),
+            ));
+        }
+        rename_no_replace(from, to)
+    }
+
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir(path)
+    }
+
     fn link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
         match fs::hard_link(from, to) {
             Ok(()) => Ok(()),
@@ -300,6 +322,67 @@ impl FileSystem for RealFs {
             Err(TryLockError::Error(e)) => Err(e),
         }
     }
+}
+
+/// Renames `from` to `to` unless `to` exists, atomically where the kernel can.
+#[cfg(target_os = "linux")]
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    let c_path = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: a path holds a NUL byte", p.display()),
+            )
+        })
+    };
+    let (c_from, c_to) = (c_path(from)?, c_path(to)?);
+    // SAFETY: both arguments are NUL-terminated strings owned by this frame and alive
+    // for the whole call; `renameat2` only reads them, and `AT_FDCWD` makes it
+    // resolve relative paths as `rename` does.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            c_from.as_ptr(),
+            libc::AT_FDCWD,
+            c_to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        // No `renameat2` (old kernel) or no `RENAME_NOREPLACE` on this file system.
+        Some(libc::ENOSYS) | Some(libc::EINVAL) => check_then_rename(from, to),
+        _ => Err(err),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    check_then_rename(from, to)
+}
+
+/// The portable fallback of [`rename_no_replace`]; see the module documentation
+/// for its window.
+fn check_then_rename(from: &Path, to: &Path) -> io::Result<()> {
+    let exists = || {
+        io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{}: already exists", to.display()),
+        )
+    };
+    if fs::symlink_metadata(to).is_ok() {
+        return Err(exists());
+    }
+    fs::rename(from, to).map_err(|e| match e.kind() {
+        io::ErrorKind::DirectoryNotEmpty => exists(),
+        _ => e,
+    })
 }
 
 #[cfg(test)]
@@ -366,5 +449,34 @@ mod tests {
         RealFs.remove(&sub.join("y")).unwrap();
         assert!(!RealFs.exists(&sub.join("y")));
         assert!(RealFs.list(&sub).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rename_dir_moves_a_tree_and_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        RealFs.create_dir_all(&from).unwrap();
+        RealFs
+            .create(&from.join("f"))
+            .unwrap()
+            .write_all(b"x")
+            .unwrap();
+        // An existing target, even an empty directory, is refused and kept.
+        RealFs.create_dir_all(&to).unwrap();
+        let err = RealFs.rename_dir(&from, &to).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(RealFs.exists(&from.join("f")) && RealFs.exists(&to));
+        RealFs.remove_dir(&to).unwrap();
+        RealFs.rename_dir(&from, &to).unwrap();
+        assert_eq!(RealFs.read(&to.join("f")).unwrap(), b"x");
+        assert!(!RealFs.exists(&from));
+        // A file is not a directory to rename.
+        let err = RealFs.rename_dir(&to.join("f"), &from).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        // Only an empty directory is removed.
+        assert!(RealFs.remove_dir(&to).is_err());
+        RealFs.remove(&to.join("f")).unwrap();
+        RealFs.remove_dir(&to).unwrap();
+        assert!(!RealFs.exists(&to));
     }
 }

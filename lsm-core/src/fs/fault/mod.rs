@@ -193,6 +193,16 @@ impl FileSystem for FaultFs {
         self.inner.remove(path)
     }
 
+    fn rename_dir(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.gate(FaultKind::RenameDir)?;
+        self.inner.rename_dir(from, to)
+    }
+
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        self.gate(FaultKind::RemoveDir)?;
+        self.inner.remove_dir(path)
+    }
+
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         self.gate(FaultKind::SyncDir)?;
         self.inner.sync_dir(path)
@@ -267,6 +277,31 @@ mod tests {
         fs.clear();
         fs.sync_dir(Path::new("/d")).unwrap();
         assert_eq!(fs.count(FaultKind::SyncDir), 2);
+    }
+
+    #[test]
+    fn directory_renames_and_removals_are_counted_and_injectable() {
+        let (sim, fs) = setup();
+        fs.create_dir_all(Path::new("/d/s")).unwrap();
+        fs.fail(FaultKind::RenameDir, 1, FaultMode::Once);
+        let err = fs
+            .rename_dir(Path::new("/d/s"), Path::new("/d/t"))
+            .unwrap_err();
+        assert!(FaultFs::is_injected(&err));
+        assert!(sim.exists(Path::new("/d/s")) && !sim.exists(Path::new("/d/t")));
+        fs.rename_dir(Path::new("/d/s"), Path::new("/d/t")).unwrap();
+        assert!(sim.exists(Path::new("/d/t")));
+        fs.fail(FaultKind::RemoveDir, 1, FaultMode::Once);
+        assert!(FaultFs::is_injected(
+            &fs.remove_dir(Path::new("/d/t")).unwrap_err()
+        ));
+        assert!(sim.exists(Path::new("/d/t")));
+        fs.remove_dir(Path::new("/d/t")).unwrap();
+        assert!(!sim.exists(Path::new("/d/t")));
+        assert_eq!(fs.count(FaultKind::RenameDir), 2);
+        assert_eq!(fs.count(FaultKind::RemoveDir), 2);
+        assert_eq!(fs.count(FaultKind::Rename), 0);
+        assert_eq!(fs.injected(), 2);
     }
 
     #[test]

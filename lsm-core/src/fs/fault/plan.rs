@@ -37,11 +37,15 @@ pub enum FaultKind {
     /// [`WritableFile::preallocate`](crate::fs::WritableFile::preallocate) and
     /// [`WritableFile::trim`](crate::fs::WritableFile::trim).
     SetLen,
+    /// [`FileSystem::rename_dir`](crate::fs::FileSystem::rename_dir).
+    RenameDir,
+    /// [`FileSystem::remove_dir`](crate::fs::FileSystem::remove_dir).
+    RemoveDir,
 }
 
 impl FaultKind {
     /// Every kind, for tests that loop over them.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::Write,
         FaultKind::Sync,
         FaultKind::Create,
@@ -54,6 +58,8 @@ impl FaultKind {
         FaultKind::CreateDir,
         FaultKind::Lock,
         FaultKind::SetLen,
+        FaultKind::RenameDir,
+        FaultKind::RemoveDir,
     ];
 
     fn index(self) -> usize {

@@ -2,7 +2,9 @@
 //!
 //! Directory entries always fall back to what the last `sync_dir` of their directory
 //! made durable: an unsynced create disappears, an unsynced rename reappears under
-//! its old name, an unsynced remove comes back. File bytes fall back to what the last
+//! its old name, an unsynced remove comes back. The same holds for directories
+//! renamed or removed without a sync of their parent: they come back under their
+//! old name (newest change undone first). File bytes fall back to what the last
 //! sync made durable, plus, depending on [`CrashMode`], some of the unsynced tail:
 //! real disks write back dirty pages in any order, so the engine must cope with any
 //! of these images, and a test can explore them with different seeds.
@@ -10,7 +12,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::state::{Inode, State};
+use super::state::{DirChange, Inode, State};
 
 /// Unit in which [`CrashMode::RandomPages`] keeps or loses unsynced bytes.
 pub const PAGE_SIZE: usize = 4096;
@@ -48,7 +50,19 @@ impl State {
     /// left as it was, so a test may crash the same state many ways.
     pub(super) fn crashed(&self, mode: CrashMode, seed: u64) -> State {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut dirs = self.dirs.clone();
+        let mut undone = State {
+            dirs: self.dirs.clone(),
+            ..State::default()
+        };
+        for change in self.pending.iter().rev() {
+            match change {
+                DirChange::Renamed { from, to, .. } => undone.move_tree(to, from),
+                DirChange::Removed { path, dir } => {
+                    undone.dirs.insert(path.clone(), dir.clone());
+                }
+            }
+        }
+        let mut dirs = undone.dirs;
         for dir in dirs.values_mut() {
             dir.entries = dir.durable.clone();
         }
@@ -68,6 +82,7 @@ impl State {
         State {
             inodes,
             dirs,
+            pending: Vec::new(),
             next_ino: self.next_ino,
             locks: Default::default(),
             ops: 0,

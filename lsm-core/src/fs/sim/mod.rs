@@ -23,7 +23,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use self::handles::{SimFile, SimLock};
-use self::state::{normalize, not_found, split, Ino, Inode, State};
+use self::state::{normalize, not_found, split, DirChange, Ino, Inode, State};
 use super::{FileLock, FileSystem, FsRef, MappedFile, ReadAt, WritableFile};
 
 /// Positional reads of a mapped file's bytes, as the real file system's `pread`.
@@ -46,7 +46,8 @@ pub use self::crash::{CrashMode, PAGE_SIZE};
 ///
 /// Reads (and [`FileSystem::map`], which returns a copy) see every write at once;
 /// only [`SimFs::crash`] distinguishes durable from written data. Directories are
-/// durable as soon as they are created; files and their names are not.
+/// durable as soon as they are created; files and their names are not, nor are
+/// directory renames and removals before a sync of the parent.
 #[derive(Clone, Default)]
 pub struct SimFs {
     state: Arc<Mutex<State>>,
@@ -86,7 +87,8 @@ impl SimFs {
     }
 
     /// Number of mutating operations so far (create, open for append, write, sync,
-    /// rename, remove, directory create and sync, lock), including failed ones.
+    /// rename, remove, directory create, sync, rename and removal, lock), including
+    /// failed ones.
     pub fn op_count(&self) -> u64 {
         self.state.lock().ops
     }
@@ -240,12 +242,90 @@ impl FileSystem for SimFs {
         Ok(())
     }
 
+    fn rename_dir(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from, to) = (normalize(from), normalize(to));
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        if from.parent().is_none() || !state.dirs.contains_key(&from) {
+            return Err(match state.lookup(&from) {
+                Some(_) => io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: not a directory", from.display()),
+                ),
+                None => not_found(&from),
+            });
+        }
+        if state.dirs.contains_key(&to) || state.lookup(&to).is_some() || to.parent().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{}: already exists", to.display()),
+            ));
+        }
+        let to_parent = to.parent().unwrap_or(Path::new(""));
+        if to_parent.parent().is_some() && !state.dirs.contains_key(to_parent) {
+            return Err(not_found(to_parent));
+        }
+        if to.starts_with(&from) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is inside {}", to.display(), from.display()),
+            ));
+        }
+        if state.pending_below(&from) || state.pending_below(&to) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "{}: holds a directory change not yet synced (not simulated)",
+                    from.display()
+                ),
+            ));
+        }
+        state.move_tree(&from, &to);
+        state.pending.push(DirChange::Renamed {
+            from,
+            to,
+            synced: [false; 2],
+        });
+        Ok(())
+    }
+
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        let path = normalize(path);
+        let mut state = self.state.lock();
+        state.begin_op()?;
+        let dir = state.dir(&path).ok_or_else(|| not_found(&path))?;
+        let has_subdirs = state
+            .dirs
+            .keys()
+            .any(|d| d.parent() == Some(path.as_path()));
+        if !dir.entries.is_empty() || has_subdirs || path.parent().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::DirectoryNotEmpty,
+                format!("{}: directory not empty", path.display()),
+            ));
+        }
+        if state.pending_below(&path) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "{}: holds a directory change not yet synced (not simulated)",
+                    path.display()
+                ),
+            ));
+        }
+        if let Some(dir) = state.dirs.remove(&path) {
+            state.pending.push(DirChange::Removed { path, dir });
+        }
+        Ok(())
+    }
+
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let path = normalize(path);
         let mut state = self.state.lock();
         state.begin_op()?;
         let dir = state.dir_mut(&path)?;
         dir.durable = dir.entries.clone();
+        state.settle_pending(&path);
         state.collect_garbage();
         Ok(())
     }
@@ -381,5 +461,117 @@ mod tests {
         drop(after.lock(Path::new("/d/LOCK")).unwrap());
         drop(guard);
         drop(fs.lock(Path::new("/d/LOCK")).unwrap());
+    }
+
+    fn tree(fs: &SimFs) {
+        fs.create_dir_all(Path::new("/p/stage/sub")).unwrap();
+        write(fs, "/p/stage/a", b"abc", true);
+        fs.sync_dir(Path::new("/p/stage")).unwrap();
+    }
+
+    #[test]
+    fn a_directory_rename_is_atomic_and_durable_after_the_parent_sync() {
+        let fs = SimFs::new();
+        tree(&fs);
+        fs.rename_dir(Path::new("/p/stage"), Path::new("/p/dest"))
+            .unwrap();
+        assert!(!fs.exists(Path::new("/p/stage")));
+        assert_eq!(fs.read_file(Path::new("/p/dest/a")).unwrap(), b"abc");
+        assert!(fs.exists(Path::new("/p/dest/sub")));
+        assert_eq!(fs.list(Path::new("/p")).unwrap(), vec!["dest".to_string()]);
+        // Before the parent's sync, every crash brings the old name back, whole.
+        for mode in CrashMode::ALL {
+            let after = fs.crash(mode, 3);
+            assert!(!after.exists(Path::new("/p/dest")), "{mode:?}");
+            assert_eq!(after.read_file(Path::new("/p/stage/a")).unwrap(), b"abc");
+            assert!(after.exists(Path::new("/p/stage/sub")));
+        }
+        // Syncing another directory changes nothing; the parent's sync settles it.
+        fs.sync_dir(Path::new("/p/dest")).unwrap();
+        assert!(fs
+            .crash(CrashMode::DropUnsynced, 0)
+            .exists(Path::new("/p/stage")));
+        fs.sync_dir(Path::new("/p")).unwrap();
+        for mode in CrashMode::ALL {
+            let after = fs.crash(mode, 3);
+            assert!(!after.exists(Path::new("/p/stage")), "{mode:?}");
+            assert_eq!(after.read_file(Path::new("/p/dest/a")).unwrap(), b"abc");
+            assert!(after.exists(Path::new("/p/dest/sub")));
+        }
+    }
+
+    #[test]
+    fn a_rename_between_directories_needs_both_parents_synced() {
+        let fs = SimFs::new();
+        tree(&fs);
+        fs.create_dir_all(Path::new("/q")).unwrap();
+        fs.rename_dir(Path::new("/p/stage"), Path::new("/q/dest"))
+            .unwrap();
+        fs.sync_dir(Path::new("/q")).unwrap();
+        assert!(fs
+            .crash(CrashMode::DropUnsynced, 0)
+            .exists(Path::new("/p/stage")));
+        fs.sync_dir(Path::new("/p")).unwrap();
+        let after = fs.crash(CrashMode::DropUnsynced, 0);
+        assert!(after.exists(Path::new("/q/dest/a")) && !after.exists(Path::new("/p/stage")));
+    }
+
+    #[test]
+    fn a_directory_rename_never_replaces_and_counts_as_an_operation() {
+        let fs = SimFs::new();
+        tree(&fs);
+        fs.create_dir_all(Path::new("/p/empty")).unwrap();
+        write(&fs, "/p/file", b"", true);
+        for target in ["/p/empty", "/p/file", "/p/stage/sub"] {
+            let before = fs.op_count();
+            let err = fs
+                .rename_dir(Path::new("/p/stage"), Path::new(target))
+                .unwrap_err();
+            assert_eq!(fs.op_count(), before + 1);
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{target}");
+        }
+        let err = fs
+            .rename_dir(Path::new("/p/stage"), Path::new("/p/stage/sub/x"))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let err = fs
+            .rename_dir(Path::new("/p/file"), Path::new("/p/x"))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let err = fs
+            .rename_dir(Path::new("/p/none"), Path::new("/p/x"))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(fs.read_file(Path::new("/p/stage/a")).unwrap(), b"abc");
+        assert!(fs.exists(Path::new("/p/empty")));
+        fs.power_off_after(0);
+        assert!(fs
+            .rename_dir(Path::new("/p/stage"), Path::new("/p/x"))
+            .is_err());
+        assert!(fs.exists(Path::new("/p/stage")));
+    }
+
+    #[test]
+    fn an_empty_directory_is_removed_durably_after_the_parent_sync() {
+        let fs = SimFs::new();
+        tree(&fs);
+        assert_eq!(
+            fs.remove_dir(Path::new("/p/stage")).unwrap_err().kind(),
+            io::ErrorKind::DirectoryNotEmpty
+        );
+        fs.remove_dir(Path::new("/p/stage/sub")).unwrap();
+        fs.sync_dir(Path::new("/p/stage")).unwrap();
+        // The file's removal is not synced: a crash brings back the directory and
+        // the file in it, so the file's inode must outlive the removal.
+        fs.remove(Path::new("/p/stage/a")).unwrap();
+        fs.remove_dir(Path::new("/p/stage")).unwrap();
+        assert!(!fs.exists(Path::new("/p/stage")));
+        let after = fs.crash(CrashMode::DropUnsynced, 0);
+        assert_eq!(after.read_file(Path::new("/p/stage/a")).unwrap(), b"abc");
+        assert!(!after.exists(Path::new("/p/stage/sub")));
+        fs.sync_dir(Path::new("/p")).unwrap();
+        let after = fs.crash(CrashMode::DropUnsynced, 0);
+        assert!(!after.exists(Path::new("/p/stage")));
+        assert!(fs.state.lock().inodes.is_empty(), "inode was not collected");
     }
 }

@@ -137,12 +137,32 @@ pub(super) struct Dir {
     pub(super) durable: BTreeMap<String, Ino>,
 }
 
-/// The whole disk. Directories themselves are durable as soon as they are created
-/// (a simplification: the engine creates its directory once, before any data).
+/// A directory rename or removal that a power loss would still undo: it becomes
+/// durable when the parent directory (of each name, for a rename) is synced.
+#[derive(Debug, Clone)]
+pub(super) enum DirChange {
+    /// The directory (and its subtree) moved from `from` to `to`.
+    Renamed {
+        from: PathBuf,
+        to: PathBuf,
+        /// Whether `from`'s and `to`'s parents were synced since.
+        synced: [bool; 2],
+    },
+    /// The empty directory `path` was removed; `dir` is what a power loss brings
+    /// back (its durable entries may still name files removed without a sync).
+    Removed { path: PathBuf, dir: Dir },
+}
+
+/// The whole disk. Directories are durable as soon as they are created (a
+/// simplification: the engine creates a directory before writing into it and a
+/// crash that keeps an empty directory is harmless), but their renames and removals
+/// are durable only after a sync of the parent (`pending`), as on a real disk.
 #[derive(Debug, Default)]
 pub(super) struct State {
     pub(super) inodes: BTreeMap<Ino, Inode>,
     pub(super) dirs: BTreeMap<PathBuf, Dir>,
+    /// Directory renames and removals not yet durable, oldest first.
+    pub(super) pending: Vec<DirChange>,
     pub(super) next_ino: Ino,
     pub(super) locks: BTreeSet<PathBuf>,
     /// Mutating operations so far.
@@ -241,12 +261,64 @@ impl State {
         Ok(ino)
     }
 
-    /// Drops inodes that no name (current or durable) and no handle refers to.
+    /// Moves the directory at `from` and every directory below it to `to`.
+    pub(super) fn move_tree(&mut self, from: &Path, to: &Path) {
+        let moved: Vec<PathBuf> = self
+            .dirs
+            .keys()
+            .filter(|k| k.starts_with(from))
+            .cloned()
+            .collect();
+        for old in moved {
+            if let (Some(dir), Ok(rest)) = (self.dirs.remove(&old), old.strip_prefix(from)) {
+                let new = if rest.as_os_str().is_empty() {
+                    to.to_path_buf()
+                } else {
+                    to.join(rest)
+                };
+                self.dirs.insert(new, dir);
+            }
+        }
+    }
+
+    /// True if some pending directory change names a path strictly below `path`.
+    /// A crash undoes pending changes newest first, which is right for any sequence;
+    /// but a sync settles a change by the parent path recorded with it, which a later
+    /// move of an ancestor would make stale. The simulation refuses such moves.
+    pub(super) fn pending_below(&self, path: &Path) -> bool {
+        let below = |p: &Path| p != path && p.starts_with(path);
+        self.pending.iter().any(|change| match change {
+            DirChange::Renamed { from, to, .. } => below(from) || below(to),
+            DirChange::Removed { path: p, .. } => below(p),
+        })
+    }
+
+    /// A sync of directory `path`: pending changes whose parents are now all synced
+    /// become durable.
+    pub(super) fn settle_pending(&mut self, path: &Path) {
+        let is_parent = |p: &Path| p.parent() == Some(path);
+        self.pending.retain_mut(|change| match change {
+            DirChange::Renamed { from, to, synced } => {
+                synced[0] |= is_parent(from);
+                synced[1] |= is_parent(to);
+                !(synced[0] && synced[1])
+            }
+            DirChange::Removed { path: p, .. } => !is_parent(p),
+        });
+    }
+
+    /// Drops inodes that no name (current or durable, including the durable names
+    /// of a removed directory a power loss would bring back) and no handle refers to.
     pub(super) fn collect_garbage(&mut self) {
+        let removed = self.pending.iter().filter_map(|change| match change {
+            DirChange::Removed { dir, .. } => Some(dir),
+            DirChange::Renamed { .. } => None,
+        });
         let live: BTreeSet<Ino> = self
             .dirs
             .values()
             .flat_map(|d| d.entries.values().chain(d.durable.values()))
+            .chain(removed.flat_map(|d| d.durable.values()))
             .copied()
             .collect();
         self.inodes
