@@ -2,12 +2,17 @@
 //! lists, which entries are restored, which files move into `lost/`. Built by reading
 //! only (a dry run stops here); `manifest_rebuild.rs` carries it out.
 
-use std::collections::{BTreeMap, HashMap};
+mod candidates;
+mod manifest_state;
+
+use candidates::choose;
+use manifest_state::read_manifest;
+
+use std::collections::HashMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use lsm_format::manifest::{walk_manifest, ManifestState, SegmentMeta};
-use lsm_format::{SegmentReader, MAX_SEQUENCE};
+use lsm_format::manifest::{ManifestState, SegmentMeta};
 
 use super::report::{
     FileFinding, FileStatus, KeyRange, Loss, ManifestFinding, RepairReport, SeqRange,
@@ -427,98 +432,6 @@ impl Plan {
         let manifest_next = self.state.as_ref().map_or(0, |s| s.next_file_number);
         (listing.max_number + 1).max(manifest_next).max(1)
     }
-}
-
-/// Walks the manifest leniently: its state up to any damage (`None` when nothing of
-/// it is readable or there is none), its finding in `report`.
-fn read_manifest(
-    fs: &FsRef,
-    dir: &Path,
-    listing: &Listing,
-    report: &mut RepairReport,
-    rebuild: &mut bool,
-) -> Result<Option<ManifestState>> {
-    let manifest_path = dir.join(MANIFEST);
-    let state = if listing.manifest {
-        let data = fs
-            .read(&manifest_path)
-            .map_err(|e| Error::io(&manifest_path, e))?;
-        let walk = walk_manifest(&data);
-        if let Some(v) = walk
-            .violations
-            .iter()
-            .find(|v| matches!(v, lsm_format::Error::UnsupportedVersion { .. }))
-        {
-            return Err(Error::Corruption {
-                file: manifest_path,
-                offset: 0,
-                reason: v.to_string(),
-            });
-        }
-        if let Some(first) = walk.violations.first() {
-            report.manifest = ManifestFinding::Damaged {
-                problem: first.to_string(),
-                records_used: walk.state.record_count,
-            };
-            *rebuild = true;
-        }
-        (walk.state.record_count > 0).then_some(walk.state)
-    } else {
-        report.manifest = ManifestFinding::Missing;
-        *rebuild = true;
-        None
-    };
-    Ok(state)
-}
-
-/// The candidates to restore: the newest entry of each key among `sources`, kept
-/// when it is newer than every version the base (`readers`, `salvaged`: the newest
-/// sequence number of each key of the salvaged segments) holds. Returns them in key
-/// order, and how many each source gave.
-fn choose(
-    dir: &Path,
-    sources: &[Source],
-    readers: &[SegmentReader],
-    salvaged: &HashMap<Bytes, u64>,
-) -> Result<(Vec<Item>, Vec<u64>)> {
-    // Candidates: the newest entry of each key among the sources, kept when it is
-    // newer than every version the base holds.
-    let mut newest: BTreeMap<Bytes, (usize, usize)> = BTreeMap::new();
-    for (si, source) in sources.iter().enumerate() {
-        for (ii, item) in source.items.iter().enumerate() {
-            let slot = newest.entry(item.key.clone()).or_insert((si, ii));
-            let held = sources
-                .get(slot.0)
-                .and_then(|s| s.items.get(slot.1))
-                .map_or(0, |i| i.seq);
-            if item.seq > held {
-                *slot = (si, ii);
-            }
-        }
-    }
-    let mut restore = Vec::new();
-    let mut contributed = vec![0u64; sources.len()];
-    for (key, (si, ii)) in newest {
-        let Some(item) = sources.get(si).and_then(|s| s.items.get(ii)) else {
-            continue;
-        };
-        let mut base: Option<u64> = salvaged.get(&key).copied();
-        for reader in readers {
-            let found = reader
-                .get(&key, MAX_SEQUENCE)
-                .map_err(|e| Error::from_format(dir, e))?;
-            if let Some(e) = found {
-                base = Some(base.map_or(e.seq, |b| b.max(e.seq)));
-            }
-        }
-        if base.is_none_or(|b| item.seq > b) {
-            if let Some(c) = contributed.get_mut(si) {
-                *c += 1;
-            }
-            restore.push(item.clone());
-        }
-    }
-    Ok((restore, contributed))
 }
 
 /// The bytes of a segment file: mapped when the file system maps it, read otherwise
