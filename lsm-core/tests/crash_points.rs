@@ -194,8 +194,10 @@ fn power_cut_at_every_file_operation_of_a_checkpoint() {
                 continue;
             }
             let copy_options = options.clone().with_create_if_missing(false);
-            let copy = Db::open_with_fs("/copy", copy_options, image.fs_ref())
-                .unwrap_or_else(|e| panic!("cut {k} {mode:?}: the copy exists but does not open: {e}"));
+            let copy =
+                Db::open_with_fs("/copy", copy_options, image.fs_ref()).unwrap_or_else(|e| {
+                    panic!("cut {k} {mode:?}: the copy exists but does not open: {e}")
+                });
             let found = common::sim::read_all(&copy).unwrap();
             assert!(
                 found == state,

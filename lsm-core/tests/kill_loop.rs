@@ -437,7 +437,9 @@ fn judge_checkpoints(exp: &Expected, dir: &Path) {
             std::fs::remove_dir_all(&trash).unwrap_or_else(|e| fail(format!("{name}: {e}")));
         } else {
             if done {
-                fail(format!("checkpoint {name} returned but its directory is gone"));
+                fail(format!(
+                    "checkpoint {name} returned but its directory is gone"
+                ));
             }
             count(1);
         }

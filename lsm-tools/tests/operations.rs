@@ -224,7 +224,10 @@ fn a_killed_backup_or_checkpoint_leaves_nothing_that_looks_complete() {
         db.close().unwrap();
     }
     let mut listed = 0;
-    for (round, ms) in [0u64, 10, 25, 50, 100, 200, 400].into_iter().enumerate() {
+    for (round, ms) in [0u64, 5, 10, 15, 25, 50, 100, 200, 400]
+        .into_iter()
+        .enumerate()
+    {
         let finished = killed(d, &["backup", "db", "backups"], Duration::from_millis(ms));
         let cp = format!("cp{round}");
         let cp_finished = killed(d, &["checkpoint", "db", &cp], Duration::from_millis(ms));
