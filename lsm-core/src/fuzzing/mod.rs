@@ -11,8 +11,9 @@
 //! n file operations, and crashes in every [`CrashMode`]. After each crash the
 //! recovered state must be the effect of a prefix of the acknowledged writes that
 //! covers every synced one (no hole, no partial batch, no resurrected delete), and
-//! every checkpoint directory in the crash image must be absent, refused, or hold
-//! exactly the state of its call (a checkpoint that returned must open). Any
+//! every checkpoint directory in the crash image must be absent (a leftover
+//! staging directory beside it is allowed) or hold exactly the state of its call
+//! (a checkpoint that returned must be there and open). Any
 //! violation panics with a description: the input that caused it belongs in the
 //! corpus.
 #![allow(
