@@ -220,7 +220,7 @@ fn deleting_a_backup_keeps_the_others_and_removes_only_unreferenced_files() {
         infos.push((db.backup(backups).unwrap().info, model.clone()));
     }
     // A file nobody's catalog names: not the delete's to remove.
-    disk.write_file_raw(Path::new("/backups/shared/notes.txt"), b"mine")
+    disk.write_file_raw(&backups.join("shared").join("notes.txt"), b"mine")
         .unwrap();
 
     let before = shared(&fs, backups);
@@ -350,12 +350,12 @@ fn refusals_write_nothing() {
     db.put("k", "v").unwrap();
 
     // Someone else's directory.
-    fs.create_dir_all(Path::new("/home")).unwrap();
-    disk.write_file_raw(Path::new("/home/notes.txt"), b"mine")
+    fs.create_dir_all(Path::new("/other-app")).unwrap();
+    disk.write_file_raw(Path::new("/other-app/notes.txt"), b"mine")
         .unwrap();
-    let err = db.backup("/home").unwrap_err();
+    let err = db.backup("/other-app").unwrap_err();
     assert!(err.to_string().contains("not a backup directory"), "{err}");
-    assert_eq!(fs.list(Path::new("/home")).unwrap(), ["notes.txt"]);
+    assert_eq!(fs.list(Path::new("/other-app")).unwrap(), ["notes.txt"]);
 
     // Inside the database directory.
     let err = db.backup("/db/backups").unwrap_err();
