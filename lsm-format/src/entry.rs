@@ -18,6 +18,14 @@ pub enum EntryKind {
     Tombstone = 0,
     /// A value for the key.
     Put = 1,
+    /// A range delete: the key is the range's start and the value its (exclusive)
+    /// end. Only in write-ahead-log batches; a segment keeps range tombstones in
+    /// its range-tombstone block, never among its entries.
+    RangeDelete = 2,
+    /// A value that expires: the stored value is `expires_at_ms:u64` (little-endian
+    /// Unix milliseconds) followed by the user's value. From the moment
+    /// `expires_at_ms` the key reads as deleted.
+    ExpiringPut = 3,
 }
 
 impl EntryKind {
@@ -26,9 +34,40 @@ impl EntryKind {
         match b {
             0 => Some(EntryKind::Tombstone),
             1 => Some(EntryKind::Put),
+            2 => Some(EntryKind::RangeDelete),
+            3 => Some(EntryKind::ExpiringPut),
             _ => None,
         }
     }
+}
+
+/// Length of the expiry prefix of an [`EntryKind::ExpiringPut`] value.
+pub const EXPIRY_LEN: usize = 8;
+
+/// Builds the stored value of an [`EntryKind::ExpiringPut`]: the expiry time, then
+/// the user's value.
+///
+/// ```
+/// let stored = lsm_format::entry::encode_expiring(1_000, b"v");
+/// assert_eq!(lsm_format::entry::decode_expiring(&stored), Some((1_000, &b"v"[..])));
+/// ```
+pub fn encode_expiring(expires_at_ms: u64, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(EXPIRY_LEN + value.len());
+    out.extend_from_slice(&expires_at_ms.to_le_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// Splits the stored value of an [`EntryKind::ExpiringPut`] into its expiry time
+/// (Unix milliseconds) and the user's value; `None` when it is shorter than the
+/// prefix (corruption).
+///
+/// ```
+/// assert_eq!(lsm_format::entry::decode_expiring(b"short"), None);
+/// ```
+pub fn decode_expiring(stored: &[u8]) -> Option<(u64, &[u8])> {
+    let (prefix, value) = stored.split_first_chunk::<EXPIRY_LEN>()?;
+    Some((u64::from_le_bytes(*prefix), value))
 }
 
 /// Packs a sequence number and kind into the 8-byte tag `seq << 8 | kind`.

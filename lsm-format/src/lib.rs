@@ -46,6 +46,7 @@ pub mod file_name;
 pub mod fuzzing;
 pub mod log;
 pub mod manifest;
+pub mod range_del;
 pub mod segment;
 pub mod wal;
 

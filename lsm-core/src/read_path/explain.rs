@@ -141,8 +141,8 @@ fn version(f: Found) -> FoundVersion {
     FoundVersion {
         sequence: f.seq,
         kind: match f.kind {
-            EntryKind::Put => VersionKind::Put,
-            EntryKind::Tombstone => VersionKind::Tombstone,
+            EntryKind::Put | EntryKind::ExpiringPut => VersionKind::Put,
+            EntryKind::Tombstone | EntryKind::RangeDelete => VersionKind::Tombstone,
         },
         value: f.value,
     }

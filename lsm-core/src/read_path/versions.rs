@@ -55,8 +55,10 @@ impl Iterator for Versions {
             return None;
         }
         let kind = match self.cursor.kind() {
-            lsm_format::EntryKind::Put => VersionKind::Put,
-            lsm_format::EntryKind::Tombstone => VersionKind::Tombstone,
+            lsm_format::EntryKind::Put | lsm_format::EntryKind::ExpiringPut => VersionKind::Put,
+            lsm_format::EntryKind::Tombstone | lsm_format::EntryKind::RangeDelete => {
+                VersionKind::Tombstone
+            }
         };
         Some(Ok((
             self.cursor.key_bytes(),

@@ -202,7 +202,7 @@ fn derive_entries(data: &[u8]) -> (WriterOptions, Sorted) {
                     .map(|i| if control & 0x40 == 0 { b'v' } else { i as u8 })
                     .collect()
             }
-            EntryKind::Tombstone => Vec::new(),
+            EntryKind::Tombstone | EntryKind::RangeDelete | EntryKind::ExpiringPut => Vec::new(),
         };
         entries.insert((key, std::cmp::Reverse(seq)), (kind, value));
     }

@@ -100,7 +100,12 @@ fn full_header(area: &[u8], pos: usize, index: bool) -> Result<Header, String> {
     }
     let tag = u64_at(area, tag_start).ok_or_else(|| bad("runs past the end of the block"))?;
     let kind = (tag & 0xff) as u8;
-    if EntryKind::from_u8(kind).is_none() {
+    // Only puts and tombstones are entries of a segment so far: a range delete
+    // never is one, and expiring puts need a format version that allows them.
+    if !matches!(
+        EntryKind::from_u8(kind),
+        Some(EntryKind::Put | EntryKind::Tombstone)
+    ) {
         return Err(bad(&format!("has unknown kind {kind}")));
     }
     if kind == EntryKind::Tombstone as u8 && value_len != 0 && !index {

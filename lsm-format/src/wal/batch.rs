@@ -126,6 +126,13 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
         let value = match kind {
             EntryKind::Put => d.length_prefixed(MAX_VALUE_LEN, "op value")?,
             EntryKind::Tombstone => &[],
+            // Range deletes and expiring puts need a WAL format that allows them.
+            EntryKind::RangeDelete | EntryKind::ExpiringPut => {
+                return Err(Error::corruption(
+                    at,
+                    format!("unknown op kind {}", kind as u8),
+                ))
+            }
         };
         ops.push(WalOp { kind, key, value });
     }
