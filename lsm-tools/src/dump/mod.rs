@@ -102,6 +102,8 @@ pub fn kind_name(kind: lsm_format::EntryKind) -> &'static str {
     match kind {
         lsm_format::EntryKind::Put => "put",
         lsm_format::EntryKind::Tombstone => "delete",
+        lsm_format::EntryKind::RangeDelete => "delete-range",
+        lsm_format::EntryKind::ExpiringPut => "put-expiring",
     }
 }
 
@@ -132,8 +134,8 @@ pub fn version_row(
     style: Style,
 ) -> Vec<String> {
     let value = match kind {
-        lsm_format::EntryKind::Put => show(value, style),
-        lsm_format::EntryKind::Tombstone => String::new(),
+        lsm_format::EntryKind::Put | lsm_format::EntryKind::ExpiringPut => show(value, style),
+        lsm_format::EntryKind::Tombstone | lsm_format::EntryKind::RangeDelete => String::new(),
     };
     vec![
         show(key, style.whole()),
