@@ -99,6 +99,58 @@ impl WriteBatch {
         self
     }
 
+    /// Adds a delete of every key `k` with `start <= k < end` (half-open, as
+    /// RocksDB's `DeleteRange`); returns the batch, so calls chain. One operation
+    /// however many keys it covers: it hides older versions only, so a put later in
+    /// this batch or in a later write is visible. `start == end` deletes nothing and
+    /// is left out; `start > end` makes [`crate::Db::write`] fail with
+    /// `InvalidArgument`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// db.put("c", "3")?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.delete_range("a", "c").put("b", "new");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("a")?, None);
+    /// assert_eq!(db.get("b")?.as_deref(), Some(&b"new"[..])); // written after the delete
+    /// assert_eq!(db.get("c")?.as_deref(), Some(&b"3"[..])); // the end is excluded
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) -> &mut Self {
+        let (start, end) = (start.as_ref(), end.as_ref());
+        if start != end {
+            self.push(EntryKind::RangeDelete, start, end);
+        }
+        self
+    }
+
+    /// Adds a delete of every key that starts with `prefix` (the empty prefix
+    /// deletes every key); returns the batch, so calls chain. One operation, like
+    /// [`WriteBatch::delete_range`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("user/1", "ann")?;
+    /// db.put("user/2", "bob")?;
+    /// db.put("users", "kept")?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.delete_prefix("user/");
+    /// db.write(batch)?;
+    /// assert_eq!(db.iter().count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_prefix(&mut self, prefix: impl AsRef<[u8]>) -> &mut Self {
+        let prefix = prefix.as_ref();
+        let end = prefix_end(prefix);
+        self.push(EntryKind::RangeDelete, prefix, &end);
+        self
+    }
+
     /// Number of operations.
     ///
     /// ```
@@ -169,9 +221,38 @@ impl WriteBatch {
     }
 }
 
+/// The smallest key greater than every key that starts with `prefix`: the prefix
+/// with its last byte below 0xff incremented and what follows it dropped. A prefix
+/// of 0xff bytes only (the empty one included) has no such key; then
+/// [`lsm_format::range_del::END_OF_KEYS`], which is greater than every key the
+/// format stores.
+pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    match prefix.iter().rposition(|&b| b != 0xff) {
+        Some(i) => {
+            let mut end = prefix.get(..=i).unwrap_or_default().to_vec();
+            if let Some(last) = end.last_mut() {
+                *last += 1;
+            }
+            end
+        }
+        None => lsm_format::range_del::END_OF_KEYS.to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_ends_are_the_first_key_past_the_prefix() {
+        assert_eq!(prefix_end(b"ab"), b"ac");
+        assert_eq!(prefix_end(b"a\xff\xff"), b"b");
+        assert_eq!(prefix_end(b""), lsm_format::range_del::END_OF_KEYS);
+        assert_eq!(prefix_end(b"\xff"), lsm_format::range_del::END_OF_KEYS);
+        let mut b = WriteBatch::new();
+        b.delete_range("x", "x");
+        assert!(b.is_empty(), "an empty range is no operation");
+    }
 
     #[test]
     fn operations_come_back_in_order() {

@@ -137,6 +137,9 @@ pub enum InvalidArgumentKind {
     /// A directory that holds entries which are not database files, which
     /// [`destroy`](crate::destroy) refuses to empty.
     ForeignFiles,
+    /// A key range whose start is after its end (`Db::delete_range`,
+    /// `Db::compact_range`).
+    InvalidRange,
     /// Something `lsm-format` cannot encode (a block over 4 GiB, a segment index
     /// over its limit, keys out of order).
     Unencodable,
@@ -149,6 +152,7 @@ impl fmt::Display for InvalidArgumentKind {
             InvalidArgumentKind::ValueTooLong => "value too long",
             InvalidArgumentKind::BatchTooLarge => "batch too large",
             InvalidArgumentKind::LevelOutOfRange => "level out of range",
+            InvalidArgumentKind::InvalidRange => "invalid range",
             InvalidArgumentKind::ForeignFiles => "foreign files",
             InvalidArgumentKind::Unencodable => "cannot be encoded",
         })

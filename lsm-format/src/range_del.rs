@@ -33,6 +33,12 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use bytes::Bytes;
 
+/// A range end past every key the format stores: `MAX_KEY_LEN + 1` bytes of 0xff.
+/// Deleting "everything from `start` on" (`delete_prefix` of an empty prefix, or of
+/// a prefix of 0xff bytes only) ends here. A range end is the one key-like field
+/// allowed to be this long (and only exactly this).
+pub const END_OF_KEYS: &[u8] = &[0xff; crate::entry::MAX_KEY_LEN + 1];
+
 /// One range tombstone: every version older than `seq` of every key in
 /// `[start, end)` is deleted.
 ///
@@ -134,6 +140,15 @@ pub struct Fragments {
 }
 
 impl Fragments {
+    /// No tombstones.
+    ///
+    /// ```
+    /// assert!(lsm_format::range_del::Fragments::new().is_empty());
+    /// ```
+    pub const fn new() -> Self {
+        Fragments { list: Vec::new() }
+    }
+
     /// Fragments `tombstones`, given in any order. Empty ranges (`start >= end`)
     /// cover nothing and are left out; a sequence number listed twice for one piece
     /// is kept once. Adjacent pieces covered by the same sequence numbers are joined.
@@ -182,7 +197,7 @@ impl Fragments {
                     }
                 }
             }
-            while let Some(t) = items.get(next).filter(|t| &t.start == at) {
+            while let Some(t) = items.get(next).filter(|t| t.start == at) {
                 *active.entry(t.seq).or_insert(0) += 1;
                 ending.push(Reverse((t.end.clone(), t.seq)));
                 next += 1;
@@ -223,9 +238,9 @@ impl Fragments {
     /// ```
     pub fn from_fragmented(list: Vec<Fragment>) -> Option<Self> {
         let pieces_ok = list.iter().all(|f| {
-            f.start < f.end && !f.seqs.is_empty() && f.seqs.windows(2).all(|w| w[0] > w[1])
+            f.start < f.end && !f.seqs.is_empty() && f.seqs.is_sorted_by(|a, b| a > b)
         });
-        let ordered = list.windows(2).all(|w| w[0].end <= w[1].start);
+        let ordered = list.is_sorted_by(|a, b| a.end <= b.start);
         (pieces_ok && ordered).then_some(Fragments { list })
     }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lsm_format::manifest::VersionEdit;
+use lsm_format::range_del::Fragments;
 
 use super::picker::Task;
 use super::retention::Retention;
@@ -49,6 +50,15 @@ impl DeeperLevels {
     fn new(levels: Vec<Vec<Arc<SegmentFile>>>) -> Self {
         let positions = vec![0; levels.len()];
         DeeperLevels { levels, positions }
+    }
+
+    /// True when no deeper level holds a file that may hold a key of
+    /// `[start, end)`.
+    fn is_bottommost_range(&self, start: &[u8], end: &[u8]) -> bool {
+        self.levels.iter().all(|files| {
+            let i = files.partition_point(|f| f.largest() < start);
+            files.get(i).is_none_or(|f| f.smallest() >= end)
+        })
     }
 
     fn is_bottommost(&mut self, key: &[u8]) -> bool {
@@ -141,7 +151,17 @@ impl CompactionJob<'_> {
                 })
                 .collect(),
         );
-        let mut retention = Retention::for_compaction(env.snapshots.sequences(), task.output_level);
+        let tombstones = Fragments::merge(
+            task.inputs
+                .iter()
+                .flat_map(|(_, files)| files.iter().map(|f| f.reader.range_tombstones())),
+        );
+        let range_tombstones_in = tombstones.tombstone_count();
+        let retention = Retention::for_compaction(env.snapshots.sequences(), task.output_level);
+        let mut retention = retention.with_range_tombstones(tombstones);
+        let kept_tombstones =
+            retention.kept_range_tombstones(|start, end| deeper.is_bottommost_range(start, end));
+        let range_tombstones_out = kept_tombstones.tombstone_count();
         let mut builder = SegmentBuilder::new(
             &env.fs,
             &env.dir,
@@ -149,6 +169,7 @@ impl CompactionJob<'_> {
             task.output_level,
             self.versions.file_numbers(),
         );
+        builder.set_range_tombstones(kept_tombstones);
         let mut entries = 0u64;
         while input.valid() {
             let (key, seq, kind) = (input.key(), input.seq(), input.kind());
@@ -182,7 +203,8 @@ impl CompactionJob<'_> {
         log::info!(
             "compacted {} segment(s) ({input_bytes} bytes, levels {:?}) into {} segment(s) at \
              level {out_level} ({output_bytes} bytes, {} of {entries} entries dropped, {} \
-             renumbered to sequence 0) in {:?}",
+             renumbered to sequence 0, {} under range tombstones; {range_tombstones_in} range \
+             tombstone(s) in, {range_tombstones_out} out) in {:?}",
             task.input_count(),
             task.inputs
                 .iter()
@@ -192,6 +214,7 @@ impl CompactionJob<'_> {
             outputs.len(),
             retention.dropped,
             retention.zeroed,
+            retention.dropped_by_range,
             start.elapsed()
         );
         Ok(())

@@ -20,7 +20,15 @@
 //! 0 (level-0 files are ordered by theirs, so flushes keep them). The point is size:
 //! with every tag the same, LZ4 folds the tag into the match of the key suffix
 //! before it, about 5 bytes less per entry in a bottom level (RocksDB does the same).
+//!
+//! Range tombstones follow the same stripes. A version is dropped when a range
+//! tombstone of the inputs covers it from the same stripe (every reader that could
+//! see the version sees the tombstone too). Per piece of key space only the newest
+//! tombstone of each stripe is kept, and first-stripe tombstones go when no deeper
+//! level holds a key of their piece. A version under any range tombstone keeps its
+//! sequence number: renumbered to 0 it would fall under tombstones it is newer than.
 
+use lsm_format::range_del::Fragments;
 use lsm_format::EntryKind;
 
 pub(crate) struct Retention {
@@ -31,7 +39,11 @@ pub(crate) struct Retention {
     /// Whether kept first-stripe puts with no deeper version are written with
     /// sequence number 0.
     zero_bottom_seqs: bool,
+    /// Range tombstones of the inputs, all of them.
+    range_tombstones: Fragments,
     pub dropped: u64,
+    /// Versions dropped because a range tombstone covers them (in `dropped` too).
+    pub dropped_by_range: u64,
     /// Versions whose sequence number [`Retention::keep`] rewrote to 0.
     pub zeroed: u64,
 }
@@ -45,7 +57,9 @@ impl Retention {
             last_key: None,
             last_stripe: 0,
             zero_bottom_seqs: false,
+            range_tombstones: Fragments::new(),
             dropped: 0,
+            dropped_by_range: 0,
             zeroed: 0,
         }
     }
@@ -58,6 +72,45 @@ impl Retention {
             zero_bottom_seqs: output_level > 0,
             ..Retention::new(snapshots)
         }
+    }
+
+    /// The same filter, aware of the range tombstones of its inputs.
+    pub fn with_range_tombstones(mut self, tombstones: Fragments) -> Self {
+        self.range_tombstones = tombstones;
+        self
+    }
+
+    /// The range tombstones to write out: per piece, the newest of each stripe;
+    /// first-stripe ones go where `bottommost(start, end)` says no deeper level
+    /// holds a key of the piece.
+    pub fn kept_range_tombstones(
+        &self,
+        mut bottommost: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Fragments {
+        let mut last: Option<(bytes::Bytes, usize)> = None;
+        self.range_tombstones.retain(|piece, seq| {
+            let stripe = self.stripe(seq);
+            // Seqs of a piece arrive newest first: a second one in a stripe is
+            // shadowed by the first.
+            let id = (piece.start.clone(), stripe);
+            if last.as_ref() == Some(&id) {
+                return false;
+            }
+            last = Some(id);
+            !(stripe == 0 && bottommost(&piece.start, &piece.end))
+        })
+    }
+
+    /// True when a range tombstone of the inputs covers `key`'s version at `seq`
+    /// from the same stripe.
+    fn covered(&self, key: &[u8], seq: u64, stripe: usize) -> bool {
+        let Some(piece) = self.range_tombstones.fragment_at(key) else {
+            return false;
+        };
+        // The oldest tombstone newer than the version: if even it lies in a later
+        // stripe, so do all the others.
+        let oldest_newer = piece.seqs.iter().rev().find(|&&t| t > seq);
+        oldest_newer.is_some_and(|&t| self.stripe(t) == stripe)
     }
 
     fn stripe(&self, seq: u64) -> usize {
@@ -87,8 +140,14 @@ impl Retention {
             buf.extend_from_slice(key);
         }
         self.last_stripe = stripe;
+        if self.covered(key, seq, stripe) {
+            self.dropped += 1;
+            self.dropped_by_range += 1;
+            return None;
+        }
         let tombstone = kind == EntryKind::Tombstone;
-        if stripe != 0 || !(tombstone || self.zero_bottom_seqs) || !bottommost(key) {
+        let zero = self.zero_bottom_seqs && self.range_tombstones.fragment_at(key).is_none();
+        if stripe != 0 || !(tombstone || zero) || !bottommost(key) {
             return Some(seq);
         }
         if tombstone {
@@ -207,6 +266,43 @@ mod tests {
             kept(&[("a", 9), ("c", 6)])
         );
         assert_eq!(run(vec![], true, &e), kept(&[("a", 9), ("c", 6)]));
+    }
+
+    #[test]
+    fn range_tombstones_drop_what_they_cover_within_a_stripe() {
+        use lsm_format::range_del::RangeTombstone;
+        let ts = || Fragments::from_tombstones([RangeTombstone::new("a", "c", 6)]);
+        let e = [("a", 8, Put), ("a", 5, Put), ("b", 3, Put), ("c", 2, Put)];
+        // No snapshot: a@5 and b@3 are covered; a@8 is newer; c is past the end.
+        let r = Retention::new(vec![]).with_range_tombstones(ts());
+        assert_eq!(run_with(r, false, &e), kept(&[("a", 8), ("c", 2)]));
+        // A snapshot at 4 sees b@3 (the tombstone is newer than it), not a@5.
+        let r = Retention::new(vec![4]).with_range_tombstones(ts());
+        assert_eq!(
+            run_with(r, false, &e),
+            kept(&[("a", 8), ("b", 3), ("c", 2)])
+        );
+        // Versions under a tombstone keep their numbers below level 0.
+        let r = Retention::for_compaction(vec![], 1).with_range_tombstones(ts());
+        assert_eq!(run_with(r, true, &e), kept(&[("a", 8), ("c", 0)]));
+    }
+
+    #[test]
+    fn range_tombstones_keep_the_newest_of_each_stripe_and_go_at_the_bottom() {
+        use lsm_format::range_del::RangeTombstone;
+        let ts = Fragments::from_tombstones([
+            RangeTombstone::new("a", "m", 3),
+            RangeTombstone::new("a", "m", 5),
+            RangeTombstone::new("a", "m", 9),
+        ]);
+        let seqs = |f: Fragments| f.tombstones().map(|t| t.seq).collect::<Vec<_>>();
+        let r = Retention::new(vec![4]).with_range_tombstones(ts.clone());
+        assert_eq!(seqs(r.kept_range_tombstones(|_, _| false)), [9, 3]);
+        // At the bottom the first stripe's goes; the one a snapshot needs stays.
+        assert_eq!(seqs(r.kept_range_tombstones(|_, _| true)), [9]);
+        let r = Retention::new(vec![]).with_range_tombstones(ts);
+        assert_eq!(seqs(r.kept_range_tombstones(|_, _| false)), [9]);
+        assert!(r.kept_range_tombstones(|_, _| true).is_empty());
     }
 
     #[test]

@@ -51,6 +51,59 @@ impl Db {
         self.engine.write(batch)
     }
 
+    /// Deletes every key `k` with `start <= k < end` in one write (half-open, as
+    /// RocksDB's `DeleteRange`), however many keys the range holds: a range
+    /// tombstone hides the older versions, reads skip what it covers, and
+    /// compaction reclaims their space. A snapshot taken before it still sees the
+    /// range; writes after it are visible. `start == end` deletes nothing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// for i in 0..100u32 {
+    ///     db.put(format!("log/{i:03}"), "entry")?;
+    /// }
+    /// db.delete_range("log/000", "log/090")?;
+    /// assert_eq!(db.iter().count(), 10);
+    /// assert!(db.delete_range("b", "a").is_err()); // start after end
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `start > end`
+    /// (kind `InvalidRange`) or a bound is over 65535 bytes; otherwise as
+    /// [`Db::put`].
+    pub fn delete_range(&self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) -> Result<()> {
+        let (start, end) = (start.as_ref(), end.as_ref());
+        let mut batch = WriteBatch::with_capacity(1, start.len() + end.len());
+        batch.delete_range(start, end);
+        self.engine.write(batch)
+    }
+
+    /// Deletes every key that starts with `prefix` in one write (the empty prefix
+    /// deletes every key), as [`Db::delete_range`] does for a range.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("session/a", "1")?;
+    /// db.put("session/b", "2")?;
+    /// db.put("settings", "3")?;
+    /// db.delete_prefix("session/")?;
+    /// assert_eq!(db.prefix("session/").count(), 0);
+    /// assert_eq!(db.get("settings")?.as_deref(), Some(&b"3"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::delete_range`].
+    pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        let prefix = prefix.as_ref();
+        let mut batch = WriteBatch::with_capacity(1, prefix.len() * 2);
+        batch.delete_prefix(prefix);
+        self.engine.write(batch)
+    }
+
     /// Applies every operation of `batch` atomically: readers and recovery see all
     /// of it or none. Later operations on a key override earlier ones in the batch.
     ///

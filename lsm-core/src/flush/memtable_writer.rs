@@ -14,7 +14,7 @@ use crate::segment::builder::{open_built, SegmentBuilder};
 use crate::segment::file::{SegmentContext, SegmentFile};
 
 /// Writes `mem` as level-0 segments (no tombstone is dropped: older data may lie
-/// below) and opens them. `snapshots` are the live snapshot sequence numbers: per
+/// below; versions a range tombstone of `mem` covers may be) and opens them. `snapshots` are the live snapshot sequence numbers: per
 /// key only what one of them (or the newest read) can see is kept.
 pub(crate) fn write_memtable(
     fs: &FsRef,
@@ -25,8 +25,14 @@ pub(crate) fn write_memtable(
     mem: &MemTable,
     snapshots: Vec<u64>,
 ) -> Result<Vec<Arc<SegmentFile>>> {
-    let mut retention = Retention::new(snapshots);
+    let tombstones = mem
+        .range_tombstones()
+        .map(|t| (*t).clone())
+        .unwrap_or_default();
+    let mut retention = Retention::new(snapshots).with_range_tombstones(tombstones);
     let mut builder = SegmentBuilder::new(fs, dir, opts, 0, next_file);
+    // Level 0: deeper levels may hold what a tombstone covers, so every one stays.
+    builder.set_range_tombstones(retention.kept_range_tombstones(|_, _| false));
     for e in mem.iter() {
         if let Some(seq) = retention.keep(e.key, e.seq, e.kind, |_| false) {
             builder.add(e.key, seq, e.kind, e.value)?;

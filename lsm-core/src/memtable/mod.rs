@@ -16,18 +16,21 @@
 mod arena;
 pub(crate) mod cursor;
 mod filter;
+mod range_dels;
 mod skiplist;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
 use lsm_format::entry::{pack_tag, unpack_tag};
+use lsm_format::range_del::Fragments;
 use lsm_format::segment::bloom::key_hash;
 use lsm_format::EntryKind;
 
 use filter::MemFilter;
+use range_dels::MemRangeDels;
 use skiplist::{Entry, SkipList};
 
 /// Typical bytes per entry on top of key and value (node header, 2 tower links,
@@ -89,6 +92,11 @@ pub(crate) struct MemTable {
     /// writer lock, which makes its single-writer updates safe.
     filter: Option<MemFilter>,
     size: AtomicUsize,
+    /// Range tombstones, kept beside the list.
+    range_dels: MemRangeDels,
+    /// The largest sequence number of any entry in the list: a scan may skip this
+    /// memtable's part of a range a newer range tombstone covers.
+    max_seq: AtomicU64,
     wal_number: u64,
     /// When the first entry was inserted: the age `flush_interval` is measured from.
     first_insert: OnceLock<Instant>,
@@ -117,6 +125,8 @@ impl MemTable {
             list: SkipList::new(block),
             filter,
             size: AtomicUsize::new(0),
+            range_dels: MemRangeDels::default(),
+            max_seq: AtomicU64::new(0),
             wal_number,
             first_insert: OnceLock::new(),
         }
@@ -128,9 +138,18 @@ impl MemTable {
 
     /// Inserts one version, copying key and value into the arena. Callers never
     /// insert the same `(key, seq)` twice, and keep keys within
-    /// `lsm_format::MAX_KEY_LEN` and values within `MAX_VALUE_LEN`.
+    /// `lsm_format::MAX_KEY_LEN` and values within `MAX_VALUE_LEN`. A
+    /// [`EntryKind::RangeDelete`] (key = start, value = end) goes to the range
+    /// tombstones.
     pub fn insert(&self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) {
         self.first_insert.get_or_init(Instant::now);
+        if kind == EntryKind::RangeDelete {
+            self.range_dels.insert(key, value, seq);
+            self.size
+                .fetch_add(MemRangeDels::charge(key, value), Ordering::Relaxed);
+            return;
+        }
+        self.max_seq.fetch_max(seq, Ordering::Relaxed);
         let mut writer = self.list.writer();
         if let Some(f) = &self.filter {
             f.insert(key_hash(key));
@@ -154,13 +173,24 @@ impl MemTable {
         })
     }
 
+    /// The range tombstones, fragmented; `None` when there is none.
+    pub fn range_tombstones(&self) -> Option<Arc<Fragments>> {
+        self.range_dels.fragments()
+    }
+
+    /// The largest sequence number of any entry (range tombstones aside).
+    pub fn max_seq(&self) -> u64 {
+        self.max_seq.load(Ordering::Relaxed)
+    }
+
     /// Bytes held by the entries (nodes with their keys and values).
     pub fn size(&self) -> usize {
         self.size.load(Ordering::Relaxed)
     }
 
+    /// True when the memtable holds neither entries nor range tombstones.
     pub fn is_empty(&self) -> bool {
-        self.list.len() == 0
+        self.list.len() == 0 && self.range_dels.len() == 0
     }
 
     pub fn len(&self) -> usize {

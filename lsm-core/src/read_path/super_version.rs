@@ -12,6 +12,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use lsm_format::range_del::Fragments;
 use lsm_format::segment::bloom::key_hash;
 use lsm_format::EntryKind;
 
@@ -20,7 +21,7 @@ use crate::memtable::{Found, MemTable};
 use crate::metrics::Metrics;
 use crate::read_path::iter::visible::CursorSource;
 use crate::read_path::iter::{Cursor, LevelCursor, MemCursor, MergeCursor, SegmentCursor};
-use crate::version::Version;
+use crate::version::{resolve, Version};
 
 #[derive(Debug)]
 pub(crate) struct SuperVersion {
@@ -53,17 +54,62 @@ impl SuperVersion {
     pub fn get(&self, key: &[u8], seq: u64, metrics: &Metrics) -> Result<Option<Bytes>> {
         // One hash serves the filter of every memtable and segment probed.
         let hash = key_hash(key);
-        let found = match self.get_in_memtables(key, hash, seq) {
-            Some(found) => Some(found),
-            None => self.version.get(key, hash, seq, metrics)?,
-        };
+        let found = self.find(key, hash, seq, metrics)?;
         Ok(found.and_then(|f| (f.kind == EntryKind::Put).then_some(f.value)))
     }
 
-    fn get_in_memtables(&self, key: &[u8], hash: u64, seq: u64) -> Option<Found> {
-        std::iter::once(&self.mem)
-            .chain(self.imm.iter().rev())
-            .find_map(|m| m.get(key, hash, seq))
+    /// The newest version of `key` visible at `seq`, tombstones included; `None`
+    /// when there is none or a range tombstone hides it.
+    ///
+    /// # Errors
+    /// `Corruption` or `Io` from a segment.
+    pub fn find(
+        &self,
+        key: &[u8],
+        hash: u64,
+        seq: u64,
+        metrics: &Metrics,
+    ) -> Result<Option<Found>> {
+        let mut covered = None;
+        for m in std::iter::once(&self.mem).chain(self.imm.iter().rev()) {
+            if let Some(t) = m.range_tombstones() {
+                covered = covered.max(t.covering_seq(key, seq));
+            }
+            if let Some(answer) = resolve(m.get(key, hash, seq), covered) {
+                return Ok(answer);
+            }
+        }
+        self.version.get(key, hash, seq, covered, metrics)
+    }
+
+    /// Every range tombstone of every source that may cover a key within the
+    /// bounds, fragmented together; `None` when there is none (the common case
+    /// costs one look per source).
+    pub fn range_tombstones(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Option<Arc<Fragments>> {
+        let mut sets: Vec<Arc<Fragments>> = std::iter::once(&self.mem)
+            .chain(self.imm.iter())
+            .filter_map(|m| m.range_tombstones())
+            .collect();
+        let mut from_files: Vec<&Fragments> = Vec::new();
+        for files in self.version.levels() {
+            for f in files {
+                let t = f.reader.range_tombstones();
+                if !t.is_empty() && overlaps(f.smallest(), f.largest(), lower, upper) {
+                    from_files.push(t);
+                }
+            }
+        }
+        match (sets.len(), from_files.len()) {
+            (0, 0) => None,
+            (1, 0) => sets.pop(),
+            _ => Some(Arc::new(Fragments::merge(
+                sets.iter().map(|s| &**s).chain(from_files),
+            ))),
+        }
     }
 
     /// A merging cursor over every source that may hold keys within the bounds,
@@ -103,6 +149,10 @@ pub(crate) struct ReadView(pub Arc<SuperVersion>);
 impl CursorSource for ReadView {
     fn cursor(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Box<dyn Cursor> {
         Box::new(self.0.cursor(lower, upper))
+    }
+
+    fn range_tombstones(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Option<Arc<Fragments>> {
+        self.0.range_tombstones(lower, upper)
     }
 }
 

@@ -330,7 +330,9 @@ impl Recovered<'_> {
     /// The newest version of `key` at or below `seq`, in the WALs or the segments.
     fn newest(&self, key: &[u8], hash: u64, seq: u64) -> Result<Option<Found>> {
         let mem = self.mem.get(key, hash, seq);
-        let seg = self.version.get(key, hash, seq, &self.metrics)?;
+        let seg = self
+            .version
+            .get_ignoring_range_tombstones(key, hash, seq, &self.metrics)?;
         Ok(match (mem, seg) {
             (Some(m), Some(s)) => Some(if m.seq >= s.seq { m } else { s }),
             (m, s) => m.or(s),

@@ -8,6 +8,12 @@
 //!
 //! A file is only cut between two user keys, never between two versions of one key,
 //! so the files of a level >= 1 never share a user key.
+//!
+//! Range tombstones are cut with the files: a file that ends with key `p` takes the
+//! part of every tombstone below `p + [0]` (the smallest key after `p`), and the next
+//! file the rest. Since a file's key range covers its tombstones (the format rounds
+//! an end `p + [0]` down to `p`), neighbouring files of a level still never overlap,
+//! and no key between them is left uncovered.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use lsm_format::manifest::SegmentMeta;
+use lsm_format::range_del::Fragments;
 use lsm_format::segment::writer::Finished;
 use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
 
@@ -71,6 +78,9 @@ pub(crate) struct SegmentBuilder<'a> {
     current: Option<OpenFile>,
     done: Vec<SegmentMeta>,
     finished: bool,
+    /// Range tombstones to write: the part from `range_from` on is not written yet.
+    range_tombstones: Fragments,
+    range_from: Option<Vec<u8>>,
 }
 
 impl<'a> SegmentBuilder<'a> {
@@ -92,7 +102,15 @@ impl<'a> SegmentBuilder<'a> {
             current: None,
             done: Vec::new(),
             finished: false,
+            range_tombstones: Fragments::new(),
+            range_from: None,
         }
+    }
+
+    /// Sets the range tombstones the files get, each the part of its key range;
+    /// called before the first entry.
+    pub fn set_range_tombstones(&mut self, tombstones: Fragments) {
+        self.range_tombstones = tombstones;
     }
 
     /// Appends one entry; entries arrive in internal order.
@@ -103,7 +121,9 @@ impl<'a> SegmentBuilder<'a> {
         if let Some(open) = &self.current {
             let full = open.writer.estimated_size() >= self.segment_size;
             if full && open.writer.last_key() != Some(key) {
-                self.finish_current()?;
+                let mut cut = open.writer.last_key().unwrap_or_default().to_vec();
+                cut.push(0);
+                self.finish_current(Some(cut))?;
             }
         }
         let open = match self.current.take() {
@@ -128,10 +148,19 @@ impl<'a> SegmentBuilder<'a> {
         })
     }
 
-    fn finish_current(&mut self) -> Result<()> {
-        let Some(open) = self.current.take() else {
+    /// Completes the open file; its range tombstones are the unwritten ones below
+    /// `cut` (all of them when `None`).
+    fn finish_current(&mut self, cut: Option<Vec<u8>>) -> Result<()> {
+        let Some(mut open) = self.current.take() else {
             return Ok(());
         };
+        let part = self
+            .range_tombstones
+            .clipped(self.range_from.as_deref(), cut.as_deref());
+        self.range_from = cut;
+        open.writer
+            .add_range_tombstones(part)
+            .map_err(|e| Error::from_format(&open.tmp, e))?;
         let tmp = open.tmp;
         let Finished {
             out,
@@ -168,7 +197,15 @@ impl<'a> SegmentBuilder<'a> {
     /// # Errors
     /// `Io`; the files written are then removed (best effort).
     pub fn finish(mut self) -> Result<Vec<SegmentMeta>> {
-        self.finish_current()?;
+        let rest = self
+            .range_tombstones
+            .clipped(self.range_from.as_deref(), None);
+        if self.current.is_none() && !rest.is_empty() {
+            // Tombstones and no entry after them: a file of tombstones only.
+            let open = self.open_new()?;
+            self.current = Some(open);
+        }
+        self.finish_current(None)?;
         if !self.done.is_empty() {
             self.fs
                 .sync_dir(self.dir)

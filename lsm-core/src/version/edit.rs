@@ -117,24 +117,24 @@ mod tests {
         // Lookups follow the order: level 0 before level 1.
         let metrics = crate::metrics::Metrics::default();
         let found = moved
-            .get(b"c", key_hash(b"c"), 100, &metrics)
+            .get(b"c", key_hash(b"c"), 100, None, &metrics)
             .unwrap()
             .unwrap();
         assert_eq!(found.seq, 11);
         assert!(moved
-            .get(b"c", key_hash(b"c"), 9, &metrics)
+            .get(b"c", key_hash(b"c"), 9, None, &metrics)
             .unwrap()
             .is_none());
         assert_eq!(
             moved
-                .get(b"x", key_hash(b"x"), 100, &metrics)
+                .get(b"x", key_hash(b"x"), 100, None, &metrics)
                 .unwrap()
                 .unwrap()
                 .seq,
             5
         );
         assert!(moved
-            .get(b"zz", key_hash(b"zz"), 100, &metrics)
+            .get(b"zz", key_hash(b"zz"), 100, None, &metrics)
             .unwrap()
             .is_none());
     }

@@ -66,13 +66,60 @@ impl Version {
         self.levels.iter().rposition(|l| !l.is_empty())
     }
 
-    /// The newest version of `key` with sequence number `<= seq` in the segments.
+    /// The newest version of `key` with sequence number `<= seq` in the segments,
+    /// `None` when there is none or a range tombstone hides it. `covered` is the
+    /// newest range tombstone over `key` the memtables hold (visible at `seq`).
+    ///
+    /// A range tombstone hides the versions older than it. Sources are asked newest
+    /// first, and every version of a key in a later source is older than every
+    /// range tombstone over it in an earlier one (level 0's files hold disjoint
+    /// sequence number ranges, newest first; a deeper level's versions of a key
+    /// passed through the levels above before the tombstone could reach them), so
+    /// once a tombstone covers the key, only the source it came from can still hold
+    /// a newer version.
     ///
     /// # Errors
     /// `Corruption` (logged) or `Io` from a segment read; never a wrong value.
     /// `hash` is `key`'s [`key_hash`](lsm_format::segment::bloom::key_hash), computed
     /// once by the caller for every filter probed.
-    pub fn get(&self, key: &[u8], hash: u64, seq: u64, metrics: &Metrics) -> Result<Option<Found>> {
+    pub fn get(
+        &self,
+        key: &[u8],
+        hash: u64,
+        seq: u64,
+        covered: Option<u64>,
+        metrics: &Metrics,
+    ) -> Result<Option<Found>> {
+        if covered.is_some() {
+            return Ok(None);
+        }
+        self.lookup(key, hash, seq, true, metrics)
+    }
+
+    /// The newest version of `key` with sequence number `<= seq` as the entries
+    /// alone say, range tombstones ignored: what holds which version (open's file
+    /// audit), not what a reader sees.
+    ///
+    /// # Errors
+    /// As [`Version::get`].
+    pub fn get_ignoring_range_tombstones(
+        &self,
+        key: &[u8],
+        hash: u64,
+        seq: u64,
+        metrics: &Metrics,
+    ) -> Result<Option<Found>> {
+        self.lookup(key, hash, seq, false, metrics)
+    }
+
+    fn lookup(
+        &self,
+        key: &[u8],
+        hash: u64,
+        seq: u64,
+        range_tombstones: bool,
+        metrics: &Metrics,
+    ) -> Result<Option<Found>> {
         // Start loading every candidate's filter block first, so that their cache
         // misses (one per file: the filters of a large database do not fit the CPU
         // caches) overlap instead of following one another.
@@ -83,8 +130,14 @@ impl Version {
         }
         let key_probe = Probe::with_hash(key, hash, seq);
         for file in self.candidates(key) {
-            if let Some(found) = probe(file, &key_probe, metrics)? {
-                return Ok(Some(found));
+            let covered = if range_tombstones {
+                file.reader.range_tombstones().covering_seq(key, seq)
+            } else {
+                None
+            };
+            let found = probe(file, &key_probe, metrics)?;
+            if let Some(found) = resolve(found, covered) {
+                return Ok(found);
             }
         }
         Ok(None)
@@ -99,6 +152,18 @@ impl Version {
             files.get(i).filter(|f| f.smallest() <= key)
         });
         level0.chain(deeper).map(|f| &**f)
+    }
+}
+
+/// What one source's answer means, given the newest range tombstone over the key
+/// visible in that source and the ones before it: `Some(answer)` when the lookup
+/// ends here (a version, or `None` for a key deleted), `None` to ask older sources.
+pub(crate) fn resolve(found: Option<Found>, covered: Option<u64>) -> Option<Option<Found>> {
+    match (found, covered) {
+        (Some(f), Some(t)) if f.seq < t => Some(None),
+        (Some(f), _) => Some(Some(f)),
+        (None, Some(_)) => Some(None),
+        (None, None) => None,
     }
 }
 

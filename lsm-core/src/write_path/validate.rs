@@ -1,6 +1,7 @@
 //! Refusing what the format cannot store, before anything is written.
 
-use lsm_format::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use lsm_format::range_del::END_OF_KEYS;
+use lsm_format::{EntryKind, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, InvalidArgumentKind, Result};
@@ -11,7 +12,10 @@ const MAX_BATCH_ENCODED: usize = lsm_format::log::MAX_LOG_RECORD_LEN - 1024;
 /// Refuses what the format cannot store, before anything is written.
 pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
     let mut encoded = 0usize;
-    for (_, key, value) in batch.iter() {
+    for (kind, key, value) in batch.iter() {
+        if kind == EntryKind::RangeDelete {
+            validate_range(key, value)?;
+        }
         if key.len() > MAX_KEY_LEN {
             return Err(Error::InvalidArgument {
                 kind: InvalidArgumentKind::KeyTooLong,
@@ -39,6 +43,26 @@ pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
             message: format!(
                 "batch of about {encoded} encoded bytes exceeds the {MAX_BATCH_ENCODED}-byte limit"
             ),
+        });
+    }
+    Ok(())
+}
+
+/// A range delete's end is a key (or [`END_OF_KEYS`]) not below its start.
+fn validate_range(start: &[u8], end: &[u8]) -> Result<()> {
+    if end.len() > MAX_KEY_LEN && end != END_OF_KEYS {
+        return Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::KeyTooLong,
+            message: format!(
+                "range end of {} bytes exceeds the key limit of {MAX_KEY_LEN}",
+                end.len()
+            ),
+        });
+    }
+    if start > end {
+        return Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::InvalidRange,
+            message: "range start is after its end".to_string(),
         });
     }
     Ok(())

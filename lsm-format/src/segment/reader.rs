@@ -115,6 +115,12 @@ impl<S: BlockSource> SegmentReader<S> {
         &self.inner.filter
     }
 
+    /// The segment's range tombstones (placeholder until format 4 stores them).
+    pub fn range_tombstones(&self) -> &crate::range_del::Fragments {
+        static NONE: crate::range_del::Fragments = crate::range_del::Fragments::new();
+        &NONE
+    }
+
     /// Number of data blocks.
     pub(crate) fn block_count(&self) -> usize {
         self.inner.index.len()

@@ -148,6 +148,16 @@ impl<W: Write> SegmentWriter<W> {
     /// block: what the file would hold if it were finished now, minus the index,
     /// filter, properties and footer. The engine rolls to a new segment when this
     /// reaches its size threshold.
+    pub fn add_range_tombstones(&mut self, tombstones: crate::range_del::Fragments) -> Result<()> {
+        if tombstones.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument(
+            "range tombstones need segment format 4".into(),
+        ))
+    }
+
+    /// Placeholder doc.
     pub fn estimated_size(&self) -> u64 {
         let pending = if self.block.is_empty() {
             0

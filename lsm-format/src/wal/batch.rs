@@ -76,10 +76,10 @@ pub fn encode_batch_header_v1(out: &mut Vec<u8>, first_seq: u64, synced_offset: 
 /// and [`MAX_VALUE_LEN`].
 pub fn encode_op(out: &mut Vec<u8>, kind: EntryKind, key: &[u8], value: &[u8]) {
     debug_assert!(key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN);
-    debug_assert!(kind == EntryKind::Put || value.is_empty());
+    debug_assert!(kind != EntryKind::Tombstone || value.is_empty());
     out.push(kind as u8);
     put_length_prefixed(out, key);
-    if kind == EntryKind::Put {
+    if kind != EntryKind::Tombstone {
         put_length_prefixed(out, value);
     }
 }

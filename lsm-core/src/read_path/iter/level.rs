@@ -172,4 +172,11 @@ impl Cursor for LevelCursor {
     fn value(&self) -> Bytes {
         self.current.as_ref().map_or_else(Bytes::new, |c| c.value())
     }
+
+    fn max_seq_in(&self, from: &[u8], to: &[u8]) -> u64 {
+        let first = self.files.partition_point(|f| f.largest() < from);
+        let files = self.files.get(first..).unwrap_or_default();
+        let overlapping = files.iter().take_while(|f| f.smallest() <= to);
+        overlapping.map(|f| f.meta.largest_seq).max().unwrap_or(0)
+    }
 }

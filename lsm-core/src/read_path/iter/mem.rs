@@ -19,6 +19,9 @@ use crate::memtable::MemTable;
 
 pub(crate) struct MemCursor {
     pos: MemTableCursor,
+    /// The memtable's largest sequence number when the cursor was made: entries
+    /// added later are above every read sequence the cursor serves.
+    max_seq: u64,
     /// `value` takes `&self`; the cursor is used by one thread at a time.
     values: RefCell<CopyArena>,
 }
@@ -26,6 +29,7 @@ pub(crate) struct MemCursor {
 impl MemCursor {
     pub fn new(mem: Arc<MemTable>) -> Self {
         MemCursor {
+            max_seq: mem.max_seq(),
             pos: MemTableCursor::new(mem),
             values: RefCell::default(),
         }
@@ -85,6 +89,10 @@ impl Cursor for MemCursor {
         self.pos
             .entry()
             .map_or_else(Bytes::new, |e| self.values.borrow_mut().copy(e.value))
+    }
+
+    fn max_seq_in(&self, _from: &[u8], _to: &[u8]) -> u64 {
+        self.max_seq
     }
 }
 

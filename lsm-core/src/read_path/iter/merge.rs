@@ -166,6 +166,31 @@ impl Cursor for MergeCursor {
     fn shared_key(&self) -> Option<Bytes> {
         self.top().and_then(|c| c.shared_key())
     }
+    fn max_seq_in(&self, from: &[u8], to: &[u8]) -> u64 {
+        let seqs = self.children.iter().map(|c| c.max_seq_in(from, to));
+        seqs.max().unwrap_or(0)
+    }
+    /// Skips every child that can (see [`Cursor::skip_older`]); the heap is rebuilt
+    /// only when one moved.
+    fn skip_older(&mut self, end: &[u8], seq: u64) -> Result<()> {
+        debug_assert!(self.forward);
+        let skips =
+            |c: &dyn Cursor| c.valid() && c.key() < end && c.max_seq_in(c.key(), end) < seq;
+        if !self.children.iter().any(|c| skips(&**c)) {
+            return Ok(());
+        }
+        self.reposition(true, |c| c.skip_older(end, seq))
+    }
+    fn skip_older_back(&mut self, start: &[u8], seq: u64) -> Result<()> {
+        debug_assert!(!self.forward);
+        let skips = |c: &dyn Cursor| {
+            c.valid() && c.key() >= start && c.max_seq_in(start, c.key()) < seq
+        };
+        if !self.children.iter().any(|c| skips(&**c)) {
+            return Ok(());
+        }
+        self.reposition(false, |c| c.skip_older_back(start, seq))
+    }
 }
 
 #[cfg(test)]

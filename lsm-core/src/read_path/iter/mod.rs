@@ -61,6 +61,30 @@ pub(crate) trait Cursor: Send {
         self.shared_key()
             .unwrap_or_else(|| Bytes::copy_from_slice(self.key()))
     }
+    /// An upper bound on the sequence number of every entry this cursor holds with
+    /// a key in `[from, to]`; `u64::MAX` when unknown.
+    fn max_seq_in(&self, _from: &[u8], _to: &[u8]) -> u64 {
+        u64::MAX
+    }
+    /// Going forward: when every entry from the current one up to `end`
+    /// (exclusive) is older than `seq` (a range tombstone at `seq` over them hides
+    /// them all), moves to the first entry at or after `end`; otherwise stays.
+    fn skip_older(&mut self, end: &[u8], seq: u64) -> Result<()> {
+        if self.valid() && self.key() < end && self.max_seq_in(self.key(), end) < seq {
+            let end = end.to_vec();
+            self.seek(&end, lsm_format::MAX_SEQUENCE)?;
+        }
+        Ok(())
+    }
+    /// Going backward: when every entry from `start` up to the current one is older
+    /// than `seq`, moves to the last entry before `start`; otherwise stays.
+    fn skip_older_back(&mut self, start: &[u8], seq: u64) -> Result<()> {
+        if self.valid() && self.key() >= start && self.max_seq_in(start, self.key()) < seq {
+            let start = start.to_vec();
+            self.seek_for_prev(&start, lsm_format::MAX_SEQUENCE)?;
+        }
+        Ok(())
+    }
 }
 
 impl Cursor for Box<dyn Cursor> {
@@ -99,6 +123,15 @@ impl Cursor for Box<dyn Cursor> {
     }
     fn shared_key(&self) -> Option<Bytes> {
         (**self).shared_key()
+    }
+    fn max_seq_in(&self, from: &[u8], to: &[u8]) -> u64 {
+        (**self).max_seq_in(from, to)
+    }
+    fn skip_older(&mut self, end: &[u8], seq: u64) -> Result<()> {
+        (**self).skip_older(end, seq)
+    }
+    fn skip_older_back(&mut self, start: &[u8], seq: u64) -> Result<()> {
+        (**self).skip_older_back(start, seq)
     }
 }
 

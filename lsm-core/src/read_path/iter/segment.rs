@@ -116,4 +116,8 @@ impl Cursor for SegmentCursor {
     fn value(&self) -> Bytes {
         self.iter.value()
     }
+
+    fn max_seq_in(&self, _from: &[u8], _to: &[u8]) -> u64 {
+        self.file.meta.largest_seq
+    }
 }

@@ -6,10 +6,19 @@
 //! changes direction. Each end remembers the last key it consumed; an end stops when
 //! it reaches a key the other end already consumed, so `next` and `next_back` meet in
 //! the middle and no key is yielded twice.
+//!
+//! Range tombstones: the source hands over every range tombstone that may cover a
+//! key within the bounds, fragmented. A key whose newest visible version is older
+//! than the newest visible tombstone over it is hidden; and then every source whose
+//! entries under that tombstone are all older than it is moved past the tombstone's
+//! end in one seek ([`Cursor::skip_older`]), so a scan over a deleted range of a
+//! million keys costs a few seeks, not a million steps.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use lsm_format::range_del::Fragments;
 use lsm_format::{EntryKind, MAX_SEQUENCE};
 
 use super::copy_arena::CopyArena;
@@ -19,6 +28,28 @@ use crate::error::Result;
 /// Builds a cursor over all the sources of a read view.
 pub(crate) trait CursorSource: Send {
     fn cursor(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Box<dyn Cursor>;
+    /// Every range tombstone that may cover a key within the bounds; `None` when
+    /// there is none.
+    fn range_tombstones(
+        &self,
+        _lower: Bound<&[u8]>,
+        _upper: Bound<&[u8]>,
+    ) -> Option<Arc<Fragments>> {
+        None
+    }
+}
+
+/// The newest visible tombstone over `key` when it hides a version at `seq`: the
+/// tombstone's sequence number and its piece's bounds.
+fn hiding<'a>(
+    tombstones: Option<&'a Fragments>,
+    key: &[u8],
+    seq: u64,
+    read_seq: u64,
+) -> Option<(u64, &'a lsm_format::range_del::Fragment)> {
+    let piece = tombstones?.fragment_at(key)?;
+    let t = piece.visible_seq(read_seq)?;
+    (seq < t).then_some((t, piece))
 }
 
 pub(crate) struct VisibleIter<S: CursorSource> {
@@ -32,6 +63,8 @@ pub(crate) struct VisibleIter<S: CursorSource> {
     front_key: Option<Vec<u8>>,
     back_key: Option<Vec<u8>>,
     keys: CopyArena,
+    /// The range tombstones over the bounds: asked for on first use.
+    tombstones: Option<Option<Arc<Fragments>>>,
     done: bool,
 }
 
@@ -73,11 +106,22 @@ impl<S: CursorSource> VisibleIter<S> {
             front_key: None,
             back_key: None,
             keys: CopyArena::default(),
+            tombstones: None,
             done: false,
         }
     }
 
+    fn ensure_tombstones(&mut self) {
+        if self.tombstones.is_none() {
+            let t = self
+                .source
+                .range_tombstones(as_slice(&self.lower), as_slice(&self.upper));
+            self.tombstones = Some(t);
+        }
+    }
+
     fn ensure_front(&mut self) -> Result<()> {
+        self.ensure_tombstones();
         if self.front.is_none() {
             let mut c = self
                 .source
@@ -101,6 +145,7 @@ impl<S: CursorSource> VisibleIter<S> {
     }
 
     fn ensure_back(&mut self) -> Result<()> {
+        self.ensure_tombstones();
         if self.back.is_none() {
             let mut c = self
                 .source
@@ -119,6 +164,7 @@ impl<S: CursorSource> VisibleIter<S> {
         self.ensure_front()?;
         let read_seq = self.read_seq;
         let (upper, back_key) = (&self.upper, &self.back_key);
+        let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.front.as_mut() else {
             return Ok(None);
         };
@@ -138,10 +184,17 @@ impl<S: CursorSource> VisibleIter<S> {
             let current = self.front_key.get_or_insert_with(Vec::new);
             current.clear();
             current.extend_from_slice(key);
-            let found = (c.kind() == EntryKind::Put).then(|| {
+            let hidden = hiding(tombstones, key, c.seq(), read_seq);
+            let found = (c.kind() == EntryKind::Put && hidden.is_none()).then(|| {
                 let key = c.shared_key().unwrap_or_else(|| self.keys.copy(c.key()));
                 (key, c.value())
             });
+            if let Some((t, piece)) = hidden {
+                c.skip_older(&piece.end, t)?;
+                if !c.valid() || c.key() != current.as_slice() {
+                    continue;
+                }
+            }
             loop {
                 c.next()?;
                 if !c.valid() || c.key() != current.as_slice() {
@@ -158,6 +211,7 @@ impl<S: CursorSource> VisibleIter<S> {
         self.ensure_back()?;
         let read_seq = self.read_seq;
         let (lower, front_key) = (&self.lower, &self.front_key);
+        let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.back.as_mut() else {
             return Ok(None);
         };
@@ -177,11 +231,18 @@ impl<S: CursorSource> VisibleIter<S> {
             let mut newest = None;
             while c.valid() && c.key() == current.as_slice() {
                 if c.seq() <= read_seq {
-                    newest = Some((c.kind(), c.shared_key(), c.value()));
+                    newest = Some((c.kind(), c.seq(), c.shared_key(), c.value()));
                 }
                 c.prev()?;
             }
-            if let Some((EntryKind::Put, shared, value)) = newest {
+            let Some((kind, seq, shared, value)) = newest else {
+                continue;
+            };
+            if let Some((t, piece)) = hiding(tombstones, current, seq, read_seq) {
+                c.skip_older_back(&piece.start, t)?;
+                continue;
+            }
+            if kind == EntryKind::Put {
                 let key = shared.unwrap_or_else(|| self.keys.copy(current));
                 return Ok(Some((key, value)));
             }
