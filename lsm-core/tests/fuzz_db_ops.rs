@@ -113,7 +113,10 @@ fn corpus_and_random_inputs_hold() {
          acknowledged range deletes in every tenth generated input)",
         seeds.len()
     );
-    assert!(cases < 100 || generated_ranges > 0, "no generated input deletes a range");
+    assert!(
+        cases < 100 || generated_ranges > 0,
+        "no generated input deletes a range"
+    );
 }
 
 /// Encoders of the operations `db_ops` decodes (see `lsm_core::fuzzing`).
