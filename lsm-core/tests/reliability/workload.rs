@@ -137,6 +137,9 @@ pub struct Outcome {
     pub wals_seen: BTreeSet<String>,
     /// The manifest right before and right after the reopen (when observed).
     pub manifest_around_reopen: Option<(Vec<u8>, Vec<u8>)>,
+    /// Keys deleted by the acknowledged [`Op::Ranges`] calls (their point deletes
+    /// included).
+    pub range_deleted_keys: usize,
 }
 
 impl Outcome {
@@ -163,6 +166,7 @@ pub fn run(fs: &FsRef, sim: Option<&SimFs>, ops: &[Op], options: &Options) -> Ou
         compactions: 0,
         wals_seen: BTreeSet::new(),
         manifest_around_reopen: None,
+        range_deleted_keys: 0,
     };
     match open(fs, options) {
         Ok(db) => out.db = Some(db),
@@ -212,7 +216,10 @@ fn apply(
         Op::Ranges(ops) => {
             let step = out.history.effect(ops);
             match write_ops(db, ops) {
-                Ok(()) => out.history.ack(step),
+                Ok(()) => {
+                    out.range_deleted_keys += step.iter().filter(|(_, v)| v.is_none()).count();
+                    out.history.ack(step);
+                }
                 Err(e) => {
                     out.history.attempt(step);
                     return Err(e);
