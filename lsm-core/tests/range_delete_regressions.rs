@@ -153,8 +153,10 @@ fn a_range_tombstone_spanning_several_files_during_one_file_compactions() {
         model.insert(k(i), v(i, 0));
     }
     db.compact_into(1).unwrap();
-    let l1 = db.stats().levels[1].segments;
-    assert!(l1 >= 10, "level 1 holds {l1} segments");
+    // Level 1 is far over its size now: background compactions start moving its
+    // files down one at a time.
+    let files: usize = db.stats().levels.iter().map(|l| l.segments).sum();
+    assert!(files >= 10, "{files} segments");
     let snap = db.snapshot();
     let seen = model.clone();
     db.delete_range(k(500), k(2500)).unwrap();
