@@ -326,3 +326,24 @@ fn a_prefix_delete_over_many_keys_then_a_scan_of_it() {
     assert_eq!(db.iter().count(), 2);
     db.close().unwrap();
 }
+
+/// The smallest shape of a compaction whose output is cut into several files while
+/// a snapshot keeps a range tombstone over all of them: the files must not overlap
+/// (each holds the tombstone only within its own key range).
+#[test]
+fn a_compaction_cutting_a_kept_range_tombstone_into_several_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small_segments()).unwrap();
+    for i in 0..200 {
+        db.put(k(i), v(i, 0)).unwrap();
+    }
+    let snap = db.snapshot();
+    db.delete_range(k(10), k(190)).unwrap();
+    db.compact().unwrap();
+    let files: usize = db.stats().levels.iter().map(|l| l.segments).sum();
+    assert!(files >= 2, "the output fits one file: {files}");
+    assert_eq!(db.iter().count(), 20);
+    assert_eq!(snap.iter().count(), 200);
+    assert_eq!(snap.iter().rev().count(), 200);
+    db.close().unwrap();
+}
