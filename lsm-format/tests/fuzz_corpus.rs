@@ -171,7 +171,9 @@ fn wal_format(batches: usize, certify: bool, format: WalFormat, rng: &mut StdRng
         let synced = if certify { out.len() as u64 } else { 0 };
         match format {
             WalFormat::V1 => encode_batch_header_v1(&mut p, seq, synced, count),
-            WalFormat::V2 | WalFormat::V3 => encode_batch_header(&mut p, seq, synced, count),
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
+                encode_batch_header(&mut p, seq, synced, count)
+            }
         }
         for i in 0..count {
             let key = format!("key{}", rng.gen_range(0..50));

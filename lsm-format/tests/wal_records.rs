@@ -46,7 +46,7 @@ fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) 
             WalFormat::V1 => {
                 encode_batch_header_v1(&mut payload, *first_seq, synced, ops.len() as u32)
             }
-            WalFormat::V2 | WalFormat::V3 => {
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
                 encode_batch_header(&mut payload, *first_seq, synced, ops.len() as u32)
             }
         }
@@ -221,7 +221,9 @@ fn bad_batches_are_corruption() {
     for format in [WalFormat::V1, WalFormat::V2, WalFormat::V3] {
         let header = |out: &mut Vec<u8>, seq, synced, count| match format {
             WalFormat::V1 => encode_batch_header_v1(out, seq, synced, count),
-            WalFormat::V2 | WalFormat::V3 => encode_batch_header(out, seq, synced, count),
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
+                encode_batch_header(out, seq, synced, count)
+            }
         };
         let mut ok = Vec::new();
         header(&mut ok, 5, 0, 1);

@@ -218,7 +218,8 @@ impl<S: BlockSource> SegmentReader<S> {
             Contents::Built(b) => (b, true),
         };
         let mut it: BlockIter<&[u8]> = BlockIter::with_key_buffer(KEY_BUFFER.take());
-        let found = start_block(&mut it, contents, handle, decompressed).and_then(|()| {
+        let version = self.inner.footer.format_version;
+        let found = start_block(&mut it, contents, handle, decompressed, version).and_then(|()| {
             it.seek(key, seq)?;
             if !it.valid() || it.key() != key {
                 return Ok(None);

@@ -134,11 +134,12 @@ pub fn replay_wal(data: &[u8]) -> Result<WalReplay> {
         None => (None, None, 0),
         Some(damage) => {
             // Records in the file's framing, then (when the first record was lost)
-            // those only the format-3 framing reveals.
+            // those only the narrow framing reveals, decoded as format 4, which
+            // reads every format-3 batch too.
             let in_framing = damage.records_after.iter().map(|r| (decoder.format(), r));
             let narrow = narrow_records_after
                 .iter()
-                .map(|r| (Some(WalFormat::V3), r));
+                .map(|r| (Some(WalFormat::V4), r));
             for (format, rec) in in_framing.chain(narrow) {
                 let synced_offset = certified_synced_offset(format, rec.offset, &rec.payload)?;
                 if synced_offset > damage.offset {
