@@ -148,7 +148,7 @@ fn a_file_of_range_tombstones_alone_is_valid() {
     );
     assert_eq!(
         (p.smallest_seq, p.largest_seq, p.range_del_count),
-        (3, 9, 3)
+        (3, 9, 4)
     );
     assert_eq!(reader.range_tombstones(), &f);
     assert_eq!(reader.verify(), vec![]);
