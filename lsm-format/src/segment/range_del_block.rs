@@ -232,6 +232,27 @@ mod tests {
             .contains("after the last"));
     }
 
+    /// The example of `docs/format.md` section 3.8, byte for byte.
+    #[test]
+    fn the_spec_example() {
+        let f = Fragments::from_tombstones([
+            RangeTombstone::new("a", "m", 5),
+            RangeTombstone::new("f", "z", 9),
+        ]);
+        let bytes = encode_range_dels(&f);
+        assert_eq!(
+            bytes,
+            [
+                1, b'a', 1, b'f', 1, 5, //
+                1, b'f', 1, b'm', 2, 9, 5, //
+                1, b'm', 1, b'z', 1, 9, //
+                3, 0, 0, 0,
+            ]
+        );
+        assert_eq!(bytes.len(), 23);
+        assert_eq!(f.tombstone_count(), 4);
+    }
+
     #[test]
     fn each_rule_is_checked() {
         let frag = |s: &str, e: &str, seqs: &[u64]| {
