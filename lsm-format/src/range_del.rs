@@ -182,7 +182,7 @@ impl Fragments {
                     }
                 }
             }
-            while let Some(t) = items.get(next).filter(|t| &t.start == at) {
+            while let Some(t) = items.get(next).filter(|t| t.start == at) {
                 *active.entry(t.seq).or_insert(0) += 1;
                 ending.push(Reverse((t.end.clone(), t.seq)));
                 next += 1;
@@ -223,9 +223,13 @@ impl Fragments {
     /// ```
     pub fn from_fragmented(list: Vec<Fragment>) -> Option<Self> {
         let pieces_ok = list.iter().all(|f| {
-            f.start < f.end && !f.seqs.is_empty() && f.seqs.windows(2).all(|w| w[0] > w[1])
+            f.start < f.end
+                && !f.seqs.is_empty()
+                && f.seqs.windows(2).all(|w| matches!(w, [a, b] if a > b))
         });
-        let ordered = list.windows(2).all(|w| w[0].end <= w[1].start);
+        let ordered = list
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.end <= b.start));
         (pieces_ok && ordered).then_some(Fragments { list })
     }
 

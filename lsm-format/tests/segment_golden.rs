@@ -125,7 +125,7 @@ fn both_goldens_read_back() {
     let (old, new) = (entries(&v3), entries(&v4));
     assert_eq!(old.len(), 5);
     for (o, n) in old.iter().zip(&new) {
-        if o.0 == &b"banana"[..] {
+        if o.0 == b"banana"[..] {
             assert_eq!(
                 (n.2, &n.3[..]),
                 (

@@ -276,7 +276,9 @@ fn corrupt(payload: &[u8], format: WalFormat) -> Error {
 
 #[test]
 fn format_4_ops_are_checked_and_older_formats_refuse_them() {
-    let batch = |ops: &[(u8, &[u8], Option<&[u8]>)]| {
+    /// An op as raw parts: kind byte, key, value (absent for none).
+    type RawOp<'a> = (u8, &'a [u8], Option<&'a [u8]>);
+    let batch = |ops: &[RawOp]| {
         let mut out = Vec::new();
         encode_batch_header(&mut out, 5, 0, ops.len() as u32);
         for (kind, key, value) in ops {
