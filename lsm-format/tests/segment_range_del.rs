@@ -235,3 +235,29 @@ fn open_checks_the_properties_against_the_range_tombstones() {
         }
     }
 }
+
+/// Bounds wider than the data pass `open` (which checks that they contain the
+/// tombstones) but not `verify` (which wants them exact).
+#[test]
+fn verify_wants_the_bounds_exact() {
+    let mut w = SegmentWriter::new(Vec::new(), options());
+    w.add(b"c", 20, EntryKind::Put, b"v").unwrap();
+    w.add_range_tombstones(Fragments::from_tombstones([RangeTombstone::new(
+        "b", "d", 9,
+    )]))
+    .unwrap();
+    let good = w.finish().unwrap().into_inner();
+    let reader = open(good.clone()).unwrap();
+    assert_eq!(reader.properties().smallest_seq, 9);
+    let mut bad = good;
+    // smallest_seq (the u64 at 20) from 9 down to 1.
+    edit_properties(&mut bad, &reader, |p| p[20] = 1);
+    let problems = open(bad).unwrap().verify();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .description
+            .contains("smallest_seq is 1, the data says 9"),
+        "{problems:?}"
+    );
+}
