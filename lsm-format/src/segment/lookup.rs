@@ -102,7 +102,7 @@ pub struct SearchedBlock {
 pub struct Found {
     /// Its sequence number.
     pub seq: u64,
-    /// Put or tombstone.
+    /// Put, expiring put or tombstone.
     pub kind: EntryKind,
     /// Its value, sharing the file's bytes or a built block; empty for tombstones.
     pub value: Bytes,

@@ -19,11 +19,12 @@ use super::header::{WalFormat, WalRecord, WalRecordDecoder};
 /// One operation of a replayed batch, sharing the bytes of the WAL copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedWalOp {
-    /// Put or delete.
+    /// Put, delete, range delete or expiring put.
     pub kind: EntryKind,
     /// The key.
     pub key: Bytes,
-    /// The value (empty for a delete).
+    /// The value: empty for a delete, the (exclusive) end for a range delete, the
+    /// expiry time and the value for an expiring put.
     pub value: Bytes,
 }
 
