@@ -136,7 +136,8 @@ pub struct Loss {
     /// entry before each block to its own. A key outside them lost nothing.
     pub key_ranges: Vec<KeyRange>,
     /// True when not even the keys can be told (an unlisted segment whose index is
-    /// unreadable): any key may have lost its newest version.
+    /// unreadable, or whose range-tombstone block and properties both are): any key
+    /// may have lost its newest version.
     pub keys_unknown: bool,
     /// Entries (or WAL operations) lost; `None` when the number cannot be told.
     pub entries: Option<u64>,
