@@ -5,9 +5,11 @@
 mod candidates;
 mod manifest_state;
 mod range_tombstones;
+mod unlisted;
 
 use candidates::{choose, Base};
 use manifest_state::read_manifest;
+use unlisted::scan_unlisted;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -74,7 +76,6 @@ impl Plan {
         let mut base_range_tombstones: Vec<Fragments> = Vec::new();
         let mut base_max_seq = 0u64;
         let mut seen_seq = state.as_ref().map_or(0, |s| s.last_sequence);
-        let mut sources: Vec<Source> = Vec::new();
         let mut listed_numbers = Vec::new();
         if let Some(state) = &state {
             for (level, metas) in (0u32..).zip(&state.levels) {
@@ -181,93 +182,15 @@ impl Plan {
         }
 
         // Segments the manifest does not list (and does not record dead).
-        for &n in &listing.segments {
-            let dead = state.as_ref().is_some_and(|s| s.is_obsolete(n));
-            if dead || listed_numbers.contains(&n) {
-                continue;
-            }
-            let name = segment_name(n);
-            let finding = report.files.len();
-            match salvage::scan(read_bytes(fs, &segment_path(dir, n))?) {
-                Scanned::Sound(reader) => {
-                    let mut items = Vec::new();
-                    for e in reader.entries() {
-                        let e = e.map_err(|e| Error::from_format(segment_path(dir, n), e))?;
-                        items.push(Item {
-                            key: e.key,
-                            seq: e.seq,
-                            kind: e.kind,
-                            value: e.value,
-                        });
-                    }
-                    report.files.push(FileFinding::new(
-                        name,
-                        FileStatus::Redundant,
-                        "not listed in the manifest".into(),
-                    ));
-                    sources.push(Source {
-                        finding: Some(finding),
-                        items,
-                        range_tombstones: reader.range_tombstones().tombstones().collect(),
-                        sound: true,
-                    });
-                }
-                Scanned::Damaged(s) => {
-                    rebuild = true;
-                    let mut f = FileFinding::new(
-                        name,
-                        FileStatus::Damaged,
-                        format!(
-                            "not listed in the manifest; {} of {} data blocks unreadable{} ({})",
-                            s.blocks.1,
-                            s.blocks.0,
-                            range_block_note(s.range_tombstones.as_ref()),
-                            s.problem
-                        ),
-                    );
-                    f.salvaged_entries = s.items.len() as u64;
-                    f.lost = Loss {
-                        key_ranges: s.lost_ranges,
-                        entries: s
-                            .entry_count
-                            .map(|c| c.saturating_sub(s.items.len() as u64)),
-                        ..Loss::default()
-                    };
-                    let range_tombstones = match s.range_tombstones {
-                        Some(t) => t.tombstones().collect(),
-                        None => {
-                            // The properties bound the file's range tombstones.
-                            match s.bounds {
-                                Some(bounds) => f.lost.range_deletes.push(bounds),
-                                None => f.lost.keys_unknown = true,
-                            }
-                            Vec::new()
-                        }
-                    };
-                    report.files.push(f);
-                    sources.push(Source {
-                        finding: Some(finding),
-                        items: s.items,
-                        range_tombstones,
-                        sound: false,
-                    });
-                }
-                Scanned::Unreadable(why) => {
-                    rebuild = true;
-                    let mut f = FileFinding::new(
-                        name,
-                        FileStatus::Unreadable,
-                        format!("not listed in the manifest; {why}"),
-                    );
-                    f.lost = Loss {
-                        keys_unknown: true,
-                        entries: None,
-                        ..Loss::default()
-                    };
-                    report.files.push(f);
-                }
-            }
-        }
+        let mut sources = scan_unlisted(
+            fs,
+            dir,
+            listing,
+            state.as_ref(),
+            &listed_numbers,
+            &mut report,
+            &mut rebuild,
+        )?;
 
         // WALs from `log_number` on (every WAL when no manifest state is readable).
         let log_number = state.as_ref().map_or(0, |s| s.log_number);
