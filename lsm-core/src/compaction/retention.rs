@@ -27,9 +27,47 @@
 //! tombstone of each stripe is kept, and first-stripe tombstones go when no deeper
 //! level holds a key of their piece. A version under any range tombstone keeps its
 //! sequence number: renumbered to 0 it would fall under tombstones it is newer than.
+//!
+//! Expiry and the compaction filter change what a version *is* before the rules
+//! above see it, always at the version's own sequence number, so they never
+//! uncover an older version:
+//! - an expiring put expired at the *cutoff* (`min(now, the oldest live snapshot's
+//!   time)`: no reader, present or at a snapshot, can see it as a value) is a
+//!   tombstone (`crate::clock::meaning` is the rule), and goes like one;
+//! - the compaction filter (`super::filter`) is offered the newest version of a
+//!   key in the compaction when it is a live value in the last stripe (newer than
+//!   every snapshot) that no range tombstone covers; `Remove` makes it a tombstone,
+//!   `ChangeValue` replaces the value (an expiring put keeps its expiry).
 
+use std::sync::Arc;
+
+use lsm_format::entry::encode_expiring;
 use lsm_format::range_del::Fragments;
 use lsm_format::EntryKind;
+
+use super::filter::{CompactionFilter, FilterDecision};
+use crate::clock::{expires_at, meaning, Meaning};
+
+/// What becomes of a kept entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Kept {
+    /// The sequence number to write it with.
+    pub seq: u64,
+    /// Its kind: the input's, or [`EntryKind::Tombstone`] for an expired or
+    /// filtered-out value.
+    pub kind: EntryKind,
+    /// The stored value to write instead of the input's (empty for a tombstone
+    /// made here); `None` keeps the input's.
+    pub value: Option<Vec<u8>>,
+}
+
+/// The compaction filter and what it is told.
+struct FilterHook {
+    filter: Arc<dyn CompactionFilter>,
+    level: usize,
+    /// Offered values must be live at this time (Unix ms).
+    now_ms: u64,
+}
 
 pub(crate) struct Retention {
     /// Live snapshot sequence numbers, ascending.
@@ -41,11 +79,21 @@ pub(crate) struct Retention {
     zero_bottom_seqs: bool,
     /// Range tombstones of the inputs, all of them.
     range_tombstones: Fragments,
+    /// Expiring puts expired at this time (Unix ms) become tombstones; `None`
+    /// leaves them as they are.
+    expiry_cutoff_ms: Option<u64>,
+    filter: Option<FilterHook>,
     pub dropped: u64,
     /// Versions dropped because a range tombstone covers them (in `dropped` too).
     pub dropped_by_range: u64,
     /// Versions whose sequence number [`Retention::keep`] rewrote to 0.
     pub zeroed: u64,
+    /// Expired expiring puts turned into tombstones (some then dropped).
+    pub expired: u64,
+    /// Values the compaction filter removed.
+    pub filter_removed: u64,
+    /// Values the compaction filter changed.
+    pub filter_changed: u64,
 }
 
 impl Retention {
@@ -58,9 +106,14 @@ impl Retention {
             last_stripe: 0,
             zero_bottom_seqs: false,
             range_tombstones: Fragments::new(),
+            expiry_cutoff_ms: None,
+            filter: None,
             dropped: 0,
             dropped_by_range: 0,
             zeroed: 0,
+            expired: 0,
+            filter_removed: 0,
+            filter_changed: 0,
         }
     }
 
@@ -78,6 +131,38 @@ impl Retention {
     pub fn with_range_tombstones(mut self, tombstones: Fragments) -> Self {
         self.range_tombstones = tombstones;
         self
+    }
+
+    /// The same filter, turning expiring puts expired at `cutoff_ms` (Unix ms) into
+    /// tombstones: the caller passes `min(now, the oldest live snapshot's time)`.
+    pub fn with_expiry_cutoff(mut self, cutoff_ms: u64) -> Self {
+        self.expiry_cutoff_ms = Some(cutoff_ms);
+        self
+    }
+
+    /// The same filter, offering values to `filter` for a compaction into `level`;
+    /// an expiring put is offered only while live at `now_ms`.
+    pub fn with_filter(
+        mut self,
+        filter: Option<Arc<dyn CompactionFilter>>,
+        level: usize,
+        now_ms: u64,
+    ) -> Self {
+        self.filter = filter.map(|filter| FilterHook {
+            filter,
+            level,
+            now_ms,
+        });
+        self
+    }
+
+    /// Adds what this filter did to the engine's counters.
+    pub fn count(&self, metrics: &crate::metrics::Metrics) {
+        use crate::metrics::bump;
+        bump(&metrics.expired_versions, self.expired);
+        bump(&metrics.filter_removed, self.filter_removed);
+        bump(&metrics.filter_changed, self.filter_changed);
+        bump(&metrics.dropped_by_range, self.dropped_by_range);
     }
 
     /// The range tombstones to write out: per piece, the newest of each stripe;
@@ -117,17 +202,19 @@ impl Retention {
         self.snapshots.partition_point(|&s| s < seq)
     }
 
-    /// The sequence number to write the entry with, or `None` when it is dropped.
-    /// `bottommost(key)` answers whether no level below the output holds `key`; it is
-    /// asked only about first-stripe tombstones, and about first-stripe puts when
-    /// sequence numbers may be zeroed.
+    /// What to write for the entry, or `None` when it is dropped. `value` is its
+    /// stored value. `bottommost(key)` answers whether no level below the output
+    /// holds `key`; it is asked only about first-stripe tombstones, about
+    /// first-stripe puts when sequence numbers may be zeroed, and for values
+    /// offered to the compaction filter.
     pub fn keep(
         &mut self,
         key: &[u8],
         seq: u64,
         kind: EntryKind,
-        bottommost: impl FnOnce(&[u8]) -> bool,
-    ) -> Option<u64> {
+        value: &[u8],
+        mut bottommost: impl FnMut(&[u8]) -> bool,
+    ) -> Option<Kept> {
         let stripe = self.stripe(seq);
         let same_key = self.last_key.as_deref() == Some(key);
         if same_key && stripe == self.last_stripe {
@@ -145,10 +232,48 @@ impl Retention {
             self.dropped_by_range += 1;
             return None;
         }
-        let tombstone = kind == EntryKind::Tombstone;
+        let mut bottom = None;
+        let mut is_bottom = |key: &[u8]| *bottom.get_or_insert_with(|| bottommost(key));
+        let mut kept = Kept {
+            seq,
+            kind,
+            value: None,
+        };
+        let expired = self.expiry_cutoff_ms.is_some_and(|cutoff| {
+            meaning(kind, value, cutoff) == Meaning::Absent { expired: true }
+        });
+        if expired {
+            self.expired += 1;
+            kept.kind = EntryKind::Tombstone;
+            kept.value = Some(Vec::new());
+        } else if !same_key && stripe == self.snapshots.len() {
+            if let Some(hook) = &self.filter {
+                if let Meaning::Value(user_value) = meaning(kind, value, hook.now_ms) {
+                    let decision =
+                        hook.filter
+                            .filter(hook.level, key, user_value, is_bottom(key));
+                    match decision {
+                        FilterDecision::Keep => {}
+                        FilterDecision::Remove => {
+                            self.filter_removed += 1;
+                            kept.kind = EntryKind::Tombstone;
+                            kept.value = Some(Vec::new());
+                        }
+                        FilterDecision::ChangeValue(new) => {
+                            self.filter_changed += 1;
+                            kept.value = Some(match expires_at(kind, value) {
+                                Some(t) => encode_expiring(t, &new),
+                                None => new,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let tombstone = kept.kind == EntryKind::Tombstone;
         let zero = self.zero_bottom_seqs && self.range_tombstones.fragment_at(key).is_none();
-        if stripe != 0 || !(tombstone || zero) || !bottommost(key) {
-            return Some(seq);
+        if stripe != 0 || !(tombstone || zero) || !is_bottom(key) {
+            return Some(kept);
         }
         if tombstone {
             self.dropped += 1;
@@ -157,7 +282,8 @@ impl Retention {
         if seq != 0 {
             self.zeroed += 1;
         }
-        Some(0)
+        kept.seq = 0;
+        Some(kept)
     }
 }
 
@@ -183,8 +309,8 @@ mod tests {
         entries
             .iter()
             .filter_map(|(k, s, kind)| {
-                r.keep(k.as_bytes(), *s, *kind, |_| bottom)
-                    .map(|seq| (k.to_string(), seq))
+                r.keep(k.as_bytes(), *s, *kind, b"", |_| bottom)
+                    .map(|kept| (k.to_string(), kept.seq))
             })
             .collect()
     }
@@ -308,8 +434,9 @@ mod tests {
     #[test]
     fn zeroed_counts_only_numbers_that_changed() {
         let mut r = Retention::for_compaction(vec![], 2);
-        assert_eq!(r.keep(b"a", 0, Put, |_| true), Some(0));
-        assert_eq!(r.keep(b"b", 7, Put, |_| true), Some(0));
+        let seq = |k: Option<Kept>| k.map(|k| k.seq);
+        assert_eq!(seq(r.keep(b"a", 0, Put, b"", |_| true)), Some(0));
+        assert_eq!(seq(r.keep(b"b", 7, Put, b"", |_| true)), Some(0));
         assert_eq!(r.zeroed, 1);
     }
 }
