@@ -212,10 +212,10 @@ impl CompactionJob<'_> {
         }
         bump(&env.metrics.compactions, 1);
         retention.count(&env.metrics);
-        bump(&env.metrics.range_tombstones_written, range_tombstones_out as u64);
+        bump(&env.metrics.range_tombstones_written, range_tombstones_out);
         bump(
             &env.metrics.range_tombstones_dropped,
-            range_tombstones_in.saturating_sub(range_tombstones_out) as u64,
+            range_tombstones_in.saturating_sub(range_tombstones_out),
         );
         bump(&env.metrics.bytes_compacted_read, input_bytes);
         bump(&env.metrics.bytes_compacted_written, output_bytes);

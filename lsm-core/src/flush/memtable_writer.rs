@@ -45,7 +45,7 @@ pub(crate) fn write_memtable(
     let mut builder = SegmentBuilder::new(fs, dir, opts, 0, next_file);
     // Level 0: deeper levels may hold what a tombstone covers, so every one stays.
     let kept_tombstones = retention.kept_range_tombstones(|_, _| false);
-    let range_tombstones = kept_tombstones.tombstone_count() as u64;
+    let range_tombstones = kept_tombstones.tombstone_count();
     builder.set_range_tombstones(kept_tombstones);
     for e in mem.iter() {
         if let Some(kept) = retention.keep(e.key, e.seq, e.kind, e.value, |_| false) {
