@@ -237,9 +237,9 @@ impl Fragments {
     /// assert!(Fragments::from_fragmented(overlapping).is_none());
     /// ```
     pub fn from_fragmented(list: Vec<Fragment>) -> Option<Self> {
-        let pieces_ok = list.iter().all(|f| {
-            f.start < f.end && !f.seqs.is_empty() && f.seqs.is_sorted_by(|a, b| a > b)
-        });
+        let pieces_ok = list
+            .iter()
+            .all(|f| f.start < f.end && !f.seqs.is_empty() && f.seqs.is_sorted_by(|a, b| a > b));
         let ordered = list.is_sorted_by(|a, b| a.end <= b.start);
         (pieces_ok && ordered).then_some(Fragments { list })
     }

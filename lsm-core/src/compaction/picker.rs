@@ -27,6 +27,14 @@ pub(crate) trait FileInfo: Clone {
     fn size(&self) -> u64;
     fn smallest(&self) -> &[u8];
     fn largest(&self) -> &[u8];
+    /// Whether the file is mostly deletes: it holds a range tombstone, or at least
+    /// half its entries are tombstones.
+    fn mostly_deletes(&self) -> bool;
+}
+
+/// True when at least half of `entries` are `tombstones` (and there is one).
+fn tombstone_heavy(tombstones: u64, entries: u64) -> bool {
+    tombstones > 0 && tombstones * 2 >= entries
 }
 
 impl FileInfo for Arc<SegmentFile> {
@@ -39,6 +47,10 @@ impl FileInfo for Arc<SegmentFile> {
     fn largest(&self) -> &[u8] {
         &self.meta.largest_key
     }
+    fn mostly_deletes(&self) -> bool {
+        !self.reader.range_tombstones().is_empty()
+            || tombstone_heavy(self.meta.tombstone_count, self.meta.entry_count)
+    }
 }
 
 impl FileInfo for SegmentMeta {
@@ -50,6 +62,9 @@ impl FileInfo for SegmentMeta {
     }
     fn largest(&self) -> &[u8] {
         &self.largest_key
+    }
+    fn mostly_deletes(&self) -> bool {
+        tombstone_heavy(self.tombstone_count, self.entry_count)
     }
 }
 
@@ -99,7 +114,7 @@ impl<F: FileInfo> Task<F> {
 /// The last level: never compacted further.
 pub(crate) const LAST_LEVEL: usize = MAX_LEVELS - 1;
 
-fn overlapping<F: FileInfo>(files: &[F], smallest: &[u8], largest: &[u8]) -> Vec<F> {
+pub(crate) fn overlapping<F: FileInfo>(files: &[F], smallest: &[u8], largest: &[u8]) -> Vec<F> {
     files
         .iter()
         .filter(|f| f.largest() >= smallest && f.smallest() <= largest)
@@ -107,7 +122,7 @@ fn overlapping<F: FileInfo>(files: &[F], smallest: &[u8], largest: &[u8]) -> Vec
         .collect()
 }
 
-fn range<F: FileInfo>(files: &[F]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn range<F: FileInfo>(files: &[F]) -> Option<(&[u8], &[u8])> {
     let smallest = files.iter().map(|f| f.smallest()).min()?;
     let largest = files.iter().map(|f| f.largest()).max()?;
     Some((smallest, largest))
@@ -131,7 +146,7 @@ pub(crate) fn pick<F: FileInfo>(
     }
     let (level, score) = best;
     if score < 1.0 {
-        return None;
+        return pick_for_deletes(levels);
     }
     let empty = Vec::new();
     let next = levels.get(level + 1).unwrap_or(&empty);
@@ -156,22 +171,29 @@ pub(crate) fn pick<F: FileInfo>(
     })
 }
 
-/// A full compaction: every file into `target`, or when `None` into the deepest
-/// non-empty level (at least 1). Every non-empty level is an input, so the output
-/// level is the bottom of the tree whatever its number.
-pub(crate) fn pick_full<F: FileInfo>(levels: &[Vec<F>], target: Option<usize>) -> Option<Task<F>> {
+/// When no level is over its size: the shallowest file of a level above the
+/// deepest non-empty one that is mostly deletes, with the files below it overlaps.
+/// Pushing deletes down is what frees the space of the versions they hide (the
+/// versions are dropped where a delete meets them, and the deletes themselves at
+/// the bottom); without this, a tree that stops growing keeps them for ever. Each
+/// such compaction moves the deletes one level deeper, so it ends at the bottom.
+fn pick_for_deletes<F: FileInfo>(levels: &[Vec<F>]) -> Option<Task<F>> {
     let deepest = levels.iter().rposition(|l| !l.is_empty())?;
-    Some(Task {
-        inputs: levels
-            .iter()
-            .enumerate()
-            .filter(|(_, files)| !files.is_empty())
-            .map(|(n, files)| (n, files.clone()))
-            .collect(),
-        output_level: target.unwrap_or(deepest.max(1)),
-        trivial_move: false,
-        manual: true,
-    })
+    for level in 1..deepest {
+        let files = levels.get(level)?;
+        if let Some(file) = files.iter().find(|f| f.mostly_deletes()) {
+            let below = levels.get(level + 1).map_or_else(Vec::new, |next| {
+                overlapping(next, file.smallest(), file.largest())
+            });
+            return Some(Task {
+                trivial_move: below.is_empty(),
+                inputs: vec![(level, vec![file.clone()]), (level + 1, below)],
+                output_level: level + 1,
+                manual: false,
+            });
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -180,6 +202,16 @@ mod tests {
     use bytes::Bytes;
 
     fn f(number: u64, smallest: &str, largest: &str, size: u64) -> SegmentMeta {
+        with_tombstones(number, smallest, largest, size, 0)
+    }
+
+    fn with_tombstones(
+        number: u64,
+        smallest: &str,
+        largest: &str,
+        size: u64,
+        tombstones: u64,
+    ) -> SegmentMeta {
         SegmentMeta {
             file_number: number,
             file_size: size,
@@ -187,8 +219,8 @@ mod tests {
             largest_key: Bytes::copy_from_slice(largest.as_bytes()),
             smallest_seq: 1,
             largest_seq: 1,
-            entry_count: 1,
-            tombstone_count: 0,
+            entry_count: 10,
+            tombstone_count: tombstones,
         }
     }
 
@@ -276,19 +308,25 @@ mod tests {
     }
 
     #[test]
-    fn full_compaction_targets_the_deepest_level() {
-        let l = levels(vec![vec![f(1, "a", "b", 1)]]);
-        let t = pick_full(&l, None).unwrap();
-        assert_eq!(t.output_level, 1);
+    fn files_of_deletes_sink_when_no_level_is_over_size() {
         let l = levels(vec![
-            vec![f(1, "a", "b", 1)],
             vec![],
-            vec![],
-            vec![f(2, "a", "b", 1)],
+            vec![f(1, "a", "c", 10), with_tombstones(2, "d", "f", 10, 5)],
+            vec![f(3, "e", "e", 10), f(4, "x", "z", 10)],
         ]);
-        let t = pick_full(&l, None).unwrap();
-        assert_eq!(t.output_level, 3);
-        assert_eq!(t.inputs.len(), 2);
-        assert!(pick_full::<SegmentMeta>(&levels(vec![]), None).is_none());
+        let t = pick(&l, &cfg(), &[]).unwrap();
+        assert_eq!((t.inputs[0].0, numbers(&t.inputs[0].1)), (1, vec![2]));
+        assert_eq!(numbers(&t.inputs[1].1), vec![3]);
+        assert_eq!(t.output_level, 2);
+        // In the deepest level they stay: nothing below to free.
+        let l = levels(vec![vec![], vec![with_tombstones(2, "d", "f", 10, 9)]]);
+        assert!(pick(&l, &cfg(), &[]).is_none());
+        // A few deletes are no reason to compact.
+        let l = levels(vec![
+            vec![],
+            vec![with_tombstones(2, "d", "f", 10, 4)],
+            vec![f(4, "x", "z", 10)],
+        ]);
+        assert!(pick(&l, &cfg(), &[]).is_none());
     }
 }

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use lsm_format::manifest::MAX_LEVELS;
 
-use crate::compaction::picker::{pick, pick_full};
+use crate::compaction::manual::pick_manual;
+use crate::compaction::picker::pick;
 use crate::compaction::PickerConfig;
 use crate::engine::Engine;
 use crate::error::{Error, PoisonedBy, Result};
@@ -111,14 +112,14 @@ fn compaction_loop(engine: Arc<Engine>) {
                     for (_, w) in st.manual.drain(..) {
                         let _ = w.send(Err(e.duplicate()));
                     }
-                } else if let Some((target, _)) = st.manual.first() {
-                    // Requests for the same target share one compaction.
-                    let target = *target;
+                } else if let Some((request, _)) = st.manual.first() {
+                    // Equal requests share one compaction.
+                    let request = request.clone();
                     let (same, rest): (Vec<_>, Vec<_>) =
-                        st.manual.drain(..).partition(|(t, _)| *t == target);
+                        st.manual.drain(..).partition(|(r, _)| *r == request);
                     st.manual = rest;
                     let waiters: Vec<_> = same.into_iter().map(|(_, w)| w).collect();
-                    break (pick_full(st.version.levels(), target), waiters);
+                    break (pick_manual(st.version.levels(), &request), waiters);
                 } else if let Some(task) = pick(st.version.levels(), &cfg, &pointers) {
                     break (Some(task), Vec::new());
                 }

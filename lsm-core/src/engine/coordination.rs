@@ -7,6 +7,8 @@
 //! switch, which creates the next WAL.
 
 use std::sync::mpsc::Sender;
+
+use crate::compaction::manual::Manual;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +26,8 @@ pub(crate) struct State {
     /// Oldest first.
     pub imm: Vec<Arc<MemTable>>,
     pub version: Arc<Version>,
-    /// Manual full compactions waiting: target level (`None`: the deepest that
-    /// holds data, at least 1) and where to send the result.
-    pub manual: Vec<(Option<usize>, Sender<Result<()>>)>,
+    /// Manual compactions waiting, and where to send each result.
+    pub manual: Vec<(Manual, Sender<Result<()>>)>,
     pub shutdown: bool,
 }
 

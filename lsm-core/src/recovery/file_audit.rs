@@ -16,6 +16,9 @@
 //!   the same key at the same sequence number; an entry whose sequence number a
 //!   compaction rewrote to 0 (the oldest version of its key, `compaction::retention`)
 //!   is held when the recovered state has a put of that key with the same value.
+//!   A range tombstone is held when the recovered state's range tombstones at the
+//!   same sequence number cover its whole range (flush and compaction cut them at
+//!   file boundaries, never change their numbers).
 //!
 //! Everything else is evidence that the manifest lost records (cut short, or an older
 //! copy put back): a segment it lists that is missing, a segment it does not list
@@ -29,6 +32,7 @@ use std::path::Path;
 use bytes::Bytes;
 use lsm_format::entry::MAX_SEQUENCE;
 use lsm_format::manifest::ManifestState;
+use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::segment::bloom::key_hash;
 use lsm_format::{EntryKind, ReadOptions, SegmentReader};
 
@@ -233,9 +237,19 @@ impl FileAudit {
             temp_files: listing.temps.clone(),
             ..FileAudit::default()
         };
+        let range_tombstones = Fragments::merge(
+            mem.range_tombstones().as_deref().into_iter().chain(
+                version
+                    .levels()
+                    .iter()
+                    .flatten()
+                    .map(|f| f.reader.range_tombstones()),
+            ),
+        );
         let recovered = Recovered {
             version,
             mem,
+            range_tombstones,
             metrics: Metrics::default(),
         };
         for &n in &listing.segments {
@@ -267,6 +281,8 @@ impl FileAudit {
 struct Recovered<'a> {
     version: &'a Version,
     mem: &'a MemTable,
+    /// Every range tombstone of the WALs and the listed segments.
+    range_tombstones: Fragments,
     metrics: Metrics,
 }
 
@@ -283,6 +299,16 @@ impl Recovered<'_> {
             Ok(r) => r,
             Err(e) => return Ok(Some(format!("damaged: {e}"))),
         };
+        for t in reader.range_tombstones().tombstones() {
+            if !self.holds_range(&t) {
+                return Ok(Some(format!(
+                    "range tombstone {}..{} at sequence {} is held nowhere else",
+                    escaped(&t.start),
+                    escaped(&t.end),
+                    t.seq
+                )));
+            }
+        }
         let mut it = reader.iter();
         it.set_block_read(lsm_format::BlockRead::OnePass);
         let mut step = it.seek_to_first();
@@ -302,6 +328,23 @@ impl Recovered<'_> {
             }
             step = it.next();
         }
+    }
+
+    /// Whether the recovered state's range tombstones at `t.seq` cover all of `t`.
+    fn holds_range(&self, t: &RangeTombstone) -> bool {
+        let pieces = self.range_tombstones.fragments();
+        let mut at: &[u8] = &t.start;
+        let first = pieces.partition_point(|p| p.end <= t.start);
+        for piece in pieces.get(first..).unwrap_or_default() {
+            if at >= &t.end[..] {
+                break;
+            }
+            if &piece.start[..] > at || !piece.seqs.contains(&t.seq) {
+                return false;
+            }
+            at = &piece.end;
+        }
+        at >= &t.end[..]
     }
 
     /// Whether the recovered state holds this entry (see the module documentation).

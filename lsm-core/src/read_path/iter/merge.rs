@@ -174,8 +174,7 @@ impl Cursor for MergeCursor {
     /// only when one moved.
     fn skip_older(&mut self, end: &[u8], seq: u64) -> Result<()> {
         debug_assert!(self.forward);
-        let skips =
-            |c: &dyn Cursor| c.valid() && c.key() < end && c.max_seq_in(c.key(), end) < seq;
+        let skips = |c: &dyn Cursor| c.valid() && c.key() < end && c.max_seq_in(c.key(), end) < seq;
         if !self.children.iter().any(|c| skips(&**c)) {
             return Ok(());
         }
@@ -183,9 +182,8 @@ impl Cursor for MergeCursor {
     }
     fn skip_older_back(&mut self, start: &[u8], seq: u64) -> Result<()> {
         debug_assert!(!self.forward);
-        let skips = |c: &dyn Cursor| {
-            c.valid() && c.key() >= start && c.max_seq_in(start, c.key()) < seq
-        };
+        let skips =
+            |c: &dyn Cursor| c.valid() && c.key() >= start && c.max_seq_in(start, c.key()) < seq;
         if !self.children.iter().any(|c| skips(&**c)) {
             return Ok(());
         }
