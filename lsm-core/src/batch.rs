@@ -336,4 +336,40 @@ mod tests {
         assert!(b.is_empty());
         assert_eq!(b.iter().count(), 0);
     }
+
+    #[test]
+    fn ttl_puts_get_their_expiry_when_fixed() {
+        let mut batch = WriteBatch::new();
+        batch
+            .put_with_ttl("k", "v", std::time::Duration::from_millis(1500))
+            .put("p", "w");
+        assert!(batch.has_ttl());
+        let stored = |b: &WriteBatch| -> Vec<(EntryKind, Vec<u8>)> {
+            b.iter().map(|(kind, _, v)| (kind, v.to_vec())).collect()
+        };
+        let mut fixed = batch.clone();
+        fixed.fix_expiries(10_000);
+        assert!(!fixed.has_ttl());
+        assert_eq!(
+            stored(&fixed),
+            [
+                (
+                    EntryKind::ExpiringPut,
+                    lsm_format::entry::encode_expiring(11_500, b"v")
+                ),
+                (EntryKind::Put, b"w".to_vec())
+            ]
+        );
+        // Fixing again changes nothing; the original batch still holds its TTL.
+        fixed.fix_expiries(99_999);
+        assert_eq!(
+            stored(&fixed).first().map(|s| s.1.clone()),
+            Some(lsm_format::entry::encode_expiring(11_500, b"v"))
+        );
+        batch.fix_expiries(u64::MAX - 1);
+        assert_eq!(
+            lsm_format::entry::decode_expiring(&stored(&batch)[0].1).map(|d| d.0),
+            Some(u64::MAX)
+        );
+    }
 }

@@ -99,7 +99,9 @@ fn keep_remove_and_change_value() {
     db.compact().unwrap();
     let offers = filter.take();
     assert_eq!(offers.len(), 150, "each key's newest value once");
-    assert!(offers.iter().all(|(level, _, _, bottom)| *level == 1 && *bottom));
+    assert!(offers
+        .iter()
+        .all(|(level, _, _, bottom)| *level == 1 && *bottom));
     let all = contents(&db);
     assert_eq!(all.len(), 100);
     assert_eq!(all["keep/07"], "k7");
@@ -110,7 +112,11 @@ fn keep_remove_and_change_value() {
     // Removed values became tombstones at the bottom and went at once.
     assert!(db.describe_key("drop/07").ends_with(": "));
     drop(db);
-    let db = Db::open(dir.path(), options(Recorder::new(|_, _| FilterDecision::Keep))).unwrap();
+    let db = Db::open(
+        dir.path(),
+        options(Recorder::new(|_, _| FilterDecision::Keep)),
+    )
+    .unwrap();
     assert_eq!(contents(&db), all);
 }
 
@@ -158,7 +164,11 @@ fn versions_a_live_snapshot_can_read_are_never_offered() {
     db.compact().unwrap();
     assert_eq!(filter.keys(), ["a"]);
     assert!(contents(&db).is_empty());
-    assert!(db.describe_key("b").ends_with(": "), "{}", db.describe_key("b"));
+    assert!(
+        db.describe_key("b").ends_with(": "),
+        "{}",
+        db.describe_key("b")
+    );
 }
 
 fn remove_new(_: &[u8], value: &[u8]) -> FilterDecision {
@@ -202,9 +212,14 @@ fn a_removal_above_the_bottom_never_resurrects_the_older_value() {
     wait_for_compactions(&db, 2);
     let offers = filter.take();
     assert_eq!(offers.len(), 51, "{offers:?}");
-    assert!(offers.iter().all(|(level, _, _, bottom)| *level == 1 && !*bottom));
+    assert!(offers
+        .iter()
+        .all(|(level, _, _, bottom)| *level == 1 && !*bottom));
     let stats = db.stats();
-    assert!(stats.levels[1].segments > 0 && stats.levels[3].segments > 0, "{stats:?}");
+    assert!(
+        stats.levels[1].segments > 0 && stats.levels[3].segments > 0,
+        "{stats:?}"
+    );
     let check = |what: &str| {
         for i in 0..100 {
             let got = db.get(format!("k{i:03}")).unwrap();
@@ -216,7 +231,11 @@ fn a_removal_above_the_bottom_never_resurrects_the_older_value() {
     check("after the removal in level 1");
     db.compact().unwrap();
     check("after a full compaction");
-    assert!(db.describe_key("k000").ends_with(": "), "{}", db.describe_key("k000"));
+    assert!(
+        db.describe_key("k000").ends_with(": "),
+        "{}",
+        db.describe_key("k000")
+    );
     assert_eq!(db.stats().filter_removed, 50);
 }
 
@@ -230,9 +249,12 @@ fn ttl_values_are_offered_while_live_and_keep_their_expiry_when_changed() {
         options(filter.clone()).with_clock(clock.clone()),
     )
     .unwrap();
-    db.put_with_ttl("up/1", "short", Duration::from_secs(10)).unwrap();
-    db.put_with_ttl("up/2", "gone", Duration::from_secs(1)).unwrap();
-    db.put_with_ttl("drop/1", "x", Duration::from_secs(10)).unwrap();
+    db.put_with_ttl("up/1", "short", Duration::from_secs(10))
+        .unwrap();
+    db.put_with_ttl("up/2", "gone", Duration::from_secs(1))
+        .unwrap();
+    db.put_with_ttl("drop/1", "x", Duration::from_secs(10))
+        .unwrap();
     clock.advance(Duration::from_secs(1));
     db.compact().unwrap();
     let offers = filter.take();
@@ -253,7 +275,11 @@ fn ttl_values_are_offered_while_live_and_keep_their_expiry_when_changed() {
     assert!(contents(&db).is_empty());
     let stats = db.stats();
     assert_eq!(
-        (stats.expired_versions, stats.filter_removed, stats.filter_changed),
+        (
+            stats.expired_versions,
+            stats.filter_removed,
+            stats.filter_changed
+        ),
         (2, 1, 1)
     );
 }
@@ -289,7 +315,8 @@ fn range_deletes_ttl_and_the_filter_together() {
     // 20..40 (20..30 written after the delete, so visible).
     db.delete_range(key(10), key(30)).unwrap();
     for i in 20..40 {
-        db.put_with_ttl(key(i), "ttl", Duration::from_secs(10)).unwrap();
+        db.put_with_ttl(key(i), "ttl", Duration::from_secs(10))
+            .unwrap();
     }
     for i in 10..20 {
         model.remove(&key(i));
@@ -301,7 +328,10 @@ fn range_deletes_ttl_and_the_filter_together() {
     db.compact().unwrap();
     let offered: Vec<String> = filter.keys();
     // Never a key under the range delete; every live value otherwise.
-    let want: Vec<String> = (0..100).filter(|i| !(10..20).contains(i)).map(key).collect();
+    let want: Vec<String> = (0..100)
+        .filter(|i| !(10..20).contains(i))
+        .map(key)
+        .collect();
     assert_eq!(offered, want);
     for v in model.values_mut() {
         *v = "seen".into();
@@ -313,9 +343,16 @@ fn range_deletes_ttl_and_the_filter_together() {
     for i in 20..40 {
         model.remove(&key(i));
     }
-    assert_eq!(contents(&db), model, "expired, the older values stay hidden");
+    assert_eq!(
+        contents(&db),
+        model,
+        "expired, the older values stay hidden"
+    );
     db.compact().unwrap();
-    assert!(filter.keys().iter().all(|k| !(key(20)..key(40)).contains(k)));
+    assert!(filter
+        .keys()
+        .iter()
+        .all(|k| !(key(20)..key(40)).contains(k)));
     assert_eq!(contents(&db), model);
     assert_eq!(db.get(key(25)).unwrap(), None);
     assert_eq!(db.get(key(15)).unwrap(), None);

@@ -60,8 +60,14 @@ fn seen(db: &Db) -> Vec<(String, String)> {
         .cloned()
         .collect();
     assert_eq!(by_prefix, with_k, "prefix scan differs");
-    let first = db.first_key_value().unwrap().map(|(k, v)| (text(&k), text(&v)));
-    let last = db.last_key_value().unwrap().map(|(k, v)| (text(&k), text(&v)));
+    let first = db
+        .first_key_value()
+        .unwrap()
+        .map(|(k, v)| (text(&k), text(&v)));
+    let last = db
+        .last_key_value()
+        .unwrap()
+        .map(|(k, v)| (text(&k), text(&v)));
     assert_eq!(first.as_ref(), forward.first());
     assert_eq!(last.as_ref(), forward.last());
     for (k, v) in &forward {
@@ -90,7 +96,9 @@ fn snap_seen(s: &Snapshot) -> Vec<(String, String)> {
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The scenario every stage shares: `a` plain, `k1` expiring at +10 s over an
@@ -110,7 +118,12 @@ fn check_scenario(clock: &ManualClock, mut read: impl FnMut() -> Arc<Db>) {
     let db = read();
     assert_eq!(
         seen(&db),
-        pairs(&[("a", "plain"), ("k1", "ten"), ("k2", "twenty"), ("z", "end")])
+        pairs(&[
+            ("a", "plain"),
+            ("k1", "ten"),
+            ("k2", "twenty"),
+            ("z", "end")
+        ])
     );
     clock.advance(secs(9) + Duration::from_millis(999));
     let db = read();
@@ -162,7 +175,11 @@ fn expired_values_read_as_absent_after_compaction_at_each_step() {
     // Both expired values became tombstones, and went at the bottom.
     let stats = db.stats();
     assert_eq!(stats.expired_versions, 2, "{stats:?}");
-    assert!(db.describe_key("k1").ends_with(": "), "{}", db.describe_key("k1"));
+    assert!(
+        db.describe_key("k1").ends_with(": "),
+        "{}",
+        db.describe_key("k1")
+    );
 }
 
 #[test]
@@ -217,10 +234,7 @@ fn values_never_show_the_expiry_prefix() {
     let trace = db.explain("l").unwrap();
     assert_eq!(trace.value().map(|v| &v[..]), Some(&b"value"[..]));
     let found = trace.found.clone().unwrap();
-    assert_eq!(
-        found.expires_at,
-        Some(UNIX_EPOCH + secs(START_SECS + 5))
-    );
+    assert_eq!(found.expires_at, Some(UNIX_EPOCH + secs(START_SECS + 5)));
     clock.advance(secs(5));
     let trace = db.explain("l").unwrap();
     assert_eq!(trace.value(), None, "expired at the trace's read time");
@@ -268,12 +282,20 @@ fn snapshots_taken_before_expiry_keep_reading_the_value_through_compactions() {
         assert_eq!(db.get("k").unwrap(), None);
         assert_eq!(db.get("j").unwrap(), None);
     }
-    assert_eq!(db.stats().expired_versions, 0, "the snapshot still reads them");
+    assert_eq!(
+        db.stats().expired_versions,
+        0,
+        "the snapshot still reads them"
+    );
     drop(snapshot);
     db.compact().unwrap();
     assert_eq!(db.get("k").unwrap(), None, "old must not come back");
     assert_eq!(db.stats().expired_versions, 2);
-    assert!(db.describe_key("k").ends_with(": "), "{}", db.describe_key("k"));
+    assert!(
+        db.describe_key("k").ends_with(": "),
+        "{}",
+        db.describe_key("k")
+    );
 }
 
 /// Waits until the background compaction thread has run `n` compactions in all.
@@ -300,7 +322,8 @@ fn an_expired_value_above_the_bottom_never_resurrects_the_older_one() {
     // The old values sit alone at the bottom, written with sequence number 0.
     db.compact_into(3).unwrap();
     for i in (0..200).step_by(2) {
-        db.put_with_ttl(format!("k{i:03}"), "short", secs(10)).unwrap();
+        db.put_with_ttl(format!("k{i:03}"), "short", secs(10))
+            .unwrap();
     }
     db.flush().unwrap();
     let check = |what: &str| {
@@ -326,7 +349,10 @@ fn an_expired_value_above_the_bottom_never_resurrects_the_older_one() {
     db.delete("k000a").unwrap();
     let stats = db.stats();
     assert_eq!(stats.levels[0].segments, 0, "{stats:?}");
-    assert!(stats.levels[1].segments > 0 && stats.levels[3].segments > 0, "{stats:?}");
+    assert!(
+        stats.levels[1].segments > 0 && stats.levels[3].segments > 0,
+        "{stats:?}"
+    );
     assert_eq!(stats.expired_versions, 100, "{stats:?}");
     check("after a compaction into level 1");
     assert!(
@@ -337,7 +363,11 @@ fn an_expired_value_above_the_bottom_never_resurrects_the_older_one() {
     // Everything merged at the bottom: the tombstones go, with what they hid.
     db.compact_into(3).unwrap();
     check("after a compaction to the bottom");
-    assert!(db.describe_key("k000").ends_with(": "), "{}", db.describe_key("k000"));
+    assert!(
+        db.describe_key("k000").ends_with(": "),
+        "{}",
+        db.describe_key("k000")
+    );
     drop(db);
     let db = Db::open(dir.path(), options(&clock)).unwrap();
     assert_eq!(db.get("k000").unwrap(), None);
@@ -351,7 +381,8 @@ fn compaction_reclaims_the_space_of_expired_values() {
     let db = Db::open(dir.path(), options(&clock)).unwrap();
     let value = vec![b'x'; 1000];
     for i in 0..500 {
-        db.put_with_ttl(format!("k{i:04}"), &value, secs(60)).unwrap();
+        db.put_with_ttl(format!("k{i:04}"), &value, secs(60))
+            .unwrap();
     }
     db.put("kept", "v").unwrap();
     db.compact().unwrap();
@@ -375,14 +406,17 @@ fn a_flush_writes_expired_values_as_tombstones() {
     let db = Db::open(dir.path(), options(&clock)).unwrap();
     db.put("k", "old").unwrap();
     db.flush().unwrap();
-    db.put_with_ttl("k", &vec![b'v'; 10_000], secs(1)).unwrap();
+    db.put_with_ttl("k", vec![b'v'; 10_000], secs(1)).unwrap();
     clock.advance(secs(1));
     db.flush().unwrap();
     assert_eq!(db.stats().expired_versions, 1);
     assert_eq!(db.get("k").unwrap(), None);
     let level0 = &db.stats().levels[0];
     assert_eq!(level0.segments, 2);
-    assert!(level0.bytes < 5_000, "the value was not written: {level0:?}");
+    assert!(
+        level0.bytes < 5_000,
+        "the value was not written: {level0:?}"
+    );
 }
 
 #[test]
@@ -400,5 +434,8 @@ fn read_only_opens_judge_expiry_against_their_own_clock() {
     reader_clock.advance(secs(10));
     assert_eq!(reader.get("k").unwrap(), None);
     assert_eq!(reader.iter().count(), 0);
-    assert!(db.contains_key("k").unwrap(), "the writer's clock has not moved");
+    assert!(
+        db.contains_key("k").unwrap(),
+        "the writer's clock has not moved"
+    );
 }

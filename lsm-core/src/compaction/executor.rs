@@ -183,8 +183,7 @@ impl CompactionJob<'_> {
         while input.valid() {
             let (key, seq, kind) = (input.key(), input.seq(), input.kind());
             let value = input.value();
-            if let Some(kept) =
-                retention.keep(key, seq, kind, &value, |k| deeper.is_bottommost(k))
+            if let Some(kept) = retention.keep(key, seq, kind, &value, |k| deeper.is_bottommost(k))
             {
                 let value = kept.value.as_deref().unwrap_or(&value);
                 builder.add(key, kept.seq, kept.kind, value)?;

@@ -79,8 +79,13 @@ pub trait CompactionFilter: Send + Sync {
     /// Decides what becomes of `key`'s `value` in the output of a compaction into
     /// `level`. Must not panic (a panic fails the compaction, which poisons the
     /// database); should be fast, as it runs once per offered value.
-    fn filter(&self, level: usize, key: &[u8], value: &[u8], is_bottom_level: bool)
-        -> FilterDecision;
+    fn filter(
+        &self,
+        level: usize,
+        key: &[u8],
+        value: &[u8],
+        is_bottom_level: bool,
+    ) -> FilterDecision;
 
     /// A name for logs and `Debug` output. Default `"CompactionFilter"`.
     ///

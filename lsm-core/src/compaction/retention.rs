@@ -249,9 +249,9 @@ impl Retention {
         } else if !same_key && stripe == self.snapshots.len() {
             if let Some(hook) = &self.filter {
                 if let Meaning::Value(user_value) = meaning(kind, value, hook.now_ms) {
-                    let decision =
-                        hook.filter
-                            .filter(hook.level, key, user_value, is_bottom(key));
+                    let decision = hook
+                        .filter
+                        .filter(hook.level, key, user_value, is_bottom(key));
                     match decision {
                         FilterDecision::Keep => {}
                         FilterDecision::Remove => {
@@ -438,5 +438,121 @@ mod tests {
         assert_eq!(seq(r.keep(b"a", 0, Put, b"", |_| true)), Some(0));
         assert_eq!(seq(r.keep(b"b", 7, Put, b"", |_| true)), Some(0));
         assert_eq!(r.zeroed, 1);
+    }
+
+    use lsm_format::entry::encode_expiring;
+    use EntryKind::ExpiringPut;
+
+    /// Runs `(key, seq, kind, stored value)` entries through `r`: what is written.
+    fn run_values(
+        r: &mut Retention,
+        bottom: bool,
+        entries: &[(&str, u64, EntryKind, Vec<u8>)],
+    ) -> Vec<(String, u64, EntryKind, Vec<u8>)> {
+        entries
+            .iter()
+            .filter_map(|(k, s, kind, v)| {
+                r.keep(k.as_bytes(), *s, *kind, v, |_| bottom).map(|kept| {
+                    let value = kept.value.unwrap_or_else(|| v.clone());
+                    (k.to_string(), kept.seq, kept.kind, value)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn expired_values_become_tombstones_at_their_own_sequence_number() {
+        let exp = |t: u64| encode_expiring(t, b"v");
+        let e = [
+            ("a", 9, ExpiringPut, exp(100)),
+            ("a", 5, Put, b"old".to_vec()),
+            ("b", 4, ExpiringPut, exp(300)),
+        ];
+        // At 200: a@9 expired, a tombstone hiding a@5 (dropped, same stripe); b lives.
+        let mut r = Retention::new(vec![]).with_expiry_cutoff(200);
+        assert_eq!(
+            run_values(&mut r, false, &e),
+            [
+                ("a".into(), 9, Tombstone, vec![]),
+                ("b".into(), 4, ExpiringPut, exp(300))
+            ]
+        );
+        assert_eq!(r.expired, 1);
+        // At the bottom the tombstone goes with what it hid.
+        let mut r = Retention::new(vec![]).with_expiry_cutoff(200);
+        assert_eq!(run_values(&mut r, true, &e).len(), 1);
+        // A snapshot at 6 reads a@5: the tombstone stays to hide it from newer
+        // readers, even at the bottom.
+        let mut r = Retention::new(vec![6]).with_expiry_cutoff(200);
+        let out = run_values(&mut r, true, &e);
+        assert_eq!(out.first().map(|o| (o.1, o.2)), Some((9, Tombstone)));
+        assert_eq!(out.get(1).map(|o| o.1), Some(5));
+        // Without a cutoff (or before the expiry) nothing changes.
+        let mut r = Retention::new(vec![]).with_expiry_cutoff(100 - 1);
+        assert_eq!(
+            run_values(&mut r, false, &e).first().map(|o| o.2),
+            Some(ExpiringPut)
+        );
+    }
+
+    /// A filter that records offers and removes `drop`, upper-cases `up`.
+    struct Rec(parking_lot::Mutex<Vec<(usize, String, Vec<u8>, bool)>>);
+
+    impl CompactionFilter for Rec {
+        fn filter(&self, level: usize, key: &[u8], value: &[u8], bottom: bool) -> FilterDecision {
+            let k = String::from_utf8_lossy(key).into_owned();
+            self.0
+                .lock()
+                .push((level, k.clone(), value.to_vec(), bottom));
+            match k.as_str() {
+                "drop" => FilterDecision::Remove,
+                "up" => FilterDecision::ChangeValue(value.to_ascii_uppercase()),
+                _ => FilterDecision::Keep,
+            }
+        }
+    }
+
+    #[test]
+    fn the_filter_sees_only_the_newest_live_value_above_every_snapshot() {
+        use lsm_format::range_del::RangeTombstone;
+        let rec = Arc::new(Rec(parking_lot::Mutex::new(Vec::new())));
+        let e = [
+            ("covered", 6, Put, b"c".to_vec()),
+            ("drop", 9, Put, b"d9".to_vec()),
+            ("drop", 2, Put, b"d2".to_vec()),
+            ("expired", 8, ExpiringPut, encode_expiring(10, b"x")),
+            ("old", 4, Put, b"o".to_vec()),
+            ("up", 7, ExpiringPut, encode_expiring(1_000, b"u")),
+        ];
+        let tombstones = Fragments::from_tombstones([RangeTombstone::new("covered", "d", 7)]);
+        // A snapshot at 5: "old"@4 and "drop"@2 are readable by it; "covered"@6 is
+        // under a range tombstone of its own stripe.
+        let mut r = Retention::for_compaction(vec![5], 2)
+            .with_range_tombstones(tombstones)
+            .with_expiry_cutoff(50)
+            .with_filter(Some(rec.clone()), 2, 50);
+        let out = run_values(&mut r, true, &e);
+        let offered: Vec<_> = rec.0.lock().iter().map(|o| o.1.clone()).collect();
+        assert_eq!(offered, ["drop", "up"]);
+        assert_eq!(
+            rec.0.lock().get(1).map(|o| o.2.clone()),
+            Some(b"u".to_vec())
+        );
+        assert!(rec.0.lock().iter().all(|o| o.0 == 2 && o.3));
+        assert_eq!(
+            out,
+            [
+                // Removed: a tombstone at 9 (a snapshot still reads drop@2 below).
+                ("drop".into(), 9, Tombstone, vec![]),
+                ("drop".into(), 0, Put, b"d2".to_vec()),
+                // Expired (at 10, before the cutoff): a tombstone at its number.
+                ("expired".into(), 8, Tombstone, vec![]),
+                ("old".into(), 0, Put, b"o".to_vec()),
+                // Changed: same sequence number, same expiry.
+                ("up".into(), 7, ExpiringPut, encode_expiring(1_000, b"U")),
+            ]
+        );
+        assert_eq!((r.filter_removed, r.filter_changed, r.expired), (1, 1, 1));
+        assert_eq!(r.dropped_by_range, 1);
     }
 }

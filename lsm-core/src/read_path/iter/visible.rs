@@ -403,8 +403,13 @@ mod tests {
     fn both_ends_meet_in_the_middle() {
         let all: Vec<E> = (0..10).map(|i| put(&format!("k{i}"), i + 1, "v")).collect();
         for pattern in 0u32..64 {
-            let mut it =
-                VisibleIter::new(Fixed(all.clone()), 100, 0, Bound::Unbounded, Bound::Unbounded);
+            let mut it = VisibleIter::new(
+                Fixed(all.clone()),
+                100,
+                0,
+                Bound::Unbounded,
+                Bound::Unbounded,
+            );
             let mut seen = Vec::new();
             for step in 0.. {
                 let item = if pattern >> (step % 6) & 1 == 1 {
@@ -447,5 +452,32 @@ mod tests {
         assert_eq!(run(Unbounded, Included(b("b"))), ["a=a0", "b=b0"]);
         assert_eq!(run(Unbounded, Excluded(b("b"))), ["a=a0"]);
         assert_eq!(run(Excluded(b("a")), Excluded(b("c"))), ["b=b0"]);
+    }
+
+    #[test]
+    fn an_expired_value_hides_older_versions_at_and_after_its_time() {
+        use Bound::Unbounded;
+        let expiring = |k: &str, seq: u64, at: u64, v: &str| -> E {
+            let stored = lsm_format::entry::encode_expiring(at, v.as_bytes());
+            (b(k), seq, EntryKind::ExpiringPut, Bytes::from(stored))
+        };
+        let e = vec![
+            put("a", 1, "a1"),
+            expiring("k", 5, 100, "new"),
+            put("k", 2, "old"),
+            expiring("z", 3, 200, "z3"),
+        ];
+        let run = |now: u64| {
+            let mut it = VisibleIter::new(Fixed(e.clone()), 10, now, Unbounded, Unbounded);
+            let f = keys(std::iter::from_fn(|| Some(it.next())));
+            let mut it = VisibleIter::new(Fixed(e.clone()), 10, now, Unbounded, Unbounded);
+            let mut r = keys(std::iter::from_fn(|| Some(it.next_back())));
+            r.reverse();
+            assert_eq!(f, r, "at {now}");
+            f
+        };
+        assert_eq!(run(99), ["a=a1", "k=new", "z=z3"]);
+        assert_eq!(run(100), ["a=a1", "z=z3"]);
+        assert_eq!(run(200), ["a=a1"]);
     }
 }
