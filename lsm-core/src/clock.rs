@@ -2,7 +2,7 @@
 //! rule that says what a stored version means at a given time.
 //!
 //! Times inside the engine are Unix milliseconds (`u64`), the unit an expiring put
-//! stores (`docs/format.md` section 1). The clock is read once per write batch
+//! stores (`lsm_format::entry::encode_expiring`). The clock is read once per write batch
 //! (fixing the expiry of its TTL puts), once when a read or scan starts, once when
 //! a snapshot is taken, and once per flush or compaction.
 //!
