@@ -496,7 +496,10 @@ mod tests {
     }
 
     /// A filter that records offers and removes `drop`, upper-cases `up`.
-    struct Rec(parking_lot::Mutex<Vec<(usize, String, Vec<u8>, bool)>>);
+    /// One offer: level, key, value, bottom.
+    type Offer = (usize, String, Vec<u8>, bool);
+
+    struct Rec(parking_lot::Mutex<Vec<Offer>>);
 
     impl CompactionFilter for Rec {
         fn filter(&self, level: usize, key: &[u8], value: &[u8], bottom: bool) -> FilterDecision {
