@@ -38,6 +38,10 @@
 //!   key in the compaction when it is a live value in the last stripe (newer than
 //!   every snapshot) that no range tombstone covers; `Remove` makes it a tombstone,
 //!   `ChangeValue` replaces the value (an expiring put keeps its expiry).
+//!
+//! Neither an expiring put nor a value the filter changed is renumbered to 0: open
+//! recognises the version-0 entries of an unlisted compaction output as held only
+//! when the recovered state has a plain put of the same value.
 
 use std::sync::Arc;
 
@@ -271,7 +275,14 @@ impl Retention {
             }
         }
         let tombstone = kept.kind == EntryKind::Tombstone;
-        let zero = self.zero_bottom_seqs && self.range_tombstones.fragment_at(key).is_none();
+        // Only plain puts the filter left alone are renumbered: open's audit of an
+        // unlisted output (`recovery/file_audit.rs`) recognises a version 0 by kind
+        // and value, and the recovered state holds neither an expiring put's kind
+        // nor a changed value at 0.
+        let zero = self.zero_bottom_seqs
+            && kept.kind == EntryKind::Put
+            && kept.value.is_none()
+            && self.range_tombstones.fragment_at(key).is_none();
         if stripe != 0 || !(tombstone || zero) || !is_bottom(key) {
             return Some(kept);
         }
@@ -557,5 +568,20 @@ mod tests {
         );
         assert_eq!((r.filter_removed, r.filter_changed, r.expired), (1, 1, 1));
         assert_eq!(r.dropped_by_range, 1);
+    }
+
+    #[test]
+    fn only_plain_unchanged_puts_are_renumbered_to_0() {
+        let rec = Arc::new(Rec(parking_lot::Mutex::new(Vec::new())));
+        let e = [
+            ("e", 4, ExpiringPut, encode_expiring(1_000, b"v")),
+            ("p", 5, Put, b"p".to_vec()),
+            ("up", 6, Put, b"u".to_vec()),
+        ];
+        let mut r = Retention::for_compaction(vec![], 1)
+            .with_expiry_cutoff(50)
+            .with_filter(Some(rec), 1, 50);
+        let seqs: Vec<u64> = run_values(&mut r, true, &e).iter().map(|o| o.1).collect();
+        assert_eq!(seqs, [4, 0, 6]);
     }
 }
