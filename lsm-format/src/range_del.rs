@@ -39,6 +39,40 @@ use bytes::Bytes;
 /// allowed to be this long (and only exactly this).
 pub const END_OF_KEYS: &[u8] = &[0xff; crate::entry::MAX_KEY_LEN + 1];
 
+/// Whether `end` may end a range: a key (at most `MAX_KEY_LEN` bytes) or
+/// [`END_OF_KEYS`].
+///
+/// ```
+/// use lsm_format::range_del::{is_valid_end, END_OF_KEYS};
+/// assert!(is_valid_end(b"k") && is_valid_end(END_OF_KEYS));
+/// assert!(!is_valid_end(&[b'k'; 65536]));
+/// ```
+pub fn is_valid_end(end: &[u8]) -> bool {
+    end.len() <= crate::entry::MAX_KEY_LEN || end == END_OF_KEYS
+}
+
+/// The key bound of a range ending (exclusively) at `end`: the largest key below
+/// `end` where that key exists, else `end` itself (one key wide of exact, so a
+/// bound never falls short of what the range covers). Exact for [`END_OF_KEYS`]
+/// (`MAX_KEY_LEN` bytes of 0xff) and for an end `p + [0]`, whose largest key
+/// below is `p`: that is the end the engine gives a tombstone it cuts after key `p`
+/// (`docs/format.md` section 3.5), so neighbouring files do not overlap.
+///
+/// ```
+/// use lsm_format::range_del::bound_of_end;
+/// assert_eq!(bound_of_end(b"ab\0"), b"ab");
+/// assert_eq!(bound_of_end(b"ab"), b"ab");
+/// ```
+pub fn bound_of_end(end: &[u8]) -> &[u8] {
+    if end == END_OF_KEYS {
+        return END_OF_KEYS.get(..crate::entry::MAX_KEY_LEN).unwrap_or(end);
+    }
+    match end.split_last() {
+        Some((0, before)) => before,
+        _ => end,
+    }
+}
+
 /// One range tombstone: every version older than `seq` of every key in
 /// `[start, end)` is deleted.
 ///

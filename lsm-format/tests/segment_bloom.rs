@@ -99,25 +99,42 @@ fn no_filter_means_every_key_may_be_present() {
 
 /// `good` with its filter contents replaced by `filter` and the footer's format
 /// version (and the properties', kept equal) set to `version`: later blocks move,
-/// checksums are recomputed, so only the filter or version is at fault.
+/// checksums are recomputed, so only the filter or version is at fault. Below
+/// version 4 the (empty) range-tombstone block and the properties' range_del_count
+/// are left out, as such files have neither.
+use lsm_format::segment::BlockHandle;
+
 fn with_filter(good: &SegmentReader, filter: &[u8], version: u32) -> Vec<u8> {
     let data = good.data();
     let f = *good.footer();
-    let mut out = data[..f.filter.offset as usize].to_vec();
+    assert!(good.range_tombstones().is_empty());
+    let filter_at = if version < 4 {
+        good.properties().data_size
+    } else {
+        f.filter.offset
+    };
+    let mut out = data[..filter_at as usize].to_vec();
     out.extend_from_slice(filter);
     out.extend_from_slice(&trailer(filter, Compression::None, BlockType::Filter));
-    let shift = |h: lsm_format::segment::BlockHandle| lsm_format::segment::BlockHandle {
-        offset: h.offset + out.len() as u64 - f.properties.offset,
-        ..h
-    };
-    let (properties, index) = (shift(f.properties), shift(f.index));
     let mut props = data[f.properties.offset as usize..][..f.properties.len as usize].to_vec();
     props[..4].copy_from_slice(&version.to_le_bytes());
+    if version < 4 {
+        props.truncate(props.len() - 8);
+    }
+    let properties = BlockHandle {
+        offset: out.len() as u64,
+        len: props.len() as u32,
+    };
     out.extend_from_slice(&props);
     out.extend_from_slice(&trailer(&props, Compression::None, BlockType::Properties));
+    let index = BlockHandle {
+        offset: out.len() as u64,
+        ..f.index
+    };
     out.extend_from_slice(&data[f.index.offset as usize..f.index.end() as usize]);
     let mut footer = Footer::new(index, f.filter, properties);
     footer.filter.len = filter.len() as u32;
+    footer.filter.offset = filter_at;
     footer.format_version = version;
     out.extend_from_slice(&footer.encode());
     out
@@ -156,7 +173,7 @@ fn filter_layout_follows_the_version() {
     let r = segment(10, 0..1000);
     let f = r.footer().filter;
     let contents = &r.data()[f.offset as usize..][..f.len as usize];
-    // The version-3 filter read as version 1 (global) or 2 (other probes): it
+    // The version-3/4 filter read as version 1 (global) or 2 (other probes): it
     // parses (any m is a valid global filter, and a blocked m a valid version-2
     // one), but verify finds the keys missing from it.
     for version in [1, 2] {
@@ -169,17 +186,21 @@ fn filter_layout_follows_the_version() {
             .count();
         assert!(missing > 50, "version {version}: {problems:?}");
     }
-    // Versions outside 1..=3 are refused by the footer.
-    for version in [0, 4] {
+    // Version 3 has the same filter, and no range-tombstone block.
+    let v3 = open(with_filter(&r, contents, 3)).unwrap();
+    assert_eq!(v3.verify(), vec![]);
+    // Versions outside 1..=4 are refused by the footer.
+    for version in [0, 5] {
         assert!(matches!(
             open(with_filter(&r, contents, version)),
-            Err(Error::UnsupportedVersion { found, supported: 3 }) if found == version
+            Err(Error::UnsupportedVersion { found, supported: 4 }) if found == version
         ));
     }
-    // Properties that disagree with the footer are corruption at the properties.
+    // Properties that disagree with the footer are corruption at the properties
+    // (5 keeps the layout of version 4: what is at fault is the number alone).
     let mut bytes = with_filter(&r, contents, SEGMENT_FORMAT_VERSION);
     let p = r.footer().properties;
-    bytes[p.offset as usize] = 1;
+    bytes[p.offset as usize] = 5;
     let sum = lsm_format::checksum::checksum(&bytes[p.offset as usize..p.end() as usize - 8]);
     bytes[p.end() as usize - 8..p.end() as usize].copy_from_slice(&sum.to_le_bytes());
     let e = open(bytes).unwrap_err();

@@ -2,10 +2,13 @@
 //! segment (with and without LZ4) must give a typed corruption error or exactly the
 //! right data, never a panic, a wrong value or a phantom key; and `open` + `verify`
 //! must notice every one of them, since every byte of the file is checksummed.
+//! The segment is of the current format (4): it holds expiring puts and range
+//! tombstones too, and a reader that opens it must hand back exactly those.
 
 use bytes::Bytes;
 use lsm_format::checksum::checksum;
-use lsm_format::entry::compare_internal;
+use lsm_format::entry::{compare_internal, encode_expiring};
+use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::{
     Compression, EntryKind, Error, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
     MAX_SEQUENCE,
@@ -20,14 +23,26 @@ fn model() -> Model {
         if i % 5 == 0 {
             m.push((key.clone(), 90 + u64::from(i), EntryKind::Tombstone, vec![]));
         }
-        m.push((
-            key,
-            10 + u64::from(i),
-            EntryKind::Put,
-            format!("value-{i}-{}", "ab".repeat(i as usize % 9)).into_bytes(),
-        ));
+        let value = format!("value-{i}-{}", "ab".repeat(i as usize % 9)).into_bytes();
+        let (kind, value) = if i % 6 == 3 {
+            let expiry = 1_700_000_000_000 + u64::from(i);
+            (EntryKind::ExpiringPut, encode_expiring(expiry, &value))
+        } else {
+            (EntryKind::Put, value)
+        };
+        m.push((key, 10 + u64::from(i), kind, value));
     }
     m
+}
+
+/// Overlapping range tombstones, from before the first key to past the last.
+fn range_dels() -> Fragments {
+    Fragments::from_tombstones([
+        RangeTombstone::new("key", "key00100", 5),
+        RangeTombstone::new("key00050", "key00200", 130),
+        RangeTombstone::new("key00150", "zz", 7),
+        RangeTombstone::new("key00260", "key00261", 1),
+    ])
 }
 
 fn segment(compression: Compression) -> Vec<u8> {
@@ -42,6 +57,7 @@ fn segment(compression: Compression) -> Vec<u8> {
     for (k, s, kind, v) in &model() {
         w.add(k, *s, *kind, v).unwrap();
     }
+    w.add_range_tombstones(range_dels()).unwrap();
     w.finish().unwrap().into_inner()
 }
 
@@ -71,6 +87,8 @@ fn read_damaged(bytes: &[u8], model: &Model, what: &str) -> bool {
         }
         Ok(r) => r,
     };
+    // The range tombstones are checksummed and decoded at open: exact or refused.
+    assert_eq!(reader.range_tombstones(), &range_dels(), "{what}");
     // Forward: a prefix of the model, then possibly an error.
     let mut n = 0;
     for item in reader.entries() {
@@ -136,6 +154,9 @@ fn every_byte_flip_is_detected_and_never_misreads() {
         );
         let reader = open(&good).unwrap();
         assert!(reader.properties().data_block_count >= 4);
+        assert_eq!(reader.footer().format_version, 4);
+        assert_eq!(reader.properties().range_del_count, 10);
+        assert!(model.iter().any(|e| e.2 == EntryKind::ExpiringPut));
         if compression == Compression::Lz4 {
             assert!(
                 reader.data().len() < segment(Compression::None).len(),
@@ -289,4 +310,72 @@ fn errors_name_the_offset_and_file() {
     let problems = reader.verify();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].offset, second.offset);
+}
+
+/// Flips inside the range-tombstone block, with its checksum fixed: `open` refuses
+/// what is not a fragmented set bounded by the properties, never panics, and what
+/// it accepts is fragmented.
+#[test]
+fn flips_in_the_range_del_block_behind_a_valid_checksum_never_panic() {
+    let good = segment(Compression::None);
+    let layout = open(&good).unwrap().layout().unwrap();
+    let region = layout.iter().find(|r| r.kind == "range-del").unwrap();
+    let (start, end) = (
+        region.offset as usize,
+        (region.offset + region.len) as usize,
+    );
+    let (mut refused, mut accepted_different) = (0, 0);
+    for i in start..end - 10 {
+        for mask in [0xffu8, 1, 0x80, 0x10] {
+            let mut bad = good.clone();
+            bad[i] ^= mask;
+            fix_checksum(&mut bad, start, end);
+            match open(&bad) {
+                Err(e) => {
+                    expect_corruption(&e, "range-del flip");
+                    refused += 1;
+                }
+                Ok(reader) => {
+                    let f = reader.range_tombstones();
+                    assert!(Fragments::from_fragmented(f.fragments().to_vec()).is_some());
+                    assert_eq!(f.tombstone_count(), reader.properties().range_del_count);
+                    accepted_different += usize::from(f != &range_dels());
+                }
+            }
+        }
+    }
+    // Most flips break a length, the order or the count.
+    assert!(
+        refused > 3 * accepted_different,
+        "{refused} refused, {accepted_different} accepted"
+    );
+}
+
+/// Kind 3 is an entry only from format 4 on: the same bytes in the format-3 file
+/// are corruption, found when the block is read and by verify.
+#[test]
+fn expiring_puts_in_a_format_3_file_are_corruption() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment_v3.seg");
+    let mut v3 = std::fs::read(path).unwrap();
+    let reader = open(&v3).unwrap();
+    assert_eq!(reader.footer().format_version, 3);
+    // "cherry" (value "dark red", 8 bytes, long enough for an expiry) in block 2.
+    let block = reader.index_entries().unwrap()[1].handle;
+    let (start, end) = (block.offset as usize, block.end() as usize);
+    let at = start
+        + v3[start..end]
+            .windows(6)
+            .position(|w| w == b"cherry")
+            .unwrap()
+        + 6;
+    assert_eq!(v3[at], EntryKind::Put as u8);
+    v3[at] = EntryKind::ExpiringPut as u8;
+    fix_checksum(&mut v3, start, end);
+    let reader = open(&v3).unwrap();
+    let e = reader.get(b"cherry", MAX_SEQUENCE).unwrap_err();
+    assert!(
+        e.is_corruption() && e.to_string().contains("unknown kind 3"),
+        "{e}"
+    );
+    assert!(!reader.verify().is_empty());
 }

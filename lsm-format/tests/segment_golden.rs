@@ -1,28 +1,67 @@
-//! Golden bytes of a small segment: any change to the segment encoding shows up here
+//! Golden bytes of small segments: any change to the segment encoding shows up here
 //! as a snapshot diff, to be reviewed against `docs/format.md` (and
 //! `SEGMENT_FORMAT_VERSION`).
+//!
+//! `golden_segment_v4*` is what the writer writes now: format 4, with expiring
+//! puts and range tombstones. `golden_segment_bytes` and `golden_segment_layout`
+//! are the same five entries as the format-3 writer wrote them
+//! (`data/segment_v3.seg`, checked in), which must still read.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use bytes::Bytes;
+use lsm_format::entry::encode_expiring;
+use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::{EntryKind, ReadOptions, SegmentReader, SegmentWriter, WriterOptions};
 
-fn golden_segment() -> Vec<u8> {
-    let options = WriterOptions {
+fn golden_options() -> WriterOptions {
+    WriterOptions {
         block_size: 64,
         restart_interval: 2,
         bloom_bits_per_key: 10,
         created_unix_ms: Some(1_700_000_000_000),
         creator: "golden".into(),
         ..WriterOptions::default()
-    };
-    let mut w = SegmentWriter::new(Vec::new(), options);
+    }
+}
+
+/// The five entries of both goldens.
+fn add_entries(w: &mut SegmentWriter<Vec<u8>>, expiring: bool) {
     w.add(b"apple", 7, EntryKind::Put, b"red").unwrap();
     w.add(b"apple", 3, EntryKind::Tombstone, b"").unwrap();
     w.add(b"apricot", 5, EntryKind::Put, b"orange").unwrap();
-    w.add(b"banana", 9, EntryKind::Put, b"yellow").unwrap();
+    if expiring {
+        // Expires at 1 700 000 060 000 ms (0x18bcfe92860).
+        let stored = encode_expiring(1_700_000_060_000, b"yellow");
+        w.add(b"banana", 9, EntryKind::ExpiringPut, &stored)
+            .unwrap();
+    } else {
+        w.add(b"banana", 9, EntryKind::Put, b"yellow").unwrap();
+    }
     w.add(b"", 1, EntryKind::Put, b"").unwrap_err();
     w.add(b"cherry", 2, EntryKind::Put, b"dark red").unwrap();
+}
+
+/// The format-3 file the previous writer wrote from `add_entries(w, false)` with
+/// `golden_options()`.
+fn golden_segment() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment_v3.seg")).unwrap()
+}
+
+/// Range tombstones `[apple, b) @ 4` and `[avocado, date) @ 11`, which overlap in
+/// `[avocado, b)` and reach past the last key (`date` > `cherry`).
+fn golden_range_dels() -> Fragments {
+    Fragments::from_tombstones([
+        RangeTombstone::new("apple", "b", 4),
+        RangeTombstone::new("avocado", "date", 11),
+    ])
+}
+
+fn golden_segment_v4() -> Vec<u8> {
+    let mut w = SegmentWriter::new(Vec::new(), golden_options());
+    w.add_range_tombstones(golden_range_dels()).unwrap();
+    add_entries(&mut w, true);
     w.finish().unwrap().into_inner()
 }
 
@@ -54,9 +93,67 @@ fn golden_segment_bytes() {
 
 #[test]
 fn golden_segment_layout() {
-    let reader =
-        SegmentReader::open(Bytes::from(golden_segment()), ReadOptions::default()).unwrap();
-    assert!(reader.verify().is_empty());
+    insta::assert_snapshot!(layout(golden_segment()));
+}
+
+#[test]
+fn golden_segment_v4_bytes() {
+    insta::assert_snapshot!(hex_dump(&golden_segment_v4()));
+}
+
+#[test]
+fn golden_segment_v4_layout() {
+    insta::assert_snapshot!(layout(golden_segment_v4()));
+}
+
+/// The format-3 file and the format-4 one hold the same entries (the expiring put
+/// aside), read the same way; only the latter has range tombstones.
+#[test]
+fn both_goldens_read_back() {
+    let v3 = SegmentReader::open(Bytes::from(golden_segment()), ReadOptions::default()).unwrap();
+    let v4 = SegmentReader::open(Bytes::from(golden_segment_v4()), ReadOptions::default()).unwrap();
+    assert_eq!(v3.footer().format_version, 3);
+    assert_eq!(v4.footer().format_version, 4);
+    assert!(v3.range_tombstones().is_empty());
+    assert_eq!(v4.range_tombstones(), &golden_range_dels());
+    let entries = |r: &SegmentReader| {
+        r.entries()
+            .map(|e| e.map(|e| (e.key, e.seq, e.kind, e.value)))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    let (old, new) = (entries(&v3), entries(&v4));
+    assert_eq!(old.len(), 5);
+    for (o, n) in old.iter().zip(&new) {
+        if o.0 == b"banana"[..] {
+            assert_eq!(
+                (n.2, &n.3[..]),
+                (
+                    EntryKind::ExpiringPut,
+                    &encode_expiring(1_700_000_060_000, b"yellow")[..]
+                )
+            );
+        } else {
+            assert_eq!(o, n);
+        }
+    }
+    let found = v4.get(b"banana", 100).unwrap().unwrap();
+    assert_eq!(found.kind, EntryKind::ExpiringPut);
+    assert_eq!(
+        lsm_format::entry::decode_expiring(&found.value),
+        Some((1_700_000_060_000, &b"yellow"[..]))
+    );
+    // The previous writer's bytes, rewritten now, differ only by format 4's additions.
+    let mut w = SegmentWriter::new(Vec::new(), golden_options());
+    add_entries(&mut w, false);
+    let rewritten = w.finish().unwrap().into_inner();
+    assert_eq!(rewritten.len(), golden_segment().len() + 14 + 8);
+    assert_eq!(rewritten[..142], golden_segment()[..142]);
+}
+
+fn layout(bytes: Vec<u8>) -> String {
+    let reader = SegmentReader::open(Bytes::from(bytes), ReadOptions::default()).unwrap();
+    assert_eq!(reader.verify(), vec![]);
     let mut out = String::new();
     for r in reader.layout().unwrap() {
         writeln!(
@@ -75,5 +172,13 @@ fn golden_segment_layout() {
         .unwrap();
     }
     writeln!(out, "{:#?}", reader.properties()).unwrap();
-    insta::assert_snapshot!(out);
+    for t in reader.range_tombstones().fragments() {
+        writeln!(
+            out,
+            "range-del [{:?}, {:?}) seqs {:?}",
+            t.start, t.end, t.seqs
+        )
+        .unwrap();
+    }
+    out
 }

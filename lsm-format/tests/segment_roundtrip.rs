@@ -286,7 +286,8 @@ fn empty_and_single_entry_segments() {
         };
         let empty = write(&vec![], options());
         assert_eq!(empty.index_entries().unwrap(), vec![]);
-        assert_eq!(empty.layout().unwrap().len(), 4);
+        // range-del (empty), filter, properties, index, footer.
+        assert_eq!(empty.layout().unwrap().len(), 5);
         check_everything(&vec![], &empty, &[(b"x".to_vec(), 5, vec![true])]);
         let mut it = empty.iter();
         it.seek_to_first().unwrap();

@@ -2,6 +2,7 @@
 //! golden bytes, decoding errors, random round trips, truncation at every length and
 //! every single-byte / single-bit flip, with and without synced offsets certified.
 
+use lsm_format::entry::encode_expiring;
 use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
 use lsm_format::wal::{
     decode_batch, encode_batch_header, encode_batch_header_v1, encode_op, encode_wal_header,
@@ -25,7 +26,7 @@ struct Wal {
     batches: Vec<(u64, Vec<Op>)>,
 }
 
-/// Frames `batches` as a WAL of the current format (3); with `certify`, each record
+/// Frames `batches` as a WAL of the current format (4); with `certify`, each record
 /// certifies that everything before it was synced (the writer syncs after every
 /// record), as the engine's WAL does.
 fn build(batches: Vec<(u64, Vec<Op>)>, certify: bool) -> Wal {
@@ -46,7 +47,7 @@ fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) 
             WalFormat::V1 => {
                 encode_batch_header_v1(&mut payload, *first_seq, synced, ops.len() as u32)
             }
-            WalFormat::V2 | WalFormat::V3 => {
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
                 encode_batch_header(&mut payload, *first_seq, synced, ops.len() as u32)
             }
         }
@@ -100,6 +101,33 @@ fn random_batches(seed: u64, n: usize, big: bool) -> Vec<(u64, Vec<Op>)> {
         .collect()
 }
 
+/// `batches` with some ops turned into the kinds format 4 added: every fifth op,
+/// unless its value is large, a range delete from its key to the key followed by
+/// `~`; every third put an expiring put (its value behind an 8-byte expiry).
+fn with_new_kinds(batches: Vec<(u64, Vec<Op>)>) -> Vec<(u64, Vec<Op>)> {
+    let mut i = 0;
+    batches
+        .into_iter()
+        .map(|(seq, ops)| {
+            let ops = ops
+                .into_iter()
+                .map(|(kind, key, value)| {
+                    i += 1;
+                    if i % 5 == 0 && value.len() < 100 {
+                        let end = [&key[..], b"~"].concat();
+                        (EntryKind::RangeDelete, key, end)
+                    } else if i % 3 == 0 && kind == EntryKind::Put {
+                        (EntryKind::ExpiringPut, key, encode_expiring(i, &value))
+                    } else {
+                        (kind, key, value)
+                    }
+                })
+                .collect();
+            (seq, ops)
+        })
+        .collect()
+}
+
 /// Asserts that `replay` holds exactly the first `n` batches of `wal`.
 fn assert_prefix(replay: &WalReplay, wal: &Wal, n: usize, context: &str) {
     assert_eq!(replay.batches.len(), n, "{context}");
@@ -142,12 +170,42 @@ fn two_batches() -> Vec<(u64, Vec<Op>)> {
 }
 
 /// The bytes of a format-3 WAL: the header record (8-byte checksum), then varint
-/// batch headers in fragments with 4-byte checksums.
+/// batch headers in fragments with 4-byte checksums. Older versions wrote it; this
+/// one still replays it.
 #[test]
 fn golden_bytes_of_two_batches() {
-    let wal = build(two_batches(), true);
+    let wal = build_format(two_batches(), true, WalFormat::V3);
     insta::assert_snapshot!(hex_dump(&wal.data));
     check_golden(&wal);
+}
+
+/// The bytes of a format-4 WAL, as written now: format 3's framing, with a range
+/// delete (`[banana, cherry)`) and an expiring put (expiry 1 700 000 060 000 ms)
+/// among the ops.
+#[test]
+fn golden_bytes_of_two_batches_format_4() {
+    let mut batches = two_batches();
+    batches[0].1.push((
+        EntryKind::ExpiringPut,
+        b"fig".to_vec(),
+        encode_expiring(1_700_000_060_000, b"purple"),
+    ));
+    batches[1].0 = 9;
+    batches[1].1.insert(
+        1,
+        (
+            EntryKind::RangeDelete,
+            b"banana".to_vec(),
+            b"cherry".to_vec(),
+        ),
+    );
+    let wal = build(batches, true);
+    assert_eq!(&wal.data[11..19], b"lsmwal\x04\x00");
+    insta::assert_snapshot!(hex_dump(&wal.data));
+    let replay = replay_wal(&wal.data).unwrap();
+    assert_prefix(&replay, &wal, 2, "golden");
+    assert_eq!(replay.last_sequence(), Some(11));
+    assert_eq!(replay.clean_len, wal.data.len() as u64);
 }
 
 /// The bytes format 2 had (8-byte checksums throughout), which older versions wrote
@@ -217,11 +275,82 @@ fn corrupt(payload: &[u8], format: WalFormat) -> Error {
 }
 
 #[test]
+fn format_4_ops_are_checked_and_older_formats_refuse_them() {
+    /// An op as raw parts: kind byte, key, value (absent for none).
+    type RawOp<'a> = (u8, &'a [u8], Option<&'a [u8]>);
+    let batch = |ops: &[RawOp]| {
+        let mut out = Vec::new();
+        encode_batch_header(&mut out, 5, 0, ops.len() as u32);
+        for (kind, key, value) in ops {
+            out.push(*kind);
+            lsm_format::coding::put_length_prefixed(&mut out, key);
+            if let Some(v) = value {
+                lsm_format::coding::put_length_prefixed(&mut out, v);
+            }
+        }
+        out
+    };
+    let expiring = encode_expiring(99, b"v");
+    let good = batch(&[
+        (2, b"a", Some(b"b")),
+        (3, b"k", Some(&expiring)),
+        (3, b"e", Some(&[0; 8])),
+    ]);
+    let b = decode_batch(&good, 0, WalFormat::V4).unwrap();
+    let ops: Vec<_> = b.ops.iter().map(|o| (o.kind, o.key, o.value)).collect();
+    assert_eq!(
+        ops,
+        vec![
+            (EntryKind::RangeDelete, &b"a"[..], &b"b"[..]),
+            (EntryKind::ExpiringPut, &b"k"[..], &expiring[..]),
+            (EntryKind::ExpiringPut, &b"e"[..], &[0; 8][..]),
+        ]
+    );
+    let mut again = Vec::new();
+    b.encode(&mut again);
+    assert_eq!(again, good);
+    // Kinds 2 and 3 are unknown before format 4: corruption at the op.
+    for format in [WalFormat::V2, WalFormat::V3] {
+        for kind in [2u8, 3] {
+            let one = batch(&[(kind, b"a", Some(&expiring))]);
+            let e = corrupt(&one, format);
+            assert_eq!(e.offset(), Some(103), "{e}");
+            assert!(
+                e.to_string().contains(&format!("unknown op kind {kind}")),
+                "{e}"
+            );
+        }
+    }
+    // A range delete's end must be after its start; an expiring put holds its expiry.
+    for (bad, why) in [
+        (batch(&[(2, b"b", Some(b"a"))]), "not after its start"),
+        (batch(&[(2, b"b", Some(b"b"))]), "not after its start"),
+        (batch(&[(2, b"", Some(b""))]), "not after its start"),
+        (batch(&[(3, b"k", Some(&[1; 7]))]), "7-byte value"),
+        (batch(&[(3, b"k", Some(b""))]), "0-byte value"),
+        (batch(&[(4, b"k", Some(b"v"))]), "unknown op kind 4"),
+    ] {
+        let e = corrupt(&bad, WalFormat::V4);
+        assert_eq!(e.offset(), Some(103), "{why}: {e}");
+        assert!(e.to_string().contains(why), "{why}: {e}");
+    }
+    // An end over the key limit.
+    let too_long = vec![b'z'; MAX_KEY_LEN + 1];
+    corrupt(&batch(&[(2, b"a", Some(&too_long))]), WalFormat::V4);
+    // Every truncation of the good batch is corruption.
+    for cut in 0..good.len() {
+        corrupt(&good[..cut], WalFormat::V4);
+    }
+}
+
+#[test]
 fn bad_batches_are_corruption() {
-    for format in [WalFormat::V1, WalFormat::V2, WalFormat::V3] {
+    for format in [WalFormat::V1, WalFormat::V2, WalFormat::V3, WalFormat::V4] {
         let header = |out: &mut Vec<u8>, seq, synced, count| match format {
             WalFormat::V1 => encode_batch_header_v1(out, seq, synced, count),
-            WalFormat::V2 | WalFormat::V3 => encode_batch_header(out, seq, synced, count),
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
+                encode_batch_header(out, seq, synced, count)
+            }
         };
         let mut ok = Vec::new();
         header(&mut ok, 5, 0, 1);
@@ -234,9 +363,9 @@ fn bad_batches_are_corruption() {
         }
         // Trailing bytes.
         corrupt(&[ok.clone(), vec![0]].concat(), format);
-        // Unknown kind.
+        // Unknown kind (2 and 3 are known from format 4 on).
         let mut bad = ok.clone();
-        bad[header_len] = 2;
+        bad[header_len] = if format == WalFormat::V4 { 4 } else { 2 };
         assert_eq!(
             corrupt(&bad, format).offset(),
             Some(100 + header_len as u64)
@@ -423,15 +552,23 @@ fn check_flips(wal: &Wal, certified: bool, positions: impl Iterator<Item = usize
 
 #[test]
 fn every_byte_flip_in_a_multi_block_wal() {
+    // Format 3 only certified: its framing is format 4's, which runs both ways.
     for (certified, format) in [
-        (false, WalFormat::V3),
+        (false, WalFormat::V4),
+        (true, WalFormat::V4),
         (true, WalFormat::V3),
         (false, WalFormat::V2),
         (true, WalFormat::V2),
         (false, WalFormat::V1),
         (true, WalFormat::V1),
     ] {
-        let wal = build_format(random_batches(3, 50, true), certified, format);
+        let batches = random_batches(3, 50, true);
+        let batches = if format == WalFormat::V4 {
+            with_new_kinds(batches)
+        } else {
+            batches
+        };
+        let wal = build_format(batches, certified, format);
         assert!(wal.data.len() > 2 * LOG_BLOCK_SIZE);
         check_flips(&wal, certified, 0..wal.data.len(), 0xff);
     }
@@ -440,7 +577,7 @@ fn every_byte_flip_in_a_multi_block_wal() {
 #[test]
 fn every_bit_flip_in_a_small_wal() {
     for certified in [false, true] {
-        let wal = build(random_batches(4, 50, false), certified);
+        let wal = build(with_new_kinds(random_batches(4, 50, false)), certified);
         for bit in 0..8 {
             check_flips(&wal, certified, 0..wal.data.len(), 1 << bit);
         }
@@ -492,7 +629,7 @@ fn the_header_record_names_the_format() {
     let put = |k: &str| (EntryKind::Put, k.as_bytes().to_vec(), b"v".to_vec());
     let mut header = Vec::new();
     encode_wal_header(&mut header);
-    assert_eq!(header, b"lsmwal\x03\x00");
+    assert_eq!(header, b"lsmwal\x04\x00");
     // A header alone: no batches, but its bytes are clean.
     let data = frame(&[]);
     let replay = replay_wal(&data).unwrap();
@@ -514,14 +651,14 @@ fn the_header_record_names_the_format() {
     assert_eq!(decoder.format(), Some(WalFormat::V3));
     // A later version is refused as such, not as corruption of this one.
     let mut future = header.clone();
-    future[6] = 4;
+    future[6] = 5;
     let err = replay_wal(&frame_raw(&[future, batch_bytes(5, 0, &[put("a")])])).unwrap_err();
     assert!(
         matches!(
             err,
             Error::UnsupportedVersion {
-                found: 4,
-                supported: 3
+                found: 5,
+                supported: 4
             }
         ),
         "{err}"
@@ -581,12 +718,14 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         8 => proptest::collection::vec(any::<u8>(), 0..60),
         1 => proptest::collection::vec(any::<u8>(), 0..50_000),
     ];
-    (any::<bool>(), key, value).prop_map(|(put, k, v)| {
-        if put {
-            (EntryKind::Put, k, v)
-        } else {
-            (EntryKind::Tombstone, k, Vec::new())
+    (0u8..4, key, value, any::<u64>()).prop_map(|(kind, k, v, expiry)| match kind {
+        0 => (EntryKind::Tombstone, k, Vec::new()),
+        1 => (EntryKind::Put, k, v),
+        2 => {
+            let end = [&k[..], &v[..v.len().min(3)], b"\0"].concat();
+            (EntryKind::RangeDelete, k, end)
         }
+        _ => (EntryKind::ExpiringPut, k, encode_expiring(expiry, &v)),
     })
 }
 

@@ -68,6 +68,7 @@ pub(crate) fn scan(data: Bytes) -> Scanned {
                 let props = reader.properties();
                 Scanned::Damaged(salvage(
                     &data,
+                    reader.footer().format_version,
                     slots,
                     Some((props.smallest_key.clone(), props.entry_count)),
                     problem.to_string(),
@@ -77,7 +78,9 @@ pub(crate) fn scan(data: Bytes) -> Scanned {
         Err(open_err) => {
             let problem = open_err.to_string();
             match lenient_index(&data) {
-                Ok((slots, props)) => Scanned::Damaged(salvage(&data, slots, props, problem)),
+                Ok((version, slots, props)) => {
+                    Scanned::Damaged(salvage(&data, version, slots, props, problem))
+                }
                 Err(e) => Scanned::Unreadable(format!("{problem}; {e}")),
             }
         }
@@ -90,7 +93,7 @@ type Props = Option<(Bytes, u64)>;
 
 /// The footer and index of a file `open` refused (the properties too, when they
 /// read).
-fn lenient_index(data: &Bytes) -> lsm_format::Result<(Vec<Slot>, Props)> {
+fn lenient_index(data: &Bytes) -> lsm_format::Result<(u32, Vec<Slot>, Props)> {
     let footer = Footer::decode(data)?;
     let (range, _) = read_raw(data, footer.index, BlockType::Index)?;
     let mut it = BlockIter::default();
@@ -122,12 +125,13 @@ fn lenient_index(data: &Bytes) -> lsm_format::Result<(Vec<Slot>, Props)> {
         })
         .ok()
         .map(|p| (p.smallest_key, p.entry_count));
-    Ok((slots, props))
+    Ok((footer.format_version, slots, props))
 }
 
-/// Reads every block of `slots` that verifies. `props` are the file's smallest key
-/// and entry count, when known.
-fn salvage(data: &Bytes, slots: Vec<Slot>, props: Props, problem: String) -> Salvage {
+/// Reads every block of `slots` that verifies, as blocks of a file of segment
+/// format `version` (which decides the entry kinds allowed). `props` are the file's
+/// smallest key and entry count, when known.
+fn salvage(data: &Bytes, version: u32, slots: Vec<Slot>, props: Props, problem: String) -> Salvage {
     let mut out = Salvage {
         entry_count: props.as_ref().map(|p| p.1),
         problem,
@@ -138,7 +142,7 @@ fn salvage(data: &Bytes, slots: Vec<Slot>, props: Props, problem: String) -> Sal
     let mut prev: Option<(Bytes, u64)> = None;
     let mut lost_from: Option<Bytes> = None;
     for (last_key, last_seq, handle) in slots {
-        match read_block(data, handle, prev.as_ref(), (&last_key, last_seq)) {
+        match read_block(data, version, handle, prev.as_ref(), (&last_key, last_seq)) {
             Ok(items) => {
                 if let Some(first) = lost_from.take() {
                     let last = prev.as_ref().map(|p| p.0.clone()).unwrap_or_default();
@@ -173,6 +177,7 @@ fn salvage(data: &Bytes, slots: Vec<Slot>, props: Props, problem: String) -> Sal
 /// entry `last`.
 fn read_block(
     data: &Bytes,
+    version: u32,
     handle: BlockHandle,
     after: Option<&(Bytes, u64)>,
     last: (&Bytes, u64),
@@ -190,6 +195,7 @@ fn read_block(
         ),
     };
     let mut it = BlockIter::default();
+    it.set_format_version(version);
     it.reset(
         contents,
         BlockOrigin {

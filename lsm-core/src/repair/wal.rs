@@ -147,7 +147,7 @@ pub(crate) fn scan(data: Vec<u8>) -> Result<WalScan, String> {
             Some(f) => (WalRecordDecoder::with_format(f), None),
             None => (
                 WalRecordDecoder::with_format(WalFormat::V2),
-                Some(WalRecordDecoder::with_format(WalFormat::V3)),
+                Some(WalRecordDecoder::with_format(WalFormat::V4)),
             ),
         };
         for rec in &damage.records_after {

@@ -9,7 +9,7 @@
 //!
 //! One file per family of decoders: `records` (log framing, WAL, manifest),
 //! `segment` (whole segment files, read every way and written back), `block` (the
-//! contents of one data or index block).
+//! contents of one data or index block), `range_del` (the range-tombstone block).
 #![allow(
     clippy::panic,
     clippy::unwrap_used,
@@ -21,9 +21,11 @@
 const MAX_WALK: usize = 1 << 20;
 
 mod block;
+mod range_del;
 mod records;
 mod segment;
 
 pub use block::block_decode;
+pub use range_del::range_del_decode;
 pub use records::{log_read, manifest_decode, wal_replay};
 pub use segment::{segment_open, segment_roundtrip};

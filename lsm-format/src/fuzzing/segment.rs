@@ -1,11 +1,13 @@
 //! Checks of whole segment files (`docs/format.md` section 3): any bytes opened and
-//! read every way, and entries derived from the bytes written and read back.
+//! read every way, and entries (expiring puts among them) and range tombstones
+//! derived from the bytes written and read back.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use crate::entry::{compare_internal, EntryKind, MAX_KEY_LEN, MAX_SEQUENCE};
+use crate::entry::{compare_internal, encode_expiring, EntryKind, MAX_KEY_LEN, MAX_SEQUENCE};
+use crate::range_del::{Fragments, RangeTombstone};
 use crate::segment::{
     BlockSource, Compression, Entry, Probe, ReadAt, ReadOptions, SegmentReader, SegmentWriter,
     WriterOptions,
@@ -48,6 +50,11 @@ pub fn segment_open(data: &[u8]) {
     };
     let _ = reader.layout();
     let _ = reader.index_entries();
+    // Range tombstones are decoded and checked at open: what opens is fragmented
+    // and counted by the properties.
+    let dels = reader.range_tombstones();
+    assert!(Fragments::from_fragmented(dels.fragments().to_vec()).is_some());
+    assert_eq!(dels.tombstone_count(), reader.properties().range_del_count);
     let forward: Result<Vec<Entry>, _> = reader.entries().take(MAX_WALK).collect();
     let backward: Result<Vec<Entry>, _> = reader.entries().rev().take(MAX_WALK).collect();
     let positional = Positional(MemoryReadAt(bytes.clone()));
@@ -87,6 +94,10 @@ pub fn segment_open(data: &[u8]) {
     }
     let entries = forward.expect("a verified segment iterates without error");
     assert_eq!(entries.len() as u64, reader.properties().entry_count);
+    if let Some((start, end)) = dels.bounds() {
+        let p = reader.properties();
+        assert!(&p.smallest_key[..] <= start && &p.largest_key[..] >= end);
+    }
     for pair in entries.windows(2) {
         assert!(compare_internal(&pair[0].key, pair[0].seq, &pair[1].key, pair[1].seq).is_lt());
     }
@@ -102,15 +113,26 @@ pub fn segment_open(data: &[u8]) {
 /// segment, and reads everything back: iteration both ways, `get` of every version
 /// and of the newest, properties, and a clean verification.
 pub fn segment_roundtrip(data: &[u8]) {
-    let (options, entries) = derive_entries(data);
+    let (options, entries, tombstones) = derive_entries(data);
+    let dels = Fragments::from_tombstones(tombstones);
     let mut writer = SegmentWriter::new(Vec::new(), options);
+    // The tombstones go in before the entries or after them, as the input says.
+    let early = data.get(4).is_some_and(|b| b & 1 == 1);
+    if early {
+        writer.add_range_tombstones(dels.clone()).unwrap();
+    }
     for ((key, seq), (kind, value)) in &entries {
         writer.add(key, seq.0, *kind, value).unwrap();
+    }
+    if !early {
+        writer.add_range_tombstones(dels.clone()).unwrap();
     }
     let file = writer.finish().unwrap().into_inner();
     let reader = SegmentReader::open(Bytes::from(file), ReadOptions::default()).unwrap();
     let problems = reader.verify();
     assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(reader.range_tombstones(), &dels);
+    assert_eq!(reader.properties().range_del_count, dels.tombstone_count());
     let expected: Vec<Entry> = entries
         .iter()
         .map(|((key, seq), (kind, value))| Entry {
@@ -166,7 +188,8 @@ pub fn segment_roundtrip(data: &[u8]) {
 /// Entries keyed in internal order: key ascending, then sequence number descending.
 type Sorted = BTreeMap<(Vec<u8>, std::cmp::Reverse<u64>), (EntryKind, Vec<u8>)>;
 
-fn derive_entries(data: &[u8]) -> (WriterOptions, Sorted) {
+/// Writer options, entries and range tombstones drawn from `data`.
+fn derive_entries(data: &[u8]) -> (WriterOptions, Sorted, Vec<RangeTombstone>) {
     let mut bytes = data.iter().copied();
     let mut next = move || bytes.next();
     let b = |v: Option<u8>| v.unwrap_or(0);
@@ -183,28 +206,42 @@ fn derive_entries(data: &[u8]) -> (WriterOptions, Sorted) {
         ..WriterOptions::default()
     };
     let mut entries = Sorted::new();
+    let mut tombstones = Vec::new();
     // Each entry: a key drawn from a small alphabet (so versions and shared prefixes
-    // are common), a sequence number, a kind and a value.
+    // are common), a sequence number, a kind and a value. Control bits 0x80 and
+    // 0x40 together make a range tombstone from the key to a second key instead
+    // (empty when the second is not after the first: it covers nothing).
     while let Some(control) = next() {
         let key_len = usize::from(control % 8).min(MAX_KEY_LEN);
         let key: Vec<u8> = (0..key_len).map(|_| b'a' + b(next()) % 4).collect();
         let seq = u64::from(b(next())) | u64::from(b(next())) << 8;
-        let kind = if control & 0x80 == 0 {
-            EntryKind::Put
-        } else {
-            EntryKind::Tombstone
+        if control & 0xc0 == 0xc0 {
+            let end_len = usize::from(b(next()) % 8);
+            let end: Vec<u8> = (0..end_len).map(|_| b'a' + b(next()) % 4).collect();
+            tombstones.push(RangeTombstone::new(key, end, seq));
+            continue;
+        }
+        let kind = match control & 0xa0 {
+            0x80 => EntryKind::Tombstone,
+            0x20 => EntryKind::ExpiringPut,
+            _ => EntryKind::Put,
         };
-        let value = match kind {
-            EntryKind::Put => {
+        let value: Vec<u8> = match kind {
+            EntryKind::Tombstone | EntryKind::RangeDelete => Vec::new(),
+            EntryKind::Put | EntryKind::ExpiringPut => {
                 let len = usize::from(b(next()) % 64);
                 // Repetitive values so that LZ4 actually compresses some blocks.
                 (0..len)
                     .map(|i| if control & 0x40 == 0 { b'v' } else { i as u8 })
                     .collect()
             }
-            EntryKind::Tombstone | EntryKind::RangeDelete | EntryKind::ExpiringPut => Vec::new(),
+        };
+        let value = if kind == EntryKind::ExpiringPut {
+            encode_expiring(seq.wrapping_mul(0x9e37_79b9), &value)
+        } else {
+            value
         };
         entries.insert((key, std::cmp::Reverse(seq)), (kind, value));
     }
-    (options, entries)
+    (options, entries, tombstones)
 }

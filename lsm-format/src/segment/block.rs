@@ -53,6 +53,8 @@ pub enum BlockType {
     Filter = 3,
     /// Properties.
     Properties = 4,
+    /// Range tombstones (format version 4 and later, section 3.8).
+    RangeDel = 5,
 }
 
 /// The 10-byte trailer that follows `contents` on disk.

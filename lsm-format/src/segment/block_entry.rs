@@ -7,8 +7,38 @@
 //!
 //! Decoding checks every length against the end of the entry area before anything is
 //! sliced, so a damaged entry becomes an error, never a panic or a read elsewhere.
+//!
+//! Which kinds are entries depends on the block: tombstones (kind 0, no value in a
+//! data block) and puts (kind 1) always; expiring puts (kind 3, value of at least
+//! [`EXPIRY_LEN`] bytes in a data block) from segment format version 4 on; range
+//! deletes (kind 2) never.
 
-use crate::entry::EntryKind;
+use crate::entry::{EntryKind, EXPIRY_LEN};
+
+/// What a block may hold: the rules [`decode_header`] applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryRules {
+    /// An index block: entries carry the tag of a data entry (possibly a tombstone
+    /// or an expiring put) and a block handle as value, so value lengths are not
+    /// checked against the kind.
+    pub index: bool,
+    /// Kind 3 (expiring put) is an entry: the file's format version is at least
+    /// [`RANGE_DEL_FORMAT_VERSION`](crate::segment::RANGE_DEL_FORMAT_VERSION).
+    pub expiring: bool,
+}
+
+impl EntryRules {
+    /// Whether an entry of kind byte `kind` with a value of `value_len` bytes is
+    /// allowed.
+    #[inline(always)]
+    fn allows(self, kind: u64, value_len: usize) -> bool {
+        kind == EntryKind::Put as u64
+            || (kind == EntryKind::Tombstone as u64 && (value_len == 0 || self.index))
+            || (kind == EntryKind::ExpiringPut as u64
+                && self.expiring
+                && (value_len >= EXPIRY_LEN || self.index))
+    }
+}
 
 /// Where the parts of an entry lie within its block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,27 +58,27 @@ pub struct Header {
 }
 
 /// Decodes the entry header at `pos` of `area` (the block's entry area, restart array
-/// excluded). Index entries (`index`) may carry a tombstone's tag with a value.
+/// excluded), allowing the kinds `rules` allow.
 ///
 /// # Errors
 /// A description of what is wrong; the caller adds the location.
 #[inline(always)]
-pub fn decode_header(area: &[u8], pos: usize, index: bool) -> Result<Header, String> {
-    match fast_header(area, pos, index) {
+pub fn decode_header(area: &[u8], pos: usize, rules: EntryRules) -> Result<Header, String> {
+    match fast_header(area, pos, rules) {
         Some(h) => Ok(h),
-        None => Err(header_error(area, pos, index)),
+        None => Err(header_error(area, pos, rules)),
     }
 }
 
 /// The common case: key lengths below 128 (one-byte varints). `None` sends the entry
 /// to the full decoder (longer keys) or to the error path.
 #[inline(always)]
-fn fast_header(area: &[u8], pos: usize, index: bool) -> Option<Header> {
+fn fast_header(area: &[u8], pos: usize, rules: EntryRules) -> Option<Header> {
     let [shared, unshared] = *area.get(pos..pos.checked_add(2)?)? else {
         return None;
     };
     if (shared | unshared) >= 0x80 {
-        return full_header(area, pos, index).ok();
+        return full_header(area, pos, rules).ok();
     }
     let (value_len, key_start) = varint32_at(area, pos + 2)?;
     let value_len = value_len as usize;
@@ -58,10 +88,7 @@ fn fast_header(area: &[u8], pos: usize, index: bool) -> Option<Header> {
         return None;
     }
     let tag = u64_at(area, tag_start)?;
-    let kind = tag & 0xff;
-    let known = kind == EntryKind::Put as u64
-        || (kind == EntryKind::Tombstone as u64 && (value_len == 0 || index));
-    known.then_some(Header {
+    rules.allows(tag & 0xff, value_len).then_some(Header {
         shared: usize::from(shared),
         key_start,
         tag_start,
@@ -74,8 +101,8 @@ fn fast_header(area: &[u8], pos: usize, index: bool) -> Option<Header> {
 /// Why the entry at `pos` does not decode (the error path of [`decode_header`]).
 #[cold]
 #[inline(never)]
-fn header_error(area: &[u8], pos: usize, index: bool) -> String {
-    match full_header(area, pos, index) {
+fn header_error(area: &[u8], pos: usize, rules: EntryRules) -> String {
+    match full_header(area, pos, rules) {
         Err(reason) => reason,
         Ok(_) => "entry does not decode".to_string(),
     }
@@ -83,7 +110,7 @@ fn header_error(area: &[u8], pos: usize, index: bool) -> String {
 
 /// The general decoder, for varints of any length, with a reason for each failure.
 #[inline(never)]
-fn full_header(area: &[u8], pos: usize, index: bool) -> Result<Header, String> {
+fn full_header(area: &[u8], pos: usize, rules: EntryRules) -> Result<Header, String> {
     let bad = |what: &str| format!("entry {what}");
     let (shared, p) = varint32_at(area, pos).ok_or_else(|| bad("has a bad shared length"))?;
     let (unshared, p) = varint32_at(area, p).ok_or_else(|| bad("has a bad key length"))?;
@@ -100,23 +127,23 @@ fn full_header(area: &[u8], pos: usize, index: bool) -> Result<Header, String> {
     }
     let tag = u64_at(area, tag_start).ok_or_else(|| bad("runs past the end of the block"))?;
     let kind = (tag & 0xff) as u8;
-    // Only puts and tombstones are entries of a segment so far: a range delete
-    // never is one, and expiring puts need a format version that allows them.
-    if !matches!(
-        EntryKind::from_u8(kind),
-        Some(EntryKind::Put | EntryKind::Tombstone)
-    ) {
-        return Err(bad(&format!("has unknown kind {kind}")));
-    }
-    if kind == EntryKind::Tombstone as u8 && value_len != 0 && !index {
-        return Err(bad("is a tombstone with a value"));
+    let value_len = value_len as usize;
+    if !rules.allows(u64::from(kind), value_len) {
+        // A range delete is never an entry; an expiring put needs format 4.
+        return Err(match EntryKind::from_u8(kind) {
+            Some(EntryKind::Tombstone) => bad("is a tombstone with a value"),
+            Some(EntryKind::ExpiringPut) if rules.expiring => bad(&format!(
+                "is an expiring put with a {value_len}-byte value (at least {EXPIRY_LEN})"
+            )),
+            _ => bad(&format!("has unknown kind {kind}")),
+        });
     }
     Ok(Header {
         shared: shared as usize,
         key_start,
         tag_start,
         value_start,
-        value_len: value_len as usize,
+        value_len,
         tag,
     })
 }
@@ -202,12 +229,62 @@ mod tests {
         assert_eq!(u64_at(&[1, 0, 0, 0, 0, 0, 0, 0], 0), Some(1));
     }
 
+    const DATA: EntryRules = EntryRules {
+        index: false,
+        expiring: false,
+    };
+    const INDEX: EntryRules = EntryRules {
+        index: true,
+        expiring: false,
+    };
+
+    #[test]
+    fn expiring_puts_need_the_rule_and_an_expiry() {
+        let entry = |kind: u64, value: &[u8]| {
+            let mut e = vec![0, 1, value.len() as u8, b'k'];
+            e.extend_from_slice(&(9u64 << 8 | kind).to_le_bytes());
+            e.extend_from_slice(value);
+            e
+        };
+        let v4 = EntryRules {
+            index: false,
+            expiring: true,
+        };
+        let ok = entry(3, &[7; 8]);
+        assert!(decode_header(&ok, 0, DATA)
+            .unwrap_err()
+            .contains("unknown kind 3"));
+        assert_eq!(decode_header(&ok, 0, v4).unwrap().value_len, 8);
+        let short = entry(3, &[7; 7]);
+        assert!(decode_header(&short, 0, v4)
+            .unwrap_err()
+            .contains("expiring put with a 7-byte value"));
+        let index_v4 = EntryRules {
+            index: true,
+            expiring: true,
+        };
+        assert!(decode_header(&short, 0, index_v4).is_ok());
+        let range = entry(2, b"z");
+        for rules in [DATA, INDEX, v4, index_v4] {
+            assert!(decode_header(&range, 0, rules)
+                .unwrap_err()
+                .contains("unknown kind 2"));
+        }
+        // One-byte and multi-byte length paths agree.
+        let mut long = vec![0, 0x81, 0x01, 8];
+        long.extend_from_slice(&[b'k'; 129]);
+        long.extend_from_slice(&(9u64 << 8 | 3).to_le_bytes());
+        long.extend_from_slice(&[1; 8]);
+        assert!(decode_header(&long, 0, v4).is_ok());
+        assert!(decode_header(&long, 0, DATA).is_err());
+    }
+
     #[test]
     fn headers_are_bounds_checked() {
         let mut e = vec![2, 1, 3, b'x'];
         e.extend_from_slice(&(5u64 << 8 | 1).to_le_bytes());
         e.extend_from_slice(b"abc");
-        let h = decode_header(&e, 0, false).unwrap();
+        let h = decode_header(&e, 0, DATA).unwrap();
         assert_eq!(
             (
                 h.shared,
@@ -219,16 +296,16 @@ mod tests {
             (2, 3, 4, 12, 3)
         );
         for cut in 0..e.len() {
-            assert!(decode_header(&e[..cut], 0, false).is_err(), "cut at {cut}");
+            assert!(decode_header(&e[..cut], 0, DATA).is_err(), "cut at {cut}");
         }
         let mut tomb = e.clone();
         tomb[4] = 0;
-        assert!(decode_header(&tomb, 0, false)
+        assert!(decode_header(&tomb, 0, DATA)
             .unwrap_err()
             .contains("tombstone"));
-        assert!(decode_header(&tomb, 0, true).is_ok());
+        assert!(decode_header(&tomb, 0, INDEX).is_ok());
         tomb[4] = 2;
-        assert!(decode_header(&tomb, 0, true)
+        assert!(decode_header(&tomb, 0, INDEX)
             .unwrap_err()
             .contains("kind 2"));
         // Two-byte key length (200) and value length (300): the general decoder.
@@ -236,12 +313,12 @@ mod tests {
         long.extend_from_slice(&[b'k'; 200]);
         long.extend_from_slice(&(1u64 << 8 | 1).to_le_bytes());
         long.extend_from_slice(&[b'v'; 300]);
-        let h = decode_header(&long, 0, false).unwrap();
+        let h = decode_header(&long, 0, DATA).unwrap();
         assert_eq!((h.key_start, h.tag_start, h.value_len), (5, 205, 300));
         assert_eq!(h.value_start + h.value_len, long.len());
-        assert!(decode_header(&long[..long.len() - 1], 0, false).is_err());
+        assert!(decode_header(&long[..long.len() - 1], 0, DATA).is_err());
         let huge = [0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
-        assert!(decode_header(&huge, 0, false).is_err());
+        assert!(decode_header(&huge, 0, DATA).is_err());
     }
 
     #[test]

@@ -14,7 +14,8 @@ use bytes::Bytes;
 
 use crate::entry::{EntryKind, MAX_KEY_LEN};
 use crate::error::{Error, Result};
-use crate::segment::block_entry::{decode_header, Header};
+use crate::segment::block_entry::{decode_header, EntryRules, Header};
+use crate::segment::RANGE_DEL_FORMAT_VERSION;
 
 mod restarts;
 mod seek;
@@ -52,6 +53,8 @@ pub struct BlockIter<B = Bytes> {
     value_start: usize,
     value_len: usize,
     valid: bool,
+    /// Kind 3 (expiring put) is an entry: see [`set_format_version`](Self::set_format_version).
+    expiring: bool,
 }
 
 impl BlockIter<Bytes> {
@@ -80,6 +83,15 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
     /// Gives back the key buffer (for reuse), dropping the block.
     pub fn into_key_buffer(self) -> Vec<u8> {
         self.key
+    }
+
+    /// Tells the cursor the segment format version of the file its blocks come
+    /// from, which decides the entry kinds it accepts: expiring puts (kind 3) only
+    /// from version 4 on (`docs/format.md` section 3.2). Kept across
+    /// [`reset`](Self::reset); a new cursor assumes an older version and refuses
+    /// kind 3 as corruption.
+    pub fn set_format_version(&mut self, version: u32) {
+        self.expiring = version >= RANGE_DEL_FORMAT_VERSION;
     }
 
     /// Makes the cursor unpositioned, keeping the block.
@@ -119,10 +131,12 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
     /// Kind of the current entry (the kind byte was checked when decoded).
     #[inline]
     pub fn kind(&self) -> EntryKind {
-        if self.tag & 0xff == EntryKind::Put as u64 {
-            EntryKind::Put
-        } else {
-            EntryKind::Tombstone
+        const PUT: u64 = EntryKind::Put as u64;
+        const EXPIRING: u64 = EntryKind::ExpiringPut as u64;
+        match self.tag & 0xff {
+            PUT => EntryKind::Put,
+            EXPIRING => EntryKind::ExpiringPut,
+            _ => EntryKind::Tombstone,
         }
     }
 
@@ -288,7 +302,11 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
             .as_ref()
             .get(..self.entries_end)
             .unwrap_or_default();
-        decode_header(area, pos, self.origin.index).map_err(|reason| self.corrupt(pos, reason))
+        let rules = EntryRules {
+            index: self.origin.index,
+            expiring: self.expiring,
+        };
+        decode_header(area, pos, rules).map_err(|reason| self.corrupt(pos, reason))
     }
 
     fn corrupt(&self, pos: usize, reason: String) -> Error {

@@ -13,8 +13,9 @@ pub struct Entry {
     pub key: Bytes,
     /// Sequence number.
     pub seq: u64,
-    /// Put or tombstone.
+    /// Put, expiring put or tombstone.
     pub kind: EntryKind,
-    /// Value; empty for tombstones.
+    /// Value as stored; empty for tombstones, expiry time first for expiring puts
+    /// ([`decode_expiring`](crate::entry::decode_expiring)).
     pub value: Bytes,
 }

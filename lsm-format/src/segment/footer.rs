@@ -212,7 +212,14 @@ mod tests {
             BlockHandle::default(),
             BlockHandle::default(),
         );
-        for (version, readable) in [(0, false), (1, true), (2, true), (3, true), (4, false)] {
+        for (version, readable) in [
+            (0, false),
+            (1, true),
+            (2, true),
+            (3, true),
+            (4, true),
+            (5, false),
+        ] {
             f.format_version = version;
             let mut file = vec![0u8; 10];
             file.extend_from_slice(&f.encode());
@@ -220,7 +227,7 @@ mod tests {
                 Ok(d) => assert!(readable && d.format_version == version),
                 Err(Error::UnsupportedVersion { found, supported }) => {
                     assert!(!readable);
-                    assert_eq!((found, supported), (version, 3));
+                    assert_eq!((found, supported), (version, 4));
                 }
                 Err(e) => panic!("version {version}: {e}"),
             }

@@ -102,7 +102,7 @@ pub struct SearchedBlock {
 pub struct Found {
     /// Its sequence number.
     pub seq: u64,
-    /// Put or tombstone.
+    /// Put, expiring put or tombstone.
     pub kind: EntryKind,
     /// Its value, sharing the file's bytes or a built block; empty for tombstones.
     pub value: Bytes,
@@ -218,7 +218,8 @@ impl<S: BlockSource> SegmentReader<S> {
             Contents::Built(b) => (b, true),
         };
         let mut it: BlockIter<&[u8]> = BlockIter::with_key_buffer(KEY_BUFFER.take());
-        let found = start_block(&mut it, contents, handle, decompressed).and_then(|()| {
+        let version = self.inner.footer.format_version;
+        let found = start_block(&mut it, contents, handle, decompressed, version).and_then(|()| {
             it.seek(key, seq)?;
             if !it.valid() || it.key() != key {
                 return Ok(None);

@@ -9,7 +9,8 @@
 //!
 //! One file per concept: `block` (framing, checksum, LZ4, the trailer's compression
 //! and block type bytes), `block_entry`, `block_builder` and `block_iter` (entries and
-//! restart array of data and index blocks), `bloom`, `properties`, `footer`, then
+//! restart array of data and index blocks), `bloom`, `properties`, `range_del_block`
+//! (the range tombstones of a format-4 file), `footer`, then
 //! `options` (writer and reader options), `source` and `read_at` (where a reader's
 //! data blocks come from, and which are cached: the caller's [`BlockSource`]),
 //! `writer`, `reader` and `open` (checks made when a file is opened), `index_search`,
@@ -32,6 +33,7 @@ mod lookup;
 mod open;
 mod options;
 pub mod properties;
+pub mod range_del_block;
 mod read_at;
 pub mod reader;
 mod source;
@@ -57,3 +59,7 @@ pub use writer::{Finished, SegmentWriter};
 pub const BLOCK_TRAILER_LEN: usize = 10;
 /// Largest uncompressed block a reader accepts (1 GiB).
 pub const MAX_BLOCK_LEN: usize = 1 << 30;
+
+/// First segment format version with a range-tombstone block and expiring puts
+/// (`docs/format.md` sections 3.8 and 3.2).
+pub const RANGE_DEL_FORMAT_VERSION: u32 = 4;

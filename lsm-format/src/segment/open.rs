@@ -1,8 +1,10 @@
 //! What `SegmentReader::open` checks and decodes: `docs/format.md` sections 3.3 to
-//! 3.6. The footer first, then the properties, filter and index blocks (each
+//! 3.6 and 3.8. The footer first, then the properties, filter and index blocks (each
 //! checksummed once here and kept), then the layout: blocks contiguous in the
 //! grammar's order, index handles tiling the data area, and the properties agreeing
-//! with the index.
+//! with the index. In a format-4 file the range-tombstone block, which fills the gap
+//! between the data blocks and the filter, is decoded too, and the properties must
+//! count it and bound it.
 
 use std::cmp::Ordering;
 use std::sync::atomic::AtomicU64;
@@ -12,11 +14,16 @@ use bytes::Bytes;
 use crate::coding::Decoder;
 use crate::entry::compare_internal;
 use crate::error::{Error, Result};
+use crate::range_del::Fragments;
 use crate::segment::block::read_raw;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{BloomFilter, FilterLayout};
 use crate::segment::index_search::{IndexSearch, IndexSlot};
-use crate::segment::{BlockHandle, BlockType, Footer, Properties, ReadOptions, FOOTER_LEN};
+use crate::segment::range_del_block::decode_range_dels;
+use crate::segment::{
+    BlockHandle, BlockType, Footer, Properties, ReadOptions, BLOCK_TRAILER_LEN, FOOTER_LEN,
+    RANGE_DEL_FORMAT_VERSION,
+};
 
 /// Everything `SegmentReader::open` decodes and checks, shared by the reader's
 /// clones.
@@ -28,6 +35,10 @@ pub(crate) struct Inner<S> {
     pub(crate) footer: Footer,
     pub(crate) properties: Properties,
     pub(crate) filter: BloomFilter,
+    /// The range-tombstone block (format 4 and later; `None` before).
+    pub(crate) range_del_block: Option<BlockHandle>,
+    /// Its contents (empty in older files).
+    pub(crate) range_dels: Fragments,
     pub(crate) index: Vec<IndexSlot>,
     /// Binary search over the index keys.
     pub(crate) search: IndexSearch,
@@ -61,13 +72,31 @@ pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<I
     let (range, _) = read_raw(&data, footer.filter, BlockType::Filter)?;
     let filter = BloomFilter::parse(data.slice(range), footer.filter.offset, layout)?;
     let (range, _) = read_raw(&data, footer.index, BlockType::Index)?;
-    let index = decode_index(data.slice(range), footer.index.offset)?;
+    let index = decode_index(
+        data.slice(range),
+        footer.index.offset,
+        footer.format_version,
+    )?;
 
-    // The grammar's layout: data blocks from offset 0, then filter, properties,
-    // index and footer, each starting where the previous one ends.
+    // The grammar's layout: data blocks from offset 0, then (format 4) the
+    // range-tombstone block, then filter, properties, index and footer, each
+    // starting where the previous one ends.
     let data_end = index.last().map_or(0, |s| s.handle.end());
+    let range_del_block = if footer.format_version >= RANGE_DEL_FORMAT_VERSION {
+        Some(range_del_handle(data_end, footer.filter.offset)?)
+    } else {
+        None
+    };
+    let range_dels = match range_del_block {
+        Some(h) => {
+            let (range, _) = read_raw(&data, h, BlockType::RangeDel)?;
+            decode_range_dels(data.get(range).unwrap_or_default(), h.offset)?
+        }
+        None => Fragments::default(),
+    };
+    let filter_start = range_del_block.map_or(data_end, |h| h.end());
     let expected = [
-        ("filter", footer.filter.offset, data_end),
+        ("filter", footer.filter.offset, filter_start),
         ("properties", footer.properties.offset, footer.filter.end()),
         ("index", footer.index.offset, footer.properties.end()),
         (
@@ -105,6 +134,7 @@ pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<I
             ),
         ));
     }
+    check_range_del_properties(&properties, &range_dels, footer.properties.offset)?;
     let bitmap = || {
         (0..index.len().div_ceil(64))
             .map(|_| AtomicU64::new(0))
@@ -120,16 +150,79 @@ pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<I
         footer,
         properties,
         filter,
+        range_del_block,
+        range_dels,
         index,
         verified,
         lz4,
     })
 }
 
-/// Decodes the index block: entries in strictly increasing internal order whose
-/// handles tile the data area from offset 0 without gaps.
-fn decode_index(contents: Bytes, offset: u64) -> Result<Vec<IndexSlot>> {
+/// The range-tombstone block of a format-4 file: from the end of the data blocks
+/// to the start of the filter block.
+fn range_del_handle(data_end: u64, filter_offset: u64) -> Result<BlockHandle> {
+    let len = filter_offset
+        .checked_sub(data_end)
+        .and_then(|n| n.checked_sub(BLOCK_TRAILER_LEN as u64))
+        .and_then(|n| u32::try_from(n).ok());
+    match len {
+        Some(len) => Ok(BlockHandle {
+            offset: data_end,
+            len,
+        }),
+        None => Err(Error::corruption(
+            filter_offset,
+            format!(
+                "filter starts at {filter_offset}, leaving no range-tombstone block after \
+                 the data blocks ending at {data_end}"
+            ),
+        )),
+    }
+}
+
+/// What the properties of a format-4 file must say about its range tombstones:
+/// their count, and bounds (keys and sequence numbers) that contain them. A file
+/// without entries is bounded by them exactly. (Older files have none and count 0.)
+fn check_range_del_properties(p: &Properties, range_dels: &Fragments, at: u64) -> Result<()> {
+    let count = range_dels.tombstone_count();
+    if p.range_del_count != count {
+        return Err(Error::corruption(
+            at,
+            format!(
+                "properties count {} range tombstones, the block holds {count}",
+                p.range_del_count
+            ),
+        ));
+    }
+    let (Some((start, end)), Some((lo, hi))) = (range_dels.bounds(), range_dels.seq_range()) else {
+        return Ok(());
+    };
+    let end = crate::range_del::bound_of_end(end);
+    let (smallest, largest) = (&p.smallest_key[..], &p.largest_key[..]);
+    let contained = if p.entry_count == 0 {
+        smallest == start && largest == end && p.smallest_seq == lo && p.largest_seq == hi
+    } else {
+        smallest <= start && largest >= end && p.smallest_seq <= lo && p.largest_seq >= hi
+    };
+    if !contained {
+        return Err(Error::corruption(
+            at,
+            format!(
+                "properties bound keys [{smallest:?}, {largest:?}] and sequence numbers \
+                 {}..={}, outside the range tombstones' [{start:?}, {end:?}) and {lo}..={hi}",
+                p.smallest_seq, p.largest_seq
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes the index block of a file of `format_version`: entries in strictly
+/// increasing internal order whose handles tile the data area from offset 0 without
+/// gaps.
+fn decode_index(contents: Bytes, offset: u64, format_version: u32) -> Result<Vec<IndexSlot>> {
     let mut it = BlockIter::default();
+    it.set_format_version(format_version);
     it.reset(
         contents,
         BlockOrigin {

@@ -6,6 +6,7 @@
 //!               raw_key_size:u64 raw_value_size:u64 created_unix_ms:u64
 //!               compression:u8 bloom_bits_per_key:u8
 //!               smallest_key:bytes largest_key:bytes creator:bytes
+//!               range_del_count:u64                     ; format version 4 and later
 //! ```
 
 use bytes::Bytes;
@@ -13,19 +14,22 @@ use bytes::Bytes;
 use crate::coding::{put_length_prefixed, Decoder};
 use crate::entry::MAX_KEY_LEN;
 use crate::error::{Error, Result};
+use crate::segment::RANGE_DEL_FORMAT_VERSION;
 
 /// Facts about a segment, stored in its properties block.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Properties {
     /// Format version that wrote the file.
     pub format_version: u32,
-    /// Number of entries (puts and tombstones).
+    /// Number of entries (puts, expiring puts and tombstones).
     pub entry_count: u64,
-    /// Number of tombstones.
+    /// Number of tombstones (point deletes).
     pub tombstone_count: u64,
-    /// Smallest sequence number in the file (0 when empty).
+    /// Smallest sequence number in the file, range tombstones included (0 when
+    /// empty).
     pub smallest_seq: u64,
-    /// Largest sequence number in the file (0 when empty).
+    /// Largest sequence number in the file, range tombstones included (0 when
+    /// empty).
     pub largest_seq: u64,
     /// Bytes of all data blocks on disk, trailers included.
     pub data_size: u64,
@@ -41,16 +45,23 @@ pub struct Properties {
     pub compression: u8,
     /// Bloom filter bits per key the writer used.
     pub bloom_bits_per_key: u8,
-    /// First user key (empty when the file is empty).
+    /// First user key, or the first range tombstone's start if smaller (empty when
+    /// the file is empty).
     pub smallest_key: Bytes,
-    /// Last user key (empty when the file is empty).
+    /// Last user key, or the last range tombstone's (exclusive) end if larger
+    /// (empty when the file is empty).
     pub largest_key: Bytes,
     /// Who wrote the file.
     pub creator: String,
+    /// Number of range tombstones: (fragment, sequence number) pairs of the
+    /// range-tombstone block, [`Fragments::tombstone_count`](crate::range_del::Fragments::tombstone_count).
+    /// Stored from format version 4 on; 0 in older files.
+    pub range_del_count: u64,
 }
 
 impl Properties {
-    /// The block contents.
+    /// The block contents, in the layout of `format_version` (`range_del_count` is
+    /// written from version 4 on).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(96 + self.smallest_key.len() + self.largest_key.len());
         out.extend_from_slice(&self.format_version.to_le_bytes());
@@ -72,10 +83,14 @@ impl Properties {
         put_length_prefixed(&mut out, &self.smallest_key);
         put_length_prefixed(&mut out, &self.largest_key);
         put_length_prefixed(&mut out, self.creator.as_bytes());
+        if self.format_version >= RANGE_DEL_FORMAT_VERSION {
+            out.extend_from_slice(&self.range_del_count.to_le_bytes());
+        }
         out
     }
 
-    /// Decodes block contents whose first byte is at file offset `offset`.
+    /// Decodes block contents whose first byte is at file offset `offset`, in the
+    /// layout of the `format_version` they start with.
     ///
     /// # Errors
     /// Corruption for short or trailing bytes, an over-long key or a creator that is
@@ -98,6 +113,11 @@ impl Properties {
         let creator = std::str::from_utf8(creator)
             .map_err(|_| Error::corruption(at, "creator is not UTF-8"))?
             .to_string();
+        let range_del_count = if format_version >= RANGE_DEL_FORMAT_VERSION {
+            d.u64("properties range_del_count")?
+        } else {
+            0
+        };
         d.finish("properties")?;
         Ok(Properties {
             format_version,
@@ -115,6 +135,7 @@ impl Properties {
             smallest_key,
             largest_key,
             creator,
+            range_del_count,
         })
     }
 }
@@ -140,6 +161,7 @@ mod tests {
             smallest_key: Bytes::from_static(b"a"),
             largest_key: Bytes::from_static(b"zz"),
             creator: "test ✓".into(),
+            range_del_count: 0,
         }
     }
 
@@ -160,6 +182,24 @@ mod tests {
             Properties::decode(&long, 10).unwrap_err().offset(),
             Some(10 + bytes.len() as u64)
         );
+    }
+
+    #[test]
+    fn version_4_adds_the_range_del_count() {
+        let mut p = sample();
+        p.range_del_count = 5;
+        let v1 = p.encode();
+        assert_eq!(Properties::decode(&v1, 0).unwrap().range_del_count, 0);
+        p.format_version = 4;
+        let v4 = p.encode();
+        assert_eq!(v4.len(), v1.len() + 8);
+        assert_eq!(v4[v4.len() - 8..], 5u64.to_le_bytes());
+        assert_eq!(Properties::decode(&v4, 0).unwrap(), p);
+        for cut in 0..v4.len() {
+            assert!(Properties::decode(&v4[..cut], 0)
+                .unwrap_err()
+                .is_corruption());
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use crate::range_del::Fragments;
 use crate::segment::bloom::BloomFilter;
 use crate::segment::index_search::IndexSlot;
 use crate::segment::open::{self, Inner};
@@ -115,10 +116,25 @@ impl<S: BlockSource> SegmentReader<S> {
         &self.inner.filter
     }
 
-    /// The segment's range tombstones (placeholder until format 4 stores them).
-    pub fn range_tombstones(&self) -> &crate::range_del::Fragments {
-        static NONE: crate::range_del::Fragments = crate::range_del::Fragments::new();
-        &NONE
+    /// The file's range tombstones (`docs/format.md` section 3.8), decoded and
+    /// checked when the file was opened; empty for a file without any, and for
+    /// files of format versions before 4. [`lookup`](Self::lookup) and the
+    /// iterators do not apply them: the caller does.
+    ///
+    /// ```
+    /// use lsm_format::range_del::{Fragments, RangeTombstone};
+    /// use lsm_format::{EntryKind, SegmentReader, SegmentWriter, WriterOptions};
+    ///
+    /// let mut w = SegmentWriter::new(Vec::new(), WriterOptions::default());
+    /// w.add(b"k", 1, EntryKind::Put, b"v")?;
+    /// w.add_range_tombstones(Fragments::from_tombstones([RangeTombstone::new("a", "z", 2)]))?;
+    /// let reader = SegmentReader::open(w.finish()?.into_inner().into(), Default::default())?;
+    /// assert_eq!(reader.range_tombstones().covering_seq(b"k", 5), Some(2));
+    /// assert!(reader.get(b"k", 5)?.is_some()); // still there: the caller applies them
+    /// # Ok::<(), lsm_format::Error>(())
+    /// ```
+    pub fn range_tombstones(&self) -> &Fragments {
+        &self.inner.range_dels
     }
 
     /// Number of data blocks.

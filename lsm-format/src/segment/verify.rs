@@ -6,14 +6,19 @@
 //! decoding, restart points (each one an entry with `shared = 0`), strict internal
 //! order within and across blocks, each index entry equal to its block's last entry,
 //! every key present in the Bloom filter, and the properties agreeing with the data.
+//! In a format-4 file it also re-reads the range-tombstone block from the file
+//! (section 3.8): it must decode to the tombstones `open` kept, and the properties'
+//! count, key bounds and sequence-number bounds must cover them exactly.
 
 use std::cmp::Ordering;
 use std::fmt;
 
 use crate::entry::{compare_internal, EntryKind};
 use crate::error::Error;
+use crate::segment::block::read_raw;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{filter_bytes_for, num_probes_for};
+use crate::segment::range_del_block::decode_range_dels;
 use crate::segment::{BlockHandle, BlockSource, Compression, SegmentReader};
 
 /// At most this many problems are listed; the rest are counted.
@@ -89,6 +94,7 @@ impl<S: BlockSource> SegmentReader<S> {
         let mut prev: Option<(Vec<u8>, u64)> = None;
         let mut all_read = true;
         let mut it = BlockIter::default();
+        it.set_format_version(self.footer().format_version);
         for slot in self.index_slots() {
             let h = slot.handle;
             tally.data_size += h.end() - h.offset;
@@ -131,6 +137,7 @@ impl<S: BlockSource> SegmentReader<S> {
                 }
             }
         }
+        self.check_range_del_block(&mut report);
         if all_read {
             self.check_properties(&tally, prev.as_ref().map(|p| p.0.as_slice()), &mut report);
         }
@@ -146,15 +153,47 @@ impl<S: BlockSource> SegmentReader<S> {
         report.problems
     }
 
+    /// Re-reads the range-tombstone block from the file bytes: it must check out
+    /// and decode to what `open` kept.
+    fn check_range_del_block(&self, report: &mut Report) {
+        let Some(h) = self.inner.range_del_block else {
+            return;
+        };
+        let decoded =
+            read_raw(self.data(), h, crate::segment::BlockType::RangeDel).and_then(|(range, _)| {
+                decode_range_dels(self.data().get(range).unwrap_or_default(), h.offset)
+            });
+        match decoded {
+            Ok(f) if &f == self.range_tombstones() => {}
+            Ok(_) => report.add(
+                h.offset,
+                "range-tombstone block differs from the one read at open".into(),
+            ),
+            Err(e) => report.error(&e),
+        }
+    }
+
     fn check_properties(&self, t: &Tally, last_key: Option<&[u8]>, report: &mut Report) {
         let p = self.properties();
         let at = self.footer().properties.offset;
         let empty: &[u8] = &[];
-        let checks: [(&str, u64, u64); 8] = [
+        // Range tombstones widen the bounds: their keys (the end through
+        // `bound_of_end`) and their sequence numbers.
+        let rd = self.range_tombstones();
+        let (rd_keys, rd_seqs) = (rd.bounds(), rd.seq_range());
+        let smallest_seq = match (t.smallest_seq, rd_seqs) {
+            (Some(s), Some((lo, _))) => s.min(lo),
+            (Some(s), None) => s,
+            (None, Some((lo, _))) => lo,
+            (None, None) => 0,
+        };
+        let largest_seq = t.largest_seq.max(rd_seqs.map_or(0, |(_, hi)| hi));
+        let checks: [(&str, u64, u64); 9] = [
             ("entry_count", p.entry_count, t.entries),
             ("tombstone_count", p.tombstone_count, t.tombstones),
-            ("smallest_seq", p.smallest_seq, t.smallest_seq.unwrap_or(0)),
-            ("largest_seq", p.largest_seq, t.largest_seq),
+            ("range_del_count", p.range_del_count, rd.tombstone_count()),
+            ("smallest_seq", p.smallest_seq, smallest_seq),
+            ("largest_seq", p.largest_seq, largest_seq),
             ("data_size", p.data_size, t.data_size),
             (
                 "data_block_count",
@@ -187,14 +226,22 @@ impl<S: BlockSource> SegmentReader<S> {
                 ),
             );
         }
-        let first = t.first_key.as_deref().unwrap_or(empty);
+        let first = match (t.first_key.as_deref(), rd_keys) {
+            (Some(k), Some((start, _))) => k.min(start),
+            (Some(k), None) => k,
+            (None, Some((start, _))) => start,
+            (None, None) => empty,
+        };
+        let rd_last = rd_keys.map(|(_, end)| crate::range_del::bound_of_end(end));
+        let last = match (last_key, rd_last) {
+            (Some(k), Some(end)) => k.max(end),
+            (Some(k), None) => k,
+            (None, Some(end)) => end,
+            (None, None) => empty,
+        };
         for (what, stored, found) in [
             ("smallest_key", p.smallest_key.as_ref(), first),
-            (
-                "largest_key",
-                p.largest_key.as_ref(),
-                last_key.unwrap_or(empty),
-            ),
+            ("largest_key", p.largest_key.as_ref(), last),
         ] {
             if stored != found {
                 report.add(

@@ -2,8 +2,9 @@
 //!
 //! Only the current data block, the index entries and one 64-bit hash per distinct
 //! key are held in memory; each data block goes to the output as soon as it is cut.
-//! The file is laid out in the grammar's order:
-//! `data_block* filter_block properties_block index_block footer`.
+//! The file is laid out in the grammar's order (format version 4):
+//! `data_block* range_del_block filter_block properties_block index_block footer`.
+//! The range tombstones, given once at any time before `finish`, are held until then.
 
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,12 +12,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::entry::{
-    compare_internal, pack_tag, EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN,
+    compare_internal, pack_tag, EntryKind, EXPIRY_LEN, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN,
 };
 use crate::error::{Error, Result};
+use crate::range_del::Fragments;
 use crate::segment::block::{compress_lz4, trailer};
 use crate::segment::block_builder::BlockBuilder;
 use crate::segment::bloom::BloomBuilder;
+use crate::segment::range_del_block::{check_writable, encode_range_dels};
 use crate::segment::{
     BlockHandle, BlockType, Compression, Footer, Properties, WriterOptions, BLOCK_TRAILER_LEN,
     MAX_BLOCK_LEN,
@@ -50,6 +53,8 @@ pub struct SegmentWriter<W: Write> {
     props: Properties,
     last_key: Vec<u8>,
     last_tag: u64,
+    /// The range tombstones, once given.
+    range_dels: Option<Fragments>,
     failed: Option<String>,
 }
 
@@ -76,17 +81,34 @@ impl<W: Write> SegmentWriter<W> {
             offset: 0,
             last_key: Vec::new(),
             last_tag: 0,
+            range_dels: None,
             failed: None,
         }
     }
 
-    /// Appends one entry. `value` must be empty for a tombstone.
+    /// Appends one entry. `value` must be empty for a tombstone; for an
+    /// [`EntryKind::ExpiringPut`] it is the stored value, expiry time first
+    /// ([`crate::entry::encode_expiring`]). Range deletes are not entries: give them
+    /// to [`add_range_tombstones`](Self::add_range_tombstones).
     ///
     /// # Errors
     /// `InvalidArgument` for a key or value beyond the limits, a sequence number above
-    /// [`crate::MAX_SEQUENCE`], a tombstone with a value, or an entry not after the
+    /// [`crate::MAX_SEQUENCE`], a tombstone with a value, an expiring put whose value
+    /// is shorter than its 8-byte expiry, a range delete, or an entry not after the
     /// previous one (the writer is unchanged and stays usable); `Io` when the
     /// underlying writer fails.
+    ///
+    /// ```
+    /// use lsm_format::entry::encode_expiring;
+    /// use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
+    ///
+    /// let mut w = SegmentWriter::new(Vec::new(), WriterOptions::default());
+    /// w.add(b"a", 2, EntryKind::ExpiringPut, &encode_expiring(1_000, b"v"))?;
+    /// assert!(w.add(b"b", 1, EntryKind::ExpiringPut, b"short").is_err());
+    /// assert!(w.add(b"c", 1, EntryKind::RangeDelete, b"d").is_err());
+    /// assert_eq!(w.finish()?.properties.entry_count, 1);
+    /// # Ok::<(), lsm_format::Error>(())
+    /// ```
     pub fn add(&mut self, key: &[u8], seq: u64, kind: EntryKind, value: &[u8]) -> Result<()> {
         self.check_usable()?;
         if key.len() > MAX_KEY_LEN {
@@ -106,8 +128,22 @@ impl<W: Write> SegmentWriter<W> {
                 "sequence number {seq} exceeds {MAX_SEQUENCE}"
             )));
         }
-        if kind == EntryKind::Tombstone && !value.is_empty() {
-            return Err(invalid("a tombstone has no value".to_string()));
+        match kind {
+            EntryKind::Tombstone if !value.is_empty() => {
+                return Err(invalid("a tombstone has no value".to_string()));
+            }
+            EntryKind::ExpiringPut if value.len() < EXPIRY_LEN => {
+                return Err(invalid(format!(
+                    "an expiring put's value of {} bytes is shorter than its {EXPIRY_LEN}-byte expiry",
+                    value.len()
+                )));
+            }
+            EntryKind::RangeDelete => {
+                return Err(invalid(
+                    "a range delete is not an entry: use add_range_tombstones".to_string(),
+                ));
+            }
+            _ => {}
         }
         let first = self.props.entry_count == 0;
         let new_key = first || key != self.last_key.as_slice();
@@ -144,20 +180,44 @@ impl<W: Write> SegmentWriter<W> {
         Ok(())
     }
 
+    /// Sets the file's range tombstones (`docs/format.md` section 3.8), written by
+    /// [`finish`](Self::finish) in the range-tombstone block. May be called once, at
+    /// any time before `finish`; a file given none has an empty block. The
+    /// properties' key and sequence-number bounds cover the tombstones too.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on a second call, or for a key over [`MAX_KEY_LEN`] or a
+    /// sequence number over [`MAX_SEQUENCE`] (nothing is kept then).
+    ///
+    /// ```
+    /// use lsm_format::range_del::{Fragments, RangeTombstone};
+    /// use lsm_format::{SegmentReader, SegmentWriter, WriterOptions};
+    ///
+    /// let mut w = SegmentWriter::new(Vec::new(), WriterOptions::default());
+    /// let dels = Fragments::from_tombstones([RangeTombstone::new("b", "d", 4)]);
+    /// w.add_range_tombstones(dels.clone())?;
+    /// assert!(w.add_range_tombstones(dels.clone()).is_err());
+    /// let reader = SegmentReader::open(w.finish()?.into_inner().into(), Default::default())?;
+    /// assert_eq!(reader.range_tombstones(), &dels);
+    /// assert_eq!(reader.properties().range_del_count, 1);
+    /// # Ok::<(), lsm_format::Error>(())
+    /// ```
+    pub fn add_range_tombstones(&mut self, fragments: Fragments) -> Result<()> {
+        self.check_usable()?;
+        if self.range_dels.is_some() {
+            return Err(invalid(
+                "range tombstones were already given to this segment writer".to_string(),
+            ));
+        }
+        check_writable(&fragments)?;
+        self.range_dels = Some(fragments);
+        Ok(())
+    }
+
     /// Bytes written to the output so far plus the bytes buffered in the current
     /// block: what the file would hold if it were finished now, minus the index,
     /// filter, properties and footer. The engine rolls to a new segment when this
     /// reaches its size threshold.
-    pub fn add_range_tombstones(&mut self, tombstones: crate::range_del::Fragments) -> Result<()> {
-        if tombstones.is_empty() {
-            return Ok(());
-        }
-        Err(Error::InvalidArgument(
-            "range tombstones need segment format 4".into(),
-        ))
-    }
-
-    /// Placeholder doc.
     pub fn estimated_size(&self) -> u64 {
         let pending = if self.block.is_empty() {
             0
@@ -177,8 +237,9 @@ impl<W: Write> SegmentWriter<W> {
         (self.props.entry_count > 0).then_some(self.last_key.as_slice())
     }
 
-    /// Writes the last data block, filter, properties, index and footer, flushes the
-    /// output and returns it with the file's properties and total length.
+    /// Writes the last data block, the range tombstones, filter, properties, index
+    /// and footer, flushes the output and returns it with the file's properties and
+    /// total length.
     ///
     /// # Errors
     /// `Io` when the output fails; `InvalidArgument` for a segment whose index or
@@ -188,14 +249,18 @@ impl<W: Write> SegmentWriter<W> {
         if !self.block.is_empty() {
             self.flush_block()?;
         }
+        let range_dels = self.range_dels.take().unwrap_or_default();
         let p = &mut self.props;
         p.largest_key = if p.entry_count > 0 {
             Bytes::copy_from_slice(&self.last_key)
         } else {
             Bytes::new()
         };
+        cover_range_dels(p, &range_dels);
         p.created_unix_ms = self.options.created_unix_ms.unwrap_or_else(now_unix_ms);
         p.creator = self.options.creator.clone();
+        let encoded = encode_range_dels(&range_dels);
+        self.write_block(&encoded, Compression::None, BlockType::RangeDel)?;
         let filter = self.bloom.finish();
         let filter = self.write_block(&filter, Compression::None, BlockType::Filter)?;
         let properties = self.props.encode();
@@ -292,6 +357,31 @@ impl<W: Write> SegmentWriter<W> {
     }
 }
 
+/// Widens the properties' bounds to the range tombstones (section 3.5): the key
+/// bounds to the first start and the last (exclusive) end, the sequence numbers to
+/// theirs; and counts them.
+fn cover_range_dels(p: &mut Properties, range_dels: &Fragments) {
+    p.range_del_count = range_dels.tombstone_count();
+    let (Some((start, end)), Some((lo, hi))) = (range_dels.bounds(), range_dels.seq_range()) else {
+        return;
+    };
+    let end = crate::range_del::bound_of_end(end);
+    if p.entry_count == 0 {
+        p.smallest_key = Bytes::copy_from_slice(start);
+        p.largest_key = Bytes::copy_from_slice(end);
+        (p.smallest_seq, p.largest_seq) = (lo, hi);
+        return;
+    }
+    if start < &p.smallest_key[..] {
+        p.smallest_key = Bytes::copy_from_slice(start);
+    }
+    if end > &p.largest_key[..] {
+        p.largest_key = Bytes::copy_from_slice(end);
+    }
+    p.smallest_seq = p.smallest_seq.min(lo);
+    p.largest_seq = p.largest_seq.max(hi);
+}
+
 fn invalid(msg: String) -> Error {
     Error::InvalidArgument(msg)
 }
@@ -373,10 +463,13 @@ mod tests {
         let w = SegmentWriter::new(Vec::new(), options(4096));
         assert_eq!(w.last_key(), None);
         let f = w.finish().unwrap();
-        // filter (one 64-byte block of zeros + probes) + trailer, properties, empty
-        // index, footer.
+        // empty range-tombstone block, filter (one 64-byte block of zeros + probes)
+        // + trailer, properties, empty index, footer.
         let props_len = f.properties.encode().len() as u64;
-        assert_eq!(f.file_size, (65 + 10) + (props_len + 10) + (4 + 10) + 56);
+        assert_eq!(
+            f.file_size,
+            (4 + 10) + (65 + 10) + (props_len + 10) + (4 + 10) + 56
+        );
         assert_eq!(f.properties.format_version, crate::SEGMENT_FORMAT_VERSION);
         assert_eq!(f.properties.entry_count, 0);
         assert!(f.properties.smallest_key.is_empty());

@@ -2,7 +2,7 @@
 //! `docs/format.md` section 5.
 
 use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
-use crate::entry::{EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
+use crate::entry::{EntryKind, EXPIRY_LEN, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
 use crate::error::{Error, Result};
 
 use super::WalFormat;
@@ -14,11 +14,12 @@ pub const BATCH_HEADER_V1_LEN: usize = 20;
 /// One operation of a batch, borrowed from the decoded record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalOp<'a> {
-    /// Put or delete.
+    /// Put, delete, range delete or expiring put.
     pub kind: EntryKind,
-    /// The key.
+    /// The key; a range delete's start.
     pub key: &'a [u8],
-    /// The value (empty for a delete).
+    /// The value: empty for a delete, the (exclusive) end for a range delete, the
+    /// expiry time and the value for an expiring put.
     pub value: &'a [u8],
 }
 
@@ -71,12 +72,30 @@ pub fn encode_batch_header_v1(out: &mut Vec<u8>, first_seq: u64, synced_offset: 
     out.extend_from_slice(&count.to_le_bytes());
 }
 
-/// Appends one op to a batch being encoded (the same in both formats). The value is
-/// written only for a put; the caller keeps keys and values within [`MAX_KEY_LEN`]
-/// and [`MAX_VALUE_LEN`].
+/// Appends one op to a batch being encoded (the same in every format). The value is
+/// written for every kind but a delete: a put's value, a range delete's end, an
+/// expiring put's stored value (expiry first). The caller keeps keys and values
+/// within [`MAX_KEY_LEN`] and [`MAX_VALUE_LEN`] (a range delete's end within
+/// `MAX_KEY_LEN` and after its start; an expiring put's value at least
+/// [`EXPIRY_LEN`] bytes), and writes kinds 2 and 3 only to format-4 files.
+///
+/// ```
+/// use lsm_format::wal::encode_op;
+/// use lsm_format::EntryKind;
+///
+/// let mut out = Vec::new();
+/// encode_op(&mut out, EntryKind::RangeDelete, b"a", b"c");
+/// encode_op(&mut out, EntryKind::Tombstone, b"k", b"");
+/// assert_eq!(out, [2, 1, b'a', 1, b'c', 0, 1, b'k']);
+/// ```
 pub fn encode_op(out: &mut Vec<u8>, kind: EntryKind, key: &[u8], value: &[u8]) {
     debug_assert!(key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN);
-    debug_assert!(kind != EntryKind::Tombstone || value.is_empty());
+    debug_assert!(match kind {
+        EntryKind::Tombstone => value.is_empty(),
+        EntryKind::Put => true,
+        EntryKind::RangeDelete => key < value && crate::range_del::is_valid_end(value),
+        EntryKind::ExpiringPut => value.len() >= EXPIRY_LEN,
+    });
     out.push(kind as u8);
     put_length_prefixed(out, key);
     if kind != EntryKind::Tombstone {
@@ -88,9 +107,10 @@ pub fn encode_op(out: &mut Vec<u8>, kind: EntryKind, key: &[u8], value: &[u8]) {
 /// `offset` (for errors).
 ///
 /// # Errors
-/// `Corruption` for a truncated record, a malformed varint, an unknown kind, a key
-/// or value over the limits, sequence numbers past [`MAX_SEQUENCE`], or trailing
-/// bytes.
+/// `Corruption` for a truncated record, a malformed varint, an unknown kind (kinds
+/// 2 and 3 are unknown before format 4), a key or value over the limits, a range
+/// delete whose end is not after its start, an expiring put shorter than its
+/// expiry, sequence numbers past [`MAX_SEQUENCE`], or trailing bytes.
 pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<WalBatch<'_>> {
     let mut d = Decoder::new(payload, offset);
     let (first_seq, synced_offset, count) = match format {
@@ -99,7 +119,7 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
             d.u64("batch synced_offset")?,
             d.u32("batch count")?,
         ),
-        WalFormat::V2 | WalFormat::V3 => (
+        WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => (
             d.varint64("batch first_seq")?,
             d.varint64("batch synced_offset")?,
             d.varint32("batch count")?,
@@ -117,21 +137,45 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
     }
     // Every op takes at least two bytes, so this never over-allocates on a bad count.
     let mut ops = Vec::with_capacity((count as usize).min(d.remaining() / 2));
+    let v4 = format == WalFormat::V4;
     for _ in 0..count {
         let at = d.offset();
-        let kind = d.u8("op kind")?;
-        let kind = EntryKind::from_u8(kind)
-            .ok_or_else(|| Error::corruption(at, format!("unknown op kind {kind}")))?;
+        let kind_byte = d.u8("op kind")?;
+        let kind = EntryKind::from_u8(kind_byte)
+            .filter(|k| v4 || matches!(k, EntryKind::Put | EntryKind::Tombstone))
+            .ok_or_else(|| Error::corruption(at, format!("unknown op kind {kind_byte}")))?;
         let key = d.length_prefixed(MAX_KEY_LEN, "op key")?;
         let value = match kind {
-            EntryKind::Put => d.length_prefixed(MAX_VALUE_LEN, "op value")?,
             EntryKind::Tombstone => &[],
-            // Range deletes and expiring puts need a WAL format that allows them.
-            EntryKind::RangeDelete | EntryKind::ExpiringPut => {
-                return Err(Error::corruption(
-                    at,
-                    format!("unknown op kind {}", kind as u8),
-                ))
+            EntryKind::Put => d.length_prefixed(MAX_VALUE_LEN, "op value")?,
+            EntryKind::RangeDelete => {
+                let end = d.length_prefixed(MAX_KEY_LEN + 1, "range delete end")?;
+                if !crate::range_del::is_valid_end(end) {
+                    return Err(Error::corruption(
+                        at,
+                        "range delete end is neither a key nor the end of keys",
+                    ));
+                }
+                if end <= key {
+                    return Err(Error::corruption(
+                        at,
+                        "range delete whose end is not after its start",
+                    ));
+                }
+                end
+            }
+            EntryKind::ExpiringPut => {
+                let value = d.length_prefixed(MAX_VALUE_LEN, "op value")?;
+                if value.len() < EXPIRY_LEN {
+                    return Err(Error::corruption(
+                        at,
+                        format!(
+                            "expiring put with a {}-byte value (at least {EXPIRY_LEN})",
+                            value.len()
+                        ),
+                    ));
+                }
+                value
             }
         };
         ops.push(WalOp { kind, key, value });

@@ -2,7 +2,7 @@
 //! section 5.
 //!
 //! Every header record is framed [`LogFraming::Wide`]. When the file starts with a
-//! valid format-3 header, the rest of the file is read as [`LogFraming::Narrow`]
+//! valid format-3 or -4 header, the rest of the file is read as [`LogFraming::Narrow`]
 //! fragments; otherwise the whole file is read as `Wide` ones (formats 1 and 2).
 //!
 //! When damage hides the first record, the framing is unknown: the file is then
@@ -25,8 +25,8 @@ pub struct WalLog<'a> {
     /// The records (the header included) and any damage, read in the file's framing.
     pub contents: LogContents<'a>,
     /// When the first record is unreadable: the valid records a walk of the file as
-    /// [`LogFraming::Narrow`] fragments finds (format-3 batches, if the file was
-    /// one). Empty otherwise.
+    /// [`LogFraming::Narrow`] fragments finds (format-3 or -4 batches, if the file
+    /// was one). Empty otherwise.
     pub narrow_records_after: Vec<LogRecord<'a>>,
 }
 
@@ -38,7 +38,8 @@ pub fn read_wal_log(data: &[u8]) -> Result<WalLog<'_>> {
     let header_end = LOG_HEADER_LEN + WAL_HEADER_LEN;
     if let Some(head) = data.get(..header_end) {
         if let [header] = read_log(head)?.records.as_slice() {
-            if let Some(format @ WalFormat::V3) = parse_header(&header.payload)? {
+            let format = parse_header(&header.payload)?;
+            if let Some(format) = format.filter(|f| f.framing() == LogFraming::Narrow) {
                 let mut contents = read_log_from(data, header_end, format.framing())?;
                 contents.records.insert(0, header.clone());
                 return Ok(WalLog {

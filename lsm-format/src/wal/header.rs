@@ -1,6 +1,6 @@
 //! The WAL header record and format detection: `docs/format.md` section 5.
 //!
-//! A format-2 or -3 WAL begins with a record of exactly [`WAL_HEADER_LEN`] bytes,
+//! A WAL of format 2 or later begins with a record of exactly [`WAL_HEADER_LEN`] bytes,
 //! always in [`LogFraming::Wide`]: the magic `lsmwal` and the format version. A
 //! format-1 WAL has no header; its first record is a batch, whose fixed-width header
 //! alone is 20 bytes, so an 8-byte first record tells the two apart without
@@ -28,12 +28,15 @@ pub enum WalFormat {
     /// As format 2, with the records after the header in [`LogFraming::Narrow`]
     /// (4-byte fragment checksums).
     V3,
+    /// As format 3, with two more op kinds: range deletes (kind 2) and expiring
+    /// puts (kind 3).
+    V4,
 }
 
 impl WalFormat {
     /// The format the writer writes ([`WAL_FORMAT_VERSION`]): the one
     /// [`encode_wal_header`] names.
-    pub const CURRENT: WalFormat = WalFormat::V3;
+    pub const CURRENT: WalFormat = WalFormat::V4;
 
     /// The version number.
     pub fn version(self) -> u32 {
@@ -41,6 +44,7 @@ impl WalFormat {
             WalFormat::V1 => 1,
             WalFormat::V2 => 2,
             WalFormat::V3 => 3,
+            WalFormat::V4 => 4,
         }
     }
 
@@ -48,7 +52,7 @@ impl WalFormat {
     pub fn framing(self) -> LogFraming {
         match self {
             WalFormat::V1 | WalFormat::V2 => LogFraming::Wide,
-            WalFormat::V3 => LogFraming::Narrow,
+            WalFormat::V3 | WalFormat::V4 => LogFraming::Narrow,
         }
     }
 }
@@ -102,6 +106,7 @@ pub(super) fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
     match u16::from_le_bytes(version) {
         2 => Ok(Some(WalFormat::V2)),
         3 => Ok(Some(WalFormat::V3)),
+        4 => Ok(Some(WalFormat::V4)),
         found => Err(Error::UnsupportedVersion {
             found: u32::from(found),
             supported: WAL_FORMAT_VERSION,
@@ -112,7 +117,7 @@ pub(super) fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
 /// One decoded WAL record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalRecord<'a> {
-    /// The header record that starts a format-2 or -3 file.
+    /// The header record that starts a file of format 2 or later.
     Header(WalFormat),
     /// A write batch.
     Batch(WalBatch<'a>),

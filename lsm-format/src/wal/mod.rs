@@ -1,17 +1,19 @@
 //! The write-ahead log: `docs/format.md` section 5.
 //!
-//! A WAL file is a log (section 4). Format 2 and 3 files begin with a header record
-//! naming the format ([`encode_wal_header`]); every other record is one write batch:
+//! A WAL file is a log (section 4). Files of format 2 and later begin with a header
+//! record naming the format ([`encode_wal_header`]); every other record is one write
+//! batch:
 //!
 //! ```text
 //! header := magic "lsmwal" version:u16                        ; format 2 and later
-//! batch  := first_seq:varint64 synced_offset:varint64 count:varint32 op[count]   ; formats 2, 3
+//! batch  := first_seq:varint64 synced_offset:varint64 count:varint32 op[count]   ; formats 2-4
 //! batch  := first_seq:u64 synced_offset:u64 count:u32 op[count]                  ; format 1
-//! op     := kind:u8 key:bytes [value:bytes]     ; value only when kind = 1 (Put)
+//! op     := kind:u8 key:bytes [value:bytes]     ; value when kind = 1, 2 or 3
 //! ```
 //!
-//! The header record is framed with 8-byte fragment checksums in every format; in
-//! format 3 the batches after it have 4-byte ones ([`read_wal_log`] reads a file in
+//! Kinds 2 (range delete: `value` is the range's end) and 3 (expiring put) are ops
+//! only in format 4. The header record is framed with 8-byte fragment checksums in
+//! every format; in formats 3 and 4 the batches after it have 4-byte ones ([`read_wal_log`] reads a file in
 //! the framing its header names).
 //!
 //! [`replay_wal`] reads a whole WAL file and applies the section 4/5 rule that tells
@@ -36,9 +38,9 @@ pub use header::{
 };
 pub use replay::{replay_wal, OwnedWalBatch, OwnedWalOp, WalReplay};
 
-/// WAL format version the writer writes: 3 (varint batch headers, header record,
-/// 4-byte fragment checksums after it).
-pub const WAL_FORMAT_VERSION: u32 = 3;
+/// WAL format version the writer writes: 4 (varint batch headers, header record,
+/// 4-byte fragment checksums after it, range deletes and expiring puts).
+pub const WAL_FORMAT_VERSION: u32 = 4;
 
 /// Oldest WAL format version the reader reads: 1 (fixed-width batch headers, no
 /// header record).

@@ -19,11 +19,12 @@ use super::header::{WalFormat, WalRecord, WalRecordDecoder};
 /// One operation of a replayed batch, sharing the bytes of the WAL copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedWalOp {
-    /// Put or delete.
+    /// Put, delete, range delete or expiring put.
     pub kind: EntryKind,
     /// The key.
     pub key: Bytes,
-    /// The value (empty for a delete).
+    /// The value: empty for a delete, the (exclusive) end for a range delete, the
+    /// expiry time and the value for an expiring put.
     pub value: Bytes,
 }
 
@@ -134,11 +135,12 @@ pub fn replay_wal(data: &[u8]) -> Result<WalReplay> {
         None => (None, None, 0),
         Some(damage) => {
             // Records in the file's framing, then (when the first record was lost)
-            // those only the format-3 framing reveals.
+            // those only the narrow framing reveals, decoded as format 4, which
+            // reads every format-3 batch too.
             let in_framing = damage.records_after.iter().map(|r| (decoder.format(), r));
             let narrow = narrow_records_after
                 .iter()
-                .map(|r| (Some(WalFormat::V3), r));
+                .map(|r| (Some(WalFormat::V4), r));
             for (format, rec) in in_framing.chain(narrow) {
                 let synced_offset = certified_synced_offset(format, rec.offset, &rec.payload)?;
                 if synced_offset > damage.offset {

@@ -38,13 +38,15 @@ fn probes_and_sizes_follow_the_spec() {
     assert_eq!(filter_bytes_for(Blocked, u64::MAX, 255), 1 << 61);
     assert_eq!(FilterLayout::for_format_version(1), Some(Global));
     assert_eq!(FilterLayout::for_format_version(2), Some(Blocked));
-    assert_eq!(
-        FilterLayout::for_format_version(3),
-        Some(FilterLayout::BlockedMultiply)
-    );
+    for v in [3, 4] {
+        assert_eq!(
+            FilterLayout::for_format_version(v),
+            Some(FilterLayout::BlockedMultiply)
+        );
+    }
     assert_eq!(FilterLayout::default(), FilterLayout::BlockedMultiply);
     assert_eq!(FilterLayout::for_format_version(0), None);
-    assert_eq!(FilterLayout::for_format_version(4), None);
+    assert_eq!(FilterLayout::for_format_version(5), None);
     for n in [0, 1, 52, 1000] {
         assert_eq!(
             filter_bytes_for(FilterLayout::BlockedMultiply, n, 10),

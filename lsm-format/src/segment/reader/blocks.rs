@@ -38,7 +38,8 @@ impl<S: BlockSource> SegmentReader<S> {
             Contents::File(r) => (self.inner.data.slice(r), false),
             Contents::Built(b) => (b, true),
         };
-        start_block(it, contents, handle, decompressed)
+        let version = self.inner.footer.format_version;
+        start_block(it, contents, handle, decompressed, version)
     }
 
     pub(crate) fn handle(&self, i: usize) -> Result<BlockHandle> {
@@ -180,18 +181,21 @@ fn read_block_at<S: BlockSource>(
 /// Raw-block buffers larger than this are not kept between reads.
 const KEEP_RAW_BLOCK: usize = 1 << 20;
 
-/// Loads block contents into a cursor; a data block must hold an entry.
+/// Loads block contents into a cursor for a file of `format_version` (which
+/// decides the entry kinds allowed); a data block must hold an entry.
 pub(crate) fn start_block<B: AsRef<[u8]> + Default>(
     it: &mut BlockIter<B>,
     contents: B,
     handle: BlockHandle,
     decompressed: bool,
+    format_version: u32,
 ) -> Result<()> {
     let origin = BlockOrigin {
         offset: handle.offset,
         decompressed,
         index: false,
     };
+    it.set_format_version(format_version);
     it.reset(contents, origin)?;
     if it.is_empty() {
         return Err(Error::corruption(

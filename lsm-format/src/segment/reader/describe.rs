@@ -24,8 +24,9 @@ impl<S: BlockSource> SegmentReader<S> {
             .collect())
     }
 
-    /// Every region of the file in offset order: each data block, the filter, the
-    /// properties, the index and the footer.
+    /// Every region of the file in offset order: each data block, the range
+    /// tombstones (`range-del`, format 4 and later), the filter, the properties, the
+    /// index and the footer.
     ///
     /// # Errors
     /// None today (the layout was checked at open).
@@ -42,6 +43,9 @@ impl<S: BlockSource> SegmentReader<S> {
             .iter()
             .map(|s| block("data", s.handle))
             .collect();
+        if let Some(h) = self.inner.range_del_block {
+            regions.push(block("range-del", h));
+        }
         regions.push(block("filter", f.filter));
         regions.push(block("properties", f.properties));
         regions.push(block("index", f.index));
