@@ -207,7 +207,12 @@ pub(crate) fn meaning(kind: EntryKind, stored: &[u8], now_ms: u64) -> Meaning<'_
 
 /// The value a reader at `now_ms` gets from this version: [`meaning`] with the
 /// value as a slice of the shared `stored` bytes (no copy).
+#[inline]
 pub(crate) fn value_at(kind: EntryKind, stored: Bytes, now_ms: u64) -> Option<Bytes> {
+    // The common case first, without looking at the bytes.
+    if kind == EntryKind::Put {
+        return Some(stored);
+    }
     match meaning(kind, &stored, now_ms) {
         Meaning::Value(_) if kind == EntryKind::ExpiringPut => Some(stored.slice(EXPIRY_LEN..)),
         Meaning::Value(_) => Some(stored),

@@ -35,7 +35,7 @@ impl Db {
             return Ok(None);
         }
         let (sv, seq) = self.engine.view();
-        sv.get(key, seq, self.now_ms(), &self.engine.env.metrics)
+        sv.get(key, seq, || self.now_ms(), &self.engine.env.metrics)
     }
 
     /// True when `key` has a live value: [`Db::get`] without handing the value out.

@@ -230,7 +230,7 @@ impl ReadOnlyDb {
         if key.len() > lsm_format::MAX_KEY_LEN {
             return Ok(None);
         }
-        self.sv.get(key, self.seq, self.now_ms(), &self.metrics)
+        self.sv.get(key, self.seq, || self.now_ms(), &self.metrics)
     }
 
     /// True when `key` has a live value in the view.

@@ -72,7 +72,7 @@ impl Snapshot {
         if key.len() > lsm_format::MAX_KEY_LEN {
             return Ok(None);
         }
-        self.sv.get(key, self.seq, self.time_ms, &self.metrics)
+        self.sv.get(key, self.seq, || self.time_ms, &self.metrics)
     }
 
     /// True when `key` had a live value as of the snapshot.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use lsm_format::range_del::Fragments;
 use lsm_format::segment::bloom::key_hash;
+use lsm_format::EntryKind;
 
 use crate::clock::value_at;
 
@@ -57,13 +58,17 @@ impl SuperVersion {
         &self,
         key: &[u8],
         seq: u64,
-        now_ms: u64,
+        now_ms: impl FnOnce() -> u64,
         metrics: &Metrics,
     ) -> Result<Option<Bytes>> {
         // One hash serves the filter of every memtable and segment probed.
         let hash = key_hash(key);
         let found = self.find(key, hash, seq, metrics)?;
-        Ok(found.and_then(|f| value_at(f.kind, f.value, now_ms)))
+        // The clock is read only for a value that may have expired.
+        Ok(found.and_then(|f| match f.kind {
+            EntryKind::Put => Some(f.value),
+            kind => value_at(kind, f.value, now_ms()),
+        }))
     }
 
     /// The newest version of `key` visible at `seq`, tombstones and expired values
@@ -99,12 +104,20 @@ impl SuperVersion {
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
     ) -> Option<Arc<Fragments>> {
-        let mut sets: Vec<Arc<Fragments>> = std::iter::once(&self.mem)
-            .chain(self.imm.iter())
-            .filter_map(|m| m.range_tombstones())
-            .collect();
+        // No allocation unless some memtable holds tombstones (the common case).
+        let mut sets: Vec<Arc<Fragments>> = Vec::new();
+        for m in std::iter::once(&self.mem).chain(self.imm.iter()) {
+            if let Some(t) = m.range_tombstones() {
+                sets.push(t);
+            }
+        }
         let mut from_files: Vec<&Fragments> = Vec::new();
-        for files in self.version.levels() {
+        let levels = if self.version.has_range_tombstones() {
+            self.version.levels()
+        } else {
+            &[]
+        };
+        for files in levels {
             for f in files {
                 let t = f.reader.range_tombstones();
                 if !t.is_empty() && overlaps(f.smallest(), f.largest(), lower, upper) {

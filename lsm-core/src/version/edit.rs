@@ -49,6 +49,12 @@ impl Version {
                 );
             }
         }
+        next.range_tombstone_files = next
+            .levels
+            .iter()
+            .flatten()
+            .filter(|f| !f.reader.range_tombstones().is_empty())
+            .count();
         next
     }
 }

@@ -37,12 +37,16 @@ pub(crate) use set::VersionSet;
 #[derive(Debug, Clone)]
 pub(crate) struct Version {
     levels: Vec<Vec<Arc<SegmentFile>>>,
+    /// How many of the files hold range tombstones: scans of a tree with none
+    /// skip looking for them.
+    range_tombstone_files: usize,
 }
 
 impl Default for Version {
     fn default() -> Self {
         Version {
             levels: vec![Vec::new(); MAX_LEVELS],
+            range_tombstone_files: 0,
         }
     }
 }
@@ -55,6 +59,11 @@ impl Version {
 
     pub fn levels(&self) -> &[Vec<Arc<SegmentFile>>] {
         &self.levels
+    }
+
+    /// Whether some file holds range tombstones.
+    pub fn has_range_tombstones(&self) -> bool {
+        self.range_tombstone_files > 0
     }
 
     pub fn level_bytes(&self, level: usize) -> u64 {

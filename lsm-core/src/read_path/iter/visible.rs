@@ -43,6 +43,7 @@ pub(crate) trait CursorSource: Send {
 
 /// The newest visible tombstone over `key` when it hides a version at `seq`: the
 /// tombstone's sequence number and its piece's bounds.
+#[inline]
 fn hiding<'a>(
     tombstones: Option<&'a Fragments>,
     key: &[u8],
@@ -183,7 +184,8 @@ impl<S: CursorSource> VisibleIter<S> {
             if !c.valid() {
                 return Ok(None);
             }
-            if c.seq() > read_seq {
+            let seq = c.seq();
+            if seq > read_seq {
                 c.next()?;
                 continue;
             }
@@ -195,16 +197,21 @@ impl<S: CursorSource> VisibleIter<S> {
             let current = self.front_key.get_or_insert_with(Vec::new);
             current.clear();
             current.extend_from_slice(key);
-            let hidden = hiding(tombstones, key, c.seq(), read_seq);
+            let hidden = tombstones.and_then(|t| hiding(Some(t), key, seq, read_seq));
             let kind = c.kind();
-            let live = hidden.is_none() && matches!(kind, EntryKind::Put | EntryKind::ExpiringPut);
-            let found = live
-                .then(|| value_at(kind, c.value(), now_ms))
-                .flatten()
-                .map(|value| {
+            let found = match kind {
+                _ if hidden.is_some() => None,
+                // The common case first: a put needs no look at its bytes.
+                EntryKind::Put => {
+                    let key = c.shared_key().unwrap_or_else(|| self.keys.copy(c.key()));
+                    Some((key, c.value()))
+                }
+                EntryKind::ExpiringPut => value_at(kind, c.value(), now_ms).map(|value| {
                     let key = c.shared_key().unwrap_or_else(|| self.keys.copy(c.key()));
                     (key, value)
-                });
+                }),
+                EntryKind::Tombstone | EntryKind::RangeDelete => None,
+            };
             if let Some((t, piece)) = hidden {
                 c.skip_older(&piece.end, t)?;
                 if !c.valid() || c.key() != current.as_slice() {
