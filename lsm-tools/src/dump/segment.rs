@@ -10,9 +10,7 @@ use lsm_format::range_del::RangeTombstone;
 use lsm_format::{Footer, IndexEntry, Properties, Region, SegmentReader, MAX_SEQUENCE};
 use serde::Serialize;
 
-use super::{
-    json_version, out_err, show_end, version_row, write_json, DumpOptions, JsonEntry,
-};
+use super::{json_version, out_err, show_end, version_row, write_json, DumpOptions, JsonEntry};
 use crate::display::{human_bytes, plural, show, Style};
 use crate::error::{read_file, Error, Result};
 use crate::state::open_segment_bytes;
@@ -392,6 +390,9 @@ fn print_tombstones(
     style: Style,
 ) -> std::io::Result<()> {
     let total: u64 = p.range_del_count;
+    if total == 0 && tombstones.is_empty() {
+        return Ok(());
+    }
     writeln!(
         o,
         "\nrange tombstones ({} shown of {total}; each hides older versions of keys start <= k < end)",
