@@ -61,16 +61,51 @@ fn first_result(db: &Db, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<(f64, Opt
     Ok((us, first.map(|(k, _)| k.to_vec())))
 }
 
-/// Bytes of the live segments (`Db::stats`) plus the WALs in `dir`.
+/// Bytes of the live segments (`Db::stats`) plus the WALs in `dir`. A WAL counts
+/// with the bytes written into it ([`written_len`]), not its file size: the engine
+/// preallocates WAL files with zeros.
 fn live_bytes(db: &Db, dir: &Path) -> u64 {
     let wals: u64 = crate::state::list_dir(dir).map_or(0, |files| {
         files
             .iter()
             .filter(|f| matches!(f.kind, crate::files::FileName::Wal(_)))
-            .map(|f| f.size)
+            .map(|f| written_len(&dir.join(&f.name), f.size).unwrap_or(f.size))
             .sum()
     });
     db.stats().total_segment_bytes() + wals
+}
+
+/// The length of the written prefix of a preallocated file of `len` bytes: up to
+/// its last non-zero byte, found by bisection over 4 KiB pages (the writer appends,
+/// so the zeros past the written part are whole pages; a page of zeros inside the
+/// written part, which the benchmark's values never make, would cut it short).
+fn written_len(path: &Path, len: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    const PAGE: u64 = 4096;
+    let file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; PAGE as usize];
+    let mut page = |i: u64, buf: &mut Vec<u8>| -> std::io::Result<Option<usize>> {
+        let n = (len - i * PAGE).min(PAGE) as usize;
+        buf.truncate(n);
+        file.read_exact_at(buf, i * PAGE)?;
+        Ok(buf.iter().rposition(|&b| b != 0))
+    };
+    // Pages below `lo` hold data; pages from `hi` on are zeros.
+    let (mut lo, mut hi) = (0, len.div_ceil(PAGE));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        buf.resize(PAGE as usize, 0);
+        match page(mid, &mut buf)? {
+            Some(_) => lo = mid + 1,
+            None => hi = mid,
+        }
+    }
+    if lo == 0 {
+        return Ok(0);
+    }
+    buf.resize(PAGE as usize, 0);
+    let last = page(lo - 1, &mut buf)?.map_or(0, |i| i as u64 + 1);
+    Ok((lo - 1) * PAGE + last)
 }
 
 /// `deleteprefix`: `num` keys under the prefix `d` and `num / 10` on each side of
@@ -254,4 +289,33 @@ pub(super) fn queue(
 
 fn hist_new() -> super::Histogram {
     super::Histogram::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_len_finds_the_end_of_the_data_before_the_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        for (data, zeros) in [
+            (0, 0),
+            (0, 9000),
+            (1, 0),
+            (5000, 20000),
+            (8192, 4096),
+            (4097, 1),
+        ] {
+            let mut bytes = vec![7u8; data];
+            bytes.resize(data + zeros, 0);
+            std::fs::write(&path, &bytes).unwrap();
+            let len = bytes.len() as u64;
+            assert_eq!(
+                written_len(&path, len).unwrap(),
+                data as u64,
+                "{data} + {zeros}"
+            );
+        }
+    }
 }
