@@ -1,5 +1,7 @@
 //! Crash-point enumeration, in the manner of SQLite's crash loops
-//! and RocksDB's kill points: the fixed workload of `reliability::workload` runs on
+//! and RocksDB's kill points: the fixed workload of `reliability::workload` (range
+//! and prefix deletes included, each recorded as the deletes of the keys it covered,
+//! so it must be recovered whole with its batch or not at all) runs on
 //! the simulated disk with the power cut after its `k`-th mutating file operation
 //! (`SimFs::power_off_after`: that operation and every later one fail), for
 //! `k = 1, 2, ...` until a run completes. For each `k` the disk is crashed in each
@@ -23,8 +25,8 @@ use lsm_core::fs::{CrashMode, SimFs};
 use reliability::workload::{self, Op};
 
 /// The full workload reaches every mechanism that writes files: at least 3 flushes,
-/// a compaction, a manifest rewrite and WAL rotations, with synced writes. And it
-/// ends in the state its history says.
+/// a compaction, a manifest rewrite and WAL rotations, with synced writes, and its
+/// range deletes delete keys. And it ends in the state its history says.
 #[test]
 fn workload_covers_every_mechanism() {
     let ops = workload::ops();
@@ -38,13 +40,21 @@ fn workload_covers_every_mechanism() {
         panic!("the workload failed at operation {at:?}: {e}");
     }
     let total = sim.op_count();
+    let ranges = ops.iter().filter(|op| matches!(op, Op::Ranges(_))).count();
     println!(
         "workload: {} operations, {total} mutating file operations, {} flushes, {} \
-         compactions, {} WAL files",
+         compactions, {} WAL files, {ranges} range-delete calls deleting {} keys",
         ops.len(),
         out.flushes,
         out.compactions,
-        out.wals_seen.len()
+        out.wals_seen.len(),
+        out.range_deleted_keys
+    );
+    assert!(ranges >= 6, "only {ranges} range-delete calls");
+    assert!(
+        out.range_deleted_keys >= 20,
+        "the range deletes deleted only {} keys",
+        out.range_deleted_keys
     );
     assert!(out.flushes >= 3, "only {} flushes", out.flushes);
     assert!(out.compactions >= 1, "no compaction");

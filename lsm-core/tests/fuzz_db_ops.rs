@@ -68,16 +68,21 @@ fn corpus_and_random_inputs_hold() {
             "{name} reaches little: {s:?}"
         );
     }
-    let cut = seeds
-        .iter()
-        .filter(|(_, d)| run_ops(d).cut_failures > 0)
-        .count();
+    let summaries: Vec<Summary> = seeds.iter().map(|(_, d)| run_ops(d)).collect();
+    let cut = summaries.iter().filter(|s| s.cut_failures > 0).count();
     assert!(cut >= 2, "only {cut} seeds cut the power under a call");
+    let ranges: u64 = summaries.iter().map(|s| s.range_deletes).sum();
+    let refused: u64 = summaries.iter().map(|s| s.refused_ranges).sum();
+    assert!(
+        ranges >= 10 && refused >= 1,
+        "the seeds make {ranges} range deletes and {refused} refused ones"
+    );
     let cases: u64 = std::env::var("FUZZ_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
     let mut rng = StdRng::seed_from_u64(0xdb_0b5);
+    let mut generated_ranges = 0u64;
     for case in 0..cases {
         let data: Vec<u8> = if rng.gen_bool(0.5) {
             (0..rng.gen_range(2..600)).map(|_| rng.gen()).collect()
@@ -99,10 +104,18 @@ fn corpus_and_random_inputs_hold() {
             d
         };
         check(&format!("random case {case}"), &data);
+        if case % 10 == 0 {
+            generated_ranges += run_ops(&data).range_deletes;
+        }
     }
     println!(
-        "db_ops: {} seeds and {cases} generated inputs hold",
+        "db_ops: {} seeds and {cases} generated inputs hold ({generated_ranges} \
+         acknowledged range deletes in every tenth generated input)",
         seeds.len()
+    );
+    assert!(
+        cases < 100 || generated_ranges > 0,
+        "no generated input deletes a range"
     );
 }
 
@@ -144,6 +157,26 @@ mod enc {
     }
     pub fn power_cut(out: &mut Vec<u8>, after: u8) {
         out.extend([19, after]);
+    }
+    /// A range delete from key `a` to key `b` (refused when `b` sorts first).
+    pub fn delete_range(out: &mut Vec<u8>, a: u8, b: u8) {
+        out.extend([250, a, b]);
+    }
+    /// A prefix delete of the first `1 + len % 4` bytes of key `k` (`len` 0: all).
+    pub fn delete_prefix(out: &mut Vec<u8>, k: u8, len: u8) {
+        out.extend([253, k, len]);
+    }
+    /// A batch: puts (even lengths), then a range delete from `a` to `b`, then
+    /// puts again.
+    pub fn batch_with_range(out: &mut Vec<u8>, puts: &[u8], a: u8, b: u8) {
+        out.extend([8, puts.len() as u8 * 2]);
+        for &k in puts {
+            out.extend([k, 40]);
+        }
+        out.extend([a, 0xff, b]);
+        for &k in puts {
+            out.extend([k.wrapping_add(1), 42]);
+        }
     }
 }
 
@@ -212,6 +245,38 @@ fn write_seed_corpus() {
     enc::crash(&mut d, 0, 0);
     enc::scan(&mut d, 255, 255, true);
     seeds.push(("seed-sync-writes", d));
+    // Range and prefix deletes (alone, in batches with puts on both sides, empty,
+    // inverted) between puts, across flushes, a compaction, a reopen, a power cut
+    // and crashes in every mode.
+    let mut d = vec![0x08, 0x11];
+    for i in 0..90u8 {
+        enc::put(&mut d, i, 60 + i % 50);
+        match i % 15 {
+            3 => enc::delete_range(&mut d, i % 24, (i + 7) % 24),
+            6 => enc::delete_prefix(&mut d, i, i / 15),
+            9 => enc::batch_with_range(&mut d, &[i, i + 3], i % 24, (i + 5) % 24),
+            11 => enc::delete_range(&mut d, i % 24, i % 24),
+            12 => {
+                enc::scan(&mut d, i % 24, 200, i % 2 == 0);
+                enc::get(&mut d, i + 1);
+            }
+            _ => {}
+        }
+        match i {
+            20 => enc::delete_range(&mut d, 20, 3),
+            30 | 60 => enc::flush(&mut d),
+            40 => enc::sync(&mut d),
+            45 => enc::compact(&mut d),
+            50 => enc::reopen(&mut d),
+            70 => enc::power_cut(&mut d, 20),
+            _ => {}
+        }
+        if i % 22 == 21 {
+            enc::crash(&mut d, i / 22, i);
+        }
+    }
+    enc::crash(&mut d, 1, 9);
+    seeds.push(("seed-range-deletes", d));
     let dir = corpus_dir();
     std::fs::create_dir_all(&dir).unwrap();
     for (name, data) in seeds {

@@ -1,5 +1,6 @@
 //! I/O-error enumeration, in the manner of SQLite's I/O-error
-//! loops: the fixed workload of `reliability::workload` runs on a `FaultFs` over the
+//! loops: the fixed workload of `reliability::workload` (with its range and prefix
+//! deletes) runs on a `FaultFs` over the
 //! simulated disk with the `k`-th operation of one `FaultKind` failing (once, for
 //! ever, or, for writes, after writing half the buffer), for every kind and
 //! `k = 1, 2, ...` until the fault no longer fires. Each run checks:

@@ -5,7 +5,8 @@
 //! environment variable). The child opens the database on the real file system
 //! with a 32 KiB memtable (so flushes and compactions run several times a second),
 //! checks it against the expected state, then runs two writer threads on disjoint
-//! key ranges (puts, deletes, small batches, 5% of writes followed by `sync()`) and
+//! key ranges (puts, deletes, small batches, range and prefix deletes of up to 64
+//! keys, alone or in a batch, 5% of writes followed by `sync()`) and
 //! a reader thread, until the parent kills it with SIGKILL after 50 ms to 2 s (10%
 //! of kills within 50 ms, so some land in recovery itself).
 //!
@@ -13,7 +14,8 @@
 //! page cache at once): per key, the last acknowledged version (`committed`) and the
 //! version being written (`pending`, set before the write, cleared after its
 //! acknowledgement). Version `v` of key `i` is a put of `expected_value(i, v)`, or a
-//! delete when `v` is a multiple of [`DELETE_EVERY`]; 0 means never written. Each
+//! delete when `v` is a multiple of [`DELETE_EVERY`]; 0 means never written. A range
+//! delete moves every key it covers on to its next delete version. Each
 //! child starts by checking every key: the database holds the committed version,
 //! or the pending one (a write in flight at the kill may or may not have
 //! happened), never anything else: every acknowledged write is present, a deleted
@@ -224,7 +226,8 @@ fn check_and_settle(db: &Db, exp: &Expected) {
     exp.count_check();
 }
 
-/// Writer `w`: forever, a put, delete or small batch on its own keys, marked
+/// Writer `w`: forever, a put, delete or small batch on its own keys, now and then
+/// a range delete or a prefix delete of some of them (alone or in a batch), marked
 /// pending before and committed after.
 fn writer(db: &Db, exp: &Expected, w: usize, seed: u64, writes: &AtomicU64) {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -240,21 +243,46 @@ fn writer(db: &Db, exp: &Expected, w: usize, seed: u64, writes: &AtomicU64) {
         keys.sort_unstable();
         keys.dedup();
         let mut batch = WriteBatch::new();
+        // The new version of every key the call changes.
+        let mut next: Vec<(usize, u64)> = Vec::new();
         for &j in &keys {
             let v = committed[j] + 1;
-            exp.set_pending(lo + j, v);
             if v.is_multiple_of(DELETE_EVERY) {
                 batch.delete(key(lo + j));
             } else {
                 batch.put(key(lo + j), expected_value(lo + j, v));
             }
+            next.push((j, v));
+        }
+        if rng.gen_ratio(1, 50) {
+            // A range or prefix delete, after the puts of its batch, so they may fall
+            // in it: every key it covers moves on to its next delete version.
+            let (start, end) = range_delete(&mut rng, lo);
+            if rng.gen_bool(0.5) && end - start == 10 && start.is_multiple_of(10) {
+                batch.delete_prefix(format!("key{:04}", start / 10));
+            } else {
+                batch.delete_range(key(start), key(end));
+            }
+            for i in start..end {
+                let j = i - lo;
+                let after = next
+                    .iter()
+                    .find(|(k, _)| *k == j)
+                    .map_or(committed[j], |p| p.1);
+                let v = (after + 1).next_multiple_of(DELETE_EVERY);
+                next.retain(|(k, _)| *k != j);
+                next.push((j, v));
+            }
+        }
+        for &(j, v) in &next {
+            exp.set_pending(lo + j, v);
         }
         if let Err(e) = db.write(batch) {
             fail(format!("writer {w}: write failed: {e}"));
         }
-        for &j in &keys {
-            committed[j] += 1;
-            exp.set_committed(lo + j, committed[j]);
+        for &(j, v) in &next {
+            committed[j] = v;
+            exp.set_committed(lo + j, v);
             exp.set_pending(lo + j, 0);
         }
         let n = writes.fetch_add(1, Ordering::Relaxed) + 1;
@@ -267,6 +295,19 @@ fn writer(db: &Db, exp: &Expected, w: usize, seed: u64, writes: &AtomicU64) {
             }
         }
     }
+}
+
+/// The keys `start..end` of a range delete in the range of the writer whose first
+/// key is `lo`: mostly a few dozen, sometimes the ten keys of a prefix
+/// (`key0012` covers keys 120 to 129).
+fn range_delete(rng: &mut StdRng, lo: usize) -> (usize, usize) {
+    if rng.gen_bool(0.4) {
+        let start = lo + rng.gen_range(0..RANGE / 10) * 10;
+        return (start, start + 10);
+    }
+    let start = lo + rng.gen_range(0..RANGE - 1);
+    let len = rng.gen_range(1..64).min(lo + RANGE - start);
+    (start, start + len)
 }
 
 /// The reader: a key's value is one this key was given, at least as new as the

@@ -1,4 +1,5 @@
-//! Model-based test: random histories of puts, deletes, batches, lookups, scans in
+//! Model-based test: random histories of puts, deletes, range and prefix deletes
+//! (alone and in batches, empty and inverted ranges included), batches, lookups, scans in
 //! both directions with random bounds, snapshot reads, flushes, compactions,
 //! reopens, checkpoints (each opened as a database and compared with the model at
 //! that point), read-only opens and refreshes (compared with the model, and the
@@ -18,7 +19,7 @@ use std::ops::Bound;
 
 use common::env_or;
 use common::model::{collect, Direction};
-use common::ops::{self, run_history, Disk, Op};
+use common::ops::{self, run_history, BatchOp, Disk, EndSpec, Op};
 use lsm_core::{Db, Options};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -93,6 +94,7 @@ fn model_on_real_fs() {
 fn fixed_history_on_real_fs() {
     use common::ops::BoundSpec;
     let b = |kind, key, after| BoundSpec { kind, key, after };
+    let e = |key, after| EndSpec { key, after };
     let history = vec![
         Op::Put(1, 10),
         Op::Put(2, 0),
@@ -101,7 +103,12 @@ fn fixed_history_on_real_fs() {
         Op::Flush,
         Op::Put(1, 5000),
         Op::Delete(2),
-        Op::Batch(vec![(3, Some(7)), (4, None), (3, None), (5, Some(1))]),
+        Op::Batch(vec![
+            BatchOp::Put(3, 7),
+            BatchOp::Delete(4),
+            BatchOp::Delete(3),
+            BatchOp::Put(5, 1),
+        ]),
         Op::Get(2),
         Op::SnapGet(0, 2),
         Op::SnapScan(0, b(0, 0, false), b(0, 0, false), Direction::Reverse),
@@ -115,7 +122,20 @@ fn fixed_history_on_real_fs() {
         Op::Checkpoint,
         Op::Put(6, 20),
         Op::Delete(1),
+        Op::Snapshot,
+        Op::DeleteRange(e(0, false), e(4, true)),
+        Op::SnapScan(1, b(0, 0, false), b(0, 0, false), Direction::Forward),
+        Op::DeleteRange(e(9, false), e(9, false)),
+        Op::DeleteRange(e(9, false), e(2, false)),
+        Op::Batch(vec![
+            BatchOp::Put(7, 3),
+            BatchOp::DeleteRange(e(6, false), e(8, false)),
+            BatchOp::Put(6, 9),
+        ]),
+        Op::Flush,
+        Op::DeletePrefix(3),
         Op::Compact,
+        Op::SnapGet(1, 1),
         Op::RefreshReadOnly,
         Op::Reopen,
         Op::Batch(vec![]),

@@ -7,8 +7,62 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Live keys and values.
 pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// One write call: the keys it sets (`Some`) or deletes, applied atomically.
+/// One write call: the keys it sets (`Some`) or deletes, applied atomically. A range
+/// delete is recorded by its effect: a delete of every key it covered when it was
+/// written ([`History::effect`]).
 pub type Step = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// One operation of a write call as sent to the database ([`super::write_ops`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// `put(key, value)`.
+    Put(Vec<u8>, Vec<u8>),
+    /// `delete(key)`.
+    Delete(Vec<u8>),
+    /// `delete_range(start, end)`: every key in `[start, end)`.
+    DeleteRange(Vec<u8>, Vec<u8>),
+    /// `delete_prefix(prefix)`: every key starting with it.
+    DeletePrefix(Vec<u8>),
+}
+
+impl Write {
+    /// True when `key` is one this operation deletes (puts delete nothing).
+    pub fn deletes(&self, key: &[u8]) -> bool {
+        match self {
+            Write::Put(..) => false,
+            Write::Delete(k) => k.as_slice() == key,
+            Write::DeleteRange(start, end) => start.as_slice() <= key && key < end.as_slice(),
+            Write::DeletePrefix(prefix) => key.starts_with(prefix),
+        }
+    }
+}
+
+/// Applies write operations in order to `map`, as one batch does (each operation of
+/// a batch sees the ones before it: a range delete hides a put earlier in its batch,
+/// not a later one), and returns the point changes that amount to the same.
+pub fn apply_writes(map: &mut Map, ops: &[Write]) -> Step {
+    let mut step = Step::new();
+    for op in ops {
+        match op {
+            Write::Put(k, v) => {
+                map.insert(k.clone(), v.clone());
+                step.push((k.clone(), Some(v.clone())));
+            }
+            Write::Delete(k) => {
+                map.remove(k);
+                step.push((k.clone(), None));
+            }
+            Write::DeleteRange(..) | Write::DeletePrefix(_) => {
+                let doomed: Vec<Vec<u8>> = map.keys().filter(|k| op.deletes(k)).cloned().collect();
+                for k in doomed {
+                    map.remove(&k);
+                    step.push((k, None));
+                }
+            }
+        }
+    }
+    step
+}
 
 /// Every write since the last recovery, in acknowledgement order.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +102,14 @@ impl History {
     /// Every acknowledged step is durable from now on.
     pub fn synced(&mut self) {
         self.durable = self.acked;
+    }
+
+    /// The step a write call of `ops` amounts to if it is written now, after every
+    /// acknowledged step: puts and deletes as such, each range or prefix delete as a
+    /// delete of every key it covers at that point of the call. Exact, because a
+    /// range delete hides only what is older than it.
+    pub fn effect(&self, ops: &[Write]) -> Step {
+        apply_writes(&mut self.state(), ops)
     }
 
     /// The state after every acknowledged step.
@@ -149,6 +211,29 @@ mod tests {
 
     fn put(k: &str, v: &str) -> Step {
         vec![(k.as_bytes().to_vec(), Some(v.as_bytes().to_vec()))]
+    }
+
+    #[test]
+    fn range_deletes_become_the_deletes_of_the_keys_they_cover() {
+        let mut h = History::new(Map::new());
+        for k in ["a", "b", "ba", "c"] {
+            h.ack(put(k, "1"));
+        }
+        let ops = [
+            Write::Put(b"bb".to_vec(), b"2".to_vec()),
+            Write::DeleteRange(b"a".to_vec(), b"c".to_vec()),
+            Write::Put(b"b".to_vec(), b"3".to_vec()),
+            Write::DeletePrefix(b"c".to_vec()),
+        ];
+        let step = h.effect(&ops);
+        h.ack(step);
+        let mut want = Map::new();
+        want.insert(b"b".to_vec(), b"3".to_vec());
+        assert_eq!(h.state(), want);
+        // All of the batch or none of it.
+        assert_eq!(h.check_prefix(&want), Ok(5));
+        want.insert(b"c".to_vec(), b"1".to_vec());
+        assert!(h.check_prefix(&want).is_err());
     }
 
     #[test]

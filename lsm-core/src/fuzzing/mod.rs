@@ -4,7 +4,8 @@
 //!
 //! [`db_ops`] reads an operation sequence from the fuzz bytes and runs it against a
 //! database on the simulated disk ([`SimFs`](crate::fs::SimFs)) and a `BTreeMap` oracle: puts,
-//! deletes, batches, point reads and scans (checked against the oracle), `sync`,
+//! deletes, range and prefix deletes (alone, inverted ones included, or inside
+//! batches), batches, point reads and scans (checked against the oracle), `sync`,
 //! flush, compaction, close-and-reopen, checkpoints (opened read-only, they must
 //! hold exactly the oracle's state), read-only opens and refreshes (checked against
 //! the oracle, the view held checked to stay as it was), power cuts after the next
@@ -27,8 +28,8 @@ mod history;
 mod recovery;
 mod runner;
 
-pub use history::{show, History, Map, Step};
-pub use recovery::{open_sim, read_all, recover, reopen_same, write_step, DB_PATH};
+pub use history::{apply_writes, show, History, Map, Step, Write};
+pub use recovery::{open_sim, read_all, recover, reopen_same, write_ops, write_step, DB_PATH};
 
 use crate::fs::CrashMode;
 use crate::options::{Compression, Options};
@@ -56,6 +57,10 @@ pub struct Summary {
     pub checkpoints: u64,
     /// Read-only opens and refreshes checked.
     pub read_only_views: u64,
+    /// Acknowledged writes that held a range or prefix delete.
+    pub range_deletes: u64,
+    /// Inverted range deletes refused (with the state checked unchanged).
+    pub refused_ranges: u64,
 }
 
 /// [`db_ops`], returning what the run did.
@@ -143,14 +148,45 @@ pub(crate) fn value(id: u64, len: u8) -> Vec<u8> {
     v
 }
 
+/// One operation of a decoded batch.
+#[derive(Debug, Clone)]
+enum BatchOp {
+    /// Put key, with a value of this length.
+    Put(u8, u8),
+    Delete(u8),
+    /// Range delete from key to key, in order.
+    DeleteRange(u8, u8),
+    /// Prefix delete: key, prefix length.
+    DeletePrefix(u8, u8),
+}
+
+/// The prefix of a prefix delete: the first bytes of key `k` (up to 4), or none at
+/// all (every key) when `len` is 0.
+pub(crate) fn prefix(k: u8, len: u8) -> Vec<u8> {
+    let mut p = key(k);
+    let n = if len == 0 {
+        0
+    } else {
+        1 + usize::from(len % 4)
+    };
+    p.truncate(n);
+    p
+}
+
 /// One decoded operation.
 #[derive(Debug, Clone)]
 enum Op {
     /// Put key, with a value of this length.
     Put(u8, u8),
     Delete(u8),
-    /// Up to 6 (key, value length or delete) pairs, written atomically.
-    Batch(Vec<(u8, Option<u8>)>),
+    /// Up to 6 (key, value length or delete) pairs, written atomically; a pair
+    /// whose value byte is 0xff is a range delete from its key to the key of the
+    /// next byte (the two put in order), one of 0xfd a prefix delete.
+    Batch(Vec<BatchOp>),
+    /// `delete_range(key(a), key(b))`: empty when equal, refused when inverted.
+    DeleteRange(u8, u8),
+    /// `delete_prefix` of the first `len` bytes of a key (0: every key).
+    DeletePrefix(u8, u8),
     Get(u8),
     /// Scan from key to key (either may be unbounded), forward or reverse.
     Scan(Option<u8>, Option<u8>, bool),
@@ -171,11 +207,15 @@ impl Op {
     fn decode(input: &mut Input<'_>) -> Option<Op> {
         let code = input.byte()?;
         // The top 16 codes are the newer operations; the rest decode as they always
-        // did, so the committed corpus keeps its meaning.
+        // did, so the committed corpus keeps most of its meaning (range deletes took
+        // the top six codes from read-only opens, and value byte 0xff and 0xfd in
+        // batches from deletes).
         if code >= 240 {
             return Some(match code {
                 240..=245 => Op::Checkpoint,
-                _ => Op::ReadOnly(code & 1 == 1),
+                246..=249 => Op::ReadOnly(code & 1 == 1),
+                250..=252 => Op::DeleteRange(input.arg(), input.arg()),
+                _ => Op::DeletePrefix(input.arg(), input.arg()),
             });
         }
         let op = match code % 20 {
@@ -187,7 +227,20 @@ impl Op {
                     (0..n)
                         .map(|_| {
                             let (k, v) = (input.arg(), input.arg());
-                            (k, (v & 1 == 0).then_some(v))
+                            match v {
+                                0xff => {
+                                    let end = input.arg();
+                                    let (a, b) = if key(k) <= key(end) {
+                                        (k, end)
+                                    } else {
+                                        (end, k)
+                                    };
+                                    BatchOp::DeleteRange(a, b)
+                                }
+                                0xfd => BatchOp::DeletePrefix(k, input.arg()),
+                                _ if v & 1 == 0 => BatchOp::Put(k, v),
+                                _ => BatchOp::Delete(k),
+                            }
                         })
                         .collect(),
                 )

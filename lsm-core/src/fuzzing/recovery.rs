@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use super::history::{History, Map, Step};
+use super::history::{History, Map, Step, Write};
 use super::show;
 use crate::fs::SimFs;
 use crate::{Db, Options, WriteBatch};
@@ -40,6 +40,33 @@ pub fn write_step(db: &Db, step: &Step) -> crate::Result<()> {
                 match v {
                     Some(v) => batch.put(k, v),
                     None => batch.delete(k),
+                };
+            }
+            db.write(batch)
+        }
+    }
+}
+
+/// Sends a write call to the database: a single operation as the method of its own
+/// (`put`, `delete`, `delete_range`, `delete_prefix`), several as one batch. Record
+/// it with [`History::effect`], computed before the call.
+///
+/// # Errors
+/// Whatever the call returns.
+pub fn write_ops(db: &Db, ops: &[Write]) -> crate::Result<()> {
+    match ops {
+        [Write::Put(k, v)] => db.put(k, v),
+        [Write::Delete(k)] => db.delete(k),
+        [Write::DeleteRange(start, end)] => db.delete_range(start, end),
+        [Write::DeletePrefix(prefix)] => db.delete_prefix(prefix),
+        _ => {
+            let mut batch = WriteBatch::new();
+            for op in ops {
+                match op {
+                    Write::Put(k, v) => batch.put(k, v),
+                    Write::Delete(k) => batch.delete(k),
+                    Write::DeleteRange(start, end) => batch.delete_range(start, end),
+                    Write::DeletePrefix(prefix) => batch.delete_prefix(prefix),
                 };
             }
             db.write(batch)

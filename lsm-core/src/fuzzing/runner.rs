@@ -4,11 +4,11 @@
 use std::ops::Bound;
 use std::path::PathBuf;
 
-use super::history::{History, Map, Step};
-use super::recovery::{open_sim, read_all, recover, reopen_same, write_step, DB_PATH};
-use super::{key, value, Op, Summary};
+use super::history::{History, Map, Write};
+use super::recovery::{open_sim, read_all, recover, reopen_same, write_ops, DB_PATH};
+use super::{key, prefix, value, BatchOp, Op, Summary};
 use crate::fs::{CrashMode, FileSystem, SimFs};
-use crate::{Db, Options, ReadOnlyDb};
+use crate::{Db, Error, InvalidArgumentKind, Options, ReadOnlyDb};
 
 pub(super) struct Runner {
     options: Options,
@@ -59,16 +59,42 @@ impl Runner {
         match op {
             Op::Put(k, len) => {
                 let id = self.id();
-                self.write(vec![(key(*k), Some(value(id, *len)))]);
+                self.write(vec![Write::Put(key(*k), value(id, *len))]);
             }
-            Op::Delete(k) => self.write(vec![(key(*k), None)]),
+            Op::Delete(k) => self.write(vec![Write::Delete(key(*k))]),
             Op::Batch(ops) => {
-                let step = ops
+                let ops = ops
                     .iter()
-                    .map(|&(k, len)| (key(k), len.map(|len| value(self.id(), len))))
+                    .map(|op| match *op {
+                        BatchOp::Put(k, len) => Write::Put(key(k), value(self.id(), len)),
+                        BatchOp::Delete(k) => Write::Delete(key(k)),
+                        BatchOp::DeleteRange(a, b) => Write::DeleteRange(key(a), key(b)),
+                        BatchOp::DeletePrefix(k, len) => Write::DeletePrefix(prefix(k, len)),
+                    })
                     .collect();
-                self.write(step);
+                self.write(ops);
             }
+            Op::DeleteRange(a, b) => {
+                let (a, b) = (key(*a), key(*b));
+                if a > b {
+                    match db.delete_range(&a, &b) {
+                        Err(Error::InvalidArgument {
+                            kind: InvalidArgumentKind::InvalidRange,
+                            ..
+                        }) => {}
+                        other => panic!("op {index}: an inverted range delete gave {other:?}"),
+                    }
+                    self.summary.refused_ranges += 1;
+                    let found = read_all(db).unwrap_or_else(|e| panic!("op {index}: {e}"));
+                    assert!(
+                        found == self.history.state(),
+                        "op {index}: a refused range delete changed the state"
+                    );
+                } else {
+                    self.write(vec![Write::DeleteRange(a, b)]);
+                }
+            }
+            Op::DeletePrefix(k, len) => self.write(vec![Write::DeletePrefix(prefix(*k, *len))]),
             Op::Get(k) => {
                 let k = key(*k);
                 let want = self.history.state().remove(&k);
@@ -209,11 +235,16 @@ impl Runner {
         self.next_id
     }
 
-    fn write(&mut self, step: Step) {
+    fn write(&mut self, ops: Vec<Write>) {
         let db = self.db.as_ref().expect("open");
-        match write_step(db, &step) {
+        let step = self.history.effect(&ops);
+        match write_ops(db, &ops) {
             Ok(()) => {
                 self.summary.acked += 1;
+                self.summary.range_deletes += u64::from(
+                    ops.iter()
+                        .any(|op| matches!(op, Write::DeleteRange(..) | Write::DeletePrefix(_))),
+                );
                 self.history.ack(step);
                 if self.options.sync_writes {
                     self.history.synced();

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use lsm_format::manifest::{ManifestState, VersionEdit};
+use lsm_format::range_del::Fragments;
 
 use super::plan::{Listed, Plan};
 use super::salvage::Item;
@@ -48,11 +49,16 @@ pub(super) fn apply(
     let next_file = AtomicU64::new(plan.first_new_number(listing));
     let mut edit = VersionEdit::default();
     let mut new_segments = Vec::new();
-    let mut write = |level: u32, items: &[Item], edit: &mut VersionEdit| -> Result<()> {
-        if items.is_empty() {
+    let mut write = |level: u32,
+                     items: &[Item],
+                     range_tombstones: &Fragments,
+                     edit: &mut VersionEdit|
+     -> Result<()> {
+        if items.is_empty() && range_tombstones.is_empty() {
             return Ok(());
         }
         let mut builder = SegmentBuilder::new(fs, dir, opts, level as usize, &next_file);
+        builder.set_range_tombstones(range_tombstones.clone());
         for item in items {
             builder.add(&item.key, item.seq, item.kind, &item.value)?;
         }
@@ -65,10 +71,12 @@ pub(super) fn apply(
     for listed in &plan.listed {
         match listed {
             Listed::Kept(level, meta) => edit.added_segments.push((*level, meta.clone())),
-            Listed::Salvaged(level, items) => write(*level, items, &mut edit)?,
+            Listed::Salvaged(level, items, range_tombstones) => {
+                write(*level, items, range_tombstones, &mut edit)?;
+            }
         }
     }
-    write(0, &plan.restore, &mut edit)?;
+    write(0, &plan.restore, &plan.restore_range_tombstones, &mut edit)?;
 
     // Every WAL in the directory is below the new `log_number`: its data is in the
     // segments now (or it is damaged and moves to `lost/`). As in a checkpoint, the

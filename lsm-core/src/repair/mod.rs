@@ -12,15 +12,35 @@
 //! - every segment it lists that verifies stays as it is, at its level; a damaged one
 //!   is replaced by the blocks of it that verify, at the same level (a subset of a
 //!   level's file cannot overlap its neighbours; lost entries let a lookup fall
-//!   through to an older version, within the key ranges reported);
-//! - every entry of the WALs from `log_number` on and of the segments the manifest
-//!   does not list is a *candidate*; for each key the newest candidate is kept when it
-//!   is newer than every version the base holds, and those are written to new level-0
-//!   segments. When one of them is not newer than everything in the base, all of them
-//!   get new sequence numbers above every number in use (each is its key's newest
-//!   version, so the visible value of every key stays the same), because level 0 is
-//!   read newest file first and a restored entry must not hide behind, or shadow, an
-//!   older file's version. An unlisted segment none of whose entries is kept is
+//!   through to an older version, within the key ranges reported), with its range
+//!   tombstones when the block holding them verifies. When that block is damaged,
+//!   the deletes it held are lost and a key they hid may read an older version
+//!   again: the file's whole key range is reported ([`Loss::range_deletes`]);
+//! - every entry and range delete of the WALs from `log_number` on and of the
+//!   segments the manifest does not list is a *candidate*. A candidate range
+//!   tombstone that no base segment holds (at the same sequence number, over its
+//!   whole range) is restored, with its own sequence number when that is above every
+//!   number the base holds (the usual case: a WAL's range deletes) — a tombstone
+//!   hides only what is older than it;
+//! - a candidate entry that a range tombstone with a higher sequence number covers
+//!   (one of the base's segments, a salvaged segment's, or a candidate) was deleted:
+//!   it is never restored, in particular never under a new number, which would put
+//!   it above the tombstone and bring it back;
+//! - for each key the newest remaining candidate is kept when it is newer than every
+//!   version the base holds, and those are written to new level-0 segments with the
+//!   restored range tombstones. When one of them is not newer than everything in the
+//!   base, all of them get new sequence numbers above every number in use (each is
+//!   its key's newest version, so the visible value of every key stays the same),
+//!   because level 0 is read newest file first and a restored entry must not hide
+//!   behind, or shadow, an older file's version;
+//! - the same reading order binds a restored range tombstone whose number is not
+//!   above every number the base holds (an unlisted compaction output, say): a lookup
+//!   stops at the first file whose tombstones cover its key. So the keys the base
+//!   holds a newer version of are cut out of it; then no version of any key it still
+//!   covers is newer than it, and it takes a new number above every number in use,
+//!   which hides exactly the versions its own did while keeping level 0's files in
+//!   sequence order (`plan/range_tombstones.rs`);
+//! - an unlisted segment none of whose entries or range tombstones is kept is
 //!   redundant (the output of an interrupted flush or compaction): nothing is lost.
 //! - with no readable manifest every segment is a candidate, so a dead compaction
 //!   input still on disk may bring back an old version; the report names the files.

@@ -7,15 +7,24 @@
 //! through the index (decoded here leniently when a damaged filter or properties
 //! block makes `open` refuse the file); with no readable footer or index nothing can
 //! be located and the file is [`Scanned::Unreadable`].
+//!
+//! The range-tombstone block of a format-4 file (between the data blocks and the
+//! filter) has its own checksum: its tombstones are kept when it verifies. When it
+//! does not, the deletes it held are lost, and a key they hid may read an older
+//! version again: the caller reports the file's whole key range.
 
 use std::cmp::Ordering;
 
 use bytes::Bytes;
 use lsm_format::coding::Decoder;
 use lsm_format::entry::compare_internal;
+use lsm_format::range_del::Fragments;
 use lsm_format::segment::block::{decompress_lz4, read_raw};
 use lsm_format::segment::block_iter::{BlockIter, BlockOrigin};
-use lsm_format::segment::{BlockHandle, BlockType, Footer, Properties};
+use lsm_format::segment::range_del_block::decode_range_dels;
+use lsm_format::segment::{
+    BlockHandle, BlockType, Footer, Properties, BLOCK_TRAILER_LEN, RANGE_DEL_FORMAT_VERSION,
+};
 use lsm_format::{Compression, EntryKind, ReadOptions, SegmentReader};
 
 use super::report::KeyRange;
@@ -52,6 +61,12 @@ pub(crate) struct Salvage {
     pub blocks: (usize, usize),
     /// The first problem found.
     pub problem: String,
+    /// The range tombstones, when the block holding them verified (empty in files of
+    /// formats before 4); `None` when it did not.
+    pub range_tombstones: Option<Fragments>,
+    /// The file's smallest and largest keys (its properties), which bound its range
+    /// tombstones too, when known.
+    pub bounds: Option<KeyRange>,
 }
 
 /// Judges the bytes of a segment file.
@@ -65,21 +80,30 @@ pub(crate) fn scan(data: Bytes) -> Scanned {
                     .into_iter()
                     .map(|e| (e.last_key, e.last_seq, e.handle))
                     .collect();
-                let props = reader.properties();
-                Scanned::Damaged(salvage(
+                let p = reader.properties();
+                let props = FileProps {
+                    bounds: KeyRange::new(p.smallest_key.clone(), p.largest_key.clone()),
+                    entry_count: p.entry_count,
+                };
+                let mut s = salvage(
                     &data,
-                    reader.footer().format_version,
                     slots,
-                    Some((props.smallest_key.clone(), props.entry_count)),
+                    reader.footer().format_version,
+                    Some(props),
                     problem.to_string(),
-                ))
+                );
+                s.range_tombstones = Some(reader.range_tombstones().clone());
+                Scanned::Damaged(s)
             }
         },
         Err(open_err) => {
             let problem = open_err.to_string();
             match lenient_index(&data) {
-                Ok((version, slots, props)) => {
-                    Scanned::Damaged(salvage(&data, version, slots, props, problem))
+                Ok((footer, slots, props)) => {
+                    let range_tombstones = lenient_range_tombstones(&data, &footer, &slots);
+                    let mut s = salvage(&data, slots, footer.format_version, props, problem);
+                    s.range_tombstones = range_tombstones;
+                    Scanned::Damaged(s)
                 }
                 Err(e) => Scanned::Unreadable(format!("{problem}; {e}")),
             }
@@ -88,15 +112,20 @@ pub(crate) fn scan(data: Bytes) -> Scanned {
 }
 
 type Slot = (Bytes, u64, BlockHandle);
-/// A file's smallest key and entry count, from its properties.
-type Props = Option<(Bytes, u64)>;
+
+/// What a file's properties say of its keys.
+struct FileProps {
+    bounds: KeyRange,
+    entry_count: u64,
+}
 
 /// The footer and index of a file `open` refused (the properties too, when they
 /// read).
-fn lenient_index(data: &Bytes) -> lsm_format::Result<(u32, Vec<Slot>, Props)> {
+fn lenient_index(data: &Bytes) -> lsm_format::Result<(Footer, Vec<Slot>, Option<FileProps>)> {
     let footer = Footer::decode(data)?;
     let (range, _) = read_raw(data, footer.index, BlockType::Index)?;
     let mut it = BlockIter::default();
+    it.set_format_version(footer.format_version);
     it.reset(
         data.slice(range),
         BlockOrigin {
@@ -124,16 +153,46 @@ fn lenient_index(data: &Bytes) -> lsm_format::Result<(u32, Vec<Slot>, Props)> {
             )
         })
         .ok()
-        .map(|p| (p.smallest_key, p.entry_count));
-    Ok((footer.format_version, slots, props))
+        .map(|p| FileProps {
+            bounds: KeyRange::new(p.smallest_key, p.largest_key),
+            entry_count: p.entry_count,
+        });
+    Ok((footer, slots, props))
 }
 
-/// Reads every block of `slots` that verifies, as blocks of a file of segment
-/// format `version` (which decides the entry kinds allowed). `props` are the file's
-/// smallest key and entry count, when known.
-fn salvage(data: &Bytes, version: u32, slots: Vec<Slot>, props: Props, problem: String) -> Salvage {
+/// The range tombstones of a file `open` refused: none before format 4; from format
+/// 4 on, the block from the end of the data blocks (as the index places them) to the
+/// filter, when it verifies and decodes (`None` otherwise).
+fn lenient_range_tombstones(data: &Bytes, footer: &Footer, slots: &[Slot]) -> Option<Fragments> {
+    if footer.format_version < RANGE_DEL_FORMAT_VERSION {
+        return Some(Fragments::default());
+    }
+    let data_end = slots.last().map_or(0, |(_, _, h)| h.end());
+    let len = footer
+        .filter
+        .offset
+        .checked_sub(data_end)?
+        .checked_sub(BLOCK_TRAILER_LEN as u64)?;
+    let handle = BlockHandle {
+        offset: data_end,
+        len: u32::try_from(len).ok()?,
+    };
+    let (range, _) = read_raw(data, handle, BlockType::RangeDel).ok()?;
+    decode_range_dels(data.get(range)?, handle.offset).ok()
+}
+
+/// Reads every block of `slots` that verifies, in a file of `format_version`.
+/// `props` are what the file's properties say, when they read.
+fn salvage(
+    data: &Bytes,
+    slots: Vec<Slot>,
+    format_version: u32,
+    props: Option<FileProps>,
+    problem: String,
+) -> Salvage {
     let mut out = Salvage {
-        entry_count: props.as_ref().map(|p| p.1),
+        entry_count: props.as_ref().map(|p| p.entry_count),
+        bounds: props.as_ref().map(|p| p.bounds.clone()),
         problem,
         ..Salvage::default()
     };
@@ -142,7 +201,13 @@ fn salvage(data: &Bytes, version: u32, slots: Vec<Slot>, props: Props, problem: 
     let mut prev: Option<(Bytes, u64)> = None;
     let mut lost_from: Option<Bytes> = None;
     for (last_key, last_seq, handle) in slots {
-        match read_block(data, version, handle, prev.as_ref(), (&last_key, last_seq)) {
+        match read_block(
+            data,
+            handle,
+            format_version,
+            prev.as_ref(),
+            (&last_key, last_seq),
+        ) {
             Ok(items) => {
                 if let Some(first) = lost_from.take() {
                     let last = prev.as_ref().map(|p| p.0.clone()).unwrap_or_default();
@@ -157,7 +222,10 @@ fn salvage(data: &Bytes, version: u32, slots: Vec<Slot>, props: Props, problem: 
                     // previous block's last key (or the file's smallest key).
                     let first = match &prev {
                         Some(p) => p.0.clone(),
-                        None => props.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+                        None => props
+                            .as_ref()
+                            .map(|p| p.bounds.first.clone())
+                            .unwrap_or_default(),
                     };
                     lost_from = Some(first);
                 }
@@ -177,8 +245,8 @@ fn salvage(data: &Bytes, version: u32, slots: Vec<Slot>, props: Props, problem: 
 /// entry `last`.
 fn read_block(
     data: &Bytes,
-    version: u32,
     handle: BlockHandle,
+    format_version: u32,
     after: Option<&(Bytes, u64)>,
     last: (&Bytes, u64),
 ) -> lsm_format::Result<Vec<Item>> {
@@ -195,7 +263,7 @@ fn read_block(
         ),
     };
     let mut it = BlockIter::default();
-    it.set_format_version(version);
+    it.set_format_version(format_version);
     it.reset(
         contents,
         BlockOrigin {
@@ -321,6 +389,53 @@ mod tests {
         };
         assert_eq!(s.items.len(), 50);
         assert!(s.lost_ranges.is_empty());
+    }
+
+    fn segment_with_range_tombstones() -> (Vec<u8>, Fragments) {
+        use lsm_format::range_del::RangeTombstone;
+        let options = WriterOptions {
+            block_size: 128,
+            ..WriterOptions::default()
+        };
+        let tombstones = Fragments::from_tombstones([RangeTombstone::new("k0010", "k0020", 99)]);
+        let mut w = SegmentWriter::new(Vec::new(), options);
+        for i in 0..50u32 {
+            let key = format!("k{i:04}");
+            w.add(
+                key.as_bytes(),
+                u64::from(i) + 1,
+                EntryKind::Put,
+                &[b'v'; 20],
+            )
+            .unwrap();
+        }
+        w.add_range_tombstones(tombstones.clone()).unwrap();
+        (w.finish().unwrap().into_inner(), tombstones)
+    }
+
+    #[test]
+    fn a_damaged_data_block_keeps_the_range_tombstones() {
+        let (mut bytes, tombstones) = segment_with_range_tombstones();
+        let (_, h) = &handles(&bytes)[1];
+        bytes[h.offset as usize + 3] ^= 0x40;
+        let Scanned::Damaged(s) = scan(Bytes::from(bytes)) else {
+            panic!("not damaged");
+        };
+        assert_eq!(s.range_tombstones, Some(tombstones));
+    }
+
+    #[test]
+    fn a_damaged_range_tombstone_block_loses_them_and_keeps_every_entry() {
+        let (mut bytes, _) = segment_with_range_tombstones();
+        let data_end = handles(&bytes).last().unwrap().1.end();
+        bytes[data_end as usize + 1] ^= 0x02;
+        let Scanned::Damaged(s) = scan(Bytes::from(bytes)) else {
+            panic!("not damaged");
+        };
+        assert_eq!(s.range_tombstones, None);
+        assert_eq!(s.items.len(), 50);
+        assert!(s.lost_ranges.is_empty());
+        assert_eq!(s.bounds, Some(KeyRange::new("k0000", "k0049")));
     }
 
     #[test]

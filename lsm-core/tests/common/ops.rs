@@ -7,7 +7,9 @@ use std::ops::Bound;
 use std::path::PathBuf;
 
 use lsm_core::fs::{CrashMode, SimFs};
-use lsm_core::{Compression, Db, Options, ReadOnlyDb, Snapshot, WriteBatch};
+use lsm_core::{
+    Compression, Db, Error, InvalidArgumentKind, Options, ReadOnlyDb, Snapshot, WriteBatch,
+};
 use proptest::prelude::*;
 
 use super::keys::{key, show, value, KEY_SPACE};
@@ -51,6 +53,57 @@ impl fmt::Debug for BoundSpec {
     }
 }
 
+/// One end of a range delete: key number `key`, or with `after` the key followed by
+/// `0x00` (never written, so the range ends between two keys).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EndSpec {
+    /// Key number.
+    pub key: u8,
+    /// Use the key followed by a zero byte.
+    pub after: bool,
+}
+
+impl EndSpec {
+    /// The key bytes.
+    pub fn bytes(self) -> Vec<u8> {
+        let mut k = key(self.key);
+        if self.after {
+            k.push(0);
+        }
+        k
+    }
+}
+
+impl fmt::Debug for EndSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", show(&self.bytes()))
+    }
+}
+
+/// One operation of a batch.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    /// Put key number `.0` with a value of `.1` bytes.
+    Put(u8, u16),
+    /// Delete key number `.0`.
+    Delete(u8),
+    /// Delete the keys in `[.0, .1)` (an inverted range fails the whole batch).
+    DeleteRange(EndSpec, EndSpec),
+    /// Delete the keys starting with `PREFIXES[.0]`.
+    DeletePrefix(u8),
+}
+
+impl fmt::Debug for BatchOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchOp::Put(k, len) => write!(f, "put {} {len}B", show(&key(*k))),
+            BatchOp::Delete(k) => write!(f, "del {}", show(&key(*k))),
+            BatchOp::DeleteRange(a, b) => write!(f, "del [{a:?}, {b:?})"),
+            BatchOp::DeletePrefix(p) => write!(f, "del prefix {}", show(prefix_of(*p))),
+        }
+    }
+}
+
 /// Prefixes the prefix scans use: some match many keys, some one, some none.
 pub const PREFIXES: &[&[u8]] = &[
     b"",
@@ -75,8 +128,13 @@ pub enum Op {
     Put(u8, u16),
     /// Delete key number `.0`.
     Delete(u8),
-    /// An atomic batch: `Some(len)` puts, `None` deletes.
-    Batch(Vec<(u8, Option<u16>)>),
+    /// An atomic batch.
+    Batch(Vec<BatchOp>),
+    /// `Db::delete_range(.0, .1)`: empty when equal, `InvalidRange` (and nothing
+    /// changed) when inverted.
+    DeleteRange(EndSpec, EndSpec),
+    /// `Db::delete_prefix(PREFIXES[.0])`.
+    DeletePrefix(u8),
     /// Point lookup (key numbers at or above `KEY_SPACE` are never written).
     Get(u8),
     /// Range scan.
@@ -121,15 +179,14 @@ impl fmt::Debug for Op {
             Op::Delete(k) => write!(f, "Delete({})", show(&key(*k))),
             Op::Batch(ops) => {
                 write!(f, "Batch[")?;
-                for (i, (k, v)) in ops.iter().enumerate() {
+                for (i, op) in ops.iter().enumerate() {
                     let sep = if i == 0 { "" } else { ", " };
-                    match v {
-                        Some(len) => write!(f, "{sep}put {} {len}B", show(&key(*k)))?,
-                        None => write!(f, "{sep}del {}", show(&key(*k)))?,
-                    }
+                    write!(f, "{sep}{op:?}")?;
                 }
                 write!(f, "]")
             }
+            Op::DeleteRange(a, b) => write!(f, "DeleteRange({a:?}, {b:?})"),
+            Op::DeletePrefix(p) => write!(f, "DeletePrefix({})", show(prefix_of(*p))),
             Op::Get(k) => write!(f, "Get({})", show(&key(*k))),
             Op::Scan(lo, hi, d) => write!(f, "Scan({lo:?}, {hi:?}, {d:?})"),
             Op::Prefix(p, d) => write!(f, "Prefix({}, {d:?})", show(prefix_of(*p))),
@@ -201,13 +258,44 @@ fn ordered_bounds() -> impl Strategy<Value = (BoundSpec, BoundSpec)> {
     })
 }
 
+fn end_spec() -> impl Strategy<Value = EndSpec> {
+    (0..KEY_SPACE + 2, any::<bool>()).prop_map(|(key, after)| EndSpec { key, after })
+}
+
+/// The two ends of a range delete: mostly in order, some equal (an empty range, a
+/// no-op), some inverted (refused).
+fn range_ends() -> impl Strategy<Value = (EndSpec, EndSpec)> {
+    (end_spec(), end_spec(), 0u8..10).prop_map(|(a, b, shape)| {
+        let ordered = if a.bytes() <= b.bytes() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        match shape {
+            0 => (a, a),
+            1 => (ordered.1, ordered.0),
+            _ => ordered,
+        }
+    })
+}
+
+fn batch_op() -> impl Strategy<Value = BatchOp> {
+    prop_oneof![
+        70 => (written_key(), value_len()).prop_map(|(k, l)| BatchOp::Put(k, l)),
+        30 => written_key().prop_map(BatchOp::Delete),
+        4 => range_ends().prop_map(|(a, b)| BatchOp::DeleteRange(a, b)),
+        1 => any::<u8>().prop_map(BatchOp::DeletePrefix),
+    ]
+}
+
 /// One random operation, weighted towards writes and reads.
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => (written_key(), value_len()).prop_map(|(k, l)| Op::Put(k, l)),
         10 => written_key().prop_map(Op::Delete),
-        6 => prop::collection::vec((written_key(), prop::option::weighted(0.7, value_len())), 0..16)
-            .prop_map(Op::Batch),
+        6 => prop::collection::vec(batch_op(), 0..16).prop_map(Op::Batch),
+        1 => range_ends().prop_map(|(a, b)| Op::DeleteRange(a, b)),
+        1 => any::<u8>().prop_map(Op::DeletePrefix),
         20 => any_key().prop_map(Op::Get),
         8 => (ordered_bounds(), direction()).prop_map(|((lo, hi), d)| Op::Scan(lo, hi, d)),
         2 => (any::<u8>(), direction()).prop_map(|(p, d)| Op::Prefix(p, d)),
@@ -381,6 +469,54 @@ impl Harness {
         Ok(())
     }
 
+    /// Checks the database around a range delete of `[a, b)` (whatever order the
+    /// ends are in): a forward and a reverse scan of the span between them with one
+    /// key more on each side, and a lookup of every probe key in it.
+    fn check_range(&self, a: &[u8], b: &[u8], what: &str) -> Result<(), String> {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let before = self
+            .model
+            .range(..lo.to_vec())
+            .next_back()
+            .map(|(k, _)| k.clone());
+        let after = self
+            .model
+            .range(hi.to_vec()..)
+            .nth(1)
+            .map(|(k, _)| k.clone());
+        let lo = before.map_or(Bound::Unbounded, Bound::Included);
+        let hi = after.map_or(Bound::Unbounded, Bound::Included);
+        for dir in [Direction::Forward, Direction::Reverse] {
+            let got = collect(self.db().scan((lo.clone(), hi.clone())), dir)
+                .map_err(|e| format!("{what}: scan {dir:?} failed: {e}"))?;
+            if let Some(d) = diff(&got, &model::range(&self.model, &lo, &hi)) {
+                return Err(format!("{what}: scan {dir:?}: {d}"));
+            }
+        }
+        for k in &self.probe {
+            if model::in_range(k, &lo, &hi) {
+                self.check_key(k, what)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Harness::check_range`] around the keys starting with `prefix`.
+    fn check_neighbours(&self, prefix: &[u8], what: &str) -> Result<(), String> {
+        let mut end = prefix.to_vec();
+        // The smallest key above every key with the prefix, or everything.
+        while end.last() == Some(&0xff) {
+            end.pop();
+        }
+        match end.last_mut() {
+            Some(last) => {
+                *last += 1;
+                self.check_range(prefix, &end, what)
+            }
+            None => self.check_all(what),
+        }
+    }
+
     /// Full comparison of the database with the model.
     pub fn check_all(&self, what: &str) -> Result<(), String> {
         model::check_db(self.db(), &self.model, &self.probe).map_err(|e| format!("{what}: {e}"))
@@ -476,33 +612,84 @@ impl Harness {
             }
             Op::Batch(ops) => {
                 let mut batch = WriteBatch::new();
-                let mut applied = Vec::new();
-                for (k, v) in ops {
-                    let k = key(*k);
-                    match v {
-                        Some(len) => {
-                            let v = self.new_value(*len);
+                let mut model = self.model.clone();
+                let mut touched = Vec::new();
+                let mut inverted = false;
+                for op in ops {
+                    match op {
+                        BatchOp::Put(k, len) => {
+                            let (k, v) = (key(*k), self.new_value(*len));
                             batch.put(&k, &v);
-                            applied.push((k, Some(v)));
+                            model.insert(k.clone(), v);
+                            touched.push(k);
                         }
-                        None => {
+                        BatchOp::Delete(k) => {
+                            let k = key(*k);
                             batch.delete(&k);
-                            applied.push((k, None));
+                            model.remove(&k);
+                            touched.push(k);
+                        }
+                        BatchOp::DeleteRange(a, b) => {
+                            let (a, b) = (a.bytes(), b.bytes());
+                            inverted |= a > b;
+                            batch.delete_range(&a, &b);
+                            remove_range(&mut model, &a, &b);
+                        }
+                        BatchOp::DeletePrefix(p) => {
+                            let p = prefix_of(*p);
+                            batch.delete_prefix(p);
+                            model.retain(|k, _| !k.starts_with(p));
                         }
                     }
                 }
+                let result = self.db().write(batch);
+                if inverted {
+                    // The whole batch is refused: nothing of it is applied.
+                    expect_invalid_range(result, "a batch with an inverted range")?;
+                    self.check_all("after a refused batch")?;
+                    return Ok(());
+                }
+                result.map_err(|e| format!("write batch failed: {e}"))?;
+                let ranges = ops
+                    .iter()
+                    .any(|op| matches!(op, BatchOp::DeleteRange(..) | BatchOp::DeletePrefix(_)));
+                self.model = model;
+                if ranges {
+                    self.check_all("after a batch with range deletes")?;
+                } else {
+                    for k in &touched {
+                        self.check_key(k, "after batch")?;
+                    }
+                }
+            }
+            Op::DeleteRange(a, b) => {
+                let (a, b) = (a.bytes(), b.bytes());
+                let result = self.db().delete_range(&a, &b);
+                if a > b {
+                    expect_invalid_range(result, "an inverted range delete")?;
+                    // Nothing changed (the model neither).
+                    self.check_range(&a, &b, "after a refused range delete")?;
+                    return Ok(());
+                }
+                result.map_err(|e| format!("delete_range failed: {e}"))?;
+                remove_range(&mut self.model, &a, &b);
+                self.check_range(&a, &b, "after delete_range")?;
+            }
+            Op::DeletePrefix(p) => {
+                let p = prefix_of(*p);
                 self.db()
-                    .write(batch)
-                    .map_err(|e| format!("write batch failed: {e}"))?;
-                for (k, v) in &applied {
-                    match v {
-                        Some(v) => self.model.insert(k.clone(), v.clone()),
-                        None => self.model.remove(k),
-                    };
+                    .delete_prefix(p)
+                    .map_err(|e| format!("delete_prefix failed: {e}"))?;
+                self.model.retain(|k, _| !k.starts_with(p));
+                let got = collect(self.db().prefix(p), Direction::Reverse)
+                    .map_err(|e| format!("prefix scan after delete_prefix failed: {e}"))?;
+                if !got.is_empty() {
+                    return Err(format!(
+                        "prefix scan after delete_prefix: {} pairs left",
+                        got.len()
+                    ));
                 }
-                for (k, _) in &applied {
-                    self.check_key(k, "after batch")?;
-                }
+                self.check_neighbours(p, "after delete_prefix")?;
             }
             Op::Get(k) => self.check_key(&key(*k), "get")?,
             Op::Scan(lo, hi, dir) => {
@@ -608,6 +795,24 @@ impl Harness {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes the keys in `[start, end)` from `map` (nothing when inverted).
+fn remove_range(map: &mut Map, start: &[u8], end: &[u8]) {
+    if start < end {
+        map.retain(|k, _| !(start <= k.as_slice() && k.as_slice() < end));
+    }
+}
+
+/// `result` must be the refusal of an inverted range.
+fn expect_invalid_range(result: lsm_core::Result<()>, what: &str) -> Result<(), String> {
+    match result {
+        Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::InvalidRange,
+            ..
+        }) => Ok(()),
+        other => Err(format!("{what}: got {other:?}, want an InvalidRange error")),
     }
 }
 

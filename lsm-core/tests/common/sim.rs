@@ -19,7 +19,9 @@ use lsm_core::Options;
     unused_imports,
     reason = "each test crate uses a different subset (see `common`)"
 )]
-pub use lsm_core::fuzzing::{open_sim, read_all, write_step, History, Step, DB_PATH};
+pub use lsm_core::fuzzing::{
+    open_sim, read_all, write_ops, write_step, History, Step, Write, DB_PATH,
+};
 
 /// Names of the files of the database directory on `fs` with extension `ext`.
 pub fn sim_files(fs: &SimFs, ext: &str) -> Vec<String> {

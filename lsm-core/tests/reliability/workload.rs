@@ -1,8 +1,10 @@
 //! The fixed workload of the enumerations, and its runner.
 //!
 //! About 300 operations over the small key space of `common::keys` (so overwrites and
-//! deletes collide): single puts and deletes, batches, a `sync()` now and then, two
-//! explicit flushes, a full compaction and a close-and-reopen. With 4 KiB memtables
+//! deletes collide): single puts and deletes, batches, six range and prefix deletes
+//! (two of them in batches with puts) placed before each flush, the reopen and the
+//! compaction, a `sync()` now and then, two explicit flushes, a full compaction and
+//! a close-and-reopen. With 4 KiB memtables
 //! and segments this rotates the WAL and flushes about a dozen times, lets level 0
 //! trigger compactions on its own, and rewrites the manifest at the reopen (every
 //! open writes a fresh snapshot). `workload_covers_every_mechanism` in
@@ -19,13 +21,16 @@ use rand::{Rng, SeedableRng};
 
 use crate::common::keys::{key, value, KEY_SPACE};
 use crate::common::model::Map;
-use crate::common::sim::{write_step, History, Step, DB_PATH};
+use crate::common::sim::{write_ops, write_step, History, Step, Write, DB_PATH};
 
 /// One operation of the workload.
 #[derive(Debug, Clone)]
 pub enum Op {
     /// A put, a delete or a batch (see `common::sim::write_step`).
     Write(Step),
+    /// A write call with range or prefix deletes (alone or in a batch, see
+    /// `common::sim::write_ops`), recorded as its effect on the state it meets.
+    Ranges(Vec<Write>),
     /// `Db::sync`.
     Sync,
     /// `Db::flush`.
@@ -66,6 +71,7 @@ pub fn ops_seeded(seed: u64) -> Vec<Op> {
     for i in 0..LEN {
         let id = i as u64 * 16;
         let op = match i {
+            40 | 120 | 170 | 200 | 230 | 275 => Op::Ranges(range_deletes(i, id)),
             90 | 210 => Op::Flush,
             150 => Op::Reopen,
             240 => Op::Compact,
@@ -94,6 +100,25 @@ pub fn ops_seeded(seed: u64) -> Vec<Op> {
     out
 }
 
+/// The range deletes of the workload, by position: some alone, some in a batch
+/// with puts on both sides of them; ranges between keys, a prefix, the empty key.
+fn range_deletes(i: usize, id: u64) -> Vec<Write> {
+    let range = |a: u8, b: u8| Write::DeleteRange(key(a), key(b));
+    let put = |k: u8, j: u64| Write::Put(key(k), value(id + j, 40));
+    match i {
+        40 => vec![range(10, 20)],
+        120 => vec![put(25, 0), range(20, 30), put(22, 1)],
+        170 => vec![Write::DeletePrefix(b"k4".to_vec())],
+        200 => vec![Write::DeleteRange(Vec::new(), b"k05".to_vec())],
+        230 => vec![
+            Write::DeletePrefix(b"k5".to_vec()),
+            Write::Delete(key(3)),
+            put(55, 2),
+        ],
+        _ => vec![Write::DeletePrefix(vec![0xff, 0xff])],
+    }
+}
+
 /// What a run of the workload did.
 pub struct Outcome {
     /// Acknowledged steps (and the one that failed, if a write failed), with the
@@ -112,6 +137,9 @@ pub struct Outcome {
     pub wals_seen: BTreeSet<String>,
     /// The manifest right before and right after the reopen (when observed).
     pub manifest_around_reopen: Option<(Vec<u8>, Vec<u8>)>,
+    /// Keys deleted by the acknowledged [`Op::Ranges`] calls (their point deletes
+    /// included).
+    pub range_deleted_keys: usize,
 }
 
 impl Outcome {
@@ -138,6 +166,7 @@ pub fn run(fs: &FsRef, sim: Option<&SimFs>, ops: &[Op], options: &Options) -> Ou
         compactions: 0,
         wals_seen: BTreeSet::new(),
         manifest_around_reopen: None,
+        range_deleted_keys: 0,
     };
     match open(fs, options) {
         Ok(db) => out.db = Some(db),
@@ -184,6 +213,19 @@ fn apply(
                 return Err(e);
             }
         },
+        Op::Ranges(ops) => {
+            let step = out.history.effect(ops);
+            match write_ops(db, ops) {
+                Ok(()) => {
+                    out.range_deleted_keys += step.iter().filter(|(_, v)| v.is_none()).count();
+                    out.history.ack(step);
+                }
+                Err(e) => {
+                    out.history.attempt(step);
+                    return Err(e);
+                }
+            }
+        }
         Op::Sync => {
             db.sync()?;
             out.history.synced();

@@ -4,15 +4,20 @@
 
 mod candidates;
 mod manifest_state;
+mod range_tombstones;
+mod unlisted;
 
-use candidates::choose;
+use candidates::{choose, Base};
 use manifest_state::read_manifest;
+use unlisted::scan_unlisted;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use bytes::Bytes;
 use lsm_format::manifest::{ManifestState, SegmentMeta};
+use lsm_format::range_del::{Fragments, RangeTombstone};
+use lsm_format::EntryKind;
 
 use super::report::{
     FileFinding, FileStatus, KeyRange, Loss, ManifestFinding, RepairReport, SeqRange,
@@ -28,8 +33,9 @@ use crate::recovery::listing::Listing;
 pub(crate) enum Listed {
     /// Kept as it is.
     Kept(u32, SegmentMeta),
-    /// Replaced by its blocks that verified, at the same level.
-    Salvaged(u32, Vec<Item>),
+    /// Replaced by its blocks that verified and its range tombstones, at the same
+    /// level.
+    Salvaged(u32, Vec<Item>, Fragments),
 }
 
 /// What a repair will do, and its report.
@@ -40,6 +46,8 @@ pub(crate) struct Plan {
     pub listed: Vec<Listed>,
     /// Entries to write to new level-0 segments, in key order (one per key).
     pub restore: Vec<Item>,
+    /// Range tombstones to write with them.
+    pub restore_range_tombstones: Fragments,
     /// Files to move into `lost/`: name in the directory, name in `lost/`.
     pub moves: Vec<(String, String)>,
     /// Copy the manifest into `lost/` under this name before replacing it.
@@ -52,6 +60,7 @@ struct Source {
     /// Its finding in the report (none for a WAL read whole).
     finding: Option<usize>,
     items: Vec<Item>,
+    range_tombstones: Vec<RangeTombstone>,
     sound: bool,
 }
 
@@ -64,9 +73,9 @@ impl Plan {
         let mut listed = Vec::new();
         let mut base_readers = Vec::new();
         let mut base_salvaged: HashMap<Bytes, u64> = HashMap::new();
+        let mut base_range_tombstones: Vec<Fragments> = Vec::new();
         let mut base_max_seq = 0u64;
         let mut seen_seq = state.as_ref().map_or(0, |s| s.last_sequence);
-        let mut sources: Vec<Source> = Vec::new();
         let mut listed_numbers = Vec::new();
         if let Some(state) = &state {
             for (level, metas) in (0u32..).zip(&state.levels) {
@@ -112,6 +121,9 @@ impl Plan {
                                     tombstone_count: p.tombstone_count,
                                 },
                             ));
+                            if !reader.range_tombstones().is_empty() {
+                                base_range_tombstones.push(reader.range_tombstones().clone());
+                            }
                             base_readers.push(reader);
                             report.kept_segments += 1;
                         }
@@ -122,8 +134,11 @@ impl Plan {
                                 name.clone(),
                                 FileStatus::Damaged,
                                 format!(
-                                    "{} of {} data blocks unreadable ({})",
-                                    s.blocks.1, s.blocks.0, s.problem
+                                    "{} of {} data blocks unreadable{} ({})",
+                                    s.blocks.1,
+                                    s.blocks.0,
+                                    range_block_note(s.range_tombstones.as_ref()),
+                                    s.problem
                                 ),
                             );
                             f.level = Some(level);
@@ -133,6 +148,18 @@ impl Plan {
                                 entries: Some(count.saturating_sub(s.items.len() as u64)),
                                 ..Loss::default()
                             };
+                            let range_tombstones = match s.range_tombstones {
+                                Some(t) => t,
+                                None => {
+                                    f.lost.range_deletes = whole.key_ranges.clone();
+                                    Fragments::new()
+                                }
+                            };
+                            if let Some((_, hi)) = range_tombstones.seq_range() {
+                                seen_seq = seen_seq.max(hi);
+                                base_max_seq = base_max_seq.max(hi);
+                                base_range_tombstones.push(range_tombstones.clone());
+                            }
                             for item in &s.items {
                                 seen_seq = seen_seq.max(item.seq);
                                 base_max_seq = base_max_seq.max(item.seq);
@@ -140,7 +167,7 @@ impl Plan {
                                 *newest = (*newest).max(item.seq);
                             }
                             report.files.push(f);
-                            listed.push(Listed::Salvaged(level, s.items));
+                            listed.push(Listed::Salvaged(level, s.items, range_tombstones));
                         }
                         Scanned::Unreadable(why) => {
                             rebuild = true;
@@ -155,77 +182,15 @@ impl Plan {
         }
 
         // Segments the manifest does not list (and does not record dead).
-        for &n in &listing.segments {
-            let dead = state.as_ref().is_some_and(|s| s.is_obsolete(n));
-            if dead || listed_numbers.contains(&n) {
-                continue;
-            }
-            let name = segment_name(n);
-            let finding = report.files.len();
-            match salvage::scan(read_bytes(fs, &segment_path(dir, n))?) {
-                Scanned::Sound(reader) => {
-                    let mut items = Vec::new();
-                    for e in reader.entries() {
-                        let e = e.map_err(|e| Error::from_format(segment_path(dir, n), e))?;
-                        items.push(Item {
-                            key: e.key,
-                            seq: e.seq,
-                            kind: e.kind,
-                            value: e.value,
-                        });
-                    }
-                    report.files.push(FileFinding::new(
-                        name,
-                        FileStatus::Redundant,
-                        "not listed in the manifest".into(),
-                    ));
-                    sources.push(Source {
-                        finding: Some(finding),
-                        items,
-                        sound: true,
-                    });
-                }
-                Scanned::Damaged(s) => {
-                    rebuild = true;
-                    let mut f = FileFinding::new(
-                        name,
-                        FileStatus::Damaged,
-                        format!(
-                            "not listed in the manifest; {} of {} data blocks unreadable ({})",
-                            s.blocks.1, s.blocks.0, s.problem
-                        ),
-                    );
-                    f.salvaged_entries = s.items.len() as u64;
-                    f.lost = Loss {
-                        key_ranges: s.lost_ranges,
-                        entries: s
-                            .entry_count
-                            .map(|c| c.saturating_sub(s.items.len() as u64)),
-                        ..Loss::default()
-                    };
-                    report.files.push(f);
-                    sources.push(Source {
-                        finding: Some(finding),
-                        items: s.items,
-                        sound: false,
-                    });
-                }
-                Scanned::Unreadable(why) => {
-                    rebuild = true;
-                    let mut f = FileFinding::new(
-                        name,
-                        FileStatus::Unreadable,
-                        format!("not listed in the manifest; {why}"),
-                    );
-                    f.lost = Loss {
-                        keys_unknown: true,
-                        entries: None,
-                        ..Loss::default()
-                    };
-                    report.files.push(f);
-                }
-            }
-        }
+        let mut sources = scan_unlisted(
+            fs,
+            dir,
+            listing,
+            state.as_ref(),
+            &listed_numbers,
+            &mut report,
+            &mut rebuild,
+        )?;
 
         // WALs from `log_number` on (every WAL when no manifest state is readable).
         let log_number = state.as_ref().map_or(0, |s| s.log_number);
@@ -305,10 +270,15 @@ impl Plan {
                         f.lost.sequences = lost;
                         report.files.push(f);
                     }
-                    let items: Vec<Item> = s
+                    // A range delete's key is its start, its value its end.
+                    let (deletes, items): (Vec<Item>, Vec<Item>) = s
                         .batches
                         .iter()
                         .flat_map(|b| b.items.iter().cloned())
+                        .partition(|i| i.kind == EntryKind::RangeDelete);
+                    let range_tombstones = deletes
+                        .into_iter()
+                        .map(|d| RangeTombstone::new(d.key, d.value, d.seq))
                         .collect();
                     if let Some(last) = s.last_seq() {
                         seen_seq = seen_seq.max(last);
@@ -317,34 +287,48 @@ impl Plan {
                     sources.push(Source {
                         finding: s.damage.is_some().then_some(finding),
                         items,
+                        range_tombstones,
                         sound: true,
                     });
                 }
             }
         }
 
-        let (mut restore, contributed) = choose(dir, &sources, &base_readers, &base_salvaged)?;
+        let base_range_tombstones = Fragments::merge(&base_range_tombstones);
+        let base = Base {
+            readers: &base_readers,
+            salvaged: &base_salvaged,
+            range_tombstones: &base_range_tombstones,
+            max_seq: base_max_seq,
+        };
+        let chosen = choose(dir, &sources, &base)?;
+        let mut restore = chosen.entries;
         seen_seq = seen_seq.max(
             sources
                 .iter()
-                .flat_map(|s| &s.items)
-                .map(|i| i.seq)
+                .flat_map(|s| {
+                    let entries = s.items.iter().map(|i| i.seq);
+                    entries.chain(s.range_tombstones.iter().map(|t| t.seq))
+                })
                 .max()
                 .unwrap_or(0),
         );
-        for (source, &count) in sources.iter().zip(&contributed) {
+        for (source, &(count, deletes)) in sources.iter().zip(&chosen.contributed) {
             let Some(f) = source.finding.and_then(|i| report.files.get_mut(i)) else {
                 continue;
             };
-            if f.status == FileStatus::Redundant && count > 0 {
+            let what = match deletes {
+                0 => format!("{count} entries"),
+                n => format!("{count} entries and {n} range tombstones"),
+            };
+            if f.status == FileStatus::Redundant && count + deletes > 0 {
                 f.status = FileStatus::Restored;
-                f.detail = format!(
-                    "not listed in the manifest; {count} entries found nowhere else are restored"
-                );
+                f.detail =
+                    format!("not listed in the manifest; {what} found nowhere else are restored");
                 f.salvaged_entries = count;
                 rebuild = true;
             } else if !source.sound || f.file.ends_with(".wal") {
-                f.detail = format!("{}; {count} entries restored", f.detail);
+                f.detail = format!("{}; {what} restored", f.detail);
             }
         }
         // With nothing to rebuild, unlisted redundant segments are what open removes
@@ -364,6 +348,20 @@ impl Plan {
                 }
             }
         }
+        // Range tombstones keep their numbers, unless they are not above the base's:
+        // then, the keys the base holds newer versions of cut out, they hide the same
+        // versions under new numbers (`range_tombstones.rs`).
+        let mut renumbered: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut range_tombstones = chosen.range_tombstones;
+        for mut t in chosen.renumber {
+            let next = last_seq + 1;
+            let seq = *renumbered.entry(t.seq).or_insert(next);
+            last_seq = last_seq.max(seq);
+            t.seq = seq;
+            range_tombstones.push(t);
+        }
+        report.restored_range_tombstones =
+            chosen.contributed.iter().map(|&(_, deletes)| deletes).sum();
         report.restored_entries = restore.len() as u64;
         report.last_sequence = last_seq;
         report.rebuilt = rebuild;
@@ -373,6 +371,7 @@ impl Plan {
             state,
             listed,
             restore,
+            restore_range_tombstones: Fragments::from_tombstones(range_tombstones),
             moves: Vec::new(),
             manifest_copy: None,
             last_seq,
@@ -417,9 +416,12 @@ impl Plan {
         let salvaged = self
             .listed
             .iter()
-            .filter(|l| matches!(l, Listed::Salvaged(_, items) if !items.is_empty()))
+            .filter(|l| {
+                matches!(l, Listed::Salvaged(_, items, t) if !items.is_empty() || !t.is_empty())
+            })
             .count();
-        let count = salvaged + usize::from(!self.restore.is_empty());
+        let restored = !self.restore.is_empty() || !self.restore_range_tombstones.is_empty();
+        let count = salvaged + usize::from(restored);
         (self.first_new_number(listing)..)
             .take(count)
             .map(segment_name)
@@ -443,5 +445,13 @@ fn read_bytes(fs: &FsRef, path: &Path) -> Result<Bytes> {
             .read(path)
             .map(Bytes::from)
             .map_err(|e| Error::io(path, e)),
+    }
+}
+
+/// The words a damaged segment's finding adds about its range-tombstone block.
+fn range_block_note(range_tombstones: Option<&Fragments>) -> &'static str {
+    match range_tombstones {
+        Some(_) => "",
+        None => ", its range-tombstone block too",
     }
 }

@@ -1,6 +1,7 @@
 //! What a repair found and did: [`RepairReport`], one [`FileFinding`] per file that
 //! was damaged, missing or set aside, and exactly what was lost (key ranges and entry
-//! counts of segments, sequence numbers of WAL records).
+//! counts of segments, the key ranges of lost range deletes, sequence numbers of WAL
+//! records).
 
 mod text;
 
@@ -50,6 +51,11 @@ pub struct RepairReport {
     /// manifest did not list (only those newer than every other version of their
     /// key).
     pub restored_entries: u64,
+    /// Range tombstones (range deletes) written to the new level-0 segments from
+    /// WALs and from segments the manifest did not list: those no kept segment
+    /// holds. Left out of the JSON output when 0.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "is_zero"))]
+    pub restored_range_tombstones: u64,
     /// The last sequence number of the repaired database.
     pub last_sequence: u64,
 }
@@ -130,12 +136,20 @@ pub struct Loss {
     /// entry before each block to its own. A key outside them lost nothing.
     pub key_ranges: Vec<KeyRange>,
     /// True when not even the keys can be told (an unlisted segment whose index is
-    /// unreadable): any key may have lost its newest version.
+    /// unreadable, or whose range-tombstone block and properties both are): any key
+    /// may have lost its newest version.
     pub keys_unknown: bool,
     /// Entries (or WAL operations) lost; `None` when the number cannot be told.
     pub entries: Option<u64>,
-    /// Sequence numbers of dropped WAL records (or of a missing WAL).
+    /// Sequence numbers of dropped WAL records (or of a missing WAL). A dropped
+    /// record may have held a range delete, whose keys cannot be told.
     pub sequences: Vec<SeqRange>,
+    /// Key ranges over which range deletes were lost (a segment whose
+    /// range-tombstone block is damaged: its whole key range). A key there that a
+    /// range delete had deleted may read an older value again; its other versions
+    /// are as the rest of the report says. Left out of the JSON output when empty.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub range_deletes: Vec<KeyRange>,
 }
 
 impl Default for Loss {
@@ -145,6 +159,7 @@ impl Default for Loss {
             keys_unknown: false,
             entries: Some(0),
             sequences: Vec::new(),
+            range_deletes: Vec::new(),
         }
     }
 }
@@ -160,6 +175,7 @@ impl Loss {
             && !self.keys_unknown
             && self.entries.unwrap_or(1) == 0
             && self.sequences.is_empty()
+            && self.range_deletes.is_empty()
     }
 
     /// True when a version of `key` (at sequence number `seq`, if known) may be
@@ -176,6 +192,7 @@ impl Loss {
     pub fn covers(&self, key: &[u8], seq: Option<u64>) -> bool {
         self.keys_unknown
             || self.key_ranges.iter().any(|r| r.contains(key))
+            || self.range_deletes.iter().any(|r| r.contains(key))
             || seq.is_some_and(|s| self.sequences.iter().any(|r| r.contains(s)))
     }
 }
@@ -329,6 +346,7 @@ impl Default for RepairReport {
             kept_segments: 0,
             new_segments: Vec::new(),
             restored_entries: 0,
+            restored_range_tombstones: 0,
             last_sequence: 0,
         }
     }
@@ -363,6 +381,15 @@ pub(crate) fn show_key(key: &[u8]) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(feature = "serde")]
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(feature = "serde")]
@@ -457,6 +484,39 @@ mod tests {
             .to_string()
             .starts_with("dry run: nothing was changed"));
         assert!(report.to_string().contains("would move to lost/000007.seg"));
+    }
+
+    #[test]
+    fn lost_range_deletes_cover_their_keys_and_are_printed() {
+        let mut seg = finding(
+            FileStatus::Damaged,
+            Loss {
+                range_deletes: vec![KeyRange::new("b", "m")],
+                ..Loss::default()
+            },
+        );
+        seg.level = Some(0);
+        let mut report = RepairReport {
+            rebuilt: true,
+            restored_range_tombstones: 2,
+            last_sequence: 9,
+            ..RepairReport::default()
+        };
+        report.files.push(seg);
+        assert!(report.lost_anything());
+        assert!(report.may_have_lost(b"c", None) && !report.may_have_lost(b"n", None));
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "lost: 0 entries; range deletes over keys \"b\" ..= \"m\" (a key they \
+                 deleted may read an older value)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("0 entries, 2 range tombstones restored; last sequence 9"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -53,6 +53,13 @@ impl fmt::Display for Loss {
             let seqs: Vec<String> = self.sequences.iter().map(|r| r.to_string()).collect();
             parts.push(format!("sequence numbers {}", seqs.join(", ")));
         }
+        if !self.range_deletes.is_empty() {
+            let ranges: Vec<String> = self.range_deletes.iter().map(|r| r.to_string()).collect();
+            parts.push(format!(
+                "range deletes over keys {} (a key they deleted may read an older value)",
+                ranges.join(", ")
+            ));
+        }
         f.write_str(&parts.join("; "))
     }
 }
@@ -108,10 +115,14 @@ impl fmt::Display for RepairReport {
             } else {
                 self.new_segments.join(", ")
             };
+            let range_tombstones = match self.restored_range_tombstones {
+                0 => String::new(),
+                n => format!(", {n} range tombstones"),
+            };
             writeln!(
                 f,
-                "{}: {} segment(s) kept, new segments: {new}; {} entries restored; \
-                 last sequence {}",
+                "{}: {} segment(s) kept, new segments: {new}; {} entries{range_tombstones} \
+                 restored; last sequence {}",
                 if self.dry_run {
                     "would rebuild"
                 } else {
