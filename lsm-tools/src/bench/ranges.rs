@@ -84,7 +84,7 @@ fn written_len(path: &Path, len: u64) -> std::io::Result<u64> {
     const PAGE: u64 = 4096;
     let file = std::fs::File::open(path)?;
     let mut buf = vec![0u8; PAGE as usize];
-    let mut page = |i: u64, buf: &mut Vec<u8>| -> std::io::Result<Option<usize>> {
+    let page = |i: u64, buf: &mut Vec<u8>| -> std::io::Result<Option<usize>> {
         let n = (len - i * PAGE).min(PAGE) as usize;
         buf.truncate(n);
         file.read_exact_at(buf, i * PAGE)?;
