@@ -29,6 +29,10 @@ struct RawOp {
     start: usize,
     key_len: usize,
     value_len: usize,
+    /// An expiring put whose value still starts with its TTL in milliseconds, not
+    /// yet its expiry time: [`WriteBatch::fix_expiries`] turns one into the other
+    /// when the batch is committed.
+    ttl: bool,
 }
 
 impl WriteBatch {
@@ -67,6 +71,7 @@ impl WriteBatch {
             start,
             key_len: key.len(),
             value_len: value.len(),
+            ttl: false,
         });
     }
 
@@ -80,6 +85,65 @@ impl WriteBatch {
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         self.push(EntryKind::Put, key.as_ref(), value.as_ref());
         self
+    }
+
+    /// Adds a put of `value` under `key` that expires `ttl` after the batch is
+    /// written; returns the batch, so calls chain. The expiry is fixed when
+    /// [`crate::Db::write`] commits the batch: the database's
+    /// [`clock`](crate::Options::clock) at that moment plus `ttl` (rounded up to
+    /// whole milliseconds, saturating). From then on the key reads as deleted, as
+    /// if a delete had been written in place of this put: older values of the key
+    /// stay hidden. A zero `ttl` writes a value that has already expired. The put
+    /// counts 8 bytes more in [`WriteBatch::size_bytes`] (the stored expiry).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch
+    ///     .put_with_ttl("session/1", "token", Duration::from_secs(3600))
+    ///     .put("user/1", "ada");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get("session/1")?.as_deref(), Some(&b"token"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_with_ttl(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> &mut Self {
+        let ttl_ms = crate::clock::expiry_ms(0, ttl);
+        let stored = lsm_format::entry::encode_expiring(ttl_ms, value.as_ref());
+        self.push(EntryKind::ExpiringPut, key.as_ref(), &stored);
+        if let Some(op) = self.ops.last_mut() {
+            op.ttl = true;
+        }
+        self
+    }
+
+    /// True when the batch holds a put whose expiry [`WriteBatch::fix_expiries`]
+    /// has yet to fix.
+    pub(crate) fn has_ttl(&self) -> bool {
+        self.ops.iter().any(|op| op.ttl)
+    }
+
+    /// Fixes the expiry of every TTL put: `now_ms` plus its TTL, saturating. The
+    /// write path calls it once per batch, before the batch is encoded.
+    pub(crate) fn fix_expiries(&mut self, now_ms: u64) {
+        for op in self.ops.iter_mut().filter(|op| op.ttl) {
+            let at = op.start + op.key_len;
+            if let Some(prefix) = self
+                .data
+                .get_mut(at..)
+                .and_then(|v| v.first_chunk_mut::<{ lsm_format::entry::EXPIRY_LEN }>())
+            {
+                let ttl_ms = u64::from_le_bytes(*prefix);
+                *prefix = now_ms.saturating_add(ttl_ms).to_le_bytes();
+                op.ttl = false;
+            }
+        }
     }
 
     /// Adds a delete of `key`; returns the batch, so calls chain.
@@ -271,5 +335,41 @@ mod tests {
         b.clear();
         assert!(b.is_empty());
         assert_eq!(b.iter().count(), 0);
+    }
+
+    #[test]
+    fn ttl_puts_get_their_expiry_when_fixed() {
+        let mut batch = WriteBatch::new();
+        batch
+            .put_with_ttl("k", "v", std::time::Duration::from_millis(1500))
+            .put("p", "w");
+        assert!(batch.has_ttl());
+        let stored = |b: &WriteBatch| -> Vec<(EntryKind, Vec<u8>)> {
+            b.iter().map(|(kind, _, v)| (kind, v.to_vec())).collect()
+        };
+        let mut fixed = batch.clone();
+        fixed.fix_expiries(10_000);
+        assert!(!fixed.has_ttl());
+        assert_eq!(
+            stored(&fixed),
+            [
+                (
+                    EntryKind::ExpiringPut,
+                    lsm_format::entry::encode_expiring(11_500, b"v")
+                ),
+                (EntryKind::Put, b"w".to_vec())
+            ]
+        );
+        // Fixing again changes nothing; the original batch still holds its TTL.
+        fixed.fix_expiries(99_999);
+        assert_eq!(
+            stored(&fixed).first().map(|s| s.1.clone()),
+            Some(lsm_format::entry::encode_expiring(11_500, b"v"))
+        );
+        batch.fix_expiries(u64::MAX - 1);
+        assert_eq!(
+            lsm_format::entry::decode_expiring(&stored(&batch)[0].1).map(|d| d.0),
+            Some(u64::MAX)
+        );
     }
 }

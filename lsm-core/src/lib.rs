@@ -55,6 +55,7 @@ pub mod batch;
 #[doc(hidden)]
 pub mod bench_support;
 mod checkpoint;
+mod clock;
 mod compaction;
 pub mod db;
 mod destroy;
@@ -89,6 +90,8 @@ pub use backup::{
 };
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use compaction::filter::{CompactionFilter, FilterDecision};
 pub use db::Db;
 pub use destroy::{destroy, destroy_with_fs};
 pub use error::{Error, Result};

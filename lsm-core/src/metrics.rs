@@ -17,6 +17,12 @@ pub(crate) struct Metrics {
     pub bloom_false_positives: AtomicU64,
     pub write_stalls: AtomicU64,
     pub write_stall_micros: AtomicU64,
+    pub expired_versions: AtomicU64,
+    pub filter_removed: AtomicU64,
+    pub filter_changed: AtomicU64,
+    pub dropped_by_range: AtomicU64,
+    pub range_tombstones_written: AtomicU64,
+    pub range_tombstones_dropped: AtomicU64,
 }
 
 /// Adds `n` to a counter.

@@ -1,7 +1,10 @@
 //! Options of a database, with their defaults and validation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::{Clock, SystemClock};
+use crate::compaction::filter::CompactionFilter;
 use crate::error::{Error, Result};
 
 pub use lsm_format::Compression;
@@ -85,6 +88,12 @@ pub struct Options {
     pub compression: Compression,
     /// Create the directory and an empty database when missing. Default true.
     pub create_if_missing: bool,
+    /// The clock values written with a TTL ([`crate::Db::put_with_ttl`]) expire
+    /// against. Default [`SystemClock`].
+    pub clock: Arc<dyn Clock>,
+    /// Application logic compactions run over live values
+    /// ([`CompactionFilter`]). Default `None`.
+    pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
 }
 
 impl Default for Options {
@@ -105,6 +114,8 @@ impl Default for Options {
             level1_size: 256 << 20,
             compression: Compression::Lz4,
             create_if_missing: true,
+            clock: Arc::new(SystemClock),
+            compaction_filter: None,
         }
     }
 }
@@ -312,6 +323,47 @@ impl Options {
     #[must_use]
     pub fn with_create_if_missing(mut self, create: bool) -> Self {
         self.create_if_missing = create;
+        self
+    }
+
+    /// Sets [`clock`](Self::clock): the time source values written with a TTL
+    /// expire against, read once per write batch, per read or scan, per snapshot
+    /// and per flush or compaction. Default [`SystemClock`]; tests use a
+    /// [`ManualClock`](crate::ManualClock).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::UNIX_EPOCH;
+    /// use lsm_core::{Clock, ManualClock, Options};
+    /// let clock = Arc::new(ManualClock::new(UNIX_EPOCH));
+    /// let options = Options::default().with_clock(clock.clone());
+    /// assert_eq!(options.clock.now(), UNIX_EPOCH);
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets [`compaction_filter`](Self::compaction_filter): application logic that
+    /// compactions run over the newest live values, to remove or rewrite them
+    /// (see [`CompactionFilter`] for which values it is offered). Default none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lsm_core::{CompactionFilter, FilterDecision, Options};
+    /// struct DropEmpty;
+    /// impl CompactionFilter for DropEmpty {
+    ///     fn filter(&self, _: usize, _: &[u8], value: &[u8], _: bool) -> FilterDecision {
+    ///         if value.is_empty() { FilterDecision::Remove } else { FilterDecision::Keep }
+    ///     }
+    /// }
+    /// let options = Options::default().with_compaction_filter(Arc::new(DropEmpty));
+    /// assert!(options.compaction_filter.is_some());
+    /// ```
+    #[must_use]
+    pub fn with_compaction_filter(mut self, filter: Arc<dyn CompactionFilter>) -> Self {
+        self.compaction_filter = Some(filter);
         self
     }
 }

@@ -68,6 +68,27 @@ pub struct Stats {
     pub write_stall_micros: u64,
     /// Last sequence number visible to readers.
     pub last_sequence: u64,
+    /// Values written with a TTL that a flush or compaction found expired (for
+    /// every reader, including the oldest live snapshot) and turned into
+    /// tombstones, or dropped outright where no older version of the key remained
+    /// below.
+    pub expired_versions: u64,
+    /// Values the [compaction filter](crate::CompactionFilter) removed
+    /// ([`FilterDecision::Remove`](crate::FilterDecision::Remove)).
+    pub filter_removed: u64,
+    /// Values the [compaction filter](crate::CompactionFilter) replaced
+    /// ([`FilterDecision::ChangeValue`](crate::FilterDecision::ChangeValue)).
+    pub filter_changed: u64,
+    /// Versions flushes and compactions dropped because a range delete
+    /// ([`Db::delete_range`](crate::Db::delete_range)) covers them.
+    pub dropped_by_range: u64,
+    /// Range tombstones written into segments by flushes and compactions (one
+    /// range delete may be counted again by each compaction that rewrites it, and
+    /// once per piece where newer ones overlap it).
+    pub range_tombstones_written: u64,
+    /// Range tombstones compactions dropped: shadowed by a newer one, or with
+    /// nothing left below them to hide.
+    pub range_tombstones_dropped: u64,
 }
 
 impl Stats {

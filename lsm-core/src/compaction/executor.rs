@@ -1,7 +1,8 @@
 //! Running a compaction task.
 //!
 //! The inputs are merged in internal order through the same cursors reads use; the
-//! [`Retention`] filter drops shadowed versions and dead tombstones; outputs roll at
+//! [`Retention`] filter drops shadowed versions and dead tombstones, turns expired
+//! values into tombstones and asks the compaction filter; outputs roll at
 //! `segment_size`, only between user keys (`segment_builder`), so the output level
 //! keeps its files disjoint by user key. Then one manifest edit deletes the inputs and
 //! adds the outputs; once it is durable the new version is installed and the inputs
@@ -157,8 +158,16 @@ impl CompactionJob<'_> {
                 .flat_map(|(_, files)| files.iter().map(|f| f.reader.range_tombstones())),
         );
         let range_tombstones_in = tombstones.tombstone_count();
-        let retention = Retention::for_compaction(env.snapshots.sequences(), task.output_level);
-        let mut retention = retention.with_range_tombstones(tombstones);
+        let now_ms = crate::clock::now_ms(&*env.opts.clock);
+        let (snapshots, expiry_cutoff) = env.snapshots.retention_view(now_ms);
+        let mut retention = Retention::for_compaction(snapshots, task.output_level)
+            .with_range_tombstones(tombstones)
+            .with_expiry_cutoff(expiry_cutoff)
+            .with_filter(
+                env.opts.compaction_filter.clone(),
+                task.output_level,
+                now_ms,
+            );
         let kept_tombstones =
             retention.kept_range_tombstones(|start, end| deeper.is_bottommost_range(start, end));
         let range_tombstones_out = kept_tombstones.tombstone_count();
@@ -173,8 +182,11 @@ impl CompactionJob<'_> {
         let mut entries = 0u64;
         while input.valid() {
             let (key, seq, kind) = (input.key(), input.seq(), input.kind());
-            if let Some(seq) = retention.keep(key, seq, kind, |k| deeper.is_bottommost(k)) {
-                builder.add(key, seq, kind, &input.value())?;
+            let value = input.value();
+            if let Some(kept) = retention.keep(key, seq, kind, &value, |k| deeper.is_bottommost(k))
+            {
+                let value = kept.value.as_deref().unwrap_or(&value);
+                builder.add(key, kept.seq, kept.kind, value)?;
             }
             input.next()?;
             entries += 1;
@@ -198,13 +210,20 @@ impl CompactionJob<'_> {
             }
         }
         bump(&env.metrics.compactions, 1);
+        retention.count(&env.metrics);
+        bump(&env.metrics.range_tombstones_written, range_tombstones_out);
+        bump(
+            &env.metrics.range_tombstones_dropped,
+            range_tombstones_in.saturating_sub(range_tombstones_out),
+        );
         bump(&env.metrics.bytes_compacted_read, input_bytes);
         bump(&env.metrics.bytes_compacted_written, output_bytes);
         log::info!(
             "compacted {} segment(s) ({input_bytes} bytes, levels {:?}) into {} segment(s) at \
              level {out_level} ({output_bytes} bytes, {} of {entries} entries dropped, {} \
-             renumbered to sequence 0, {} under range tombstones; {range_tombstones_in} range \
-             tombstone(s) in, {range_tombstones_out} out) in {:?}",
+             renumbered to sequence 0, {} under range tombstones, {} expired, {} removed and {} \
+             changed by the compaction filter; {range_tombstones_in} range tombstone(s) in, \
+             {range_tombstones_out} out) in {:?}",
             task.input_count(),
             task.inputs
                 .iter()
@@ -215,6 +234,9 @@ impl CompactionJob<'_> {
             retention.dropped,
             retention.zeroed,
             retention.dropped_by_range,
+            retention.expired,
+            retention.filter_removed,
+            retention.filter_changed,
             start.elapsed()
         );
         Ok(())

@@ -2,10 +2,12 @@
 //!
 //! - [`picker`]: the policy, a pure function of a version;
 //! - [`manual`]: manual compactions (everything, or a key range) as tasks;
-//! - [`retention`]: which versions of a key survive (snapshots, tombstones);
+//! - [`retention`]: which versions of a key survive (snapshots, tombstones,
+//!   expiry), and what the compaction filter ([`filter`]) is asked about;
 //! - [`executor`]: the I/O: merge, write, log the edit, install, retire inputs.
 
 pub(crate) mod executor;
+pub(crate) mod filter;
 pub(crate) mod manual;
 pub(crate) mod picker;
 pub(crate) mod retention;

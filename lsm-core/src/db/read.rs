@@ -1,4 +1,6 @@
-//! Reading: point lookups, ordered scans, snapshots, and the lookup trace.
+//! Reading: point lookups, ordered scans, snapshots, and the lookup trace. Each
+//! read (or scan) judges values written with a TTL at the clock's time when it
+//! starts.
 
 use std::ops::RangeBounds;
 
@@ -33,7 +35,7 @@ impl Db {
             return Ok(None);
         }
         let (sv, seq) = self.engine.view();
-        sv.get(key, seq, &self.engine.env.metrics)
+        sv.get(key, seq, self.now_ms(), &self.engine.env.metrics)
     }
 
     /// True when `key` has a live value: [`Db::get`] without handing the value out.
@@ -74,7 +76,7 @@ impl Db {
     /// ```
     pub fn scan<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Scan {
         let (sv, seq) = self.engine.view();
-        Scan::new(sv, seq, bounds(&range))
+        Scan::new(sv, seq, self.now_ms(), bounds(&range))
     }
 
     /// Every live key, in key order (`.rev()` for descending), as of now: the scan
@@ -106,7 +108,7 @@ impl Db {
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Scan {
         let (sv, seq) = self.engine.view();
-        Scan::new(sv, seq, prefix_bounds(prefix.as_ref()))
+        Scan::new(sv, seq, self.now_ms(), prefix_bounds(prefix.as_ref()))
     }
 
     /// The live pair with the smallest key, or `None` when the database is empty.
@@ -163,6 +165,7 @@ impl Db {
         Snapshot::new(
             sv,
             seq,
+            self.now_ms(),
             self.engine.env.snapshots.clone(),
             self.engine.env.metrics.clone(),
         )
@@ -199,6 +202,11 @@ impl Db {
     /// damaged; [`Error::Io`](crate::Error::Io).
     pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
         let (sv, seq) = self.engine.view();
-        crate::explain::trace(&sv, key.as_ref(), seq)
+        crate::explain::trace(&sv, key.as_ref(), seq, self.now_ms())
+    }
+
+    /// The clock, in Unix ms: the time a read starting now judges expiry at.
+    fn now_ms(&self) -> u64 {
+        crate::clock::now_ms(&*self.engine.env.opts.clock)
     }
 }

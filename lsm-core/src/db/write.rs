@@ -30,6 +30,59 @@ impl Db {
         self.engine.write(batch)
     }
 
+    /// Sets `key` to `value` until `ttl` has passed, then the key reads as deleted
+    /// (in [`Db::get`], scans, snapshots taken after that moment, everywhere), as
+    /// if a delete had been written in place of this put: an older value of the key
+    /// does not come back. The expiry is the database's
+    /// [`clock`](crate::Options::clock) when the write is committed plus `ttl`
+    /// (rounded up to whole milliseconds, saturating), stored with the value and
+    /// kept through flushes, compactions and reopening. Flushes and compactions
+    /// turn expired values into tombstones and reclaim their space. A
+    /// [`Snapshot`](crate::Snapshot) judges expiry at the time it was taken, so it
+    /// keeps reading a value that expires after it. A later put of the key
+    /// replaces the value and its expiry.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use lsm_core::{Db, ManualClock, Options};
+    ///
+    /// let clock = Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_000)));
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default().with_clock(clock.clone()))?;
+    /// db.put("k", "old")?;
+    /// db.put_with_ttl("k", "new", Duration::from_secs(10))?;
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"new"[..]));
+    /// let snapshot = db.snapshot();
+    /// clock.advance(Duration::from_secs(10));
+    /// assert_eq!(db.get("k")?, None); // expired; "old" stays hidden
+    /// assert_eq!(snapshot.get("k")?.as_deref(), Some(&b"new"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::put`] (the value's limit is 8 bytes lower: the expiry is stored
+    /// with it).
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let mut batch = WriteBatch::with_capacity(1, key.len() + value.len() + 8);
+        batch.put_with_ttl(key, value, ttl);
+        self.write(batch)
+    }
+
+    /// Fixes the expiry of `batch`'s TTL puts: the clock is read once per batch,
+    /// before it is encoded.
+    fn fix_expiries(&self, batch: &mut WriteBatch) {
+        if batch.has_ttl() {
+            batch.fix_expiries(crate::clock::now_ms(&*self.engine.env.opts.clock));
+        }
+    }
+
     /// Deletes `key` (writes a tombstone). Deleting an absent key is not an error.
     ///
     /// ```
@@ -121,7 +174,8 @@ impl Db {
     ///
     /// # Errors
     /// As [`Db::put`]; an invalid operation refuses the whole batch.
-    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+    pub fn write(&self, mut batch: WriteBatch) -> Result<()> {
+        self.fix_expiries(&mut batch);
         self.engine.write(batch)
     }
 
@@ -150,7 +204,8 @@ impl Db {
     /// As [`Db::write`]; a failed fsync is [`Error::Io`](crate::Error::Io) and poisons the
     /// database
     /// (a failed fsync is never retried).
-    pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+    pub fn write_opt(&self, mut batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.fix_expiries(&mut batch);
         self.engine.write_opt(batch, options)
     }
 

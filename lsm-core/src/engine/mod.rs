@@ -160,6 +160,12 @@ impl Engine {
             write_stalls: read(&m.write_stalls),
             write_stall_micros: read(&m.write_stall_micros),
             last_sequence: seq,
+            expired_versions: read(&m.expired_versions),
+            filter_removed: read(&m.filter_removed),
+            filter_changed: read(&m.filter_changed),
+            dropped_by_range: read(&m.dropped_by_range),
+            range_tombstones_written: read(&m.range_tombstones_written),
+            range_tombstones_dropped: read(&m.range_tombstones_dropped),
         }
     }
 }

@@ -9,13 +9,21 @@ use crate::compaction::retention::Retention;
 use crate::error::Result;
 use crate::fs::FsRef;
 use crate::memtable::MemTable;
+use crate::metrics::{bump, Metrics};
 use crate::options::Options;
 use crate::segment::builder::{open_built, SegmentBuilder};
 use crate::segment::file::{SegmentContext, SegmentFile};
 
 /// Writes `mem` as level-0 segments (no tombstone is dropped: older data may lie
-/// below; versions a range tombstone of `mem` covers may be) and opens them. `snapshots` are the live snapshot sequence numbers: per
-/// key only what one of them (or the newest read) can see is kept.
+/// below; versions a range tombstone of `mem` covers may be) and opens them.
+/// `snapshots` are the live snapshot sequence numbers: per key only what one of
+/// them (or the newest read) can see is kept. Expiring puts expired at
+/// `expiry_cutoff_ms` are written as tombstones. What was dropped or expired is
+/// counted in `metrics`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of the engine a flush writes with, each needed once"
+)]
 pub(crate) fn write_memtable(
     fs: &FsRef,
     dir: &Path,
@@ -24,20 +32,30 @@ pub(crate) fn write_memtable(
     ctx: &SegmentContext,
     mem: &MemTable,
     snapshots: Vec<u64>,
+    expiry_cutoff_ms: u64,
+    metrics: &Metrics,
 ) -> Result<Vec<Arc<SegmentFile>>> {
     let tombstones = mem
         .range_tombstones()
         .map(|t| (*t).clone())
         .unwrap_or_default();
-    let mut retention = Retention::new(snapshots).with_range_tombstones(tombstones);
+    let mut retention = Retention::new(snapshots)
+        .with_range_tombstones(tombstones)
+        .with_expiry_cutoff(expiry_cutoff_ms);
     let mut builder = SegmentBuilder::new(fs, dir, opts, 0, next_file);
     // Level 0: deeper levels may hold what a tombstone covers, so every one stays.
-    builder.set_range_tombstones(retention.kept_range_tombstones(|_, _| false));
+    let kept_tombstones = retention.kept_range_tombstones(|_, _| false);
+    let range_tombstones = kept_tombstones.tombstone_count();
+    builder.set_range_tombstones(kept_tombstones);
     for e in mem.iter() {
-        if let Some(seq) = retention.keep(e.key, e.seq, e.kind, |_| false) {
-            builder.add(e.key, seq, e.kind, e.value)?;
+        if let Some(kept) = retention.keep(e.key, e.seq, e.kind, e.value, |_| false) {
+            let value = kept.value.as_deref().unwrap_or(e.value);
+            builder.add(e.key, kept.seq, kept.kind, value)?;
         }
     }
     let metas = builder.finish()?;
-    open_built(fs, dir, ctx, metas)
+    let files = open_built(fs, dir, ctx, metas)?;
+    retention.count(metrics);
+    bump(&metrics.range_tombstones_written, range_tombstones);
+    Ok(files)
 }

@@ -55,6 +55,9 @@ impl FlushJob<'_> {
             (mem, next)
         };
         let start = Instant::now();
+        let (snapshots, expiry_cutoff) = env
+            .snapshots
+            .retention_view(crate::clock::now_ms(&*env.opts.clock));
         let files = write_memtable(
             &env.fs,
             &env.dir,
@@ -62,7 +65,9 @@ impl FlushJob<'_> {
             self.versions.file_numbers(),
             &env.segments,
             &mem,
-            env.snapshots.sequences(),
+            snapshots,
+            expiry_cutoff,
+            &env.metrics,
         )?;
         let bytes: u64 = files.iter().map(|f| f.size()).sum();
         let added: Vec<(u32, Arc<SegmentFile>)> = files.iter().map(|f| (0, f.clone())).collect();

@@ -4,10 +4,13 @@
 //! in the order `SuperVersion::get` and `Version::get` use, for tools (`explain` in
 //! the `lsm` shell) and for understanding a read.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use bytes::Bytes;
 use lsm_format::segment::{self, bloom::key_hash};
 use lsm_format::{EntryKind, Probe};
 
+use crate::clock::{expires_at, value_at};
 use crate::error::{Error, Result};
 use crate::memtable::Found;
 use crate::read_path::SuperVersion;
@@ -21,6 +24,9 @@ pub struct LookupTrace {
     pub key: Bytes,
     /// The sequence number the lookup reads at (the newest visible write).
     pub sequence: u64,
+    /// The time the lookup judges expiry at (the clock when it started, to the
+    /// millisecond).
+    pub read_time: SystemTime,
     /// What the lookup consulted, in order.
     pub steps: Vec<LookupStep>,
     /// The version it stopped at (a put or a tombstone), or `None` when no version
@@ -29,8 +35,8 @@ pub struct LookupTrace {
 }
 
 impl LookupTrace {
-    /// The value a `get` returns: the found put's value, `None` for a tombstone or
-    /// no version.
+    /// The value a `get` returns: the found put's value, `None` for a tombstone, a
+    /// value expired at [`read_time`](Self::read_time), or no version.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -47,6 +53,7 @@ impl LookupTrace {
         self.found
             .as_ref()
             .filter(|f| f.kind == VersionKind::Put)
+            .filter(|f| f.expires_at.is_none_or(|t| t > self.read_time))
             .map(|f| &f.value)
     }
 }
@@ -59,8 +66,33 @@ pub struct FoundVersion {
     pub sequence: u64,
     /// Put or tombstone.
     pub kind: VersionKind,
-    /// The value (empty for a tombstone).
+    /// The value (empty for a tombstone; for a put written with a TTL, the value
+    /// without its expiry).
     pub value: Bytes,
+    /// When a put written with a TTL expires (to the millisecond); `None` for
+    /// other versions.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl FoundVersion {
+    /// A version as stored: user value split from its expiry.
+    pub(crate) fn from_stored(sequence: u64, kind: EntryKind, stored: Bytes) -> FoundVersion {
+        let expires_at = expires_at(kind, &stored);
+        let (kind, value) = match kind {
+            EntryKind::Put => (VersionKind::Put, stored),
+            EntryKind::ExpiringPut => (
+                VersionKind::Put,
+                value_at(kind, stored, 0).unwrap_or_default(),
+            ),
+            EntryKind::Tombstone | EntryKind::RangeDelete => (VersionKind::Tombstone, Bytes::new()),
+        };
+        FoundVersion {
+            sequence,
+            kind,
+            value,
+            expires_at: expires_at.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
 }
 
 /// Whether a version sets or deletes its key.
@@ -138,22 +170,16 @@ pub enum LookupStep {
 }
 
 fn version(f: Found) -> FoundVersion {
-    FoundVersion {
-        sequence: f.seq,
-        kind: match f.kind {
-            EntryKind::Put | EntryKind::ExpiringPut => VersionKind::Put,
-            EntryKind::Tombstone | EntryKind::RangeDelete => VersionKind::Tombstone,
-        },
-        value: f.value,
-    }
+    FoundVersion::from_stored(f.seq, f.kind, f.value)
 }
 
-/// Traces the lookup of `key` at `seq` in `sv`.
-pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64) -> Result<LookupTrace> {
+/// Traces the lookup of `key` at `seq` and time `now_ms` in `sv`.
+pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64, now_ms: u64) -> Result<LookupTrace> {
     let hash = key_hash(key);
     let mut trace = LookupTrace {
         key: Bytes::copy_from_slice(key),
         sequence: seq,
+        read_time: UNIX_EPOCH + Duration::from_millis(now_ms),
         steps: Vec::new(),
         found: None,
     };
@@ -229,17 +255,9 @@ fn segment_step(
     // The block the index named: the only one that can hold the version asked for
     // (`docs/format.md` section 3.3).
     let block = (lookup.block).map(|b| (b.index, b.handle.offset, u64::from(b.handle.len)));
-    let found = lookup.found.map(|f| {
-        version(Found {
-            seq: f.seq,
-            kind: f.kind,
-            value: if f.kind == EntryKind::Put {
-                f.value
-            } else {
-                Bytes::new()
-            },
-        })
-    });
+    let found = lookup
+        .found
+        .map(|f| FoundVersion::from_stored(f.seq, f.kind, f.value));
     trace.steps.push(LookupStep::Segment {
         level,
         file_number: file.number(),

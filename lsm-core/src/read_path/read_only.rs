@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::fs::{FsRef, RealFs};
 use crate::memtable::MemTable;
@@ -71,13 +72,16 @@ pub struct ReadOnlyDb {
     seq: u64,
     snapshots: Arc<SnapshotList>,
     metrics: Arc<Metrics>,
+    /// The clock values written with a TTL expire against.
+    clock: Arc<dyn Clock>,
 }
 
 impl Db {
     /// Opens the database in `path` for reading only. It takes no lock, writes and
     /// deletes nothing (the WALs are replayed into memory, never truncated), so any
     /// number of processes may hold one, with or without a writer. `options`
-    /// supplies the block cache size and the mapped-read budget; the rest is unused.
+    /// supplies the block cache size, the mapped-read budget and the
+    /// [`clock`](Options::clock) expiry is judged against; the rest is unused.
     ///
     /// ```
     /// use lsm_core::{Db, Options};
@@ -142,6 +146,7 @@ impl Db {
             seq: 0,
             snapshots: Arc::new(SnapshotList::default()),
             metrics: Arc::new(Metrics::default()),
+            clock: options.clock.clone(),
         };
         db.refresh()?;
         Ok(db)
@@ -225,7 +230,7 @@ impl ReadOnlyDb {
         if key.len() > lsm_format::MAX_KEY_LEN {
             return Ok(None);
         }
-        self.sv.get(key, self.seq, &self.metrics)
+        self.sv.get(key, self.seq, self.now_ms(), &self.metrics)
     }
 
     /// True when `key` has a live value in the view.
@@ -258,7 +263,7 @@ impl ReadOnlyDb {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn scan<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Scan {
-        Scan::new(self.sv.clone(), self.seq, bounds(&range))
+        Scan::new(self.sv.clone(), self.seq, self.now_ms(), bounds(&range))
     }
 
     /// Every live pair, in key order.
@@ -287,7 +292,12 @@ impl ReadOnlyDb {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Scan {
-        Scan::new(self.sv.clone(), self.seq, prefix_bounds(prefix.as_ref()))
+        Scan::new(
+            self.sv.clone(),
+            self.seq,
+            self.now_ms(),
+            prefix_bounds(prefix.as_ref()),
+        )
     }
 
     /// A [`Snapshot`] of the current view: it keeps reading this view after a
@@ -310,6 +320,7 @@ impl ReadOnlyDb {
         Snapshot::new(
             self.sv.clone(),
             self.seq,
+            self.now_ms(),
             self.snapshots.clone(),
             self.metrics.clone(),
         )
@@ -329,7 +340,7 @@ impl ReadOnlyDb {
     /// # Errors
     /// As [`ReadOnlyDb::get`].
     pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
-        crate::explain::trace(&self.sv, key.as_ref(), self.seq)
+        crate::explain::trace(&self.sv, key.as_ref(), self.seq, self.now_ms())
     }
 
     /// Every stored version of every key in the view, in key order and newest first
@@ -352,6 +363,11 @@ impl ReadOnlyDb {
     /// ```
     pub fn versions(&self) -> crate::Versions {
         crate::Versions::new(&self.sv)
+    }
+
+    /// The clock, in Unix ms: the time a read starting now judges expiry at.
+    fn now_ms(&self) -> u64 {
+        crate::clock::now_ms(&*self.clock)
     }
 
     /// The sequence number of the newest write in the view.

@@ -13,8 +13,9 @@ use crate::read_path::{ReadView, SuperVersion};
 /// it backwards, and both ends may be used on one scan (they meet in the middle).
 ///
 /// A scan reads a fixed view: the memtables and segment files current when it was
-/// created, at the sequence number of its database or [`crate::Snapshot`]. Writes
-/// made afterwards are invisible to it; flushes and compactions do not disturb it
+/// created, at the sequence number of its database or [`crate::Snapshot`], and
+/// judges values written with a TTL at one time: when it was created (or when its
+/// snapshot was taken). Writes made afterwards are invisible to it; flushes and compactions do not disturb it
 /// (it holds the files it reads, which are deleted only after it is dropped). It
 /// borrows nothing from the [`crate::Db`] and is `Send`.
 ///
@@ -69,10 +70,11 @@ impl Scan {
     pub(crate) fn new(
         sv: Arc<SuperVersion>,
         seq: u64,
+        now_ms: u64,
         bounds: (Bound<Bytes>, Bound<Bytes>),
     ) -> Self {
         Scan {
-            inner: VisibleIter::new(ReadView(sv), seq, bounds.0, bounds.1),
+            inner: VisibleIter::new(ReadView(sv), seq, now_ms, bounds.0, bounds.1),
         }
     }
 }

@@ -14,7 +14,10 @@ use crate::read_path::SuperVersion;
 use crate::scan::{bounds, prefix_bounds, Scan};
 
 /// A read view fixed at a sequence number: later writes are invisible to it, and
-/// compaction keeps every version it can see until it is dropped.
+/// compaction keeps every version it can see until it is dropped. It also fixes the
+/// time at which values written with a TTL are judged: the database's clock when
+/// the snapshot was taken, so a value that expires later keeps reading the same
+/// (repeatable reads) until the snapshot is dropped.
 ///
 /// It holds the memtables and segment files that were current when it was taken
 /// (so it stays valid through flushes and compactions, and even after the
@@ -23,6 +26,8 @@ use crate::scan::{bounds, prefix_bounds, Scan};
 pub struct Snapshot {
     sv: Arc<SuperVersion>,
     seq: u64,
+    /// The clock when it was taken (Unix ms): expiry is judged at this time.
+    time_ms: u64,
     list: Arc<SnapshotList>,
     metrics: Arc<Metrics>,
 }
@@ -31,13 +36,15 @@ impl Snapshot {
     pub(crate) fn new(
         sv: Arc<SuperVersion>,
         seq: u64,
+        time_ms: u64,
         list: Arc<SnapshotList>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        list.register(seq);
+        list.register(seq, time_ms);
         Snapshot {
             sv,
             seq,
+            time_ms,
             list,
             metrics,
         }
@@ -65,7 +72,7 @@ impl Snapshot {
         if key.len() > lsm_format::MAX_KEY_LEN {
             return Ok(None);
         }
-        self.sv.get(key, self.seq, &self.metrics)
+        self.sv.get(key, self.seq, self.time_ms, &self.metrics)
     }
 
     /// True when `key` had a live value as of the snapshot.
@@ -102,7 +109,7 @@ impl Snapshot {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn scan<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Scan {
-        Scan::new(self.sv.clone(), self.seq, bounds(&range))
+        Scan::new(self.sv.clone(), self.seq, self.time_ms, bounds(&range))
     }
 
     /// Every live key as of the snapshot, in key order (`.rev()` for descending).
@@ -136,7 +143,12 @@ impl Snapshot {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Scan {
-        Scan::new(self.sv.clone(), self.seq, prefix_bounds(prefix.as_ref()))
+        Scan::new(
+            self.sv.clone(),
+            self.seq,
+            self.time_ms,
+            prefix_bounds(prefix.as_ref()),
+        )
     }
 
     /// The live pair with the smallest key as of the snapshot, or `None` when
@@ -190,11 +202,31 @@ impl Snapshot {
     pub fn sequence(&self) -> u64 {
         self.seq
     }
+
+    /// The time the snapshot judges expiry at: the database's
+    /// [`clock`](crate::Options::clock) when it was taken, to the millisecond.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use lsm_core::{Db, ManualClock, Options};
+    /// let start = UNIX_EPOCH + Duration::from_secs(100);
+    /// let clock = Arc::new(ManualClock::new(start));
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default().with_clock(clock.clone()))?;
+    /// let snapshot = db.snapshot();
+    /// clock.advance(Duration::from_secs(5));
+    /// assert_eq!(snapshot.time(), start);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.time_ms)
+    }
 }
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        self.list.release(self.seq);
+        self.list.release(self.seq, self.time_ms);
     }
 }
 

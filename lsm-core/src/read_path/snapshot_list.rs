@@ -1,4 +1,6 @@
-//! The sequence numbers of live snapshots, which compaction must keep readable.
+//! The live snapshots, which compaction must keep readable: their sequence numbers
+//! (which versions they read) and the times they were taken (at which they judge
+//! expiry).
 
 use std::collections::BTreeMap;
 
@@ -6,28 +8,54 @@ use parking_lot::Mutex;
 
 #[derive(Debug, Default)]
 pub(crate) struct SnapshotList {
+    live: Mutex<Live>,
+}
+
+#[derive(Debug, Default)]
+struct Live {
     /// Sequence number -> number of live snapshots at it.
-    live: Mutex<BTreeMap<u64, usize>>,
+    seqs: BTreeMap<u64, usize>,
+    /// Time taken (Unix ms) -> number of live snapshots taken then.
+    times: BTreeMap<u64, usize>,
+}
+
+fn add(map: &mut BTreeMap<u64, usize>, k: u64) {
+    *map.entry(k).or_insert(0) += 1;
+}
+
+fn remove(map: &mut BTreeMap<u64, usize>, k: u64) {
+    if let Some(n) = map.get_mut(&k) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(&k);
+        }
+    }
 }
 
 impl SnapshotList {
-    pub fn register(&self, seq: u64) {
-        *self.live.lock().entry(seq).or_insert(0) += 1;
-    }
-
-    pub fn release(&self, seq: u64) {
+    /// Records a snapshot at `seq` taken at `time_ms` (Unix ms).
+    pub fn register(&self, seq: u64, time_ms: u64) {
         let mut live = self.live.lock();
-        if let Some(n) = live.get_mut(&seq) {
-            *n -= 1;
-            if *n == 0 {
-                live.remove(&seq);
-            }
-        }
+        add(&mut live.seqs, seq);
+        add(&mut live.times, time_ms);
     }
 
-    /// The distinct live snapshot sequence numbers, ascending.
-    pub fn sequences(&self) -> Vec<u64> {
-        self.live.lock().keys().copied().collect()
+    /// Forgets one snapshot [`register`](Self::register)ed with these arguments.
+    pub fn release(&self, seq: u64, time_ms: u64) {
+        let mut live = self.live.lock();
+        remove(&mut live.seqs, seq);
+        remove(&mut live.times, time_ms);
+    }
+
+    /// What a flush or compaction must keep readable, read together: the distinct
+    /// live snapshot sequence numbers, ascending, and the time up to which expired
+    /// values may become tombstones: `now_ms`, or earlier when a live snapshot was
+    /// taken earlier (it judges expiry at its own time; the earliest counts should
+    /// the clock have moved backwards).
+    pub fn retention_view(&self, now_ms: u64) -> (Vec<u64>, u64) {
+        let live = self.live.lock();
+        let cutoff = live.times.keys().next().map_or(now_ms, |&t| t.min(now_ms));
+        (live.seqs.keys().copied().collect(), cutoff)
     }
 }
 
@@ -38,14 +66,28 @@ mod tests {
     #[test]
     fn counts_duplicates() {
         let l = SnapshotList::default();
-        l.register(5);
-        l.register(3);
-        l.register(5);
-        assert_eq!(l.sequences(), vec![3, 5]);
-        l.release(5);
-        assert_eq!(l.sequences(), vec![3, 5]);
-        l.release(5);
-        l.release(9);
-        assert_eq!(l.sequences(), vec![3]);
+        l.register(5, 100);
+        l.register(3, 90);
+        l.register(5, 100);
+        assert_eq!(l.retention_view(1000), (vec![3, 5], 90));
+        l.release(5, 100);
+        assert_eq!(l.retention_view(1000), (vec![3, 5], 90));
+        l.release(5, 100);
+        l.release(9, 1);
+        assert_eq!(l.retention_view(1000), (vec![3], 90));
+    }
+
+    #[test]
+    fn the_expiry_cutoff_is_the_oldest_snapshot_time_or_now() {
+        let l = SnapshotList::default();
+        assert_eq!(l.retention_view(50).1, 50);
+        l.register(7, 40);
+        l.register(3, 60); // a clock moved backwards: the earliest time counts
+        assert_eq!(l.retention_view(50).1, 40);
+        assert_eq!(l.retention_view(30).1, 30);
+        l.release(7, 40);
+        assert_eq!(l.retention_view(100).1, 60);
+        l.release(3, 60);
+        assert_eq!(l.retention_view(100), (vec![], 100));
     }
 }

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use lsm_format::range_del::Fragments;
 use lsm_format::segment::bloom::key_hash;
-use lsm_format::EntryKind;
+
+use crate::clock::value_at;
 
 use crate::error::Result;
 use crate::memtable::{Found, MemTable};
@@ -46,20 +47,28 @@ fn overlaps(smallest: &[u8], largest: &[u8], lower: Bound<&[u8]>, upper: Bound<&
 }
 
 impl SuperVersion {
-    /// The newest version of `key` visible at `seq`: memtables newest first, then
-    /// the segments.
+    /// The value of `key` a reader at `seq` sees at time `now_ms`: the newest
+    /// version visible at `seq` (memtables newest first, then the segments), as
+    /// [`value_at`] reads it.
     ///
     /// # Errors
     /// `Corruption` or `Io` from a segment.
-    pub fn get(&self, key: &[u8], seq: u64, metrics: &Metrics) -> Result<Option<Bytes>> {
+    pub fn get(
+        &self,
+        key: &[u8],
+        seq: u64,
+        now_ms: u64,
+        metrics: &Metrics,
+    ) -> Result<Option<Bytes>> {
         // One hash serves the filter of every memtable and segment probed.
         let hash = key_hash(key);
         let found = self.find(key, hash, seq, metrics)?;
-        Ok(found.and_then(|f| (f.kind == EntryKind::Put).then_some(f.value)))
+        Ok(found.and_then(|f| value_at(f.kind, f.value, now_ms)))
     }
 
-    /// The newest version of `key` visible at `seq`, tombstones included; `None`
-    /// when there is none or a range tombstone hides it.
+    /// The newest version of `key` visible at `seq`, tombstones and expired values
+    /// included (an expired value hides older versions as a tombstone does);
+    /// `None` when there is none or a range tombstone hides it.
     ///
     /// # Errors
     /// `Corruption` or `Io` from a segment.

@@ -8,7 +8,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use crate::error::Result;
-use crate::explain::{FoundVersion, VersionKind};
+use crate::explain::FoundVersion;
 use crate::read_path::iter::{Cursor, MergeCursor};
 use crate::read_path::SuperVersion;
 
@@ -54,23 +54,14 @@ impl Iterator for Versions {
         if !self.cursor.valid() {
             return None;
         }
-        let kind = match self.cursor.kind() {
-            lsm_format::EntryKind::Put | lsm_format::EntryKind::ExpiringPut => VersionKind::Put,
-            lsm_format::EntryKind::Tombstone | lsm_format::EntryKind::RangeDelete => {
-                VersionKind::Tombstone
-            }
+        let kind = self.cursor.kind();
+        let value = match kind {
+            lsm_format::EntryKind::Put | lsm_format::EntryKind::ExpiringPut => self.cursor.value(),
+            lsm_format::EntryKind::Tombstone | lsm_format::EntryKind::RangeDelete => Bytes::new(),
         };
         Some(Ok((
             self.cursor.key_bytes(),
-            FoundVersion {
-                sequence: self.cursor.seq(),
-                kind,
-                value: if kind == VersionKind::Put {
-                    self.cursor.value()
-                } else {
-                    Bytes::new()
-                },
-            },
+            FoundVersion::from_stored(self.cursor.seq(), kind, value),
         )))
     }
 }

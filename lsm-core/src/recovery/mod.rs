@@ -350,6 +350,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
 
     let next_file = AtomicU64::new(state.next_file_number.max(listing.max_number + 1).max(1));
     let mut edit = VersionEdit::default();
+    let metrics = Metrics::default();
     if !recovered.is_empty() {
         let files = write_memtable(
             &fs,
@@ -359,6 +360,8 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
             &segments,
             &recovered,
             Vec::new(),
+            crate::clock::now_ms(&*opts.clock),
+            &metrics,
         )?;
         let added: Vec<_> = files.into_iter().map(|f| (0u32, f)).collect();
         edit.added_segments = added.iter().map(|(l, f)| (*l, f.meta.clone())).collect();
@@ -379,7 +382,6 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
     let versions = VersionSet::create(&fs, dir, state, version)?;
     let wal = WalWriter::create(&fs, dir, wal_number)?;
     fs.sync_dir(dir).map_err(io_err(dir))?;
-    let metrics = Metrics::default();
     // The new WAL's header record is the first byte this instance wrote to a WAL.
     metrics
         .wal_bytes_written

@@ -181,10 +181,9 @@ fn probe(file: &SegmentFile, probe: &Probe<'_>, metrics: &Metrics) -> Result<Opt
         (Some(found), _) => Ok(Some(Found {
             seq: found.seq,
             kind: found.kind,
-            value: if found.kind == EntryKind::Put {
-                found.value
-            } else {
-                Bytes::new()
+            value: match found.kind {
+                EntryKind::Put | EntryKind::ExpiringPut => found.value,
+                EntryKind::Tombstone | EntryKind::RangeDelete => Bytes::new(),
             },
         })),
         (None, FilterAnswer::Absent) => {

@@ -1,6 +1,7 @@
 //! What a user sees of the merged entries: for each key, the newest version whose
-//! sequence number is at most the read sequence, tombstones hidden, within bounds,
-//! from either end.
+//! sequence number is at most the read sequence, tombstones and values expired at
+//! the read time hidden (`crate::clock::value_at` is the rule), within bounds, from
+//! either end.
 //!
 //! The two ends use separate merge cursors (built on first use), so neither ever
 //! changes direction. Each end remembers the last key it consumed; an end stops when
@@ -23,6 +24,7 @@ use lsm_format::{EntryKind, MAX_SEQUENCE};
 
 use super::copy_arena::CopyArena;
 use super::Cursor;
+use crate::clock::value_at;
 use crate::error::Result;
 
 /// Builds a cursor over all the sources of a read view.
@@ -55,6 +57,8 @@ fn hiding<'a>(
 pub(crate) struct VisibleIter<S: CursorSource> {
     source: S,
     read_seq: u64,
+    /// The time (Unix ms) expiry is judged at.
+    now_ms: u64,
     lower: Bound<Bytes>,
     upper: Bound<Bytes>,
     front: Option<Box<dyn Cursor>>,
@@ -95,10 +99,17 @@ fn as_slice(b: &Bound<Bytes>) -> Bound<&[u8]> {
 }
 
 impl<S: CursorSource> VisibleIter<S> {
-    pub fn new(source: S, read_seq: u64, lower: Bound<Bytes>, upper: Bound<Bytes>) -> Self {
+    pub fn new(
+        source: S,
+        read_seq: u64,
+        now_ms: u64,
+        lower: Bound<Bytes>,
+        upper: Bound<Bytes>,
+    ) -> Self {
         VisibleIter {
             source,
             read_seq,
+            now_ms,
             lower,
             upper,
             front: None,
@@ -162,7 +173,7 @@ impl<S: CursorSource> VisibleIter<S> {
 
     fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         self.ensure_front()?;
-        let read_seq = self.read_seq;
+        let (read_seq, now_ms) = (self.read_seq, self.now_ms);
         let (upper, back_key) = (&self.upper, &self.back_key);
         let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.front.as_mut() else {
@@ -185,10 +196,15 @@ impl<S: CursorSource> VisibleIter<S> {
             current.clear();
             current.extend_from_slice(key);
             let hidden = hiding(tombstones, key, c.seq(), read_seq);
-            let found = (c.kind() == EntryKind::Put && hidden.is_none()).then(|| {
-                let key = c.shared_key().unwrap_or_else(|| self.keys.copy(c.key()));
-                (key, c.value())
-            });
+            let kind = c.kind();
+            let live = hidden.is_none() && matches!(kind, EntryKind::Put | EntryKind::ExpiringPut);
+            let found = live
+                .then(|| value_at(kind, c.value(), now_ms))
+                .flatten()
+                .map(|value| {
+                    let key = c.shared_key().unwrap_or_else(|| self.keys.copy(c.key()));
+                    (key, value)
+                });
             if let Some((t, piece)) = hidden {
                 c.skip_older(&piece.end, t)?;
                 if !c.valid() || c.key() != current.as_slice() {
@@ -209,7 +225,7 @@ impl<S: CursorSource> VisibleIter<S> {
 
     fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         self.ensure_back()?;
-        let read_seq = self.read_seq;
+        let (read_seq, now_ms) = (self.read_seq, self.now_ms);
         let (lower, front_key) = (&self.lower, &self.front_key);
         let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.back.as_mut() else {
@@ -242,7 +258,7 @@ impl<S: CursorSource> VisibleIter<S> {
                 c.skip_older_back(&piece.start, t)?;
                 continue;
             }
-            if kind == EntryKind::Put {
+            if let Some(value) = value_at(kind, value, now_ms) {
                 let key = shared.unwrap_or_else(|| self.keys.copy(current));
                 return Ok(Some((key, value)));
             }
@@ -329,12 +345,12 @@ mod tests {
     }
 
     fn fwd(seq: u64, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Vec<String> {
-        let mut it = VisibleIter::new(Fixed(entries()), seq, lo, hi);
+        let mut it = VisibleIter::new(Fixed(entries()), seq, 0, lo, hi);
         keys(std::iter::from_fn(move || Some(it.next())))
     }
 
     fn back(seq: u64, lo: Bound<Bytes>, hi: Bound<Bytes>) -> Vec<String> {
-        let mut it = VisibleIter::new(Fixed(entries()), seq, lo, hi);
+        let mut it = VisibleIter::new(Fixed(entries()), seq, 0, lo, hi);
         let mut v = keys(std::iter::from_fn(move || Some(it.next_back())));
         v.reverse();
         v
@@ -387,8 +403,13 @@ mod tests {
     fn both_ends_meet_in_the_middle() {
         let all: Vec<E> = (0..10).map(|i| put(&format!("k{i}"), i + 1, "v")).collect();
         for pattern in 0u32..64 {
-            let mut it =
-                VisibleIter::new(Fixed(all.clone()), 100, Bound::Unbounded, Bound::Unbounded);
+            let mut it = VisibleIter::new(
+                Fixed(all.clone()),
+                100,
+                0,
+                Bound::Unbounded,
+                Bound::Unbounded,
+            );
             let mut seen = Vec::new();
             for step in 0.. {
                 let item = if pattern >> (step % 6) & 1 == 1 {
@@ -418,9 +439,9 @@ mod tests {
             put("c", 0, "c0"),
         ];
         let run = |lo: Bound<Bytes>, hi: Bound<Bytes>| {
-            let mut it = VisibleIter::new(Fixed(bottom.clone()), 3, lo.clone(), hi.clone());
+            let mut it = VisibleIter::new(Fixed(bottom.clone()), 3, 0, lo.clone(), hi.clone());
             let f = keys(std::iter::from_fn(|| Some(it.next())));
-            let mut it = VisibleIter::new(Fixed(bottom.clone()), 3, lo, hi);
+            let mut it = VisibleIter::new(Fixed(bottom.clone()), 3, 0, lo, hi);
             let mut b = keys(std::iter::from_fn(|| Some(it.next_back())));
             b.reverse();
             assert_eq!(f, b);
@@ -431,5 +452,32 @@ mod tests {
         assert_eq!(run(Unbounded, Included(b("b"))), ["a=a0", "b=b0"]);
         assert_eq!(run(Unbounded, Excluded(b("b"))), ["a=a0"]);
         assert_eq!(run(Excluded(b("a")), Excluded(b("c"))), ["b=b0"]);
+    }
+
+    #[test]
+    fn an_expired_value_hides_older_versions_at_and_after_its_time() {
+        use Bound::Unbounded;
+        let expiring = |k: &str, seq: u64, at: u64, v: &str| -> E {
+            let stored = lsm_format::entry::encode_expiring(at, v.as_bytes());
+            (b(k), seq, EntryKind::ExpiringPut, Bytes::from(stored))
+        };
+        let e = vec![
+            put("a", 1, "a1"),
+            expiring("k", 5, 100, "new"),
+            put("k", 2, "old"),
+            expiring("z", 3, 200, "z3"),
+        ];
+        let run = |now: u64| {
+            let mut it = VisibleIter::new(Fixed(e.clone()), 10, now, Unbounded, Unbounded);
+            let f = keys(std::iter::from_fn(|| Some(it.next())));
+            let mut it = VisibleIter::new(Fixed(e.clone()), 10, now, Unbounded, Unbounded);
+            let mut r = keys(std::iter::from_fn(|| Some(it.next_back())));
+            r.reverse();
+            assert_eq!(f, r, "at {now}");
+            f
+        };
+        assert_eq!(run(99), ["a=a1", "k=new", "z=z3"]);
+        assert_eq!(run(100), ["a=a1", "z=z3"]);
+        assert_eq!(run(200), ["a=a1"]);
     }
 }
