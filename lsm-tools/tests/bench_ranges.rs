@@ -1,6 +1,6 @@
-//! `lsm-bench`'s range-delete workloads on a tiny configuration: `deleteprefix`
-//! reports its figures and checks its scans, `queue` keeps its disk size bounded;
-//! neither is in the default list.
+//! `lsm-bench`'s range-delete and TTL workloads on a tiny configuration:
+//! `deleteprefix` reports its figures and checks its scans, `queue` keeps its disk
+//! size bounded, `ttl` reclaims what expired; none is in the default list.
 
 use lsm_tools::bench::{run_bench, BenchConfig, Workload, DEFAULT_WORKLOADS};
 
@@ -29,6 +29,23 @@ fn figure(r: &lsm_tools::bench::WorkloadResult, name: &str) -> f64 {
 fn range_workloads_are_not_in_the_default_list() {
     assert!(!DEFAULT_WORKLOADS.contains(&Workload::Deleteprefix));
     assert!(!DEFAULT_WORKLOADS.contains(&Workload::Queue));
+    assert!(!DEFAULT_WORKLOADS.contains(&Workload::Ttl));
+}
+
+#[test]
+fn ttl_reclaims_the_expired_values() {
+    let report = run_bench(&tiny(vec![Workload::Ttl])).unwrap();
+    let r = &report.results[0];
+    assert_eq!(r.ops, 4000);
+    assert_eq!(r.logical_bytes, Some(0));
+    let before = figure(r, "disk bytes before expiry");
+    let after = figure(r, "disk bytes after compact");
+    assert!(
+        after < before / 4.0,
+        "compaction reclaims: {before} -> {after}"
+    );
+    assert_eq!(figure(r, "bytes reclaimed"), before - after);
+    assert!(figure(r, "expired versions dropped by compaction") > 0.0);
 }
 
 #[test]

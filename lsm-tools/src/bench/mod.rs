@@ -13,9 +13,11 @@ pub mod live;
 mod ops;
 pub mod ranges;
 pub mod report;
+mod ttl;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use lsm_core::{Db, Options};
@@ -29,8 +31,8 @@ use crate::dump::out_err;
 use crate::error::{Error, Result};
 use crate::files::FileName;
 
-/// The default workloads: every one but the range-delete workloads (`deleteprefix`,
-/// `queue`), which are asked for by name. With the default sizes (one million keys
+/// The default workloads: every one but `deleteprefix`, `queue` and `ttl`, which
+/// are asked for by name. With the default sizes (one million keys
 /// filled, a tenth of that for reads, overwrites and deletes, a thousand synced
 /// writes) the run takes well under a minute on two cores in a release build.
 pub const DEFAULT_WORKLOADS: [Workload; 11] = [
@@ -308,6 +310,13 @@ pub fn run_bench_with(
         let mut options = cfg.options.clone();
         // An existing database is opened, never created or replaced.
         options.create_if_missing = existing.is_none();
+        // `ttl` moves its database's clock past the expiry of what it wrote.
+        let clock = (w == Workload::Ttl)
+            .then(|| Arc::new(lsm_core::ManualClock::new(std::time::SystemTime::now())));
+        if let Some(c) = &clock {
+            // A fresh workload: the database is opened anew below, with this clock.
+            options = options.with_clock(c.clone());
+        }
         if w.fresh() {
             if let Some(old) = db.take() {
                 old.close()?;
@@ -334,7 +343,9 @@ pub fn run_bench_with(
             previous = Some(dir.clone());
         }
         let total = match w {
-            Workload::Fillseq | Workload::Fillrandom | Workload::Deleteprefix => cfg.num,
+            Workload::Fillseq | Workload::Fillrandom | Workload::Deleteprefix | Workload::Ttl => {
+                cfg.num
+            }
             Workload::Queue => (cfg.num / 10).max(1) * 10,
             Workload::Overwrite | Workload::Deleterandom => cfg.writes,
             Workload::Fillsync => cfg.sync_num,
@@ -342,7 +353,7 @@ pub fn run_bench_with(
         };
         let pb = bar(cfg, w, total);
         let before = handle.stats();
-        let measured = workload::run(w, &handle, &dir, cfg, &live, &pb, i as u64)?;
+        let measured = workload::run(w, &handle, &dir, clock.as_ref(), cfg, &live, &pb, i as u64)?;
         pb.finish_and_clear();
         let after = handle.stats();
         let live_keys = measured

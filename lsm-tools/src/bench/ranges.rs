@@ -28,7 +28,7 @@ pub struct Detail {
     pub unit: &'static str,
 }
 
-fn detail(m: &mut Measured, name: &str, value: f64, unit: &'static str) {
+pub(super) fn detail(m: &mut Measured, name: &str, value: f64, unit: &'static str) {
     m.details.push(Detail {
         name: name.to_string(),
         value,
@@ -64,7 +64,7 @@ fn first_result(db: &Db, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<(f64, Opt
 /// Bytes of the live segments (`Db::stats`) plus the WALs in `dir`. A WAL counts
 /// with the bytes written into it ([`written_len`]), not its file size: the engine
 /// preallocates WAL files with zeros.
-fn live_bytes(db: &Db, dir: &Path) -> u64 {
+pub(super) fn live_bytes(db: &Db, dir: &Path) -> u64 {
     let wals: u64 = crate::state::list_dir(dir).map_or(0, |files| {
         files
             .iter()

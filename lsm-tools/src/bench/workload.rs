@@ -12,6 +12,7 @@ use super::ops::{
     parallel_reads, parallel_writes, read_while_writing, scan, write, Lookup, Pattern,
 };
 use super::ranges::{self, Detail};
+use super::ttl;
 use super::BenchConfig;
 use crate::error::Result;
 
@@ -53,6 +54,10 @@ pub enum Workload {
     /// live data); the bytes of live segments plus WAL, sampled 100 times, against
     /// the live data (max and final). Not in the default list.
     Queue,
+    /// Into a fresh database on a manual clock: `num` puts with a 10 s TTL, flushed;
+    /// the clock moved past their expiry; `reads` gets and a full scan (all empty);
+    /// a full compaction: the bytes it reclaimed. Not in the default list.
+    Ttl,
 }
 
 impl Workload {
@@ -72,6 +77,7 @@ impl Workload {
             Workload::Fillsync => "fillsync",
             Workload::Deleteprefix => "deleteprefix",
             Workload::Queue => "queue",
+            Workload::Ttl => "ttl",
         }
     }
 
@@ -84,6 +90,7 @@ impl Workload {
                 | Workload::Fillsync
                 | Workload::Deleteprefix
                 | Workload::Queue
+                | Workload::Ttl
         )
     }
 
@@ -99,6 +106,7 @@ impl Workload {
                 | Workload::Fillsync
                 | Workload::Deleteprefix
                 | Workload::Queue
+                | Workload::Ttl
         )
     }
 }
@@ -138,6 +146,7 @@ pub fn run(
     w: Workload,
     db: &Db,
     dir: &Path,
+    clock: Option<&std::sync::Arc<lsm_core::ManualClock>>,
     cfg: &BenchConfig,
     live: &LiveSet,
     bar: &ProgressBar,
@@ -165,6 +174,13 @@ pub fn run(
         Workload::Queue => {
             let mut m = ranges::queue(db, dir, cfg, bar, seed)?;
             m.live_keys = Some((cfg.num / 10).max(1));
+            m
+        }
+        Workload::Ttl => {
+            let clock = clock
+                .ok_or_else(|| crate::error::Error::Usage("ttl runs on a manual clock".into()))?;
+            let mut m = ttl::ttl(db, dir, clock, cfg, bar, seed)?;
+            m.live_keys = Some(0);
             m
         }
     };

@@ -12,12 +12,16 @@ pub enum ShellCommand {
         /// The key.
         key: String,
     },
-    /// Set KEY to VALUE.
+    /// Set KEY to VALUE; with --ttl, the value expires after that long.
     Put {
         /// The key.
         key: String,
         /// The value.
         value: String,
+        /// Time to live: a whole number and ms, s, m, h or d (500ms, 10s, 5m, 2h,
+        /// 1d); after it, reads no longer return the value.
+        #[arg(long, value_parser = crate::units::parse_duration)]
+        ttl: Option<std::time::Duration>,
     },
     /// Delete KEY.
     Delete {

@@ -11,11 +11,12 @@
 //! live WALs' range deletes).
 
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use lsm_core::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKind};
 use lsm_format::range_del::RangeTombstone;
 
-use crate::display::{plural, show, Style};
+use crate::display::{plural, show, utc_time, Style};
 use crate::dump::show_end;
 use crate::files::{segment_name, wal_name};
 use crate::state::DbState;
@@ -77,11 +78,20 @@ pub fn hidden_by(dir: &Path, key: &[u8], found_seq: u64, read_seq: u64) -> Hidde
     }
 }
 
-fn kind(v: &FoundVersion) -> &'static str {
-    match v.kind {
-        VersionKind::Put => "put",
-        _ => "delete",
+fn kind(v: &FoundVersion) -> String {
+    match (v.kind, v.expires_at) {
+        (VersionKind::Put, Some(at)) => format!("put expiring {}", time(at)),
+        (VersionKind::Put, None) => "put".to_string(),
+        _ => "delete".to_string(),
     }
+}
+
+/// A time as UTC and Unix milliseconds.
+fn time(t: SystemTime) -> String {
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    format!("{} ({ms} ms)", utc_time(ms))
 }
 
 /// The lines that describe `trace`; `hidden` when `get` does not return the put the
@@ -229,6 +239,13 @@ pub fn explain(trace: &LookupTrace, hidden: Option<&Hidden>, style: Style) -> Ve
             "answer: not found (the put at seq {} in {place} is hidden: a get does not \
              return it)",
             v.sequence
+        ),
+        (Some(v), None) if v.kind == VersionKind::Put && trace.value().is_none() => format!(
+            "answer: not found (the put at seq {} in {place} expired at {}; the lookup \
+             reads at {})",
+            v.sequence,
+            v.expires_at.map_or_else(|| "?".to_string(), time),
+            time(trace.read_time)
         ),
         (Some(v), None) if v.kind == VersionKind::Put => format!(
             "answer: {} (put, seq {}) from {place}",

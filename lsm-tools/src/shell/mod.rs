@@ -189,8 +189,12 @@ impl Session {
                     None => return Err(Error::KeyNotFound(show(&key, style.whole()))),
                 }
             }
-            ShellCommand::Put { key, value } => {
-                self.writer("put")?.put(arg(key)?, arg(value)?)?;
+            ShellCommand::Put { key, value, ttl } => {
+                let db = self.writer("put")?;
+                match ttl {
+                    Some(ttl) => db.put_with_ttl(arg(key)?, arg(value)?, *ttl)?,
+                    None => db.put(arg(key)?, arg(value)?)?,
+                }
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Delete { key } => {
