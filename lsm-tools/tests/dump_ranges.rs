@@ -83,3 +83,48 @@ fn directory_summary_counts_range_tombstones() {
     let entries = dump(dir, &[d, "--entries"]);
     insta::assert_snapshot!("ranges_dir_entries", entries);
 }
+
+#[test]
+fn files_the_engine_writes_show_their_range_deletes_and_expiry() {
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let clock = Arc::new(lsm_core::ManualClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ));
+    let db = lsm_core::Db::open(dir, lsm_core::Options::default().with_clock(clock)).unwrap();
+    db.put("log/1", "a").unwrap();
+    db.put("log/2", "b").unwrap();
+    db.delete_range("log/1", "log/2").unwrap();
+    db.put_with_ttl("token", "t", Duration::from_secs(60))
+        .unwrap();
+    db.flush().unwrap();
+    db.delete_prefix("").unwrap();
+    db.put_with_ttl("fresh", "f", Duration::from_millis(1500))
+        .unwrap();
+    let files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+        .collect();
+    let seg = files.iter().find(|f| f.ends_with(".seg")).unwrap();
+    let text = dump(dir, &[seg]);
+    assert!(text.contains("range tombstones (1 shown of 1"), "{text}");
+    assert!(text.contains("log/1  log/2    3"), "{text}");
+    assert!(
+        text.contains("t (expires 2023-11-14T22:14:20.000Z = 1700000060000 ms)"),
+        "{text}"
+    );
+    // The newest WAL holds the prefix delete of everything (to END) and a TTL put.
+    let mut wals: Vec<&String> = files.iter().filter(|f| f.ends_with(".wal")).collect();
+    wals.sort();
+    let text = dump(dir, &[wals.last().unwrap()]);
+    assert!(
+        text.contains("delete-range  up to END (excluded)"),
+        "{text}"
+    );
+    assert!(text.contains("1700000001500 ms"), "{text}");
+    let summary = dump(dir, &[dir.to_str().unwrap()]);
+    assert!(summary.contains("range dels"), "{summary}");
+    drop(db);
+}
