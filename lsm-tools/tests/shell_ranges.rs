@@ -94,3 +94,17 @@ fn range_commands_are_refused_read_only() {
     insta::assert_snapshot!("range_read_only", out);
     assert_eq!(stdout(&run(LSM, &[d, "get", "k"])), "v\n");
 }
+
+#[test]
+fn session_stats_count_what_range_deletes_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = "put a 1\nput b 2\nput c 3\nflush\ndelete-range a c\ncompact\nstats\n";
+    let (code, out) = session(tmp.path(), &["--create"], script);
+    assert_eq!(code, Some(0), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("range deletes"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("2 versions hidden dropped"), "{line}");
+    assert!(out.contains("expiry and filter"), "{out}");
+}
