@@ -226,6 +226,10 @@ pub fn dry_run(dir: &Path) -> Result<CompactReport> {
         let (key, version) = entry?;
         let newest = last.as_ref() != Some(&key);
         match (newest, version.kind) {
+            // The newest put of a key is kept unless a read does not return it: a
+            // range delete hides it (or it expired). The view's own `get` decides,
+            // since `versions` lists what is stored, range tombstones aside.
+            (true, VersionKind::Put) if view.get(&key)?.is_none() => versions_dropped += 1,
             (true, VersionKind::Put) => {
                 kept += 1;
                 kept_raw += (key.len() + version.value.len()) as u64;

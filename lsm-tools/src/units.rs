@@ -55,6 +55,47 @@ pub fn format_size(n: u64) -> String {
     n.to_string()
 }
 
+/// Parses a duration: a whole number followed by `ms`, `s`, `m`, `h` or `d`
+/// (`500ms`, `10s`, `5m`, `2h`, `1d`); zero is refused (a time to live of nothing).
+///
+/// ```
+/// use std::time::Duration;
+/// use lsm_tools::units::parse_duration;
+/// assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+/// assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+/// assert!(parse_duration("10").is_err()); // a unit is required
+/// ```
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || {
+        format!(
+            "`{text}` is not a duration: a whole number and a unit, ms, s, m, h or d \
+             (500ms, 10s, 5m, 2h, 1d)"
+        )
+    };
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let ms_per = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    let ms = n
+        .checked_mul(ms_per)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))?;
+    if ms == 0 {
+        return Err(format!("`{text}`: a duration must be longer than zero"));
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Count,
@@ -152,6 +193,37 @@ mod tests {
         assert!(parse_count("_1").is_err());
         assert!(parse_count("99999999999999999999999").is_err());
         assert!(parse_count("20000000T").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        for (text, ms) in [
+            ("500ms", 500),
+            ("10s", 10_000),
+            ("5m", 300_000),
+            ("2h", 7_200_000),
+            ("1d", 86_400_000),
+            ("3 s", 3000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "10",
+            "s",
+            "1.5s",
+            "-1s",
+            "10x",
+            "0s",
+            "99999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -269,3 +269,22 @@ fn help_gives_the_engine_defaults() {
         "docs/tools.md must quote lsm-compact --help"
     );
 }
+
+#[test]
+fn dry_run_counts_what_range_deletes_hide_as_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let db = lsm_core::Db::open(dir, lsm_core::Options::default()).unwrap();
+    for i in 0..100u32 {
+        db.put(format!("log/{i:03}"), "entry").unwrap();
+    }
+    db.flush().unwrap();
+    db.delete_range("log/000", "log/090").unwrap();
+    db.close().unwrap();
+    let report = report_json(&[dir.to_str().unwrap(), "--dry-run", "--json"], dir);
+    assert_eq!(report["keys_kept"], 10, "{report}");
+    assert_eq!(report["versions_dropped"], 90, "{report}");
+    // The real compaction agrees.
+    let report = report_json(&[dir.to_str().unwrap(), "--json"], dir);
+    assert_eq!(entries(dir).lines().count(), 10, "{report}");
+}

@@ -6,6 +6,7 @@ use std::path::Path;
 use lsm_core::Stats;
 use serde::Serialize;
 
+use super::ranges::Detail;
 use super::workload::{Measured, Workload};
 use super::BenchConfig;
 use crate::display::human_bytes;
@@ -54,6 +55,9 @@ pub struct WorkloadResult {
     pub disk_bytes: u64,
     /// Key and value bytes of the live keys afterwards, when known.
     pub logical_bytes: Option<u64>,
+    /// Figures beyond the columns (`deleteprefix`, `queue`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Detail>,
 }
 
 fn us(ns: u64) -> f64 {
@@ -99,6 +103,7 @@ impl WorkloadResult {
             write_amplification: (w.writes() && user > 0).then(|| disk as f64 / user as f64),
             disk_bytes,
             logical_bytes: live_keys.map(|n| n * (cfg.key_size + cfg.value_size) as u64),
+            details: m.details,
         }
     }
 }
@@ -281,5 +286,15 @@ pub fn print_row(r: &WorkloadResult, out: &mut dyn Write) -> std::io::Result<()>
             notes,
         ],
         out,
-    )
+    )?;
+    for d in &r.details {
+        let value = match d.unit {
+            "bytes" => format!("{} ({})", d.value as u64, human_bytes(d.value as u64)),
+            "x" => format!("{:.2} x", d.value),
+            "" => format!("{}", d.value as u64),
+            unit => format!("{:.1} {unit}", d.value),
+        };
+        writeln!(out, "    {}: {value}", d.name)?;
+    }
+    out.flush()
 }

@@ -1,5 +1,6 @@
 //! The workloads of the benchmark and how each one is run.
 
+use std::path::Path;
 use std::time::Instant;
 
 use indicatif::ProgressBar;
@@ -10,6 +11,8 @@ use super::live::LiveSet;
 use super::ops::{
     parallel_reads, parallel_writes, read_while_writing, scan, write, Lookup, Pattern,
 };
+use super::ranges::{self, Detail};
+use super::ttl;
 use super::BenchConfig;
 use crate::error::Result;
 
@@ -40,6 +43,21 @@ pub enum Workload {
     /// Write `sync_num` random keys into a fresh database, syncing every write, on
     /// `threads` writer threads (their syncs are shared by group commit).
     Fillsync,
+    /// Into a fresh database: `num` keys under one prefix and `num / 10` on each
+    /// side, flushed; one `delete_prefix` (its latency); then, before and after
+    /// `compact_range` of the prefix, the time to the first result of a scan over
+    /// the deleted range (empty) and of one starting inside it, and the disk bytes.
+    /// Not in the default list.
+    Deleteprefix,
+    /// Into a fresh database: a queue of `num / 10` live entries, put at the tail
+    /// and dropped from the head by `delete_range`, `num` puts in all (ten times the
+    /// live data); the bytes of live segments plus WAL, sampled 100 times, against
+    /// the live data (max and final). Not in the default list.
+    Queue,
+    /// Into a fresh database on a manual clock: `num` puts with a 10 s TTL, flushed;
+    /// the clock moved past their expiry; `reads` gets and a full scan (all empty);
+    /// a full compaction: the bytes it reclaimed. Not in the default list.
+    Ttl,
 }
 
 impl Workload {
@@ -57,6 +75,9 @@ impl Workload {
             Workload::Deleterandom => "deleterandom",
             Workload::Readwhilewriting => "readwhilewriting",
             Workload::Fillsync => "fillsync",
+            Workload::Deleteprefix => "deleteprefix",
+            Workload::Queue => "queue",
+            Workload::Ttl => "ttl",
         }
     }
 
@@ -64,7 +85,12 @@ impl Workload {
     pub fn fresh(self) -> bool {
         matches!(
             self,
-            Workload::Fillseq | Workload::Fillrandom | Workload::Fillsync
+            Workload::Fillseq
+                | Workload::Fillrandom
+                | Workload::Fillsync
+                | Workload::Deleteprefix
+                | Workload::Queue
+                | Workload::Ttl
         )
     }
 
@@ -78,6 +104,9 @@ impl Workload {
                 | Workload::Deleterandom
                 | Workload::Readwhilewriting
                 | Workload::Fillsync
+                | Workload::Deleteprefix
+                | Workload::Queue
+                | Workload::Ttl
         )
     }
 }
@@ -97,6 +126,11 @@ pub struct Measured {
     pub seconds: f64,
     /// Writes done by the background writer of `readwhilewriting`.
     pub background_writes: Option<u64>,
+    /// Figures beyond the table's columns (`deleteprefix`, `queue`).
+    pub details: Vec<Detail>,
+    /// Live keys afterwards, for workloads that do not track them in the
+    /// [`LiveSet`].
+    pub live_keys: Option<u64>,
 }
 
 /// Runs one workload. The database must be fresh for fill workloads (the caller
@@ -104,9 +138,15 @@ pub struct Measured {
 ///
 /// # Errors
 /// Engine errors.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the workload's inputs, passed through from one call site"
+)]
 pub fn run(
     w: Workload,
     db: &Db,
+    dir: &Path,
+    clock: Option<&std::sync::Arc<lsm_core::ManualClock>>,
     cfg: &BenchConfig,
     live: &LiveSet,
     bar: &ProgressBar,
@@ -126,6 +166,23 @@ pub fn run(
         Workload::Readseq => scan(db, cfg, bar, false)?,
         Workload::Readreverse => scan(db, cfg, bar, true)?,
         Workload::Readwhilewriting => read_while_writing(db, cfg, live, bar, seed)?,
+        Workload::Deleteprefix => {
+            let mut m = ranges::deleteprefix(db, dir, cfg, bar, seed)?;
+            m.live_keys = Some(2 * (cfg.num / 10).max(1));
+            m
+        }
+        Workload::Queue => {
+            let mut m = ranges::queue(db, dir, cfg, bar, seed)?;
+            m.live_keys = Some((cfg.num / 10).max(1));
+            m
+        }
+        Workload::Ttl => {
+            let clock = clock
+                .ok_or_else(|| crate::error::Error::Usage("ttl runs on a manual clock".into()))?;
+            let mut m = ttl::ttl(db, dir, clock, cfg, bar, seed)?;
+            m.live_keys = Some(0);
+            m
+        }
     };
     m.seconds = start.elapsed().as_secs_f64();
     Ok(m)

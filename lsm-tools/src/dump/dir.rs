@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::manifest::{segment_table, JsonSegmentMeta};
+use super::manifest::{segment_table_with, JsonSegmentMeta};
 use super::{out_err, write_json, write_json_line, DumpOptions};
 use crate::display::{human_bytes, plural, show, Style};
 use crate::error::{Error, Result};
@@ -32,6 +32,8 @@ pub struct LevelSummary {
     pub entries: u64,
     /// Their tombstones.
     pub tombstones: u64,
+    /// Their range tombstones (from each segment's properties).
+    pub range_tombstones: u64,
     /// Smallest key of the level.
     pub smallest_key: Option<String>,
     /// Largest key of the level.
@@ -47,8 +49,10 @@ pub struct WalSummary {
     pub bytes: u64,
     /// Batches replayed.
     pub batches: usize,
-    /// Puts and deletes replayed.
+    /// Operations replayed (puts, deletes, range deletes).
     pub ops: usize,
+    /// Of those, range deletes.
+    pub range_deletes: usize,
     /// Sequence numbers of the ops, when any.
     pub seqs: Option<(u64, u64)>,
     /// `clean`, `torn tail at N` or the corruption.
@@ -86,6 +90,7 @@ pub struct DirSummary {
 pub fn summarize(state: &DbState, style: Style) -> DirSummary {
     let whole = style.whole();
     let m = &state.manifest;
+    let range_dels = range_del_counts(state);
     let levels = m
         .levels
         .iter()
@@ -96,6 +101,10 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
             bytes: segs.iter().map(|s| s.file_size).sum(),
             entries: segs.iter().map(|s| s.entry_count).sum(),
             tombstones: segs.iter().map(|s| s.tombstone_count).sum(),
+            range_tombstones: segs
+                .iter()
+                .filter_map(|s| range_dels.get(&s.file_number))
+                .sum(),
             smallest_key: segs
                 .iter()
                 .map(|s| &s.smallest_key)
@@ -124,6 +133,12 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
                     bytes: w.size,
                     batches: r.batches.len(),
                     ops: r.batches.iter().map(|b| b.ops.len()).sum(),
+                    range_deletes: r
+                        .batches
+                        .iter()
+                        .flat_map(|b| &b.ops)
+                        .filter(|op| op.kind == lsm_format::EntryKind::RangeDelete)
+                        .count(),
                     seqs: first.zip(r.last_sequence()),
                     state: match r.torn_tail {
                         None => "clean".into(),
@@ -139,6 +154,7 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
                 bytes: w.size,
                 batches: 0,
                 ops: 0,
+                range_deletes: 0,
                 seqs: None,
                 state: format!("corrupt: {e}"),
             },
@@ -215,12 +231,29 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
         levels,
         segments: m
             .live()
-            .map(|(l, s)| JsonSegmentMeta::new(l as u32, s, style))
+            .map(|(l, s)| JsonSegmentMeta {
+                range_tombstones: range_dels.get(&s.file_number).copied(),
+                ..JsonSegmentMeta::new(l as u32, s, style)
+            })
             .collect(),
         wals,
         other_files,
         problems,
     }
+}
+
+/// The range tombstones of each live segment by file number, from its properties;
+/// a segment that cannot be opened is left out (its damage is reported by the
+/// checks of [`summarize`]).
+pub fn range_del_counts(state: &DbState) -> std::collections::HashMap<u64, u64> {
+    state
+        .segments
+        .iter()
+        .filter_map(|s| {
+            let reader = s.open().ok()?;
+            Some((s.meta.file_number, reader.properties().range_del_count))
+        })
+        .collect()
 }
 
 /// Dumps the directory at `dir`: the summary, or the live entries.
@@ -272,6 +305,7 @@ fn print_summary(
         ("bytes", Align::Right),
         ("entries", Align::Right),
         ("tombstones", Align::Right),
+        ("range dels", Align::Right),
         ("keys", Align::Left),
     ])
     .indent(2);
@@ -286,6 +320,7 @@ fn print_summary(
             human_bytes(l.bytes),
             l.entries.to_string(),
             l.tombstones.to_string(),
+            l.range_tombstones.to_string(),
             keys,
         ]);
     }
@@ -300,17 +335,28 @@ fn print_summary(
             .map(|l| l.tombstones)
             .sum::<u64>()
             .to_string(),
+        s.levels
+            .iter()
+            .map(|l| l.range_tombstones)
+            .sum::<u64>()
+            .to_string(),
         String::new(),
     ]);
     t.print(o)?;
     writeln!(o, "\nsegments")?;
-    segment_table(&state.manifest, style).print(o)?;
+    let counts: std::collections::HashMap<u64, u64> = s
+        .segments
+        .iter()
+        .filter_map(|m| Some((m.file_number, m.range_tombstones?)))
+        .collect();
+    segment_table_with(&state.manifest, Some(&counts), style).print(o)?;
     writeln!(o, "\nmemtable (live WALs, numbered from {})", s.log_number)?;
     let mut t = Table::new(&[
         ("file", Align::Left),
         ("bytes", Align::Right),
         ("batches", Align::Right),
         ("ops", Align::Right),
+        ("range dels", Align::Right),
         ("seqs", Align::Left),
         ("state", Align::Left),
     ])
@@ -321,6 +367,7 @@ fn print_summary(
             w.bytes.to_string(),
             w.batches.to_string(),
             w.ops.to_string(),
+            w.range_deletes.to_string(),
             w.seqs.map_or("-".into(), |(a, b)| format!("{a} ..= {b}")),
             w.state.clone(),
         ]);

@@ -35,6 +35,10 @@ pub struct JsonSegmentMeta {
     pub entry_count: u64,
     /// Tombstones.
     pub tombstone_count: u64,
+    /// Range tombstones, read from the segment's properties (the manifest does not
+    /// record them; only the directory summary reads the segments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_tombstones: Option<u64>,
 }
 
 impl JsonSegmentMeta {
@@ -50,6 +54,7 @@ impl JsonSegmentMeta {
             largest_seq: m.largest_seq,
             entry_count: m.entry_count,
             tombstone_count: m.tombstone_count,
+            range_tombstones: None,
         }
     }
 }
@@ -201,24 +206,45 @@ pub fn describe_segment(m: &SegmentMeta, style: Style) -> String {
 
 /// A table of the live segments, level by level.
 pub fn segment_table(state: &ManifestState, style: Style) -> Table {
+    segment_table_with(state, None, style)
+}
+
+/// [`segment_table`] with a `range dels` column: the range tombstones of each file
+/// by file number (`-` where unknown, e.g. an unreadable file).
+pub fn segment_table_with(
+    state: &ManifestState,
+    range_dels: Option<&std::collections::HashMap<u64, u64>>,
+    style: Style,
+) -> Table {
     let whole = style.whole();
-    let mut t = Table::new(&[
+    let mut columns = vec![
         ("level", Align::Right),
         ("file", Align::Left),
         ("bytes", Align::Right),
         ("entries", Align::Right),
         ("tombstones", Align::Right),
-        ("seqs", Align::Left),
-        ("keys", Align::Left),
-    ])
-    .indent(2);
+    ];
+    if range_dels.is_some() {
+        columns.push(("range dels", Align::Right));
+    }
+    columns.extend([("seqs", Align::Left), ("keys", Align::Left)]);
+    let mut t = Table::new(&columns).indent(2);
     for (level, m) in state.live() {
-        t.row(vec![
+        let mut row = vec![
             level.to_string(),
             segment_name(m.file_number),
             m.file_size.to_string(),
             m.entry_count.to_string(),
             m.tombstone_count.to_string(),
+        ];
+        if let Some(counts) = range_dels {
+            row.push(
+                counts
+                    .get(&m.file_number)
+                    .map_or("-".into(), u64::to_string),
+            );
+        }
+        row.extend([
             format!("{} ..= {}", m.smallest_seq, m.largest_seq),
             format!(
                 "{} ..= {}",
@@ -226,6 +252,7 @@ pub fn segment_table(state: &ManifestState, style: Style) -> Table {
                 show(&m.largest_key, whole)
             ),
         ]);
+        t.row(row);
     }
     t
 }

@@ -87,14 +87,25 @@ pub struct JsonEntry {
     /// Sequence number, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
-    /// `put` or `delete`, when the entry is a version rather than a live pair.
+    /// `put`, `delete`, `delete-range` or `put-expiring`, when the entry is a
+    /// version rather than a live pair.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
-    /// The value (absent for a delete).
+    /// The value (absent for a delete; the user's value, without its expiry, for an
+    /// expiring put).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Length of the value in bytes.
+    /// Length of the value in bytes (of an expiring put: the user's value).
     pub value_len: usize,
+    /// The end (exclusive) of a range delete, whose key is the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// When an expiring put expires, in Unix milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
+    /// The same time, ISO 8601 in UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// The word for an entry kind.
@@ -115,17 +126,71 @@ pub fn json_version(
     value: &[u8],
     style: Style,
 ) -> JsonEntry {
+    use lsm_format::EntryKind;
     let whole = style.whole();
-    JsonEntry {
+    let mut entry = JsonEntry {
         key: show(key, whole),
         seq: Some(seq),
         kind: Some(kind_name(kind)),
-        value: (kind == lsm_format::EntryKind::Put).then(|| show(value, whole)),
+        value: None,
         value_len: value.len(),
+        end: None,
+        expires_at_ms: None,
+        expires: None,
+    };
+    match kind {
+        EntryKind::Put => entry.value = Some(show(value, whole)),
+        EntryKind::Tombstone => {}
+        EntryKind::RangeDelete => {
+            entry.end = Some(show_end(value, whole));
+            entry.value_len = 0;
+        }
+        EntryKind::ExpiringPut => match lsm_format::entry::decode_expiring(value) {
+            Some((at, user)) => {
+                entry.value = Some(show(user, whole));
+                entry.value_len = user.len();
+                entry.expires_at_ms = Some(at);
+                entry.expires = Some(crate::display::utc_time(at));
+            }
+            None => entry.value = Some(show(value, whole)),
+        },
+    }
+    entry
+}
+
+/// The end of a range: a key, or `END` for [`lsm_format::range_del::END_OF_KEYS`]
+/// (the end of `delete_prefix` of an empty prefix or of 0xff bytes: past every key).
+pub fn show_end(end: &[u8], style: Style) -> String {
+    if end == lsm_format::range_del::END_OF_KEYS {
+        "END".to_string()
+    } else {
+        show(end, style)
     }
 }
 
-/// One version as table cells: key, seq, kind, value (empty for a delete).
+/// The value cell of a version: the value of a put, `-> END` of a range delete, the
+/// user's value and expiry of an expiring put, nothing for a delete.
+pub fn value_cell(kind: lsm_format::EntryKind, value: &[u8], style: Style) -> String {
+    use lsm_format::EntryKind;
+    match kind {
+        EntryKind::Put => show(value, style),
+        EntryKind::Tombstone => String::new(),
+        EntryKind::RangeDelete => format!("up to {} (excluded)", show_end(value, style.whole())),
+        EntryKind::ExpiringPut => match lsm_format::entry::decode_expiring(value) {
+            Some((at, user)) => format!(
+                "{} (expires {} = {at} ms)",
+                show(user, style),
+                crate::display::utc_time(at)
+            ),
+            None => format!(
+                "damaged: {} bytes, shorter than the 8-byte expiry",
+                value.len()
+            ),
+        },
+    }
+}
+
+/// One version as table cells: key, seq, kind, value (see [`value_cell`]).
 pub fn version_row(
     key: &[u8],
     seq: u64,
@@ -133,15 +198,11 @@ pub fn version_row(
     value: &[u8],
     style: Style,
 ) -> Vec<String> {
-    let value = match kind {
-        lsm_format::EntryKind::Put | lsm_format::EntryKind::ExpiringPut => show(value, style),
-        lsm_format::EntryKind::Tombstone | lsm_format::EntryKind::RangeDelete => String::new(),
-    };
     vec![
         show(key, style.whole()),
         seq.to_string(),
         kind_name(kind).to_string(),
-        value,
+        value_cell(kind, value, style),
     ]
 }
 

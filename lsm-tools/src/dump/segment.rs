@@ -1,14 +1,16 @@
-//! Dumping a segment file: footer, properties, index, entries and (`--layout`) every
-//! region with its offset, so an offset from `lsm-verify` can be located.
+//! Dumping a segment file: footer, properties, index, range tombstones, entries and
+//! (`--layout`) every region with its offset, so an offset from `lsm-verify` can be
+//! located.
 
 use std::io::Write;
 use std::path::Path;
 
 use bytes::Bytes;
+use lsm_format::range_del::RangeTombstone;
 use lsm_format::{Footer, IndexEntry, Properties, Region, SegmentReader, MAX_SEQUENCE};
 use serde::Serialize;
 
-use super::{json_version, out_err, version_row, write_json, DumpOptions, JsonEntry};
+use super::{json_version, out_err, show_end, version_row, write_json, DumpOptions, JsonEntry};
 use crate::display::{human_bytes, plural, show, Style};
 use crate::error::{read_file, Error, Result};
 use crate::state::open_segment_bytes;
@@ -47,6 +49,29 @@ struct JsonProperties {
     compression: String,
     bloom_bits_per_key: u8,
     creator: String,
+    range_del_count: u64,
+}
+
+/// One range tombstone (a fragment of the range-tombstone block) as JSON.
+#[derive(Debug, Serialize)]
+pub struct JsonRangeTombstone {
+    /// First key covered.
+    pub start: String,
+    /// First key past the range (`END`: past every key).
+    pub end: String,
+    /// Sequence number of the delete.
+    pub seq: u64,
+}
+
+impl JsonRangeTombstone {
+    /// Renders `t` with `style` (keys always whole).
+    pub fn new(t: &RangeTombstone, style: Style) -> Self {
+        JsonRangeTombstone {
+            start: show(&t.start, style.whole()),
+            end: show_end(&t.end, style.whole()),
+            seq: t.seq,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -73,6 +98,7 @@ struct JsonSegment {
     index: Vec<JsonIndexEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     layout: Option<Vec<JsonRegion>>,
+    range_tombstones: Vec<JsonRangeTombstone>,
     entries: Vec<JsonEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -127,6 +153,18 @@ fn selected_entries(
     (entries, None)
 }
 
+/// The range tombstones of `reader` (its fragments, one per sequence number) that
+/// overlap the selected range.
+fn selected_tombstones(reader: &SegmentReader, options: &DumpOptions) -> Vec<RangeTombstone> {
+    let from = options.range.from.as_deref();
+    let to = options.range.to.as_deref();
+    reader
+        .range_tombstones()
+        .tombstones()
+        .filter(|t| to.is_none_or(|to| &t.start[..] < to) && from.is_none_or(|f| &t.end[..] > f))
+        .collect()
+}
+
 /// Dumps the segment at `path`.
 ///
 /// A damaged data block stops the entries where it starts; everything else (footer,
@@ -145,6 +183,7 @@ pub fn dump_segment(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> 
     } else {
         None
     };
+    let tombstones = selected_tombstones(&reader, options);
     let (entries, damaged) = selected_entries(&reader, options);
     let damaged = damaged.map(|e| Error::format(path, e));
     let name = path.display().to_string();
@@ -174,6 +213,10 @@ pub fn dump_segment(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> 
                     })
                     .collect()
             }),
+            range_tombstones: tombstones
+                .iter()
+                .map(|t| JsonRangeTombstone::new(t, style))
+                .collect(),
             entries: entries
                 .iter()
                 .map(|e| json_version(&e.key, e.seq, e.kind, &e.value, style))
@@ -188,6 +231,7 @@ pub fn dump_segment(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> 
     print_footer(o, reader.footer()).map_err(out_err)?;
     print_properties(o, reader.properties(), style).map_err(out_err)?;
     print_index(o, &index, style).map_err(out_err)?;
+    print_tombstones(o, &tombstones, reader.properties(), style).map_err(out_err)?;
     if let Some(layout) = &layout {
         print_layout(o, layout).map_err(out_err)?;
     }
@@ -243,6 +287,7 @@ fn json_properties(p: &Properties, style: Style) -> JsonProperties {
         compression: compression_name(p.compression),
         bloom_bits_per_key: p.bloom_bits_per_key,
         creator: p.creator.clone(),
+        range_del_count: p.range_del_count,
     }
 }
 
@@ -308,6 +353,7 @@ fn print_properties(o: &mut dyn Write, p: &Properties, style: Style) -> std::io:
         ("compression", compression_name(p.compression)),
         ("bloom bits/key", p.bloom_bits_per_key.to_string()),
         ("creator", p.creator.clone()),
+        ("range deletes", p.range_del_count.to_string()),
     ];
     for (name, value) in lines {
         writeln!(o, "  {name:<16} {value}")?;
@@ -332,6 +378,40 @@ fn print_index(o: &mut dyn Write, index: &[IndexEntry], style: Style) -> std::io
             e.handle.len.to_string(),
             show(&e.last_key, style.whole()),
             e.last_seq.to_string(),
+        ]);
+    }
+    t.print(o)
+}
+
+fn print_tombstones(
+    o: &mut dyn Write,
+    tombstones: &[RangeTombstone],
+    p: &Properties,
+    style: Style,
+) -> std::io::Result<()> {
+    let total: u64 = p.range_del_count;
+    if total == 0 && tombstones.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        o,
+        "\nrange tombstones ({} shown of {total}; each hides older versions of keys start <= k < end)",
+        tombstones.len()
+    )?;
+    if tombstones.is_empty() {
+        return Ok(());
+    }
+    let mut t = Table::new(&[
+        ("start", Align::Left),
+        ("end", Align::Left),
+        ("seq", Align::Right),
+    ])
+    .indent(2);
+    for r in tombstones {
+        t.row(vec![
+            show(&r.start, style.whole()),
+            show_end(&r.end, style.whole()),
+            r.seq.to_string(),
         ]);
     }
     t.print(o)

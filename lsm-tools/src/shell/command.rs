@@ -12,17 +12,33 @@ pub enum ShellCommand {
         /// The key.
         key: String,
     },
-    /// Set KEY to VALUE.
+    /// Set KEY to VALUE; with --ttl, the value expires after that long.
     Put {
         /// The key.
         key: String,
         /// The value.
         value: String,
+        /// Time to live: a whole number and ms, s, m, h or d (500ms, 10s, 5m, 2h,
+        /// 1d); after it, reads no longer return the value.
+        #[arg(long, value_parser = crate::units::parse_duration)]
+        ttl: Option<std::time::Duration>,
     },
     /// Delete KEY.
     Delete {
         /// The key.
         key: String,
+    },
+    /// Delete every key from START (included) to END (excluded) in one write.
+    DeleteRange {
+        /// First key deleted.
+        start: String,
+        /// First key kept: the range ends before it.
+        end: String,
+    },
+    /// Delete every key starting with PREFIX in one write ("" deletes every key).
+    DeletePrefix {
+        /// The prefix.
+        prefix: String,
     },
     /// Print live keys and values in order.
     Scan {
@@ -49,8 +65,16 @@ pub enum ShellCommand {
     Flush,
     /// Run a full compaction.
     Compact,
+    /// Compact the segments holding keys from START (included) to END (excluded),
+    /// dropping what range deletes and tombstones hide there.
+    CompactRange {
+        /// First key of the range.
+        start: String,
+        /// First key past the range.
+        end: String,
+    },
     /// Describe how a lookup of KEY proceeds: memtable, levels, Bloom filters,
-    /// blocks, and where the answer comes from.
+    /// blocks, where the answer comes from, and the range tombstone that hides it.
     Explain {
         /// The key.
         key: String,

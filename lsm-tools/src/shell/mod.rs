@@ -33,6 +33,8 @@ use crate::error::{Error, Result};
 /// An open database and how to print what it returns.
 pub struct Session {
     db: Handle,
+    /// The database directory: `explain` reads the range tombstones of its files.
+    dir: std::path::PathBuf,
     access: Access,
     style: Style,
 }
@@ -106,11 +108,13 @@ impl Session {
         match Db::open(dir, options) {
             Ok(db) => Ok(Session {
                 db: Handle::Writer(db),
+                dir: dir.to_path_buf(),
                 access: Access::Writer,
                 style,
             }),
             Err(lsm_core::Error::Locked { .. }) => Ok(Session {
                 db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
+                dir: dir.to_path_buf(),
                 access: Access::ReadOnlyLocked,
                 style,
             }),
@@ -128,6 +132,7 @@ impl Session {
         check_database(dir, false)?;
         Ok(Session {
             db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
+            dir: dir.to_path_buf(),
             access: Access::ReadOnly,
             style,
         })
@@ -184,12 +189,25 @@ impl Session {
                     None => return Err(Error::KeyNotFound(show(&key, style.whole()))),
                 }
             }
-            ShellCommand::Put { key, value } => {
-                self.writer("put")?.put(arg(key)?, arg(value)?)?;
+            ShellCommand::Put { key, value, ttl } => {
+                let db = self.writer("put")?;
+                match ttl {
+                    Some(ttl) => db.put_with_ttl(arg(key)?, arg(value)?, *ttl)?,
+                    None => db.put(arg(key)?, arg(value)?)?,
+                }
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Delete { key } => {
                 self.writer("delete")?.delete(arg(key)?)?;
+                writeln!(out, "ok").map_err(out_err)?;
+            }
+            ShellCommand::DeleteRange { start, end } => {
+                self.writer("delete-range")?
+                    .delete_range(arg(start)?, arg(end)?)?;
+                writeln!(out, "ok").map_err(out_err)?;
+            }
+            ShellCommand::DeletePrefix { prefix } => {
+                self.writer("delete-prefix")?.delete_prefix(arg(prefix)?)?;
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Scan {
@@ -219,10 +237,26 @@ impl Session {
                 self.writer("compact")?.compact()?;
                 writeln!(out, "compacted").map_err(out_err)?;
             }
+            ShellCommand::CompactRange { start, end } => {
+                self.writer("compact-range")?
+                    .compact_range(arg(start)?, arg(end)?)?;
+                writeln!(out, "compacted").map_err(out_err)?;
+            }
             ShellCommand::Explain { key } => {
                 let key = arg(key)?;
                 let trace = self.db.explain(&key)?;
-                for line in explain::explain(&trace, style) {
+                let hidden = match trace.value() {
+                    // The trace stops at the newest version and does not apply range
+                    // tombstones: a put it found that `get` does not return is hidden.
+                    Some(_) if self.db.get(&key)?.is_none() => Some(explain::hidden_by(
+                        &self.dir,
+                        &key,
+                        trace.found.as_ref().map_or(0, |f| f.sequence),
+                        trace.sequence,
+                    )),
+                    _ => None,
+                };
+                for line in explain::explain(&trace, hidden.as_ref(), style) {
                     writeln!(out, "{line}").map_err(out_err)?;
                 }
             }
@@ -341,8 +375,9 @@ impl Session {
                     let first = words.first().map_or("", String::as_str);
                     writeln!(
                         out,
-                        "error: unknown command `{first}` (commands: get, put, delete, scan, \
-                         stats, flush, compact, explain, quit; `help` for details)"
+                        "error: unknown command `{first}` (commands: get, put, delete, \
+                         delete-range, delete-prefix, scan, stats, flush, compact, \
+                         compact-range, explain, quit; `help` for details)"
                     )
                     .map_err(out_err)?;
                 } else {

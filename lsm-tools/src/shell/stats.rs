@@ -118,6 +118,24 @@ pub fn print_stats(s: &Stats, scope: Scope, out: &mut dyn Write) -> std::io::Res
             "write stalls",
             format!("{} ({} µs)", s.write_stalls, s.write_stall_micros),
         ),
+        (
+            "range deletes",
+            format!(
+                "{} hidden dropped; range tombstones {} written, {} dropped",
+                plural(s.dropped_by_range, "version"),
+                s.range_tombstones_written,
+                s.range_tombstones_dropped
+            ),
+        ),
+        (
+            "expiry and filter",
+            format!(
+                "{} expired dropped; compaction filter {} removed, {} changed",
+                plural(s.expired_versions, "value"),
+                s.filter_removed,
+                s.filter_changed
+            ),
+        ),
     ];
     for (name, value) in rows {
         writeln!(out, "  {name:<20} {value}")?;

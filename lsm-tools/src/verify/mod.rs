@@ -32,6 +32,12 @@ pub struct Report {
     pub blocks_checked: u64,
     /// Log records checked (WAL batches, manifest edits).
     pub records_checked: u64,
+    /// Range tombstones read from segments' range-tombstone blocks (fragments, as
+    /// the properties count them), each block checked against its checksum, its
+    /// fragment order and the properties.
+    pub range_tombstones_checked: u64,
+    /// Segments holding at least one range tombstone.
+    pub segments_with_range_tombstones: u64,
     /// Problems found; any makes the tool exit with status 1.
     pub problems: Vec<Problem>,
     /// Facts worth knowing that are not problems (a torn log tail, a file being
@@ -55,6 +61,15 @@ impl Report {
         }
         for n in &self.notes {
             writeln!(out, "note: {n}").map_err(out_err)?;
+        }
+        if self.range_tombstones_checked > 0 {
+            writeln!(
+                out,
+                "{} checked in {}",
+                plural(self.range_tombstones_checked, "range tombstone"),
+                plural(self.segments_with_range_tombstones, "segment")
+            )
+            .map_err(out_err)?;
         }
         writeln!(
             out,

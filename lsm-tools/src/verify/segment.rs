@@ -1,6 +1,7 @@
 //! Verifying one segment: `SegmentReader::open` checks the footer and the metadata
 //! blocks, `SegmentReader::verify` (in `lsm-format`) walks every data block: checksums,
-//! entry decoding, strict order, index agreement, Bloom filter, properties.
+//! entry decoding, strict order, index agreement, Bloom filter, range-tombstone block,
+//! properties.
 
 use bytes::Bytes;
 use lsm_format::{Properties, ReadOptions, SegmentReader};
@@ -25,6 +26,11 @@ pub fn verify_segment(data: Bytes, name: &str, report: &mut Report) -> Option<Pr
         }
     };
     let data_blocks = reader.index_entries().map_or(0, |i| i.len() as u64);
+    let range_tombstones = reader.range_tombstones().tombstone_count();
+    if range_tombstones > 0 {
+        report.range_tombstones_checked += range_tombstones;
+        report.segments_with_range_tombstones += 1;
+    }
     report.blocks_checked += data_blocks + METADATA_BLOCKS;
     for p in reader.verify() {
         report

@@ -218,3 +218,80 @@ pub fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+/// Like [`write_segment`], with range tombstones in the file's range-tombstone block.
+pub fn write_segment_with_ranges(
+    path: &Path,
+    number: u64,
+    versions: &[Version],
+    ranges: &[(&[u8], &[u8], u64)],
+) -> SegmentMeta {
+    use lsm_format::range_del::{Fragments, RangeTombstone};
+    let mut w = SegmentWriter::new(Vec::new(), writer_options());
+    for (key, seq, kind, value) in versions {
+        w.add(key, *seq, *kind, value).unwrap();
+    }
+    let tombstones = ranges
+        .iter()
+        .map(|(s, e, seq)| RangeTombstone::new(s.to_vec(), e.to_vec(), *seq));
+    w.add_range_tombstones(Fragments::from_tombstones(tombstones))
+        .unwrap();
+    let finished = w.finish().unwrap();
+    let p = finished.properties.clone();
+    std::fs::write(path, &finished.out).unwrap();
+    SegmentMeta {
+        file_number: number,
+        file_size: finished.file_size,
+        smallest_key: p.smallest_key,
+        largest_key: p.largest_key,
+        smallest_seq: p.smallest_seq,
+        largest_seq: p.largest_seq,
+        entry_count: p.entry_count,
+        tombstone_count: p.tombstone_count,
+    }
+}
+
+/// The expiry time of the expiring puts of [`range_db`]: 2023-11-14 22:14:20 UTC.
+pub const EXPIRES_AT_MS: u64 = 1_700_000_060_000;
+
+/// A database built by hand with range deletes and expiring puts:
+/// - `000003.seg` in level 1: six keys, two overlapping range tombstones
+///   (`[b, m) @ 8` and `[f, s) @ 9`), an expiring put of `kiwi`;
+/// - `000005.wal`: a batch with a range delete `[p, t)`, an expiring put and a put.
+pub fn range_db(dir: &Path) {
+    let expiring = lsm_format::entry::encode_expiring(EXPIRES_AT_MS, b"fuzzy");
+    let seg = write_segment_with_ranges(
+        &dir.join("000003.seg"),
+        3,
+        &[
+            (b"apple", 2, P, b"red"),
+            (b"banana", 3, P, b"yellow"),
+            (b"grape", 4, P, b"green"),
+            (b"kiwi", 5, EntryKind::ExpiringPut, &expiring),
+            (b"plum", 6, P, b"blue"),
+            (b"zucchini", 7, P, b"long"),
+        ],
+        &[(b"b", b"m", 8), (b"f", b"s", 9)],
+    );
+    let wal = wal_bytes(&[batch(
+        10,
+        0,
+        &[
+            (EntryKind::RangeDelete, b"p", b"t"),
+            (EntryKind::ExpiringPut, b"quince", &expiring),
+            (P, b"raisin", b"dry"),
+        ],
+    )]);
+    std::fs::write(dir.join("000005.wal"), wal).unwrap();
+    let snapshot = VersionEdit {
+        format_version: Some(1),
+        log_number: Some(5),
+        next_file_number: Some(6),
+        last_sequence: Some(9),
+        deleted_segments: vec![],
+        added_segments: vec![(1, seg)],
+        obsolete_segments: vec![],
+    };
+    let manifest = log_bytes(&[edit(&snapshot), Vec::new()]);
+    std::fs::write(dir.join("MANIFEST"), manifest).unwrap();
+}
