@@ -96,7 +96,10 @@ pub use db::Db;
 pub use destroy::{destroy, destroy_with_fs};
 pub use error::{Error, Result};
 pub use error::{InvalidArgumentKind, PoisonedBy};
-pub use explain::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKind};
+pub use explain::{
+    CoveringTombstone, FilterAnswer, FoundVersion, LookupStep, LookupTrace, TombstoneSource,
+    VersionKind,
+};
 pub use lock_probe::is_locked;
 pub use options::{Compression, Options, WriteOptions};
 pub use read_path::read_only::ReadOnlyDb;

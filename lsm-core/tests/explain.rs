@@ -5,7 +5,7 @@
 mod common;
 
 use common::small_options;
-use lsm_core::{Db, FilterAnswer, LookupStep, VersionKind};
+use lsm_core::{Db, FilterAnswer, LookupStep, Options, VersionKind};
 
 fn key(i: u64) -> Vec<u8> {
     format!("key-{i:05}").into_bytes()
@@ -91,4 +91,45 @@ fn the_trace_agrees_with_get_for_every_key_in_every_layer() {
         "{trace:?}"
     );
     db.close().unwrap();
+}
+
+/// A lookup meets range tombstones as `get` does: it stops at the first source that
+/// holds one over the key, names it, and its answer agrees with `get`, with the
+/// tombstone in the memtable and in a level-0 segment, under a newer put, and after
+/// a full compaction dropped it with the keys it deleted.
+#[test]
+fn the_trace_names_the_range_tombstone_that_deletes_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for i in 0..50u32 {
+        db.put(format!("k{i:02}"), "v").unwrap();
+    }
+    db.flush().unwrap();
+    db.delete_range("k10", "k20").unwrap();
+    db.put("k15", "newer").unwrap();
+    let check = |stage: &str, tombstone_kept: bool| {
+        for i in 0..50u32 {
+            let key = format!("k{i:02}");
+            let trace = db.explain(&key).unwrap();
+            let got = db.get(&key).unwrap();
+            assert_eq!(trace.value(), got.as_ref(), "{stage}: {key}");
+            let hidden = trace.hiding_range_tombstone();
+            let deleted = (10..20).contains(&i) && i != 15;
+            assert_eq!(
+                hidden.is_some(),
+                deleted && tombstone_kept,
+                "{stage}: {key}: {trace:?}"
+            );
+            assert_eq!(got.is_none(), deleted, "{stage}: {key}");
+            if let Some(t) = hidden {
+                assert!(t.start <= key.as_bytes() && key.as_bytes() < &t.end[..]);
+            }
+        }
+    };
+    check("memtable", true);
+    db.flush().unwrap();
+    check("level 0", true);
+    // At the bottom, with no snapshot, the tombstone goes with what it deleted.
+    db.compact().unwrap();
+    check("compacted", false);
 }

@@ -68,7 +68,7 @@ scan
     );
     // The hidden puts are named with the tombstone that hides them.
     assert!(
-        out.contains("is hidden by the range tombstone [log/001, log/003) at seq 7"),
+        out.contains("by the range tombstone [log/001, log/003) at seq 7"),
         "{out}"
     );
     assert!(out.contains("the memtable (WAL"), "{out}");

@@ -32,9 +32,92 @@ pub struct LookupTrace {
     /// The version it stopped at (a put or a tombstone), or `None` when no version
     /// exists anywhere.
     pub found: Option<FoundVersion>,
+    /// The newest range tombstone over the key visible at
+    /// [`sequence`](Self::sequence) that the lookup met, if any. It hides
+    /// [`found`](Self::found) when it is newer; a lookup stops at the first source
+    /// that holds one, as `get` does (older sources hold only older versions).
+    pub range_tombstone: Option<CoveringTombstone>,
+}
+
+/// A range tombstone a lookup met: the piece of it over the key (as fragmented with
+/// the others of its source), its sequence number, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CoveringTombstone {
+    /// First key of the piece.
+    pub start: Bytes,
+    /// First key past the piece (exclusive; possibly the end of keys,
+    /// `lsm_format::range_del::END_OF_KEYS`).
+    pub end: Bytes,
+    /// Sequence number of the range delete.
+    pub sequence: u64,
+    /// Where it is.
+    pub source: TombstoneSource,
+}
+
+/// Where a [`CoveringTombstone`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TombstoneSource {
+    /// A memtable, whose writes the WAL numbered `wal_number` holds.
+    Memtable {
+        /// The WAL file number.
+        wal_number: u64,
+    },
+    /// A segment.
+    Segment {
+        /// Its level.
+        level: usize,
+        /// Its file number.
+        file_number: u64,
+    },
+}
+
+impl CoveringTombstone {
+    fn from_piece(
+        piece: &lsm_format::range_del::Fragment,
+        sequence: u64,
+        source: TombstoneSource,
+    ) -> Self {
+        CoveringTombstone {
+            start: piece.start.clone(),
+            end: piece.end.clone(),
+            sequence,
+            source,
+        }
+    }
 }
 
 impl LookupTrace {
+    /// Whether [`range_tombstone`](Self::range_tombstone) hides `version`.
+    fn hidden_by_range(&self, version: &FoundVersion) -> bool {
+        self.range_tombstone
+            .as_ref()
+            .is_some_and(|t| t.sequence > version.sequence)
+    }
+
+    /// The range tombstone that hides [`found`](Self::found), or the key when no
+    /// version was found, if one does.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// db.put("log/7", "entry")?;
+    /// db.delete_prefix("log/")?;
+    /// let trace = db.explain("log/7")?;
+    /// assert!(trace.value().is_none());
+    /// let t = trace.hiding_range_tombstone().unwrap();
+    /// assert_eq!((&t.start[..], &t.end[..]), (&b"log/"[..], &b"log0"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn hiding_range_tombstone(&self) -> Option<&CoveringTombstone> {
+        let t = self.range_tombstone.as_ref()?;
+        match &self.found {
+            Some(v) if !self.hidden_by_range(v) => None,
+            _ => Some(t),
+        }
+    }
+
     /// The value a `get` returns: the found put's value, `None` for a tombstone, a
     /// value expired at [`read_time`](Self::read_time), or no version.
     ///
@@ -53,6 +136,7 @@ impl LookupTrace {
         self.found
             .as_ref()
             .filter(|f| f.kind == VersionKind::Put)
+            .filter(|f| !self.hidden_by_range(f))
             .filter(|f| f.expires_at.is_none_or(|t| t > self.read_time))
             .map(|f| &f.value)
     }
@@ -182,18 +266,25 @@ pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64, now_ms: u64) -> Res
         read_time: UNIX_EPOCH + Duration::from_millis(now_ms),
         steps: Vec::new(),
         found: None,
+        range_tombstone: None,
     };
     let levels = sv.version.levels();
     let segments_below = |level: usize| -> usize { levels.iter().skip(level).map(Vec::len).sum() };
     let imm = sv.imm.iter().rev().enumerate().map(|(i, m)| (Some(i), m));
     for (immutable, mem) in std::iter::once((None, &sv.mem)).chain(imm) {
         let found = mem.get(key, hash, seq).map(version);
+        if let Some(t) = mem.range_tombstones() {
+            let source = TombstoneSource::Memtable {
+                wal_number: mem.wal_number(),
+            };
+            meet(&mut trace, &t, key, seq, source);
+        }
         trace.steps.push(LookupStep::Memtable {
             immutable,
             wal_number: mem.wal_number(),
             found: found.clone(),
         });
-        if found.is_some() {
+        if found.is_some() || trace.range_tombstone.is_some() {
             trace.steps.push(LookupStep::NotConsulted {
                 in_level: 0,
                 deeper: segments_below(0),
@@ -217,8 +308,13 @@ pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64, now_ms: u64) -> Res
             out_of_range: files.len() - covering.len(),
         });
         for (i, file) in covering.iter().enumerate() {
+            let source = TombstoneSource::Segment {
+                level,
+                file_number: file.number(),
+            };
+            meet(&mut trace, file.reader.range_tombstones(), key, seq, source);
             let found = segment_step(&mut trace, level, file, key, hash, seq)?;
-            if found.is_some() {
+            if found.is_some() || trace.range_tombstone.is_some() {
                 trace.steps.push(LookupStep::NotConsulted {
                     in_level: covering.len() - i - 1,
                     deeper: segments_below(level + 1),
@@ -229,6 +325,30 @@ pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64, now_ms: u64) -> Res
         }
     }
     Ok(trace)
+}
+
+/// Records the newest tombstone of `tombstones` over `key` visible at `seq`, when it
+/// is newer than the one met so far.
+fn meet(
+    trace: &mut LookupTrace,
+    tombstones: &lsm_format::range_del::Fragments,
+    key: &[u8],
+    seq: u64,
+    source: TombstoneSource,
+) {
+    let Some(piece) = tombstones.fragment_at(key) else {
+        return;
+    };
+    let Some(t) = piece.visible_seq(seq) else {
+        return;
+    };
+    if trace
+        .range_tombstone
+        .as_ref()
+        .is_none_or(|m| t > m.sequence)
+    {
+        trace.range_tombstone = Some(CoveringTombstone::from_piece(piece, t, source));
+    }
 }
 
 /// Consults one segment with the lookup `version::probe` makes, recording what it

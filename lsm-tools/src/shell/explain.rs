@@ -5,78 +5,20 @@
 //! each Bloom filter says, which index entry names the block a read loads, what the
 //! block holds, and where the lookup stops.
 //!
-//! The engine's trace does not apply range tombstones: when `get` does not return
-//! the put the trace found, [`hidden_by`] names the range tombstone that hides it,
-//! read from the directory's live files (segments' range-tombstone blocks and the
-//! live WALs' range deletes).
+//! The trace also names the range tombstone over the key the lookup met
+//! (`LookupTrace::hiding_range_tombstone`), so the answer says which range delete
+//! hides the key, and where it is.
 
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lsm_core::{FilterAnswer, FoundVersion, LookupStep, LookupTrace, VersionKind};
-use lsm_format::range_del::RangeTombstone;
+use lsm_core::{
+    CoveringTombstone, FilterAnswer, FoundVersion, LookupStep, LookupTrace, TombstoneSource,
+    VersionKind,
+};
 
 use crate::display::{plural, show, utc_time, Style};
 use crate::dump::show_end;
 use crate::files::{segment_name, wal_name};
-use crate::state::DbState;
-
-/// Why a put the lookup found is not what `get` returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hidden {
-    /// A newer range tombstone covers the key, in the file named.
-    RangeTombstone {
-        /// The tombstone (a fragment of it as a segment stores it).
-        tombstone: RangeTombstone,
-        /// `NNNNNN.seg`, or `the memtable (WAL NNNNNN.wal)`.
-        place: String,
-    },
-    /// No range tombstone of the live files explains it (it was read from the files
-    /// after the lookup, so a compaction in between can hide it).
-    Unexplained,
-}
-
-/// The newest range tombstone of the live files of `dir` that covers `key` with a
-/// sequence number in `(found_seq, read_seq]`: the one that hides the version at
-/// `found_seq` from a reader at `read_seq`.
-pub fn hidden_by(dir: &Path, key: &[u8], found_seq: u64, read_seq: u64) -> Hidden {
-    let Ok(state) = DbState::load(dir) else {
-        return Hidden::Unexplained;
-    };
-    let hides = |t: &RangeTombstone| t.contains(key) && t.seq > found_seq && t.seq <= read_seq;
-    let mut best: Option<(RangeTombstone, String)> = None;
-    let mut consider = |t: RangeTombstone, place: &dyn Fn() -> String| {
-        if hides(&t) && best.as_ref().is_none_or(|(b, _)| t.seq > b.seq) {
-            best = Some((t, place()));
-        }
-    };
-    for seg in &state.segments {
-        if let Ok(reader) = seg.open() {
-            for t in reader.range_tombstones().tombstones() {
-                consider(t, &|| seg.name());
-            }
-        }
-    }
-    for wal in &state.wals {
-        let Ok(replay) = &wal.replay else { continue };
-        for batch in &replay.batches {
-            for (i, op) in batch.ops.iter().enumerate() {
-                if op.kind == lsm_format::EntryKind::RangeDelete {
-                    let t = RangeTombstone::new(
-                        op.key.clone(),
-                        op.value.clone(),
-                        batch.first_seq + i as u64,
-                    );
-                    consider(t, &|| format!("the memtable (WAL {})", wal.name()));
-                }
-            }
-        }
-    }
-    match best {
-        Some((tombstone, place)) => Hidden::RangeTombstone { tombstone, place },
-        None => Hidden::Unexplained,
-    }
-}
 
 fn kind(v: &FoundVersion) -> String {
     match (v.kind, v.expires_at) {
@@ -94,9 +36,19 @@ fn time(t: SystemTime) -> String {
     format!("{} ({ms} ms)", utc_time(ms))
 }
 
-/// The lines that describe `trace`; `hidden` when `get` does not return the put the
-/// trace found.
-pub fn explain(trace: &LookupTrace, hidden: Option<&Hidden>, style: Style) -> Vec<String> {
+/// Where a range tombstone is, in words.
+fn tombstone_place(t: &CoveringTombstone) -> String {
+    match t.source {
+        TombstoneSource::Memtable { wal_number } => {
+            format!("the memtable (WAL {})", wal_name(wal_number))
+        }
+        TombstoneSource::Segment { file_number, .. } => segment_name(file_number),
+        _ => "an unknown place".to_string(),
+    }
+}
+
+/// The lines that describe `trace`.
+pub fn explain(trace: &LookupTrace, style: Style) -> Vec<String> {
     let whole = style.whole();
     let mut lines = vec![
         format!("lookup of {}", show(&trace.key, whole)),
@@ -211,35 +163,39 @@ pub fn explain(trace: &LookupTrace, hidden: Option<&Hidden>, style: Style) -> Ve
                     ));
                 }
                 if !parts.is_empty() {
-                    lines.push(format!(
-                        "  not consulted: {} (the newest version was found)",
-                        parts.join(", ")
-                    ));
+                    let why = if trace.found.is_none() {
+                        "a range tombstone covers the key: older files hold only older versions"
+                    } else {
+                        "the newest version was found"
+                    };
+                    lines.push(format!("  not consulted: {} ({why})", parts.join(", ")));
                 }
             }
             _ => {}
         }
     }
-    lines.push(match (&trace.found, hidden) {
-        (
-            Some(v),
-            Some(Hidden::RangeTombstone {
-                tombstone: t,
-                place: at,
-            }),
-        ) => format!(
-            "answer: not found (the put at seq {} in {place} is hidden by the range \
-             tombstone [{}, {}) at seq {} in {at})",
-            v.sequence,
+    let hidden = trace.hiding_range_tombstone();
+    let by_range = |t: &CoveringTombstone| {
+        format!(
+            "the range tombstone [{}, {}) at seq {} in {}",
             show(&t.start, whole),
             show_end(&t.end, whole),
-            t.seq
+            t.sequence,
+            tombstone_place(t)
+        )
+    };
+    lines.push(match (&trace.found, hidden) {
+        (Some(v), Some(t)) => format!(
+            "answer: not found (the {} at seq {} in {place} is hidden by {})",
+            if v.kind == VersionKind::Put {
+                "put"
+            } else {
+                "tombstone"
+            },
+            v.sequence,
+            by_range(t)
         ),
-        (Some(v), Some(Hidden::Unexplained)) => format!(
-            "answer: not found (the put at seq {} in {place} is hidden: a get does not \
-             return it)",
-            v.sequence
-        ),
+        (None, Some(t)) => format!("answer: not found (deleted by {})", by_range(t)),
         (Some(v), None) if v.kind == VersionKind::Put && trace.value().is_none() => format!(
             "answer: not found (the put at seq {} in {place} expired at {}; the lookup \
              reads at {})",
@@ -256,7 +212,7 @@ pub fn explain(trace: &LookupTrace, hidden: Option<&Hidden>, style: Style) -> Ve
             "answer: not found (deleted by the tombstone at seq {} in {place})",
             v.sequence
         ),
-        (None, _) => "answer: not found (no version anywhere)".to_string(),
+        (None, None) => "answer: not found (no version anywhere)".to_string(),
     });
     lines
 }

@@ -33,8 +33,6 @@ use crate::error::{Error, Result};
 /// An open database and how to print what it returns.
 pub struct Session {
     db: Handle,
-    /// The database directory: `explain` reads the range tombstones of its files.
-    dir: std::path::PathBuf,
     access: Access,
     style: Style,
 }
@@ -108,13 +106,11 @@ impl Session {
         match Db::open(dir, options) {
             Ok(db) => Ok(Session {
                 db: Handle::Writer(db),
-                dir: dir.to_path_buf(),
                 access: Access::Writer,
                 style,
             }),
             Err(lsm_core::Error::Locked { .. }) => Ok(Session {
                 db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
-                dir: dir.to_path_buf(),
                 access: Access::ReadOnlyLocked,
                 style,
             }),
@@ -132,7 +128,6 @@ impl Session {
         check_database(dir, false)?;
         Ok(Session {
             db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
-            dir: dir.to_path_buf(),
             access: Access::ReadOnly,
             style,
         })
@@ -245,18 +240,7 @@ impl Session {
             ShellCommand::Explain { key } => {
                 let key = arg(key)?;
                 let trace = self.db.explain(&key)?;
-                let hidden = match trace.value() {
-                    // The trace stops at the newest version and does not apply range
-                    // tombstones: a put it found that `get` does not return is hidden.
-                    Some(_) if self.db.get(&key)?.is_none() => Some(explain::hidden_by(
-                        &self.dir,
-                        &key,
-                        trace.found.as_ref().map_or(0, |f| f.sequence),
-                        trace.sequence,
-                    )),
-                    _ => None,
-                };
-                for line in explain::explain(&trace, hidden.as_ref(), style) {
+                for line in explain::explain(&trace, style) {
                     writeln!(out, "{line}").map_err(out_err)?;
                 }
             }
