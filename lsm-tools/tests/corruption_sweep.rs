@@ -130,6 +130,16 @@ fn sweep_segment(compression: Compression, stride: usize) {
         db.put(&k, &v).unwrap();
         model.insert(k, v);
     }
+    // Range deletes, so that the range-tombstone block has pieces to damage: one
+    // inside the keys, one over their end, one over nothing.
+    for (start, end) in [(40, 47), (keys - 3, keys + 10), (keys + 20, keys + 30)] {
+        let (start, end) = (
+            format!("seg-key-{start:04}").into_bytes(),
+            format!("seg-key-{end:04}").into_bytes(),
+        );
+        db.delete_range(&start, &end).unwrap();
+        model.retain(|k, _| !(start <= *k && *k < end));
+    }
     db.flush().unwrap();
     db.close().unwrap();
     let (name, data) = only_file(&sim, ".seg");
@@ -180,13 +190,21 @@ fn every_damage_to_a_compressed_segment_is_reported_never_read_as_data() {
     sweep_segment(Compression::Lz4, 29);
 }
 
+/// One op of a WAL record, as the model applies it.
+enum ModelOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// `[start, end)`.
+    DeleteRange(Vec<u8>, Vec<u8>),
+}
+
 /// One WAL record of the pristine file: where it lies, what it certifies synced,
 /// and its ops.
 struct Record {
     offset: usize,
     end: usize,
     synced_offset: u64,
-    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ops: Vec<ModelOp>,
 }
 
 fn wal_records(data: &[u8]) -> Vec<Record> {
@@ -207,8 +225,12 @@ fn wal_records(data: &[u8]) -> Vec<Record> {
                     .ops
                     .iter()
                     .map(|op| {
-                        let v = (op.kind == EntryKind::Put).then(|| op.value.to_vec());
-                        (op.key.to_vec(), v)
+                        let (k, v) = (op.key.to_vec(), op.value.to_vec());
+                        match op.kind {
+                            EntryKind::Put => ModelOp::Put(k, v),
+                            EntryKind::RangeDelete => ModelOp::DeleteRange(k, v),
+                            _ => ModelOp::Delete(k),
+                        }
                     })
                     .collect(),
             })
@@ -227,6 +249,10 @@ fn every_damage_to_a_wal_is_reported_or_a_torn_tail_never_skipped_silently() {
             let k = format!("wal-key-{:02}", (i * 7 + j * 3) % 30);
             if (i + j) % 5 == 3 {
                 batch.delete(k);
+            } else if (i + j) % 11 == 7 {
+                // A range delete over a few keys from this one on.
+                let end = format!("wal-key-{:02}", (i * 7 + j * 3) % 30 + 4);
+                batch.delete_range(k, end);
             } else {
                 batch.put(k, value(i * 10 + j, 40 + (i as usize * 13) % 90));
             }
@@ -254,16 +280,32 @@ fn every_damage_to_a_wal_is_reported_or_a_torn_tail_never_skipped_silently() {
     data.truncate(written);
     let records = wal_records(&data);
     assert_eq!(records.len(), 50);
+    let range_deletes = records
+        .iter()
+        .flat_map(|r| &r.ops)
+        .filter(|op| matches!(op, ModelOp::DeleteRange(..)))
+        .count();
+    assert!(
+        range_deletes >= 3,
+        "{range_deletes} range deletes in the WAL"
+    );
     assert!(data.len() > sweep::PAGE, "the WAL spans two pages");
     // states[j]: the state after the first j records.
     let mut states = vec![Map::new()];
     for r in &records {
         let mut next = states.last().unwrap().clone();
-        for (k, v) in &r.ops {
-            match v {
-                Some(v) => next.insert(k.clone(), v.clone()),
-                None => next.remove(k),
-            };
+        for op in &r.ops {
+            match op {
+                ModelOp::Put(k, v) => {
+                    next.insert(k.clone(), v.clone());
+                }
+                ModelOp::Delete(k) => {
+                    next.remove(k);
+                }
+                ModelOp::DeleteRange(start, end) => {
+                    next.retain(|k, _| !(start <= k && k < end));
+                }
+            }
         }
         states.push(next);
     }
