@@ -6,8 +6,9 @@
 //!   `level0_compaction_trigger` files: every level-0 file plus the level-1 files
 //!   they overlap;
 //! - a level `n >= 1` is compacted when its bytes exceed its target
-//!   `level1_size * multiplier^(n-1)`: one file, chosen round-robin by key (after the
-//!   previous pick's largest key), plus the files of level `n + 1` it overlaps;
+//!   `level1_size * multiplier^(n-1)`: one file, the first that is mostly deletes
+//!   if any, else chosen round-robin by key (after the previous pick's largest key),
+//!   plus the files of level `n + 1` it overlaps;
 //! - the level with the highest score (size over target, or file count over trigger
 //!   for level 0) goes first; a score below 1 means nothing to do;
 //! - a single input file with nothing to merge with below is moved, not rewritten.
@@ -155,8 +156,12 @@ pub(crate) fn pick<F: FileInfo>(
     } else {
         let files = levels.get(level)?;
         let after = pointers.get(level).and_then(|p| p.as_deref());
-        let chosen = after
-            .and_then(|p| files.iter().find(|f| f.smallest() > p))
+        // A file that is mostly deletes goes first: merged down, it frees the
+        // space of what it deletes there; round-robin otherwise.
+        let chosen = files
+            .iter()
+            .find(|f| f.mostly_deletes())
+            .or_else(|| after.and_then(|p| files.iter().find(|f| f.smallest() > p)))
             .or_else(|| files.first())?;
         vec![chosen.clone()]
     };
@@ -328,5 +333,21 @@ mod tests {
             vec![f(4, "x", "z", 10)],
         ]);
         assert!(pick(&l, &cfg(), &[]).is_none());
+    }
+
+    #[test]
+    fn an_oversized_level_gives_a_file_of_deletes_first() {
+        let l = levels(vec![
+            vec![],
+            vec![
+                f(1, "a", "c", 600),
+                f(2, "d", "f", 600),
+                with_tombstones(3, "g", "i", 600, 9),
+            ],
+            vec![f(7, "h", "h", 10)],
+        ]);
+        let t = pick(&l, &cfg(), &[]).unwrap();
+        assert_eq!(numbers(&t.inputs[0].1), vec![3]);
+        assert_eq!(numbers(&t.inputs[1].1), vec![7]);
     }
 }
