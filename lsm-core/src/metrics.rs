@@ -23,6 +23,7 @@ pub(crate) struct Metrics {
     pub dropped_by_range: AtomicU64,
     pub range_tombstones_written: AtomicU64,
     pub range_tombstones_dropped: AtomicU64,
+    pub bytes_reclaimed: AtomicU64,
 }
 
 /// Adds `n` to a counter.

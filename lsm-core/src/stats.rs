@@ -89,6 +89,10 @@ pub struct Stats {
     /// Range tombstones compactions dropped: shadowed by a newer one, or with
     /// nothing left below them to hide.
     pub range_tombstones_dropped: u64,
+    /// Bytes compactions gave back: per compaction, the input segments' bytes
+    /// minus the output's, when the output is smaller (what dropped versions,
+    /// tombstones, expired and filtered values took).
+    pub bytes_reclaimed: u64,
 }
 
 impl Stats {

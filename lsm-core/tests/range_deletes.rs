@@ -69,6 +69,11 @@ fn a_range_delete_hides_older_versions_only() {
     check(&db, &model, "after flush");
     db.compact().unwrap();
     check(&db, &model, "after compaction");
+    // The counters say what the deletes cost and gave back.
+    let stats = db.stats();
+    assert!(stats.range_tombstones_written >= 1, "{stats:?}");
+    assert!(stats.dropped_by_range > 0, "{stats:?}");
+    assert!(stats.bytes_reclaimed > 0, "{stats:?}");
     db.close().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();
     check(&db, &model, "after reopen");

@@ -216,6 +216,10 @@ impl CompactionJob<'_> {
             &env.metrics.range_tombstones_dropped,
             range_tombstones_in.saturating_sub(range_tombstones_out),
         );
+        bump(
+            &env.metrics.bytes_reclaimed,
+            input_bytes.saturating_sub(output_bytes),
+        );
         bump(&env.metrics.bytes_compacted_read, input_bytes);
         bump(&env.metrics.bytes_compacted_written, output_bytes);
         log::info!(

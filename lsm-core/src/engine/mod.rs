@@ -166,6 +166,7 @@ impl Engine {
             dropped_by_range: read(&m.dropped_by_range),
             range_tombstones_written: read(&m.range_tombstones_written),
             range_tombstones_dropped: read(&m.range_tombstones_dropped),
+            bytes_reclaimed: read(&m.bytes_reclaimed),
         }
     }
 }
