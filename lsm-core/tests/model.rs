@@ -218,9 +218,8 @@ fn fixed_history_with_a_compaction_filter() {
         .with_memtable_size(4096)
         .with_segment_size(4096)
         .with_block_size(256);
-    for disk in [Disk::Sim(lsm_core::fs::SimFs::new())] {
-        run_history(common::sim::DB_PATH.into(), &options, true, disk, &history).unwrap();
-    }
+    let disk = Disk::Sim(lsm_core::fs::SimFs::new());
+    run_history(common::sim::DB_PATH.into(), &options, true, disk, &history).unwrap();
 }
 
 /// Inverted and empty ranges yield nothing (in both directions) rather than

@@ -34,13 +34,13 @@ impl TestFilter {
         let Some(&i) = self.numbers.get(key) else {
             return FilterDecision::Keep;
         };
-        if i % 7 == 0 {
-            if value.len() % 2 == 0 {
+        if i.is_multiple_of(7) {
+            if value.len().is_multiple_of(2) {
                 FilterDecision::Remove
             } else {
                 FilterDecision::Keep
             }
-        } else if i % 5 == 0 && !value.ends_with(MARK) {
+        } else if i.is_multiple_of(5) && !value.ends_with(MARK) {
             let mut v = value.to_vec();
             v.extend_from_slice(MARK);
             FilterDecision::ChangeValue(v)
