@@ -1,7 +1,10 @@
 //! Crash-point enumeration, in the manner of SQLite's crash loops
 //! and RocksDB's kill points: the fixed workload of `reliability::workload` (range
 //! and prefix deletes included, each recorded as the deletes of the keys it covered,
-//! so it must be recovered whole with its batch or not at all) runs on
+//! so it must be recovered whole with its batch or not at all; TTL puts, each
+//! recorded with the expiry its call fixed on the manual clock, so that it counts
+//! as its value until the clock reaches that expiry and as absent from then on)
+//! runs on
 //! the simulated disk with the power cut after its `k`-th mutating file operation
 //! (`SimFs::power_off_after`: that operation and every later one fail), for
 //! `k = 1, 2, ...` until a run completes. For each `k` the disk is crashed in each
@@ -20,7 +23,7 @@
 mod common;
 mod reliability;
 
-use common::sim::crash_and_check;
+use common::sim::{crash_and_check, Write};
 use lsm_core::fs::{CrashMode, SimFs};
 use reliability::workload::{self, Op};
 
@@ -40,7 +43,14 @@ fn workload_covers_every_mechanism() {
         panic!("the workload failed at operation {at:?}: {e}");
     }
     let total = sim.op_count();
-    let ranges = ops.iter().filter(|op| matches!(op, Op::Ranges(_))).count();
+    let ranges = ops
+        .iter()
+        .filter(|op| {
+            matches!(op, Op::Ranges(w) if w.iter().any(|w| {
+                matches!(w, Write::DeleteRange(..) | Write::DeletePrefix(_))
+            }))
+        })
+        .count();
     println!(
         "workload: {} operations, {total} mutating file operations, {} flushes, {} \
          compactions, {} WAL files, {ranges} range-delete calls deleting {} keys",
@@ -71,11 +81,25 @@ fn workload_covers_every_mechanism() {
     );
     let db = out.db.expect("open at the end");
     let found = common::sim::read_all(&db).unwrap();
-    assert_eq!(out.history.acked, ops.len() - syncs - 4);
+    let advances = ops.iter().filter(|op| matches!(op, Op::Advance(_))).count();
+    assert!(
+        advances >= 4,
+        "the workload moves the clock {advances} times"
+    );
+    assert_eq!(out.history.acked, ops.len() - syncs - advances - 4);
     assert!(
         found == out.history.state(),
         "the finished workload does not read back as its history"
     );
+    // Some TTL puts have expired by the end and some not: the oracle's expiry is
+    // not vacuous either way.
+    assert!(out.ttl_puts >= 10, "only {} TTL puts", out.ttl_puts);
+    let now = out.history.now_ms;
+    let expiries = out.history.expiries.iter().flat_map(|e| e.values());
+    let (expired, live): (Vec<u64>, Vec<u64>) = expiries.partition(|&&t| t <= now);
+    let (expired, live) = (expired.len(), live.len());
+    println!("TTL puts: {expired} expired by the end, {live} not");
+    assert!(expired >= 2 && live >= 2, "expired {expired}, live {live}");
     db.close().unwrap();
 }
 

@@ -123,10 +123,9 @@ fn run_point(
                 ));
             }
             // Reads go on, and show exactly the acknowledged writes.
-            let mut visible = History::new(history.base.clone());
-            for step in &history.steps[..history.acked] {
-                visible.ack(step.clone());
-            }
+            let mut visible = history.clone();
+            visible.steps.truncate(history.acked);
+            visible.expiries.truncate(history.acked);
             visible.synced();
             match read_all(db) {
                 Ok(found) => {

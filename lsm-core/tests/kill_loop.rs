@@ -6,7 +6,9 @@
 //! with a 32 KiB memtable (so flushes and compactions run several times a second),
 //! checks it against the expected state, then runs two writer threads on disjoint
 //! key ranges (puts, deletes, small batches, range and prefix deletes of up to 64
-//! keys, alone or in a batch, 5% of writes followed by `sync()`) and
+//! keys, alone or in a batch, 5% of writes followed by `sync()`; a third of the
+//! puts are `put_with_ttl` with a TTL of 30 days, which never expires during the
+//! test, so the expected state stays exact) and
 //! a reader thread, until the parent kills it with SIGKILL after 50 ms to 2 s (10%
 //! of kills within 50 ms, so some land in recovery itself).
 //!
@@ -21,6 +23,12 @@
 //! happened), never anything else: every acknowledged write is present, a deleted
 //! key stays deleted, no key appears that was never written. It then settles
 //! pending marks to what it found and carries on. A last child only checks.
+//!
+//! Besides its own keys, writer 0 now and then puts one of [`SHORT`] more keys with
+//! a TTL of 20 ms to 2 s on the system clock, so they expire while the loop runs
+//! and across kills: such a key reads as absent or as its committed (or pending)
+//! value, never as anything else, and point reads and scans are compared on the
+//! other keys only.
 //!
 //! A fourth thread takes checkpoints (`Db::checkpoint`) one after another, so kills
 //! land inside them too. Before each call it saves the committed versions (what was
@@ -64,6 +72,10 @@ const CHILD_MAX_RUN: Duration = Duration::from_secs(20);
 const RANGE: usize = 1000;
 const WRITERS: usize = 2;
 const KEYS: usize = RANGE * WRITERS;
+/// Keys written with short TTLs (numbered from `KEYS`), which expire mid-run.
+const SHORT: usize = 16;
+/// The TTL of the long-lived TTL puts: far beyond any run.
+const LONG_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Every version divisible by this is a delete.
 const DELETE_EVERY: u64 = 8;
 /// Bytes of the expected-state file's header: the number of completed checks, and
@@ -100,7 +112,7 @@ impl Expected {
             .truncate(false)
             .open(path)
             .expect("open expected-state file");
-        file.set_len(HEADER + KEYS as u64 * 16)
+        file.set_len(HEADER + (KEYS + SHORT) as u64 * 16)
             .expect("size expected-state file");
         Expected { file }
     }
@@ -191,12 +203,24 @@ fn check_and_settle(db: &Db, exp: &Expected) {
             ));
         }
         live += usize::from(found.is_some());
-        if p != 0 {
-            if is_p {
-                exp.set_committed(i, p);
-            }
-            exp.set_pending(i, 0);
+        settle(exp, i, p, is_p);
+    }
+    for i in KEYS..KEYS + SHORT {
+        // A short-lived key: absent (expired, or never written) or a version it
+        // was given, the committed one or the one in flight.
+        let (c, p) = (exp.committed(i), exp.pending(i));
+        let found = db
+            .get(key(i))
+            .unwrap_or_else(|e| fail(format!("get key {i}: {e}")));
+        let is = |v: u64| v != 0 && found.as_deref() == Some(expected_value(i, v).as_slice());
+        let is_p = p != 0 && is(p);
+        if found.is_some() && !is(c) && !is_p {
+            fail(format!(
+                "short-lived key {i}: committed version {c}, pending {p}, found {:?}",
+                found.as_deref().map(String::from_utf8_lossy)
+            ));
         }
+        settle(exp, i, p, is_p);
     }
     let mut scanned = 0usize;
     for item in db.scan::<&[u8], _>(..) {
@@ -205,13 +229,25 @@ fn check_and_settle(db: &Db, exp: &Expected) {
             .ok()
             .and_then(|s| s.strip_prefix("key"))
             .and_then(|s| s.parse::<usize>().ok())
-            .filter(|&i| i < KEYS)
+            .filter(|&i| i < KEYS + SHORT)
             .unwrap_or_else(|| {
                 fail(format!(
                     "scan: unknown key {:?}",
                     String::from_utf8_lossy(&k)
                 ))
             });
+        if i >= KEYS {
+            // Short-lived: the version it holds (the point read settled it), unless
+            // that expired between the two reads.
+            let c = exp.committed(i);
+            if v.as_ref() != expected_value(i, c).as_slice() {
+                fail(format!(
+                    "scan: short-lived key {i} reads {:?}, committed {c}",
+                    String::from_utf8_lossy(&v)
+                ));
+            }
+            continue;
+        }
         if !matches(i, exp.committed(i), Some(&v)) {
             fail(format!(
                 "scan: key {i} reads {:?}",
@@ -226,6 +262,17 @@ fn check_and_settle(db: &Db, exp: &Expected) {
     exp.count_check();
 }
 
+/// After the check of key `i`: a pending version `p` found becomes the committed
+/// one; the pending mark is cleared either way.
+fn settle(exp: &Expected, i: usize, p: u64, found_pending: bool) {
+    if p != 0 {
+        if found_pending {
+            exp.set_committed(i, p);
+        }
+        exp.set_pending(i, 0);
+    }
+}
+
 /// Writer `w`: forever, a put, delete or small batch on its own keys, now and then
 /// a range delete or a prefix delete of some of them (alone or in a batch), marked
 /// pending before and committed after.
@@ -234,6 +281,9 @@ fn writer(db: &Db, exp: &Expected, w: usize, seed: u64, writes: &AtomicU64) {
     let lo = w * RANGE;
     let mut committed: Vec<u64> = (lo..lo + RANGE).map(|i| exp.committed(i)).collect();
     loop {
+        if w == 0 && rng.gen_ratio(1, 20) {
+            short_lived_put(db, exp, &mut rng);
+        }
         let n = if rng.gen_ratio(1, 10) {
             rng.gen_range(2..6)
         } else {
@@ -249,6 +299,8 @@ fn writer(db: &Db, exp: &Expected, w: usize, seed: u64, writes: &AtomicU64) {
             let v = committed[j] + 1;
             if v.is_multiple_of(DELETE_EVERY) {
                 batch.delete(key(lo + j));
+            } else if v % 3 == 1 {
+                batch.put_with_ttl(key(lo + j), expected_value(lo + j, v), LONG_TTL);
             } else {
                 batch.put(key(lo + j), expected_value(lo + j, v));
             }
@@ -295,6 +347,20 @@ fn writer(db: &Db, exp: &Expected, w: usize, seed: u64, writes: &AtomicU64) {
             }
         }
     }
+}
+
+/// A put of a short-lived key with a TTL of 20 ms to 2 s, marked pending before
+/// and committed after like every write.
+fn short_lived_put(db: &Db, exp: &Expected, rng: &mut StdRng) {
+    let i = KEYS + rng.gen_range(0..SHORT);
+    let v = exp.committed(i) + 1;
+    let ttl = Duration::from_millis(rng.gen_range(20..2000));
+    exp.set_pending(i, v);
+    if let Err(e) = db.put_with_ttl(key(i), expected_value(i, v), ttl) {
+        fail(format!("short-lived put failed: {e}"));
+    }
+    exp.set_committed(i, v);
+    exp.set_pending(i, 0);
 }
 
 /// The keys `start..end` of a range delete in the range of the writer whose first

@@ -1,11 +1,16 @@
-//! Model-based test: random histories of puts, deletes, range and prefix deletes
+//! Model-based test: random histories of puts, puts with a TTL and moves of the
+//! database's manual clock (values vanish once the clock reaches their expiry,
+//! snapshots read at their own time), deletes, range and prefix deletes
 //! (alone and in batches, empty and inverted ranges included), batches, lookups, scans in
 //! both directions with random bounds, snapshot reads, flushes, compactions,
 //! reopens, checkpoints (each opened as a database and compared with the model at
 //! that point), read-only opens and refreshes (compared with the model, and the
 //! view held checked to stay as it was) and (on the simulated disk) power losses
 //! right after a `sync`, under random options, checked after every step against a
-//! `BTreeMap`.
+//! `BTreeMap`. One case in four runs with a deterministic compaction filter
+//! (`common::filter`): keys it may touch are checked as the model's value, absent or
+//! the filter's result of the model's value; every other key exactly; what a
+//! snapshot reads stays exactly what it read when it was taken.
 //!
 //! Sizes: `PROPTEST_CASES` cases (default 2000 on the simulated file system, about
 //! a minute on 2 cores; 32 on the real one, where fsyncs dominate) of up to `LSM_MODEL_MAX_OPS` operations (default 1000). A run is
@@ -19,7 +24,7 @@ use std::ops::Bound;
 
 use common::env_or;
 use common::model::{collect, Direction};
-use common::ops::{self, run_history, BatchOp, Disk, EndSpec, Op};
+use common::ops::{self, run_history, BatchOp, BoundSpec, Disk, EndSpec, Op};
 use lsm_core::{Db, Options};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -48,14 +53,19 @@ fn run_model(
         config,
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
-    let strategy = (ops::options(), prop::collection::vec(ops::op(), 1..max_ops));
-    let result = runner.run(&strategy, |(options, history)| {
+    // One case in four runs with the test's compaction filter.
+    let strategy = (
+        ops::options(),
+        prop::bool::weighted(0.25),
+        prop::collection::vec(ops::op(), 1..max_ops),
+    );
+    let result = runner.run(&strategy, |(options, filter, history)| {
         let (path, fs, _dir) = make_fs();
-        run_history(path, &options, fs, &history).map_err(TestCaseError::fail)
+        run_history(path, &options, filter, fs, &history).map_err(TestCaseError::fail)
     });
     match result {
         Ok(()) => {}
-        Err(TestError::Fail(reason, (options, history))) => {
+        Err(TestError::Fail(reason, (options, filter, history))) => {
             let listing: Vec<String> = history
                 .iter()
                 .enumerate()
@@ -63,7 +73,7 @@ fn run_model(
                 .collect();
             panic!(
                 "{name} failed: {reason}\nreplay with LSM_MODEL_SEED={seed} PROPTEST_CASES={cases}\n\
-                 minimal options: {options:?}\nminimal history ({} ops):\n{}",
+                 minimal options: {options:?}, compaction filter: {filter}\nminimal history ({} ops):\n{}",
                 history.len(),
                 listing.join("\n")
             );
@@ -92,7 +102,6 @@ fn model_on_real_fs() {
 /// with a short, readable trace before the random ones run.
 #[test]
 fn fixed_history_on_real_fs() {
-    use common::ops::BoundSpec;
     let b = |kind, key, after| BoundSpec { kind, key, after };
     let e = |key, after| EndSpec { key, after };
     let history = vec![
@@ -142,6 +151,23 @@ fn fixed_history_on_real_fs() {
         Op::Get(70),
         Op::RefreshReadOnly,
         Op::Checkpoint,
+        Op::PutWithTtl(8, 12, 10),
+        Op::PutWithTtl(9, 3, 0),
+        Op::Batch(vec![BatchOp::PutWithTtl(10, 5, 30), BatchOp::Put(11, 4)]),
+        Op::Snapshot,
+        Op::OpenReadOnly,
+        Op::AdvanceClock(10),
+        Op::Get(8),
+        Op::SnapGet(0, 8),
+        Op::Flush,
+        Op::RefreshReadOnly,
+        Op::AdvanceClock(25),
+        Op::Compact,
+        Op::SnapScan(0, b(0, 0, false), b(0, 0, false), Direction::Forward),
+        Op::DropSnapshot(0),
+        Op::Compact,
+        Op::Reopen,
+        Op::Get(10),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let options = Options::default()
@@ -149,7 +175,51 @@ fn fixed_history_on_real_fs() {
         .with_segment_size(4096)
         .with_block_size(256)
         .with_level0_compaction_trigger(2);
-    run_history(dir.path().join("db"), &options, Disk::Real, &history).unwrap();
+    run_history(dir.path().join("db"), &options, false, Disk::Real, &history).unwrap();
+}
+
+/// Keys the test filter removes (multiples of 7 with even-length values) and
+/// changes (multiples of 5), behind snapshots and after they are dropped.
+#[test]
+fn fixed_history_with_a_compaction_filter() {
+    let history = vec![
+        Op::Put(7, 4),
+        Op::Put(14, 5),
+        Op::Put(5, 6),
+        Op::PutWithTtl(10, 6, 50),
+        Op::Put(3, 4),
+        Op::Snapshot,
+        Op::Put(21, 2),
+        Op::Compact,
+        Op::SnapGet(0, 7),
+        Op::SnapScan(
+            0,
+            BoundSpec {
+                kind: 0,
+                key: 0,
+                after: false,
+            },
+            BoundSpec {
+                kind: 0,
+                key: 0,
+                after: false,
+            },
+            Direction::Forward,
+        ),
+        Op::DropSnapshot(0),
+        Op::Compact,
+        Op::Snapshot,
+        Op::AdvanceClock(60),
+        Op::Compact,
+        Op::SnapGet(0, 10),
+        Op::Reopen,
+    ];
+    let options = Options::default()
+        .with_memtable_size(4096)
+        .with_segment_size(4096)
+        .with_block_size(256);
+    let disk = Disk::Sim(lsm_core::fs::SimFs::new());
+    run_history(common::sim::DB_PATH.into(), &options, true, disk, &history).unwrap();
 }
 
 /// Inverted and empty ranges yield nothing (in both directions) rather than

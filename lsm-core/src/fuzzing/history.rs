@@ -1,6 +1,11 @@
 //! The oracle of [`super::db_ops`] and of the crash tests in `tests/`: the
 //! acknowledged history of a run, and the prefix check a recovered database must
 //! pass.
+//!
+//! TTL puts: a step may set a key to a value that expires at a time fixed when it
+//! was committed (ms since the epoch on the run's manual clock, [`Expiries`]). Its
+//! effect is the value while the clock is before that time and nothing from then
+//! on; every state the history computes is the one read at [`History::now_ms`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,11 +17,18 @@ pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 /// written ([`History::effect`]).
 pub type Step = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
+/// For one step: the keys it leaves holding a TTL put, with the expiry (ms since
+/// the epoch) fixed when the step was committed.
+pub type Expiries = BTreeMap<Vec<u8>, u64>;
+
 /// One operation of a write call as sent to the database ([`super::write_ops`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     /// `put(key, value)`.
     Put(Vec<u8>, Vec<u8>),
+    /// `put_with_ttl(key, value, ttl)` with a TTL of this many ms (the expiry is
+    /// the clock's time when the call is written plus the TTL: [`expiries_of`]).
+    PutWithTtl(Vec<u8>, Vec<u8>, u64),
     /// `delete(key)`.
     Delete(Vec<u8>),
     /// `delete_range(start, end)`: every key in `[start, end)`.
@@ -29,7 +41,7 @@ impl Write {
     /// True when `key` is one this operation deletes (puts delete nothing).
     pub fn deletes(&self, key: &[u8]) -> bool {
         match self {
-            Write::Put(..) => false,
+            Write::Put(..) | Write::PutWithTtl(..) => false,
             Write::Delete(k) => k.as_slice() == key,
             Write::DeleteRange(start, end) => start.as_slice() <= key && key < end.as_slice(),
             Write::DeletePrefix(prefix) => key.starts_with(prefix),
@@ -44,7 +56,7 @@ pub fn apply_writes(map: &mut Map, ops: &[Write]) -> Step {
     let mut step = Step::new();
     for op in ops {
         match op {
-            Write::Put(k, v) => {
+            Write::Put(k, v) | Write::PutWithTtl(k, v, _) => {
                 map.insert(k.clone(), v.clone());
                 step.push((k.clone(), Some(v.clone())));
             }
@@ -64,17 +76,46 @@ pub fn apply_writes(map: &mut Map, ops: &[Write]) -> Step {
     step
 }
 
+/// The keys a write call of `ops` committed at `now_ms` (on the database's clock)
+/// leaves holding a TTL put, with their expiry: a key whose last write in the call
+/// is a TTL put.
+pub fn expiries_of(ops: &[Write], now_ms: u64) -> Expiries {
+    let mut out = Expiries::new();
+    for op in ops {
+        match op {
+            Write::PutWithTtl(k, _, ttl) => {
+                out.insert(k.clone(), now_ms.saturating_add(*ttl));
+            }
+            Write::Put(k, _) => {
+                out.remove(k);
+            }
+            Write::Delete(_) | Write::DeleteRange(..) | Write::DeletePrefix(_) => {
+                out.retain(|k, _| !op.deletes(k));
+            }
+        }
+    }
+    out
+}
+
 /// Every write since the last recovery, in acknowledgement order.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     /// The state the history starts from (what the last recovery found).
     pub base: Map,
+    /// The expiries of the keys of `base` that hold TTL puts.
+    pub base_expiries: Expiries,
     /// Acknowledged steps, then at most one step whose call failed.
     pub steps: Vec<Step>,
     /// Number of acknowledged steps.
     pub acked: usize,
     /// Number of leading steps a returned `sync()` (or `close()`) made durable.
     pub durable: usize,
+    /// The expiries of each step's TTL puts (as many as `steps`, or fewer when the
+    /// last steps have none).
+    pub expiries: Vec<Expiries>,
+    /// The time (ms since the epoch) states are read at: a TTL put whose expiry is
+    /// at or before it reads as absent. 0 (the default) for histories without TTL.
+    pub now_ms: u64,
 }
 
 impl History {
@@ -88,15 +129,54 @@ impl History {
 
     /// Records an acknowledged step.
     pub fn ack(&mut self, step: Step) {
+        self.ack_expiring(step, Expiries::new());
+    }
+
+    /// Records an acknowledged step whose keys in `expiries` hold TTL puts.
+    pub fn ack_expiring(&mut self, step: Step, expiries: Expiries) {
         assert_eq!(self.steps.len(), self.acked, "a step after a failed one");
+        self.set_expiries(expiries);
         self.steps.push(step);
         self.acked += 1;
     }
 
     /// Records a step whose call failed: it may or may not have taken effect.
     pub fn attempt(&mut self, step: Step) {
+        self.attempt_expiring(step, Expiries::new());
+    }
+
+    /// [`History::attempt`] of a step whose keys in `expiries` hold TTL puts.
+    pub fn attempt_expiring(&mut self, step: Step, expiries: Expiries) {
         assert_eq!(self.steps.len(), self.acked, "two failed steps");
+        self.set_expiries(expiries);
         self.steps.push(step);
+    }
+
+    /// Records the expiries of the step about to be pushed.
+    fn set_expiries(&mut self, expiries: Expiries) {
+        if !expiries.is_empty() {
+            self.expiries.resize(self.steps.len(), Expiries::new());
+            self.expiries.push(expiries);
+        }
+    }
+
+    /// The expiries of step `i`.
+    fn expiries_at(&self, i: usize) -> Option<&Expiries> {
+        self.expiries.get(i).filter(|e| !e.is_empty())
+    }
+
+    /// Applies step `i` to `map` as read at [`History::now_ms`].
+    fn apply_step(&self, map: &mut Map, i: usize) {
+        if let Some(step) = self.steps.get(i) {
+            apply(map, step);
+            if let Some(expiries) = self.expiries_at(i) {
+                for (k, &t) in expiries {
+                    if t <= self.now_ms {
+                        map.remove(k);
+                    }
+                }
+            }
+        }
     }
 
     /// Every acknowledged step is durable from now on.
@@ -112,18 +192,41 @@ impl History {
         apply_writes(&mut self.state(), ops)
     }
 
+    /// `base` as read at [`History::now_ms`].
+    fn base_now(&self) -> Map {
+        let mut map = self.base.clone();
+        map.retain(|k, _| self.base_expiries.get(k).is_none_or(|&t| t > self.now_ms));
+        map
+    }
+
+    /// The expiries of the keys holding TTL puts after the first `prefix` steps
+    /// (what a history starting from a recovery to that prefix takes as
+    /// [`History::base_expiries`]).
+    pub fn expiries_after(&self, prefix: usize) -> Expiries {
+        let mut out = self.base_expiries.clone();
+        for (i, step) in self.steps.iter().enumerate().take(prefix) {
+            for (k, _) in step {
+                out.remove(k);
+            }
+            if let Some(expiries) = self.expiries_at(i) {
+                out.extend(expiries.iter().map(|(k, &t)| (k.clone(), t)));
+            }
+        }
+        out
+    }
+
     /// The state after every acknowledged step.
     pub fn state(&self) -> Map {
-        let mut map = self.base.clone();
-        for step in self.steps.iter().take(self.acked) {
-            apply(&mut map, step);
+        let mut map = self.base_now();
+        for i in 0..self.acked {
+            self.apply_step(&mut map, i);
         }
         map
     }
 
     /// The prefix lengths whose state equals `found`, ascending.
     pub fn matching_prefixes(&self, found: &Map) -> Vec<usize> {
-        let mut model = self.base.clone();
+        let mut model = self.base_now();
         // Keys on which the model and `found` disagree, updated step by step.
         let mut differ: BTreeSet<Vec<u8>> = model
             .keys()
@@ -136,7 +239,7 @@ impl History {
             out.push(0);
         }
         for (i, step) in self.steps.iter().enumerate() {
-            apply(&mut model, step);
+            self.apply_step(&mut model, i);
             for (k, _) in step {
                 if model.get(k) == found.get(k) {
                     differ.remove(k);
@@ -234,6 +337,45 @@ mod tests {
         assert_eq!(h.check_prefix(&want), Ok(5));
         want.insert(b"c".to_vec(), b"1".to_vec());
         assert!(h.check_prefix(&want).is_err());
+    }
+
+    #[test]
+    fn a_ttl_put_is_its_value_until_the_clock_reaches_its_expiry() {
+        let mut h = History::new(Map::new());
+        h.ack(put("a", "1"));
+        let ops = [
+            Write::PutWithTtl(b"a".to_vec(), b"2".to_vec(), 100),
+            Write::PutWithTtl(b"b".to_vec(), b"3".to_vec(), 50),
+            Write::PutWithTtl(b"c".to_vec(), b"4".to_vec(), 10),
+            Write::Put(b"c".to_vec(), b"5".to_vec()),
+        ];
+        h.ack_expiring(h.effect(&ops), expiries_of(&ops, 0));
+        let at = |h: &History, pairs: &[(&str, &str)]| {
+            assert_eq!(
+                h.state(),
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                    .collect::<Map>()
+            );
+        };
+        h.now_ms = 49;
+        at(&h, &[("a", "2"), ("b", "3"), ("c", "5")]);
+        h.now_ms = 50;
+        at(&h, &[("a", "2"), ("c", "5")]);
+        assert_eq!(h.check_prefix(&h.state()), Ok(2));
+        h.now_ms = 100;
+        at(&h, &[("c", "5")]);
+        let mut want = Expiries::new();
+        want.insert(b"a".to_vec(), 100);
+        want.insert(b"b".to_vec(), 50);
+        assert_eq!(h.expiries_after(2), want);
+        assert_eq!(h.expiries_after(1), Expiries::new());
+        // The expired put hides the older value of `a`: no prefix has `a` at "1" and
+        // the put of `c`.
+        let mut m = h.state();
+        m.insert(b"a".to_vec(), b"1".to_vec());
+        assert!(h.check_prefix(&m).is_err());
     }
 
     #[test]

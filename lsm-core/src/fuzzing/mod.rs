@@ -9,7 +9,9 @@
 //! flush, compaction, close-and-reopen, checkpoints (opened read-only, they must
 //! hold exactly the oracle's state), read-only opens and refreshes (checked against
 //! the oracle, the view held checked to stay as it was), power cuts after the next
-//! n file operations, and crashes in every [`CrashMode`]. After each crash the
+//! n file operations, crashes in every [`CrashMode`], puts with a TTL (alone and
+//! in batches) and moves of the database's manual clock (the oracle keeps each TTL
+//! put's expiry, fixed at its commit, and reads every state at the clock's time). After each crash the
 //! recovered state must be the effect of a prefix of the acknowledged writes that
 //! covers every synced one (no hole, no partial batch, no resurrected delete), and
 //! every checkpoint directory in the crash image must be absent (a leftover
@@ -28,7 +30,7 @@ mod history;
 mod recovery;
 mod runner;
 
-pub use history::{apply_writes, show, History, Map, Step, Write};
+pub use history::{apply_writes, expiries_of, show, Expiries, History, Map, Step, Write};
 pub use recovery::{open_sim, read_all, recover, reopen_same, write_ops, write_step, DB_PATH};
 
 use crate::fs::CrashMode;
@@ -61,6 +63,10 @@ pub struct Summary {
     pub range_deletes: u64,
     /// Inverted range deletes refused (with the state checked unchanged).
     pub refused_ranges: u64,
+    /// Acknowledged writes that held a TTL put.
+    pub ttl_puts: u64,
+    /// Moves of the clock.
+    pub clock_moves: u64,
 }
 
 /// [`db_ops`], returning what the run did.
@@ -158,6 +164,22 @@ enum BatchOp {
     DeleteRange(u8, u8),
     /// Prefix delete: key, prefix length.
     DeletePrefix(u8, u8),
+    /// TTL put: key, value length, TTL byte ([`ttl_ms`]).
+    PutWithTtl(u8, u8, u8),
+}
+
+/// The TTL of a TTL byte: 0 (expired as written) to 1,020 ms in steps of 4.
+pub(crate) fn ttl_ms(b: u8) -> u64 {
+    u64::from(b) * 4
+}
+
+/// The clock move of a byte: 1 to 255 ms, or (0xff) past every TTL.
+pub(crate) fn clock_step_ms(b: u8) -> u64 {
+    if b == 0xff {
+        1_000_000
+    } else {
+        u64::from(b) + 1
+    }
 }
 
 /// The prefix of a prefix delete: the first bytes of key `k` (up to 4), or none at
@@ -178,10 +200,15 @@ pub(crate) fn prefix(k: u8, len: u8) -> Vec<u8> {
 enum Op {
     /// Put key, with a value of this length.
     Put(u8, u8),
+    /// Put key with a value of this length and a TTL of [`ttl_ms`] of the byte.
+    PutWithTtl(u8, u8, u8),
+    /// Move the clock by [`clock_step_ms`] of the byte.
+    AdvanceClock(u8),
     Delete(u8),
     /// Up to 6 (key, value length or delete) pairs, written atomically; a pair
     /// whose value byte is 0xff is a range delete from its key to the key of the
-    /// next byte (the two put in order), one of 0xfd a prefix delete.
+    /// next byte (the two put in order), one of 0xfd a prefix delete, one of 0xfb a
+    /// TTL put (value length and TTL from the next two bytes).
     Batch(Vec<BatchOp>),
     /// `delete_range(key(a), key(b))`: empty when equal, refused when inverted.
     DeleteRange(u8, u8),
@@ -209,10 +236,13 @@ impl Op {
         // The top 16 codes are the newer operations; the rest decode as they always
         // did, so the committed corpus keeps most of its meaning (range deletes took
         // the top six codes from read-only opens, and value byte 0xff and 0xfd in
-        // batches from deletes).
+        // batches from deletes; TTL puts and clock moves took codes 244 and 245 from
+        // checkpoints, and value byte 0xfb in batches from deletes).
         if code >= 240 {
             return Some(match code {
-                240..=245 => Op::Checkpoint,
+                240..=243 => Op::Checkpoint,
+                244 => Op::PutWithTtl(input.arg(), input.arg(), input.arg()),
+                245 => Op::AdvanceClock(input.arg()),
                 246..=249 => Op::ReadOnly(code & 1 == 1),
                 250..=252 => Op::DeleteRange(input.arg(), input.arg()),
                 _ => Op::DeletePrefix(input.arg(), input.arg()),
@@ -238,6 +268,7 @@ impl Op {
                                     BatchOp::DeleteRange(a, b)
                                 }
                                 0xfd => BatchOp::DeletePrefix(k, input.arg()),
+                                0xfb => BatchOp::PutWithTtl(k, input.arg(), input.arg()),
                                 _ if v & 1 == 0 => BatchOp::Put(k, v),
                                 _ => BatchOp::Delete(k),
                             }

@@ -8,6 +8,7 @@
 //! `sync()` that returned `Ok` (or every one, with `sync_writes`).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::history::{History, Map, Step, Write};
 use super::show;
@@ -56,6 +57,7 @@ pub fn write_step(db: &Db, step: &Step) -> crate::Result<()> {
 pub fn write_ops(db: &Db, ops: &[Write]) -> crate::Result<()> {
     match ops {
         [Write::Put(k, v)] => db.put(k, v),
+        [Write::PutWithTtl(k, v, ttl)] => db.put_with_ttl(k, v, Duration::from_millis(*ttl)),
         [Write::Delete(k)] => db.delete(k),
         [Write::DeleteRange(start, end)] => db.delete_range(start, end),
         [Write::DeletePrefix(prefix)] => db.delete_prefix(prefix),
@@ -64,6 +66,9 @@ pub fn write_ops(db: &Db, ops: &[Write]) -> crate::Result<()> {
             for op in ops {
                 match op {
                     Write::Put(k, v) => batch.put(k, v),
+                    Write::PutWithTtl(k, v, ttl) => {
+                        batch.put_with_ttl(k, v, Duration::from_millis(*ttl))
+                    }
                     Write::Delete(k) => batch.delete(k),
                     Write::DeleteRange(start, end) => batch.delete_range(start, end),
                     Write::DeletePrefix(prefix) => batch.delete_prefix(prefix),

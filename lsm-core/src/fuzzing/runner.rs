@@ -3,12 +3,27 @@
 
 use std::ops::Bound;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
-use super::history::{History, Map, Write};
+use super::history::{expiries_of, Expiries, History, Map, Write};
 use super::recovery::{open_sim, read_all, recover, reopen_same, write_ops, DB_PATH};
-use super::{key, prefix, value, BatchOp, Op, Summary};
+use super::{clock_step_ms, key, prefix, ttl_ms, value, BatchOp, Op, Summary};
+use crate::clock::{now_ms, ManualClock};
 use crate::fs::{CrashMode, FileSystem, SimFs};
 use crate::{Db, Error, InvalidArgumentKind, Options, ReadOnlyDb};
+
+/// A state as of some call, with the expiries of its TTL puts: what it reads as
+/// later is the state without the keys the clock has reached.
+type Timed = (Map, Expiries);
+
+/// `state` read at `now`.
+fn at(state: &Timed, now: u64) -> Map {
+    let (map, expiries) = state;
+    let mut map = map.clone();
+    map.retain(|k, _| expiries.get(k).is_none_or(|&t| t > now));
+    map
+}
 
 pub(super) struct Runner {
     options: Options,
@@ -23,20 +38,29 @@ pub(super) struct Runner {
     summary: Summary,
     /// Checkpoint directories taken, with the state of their call and whether the
     /// call returned `Ok`.
-    checkpoints: Vec<(PathBuf, Map, bool)>,
+    checkpoints: Vec<(PathBuf, Timed, bool)>,
     /// A read-only view and the state it holds.
-    view: Option<(ReadOnlyDb, Map)>,
+    view: Option<(ReadOnlyDb, Timed)>,
+    /// The database's clock (kept across reopens and crashes).
+    clock: Arc<ManualClock>,
 }
 
 impl Runner {
     pub fn new(options: Options) -> Runner {
         let sim = SimFs::new();
+        let clock = Arc::new(ManualClock::new(
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        ));
+        let options = options.with_clock(clock.clone());
         let db = open_sim(&sim, &options).unwrap_or_else(|e| panic!("creating the database: {e}"));
+        let mut history = History::new(Map::new());
+        history.now_ms = now_ms(&*clock);
         Runner {
             options,
             sim,
             db: Some(db),
-            history: History::new(Map::new()),
+            history,
+            clock,
             broken: false,
             next_id: 0,
             power_cut: false,
@@ -61,6 +85,19 @@ impl Runner {
                 let id = self.id();
                 self.write(vec![Write::Put(key(*k), value(id, *len))]);
             }
+            Op::PutWithTtl(k, len, ttl) => {
+                let id = self.id();
+                self.write(vec![Write::PutWithTtl(
+                    key(*k),
+                    value(id, *len),
+                    ttl_ms(*ttl),
+                )]);
+            }
+            Op::AdvanceClock(b) => {
+                self.clock.advance(Duration::from_millis(clock_step_ms(*b)));
+                self.history.now_ms = now_ms(&*self.clock);
+                self.summary.clock_moves += 1;
+            }
             Op::Delete(k) => self.write(vec![Write::Delete(key(*k))]),
             Op::Batch(ops) => {
                 let ops = ops
@@ -70,6 +107,9 @@ impl Runner {
                         BatchOp::Delete(k) => Write::Delete(key(k)),
                         BatchOp::DeleteRange(a, b) => Write::DeleteRange(key(a), key(b)),
                         BatchOp::DeletePrefix(k, len) => Write::DeletePrefix(prefix(k, len)),
+                        BatchOp::PutWithTtl(k, len, ttl) => {
+                            Write::PutWithTtl(key(k), value(self.id(), len), ttl_ms(ttl))
+                        }
                     })
                     .collect();
                 self.write(ops);
@@ -141,11 +181,12 @@ impl Runner {
             return;
         }
         let dest = PathBuf::from(format!("/checkpoint-{index}"));
-        let state = self.history.state();
+        let state = self.timed_state();
         let db = self.db.as_ref().expect("open");
         let result = db.checkpoint(&dest);
         let done = result.is_ok();
         self.checkpoints.push((dest.clone(), state.clone(), done));
+        let state = at(&state, self.history.now_ms);
         if let Err(e) = result {
             return self.failed(index, &format!("checkpoint: {e}"));
         }
@@ -164,14 +205,18 @@ impl Runner {
     fn read_only(&mut self, index: usize, refresh: bool) {
         if let Some((view, state)) = &self.view {
             let found = view_pairs(view).unwrap_or_else(|e| panic!("op {index}: {e}"));
-            assert!(found == *state, "op {index}: a read-only view changed");
+            assert!(
+                found == at(state, self.history.now_ms),
+                "op {index}: a read-only view changed"
+            );
         }
         let view = match self.view.take() {
             Some((mut view, _)) if refresh => view.refresh().map(|()| view),
             _ => Db::open_read_only_with_fs(DB_PATH, self.options.clone(), self.sim.fs_ref()),
         };
         let view = view.unwrap_or_else(|e| panic!("op {index}: read-only open or refresh: {e}"));
-        let state = self.history.state();
+        let timed = self.timed_state();
+        let state = at(&timed, self.history.now_ms);
         let found = view_pairs(&view).unwrap_or_else(|e| panic!("op {index}: {e}"));
         assert!(
             found == state,
@@ -187,7 +232,7 @@ impl Runner {
                 "op {index}: read-only get"
             );
         }
-        self.view = Some((view, state));
+        self.view = Some((view, timed));
         self.summary.read_only_views += 1;
     }
 
@@ -213,7 +258,7 @@ impl Runner {
                 });
             let found = view_pairs(&copy).unwrap_or_else(|e| panic!("{ctx}: {e}"));
             assert!(
-                found == *state,
+                found == at(state, self.history.now_ms),
                 "{ctx}: checkpoint {} opens to a wrong state",
                 dest.display()
             );
@@ -230,6 +275,14 @@ impl Runner {
         self.summary
     }
 
+    /// The oracle's state now, with the expiries of its TTL puts.
+    fn timed_state(&self) -> Timed {
+        (
+            self.history.state(),
+            self.history.expiries_after(self.history.acked),
+        )
+    }
+
     fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -238,6 +291,8 @@ impl Runner {
     fn write(&mut self, ops: Vec<Write>) {
         let db = self.db.as_ref().expect("open");
         let step = self.history.effect(&ops);
+        // The clock stands still during the call: this is the expiry it fixes.
+        let expiries = expiries_of(&ops, self.history.now_ms);
         match write_ops(db, &ops) {
             Ok(()) => {
                 self.summary.acked += 1;
@@ -245,13 +300,15 @@ impl Runner {
                     ops.iter()
                         .any(|op| matches!(op, Write::DeleteRange(..) | Write::DeletePrefix(_))),
                 );
-                self.history.ack(step);
+                self.summary.ttl_puts +=
+                    u64::from(ops.iter().any(|op| matches!(op, Write::PutWithTtl(..))));
+                self.history.ack_expiring(step, expiries);
                 if self.options.sync_writes {
                     self.history.synced();
                 }
             }
             Err(_) => {
-                self.history.attempt(step);
+                self.history.attempt_expiring(step, expiries);
                 self.broken = true;
                 self.summary.cut_failures += 1;
             }
@@ -331,7 +388,7 @@ impl Runner {
         self.check_checkpoints(&image, &ctx);
         // Lookups of every key of the space, the never-written ones included.
         let keys: Vec<Vec<u8>> = (0..super::KEYS).map(key).collect();
-        let (db, found, _) = recover(
+        let (db, found, prefix) = recover(
             &image,
             &self.options,
             &self.history,
@@ -345,7 +402,12 @@ impl Runner {
         self.db = Some(db);
         self.summary.crashes += 1;
         self.summary.recovered_keys += found.len() as u64;
+        let mut expiries = self.history.expiries_after(prefix);
+        expiries.retain(|k, _| found.contains_key(k));
+        let now = self.history.now_ms;
         self.history = History::new(found);
+        self.history.base_expiries = expiries;
+        self.history.now_ms = now;
         self.broken = false;
         self.power_cut = false;
     }

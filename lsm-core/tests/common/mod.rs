@@ -6,6 +6,8 @@
 //!   direction;
 //! - [`ops`]: the operation language of the model test, its proptest strategies and
 //!   the harness that applies an operation to a database and the model at once;
+//! - [`filter`]: a deterministic compaction filter and the tolerance its effects
+//!   need in comparisons;
 //! - [`files`]: looking at a database directory from outside (segment files read
 //!   with `lsm_format::SegmentReader`, byte flips, truncation);
 //! - [`child`]: running a scenario in a child process that exits without closing the
@@ -17,6 +19,7 @@
 
 pub mod child;
 pub mod files;
+pub mod filter;
 pub mod keys;
 pub mod model;
 pub mod ops;

@@ -2,18 +2,23 @@
 //! proptest generates it, and a harness that applies each operation to a database
 //! and to the `BTreeMap` model and checks the database agrees after every step.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lsm_core::fs::{CrashMode, SimFs};
 use lsm_core::{
-    Compression, Db, Error, InvalidArgumentKind, Options, ReadOnlyDb, Snapshot, WriteBatch,
+    Compression, Db, Error, InvalidArgumentKind, ManualClock, Options, ReadOnlyDb, Snapshot,
+    WriteBatch,
 };
 use proptest::prelude::*;
 
+use super::filter::TestFilter;
 use super::keys::{key, show, value, KEY_SPACE};
-use super::model::{self, collect, diff, Direction, Map};
+use super::model::{self, collect, diff, Direction, Map, Pairs};
 
 /// One end of a range: which kind, around which key number; `after` moves the bound
 /// just past the key (the key followed by `0x00`, which is never written).
@@ -85,6 +90,9 @@ impl fmt::Debug for EndSpec {
 pub enum BatchOp {
     /// Put key number `.0` with a value of `.1` bytes.
     Put(u8, u16),
+    /// Put key number `.0` with a value of `.1` bytes that expires `.2` ms after
+    /// the batch is written.
+    PutWithTtl(u8, u16, u32),
     /// Delete key number `.0`.
     Delete(u8),
     /// Delete the keys in `[.0, .1)` (an inverted range fails the whole batch).
@@ -97,6 +105,9 @@ impl fmt::Debug for BatchOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BatchOp::Put(k, len) => write!(f, "put {} {len}B", show(&key(*k))),
+            BatchOp::PutWithTtl(k, len, ttl) => {
+                write!(f, "put {} {len}B ttl {ttl}ms", show(&key(*k)))
+            }
             BatchOp::Delete(k) => write!(f, "del {}", show(&key(*k))),
             BatchOp::DeleteRange(a, b) => write!(f, "del [{a:?}, {b:?})"),
             BatchOp::DeletePrefix(p) => write!(f, "del prefix {}", show(prefix_of(*p))),
@@ -126,6 +137,11 @@ pub const PREFIXES: &[&[u8]] = &[
 pub enum Op {
     /// Put key number `.0` with a value of `.1` bytes.
     Put(u8, u16),
+    /// `Db::put_with_ttl` of key number `.0` with a value of `.1` bytes and a TTL
+    /// of `.2` ms: the model keeps the value until the clock reaches now + TTL.
+    PutWithTtl(u8, u16, u32),
+    /// `ManualClock::advance` by `.0` ms (values whose expiry it reaches vanish).
+    AdvanceClock(u32),
     /// Delete key number `.0`.
     Delete(u8),
     /// An atomic batch.
@@ -176,6 +192,10 @@ impl fmt::Debug for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Op::Put(k, len) => write!(f, "Put({}, {len}B)", show(&key(*k))),
+            Op::PutWithTtl(k, len, ttl) => {
+                write!(f, "PutWithTtl({}, {len}B, {ttl}ms)", show(&key(*k)))
+            }
+            Op::AdvanceClock(ms) => write!(f, "AdvanceClock({ms}ms)"),
             Op::Delete(k) => write!(f, "Delete({})", show(&key(*k))),
             Op::Batch(ops) => {
                 write!(f, "Batch[")?;
@@ -218,6 +238,27 @@ pub fn value_len() -> impl Strategy<Value = u16> {
         40 => 1u16..48,
         10 => 48u16..600,
         2 => 4200u16..6000,
+    ]
+}
+
+/// TTLs: some zero (expired as written), mostly within a few clock steps, some
+/// long enough to outlive most histories.
+fn ttl_ms() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        1 => Just(0u32),
+        6 => 1u32..200,
+        3 => 200u32..100_000,
+    ]
+}
+
+/// Clock steps: mostly small (a few milliseconds, so expiries fall between
+/// flushes), sometimes past every TTL [`ttl_ms`] gives.
+fn clock_step() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        2 => Just(1u32),
+        12 => 1u32..100,
+        3 => 100u32..2_000,
+        1 => Just(1_000_000u32),
     ]
 }
 
@@ -282,6 +323,7 @@ fn range_ends() -> impl Strategy<Value = (EndSpec, EndSpec)> {
 fn batch_op() -> impl Strategy<Value = BatchOp> {
     prop_oneof![
         70 => (written_key(), value_len()).prop_map(|(k, l)| BatchOp::Put(k, l)),
+        8 => (written_key(), value_len(), ttl_ms()).prop_map(|(k, l, t)| BatchOp::PutWithTtl(k, l, t)),
         30 => written_key().prop_map(BatchOp::Delete),
         4 => range_ends().prop_map(|(a, b)| BatchOp::DeleteRange(a, b)),
         1 => any::<u8>().prop_map(BatchOp::DeletePrefix),
@@ -292,6 +334,8 @@ fn batch_op() -> impl Strategy<Value = BatchOp> {
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => (written_key(), value_len()).prop_map(|(k, l)| Op::Put(k, l)),
+        2 => (written_key(), value_len(), ttl_ms()).prop_map(|(k, l, t)| Op::PutWithTtl(k, l, t)),
+        1 => clock_step().prop_map(Op::AdvanceClock),
         10 => written_key().prop_map(Op::Delete),
         6 => prop::collection::vec(batch_op(), 0..16).prop_map(Op::Batch),
         1 => range_ends().prop_map(|(a, b)| Op::DeleteRange(a, b)),
@@ -386,11 +430,21 @@ pub struct Harness {
     disk: Disk,
     crashes: u64,
     model: Map,
+    /// The expiry (ms since the epoch) of every key of `model` written with a TTL;
+    /// keys leave both once the clock reaches it.
+    expiries: Expiries,
+    /// The clock of the database (kept across reopens).
+    clock: Arc<ManualClock>,
+    /// The compaction filter the database runs with, if any.
+    filter: Option<Arc<TestFilter>>,
+    /// Live snapshots and what each reads: the model when it was taken (or, under a
+    /// filter, what the snapshot read then, checked against the model).
     snapshots: Vec<(Snapshot, Map)>,
     next_id: u64,
     probe: Vec<Vec<u8>>,
-    /// A read-only view and the model when it was opened or last refreshed.
-    read_only: Option<(ReadOnlyDb, Map)>,
+    /// A read-only view and the model (with its expiries) when it was opened or last
+    /// refreshed: the view reads at the clock's time, so its keys expire too.
+    read_only: Option<(ReadOnlyDb, Map, Expiries)>,
     /// Checkpoints taken (their directories are numbered).
     checkpoints: u64,
 }
@@ -415,9 +469,36 @@ pub fn open_read_only(
     }
 }
 
+/// Expiry times (ms since the epoch) of keys written with a TTL.
+pub type Expiries = BTreeMap<Vec<u8>, u64>;
+
+/// Where the manual clock of every history starts.
+pub fn clock_start() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+/// `map` without the keys whose expiry is at or before `now_ms`.
+pub fn visible(map: &Map, expiries: &Expiries, now_ms: u64) -> Map {
+    map.iter()
+        .filter(|(k, _)| expiries.get(*k).is_none_or(|&t| t > now_ms))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 impl Harness {
-    /// Opens a new database.
-    pub fn new(path: PathBuf, options: Options, disk: Disk) -> Result<Self, String> {
+    /// Opens a new database with a manual clock (and `filter`, when given, as its
+    /// compaction filter).
+    pub fn new(
+        path: PathBuf,
+        options: Options,
+        disk: Disk,
+        filter: Option<Arc<TestFilter>>,
+    ) -> Result<Self, String> {
+        let clock = Arc::new(ManualClock::new(clock_start()));
+        let mut options = options.with_clock(clock.clone());
+        if let Some(f) = &filter {
+            options = options.with_compaction_filter(f.clone());
+        }
         let db = open(&path, &options, &disk).map_err(|e| format!("open failed: {e}"))?;
         Ok(Harness {
             db: Some(db),
@@ -426,6 +507,9 @@ impl Harness {
             disk,
             crashes: 0,
             model: Map::new(),
+            expiries: Expiries::new(),
+            clock,
+            filter,
             snapshots: Vec::new(),
             next_id: 1,
             probe: probe_keys(),
@@ -452,13 +536,61 @@ impl Harness {
         v
     }
 
+    /// The clock's time in ms since the epoch.
+    fn now_ms(&self) -> u64 {
+        ms_since_epoch(lsm_core::Clock::now(&*self.clock))
+    }
+
+    /// True when a read of `k` giving `got` agrees with the model's `want` (under a
+    /// filter, also when the filter explains the difference).
+    fn accepts(&self, k: &[u8], want: Option<&[u8]>, got: Option<&[u8]>) -> bool {
+        match &self.filter {
+            Some(f) => f.accepts(k, want, got),
+            None => got == want,
+        }
+    }
+
+    /// A scan's pairs with the differences the filter explains undone.
+    fn loosen(&self, got: Pairs, want: &Pairs) -> Pairs {
+        match &self.filter {
+            Some(f) => f.loosen(&got, want),
+            None => got,
+        }
+    }
+
+    /// Sets `k` to `v` in the model, expiring at `expires` (absent at once when
+    /// that is not after now).
+    fn model_put(
+        model: &mut Map,
+        expiries: &mut Expiries,
+        now: u64,
+        k: Vec<u8>,
+        v: Vec<u8>,
+        expires: Option<u64>,
+    ) {
+        match expires {
+            Some(t) if t <= now => {
+                model.remove(&k);
+                expiries.remove(&k);
+            }
+            Some(t) => {
+                expiries.insert(k.clone(), t);
+                model.insert(k, v);
+            }
+            None => {
+                expiries.remove(&k);
+                model.insert(k, v);
+            }
+        }
+    }
+
     fn check_key(&self, k: &[u8], what: &str) -> Result<(), String> {
         let got = self
             .db()
             .get(k)
             .map_err(|e| format!("{what}: get {} failed: {e}", show(k)))?;
         let want = self.model.get(k);
-        if got.as_deref() != want.map(Vec::as_slice) {
+        if !self.accepts(k, want.map(Vec::as_slice), got.as_deref()) {
             return Err(format!(
                 "{what}: get {}: got {:?}, want {:?}",
                 show(k),
@@ -489,7 +621,8 @@ impl Harness {
         for dir in [Direction::Forward, Direction::Reverse] {
             let got = collect(self.db().scan((lo.clone(), hi.clone())), dir)
                 .map_err(|e| format!("{what}: scan {dir:?} failed: {e}"))?;
-            if let Some(d) = diff(&got, &model::range(&self.model, &lo, &hi)) {
+            let want = model::range(&self.model, &lo, &hi);
+            if let Some(d) = diff(&self.loosen(got, &want), &want) {
                 return Err(format!("{what}: scan {dir:?}: {d}"));
             }
         }
@@ -519,7 +652,8 @@ impl Harness {
 
     /// Full comparison of the database with the model.
     pub fn check_all(&self, what: &str) -> Result<(), String> {
-        model::check_db(self.db(), &self.model, &self.probe).map_err(|e| format!("{what}: {e}"))
+        model::check_db_with(self.db(), &self.model, &self.probe, self.filter.as_deref())
+            .map_err(|e| format!("{what}: {e}"))
     }
 
     /// Closes and reopens the database (snapshots are released first).
@@ -572,7 +706,7 @@ impl Harness {
         let options = self.options.clone().with_create_if_missing(false);
         let copy = open(&dest, &options, &self.disk)
             .map_err(|e| format!("opening the checkpoint: {e}"))?;
-        model::check_db(&copy, &self.model, &self.probe)
+        model::check_db_with(&copy, &self.model, &self.probe, self.filter.as_deref())
             .map_err(|e| format!("the checkpoint: {e}"))?;
         copy.close()
             .map_err(|e| format!("closing the checkpoint: {e}"))?;
@@ -599,8 +733,34 @@ impl Harness {
                 self.db()
                     .put(&k, &v)
                     .map_err(|e| format!("put failed: {e}"))?;
-                self.model.insert(k.clone(), v);
+                Self::model_put(&mut self.model, &mut self.expiries, 0, k.clone(), v, None);
                 self.check_key(&k, "after put")?;
+            }
+            Op::PutWithTtl(k, len, ttl) => {
+                let (k, v) = (key(*k), self.new_value(*len));
+                let now = self.now_ms();
+                self.db()
+                    .put_with_ttl(&k, &v, Duration::from_millis(u64::from(*ttl)))
+                    .map_err(|e| format!("put_with_ttl failed: {e}"))?;
+                let expires = Some(now + u64::from(*ttl));
+                Self::model_put(
+                    &mut self.model,
+                    &mut self.expiries,
+                    now,
+                    k.clone(),
+                    v,
+                    expires,
+                );
+                self.check_key(&k, "after put_with_ttl")?;
+            }
+            Op::AdvanceClock(ms) => {
+                self.clock.advance(Duration::from_millis(u64::from(*ms)));
+                let now = self.now_ms();
+                let expiries = &self.expiries;
+                self.model
+                    .retain(|k, _| expiries.get(k).is_none_or(|&t| t > now));
+                self.expiries.retain(|_, t| *t > now);
+                self.check_all("after the clock moved")?;
             }
             Op::Delete(k) => {
                 let k = key(*k);
@@ -608,11 +768,14 @@ impl Harness {
                     .delete(&k)
                     .map_err(|e| format!("delete failed: {e}"))?;
                 self.model.remove(&k);
+                self.expiries.remove(&k);
                 self.check_key(&k, "after delete")?;
             }
             Op::Batch(ops) => {
                 let mut batch = WriteBatch::new();
                 let mut model = self.model.clone();
+                let mut expiries = self.expiries.clone();
+                let now = self.now_ms();
                 let mut touched = Vec::new();
                 let mut inverted = false;
                 for op in ops {
@@ -620,13 +783,21 @@ impl Harness {
                         BatchOp::Put(k, len) => {
                             let (k, v) = (key(*k), self.new_value(*len));
                             batch.put(&k, &v);
-                            model.insert(k.clone(), v);
+                            Self::model_put(&mut model, &mut expiries, now, k.clone(), v, None);
+                            touched.push(k);
+                        }
+                        BatchOp::PutWithTtl(k, len, ttl) => {
+                            let (k, v) = (key(*k), self.new_value(*len));
+                            batch.put_with_ttl(&k, &v, Duration::from_millis(u64::from(*ttl)));
+                            let expires = Some(now + u64::from(*ttl));
+                            Self::model_put(&mut model, &mut expiries, now, k.clone(), v, expires);
                             touched.push(k);
                         }
                         BatchOp::Delete(k) => {
                             let k = key(*k);
                             batch.delete(&k);
                             model.remove(&k);
+                            expiries.remove(&k);
                             touched.push(k);
                         }
                         BatchOp::DeleteRange(a, b) => {
@@ -653,7 +824,9 @@ impl Harness {
                 let ranges = ops
                     .iter()
                     .any(|op| matches!(op, BatchOp::DeleteRange(..) | BatchOp::DeletePrefix(_)));
+                expiries.retain(|k, _| model.contains_key(k));
                 self.model = model;
+                self.expiries = expiries;
                 if ranges {
                     self.check_all("after a batch with range deletes")?;
                 } else {
@@ -673,6 +846,7 @@ impl Harness {
                 }
                 result.map_err(|e| format!("delete_range failed: {e}"))?;
                 remove_range(&mut self.model, &a, &b);
+                self.forget_removed_expiries();
                 self.check_range(&a, &b, "after delete_range")?;
             }
             Op::DeletePrefix(p) => {
@@ -681,6 +855,7 @@ impl Harness {
                     .delete_prefix(p)
                     .map_err(|e| format!("delete_prefix failed: {e}"))?;
                 self.model.retain(|k, _| !k.starts_with(p));
+                self.forget_removed_expiries();
                 let got = collect(self.db().prefix(p), Direction::Reverse)
                     .map_err(|e| format!("prefix scan after delete_prefix failed: {e}"))?;
                 if !got.is_empty() {
@@ -696,7 +871,8 @@ impl Harness {
                 let (lo, hi) = (lo.bound(), hi.bound());
                 let got = collect(self.db().scan((lo.clone(), hi.clone())), *dir)
                     .map_err(|e| format!("scan failed: {e}"))?;
-                if let Some(d) = diff(&got, &model::range(&self.model, &lo, &hi)) {
+                let want = model::range(&self.model, &lo, &hi);
+                if let Some(d) = diff(&self.loosen(got, &want), &want) {
                     return Err(format!("scan: {d}"));
                 }
             }
@@ -704,7 +880,8 @@ impl Harness {
                 let p = prefix_of(*p);
                 let got = collect(self.db().prefix(p), *dir)
                     .map_err(|e| format!("prefix scan failed: {e}"))?;
-                if let Some(d) = diff(&got, &model::prefix(&self.model, p)) {
+                let want = model::prefix(&self.model, p);
+                if let Some(d) = diff(&self.loosen(got, &want), &want) {
                     return Err(format!("prefix scan: {d}"));
                 }
             }
@@ -713,7 +890,21 @@ impl Harness {
                     self.snapshots.remove(0);
                 }
                 let snap = self.db().snapshot();
-                self.snapshots.push((snap, self.model.clone()));
+                let reads = if self.filter.is_some() {
+                    // What the snapshot reads is fixed from now on, whatever the filter
+                    // did before: record it (checked against the model) and hold
+                    // every later read through the snapshot to it exactly.
+                    let got = collect(snap.scan::<Vec<u8>, _>(..), Direction::Forward)
+                        .map_err(|e| format!("snapshot scan failed: {e}"))?;
+                    let want = model::range(&self.model, &Bound::Unbounded, &Bound::Unbounded);
+                    if let Some(d) = diff(&self.loosen(got.clone(), &want), &want) {
+                        return Err(format!("a new snapshot: {d}"));
+                    }
+                    got.into_iter().collect()
+                } else {
+                    self.model.clone()
+                };
+                self.snapshots.push((snap, reads));
             }
             Op::SnapGet(s, k) => {
                 if !self.snapshots.is_empty() {
@@ -773,29 +964,46 @@ impl Harness {
             }
             Op::Checkpoint => self.checkpoint()?,
             Op::OpenReadOnly | Op::RefreshReadOnly => {
-                if let Some((view, map)) = &self.read_only {
-                    model::check_view(view.iter(), |k| view.get(k), map, &self.probe)
+                let now = self.now_ms();
+                let filter = self.filter.as_deref();
+                if let Some((view, map, expiries)) = &self.read_only {
+                    let map = visible(map, expiries, now);
+                    model::check_view(view.iter(), |k| view.get(k), &map, &self.probe, filter)
                         .map_err(|e| format!("the old read-only view changed: {e}"))?;
                 }
+                let state = (self.model.clone(), self.expiries.clone());
                 match (op, self.read_only.take()) {
-                    (Op::RefreshReadOnly, Some((mut view, _))) => {
+                    (Op::RefreshReadOnly, Some((mut view, ..))) => {
                         view.refresh().map_err(|e| format!("refresh failed: {e}"))?;
-                        self.read_only = Some((view, self.model.clone()));
+                        self.read_only = Some((view, state.0, state.1));
                     }
                     _ => {
                         let view = open_read_only(&self.path, &self.options, &self.disk)
                             .map_err(|e| format!("open_read_only failed: {e}"))?;
-                        self.read_only = Some((view, self.model.clone()));
+                        self.read_only = Some((view, state.0, state.1));
                     }
                 }
-                if let Some((view, map)) = &self.read_only {
-                    model::check_view(view.iter(), |k| view.get(k), map, &self.probe)
+                if let Some((view, map, _)) = &self.read_only {
+                    model::check_view(view.iter(), |k| view.get(k), map, &self.probe, filter)
                         .map_err(|e| format!("read-only view: {e}"))?;
                 }
             }
         }
         Ok(())
     }
+}
+
+impl Harness {
+    /// Drops the expiries of keys no longer in the model.
+    fn forget_removed_expiries(&mut self) {
+        let model = &self.model;
+        self.expiries.retain(|k, _| model.contains_key(k));
+    }
+}
+
+fn ms_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Removes the keys in `[start, end)` from `map` (nothing when inverted).
@@ -816,10 +1024,18 @@ fn expect_invalid_range(result: lsm_core::Result<()>, what: &str) -> Result<(), 
     }
 }
 
-/// Runs a whole history: opens a fresh database at `path`, applies every op, checks
-/// everything at the end, closes, reopens, checks again.
-pub fn run_history(path: PathBuf, options: &Options, disk: Disk, ops: &[Op]) -> Result<(), String> {
-    let mut h = Harness::new(path, options.clone(), disk)?;
+/// Runs a whole history: opens a fresh database at `path` (with a manual clock, and
+/// with [`TestFilter`] as its compaction filter when `filter`), applies every op,
+/// checks everything at the end, closes, reopens, checks again.
+pub fn run_history(
+    path: PathBuf,
+    options: &Options,
+    filter: bool,
+    disk: Disk,
+    ops: &[Op],
+) -> Result<(), String> {
+    let filter = filter.then(|| Arc::new(TestFilter::default()));
+    let mut h = Harness::new(path, options.clone(), disk, filter)?;
     for (i, op) in ops.iter().enumerate() {
         h.apply(op).map_err(|e| format!("step {i} {op:?}: {e}"))?;
         // Every operation checks what it touched; every 16th also checks everything.

@@ -3,7 +3,9 @@
 //! About 300 operations over the small key space of `common::keys` (so overwrites and
 //! deletes collide): single puts and deletes, batches, six range and prefix deletes
 //! (two of them in batches with puts) placed before each flush, the reopen and the
-//! compaction, a `sync()` now and then, two explicit flushes, a full compaction and
+//! compaction, puts with a TTL (alone and in batches; some expired by a move of
+//! the manual clock before the next flush, reopen or compaction, some outliving
+//! the run), a `sync()` now and then, two explicit flushes, a full compaction and
 //! a close-and-reopen. With 4 KiB memtables
 //! and segments this rotates the WAL and flushes about a dozen times, lets level 0
 //! trigger compactions on its own, and rewrites the manifest at the reopen (every
@@ -13,9 +15,12 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lsm_core::fs::{FsRef, SimFs};
-use lsm_core::{Db, Error, Options};
+use lsm_core::fuzzing::expiries_of;
+use lsm_core::{Clock, Db, Error, ManualClock, Options};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -28,9 +33,12 @@ use crate::common::sim::{write_ops, write_step, History, Step, Write, DB_PATH};
 pub enum Op {
     /// A put, a delete or a batch (see `common::sim::write_step`).
     Write(Step),
-    /// A write call with range or prefix deletes (alone or in a batch, see
-    /// `common::sim::write_ops`), recorded as its effect on the state it meets.
+    /// A write call with range or prefix deletes or TTL puts (alone or in a batch,
+    /// see `common::sim::write_ops`), recorded as its effect on the state it meets
+    /// and the expiries it fixes.
     Ranges(Vec<Write>),
+    /// `ManualClock::advance` of the options' clock by this many ms.
+    Advance(u64),
     /// `Db::sync`.
     Sync,
     /// `Db::flush`.
@@ -44,10 +52,33 @@ pub enum Op {
 /// Number of operations of [`ops`].
 pub const LEN: usize = 300;
 
+/// The manual clocks [`options`] made, found again by [`run`] to move them.
+static CLOCKS: Mutex<Vec<Arc<ManualClock>>> = Mutex::new(Vec::new());
+
+/// Where [`run`] sets the clock before the first operation.
+fn clock_start() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+/// The manual clock of `options`, if [`options`] made it.
+fn manual_clock(options: &Options) -> Option<Arc<ManualClock>> {
+    let want = Arc::as_ptr(&options.clock).cast::<()>();
+    CLOCKS
+        .lock()
+        .expect("clock registry")
+        .iter()
+        .find(|c| Arc::as_ptr(c).cast::<()>() == want)
+        .cloned()
+}
+
 /// Options that make [`ops`] reach every mechanism: minimum memtable, tiny segments
-/// and blocks, compaction as soon as level 0 holds two segments.
+/// and blocks, compaction as soon as level 0 holds two segments; and a manual
+/// clock of their own, which [`run`] sets to the same start and moves.
 pub fn options() -> Options {
+    let clock = Arc::new(ManualClock::new(clock_start()));
+    CLOCKS.lock().expect("clock registry").push(clock.clone());
     Options::default()
+        .with_clock(clock)
         .with_memtable_size(4096)
         .with_segment_size(4096)
         .with_block_size(512)
@@ -72,6 +103,13 @@ pub fn ops_seeded(seed: u64) -> Vec<Op> {
         let id = i as u64 * 16;
         let op = match i {
             40 | 120 | 170 | 200 | 230 | 275 => Op::Ranges(range_deletes(i, id)),
+            30 | 60 | 100 | 110 | 180 | 235 | 260 | 280 => Op::Ranges(ttl_puts(i, id)),
+            // Each move expires the short TTLs before the next flush, reopen or
+            // compaction (two exactly at their expiry); the long ones outlive the run.
+            85 => Op::Advance(100),
+            130 => Op::Advance(30),
+            205 => Op::Advance(50),
+            238 => Op::Advance(10),
             90 | 210 => Op::Flush,
             150 => Op::Reopen,
             240 => Op::Compact,
@@ -119,6 +157,27 @@ fn range_deletes(i: usize, id: u64) -> Vec<Write> {
     }
 }
 
+/// The TTL puts of the workload, by position (TTLs in ms of the manual clock).
+fn ttl_puts(i: usize, id: u64) -> Vec<Write> {
+    let ttl = |k: u8, j: u64, ttl: u64| Write::PutWithTtl(key(k), value(id + j, 60), ttl);
+    let put = |k: u8, j: u64| Write::Put(key(k), value(id + j, 40));
+    match i {
+        30 => vec![ttl(33, 0, 100_000)],
+        60 => vec![
+            ttl(34, 0, 50),
+            put(35, 1),
+            ttl(36, 2, 100_000),
+            ttl(37, 3, 80),
+        ],
+        100 => vec![ttl(38, 0, 30)],
+        110 => vec![ttl(39, 0, 100_000)],
+        180 => vec![ttl(41, 0, 10), ttl(42, 1, 100_000), put(43, 2)],
+        235 => vec![ttl(44, 0, 10)],
+        260 => vec![ttl(45, 0, 1_000_000), ttl(46, 1, 5), put(46, 2)],
+        _ => vec![ttl(47, 0, 500)],
+    }
+}
+
 /// What a run of the workload did.
 pub struct Outcome {
     /// Acknowledged steps (and the one that failed, if a write failed), with the
@@ -140,6 +199,8 @@ pub struct Outcome {
     /// Keys deleted by the acknowledged [`Op::Ranges`] calls (their point deletes
     /// included).
     pub range_deleted_keys: usize,
+    /// TTL puts acknowledged.
+    pub ttl_puts: usize,
 }
 
 impl Outcome {
@@ -167,7 +228,13 @@ pub fn run(fs: &FsRef, sim: Option<&SimFs>, ops: &[Op], options: &Options) -> Ou
         wals_seen: BTreeSet::new(),
         manifest_around_reopen: None,
         range_deleted_keys: 0,
+        ttl_puts: 0,
     };
+    let clock = manual_clock(options);
+    if let Some(c) = &clock {
+        c.set(clock_start());
+        out.history.now_ms = ms(c.now());
+    }
     match open(fs, options) {
         Ok(db) => out.db = Some(db),
         Err(e) => {
@@ -176,6 +243,14 @@ pub fn run(fs: &FsRef, sim: Option<&SimFs>, ops: &[Op], options: &Options) -> Ou
         }
     }
     for (i, op) in ops.iter().enumerate() {
+        if let Op::Advance(by) = op {
+            let c = clock
+                .as_ref()
+                .expect("a workload that moves the clock runs with `options()`'s clock");
+            c.advance(Duration::from_millis(*by));
+            out.history.now_ms = ms(c.now());
+            continue;
+        }
         if let Err(e) = apply(&mut out, fs, sim, op, options) {
             out.failure = Some((Some(i), e));
             return out;
@@ -215,17 +290,24 @@ fn apply(
         },
         Op::Ranges(ops) => {
             let step = out.history.effect(ops);
+            // The clock stands still during the call: these are the expiries it fixes.
+            let expiries = expiries_of(ops, out.history.now_ms);
             match write_ops(db, ops) {
                 Ok(()) => {
                     out.range_deleted_keys += step.iter().filter(|(_, v)| v.is_none()).count();
-                    out.history.ack(step);
+                    out.ttl_puts += ops
+                        .iter()
+                        .filter(|w| matches!(w, Write::PutWithTtl(..)))
+                        .count();
+                    out.history.ack_expiring(step, expiries);
                 }
                 Err(e) => {
-                    out.history.attempt(step);
+                    out.history.attempt_expiring(step, expiries);
                     return Err(e);
                 }
             }
         }
+        Op::Advance(_) => unreachable!("moved by `run`"),
         Op::Sync => {
             db.sync()?;
             out.history.synced();
@@ -249,4 +331,10 @@ fn apply(
         }
     }
     Ok(())
+}
+
+/// `t` in ms since the epoch.
+fn ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
