@@ -373,6 +373,36 @@ impl Fragments {
         self.fragment_at(key)?.visible_seq(read_seq)
     }
 
+    /// Whether these tombstones hold `t`: pieces carrying `t.seq` cover all of
+    /// `[t.start, t.end)`. Flush and compaction cut a tombstone at file boundaries
+    /// but never change its number, so a tombstone some file holds is held by a set
+    /// that holds that file's tombstones.
+    ///
+    /// ```
+    /// use lsm_format::range_del::{Fragments, RangeTombstone};
+    /// let f = Fragments::from_tombstones([
+    ///     RangeTombstone::new("a", "f", 5),
+    ///     RangeTombstone::new("f", "m", 5),
+    /// ]);
+    /// assert!(f.holds(&RangeTombstone::new("b", "k", 5)));
+    /// assert!(!f.holds(&RangeTombstone::new("b", "k", 4))); // another number
+    /// assert!(!f.holds(&RangeTombstone::new("b", "p", 5))); // past the end
+    /// ```
+    pub fn holds(&self, t: &RangeTombstone) -> bool {
+        let mut at: &[u8] = &t.start;
+        let first = self.list.partition_point(|p| p.end <= t.start);
+        for piece in self.list.get(first..).unwrap_or_default() {
+            if at >= &t.end[..] {
+                break;
+            }
+            if &piece.start[..] > at || !piece.seqs.contains(&t.seq) {
+                return false;
+            }
+            at = &piece.end;
+        }
+        at >= &t.end[..]
+    }
+
     /// Every tombstone as (piece, sequence number) pairs, in key order.
     ///
     /// ```
@@ -534,6 +564,20 @@ mod tests {
                 prop_assert_eq!(f.overlaps(&key(lo), &key(hi)), want);
             }
         }
+    }
+
+    #[test]
+    fn a_tombstone_is_held_only_when_its_number_covers_all_of_it() {
+        let held = Fragments::from_tombstones([
+            RangeTombstone::new("a", "f", 5),
+            RangeTombstone::new("f", "m", 5),
+            RangeTombstone::new("c", "z", 9),
+        ]);
+        assert!(held.holds(&RangeTombstone::new("b", "k", 5)));
+        assert!(held.holds(&RangeTombstone::new("d", "z", 9)));
+        assert!(!held.holds(&RangeTombstone::new("b", "n", 5)));
+        assert!(!held.holds(&RangeTombstone::new("b", "k", 6)));
+        assert!(!Fragments::new().holds(&RangeTombstone::new("a", "b", 1)));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::path::Path;
 use bytes::Bytes;
 use lsm_format::entry::MAX_SEQUENCE;
 use lsm_format::manifest::ManifestState;
-use lsm_format::range_del::{Fragments, RangeTombstone};
+use lsm_format::range_del::Fragments;
 use lsm_format::segment::bloom::key_hash;
 use lsm_format::{EntryKind, ReadOptions, SegmentReader};
 
@@ -300,7 +300,7 @@ impl Recovered<'_> {
             Err(e) => return Ok(Some(format!("damaged: {e}"))),
         };
         for t in reader.range_tombstones().tombstones() {
-            if !self.holds_range(&t) {
+            if !self.range_tombstones.holds(&t) {
                 return Ok(Some(format!(
                     "range tombstone {}..{} at sequence {} is held nowhere else",
                     escaped(&t.start),
@@ -328,23 +328,6 @@ impl Recovered<'_> {
             }
             step = it.next();
         }
-    }
-
-    /// Whether the recovered state's range tombstones at `t.seq` cover all of `t`.
-    fn holds_range(&self, t: &RangeTombstone) -> bool {
-        let pieces = self.range_tombstones.fragments();
-        let mut at: &[u8] = &t.start;
-        let first = pieces.partition_point(|p| p.end <= t.start);
-        for piece in pieces.get(first..).unwrap_or_default() {
-            if at >= &t.end[..] {
-                break;
-            }
-            if &piece.start[..] > at || !piece.seqs.contains(&t.seq) {
-                return false;
-            }
-            at = &piece.end;
-        }
-        at >= &t.end[..]
     }
 
     /// Whether the recovered state holds this entry (see the module documentation).

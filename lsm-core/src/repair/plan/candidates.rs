@@ -8,7 +8,7 @@ use bytes::Bytes;
 use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::{SegmentReader, MAX_SEQUENCE};
 
-use super::range_tombstones::{cut_out, holds};
+use super::range_tombstones::cut_out;
 use super::Source;
 use crate::error::{Error, Result};
 use crate::repair::salvage::Item;
@@ -51,7 +51,7 @@ pub(super) fn choose(dir: &Path, sources: &[Source], base: &Base<'_>) -> Result<
         let new: Vec<RangeTombstone> = source
             .range_tombstones
             .iter()
-            .filter(|t| !holds(&held, t))
+            .filter(|t| !held.holds(t))
             .cloned()
             .collect();
         count.1 = new.len() as u64;

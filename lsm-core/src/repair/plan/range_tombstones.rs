@@ -13,25 +13,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use lsm_format::entry::MAX_KEY_LEN;
-use lsm_format::range_del::{Fragments, RangeTombstone};
-
-/// Whether `held`'s tombstones at `t.seq` cover all of `t` (flush and compaction
-/// cut tombstones at file boundaries, never change their numbers).
-pub(super) fn holds(held: &Fragments, t: &RangeTombstone) -> bool {
-    let pieces = held.fragments();
-    let mut at: &[u8] = &t.start;
-    let first = pieces.partition_point(|p| p.end <= t.start);
-    for piece in pieces.get(first..).unwrap_or_default() {
-        if at >= &t.end[..] {
-            break;
-        }
-        if &piece.start[..] > at || !piece.seqs.contains(&t.seq) {
-            return false;
-        }
-        at = &piece.end;
-    }
-    at >= &t.end[..]
-}
+use lsm_format::range_del::RangeTombstone;
 
 /// `t` without the keys `newest` (the newest sequence number of each key some file
 /// holds) has a version newer than `t.seq` of: the pieces between them.
@@ -75,20 +57,6 @@ fn successor(key: &[u8]) -> Option<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_tombstone_is_held_only_when_its_number_covers_all_of_it() {
-        let held = Fragments::from_tombstones([
-            RangeTombstone::new("a", "f", 5),
-            RangeTombstone::new("f", "m", 5),
-            RangeTombstone::new("c", "z", 9),
-        ]);
-        assert!(holds(&held, &RangeTombstone::new("b", "k", 5)));
-        assert!(holds(&held, &RangeTombstone::new("d", "z", 9)));
-        assert!(!holds(&held, &RangeTombstone::new("b", "n", 5)));
-        assert!(!holds(&held, &RangeTombstone::new("b", "k", 6)));
-        assert!(!holds(&Fragments::new(), &RangeTombstone::new("a", "b", 1)));
-    }
 
     #[test]
     fn keys_with_a_newer_version_are_cut_out_and_nothing_else() {
