@@ -14,7 +14,7 @@ use lsm_core::fs::{CrashMode, SimFs};
 use lsm_core::repair::{FileStatus, ManifestFinding};
 use lsm_core::{repair_dry_run_with_fs, repair_with_fs, Db, Error};
 use lsm_format::{ReadOptions, SegmentReader};
-use repair_support::{build, check, copy, files, key, options, path, DB};
+use repair_support::{build, check, copy, files, key, options, path, put_back_old_manifest, DB};
 
 /// Every file under `/db` (subdirectories included) with its bytes.
 fn contents(fs: &SimFs) -> BTreeMap<String, Vec<u8>> {
@@ -186,17 +186,8 @@ fn entries_only_an_unlisted_segment_holds_are_restored() {
     db.sync().unwrap();
     let image = fs.crash(CrashMode::DropUnsynced, 0);
     drop(db);
-    image
-        .write_file_raw(&path("MANIFEST"), &old_manifest)
-        .unwrap();
     // The WAL the second flush made obsolete is gone (its removal was durable).
-    let wals: Vec<String> = files(&image)
-        .into_iter()
-        .filter(|n| n.ends_with(".wal"))
-        .collect();
-    for old_wal in &wals[..wals.len() - 1] {
-        image.fs_ref().remove(&path(old_wal)).unwrap();
-    }
+    put_back_old_manifest(&image, &old_manifest);
     assert!(Db::open_with_fs(DB, options(), image.fs_ref()).is_err());
 
     let report = repair_with_fs(DB, options(), image.fs_ref()).unwrap();

@@ -14,7 +14,7 @@ use lsm_core::repair::FileStatus;
 use lsm_core::{repair_dry_run_with_fs, repair_with_fs, Db, Options, RepairReport};
 use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::{ReadOptions, SegmentReader, SegmentWriter, WriterOptions};
-use repair_support::{copy, files, key, path, DB};
+use repair_support::{copy, files, key, path, put_back_old_manifest, DB};
 
 fn options() -> Options {
     // A memtable large enough for a WAL of several log blocks (the log reader
@@ -433,16 +433,7 @@ fn an_unlisted_segment_holding_range_deletes_has_them_restored() {
     db.sync().unwrap();
     let image = fs.crash(CrashMode::DropUnsynced, 0);
     drop(db);
-    image
-        .write_file_raw(&path("MANIFEST"), &old_manifest)
-        .unwrap();
-    let wals: Vec<String> = files(&image)
-        .into_iter()
-        .filter(|n| n.ends_with(".wal"))
-        .collect();
-    for old in &wals[..wals.len() - 1] {
-        image.fs_ref().remove(&path(old)).unwrap();
-    }
+    put_back_old_manifest(&image, &old_manifest);
     assert!(Db::open_with_fs(DB, options(), image.fs_ref()).is_err());
 
     let report = repair_with_fs(DB, options(), image.fs_ref()).unwrap();

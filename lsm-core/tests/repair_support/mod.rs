@@ -129,6 +129,22 @@ pub fn files(fs: &SimFs) -> Vec<String> {
         .collect()
 }
 
+/// Puts `old_manifest` back in `image` as an older copy of the manifest would be,
+/// with the WALs it names gone: every WAL but the newest, whose removal a later
+/// flush made durable.
+pub fn put_back_old_manifest(image: &SimFs, old_manifest: &[u8]) {
+    image
+        .write_file_raw(&path("MANIFEST"), old_manifest)
+        .unwrap();
+    let wals: Vec<String> = files(image)
+        .into_iter()
+        .filter(|n| n.ends_with(".wal"))
+        .collect();
+    for old in &wals[..wals.len() - 1] {
+        image.fs_ref().remove(&path(old)).unwrap();
+    }
+}
+
 /// Opens the repaired database and checks every key against the history: a key
 /// reads its newest value, unless the report names a range holding its newest
 /// version; then it reads an older version of it or nothing. A value the key never
