@@ -3,32 +3,16 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{redact_dir, run, stdout};
+use common::{lsm_session, redact_dir, run, stdout};
 
 const LSM: &str = env!("CARGO_BIN_EXE_lsm");
 
-/// Runs `lsm DIR` with `script` on standard input; returns (status code, stdout).
+/// Runs `lsm DIR --create --echo` with `script` on standard input; returns
+/// (status code, stdout).
 fn session(dir: &std::path::Path, script: &str) -> (Option<i32>, String) {
-    let mut child = Command::new(LSM)
-        .arg(dir)
-        .arg("--create")
-        .arg("--echo")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.code(), redact_dir(&stdout(&out), dir))
+    lsm_session(dir, &["--create"], script)
 }
 
 #[test]

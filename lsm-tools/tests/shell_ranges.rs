@@ -4,37 +4,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use common::{redact_dir, run, stdout};
+use common::{lsm_session, run, stdout};
 
 const LSM: &str = env!("CARGO_BIN_EXE_lsm");
 
-/// Runs `lsm DIR --create --echo ARGS` with `script` on standard input; returns
-/// (status code, stdout).
-fn session(dir: &std::path::Path, args: &[&str], script: &str) -> (Option<i32>, String) {
-    let mut child = Command::new(LSM)
-        .arg(dir)
-        .args(args)
-        .arg("--echo")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.code(), redact_dir(&stdout(&out), dir))
-}
-
 #[test]
-fn range_commands_in_a_session() {
+fn range_commands_in_a_lsm_session() {
     let tmp = tempfile::tempdir().unwrap();
     let script = "\
 put log/001 a
@@ -60,7 +35,7 @@ compact-range z a
 delete-range onlystart
 scan
 ";
-    let (code, out) = session(tmp.path(), &["--create"], script);
+    let (code, out) = lsm_session(tmp.path(), &["--create"], script);
     assert_eq!(
         code,
         Some(1),
@@ -85,7 +60,7 @@ fn range_commands_are_refused_read_only() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().to_str().unwrap();
     assert_eq!(stdout(&run(LSM, &[d, "--create", "put", "k", "v"])), "ok\n");
-    let (code, out) = session(
+    let (code, out) = lsm_session(
         tmp.path(),
         &["--read-only"],
         "delete-range a z\ndelete-prefix k\ncompact-range a z\nget k\n",
@@ -99,7 +74,7 @@ fn range_commands_are_refused_read_only() {
 fn session_stats_count_what_range_deletes_dropped() {
     let tmp = tempfile::tempdir().unwrap();
     let script = "put a 1\nput b 2\nput c 3\nflush\ndelete-range a c\ncompact\nstats\n";
-    let (code, out) = session(tmp.path(), &["--create"], script);
+    let (code, out) = lsm_session(tmp.path(), &["--create"], script);
     assert_eq!(code, Some(0), "{out}");
     let line = out
         .lines()

@@ -142,6 +142,30 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
     Command::new(bin).args(args).output().expect("run tool")
 }
 
+/// Runs `lsm DIR ARGS --echo` with `script` on standard input; returns (status
+/// code, stdout with `dir` written `DIR`).
+pub fn lsm_session(dir: &Path, args: &[&str], script: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lsm"))
+        .arg(dir)
+        .args(args)
+        .arg("--echo")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), redact_dir(&stdout(&out), dir))
+}
+
 /// Stdout of a run as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
