@@ -4,18 +4,12 @@
 
 mod common;
 
-use common::{handmade_db, redact_dir, run, stdout};
+use common::{handmade_db, redact_dir, run, run_ok, stdout};
 
 const DUMP: &str = env!("CARGO_BIN_EXE_lsm-dump");
 
 fn dump(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = run(DUMP, args);
-    assert!(
-        out.status.success(),
-        "lsm-dump {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    redact_dir(&stdout(&out), dir)
+    run_ok(DUMP, dir, args)
 }
 
 #[test]

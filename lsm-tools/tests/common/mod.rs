@@ -166,6 +166,17 @@ pub fn lsm_session(dir: &Path, args: &[&str], script: &str) -> (Option<i32>, Str
     (out.status.code(), redact_dir(&stdout(&out), dir))
 }
 
+/// Stdout of `bin ARGS`, which must succeed, with `dir` written `DIR`.
+pub fn run_ok(bin: &str, dir: &Path, args: &[&str]) -> String {
+    let out = run(bin, args);
+    assert!(
+        out.status.success(),
+        "{bin} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    redact_dir(&stdout(&out), dir)
+}
+
 /// Stdout of a run as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
