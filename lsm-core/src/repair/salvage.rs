@@ -304,6 +304,11 @@ mod tests {
     use lsm_format::{SegmentWriter, WriterOptions};
 
     fn segment(n: u32) -> Vec<u8> {
+        build(n, Fragments::new())
+    }
+
+    /// A segment of `n` keys `k0000`.. with small blocks, and `tombstones`.
+    fn build(n: u32, tombstones: Fragments) -> Vec<u8> {
         let options = WriterOptions {
             block_size: 128,
             ..WriterOptions::default()
@@ -319,6 +324,7 @@ mod tests {
             )
             .unwrap();
         }
+        w.add_range_tombstones(tombstones).unwrap();
         w.finish().unwrap().into_inner()
     }
 
@@ -393,24 +399,8 @@ mod tests {
 
     fn segment_with_range_tombstones() -> (Vec<u8>, Fragments) {
         use lsm_format::range_del::RangeTombstone;
-        let options = WriterOptions {
-            block_size: 128,
-            ..WriterOptions::default()
-        };
         let tombstones = Fragments::from_tombstones([RangeTombstone::new("k0010", "k0020", 99)]);
-        let mut w = SegmentWriter::new(Vec::new(), options);
-        for i in 0..50u32 {
-            let key = format!("k{i:04}");
-            w.add(
-                key.as_bytes(),
-                u64::from(i) + 1,
-                EntryKind::Put,
-                &[b'v'; 20],
-            )
-            .unwrap();
-        }
-        w.add_range_tombstones(tombstones.clone()).unwrap();
-        (w.finish().unwrap().into_inner(), tombstones)
+        (build(50, tombstones.clone()), tombstones)
     }
 
     #[test]
