@@ -41,12 +41,7 @@
 //!
 //! Neither an expiring put nor a value the filter changed is renumbered to 0: open
 //! recognises the version-0 entries of an unlisted compaction output as held only
-//! when the recovered state has a plain put of the same value. For the same reason
-//! a version already at 0 is not offered to the filter again (it was offered, and
-//! kept, in the compaction that renumbered it, or was renumbered before a filter was
-//! configured): a value the filter changed or removed at sequence number 0 would be
-//! held nowhere else, and a crash before that compaction's edit would leave open
-//! refusing the directory.
+//! when the recovered state has a plain put of the same value.
 
 use std::sync::Arc;
 
@@ -255,7 +250,7 @@ impl Retention {
             self.expired += 1;
             kept.kind = EntryKind::Tombstone;
             kept.value = Some(Vec::new());
-        } else if !same_key && stripe == self.snapshots.len() && seq != 0 {
+        } else if !same_key && stripe == self.snapshots.len() {
             if let Some(hook) = &self.filter {
                 if let Meaning::Value(user_value) = meaning(kind, value, hook.now_ms) {
                     let decision = hook
@@ -588,16 +583,5 @@ mod tests {
             .with_filter(Some(rec), 1, 50);
         let seqs: Vec<u64> = run_values(&mut r, true, &e).iter().map(|o| o.1).collect();
         assert_eq!(seqs, [4, 0, 6]);
-    }
-
-    #[test]
-    fn a_version_at_0_is_not_offered_to_the_filter_again() {
-        let rec = Arc::new(Rec(parking_lot::Mutex::new(Vec::new())));
-        let mut r = Retention::for_compaction(vec![], 2).with_filter(Some(rec.clone()), 2, 50);
-        let seq = |k: Option<Kept>| k.map(|k| k.seq);
-        assert_eq!(seq(r.keep(b"a", 0, Put, b"old", |_| true)), Some(0));
-        assert_eq!(seq(r.keep(b"b", 7, Put, b"new", |_| true)), Some(0));
-        let offered: Vec<_> = rec.0.lock().iter().map(|o| o.1.clone()).collect();
-        assert_eq!(offered, ["b"]);
     }
 }
