@@ -42,6 +42,8 @@
 //! Neither an expiring put nor a value the filter changed is renumbered to 0: open
 //! recognises the version-0 entries of an unlisted compaction output as held only
 //! when the recovered state has a plain put of the same value.
+//! For the same reason a compaction with a filter renumbers nothing: the filter
+//! may change or remove a value at 0 in any later compaction.
 
 use std::sync::Arc;
 
