@@ -41,9 +41,13 @@
 //!
 //! Neither an expiring put nor a value the filter changed is renumbered to 0: open
 //! recognises the version-0 entries of an unlisted compaction output as held only
-//! when the recovered state has a plain put of the same value.
-//! For the same reason a compaction with a filter renumbers nothing: the filter
-//! may change or remove a value at 0 in any later compaction.
+//! when the recovered state has a plain put of the same value, or one the filter
+//! turns into it (`recovery::file_audit`).
+//! A compaction with a filter renumbers nothing: the filter may change or remove
+//! a version at 0 in any later compaction, and the audit can retrace that only by
+//! asking the filter again at open, which a filter that depends on time or state
+//! answers differently (open would then refuse). Only versions renumbered before
+//! a filter was configured depend on that.
 
 use std::sync::Arc;
 

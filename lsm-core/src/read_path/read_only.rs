@@ -21,6 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::clock::Clock;
+use crate::compaction::filter::CompactionFilter;
 use crate::error::{Error, Result};
 use crate::fs::{FsRef, RealFs};
 use crate::memtable::MemTable;
@@ -74,6 +75,9 @@ pub struct ReadOnlyDb {
     metrics: Arc<Metrics>,
     /// The clock values written with a TTL expire against.
     clock: Arc<dyn Clock>,
+    /// The compaction filter the writer uses: open's audit asks it whether an
+    /// unlisted segment's value is one the filter made (`recovery::file_audit`).
+    filter: Option<Arc<dyn CompactionFilter>>,
 }
 
 impl Db {
@@ -147,6 +151,7 @@ impl Db {
             snapshots: Arc::new(SnapshotList::default()),
             metrics: Arc::new(Metrics::default()),
             clock: options.clock.clone(),
+            filter: options.compaction_filter.clone(),
         };
         db.refresh()?;
         Ok(db)
@@ -179,7 +184,8 @@ impl ReadOnlyDb {
     pub fn refresh(&mut self) -> Result<()> {
         let mut attempt = 1;
         let found = loop {
-            let failure = match inspect(&self.fs, &self.dir, &self.segments) {
+            let failure = match inspect(&self.fs, &self.dir, &self.segments, self.filter.as_deref())
+            {
                 Ok(Some(found)) => match found.audit.refusal(&self.dir, found.state.clean_len) {
                     None => break found,
                     Some(refusal) => refusal,

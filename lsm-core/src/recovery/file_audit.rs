@@ -15,7 +15,13 @@
 //!   in the WAL or in the job's inputs. An entry is held when the recovered state has
 //!   the same key at the same sequence number; an entry whose sequence number a
 //!   compaction rewrote to 0 (the oldest version of its key, `compaction::retention`)
-//!   is held when the recovered state has a put of that key with the same value.
+//!   is held when the recovered state has a put of that key with the same value,
+//!   or, under a compaction filter, a put the filter turns into this entry (a value
+//!   it changes into this one, or for a tombstone, a value it removes) when asked
+//!   as a compaction into any level could ask it. The filter may rewrite a version
+//!   renumbered before it was configured; a filter that answers differently for
+//!   the same value leaves such a file unexplained, so open refuses, deleting
+//!   nothing.
 //!   A range tombstone is held when the recovered state's range tombstones at the
 //!   same sequence number cover its whole range (flush and compaction cut them at
 //!   file boundaries, never change their numbers).
@@ -31,12 +37,13 @@ use std::path::Path;
 
 use bytes::Bytes;
 use lsm_format::entry::MAX_SEQUENCE;
-use lsm_format::manifest::ManifestState;
+use lsm_format::manifest::{ManifestState, MAX_LEVELS};
 use lsm_format::range_del::Fragments;
 use lsm_format::segment::bloom::key_hash;
 use lsm_format::{EntryKind, ReadOptions, SegmentReader};
 
 use super::listing::Listing;
+use crate::compaction::filter::{CompactionFilter, FilterDecision};
 use crate::error::{Error, Result};
 use crate::filenames::{segment_name, segment_path, wal_name, MANIFEST};
 use crate::fs::FsRef;
@@ -217,7 +224,8 @@ impl FileAudit {
 
     /// Judges every file in `listing` against the replayed manifest `state`, the
     /// listed segments it could open (`version`; `missing` are the listed ones the
-    /// directory lacks) and the replayed WALs (`mem`). Reads only.
+    /// directory lacks) and the replayed WALs (`mem`), with the database's compaction
+    /// `filter` (see the module documentation). Reads only.
     ///
     /// # Errors
     /// `Io` or `Corruption` from reading a listed segment while proving that an
@@ -229,8 +237,8 @@ impl FileAudit {
         listing: &Listing,
         state: &ManifestState,
         missing: Vec<u64>,
-        version: &Version,
-        mem: &MemTable,
+        (version, mem): (&Version, &MemTable),
+        filter: Option<&dyn CompactionFilter>,
     ) -> Result<FileAudit> {
         let mut audit = FileAudit {
             missing_segments: missing,
@@ -250,6 +258,7 @@ impl FileAudit {
             version,
             mem,
             range_tombstones,
+            filter,
             metrics: Metrics::default(),
         };
         for &n in &listing.segments {
@@ -283,6 +292,8 @@ struct Recovered<'a> {
     mem: &'a MemTable,
     /// Every range tombstone of the WALs and the listed segments.
     range_tombstones: Fragments,
+    /// The database's compaction filter, which may have rewritten a version at 0.
+    filter: Option<&'a dyn CompactionFilter>,
     metrics: Metrics,
 }
 
@@ -336,13 +347,17 @@ impl Recovered<'_> {
         if seq > 0 {
             return Ok(self.newest(key, hash, seq)?.is_some_and(|f| f.seq == seq));
         }
-        if kind != EntryKind::Put {
+        if kind != EntryKind::Put && (kind != EntryKind::Tombstone || self.filter.is_none()) {
             return Ok(false);
         }
-        // Walk the key's versions, newest first, for a put of the same value.
+        // Walk the key's versions, newest first, for a put of the same value (or
+        // one the filter turns into this entry).
         let mut at = MAX_SEQUENCE;
         while let Some(found) = self.newest(key, hash, at)? {
-            if found.kind == EntryKind::Put && found.value.as_ref() == value {
+            if found.kind == EntryKind::Put
+                && ((kind == EntryKind::Put && found.value.as_ref() == value)
+                    || self.filter_made(key, &found.value, kind, value))
+            {
                 return Ok(true);
             }
             let Some(below) = found.seq.checked_sub(1) else {
@@ -351,6 +366,26 @@ impl Recovered<'_> {
             at = below;
         }
         Ok(false)
+    }
+
+    /// Whether the compaction filter, asked about `key` with `original` as a
+    /// compaction into some level could ask, turns it into an entry of `kind` with
+    /// `value`: changes it into `value`, or removes it (a tombstone).
+    fn filter_made(&self, key: &[u8], original: &[u8], kind: EntryKind, value: &[u8]) -> bool {
+        let Some(filter) = self.filter else {
+            return false;
+        };
+        (0..MAX_LEVELS).any(|level| {
+            [false, true].into_iter().any(|is_bottom| {
+                match filter.filter(level, key, original, is_bottom) {
+                    FilterDecision::ChangeValue(changed) => {
+                        kind == EntryKind::Put && changed == value
+                    }
+                    FilterDecision::Remove => kind == EntryKind::Tombstone,
+                    FilterDecision::Keep => false,
+                }
+            })
+        })
     }
 
     /// The newest version of `key` at or below `seq`, in the WALs or the segments.

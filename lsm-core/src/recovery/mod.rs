@@ -41,6 +41,7 @@ use lsm_format::wal::replay_wal;
 pub use file_audit::{FileAudit, UnexplainedSegment};
 use listing::Listing;
 
+use crate::compaction::filter::CompactionFilter;
 use crate::engine::{Coordination, Engine, Env, State};
 use crate::error::{Error, Result};
 use crate::filenames::{self, LOCK, MANIFEST};
@@ -117,6 +118,7 @@ pub(crate) fn inspect(
     fs: &FsRef,
     dir: &Path,
     segments: &SegmentContext,
+    filter: Option<&dyn CompactionFilter>,
 ) -> Result<Option<Inspection>> {
     let listing = Listing::read(fs, dir)?;
     if !listing.manifest {
@@ -157,7 +159,15 @@ pub(crate) fn inspect(
         .max()
         .unwrap_or(0);
     let last_seq = state.last_sequence.max(replayed_seq).max(segment_seq);
-    let audit = FileAudit::run(fs, dir, &listing, &state, missing, &version, &recovered)?;
+    let audit = FileAudit::run(
+        fs,
+        dir,
+        &listing,
+        &state,
+        missing,
+        (&version, &recovered),
+        filter,
+    )?;
     Ok(Some(Inspection {
         listing,
         state,
@@ -221,7 +231,7 @@ pub fn audit_files(path: impl AsRef<Path>) -> Result<FileAudit> {
 /// ```
 pub fn audit_files_with_fs(path: impl AsRef<Path>, fs: FsRef) -> Result<FileAudit> {
     let dir = path.as_ref();
-    match inspect(&fs, dir, &SegmentContext::unbounded())? {
+    match inspect(&fs, dir, &SegmentContext::unbounded(), None)? {
         Some(found) => Ok(found.audit),
         None => Err(Error::io(
             dir.join(MANIFEST),
@@ -313,7 +323,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
         mapped_reads: Arc::new(MappedReadBudget::new(opts.mmap_read_budget)),
     };
 
-    let found = match inspect(&fs, dir, &segments)? {
+    let found = match inspect(&fs, dir, &segments, opts.compaction_filter.as_deref())? {
         Some(found) => found,
         None if opts.create_if_missing => {
             log::info!("creating a new database in {}", dir.display());
