@@ -93,6 +93,10 @@ pub fn print_stats(s: &Stats, scope: Scope, out: &mut dyn Write) -> std::io::Res
             ),
         ),
         (
+            "reclaimed",
+            format!("{} given back by compactions", h(s.bytes_reclaimed)),
+        ),
+        (
             "write amplification",
             format!("{:.2}", s.write_amplification()),
         ),
