@@ -82,7 +82,7 @@ fn corpus_and_random_inputs_hold() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
     let mut rng = StdRng::seed_from_u64(0xdb_0b5);
-    let mut generated_ranges = 0u64;
+    let (mut generated_ranges, mut generated_ttl, mut generated_clock) = (0u64, 0u64, 0u64);
     for case in 0..cases {
         let data: Vec<u8> = if rng.gen_bool(0.5) {
             (0..rng.gen_range(2..600)).map(|_| rng.gen()).collect()
@@ -105,17 +105,22 @@ fn corpus_and_random_inputs_hold() {
         };
         check(&format!("random case {case}"), &data);
         if case % 10 == 0 {
-            generated_ranges += run_ops(&data).range_deletes;
+            let s = run_ops(&data);
+            generated_ranges += s.range_deletes;
+            generated_ttl += s.ttl_puts;
+            generated_clock += s.clock_moves;
         }
     }
     println!(
-        "db_ops: {} seeds and {cases} generated inputs hold ({generated_ranges} \
-         acknowledged range deletes in every tenth generated input)",
+        "db_ops: {} seeds and {cases} generated inputs hold (in every tenth generated \
+         input: {generated_ranges} acknowledged range deletes, {generated_ttl} puts with a \
+         TTL, {generated_clock} clock moves)",
         seeds.len()
     );
     assert!(
-        cases < 100 || generated_ranges > 0,
-        "no generated input deletes a range"
+        cases < 100 || (generated_ranges > 0 && generated_ttl > 0 && generated_clock > 0),
+        "generated inputs reach too little: {generated_ranges} range deletes, \
+         {generated_ttl} TTL puts, {generated_clock} clock moves"
     );
 }
 
