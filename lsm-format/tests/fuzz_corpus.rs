@@ -479,7 +479,11 @@ fn write_seed_corpus() {
         keyspace: 300,
         ..seg_options(256, 10, Compression::None)
     };
-    files.push(("segment_open", "keyspace", segment(20, options, &mut ks_rng)));
+    files.push((
+        "segment_open",
+        "keyspace",
+        segment(20, options, &mut ks_rng),
+    ));
 
     let b = block(40, 4);
     files.push(("block_decode", "block", b.clone()));

@@ -3,8 +3,8 @@
 //! and every single-byte / single-bit flip.
 
 use bytes::Bytes;
-use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
 use lsm_format::keyspace::MAX_KEYSPACE_ID;
+use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
 use lsm_format::manifest::{
     replay_manifest, DeletedSegment, ManifestState, SegmentMeta, VersionEdit, MAX_LEVELS,
 };
@@ -523,16 +523,18 @@ fn keyspace_strategy() -> impl Strategy<Value = u32> {
 
 fn meta_strategy() -> impl Strategy<Value = SegmentMeta> {
     let key = proptest::collection::vec(any::<u8>(), 0..30).prop_map(Bytes::from);
-    (any::<[u64; 7]>(), key.clone(), key, keyspace_strategy()).prop_map(|(n, a, b, k)| SegmentMeta {
-        keyspace: k,
-        file_number: n[0],
-        file_size: n[1],
-        smallest_key: a,
-        largest_key: b,
-        smallest_seq: n[2],
-        largest_seq: n[3],
-        entry_count: n[4],
-        tombstone_count: n[5] >> (n[6] % 64),
+    (any::<[u64; 7]>(), key.clone(), key, keyspace_strategy()).prop_map(|(n, a, b, k)| {
+        SegmentMeta {
+            keyspace: k,
+            file_number: n[0],
+            file_size: n[1],
+            smallest_key: a,
+            largest_key: b,
+            smallest_seq: n[2],
+            largest_seq: n[3],
+            entry_count: n[4],
+            tombstone_count: n[5] >> (n[6] % 64),
+        }
     })
 }
 

@@ -196,7 +196,10 @@ fn filter_layout_follows_the_version() {
     assert_eq!(v3.verify(), vec![]);
     // Versions 4 and 5 have it too (with the range-tombstone block).
     for version in [4, 5] {
-        assert_eq!(open(with_filter(&r, contents, version)).unwrap().verify(), vec![]);
+        assert_eq!(
+            open(with_filter(&r, contents, version)).unwrap().verify(),
+            vec![]
+        );
     }
     // Versions outside 1..=5 are refused by the footer.
     for version in [0, 6] {

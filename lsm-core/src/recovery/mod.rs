@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use lsm_format::keyspace::DEFAULT_KEYSPACE;
 use lsm_format::manifest::{replay_manifest, ManifestState, VersionEdit};
 use lsm_format::wal::replay_wal;
 
@@ -76,6 +77,23 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
     let path = dir.join(MANIFEST);
     let data = fs.read(&path).map_err(io_err(&path))?;
     let state = replay_manifest(&data).map_err(|e| Error::from_format(&path, e))?;
+    // The engine serves keyspace 0 alone: a manifest that records another live
+    // keyspace (written by a build that serves them) is refused, not half-opened.
+    if let Some((id, k)) = state
+        .keyspaces
+        .iter()
+        .find(|(&id, _)| id != DEFAULT_KEYSPACE)
+    {
+        return Err(Error::Corruption {
+            file: path,
+            offset: 0,
+            reason: format!(
+                "the manifest records keyspace {id} ({:?}); this build opens databases \
+                 with the default keyspace only",
+                k.name
+            ),
+        });
+    }
     if let Some(at) = state.torn_tail {
         log::warn!("manifest: dropped a torn final record at offset {at}");
     }
@@ -148,7 +166,7 @@ pub(crate) fn inspect(
         .filter(|&n| n >= state.log_number)
         .collect();
     let recovered = MemTable::new(0);
-    let (replayed_seq, records) = replay_wals(fs, dir, &to_replay, &recovered)?;
+    let (replayed_seq, records) = replay_wals(fs, dir, &to_replay, &recovered, &state)?;
     // The largest sequence number anything holds: a manifest's counter may lag a
     // segment's entries (defence in depth; edits stamp it before they are logged).
     let segment_seq = version
@@ -242,7 +260,17 @@ pub fn audit_files_with_fs(path: impl AsRef<Path>, fs: FsRef) -> Result<FileAudi
 
 /// Replays WALs `numbers` (ascending) into `mem`; returns the largest sequence
 /// number replayed and the number of batches.
-fn replay_wals(fs: &FsRef, dir: &Path, numbers: &[u64], mem: &MemTable) -> Result<(u64, u64)> {
+///
+/// Ops of keyspace 0 go to `mem`. An op of a keyspace `state` recorded and dropped
+/// is skipped (its data went with the keyspace); one of a keyspace `state` never
+/// recorded is corruption of the WAL (or of the manifest: it lost the record).
+fn replay_wals(
+    fs: &FsRef,
+    dir: &Path,
+    numbers: &[u64],
+    mem: &MemTable,
+    state: &ManifestState,
+) -> Result<(u64, u64)> {
     let mut last_seq = 0;
     let mut records = 0u64;
     for (i, &number) in numbers.iter().enumerate() {
@@ -273,7 +301,20 @@ fn replay_wals(fs: &FsRef, dir: &Path, numbers: &[u64], mem: &MemTable) -> Resul
         }
         for batch in &replay.batches {
             for (seq, op) in (batch.first_seq..).zip(&batch.ops) {
-                mem.insert(&op.key, seq, op.kind, &op.value);
+                if op.keyspace == DEFAULT_KEYSPACE {
+                    mem.insert(&op.key, seq, op.kind, &op.value);
+                } else if op.keyspace >= state.next_keyspace_id {
+                    return Err(Error::Corruption {
+                        file: path,
+                        offset: batch.offset,
+                        reason: format!(
+                            "an op of keyspace {}, which the manifest never recorded",
+                            op.keyspace
+                        ),
+                    });
+                }
+                // Otherwise a keyspace created and dropped (a live one other than
+                // 0 was refused with the manifest): its ops are gone with it.
             }
         }
         records += replay.batches.len() as u64;

@@ -244,8 +244,8 @@ impl VersionEdit {
                     let id = keyspace_id(&mut d)?;
                     let name_at = d.offset();
                     let name = d.length_prefixed(MAX_KEYSPACE_NAME_LEN, "keyspace name")?;
-                    let name = check_keyspace_name(name)
-                        .map_err(|why| Error::corruption(name_at, why))?;
+                    let name =
+                        check_keyspace_name(name).map_err(|why| Error::corruption(name_at, why))?;
                     edit.added_keyspaces.push((id, name.to_string()));
                 }
                 tag::DROP_KEYSPACE => {
