@@ -261,7 +261,8 @@ pub fn audit_files_with_fs(path: impl AsRef<Path>, fs: FsRef) -> Result<FileAudi
 /// Replays WALs `numbers` (ascending) into `mem`; returns the largest sequence
 /// number replayed and the number of batches.
 ///
-/// Ops of keyspace 0 go to `mem`. An op of a keyspace `state` recorded and dropped
+/// Ops of keyspace 0 go to `mem` (from WALs numbered from keyspace 0's log number
+/// on). An op of a keyspace `state` recorded and dropped
 /// is skipped (its data went with the keyspace); one of a keyspace `state` never
 /// recorded is corruption of the WAL (or of the manifest: it lost the record).
 fn replay_wals(
@@ -299,10 +300,17 @@ fn replay_wals(
                 replay.records_after_damage
             );
         }
+        // Keyspace 0's own log number may be above the global one (a build with
+        // more keyspaces records one per keyspace): its older ops are in segments.
+        let default_needed = state
+            .keyspace_log_number(DEFAULT_KEYSPACE)
+            .is_some_and(|from| number >= from);
         for batch in &replay.batches {
             for (seq, op) in (batch.first_seq..).zip(&batch.ops) {
                 if op.keyspace == DEFAULT_KEYSPACE {
-                    mem.insert(&op.key, seq, op.kind, &op.value);
+                    if default_needed {
+                        mem.insert(&op.key, seq, op.kind, &op.value);
+                    }
                 } else if op.keyspace >= state.next_keyspace_id {
                     return Err(Error::Corruption {
                         file: path,
