@@ -9,7 +9,7 @@
 //!
 //! The `segment_*`, `block_decode` and `range_del_decode` targets exercise the
 //! segment code of `lsm_format::segment`; the others the log, WAL and manifest code.
-//! Seeds of older formats (`seed-v1-*`, `seed-v3-*` of `segment_open`, the
+//! Seeds of older formats (`seed-v1-*`, `seed-v3-*`, `seed-v4-*` of `segment_open`, the
 //! `format-*` ones of `wal_replay`) were written by older writers and are kept as
 //! they are.
 
