@@ -10,7 +10,8 @@ use lsm_format::manifest::{
     replay_manifest, walk_manifest, DeletedSegment, ManifestState, SegmentMeta, VersionEdit,
 };
 use lsm_format::wal::{
-    decode_batch, encode_batch_header, encode_op_in, replay_wal, start_wal, WalFormat, KEYSPACE_FLAG,
+    decode_batch, encode_batch_header, encode_op_in, replay_wal, start_wal, WalFormat,
+    KEYSPACE_FLAG,
 };
 use lsm_format::{EntryKind, Error};
 
@@ -144,7 +145,7 @@ fn bad_keyspace_ops_are_corruption() {
         out
     };
     let at = 100 + 3; // the op, after a 3-byte header
-    // Good: put to keyspace 2.
+                      // Good: put to keyspace 2.
     decode_batch(&raw(0x81, &[2]), 0, WalFormat::V5).unwrap();
     // The flag before format 5 is an unknown kind.
     for format in [WalFormat::V2, WalFormat::V3, WalFormat::V4] {
@@ -165,7 +166,12 @@ fn bad_keyspace_ops_are_corruption() {
     assert!(e.to_string().contains("over the limit"), "{e}");
     corrupt(&raw(0x81, &[0xff, 0xff, 0xff, 0xff, 0x1f]), WalFormat::V5);
     // The largest id is fine.
-    decode_batch(&raw(0x81, &[0xff, 0xff, 0xff, 0xff, 0x07]), 0, WalFormat::V5).unwrap();
+    decode_batch(
+        &raw(0x81, &[0xff, 0xff, 0xff, 0xff, 0x07]),
+        0,
+        WalFormat::V5,
+    )
+    .unwrap();
     // Truncated inside the id, and at every length of a good op.
     let good = raw(0x83, &[0xac, 0x02]);
     let mut good = good[..good.len() - 2].to_vec();
@@ -179,7 +185,10 @@ fn bad_keyspace_ops_are_corruption() {
     header(&mut del);
     del.extend_from_slice(&[KEYSPACE_FLAG, 7, 1, b'k']);
     let b = decode_batch(&del, 0, WalFormat::V5).unwrap();
-    assert_eq!((b.ops[0].keyspace, b.ops[0].kind), (7, EntryKind::Tombstone));
+    assert_eq!(
+        (b.ops[0].keyspace, b.ops[0].kind),
+        (7, EntryKind::Tombstone)
+    );
 }
 
 /// Every truncation of a certified format-5 WAL keeps a prefix of its batches; every

@@ -14,14 +14,21 @@ const DUMP: &str = env!("CARGO_BIN_EXE_lsm-dump");
 const VERIFY: &str = env!("CARGO_BIN_EXE_lsm-verify");
 
 /// Writes segment `number` of `keyspace` holding `keys` (puts at seqs from `seq`).
-fn segment(dir: &std::path::Path, number: u64, keyspace: u32, keys: &[&str], seq: u64) -> SegmentMeta {
+fn segment(
+    dir: &std::path::Path,
+    number: u64,
+    keyspace: u32,
+    keys: &[&str],
+    seq: u64,
+) -> SegmentMeta {
     let options = WriterOptions {
         keyspace,
         ..writer_options()
     };
     let mut w = SegmentWriter::new(Vec::new(), options);
     for (i, k) in keys.iter().enumerate() {
-        w.add(k.as_bytes(), seq + i as u64, EntryKind::Put, b"v").unwrap();
+        w.add(k.as_bytes(), seq + i as u64, EntryKind::Put, b"v")
+            .unwrap();
     }
     let f = w.finish().unwrap();
     std::fs::write(dir.join(format!("{number:06}.seg")), &f.out).unwrap();
@@ -82,13 +89,23 @@ fn dump_and_verify_show_keyspaces() {
     let dir = tmp.path();
     keyspace_db(dir);
     let manifest = run_ok(DUMP, dir, &[dir.join("MANIFEST").to_str().unwrap()]);
-    assert!(manifest.contains("create keyspace 1 \"users\""), "{manifest}");
+    assert!(
+        manifest.contains("create keyspace 1 \"users\""),
+        "{manifest}"
+    );
     assert!(manifest.contains("drop keyspace 2"), "{manifest}");
-    assert!(manifest.contains("delete keyspace 2 L0 000005.seg"), "{manifest}");
+    assert!(
+        manifest.contains("delete keyspace 2 L0 000005.seg"),
+        "{manifest}"
+    );
     insta::assert_snapshot!("keyspaces_manifest_text", manifest);
     let wal = run_ok(DUMP, dir, &[dir.join("000006.wal").to_str().unwrap()]);
     insta::assert_snapshot!("keyspaces_wal_text", wal);
-    let json = run_ok(DUMP, dir, &[dir.join("000006.wal").to_str().unwrap(), "--json"]);
+    let json = run_ok(
+        DUMP,
+        dir,
+        &[dir.join("000006.wal").to_str().unwrap(), "--json"],
+    );
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["records"][1]["ops"][1]["keyspace"], 1);
     assert!(doc["records"][1]["ops"][0].get("keyspace").is_none());
