@@ -10,7 +10,10 @@
 //! 4. replay, in order, the WALs numbered `>= log_number` into a memtable. Every WAL
 //!    but the newest was fsynced before the next one was created, so damage in one is
 //!    corruption; a torn tail of the newest is dropped (`replay_wal` applies the
-//!    synced-offset rule);
+//!    synced-offset rule). The engine serves keyspace 0 alone: ops of it are
+//!    replayed, ops of a keyspace created and dropped skipped, and an op of a
+//!    keyspace the manifest never created, or a manifest with another live keyspace,
+//!    refused as corruption (`docs/format.md` sections 5 and 6);
 //! 5. judge every file against what steps 3 and 4 recovered (`file_audit.rs`): when
 //!    the directory shows a state the manifest does not hold (it lost records), fail
 //!    with `Corruption`, having changed nothing;
