@@ -2,7 +2,7 @@
 //!
 //! Only the current data block, the index entries and one 64-bit hash per distinct
 //! key are held in memory; each data block goes to the output as soon as it is cut.
-//! The file is laid out in the grammar's order (format version 4):
+//! The file is laid out in the grammar's order (format version 4 and later):
 //! `data_block* range_del_block filter_block properties_block index_block footer`.
 //! The range tombstones, given once at any time before `finish`, are held until then.
 

@@ -85,7 +85,7 @@ pub fn encode_batch_header_v1(out: &mut Vec<u8>, first_seq: u64, synced_offset: 
 /// expiring put's stored value (expiry first). The caller keeps keys and values
 /// within [`MAX_KEY_LEN`] and [`MAX_VALUE_LEN`] (a range delete's end within
 /// `MAX_KEY_LEN` and after its start; an expiring put's value at least
-/// [`EXPIRY_LEN`] bytes), and writes kinds 2 and 3 only to format-4 files.
+/// [`EXPIRY_LEN`] bytes), and writes kinds 2 and 3 only to files of format 4 or later.
 ///
 /// ```
 /// use lsm_format::wal::encode_op;
