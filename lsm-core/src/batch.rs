@@ -4,6 +4,7 @@
 //! record per operation: building one costs two growing vectors, not an allocation
 //! per key and value.
 
+use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
 use lsm_format::EntryKind;
 
 /// A group of puts and deletes applied atomically by [`crate::Db::write`]: after a
@@ -22,9 +23,12 @@ pub struct WriteBatch {
     ops: Vec<RawOp>,
 }
 
-/// One operation: its kind and where its key and value lie in `data`.
+/// One operation: its keyspace, its kind and where its key and value lie in `data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RawOp {
+    /// The keyspace written to: 0 (the default keyspace) for every operation the
+    /// public methods add.
+    keyspace: KeyspaceId,
     kind: EntryKind,
     start: usize,
     key_len: usize,
@@ -63,10 +67,23 @@ impl WriteBatch {
     }
 
     fn push(&mut self, kind: EntryKind, key: &[u8], value: &[u8]) {
+        self.push_in(DEFAULT_KEYSPACE, kind, key, value);
+    }
+
+    /// Adds an operation on `keyspace`. The WAL records the keyspace of each
+    /// operation (`docs/format.md` section 5); the engine serves keyspace 0 alone.
+    pub(crate) fn push_in(
+        &mut self,
+        keyspace: KeyspaceId,
+        kind: EntryKind,
+        key: &[u8],
+        value: &[u8],
+    ) {
         let start = self.data.len();
         self.data.extend_from_slice(key);
         self.data.extend_from_slice(value);
         self.ops.push(RawOp {
+            keyspace,
             kind,
             start,
             key_len: key.len(),
@@ -273,6 +290,14 @@ impl WriteBatch {
 
     /// The operations in order: `(kind, key, value)`, value empty for deletes.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (EntryKind, &[u8], &[u8])> + '_ {
+        self.iter_in()
+            .map(|(_, kind, key, value)| (kind, key, value))
+    }
+
+    /// The operations in order with their keyspace: `(keyspace, kind, key, value)`.
+    pub(crate) fn iter_in(
+        &self,
+    ) -> impl Iterator<Item = (KeyspaceId, EntryKind, &[u8], &[u8])> + '_ {
         self.ops.iter().map(move |op| {
             let key_end = op.start + op.key_len;
             let key = self.data.get(op.start..key_end).unwrap_or_default();
@@ -280,7 +305,7 @@ impl WriteBatch {
                 .data
                 .get(key_end..key_end + op.value_len)
                 .unwrap_or_default();
-            (op.kind, key, value)
+            (op.keyspace, op.kind, key, value)
         })
     }
 }
@@ -335,6 +360,22 @@ mod tests {
         b.clear();
         assert!(b.is_empty());
         assert_eq!(b.iter().count(), 0);
+    }
+
+    #[test]
+    fn operations_keep_their_keyspace() {
+        let mut b = WriteBatch::new();
+        b.put("k1", "v1");
+        b.push_in(7, EntryKind::Put, b"k2", b"v2");
+        let ops: Vec<_> = b.iter_in().collect();
+        assert_eq!(
+            ops,
+            vec![
+                (0, EntryKind::Put, &b"k1"[..], &b"v1"[..]),
+                (7, EntryKind::Put, &b"k2"[..], &b"v2"[..]),
+            ]
+        );
+        assert_eq!(b.iter().count(), 2);
     }
 
     #[test]

@@ -267,7 +267,11 @@ fn shows_nothing_from(records: &[lsm_format::log::LogRecord<'_>], cut: usize) ->
                 .iter()
                 .map(|(_, m)| m.file_number)
                 .collect();
-            let mut deleted: Vec<u64> = edit.deleted_segments.iter().map(|&(_, n)| n).collect();
+            let mut deleted: Vec<u64> = edit
+                .deleted_segments
+                .iter()
+                .map(|d| d.file_number)
+                .collect();
             added.sort_unstable();
             deleted.sort_unstable();
             edit.log_number.is_none() && added == deleted && edit.obsolete_segments.is_empty()

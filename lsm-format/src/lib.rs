@@ -12,7 +12,10 @@
 //! - [`log`]: the record framing shared by the write-ahead log and the manifest, able
 //!   to tell a torn tail from corruption.
 //! - [`wal`]: the write-ahead log: its header record and write batches, and replay.
-//! - [`manifest`]: version edits, the changes to the set of live segments.
+//! - [`manifest`]: version edits, the changes to the set of live segments and
+//!   keyspaces.
+//! - [`keyspace`]: keyspace ids and names, which WAL ops, manifest records and
+//!   segments carry.
 //!
 //! Decoding never panics and never allocates based on an unchecked length: bad bytes
 //! become [`Error::Corruption`] naming the offset and what is wrong.
@@ -44,6 +47,7 @@ pub mod error;
 pub mod file_name;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod keyspace;
 pub mod log;
 pub mod manifest;
 pub mod range_del;
@@ -59,18 +63,19 @@ pub use segment::{
 };
 
 /// Format version of the manifest (`docs/format.md` section 6): the one this crate
-/// writes. 2 added tag 7 (`obsolete_segment`). Segments carry their own version,
-/// [`SEGMENT_FORMAT_VERSION`].
-pub const FORMAT_VERSION: u32 = 2;
+/// writes. 2 added tag 7 (`obsolete_segment`); 3 added keyspaces (tags 8 to 13).
+/// Segments carry their own version, [`SEGMENT_FORMAT_VERSION`].
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Oldest manifest format version the reader reads: 1 (no tag 7). Every version from
 /// this one to [`FORMAT_VERSION`] is read.
 pub const MIN_FORMAT_VERSION: u32 = 1;
 
-/// Segment format version the writer writes (`docs/format.md` section 3.6): 4, which
-/// added the range-tombstone block and expiring puts to version 3 (the
-/// cache-line-blocked Bloom filter with multiplicative probes).
-pub const SEGMENT_FORMAT_VERSION: u32 = 4;
+/// Segment format version the writer writes (`docs/format.md` section 3.6): 5, which
+/// added the keyspace id to the properties of version 4 (which added the
+/// range-tombstone block and expiring puts to version 3, the cache-line-blocked Bloom
+/// filter with multiplicative probes).
+pub const SEGMENT_FORMAT_VERSION: u32 = 5;
 
 /// Oldest segment format version the reader reads: 1 (global Bloom filter). Every
 /// version from this one to [`SEGMENT_FORMAT_VERSION`] is read.

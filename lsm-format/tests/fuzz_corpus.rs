@@ -9,7 +9,7 @@
 //!
 //! The `segment_*`, `block_decode` and `range_del_decode` targets exercise the
 //! segment code of `lsm_format::segment`; the others the log, WAL and manifest code.
-//! Seeds of older formats (`seed-v1-*`, `seed-v3-*` of `segment_open`, the
+//! Seeds of older formats (`seed-v1-*`, `seed-v3-*`, `seed-v4-*` of `segment_open`, the
 //! `format-*` ones of `wal_replay`) were written by older writers and are kept as
 //! they are.
 
@@ -25,7 +25,7 @@ use lsm_format::segment::block::compress_lz4;
 use lsm_format::segment::block_builder::BlockBuilder;
 use lsm_format::segment::range_del_block::encode_range_dels;
 use lsm_format::wal::{
-    encode_batch_header, encode_batch_header_v1, encode_op, start_wal, WalFormat,
+    encode_batch_header, encode_batch_header_v1, encode_op, encode_op_in, start_wal, WalFormat,
 };
 use lsm_format::{Compression, EntryKind, SegmentWriter, WriterOptions};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -182,15 +182,16 @@ fn wal_format(batches: usize, certify: bool, format: WalFormat, rng: &mut StdRng
         let synced = if certify { out.len() as u64 } else { 0 };
         match format {
             WalFormat::V1 => encode_batch_header_v1(&mut p, seq, synced, count),
-            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 | WalFormat::V5 => {
                 encode_batch_header(&mut p, seq, synced, count)
             }
         }
+        let new_kinds = matches!(format, WalFormat::V4 | WalFormat::V5);
         for i in 0..count {
             let key = format!("key{}", rng.gen_range(0..50));
             if i % 3 == 2 {
                 encode_op(&mut p, EntryKind::Tombstone, key.as_bytes(), b"");
-            } else if format == WalFormat::V4 && i % 3 == 1 {
+            } else if new_kinds && i % 3 == 1 {
                 // Format 4's own kinds, drawn without touching the generator.
                 if seq % 2 == 0 {
                     let end = format!("{key}~");
@@ -206,7 +207,12 @@ fn wal_format(batches: usize, certify: bool, format: WalFormat, rng: &mut StdRng
                 }
             } else {
                 let value: Vec<u8> = (0..rng.gen_range(0..30)).map(|_| rng.gen()).collect();
-                encode_op(&mut p, EntryKind::Put, key.as_bytes(), &value);
+                // Format 5: puts spread over keyspaces 0, 1 and 300 (a two-byte id).
+                let keyspace = match format {
+                    WalFormat::V5 => [0, 1, 300][(seq % 3) as usize],
+                    _ => 0,
+                };
+                encode_op_in(&mut p, keyspace, EntryKind::Put, key.as_bytes(), &value);
             }
         }
         seq += u64::from(count);
@@ -217,6 +223,7 @@ fn wal_format(batches: usize, certify: bool, format: WalFormat, rng: &mut StdRng
 
 fn meta(file_number: u64, a: &str, b: &str) -> SegmentMeta {
     SegmentMeta {
+        keyspace: 0,
         file_number,
         file_size: 1000 + file_number,
         smallest_key: Bytes::copy_from_slice(a.as_bytes()),
@@ -251,16 +258,54 @@ fn manifest() -> (Vec<u8>, Vec<u8>) {
         log_number: Some(9),
         next_file_number: Some(11),
         last_sequence: Some(900),
-        deleted_segments: vec![(0, 5), (0, 6)],
+        deleted_segments: vec![(0, 5).into(), (0, 6).into()],
         added_segments: vec![(1, meta(10, "a", "m")), (3, meta(7, "", "z"))],
         ..Default::default()
     };
     let change = VersionEdit {
-        deleted_segments: vec![(0, 5), (0, 6), (2, 7)],
+        deleted_segments: vec![(0, 5).into(), (0, 6).into(), (2, 7).into()],
         ..change
     };
     let first = edit_bytes(&snapshot);
     let file = frame(&[first.clone(), vec![], edit_bytes(&change), vec![]]);
+    (file, edit_bytes(&change))
+}
+
+/// A format-3 manifest with keyspaces: a snapshot holding keyspaces 1 and 2 with
+/// segments of their own, then an edit that drops keyspace 1 with its segment,
+/// creates keyspace 3 and moves keyspace 2's log number; and that edit alone.
+fn manifest_with_keyspaces() -> (Vec<u8>, Vec<u8>) {
+    let in_keyspace = |keyspace, m: SegmentMeta| SegmentMeta { keyspace, ..m };
+    let snapshot = VersionEdit {
+        format_version: Some(3),
+        log_number: Some(3),
+        next_file_number: Some(9),
+        last_sequence: Some(500),
+        next_keyspace_id: Some(3),
+        added_keyspaces: vec![(1, "users".into()), (2, "ünïcode".into())],
+        keyspace_log_numbers: vec![(2, 4)],
+        added_segments: vec![
+            (0, meta(5, "a", "m")),
+            (0, in_keyspace(1, meta(6, "b", "k"))),
+            (2, in_keyspace(2, meta(7, "", "z"))),
+        ],
+        ..Default::default()
+    };
+    let change = VersionEdit {
+        next_file_number: Some(11),
+        dropped_keyspaces: vec![1],
+        deleted_segments: vec![lsm_format::manifest::DeletedSegment {
+            keyspace: 1,
+            level: 0,
+            file_number: 6,
+        }],
+        added_keyspaces: vec![(3, "users".into())],
+        added_segments: vec![(1, in_keyspace(3, meta(10, "a", "m")))],
+        keyspace_log_numbers: vec![(2, 8), (3, 8)],
+        ..Default::default()
+    };
+    let first = edit_bytes(&snapshot);
+    let file = frame(&[first, vec![], edit_bytes(&change), vec![]]);
     (file, edit_bytes(&change))
 }
 
@@ -311,6 +356,7 @@ fn seg_options(block_size: usize, bloom: u8, compression: Compression) -> Writer
         compression,
         created_unix_ms: Some(0),
         creator: "seed".into(),
+        keyspace: 0,
     }
 }
 
@@ -382,6 +428,19 @@ fn write_seed_corpus() {
         v4[..v4.len() / 2].to_vec(),
     ));
 
+    let mut v5_rng = StdRng::seed_from_u64(11);
+    let v5 = wal_format(30, true, WalFormat::V5, &mut v5_rng);
+    files.push(("wal_replay", "format-5", v5.clone()));
+    files.push((
+        "wal_replay",
+        "format-5-truncated",
+        v5[..v5.len() / 2].to_vec(),
+    ));
+
+    let (m, change) = manifest_with_keyspaces();
+    files.push(("manifest_decode", "keyspaces", m.clone()));
+    files.push(("manifest_decode", "keyspaces-edit", change));
+
     let (m, change) = manifest();
     files.push(("manifest_decode", "manifest", m.clone()));
     files.push(("manifest_decode", "truncated", m[..m.len() - 20].to_vec()));
@@ -415,6 +474,16 @@ fn write_seed_corpus() {
     let mut flipped = plain.clone();
     flipped[100] ^= 0x08;
     files.push(("segment_open", "flipped", flipped));
+    let mut ks_rng = StdRng::seed_from_u64(12);
+    let options = WriterOptions {
+        keyspace: 300,
+        ..seg_options(256, 10, Compression::None)
+    };
+    files.push((
+        "segment_open",
+        "keyspace",
+        segment(20, options, &mut ks_rng),
+    ));
 
     let b = block(40, 4);
     files.push(("block_decode", "block", b.clone()));

@@ -3,14 +3,18 @@
 //! and every single-byte / single-bit flip.
 
 use bytes::Bytes;
+use lsm_format::keyspace::MAX_KEYSPACE_ID;
 use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
-use lsm_format::manifest::{replay_manifest, ManifestState, SegmentMeta, VersionEdit, MAX_LEVELS};
+use lsm_format::manifest::{
+    replay_manifest, DeletedSegment, ManifestState, SegmentMeta, VersionEdit, MAX_LEVELS,
+};
 use lsm_format::{Error, MAX_KEY_LEN};
 use proptest::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 fn meta(file_number: u64, smallest: &str, largest: &str) -> SegmentMeta {
     SegmentMeta {
+        keyspace: 0,
         file_number,
         file_size: 4096 + file_number,
         smallest_key: Bytes::copy_from_slice(smallest.as_bytes()),
@@ -75,9 +79,8 @@ fn snapshot() -> VersionEdit {
         log_number: Some(7),
         next_file_number: Some(12),
         last_sequence: Some(1000),
-        deleted_segments: vec![],
         added_segments: vec![(0, meta(9, "apple", "melon")), (1, meta(4, "a", "z"))],
-        obsolete_segments: vec![],
+        ..VersionEdit::default()
     }
 }
 
@@ -86,7 +89,7 @@ fn change() -> VersionEdit {
         log_number: Some(11),
         next_file_number: Some(14),
         last_sequence: Some(1500),
-        deleted_segments: vec![(0, 9)],
+        deleted_segments: vec![(0, 9).into()],
         added_segments: vec![(1, meta(13, "", "\u{ff}"))],
         ..VersionEdit::default()
     }
@@ -166,7 +169,7 @@ fn obsolete_segments_follow_the_live_set_rules() {
     assert!(err.to_string().contains("obsolete"), "{err}");
     // A number recorded dead is never added again (numbers are not reused)...
     let dead = enc(&VersionEdit {
-        deleted_segments: vec![(0, 9)],
+        deleted_segments: vec![(0, 9).into()],
         ..VersionEdit::default()
     });
     let back = enc(&VersionEdit {
@@ -177,20 +180,20 @@ fn obsolete_segments_follow_the_live_set_rules() {
     assert!(err.to_string().contains("recorded dead"), "{err}");
     // ...but a move (deleted and added back by one edit) keeps the file live.
     let moved = enc(&VersionEdit {
-        deleted_segments: vec![(0, 9)],
+        deleted_segments: vec![(0, 9).into()],
         added_segments: vec![(3, meta(9, "apple", "melon"))],
         ..VersionEdit::default()
     });
     let state = replay_manifest(&frame(&[first.clone(), moved])).unwrap();
     assert_eq!((state.level_of(9), state.is_obsolete(9)), (Some(3), false));
-    // Format 3 is not read.
+    // Format 4 is not read.
     let future = enc(&VersionEdit {
-        format_version: Some(3),
+        format_version: Some(4),
         ..snapshot()
     });
     assert!(matches!(
         replay_manifest(&frame(&[future])),
-        Err(Error::UnsupportedVersion { found: 3, .. })
+        Err(Error::UnsupportedVersion { found: 4, .. })
     ));
 }
 
@@ -198,7 +201,7 @@ fn obsolete_segments_follow_the_live_set_rules() {
 fn edit_layout() {
     let edit = VersionEdit {
         format_version: Some(1),
-        deleted_segments: vec![(3, 300)],
+        deleted_segments: vec![(3, 300).into()],
         ..VersionEdit::default()
     };
     let mut out = Vec::new();
@@ -218,7 +221,7 @@ fn corrupt(payload: &[u8]) -> Error {
 
 #[test]
 fn bad_edits_are_corruption() {
-    assert_eq!(corrupt(&[8, 0]).offset(), Some(50)); // unknown tag
+    assert_eq!(corrupt(&[14, 0]).offset(), Some(50)); // unknown tag
     corrupt(&[7, 0x80]); // obsolete_segment cut inside its number
     corrupt(&[0]); // tag 0 is not a tag either
     corrupt(&[5, 16, 1]); // level 16
@@ -288,16 +291,16 @@ fn replay_enforces_the_first_record_and_the_live_set_rules() {
     let bad_edits = [
         // Deleting a segment that is not live, or live in another level.
         VersionEdit {
-            deleted_segments: vec![(0, 77)],
+            deleted_segments: vec![(0, 77).into()],
             ..Default::default()
         },
         VersionEdit {
-            deleted_segments: vec![(1, 9)],
+            deleted_segments: vec![(1, 9).into()],
             ..Default::default()
         },
         // Deleting twice.
         VersionEdit {
-            deleted_segments: vec![(0, 9), (0, 9)],
+            deleted_segments: vec![(0, 9).into(), (0, 9).into()],
             ..Default::default()
         },
         // Adding a live segment, in its level or another.
@@ -321,7 +324,7 @@ fn replay_enforces_the_first_record_and_the_live_set_rules() {
     }
     // Deletions apply before additions: moving a segment to another level is fine.
     let mv = VersionEdit {
-        deleted_segments: vec![(0, 9)],
+        deleted_segments: vec![(0, 9).into()],
         added_segments: vec![(MAX_LEVELS as u32 - 1, meta(9, "apple", "melon"))],
         ..Default::default()
     };
@@ -351,7 +354,7 @@ fn snapshot_edit_rewrites_the_same_state() {
 
 fn change_two() -> VersionEdit {
     VersionEdit {
-        deleted_segments: vec![(1, 4)],
+        deleted_segments: vec![(1, 4).into()],
         added_segments: vec![(2, meta(14, "b", "c")), (0, meta(15, "d", "e"))],
         next_file_number: Some(16),
         ..VersionEdit::default()
@@ -393,7 +396,7 @@ fn random_edits(seed: u64, n: usize, key_len: usize) -> Vec<VersionEdit> {
                 }
                 _ if !live.is_empty() => {
                     let (level, file) = live.swap_remove(rng.gen_range(0..live.len()));
-                    edit.deleted_segments.push((level, file));
+                    edit.deleted_segments.push((level, file).into());
                     if rng.gen_bool(0.3) {
                         // A move: the same file, added back at another level.
                         let to = (level + 1) % MAX_LEVELS as u32;
@@ -513,17 +516,25 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// Keyspace ids: 0 most often, small ones, and the largest allowed.
+fn keyspace_strategy() -> impl Strategy<Value = u32> {
+    prop_oneof![Just(0), 1..300u32, Just(MAX_KEYSPACE_ID)]
+}
+
 fn meta_strategy() -> impl Strategy<Value = SegmentMeta> {
     let key = proptest::collection::vec(any::<u8>(), 0..30).prop_map(Bytes::from);
-    (any::<[u64; 7]>(), key.clone(), key).prop_map(|(n, a, b)| SegmentMeta {
-        file_number: n[0],
-        file_size: n[1],
-        smallest_key: a,
-        largest_key: b,
-        smallest_seq: n[2],
-        largest_seq: n[3],
-        entry_count: n[4],
-        tombstone_count: n[5] >> (n[6] % 64),
+    (any::<[u64; 7]>(), key.clone(), key, keyspace_strategy()).prop_map(|(n, a, b, k)| {
+        SegmentMeta {
+            keyspace: k,
+            file_number: n[0],
+            file_size: n[1],
+            smallest_key: a,
+            largest_key: b,
+            smallest_seq: n[2],
+            largest_seq: n[3],
+            entry_count: n[4],
+            tombstone_count: n[5] >> (n[6] % 64),
+        }
     })
 }
 
@@ -534,11 +545,26 @@ fn edit_strategy() -> impl Strategy<Value = VersionEdit> {
         proptest::option::of(any::<u64>()),
         proptest::option::of(any::<u64>()),
         proptest::option::of(any::<u64>()),
-        proptest::collection::vec((level.clone(), any::<u64>()), 0..5),
+        proptest::collection::vec(
+            (keyspace_strategy(), level.clone(), any::<u64>()).prop_map(|(k, l, n)| {
+                DeletedSegment {
+                    keyspace: k,
+                    level: l,
+                    file_number: n,
+                }
+            }),
+            0..5,
+        ),
         proptest::collection::vec((level, meta_strategy()), 0..5),
         proptest::collection::vec(any::<u64>(), 0..3),
+        (
+            proptest::collection::vec((keyspace_strategy(), "[a-zé ]{1,12}"), 0..3),
+            proptest::collection::vec(keyspace_strategy(), 0..3),
+            proptest::option::of(0..=MAX_KEYSPACE_ID + 1),
+            proptest::collection::vec((keyspace_strategy(), any::<u64>()), 0..3),
+        ),
     )
-        .prop_map(|(v, l, f, s, d, a, o)| VersionEdit {
+        .prop_map(|(v, l, f, s, d, a, o, (ka, kd, kn, kl))| VersionEdit {
             format_version: v,
             log_number: l,
             next_file_number: f,
@@ -546,6 +572,10 @@ fn edit_strategy() -> impl Strategy<Value = VersionEdit> {
             deleted_segments: d,
             added_segments: a,
             obsolete_segments: o,
+            added_keyspaces: ka,
+            dropped_keyspaces: kd,
+            next_keyspace_id: kn,
+            keyspace_log_numbers: kl,
         })
 }
 
@@ -579,7 +609,7 @@ fn the_lenient_walk_collects_every_violation_and_applies_the_rest() {
     use lsm_format::manifest::walk_manifest;
     let first = enc(&snapshot());
     let bad_delete = enc(&VersionEdit {
-        deleted_segments: vec![(0, 77)],
+        deleted_segments: vec![(0, 77).into()],
         log_number: Some(20),
         ..VersionEdit::default()
     });

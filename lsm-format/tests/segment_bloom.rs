@@ -118,6 +118,11 @@ fn with_filter(good: &SegmentReader, filter: &[u8], version: u32) -> Vec<u8> {
     out.extend_from_slice(&trailer(filter, Compression::None, BlockType::Filter));
     let mut props = data[f.properties.offset as usize..][..f.properties.len as usize].to_vec();
     props[..4].copy_from_slice(&version.to_le_bytes());
+    // The current writer's properties end with range_del_count (format 4 on) and
+    // the keyspace (format 5 on).
+    if version < 5 {
+        props.truncate(props.len() - 4);
+    }
     if version < 4 {
         props.truncate(props.len() - 8);
     }
@@ -173,7 +178,7 @@ fn filter_layout_follows_the_version() {
     let r = segment(10, 0..1000);
     let f = r.footer().filter;
     let contents = &r.data()[f.offset as usize..][..f.len as usize];
-    // The version-3/4 filter read as version 1 (global) or 2 (other probes): it
+    // The version-3/4/5 filter read as version 1 (global) or 2 (other probes): it
     // parses (any m is a valid global filter, and a blocked m a valid version-2
     // one), but verify finds the keys missing from it.
     for version in [1, 2] {
@@ -189,18 +194,25 @@ fn filter_layout_follows_the_version() {
     // Version 3 has the same filter, and no range-tombstone block.
     let v3 = open(with_filter(&r, contents, 3)).unwrap();
     assert_eq!(v3.verify(), vec![]);
-    // Versions outside 1..=4 are refused by the footer.
-    for version in [0, 5] {
+    // Versions 4 and 5 have it too (with the range-tombstone block).
+    for version in [4, 5] {
+        assert_eq!(
+            open(with_filter(&r, contents, version)).unwrap().verify(),
+            vec![]
+        );
+    }
+    // Versions outside 1..=5 are refused by the footer.
+    for version in [0, 6] {
         assert!(matches!(
             open(with_filter(&r, contents, version)),
-            Err(Error::UnsupportedVersion { found, supported: 4 }) if found == version
+            Err(Error::UnsupportedVersion { found, supported: 5 }) if found == version
         ));
     }
     // Properties that disagree with the footer are corruption at the properties
-    // (5 keeps the layout of version 4: what is at fault is the number alone).
+    // (6 would keep the layout of version 5: what is at fault is the number alone).
     let mut bytes = with_filter(&r, contents, SEGMENT_FORMAT_VERSION);
     let p = r.footer().properties;
-    bytes[p.offset as usize] = 5;
+    bytes[p.offset as usize] = 6;
     let sum = lsm_format::checksum::checksum(&bytes[p.offset as usize..p.end() as usize - 8]);
     bytes[p.end() as usize - 8..p.end() as usize].copy_from_slice(&sum.to_le_bytes());
     let e = open(bytes).unwrap_err();

@@ -51,6 +51,8 @@ fn segment(compression: Compression) -> Vec<u8> {
         restart_interval: 4,
         compression,
         created_unix_ms: Some(0),
+        // A keyspace id of two non-zero bytes, so that flips in it are seen.
+        keyspace: 0x0109,
         ..WriterOptions::default()
     };
     let mut w = SegmentWriter::new(Vec::new(), options);
@@ -154,7 +156,8 @@ fn every_byte_flip_is_detected_and_never_misreads() {
         );
         let reader = open(&good).unwrap();
         assert!(reader.properties().data_block_count >= 4);
-        assert_eq!(reader.footer().format_version, 4);
+        assert_eq!(reader.footer().format_version, 5);
+        assert_eq!(reader.properties().keyspace, 0x0109);
         assert_eq!(reader.properties().range_del_count, 10);
         assert!(model.iter().any(|e| e.2 == EntryKind::ExpiringPut));
         if compression == Compression::Lz4 {

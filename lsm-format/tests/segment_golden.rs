@@ -2,10 +2,12 @@
 //! as a snapshot diff, to be reviewed against `docs/format.md` (and
 //! `SEGMENT_FORMAT_VERSION`).
 //!
-//! `golden_segment_v4*` is what the writer writes now: format 4, with expiring
-//! puts and range tombstones. `golden_segment_bytes` and `golden_segment_layout`
-//! are the same five entries as the format-3 writer wrote them
-//! (`data/segment_v3.seg`, checked in), which must still read.
+//! `golden_segment_v5*` is what the writer writes now: format 5, with expiring
+//! puts, range tombstones and the keyspace id (7 here) in the properties.
+//! `golden_segment_v4*` are the same entries and tombstones as the format-4 writer
+//! wrote them (`data/segment_v4.seg`, checked in), and `golden_segment_bytes` and
+//! `golden_segment_layout` the same five entries as the format-3 writer wrote them
+//! (`data/segment_v3.seg`); both must still read.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -58,8 +60,19 @@ fn golden_range_dels() -> Fragments {
     ])
 }
 
+/// The format-4 file the previous writer wrote from `golden_range_dels()` and
+/// `add_entries(w, true)` with `golden_options()`.
 fn golden_segment_v4() -> Vec<u8> {
-    let mut w = SegmentWriter::new(Vec::new(), golden_options());
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment_v4.seg")).unwrap()
+}
+
+/// Format 5, as written now: the format-4 golden's contents, in keyspace 7.
+fn golden_segment_v5() -> Vec<u8> {
+    let options = WriterOptions {
+        keyspace: 7,
+        ..golden_options()
+    };
+    let mut w = SegmentWriter::new(Vec::new(), options);
     w.add_range_tombstones(golden_range_dels()).unwrap();
     add_entries(&mut w, true);
     w.finish().unwrap().into_inner()
@@ -106,6 +119,44 @@ fn golden_segment_v4_layout() {
     insta::assert_snapshot!(layout(golden_segment_v4()));
 }
 
+#[test]
+fn golden_segment_v5_bytes() {
+    insta::assert_snapshot!(hex_dump(&golden_segment_v5()));
+}
+
+#[test]
+fn golden_segment_v5_layout() {
+    insta::assert_snapshot!(layout(golden_segment_v5()));
+}
+
+/// Format 5 is format 4 with the keyspace id after `range_del_count`: the same
+/// blocks, a properties block 4 bytes longer, and the id read back; format-4 files
+/// belong to keyspace 0.
+#[test]
+fn format_5_adds_the_keyspace_to_format_4() {
+    let v4 = SegmentReader::open(Bytes::from(golden_segment_v4()), ReadOptions::default()).unwrap();
+    let v5 = SegmentReader::open(Bytes::from(golden_segment_v5()), ReadOptions::default()).unwrap();
+    assert_eq!(v4.footer().format_version, 4);
+    assert_eq!(v5.footer().format_version, 5);
+    assert_eq!((v4.properties().keyspace, v5.properties().keyspace), (0, 7));
+    assert_eq!(golden_segment_v5().len(), golden_segment_v4().len() + 4);
+    let props = v4.footer().properties;
+    let before = usize::try_from(props.offset).unwrap();
+    assert_eq!(golden_segment_v5()[..before], golden_segment_v4()[..before]);
+    let mut p4 = v4.properties().clone();
+    p4.format_version = 5;
+    p4.keyspace = 7;
+    assert_eq!(&p4, v5.properties());
+    // Keyspace 0 is written too (format 5 always has the field).
+    let mut w = SegmentWriter::new(Vec::new(), golden_options());
+    w.add_range_tombstones(golden_range_dels()).unwrap();
+    add_entries(&mut w, true);
+    let zero = w.finish().unwrap().into_inner();
+    assert_eq!(zero.len(), golden_segment_v5().len());
+    let zero = SegmentReader::open(Bytes::from(zero), ReadOptions::default()).unwrap();
+    assert_eq!(zero.properties().keyspace, 0);
+}
+
 /// The format-3 file and the format-4 one hold the same entries (the expiring put
 /// aside), read the same way; only the latter has range tombstones.
 #[test]
@@ -143,11 +194,13 @@ fn both_goldens_read_back() {
         lsm_format::entry::decode_expiring(&found.value),
         Some((1_700_000_060_000, &b"yellow"[..]))
     );
-    // The previous writer's bytes, rewritten now, differ only by format 4's additions.
+    // The format-3 writer's bytes, rewritten now, differ only by the additions of
+    // formats 4 (an empty range-tombstone block, `range_del_count`) and 5 (the
+    // keyspace).
     let mut w = SegmentWriter::new(Vec::new(), golden_options());
     add_entries(&mut w, false);
     let rewritten = w.finish().unwrap().into_inner();
-    assert_eq!(rewritten.len(), golden_segment().len() + 14 + 8);
+    assert_eq!(rewritten.len(), golden_segment().len() + 14 + 8 + 4);
     assert_eq!(rewritten[..142], golden_segment()[..142]);
 }
 

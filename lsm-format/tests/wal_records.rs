@@ -26,7 +26,7 @@ struct Wal {
     batches: Vec<(u64, Vec<Op>)>,
 }
 
-/// Frames `batches` as a WAL of the current format (4); with `certify`, each record
+/// Frames `batches` as a WAL of the current format (5); with `certify`, each record
 /// certifies that everything before it was synced (the writer syncs after every
 /// record), as the engine's WAL does.
 fn build(batches: Vec<(u64, Vec<Op>)>, certify: bool) -> Wal {
@@ -47,7 +47,7 @@ fn build_format(batches: Vec<(u64, Vec<Op>)>, certify: bool, format: WalFormat) 
             WalFormat::V1 => {
                 encode_batch_header_v1(&mut payload, *first_seq, synced, ops.len() as u32)
             }
-            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 | WalFormat::V5 => {
                 encode_batch_header(&mut payload, *first_seq, synced, ops.len() as u32)
             }
         }
@@ -179,7 +179,8 @@ fn golden_bytes_of_two_batches() {
     check_golden(&wal);
 }
 
-/// The bytes of a format-4 WAL, as written now: format 3's framing, with a range
+/// The bytes of a format-4 WAL, which older versions wrote and this one still
+/// replays: format 3's framing, with a range
 /// delete (`[banana, cherry)`) and an expiring put (expiry 1 700 000 060 000 ms)
 /// among the ops.
 #[test]
@@ -199,7 +200,7 @@ fn golden_bytes_of_two_batches_format_4() {
             b"cherry".to_vec(),
         ),
     );
-    let wal = build(batches, true);
+    let wal = build_format(batches, true, WalFormat::V4);
     assert_eq!(&wal.data[11..19], b"lsmwal\x04\x00");
     insta::assert_snapshot!(hex_dump(&wal.data));
     let replay = replay_wal(&wal.data).unwrap();
@@ -348,7 +349,7 @@ fn bad_batches_are_corruption() {
     for format in [WalFormat::V1, WalFormat::V2, WalFormat::V3, WalFormat::V4] {
         let header = |out: &mut Vec<u8>, seq, synced, count| match format {
             WalFormat::V1 => encode_batch_header_v1(out, seq, synced, count),
-            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => {
+            WalFormat::V2 | WalFormat::V3 | WalFormat::V4 | WalFormat::V5 => {
                 encode_batch_header(out, seq, synced, count)
             }
         };
@@ -629,7 +630,7 @@ fn the_header_record_names_the_format() {
     let put = |k: &str| (EntryKind::Put, k.as_bytes().to_vec(), b"v".to_vec());
     let mut header = Vec::new();
     encode_wal_header(&mut header);
-    assert_eq!(header, b"lsmwal\x04\x00");
+    assert_eq!(header, b"lsmwal\x05\x00");
     // A header alone: no batches, but its bytes are clean.
     let data = frame(&[]);
     let replay = replay_wal(&data).unwrap();
@@ -651,14 +652,14 @@ fn the_header_record_names_the_format() {
     assert_eq!(decoder.format(), Some(WalFormat::V3));
     // A later version is refused as such, not as corruption of this one.
     let mut future = header.clone();
-    future[6] = 5;
+    future[6] = 6;
     let err = replay_wal(&frame_raw(&[future, batch_bytes(5, 0, &[put("a")])])).unwrap_err();
     assert!(
         matches!(
             err,
             Error::UnsupportedVersion {
-                found: 5,
-                supported: 4
+                found: 6,
+                supported: 5
             }
         ),
         "{err}"

@@ -288,6 +288,7 @@ mod tests {
 
     fn sample() -> Catalog {
         let meta = SegmentMeta {
+            keyspace: 0,
             file_number: 7,
             file_size: 4096,
             smallest_key: "a".into(),

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lsm_format::manifest::VersionEdit;
+use lsm_format::manifest::{DeletedSegment, VersionEdit};
 use lsm_format::range_del::Fragments;
 
 use super::picker::Task;
@@ -88,10 +88,16 @@ impl CompactionJob<'_> {
         let env = self.env;
         let start = Instant::now();
         let out_level = task.output_level as u32;
-        let deleted: Vec<(u32, u64)> = task
+        let deleted: Vec<DeletedSegment> = task
             .inputs
             .iter()
-            .flat_map(|(level, files)| files.iter().map(move |f| (*level as u32, f.number())))
+            .flat_map(|(level, files)| {
+                files.iter().map(move |f| DeletedSegment {
+                    keyspace: f.meta.keyspace,
+                    level: *level as u32,
+                    file_number: f.number(),
+                })
+            })
             .collect();
         let input_bytes = task.input_bytes();
         if task.trivial_move {

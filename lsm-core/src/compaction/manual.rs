@@ -87,6 +87,7 @@ mod tests {
 
     fn f(number: u64, smallest: &str, largest: &str) -> SegmentMeta {
         SegmentMeta {
+            keyspace: 0,
             file_number: number,
             file_size: 10,
             smallest_key: Bytes::copy_from_slice(smallest.as_bytes()),

@@ -218,6 +218,7 @@ mod tests {
         tombstones: u64,
     ) -> SegmentMeta {
         SegmentMeta {
+            keyspace: 0,
             file_number: number,
             file_size: size,
             smallest_key: Bytes::copy_from_slice(smallest.as_bytes()),

@@ -10,7 +10,10 @@
 //! 4. replay, in order, the WALs numbered `>= log_number` into a memtable. Every WAL
 //!    but the newest was fsynced before the next one was created, so damage in one is
 //!    corruption; a torn tail of the newest is dropped (`replay_wal` applies the
-//!    synced-offset rule);
+//!    synced-offset rule). The engine serves keyspace 0 alone: ops of it are
+//!    replayed, ops of a keyspace created and dropped skipped, and an op of a
+//!    keyspace the manifest never created, or a manifest with another live keyspace,
+//!    refused as corruption (`docs/format.md` sections 5 and 6);
 //! 5. judge every file against what steps 3 and 4 recovered (`file_audit.rs`): when
 //!    the directory shows a state the manifest does not hold (it lost records), fail
 //!    with `Corruption`, having changed nothing;
@@ -35,6 +38,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use lsm_format::keyspace::DEFAULT_KEYSPACE;
 use lsm_format::manifest::{replay_manifest, ManifestState, VersionEdit};
 use lsm_format::wal::replay_wal;
 
@@ -76,6 +80,23 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
     let path = dir.join(MANIFEST);
     let data = fs.read(&path).map_err(io_err(&path))?;
     let state = replay_manifest(&data).map_err(|e| Error::from_format(&path, e))?;
+    // The engine serves keyspace 0 alone: a manifest that records another live
+    // keyspace (written by a build that serves them) is refused, not half-opened.
+    if let Some((id, k)) = state
+        .keyspaces
+        .iter()
+        .find(|(&id, _)| id != DEFAULT_KEYSPACE)
+    {
+        return Err(Error::Corruption {
+            file: path,
+            offset: 0,
+            reason: format!(
+                "the manifest records keyspace {id} ({:?}); this build opens databases \
+                 with the default keyspace only",
+                k.name
+            ),
+        });
+    }
     if let Some(at) = state.torn_tail {
         log::warn!("manifest: dropped a torn final record at offset {at}");
     }
@@ -148,7 +169,7 @@ pub(crate) fn inspect(
         .filter(|&n| n >= state.log_number)
         .collect();
     let recovered = MemTable::new(0);
-    let (replayed_seq, records) = replay_wals(fs, dir, &to_replay, &recovered)?;
+    let (replayed_seq, records) = replay_wals(fs, dir, &to_replay, &recovered, &state)?;
     // The largest sequence number anything holds: a manifest's counter may lag a
     // segment's entries (defence in depth; edits stamp it before they are logged).
     let segment_seq = version
@@ -242,7 +263,18 @@ pub fn audit_files_with_fs(path: impl AsRef<Path>, fs: FsRef) -> Result<FileAudi
 
 /// Replays WALs `numbers` (ascending) into `mem`; returns the largest sequence
 /// number replayed and the number of batches.
-fn replay_wals(fs: &FsRef, dir: &Path, numbers: &[u64], mem: &MemTable) -> Result<(u64, u64)> {
+///
+/// Ops of keyspace 0 go to `mem` (from WALs numbered from keyspace 0's log number
+/// on). An op of a keyspace `state` recorded and dropped
+/// is skipped (its data went with the keyspace); one of a keyspace `state` never
+/// recorded is corruption of the WAL (or of the manifest: it lost the record).
+fn replay_wals(
+    fs: &FsRef,
+    dir: &Path,
+    numbers: &[u64],
+    mem: &MemTable,
+    state: &ManifestState,
+) -> Result<(u64, u64)> {
     let mut last_seq = 0;
     let mut records = 0u64;
     for (i, &number) in numbers.iter().enumerate() {
@@ -271,9 +303,29 @@ fn replay_wals(fs: &FsRef, dir: &Path, numbers: &[u64], mem: &MemTable) -> Resul
                 replay.records_after_damage
             );
         }
+        // Keyspace 0's own log number may be above the global one (a build with
+        // more keyspaces records one per keyspace): its older ops are in segments.
+        let default_needed = state
+            .keyspace_log_number(DEFAULT_KEYSPACE)
+            .is_some_and(|from| number >= from);
         for batch in &replay.batches {
             for (seq, op) in (batch.first_seq..).zip(&batch.ops) {
-                mem.insert(&op.key, seq, op.kind, &op.value);
+                if op.keyspace == DEFAULT_KEYSPACE {
+                    if default_needed {
+                        mem.insert(&op.key, seq, op.kind, &op.value);
+                    }
+                } else if op.keyspace >= state.next_keyspace_id {
+                    return Err(Error::Corruption {
+                        file: path,
+                        offset: batch.offset,
+                        reason: format!(
+                            "an op of keyspace {}, which the manifest never recorded",
+                            op.keyspace
+                        ),
+                    });
+                }
+                // Otherwise a keyspace created and dropped (a live one other than
+                // 0 was refused with the manifest): its ops are gone with it.
             }
         }
         records += replay.batches.len() as u64;

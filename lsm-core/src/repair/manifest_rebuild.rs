@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
 use lsm_format::manifest::{ManifestState, VersionEdit};
 use lsm_format::range_del::Fragments;
 
@@ -50,6 +51,7 @@ pub(super) fn apply(
     let mut edit = VersionEdit::default();
     let mut new_segments = Vec::new();
     let mut write = |level: u32,
+                     keyspace: KeyspaceId,
                      items: &[Item],
                      range_tombstones: &Fragments,
                      edit: &mut VersionEdit|
@@ -58,6 +60,7 @@ pub(super) fn apply(
             return Ok(());
         }
         let mut builder = SegmentBuilder::new(fs, dir, opts, level as usize, &next_file);
+        builder.set_keyspace(keyspace);
         builder.set_range_tombstones(range_tombstones.clone());
         for item in items {
             builder.add(&item.key, item.seq, item.kind, &item.value)?;
@@ -71,12 +74,32 @@ pub(super) fn apply(
     for listed in &plan.listed {
         match listed {
             Listed::Kept(level, meta) => edit.added_segments.push((*level, meta.clone())),
-            Listed::Salvaged(level, items, range_tombstones) => {
-                write(*level, items, range_tombstones, &mut edit)?;
+            Listed::Salvaged(level, keyspace, items, range_tombstones) => {
+                write(*level, *keyspace, items, range_tombstones, &mut edit)?;
             }
         }
     }
-    write(0, &plan.restore, &plan.restore_range_tombstones, &mut edit)?;
+    // What is restored from unlisted segments and WALs is keyspace 0's: the plan
+    // refused files holding data of any other.
+    write(
+        0,
+        DEFAULT_KEYSPACE,
+        &plan.restore,
+        &plan.restore_range_tombstones,
+        &mut edit,
+    )?;
+    // The keyspace table, when the old manifest told it: every live keyspace keeps
+    // its id and name, and ids stay unused. (Their log numbers need no record: every
+    // WAL is below the new `log_number`.)
+    if let Some(old) = &plan.state {
+        edit.added_keyspaces = old
+            .keyspaces
+            .iter()
+            .filter(|(&id, _)| id != DEFAULT_KEYSPACE)
+            .map(|(&id, k)| (id, k.name.clone()))
+            .collect();
+        edit.next_keyspace_id = Some(old.next_keyspace_id);
+    }
 
     // Every WAL in the directory is below the new `log_number`: its data is in the
     // segments now (or it is damaged and moves to `lost/`). As in a checkpoint, the

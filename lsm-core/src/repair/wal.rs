@@ -30,6 +30,9 @@ pub(crate) struct WalScan {
     pub batches: Vec<Batch>,
     /// Where the first damage starts, and what it is.
     pub damage: Option<(u64, String)>,
+    /// A keyspace other than 0 that a readable op writes to, if any: a repair
+    /// restores keyspace 0 only, and refuses such a WAL rather than misplace it.
+    pub other_keyspace: Option<u32>,
 }
 
 impl WalScan {
@@ -106,6 +109,9 @@ pub(crate) fn scan(data: Vec<u8>) -> Result<WalScan, String> {
             Ok(WalRecord::Header(_)) => {}
             Ok(WalRecord::Batch(batch)) if batch.first_seq >= next_seq => {
                 next_seq = batch.next_seq();
+                if let Some(op) = batch.ops.iter().find(|op| op.keyspace != 0) {
+                    out.other_keyspace.get_or_insert(op.keyspace);
+                }
                 let items = (batch.first_seq..)
                     .zip(&batch.ops)
                     .map(|(seq, op)| Item {
@@ -147,7 +153,7 @@ pub(crate) fn scan(data: Vec<u8>) -> Result<WalScan, String> {
             Some(f) => (WalRecordDecoder::with_format(f), None),
             None => (
                 WalRecordDecoder::with_format(WalFormat::V2),
-                Some(WalRecordDecoder::with_format(WalFormat::V4)),
+                Some(WalRecordDecoder::with_format(WalFormat::V5)),
             ),
         };
         for rec in &damage.records_after {
@@ -201,6 +207,7 @@ mod tests {
                 })
                 .collect(),
             damage: damage.map(|d| (d, String::new())),
+            other_keyspace: None,
         }
     }
 

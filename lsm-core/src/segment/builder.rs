@@ -107,6 +107,13 @@ impl<'a> SegmentBuilder<'a> {
         }
     }
 
+    /// Sets the keyspace the files belong to (recorded in their properties); 0
+    /// unless set. Called before the first entry.
+    pub fn set_keyspace(&mut self, keyspace: lsm_format::keyspace::KeyspaceId) {
+        debug_assert!(self.current.is_none() && self.done.is_empty());
+        self.options.keyspace = keyspace;
+    }
+
     /// Sets the range tombstones the files get, each the part of its key range;
     /// called before the first entry.
     pub fn set_range_tombstones(&mut self, tombstones: Fragments) {
@@ -180,6 +187,7 @@ impl<'a> SegmentBuilder<'a> {
             .rename(&tmp, &path)
             .map_err(|e| Error::io(&path, e))?;
         self.done.push(SegmentMeta {
+            keyspace: properties.keyspace,
             file_number: open.number,
             file_size,
             smallest_key: properties.smallest_key,

@@ -50,6 +50,9 @@ impl VersionSet {
     ) -> Result<Self> {
         forget_removed(fs, dir, &mut state);
         let manifest = ManifestWriter::create(fs, dir, &state.snapshot_edit())?;
+        // The new manifest is of the current format, whatever the replayed one was,
+        // so every record the current format has may follow.
+        state.format_version = lsm_format::FORMAT_VERSION;
         Ok(VersionSet {
             dir: dir.to_path_buf(),
             obsolete_kept: state.obsolete.len(),
@@ -109,7 +112,12 @@ impl VersionSet {
             self.manifest.append(&edit)?;
         }
         self.state = next_state;
-        self.current = Arc::new(self.current.apply(&edit.deleted_segments, added));
+        let deleted: Vec<(u32, u64)> = edit
+            .deleted_segments
+            .iter()
+            .map(|d| (d.level, d.file_number))
+            .collect();
+        self.current = Arc::new(self.current.apply(&deleted, added));
         Ok(self.current.clone())
     }
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use lsm_format::log::LogWriter;
-use lsm_format::wal::{encode_batch_header, encode_op, start_wal, WalFormat};
+use lsm_format::wal::{encode_batch_header, encode_op_in, start_wal, WalFormat};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, InvalidArgumentKind, Result};
@@ -82,8 +82,8 @@ impl WalWriter {
         self.payload.clear();
         encode_batch_header(&mut self.payload, first_seq, self.synced, count);
         for batch in batches {
-            for (kind, key, value) in batch.iter() {
-                encode_op(&mut self.payload, kind, key, value);
+            for (keyspace, kind, key, value) in batch.iter_in() {
+                encode_op_in(&mut self.payload, keyspace, kind, key, value);
             }
         }
         self.framed.clear();
@@ -204,6 +204,35 @@ mod tests {
         let crashed = sim.crash(CrashMode::DropUnsynced, 1);
         assert_eq!(crashed.read_file(&path).unwrap().len() as u64, n + m);
         assert!(!wal.finish().unwrap(), "nothing left to do");
+    }
+
+    /// The WAL records each op's keyspace: keyspace 0 with no id (the bytes of
+    /// format 4), another with the flag and its id; replay gives them back.
+    #[test]
+    fn each_op_keeps_its_keyspace() {
+        let (sim, _fs, mut wal, path) = sim_wal(3);
+        let mut b = WriteBatch::new();
+        b.put("a", "1");
+        b.push_in(5, lsm_format::EntryKind::Put, b"b", b"2");
+        b.push_in(300, lsm_format::EntryKind::Tombstone, b"c", b"");
+        wal.append(10, [&b].into_iter()).unwrap();
+        wal.finish().unwrap();
+        let data = sim.read_file(&path).unwrap();
+        assert_eq!(&data[11..19], b"lsmwal\x05\x00");
+        let replay = replay_wal(&data).unwrap();
+        let ops: Vec<_> = replay.batches[0]
+            .ops
+            .iter()
+            .map(|op| (op.keyspace, op.kind, &op.key[..]))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                (0, lsm_format::EntryKind::Put, &b"a"[..]),
+                (5, lsm_format::EntryKind::Put, &b"b"[..]),
+                (300, lsm_format::EntryKind::Tombstone, &b"c"[..]),
+            ]
+        );
     }
 
     #[test]

@@ -68,11 +68,17 @@ fn log_read_framed(data: &[u8], framing: LogFraming) {
 /// inside the file; replayed batches have increasing sequence numbers, re-encode to
 /// batches that decode the same, and the clean prefix replays the same.
 pub fn wal_replay(data: &[u8]) {
-    for format in [WalFormat::V1, WalFormat::V2] {
+    // Batches of formats 1 and 2 re-encode to format-2 bytes (keyspace 0 only, the
+    // first two kinds); those of format 5 (any keyspace) to format-5 bytes.
+    for (format, reread) in [
+        (WalFormat::V1, WalFormat::V2),
+        (WalFormat::V2, WalFormat::V2),
+        (WalFormat::V5, WalFormat::V5),
+    ] {
         if let Ok(batch) = decode_batch(data, 0, format) {
             let mut again = Vec::new();
             batch.encode(&mut again);
-            assert_eq!(decode_batch(&again, 0, WalFormat::V2).unwrap(), batch);
+            assert_eq!(decode_batch(&again, 0, reread).unwrap(), batch);
         }
     }
     let replay = match replay_wal(data) {
@@ -100,6 +106,7 @@ pub fn wal_replay(data: &[u8]) {
                 .ops
                 .iter()
                 .map(|op| crate::wal::WalOp {
+                    keyspace: op.keyspace,
                     kind: op.kind,
                     key: &op.key,
                     value: &op.value,
@@ -132,24 +139,35 @@ pub fn manifest_decode(data: &[u8]) {
         let mut bytes = Vec::new();
         edit.encode(&mut bytes);
         assert_eq!(VersionEdit::decode(&bytes, 0).unwrap(), edit);
-        // As the second record of a manifest.
-        let snapshot = VersionEdit {
+        // As the second record of a manifest: one of format 1 (no keyspace record
+        // allowed), one of format 3 holding keyspace 1 with a segment of its own.
+        let old = VersionEdit {
             format_version: Some(1),
             log_number: Some(1),
             next_file_number: Some(3),
             last_sequence: Some(10),
-            added_segments: vec![(0, seed_meta(1)), (1, seed_meta(2))],
+            added_segments: vec![(0, seed_meta(1, 0)), (1, seed_meta(2, 0))],
             ..VersionEdit::default()
         };
-        let mut first = Vec::new();
-        snapshot.encode(&mut first);
-        let mut file = Vec::new();
-        let mut w = LogWriter::new(0);
-        w.add_record(&first, &mut file);
-        w.add_record(data, &mut file);
-        match replay_manifest(&file) {
-            Ok(state) => check_state(&state),
-            Err(e) => assert!(e.is_corruption(), "{e}"),
+        let with_keyspaces = VersionEdit {
+            format_version: Some(3),
+            next_keyspace_id: Some(2),
+            added_keyspaces: vec![(1, "one".into())],
+            keyspace_log_numbers: vec![(1, 2)],
+            added_segments: vec![(0, seed_meta(1, 0)), (1, seed_meta(2, 1))],
+            ..old.clone()
+        };
+        for snapshot in [old, with_keyspaces] {
+            let mut first = Vec::new();
+            snapshot.encode(&mut first);
+            let mut file = Vec::new();
+            let mut w = LogWriter::new(0);
+            w.add_record(&first, &mut file);
+            w.add_record(data, &mut file);
+            match replay_manifest(&file) {
+                Ok(state) => check_state(&state),
+                Err(e) => assert!(e.is_corruption(), "{e}"),
+            }
         }
     }
     match replay_manifest(data) {
@@ -164,8 +182,9 @@ pub fn manifest_decode(data: &[u8]) {
     }
 }
 
-fn seed_meta(file_number: u64) -> crate::manifest::SegmentMeta {
+fn seed_meta(file_number: u64, keyspace: u32) -> crate::manifest::SegmentMeta {
     crate::manifest::SegmentMeta {
+        keyspace,
         file_number,
         file_size: 100,
         smallest_key: Bytes::from_static(b"a"),
@@ -184,7 +203,16 @@ fn check_state(state: &ManifestState) {
     for (level, files) in (0u32..).zip(&state.levels) {
         for m in files {
             assert_eq!(state.level_of(m.file_number), Some(level));
+            assert_eq!(state.keyspace_of(m.file_number), Some(m.keyspace));
+            assert!(state.keyspaces.contains_key(&m.keyspace));
         }
+    }
+    // Keyspace 0 is always live; every other live id is below the next one, and
+    // names are unique.
+    assert!(state.keyspaces.contains_key(&0));
+    for (&id, k) in &state.keyspaces {
+        assert!(id == 0 || id < state.next_keyspace_id);
+        assert_eq!(state.keyspace_named(&k.name), Some(id));
     }
     let mut bytes = Vec::new();
     state.snapshot_edit().encode(&mut bytes);
@@ -192,6 +220,8 @@ fn check_state(state: &ManifestState) {
     LogWriter::new(0).add_record(&bytes, &mut file);
     let again = replay_manifest(&file).expect("a snapshot replays");
     assert_eq!(again.levels, state.levels);
+    assert_eq!(again.keyspaces, state.keyspaces);
+    assert_eq!(again.next_keyspace_id, state.next_keyspace_id);
     assert_eq!(
         (
             again.log_number,

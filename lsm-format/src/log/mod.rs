@@ -8,7 +8,7 @@
 //!
 //! Fragments come in two [`LogFraming`]s that differ only in the checksum's width:
 //! the manifest and WALs up to format 2 use [`LogFraming::Wide`] throughout; a
-//! WAL of format 3 or 4 uses it for its header record and [`LogFraming::Narrow`] after it.
+//! WAL of format 3 or later uses it for its header record and [`LogFraming::Narrow`] after it.
 
 pub mod reader;
 pub mod writer;
@@ -30,7 +30,7 @@ pub enum LogFraming {
     /// `checksum:u64`: the manifest, and WALs up to format 2 (11-byte headers).
     #[default]
     Wide,
-    /// `checksum:u32`, the low half of the XXH3-64: the records of a format-3 or -4 WAL
+    /// `checksum:u32`, the low half of the XXH3-64: the records of a WAL of format 3 or later
     /// after its header (7-byte headers, 4 bytes less per write). A random error
     /// passes it with probability 2^-32, the strength of the CRC-32C LevelDB and
     /// RocksDB use for their logs.

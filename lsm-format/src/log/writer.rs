@@ -44,7 +44,7 @@ impl LogWriter {
         }
     }
 
-    /// Writes the following records with `framing` (a WAL of format 3 or 4 switches to
+    /// Writes the following records with `framing` (a WAL of format 3 or later switches to
     /// [`LogFraming::Narrow`] after its header record).
     pub fn set_framing(&mut self, framing: LogFraming) {
         self.framing = framing;

@@ -7,7 +7,10 @@
 //!
 //! Tags (frozen; a retired tag stays reserved): 1 format_version, 2 log_number,
 //! 3 next_file_number, 4 last_sequence, 5 delete_segment, 6 add_segment,
-//! 7 obsolete_segment (format version 2).
+//! 7 obsolete_segment (format version 2), and from format version 3 the keyspace
+//! records: 8 add_keyspace, 9 drop_keyspace, 10 next_keyspace_id,
+//! 11 delete_segment_in, 12 add_segment_in (segments of a keyspace other than 0;
+//! tags 5 and 6 are keyspace 0's), 13 keyspace_log_number.
 //!
 //! [`replay_manifest`] applies every edit of a manifest file to a [`ManifestState`],
 //! with the manifest's rule for damage: damage with no valid record after it is a
@@ -26,8 +29,8 @@ mod walk;
 
 use bytes::Bytes;
 
-pub use edit::VersionEdit;
-pub use state::ManifestState;
+pub use edit::{DeletedSegment, VersionEdit};
+pub use state::{KeyspaceMeta, ManifestState};
 pub use walk::{replay_manifest, walk_manifest, ManifestWalk, WalkDamage, WalkedRecord};
 
 /// Number of levels the format allows.
@@ -36,6 +39,9 @@ pub const MAX_LEVELS: usize = 16;
 /// A segment added to a level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentMeta {
+    /// The keyspace the segment belongs to (tag 6 for keyspace 0, tag 12 for the
+    /// others).
+    pub keyspace: crate::keyspace::KeyspaceId,
     /// File number: the file is `NNNNNN.seg`.
     pub file_number: u64,
     /// Size of the file in bytes.

@@ -1,19 +1,45 @@
 //! The state a manifest describes, and the rules each edit must follow.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{SegmentMeta, VersionEdit, MAX_LEVELS};
 use crate::error::{Error, Result};
+use crate::keyspace::{KeyspaceId, DEFAULT_KEYSPACE, DEFAULT_KEYSPACE_NAME};
 use crate::log::LogDamageKind;
 use crate::FORMAT_VERSION;
+
+/// Format version from which a manifest may hold keyspace records (tags 8 to 13).
+const KEYSPACE_FORMAT_VERSION: u32 = 3;
+
+/// A live keyspace, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyspaceMeta {
+    /// Its name: non-empty, at most 255 bytes, unique among live keyspaces.
+    pub name: String,
+    /// The oldest WAL that may hold data of this keyspace not in its segments, as
+    /// last recorded (tag 13); 0 when never recorded. The number that counts is
+    /// [`ManifestState::keyspace_log_number`]: at least the global `log_number`.
+    pub log_number: u64,
+}
 
 /// The live state a manifest describes: what replaying its edits gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestState {
+    /// The manifest's format version, from its first record ([`FORMAT_VERSION`] for
+    /// a state built without one). Keyspace records need 3 or above.
+    pub format_version: u32,
     /// Live segments of each level (always [`MAX_LEVELS`] entries), in the order they
-    /// were added. A file number is live in at most one level.
+    /// were added, of every keyspace (each [`SegmentMeta`] names its own; see
+    /// [`segments_of`](Self::segments_of)). A file number is live in at most one
+    /// level.
     pub levels: Vec<Vec<SegmentMeta>>,
-    /// WAL files numbered below this are obsolete.
+    /// The live keyspaces by id; keyspace 0, `"default"`, always.
+    pub keyspaces: BTreeMap<KeyspaceId, KeyspaceMeta>,
+    /// The id the next keyspace created gets: above every id ever created, so ids
+    /// are never reused (1 while only keyspace 0 was ever there).
+    pub next_keyspace_id: KeyspaceId,
+    /// WAL files numbered below this are obsolete: the least of the live keyspaces'
+    /// log numbers.
     pub log_number: u64,
     /// Next file number to allocate.
     pub next_file_number: u64,
@@ -35,14 +61,23 @@ pub struct ManifestState {
     /// rewrite never forgets that a file is dead; the engine drops the numbers of
     /// files it has seen gone ([`forget_obsolete`](Self::forget_obsolete)).
     pub obsolete: BTreeSet<u64>,
-    /// Level of each live file number.
-    live: HashMap<u64, u32>,
+    /// Keyspace and level of each live file number.
+    live: HashMap<u64, (KeyspaceId, u32)>,
 }
 
 impl Default for ManifestState {
     fn default() -> Self {
         ManifestState {
+            format_version: FORMAT_VERSION,
             levels: vec![Vec::new(); MAX_LEVELS],
+            keyspaces: BTreeMap::from([(
+                DEFAULT_KEYSPACE,
+                KeyspaceMeta {
+                    name: DEFAULT_KEYSPACE_NAME.to_string(),
+                    log_number: 0,
+                },
+            )]),
+            next_keyspace_id: DEFAULT_KEYSPACE + 1,
             log_number: 0,
             next_file_number: 0,
             last_sequence: 0,
@@ -59,7 +94,46 @@ impl Default for ManifestState {
 impl ManifestState {
     /// The level where `file_number` is live, if it is.
     pub fn level_of(&self, file_number: u64) -> Option<u32> {
-        self.live.get(&file_number).copied()
+        self.live.get(&file_number).map(|&(_, level)| level)
+    }
+
+    /// The keyspace where `file_number` is live, if it is.
+    pub fn keyspace_of(&self, file_number: u64) -> Option<KeyspaceId> {
+        self.live.get(&file_number).map(|&(keyspace, _)| keyspace)
+    }
+
+    /// The live segments of `keyspace`: (level, metadata), level by level in
+    /// insertion order.
+    pub fn segments_of(
+        &self,
+        keyspace: KeyspaceId,
+    ) -> impl Iterator<Item = (u32, &SegmentMeta)> + '_ {
+        (0u32..).zip(&self.levels).flat_map(move |(level, files)| {
+            files
+                .iter()
+                .filter(move |m| m.keyspace == keyspace)
+                .map(move |m| (level, m))
+        })
+    }
+
+    /// The live keyspace named `name`.
+    pub fn keyspace_named(&self, name: &str) -> Option<KeyspaceId> {
+        self.keyspaces
+            .iter()
+            .find(|(_, k)| k.name == name)
+            .map(|(&id, _)| id)
+    }
+
+    /// The oldest WAL that may hold data of live `keyspace` not in its segments:
+    /// its recorded log number, or the global `log_number` when that is larger
+    /// (WALs below it are gone). `None` for a keyspace that is not live: a WAL op
+    /// of a keyspace that was created and dropped (below
+    /// [`next_keyspace_id`](Self::next_keyspace_id)) is skipped at replay; one of
+    /// a keyspace never created is corruption.
+    pub fn keyspace_log_number(&self, keyspace: KeyspaceId) -> Option<u64> {
+        self.keyspaces
+            .get(&keyspace)
+            .map(|k| k.log_number.max(self.log_number))
     }
 
     /// Number of live segments over all levels.
@@ -83,25 +157,51 @@ impl ManifestState {
 
     /// Applies every part of `edit` that follows the rules and returns a
     /// `Corruption` error for each part that does not (which is skipped): a format
-    /// version in a record other than the first, a deletion of a segment that is not
-    /// live at that level, a live segment named obsolete, an addition of a segment
-    /// that is live already or was recorded dead (file numbers are never reused). The
-    /// tools use this to show everything wrong with a manifest; the engine's
-    /// [`apply`](Self::apply) stops at the first.
+    /// version in a record other than the first, a keyspace record in a manifest of
+    /// format 1 or 2, a deletion of a segment that is not live at that level of that
+    /// keyspace, a live segment named obsolete, an addition of a segment that is live
+    /// already, was recorded dead (file numbers are never reused), or belongs to a
+    /// keyspace that is not live after the edit's drops and creations, a segment
+    /// moved between keyspaces, the drop of keyspace 0 or of one not live, a drop
+    /// that leaves a segment of the keyspace live (one edit drops a keyspace and
+    /// deletes all its segments), a keyspace created with id 0, an id below
+    /// `next_keyspace_id` (ids are never reused) or the name of a live keyspace, a
+    /// log number for a keyspace not live, or a `next_keyspace_id` that moves
+    /// backwards. The tools use this to show everything wrong with a manifest; the
+    /// engine's [`apply`](Self::apply) stops at the first.
+    ///
+    /// Order: deletions, obsolete segments, dropped keyspaces, created keyspaces,
+    /// additions, keyspace log numbers, then the counters.
     pub fn apply_lenient(&mut self, edit: &VersionEdit, offset: u64) -> Vec<Error> {
         let mut violations = Vec::new();
-        if edit.format_version.is_some() && self.record_count > 0 {
+        if let Some(v) = edit.format_version {
+            if self.record_count > 0 {
+                violations.push(Error::corruption(
+                    offset,
+                    "format_version in a record other than the first",
+                ));
+            } else {
+                self.format_version = v;
+            }
+        }
+        if self.format_version < KEYSPACE_FORMAT_VERSION && edit.uses_keyspaces() {
             violations.push(Error::corruption(
                 offset,
-                "format_version in a record other than the first",
+                format!(
+                    "keyspace record in a manifest of format {} (keyspaces need format \
+                     {KEYSPACE_FORMAT_VERSION})",
+                    self.format_version
+                ),
             ));
         }
-        for &(level, file_number) in &edit.deleted_segments {
-            if self.live.get(&file_number) != Some(&level) {
+        for d in &edit.deleted_segments {
+            let (keyspace, level, file_number) = (d.keyspace, d.level, d.file_number);
+            if self.live.get(&file_number) != Some(&(keyspace, level)) {
                 violations.push(Error::corruption(
                     offset,
                     format!(
-                        "edit deletes segment {file_number} which is not live in level {level}"
+                        "edit deletes segment {file_number} which is not live in level \
+                         {level} of keyspace {keyspace}"
                     ),
                 ));
                 continue;
@@ -113,7 +213,7 @@ impl ManifestState {
             self.obsolete.insert(file_number);
         }
         for &file_number in &edit.obsolete_segments {
-            if let Some(level) = self.live.get(&file_number) {
+            if let Some((_, level)) = self.live.get(&file_number) {
                 violations.push(Error::corruption(
                     offset,
                     format!(
@@ -125,8 +225,19 @@ impl ManifestState {
             }
             self.obsolete.insert(file_number);
         }
+        self.apply_keyspaces(edit, offset, &mut violations);
         for (level, meta) in &edit.added_segments {
-            if let Some(at) = self.live.get(&meta.file_number) {
+            if !self.keyspaces.contains_key(&meta.keyspace) {
+                violations.push(Error::corruption(
+                    offset,
+                    format!(
+                        "edit adds segment {} to keyspace {}, which is not live",
+                        meta.file_number, meta.keyspace
+                    ),
+                ));
+                continue;
+            }
+            if let Some((_, at)) = self.live.get(&meta.file_number) {
                 violations.push(Error::corruption(
                     offset,
                     format!(
@@ -141,8 +252,18 @@ impl ManifestState {
             let moved = edit
                 .deleted_segments
                 .iter()
-                .any(|&(_, n)| n == meta.file_number);
-            if moved {
+                .find(|d| d.file_number == meta.file_number);
+            if let Some(from) = moved.filter(|d| d.keyspace != meta.keyspace) {
+                violations.push(Error::corruption(
+                    offset,
+                    format!(
+                        "edit moves segment {} from keyspace {} to keyspace {}",
+                        meta.file_number, from.keyspace, meta.keyspace
+                    ),
+                ));
+                continue;
+            }
+            if moved.is_some() {
                 self.obsolete.remove(&meta.file_number);
             } else if self.obsolete.contains(&meta.file_number) {
                 violations.push(Error::corruption(
@@ -162,7 +283,29 @@ impl ManifestState {
                 continue;
             };
             files.push(meta.clone());
-            self.live.insert(meta.file_number, *level);
+            self.live.insert(meta.file_number, (meta.keyspace, *level));
+        }
+        for &(id, log_number) in &edit.keyspace_log_numbers {
+            match self.keyspaces.get_mut(&id) {
+                Some(k) => k.log_number = log_number,
+                None => violations.push(Error::corruption(
+                    offset,
+                    format!("edit sets the log number of keyspace {id}, which is not live"),
+                )),
+            }
+        }
+        if let Some(next) = edit.next_keyspace_id {
+            if next < self.next_keyspace_id {
+                violations.push(Error::corruption(
+                    offset,
+                    format!(
+                        "next_keyspace_id {next} is below {}, an id already used",
+                        self.next_keyspace_id
+                    ),
+                ));
+            } else {
+                self.next_keyspace_id = next;
+            }
         }
         if let Some(v) = edit.log_number {
             self.log_number = v;
@@ -175,6 +318,70 @@ impl ManifestState {
         }
         self.record_count += 1;
         violations
+    }
+
+    /// Drops, then creates, the keyspaces `edit` names (after its deletions, before
+    /// its additions).
+    fn apply_keyspaces(&mut self, edit: &VersionEdit, offset: u64, violations: &mut Vec<Error>) {
+        for &id in &edit.dropped_keyspaces {
+            if id == DEFAULT_KEYSPACE {
+                violations.push(Error::corruption(
+                    offset,
+                    "edit drops keyspace 0, which cannot be dropped",
+                ));
+                continue;
+            }
+            if !self.keyspaces.contains_key(&id) {
+                violations.push(Error::corruption(
+                    offset,
+                    format!("edit drops keyspace {id}, which is not live"),
+                ));
+                continue;
+            }
+            // Crash safety: the drop and the deletion of every segment of the
+            // keyspace are one record, so no state has the one without the other.
+            let left = self.live.values().filter(|&&(k, _)| k == id).count();
+            if left > 0 {
+                violations.push(Error::corruption(
+                    offset,
+                    format!(
+                        "edit drops keyspace {id} but leaves {left} of its segments live (the \
+                         same edit must delete them)"
+                    ),
+                ));
+                continue;
+            }
+            self.keyspaces.remove(&id);
+        }
+        for (id, name) in &edit.added_keyspaces {
+            let id = *id;
+            if id == DEFAULT_KEYSPACE || id < self.next_keyspace_id {
+                violations.push(Error::corruption(
+                    offset,
+                    format!(
+                        "edit creates keyspace {id}, below next_keyspace_id {} (ids are never \
+                         reused; 0 exists from the start)",
+                        self.next_keyspace_id
+                    ),
+                ));
+                continue;
+            }
+            if let Some(other) = self.keyspace_named(name) {
+                violations.push(Error::corruption(
+                    offset,
+                    format!("edit creates keyspace {id} named {name:?}, the name of live keyspace {other}"),
+                ));
+                continue;
+            }
+            self.keyspaces.insert(
+                id,
+                KeyspaceMeta {
+                    name: name.clone(),
+                    log_number: 0,
+                },
+            );
+            self.next_keyspace_id = id.saturating_add(1);
+        }
     }
 
     /// True when this manifest records `file_number` as a dead segment (deleted by
@@ -191,14 +398,29 @@ impl ManifestState {
     }
 
     /// The single edit a rewritten manifest starts with: the format version, the
-    /// counters, every segment still recorded dead, and every live segment, level by
-    /// level in insertion order.
+    /// counters (`next_keyspace_id` included), every live keyspace but 0 (by id),
+    /// every keyspace log number recorded, every segment still recorded dead, and
+    /// every live segment, level by level in insertion order.
     pub fn snapshot_edit(&self) -> VersionEdit {
         VersionEdit {
             format_version: Some(FORMAT_VERSION),
             log_number: Some(self.log_number),
             next_file_number: Some(self.next_file_number),
             last_sequence: Some(self.last_sequence),
+            next_keyspace_id: Some(self.next_keyspace_id),
+            added_keyspaces: self
+                .keyspaces
+                .iter()
+                .filter(|(&id, _)| id != DEFAULT_KEYSPACE)
+                .map(|(&id, k)| (id, k.name.clone()))
+                .collect(),
+            dropped_keyspaces: Vec::new(),
+            keyspace_log_numbers: self
+                .keyspaces
+                .iter()
+                .filter(|(_, k)| k.log_number != 0)
+                .map(|(&id, k)| (id, k.log_number))
+                .collect(),
             deleted_segments: Vec::new(),
             obsolete_segments: self.obsolete.iter().copied().collect(),
             added_segments: (0u32..)

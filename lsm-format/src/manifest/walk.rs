@@ -58,7 +58,7 @@ pub struct ManifestWalk {
 /// let mut log = LogWriter::new(0);
 /// for edit in [
 ///     VersionEdit { format_version: Some(2), log_number: Some(5), ..VersionEdit::default() },
-///     VersionEdit { deleted_segments: vec![(0, 9)], ..VersionEdit::default() },
+///     VersionEdit { deleted_segments: vec![(0, 9).into()], ..VersionEdit::default() },
 /// ] {
 ///     let mut payload = Vec::new();
 ///     edit.encode(&mut payload);

@@ -218,7 +218,8 @@ mod tests {
             (2, true),
             (3, true),
             (4, true),
-            (5, false),
+            (5, true),
+            (6, false),
         ] {
             f.format_version = version;
             let mut file = vec![0u8; 10];
@@ -227,7 +228,7 @@ mod tests {
                 Ok(d) => assert!(readable && d.format_version == version),
                 Err(Error::UnsupportedVersion { found, supported }) => {
                     assert!(!readable);
-                    assert_eq!((found, supported), (version, 4));
+                    assert_eq!((found, supported), (version, 5));
                 }
                 Err(e) => panic!("version {version}: {e}"),
             }

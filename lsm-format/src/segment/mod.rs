@@ -63,3 +63,7 @@ pub const MAX_BLOCK_LEN: usize = 1 << 30;
 /// First segment format version with a range-tombstone block and expiring puts
 /// (`docs/format.md` sections 3.8 and 3.2).
 pub const RANGE_DEL_FORMAT_VERSION: u32 = 4;
+
+/// First segment format version whose properties record the keyspace the segment
+/// belongs to (`docs/format.md` section 3.5); older segments belong to keyspace 0.
+pub const KEYSPACE_FORMAT_VERSION: u32 = 5;

@@ -25,6 +25,9 @@ pub struct WriterOptions {
     /// Creation time stored in the properties block, milliseconds since the Unix
     /// epoch; `None` takes the current time. Tests fix it for golden bytes.
     pub created_unix_ms: Option<u64>,
+    /// The keyspace the segment belongs to, stored in its properties block
+    /// ([`crate::keyspace`]). Default 0, the default keyspace.
+    pub keyspace: crate::keyspace::KeyspaceId,
 }
 
 impl Default for WriterOptions {
@@ -36,6 +39,7 @@ impl Default for WriterOptions {
             compression: Compression::None,
             creator: concat!("lsm-format ", env!("CARGO_PKG_VERSION")).to_string(),
             created_unix_ms: None,
+            keyspace: crate::keyspace::DEFAULT_KEYSPACE,
         }
     }
 }

@@ -7,6 +7,7 @@
 //!               compression:u8 bloom_bits_per_key:u8
 //!               smallest_key:bytes largest_key:bytes creator:bytes
 //!               range_del_count:u64                     ; format version 4 and later
+//!               keyspace:u32                            ; format version 5 and later
 //! ```
 
 use bytes::Bytes;
@@ -14,7 +15,8 @@ use bytes::Bytes;
 use crate::coding::{put_length_prefixed, Decoder};
 use crate::entry::MAX_KEY_LEN;
 use crate::error::{Error, Result};
-use crate::segment::RANGE_DEL_FORMAT_VERSION;
+use crate::keyspace::{check_keyspace_id, KeyspaceId};
+use crate::segment::{KEYSPACE_FORMAT_VERSION, RANGE_DEL_FORMAT_VERSION};
 
 /// Facts about a segment, stored in its properties block.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -57,11 +59,14 @@ pub struct Properties {
     /// range-tombstone block, [`Fragments::tombstone_count`](crate::range_del::Fragments::tombstone_count).
     /// Stored from format version 4 on; 0 in older files.
     pub range_del_count: u64,
+    /// The keyspace the segment belongs to ([`crate::keyspace`]). Stored from
+    /// format version 5 on; older files belong to keyspace 0.
+    pub keyspace: KeyspaceId,
 }
 
 impl Properties {
     /// The block contents, in the layout of `format_version` (`range_del_count` is
-    /// written from version 4 on).
+    /// written from version 4 on, `keyspace` from version 5 on).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(96 + self.smallest_key.len() + self.largest_key.len());
         out.extend_from_slice(&self.format_version.to_le_bytes());
@@ -86,6 +91,11 @@ impl Properties {
         if self.format_version >= RANGE_DEL_FORMAT_VERSION {
             out.extend_from_slice(&self.range_del_count.to_le_bytes());
         }
+        if self.format_version >= KEYSPACE_FORMAT_VERSION {
+            out.extend_from_slice(&self.keyspace.to_le_bytes());
+        } else {
+            debug_assert_eq!(self.keyspace, 0, "files before format 5 hold keyspace 0");
+        }
         out
     }
 
@@ -93,8 +103,8 @@ impl Properties {
     /// layout of the `format_version` they start with.
     ///
     /// # Errors
-    /// Corruption for short or trailing bytes, an over-long key or a creator that is
-    /// not UTF-8.
+    /// Corruption for short or trailing bytes, an over-long key, a creator that is
+    /// not UTF-8 or a keyspace id over [`crate::keyspace::MAX_KEYSPACE_ID`].
     pub fn decode(contents: &[u8], offset: u64) -> Result<Properties> {
         let mut d = Decoder::new(contents, offset);
         let format_version = d.u32("properties format_version")?;
@@ -118,6 +128,12 @@ impl Properties {
         } else {
             0
         };
+        let keyspace = if format_version >= KEYSPACE_FORMAT_VERSION {
+            let at = d.offset();
+            check_keyspace_id(d.u32("properties keyspace")?, at)?
+        } else {
+            0
+        };
         d.finish("properties")?;
         Ok(Properties {
             format_version,
@@ -136,6 +152,7 @@ impl Properties {
             largest_key,
             creator,
             range_del_count,
+            keyspace,
         })
     }
 }
@@ -162,6 +179,7 @@ mod tests {
             largest_key: Bytes::from_static(b"zz"),
             creator: "test ✓".into(),
             range_del_count: 0,
+            keyspace: 0,
         }
     }
 
@@ -200,6 +218,34 @@ mod tests {
                 .unwrap_err()
                 .is_corruption());
         }
+    }
+
+    #[test]
+    fn version_5_adds_the_keyspace() {
+        let mut p = sample();
+        p.format_version = 4;
+        p.range_del_count = 2;
+        let v4 = p.encode();
+        p.format_version = 5;
+        p.keyspace = 0x0102_0304;
+        let v5 = p.encode();
+        assert_eq!(v5.len(), v4.len() + 4);
+        assert_eq!(v5[v5.len() - 4..], [4, 3, 2, 1]);
+        assert_eq!(Properties::decode(&v5, 0).unwrap(), p);
+        for cut in 0..v5.len() {
+            assert!(Properties::decode(&v5[..cut], 0)
+                .unwrap_err()
+                .is_corruption());
+        }
+        // An id over the limit is corruption, at the field.
+        p.keyspace = crate::keyspace::MAX_KEYSPACE_ID;
+        let mut bad = p.encode();
+        let n = bad.len();
+        bad[n - 1] = 0x80;
+        assert_eq!(
+            Properties::decode(&bad, 100).unwrap_err().offset(),
+            Some(100 + n as u64 - 4)
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Only the current data block, the index entries and one 64-bit hash per distinct
 //! key are held in memory; each data block goes to the output as soon as it is cut.
-//! The file is laid out in the grammar's order (format version 4):
+//! The file is laid out in the grammar's order (format version 4 and later):
 //! `data_block* range_del_block filter_block properties_block index_block footer`.
 //! The range tombstones, given once at any time before `finish`, are held until then.
 
@@ -64,6 +64,7 @@ impl<W: Write> SegmentWriter<W> {
     pub fn new(out: W, mut options: WriterOptions) -> Self {
         options.block_size = options.block_size.clamp(1, MAX_TARGET_BLOCK_SIZE);
         options.restart_interval = options.restart_interval.max(1);
+        let options_keyspace = options.keyspace;
         SegmentWriter {
             out,
             block: BlockBuilder::new(options.restart_interval),
@@ -75,6 +76,7 @@ impl<W: Write> SegmentWriter<W> {
                 format_version: SEGMENT_FORMAT_VERSION,
                 compression: options.compression as u8,
                 bloom_bits_per_key: options.bloom_bits_per_key,
+                keyspace: options.keyspace,
                 ..Properties::default()
             },
             options,
@@ -82,7 +84,9 @@ impl<W: Write> SegmentWriter<W> {
             last_key: Vec::new(),
             last_tag: 0,
             range_dels: None,
-            failed: None,
+            // A keyspace id the format cannot hold fails every later call.
+            failed: (options_keyspace > crate::keyspace::MAX_KEYSPACE_ID)
+                .then(|| format!("keyspace id {options_keyspace} is over the limit")),
         }
     }
 

@@ -4,8 +4,13 @@
 use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
 use crate::entry::{EntryKind, EXPIRY_LEN, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
 use crate::error::{Error, Result};
+use crate::keyspace::{check_keyspace_id, KeyspaceId, DEFAULT_KEYSPACE};
 
 use super::WalFormat;
+
+/// The bit of an op's kind byte (WAL format 5) that says a keyspace id follows it;
+/// the kind is the byte without it. An op without it belongs to keyspace 0.
+pub const KEYSPACE_FLAG: u8 = 0x80;
 
 /// Bytes of a format-1 batch header: first_seq u64, synced_offset u64, count u32.
 /// (Format 2 writes the same three fields as varints, usually 3 to 12 bytes.)
@@ -14,6 +19,8 @@ pub const BATCH_HEADER_V1_LEN: usize = 20;
 /// One operation of a batch, borrowed from the decoded record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalOp<'a> {
+    /// The keyspace the op writes to (0 unless the op names another, format 5).
+    pub keyspace: KeyspaceId,
     /// Put, delete, range delete or expiring put.
     pub kind: EntryKind,
     /// The key; a range delete's start.
@@ -50,7 +57,7 @@ impl WalBatch<'_> {
             self.ops.len() as u32,
         );
         for op in &self.ops {
-            encode_op(out, op.kind, op.key, op.value);
+            encode_op_in(out, op.keyspace, op.kind, op.key, op.value);
         }
     }
 }
@@ -72,12 +79,13 @@ pub fn encode_batch_header_v1(out: &mut Vec<u8>, first_seq: u64, synced_offset: 
     out.extend_from_slice(&count.to_le_bytes());
 }
 
-/// Appends one op to a batch being encoded (the same in every format). The value is
+/// Appends one op of keyspace 0 to a batch being encoded (the same in every
+/// format), as [`encode_op_in`] does for keyspace 0. The value is
 /// written for every kind but a delete: a put's value, a range delete's end, an
 /// expiring put's stored value (expiry first). The caller keeps keys and values
 /// within [`MAX_KEY_LEN`] and [`MAX_VALUE_LEN`] (a range delete's end within
 /// `MAX_KEY_LEN` and after its start; an expiring put's value at least
-/// [`EXPIRY_LEN`] bytes), and writes kinds 2 and 3 only to format-4 files.
+/// [`EXPIRY_LEN`] bytes), and writes kinds 2 and 3 only to files of format 4 or later.
 ///
 /// ```
 /// use lsm_format::wal::encode_op;
@@ -89,6 +97,32 @@ pub fn encode_batch_header_v1(out: &mut Vec<u8>, first_seq: u64, synced_offset: 
 /// assert_eq!(out, [2, 1, b'a', 1, b'c', 0, 1, b'k']);
 /// ```
 pub fn encode_op(out: &mut Vec<u8>, kind: EntryKind, key: &[u8], value: &[u8]) {
+    encode_op_in(out, DEFAULT_KEYSPACE, kind, key, value);
+}
+
+/// Appends one op of `keyspace` to a batch being encoded: as [`encode_op`], with
+/// the kind byte's [`KEYSPACE_FLAG`] set and the id after it when `keyspace` is
+/// not 0 (WAL format 5 only; keyspace 0 is written without the id in every
+/// format). The caller keeps `keyspace` within
+/// [`MAX_KEYSPACE_ID`](crate::keyspace::MAX_KEYSPACE_ID).
+///
+/// ```
+/// use lsm_format::wal::encode_op_in;
+/// use lsm_format::EntryKind;
+///
+/// let mut out = Vec::new();
+/// encode_op_in(&mut out, 0, EntryKind::Put, b"k", b"v");
+/// encode_op_in(&mut out, 300, EntryKind::Put, b"k", b"v");
+/// assert_eq!(out, [1, 1, b'k', 1, b'v', 0x81, 0xac, 0x02, 1, b'k', 1, b'v']);
+/// ```
+pub fn encode_op_in(
+    out: &mut Vec<u8>,
+    keyspace: KeyspaceId,
+    kind: EntryKind,
+    key: &[u8],
+    value: &[u8],
+) {
+    debug_assert!(keyspace <= crate::keyspace::MAX_KEYSPACE_ID);
     debug_assert!(key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN);
     debug_assert!(match kind {
         EntryKind::Tombstone => value.is_empty(),
@@ -96,7 +130,12 @@ pub fn encode_op(out: &mut Vec<u8>, kind: EntryKind, key: &[u8], value: &[u8]) {
         EntryKind::RangeDelete => key < value && crate::range_del::is_valid_end(value),
         EntryKind::ExpiringPut => value.len() >= EXPIRY_LEN,
     });
-    out.push(kind as u8);
+    if keyspace == DEFAULT_KEYSPACE {
+        out.push(kind as u8);
+    } else {
+        out.push(kind as u8 | KEYSPACE_FLAG);
+        put_varint32(out, keyspace);
+    }
     put_length_prefixed(out, key);
     if kind != EntryKind::Tombstone {
         put_length_prefixed(out, value);
@@ -108,7 +147,10 @@ pub fn encode_op(out: &mut Vec<u8>, kind: EntryKind, key: &[u8], value: &[u8]) {
 ///
 /// # Errors
 /// `Corruption` for a truncated record, a malformed varint, an unknown kind (kinds
-/// 2 and 3 are unknown before format 4), a key or value over the limits, a range
+/// 2 and 3 are unknown before format 4, a kind byte with [`KEYSPACE_FLAG`] before
+/// format 5), a keyspace id that is 0 or over
+/// [`MAX_KEYSPACE_ID`](crate::keyspace::MAX_KEYSPACE_ID) after the flag, a key or
+/// value over the limits, a range
 /// delete whose end is not after its start, an expiring put shorter than its
 /// expiry, sequence numbers past [`MAX_SEQUENCE`], or trailing bytes.
 pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<WalBatch<'_>> {
@@ -119,7 +161,7 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
             d.u64("batch synced_offset")?,
             d.u32("batch count")?,
         ),
-        WalFormat::V2 | WalFormat::V3 | WalFormat::V4 => (
+        WalFormat::V2 | WalFormat::V3 | WalFormat::V4 | WalFormat::V5 => (
             d.varint64("batch first_seq")?,
             d.varint64("batch synced_offset")?,
             d.varint32("batch count")?,
@@ -137,13 +179,34 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
     }
     // Every op takes at least two bytes, so this never over-allocates on a bad count.
     let mut ops = Vec::with_capacity((count as usize).min(d.remaining() / 2));
-    let v4 = format == WalFormat::V4;
+    let v4 = matches!(format, WalFormat::V4 | WalFormat::V5);
+    let v5 = format == WalFormat::V5;
     for _ in 0..count {
         let at = d.offset();
         let kind_byte = d.u8("op kind")?;
-        let kind = EntryKind::from_u8(kind_byte)
+        let named = v5 && kind_byte & KEYSPACE_FLAG != 0;
+        let bare = if named {
+            kind_byte & !KEYSPACE_FLAG
+        } else {
+            kind_byte
+        };
+        let kind = EntryKind::from_u8(bare)
             .filter(|k| v4 || matches!(k, EntryKind::Put | EntryKind::Tombstone))
             .ok_or_else(|| Error::corruption(at, format!("unknown op kind {kind_byte}")))?;
+        let keyspace = if named {
+            let id_at = d.offset();
+            let id = check_keyspace_id(d.varint32("op keyspace")?, id_at)?;
+            if id == DEFAULT_KEYSPACE {
+                // Keyspace 0 is written without the flag: one encoding per op.
+                return Err(Error::corruption(
+                    id_at,
+                    "op names keyspace 0, which is written without an id",
+                ));
+            }
+            id
+        } else {
+            DEFAULT_KEYSPACE
+        };
         let key = d.length_prefixed(MAX_KEY_LEN, "op key")?;
         let value = match kind {
             EntryKind::Tombstone => &[],
@@ -178,7 +241,12 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
                 value
             }
         };
-        ops.push(WalOp { kind, key, value });
+        ops.push(WalOp {
+            keyspace,
+            kind,
+            key,
+            value,
+        });
     }
     d.finish("batch")?;
     Ok(WalBatch {

@@ -2,7 +2,7 @@
 //! section 5.
 //!
 //! Every header record is framed [`LogFraming::Wide`]. When the file starts with a
-//! valid format-3 or -4 header, the rest of the file is read as [`LogFraming::Narrow`]
+//! valid header of format 3 or later, the rest of the file is read as [`LogFraming::Narrow`]
 //! fragments; otherwise the whole file is read as `Wide` ones (formats 1 and 2).
 //!
 //! When damage hides the first record, the framing is unknown: the file is then
@@ -25,7 +25,7 @@ pub struct WalLog<'a> {
     /// The records (the header included) and any damage, read in the file's framing.
     pub contents: LogContents<'a>,
     /// When the first record is unreadable: the valid records a walk of the file as
-    /// [`LogFraming::Narrow`] fragments finds (format-3 or -4 batches, if the file
+    /// [`LogFraming::Narrow`] fragments finds (batches of format 3 or later, if the file
     /// was one). Empty otherwise.
     pub narrow_records_after: Vec<LogRecord<'a>>,
 }

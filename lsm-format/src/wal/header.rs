@@ -31,12 +31,15 @@ pub enum WalFormat {
     /// As format 3, with two more op kinds: range deletes (kind 2) and expiring
     /// puts (kind 3).
     V4,
+    /// As format 4, with ops that may name a keyspace: a kind byte with
+    /// [`KEYSPACE_FLAG`](super::KEYSPACE_FLAG) set is followed by the keyspace id.
+    V5,
 }
 
 impl WalFormat {
     /// The format the writer writes ([`WAL_FORMAT_VERSION`]): the one
     /// [`encode_wal_header`] names.
-    pub const CURRENT: WalFormat = WalFormat::V4;
+    pub const CURRENT: WalFormat = WalFormat::V5;
 
     /// The version number.
     pub fn version(self) -> u32 {
@@ -45,6 +48,7 @@ impl WalFormat {
             WalFormat::V2 => 2,
             WalFormat::V3 => 3,
             WalFormat::V4 => 4,
+            WalFormat::V5 => 5,
         }
     }
 
@@ -52,7 +56,7 @@ impl WalFormat {
     pub fn framing(self) -> LogFraming {
         match self {
             WalFormat::V1 | WalFormat::V2 => LogFraming::Wide,
-            WalFormat::V3 | WalFormat::V4 => LogFraming::Narrow,
+            WalFormat::V3 | WalFormat::V4 | WalFormat::V5 => LogFraming::Narrow,
         }
     }
 }
@@ -107,6 +111,7 @@ pub(super) fn parse_header(payload: &[u8]) -> Result<Option<WalFormat>> {
         2 => Ok(Some(WalFormat::V2)),
         3 => Ok(Some(WalFormat::V3)),
         4 => Ok(Some(WalFormat::V4)),
+        5 => Ok(Some(WalFormat::V5)),
         found => Err(Error::UnsupportedVersion {
             found: u32::from(found),
             supported: WAL_FORMAT_VERSION,

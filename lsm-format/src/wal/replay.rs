@@ -19,6 +19,8 @@ use super::header::{WalFormat, WalRecord, WalRecordDecoder};
 /// One operation of a replayed batch, sharing the bytes of the WAL copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedWalOp {
+    /// The keyspace the op writes to (0 unless the op names another, format 5).
+    pub keyspace: crate::keyspace::KeyspaceId,
     /// Put, delete, range delete or expiring put.
     pub kind: EntryKind,
     /// The key.
@@ -118,6 +120,7 @@ pub fn replay_wal(data: &[u8]) -> Result<WalReplay> {
             .ops
             .iter()
             .map(|op| OwnedWalOp {
+                keyspace: op.keyspace,
                 kind: op.kind,
                 key: buf.slice_ref(op.key),
                 value: buf.slice_ref(op.value),
@@ -135,12 +138,12 @@ pub fn replay_wal(data: &[u8]) -> Result<WalReplay> {
         None => (None, None, 0),
         Some(damage) => {
             // Records in the file's framing, then (when the first record was lost)
-            // those only the narrow framing reveals, decoded as format 4, which
-            // reads every format-3 batch too.
+            // those only the narrow framing reveals, decoded as format 5, which
+            // reads every format-3 and -4 batch too.
             let in_framing = damage.records_after.iter().map(|r| (decoder.format(), r));
             let narrow = narrow_records_after
                 .iter()
-                .map(|r| (Some(WalFormat::V4), r));
+                .map(|r| (Some(WalFormat::V5), r));
             for (format, rec) in in_framing.chain(narrow) {
                 let synced_offset = certified_synced_offset(format, rec.offset, &rec.payload)?;
                 if synced_offset > damage.offset {

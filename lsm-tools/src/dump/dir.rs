@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::manifest::{segment_table_with, JsonSegmentMeta};
+use super::manifest::{json_keyspaces, segment_table_with, JsonKeyspace, JsonSegmentMeta};
 use super::{out_err, write_json, write_json_line, DumpOptions};
 use crate::display::{human_bytes, plural, show, Style};
 use crate::error::{Error, Result};
@@ -74,6 +74,10 @@ pub struct DirSummary {
     pub next_file_number: u64,
     /// Last sequence number recorded in the manifest.
     pub last_sequence: u64,
+    /// The live keyspaces.
+    pub keyspaces: Vec<JsonKeyspace>,
+    /// The id the next keyspace created would get.
+    pub next_keyspace_id: u32,
     /// Levels with their figures.
     pub levels: Vec<LevelSummary>,
     /// Every live segment.
@@ -228,6 +232,8 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
         log_number: m.log_number,
         next_file_number: m.next_file_number,
         last_sequence: m.last_sequence,
+        keyspaces: json_keyspaces(m),
+        next_keyspace_id: m.next_keyspace_id,
         levels,
         segments: m
             .live()
@@ -297,6 +303,25 @@ fn print_summary(
         s.log_number,
         s.next_file_number,
         s.last_sequence
+    )?;
+    let keyspaces: Vec<String> = s
+        .keyspaces
+        .iter()
+        .map(|k| {
+            let segments = s.segments.iter().filter(|m| m.keyspace == k.id).count();
+            format!(
+                "{} {:?} ({})",
+                k.id,
+                k.name,
+                plural(segments as u64, "segment")
+            )
+        })
+        .collect();
+    writeln!(
+        o,
+        "keyspaces: {}; next_keyspace_id {}",
+        keyspaces.join(", "),
+        s.next_keyspace_id
     )?;
     writeln!(o, "\nlevels")?;
     let mut t = Table::new(&[

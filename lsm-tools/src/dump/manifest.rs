@@ -17,6 +17,8 @@ use crate::table::{Align, Table};
 /// A segment's manifest record as JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct JsonSegmentMeta {
+    /// Keyspace.
+    pub keyspace: u32,
     /// Level.
     pub level: u32,
     /// File number.
@@ -45,6 +47,7 @@ impl JsonSegmentMeta {
     /// Converts a manifest record, rendering keys with `style`.
     pub fn new(level: u32, m: &SegmentMeta, style: Style) -> Self {
         JsonSegmentMeta {
+            keyspace: m.keyspace,
             level,
             file_number: m.file_number,
             file_size: m.file_size,
@@ -70,10 +73,56 @@ struct JsonEdit {
     next_file_number: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_sequence: Option<u64>,
-    deleted_segments: Vec<(u32, u64)>,
+    deleted_segments: Vec<JsonDeleted>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     obsolete_segments: Vec<u64>,
     added_segments: Vec<JsonSegmentMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_keyspace_id: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    added_keyspaces: Vec<JsonKeyspace>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dropped_keyspaces: Vec<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keyspace_log_numbers: Vec<JsonKeyspaceLog>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonDeleted {
+    keyspace: u32,
+    level: u32,
+    file_number: u64,
+}
+
+/// A keyspace as JSON: its id, its name and (in the replayed state) its log number.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonKeyspace {
+    /// Id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// The oldest WAL that may hold data of it not in its segments (the state only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_number: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonKeyspaceLog {
+    keyspace: u32,
+    log_number: u64,
+}
+
+/// The live keyspaces of `state` as JSON, with the log number each replays from.
+pub fn json_keyspaces(state: &ManifestState) -> Vec<JsonKeyspace> {
+    state
+        .keyspaces
+        .iter()
+        .map(|(&id, k)| JsonKeyspace {
+            id,
+            name: k.name.clone(),
+            log_number: Some(k.log_number.max(state.log_number)),
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -84,6 +133,8 @@ struct JsonManifest {
     log_number: u64,
     next_file_number: u64,
     last_sequence: u64,
+    keyspaces: Vec<JsonKeyspace>,
+    next_keyspace_id: u32,
     live: Vec<JsonSegmentMeta>,
     torn_tail: Option<u64>,
     problems: Vec<String>,
@@ -110,6 +161,8 @@ pub fn dump_manifest(path: &Path, options: &DumpOptions, out: &mut dyn Write) ->
             log_number: state.log_number,
             next_file_number: state.next_file_number,
             last_sequence: state.last_sequence,
+            keyspaces: json_keyspaces(&state),
+            next_keyspace_id: state.next_keyspace_id,
             live: state
                 .live()
                 .map(|(l, m)| JsonSegmentMeta::new(l as u32, m, style))
@@ -140,12 +193,39 @@ fn json_edit(offset: u64, e: &VersionEdit, style: Style) -> JsonEdit {
         log_number: e.log_number,
         next_file_number: e.next_file_number,
         last_sequence: e.last_sequence,
-        deleted_segments: e.deleted_segments.clone(),
+        deleted_segments: e
+            .deleted_segments
+            .iter()
+            .map(|d| JsonDeleted {
+                keyspace: d.keyspace,
+                level: d.level,
+                file_number: d.file_number,
+            })
+            .collect(),
         obsolete_segments: e.obsolete_segments.clone(),
         added_segments: e
             .added_segments
             .iter()
             .map(|(l, m)| JsonSegmentMeta::new(*l, m, style))
+            .collect(),
+        next_keyspace_id: e.next_keyspace_id,
+        added_keyspaces: e
+            .added_keyspaces
+            .iter()
+            .map(|(id, name)| JsonKeyspace {
+                id: *id,
+                name: name.clone(),
+                log_number: None,
+            })
+            .collect(),
+        dropped_keyspaces: e.dropped_keyspaces.clone(),
+        keyspace_log_numbers: e
+            .keyspace_log_numbers
+            .iter()
+            .map(|&(keyspace, log_number)| JsonKeyspaceLog {
+                keyspace,
+                log_number,
+            })
             .collect(),
     }
 }
@@ -166,14 +246,21 @@ fn print_edit(
         ("log_number", e.log_number),
         ("next_file_number", e.next_file_number),
         ("last_sequence", e.last_sequence),
+        ("next_keyspace_id", e.next_keyspace_id.map(u64::from)),
     ];
     for (name, value) in counters {
         if let Some(v) = value {
             writeln!(o, "  {name} {v}")?;
         }
     }
-    for (level, number) in &e.deleted_segments {
-        writeln!(o, "  delete L{level} {}", segment_name(*number))?;
+    for d in &e.deleted_segments {
+        writeln!(
+            o,
+            "  delete {}L{} {}",
+            keyspace_prefix(d.keyspace),
+            d.level,
+            segment_name(d.file_number)
+        )?;
     }
     for number in &e.obsolete_segments {
         writeln!(
@@ -182,10 +269,34 @@ fn print_edit(
             segment_name(*number)
         )?;
     }
+    for id in &e.dropped_keyspaces {
+        writeln!(o, "  drop keyspace {id}")?;
+    }
+    for (id, name) in &e.added_keyspaces {
+        writeln!(o, "  create keyspace {id} {name:?}")?;
+    }
     for (level, m) in &e.added_segments {
-        writeln!(o, "  add L{level} {}", describe_segment(m, style))?;
+        writeln!(
+            o,
+            "  add {}L{level} {}",
+            keyspace_prefix(m.keyspace),
+            describe_segment(m, style)
+        )?;
+    }
+    for (id, log_number) in &e.keyspace_log_numbers {
+        writeln!(o, "  keyspace {id} log_number {log_number}")?;
     }
     Ok(())
+}
+
+/// `keyspace N ` before a level for a segment of keyspace `N` other than 0;
+/// nothing for keyspace 0, the only one most databases have.
+fn keyspace_prefix(keyspace: u32) -> String {
+    if keyspace == 0 {
+        String::new()
+    } else {
+        format!("keyspace {keyspace} ")
+    }
 }
 
 /// One line about a segment: name, size, key and sequence ranges, counts.
@@ -219,6 +330,7 @@ pub fn segment_table_with(
     let whole = style.whole();
     let mut columns = vec![
         ("level", Align::Right),
+        ("keyspace", Align::Right),
         ("file", Align::Left),
         ("bytes", Align::Right),
         ("entries", Align::Right),
@@ -232,6 +344,7 @@ pub fn segment_table_with(
     for (level, m) in state.live() {
         let mut row = vec![
             level.to_string(),
+            m.keyspace.to_string(),
             segment_name(m.file_number),
             m.file_size.to_string(),
             m.entry_count.to_string(),
@@ -266,6 +379,24 @@ pub fn print_state(o: &mut dyn Write, state: &ManifestState, style: Style) -> st
         o,
         "\nstate: log_number {}, next_file_number {}, last_sequence {}",
         state.log_number, state.next_file_number, state.last_sequence
+    )?;
+    let keyspaces: Vec<String> = state
+        .keyspaces
+        .iter()
+        .map(|(id, k)| {
+            let log = k.log_number.max(state.log_number);
+            if log == state.log_number {
+                format!("{id} {:?}", k.name)
+            } else {
+                format!("{id} {:?} (log_number {log})", k.name)
+            }
+        })
+        .collect();
+    writeln!(
+        o,
+        "keyspaces: {}; next_keyspace_id {}",
+        keyspaces.join(", "),
+        state.next_keyspace_id
     )?;
     writeln!(o, "live segments ({})", state.live_count())?;
     segment_table(state, style).print(o)?;

@@ -106,6 +106,9 @@ pub struct JsonEntry {
     /// The same time, ISO 8601 in UTC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// The keyspace of a WAL op, when it is not keyspace 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<u32>,
 }
 
 /// The word for an entry kind.
@@ -137,6 +140,7 @@ pub fn json_version(
         end: None,
         expires_at_ms: None,
         expires: None,
+        keyspace: None,
     };
     match kind {
         EntryKind::Put => entry.value = Some(show(value, whole)),

@@ -50,6 +50,8 @@ struct JsonProperties {
     bloom_bits_per_key: u8,
     creator: String,
     range_del_count: u64,
+    /// The keyspace the segment belongs to (0 in files before format 5).
+    keyspace: u32,
 }
 
 /// One range tombstone (a fragment of the range-tombstone block) as JSON.
@@ -288,6 +290,7 @@ fn json_properties(p: &Properties, style: Style) -> JsonProperties {
         bloom_bits_per_key: p.bloom_bits_per_key,
         creator: p.creator.clone(),
         range_del_count: p.range_del_count,
+        keyspace: p.keyspace,
     }
 }
 
@@ -354,6 +357,7 @@ fn print_properties(o: &mut dyn Write, p: &Properties, style: Style) -> std::io:
         ("bloom bits/key", p.bloom_bits_per_key.to_string()),
         ("creator", p.creator.clone()),
         ("range deletes", p.range_del_count.to_string()),
+        ("keyspace", p.keyspace.to_string()),
     ];
     for (name, value) in lines {
         writeln!(o, "  {name:<16} {value}")?;

@@ -71,6 +71,17 @@ fn ops_table() -> Table {
     .indent(2)
 }
 
+fn keyspace_ops_table() -> Table {
+    Table::new(&[
+        ("keyspace", Align::Right),
+        ("key", Align::Left),
+        ("seq", Align::Right),
+        ("op", Align::Left),
+        ("value", Align::Left),
+    ])
+    .indent(2)
+}
+
 /// Dumps the WAL at `path`.
 ///
 /// # Errors
@@ -121,15 +132,26 @@ pub fn dump_wal(path: &Path, options: &DumpOptions, out: &mut dyn Write) -> Resu
                     rec.offset,
                     plural(ops.len() as u64, "op")
                 )));
-                let mut table = ops_table();
+                // A keyspace column only for a batch that writes to a keyspace other
+                // than 0 (most databases have keyspace 0 alone).
+                let keyspaces = ops.iter().any(|op| op.keyspace != 0);
+                let mut table = if keyspaces {
+                    keyspace_ops_table()
+                } else {
+                    ops_table()
+                };
                 for (i, op) in ops.iter().enumerate() {
                     if options.in_range(op.key) && options.limit.is_none_or(|l| shown < l) {
                         shown += 1;
                         let seq = first_seq + i as u64;
-                        record
-                            .ops
-                            .push(json_version(op.key, seq, op.kind, op.value, style));
-                        table.row(version_row(op.key, seq, op.kind, op.value, style));
+                        let mut json = json_version(op.key, seq, op.kind, op.value, style);
+                        json.keyspace = (op.keyspace != 0).then_some(op.keyspace);
+                        record.ops.push(json);
+                        let mut row = version_row(op.key, seq, op.kind, op.value, style);
+                        if keyspaces {
+                            row.insert(0, op.keyspace.to_string());
+                        }
+                        table.row(row);
                     }
                 }
                 if !table.is_empty() {

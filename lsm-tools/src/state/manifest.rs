@@ -7,7 +7,9 @@
 //! one walk, `lsm_format::manifest::walk_manifest`.
 
 use lsm_format::log::LogDamageKind;
-use lsm_format::manifest::{walk_manifest, SegmentMeta, VersionEdit};
+use std::collections::BTreeMap;
+
+use lsm_format::manifest::{walk_manifest, KeyspaceMeta, SegmentMeta, VersionEdit};
 
 use crate::problem::Problem;
 
@@ -36,6 +38,10 @@ pub struct ManifestState {
     pub next_file_number: u64,
     /// Last sequence number recorded.
     pub last_sequence: u64,
+    /// The live keyspaces by id (keyspace 0, `default`, always).
+    pub keyspaces: BTreeMap<u32, KeyspaceMeta>,
+    /// The id the next keyspace created would get.
+    pub next_keyspace_id: u32,
     /// A torn tail that was ignored: offset and why (not a problem: the last record
     /// was being written when the writer stopped).
     pub torn_tail: Option<(u64, LogDamageKind)>,
@@ -101,6 +107,8 @@ pub fn replay(data: &[u8], file: &str) -> ManifestState {
         log_number: walk.state.log_number,
         next_file_number: walk.state.next_file_number,
         last_sequence: walk.state.last_sequence,
+        keyspaces: walk.state.keyspaces.clone(),
+        next_keyspace_id: walk.state.next_keyspace_id,
         torn_tail,
         damage: walk.damage.map(|d| Damage {
             offset: d.offset,

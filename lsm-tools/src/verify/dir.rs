@@ -26,6 +26,19 @@ use crate::state::DbState;
 pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
     let state = DbState::load(dir)?;
     let manifest = verify_manifest(&state.manifest_bytes, "MANIFEST", report);
+    report.keyspaces = manifest
+        .keyspaces
+        .iter()
+        .map(|(&id, k)| super::KeyspaceLine {
+            id,
+            name: k.name.clone(),
+            segments: state
+                .segments
+                .iter()
+                .filter(|s| s.meta.keyspace == id)
+                .count(),
+        })
+        .collect();
     let next_file = manifest.next_file_number;
     for seg in &state.segments {
         let name = seg.name();
@@ -262,27 +275,36 @@ fn compare_with_manifest(name: &str, meta: &SegmentMeta, props: &Properties, rep
         props.tombstone_count.to_string(),
         meta.tombstone_count.to_string(),
     );
+    differ(
+        "keyspace",
+        props.keyspace.to_string(),
+        meta.keyspace.to_string(),
+    );
 }
 
-/// Levels above 0 hold disjoint key ranges (sorted by smallest key by the replay).
+/// Levels above 0 of each keyspace hold disjoint key ranges (sorted by smallest key
+/// by the replay; keyspaces are separate key spaces, so they may overlap each other).
 fn check_overlaps(state: &DbState, report: &mut Report) {
     let style = Style::default().whole();
-    for (level, segs) in state.manifest.levels.iter().enumerate().skip(1) {
-        for pair in segs.windows(2) {
-            if let [a, b] = pair {
-                if a.largest_key >= b.smallest_key {
-                    report.problems.push(Problem::file(
-                        "MANIFEST",
-                        format!(
-                            "level {level}: {} (keys {} ..= {}) overlaps {} (keys {} ..= {})",
-                            segment_name(a.file_number),
-                            show(&a.smallest_key, style),
-                            show(&a.largest_key, style),
-                            segment_name(b.file_number),
-                            show(&b.smallest_key, style),
-                            show(&b.largest_key, style),
-                        ),
-                    ));
+    for (level, all) in state.manifest.levels.iter().enumerate().skip(1) {
+        for &keyspace in state.manifest.keyspaces.keys() {
+            let segs: Vec<&SegmentMeta> = all.iter().filter(|s| s.keyspace == keyspace).collect();
+            for pair in segs.windows(2) {
+                if let [a, b] = pair {
+                    if a.largest_key >= b.smallest_key {
+                        report.problems.push(Problem::file(
+                            "MANIFEST",
+                            format!(
+                                "level {level}: {} (keys {} ..= {}) overlaps {} (keys {} ..= {})",
+                                segment_name(a.file_number),
+                                show(&a.smallest_key, style),
+                                show(&a.largest_key, style),
+                                segment_name(b.file_number),
+                                show(&b.smallest_key, style),
+                                show(&b.largest_key, style),
+                            ),
+                        ));
+                    }
                 }
             }
         }

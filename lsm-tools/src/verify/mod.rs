@@ -43,6 +43,21 @@ pub struct Report {
     /// Facts worth knowing that are not problems (a torn log tail, a file being
     /// written by a running process).
     pub notes: Vec<String>,
+    /// The keyspaces the manifest records (a directory only), each with the live
+    /// segments of it that were checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keyspaces: Vec<KeyspaceLine>,
+}
+
+/// A keyspace of a verified directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyspaceLine {
+    /// Id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Its live segments found in the directory.
+    pub segments: usize,
 }
 
 impl Report {
@@ -61,6 +76,21 @@ impl Report {
         }
         for n in &self.notes {
             writeln!(out, "note: {n}").map_err(out_err)?;
+        }
+        if !self.keyspaces.is_empty() {
+            let list: Vec<String> = self
+                .keyspaces
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{} {:?} ({})",
+                        k.id,
+                        k.name,
+                        plural(k.segments as u64, "segment")
+                    )
+                })
+                .collect();
+            writeln!(out, "keyspaces: {}", list.join(", ")).map_err(out_err)?;
         }
         if self.range_tombstones_checked > 0 {
             writeln!(

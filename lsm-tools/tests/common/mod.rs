@@ -35,6 +35,7 @@ pub fn write_segment(path: &Path, number: u64, versions: &[Version]) -> SegmentM
     let p = finished.properties.clone();
     std::fs::write(path, &finished.out).unwrap();
     SegmentMeta {
+        keyspace: 0,
         file_number: number,
         file_size: finished.file_size,
         smallest_key: p.smallest_key,
@@ -129,9 +130,8 @@ pub fn handmade_db(dir: &Path) {
         log_number: Some(6),
         next_file_number: Some(7),
         last_sequence: Some(13),
-        deleted_segments: vec![],
         added_segments: vec![(1, seg3), (0, seg4)],
-        obsolete_segments: vec![],
+        ..VersionEdit::default()
     };
     let manifest = log_bytes(&[edit(&snapshot), Vec::new()]);
     std::fs::write(dir.join("MANIFEST"), manifest).unwrap();
@@ -275,6 +275,7 @@ pub fn write_segment_with_ranges(
     let p = finished.properties.clone();
     std::fs::write(path, &finished.out).unwrap();
     SegmentMeta {
+        keyspace: 0,
         file_number: number,
         file_size: finished.file_size,
         smallest_key: p.smallest_key,
@@ -323,9 +324,8 @@ pub fn range_db(dir: &Path) {
         log_number: Some(5),
         next_file_number: Some(6),
         last_sequence: Some(9),
-        deleted_segments: vec![],
         added_segments: vec![(1, seg)],
-        obsolete_segments: vec![],
+        ..VersionEdit::default()
     };
     let manifest = log_bytes(&[edit(&snapshot), Vec::new()]);
     std::fs::write(dir.join("MANIFEST"), manifest).unwrap();

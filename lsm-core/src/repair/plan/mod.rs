@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use bytes::Bytes;
+use lsm_format::keyspace::KeyspaceId;
 use lsm_format::manifest::{ManifestState, SegmentMeta};
 use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::EntryKind;
@@ -34,8 +35,8 @@ pub(crate) enum Listed {
     /// Kept as it is.
     Kept(u32, SegmentMeta),
     /// Replaced by its blocks that verified and its range tombstones, at the same
-    /// level.
-    Salvaged(u32, Vec<Item>, Fragments),
+    /// level of the same keyspace.
+    Salvaged(u32, KeyspaceId, Vec<Item>, Fragments),
 }
 
 /// What a repair will do, and its report.
@@ -106,11 +107,25 @@ impl Plan {
                     match salvage::scan(read_bytes(fs, &segment_path(dir, n))?) {
                         Scanned::Sound(reader) => {
                             let p = reader.properties();
+                            if p.keyspace != meta.keyspace {
+                                return Err(Error::Corruption {
+                                    file: segment_path(dir, n),
+                                    offset: 0,
+                                    reason: format!(
+                                        "the manifest lists it in keyspace {}, its properties \
+                                         name keyspace {}; repair changed nothing",
+                                        meta.keyspace, p.keyspace
+                                    ),
+                                });
+                            }
                             seen_seq = seen_seq.max(p.largest_seq);
                             base_max_seq = base_max_seq.max(p.largest_seq);
                             listed.push(Listed::Kept(
                                 level,
                                 SegmentMeta {
+                                    // Where the manifest and the file's
+                                    // properties agree it belongs.
+                                    keyspace: meta.keyspace,
                                     file_number: n,
                                     file_size: reader.data().len() as u64,
                                     smallest_key: p.smallest_key.clone(),
@@ -167,7 +182,12 @@ impl Plan {
                                 *newest = (*newest).max(item.seq);
                             }
                             report.files.push(f);
-                            listed.push(Listed::Salvaged(level, s.items, range_tombstones));
+                            listed.push(Listed::Salvaged(
+                                level,
+                                meta.keyspace,
+                                s.items,
+                                range_tombstones,
+                            ));
                         }
                         Scanned::Unreadable(why) => {
                             rebuild = true;
@@ -224,7 +244,11 @@ impl Plan {
             let path = wal_path(dir, n);
             let data = fs.read(&path).map_err(|e| Error::io(&path, e))?;
             let refused = lsm_format::wal::replay_wal(&data).is_err();
-            scans.push((n, refused, wal::scan(data)));
+            let scanned = wal::scan(data);
+            if let Some(keyspace) = scanned.as_ref().ok().and_then(|s| s.other_keyspace) {
+                return Err(other_keyspace(&path, keyspace));
+            }
+            scans.push((n, refused, scanned));
         }
         let mut missing_wal_end: Option<usize> = report
             .files
@@ -417,7 +441,7 @@ impl Plan {
             .listed
             .iter()
             .filter(|l| {
-                matches!(l, Listed::Salvaged(_, items, t) if !items.is_empty() || !t.is_empty())
+                matches!(l, Listed::Salvaged(_, _, items, t) if !items.is_empty() || !t.is_empty())
             })
             .count();
         let restored = !self.restore.is_empty() || !self.restore_range_tombstones.is_empty();
@@ -433,6 +457,20 @@ impl Plan {
     pub fn first_new_number(&self, listing: &Listing) -> u64 {
         let manifest_next = self.state.as_ref().map_or(0, |s| s.next_file_number);
         (listing.max_number + 1).max(manifest_next).max(1)
+    }
+}
+
+/// The refusal of a file holding data of a keyspace other than 0 that the repair
+/// would have to restore: it rebuilds keyspace 0 only, and misplacing data in
+/// another keyspace, or dropping it, is not a repair.
+pub(super) fn other_keyspace(path: &Path, keyspace: KeyspaceId) -> Error {
+    Error::Corruption {
+        file: path.to_path_buf(),
+        offset: 0,
+        reason: format!(
+            "holds data of keyspace {keyspace} that is in no segment the manifest lists; \
+             repair restores only keyspace 0 and changed nothing"
+        ),
     }
 }
 

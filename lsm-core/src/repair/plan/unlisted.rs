@@ -35,6 +35,10 @@ pub(super) fn scan_unlisted(
         let finding = report.files.len();
         match salvage::scan(read_bytes(fs, &segment_path(dir, n))?) {
             Scanned::Sound(reader) => {
+                let keyspace = reader.properties().keyspace;
+                if keyspace != 0 {
+                    return Err(super::other_keyspace(&segment_path(dir, n), keyspace));
+                }
                 let mut items = Vec::new();
                 for e in reader.entries() {
                     let e = e.map_err(|e| Error::from_format(segment_path(dir, n), e))?;
