@@ -332,8 +332,8 @@ mod tests {
             }
         }
         data.extend([6, 5, 250, 7, 12]); // a delete and a range delete
-        // Forward and reverse seeking scans (72 = 0x48, 192 = 0xc0), bounded and
-        // unbounded, and plain ones (12, 140 = 0x8c).
+                                         // Forward and reverse seeking scans (72 = 0x48, 192 = 0xc0), bounded and
+                                         // unbounded, and plain ones (12, 140 = 0x8c).
         for (lo, hi) in [(3, 17), (200, 9), (4, 200), (200, 200), (17, 3)] {
             data.extend([72, lo, hi, 192, lo, hi, 12, lo, hi, 140, lo, hi]);
         }
