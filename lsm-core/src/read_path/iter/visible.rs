@@ -72,18 +72,22 @@ pub(crate) struct VisibleIter<S: CursorSource> {
     /// The scan's bounds: the cursors and range tombstones are asked for them.
     lower: Bound<Bytes>,
     upper: Bound<Bytes>,
-    /// The window walked now: the bounds, narrowed by the last seek.
-    from: Bound<Bytes>,
-    to: Bound<Bytes>,
+    /// How the last seek narrowed the bounds into the window walked now, and the
+    /// key it sought (a buffer kept across seeks).
+    narrowed: Narrowed,
+    sought: Vec<u8>,
     front: Option<Box<dyn Cursor>>,
     back: Option<Box<dyn Cursor>>,
     /// Whether each end's cursor is positioned in the current window (a new
     /// iterator and a seek leave both unpositioned).
     front_ready: bool,
     back_ready: bool,
-    /// The last key each end consumed (the other end stops before it).
-    front_key: Option<Vec<u8>>,
-    back_key: Option<Vec<u8>>,
+    /// The last key each end consumed, when it consumed one since the iterator was
+    /// made or last sought (the other end stops before it). The buffers are kept.
+    front_key: Vec<u8>,
+    back_key: Vec<u8>,
+    front_consumed: bool,
+    back_consumed: bool,
     keys: CopyArena,
     /// The range tombstones over the bounds: asked for on first use.
     tombstones: Option<Option<Arc<Fragments>>>,
@@ -93,20 +97,46 @@ pub(crate) struct VisibleIter<S: CursorSource> {
     failed: bool,
 }
 
+/// Which end of the scan's bounds the last seek moved to the sought key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Narrowed {
+    /// No seek: the window is the bounds.
+    No,
+    /// `seek`: the window starts at the sought key (included).
+    Start,
+    /// `seek_for_prev`: the window ends at the sought key (included).
+    End,
+}
+
+/// The window `[start, end]` walked after a seek that `narrowed` the bounds at
+/// `sought`.
+fn window<'a>(
+    lower: &'a Bound<Bytes>,
+    upper: &'a Bound<Bytes>,
+    narrowed: Narrowed,
+    sought: &'a [u8],
+) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    match narrowed {
+        Narrowed::No => (as_slice(lower), as_slice(upper)),
+        Narrowed::Start => (Bound::Included(sought), as_slice(upper)),
+        Narrowed::End => (as_slice(lower), Bound::Included(sought)),
+    }
+}
+
 /// True when `key` lies beyond the upper bound.
-fn above(upper: &Bound<Bytes>, key: &[u8]) -> bool {
+fn above(upper: Bound<&[u8]>, key: &[u8]) -> bool {
     match upper {
-        Bound::Included(u) => key > u.as_ref(),
-        Bound::Excluded(u) => key >= u.as_ref(),
+        Bound::Included(u) => key > u,
+        Bound::Excluded(u) => key >= u,
         Bound::Unbounded => false,
     }
 }
 
 /// True when `key` lies before the lower bound.
-fn below(lower: &Bound<Bytes>, key: &[u8]) -> bool {
+fn below(lower: Bound<&[u8]>, key: &[u8]) -> bool {
     match lower {
-        Bound::Included(l) => key < l.as_ref(),
-        Bound::Excluded(l) => key <= l.as_ref(),
+        Bound::Included(l) => key < l,
+        Bound::Excluded(l) => key <= l,
         Bound::Unbounded => false,
     }
 }
@@ -131,16 +161,18 @@ impl<S: CursorSource> VisibleIter<S> {
             source,
             read_seq,
             now_ms,
-            from: lower.clone(),
-            to: upper.clone(),
             lower,
             upper,
+            narrowed: Narrowed::No,
+            sought: Vec::new(),
             front: None,
             back: None,
             front_ready: false,
             back_ready: false,
-            front_key: None,
-            back_key: None,
+            front_key: Vec::new(),
+            back_key: Vec::new(),
+            front_consumed: false,
+            back_consumed: false,
             keys: CopyArena::default(),
             tombstones: None,
             done: false,
@@ -156,13 +188,16 @@ impl<S: CursorSource> VisibleIter<S> {
         if self.failed {
             return;
         }
-        self.from = if below(&self.lower, key) {
-            self.lower.clone()
-        } else {
-            Bound::Included(Bytes::copy_from_slice(key))
-        };
-        self.to = self.upper.clone();
-        self.restart(above(&self.upper, key));
+        let clamped = below(as_slice(&self.lower), key);
+        self.narrow(
+            if clamped {
+                Narrowed::No
+            } else {
+                Narrowed::Start
+            },
+            key,
+        );
+        self.done = above(as_slice(&self.upper), key);
     }
 
     /// Makes the window `[lower, min(key, upper)]`: the next [`Self::next_back`]
@@ -173,23 +208,21 @@ impl<S: CursorSource> VisibleIter<S> {
         if self.failed {
             return;
         }
-        self.from = self.lower.clone();
-        self.to = if above(&self.upper, key) {
-            self.upper.clone()
-        } else {
-            Bound::Included(Bytes::copy_from_slice(key))
-        };
-        self.restart(below(&self.lower, key));
+        let clamped = above(as_slice(&self.upper), key);
+        self.narrow(if clamped { Narrowed::No } else { Narrowed::End }, key);
+        self.done = below(as_slice(&self.lower), key);
     }
 
-    /// Forgets what both ends consumed; they position their cursors in the new
-    /// window on their next step.
-    fn restart(&mut self, empty: bool) {
+    /// Sets the window and forgets what both ends consumed; they position their
+    /// cursors in the new window on their next step.
+    fn narrow(&mut self, narrowed: Narrowed, key: &[u8]) {
+        self.narrowed = narrowed;
+        self.sought.clear();
+        self.sought.extend_from_slice(key);
         self.front_ready = false;
         self.back_ready = false;
-        self.front_key = None;
-        self.back_key = None;
-        self.done = empty;
+        self.front_consumed = false;
+        self.back_consumed = false;
     }
 
     fn ensure_tombstones(&mut self) {
@@ -215,14 +248,15 @@ impl<S: CursorSource> VisibleIter<S> {
                     .cursor(as_slice(&self.lower), as_slice(&self.upper)),
             ),
         };
-        match &self.from {
+        let (start, _) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        match start {
             // (key, MAX) is before every version of key; (key, 0) is after all
             // but one written with sequence number 0 (compaction renumbers the
             // bottom version of a key so), which is stepped over.
             Bound::Included(k) => c.seek(k, MAX_SEQUENCE)?,
             Bound::Excluded(k) => {
                 c.seek(k, 0)?;
-                while c.valid() && c.key() == k.as_ref() {
+                while c.valid() && c.key() == k {
                     c.next()?;
                 }
             }
@@ -245,7 +279,8 @@ impl<S: CursorSource> VisibleIter<S> {
                     .cursor(as_slice(&self.lower), as_slice(&self.upper)),
             ),
         };
-        match &self.to {
+        let (_, end) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        match end {
             Bound::Included(k) => c.seek_for_prev(k, 0)?,
             Bound::Excluded(k) => c.seek_for_prev(k, MAX_SEQUENCE)?,
             Bound::Unbounded => c.seek_to_last()?,
@@ -257,7 +292,8 @@ impl<S: CursorSource> VisibleIter<S> {
     fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         self.ensure_front()?;
         let (read_seq, now_ms) = (self.read_seq, self.now_ms);
-        let (upper, back_key) = (&self.to, &self.back_key);
+        let (_, upper) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        let back_key = self.back_consumed.then_some(self.back_key.as_slice());
         let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.front.as_mut() else {
             return Ok(None);
@@ -273,10 +309,11 @@ impl<S: CursorSource> VisibleIter<S> {
             }
             // The newest version of this key visible at `read_seq`.
             let key = c.key();
-            if above(upper, key) || back_key.as_deref().is_some_and(|b| key >= b) {
+            if above(upper, key) || back_key.is_some_and(|b| key >= b) {
                 return Ok(None);
             }
-            let current = self.front_key.get_or_insert_with(Vec::new);
+            self.front_consumed = true;
+            let current = &mut self.front_key;
             current.clear();
             current.extend_from_slice(key);
             let hidden = tombstones.and_then(|t| hiding(Some(t), key, seq, read_seq));
@@ -315,7 +352,8 @@ impl<S: CursorSource> VisibleIter<S> {
     fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         self.ensure_back()?;
         let (read_seq, now_ms) = (self.read_seq, self.now_ms);
-        let (lower, front_key) = (&self.from, &self.front_key);
+        let (lower, _) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        let front_key = self.front_consumed.then_some(self.front_key.as_slice());
         let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.back.as_mut() else {
             return Ok(None);
@@ -325,10 +363,11 @@ impl<S: CursorSource> VisibleIter<S> {
                 return Ok(None);
             }
             let key = c.key();
-            if below(lower, key) || front_key.as_deref().is_some_and(|f| key <= f) {
+            if below(lower, key) || front_key.is_some_and(|f| key <= f) {
                 return Ok(None);
             }
-            let current = self.back_key.get_or_insert_with(Vec::new);
+            self.back_consumed = true;
+            let current = &mut self.back_key;
             current.clear();
             current.extend_from_slice(key);
             // Versions come oldest first going backward: the last visible one seen
@@ -719,12 +758,12 @@ mod tests {
                 };
                 let mut it = VisibleIter::new(src.shared(), read_seq, 0, lo.clone(), hi.clone());
                 for (i, t) in targets.iter().enumerate() {
-                    let from = if below(&lo, t.as_bytes()) {
+                    let from = if below(as_slice(&lo), t.as_bytes()) {
                         lo.clone()
                     } else {
                         Included(b(t))
                     };
-                    let to = if above(&hi, t.as_bytes()) {
+                    let to = if above(as_slice(&hi), t.as_bytes()) {
                         hi.clone()
                     } else {
                         Included(b(t))
