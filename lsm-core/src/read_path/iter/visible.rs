@@ -188,15 +188,13 @@ impl<S: CursorSource> VisibleIter<S> {
         if self.failed {
             return;
         }
-        let clamped = below(as_slice(&self.lower), key);
-        self.narrow(
-            if clamped {
-                Narrowed::No
-            } else {
-                Narrowed::Start
-            },
-            key,
-        );
+        // A key before the bounds leaves them as they are.
+        let narrowed = if below(as_slice(&self.lower), key) {
+            Narrowed::No
+        } else {
+            Narrowed::Start
+        };
+        self.narrow(narrowed, key);
         self.done = above(as_slice(&self.upper), key);
     }
 
@@ -208,8 +206,13 @@ impl<S: CursorSource> VisibleIter<S> {
         if self.failed {
             return;
         }
-        let clamped = above(as_slice(&self.upper), key);
-        self.narrow(if clamped { Narrowed::No } else { Narrowed::End }, key);
+        // A key beyond the bounds leaves them as they are.
+        let narrowed = if above(as_slice(&self.upper), key) {
+            Narrowed::No
+        } else {
+            Narrowed::End
+        };
+        self.narrow(narrowed, key);
         self.done = below(as_slice(&self.lower), key);
     }
 
