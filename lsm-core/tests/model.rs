@@ -2,7 +2,8 @@
 //! database's manual clock (values vanish once the clock reaches their expiry,
 //! snapshots read at their own time), deletes, range and prefix deletes
 //! (alone and in batches, empty and inverted ranges included), batches, lookups, scans in
-//! both directions with random bounds, snapshot reads, flushes, compactions,
+//! both directions with random bounds, scans repositioned by random seeks in either
+//! direction, snapshot reads, flushes, compactions,
 //! reopens, checkpoints (each opened as a database and compared with the model at
 //! that point), read-only opens and refreshes (compared with the model, and the
 //! view held checked to stay as it was) and (on the simulated disk) power losses
@@ -24,7 +25,7 @@ use std::ops::Bound;
 
 use common::env_or;
 use common::model::{collect, Direction};
-use common::ops::{self, run_history, BatchOp, BoundSpec, Disk, EndSpec, Op};
+use common::ops::{self, run_history, BatchOp, BoundSpec, Disk, EndSpec, Op, SeekSpec};
 use lsm_core::{Db, Options};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -104,6 +105,7 @@ fn model_on_real_fs() {
 fn fixed_history_on_real_fs() {
     let b = |kind, key, after| BoundSpec { kind, key, after };
     let e = |key, after| EndSpec { key, after };
+    let seek = |to, back, dir| SeekSpec { to, back, dir };
     let history = vec![
         Op::Put(1, 10),
         Op::Put(2, 0),
@@ -123,7 +125,25 @@ fn fixed_history_on_real_fs() {
         Op::SnapScan(0, b(0, 0, false), b(0, 0, false), Direction::Reverse),
         Op::Scan(b(1, 1, false), b(2, 5, false), Direction::Mixed(0b1010)),
         Op::Prefix(1, Direction::Reverse),
+        Op::Seek(
+            b(1, 1, false),
+            b(2, 6, false),
+            vec![
+                seek(e(3, false), false, Direction::Forward),
+                seek(e(0, false), false, Direction::Mixed(0b110)),
+                seek(e(4, true), true, Direction::Reverse),
+                seek(e(9, false), false, Direction::Reverse),
+            ],
+        ),
         Op::Compact,
+        Op::Seek(
+            b(0, 0, false),
+            b(0, 0, false),
+            vec![
+                seek(e(2, true), true, Direction::Mixed(0b01)),
+                seek(e(1, false), false, Direction::Forward),
+            ],
+        ),
         Op::SnapScan(0, b(1, 0, true), b(1, 9, false), Direction::Forward),
         Op::DropSnapshot(0),
         Op::Sync,

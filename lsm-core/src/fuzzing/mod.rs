@@ -5,7 +5,8 @@
 //! [`db_ops`] reads an operation sequence from the fuzz bytes and runs it against a
 //! database on the simulated disk ([`SimFs`](crate::fs::SimFs)) and a `BTreeMap` oracle: puts,
 //! deletes, range and prefix deletes (alone, inverted ones included, or inside
-//! batches), batches, point reads and scans (checked against the oracle), `sync`,
+//! batches), batches, point reads and scans (checked against the oracle; some
+//! reach their range through `Scan::seek` or `Scan::seek_for_prev`), `sync`,
 //! flush, compaction, close-and-reopen, checkpoints (opened read-only, they must
 //! hold exactly the oracle's state), read-only opens and refreshes (checked against
 //! the oracle, the view held checked to stay as it was), power cuts after the next
@@ -67,6 +68,8 @@ pub struct Summary {
     pub ttl_puts: u64,
     /// Moves of the clock.
     pub clock_moves: u64,
+    /// Scans repositioned by a seek (and checked).
+    pub seeks: u64,
 }
 
 /// [`db_ops`], returning what the run did.
@@ -195,6 +198,13 @@ pub(crate) fn prefix(k: u8, len: u8) -> Vec<u8> {
     p
 }
 
+/// Whether a scan op reaches its range through a seek.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seek {
+    No,
+    Yes,
+}
+
 /// One decoded operation.
 #[derive(Debug, Clone)]
 enum Op {
@@ -215,8 +225,10 @@ enum Op {
     /// `delete_prefix` of the first `len` bytes of a key (0: every key).
     DeletePrefix(u8, u8),
     Get(u8),
-    /// Scan from key to key (either may be unbounded), forward or reverse.
-    Scan(Option<u8>, Option<u8>, bool),
+    /// Scan from key to key (either may be unbounded), forward or reverse; with
+    /// [`Seek::Yes`], reaching the end it starts from by a seek (see
+    /// `Runner::scan`).
+    Scan(Option<u8>, Option<u8>, bool, Seek),
     Sync,
     Flush,
     Compact,
@@ -279,10 +291,16 @@ impl Op {
             10 | 11 => Op::Get(input.arg()),
             12 => {
                 let (lo, hi) = (input.arg(), input.arg());
+                // Bit 0x40 of the code (six of the twelve scan codes) seeks.
                 Op::Scan(
                     (lo < 200).then_some(lo),
                     (hi < 200).then_some(hi),
                     code & 0x80 != 0,
+                    if code & 0x40 != 0 {
+                        Seek::Yes
+                    } else {
+                        Seek::No
+                    },
                 )
             }
             13 => Op::Sync,
@@ -296,5 +314,30 @@ impl Op {
             _ => Op::PowerCut(1 + u64::from(input.arg() % 64)),
         };
         Some(op)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scan codes with bit 0x40 reach their range by a seek, and are checked.
+    #[test]
+    fn scan_codes_with_bit_0x40_seek() {
+        let mut data = vec![0, 0];
+        for k in 0..KEYS {
+            data.extend([0, k, 20]);
+            if k == KEYS / 2 {
+                data.push(14); // flush
+            }
+        }
+        data.extend([6, 5, 250, 7, 12]); // a delete and a range delete
+                                         // Forward and reverse seeking scans (72 = 0x48, 192 = 0xc0), bounded and
+                                         // unbounded, and plain ones (12, 140 = 0x8c).
+        for (lo, hi) in [(3, 17), (200, 9), (4, 200), (200, 200), (17, 3)] {
+            data.extend([72, lo, hi, 192, lo, hi, 12, lo, hi, 140, lo, hi]);
+        }
+        let s = run_ops(&data);
+        assert_eq!(s.seeks, 10);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::history::{expiries_of, Expiries, History, Map, Write};
 use super::recovery::{open_sim, read_all, recover, reopen_same, write_ops, DB_PATH};
-use super::{clock_step_ms, key, prefix, ttl_ms, value, BatchOp, Op, Summary};
+use super::{clock_step_ms, key, prefix, ttl_ms, value, BatchOp, Op, Seek, Summary};
 use crate::clock::{now_ms, ManualClock};
 use crate::fs::{CrashMode, FileSystem, SimFs};
 use crate::{Db, Error, InvalidArgumentKind, Options, ReadOnlyDb};
@@ -147,7 +147,7 @@ impl Runner {
                     Err(e) => self.failed(index, &format!("get: {e}")),
                 }
             }
-            Op::Scan(lo, hi, reverse) => self.scan(index, *lo, *hi, *reverse),
+            Op::Scan(lo, hi, reverse, seek) => self.scan(index, *lo, *hi, *reverse, *seek),
             Op::Sync => match db.sync() {
                 Ok(()) => self.history.synced(),
                 Err(e) => self.failed(index, &format!("sync: {e}")),
@@ -323,11 +323,43 @@ impl Runner {
         self.summary.cut_failures += 1;
     }
 
-    fn scan(&mut self, index: usize, lo: Option<u8>, hi: Option<u8>, reverse: bool) {
+    /// Scans `[lo, hi)` (from the back when `reverse`) and checks it against the
+    /// oracle. With [`Seek::Yes`] the scan is made over the whole key space on the
+    /// side it starts from, takes one item from its other end, and reaches its
+    /// start by a seek: forward `scan(..hi)` then `seek(lo)`, reading `[lo, hi)`;
+    /// reverse `scan(lo..)` then `seek_for_prev(hi)`, reading `[lo, hi]`.
+    fn scan(&mut self, index: usize, lo: Option<u8>, hi: Option<u8>, reverse: bool, seek: Seek) {
+        let seek_to = if reverse { hi } else { lo }.map(key);
         let lo = lo.map_or(Bound::Unbounded, |k| Bound::Included(key(k)));
-        let hi = hi.map_or(Bound::Unbounded, |k| Bound::Excluded(key(k)));
+        let mut hi = hi.map_or(Bound::Unbounded, |k| Bound::Excluded(key(k)));
         let db = self.db.as_ref().expect("open");
-        let scan = db.scan::<Vec<u8>, _>((lo.clone(), hi.clone()));
+        let mut scan = match (seek, reverse) {
+            (Seek::No, _) => db.scan::<Vec<u8>, _>((lo.clone(), hi.clone())),
+            (Seek::Yes, false) => db.scan::<Vec<u8>, _>((Bound::Unbounded, hi.clone())),
+            (Seek::Yes, true) => db.scan::<Vec<u8>, _>((lo.clone(), Bound::Unbounded)),
+        };
+        if seek == Seek::Yes {
+            let other_end = if reverse {
+                scan.next()
+            } else {
+                scan.next_back()
+            };
+            if let Some(Err(e)) = other_end {
+                return self.failed(index, &format!("scan before a seek: {e}"));
+            }
+            match (&seek_to, reverse) {
+                (Some(k), false) => scan.seek(k),
+                (Some(k), true) => {
+                    scan.seek_for_prev(k);
+                    hi = Bound::Included(k.clone());
+                }
+                // The whole side: from the smallest key, or back from a key above
+                // every key `key` makes (they start with `k`, or are empty).
+                (None, false) => scan.seek(b""),
+                (None, true) => scan.seek_for_prev(b"\xff"),
+            }
+            self.summary.seeks += 1;
+        }
         let items: Result<Vec<_>, _> = if reverse {
             scan.rev().collect()
         } else {
@@ -343,7 +375,11 @@ impl Runner {
         if reverse {
             got.reverse();
         }
-        let inverted = matches!((&lo, &hi), (Bound::Included(l), Bound::Excluded(h)) if l >= h);
+        let inverted = match (&lo, &hi) {
+            (Bound::Included(l), Bound::Excluded(h)) => l >= h,
+            (Bound::Included(l), Bound::Included(h)) => l > h,
+            _ => false,
+        };
         let want: Vec<(Vec<u8>, Vec<u8>)> = if inverted {
             Vec::new()
         } else {

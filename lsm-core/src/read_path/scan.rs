@@ -22,6 +22,13 @@ use crate::read_path::{ReadView, SuperVersion};
 /// Keys are copied out of the files; values share the file's (or block cache's)
 /// bytes. After an error it yields nothing more.
 ///
+/// A scan can be repositioned: [`Scan::seek`] and [`Scan::seek_for_prev`] move it
+/// to a key within its range, reusing the cursors it has (a seek costs a seek of
+/// each memtable and file it reads, not a new scan). A seek turns the scan into
+/// what a new scan of part of its range would be, at the same sequence number and
+/// time: [`Scan::seek`] to the keys from the sought key up, [`Scan::seek_for_prev`]
+/// to those up to it; both ends start afresh, whatever they had consumed.
+///
 /// ```
 /// # let dir = tempfile::tempdir()?;
 /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
@@ -79,6 +86,81 @@ impl Scan {
     }
 }
 
+impl Scan {
+    /// Repositions the scan so that the next [`Iterator::next`] returns the first
+    /// live key `>= key` within the scan's range.
+    ///
+    /// The scan then reads as a new scan of its range narrowed to start at `key`
+    /// would, at the scan's own sequence number and time (writes made since it was
+    /// created stay invisible, values with a TTL are judged at its creation time):
+    /// both ends start afresh, [`DoubleEndedIterator::next_back`] walks down from
+    /// the end of the range to `key` (not below it) and the two ends meet in the
+    /// middle as usual. A `key` before the range start starts at the range start; a
+    /// `key` beyond the range end leaves nothing to read, from either end, until
+    /// the next seek. A scan that has run out is usable again after a seek.
+    ///
+    /// The seek itself reads nothing: the scan's memtable and file cursors are moved
+    /// (not rebuilt) by the next `next` or `next_back`, and an I/O error or
+    /// corruption met on the way is returned there. A scan that has returned an
+    /// error stays finished: seeking it changes nothing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// for k in ["a", "c", "e", "g"] {
+    ///     db.put(k, "v")?;
+    /// }
+    /// let mut scan = db.scan("b".."g");
+    /// scan.seek("d");
+    /// let (key, _) = scan.next().transpose()?.unwrap();
+    /// assert_eq!(key, "e");
+    /// // Back and forth: a seek below the range starts at its start ("b": c).
+    /// scan.seek("a");
+    /// let keys: Vec<_> = scan.by_ref().map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, ["c", "e"]);
+    /// // After a seek, the back end walks down to the sought key, not below it.
+    /// scan.seek("d");
+    /// assert_eq!(scan.next_back().transpose()?.unwrap().0, "e");
+    /// assert!(scan.next_back().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn seek(&mut self, key: impl AsRef<[u8]>) {
+        self.inner.seek(key.as_ref());
+    }
+
+    /// Repositions the scan so that the next [`DoubleEndedIterator::next_back`]
+    /// returns the last live key `<= key` within the scan's range (RocksDB's name
+    /// for the backward seek).
+    ///
+    /// The mirror of [`Scan::seek`]: the scan then reads as a new scan of its range
+    /// narrowed to end at `key` (included) would, at the scan's own sequence number
+    /// and time; [`Iterator::next`] walks up from the range start to `key`. A `key`
+    /// beyond the range end ends at the range end; a `key` before the range start
+    /// leaves nothing to read until the next seek. Errors are returned by the next
+    /// `next` or `next_back`, as for [`Scan::seek`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// for k in ["a", "c", "e", "g"] {
+    ///     db.put(k, "v")?;
+    /// }
+    /// let mut scan = db.iter();
+    /// scan.seek_for_prev("f");
+    /// let keys: Vec<_> = scan.by_ref().rev().map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, ["e", "c", "a"]);
+    /// // The front end now stops at the sought key too.
+    /// scan.seek_for_prev("c");
+    /// assert_eq!(scan.next().transpose()?.unwrap().0, "a");
+    /// assert_eq!(scan.next().transpose()?.unwrap().0, "c");
+    /// assert!(scan.next().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
+        self.inner.seek_for_prev(key.as_ref());
+    }
+}
+
 impl Iterator for Scan {
     type Item = Result<(Bytes, Bytes)>;
     fn next(&mut self) -> Option<Self::Item> {
@@ -92,6 +174,8 @@ impl DoubleEndedIterator for Scan {
     }
 }
 
+/// Once the scan returns `None` it keeps doing so until a seek (which needs the
+/// scan itself, not an adapter that borrows or owns it) gives it a new window.
 impl std::iter::FusedIterator for Scan {}
 
 impl std::fmt::Debug for Scan {

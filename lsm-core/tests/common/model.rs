@@ -47,6 +47,33 @@ pub fn prefix(map: &Map, prefix: &[u8]) -> Pairs {
         .collect()
 }
 
+/// The range a scan of `lo..hi` reads after `Scan::seek(target)` (or with `back`,
+/// `Scan::seek_for_prev(target)`): narrowed to start (end) at `target` when it lies
+/// past that end of the range.
+pub fn seek_window(
+    lo: &Bound<Vec<u8>>,
+    hi: &Bound<Vec<u8>>,
+    target: &[u8],
+    back: bool,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let at = Bound::Included(target.to_vec());
+    if back {
+        let beyond = match hi {
+            Bound::Included(h) => target > h.as_slice(),
+            Bound::Excluded(h) => target >= h.as_slice(),
+            Bound::Unbounded => false,
+        };
+        (lo.clone(), if beyond { hi.clone() } else { at })
+    } else {
+        let before = match lo {
+            Bound::Included(l) => target < l.as_slice(),
+            Bound::Excluded(l) => target <= l.as_slice(),
+            Bound::Unbounded => false,
+        };
+        (if before { lo.clone() } else { at }, hi.clone())
+    }
+}
+
 /// How a scan is consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -63,6 +90,11 @@ pub enum Direction {
 /// from the back are put back in place), so the result compares directly with
 /// [`range`]. The first error is returned; the scan must then yield nothing more.
 pub fn collect(mut scan: Scan, dir: Direction) -> Result<Pairs, lsm_core::Error> {
+    drain(&mut scan, dir)
+}
+
+/// [`collect`] of a scan kept for later use (a seek can reposition it).
+pub fn drain(scan: &mut Scan, dir: Direction) -> Result<Pairs, lsm_core::Error> {
     let mut front = Vec::new();
     let mut back = Vec::new();
     let mut step = 0u32;

@@ -18,7 +18,7 @@ use proptest::prelude::*;
 
 use super::filter::TestFilter;
 use super::keys::{key, show, value, KEY_SPACE};
-use super::model::{self, collect, diff, Direction, Map, Pairs};
+use super::model::{self, collect, diff, drain, Direction, Map, Pairs};
 
 /// One end of a range: which kind, around which key number; `after` moves the bound
 /// just past the key (the key followed by `0x00`, which is never written).
@@ -82,6 +82,25 @@ impl EndSpec {
 impl fmt::Debug for EndSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", show(&self.bytes()))
+    }
+}
+
+/// One seek of a [`Op::Seek`]: `Scan::seek` (or with `back`, `Scan::seek_for_prev`)
+/// to `to`, then the rest of the scan drained in `dir`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SeekSpec {
+    /// The key sought.
+    pub to: EndSpec,
+    /// `seek_for_prev` instead of `seek`.
+    pub back: bool,
+    /// How the scan is drained after the seek.
+    pub dir: Direction,
+}
+
+impl fmt::Debug for SeekSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.back { "seek_for_prev" } else { "seek" };
+        write!(f, "{name} {:?} {:?}", self.to, self.dir)
     }
 }
 
@@ -155,6 +174,9 @@ pub enum Op {
     Get(u8),
     /// Range scan.
     Scan(BoundSpec, BoundSpec, Direction),
+    /// One range scan repositioned by each seek in turn, drained after each: it must
+    /// read what the model holds in the range narrowed at the sought key.
+    Seek(BoundSpec, BoundSpec, Vec<SeekSpec>),
     /// Prefix scan of `PREFIXES[.0]`.
     Prefix(u8, Direction),
     /// Take a snapshot, remembering a copy of the model.
@@ -209,6 +231,7 @@ impl fmt::Debug for Op {
             Op::DeletePrefix(p) => write!(f, "DeletePrefix({})", show(prefix_of(*p))),
             Op::Get(k) => write!(f, "Get({})", show(&key(*k))),
             Op::Scan(lo, hi, d) => write!(f, "Scan({lo:?}, {hi:?}, {d:?})"),
+            Op::Seek(lo, hi, seeks) => write!(f, "Seek({lo:?}, {hi:?}, {seeks:?})"),
             Op::Prefix(p, d) => write!(f, "Prefix({}, {d:?})", show(prefix_of(*p))),
             Op::Snapshot => write!(f, "Snapshot"),
             Op::SnapGet(s, k) => write!(f, "SnapGet(#{s}, {})", show(&key(*k))),
@@ -303,6 +326,10 @@ fn end_spec() -> impl Strategy<Value = EndSpec> {
     (0..KEY_SPACE + 2, any::<bool>()).prop_map(|(key, after)| EndSpec { key, after })
 }
 
+fn seek_spec() -> impl Strategy<Value = SeekSpec> {
+    (end_spec(), any::<bool>(), direction()).prop_map(|(to, back, dir)| SeekSpec { to, back, dir })
+}
+
 /// The two ends of a range delete: mostly in order, some equal (an empty range, a
 /// no-op), some inverted (refused).
 fn range_ends() -> impl Strategy<Value = (EndSpec, EndSpec)> {
@@ -342,6 +369,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::DeletePrefix),
         20 => any_key().prop_map(Op::Get),
         8 => (ordered_bounds(), direction()).prop_map(|((lo, hi), d)| Op::Scan(lo, hi, d)),
+        3 => (ordered_bounds(), prop::collection::vec(seek_spec(), 1..6)).prop_map(|((lo, hi), s)| Op::Seek(lo, hi, s)),
         2 => (any::<u8>(), direction()).prop_map(|(p, d)| Op::Prefix(p, d)),
         2 => Just(Op::Snapshot),
         4 => (any::<u8>(), any_key()).prop_map(|(s, k)| Op::SnapGet(s, k)),
@@ -874,6 +902,25 @@ impl Harness {
                 let want = model::range(&self.model, &lo, &hi);
                 if let Some(d) = diff(&self.loosen(got, &want), &want) {
                     return Err(format!("scan: {d}"));
+                }
+            }
+            Op::Seek(lo, hi, seeks) => {
+                let (lo, hi) = (lo.bound(), hi.bound());
+                let mut scan = self.db().scan((lo.clone(), hi.clone()));
+                for s in seeks {
+                    let to = s.to.bytes();
+                    if s.back {
+                        scan.seek_for_prev(&to);
+                    } else {
+                        scan.seek(&to);
+                    }
+                    let got =
+                        drain(&mut scan, s.dir).map_err(|e| format!("{s:?}: scan failed: {e}"))?;
+                    let (from, to) = model::seek_window(&lo, &hi, &to, s.back);
+                    let want = model::range(&self.model, &from, &to);
+                    if let Some(d) = diff(&self.loosen(got, &want), &want) {
+                        return Err(format!("{s:?}: {d}"));
+                    }
                 }
             }
             Op::Prefix(p, dir) => {

@@ -31,8 +31,8 @@ use crate::dump::out_err;
 use crate::error::{Error, Result};
 use crate::files::FileName;
 
-/// The default workloads: every one but `deleteprefix`, `queue` and `ttl`, which
-/// are asked for by name. With the default sizes (one million keys
+/// The default workloads: every one but `seekrandom_reuse`, `deleteprefix`, `queue`
+/// and `ttl`, which are asked for by name. With the default sizes (one million keys
 /// filled, a tenth of that for reads, overwrites and deletes, a thousand synced
 /// writes) the run takes well under a minute on two cores in a release build.
 pub const DEFAULT_WORKLOADS: [Workload; 11] = [

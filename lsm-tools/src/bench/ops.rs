@@ -126,7 +126,10 @@ pub(super) fn parallel_writes(
 pub(super) enum Lookup {
     Present,
     Missing,
+    /// A new scan per seek.
     Seek,
+    /// One scan per thread, repositioned by `Scan::seek` for each seek.
+    SeekReuse,
 }
 
 /// Random point reads or seeks split over `cfg.threads` threads.
@@ -155,6 +158,8 @@ fn reads(
     let mut m = Measured::default();
     let mut found = 0;
     let mut k = Vec::with_capacity(cfg.key_size);
+    // Made before the clock starts: what `SeekReuse` measures is the seeks.
+    let mut reused = (lookup == Lookup::SeekReuse).then(|| db.iter());
     for n in 0..ops {
         // Missing keys are indexes past the written range: same length, never written.
         let i = match lookup {
@@ -170,9 +175,20 @@ fn reads(
                     m.bytes += (k.len() + v.len()) as u64;
                 }
             }
-            Lookup::Seek => {
+            Lookup::Seek | Lookup::SeekReuse => {
+                let mut fresh;
+                let scan = match reused.as_mut() {
+                    Some(scan) => {
+                        scan.seek(&k);
+                        scan
+                    }
+                    None => {
+                        fresh = db.scan(k.as_slice()..);
+                        &mut fresh
+                    }
+                };
                 let mut got = 0;
-                for pair in db.scan(k.as_slice()..).take(10) {
+                for pair in scan.take(10) {
                     let (pk, pv) = pair?;
                     m.bytes += (pk.len() + pv.len()) as u64;
                     got += 1;

@@ -36,6 +36,12 @@ pub enum Workload {
     Readreverse,
     /// `reads` times: seek to a random key and read the next 10, on `threads` threads.
     Seekrandom,
+    /// As `seekrandom`, but each thread makes one scan and repositions it with
+    /// `Scan::seek` for every seek instead of making a new scan. Not in the default
+    /// list.
+    #[value(name = "seekrandom_reuse")]
+    #[serde(rename = "seekrandom_reuse")]
+    SeekrandomReuse,
     /// Delete `writes` random keys.
     Deleterandom,
     /// `threads` threads read random keys while one thread writes random keys.
@@ -72,6 +78,7 @@ impl Workload {
             Workload::Readseq => "readseq",
             Workload::Readreverse => "readreverse",
             Workload::Seekrandom => "seekrandom",
+            Workload::SeekrandomReuse => "seekrandom_reuse",
             Workload::Deleterandom => "deleterandom",
             Workload::Readwhilewriting => "readwhilewriting",
             Workload::Fillsync => "fillsync",
@@ -163,6 +170,9 @@ pub fn run(
         Workload::Readrandom => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Present)?,
         Workload::Readmissing => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Missing)?,
         Workload::Seekrandom => parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::Seek)?,
+        Workload::SeekrandomReuse => {
+            parallel_reads(db, cfg, bar, seed, cfg.reads, Lookup::SeekReuse)?
+        }
         Workload::Readseq => scan(db, cfg, bar, false)?,
         Workload::Readreverse => scan(db, cfg, bar, true)?,
         Workload::Readwhilewriting => read_while_writing(db, cfg, live, bar, seed)?,

@@ -42,8 +42,14 @@ impl LevelCursor {
         }
     }
 
+    /// The cursor over file `index`: the open one when it is that file (a seek
+    /// within the file the cursor is in reuses it), else a new one.
     fn open(&mut self, index: usize) -> Option<&mut SegmentCursor> {
-        let file = self.files.get(index)?.clone();
+        let file = self.files.get(index)?;
+        if index == self.index && self.current.is_some() {
+            return self.current.as_mut();
+        }
+        let file = file.clone();
         self.index = index;
         let cursor = if self.for_compaction {
             SegmentCursor::for_compaction(file)

@@ -4,7 +4,9 @@
 //!
 //! - Entries are versions `(key, seq, kind, value)` in **internal order**: user key
 //!   ascending, then sequence number descending (`docs/format.md` section 1).
-//! - A new cursor is not valid until one of the `seek*` calls positions it.
+//! - A new cursor is not valid until one of the `seek*` calls positions it. A seek
+//!   repositions a cursor from any state (valid, exhausted, or after an error), as
+//!   often as asked: `Scan::seek` reuses a scan's cursors so.
 //! - [`Cursor::seek`] positions at the first entry `>= (key, seq)`: the newest version
 //!   of `key` with sequence number `<= seq`, or else the first entry of a later key.
 //!   [`Cursor::seek_for_prev`] positions at the last entry `<= (key, seq)`.

@@ -8,6 +8,15 @@
 //! it reaches a key the other end already consumed, so `next` and `next_back` meet in
 //! the middle and no key is yielded twice.
 //!
+//! Seeks: the iterator walks a *window*, the scan's bounds narrowed by the last
+//! [`VisibleIter::seek`] (from the sought key up) or [`VisibleIter::seek_for_prev`]
+//! (up to the sought key). A seek sets the window, forgets what both ends consumed
+//! and marks both ends unpositioned; each end positions its existing cursor at its
+//! side of the window on its next step (the merge cursor seeks every child in
+//! place: nothing is rebuilt, no file reopened), so an I/O error of the seek is met,
+//! and returned, by that step. The range tombstones were fetched for the scan's
+//! whole bounds, so they serve every window.
+//!
 //! Range tombstones: the source hands over every range tombstone that may cover a
 //! key within the bounds, fragmented. A key whose newest visible version is older
 //! than the newest visible tombstone over it is hidden; and then every source whose
@@ -60,33 +69,74 @@ pub(crate) struct VisibleIter<S: CursorSource> {
     read_seq: u64,
     /// The time (Unix ms) expiry is judged at.
     now_ms: u64,
+    /// The scan's bounds: the cursors and range tombstones are asked for them.
     lower: Bound<Bytes>,
     upper: Bound<Bytes>,
+    /// How the last seek narrowed the bounds into the window walked now, and the
+    /// key it sought (a buffer kept across seeks).
+    narrowed: Narrowed,
+    sought: Vec<u8>,
     front: Option<Box<dyn Cursor>>,
     back: Option<Box<dyn Cursor>>,
-    /// The last key each end consumed (the other end stops before it).
-    front_key: Option<Vec<u8>>,
-    back_key: Option<Vec<u8>>,
+    /// Whether each end's cursor is positioned in the current window (a new
+    /// iterator and a seek leave both unpositioned).
+    front_ready: bool,
+    back_ready: bool,
+    /// The last key each end consumed, when it consumed one since the iterator was
+    /// made or last sought (the other end stops before it). The buffers are kept.
+    front_key: Vec<u8>,
+    back_key: Vec<u8>,
+    front_consumed: bool,
+    back_consumed: bool,
     keys: CopyArena,
     /// The range tombstones over the bounds: asked for on first use.
     tombstones: Option<Option<Arc<Fragments>>>,
+    /// The window is exhausted (until a seek sets a new one).
     done: bool,
+    /// An error was returned: the iterator yields nothing more, seeks included.
+    failed: bool,
+}
+
+/// Which end of the scan's bounds the last seek moved to the sought key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Narrowed {
+    /// No seek: the window is the bounds.
+    No,
+    /// `seek`: the window starts at the sought key (included).
+    Start,
+    /// `seek_for_prev`: the window ends at the sought key (included).
+    End,
+}
+
+/// The window `[start, end]` walked after a seek that `narrowed` the bounds at
+/// `sought`.
+fn window<'a>(
+    lower: &'a Bound<Bytes>,
+    upper: &'a Bound<Bytes>,
+    narrowed: Narrowed,
+    sought: &'a [u8],
+) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    match narrowed {
+        Narrowed::No => (as_slice(lower), as_slice(upper)),
+        Narrowed::Start => (Bound::Included(sought), as_slice(upper)),
+        Narrowed::End => (as_slice(lower), Bound::Included(sought)),
+    }
 }
 
 /// True when `key` lies beyond the upper bound.
-fn above(upper: &Bound<Bytes>, key: &[u8]) -> bool {
+fn above(upper: Bound<&[u8]>, key: &[u8]) -> bool {
     match upper {
-        Bound::Included(u) => key > u.as_ref(),
-        Bound::Excluded(u) => key >= u.as_ref(),
+        Bound::Included(u) => key > u,
+        Bound::Excluded(u) => key >= u,
         Bound::Unbounded => false,
     }
 }
 
 /// True when `key` lies before the lower bound.
-fn below(lower: &Bound<Bytes>, key: &[u8]) -> bool {
+fn below(lower: Bound<&[u8]>, key: &[u8]) -> bool {
     match lower {
-        Bound::Included(l) => key < l.as_ref(),
-        Bound::Excluded(l) => key <= l.as_ref(),
+        Bound::Included(l) => key < l,
+        Bound::Excluded(l) => key <= l,
         Bound::Unbounded => false,
     }
 }
@@ -113,14 +163,69 @@ impl<S: CursorSource> VisibleIter<S> {
             now_ms,
             lower,
             upper,
+            narrowed: Narrowed::No,
+            sought: Vec::new(),
             front: None,
             back: None,
-            front_key: None,
-            back_key: None,
+            front_ready: false,
+            back_ready: false,
+            front_key: Vec::new(),
+            back_key: Vec::new(),
+            front_consumed: false,
+            back_consumed: false,
             keys: CopyArena::default(),
             tombstones: None,
             done: false,
+            failed: false,
         }
+    }
+
+    /// Makes the window `[max(key, lower), upper)`: the next [`Self::next`]
+    /// returns the first visible key `>= key` within the bounds, and both ends
+    /// start afresh in the new window (`next_back` walks down to the sought key,
+    /// not below). A key above the bounds leaves the window empty.
+    pub fn seek(&mut self, key: &[u8]) {
+        if self.failed {
+            return;
+        }
+        // A key before the bounds leaves them as they are.
+        let narrowed = if below(as_slice(&self.lower), key) {
+            Narrowed::No
+        } else {
+            Narrowed::Start
+        };
+        self.narrow(narrowed, key);
+        self.done = above(as_slice(&self.upper), key);
+    }
+
+    /// Makes the window `[lower, min(key, upper)]`: the next [`Self::next_back`]
+    /// returns the last visible key `<= key` within the bounds, and both ends
+    /// start afresh in the new window (`next` walks up to the sought key, not
+    /// above). A key below the bounds leaves the window empty.
+    pub fn seek_for_prev(&mut self, key: &[u8]) {
+        if self.failed {
+            return;
+        }
+        // A key beyond the bounds leaves them as they are.
+        let narrowed = if above(as_slice(&self.upper), key) {
+            Narrowed::No
+        } else {
+            Narrowed::End
+        };
+        self.narrow(narrowed, key);
+        self.done = below(as_slice(&self.lower), key);
+    }
+
+    /// Sets the window and forgets what both ends consumed; they position their
+    /// cursors in the new window on their next step.
+    fn narrow(&mut self, narrowed: Narrowed, key: &[u8]) {
+        self.narrowed = narrowed;
+        self.sought.clear();
+        self.sought.extend_from_slice(key);
+        self.front_ready = false;
+        self.back_ready = false;
+        self.front_consumed = false;
+        self.back_consumed = false;
     }
 
     fn ensure_tombstones(&mut self) {
@@ -132,50 +237,66 @@ impl<S: CursorSource> VisibleIter<S> {
         }
     }
 
+    /// Positions the front cursor (built on first use, reused after) at the start
+    /// of the window, unless it already is.
     fn ensure_front(&mut self) -> Result<()> {
-        self.ensure_tombstones();
-        if self.front.is_none() {
-            let mut c = self
-                .source
-                .cursor(as_slice(&self.lower), as_slice(&self.upper));
-            match &self.lower {
-                // (key, MAX) is before every version of key; (key, 0) is after all
-                // but one written with sequence number 0 (compaction renumbers the
-                // bottom version of a key so), which is stepped over.
-                Bound::Included(k) => c.seek(k, MAX_SEQUENCE)?,
-                Bound::Excluded(k) => {
-                    c.seek(k, 0)?;
-                    while c.valid() && c.key() == k.as_ref() {
-                        c.next()?;
-                    }
-                }
-                Bound::Unbounded => c.seek_to_first()?,
-            }
-            self.front = Some(c);
+        if self.front_ready {
+            return Ok(());
         }
+        self.ensure_tombstones();
+        let c = match &mut self.front {
+            Some(c) => c,
+            None => self.front.insert(
+                self.source
+                    .cursor(as_slice(&self.lower), as_slice(&self.upper)),
+            ),
+        };
+        let (start, _) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        match start {
+            // (key, MAX) is before every version of key; (key, 0) is after all
+            // but one written with sequence number 0 (compaction renumbers the
+            // bottom version of a key so), which is stepped over.
+            Bound::Included(k) => c.seek(k, MAX_SEQUENCE)?,
+            Bound::Excluded(k) => {
+                c.seek(k, 0)?;
+                while c.valid() && c.key() == k {
+                    c.next()?;
+                }
+            }
+            Bound::Unbounded => c.seek_to_first()?,
+        }
+        self.front_ready = true;
         Ok(())
     }
 
+    /// Positions the back cursor at the end of the window, unless it already is.
     fn ensure_back(&mut self) -> Result<()> {
-        self.ensure_tombstones();
-        if self.back.is_none() {
-            let mut c = self
-                .source
-                .cursor(as_slice(&self.lower), as_slice(&self.upper));
-            match &self.upper {
-                Bound::Included(k) => c.seek_for_prev(k, 0)?,
-                Bound::Excluded(k) => c.seek_for_prev(k, MAX_SEQUENCE)?,
-                Bound::Unbounded => c.seek_to_last()?,
-            }
-            self.back = Some(c);
+        if self.back_ready {
+            return Ok(());
         }
+        self.ensure_tombstones();
+        let c = match &mut self.back {
+            Some(c) => c,
+            None => self.back.insert(
+                self.source
+                    .cursor(as_slice(&self.lower), as_slice(&self.upper)),
+            ),
+        };
+        let (_, end) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        match end {
+            Bound::Included(k) => c.seek_for_prev(k, 0)?,
+            Bound::Excluded(k) => c.seek_for_prev(k, MAX_SEQUENCE)?,
+            Bound::Unbounded => c.seek_to_last()?,
+        }
+        self.back_ready = true;
         Ok(())
     }
 
     fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         self.ensure_front()?;
         let (read_seq, now_ms) = (self.read_seq, self.now_ms);
-        let (upper, back_key) = (&self.upper, &self.back_key);
+        let (_, upper) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        let back_key = self.back_consumed.then_some(self.back_key.as_slice());
         let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.front.as_mut() else {
             return Ok(None);
@@ -191,10 +312,11 @@ impl<S: CursorSource> VisibleIter<S> {
             }
             // The newest version of this key visible at `read_seq`.
             let key = c.key();
-            if above(upper, key) || back_key.as_deref().is_some_and(|b| key >= b) {
+            if above(upper, key) || back_key.is_some_and(|b| key >= b) {
                 return Ok(None);
             }
-            let current = self.front_key.get_or_insert_with(Vec::new);
+            self.front_consumed = true;
+            let current = &mut self.front_key;
             current.clear();
             current.extend_from_slice(key);
             let hidden = tombstones.and_then(|t| hiding(Some(t), key, seq, read_seq));
@@ -233,7 +355,8 @@ impl<S: CursorSource> VisibleIter<S> {
     fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         self.ensure_back()?;
         let (read_seq, now_ms) = (self.read_seq, self.now_ms);
-        let (lower, front_key) = (&self.lower, &self.front_key);
+        let (lower, _) = window(&self.lower, &self.upper, self.narrowed, &self.sought);
+        let front_key = self.front_consumed.then_some(self.front_key.as_slice());
         let tombstones = self.tombstones.as_ref().and_then(|t| t.as_deref());
         let Some(c) = self.back.as_mut() else {
             return Ok(None);
@@ -243,10 +366,11 @@ impl<S: CursorSource> VisibleIter<S> {
                 return Ok(None);
             }
             let key = c.key();
-            if below(lower, key) || front_key.as_deref().is_some_and(|f| key <= f) {
+            if below(lower, key) || front_key.is_some_and(|f| key <= f) {
                 return Ok(None);
             }
-            let current = self.back_key.get_or_insert_with(Vec::new);
+            self.back_consumed = true;
+            let current = &mut self.back_key;
             current.clear();
             current.extend_from_slice(key);
             // Versions come oldest first going backward: the last visible one seen
@@ -275,14 +399,14 @@ impl<S: CursorSource> VisibleIter<S> {
     fn finish(&mut self, r: Result<Option<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
         match r {
             Ok(Some(kv)) => Some(Ok(kv)),
+            // The cursors stay for a later seek to reuse.
             Ok(None) => {
                 self.done = true;
-                self.front = None;
-                self.back = None;
                 None
             }
             Err(e) => {
                 self.done = true;
+                self.failed = true;
                 self.front = None;
                 self.back = None;
                 Some(Err(e))
@@ -486,5 +610,263 @@ mod tests {
         assert_eq!(run(99), ["a=a1", "k=new", "z=z3"]);
         assert_eq!(run(100), ["a=a1", "z=z3"]);
         assert_eq!(run(200), ["a=a1"]);
+    }
+
+    /// A source that counts the cursors it builds, may hold range tombstones, and
+    /// makes its cursors' seeks fail while `fail` is set.
+    struct Counting {
+        entries: Vec<E>,
+        tombstones: Option<Arc<Fragments>>,
+        built: Arc<std::sync::atomic::AtomicUsize>,
+        fail: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    struct Failing {
+        inner: VecCursor,
+        fail: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Failing {
+        fn check(&self) -> Result<()> {
+            if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(crate::Error::Io {
+                    path: "test.seg".into(),
+                    source: std::io::Error::other("injected"),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    impl Cursor for Failing {
+        fn seek(&mut self, key: &[u8], seq: u64) -> Result<()> {
+            self.check()?;
+            self.inner.seek(key, seq)
+        }
+        fn seek_for_prev(&mut self, key: &[u8], seq: u64) -> Result<()> {
+            self.check()?;
+            self.inner.seek_for_prev(key, seq)
+        }
+        fn seek_to_first(&mut self) -> Result<()> {
+            self.check()?;
+            self.inner.seek_to_first()
+        }
+        fn seek_to_last(&mut self) -> Result<()> {
+            self.check()?;
+            self.inner.seek_to_last()
+        }
+        fn next(&mut self) -> Result<()> {
+            self.inner.next()
+        }
+        fn prev(&mut self) -> Result<()> {
+            self.inner.prev()
+        }
+        fn valid(&self) -> bool {
+            self.inner.valid()
+        }
+        fn key(&self) -> &[u8] {
+            self.inner.key()
+        }
+        fn seq(&self) -> u64 {
+            self.inner.seq()
+        }
+        fn kind(&self) -> EntryKind {
+            self.inner.kind()
+        }
+        fn value(&self) -> Bytes {
+            self.inner.value()
+        }
+    }
+
+    impl Counting {
+        fn new(entries: Vec<E>, tombstones: &[(&str, &str, u64)]) -> Self {
+            let t = tombstones
+                .iter()
+                .map(|&(s, e, seq)| lsm_format::range_del::RangeTombstone::new(b(s), b(e), seq));
+            let t = Fragments::from_tombstones(t);
+            Counting {
+                entries,
+                tombstones: (!t.is_empty()).then(|| Arc::new(t)),
+                built: Arc::default(),
+                fail: Arc::default(),
+            }
+        }
+        fn shared(&self) -> Self {
+            Counting {
+                entries: self.entries.clone(),
+                tombstones: self.tombstones.clone(),
+                built: self.built.clone(),
+                fail: self.fail.clone(),
+            }
+        }
+    }
+
+    impl CursorSource for Counting {
+        fn cursor(&self, _: Bound<&[u8]>, _: Bound<&[u8]>) -> Box<dyn Cursor> {
+            self.built
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::new(Failing {
+                inner: VecCursor::new(self.entries.clone()),
+                fail: self.fail.clone(),
+            })
+        }
+        fn range_tombstones(&self, _: Bound<&[u8]>, _: Bound<&[u8]>) -> Option<Arc<Fragments>> {
+            self.tombstones.clone()
+        }
+    }
+
+    fn drain(it: &mut VisibleIter<Counting>, back: bool) -> Vec<String> {
+        let mut v = keys(std::iter::from_fn(|| {
+            Some(if back { it.next_back() } else { it.next() })
+        }));
+        if back {
+            v.reverse();
+        }
+        v
+    }
+
+    /// Many versions, tombstones and range tombstones over keys `k00`..`k29`.
+    fn busy() -> Counting {
+        let mut e = Vec::new();
+        for i in 0..30u64 {
+            let k = format!("k{i:02}");
+            e.push(put(&k, 1 + i, &format!("{k}@{}", 1 + i)));
+            if i % 3 == 0 {
+                e.push(del(&k, 40 + i));
+            }
+            if i % 4 == 0 {
+                e.push(put(&k, 80 + i, &format!("{k}@{}", 80 + i)));
+            }
+        }
+        Counting::new(e, &[("k05", "k12", 70), ("k20", "k25", 200)])
+    }
+
+    #[test]
+    fn a_seek_reads_as_a_fresh_iterator_of_the_narrowed_window() {
+        use Bound::*;
+        let src = busy();
+        let ranges = [
+            (Unbounded, Unbounded),
+            (Included(b("k03")), Excluded(b("k27"))),
+            (Excluded(b("k10")), Included(b("k21"))),
+        ];
+        let targets = [
+            "", "k", "k00", "k04", "k05", "k10", "k115", "k21", "k24", "k27", "z",
+        ];
+        for (lo, hi) in ranges {
+            for read_seq in [0, 20, 60, 75, 150, 300] {
+                let fresh = |lo: Bound<Bytes>, hi: Bound<Bytes>, back: bool| {
+                    let mut it = VisibleIter::new(src.shared(), read_seq, 0, lo, hi);
+                    drain(&mut it, back)
+                };
+                let mut it = VisibleIter::new(src.shared(), read_seq, 0, lo.clone(), hi.clone());
+                for (i, t) in targets.iter().enumerate() {
+                    let from = if below(as_slice(&lo), t.as_bytes()) {
+                        lo.clone()
+                    } else {
+                        Included(b(t))
+                    };
+                    let to = if above(as_slice(&hi), t.as_bytes()) {
+                        hi.clone()
+                    } else {
+                        Included(b(t))
+                    };
+                    let ctx = format!("{lo:?}..{hi:?} at {read_seq}, seek {t:?}");
+                    // Consume a little first, from one end or the other.
+                    let _ = if i % 2 == 0 {
+                        it.next()
+                    } else {
+                        it.next_back()
+                    };
+                    it.seek(t.as_bytes());
+                    let want = fresh(from.clone(), hi.clone(), false);
+                    assert_eq!(drain(&mut it, i % 3 == 0), want, "{ctx}");
+                    it.seek(t.as_bytes());
+                    assert_eq!(fresh(from, hi.clone(), true), want, "{ctx}");
+                    let _ = it.next_back();
+                    it.seek_for_prev(t.as_bytes());
+                    let want = fresh(lo.clone(), to.clone(), true);
+                    assert_eq!(drain(&mut it, i % 3 != 1), want, "{ctx} for prev");
+                }
+            }
+        }
+        // Two cursors per iterator, one per end, whatever the number of seeks.
+        let iterators = 3 * 6 * (1 + 2 * targets.len() * 2);
+        assert!(src.built.load(std::sync::atomic::Ordering::Relaxed) <= 2 * iterators);
+    }
+
+    #[test]
+    fn seeks_reuse_the_cursors_of_both_ends() {
+        let src = busy();
+        let mut it = VisibleIter::new(src.shared(), 1000, 0, Bound::Unbounded, Bound::Unbounded);
+        for i in 0..50 {
+            let k = format!("k{:02}", (i * 7) % 30);
+            if i % 2 == 0 {
+                it.seek(k.as_bytes());
+            } else {
+                it.seek_for_prev(k.as_bytes());
+            }
+            let _ = it.next();
+            let _ = it.next_back();
+            drain(&mut it, i % 3 == 0);
+        }
+        assert_eq!(src.built.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_seek_outside_the_bounds_empties_both_ends_until_the_next_seek() {
+        use Bound::*;
+        let src = busy();
+        let mut it = VisibleIter::new(
+            src.shared(),
+            1000,
+            0,
+            Included(b("k10")),
+            Excluded(b("k15")),
+        );
+        for t in ["k15", "k2", "z"] {
+            it.seek(t.as_bytes());
+            assert!(it.next().is_none() && it.next_back().is_none(), "seek {t}");
+        }
+        for t in ["k09", "k0", ""] {
+            it.seek_for_prev(t.as_bytes());
+            assert!(
+                it.next_back().is_none() && it.next().is_none(),
+                "seek_for_prev {t}"
+            );
+        }
+        // k10 and k11 lie under a range tombstone newer than them; k12 was put again
+        // after it.
+        let want = ["k12=k12@92", "k13=k13@14", "k14=k14@15"];
+        it.seek(b"k1");
+        assert_eq!(drain(&mut it, false), want);
+        it.seek_for_prev(b"k99");
+        assert_eq!(drain(&mut it, true), want);
+    }
+
+    #[test]
+    fn an_error_of_a_seek_comes_out_of_the_next_step_and_ends_the_iterator() {
+        let src = busy();
+        let mut it = VisibleIter::new(src.shared(), 1000, 0, Bound::Unbounded, Bound::Unbounded);
+        assert!(it.next().is_some_and(|r| r.is_ok()));
+        src.fail.store(true, std::sync::atomic::Ordering::Relaxed);
+        // The seek itself reads nothing; the step after it positions and fails.
+        it.seek(b"k10");
+        assert!(matches!(it.next(), Some(Err(crate::Error::Io { .. }))));
+        assert!(it.next().is_none() && it.next_back().is_none());
+        // Failed for good: later seeks change nothing, even once reads would work.
+        src.fail.store(false, std::sync::atomic::Ordering::Relaxed);
+        it.seek(b"k10");
+        assert!(it.next().is_none());
+        it.seek_for_prev(b"k10");
+        assert!(it.next_back().is_none());
+
+        // Going backward the same.
+        let mut it = VisibleIter::new(src.shared(), 1000, 0, Bound::Unbounded, Bound::Unbounded);
+        assert!(it.next_back().is_some_and(|r| r.is_ok()));
+        src.fail.store(true, std::sync::atomic::Ordering::Relaxed);
+        it.seek_for_prev(b"k10");
+        assert!(matches!(it.next_back(), Some(Err(crate::Error::Io { .. }))));
+        assert!(it.next().is_none());
     }
 }
