@@ -31,10 +31,11 @@ use crate::error::{PoisonedBy, Result};
 use crate::metrics::bump;
 use crate::options::WriteOptions;
 use crate::read_path::ReadPath;
+use crate::transaction::{validate as txn, ReadSet};
 use crate::version::VersionControl;
 
-use group_commit::{Request, Role, WriteQueue, Writer};
-use validate::validate;
+use group_commit::{CommitRequest, Request, Role, WriteQueue, Writer};
+pub(crate) use validate::{validate, validate_op};
 pub(crate) use wal_writer::WalWriter;
 
 /// The write path's own state.
@@ -87,6 +88,22 @@ impl WritePath {
         self.submit(cx, Request::Write { batch, sync })
     }
 
+    /// Commits a transaction's `batch` unless something in `reads` was written
+    /// after sequence number `begin` (then `Error::Conflict`, nothing written).
+    /// Synced as [`WritePath::write_opt`].
+    pub fn commit_transaction(
+        &self,
+        cx: &WriteContext<'_>,
+        batch: WriteBatch,
+        reads: ReadSet,
+        begin: u64,
+        options: &WriteOptions,
+    ) -> Result<()> {
+        let sync = cx.env.opts.sync_writes || options.sync;
+        let request = CommitRequest::new(batch, sync, reads, begin);
+        self.submit(cx, Request::Commit(request))
+    }
+
     /// Freezes the active memtable (if it holds anything) after every write queued
     /// before this call, and wakes the flush thread.
     pub fn freeze_memtable(&self, cx: &WriteContext<'_>) -> Result<()> {
@@ -97,7 +114,12 @@ impl WritePath {
     /// returns; the WAL is one sequence and older WALs were fsynced when they were
     /// rotated out, so that also makes every earlier acknowledged write durable.
     fn submit(&self, cx: &WriteContext<'_>, request: Request) -> Result<()> {
-        if let Request::Write { batch, .. } = &request {
+        let batch = match &request {
+            Request::Write { batch, .. } => Some(batch),
+            Request::Commit(c) => Some(&c.batch),
+            Request::FreezeMemtable => None,
+        };
+        if let Some(batch) = batch {
             validate(batch)?;
             if batch.is_empty() {
                 return Ok(());
@@ -124,6 +146,9 @@ impl WritePath {
     fn commit(&self, cx: &WriteContext<'_>, group: &[Arc<Writer>]) -> Result<()> {
         let env = cx.env;
         env.poison.check()?;
+        if group.iter().any(|w| matches!(w.request, Request::Commit(_))) {
+            self.validate_transactions(cx, group);
+        }
         let batches = || group.iter().filter_map(|w| w.batch());
         if batches().next().is_some() {
             let mem = self.make_room(cx)?;
@@ -164,6 +189,38 @@ impl WritePath {
             }
         }
         Ok(())
+    }
+
+    /// Refuses each transaction of the group that read something written after
+    /// it began: by a group committed before (the current view: every earlier
+    /// group is in it, since groups are committed one at a time and published
+    /// before the next leader runs) or by a batch ahead of it in this group.
+    /// Runs before the group is numbered, so nothing else can commit in between.
+    fn validate_transactions(&self, cx: &WriteContext<'_>, group: &[Arc<Writer>]) {
+        let (sv, _) = cx.reads.view();
+        debug_assert_eq!(
+            cx.reads.visible_seq(),
+            self.last_seq.load(Ordering::Relaxed),
+            "an earlier group is still being inserted"
+        );
+        for (i, w) in group.iter().enumerate() {
+            let Request::Commit(c) = &w.request else {
+                continue;
+            };
+            if c.batch.is_empty() {
+                continue;
+            }
+            let verdict = txn::check_state(&sv, c.begin, &c.reads).and_then(|()| {
+                group
+                    .iter()
+                    .take(i)
+                    .filter_map(|earlier| earlier.batch())
+                    .try_for_each(|b| txn::check_batch(b, &c.reads))
+            });
+            if let Err(e) = verdict {
+                c.refuse(e);
+            }
+        }
     }
 
     /// Makes every acknowledged write durable: fsyncs the current WAL (older WALs
