@@ -55,7 +55,10 @@ impl Db {
     /// # Errors
     /// [`Error::Conflict`] when all 16 attempts conflicted; any other error of
     /// `f` or of [`Transaction::commit`].
-    pub fn transaction<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub fn transaction<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut attempt = 1;
         loop {
             let mut txn = self.begin();

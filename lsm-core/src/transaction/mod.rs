@@ -334,12 +334,9 @@ impl<'db> Transaction<'db> {
         }
         // The snapshot stays registered until the commit is done: compaction must
         // keep the versions validation looks for.
-        let r = db.engine.commit_transaction(
-            writes.into_batch(),
-            reads,
-            snapshot.sequence(),
-            options,
-        );
+        let r =
+            db.engine
+                .commit_transaction(writes.into_batch(), reads, snapshot.sequence(), options);
         drop(snapshot);
         r
     }

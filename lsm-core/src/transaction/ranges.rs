@@ -61,7 +61,9 @@ impl KeyRange {
     }
 
     fn is_empty(&self) -> bool {
-        self.end.as_deref().is_some_and(|end| end <= &self.start[..])
+        self.end
+            .as_deref()
+            .is_some_and(|end| end <= &self.start[..])
     }
 
     #[cfg(test)]
@@ -139,6 +141,9 @@ impl RangeSet {
 
     /// Whether some key of `[start, end)` is in the set.
     pub fn overlaps(&self, start: &[u8], end: Option<&[u8]>) -> bool {
+        if end.is_some_and(|end| end <= start) {
+            return false;
+        }
         if self.contains(start) {
             return true;
         }

@@ -119,7 +119,10 @@ impl TransactionScan {
             }
             let own = match end {
                 End::Front if self.lo < self.hi => self.overlay.entries.get(self.lo),
-                End::Back if self.lo < self.hi => self.hi.checked_sub(1).and_then(|i| self.overlay.entries.get(i)),
+                End::Back if self.lo < self.hi => self
+                    .hi
+                    .checked_sub(1)
+                    .and_then(|i| self.overlay.entries.get(i)),
                 _ => None,
             };
             let snap = match end {

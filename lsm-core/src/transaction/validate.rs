@@ -130,7 +130,9 @@ fn check_key(newer: &Newer<'_>, key: &[u8], begin: u64) -> Result<()> {
     }
     let hash = key_hash(key);
     for m in &newer.mems {
-        if m.get(key, hash, MAX_SEQUENCE).is_some_and(|f| f.seq > begin) {
+        if m.get(key, hash, MAX_SEQUENCE)
+            .is_some_and(|f| f.seq > begin)
+        {
             return Err(key_conflict(key));
         }
     }

@@ -146,7 +146,10 @@ impl WritePath {
     fn commit(&self, cx: &WriteContext<'_>, group: &[Arc<Writer>]) -> Result<()> {
         let env = cx.env;
         env.poison.check()?;
-        if group.iter().any(|w| matches!(w.request, Request::Commit(_))) {
+        if group
+            .iter()
+            .any(|w| matches!(w.request, Request::Commit(_)))
+        {
             self.validate_transactions(cx, group);
         }
         let batches = || group.iter().filter_map(|w| w.batch());
@@ -237,5 +240,62 @@ impl WritePath {
             bump(&env.metrics.wal_syncs, 1);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::KeyRange;
+
+    fn put(key: &str) -> WriteBatch {
+        let mut b = WriteBatch::new();
+        b.put(key, "v");
+        b
+    }
+
+    fn commit(batch: WriteBatch, reads: ReadSet, begin: u64) -> Arc<Writer> {
+        Writer::new(Request::Commit(CommitRequest::new(
+            batch, false, reads, begin,
+        )))
+    }
+
+    /// A transaction is checked against the batches ahead of it in its own group
+    /// (not yet in the memtable), and a refused one is left out without refusing
+    /// the transactions behind it.
+    #[test]
+    fn validation_sees_the_batches_ahead_in_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Db::open(dir.path(), crate::Options::default()).unwrap();
+        let engine = &db.engine;
+        let begin = engine.reads.visible_seq();
+        let read = |key: &str| {
+            let mut r = ReadSet::default();
+            r.add_key(key.as_bytes());
+            r
+        };
+        let mut scanned = ReadSet::default();
+        scanned.add_range(KeyRange::half_open(b"s", b"t"));
+        let group = [
+            Writer::new(Request::Write {
+                batch: put("a"),
+                sync: false,
+            }),
+            // Read "a", which the plain write ahead of it writes: refused.
+            commit(put("b"), read("a"), begin),
+            // Read "b", which only the refused transaction wrote: commits.
+            commit(put("s1"), read("b"), begin),
+            // Scanned a range the transaction ahead of it wrote into: refused.
+            commit(put("c"), scanned, begin),
+        ];
+        engine
+            .writes
+            .commit(&engine.write_context(), &group)
+            .unwrap();
+        let refused: Vec<bool> = group.iter().map(|w| w.batch().is_none()).collect();
+        assert_eq!(refused, [false, true, false, true]);
+        assert!(db.get("a").unwrap().is_some() && db.get("s1").unwrap().is_some());
+        assert!(db.get("b").unwrap().is_none() && db.get("c").unwrap().is_none());
+        assert_eq!(engine.reads.visible_seq(), begin + 2);
     }
 }
