@@ -234,7 +234,7 @@ mod tests {
             }
             let (ps, pe) = (key(probe.0), (probe.1 < 6).then(|| key(probe.1)));
             let expected = (0..6).map(key).any(|k| {
-                &k[..] >= &ps[..] && pe.as_deref().is_none_or(|e| &k[..] < e) && set.contains(&k)
+                k[..] >= ps[..] && pe.as_deref().is_none_or(|e| &k[..] < e) && set.contains(&k)
             });
             prop_assert_eq!(set.overlaps(&ps, pe.as_deref()), expected);
             let disjoint = set.iter().collect::<Vec<_>>();

@@ -45,7 +45,7 @@ fn key_conflict(key: &[u8]) -> Error {
 /// `range`.
 fn newer_tombstone_over(set: &Fragments, range: &KeyRange, begin: u64) -> bool {
     let pieces = set.fragments();
-    let first = pieces.partition_point(|p| &p.end[..] <= &range.start[..]);
+    let first = pieces.partition_point(|p| p.end[..] <= range.start[..]);
     pieces
         .get(first..)
         .unwrap_or_default()
