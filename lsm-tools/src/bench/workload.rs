@@ -13,6 +13,7 @@ use super::ops::{
 };
 use super::ranges::{self, Detail};
 use super::ttl;
+use super::txn;
 use super::BenchConfig;
 use crate::error::Result;
 
@@ -58,6 +59,13 @@ pub enum Workload {
     /// the clock moved past their expiry; `reads` gets and a full scan (all empty);
     /// a full compaction: the bytes it reclaimed. Not in the default list.
     Ttl,
+    /// Into a fresh database: 64 counters; 4 threads run `writes` transactions in
+    /// all, each reading a random counter and writing it back incremented
+    /// (`Db::transaction`, retried on conflict); the conflict rate. Not in the
+    /// default list.
+    #[value(name = "txn_readmodifywrite")]
+    #[serde(rename = "txn_readmodifywrite")]
+    TxnReadmodifywrite,
 }
 
 impl Workload {
@@ -78,6 +86,7 @@ impl Workload {
             Workload::Deleteprefix => "deleteprefix",
             Workload::Queue => "queue",
             Workload::Ttl => "ttl",
+            Workload::TxnReadmodifywrite => "txn_readmodifywrite",
         }
     }
 
@@ -91,6 +100,7 @@ impl Workload {
                 | Workload::Deleteprefix
                 | Workload::Queue
                 | Workload::Ttl
+                | Workload::TxnReadmodifywrite
         )
     }
 
@@ -107,6 +117,7 @@ impl Workload {
                 | Workload::Deleteprefix
                 | Workload::Queue
                 | Workload::Ttl
+                | Workload::TxnReadmodifywrite
         )
     }
 }
@@ -126,7 +137,8 @@ pub struct Measured {
     pub seconds: f64,
     /// Writes done by the background writer of `readwhilewriting`.
     pub background_writes: Option<u64>,
-    /// Figures beyond the table's columns (`deleteprefix`, `queue`).
+    /// Figures beyond the table's columns (`deleteprefix`, `queue`, `ttl`,
+    /// `txn_readmodifywrite`).
     pub details: Vec<Detail>,
     /// Live keys afterwards, for workloads that do not track them in the
     /// [`LiveSet`].
@@ -183,6 +195,7 @@ pub fn run(
             m.live_keys = Some(0);
             m
         }
+        Workload::TxnReadmodifywrite => txn::txn_readmodifywrite(db, cfg, bar, seed)?,
     };
     m.seconds = start.elapsed().as_secs_f64();
     Ok(m)
