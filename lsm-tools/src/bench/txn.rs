@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 /// The counters the transactions contend for: few enough that concurrent
 /// transactions often read the same one.
-pub const TXN_KEYS: u64 = 64;
+pub const TXN_KEYS: u64 = 16;
 /// Threads running transactions.
 pub const TXN_THREADS: u64 = 4;
 
@@ -102,9 +102,9 @@ pub(super) fn txn_readmodifywrite(
         if attempts == 0 {
             0.0
         } else {
-            conflicts as f64 / attempts as f64
+            100.0 * conflicts as f64 / attempts as f64
         },
-        "",
+        "%",
     );
     detail(
         &mut m,

@@ -59,7 +59,7 @@ pub enum Workload {
     /// the clock moved past their expiry; `reads` gets and a full scan (all empty);
     /// a full compaction: the bytes it reclaimed. Not in the default list.
     Ttl,
-    /// Into a fresh database: 64 counters; 4 threads run `writes` transactions in
+    /// Into a fresh database: 16 counters; 4 threads run `writes` transactions in
     /// all, each reading a random counter and writing it back incremented
     /// (`Db::transaction`, retried on conflict); the conflict rate. Not in the
     /// default list.
