@@ -83,6 +83,7 @@ fn corpus_and_random_inputs_hold() {
         .unwrap_or(1000);
     let mut rng = StdRng::seed_from_u64(0xdb_0b5);
     let mut generated_ranges = 0u64;
+    let mut generated_transactions = 0u64;
     for case in 0..cases {
         let data: Vec<u8> = if rng.gen_bool(0.5) {
             (0..rng.gen_range(2..600)).map(|_| rng.gen()).collect()
@@ -105,17 +106,24 @@ fn corpus_and_random_inputs_hold() {
         };
         check(&format!("random case {case}"), &data);
         if case % 10 == 0 {
-            generated_ranges += run_ops(&data).range_deletes;
+            let s = run_ops(&data);
+            generated_ranges += s.range_deletes;
+            generated_transactions += s.transactions;
         }
     }
     println!(
         "db_ops: {} seeds and {cases} generated inputs hold ({generated_ranges} \
-         acknowledged range deletes in every tenth generated input)",
+         acknowledged range deletes and {generated_transactions} transactions in every \
+         tenth generated input)",
         seeds.len()
     );
     assert!(
         cases < 100 || generated_ranges > 0,
         "no generated input deletes a range"
+    );
+    assert!(
+        cases < 100 || generated_transactions > 0,
+        "no generated input commits a transaction"
     );
 }
 
