@@ -4,12 +4,14 @@
 //! A commit group is processed by its leader alone (`group_commit`), so everything
 //! here that changes the active memtable or the WAL runs one group at a time:
 //!
-//! 1. make room (`room`): wait while level 0 is at `level0_stop_writes` (sleep 1 ms
+//! 1. check the group's transactions (`crate::transaction::validate`), leaving out
+//!    the batch of any that read something written since it began;
+//! 2. make room (`room`): wait while level 0 is at `level0_stop_writes` (sleep 1 ms
 //!    once per group from the slowdown threshold on), freeze a full memtable (waiting
 //!    while too many frozen ones are pending flush);
-//! 2. assign consecutive sequence numbers and append the group to the WAL
+//! 3. assign consecutive sequence numbers and append the group to the WAL
 //!    (`wal_writer`) with one write call, then fsync if any writer asked for it;
-//! 3. insert into the memtable, then publish the group's last sequence number, so
+//! 4. insert into the memtable, then publish the group's last sequence number, so
 //!    readers never see part of a group.
 //!
 //! A memtable freeze (`Db::flush`, the `flush_interval` timer) is a request of its
