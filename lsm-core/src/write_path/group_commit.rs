@@ -72,7 +72,8 @@ impl CommitRequest {
     }
 }
 
-/// One queued request: a caller of `Db::write`, or a memtable freeze.
+/// One queued request: a caller of `Db::write`, a transaction's commit, or a
+/// memtable freeze.
 pub(crate) struct Writer {
     pub request: Request,
     slot: Mutex<Slot>,
