@@ -103,6 +103,36 @@ pub enum Error {
     /// The database was closed.
     #[error("database is closed")]
     Closed,
+    /// A [`Transaction`](crate::Transaction) could not commit: something it read
+    /// (a key, found or not, or a range it scanned) was written by another commit
+    /// after the transaction began. Nothing of the transaction was written;
+    /// running it again (as [`Db::transaction`](crate::Db::transaction) does)
+    /// usually succeeds. `what` names the first conflict found: a key or a range.
+    ///
+    /// ```
+    /// use lsm_core::{Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let mut txn = db.begin();
+    /// assert_eq!(txn.get("seat:12")?, None);
+    /// txn.put("seat:12", "ada")?;
+    /// db.put("seat:12", "grace")?; // someone else took it first
+    /// match txn.commit() {
+    ///     Err(err @ Error::Conflict { .. }) => assert_eq!(
+    ///         err.to_string(),
+    ///         r#"transaction conflict: key "seat:12" was written after the transaction began"#
+    ///     ),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[error("transaction conflict: {what} was written after the transaction began")]
+    Conflict {
+        /// What conflicted: `key "…"` or `range ["…", "…")`, bytes outside
+        /// printable ASCII escaped.
+        what: String,
+    },
 }
 
 /// Which rule an [`Error::InvalidArgument`] broke, for callers that act on it
@@ -279,6 +309,7 @@ impl Error {
                 message: message.clone(),
             },
             Error::Closed => Error::Closed,
+            Error::Conflict { what } => Error::Conflict { what: what.clone() },
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Open a directory with [`Db::open`] and use it as a sorted map of byte strings:
 //! [`Db::put`], [`Db::get`], [`Db::delete`], atomic [`WriteBatch`]es, ordered
-//! [`Db::scan`]s in both directions, [`Snapshot`]s. Writes go to a write-ahead log and
+//! [`Db::scan`]s in both directions, [`Snapshot`]s, serializable
+//! [`Transaction`]s. Writes go to a write-ahead log and
 //! a memtable; full memtables are flushed to immutable segment files
 //! (`lsm-format`), which background compaction merges level by level.
 //! `docs/architecture.md` describes the design and its crash-consistency rules.
@@ -78,6 +79,7 @@ mod recovery;
 pub mod repair;
 mod segment;
 pub mod stats;
+pub mod transaction;
 mod version;
 mod write_path;
 
@@ -109,6 +111,7 @@ pub use repair::{repair, repair_dry_run, repair_dry_run_with_fs, repair_with_fs,
 pub use scan::Scan;
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
+pub use transaction::{Transaction, TransactionScan};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -83,6 +83,7 @@ fn corpus_and_random_inputs_hold() {
         .unwrap_or(1000);
     let mut rng = StdRng::seed_from_u64(0xdb_0b5);
     let (mut generated_ranges, mut generated_ttl, mut generated_clock) = (0u64, 0u64, 0u64);
+    let mut generated_transactions = 0u64;
     for case in 0..cases {
         let data: Vec<u8> = if rng.gen_bool(0.5) {
             (0..rng.gen_range(2..600)).map(|_| rng.gen()).collect()
@@ -109,18 +110,23 @@ fn corpus_and_random_inputs_hold() {
             generated_ranges += s.range_deletes;
             generated_ttl += s.ttl_puts;
             generated_clock += s.clock_moves;
+            generated_transactions += s.transactions;
         }
     }
     println!(
         "db_ops: {} seeds and {cases} generated inputs hold (in every tenth generated \
          input: {generated_ranges} acknowledged range deletes, {generated_ttl} puts with a \
-         TTL, {generated_clock} clock moves)",
+         TTL, {generated_clock} clock moves, {generated_transactions} transactions)",
         seeds.len()
     );
     assert!(
         cases < 100 || (generated_ranges > 0 && generated_ttl > 0 && generated_clock > 0),
         "generated inputs reach too little: {generated_ranges} range deletes, \
          {generated_ttl} TTL puts, {generated_clock} clock moves"
+    );
+    assert!(
+        cases < 100 || generated_transactions > 0,
+        "no generated input commits a transaction"
     );
 }
 

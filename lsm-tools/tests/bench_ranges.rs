@@ -1,6 +1,7 @@
 //! `lsm-bench`'s range-delete and TTL workloads on a tiny configuration:
 //! `deleteprefix` reports its figures and checks its scans, `queue` keeps its disk
-//! size bounded, `ttl` reclaims what expired; none is in the default list.
+//! size bounded, `ttl` reclaims what expired, `txn_readmodifywrite` counts its
+//! conflicts; none is in the default list.
 
 use lsm_tools::bench::{run_bench, BenchConfig, Workload, DEFAULT_WORKLOADS};
 
@@ -30,6 +31,27 @@ fn range_workloads_are_not_in_the_default_list() {
     assert!(!DEFAULT_WORKLOADS.contains(&Workload::Deleteprefix));
     assert!(!DEFAULT_WORKLOADS.contains(&Workload::Queue));
     assert!(!DEFAULT_WORKLOADS.contains(&Workload::Ttl));
+    assert!(!DEFAULT_WORKLOADS.contains(&Workload::TxnReadmodifywrite));
+}
+
+#[test]
+fn txn_readmodifywrite_reports_its_conflict_rate() {
+    let mut cfg = tiny(vec![Workload::TxnReadmodifywrite]);
+    cfg.writes = 2000;
+    let report = run_bench(&cfg).unwrap();
+    let r = &report.results[0];
+    assert_eq!(r.workload, Workload::TxnReadmodifywrite);
+    assert_eq!(r.ops, 2000);
+    let attempts = figure(r, "commit attempts");
+    let conflicts = figure(r, "conflicts");
+    // The workload itself checks that the counters add up to the commits.
+    assert_eq!(
+        attempts - conflicts,
+        2000.0 - figure(r, "transactions that gave up after 16 attempts")
+    );
+    let rate = figure(r, "conflict rate (conflicts per attempt)");
+    assert!((0.0..100.0).contains(&rate), "{rate}");
+    assert_eq!(rate, 100.0 * conflicts / attempts);
 }
 
 #[test]

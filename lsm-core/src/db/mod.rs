@@ -1,10 +1,12 @@
 //! The database handle: a thin shell over the engine (`engine::Engine`) and its
 //! background threads. Opening and closing are here; the methods are grouped by what
 //! they do: `write.rs` (put, delete, batches, sync, flush), `read.rs` (get, scans,
-//! snapshots, explain), `maintenance.rs` (compaction, stats).
+//! snapshots, explain), `maintenance.rs` (compaction, stats), `transaction.rs`
+//! (optimistic transactions).
 
 mod maintenance;
 mod read;
+mod transaction;
 mod write;
 
 use std::path::Path;

@@ -187,6 +187,19 @@ impl Engine {
         self.writes.write_opt(&self.write_context(), batch, options)
     }
 
+    /// Commits a transaction's writes unless something it read changed after
+    /// sequence number `begin`.
+    pub fn commit_transaction(
+        &self,
+        batch: crate::WriteBatch,
+        reads: crate::transaction::ReadSet,
+        begin: u64,
+        options: &crate::WriteOptions,
+    ) -> crate::Result<()> {
+        self.writes
+            .commit_transaction(&self.write_context(), batch, reads, begin, options)
+    }
+
     /// Freezes the active memtable (if it holds anything) and waits until every
     /// memtable frozen so far is flushed.
     pub fn flush(&self) -> crate::Result<()> {

@@ -12,7 +12,10 @@
 //! the oracle, the view held checked to stay as it was), power cuts after the next
 //! n file operations, crashes in every [`CrashMode`], puts with a TTL (alone and
 //! in batches) and moves of the database's manual clock (the oracle keeps each TTL
-//! put's expiry, fixed at its commit, and reads every state at the clock's time). After each crash the
+//! put's expiry, fixed at its commit, and reads every state at the clock's time),
+//! and batches committed as transactions (their first key read in the
+//! transaction and checked; with no concurrent writer the commit must succeed).
+//! After each crash the
 //! recovered state must be the effect of a prefix of the acknowledged writes that
 //! covers every synced one (no hole, no partial batch, no resurrected delete), and
 //! every checkpoint directory in the crash image must be absent (a leftover
@@ -70,6 +73,8 @@ pub struct Summary {
     pub clock_moves: u64,
     /// Scans repositioned by a seek (and checked).
     pub seeks: u64,
+    /// Batches committed as transactions.
+    pub transactions: u64,
 }
 
 /// [`db_ops`], returning what the run did.
@@ -218,8 +223,10 @@ enum Op {
     /// Up to 6 (key, value length or delete) pairs, written atomically; a pair
     /// whose value byte is 0xff is a range delete from its key to the key of the
     /// next byte (the two put in order), one of 0xfd a prefix delete, one of 0xfb a
-    /// TTL put (value length and TTL from the next two bytes).
-    Batch(Vec<BatchOp>),
+    /// TTL put (value length and TTL from the next two bytes). With the flag (the
+    /// code's top bit) and no TTL put, it runs as a transaction that first reads
+    /// the key of its first operation.
+    Batch(Vec<BatchOp>, bool),
     /// `delete_range(key(a), key(b))`: empty when equal, refused when inverted.
     DeleteRange(u8, u8),
     /// `delete_prefix` of the first `len` bytes of a key (0: every key).
@@ -286,6 +293,7 @@ impl Op {
                             }
                         })
                         .collect(),
+                    code & 0x80 != 0,
                 )
             }
             10 | 11 => Op::Get(input.arg()),

@@ -99,8 +99,8 @@ impl Runner {
                 self.summary.clock_moves += 1;
             }
             Op::Delete(k) => self.write(vec![Write::Delete(key(*k))]),
-            Op::Batch(ops) => {
-                let ops = ops
+            Op::Batch(ops, as_transaction) => {
+                let ops: Vec<Write> = ops
                     .iter()
                     .map(|op| match *op {
                         BatchOp::Put(k, len) => Write::Put(key(k), value(self.id(), len)),
@@ -112,7 +112,12 @@ impl Runner {
                         }
                     })
                     .collect();
-                self.write(ops);
+                let has_ttl = ops.iter().any(|op| matches!(op, Write::PutWithTtl(..)));
+                if *as_transaction && !has_ttl {
+                    self.write_in_transaction(index, ops);
+                } else {
+                    self.write(ops);
+                }
             }
             Op::DeleteRange(a, b) => {
                 let (a, b) = (key(*a), key(*b));
@@ -306,6 +311,63 @@ impl Runner {
                 if self.options.sync_writes {
                     self.history.synced();
                 }
+            }
+            Err(_) => {
+                self.history.attempt_expiring(step, expiries);
+                self.broken = true;
+                self.summary.cut_failures += 1;
+            }
+        }
+    }
+
+    /// `ops` as one transaction that first reads the key of its first operation
+    /// (checked against the oracle): with no concurrent writer it must commit, and
+    /// it is recorded like the batch of the same writes.
+    fn write_in_transaction(&mut self, index: usize, ops: Vec<Write>) {
+        let db = self.db.as_ref().expect("open");
+        let step = self.history.effect(&ops);
+        let expiries = expiries_of(&ops, self.history.now_ms);
+        let mut state = self.history.state();
+        let mut run = || -> crate::Result<()> {
+            let mut txn = db.begin();
+            if let Some(Write::Put(k, _) | Write::Delete(k) | Write::DeleteRange(k, _)) =
+                ops.first()
+            {
+                let got = txn.get(k)?;
+                assert_eq!(
+                    got.as_deref(),
+                    state.remove(k).as_deref(),
+                    "op {index}: a transaction's get of {k:?} disagrees with the oracle"
+                );
+            }
+            for op in &ops {
+                match op {
+                    Write::Put(k, v) => txn.put(k, v)?,
+                    Write::Delete(k) => txn.delete(k)?,
+                    Write::DeleteRange(start, end) => txn.delete_range(start, end)?,
+                    Write::DeletePrefix(prefix) => txn.delete_prefix(prefix)?,
+                    Write::PutWithTtl(..) => {
+                        unreachable!("batches with TTL puts are not sent here")
+                    }
+                }
+            }
+            txn.commit()
+        };
+        match run() {
+            Ok(()) => {
+                self.summary.acked += 1;
+                self.summary.transactions += 1;
+                self.summary.range_deletes += u64::from(
+                    ops.iter()
+                        .any(|op| matches!(op, Write::DeleteRange(..) | Write::DeletePrefix(_))),
+                );
+                self.history.ack_expiring(step, expiries);
+                if self.options.sync_writes {
+                    self.history.synced();
+                }
+            }
+            Err(Error::Conflict { what }) => {
+                panic!("op {index}: a transaction with no concurrent writer conflicted on {what}")
             }
             Err(_) => {
                 self.history.attempt_expiring(step, expiries);

@@ -9,12 +9,13 @@
 //! followers and hands leadership on, so no writer waits forever.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, PoisonedBy, Result};
+use crate::transaction::ReadSet;
 
 /// A group never grows past this many bytes of keys and values...
 const MAX_GROUP_BYTES: usize = 1 << 20;
@@ -33,13 +34,46 @@ pub(crate) enum Request {
     /// Commit a batch; with `sync`, its group's WAL append is fsynced before any
     /// member of the group returns.
     Write { batch: WriteBatch, sync: bool },
+    /// Commit a transaction's batch, as `Write`, unless the leader finds that
+    /// something it read changed since it began (`crate::transaction::validate`).
+    Commit(Box<CommitRequest>),
     /// Freeze the active memtable once the writes queued before this request are in
     /// it (`Db::flush`, the `flush_interval` timer). Queued like a write so that it
     /// runs between commit groups, never inside one.
     FreezeMemtable,
 }
 
-/// One queued request: a caller of `Db::write`, or a memtable freeze.
+/// A transaction's commit: its writes, what it read, and its snapshot's sequence
+/// number.
+pub(crate) struct CommitRequest {
+    pub batch: WriteBatch,
+    pub sync: bool,
+    pub reads: ReadSet,
+    pub begin: u64,
+    /// Set by the leader when validation refuses the commit: the batch is then
+    /// left out of the group and the writer gets this error.
+    refusal: OnceLock<Error>,
+}
+
+impl CommitRequest {
+    pub fn new(batch: WriteBatch, sync: bool, reads: ReadSet, begin: u64) -> Box<Self> {
+        Box::new(CommitRequest {
+            batch,
+            sync,
+            reads,
+            begin,
+            refusal: OnceLock::new(),
+        })
+    }
+
+    /// Leaves the batch out of its group; the writer gets `err`.
+    pub fn refuse(&self, err: Error) {
+        let _ = self.refusal.set(err);
+    }
+}
+
+/// One queued request: a caller of `Db::write`, a transaction's commit, or a
+/// memtable freeze.
 pub(crate) struct Writer {
     pub request: Request,
     slot: Mutex<Slot>,
@@ -55,17 +89,37 @@ impl Writer {
         })
     }
 
-    /// The batch to commit, if this is a write with data.
+    /// The batch to commit, if this is a write with data (and, for a
+    /// transaction, not refused).
     pub fn batch(&self) -> Option<&WriteBatch> {
         match &self.request {
             Request::Write { batch, .. } if !batch.is_empty() => Some(batch),
+            Request::Commit(c) if !c.batch.is_empty() && c.refusal.get().is_none() => {
+                Some(&c.batch)
+            }
             _ => None,
         }
     }
 
     /// Whether this is a write that asked for an fsync.
     pub fn wants_sync(&self) -> bool {
-        matches!(&self.request, Request::Write { sync: true, batch } if !batch.is_empty())
+        match &self.request {
+            Request::Write { sync, .. } => *sync && self.batch().is_some(),
+            Request::Commit(c) => c.sync && self.batch().is_some(),
+            Request::FreezeMemtable => false,
+        }
+    }
+
+    /// This writer's outcome when its group's is `group`: a refused
+    /// transaction's own error, else the group's.
+    fn outcome(&self, group: &Result<()>) -> Result<()> {
+        match &self.request {
+            Request::Commit(c) => match c.refusal.get() {
+                Some(e) => Err(e.duplicate()),
+                None => dup(group),
+            },
+            _ => dup(group),
+        }
     }
 
     /// Whether this asks to freeze the memtable.
@@ -168,6 +222,13 @@ impl WriteQueue {
     }
 }
 
+fn dup(result: &Result<()>) -> Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.duplicate()),
+    }
+}
+
 /// The group a leader commits. Dropping it without [`finish`](Self::finish) (a
 /// panic) fails the followers and passes leadership on.
 pub(crate) struct LeaderGuard<'a> {
@@ -187,13 +248,14 @@ impl LeaderGuard<'_> {
     pub fn finish(mut self, result: Result<()>) -> Result<()> {
         self.finished = true;
         for w in self.group.iter().skip(1) {
-            w.wake(Slot::Done(match &result {
-                Ok(()) => Ok(()),
-                Err(e) => Err(e.duplicate()),
-            }));
+            w.wake(Slot::Done(w.outcome(&result)));
         }
+        let mine = match self.group.first() {
+            Some(leader) if matches!(leader.request, Request::Commit(_)) => leader.outcome(&result),
+            _ => result,
+        };
         self.queue.pass_on(std::mem::take(&mut self.group));
-        result
+        mine
     }
 }
 

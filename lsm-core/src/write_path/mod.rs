@@ -4,12 +4,14 @@
 //! A commit group is processed by its leader alone (`group_commit`), so everything
 //! here that changes the active memtable or the WAL runs one group at a time:
 //!
-//! 1. make room (`room`): wait while level 0 is at `level0_stop_writes` (sleep 1 ms
+//! 1. check the group's transactions (`crate::transaction::validate`), leaving out
+//!    the batch of any that read something written since it began;
+//! 2. make room (`room`): wait while level 0 is at `level0_stop_writes` (sleep 1 ms
 //!    once per group from the slowdown threshold on), freeze a full memtable (waiting
 //!    while too many frozen ones are pending flush);
-//! 2. assign consecutive sequence numbers and append the group to the WAL
+//! 3. assign consecutive sequence numbers and append the group to the WAL
 //!    (`wal_writer`) with one write call, then fsync if any writer asked for it;
-//! 3. insert into the memtable, then publish the group's last sequence number, so
+//! 4. insert into the memtable, then publish the group's last sequence number, so
 //!    readers never see part of a group.
 //!
 //! A memtable freeze (`Db::flush`, the `flush_interval` timer) is a request of its
@@ -31,10 +33,11 @@ use crate::error::{PoisonedBy, Result};
 use crate::metrics::bump;
 use crate::options::WriteOptions;
 use crate::read_path::ReadPath;
+use crate::transaction::{validate as txn, ReadSet};
 use crate::version::VersionControl;
 
-use group_commit::{Request, Role, WriteQueue, Writer};
-use validate::validate;
+use group_commit::{CommitRequest, Request, Role, WriteQueue, Writer};
+pub(crate) use validate::{validate, validate_op};
 pub(crate) use wal_writer::WalWriter;
 
 /// The write path's own state.
@@ -87,6 +90,22 @@ impl WritePath {
         self.submit(cx, Request::Write { batch, sync })
     }
 
+    /// Commits a transaction's `batch` unless something in `reads` was written
+    /// after sequence number `begin` (then `Error::Conflict`, nothing written).
+    /// Synced as [`WritePath::write_opt`].
+    pub fn commit_transaction(
+        &self,
+        cx: &WriteContext<'_>,
+        batch: WriteBatch,
+        reads: ReadSet,
+        begin: u64,
+        options: &WriteOptions,
+    ) -> Result<()> {
+        let sync = cx.env.opts.sync_writes || options.sync;
+        let request = CommitRequest::new(batch, sync, reads, begin);
+        self.submit(cx, Request::Commit(request))
+    }
+
     /// Freezes the active memtable (if it holds anything) after every write queued
     /// before this call, and wakes the flush thread.
     pub fn freeze_memtable(&self, cx: &WriteContext<'_>) -> Result<()> {
@@ -97,7 +116,12 @@ impl WritePath {
     /// returns; the WAL is one sequence and older WALs were fsynced when they were
     /// rotated out, so that also makes every earlier acknowledged write durable.
     fn submit(&self, cx: &WriteContext<'_>, request: Request) -> Result<()> {
-        if let Request::Write { batch, .. } = &request {
+        let batch = match &request {
+            Request::Write { batch, .. } => Some(batch),
+            Request::Commit(c) => Some(&c.batch),
+            Request::FreezeMemtable => None,
+        };
+        if let Some(batch) = batch {
             validate(batch)?;
             if batch.is_empty() {
                 return Ok(());
@@ -124,6 +148,12 @@ impl WritePath {
     fn commit(&self, cx: &WriteContext<'_>, group: &[Arc<Writer>]) -> Result<()> {
         let env = cx.env;
         env.poison.check()?;
+        if group
+            .iter()
+            .any(|w| matches!(w.request, Request::Commit(_)))
+        {
+            self.validate_transactions(cx, group);
+        }
         let batches = || group.iter().filter_map(|w| w.batch());
         if batches().next().is_some() {
             let mem = self.make_room(cx)?;
@@ -166,6 +196,38 @@ impl WritePath {
         Ok(())
     }
 
+    /// Refuses each transaction of the group that read something written after
+    /// it began: by a group committed before (the current view: every earlier
+    /// group is in it, since groups are committed one at a time and published
+    /// before the next leader runs) or by a batch ahead of it in this group.
+    /// Runs before the group is numbered, so nothing else can commit in between.
+    fn validate_transactions(&self, cx: &WriteContext<'_>, group: &[Arc<Writer>]) {
+        let (sv, _) = cx.reads.view();
+        debug_assert_eq!(
+            cx.reads.visible_seq(),
+            self.last_seq.load(Ordering::Relaxed),
+            "an earlier group is still being inserted"
+        );
+        for (i, w) in group.iter().enumerate() {
+            let Request::Commit(c) = &w.request else {
+                continue;
+            };
+            if c.batch.is_empty() {
+                continue;
+            }
+            let verdict = txn::check_state(&sv, c.begin, &c.reads).and_then(|()| {
+                group
+                    .iter()
+                    .take(i)
+                    .filter_map(|earlier| earlier.batch())
+                    .try_for_each(|b| txn::check_batch(b, &c.reads))
+            });
+            if let Err(e) = verdict {
+                c.refuse(e);
+            }
+        }
+    }
+
     /// Makes every acknowledged write durable: fsyncs the current WAL (older WALs
     /// were fsynced when they were rotated out). With `finish`, also trims its
     /// preallocated space (at close).
@@ -180,5 +242,62 @@ impl WritePath {
             bump(&env.metrics.wal_syncs, 1);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::KeyRange;
+
+    fn put(key: &str) -> WriteBatch {
+        let mut b = WriteBatch::new();
+        b.put(key, "v");
+        b
+    }
+
+    fn commit(batch: WriteBatch, reads: ReadSet, begin: u64) -> Arc<Writer> {
+        Writer::new(Request::Commit(CommitRequest::new(
+            batch, false, reads, begin,
+        )))
+    }
+
+    /// A transaction is checked against the batches ahead of it in its own group
+    /// (not yet in the memtable), and a refused one is left out without refusing
+    /// the transactions behind it.
+    #[test]
+    fn validation_sees_the_batches_ahead_in_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Db::open(dir.path(), crate::Options::default()).unwrap();
+        let engine = &db.engine;
+        let begin = engine.reads.visible_seq();
+        let read = |key: &str| {
+            let mut r = ReadSet::default();
+            r.add_key(key.as_bytes());
+            r
+        };
+        let mut scanned = ReadSet::default();
+        scanned.add_range(KeyRange::half_open(b"s", b"t"));
+        let group = [
+            Writer::new(Request::Write {
+                batch: put("a"),
+                sync: false,
+            }),
+            // Read "a", which the plain write ahead of it writes: refused.
+            commit(put("b"), read("a"), begin),
+            // Read "b", which only the refused transaction wrote: commits.
+            commit(put("s1"), read("b"), begin),
+            // Scanned a range the transaction ahead of it wrote into: refused.
+            commit(put("c"), scanned, begin),
+        ];
+        engine
+            .writes
+            .commit(&engine.write_context(), &group)
+            .unwrap();
+        let refused: Vec<bool> = group.iter().map(|w| w.batch().is_none()).collect();
+        assert_eq!(refused, [false, true, false, true]);
+        assert!(db.get("a").unwrap().is_some() && db.get("s1").unwrap().is_some());
+        assert!(db.get("b").unwrap().is_none() && db.get("c").unwrap().is_none());
+        assert_eq!(engine.reads.visible_seq(), begin + 2);
     }
 }

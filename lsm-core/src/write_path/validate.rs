@@ -13,27 +13,7 @@ const MAX_BATCH_ENCODED: usize = lsm_format::log::MAX_LOG_RECORD_LEN - 1024;
 pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
     let mut encoded = 0usize;
     for (kind, key, value) in batch.iter() {
-        if kind == EntryKind::RangeDelete {
-            validate_range(key, value)?;
-        }
-        if key.len() > MAX_KEY_LEN {
-            return Err(Error::InvalidArgument {
-                kind: InvalidArgumentKind::KeyTooLong,
-                message: format!(
-                    "key of {} bytes exceeds the limit of {MAX_KEY_LEN}",
-                    key.len()
-                ),
-            });
-        }
-        if value.len() > MAX_VALUE_LEN {
-            return Err(Error::InvalidArgument {
-                kind: InvalidArgumentKind::ValueTooLong,
-                message: format!(
-                    "value of {} bytes exceeds the limit of {MAX_VALUE_LEN}",
-                    value.len()
-                ),
-            });
-        }
+        validate_op(kind, key, value)?;
         // kind + two length varints of at most 5 bytes + the bytes.
         encoded += 11 + key.len() + value.len();
     }
@@ -42,6 +22,33 @@ pub(crate) fn validate(batch: &WriteBatch) -> Result<()> {
             kind: InvalidArgumentKind::BatchTooLarge,
             message: format!(
                 "batch of about {encoded} encoded bytes exceeds the {MAX_BATCH_ENCODED}-byte limit"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses one operation the format cannot store (a transaction checks each as
+/// it is buffered).
+pub(crate) fn validate_op(kind: EntryKind, key: &[u8], value: &[u8]) -> Result<()> {
+    if kind == EntryKind::RangeDelete {
+        validate_range(key, value)?;
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::KeyTooLong,
+            message: format!(
+                "key of {} bytes exceeds the limit of {MAX_KEY_LEN}",
+                key.len()
+            ),
+        });
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::InvalidArgument {
+            kind: InvalidArgumentKind::ValueTooLong,
+            message: format!(
+                "value of {} bytes exceeds the limit of {MAX_VALUE_LEN}",
+                value.len()
             ),
         });
     }

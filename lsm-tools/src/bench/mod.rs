@@ -14,6 +14,7 @@ mod ops;
 pub mod ranges;
 pub mod report;
 mod ttl;
+pub mod txn;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
@@ -31,8 +32,8 @@ use crate::dump::out_err;
 use crate::error::{Error, Result};
 use crate::files::FileName;
 
-/// The default workloads: every one but `seekrandom_reuse`, `deleteprefix`, `queue`
-/// and `ttl`, which are asked for by name. With the default sizes (one million keys
+/// The default workloads: every one but `seekrandom_reuse`, `deleteprefix`, `queue`,
+/// `ttl` and `txn_readmodifywrite`, which are asked for by name. With the default sizes (one million keys
 /// filled, a tenth of that for reads, overwrites and deletes, a thousand synced
 /// writes) the run takes well under a minute on two cores in a release build.
 pub const DEFAULT_WORKLOADS: [Workload; 11] = [
@@ -347,7 +348,9 @@ pub fn run_bench_with(
                 cfg.num
             }
             Workload::Queue => (cfg.num / 10).max(1) * 10,
-            Workload::Overwrite | Workload::Deleterandom => cfg.writes,
+            Workload::Overwrite | Workload::Deleterandom | Workload::TxnReadmodifywrite => {
+                cfg.writes
+            }
             Workload::Fillsync => cfg.sync_num,
             _ => cfg.reads,
         };

@@ -13,6 +13,7 @@ use super::ops::{
 };
 use super::ranges::{self, Detail};
 use super::ttl;
+use super::txn;
 use super::BenchConfig;
 use crate::error::Result;
 
@@ -64,6 +65,13 @@ pub enum Workload {
     /// the clock moved past their expiry; `reads` gets and a full scan (all empty);
     /// a full compaction: the bytes it reclaimed. Not in the default list.
     Ttl,
+    /// Into a fresh database: 16 counters; 4 threads run `writes` transactions in
+    /// all, each reading a random counter and writing it back incremented
+    /// (`Db::transaction`, retried on conflict); the conflict rate. Not in the
+    /// default list.
+    #[value(name = "txn_readmodifywrite")]
+    #[serde(rename = "txn_readmodifywrite")]
+    TxnReadmodifywrite,
 }
 
 impl Workload {
@@ -85,6 +93,7 @@ impl Workload {
             Workload::Deleteprefix => "deleteprefix",
             Workload::Queue => "queue",
             Workload::Ttl => "ttl",
+            Workload::TxnReadmodifywrite => "txn_readmodifywrite",
         }
     }
 
@@ -98,6 +107,7 @@ impl Workload {
                 | Workload::Deleteprefix
                 | Workload::Queue
                 | Workload::Ttl
+                | Workload::TxnReadmodifywrite
         )
     }
 
@@ -114,6 +124,7 @@ impl Workload {
                 | Workload::Deleteprefix
                 | Workload::Queue
                 | Workload::Ttl
+                | Workload::TxnReadmodifywrite
         )
     }
 }
@@ -133,7 +144,8 @@ pub struct Measured {
     pub seconds: f64,
     /// Writes done by the background writer of `readwhilewriting`.
     pub background_writes: Option<u64>,
-    /// Figures beyond the table's columns (`deleteprefix`, `queue`).
+    /// Figures beyond the table's columns (`deleteprefix`, `queue`, `ttl`,
+    /// `txn_readmodifywrite`).
     pub details: Vec<Detail>,
     /// Live keys afterwards, for workloads that do not track them in the
     /// [`LiveSet`].
@@ -193,6 +205,7 @@ pub fn run(
             m.live_keys = Some(0);
             m
         }
+        Workload::TxnReadmodifywrite => txn::txn_readmodifywrite(db, cfg, bar, seed)?,
     };
     m.seconds = start.elapsed().as_secs_f64();
     Ok(m)
