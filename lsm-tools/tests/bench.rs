@@ -43,6 +43,29 @@ fn every_workload_runs_with_sensible_counts() {
     }
 }
 
+/// `seekrandom_reuse` (one scan per thread, repositioned by `Scan::seek`) seeks the
+/// same keys as `seekrandom` at the same place in the list, and finds as many.
+#[test]
+fn seekrandom_reuse_finds_what_seekrandom_finds() {
+    let run = |w: Workload| {
+        let cfg = BenchConfig {
+            workloads: vec![Workload::Fillrandom, Workload::Deleterandom, w],
+            num: 3000,
+            reads: 800,
+            writes: 1500,
+            threads: 2,
+            ..tiny()
+        };
+        let report = run_bench(&cfg).unwrap();
+        let r = report.results.iter().find(|r| r.workload == w).unwrap();
+        (r.ops, r.found)
+    };
+    let fresh = run(Workload::Seekrandom);
+    assert_eq!(fresh.0, 800);
+    assert!(fresh.1.unwrap() > 0);
+    assert_eq!(run(Workload::SeekrandomReuse), fresh);
+}
+
 /// Replaces the numbers that depend on timing or on the engine's background work by
 /// 0; counts that the fixed seed decides stay.
 fn redact(v: &mut Value, key: &str) {

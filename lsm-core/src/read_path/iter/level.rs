@@ -186,3 +186,93 @@ impl Cursor for LevelCursor {
         overlapping.map(|f| f.meta.largest_seq).max().unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::fs::{FsRef, SimFs};
+    use crate::options::Options;
+    use crate::segment::builder::SegmentBuilder;
+    use crate::segment::file::SegmentContext;
+
+    /// One segment of keys `key{k}` for `k` in `keys`, each in two versions.
+    fn segment(fs: &FsRef, next: &AtomicU64, keys: std::ops::Range<u32>) -> Arc<SegmentFile> {
+        let options = Options::default().with_block_size(256);
+        let mut b = SegmentBuilder::new(fs, Path::new("/db"), &options, 1, next);
+        for k in keys {
+            let key = format!("key{k:04}");
+            for seq in [20 + u64::from(k), 1] {
+                b.add(key.as_bytes(), seq, EntryKind::Put, key.as_bytes())
+                    .unwrap();
+            }
+        }
+        let meta = b.finish().unwrap().pop().unwrap();
+        let ctx = SegmentContext::unbounded();
+        SegmentFile::open(fs, Path::new("/db"), meta, &ctx).unwrap()
+    }
+
+    /// Seeks in both directions, again and again on one cursor (within the file it
+    /// has open and across files, before, between and after the files' keys), land
+    /// where a search of all the entries says.
+    #[test]
+    fn repeated_seeks_land_where_the_contract_says() {
+        let fs = SimFs::new().fs_ref();
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        let next = AtomicU64::new(1);
+        let files = vec![
+            segment(&fs, &next, 100..300),
+            segment(&fs, &next, 400..420),
+            segment(&fs, &next, 500..700),
+        ];
+        let mut all: Vec<(Vec<u8>, u64)> = Vec::new();
+        for f in &files {
+            let mut c = SegmentCursor::new(f.clone());
+            c.seek_to_first().unwrap();
+            while c.valid() {
+                all.push((c.key().to_vec(), c.seq()));
+                c.next().unwrap();
+            }
+        }
+        let mut c = LevelCursor::new(files);
+        let at = |c: &LevelCursor| c.valid().then(|| (c.key().to_vec(), c.seq()));
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..2000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let key = format!("key{:04}", rng % 800).into_bytes();
+            let seq = [0, 1, 2, 30, u64::MAX >> 8][(rng >> 20) as usize % 5];
+            let cmp =
+                |e: &(Vec<u8>, u64)| lsm_format::entry::compare_internal(&e.0, e.1, &key, seq);
+            let back = rng >> 40 & 1 == 1;
+            let want = if back {
+                c.seek_for_prev(&key, seq).unwrap();
+                all.iter().rev().find(|e| cmp(e).is_le())
+            } else {
+                c.seek(&key, seq).unwrap();
+                all.iter().find(|e| cmp(e).is_ge())
+            };
+            assert_eq!(at(&c).as_ref(), want, "round {round}");
+            // A step in the seek's direction, across a file boundary at times.
+            if c.valid() {
+                if back {
+                    c.prev().unwrap();
+                } else {
+                    c.next().unwrap();
+                }
+                let i = want.map(|w| all.iter().position(|e| e == w).unwrap());
+                let want = i.and_then(|i| {
+                    if back {
+                        i.checked_sub(1).and_then(|j| all.get(j))
+                    } else {
+                        all.get(i + 1)
+                    }
+                });
+                assert_eq!(at(&c).as_ref(), want, "round {round}, after a step");
+            }
+        }
+    }
+}
