@@ -41,6 +41,14 @@
 //! Then it deletes the checkpoints, each first renamed to a trash name so that a
 //! kill during the deletion never leaves a partial directory under its name.
 //!
+//! Two more threads run a bank: [`ACCOUNTS`] accounts (keys `bank/NN`, outside
+//! every writer's ranges and prefixes) are created with one synced batch; the
+//! threads make transfers between two random accounts, each a `Db::transaction` that reads
+//! both balances and writes both back. The total must be the same at every
+//! snapshot they take while they run and at each child's start, after the
+//! kill: a transfer is wholly there or wholly absent, and transactions that read a
+//! balance another transfer changed do not commit.
+//!
 //! `LSM_KILL_CYCLES` (default 50) sets the number of kills; `LSM_KILL_SEED` the
 //! delays. See `docs/testing.md` for the long run.
 #![cfg(unix)]
@@ -83,6 +91,13 @@ const DELETE_EVERY: u64 = 8;
 const HEADER: u64 = 16;
 /// Writers add to the header's write count once per this many writes.
 const COUNT_EVERY: u64 = 64;
+
+/// Accounts of the bank thread, and each one's balance at creation.
+const ACCOUNTS: usize = 16;
+const OPENING_BALANCE: i64 = 1000;
+/// The bank's keys sort before every writer key (`key...`), so no writer's range
+/// or prefix delete covers them.
+const BANK_PREFIX: &str = "bank/";
 
 fn key(i: usize) -> Vec<u8> {
     format!("key{i:05}").into_bytes()
@@ -225,6 +240,9 @@ fn check_and_settle(db: &Db, exp: &Expected) {
     let mut scanned = 0usize;
     for item in db.scan::<&[u8], _>(..) {
         let (k, v) = item.unwrap_or_else(|e| fail(format!("scan: {e}")));
+        if k.starts_with(BANK_PREFIX.as_bytes()) {
+            continue; // judged by `check_bank`
+        }
         let i = std::str::from_utf8(&k)
             .ok()
             .and_then(|s| s.strip_prefix("key"))
@@ -411,6 +429,83 @@ fn reader(db: &Db, exp: &Expected, seed: u64) {
     }
 }
 
+fn account(a: usize) -> String {
+    format!("{BANK_PREFIX}{a:02}")
+}
+
+fn balance(v: &[u8]) -> i64 {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fail(format!("bank: balance {:?}", String::from_utf8_lossy(v))))
+}
+
+/// The bank's accounts as `snapshot` reads them: none (never created, or the
+/// creating batch was lost with the kill), or all of them holding the opening
+/// total. Returns whether they exist.
+fn check_bank(snapshot: &lsm_core::Snapshot, when: &str) -> bool {
+    let mut count = 0;
+    let mut total = 0i64;
+    for item in snapshot.prefix(BANK_PREFIX) {
+        let (_, v) = item.unwrap_or_else(|e| fail(format!("bank {when}: scan: {e}")));
+        count += 1;
+        total += balance(&v);
+    }
+    if count == 0 {
+        return false;
+    }
+    if count != ACCOUNTS || total != ACCOUNTS as i64 * OPENING_BALANCE {
+        fail(format!(
+            "bank {when}: {count} accounts holding {total}, expected {ACCOUNTS} holding {}",
+            ACCOUNTS as i64 * OPENING_BALANCE
+        ));
+    }
+    true
+}
+
+/// Creates the accounts if the database has none (one synced batch).
+fn open_bank(db: &Db) {
+    if check_bank(&db.snapshot(), "after the kill") {
+        return;
+    }
+    let mut batch = WriteBatch::new();
+    for a in 0..ACCOUNTS {
+        batch.put(account(a), OPENING_BALANCE.to_string());
+    }
+    db.write_opt(batch, &lsm_core::WriteOptions::default().with_sync(true))
+        .unwrap_or_else(|e| fail(format!("bank: create: {e}")));
+}
+
+/// Transfers between random accounts, each a transaction, checking the total at
+/// a snapshot now and then.
+fn banker(db: &Db, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    for round in 0u64.. {
+        let from = rng.gen_range(0..ACCOUNTS);
+        let to = (from + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
+        let amount = rng.gen_range(1..100i64);
+        db.transaction(|t| {
+            let a = t.get(account(from))?.map(|v| balance(&v));
+            let b = t.get(account(to))?.map(|v| balance(&v));
+            let (Some(a), Some(b)) = (a, b) else {
+                fail(format!("bank: account {from} or {to} is missing"));
+            };
+            t.put(account(from), (a - amount).to_string())?;
+            t.put(account(to), (b + amount).to_string())
+        })
+        .or_else(|e| match e {
+            // Lost to the other banker 16 times in a row: the transfer is
+            // simply not made.
+            lsm_core::Error::Conflict { .. } => Ok(()),
+            e => Err(e),
+        })
+        .unwrap_or_else(|e| fail(format!("bank: transfer: {e}")));
+        if round % 16 == 0 {
+            check_bank(&db.snapshot(), "while running");
+        }
+    }
+}
+
 /// Directory of the checkpoints the children take, and their records: `N.lb` (the
 /// committed version of every key before call `N`), `N.done` (the call returned).
 fn checkpoints_dir(dir: &Path) -> PathBuf {
@@ -565,6 +660,7 @@ fn kill_loop_child() {
     let exp = Arc::new(Expected::open(&dir.join("expected")));
     let db = Db::open(dir.join("db"), options()).unwrap_or_else(|e| fail(format!("open: {e}")));
     check_and_settle(&db, &exp);
+    open_bank(&db);
     judge_checkpoints(&exp, &dir);
     if std::env::var_os(CHECK_ONLY).is_some() {
         db.close().unwrap_or_else(|e| fail(format!("close: {e}")));
@@ -584,6 +680,10 @@ fn kill_loop_child() {
     {
         let (db, exp, dir) = (Arc::clone(&db), Arc::clone(&exp), dir.clone());
         std::thread::spawn(move || checkpointer(&db, &exp, &dir));
+    }
+    for b in 0..2 {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || banker(&db, seed + 200 + b));
     }
     std::thread::sleep(CHILD_MAX_RUN);
     // Not killed in time: leave as if killed (no close, no flush).
@@ -685,6 +785,18 @@ fn acknowledged_writes_survive_kill_9() {
         "no checkpoint was judged: {judged:?}"
     );
     assert!(writes > 0, "no write was acknowledged");
+    // The bank's balances moved (the final child checked their total): transfers
+    // committed and survived the kills.
+    let db = Db::open(dir.join("db"), options()).expect("open after the loop");
+    let moved = (0..ACCOUNTS)
+        .filter(|&a| {
+            db.get(account(a))
+                .expect("read an account")
+                .is_some_and(|v| balance(&v) != OPENING_BALANCE)
+        })
+        .count();
+    drop(db);
+    assert!(moved > 0, "no bank transfer survived the kills");
     // Most children get past their check before the kill (not all: some kills land
     // in recovery), so the loop really checks.
     assert!(checks > cycles / 4, "only {checks} checks completed");
