@@ -25,7 +25,7 @@ use std::ops::Bound;
 
 use common::env_or;
 use common::model::{collect, Direction};
-use common::ops::{self, run_history, BatchOp, BoundSpec, Disk, EndSpec, Op, SeekSpec};
+use common::ops::{self, run_history, BatchOp, BoundSpec, Disk, EndSpec, Op, SeekSpec, TxnSpec};
 use lsm_core::{Db, Options};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -145,6 +145,32 @@ fn fixed_history_on_real_fs() {
             ],
         ),
         Op::SnapScan(0, b(1, 0, true), b(1, 9, false), Direction::Forward),
+        // A transaction raced on a key it read (conflict), one raced in the range
+        // it scanned (conflict), one raced elsewhere (commits), a read-only one.
+        Op::Txn(TxnSpec {
+            reads: vec![1, 2],
+            scan: (b(1, 7, false), b(2, 8, false)),
+            writes: vec![(1, Some(9)), (3, None)],
+            interfere: Some((2, 4)),
+        }),
+        Op::Txn(TxnSpec {
+            reads: vec![],
+            scan: (b(1, 4, false), b(2, 6, false)),
+            writes: vec![(1, Some(3))],
+            interfere: Some((5, 2)),
+        }),
+        Op::Txn(TxnSpec {
+            reads: vec![0],
+            scan: (b(1, 4, false), b(2, 6, false)),
+            writes: vec![(1, Some(3)), (1, None), (6, Some(1))],
+            interfere: Some((9, 2)),
+        }),
+        Op::Txn(TxnSpec {
+            reads: vec![0, 1],
+            scan: (b(0, 0, false), b(0, 0, false)),
+            writes: vec![],
+            interfere: Some((0, 2)),
+        }),
         Op::DropSnapshot(0),
         Op::Sync,
         Op::OpenReadOnly,

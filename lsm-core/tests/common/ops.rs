@@ -104,6 +104,43 @@ impl fmt::Debug for SeekSpec {
     }
 }
 
+/// One transaction of an [`Op::Txn`]: `Db::begin`, point reads of `reads` and a
+/// scan of `scan` (each checked against the model as it was at begin), then the
+/// `writes` (a put of that many bytes, or with `None` a delete; each read back
+/// through the transaction), then, with `interfere`, a plain `Db::put` of that key
+/// from outside, then `commit`. It must conflict exactly when it wrote something
+/// and the outside put hit a key it read or the range it scanned.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TxnSpec {
+    pub reads: Vec<u8>,
+    pub scan: (BoundSpec, BoundSpec),
+    pub writes: Vec<(u8, Option<u16>)>,
+    pub interfere: Option<(u8, u16)>,
+}
+
+impl fmt::Debug for TxnSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reads: Vec<String> = self.reads.iter().map(|&k| show(&key(k))).collect();
+        let writes: Vec<String> = self
+            .writes
+            .iter()
+            .map(|&(k, v)| match v {
+                Some(len) => format!("put {} {len}B", show(&key(k))),
+                None => format!("del {}", show(&key(k))),
+            })
+            .collect();
+        write!(
+            f,
+            "read {reads:?}, scan {:?}..{:?}, {writes:?}",
+            self.scan.0, self.scan.1
+        )?;
+        if let Some((k, len)) = self.interfere {
+            write!(f, ", then outside put {} {len}B", show(&key(k)))?;
+        }
+        Ok(())
+    }
+}
+
 /// One operation of a batch.
 #[derive(Clone, PartialEq, Eq)]
 pub enum BatchOp {
@@ -179,6 +216,8 @@ pub enum Op {
     Seek(BoundSpec, BoundSpec, Vec<SeekSpec>),
     /// Prefix scan of `PREFIXES[.0]`.
     Prefix(u8, Direction),
+    /// A transaction, maybe raced by an outside write (see [`TxnSpec`]).
+    Txn(TxnSpec),
     /// Take a snapshot, remembering a copy of the model.
     Snapshot,
     /// Lookup through live snapshot number `.0` (modulo the number alive).
@@ -232,6 +271,7 @@ impl fmt::Debug for Op {
             Op::Get(k) => write!(f, "Get({})", show(&key(*k))),
             Op::Scan(lo, hi, d) => write!(f, "Scan({lo:?}, {hi:?}, {d:?})"),
             Op::Seek(lo, hi, seeks) => write!(f, "Seek({lo:?}, {hi:?}, {seeks:?})"),
+            Op::Txn(t) => write!(f, "Txn({t:?})"),
             Op::Prefix(p, d) => write!(f, "Prefix({}, {d:?})", show(prefix_of(*p))),
             Op::Snapshot => write!(f, "Snapshot"),
             Op::SnapGet(s, k) => write!(f, "SnapGet(#{s}, {})", show(&key(*k))),
@@ -357,6 +397,24 @@ fn batch_op() -> impl Strategy<Value = BatchOp> {
     ]
 }
 
+fn txn_spec() -> impl Strategy<Value = TxnSpec> {
+    (
+        prop::collection::vec(any_key(), 0..4),
+        ordered_bounds(),
+        prop::collection::vec(
+            (written_key(), prop::option::weighted(0.8, value_len())),
+            0..4,
+        ),
+        prop::option::weighted(0.5, (written_key(), value_len())),
+    )
+        .prop_map(|(reads, scan, writes, interfere)| TxnSpec {
+            reads,
+            scan,
+            writes,
+            interfere,
+        })
+}
+
 /// One random operation, weighted towards writes and reads.
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -371,6 +429,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         8 => (ordered_bounds(), direction()).prop_map(|((lo, hi), d)| Op::Scan(lo, hi, d)),
         3 => (ordered_bounds(), prop::collection::vec(seek_spec(), 1..6)).prop_map(|((lo, hi), s)| Op::Seek(lo, hi, s)),
         2 => (any::<u8>(), direction()).prop_map(|(p, d)| Op::Prefix(p, d)),
+        3 => txn_spec().prop_map(Op::Txn),
         2 => Just(Op::Snapshot),
         4 => (any::<u8>(), any_key()).prop_map(|(s, k)| Op::SnapGet(s, k)),
         2 => (any::<u8>(), ordered_bounds(), direction()).prop_map(|(s, (lo, hi), d)| Op::SnapScan(s, lo, hi, d)),
@@ -610,6 +669,117 @@ impl Harness {
                 model.insert(k, v);
             }
         }
+    }
+
+    /// Runs [`Op::Txn`] `t`: checks its reads and scan against the model at begin
+    /// and its own writes, then whether its commit conflicts exactly when it must.
+    fn transaction(&mut self, t: &TxnSpec) -> Result<(), String> {
+        let values: Vec<Option<Vec<u8>>> = t
+            .writes
+            .iter()
+            .map(|&(_, v)| v.map(|len| self.new_value(len)))
+            .collect();
+        let outside = t.interfere.map(|(k, len)| (key(k), self.new_value(len)));
+        let (lo, hi) = (t.scan.0.bound(), t.scan.1.bound());
+        let mut own: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let result = {
+            let db = self.db();
+            let mut txn = db.begin();
+            for &k in &t.reads {
+                let k = key(k);
+                let got = txn.get(&k).map_err(|e| format!("txn get failed: {e}"))?;
+                let want = self.model.get(&k);
+                if !self.accepts(&k, want.map(Vec::as_slice), got.as_deref()) {
+                    return Err(format!(
+                        "txn get {}: got {:?}, want {:?}",
+                        show(&k),
+                        got.as_deref().map(show),
+                        want.map(|v| show(v))
+                    ));
+                }
+            }
+            let got = txn
+                .scan((lo.clone(), hi.clone()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("txn scan failed: {e}"))?
+                .into_iter()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect();
+            let want = model::range(&self.model, &lo, &hi);
+            if let Some(d) = diff(&self.loosen(got, &want), &want) {
+                return Err(format!("txn scan: {d}"));
+            }
+            for (&(k, _), v) in t.writes.iter().zip(&values) {
+                let k = key(k);
+                match v {
+                    Some(v) => txn.put(&k, v),
+                    None => txn.delete(&k),
+                }
+                .map_err(|e| format!("txn write failed: {e}"))?;
+                own.insert(k, v.clone());
+            }
+            for (k, v) in &own {
+                let got = txn.get(k).map_err(|e| format!("txn get failed: {e}"))?;
+                if got.as_deref() != v.as_deref() {
+                    return Err(format!(
+                        "txn reads its own write of {} as {:?}",
+                        show(k),
+                        got.as_deref().map(show)
+                    ));
+                }
+            }
+            if let Some((k, v)) = &outside {
+                db.put(k, v)
+                    .map_err(|e| format!("outside put failed: {e}"))?;
+            }
+            txn.commit()
+        };
+        let now = self.now_ms();
+        let must_conflict = !own.is_empty()
+            && outside.as_ref().is_some_and(|(k, _)| {
+                t.reads.iter().any(|&r| key(r) == *k)
+                    || std::ops::RangeBounds::contains(&(lo.clone(), hi.clone()), k)
+            });
+        // The outside put came first (the commit, if any, is newer).
+        if let Some((k, v)) = outside.clone() {
+            Self::model_put(&mut self.model, &mut self.expiries, now, k, v, None);
+        }
+        let checked = match result {
+            Ok(()) if !must_conflict => {
+                for (k, v) in own {
+                    match v {
+                        Some(v) => Self::model_put(
+                            &mut self.model,
+                            &mut self.expiries,
+                            now,
+                            k.clone(),
+                            v,
+                            None,
+                        ),
+                        None => {
+                            self.model.remove(&k);
+                            self.expiries.remove(&k);
+                        }
+                    }
+                    self.check_key(&k, "after a transaction")?;
+                }
+                Ok(())
+            }
+            Err(Error::Conflict { .. }) if must_conflict => {
+                for k in own.keys() {
+                    self.check_key(k, "after a refused transaction")?;
+                }
+                Ok(())
+            }
+            other => Err(format!(
+                "txn commit: {other:?}, but it {} conflict",
+                if must_conflict { "must" } else { "must not" }
+            )),
+        };
+        if let Some((k, _)) = &outside {
+            self.check_key(k, "after a transaction raced by a put")?;
+        }
+        checked
     }
 
     fn check_key(&self, k: &[u8], what: &str) -> Result<(), String> {
@@ -923,6 +1093,7 @@ impl Harness {
                     }
                 }
             }
+            Op::Txn(t) => self.transaction(t)?,
             Op::Prefix(p, dir) => {
                 let p = prefix_of(*p);
                 let got = collect(self.db().prefix(p), *dir)
