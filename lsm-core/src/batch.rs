@@ -71,7 +71,7 @@ impl WriteBatch {
     }
 
     /// Adds an operation on `keyspace`. The WAL records the keyspace of each
-    /// operation (`docs/format.md` section 5); the engine serves keyspace 0 alone.
+    /// operation (`docs/format.md` section 5).
     pub(crate) fn push_in(
         &mut self,
         keyspace: KeyspaceId,
@@ -286,6 +286,147 @@ impl WriteBatch {
     pub fn clear(&mut self) {
         self.data.clear();
         self.ops.clear();
+    }
+    /// Adds a put of `value` under `key` in `keyspace`; returns the batch, so calls
+    /// chain. One batch may write to many keyspaces, atomically: it is one WAL
+    /// record, wholly applied or (after a crash) wholly absent. The handle must be
+    /// of the database the batch is written to.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let (users, emails) = (db.keyspace("users")?, db.keyspace("emails")?);
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.put_in(&users, "ada", "Ada Lovelace").put_in(&emails, "ada@example.org", "ada");
+    /// db.write(batch)?;
+    /// assert_eq!(emails.get("ada@example.org")?.as_deref(), Some(&b"ada"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_in(
+        &mut self,
+        keyspace: &crate::Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> &mut Self {
+        self.push_in(keyspace.id(), EntryKind::Put, key.as_ref(), value.as_ref());
+        self
+    }
+
+    /// [`WriteBatch::put_with_ttl`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let sessions = db.keyspace("sessions")?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.put_with_ttl_in(&sessions, "s1", "token", std::time::Duration::from_secs(60));
+    /// db.write(batch)?;
+    /// assert!(sessions.contains_key("s1")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_with_ttl_in(
+        &mut self,
+        keyspace: &crate::Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> &mut Self {
+        let ttl_ms = crate::clock::expiry_ms(0, ttl);
+        let stored = lsm_format::entry::encode_expiring(ttl_ms, value.as_ref());
+        self.push_in(keyspace.id(), EntryKind::ExpiringPut, key.as_ref(), &stored);
+        if let Some(op) = self.ops.last_mut() {
+            op.ttl = true;
+        }
+        self
+    }
+
+    /// [`WriteBatch::delete`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let users = db.keyspace("users")?;
+    /// users.put("ada", "1")?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.delete_in(&users, "ada");
+    /// db.write(batch)?;
+    /// assert_eq!(users.get("ada")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_in(&mut self, keyspace: &crate::Keyspace, key: impl AsRef<[u8]>) -> &mut Self {
+        self.push_in(keyspace.id(), EntryKind::Tombstone, key.as_ref(), &[]);
+        self
+    }
+
+    /// [`WriteBatch::delete_range`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let logs = db.keyspace("logs")?;
+    /// logs.put("2024", "x")?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.delete_range_in(&logs, "2000", "2025");
+    /// db.write(batch)?;
+    /// assert!(logs.iter().next().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range_in(
+        &mut self,
+        keyspace: &crate::Keyspace,
+        start: impl AsRef<[u8]>,
+        end: impl AsRef<[u8]>,
+    ) -> &mut Self {
+        let (start, end) = (start.as_ref(), end.as_ref());
+        if start != end {
+            self.push_in(keyspace.id(), EntryKind::RangeDelete, start, end);
+        }
+        self
+    }
+
+    /// [`WriteBatch::delete_prefix`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let logs = db.keyspace("logs")?;
+    /// logs.put("tmp/1", "x")?;
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.delete_prefix_in(&logs, "tmp/");
+    /// db.write(batch)?;
+    /// assert!(logs.prefix("tmp/").next().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_prefix_in(
+        &mut self,
+        keyspace: &crate::Keyspace,
+        prefix: impl AsRef<[u8]>,
+    ) -> &mut Self {
+        let prefix = prefix.as_ref();
+        let end = prefix_end(prefix);
+        self.push_in(keyspace.id(), EntryKind::RangeDelete, prefix, &end);
+        self
+    }
+
+    /// Appends every operation of `other` (with its keyspace).
+    pub(crate) fn append(&mut self, other: &WriteBatch) {
+        for (keyspace, kind, key, value) in other.iter_in() {
+            self.push_in(keyspace, kind, key, value);
+        }
+        // Expiries are fixed on the appended copy as on the original.
+        let n = other.ops.len();
+        let start = self.ops.len() - n;
+        for (mine, theirs) in self.ops.iter_mut().skip(start).zip(&other.ops) {
+            mine.ttl = theirs.ttl;
+        }
+    }
+
+    /// The keyspaces the batch writes to other than the default one.
+    pub(crate) fn keyspaces(&self) -> impl Iterator<Item = KeyspaceId> + '_ {
+        self.ops
+            .iter()
+            .map(|op| op.keyspace)
+            .filter(|&k| k != DEFAULT_KEYSPACE)
     }
 
     /// The operations in order: `(kind, key, value)`, value empty for deletes.

@@ -24,7 +24,6 @@
 //! removed again.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use lsm_format::manifest::ManifestState;
 
@@ -32,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::filenames;
 use crate::fs::staging::{self, Staging};
 use crate::version::manifest::ManifestWriter;
-use crate::version::Version;
+use crate::version::Versions;
 use crate::Db;
 
 impl Db {
@@ -81,10 +80,10 @@ impl Db {
         let env = &self.engine.env;
         let fs = &env.fs;
         staging::refuse_existing(fs, dest, "checkpoint")?;
-        let (state, version) = self.frozen_view()?;
+        let (state, versions) = self.frozen_view()?;
         let staging = Staging::begin(fs, dest, "checkpoint")?;
         let dir = staging.path();
-        for file in version.levels().iter().flatten() {
+        for file in versions.values().flat_map(|v| v.levels().iter().flatten()) {
             let to = filenames::segment_path(dir, file.number());
             fs.link_or_copy(&file.path, &to)
                 .map_err(|e| Error::io(&to, e))?;
@@ -92,7 +91,7 @@ impl Db {
         fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         ManifestWriter::create(fs, dir, &state.snapshot_edit())?;
         staging.commit()?;
-        drop(version);
+        drop(versions);
         log::info!(
             "checkpoint of {} written to {}",
             env.dir.display(),
@@ -103,12 +102,13 @@ impl Db {
 }
 
 impl Db {
-    /// Steps 2 and 3 of the module documentation, shared with backups: flushes, then
-    /// takes the current version and the manifest state a copy of it needs (no WAL
-    /// to replay: `log_number` is the next file number; no file recorded dead).
-    /// Holding the returned version keeps its segment files on disk.
-    pub(crate) fn frozen_view(&self) -> Result<(ManifestState, Arc<Version>)> {
-        self.flush()?;
+    /// Steps 2 and 3 of the module documentation, shared with backups: flushes
+    /// every keyspace, then takes the current versions and the manifest state a
+    /// copy of them needs (no WAL to replay: `log_number` is the next file number;
+    /// no file recorded dead). Holding the returned versions keeps their segment
+    /// files on disk.
+    pub(crate) fn frozen_view(&self) -> Result<(ManifestState, Versions)> {
+        self.engine.flush(crate::write_path::Freeze::All)?;
         let (mut state, version) = self.engine.versions.current_with_state();
         state.log_number = state.next_file_number;
         state.forget_obsolete(|_| true);

@@ -133,6 +133,26 @@ pub enum Error {
         /// printable ASCII escaped.
         what: String,
     },
+    /// The keyspace a [`Keyspace`](crate::Keyspace) handle names was dropped
+    /// ([`Db::drop_keyspace`](crate::Db::drop_keyspace)): every call on the
+    /// handle fails so, even once a keyspace of the same name is created again (it
+    /// is another keyspace; open it anew with [`Db::keyspace`](crate::Db::keyspace)).
+    ///
+    /// ```
+    /// use lsm_core::{Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let users = db.keyspace("users")?;
+    /// db.drop_keyspace("users")?;
+    /// assert!(matches!(users.get("ada"), Err(Error::KeyspaceDropped { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[error("keyspace {name:?} was dropped")]
+    KeyspaceDropped {
+        /// The keyspace's name.
+        name: String,
+    },
 }
 
 /// Which rule an [`Error::InvalidArgument`] broke, for callers that act on it
@@ -173,6 +193,9 @@ pub enum InvalidArgumentKind {
     /// Something `lsm-format` cannot encode (a block over 4 GiB, a segment index
     /// over its limit, keys out of order).
     Unencodable,
+    /// A keyspace name the format refuses (empty, over 255 bytes), or an
+    /// operation the default keyspace does not allow (dropping it).
+    KeyspaceName,
 }
 
 impl fmt::Display for InvalidArgumentKind {
@@ -185,6 +208,7 @@ impl fmt::Display for InvalidArgumentKind {
             InvalidArgumentKind::InvalidRange => "invalid range",
             InvalidArgumentKind::ForeignFiles => "foreign files",
             InvalidArgumentKind::Unencodable => "cannot be encoded",
+            InvalidArgumentKind::KeyspaceName => "invalid keyspace name",
         })
     }
 }
@@ -310,6 +334,7 @@ impl Error {
             },
             Error::Closed => Error::Closed,
             Error::Conflict { what } => Error::Conflict { what: what.clone() },
+            Error::KeyspaceDropped { name } => Error::KeyspaceDropped { name: name.clone() },
         }
     }
 

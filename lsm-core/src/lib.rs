@@ -68,6 +68,7 @@ pub mod fs;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod keyspace;
 mod lock_probe;
 mod memtable;
 mod metrics;
@@ -102,6 +103,7 @@ pub use explain::{
     CoveringTombstone, FilterAnswer, FoundVersion, LookupStep, LookupTrace, TombstoneSource,
     VersionKind,
 };
+pub use keyspace::{Keyspace, KeyspaceOptions};
 pub use lock_probe::is_locked;
 pub use options::{Compression, Options, WriteOptions};
 pub use read_path::read_only::ReadOnlyDb;

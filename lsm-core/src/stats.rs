@@ -44,9 +44,12 @@ pub struct Stats {
     pub bytes_compacted_written: u64,
     /// Number of compactions.
     pub compactions: u64,
-    /// Live segments and bytes per level, every level up to the deepest non-empty one.
+    /// Live segments and bytes per level of the default keyspace, every level up
+    /// to the deepest non-empty one
+    /// ([`Keyspace::level_stats`](crate::Keyspace::level_stats) for another).
+    /// The counters above and the memtable figures below are over every keyspace.
     pub levels: Vec<LevelStats>,
-    /// Bytes in the active and immutable memtables.
+    /// Bytes in the active and immutable memtables of every keyspace.
     pub memtable_bytes: u64,
     /// Immutable memtables waiting to be flushed.
     pub immutable_memtables: usize,

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lsm_core::{Db, Options};
-use lsm_format::log::{read_log, LogWriter};
+use lsm_format::log::LogWriter;
 use lsm_format::manifest::{replay_manifest, ManifestState, VersionEdit};
 use lsm_format::wal::{encode_batch_header, encode_op_in, replay_wal, start_wal, WalFormat};
 use lsm_format::{EntryKind, SegmentReader};
@@ -211,7 +211,7 @@ fn wal_ops_of_a_dropped_keyspace_are_skipped_and_of_an_unknown_one_refused() {
 }
 
 #[test]
-fn a_manifest_with_another_live_keyspace_is_refused() {
+fn a_manifest_with_another_live_keyspace_opens_it() {
     let (dir, _) = closed_db();
     rewrite_manifest(
         dir.path(),
@@ -220,16 +220,14 @@ fn a_manifest_with_another_live_keyspace_is_refused() {
             ..VersionEdit::default()
         }],
     );
-    let before = read_log(&std::fs::read(dir.path().join("MANIFEST")).unwrap())
-        .unwrap()
-        .records
-        .len();
-    let err = Db::open(dir.path(), Options::default()).unwrap_err();
-    assert!(err.is_corruption(), "{err}");
-    assert!(err.to_string().contains("keyspace 1"), "{err}");
-    let after = read_log(&std::fs::read(dir.path().join("MANIFEST")).unwrap())
-        .unwrap()
-        .records
-        .len();
-    assert_eq!(before, after);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.keyspace_names(), ["default", "users"]);
+    let users = db.keyspace("users").unwrap();
+    assert_eq!(users.iter().count(), 0);
+    users.put("ada", "1").unwrap();
+    db.close().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let users = db.keyspace("users").unwrap();
+    assert_eq!(users.get("ada").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(manifest(dir.path()).next_keyspace_id, 2);
 }

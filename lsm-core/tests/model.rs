@@ -13,6 +13,15 @@
 //! the filter's result of the model's value; every other key exactly; what a
 //! snapshot reads stays exactly what it read when it was taken.
 //!
+//! Keyspaces: besides the default keyspace (the `Db`'s own methods), a history
+//! writes to up to three named keyspaces, each a `BTreeMap` of its own, created on
+//! first use: puts, deletes, lookups and scans in one keyspace, batches across
+//! keyspaces (the default one included), drops (a later use creates the keyspace
+//! again, empty), and lookups through snapshots in named keyspaces (which read them
+//! at the snapshot's sequence number: nothing of a keyspace created after it).
+//! Every full check also compares each named keyspace, through reopens, power
+//! losses and checkpoints.
+//!
 //! Sizes: `PROPTEST_CASES` cases (default 2000 on the simulated file system, about
 //! a minute on 2 cores; 32 on the real one, where fsyncs dominate) of up to `LSM_MODEL_MAX_OPS` operations (default 1000). A run is
 //! replayable: it prints its seed, and `LSM_MODEL_SEED=<seed>` repeats it exactly

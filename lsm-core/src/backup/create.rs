@@ -69,13 +69,13 @@ impl Db {
         let committed = dir.catalogs()?;
         let cleaned = dir.clean(&committed)?;
         let id = dir.next_id()?;
-        let (state, version) = self.frozen_view()?;
+        let (state, versions) = self.frozen_view()?;
 
         let shared = dir.shared();
         let present = fs.list(&shared).map_err(|e| Error::io(&shared, e))?;
         let mut files = Vec::new();
         let mut new = Vec::new();
-        for segment in version.levels().iter().flatten() {
+        for segment in versions.values().flat_map(|v| v.levels().iter().flatten()) {
             let (size, sum) = copy::checksum_file(fs, &segment.path)?;
             let file = BackupFile::new(segment.number(), size, sum);
             if present.binary_search(&file.shared_name()).is_err() {
@@ -120,7 +120,7 @@ impl Db {
                 log::warn!("backup {id}: pending record left: {e}");
             }
         }
-        drop(version);
+        drop(versions);
         log::info!(
             "backup {id} of {} written to {}: {} files, {} copied ({copied_bytes} bytes)",
             self.engine.env.dir.display(),

@@ -11,6 +11,7 @@
 //! Only one compaction runs at a time (one thread), and flushes only add level-0
 //! files, so the levels a task reads and writes cannot change under it.
 
+use lsm_format::keyspace::DEFAULT_KEYSPACE;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -88,6 +89,14 @@ impl CompactionJob<'_> {
         let env = self.env;
         let start = Instant::now();
         let out_level = task.output_level as u32;
+        // Every input is of one keyspace: the picker works on one tree.
+        let keyspace = task
+            .inputs
+            .iter()
+            .flat_map(|(_, files)| files.first())
+            .map(|f| f.meta.keyspace)
+            .next()
+            .unwrap_or(DEFAULT_KEYSPACE);
         let deleted: Vec<DeletedSegment> = task
             .inputs
             .iter()
@@ -136,7 +145,17 @@ impl CompactionJob<'_> {
         let mut input = MergeCursor::new(children);
         input.seek_to_first()?;
 
-        let version = self.coord.lock().version.clone();
+        let tree = self
+            .coord
+            .lock()
+            .tree(keyspace)
+            .map(|t| (t.version.clone(), t.opts.clone()));
+        let Some((version, opts)) = tree else {
+            // The keyspace was dropped meanwhile, its files with it.
+            return Err(Error::KeyspaceDropped {
+                name: format!("#{keyspace}"),
+            });
+        };
         // Files below the output level that are not themselves inputs (a manual
         // compaction into a shallower level takes the deeper levels as inputs).
         let input_numbers: std::collections::HashSet<u64> = task
@@ -169,21 +188,18 @@ impl CompactionJob<'_> {
         let mut retention = Retention::for_compaction(snapshots, task.output_level)
             .with_range_tombstones(tombstones)
             .with_expiry_cutoff(expiry_cutoff)
-            .with_filter(
-                env.opts.compaction_filter.clone(),
-                task.output_level,
-                now_ms,
-            );
+            .with_filter(opts.compaction_filter.clone(), task.output_level, now_ms);
         let kept_tombstones =
             retention.kept_range_tombstones(|start, end| deeper.is_bottommost_range(start, end));
         let range_tombstones_out = kept_tombstones.tombstone_count();
         let mut builder = SegmentBuilder::new(
             &env.fs,
             &env.dir,
-            &env.opts,
+            &opts,
             task.output_level,
             self.versions.file_numbers(),
         );
+        builder.set_keyspace(keyspace);
         builder.set_range_tombstones(kept_tombstones);
         let mut entries = 0u64;
         while input.valid() {
@@ -209,7 +225,15 @@ impl CompactionJob<'_> {
             added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
             ..VersionEdit::default()
         };
-        self.install(edit, &added)?;
+        if let Err(e) = self.install(edit, &added) {
+            if matches!(e, Error::KeyspaceDropped { .. }) {
+                // Never recorded: the outputs of a keyspace dropped meanwhile.
+                for f in &outputs {
+                    f.mark_obsolete();
+                }
+            }
+            return Err(e);
+        }
         for (_, files) in &task.inputs {
             for f in files {
                 f.mark_obsolete();
@@ -259,7 +283,7 @@ impl CompactionJob<'_> {
             edit,
             added,
             self.reads.visible_seq(),
-            |version| self.coord.install_version(self.reads, version, |_| {}),
+            |versions| self.coord.install_version(self.reads, versions, |_| {}),
         )
     }
 }

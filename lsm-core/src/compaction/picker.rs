@@ -129,13 +129,11 @@ pub(crate) fn range<F: FileInfo>(files: &[F]) -> Option<(&[u8], &[u8])> {
     Some((smallest, largest))
 }
 
-/// The compaction the tree needs most, if any. `pointers[n]` is the largest key of
-/// the previous pick at level `n`; the caller updates it from the returned task.
-pub(crate) fn pick<F: FileInfo>(
-    levels: &[Vec<F>],
-    cfg: &PickerConfig,
-    pointers: &[Option<Vec<u8>>],
-) -> Option<Task<F>> {
+/// The level that needs compaction most and its score (size over target, or file
+/// count over trigger for level 0): the tree's need of compaction, which is
+/// pressing from 1 on. The background thread compacts the keyspace of the highest
+/// score first.
+pub(crate) fn neediest_level<F: FileInfo>(levels: &[Vec<F>], cfg: &PickerConfig) -> (usize, f64) {
     let level0 = levels.first().map_or(0, Vec::len);
     let mut best = (0usize, level0 as f64 / cfg.level0_trigger.max(1) as f64);
     for (n, files) in levels.iter().enumerate().take(LAST_LEVEL).skip(1) {
@@ -145,7 +143,17 @@ pub(crate) fn pick<F: FileInfo>(
             best = (n, score);
         }
     }
-    let (level, score) = best;
+    best
+}
+
+/// The compaction the tree needs most, if any. `pointers[n]` is the largest key of
+/// the previous pick at level `n`; the caller updates it from the returned task.
+pub(crate) fn pick<F: FileInfo>(
+    levels: &[Vec<F>],
+    cfg: &PickerConfig,
+    pointers: &[Option<Vec<u8>>],
+) -> Option<Task<F>> {
+    let (level, score) = neediest_level(levels, cfg);
     if score < 1.0 {
         return pick_for_deletes(levels);
     }

@@ -2,14 +2,17 @@
 
 use super::Db;
 use crate::compaction::manual::Manual;
+use lsm_format::keyspace::DEFAULT_KEYSPACE;
+
 use crate::error::{Error, InvalidArgumentKind, Result};
 
 use crate::stats::Stats;
 
 impl Db {
-    /// Full manual compaction: flushes, then merges every segment into one level
-    /// (the deepest that holds data, at least 1). With no live snapshot, no tombstone
-    /// and no overwritten version remains afterwards.
+    /// Full manual compaction of every keyspace, one after the other: flushes,
+    /// then merges every segment of the keyspace into one level (the deepest that
+    /// holds data, at least 1). With no live snapshot, no tombstone and no
+    /// overwritten version remains afterwards.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -29,10 +32,18 @@ impl Db {
     /// [`Error::Io`], [`Error::Corruption`] met while merging (the database is then
     /// poisoned), [`Error::Poisoned`], [`Error::Closed`].
     pub fn compact(&self) -> Result<()> {
-        self.compact_request(Manual::Full(None))
+        for (id, _) in self.engine.versions.keyspaces() {
+            match self.engine.compact(id, Manual::Full(None)) {
+                // Dropped meanwhile: nothing of it to compact.
+                Err(Error::KeyspaceDropped { .. }) => {}
+                other => other?,
+            }
+        }
+        Ok(())
     }
 
-    /// Like [`Db::compact`], but merges every segment into `level` (1 ..= 15),
+    /// Like [`Db::compact`] on the default keyspace alone, but merges every
+    /// segment into `level` (1 ..= 15),
     /// whichever levels held data before. Used by `lsm-compact --level`.
     ///
     /// ```
@@ -61,7 +72,9 @@ impl Db {
         self.compact_request(Manual::Full(Some(level)))
     }
 
-    /// Compacts the part of the tree that holds keys of `[start, end)`: flushes,
+    /// Compacts the part of the default keyspace's tree that holds keys of
+    /// `[start, end)` ([`Keyspace::compact_range`](crate::Keyspace::compact_range)
+    /// for another keyspace): flushes,
     /// then merges every segment that may hold such a key (and every segment the
     /// merge must take along so the levels stay ordered) into the deepest level
     /// among them, dropping what deletes and overwrites hide. What a snapshot
@@ -97,17 +110,7 @@ impl Db {
     }
 
     fn compact_request(&self, request: Manual) -> Result<()> {
-        self.engine.flush()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let mut st = self.engine.coord.lock();
-            if st.shutdown {
-                return Err(Error::Closed);
-            }
-            st.manual.push((request, tx));
-        }
-        self.engine.coord.wake_all_compaction();
-        rx.recv().unwrap_or(Err(Error::Closed))
+        self.engine.compact(DEFAULT_KEYSPACE, request)
     }
 
     /// Current counters of this open instance (they start at zero at each open),

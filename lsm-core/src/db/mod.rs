@@ -4,6 +4,7 @@
 //! snapshots, explain), `maintenance.rs` (compaction, stats), `transaction.rs`
 //! (optimistic transactions).
 
+mod keyspaces;
 mod maintenance;
 mod read;
 mod transaction;
@@ -114,7 +115,7 @@ impl Db {
         }
         let mut result = self.engine.env.poison.check();
         if result.is_ok() {
-            result = self.engine.flush();
+            result = self.engine.flush(crate::write_path::Freeze::All);
         }
         self.engine.env.stopping.store(true, Ordering::SeqCst);
         self.engine.coord.lock().shutdown = true;

@@ -77,6 +77,19 @@ impl Db {
 
     /// Fixes the expiry of `batch`'s TTL puts: the clock is read once per batch,
     /// before it is encoded.
+    /// Refuses a batch that writes to a keyspace dropped before the call (one
+    /// dropped while the batch commits loses its writes with the rest of it).
+    fn check_keyspaces(&self, batch: &WriteBatch) -> Result<()> {
+        for id in batch.keyspaces() {
+            if self.engine.reads.view_of(id).is_none() {
+                return Err(crate::Error::KeyspaceDropped {
+                    name: format!("#{id}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn fix_expiries(&self, batch: &mut WriteBatch) {
         if batch.has_ttl() {
             batch.fix_expiries(crate::clock::now_ms(&*self.engine.env.opts.clock));
@@ -175,6 +188,7 @@ impl Db {
     /// # Errors
     /// As [`Db::put`]; an invalid operation refuses the whole batch.
     pub fn write(&self, mut batch: WriteBatch) -> Result<()> {
+        self.check_keyspaces(&batch)?;
         self.fix_expiries(&mut batch);
         self.engine.write(batch)
     }
@@ -205,6 +219,7 @@ impl Db {
     /// database
     /// (a failed fsync is never retried).
     pub fn write_opt(&self, mut batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.check_keyspaces(&batch)?;
         self.fix_expiries(&mut batch);
         self.engine.write_opt(batch, options)
     }
@@ -230,8 +245,10 @@ impl Db {
         self.engine.sync_wal(false)
     }
 
-    /// Writes the memtable out as segments and records them in the manifest; returns
-    /// when every write acknowledged before the call is in a segment.
+    /// Writes the default keyspace's memtable out as segments and records them in
+    /// the manifest; returns when every write to it acknowledged before the call is
+    /// in a segment. Other keyspaces' memtables stay ([`Keyspace::flush`](crate::Keyspace::flush)
+    /// flushes one; [`Db::close`](crate::Db::close) flushes them all).
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -246,6 +263,8 @@ impl Db {
     /// [`Error::Io`](crate::Error::Io), [`Error::Poisoned`](crate::Error::Poisoned),
     /// [`Error::Closed`](crate::Error::Closed).
     pub fn flush(&self) -> Result<()> {
-        self.engine.flush()
+        self.engine.flush(crate::write_path::Freeze::One(
+            lsm_format::keyspace::DEFAULT_KEYSPACE,
+        ))
     }
 }

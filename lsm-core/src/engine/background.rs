@@ -14,13 +14,18 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
+use lsm_format::keyspace::KeyspaceId;
 use lsm_format::manifest::MAX_LEVELS;
 
 use crate::compaction::manual::pick_manual;
-use crate::compaction::picker::pick;
+use crate::compaction::picker::{neediest_level, pick, Task};
 use crate::compaction::PickerConfig;
-use crate::engine::Engine;
+use crate::engine::{Engine, State, Tree};
 use crate::error::{Error, PoisonedBy, Result};
+use crate::segment::file::SegmentFile;
+use crate::write_path::Freeze;
 
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
@@ -72,7 +77,7 @@ fn flush_loop(engine: Arc<Engine>) {
             let mut st = engine.coord.lock();
             loop {
                 let poisoned = engine.env.poison.is_poisoned();
-                if !st.imm.is_empty() && !poisoned {
+                if st.immutable_count() > 0 && !poisoned {
                     break;
                 }
                 if st.shutdown {
@@ -97,7 +102,8 @@ fn compaction_loop(engine: Arc<Engine>) {
         level1_size: engine.env.opts.level1_size,
         multiplier: engine.env.opts.level_size_multiplier as u64,
     };
-    let mut pointers: Vec<Option<Vec<u8>>> = vec![None; MAX_LEVELS];
+    // The round-robin pointers of each keyspace's tree.
+    let mut pointers: HashMap<KeyspaceId, Vec<Option<Vec<u8>>>> = HashMap::new();
     loop {
         let (task, waiters) = {
             let mut st = engine.coord.lock();
@@ -119,19 +125,27 @@ fn compaction_loop(engine: Arc<Engine>) {
                         st.manual.drain(..).partition(|(r, _)| *r == request);
                     st.manual = rest;
                     let waiters: Vec<_> = same.into_iter().map(|(_, w)| w).collect();
-                    break (pick_manual(st.version.levels(), &request), waiters);
-                } else if let Some(task) = pick(st.version.levels(), &cfg, &pointers) {
-                    break (Some(task), Vec::new());
+                    let (keyspace, request) = request;
+                    // A keyspace dropped since the request has nothing to compact.
+                    let task = st
+                        .tree(keyspace)
+                        .and_then(|t| pick_manual(t.version.levels(), &request));
+                    break (task.map(|t| (keyspace, t)), waiters);
+                } else if let Some(found) = pick_neediest(&st, &cfg, &pointers) {
+                    break (Some(found), Vec::new());
                 }
                 engine.coord.wait_compaction(&mut st, IDLE_WAIT);
             }
         };
         let result = match task {
             None => Ok(()),
-            Some(task) => {
+            Some((keyspace, task)) => {
                 if !task.manual {
                     if let Some((level, files)) = task.inputs.first() {
                         let largest = files.iter().map(|f| f.largest()).max();
+                        let pointers = pointers
+                            .entry(keyspace)
+                            .or_insert_with(|| vec![None; MAX_LEVELS]);
                         if let (Some(p), Some(k)) = (pointers.get_mut(*level), largest) {
                             *p = Some(k.to_vec());
                         }
@@ -142,6 +156,8 @@ fn compaction_loop(engine: Arc<Engine>) {
         };
         let result = match result {
             Err(Error::Closed) => Err(Error::Closed),
+            // Dropped while it was compacted: its files went with it.
+            Err(Error::KeyspaceDropped { .. }) => Ok(()),
             Err(e) => Err(engine.env.poison.poison(
                 PoisonedBy::BackgroundCompaction,
                 "background compaction failed",
@@ -159,7 +175,27 @@ fn compaction_loop(engine: Arc<Engine>) {
     }
 }
 
-/// Freezes the active memtable once it is older than `flush_interval`.
+/// The compaction of the keyspace whose tree needs one most (the highest score),
+/// if any keyspace needs one.
+fn pick_neediest(
+    st: &State,
+    cfg: &PickerConfig,
+    pointers: &HashMap<KeyspaceId, Vec<Option<Vec<u8>>>>,
+) -> Option<(KeyspaceId, Task<Arc<SegmentFile>>)> {
+    let mut by_need: Vec<(f64, KeyspaceId, &Tree)> = st
+        .trees
+        .iter()
+        .map(|(id, t)| (neediest_level(t.version.levels(), cfg).1, *id, t))
+        .collect();
+    by_need.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    by_need.into_iter().find_map(|(_, id, tree)| {
+        let none = [];
+        let pointers = pointers.get(&id).map_or(&none[..], Vec::as_slice);
+        pick(tree.version.levels(), cfg, pointers).map(|task| (id, task))
+    })
+}
+
+/// Freezes the active memtables older than `flush_interval`.
 fn timer_loop(engine: Arc<Engine>) {
     let Some(interval) = engine.env.opts.flush_interval else {
         return;
@@ -175,11 +211,25 @@ fn timer_loop(engine: Arc<Engine>) {
             if st.shutdown {
                 return;
             }
-            !engine.env.poison.is_poisoned() && st.mem.age().is_some_and(|age| age >= interval)
+            if engine.env.poison.is_poisoned() {
+                Vec::new()
+            } else {
+                st.trees
+                    .iter()
+                    .filter(|(_, t)| t.mem.age().is_some_and(|age| age >= interval))
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>()
+            }
         };
-        if due {
-            log::debug!("memtable older than flush_interval {interval:?}: freezing it");
-            if let Err(e) = engine.writes.freeze_memtable(&engine.write_context()) {
+        for keyspace in due {
+            log::debug!(
+                "memtable of keyspace {keyspace} older than flush_interval {interval:?}: freezing it"
+            );
+            let which = Freeze::One(keyspace);
+            if let Err(e) = engine
+                .writes
+                .freeze_memtable(&engine.write_context(), which)
+            {
                 log::debug!("periodic flush skipped: {e}");
             }
         }

@@ -16,30 +16,33 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::Result;
 use crate::memtable::MemTable;
-use crate::read_path::{ReadPath, SuperVersion};
-use crate::version::Version;
+use crate::options::Options;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The parts of the current super version, as owned data, plus background
-/// coordination.
-pub(crate) struct State {
+use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
+
+use crate::read_path::{ReadPath, SuperVersion, SuperVersions};
+use crate::version::{Version, Versions};
+
+/// One keyspace's tree: its memtables and its current version.
+pub(crate) struct Tree {
     pub mem: Arc<MemTable>,
     /// Oldest first.
     pub imm: Vec<Arc<MemTable>>,
     pub version: Arc<Version>,
-    /// Manual compactions waiting, and where to send each result.
-    pub manual: Vec<(Manual, Sender<Result<()>>)>,
-    pub shutdown: bool,
+    /// The database's options with the keyspace's own over them: what its flushes
+    /// and compactions write with.
+    pub opts: Arc<Options>,
 }
 
-impl State {
-    /// A fresh state around the active memtable and the current version.
-    pub fn new(mem: Arc<MemTable>, version: Arc<Version>) -> State {
-        State {
+impl Tree {
+    /// A tree with an empty active memtable and `version`, written with `opts`.
+    pub fn new(mem: Arc<MemTable>, version: Arc<Version>, opts: Arc<Options>) -> Tree {
+        Tree {
             mem,
             imm: Vec::new(),
             version,
-            manual: Vec::new(),
-            shutdown: false,
+            opts,
         }
     }
 
@@ -50,6 +53,70 @@ impl State {
             imm: self.imm.clone(),
             version: self.version.clone(),
         }
+    }
+
+    /// The oldest WAL that may hold data of this tree not in its segments.
+    pub fn log_number(&self) -> u64 {
+        self.imm.first().unwrap_or(&self.mem).wal_number()
+    }
+
+    /// Whether no memtable of the tree holds anything.
+    pub fn memtables_empty(&self) -> bool {
+        self.mem.is_empty() && self.imm.is_empty()
+    }
+}
+
+/// The trees of every live keyspace, as owned data, plus background coordination.
+pub(crate) struct State {
+    /// By keyspace id; keyspace 0 always.
+    pub trees: BTreeMap<KeyspaceId, Tree>,
+    /// The WAL files that may still be needed (the current one and every older
+    /// one not yet retired), by number: a flush retires those below the new
+    /// global log number.
+    pub wals: BTreeSet<u64>,
+    /// Manual compactions waiting (with the keyspace each is of), and where to
+    /// send each result.
+    pub manual: Vec<((KeyspaceId, Manual), Sender<Result<()>>)>,
+    pub shutdown: bool,
+}
+
+impl State {
+    /// A fresh state around the trees of every keyspace.
+    pub fn new(trees: BTreeMap<KeyspaceId, Tree>, wal: u64) -> State {
+        debug_assert!(trees.contains_key(&DEFAULT_KEYSPACE));
+        State {
+            trees,
+            wals: BTreeSet::from([wal]),
+            manual: Vec::new(),
+            shutdown: false,
+        }
+    }
+
+    /// The super versions made of these parts, for readers.
+    pub fn super_versions(&self) -> SuperVersions {
+        self.trees
+            .iter()
+            .map(|(id, t)| (*id, Arc::new(t.super_version())))
+            .collect()
+    }
+
+    /// The tree of keyspace `id`, if it is live.
+    pub fn tree(&self, id: KeyspaceId) -> Option<&Tree> {
+        self.trees.get(&id)
+    }
+
+    /// The most level-0 files any keyspace has (backpressure).
+    pub fn max_level0(&self) -> usize {
+        self.trees
+            .values()
+            .map(|t| t.version.level(0).len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Frozen memtables waiting for flush, over every keyspace.
+    pub fn immutable_count(&self) -> usize {
+        self.trees.values().map(|t| t.imm.len()).sum()
     }
 }
 
@@ -82,19 +149,26 @@ impl Coordination {
         self.state.lock()
     }
 
-    /// Installs `version` as current, lets `after` adjust the state in the same step
-    /// and publishes the resulting super version to readers. Callers hold the
-    /// version-set lock, so versions are installed in the order they were logged.
+    /// Installs `versions` as current (the tree of a keyspace they lack is
+    /// dropped), lets `after` adjust the state in the same step (a keyspace just
+    /// created gets its tree there) and publishes the resulting super versions to
+    /// readers. Callers hold the version-set lock, so versions are installed in the
+    /// order they were logged.
     pub fn install_version(
         &self,
         reads: &ReadPath,
-        version: Arc<Version>,
+        versions: &Versions,
         after: impl FnOnce(&mut State),
     ) {
         let mut st = self.state.lock();
-        st.version = version;
+        st.trees.retain(|id, _| versions.contains_key(id));
+        for (id, tree) in st.trees.iter_mut() {
+            if let Some(v) = versions.get(id) {
+                tree.version = v.clone();
+            }
+        }
         after(&mut st);
-        reads.publish(st.super_version());
+        reads.publish(st.super_versions());
     }
 
     pub fn wake_flush(&self) {

@@ -39,9 +39,9 @@ use crate::segment::block_cache::LruBlockCache;
 use crate::segment::file::SegmentContext;
 use crate::stats::{LevelStats, Stats};
 use crate::version::VersionControl;
-use crate::write_path::{WriteContext, WritePath};
+use crate::write_path::{Freeze, WriteContext, WritePath};
 
-pub(crate) use coordination::{Coordination, State};
+pub(crate) use coordination::{Coordination, State, Tree};
 
 /// What every subsystem may read: set at open, never replaced.
 pub(crate) struct Env {
@@ -121,24 +121,19 @@ impl Engine {
         drop(self.lock.lock().take());
     }
 
+    /// Counters over the whole database; levels and memtables of the default
+    /// keyspace, summed over every keyspace for the memtables.
     pub fn stats(&self) -> Stats {
-        let (sv, seq) = self.reads.view();
+        let (svs, seq) = self.reads.views();
         let m = &self.env.metrics;
-        let deepest = sv.version.deepest_non_empty();
-        let levels = match deepest {
-            Some(d) => (0..=d)
-                .map(|level| LevelStats {
-                    level,
-                    segments: sv.version.level(level).len(),
-                    bytes: sv.version.level_bytes(level),
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let memtable_bytes = std::iter::once(&sv.mem)
-            .chain(sv.imm.iter())
+        let (sv, _) = self.reads.view();
+        let levels = level_stats(&sv.version);
+        let memtable_bytes = svs
+            .values()
+            .flat_map(|sv| std::iter::once(&sv.mem).chain(sv.imm.iter()))
             .map(|m| m.size() as u64)
             .sum();
+        let immutable_memtables = svs.values().map(|sv| sv.imm.len()).sum();
         let cache = self.env.cache.as_ref();
         Stats {
             user_bytes_written: read(&m.user_bytes_written),
@@ -151,7 +146,7 @@ impl Engine {
             compactions: read(&m.compactions),
             levels,
             memtable_bytes,
-            immutable_memtables: sv.imm.len(),
+            immutable_memtables,
             block_cache_hits: cache.map_or(0, |c| c.hits()),
             block_cache_misses: cache.map_or(0, |c| c.misses()),
             mmap_read_bytes: self.env.segments.mapped_reads.used(),
@@ -168,6 +163,21 @@ impl Engine {
             range_tombstones_dropped: read(&m.range_tombstones_dropped),
             bytes_reclaimed: read(&m.bytes_reclaimed),
         }
+    }
+}
+
+/// The files and bytes of each level of `version`, down to its deepest non-empty
+/// level.
+pub(crate) fn level_stats(version: &crate::version::Version) -> Vec<LevelStats> {
+    match version.deepest_non_empty() {
+        Some(d) => (0..=d)
+            .map(|level| LevelStats {
+                level,
+                segments: version.level(level).len(),
+                bytes: version.level_bytes(level),
+            })
+            .collect(),
+        None => Vec::new(),
     }
 }
 
@@ -192,7 +202,7 @@ impl Engine {
     pub fn commit_transaction(
         &self,
         batch: crate::WriteBatch,
-        reads: crate::transaction::ReadSet,
+        reads: crate::transaction::ReadSets,
         begin: u64,
         options: &crate::WriteOptions,
     ) -> crate::Result<()> {
@@ -200,11 +210,31 @@ impl Engine {
             .commit_transaction(&self.write_context(), batch, reads, begin, options)
     }
 
-    /// Freezes the active memtable (if it holds anything) and waits until every
-    /// memtable frozen so far is flushed.
-    pub fn flush(&self) -> crate::Result<()> {
-        self.writes.freeze_memtable(&self.write_context())?;
-        self.flush_job().wait_for_frozen()
+    /// Freezes the active memtables `which` names (those that hold anything) and
+    /// waits until every memtable of them frozen so far is flushed.
+    pub fn flush(&self, which: Freeze) -> crate::Result<()> {
+        self.writes.freeze_memtable(&self.write_context(), which)?;
+        self.flush_job().wait_for_frozen(which)
+    }
+
+    /// Flushes keyspace `keyspace`, then runs the manual compaction `request` on
+    /// its tree and waits for it.
+    pub fn compact(
+        &self,
+        keyspace: lsm_format::keyspace::KeyspaceId,
+        request: crate::compaction::manual::Manual,
+    ) -> crate::Result<()> {
+        self.flush(Freeze::One(keyspace))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let mut st = self.coord.lock();
+            if st.shutdown {
+                return Err(crate::Error::Closed);
+            }
+            st.manual.push(((keyspace, request), tx));
+        }
+        self.coord.wake_all_compaction();
+        rx.recv().unwrap_or(Err(crate::Error::Closed))
     }
 
     /// Makes every acknowledged write durable; with `finish`, also trims the WAL's

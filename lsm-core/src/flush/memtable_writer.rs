@@ -31,6 +31,7 @@ pub(crate) fn write_memtable(
     next_file: &AtomicU64,
     ctx: &SegmentContext,
     mem: &MemTable,
+    keyspace: lsm_format::keyspace::KeyspaceId,
     snapshots: Vec<u64>,
     expiry_cutoff_ms: u64,
     metrics: &Metrics,
@@ -43,6 +44,7 @@ pub(crate) fn write_memtable(
         .with_range_tombstones(tombstones)
         .with_expiry_cutoff(expiry_cutoff_ms);
     let mut builder = SegmentBuilder::new(fs, dir, opts, 0, next_file);
+    builder.set_keyspace(keyspace);
     // Level 0: deeper levels may hold what a tombstone covers, so every one stays.
     let kept_tombstones = retention.kept_range_tombstones(|_, _| false);
     let range_tombstones = kept_tombstones.tombstone_count();

@@ -208,10 +208,20 @@ impl ReadOnlyDb {
             attempt += 1;
         };
         self.seq = found.last_seq;
+        // The default keyspace's view: a read-only instance reads that one alone.
+        let mut recovered = found.recovered;
+        let mem = recovered
+            .remove(&lsm_format::keyspace::DEFAULT_KEYSPACE)
+            .unwrap_or_else(|| crate::memtable::MemTable::new(0));
+        let version = found
+            .versions
+            .get(&lsm_format::keyspace::DEFAULT_KEYSPACE)
+            .cloned()
+            .unwrap_or_default();
         self.sv = Arc::new(SuperVersion {
-            mem: Arc::new(found.recovered),
+            mem: Arc::new(mem),
             imm: Vec::new(),
-            version: Arc::new(found.version),
+            version,
         });
         Ok(())
     }

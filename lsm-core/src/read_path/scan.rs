@@ -45,6 +45,8 @@ use crate::read_path::{ReadView, SuperVersion};
 /// ```
 pub struct Scan {
     inner: VisibleIter<ReadView>,
+    /// An error to yield before anything else (a scan of a dropped keyspace).
+    failed: Option<crate::Error>,
 }
 
 /// Converts any `RangeBounds` of byte strings into owned bounds.
@@ -82,7 +84,20 @@ impl Scan {
     ) -> Self {
         Scan {
             inner: VisibleIter::new(ReadView(sv), seq, now_ms, bounds.0, bounds.1),
+            failed: None,
         }
+    }
+
+    /// A scan that yields `err` once, then nothing (a scan of a dropped keyspace).
+    pub(crate) fn failed(err: crate::Error) -> Self {
+        let empty = SuperVersion {
+            mem: Arc::new(crate::memtable::MemTable::new(0)),
+            imm: Vec::new(),
+            version: Arc::new(crate::version::Version::default()),
+        };
+        let mut scan = Scan::new(Arc::new(empty), 0, 0, (Bound::Unbounded, Bound::Unbounded));
+        scan.failed = Some(err);
+        scan
     }
 }
 
@@ -164,12 +179,18 @@ impl Scan {
 impl Iterator for Scan {
     type Item = Result<(Bytes, Bytes)>;
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(err) = self.failed.take() {
+            return Some(Err(err));
+        }
         self.inner.next()
     }
 }
 
 impl DoubleEndedIterator for Scan {
     fn next_back(&mut self) -> Option<Self::Item> {
+        if let Some(err) = self.failed.take() {
+            return Some(Err(err));
+        }
         self.inner.next_back()
     }
 }

@@ -1,5 +1,6 @@
 //! Consistent read views.
 
+use crate::keyspace::Keyspace;
 use std::ops::RangeBounds;
 use std::sync::Arc;
 
@@ -73,6 +74,86 @@ impl Snapshot {
             return Ok(None);
         }
         self.sv.get(key, self.seq, || self.time_ms, &self.metrics)
+    }
+
+    /// The value of `key` in `keyspace` as of the snapshot: a snapshot reads every
+    /// keyspace at its one sequence number (it pins what each keyspace's
+    /// compactions keep, whichever keyspace the reads are of).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let (a, b) = (db.keyspace("a")?, db.keyspace("b")?);
+    /// let mut batch = lsm_core::WriteBatch::new();
+    /// batch.put_in(&a, "k", "1").put_in(&b, "k", "1");
+    /// db.write(batch)?;
+    /// let snapshot = db.snapshot();
+    /// a.put("k", "2")?;
+    /// b.delete("k")?;
+    /// assert_eq!(snapshot.get_in(&a, "k")?.as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(snapshot.get_in(&b, "k")?.as_deref(), Some(&b"1"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyspaceDropped`](crate::Error::KeyspaceDropped) once the keyspace
+    /// is dropped; otherwise as [`Snapshot::get`].
+    pub fn get_in(&self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let (sv, _) = keyspace.view()?;
+        let key = key.as_ref();
+        if key.len() > lsm_format::MAX_KEY_LEN {
+            return Ok(None);
+        }
+        sv.get(key, self.seq, || self.time_ms, &self.metrics)
+    }
+
+    /// Live keys of `keyspace` in `range` as of the snapshot, in key order. On a
+    /// dropped keyspace the scan yields
+    /// [`Error::KeyspaceDropped`](crate::Error::KeyspaceDropped) once.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let logs = db.keyspace("logs")?;
+    /// logs.put("1", "")?;
+    /// let snapshot = db.snapshot();
+    /// logs.put("2", "")?;
+    /// assert_eq!(snapshot.scan_in(&logs, "0"..).count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scan_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        keyspace: &Keyspace,
+        range: R,
+    ) -> Scan {
+        match keyspace.view() {
+            Ok((sv, _)) => Scan::new(sv, self.seq, self.time_ms, bounds(&range)),
+            Err(e) => Scan::failed(e),
+        }
+    }
+
+    /// Live keys of `keyspace` starting with `prefix` as of the snapshot.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let logs = db.keyspace("logs")?;
+    /// logs.put("a/1", "")?;
+    /// let snapshot = db.snapshot();
+    /// logs.put("a/2", "")?;
+    /// assert_eq!(snapshot.prefix_in(&logs, "a/").count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prefix_in(&self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) -> Scan {
+        match keyspace.view() {
+            Ok((sv, _)) => Scan::new(
+                sv,
+                self.seq,
+                self.time_ms,
+                crate::scan::prefix_bounds(prefix.as_ref()),
+            ),
+            Err(e) => Scan::failed(e),
+        }
     }
 
     /// True when `key` had a live value as of the snapshot.

@@ -49,7 +49,11 @@ use crate::filenames::{segment_name, segment_path, wal_name, MANIFEST};
 use crate::fs::FsRef;
 use crate::memtable::{Found, MemTable};
 use crate::metrics::Metrics;
-use crate::version::Version;
+use std::collections::BTreeMap;
+
+use lsm_format::keyspace::KeyspaceId;
+
+use crate::version::{Version, Versions};
 
 /// How many file names an error message lists before it says "and N more".
 const NAMES_SHOWN: usize = 8;
@@ -237,7 +241,7 @@ impl FileAudit {
         listing: &Listing,
         state: &ManifestState,
         missing: Vec<u64>,
-        (version, mem): (&Version, &MemTable),
+        (versions, mems): (&Versions, &BTreeMap<KeyspaceId, MemTable>),
         filter: Option<&dyn CompactionFilter>,
     ) -> Result<FileAudit> {
         let mut audit = FileAudit {
@@ -245,29 +249,39 @@ impl FileAudit {
             temp_files: listing.temps.clone(),
             ..FileAudit::default()
         };
-        let range_tombstones = Fragments::merge(
-            mem.range_tombstones().as_deref().into_iter().chain(
-                version
-                    .levels()
-                    .iter()
-                    .flatten()
-                    .map(|f| f.reader.range_tombstones()),
-            ),
-        );
-        let recovered = Recovered {
-            version,
-            mem,
-            range_tombstones,
-            filter,
-            metrics: Metrics::default(),
-        };
+        // Each keyspace's recovered state: an unlisted segment is checked against
+        // that of the keyspace its properties name.
+        let empty = MemTable::new(0);
+        let recovered: BTreeMap<KeyspaceId, Recovered<'_>> = versions
+            .iter()
+            .map(|(id, version)| {
+                let mem = mems.get(id).unwrap_or(&empty);
+                let range_tombstones = Fragments::merge(
+                    mem.range_tombstones().as_deref().into_iter().chain(
+                        version
+                            .levels()
+                            .iter()
+                            .flatten()
+                            .map(|f| f.reader.range_tombstones()),
+                    ),
+                );
+                let recovered = Recovered {
+                    version,
+                    mem,
+                    range_tombstones,
+                    filter,
+                    metrics: Metrics::default(),
+                };
+                (*id, recovered)
+            })
+            .collect();
         for &n in &listing.segments {
             if state.level_of(n).is_some() {
                 audit.live_segments.push(n);
             } else if state.is_obsolete(n) {
                 audit.obsolete_segments.push(n);
             } else {
-                match recovered.unheld_entry(fs, dir, n)? {
+                match unheld_entry(&recovered, state, fs, dir, n)? {
                     None => audit.leftover_segments.push(n),
                     Some(reason) => audit
                         .unexplained_segments
@@ -297,19 +311,41 @@ struct Recovered<'a> {
     metrics: Metrics,
 }
 
+/// `None` when every entry of unlisted segment `number` is held by the recovered
+/// state of its keyspace (or its keyspace was dropped: its data is dead with it);
+/// otherwise the first entry that is not (or why the file cannot be read).
+fn unheld_entry(
+    recovered: &BTreeMap<KeyspaceId, Recovered<'_>>,
+    state: &ManifestState,
+    fs: &FsRef,
+    dir: &Path,
+    number: u64,
+) -> Result<Option<String>> {
+    let path = segment_path(dir, number);
+    let data = match fs.read(&path) {
+        Ok(data) => Bytes::from(data),
+        Err(e) => return Ok(Some(format!("cannot be read: {e}"))),
+    };
+    let reader = match SegmentReader::open(data, ReadOptions::default()) {
+        Ok(r) => r,
+        Err(e) => return Ok(Some(format!("damaged: {e}"))),
+    };
+    let keyspace = reader.properties().keyspace;
+    match recovered.get(&keyspace) {
+        Some(r) => r.unheld_entry(&reader),
+        // Created and dropped: the drop's edit deleted everything of it.
+        None if keyspace < state.next_keyspace_id => Ok(None),
+        None => Ok(Some(format!(
+            "of keyspace {keyspace}, which the manifest never created"
+        ))),
+    }
+}
+
 impl Recovered<'_> {
-    /// `None` when every entry of segment `number` is held by the recovered state;
-    /// otherwise the first entry that is not (or why the file cannot be read).
-    fn unheld_entry(&self, fs: &FsRef, dir: &Path, number: u64) -> Result<Option<String>> {
-        let path = segment_path(dir, number);
-        let data = match fs.read(&path) {
-            Ok(data) => Bytes::from(data),
-            Err(e) => return Ok(Some(format!("cannot be read: {e}"))),
-        };
-        let reader = match SegmentReader::open(data, ReadOptions::default()) {
-            Ok(r) => r,
-            Err(e) => return Ok(Some(format!("damaged: {e}"))),
-        };
+    /// `None` when every entry of `reader`'s segment is held by this recovered
+    /// state; otherwise the first entry that is not (or why the file cannot be
+    /// read).
+    fn unheld_entry(&self, reader: &SegmentReader) -> Result<Option<String>> {
         for t in reader.range_tombstones().tombstones() {
             if !self.range_tombstones.holds(&t) {
                 return Ok(Some(format!(

@@ -10,16 +10,18 @@
 //! 4. replay, in order, the WALs numbered `>= log_number` into a memtable. Every WAL
 //!    but the newest was fsynced before the next one was created, so damage in one is
 //!    corruption; a torn tail of the newest is dropped (`replay_wal` applies the
-//!    synced-offset rule). The engine serves keyspace 0 alone: ops of it are
-//!    replayed, ops of a keyspace created and dropped skipped, and an op of a
-//!    keyspace the manifest never created, or a manifest with another live keyspace,
-//!    refused as corruption (`docs/format.md` sections 5 and 6);
+//!    synced-offset rule). Each op goes to its keyspace's memtable, from the WAL
+//!    of that keyspace's log number on (older ops of it are in its segments); ops
+//!    of a keyspace created and dropped are skipped, and an op of a keyspace the
+//!    manifest never created is refused as corruption (`docs/format.md` sections
+//!    5 and 6);
 //! 5. judge every file against what steps 3 and 4 recovered (`file_audit.rs`): when
 //!    the directory shows a state the manifest does not hold (it lost records), fail
 //!    with `Corruption`, having changed nothing;
-//! 6. flush the memtable to level 0 (segments durable before step 7), write a fresh
-//!    manifest (temp file, fsync, rename, directory fsync) with `log_number` = a new
-//!    WAL number and every removable segment recorded obsolete, then create that WAL
+//! 6. flush each keyspace's memtable to its level 0 (segments durable before step
+//!    7), write a fresh manifest (temp file, fsync, rename, directory fsync) with
+//!    `log_number` and every keyspace's log number = a new WAL number and every
+//!    removable segment recorded obsolete, then create that WAL
 //!    and fsync the directory: from here on the replayed WALs are obsolete;
 //! 7. delete what step 5 proved dead: temporary files, WALs below the new
 //!    `log_number`, segments recorded obsolete.
@@ -32,13 +34,14 @@
 mod file_audit;
 pub(crate) mod listing;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use lsm_format::keyspace::DEFAULT_KEYSPACE;
+use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
 use lsm_format::manifest::{replay_manifest, ManifestState, VersionEdit};
 use lsm_format::wal::replay_wal;
 
@@ -46,7 +49,7 @@ pub use file_audit::{FileAudit, UnexplainedSegment};
 use listing::Listing;
 
 use crate::compaction::filter::CompactionFilter;
-use crate::engine::{Coordination, Engine, Env, State};
+use crate::engine::{Coordination, Engine, Env, State, Tree};
 use crate::error::{Error, Result};
 use crate::filenames::{self, LOCK, MANIFEST};
 use crate::flush::write_memtable;
@@ -60,7 +63,7 @@ use crate::read_path::ReadPath;
 use crate::segment::block_cache::LruBlockCache;
 use crate::segment::file::{MappedReadBudget, SegmentContext, SegmentFile};
 use crate::version::VersionControl;
-use crate::version::{Version, VersionSet};
+use crate::version::{Version, VersionSet, Versions};
 use crate::write_path::{WalWriter, WritePath};
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -71,7 +74,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// the listed ones the directory lacks.
 struct Loaded {
     state: ManifestState,
-    version: Version,
+    versions: Versions,
     missing: Vec<u64>,
 }
 
@@ -80,27 +83,11 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
     let path = dir.join(MANIFEST);
     let data = fs.read(&path).map_err(io_err(&path))?;
     let state = replay_manifest(&data).map_err(|e| Error::from_format(&path, e))?;
-    // The engine serves keyspace 0 alone: a manifest that records another live
-    // keyspace (written by a build that serves them) is refused, not half-opened.
-    if let Some((id, k)) = state
-        .keyspaces
-        .iter()
-        .find(|(&id, _)| id != DEFAULT_KEYSPACE)
-    {
-        return Err(Error::Corruption {
-            file: path,
-            offset: 0,
-            reason: format!(
-                "the manifest records keyspace {id} ({:?}); this build opens databases \
-                 with the default keyspace only",
-                k.name
-            ),
-        });
-    }
     if let Some(at) = state.torn_tail {
         log::warn!("manifest: dropped a torn final record at offset {at}");
     }
-    let mut added = Vec::new();
+    let mut added: BTreeMap<KeyspaceId, Vec<(u32, Arc<SegmentFile>)>> =
+        state.keyspaces.keys().map(|&id| (id, Vec::new())).collect();
     let mut missing = Vec::new();
     for (level, metas) in state.levels.iter().enumerate() {
         for meta in metas {
@@ -109,12 +96,20 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
                 continue;
             }
             let file = SegmentFile::open(fs, dir, meta.clone(), ctx)?;
-            added.push((level as u32, file));
+            // The manifest state only lists segments of live keyspaces.
+            added
+                .entry(meta.keyspace)
+                .or_default()
+                .push((level as u32, file));
         }
     }
     missing.sort_unstable();
+    let versions = added
+        .into_iter()
+        .map(|(id, files)| (id, Arc::new(Version::default().apply(&[], &files))))
+        .collect();
     Ok(Loaded {
-        version: Version::default().apply(&[], &added),
+        versions,
         state,
         missing,
     })
@@ -125,8 +120,9 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
 pub(crate) struct Inspection {
     pub listing: Listing,
     pub state: ManifestState,
-    pub version: Version,
-    pub recovered: MemTable,
+    pub versions: Versions,
+    /// What the WALs hold that the segments do not, per live keyspace.
+    pub recovered: BTreeMap<KeyspaceId, MemTable>,
     /// WALs replayed, and the batches in them.
     pub replayed: (usize, u64),
     pub last_seq: u64,
@@ -159,7 +155,7 @@ pub(crate) fn inspect(
     }
     let Loaded {
         state,
-        version,
+        versions,
         missing,
     } = load_manifest(fs, dir, segments)?;
     let to_replay: Vec<u64> = listing
@@ -168,14 +164,17 @@ pub(crate) fn inspect(
         .copied()
         .filter(|&n| n >= state.log_number)
         .collect();
-    let recovered = MemTable::new(0);
+    let recovered: BTreeMap<KeyspaceId, MemTable> = state
+        .keyspaces
+        .keys()
+        .map(|&id| (id, MemTable::new(0)))
+        .collect();
     let (replayed_seq, records) = replay_wals(fs, dir, &to_replay, &recovered, &state)?;
     // The largest sequence number anything holds: a manifest's counter may lag a
     // segment's entries (defence in depth; edits stamp it before they are logged).
-    let segment_seq = version
-        .levels()
-        .iter()
-        .flatten()
+    let segment_seq = versions
+        .values()
+        .flat_map(|v| v.levels().iter().flatten())
         .map(|f| f.meta.largest_seq)
         .max()
         .unwrap_or(0);
@@ -186,13 +185,13 @@ pub(crate) fn inspect(
         &listing,
         &state,
         missing,
-        (&version, &recovered),
+        (&versions, &recovered),
         filter,
     )?;
     Ok(Some(Inspection {
         listing,
         state,
-        version,
+        versions,
         recovered,
         replayed: (to_replay.len(), records),
         last_seq,
@@ -261,18 +260,20 @@ pub fn audit_files_with_fs(path: impl AsRef<Path>, fs: FsRef) -> Result<FileAudi
     }
 }
 
-/// Replays WALs `numbers` (ascending) into `mem`; returns the largest sequence
-/// number replayed and the number of batches.
+/// Replays WALs `numbers` (ascending) into `mems`, the memtable of each live
+/// keyspace; returns the largest sequence number replayed and the number of
+/// batches.
 ///
-/// Ops of keyspace 0 go to `mem` (from WALs numbered from keyspace 0's log number
-/// on). An op of a keyspace `state` recorded and dropped
-/// is skipped (its data went with the keyspace); one of a keyspace `state` never
-/// recorded is corruption of the WAL (or of the manifest: it lost the record).
+/// An op of a live keyspace goes to its memtable when the WAL is numbered from
+/// the keyspace's log number on (older ones are in its segments). An op of a
+/// keyspace `state` recorded and dropped is skipped (its data went with the
+/// keyspace); one of a keyspace `state` never recorded is corruption of the WAL
+/// (or of the manifest: it lost the record).
 fn replay_wals(
     fs: &FsRef,
     dir: &Path,
     numbers: &[u64],
-    mem: &MemTable,
+    mems: &BTreeMap<KeyspaceId, MemTable>,
     state: &ManifestState,
 ) -> Result<(u64, u64)> {
     let mut last_seq = 0;
@@ -303,15 +304,15 @@ fn replay_wals(
                 replay.records_after_damage
             );
         }
-        // Keyspace 0's own log number may be above the global one (a build with
-        // more keyspaces records one per keyspace): its older ops are in segments.
-        let default_needed = state
-            .keyspace_log_number(DEFAULT_KEYSPACE)
-            .is_some_and(|from| number >= from);
         for batch in &replay.batches {
             for (seq, op) in (batch.first_seq..).zip(&batch.ops) {
-                if op.keyspace == DEFAULT_KEYSPACE {
-                    if default_needed {
+                if let Some(mem) = mems.get(&op.keyspace) {
+                    // A keyspace's own log number may be above the global one: its
+                    // older ops are in its segments.
+                    let needed = state
+                        .keyspace_log_number(op.keyspace)
+                        .is_some_and(|from| number >= from);
+                    if needed {
                         mem.insert(&op.key, seq, op.kind, &op.value);
                     }
                 } else if op.keyspace >= state.next_keyspace_id {
@@ -324,8 +325,7 @@ fn replay_wals(
                         ),
                     });
                 }
-                // Otherwise a keyspace created and dropped (a live one other than
-                // 0 was refused with the manifest): its ops are gone with it.
+                // Otherwise a keyspace created and dropped: its ops are gone with it.
             }
         }
         records += replay.batches.len() as u64;
@@ -382,8 +382,8 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
             Inspection {
                 listing: Listing::default(),
                 state: ManifestState::default(),
-                version: Version::default(),
-                recovered: MemTable::new(0),
+                versions: Versions::from([(DEFAULT_KEYSPACE, Arc::new(Version::default()))]),
+                recovered: BTreeMap::from([(DEFAULT_KEYSPACE, MemTable::new(0))]),
                 replayed: (0, 0),
                 last_seq: 0,
                 audit: FileAudit::default(),
@@ -403,7 +403,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
     let Inspection {
         listing,
         mut state,
-        mut version,
+        mut versions,
         recovered,
         replayed: (wals_replayed, records),
         last_seq,
@@ -413,35 +413,54 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
     let next_file = AtomicU64::new(state.next_file_number.max(listing.max_number + 1).max(1));
     let mut edit = VersionEdit::default();
     let metrics = Metrics::default();
-    if !recovered.is_empty() {
+    let mut added: Vec<(u32, Arc<SegmentFile>)> = Vec::new();
+    for (&id, mem) in recovered.iter().filter(|(_, m)| !m.is_empty()) {
         let files = write_memtable(
             &fs,
             dir,
             &opts,
             &next_file,
             &segments,
-            &recovered,
+            mem,
+            id,
             Vec::new(),
             crate::clock::now_ms(&*opts.clock),
             &metrics,
         )?;
-        let added: Vec<_> = files.into_iter().map(|f| (0u32, f)).collect();
-        edit.added_segments = added.iter().map(|(l, f)| (*l, f.meta.clone())).collect();
-        version = version.apply(&[], &added);
+        let files: Vec<_> = files.into_iter().map(|f| (0u32, f)).collect();
+        if let Some(v) = versions.get_mut(&id) {
+            *v = Arc::new(v.apply(&[], &files));
+        }
+        added.extend(files);
     }
+    edit.added_segments = added.iter().map(|(l, f)| (*l, f.meta.clone())).collect();
     // Leftovers are recorded dead in the new manifest, so that a crash before step 7
     // finishes needs no second proof; numbers whose files are gone are forgotten.
     edit.obsolete_segments = audit.leftover_segments.clone();
     state.forget_obsolete(|n| listing.segments.binary_search(&n).is_err());
     let wal_number = next_file.fetch_add(1, Ordering::SeqCst);
     edit.log_number = Some(wal_number);
+    // Every keyspace's WAL data is in its segments now.
+    edit.keyspace_log_numbers = state.keyspaces.keys().map(|&id| (id, wal_number)).collect();
     edit.next_file_number = Some(next_file.load(Ordering::SeqCst));
     edit.last_sequence = Some(last_seq);
     let at = state.clean_len;
+    // The manifest is rewritten in the current format (`VersionSet::create`), so
+    // the open's edit may use every record of it, whatever the replayed one was.
+    state.format_version = lsm_format::FORMAT_VERSION;
     state
         .apply(&edit, at)
         .map_err(|e| Error::from_format(dir.join(MANIFEST), e))?;
-    let versions = VersionSet::create(&fs, dir, state, version)?;
+    let entries: usize = recovered.values().map(MemTable::len).sum();
+    let tree_opts = Arc::new(opts.clone());
+    let trees = versions
+        .iter()
+        .map(|(&id, v)| {
+            let mem = Arc::new(MemTable::with_filter(wal_number, opts.memtable_size));
+            (id, Tree::new(mem, v.clone(), tree_opts.clone()))
+        })
+        .collect();
+    let versions = VersionSet::create(&fs, dir, state, versions)?;
     let wal = WalWriter::create(&fs, dir, wal_number)?;
     fs.sync_dir(dir).map_err(io_err(dir))?;
     // The new WAL's header record is the first byte this instance wrote to a WAL.
@@ -455,12 +474,11 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
          last sequence {last_seq}",
         dir.display(),
         start.elapsed(),
-        recovered.len()
+        entries
     );
 
-    let mem = Arc::new(MemTable::with_filter(wal_number, opts.memtable_size));
-    let state = State::new(mem, versions.current());
-    let reads = ReadPath::new(state.super_version(), last_seq);
+    let state = State::new(trees, wal_number);
+    let reads = ReadPath::new(state.super_versions(), last_seq);
     let env = Env {
         dir: dir.to_path_buf(),
         fs,

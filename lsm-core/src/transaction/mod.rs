@@ -26,18 +26,25 @@ use bytes::Bytes;
 
 use lsm_format::EntryKind;
 
-use crate::batch::prefix_end;
+use std::collections::BTreeMap;
+
+use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
+
+use crate::batch::{prefix_end, WriteBatch};
 use crate::db::Db;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
+use crate::keyspace::Keyspace;
 use crate::options::WriteOptions;
 use crate::scan::{bounds, prefix_bounds};
 use crate::snapshot::Snapshot;
 use crate::write_path::validate_op;
 
 pub(crate) use ranges::KeyRange;
+#[cfg(test)]
 pub(crate) use read_set::ReadSet;
+pub(crate) use read_set::ReadSets;
 pub use scan::TransactionScan;
 use write_set::{Own, WriteSet};
 
@@ -89,8 +96,10 @@ use write_set::{Own, WriteSet};
 pub struct Transaction<'db> {
     db: &'db Db,
     snapshot: Snapshot,
-    reads: ReadSet,
-    writes: WriteSet,
+    /// What it read, per keyspace.
+    reads: ReadSets,
+    /// What it wrote, per keyspace.
+    writes: BTreeMap<KeyspaceId, WriteSet>,
 }
 
 impl<'db> Transaction<'db> {
@@ -98,8 +107,8 @@ impl<'db> Transaction<'db> {
         Transaction {
             db,
             snapshot,
-            reads: ReadSet::default(),
-            writes: WriteSet::default(),
+            reads: ReadSets::new(),
+            writes: BTreeMap::new(),
         }
     }
 
@@ -123,15 +132,58 @@ impl<'db> Transaction<'db> {
     /// As [`Db::get`].
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         let key = key.as_ref();
-        match self.writes.lookup(key) {
-            Own::Put(value) => Ok(Some(value)),
-            Own::Deleted => Ok(None),
+        match self.own(DEFAULT_KEYSPACE, key) {
+            Some(answer) => Ok(answer),
+            None => self.snapshot.get(key),
+        }
+    }
+
+    /// [`Transaction::get`] in `keyspace`: the transaction's own newest write of
+    /// the key there, else the snapshot's value; a key read from the snapshot
+    /// joins what commit checks, in that keyspace only.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let (a, b) = (db.keyspace("a")?, db.keyspace("b")?);
+    /// let mut txn = db.begin();
+    /// assert_eq!(txn.get_in(&a, "k")?, None);
+    /// txn.put_in(&a, "k", "mine")?;
+    /// b.put("k", "theirs")?; // the same key in another keyspace: no conflict
+    /// txn.commit()?;
+    /// assert_eq!(a.get("k")?.as_deref(), Some(&b"mine"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyspaceDropped`] once the keyspace is dropped; otherwise as
+    /// [`Db::get`].
+    pub fn get_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        keyspace.check_live()?;
+        let key = key.as_ref();
+        match self.own(keyspace.id(), key) {
+            Some(answer) => Ok(answer),
+            None => self.snapshot.get_in(keyspace, key),
+        }
+    }
+
+    /// The answer of the transaction's own writes to a read of `key` in
+    /// `keyspace`; `None` when the snapshot decides (the key then joins the read
+    /// set).
+    fn own(&mut self, keyspace: KeyspaceId, key: &[u8]) -> Option<Option<Bytes>> {
+        let own = self
+            .writes
+            .get(&keyspace)
+            .map_or(Own::Untouched, |w| w.lookup(key));
+        match own {
+            Own::Put(value) => Some(Some(value)),
+            Own::Deleted => Some(None),
             Own::Untouched => {
                 // A key over the limit can never be written: nothing to record.
                 if key.len() <= lsm_format::MAX_KEY_LEN {
-                    self.reads.add_key(key);
+                    self.reads.entry(keyspace).or_default().add_key(key);
                 }
-                self.snapshot.get(key)
+                None
             }
         }
     }
@@ -154,7 +206,7 @@ impl<'db> Transaction<'db> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn scan<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> TransactionScan {
-        self.scan_bounds(bounds(&range))
+        self.scan_bounds(None, bounds(&range))
     }
 
     /// Live keys starting with `prefix` as the transaction sees them, in key
@@ -170,16 +222,71 @@ impl<'db> Transaction<'db> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prefix(&mut self, prefix: impl AsRef<[u8]>) -> TransactionScan {
-        self.scan_bounds(prefix_bounds(prefix.as_ref()))
+        self.scan_bounds(None, prefix_bounds(prefix.as_ref()))
     }
 
-    fn scan_bounds(&mut self, (lower, upper): (Bound<Bytes>, Bound<Bytes>)) -> TransactionScan {
+    /// [`Transaction::scan`] in `keyspace`; the range joins what commit checks in
+    /// that keyspace only. On a dropped keyspace the scan yields
+    /// [`Error::KeyspaceDropped`] once.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let logs = db.keyspace("logs")?;
+    /// logs.put("1", "a")?;
+    /// let mut txn = db.begin();
+    /// txn.put_in(&logs, "2", "b")?;
+    /// assert_eq!(txn.scan_in(&logs, "0"..).count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scan_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        keyspace: &Keyspace,
+        range: R,
+    ) -> TransactionScan {
+        self.scan_bounds(Some(keyspace), bounds(&range))
+    }
+
+    /// [`Transaction::prefix`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let users = db.keyspace("users")?;
+    /// let mut txn = db.begin();
+    /// txn.put_in(&users, "user:1", "ada")?;
+    /// assert_eq!(txn.prefix_in(&users, "user:").count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prefix_in(&mut self, keyspace: &Keyspace, prefix: impl AsRef<[u8]>) -> TransactionScan {
+        self.scan_bounds(Some(keyspace), prefix_bounds(prefix.as_ref()))
+    }
+
+    fn scan_bounds(
+        &mut self,
+        keyspace: Option<&Keyspace>,
+        (lower, upper): (Bound<Bytes>, Bound<Bytes>),
+    ) -> TransactionScan {
+        let id = keyspace.map_or(DEFAULT_KEYSPACE, Keyspace::id);
         let range = KeyRange::from_bounds(as_slice(&lower), as_slice(&upper));
         if let Some(r) = &range {
-            self.reads.add_range(r.clone());
+            self.reads.entry(id).or_default().add_range(r.clone());
         }
-        let overlay = self.writes.overlay(range.as_ref());
-        TransactionScan::new(self.snapshot.scan((lower, upper)), overlay)
+        let overlay = self
+            .writes
+            .entry(id)
+            .or_insert_with(|| WriteSet::new(id))
+            .overlay(range.as_ref());
+        let snapshot = match keyspace {
+            Some(ks) => self.snapshot.scan_in(ks, (lower, upper)),
+            None => self.snapshot.scan((lower, upper)),
+        };
+        TransactionScan::new(snapshot, overlay)
+    }
+
+    /// The write set of keyspace `id`.
+    fn writes_of(&mut self, id: KeyspaceId) -> &mut WriteSet {
+        self.writes.entry(id).or_insert_with(|| WriteSet::new(id))
     }
 
     /// Sets `key` to `value` when the transaction commits.
@@ -200,7 +307,90 @@ impl<'db> Transaction<'db> {
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
         validate_op(EntryKind::Put, key, value)?;
-        self.writes.put(key, value);
+        self.writes_of(DEFAULT_KEYSPACE).put(key, value);
+        Ok(())
+    }
+
+    /// [`Transaction::put`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let users = db.keyspace("users")?;
+    /// let mut txn = db.begin();
+    /// txn.put_in(&users, "ada", "1")?;
+    /// txn.put("count", "1")?;
+    /// txn.commit()?; // both or neither
+    /// assert!(users.contains_key("ada")? && db.contains_key("count")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyspaceDropped`]; otherwise as [`Transaction::put`].
+    pub fn put_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        keyspace.check_live()?;
+        let (key, value) = (key.as_ref(), value.as_ref());
+        validate_op(EntryKind::Put, key, value)?;
+        self.writes_of(keyspace.id()).put(key, value);
+        Ok(())
+    }
+
+    /// [`Transaction::delete`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let users = db.keyspace("users")?;
+    /// users.put("ada", "1")?;
+    /// let mut txn = db.begin();
+    /// txn.delete_in(&users, "ada")?;
+    /// assert_eq!(txn.get_in(&users, "ada")?, None);
+    /// txn.commit()?;
+    /// assert_eq!(users.get("ada")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyspaceDropped`]; otherwise as [`Transaction::delete`].
+    pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<()> {
+        keyspace.check_live()?;
+        let key = key.as_ref();
+        validate_op(EntryKind::Tombstone, key, &[])?;
+        self.writes_of(keyspace.id()).delete(key);
+        Ok(())
+    }
+
+    /// [`Transaction::delete_range`] in `keyspace`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let logs = db.keyspace("logs")?;
+    /// logs.put("b", "")?;
+    /// let mut txn = db.begin();
+    /// txn.delete_range_in(&logs, "a", "c")?;
+    /// txn.commit()?;
+    /// assert_eq!(logs.iter().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyspaceDropped`]; otherwise as [`Transaction::delete_range`].
+    pub fn delete_range_in(
+        &mut self,
+        keyspace: &Keyspace,
+        start: impl AsRef<[u8]>,
+        end: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        keyspace.check_live()?;
+        let (start, end) = (start.as_ref(), end.as_ref());
+        validate_op(EntryKind::RangeDelete, start, end)?;
+        self.writes_of(keyspace.id()).delete_range(start, end);
         Ok(())
     }
 
@@ -224,7 +414,7 @@ impl<'db> Transaction<'db> {
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
         let key = key.as_ref();
         validate_op(EntryKind::Tombstone, key, &[])?;
-        self.writes.delete(key);
+        self.writes_of(DEFAULT_KEYSPACE).delete(key);
         Ok(())
     }
 
@@ -253,7 +443,7 @@ impl<'db> Transaction<'db> {
     pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) -> Result<()> {
         let (start, end) = (start.as_ref(), end.as_ref());
         validate_op(EntryKind::RangeDelete, start, end)?;
-        self.writes.delete_range(start, end);
+        self.writes_of(DEFAULT_KEYSPACE).delete_range(start, end);
         Ok(())
     }
 
@@ -277,7 +467,7 @@ impl<'db> Transaction<'db> {
     pub fn delete_prefix(&mut self, prefix: impl AsRef<[u8]>) -> Result<()> {
         let prefix = prefix.as_ref();
         validate_op(EntryKind::RangeDelete, prefix, &prefix_end(prefix))?;
-        self.writes.delete_prefix(prefix);
+        self.writes_of(DEFAULT_KEYSPACE).delete_prefix(prefix);
         Ok(())
     }
 
@@ -329,14 +519,18 @@ impl<'db> Transaction<'db> {
             reads,
             writes,
         } = self;
-        if writes.is_empty() {
+        if writes.values().all(WriteSet::is_empty) {
             return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        for w in writes.into_values() {
+            batch.append(&w.into_batch());
         }
         // The snapshot stays registered until the commit is done: compaction must
         // keep the versions validation looks for.
-        let r =
-            db.engine
-                .commit_transaction(writes.into_batch(), reads, snapshot.sequence(), options);
+        let r = db
+            .engine
+            .commit_transaction(batch, reads, snapshot.sequence(), options);
         drop(snapshot);
         r
     }
@@ -381,7 +575,7 @@ impl std::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
             .field("sequence", &self.snapshot.sequence())
-            .field("writes", &!self.writes.is_empty())
+            .field("writes", &self.writes.values().any(|w| !w.is_empty()))
             .finish_non_exhaustive()
     }
 }

@@ -13,6 +13,9 @@ use bytes::Bytes;
 
 use super::ranges::{KeyRange, RangeSet};
 
+/// A transaction's read sets, one per keyspace it read.
+pub(crate) type ReadSets = std::collections::BTreeMap<lsm_format::keyspace::KeyspaceId, ReadSet>;
+
 #[derive(Debug, Default)]
 pub(crate) struct ReadSet {
     keys: BTreeSet<Bytes>,

@@ -17,6 +17,7 @@
 //! transaction holds a registered snapshot at `begin`, so compaction neither
 //! drops those versions nor renumbers them to 0.
 
+use lsm_format::keyspace::KeyspaceId;
 use std::sync::Arc;
 
 use lsm_format::range_del::Fragments;
@@ -191,8 +192,12 @@ fn check_range(newer: &Newer<'_>, range: &KeyRange, begin: u64) -> Result<()> {
 /// # Errors
 /// [`Error::Conflict`] when the batch writes a key read or a key of a scanned
 /// range, or deletes a range holding either.
-pub(crate) fn check_batch(batch: &WriteBatch, reads: &ReadSet) -> Result<()> {
-    for (kind, key, value) in batch.iter() {
+pub(crate) fn check_batch(batch: &WriteBatch, keyspace: KeyspaceId, reads: &ReadSet) -> Result<()> {
+    for (kind, key, value) in batch
+        .iter_in()
+        .filter(|(k, ..)| *k == keyspace)
+        .map(|(_, kind, key, value)| (kind, key, value))
+    {
         if kind == EntryKind::RangeDelete {
             if reads.overlaps_range(key, value) {
                 return Err(match reads.first_key_in(key, value) {
@@ -234,7 +239,7 @@ mod tests {
         let check = |f: &dyn Fn(&mut WriteBatch)| {
             let mut b = WriteBatch::new();
             f(&mut b);
-            check_batch(&b, &reads)
+            check_batch(&b, 0, &reads)
         };
         assert!(check(&|b| {
             b.put("a", "1").delete("z");

@@ -14,6 +14,9 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use super::ranges::{KeyRange, RangeSet};
+use lsm_format::keyspace::KeyspaceId;
+use lsm_format::EntryKind;
+
 use crate::batch::{prefix_end, WriteBatch};
 
 /// What the transaction's own writes say about a key.
@@ -29,6 +32,8 @@ pub(crate) enum Own {
 
 #[derive(Debug, Default)]
 pub(crate) struct WriteSet {
+    /// The keyspace written (every op of `batch` is of it).
+    keyspace: KeyspaceId,
     batch: WriteBatch,
     /// The newest own write of each key: `Some(value)` or `None` for a delete.
     points: BTreeMap<Bytes, Option<Bytes>>,
@@ -37,8 +42,17 @@ pub(crate) struct WriteSet {
 }
 
 impl WriteSet {
+    /// An empty write set of `keyspace`.
+    pub fn new(keyspace: KeyspaceId) -> WriteSet {
+        WriteSet {
+            keyspace,
+            ..WriteSet::default()
+        }
+    }
+
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.batch.put(key, value);
+        self.batch
+            .push_in(self.keyspace, EntryKind::Put, key, value);
         self.points.insert(
             Bytes::copy_from_slice(key),
             Some(Bytes::copy_from_slice(value)),
@@ -46,7 +60,8 @@ impl WriteSet {
     }
 
     pub fn delete(&mut self, key: &[u8]) {
-        self.batch.delete(key);
+        self.batch
+            .push_in(self.keyspace, EntryKind::Tombstone, key, &[]);
         self.points.insert(Bytes::copy_from_slice(key), None);
     }
 
@@ -55,7 +70,8 @@ impl WriteSet {
         if start >= end {
             return;
         }
-        self.batch.delete_range(start, end);
+        self.batch
+            .push_in(self.keyspace, EntryKind::RangeDelete, start, end);
         let covered: Vec<Bytes> = self
             .points
             .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))

@@ -31,6 +31,10 @@ use crate::prefetch::prefetch;
 use crate::segment::file::SegmentFile;
 
 pub(crate) use control::VersionControl;
+
+/// The current [`Version`] of every live keyspace, by id.
+pub(crate) type Versions =
+    std::collections::BTreeMap<lsm_format::keyspace::KeyspaceId, Arc<Version>>;
 pub(crate) use set::VersionSet;
 
 /// The live segments of every level.

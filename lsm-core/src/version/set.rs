@@ -10,10 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use lsm_format::keyspace::KeyspaceId;
 use lsm_format::manifest::{ManifestState, VersionEdit};
 
 use super::manifest::ManifestWriter;
-use super::Version;
+use super::{Version, Versions};
 use crate::error::{Error, Result};
 use crate::filenames::MANIFEST;
 use crate::fs::FsRef;
@@ -31,7 +32,8 @@ pub(crate) struct VersionSet {
     dir: PathBuf,
     manifest: ManifestWriter,
     state: ManifestState,
-    current: Arc<Version>,
+    /// The current version of every live keyspace.
+    current: Versions,
     /// Size of the obsolete set after the last pruning.
     obsolete_kept: usize,
 }
@@ -46,7 +48,7 @@ impl VersionSet {
         fs: &FsRef,
         dir: &Path,
         mut state: ManifestState,
-        current: Version,
+        current: Versions,
     ) -> Result<Self> {
         forget_removed(fs, dir, &mut state);
         let manifest = ManifestWriter::create(fs, dir, &state.snapshot_edit())?;
@@ -58,12 +60,12 @@ impl VersionSet {
             obsolete_kept: state.obsolete.len(),
             manifest,
             state,
-            current: Arc::new(current),
+            current,
         })
     }
 
-    pub fn current(&self) -> Arc<Version> {
-        self.current.clone()
+    pub fn current(&self) -> &Versions {
+        &self.current
     }
 
     /// The manifest's state, matching [`current`](Self::current).
@@ -71,7 +73,8 @@ impl VersionSet {
         &self.state
     }
 
-    /// Records `edit` durably and returns the version it makes current.
+    /// Records `edit` durably and returns the versions it makes current (keyspaces
+    /// it creates start empty; keyspaces it drops are gone).
     ///
     /// `added` are the opened files of `edit.added_segments`, in the same order.
     /// `next_file_number` and `last_sequence` are stamped on the edit (never moving
@@ -87,7 +90,7 @@ impl VersionSet {
         added: &[(u32, Arc<SegmentFile>)],
         next_file_number: u64,
         last_sequence: u64,
-    ) -> Result<Arc<Version>> {
+    ) -> Result<Versions> {
         debug_assert_eq!(edit.added_segments.len(), added.len());
         edit.next_file_number = Some(next_file_number.max(self.state.next_file_number));
         edit.last_sequence = Some(last_sequence.max(self.state.last_sequence));
@@ -112,12 +115,35 @@ impl VersionSet {
             self.manifest.append(&edit)?;
         }
         self.state = next_state;
-        let deleted: Vec<(u32, u64)> = edit
+        for id in &edit.dropped_keyspaces {
+            self.current.remove(id);
+        }
+        for (id, _) in &edit.added_keyspaces {
+            self.current.insert(*id, Arc::new(Version::default()));
+        }
+        let touched: std::collections::BTreeSet<KeyspaceId> = edit
             .deleted_segments
             .iter()
-            .map(|d| (d.level, d.file_number))
+            .map(|d| d.keyspace)
+            .chain(added.iter().map(|(_, f)| f.meta.keyspace))
             .collect();
-        self.current = Arc::new(self.current.apply(&deleted, added));
+        for id in touched {
+            let deleted: Vec<(u32, u64)> = edit
+                .deleted_segments
+                .iter()
+                .filter(|d| d.keyspace == id)
+                .map(|d| (d.level, d.file_number))
+                .collect();
+            let added: Vec<(u32, Arc<SegmentFile>)> = added
+                .iter()
+                .filter(|(_, f)| f.meta.keyspace == id)
+                .cloned()
+                .collect();
+            // The manifest state accepted the edit, so the keyspace is live.
+            if let Some(v) = self.current.get_mut(&id) {
+                *v = Arc::new(v.apply(&deleted, &added));
+            }
+        }
         Ok(self.current.clone())
     }
 }

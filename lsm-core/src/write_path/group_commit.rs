@@ -8,6 +8,7 @@
 //! exactly one leader. If a leader unwinds, its [`LeaderGuard`] still fails its
 //! followers and hands leadership on, so no writer waits forever.
 
+use lsm_format::keyspace::KeyspaceId;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
@@ -15,7 +16,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, PoisonedBy, Result};
-use crate::transaction::ReadSet;
+use crate::transaction::ReadSets;
 
 /// A group never grows past this many bytes of keys and values...
 const MAX_GROUP_BYTES: usize = 1 << 20;
@@ -37,10 +38,19 @@ pub(crate) enum Request {
     /// Commit a transaction's batch, as `Write`, unless the leader finds that
     /// something it read changed since it began (`crate::transaction::validate`).
     Commit(Box<CommitRequest>),
-    /// Freeze the active memtable once the writes queued before this request are in
-    /// it (`Db::flush`, the `flush_interval` timer). Queued like a write so that it
-    /// runs between commit groups, never inside one.
-    FreezeMemtable,
+    /// Freeze active memtables once the writes queued before this request are in
+    /// them (`Db::flush`, `Keyspace::flush`, the `flush_interval` timer). Queued
+    /// like a write so that it runs between commit groups, never inside one.
+    FreezeMemtable(Freeze),
+}
+
+/// Which active memtables a freeze request freezes (those that hold anything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freeze {
+    /// Every keyspace's.
+    All,
+    /// One keyspace's.
+    One(KeyspaceId),
 }
 
 /// A transaction's commit: its writes, what it read, and its snapshot's sequence
@@ -48,7 +58,7 @@ pub(crate) enum Request {
 pub(crate) struct CommitRequest {
     pub batch: WriteBatch,
     pub sync: bool,
-    pub reads: ReadSet,
+    pub reads: ReadSets,
     pub begin: u64,
     /// Set by the leader when validation refuses the commit: the batch is then
     /// left out of the group and the writer gets this error.
@@ -56,7 +66,7 @@ pub(crate) struct CommitRequest {
 }
 
 impl CommitRequest {
-    pub fn new(batch: WriteBatch, sync: bool, reads: ReadSet, begin: u64) -> Box<Self> {
+    pub fn new(batch: WriteBatch, sync: bool, reads: ReadSets, begin: u64) -> Box<Self> {
         Box::new(CommitRequest {
             batch,
             sync,
@@ -106,7 +116,7 @@ impl Writer {
         match &self.request {
             Request::Write { sync, .. } => *sync && self.batch().is_some(),
             Request::Commit(c) => c.sync && self.batch().is_some(),
-            Request::FreezeMemtable => false,
+            Request::FreezeMemtable(_) => false,
         }
     }
 
@@ -122,9 +132,12 @@ impl Writer {
         }
     }
 
-    /// Whether this asks to freeze the memtable.
-    pub fn freezes_memtable(&self) -> bool {
-        matches!(self.request, Request::FreezeMemtable)
+    /// The memtables this asks to freeze, if it is a freeze request.
+    pub fn freezes_memtable(&self) -> Option<Freeze> {
+        match self.request {
+            Request::FreezeMemtable(which) => Some(which),
+            _ => None,
+        }
     }
 
     /// Bytes of keys and values this request adds to a group.
@@ -326,7 +339,7 @@ mod tests {
     #[test]
     fn a_failed_group_fails_every_member() {
         let queue = WriteQueue::default();
-        let w = Writer::new(Request::FreezeMemtable);
+        let w = Writer::new(Request::FreezeMemtable(Freeze::All));
         assert!(matches!(queue.join(&w), Role::Leader));
         let guard = queue.take_group(&w);
         let r = guard.finish(Err(Error::Poisoned {
@@ -335,10 +348,10 @@ mod tests {
         }));
         assert!(matches!(r, Err(Error::Poisoned { .. })));
         // Leadership was released: the next writer leads at once.
-        let w2 = Writer::new(Request::FreezeMemtable);
+        let w2 = Writer::new(Request::FreezeMemtable(Freeze::All));
         assert!(matches!(queue.join(&w2), Role::Leader));
         drop(queue.take_group(&w2));
-        let w3 = Writer::new(Request::FreezeMemtable);
+        let w3 = Writer::new(Request::FreezeMemtable(Freeze::All));
         assert!(matches!(queue.join(&w3), Role::Leader));
     }
 }

@@ -33,9 +33,10 @@ use crate::error::{PoisonedBy, Result};
 use crate::metrics::bump;
 use crate::options::WriteOptions;
 use crate::read_path::ReadPath;
-use crate::transaction::{validate as txn, ReadSet};
+use crate::transaction::{validate as txn, ReadSets};
 use crate::version::VersionControl;
 
+pub(crate) use group_commit::Freeze;
 use group_commit::{CommitRequest, Request, Role, WriteQueue, Writer};
 pub(crate) use validate::{validate, validate_op};
 pub(crate) use wal_writer::WalWriter;
@@ -97,7 +98,7 @@ impl WritePath {
         &self,
         cx: &WriteContext<'_>,
         batch: WriteBatch,
-        reads: ReadSet,
+        reads: ReadSets,
         begin: u64,
         options: &WriteOptions,
     ) -> Result<()> {
@@ -106,10 +107,10 @@ impl WritePath {
         self.submit(cx, Request::Commit(request))
     }
 
-    /// Freezes the active memtable (if it holds anything) after every write queued
-    /// before this call, and wakes the flush thread.
-    pub fn freeze_memtable(&self, cx: &WriteContext<'_>) -> Result<()> {
-        self.submit(cx, Request::FreezeMemtable)
+    /// Freezes the active memtables `which` names (those that hold anything) after
+    /// every write queued before this call, and wakes the flush thread.
+    pub fn freeze_memtable(&self, cx: &WriteContext<'_>, which: Freeze) -> Result<()> {
+        self.submit(cx, Request::FreezeMemtable(which))
     }
 
     /// Queues one request. A synced write's group is fsynced before any member
@@ -119,7 +120,7 @@ impl WritePath {
         let batch = match &request {
             Request::Write { batch, .. } => Some(batch),
             Request::Commit(c) => Some(&c.batch),
-            Request::FreezeMemtable => None,
+            Request::FreezeMemtable(_) => None,
         };
         if let Some(batch) = batch {
             validate(batch)?;
@@ -156,7 +157,7 @@ impl WritePath {
         }
         let batches = || group.iter().filter_map(|w| w.batch());
         if batches().next().is_some() {
-            let mem = self.make_room(cx)?;
+            let mems = self.make_room(cx)?;
             let count: u64 = batches().map(|b| b.len() as u64).sum();
             let first = self.last_seq.load(Ordering::Relaxed) + 1;
             let need_sync = group.iter().any(|w| w.wants_sync());
@@ -178,8 +179,12 @@ impl WritePath {
             }
             let mut seq = first;
             for batch in batches() {
-                for (kind, key, value) in batch.iter() {
-                    mem.insert(key, seq, kind, value);
+                for (keyspace, kind, key, value) in batch.iter_in() {
+                    // A keyspace dropped after the batch was built has no memtable:
+                    // its ops are in the WAL, which replay skips.
+                    if let Some((_, mem)) = mems.iter().find(|(id, _)| *id == keyspace) {
+                        mem.insert(key, seq, kind, value);
+                    }
                     seq += 1;
                 }
             }
@@ -187,10 +192,22 @@ impl WritePath {
             self.last_seq.store(last, Ordering::Relaxed);
             cx.reads.make_visible(last);
         }
-        if group.iter().any(|w| w.freezes_memtable()) {
+        let freezes: Vec<Freeze> = group.iter().filter_map(|w| w.freezes_memtable()).collect();
+        if !freezes.is_empty() {
             let mut st = cx.coord.lock();
-            if !st.mem.is_empty() {
-                self.switch_memtable(cx, &mut st)?;
+            let which: Vec<_> = st
+                .trees
+                .iter()
+                .filter(|(id, t)| {
+                    !t.mem.is_empty()
+                        && freezes
+                            .iter()
+                            .any(|f| *f == Freeze::All || *f == Freeze::One(**id))
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            if !which.is_empty() {
+                self.switch_memtable(cx, &mut st, &which)?;
             }
         }
         Ok(())
@@ -202,7 +219,7 @@ impl WritePath {
     /// before the next leader runs) or by a batch ahead of it in this group.
     /// Runs before the group is numbered, so nothing else can commit in between.
     fn validate_transactions(&self, cx: &WriteContext<'_>, group: &[Arc<Writer>]) {
-        let (sv, _) = cx.reads.view();
+        let (svs, _) = cx.reads.views();
         debug_assert_eq!(
             cx.reads.visible_seq(),
             self.last_seq.load(Ordering::Relaxed),
@@ -215,12 +232,30 @@ impl WritePath {
             if c.batch.is_empty() {
                 continue;
             }
-            let verdict = txn::check_state(&sv, c.begin, &c.reads).and_then(|()| {
+            // A keyspace written or read that was dropped since: refused whole.
+            let dropped = c
+                .batch
+                .keyspaces()
+                .chain(c.reads.keys().copied())
+                .find(|k| !svs.contains_key(k));
+            if let Some(keyspace) = dropped {
+                c.refuse(crate::Error::KeyspaceDropped {
+                    name: format!("#{keyspace}"),
+                });
+                continue;
+            }
+            let verdict = c.reads.iter().try_for_each(|(&keyspace, reads)| {
+                let Some(sv) = svs.get(&keyspace) else {
+                    return Err(crate::Error::KeyspaceDropped {
+                        name: format!("#{keyspace}"),
+                    });
+                };
+                txn::check_state(sv, c.begin, reads)?;
                 group
                     .iter()
                     .take(i)
                     .filter_map(|earlier| earlier.batch())
-                    .try_for_each(|b| txn::check_batch(b, &c.reads))
+                    .try_for_each(|b| txn::check_batch(b, keyspace, reads))
             });
             if let Err(e) = verdict {
                 c.refuse(e);
@@ -248,7 +283,7 @@ impl WritePath {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transaction::KeyRange;
+    use crate::transaction::{KeyRange, ReadSet};
 
     fn put(key: &str) -> WriteBatch {
         let mut b = WriteBatch::new();
@@ -256,7 +291,7 @@ mod tests {
         b
     }
 
-    fn commit(batch: WriteBatch, reads: ReadSet, begin: u64) -> Arc<Writer> {
+    fn commit(batch: WriteBatch, reads: ReadSets, begin: u64) -> Arc<Writer> {
         Writer::new(Request::Commit(CommitRequest::new(
             batch, false, reads, begin,
         )))
@@ -274,10 +309,11 @@ mod tests {
         let read = |key: &str| {
             let mut r = ReadSet::default();
             r.add_key(key.as_bytes());
-            r
+            ReadSets::from([(0, r)])
         };
         let mut scanned = ReadSet::default();
         scanned.add_range(KeyRange::half_open(b"s", b"t"));
+        let scanned = ReadSets::from([(0, scanned)]);
         let group = [
             Writer::new(Request::Write {
                 batch: put("a"),

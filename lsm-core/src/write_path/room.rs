@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
 use parking_lot::MutexGuard;
 
 use super::{WalWriter, WriteContext, WritePath};
@@ -11,6 +12,14 @@ use crate::engine::State;
 use crate::error::{Error, PoisonedBy, Result};
 use crate::memtable::MemTable;
 use crate::metrics::bump;
+
+/// The active memtable of every live keyspace.
+fn active(st: &State) -> Vec<(KeyspaceId, Arc<MemTable>)> {
+    st.trees
+        .iter()
+        .map(|(id, t)| (*id, t.mem.clone()))
+        .collect()
+}
 
 /// Frozen memtables allowed to wait for flush before writers wait.
 pub(crate) const MAX_IMMUTABLE: usize = 2;
@@ -21,8 +30,15 @@ const WAIT_STEP: Duration = Duration::from_millis(100);
 
 impl WritePath {
     /// Backpressure and memtable rotation before a group with data is written;
-    /// returns the memtable the group goes into.
-    pub(super) fn make_room(&self, cx: &WriteContext<'_>) -> Result<Arc<MemTable>> {
+    /// returns the active memtable of every live keyspace, which the group goes into.
+    ///
+    /// The memtable budget, `memtable_size`, is over every keyspace's active
+    /// memtable together: when the total reaches it, the largest is frozen (with
+    /// one keyspace, that is its memtable reaching the size).
+    pub(super) fn make_room(
+        &self,
+        cx: &WriteContext<'_>,
+    ) -> Result<Vec<(KeyspaceId, Arc<MemTable>)>> {
         let opts = &cx.env.opts;
         let slowdown_at = opts
             .level0_compaction_trigger
@@ -37,7 +53,7 @@ impl WritePath {
             if st.shutdown {
                 break Err(Error::Closed);
             }
-            let level0 = st.version.level(0).len();
+            let level0 = st.max_level0();
             if level0 >= opts.level0_stop_writes {
                 stalled_since.get_or_insert((Instant::now(), "level 0 at level0_stop_writes"));
                 cx.coord.wake_compaction();
@@ -52,16 +68,25 @@ impl WritePath {
                 st = cx.coord.lock();
                 continue;
             }
-            if st.mem.size() < opts.memtable_size {
-                break Ok(st.mem.clone());
+            let total: usize = st.trees.values().map(|t| t.mem.size()).sum();
+            if total < opts.memtable_size {
+                break Ok(active(&st));
             }
-            if st.imm.len() >= MAX_IMMUTABLE {
+            if st.immutable_count() >= MAX_IMMUTABLE {
                 stalled_since.get_or_insert((Instant::now(), "memtables waiting for flush"));
                 cx.coord.wake_flush();
                 cx.coord.wait_done(&mut st, WAIT_STEP);
                 continue;
             }
-            break self.switch_memtable(cx, &mut st).map(|()| st.mem.clone());
+            let largest = st
+                .trees
+                .iter()
+                .max_by_key(|(_, t)| t.mem.size())
+                .map(|(id, _)| *id)
+                .unwrap_or(DEFAULT_KEYSPACE);
+            break self
+                .switch_memtable(cx, &mut st, &[largest])
+                .map(|()| active(&st));
         };
         drop(st);
         if let Some((since, cause)) = stalled_since {
@@ -77,7 +102,10 @@ impl WritePath {
         result
     }
 
-    /// Freezes the active memtable and starts a new WAL for its successor.
+    /// Freezes the active memtables of keyspaces `which` and starts a new WAL for
+    /// their successors. The active memtable of any other keyspace that holds
+    /// nothing (and has nothing frozen) is replaced by an empty one of the new WAL,
+    /// so that its log number moves past the WALs it never needed.
     ///
     /// Order (crash consistency): trim and fsync the old WAL first, so that every WAL
     /// but the newest is complete on disk and ends at its last record (replay treats
@@ -88,6 +116,7 @@ impl WritePath {
         &self,
         cx: &WriteContext<'_>,
         st: &mut MutexGuard<'_, State>,
+        which: &[KeyspaceId],
     ) -> Result<()> {
         let env = cx.env;
         let number = cx.versions.allocate_file_number();
@@ -113,18 +142,28 @@ impl WritePath {
             })?;
             *wal = next;
         }
-        let old = std::mem::replace(
-            &mut st.mem,
-            Arc::new(MemTable::with_filter(number, env.opts.memtable_size)),
-        );
-        log::debug!(
-            "memtable of WAL {} frozen ({} entries, {} bytes); new WAL {number}",
-            old.wal_number(),
-            old.len(),
-            old.size()
-        );
-        st.imm.push(old);
-        cx.reads.publish(st.super_version());
+        st.wals.insert(number);
+        for (id, tree) in st.trees.iter_mut() {
+            let freeze = which.contains(id);
+            if !freeze && !tree.memtables_empty() {
+                continue;
+            }
+            let old = std::mem::replace(
+                &mut tree.mem,
+                Arc::new(MemTable::with_filter(number, env.opts.memtable_size)),
+            );
+            if freeze {
+                log::debug!(
+                    "memtable of keyspace {id}, WAL {}, frozen ({} entries, {} bytes); new WAL \
+                     {number}",
+                    old.wal_number(),
+                    old.len(),
+                    old.size()
+                );
+                tree.imm.push(old);
+            }
+        }
+        cx.reads.publish(st.super_versions());
         cx.coord.wake_flush();
         Ok(())
     }

@@ -247,6 +247,29 @@ pub enum Op {
     /// `ReadOnlyDb::refresh` of the view held (opened first if none), after the same
     /// check of its old state: the refreshed view must hold exactly the model.
     RefreshReadOnly,
+    /// `Keyspace::put` of key number `.1` with a value of `.2` bytes in keyspace
+    /// `ks{.0 % 3 + 1}` (created on first use).
+    KsPut(u8, u8, u16),
+    /// `Keyspace::delete` of key number `.1` in keyspace `.0`.
+    KsDelete(u8, u8),
+    /// One batch across keyspaces: `(keyspace, key, Some(value length) or None for
+    /// a delete)`, keyspace `0 (mod 4)` being the default one, the others `ks1` to
+    /// `ks3`.
+    KsBatch(Vec<(u8, u8, Option<u16>)>),
+    /// `Db::drop_keyspace` of keyspace `.0` (a later use creates it again, empty).
+    KsDrop(u8),
+    /// Lookup in keyspace `.0` (if it exists).
+    KsGet(u8, u8),
+    /// Full scan of keyspace `.0` in a direction (if it exists).
+    KsScan(u8, Direction),
+    /// Lookup through live snapshot `.0` in keyspace `.1`: the snapshot reads it at
+    /// its sequence number (nothing of a keyspace created after it).
+    KsSnapGet(u8, u8, u8),
+}
+
+/// Name of the named keyspace `n` of the model test (`ks1` to `ks3`).
+pub fn ks_name(n: u8) -> String {
+    format!("ks{}", n % 3 + 1)
 }
 
 impl fmt::Debug for Op {
@@ -274,6 +297,32 @@ impl fmt::Debug for Op {
             Op::Txn(t) => write!(f, "Txn({t:?})"),
             Op::Prefix(p, d) => write!(f, "Prefix({}, {d:?})", show(prefix_of(*p))),
             Op::Snapshot => write!(f, "Snapshot"),
+            Op::KsPut(ks, k, len) => {
+                write!(f, "KsPut({}, {}, {len}B)", ks_name(*ks), show(&key(*k)))
+            }
+            Op::KsDelete(ks, k) => write!(f, "KsDelete({}, {})", ks_name(*ks), show(&key(*k))),
+            Op::KsBatch(ops) => {
+                write!(f, "KsBatch[")?;
+                for (i, (ks, k, len)) in ops.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    let ks = if *ks % 4 == 0 {
+                        "default".to_string()
+                    } else {
+                        ks_name(*ks % 4 - 1)
+                    };
+                    match len {
+                        Some(l) => write!(f, "{sep}Put({ks}, {}, {l}B)", show(&key(*k)))?,
+                        None => write!(f, "{sep}Delete({ks}, {})", show(&key(*k)))?,
+                    }
+                }
+                write!(f, "]")
+            }
+            Op::KsDrop(ks) => write!(f, "KsDrop({})", ks_name(*ks)),
+            Op::KsGet(ks, k) => write!(f, "KsGet({}, {})", ks_name(*ks), show(&key(*k))),
+            Op::KsScan(ks, d) => write!(f, "KsScan({}, {d:?})", ks_name(*ks)),
+            Op::KsSnapGet(s, ks, k) => {
+                write!(f, "KsSnapGet({s}, {}, {})", ks_name(*ks), show(&key(*k)))
+            }
             Op::SnapGet(s, k) => write!(f, "SnapGet(#{s}, {})", show(&key(*k))),
             Op::SnapScan(s, lo, hi, d) => write!(f, "SnapScan(#{s}, {lo:?}, {hi:?}, {d:?})"),
             Op::DropSnapshot(s) => write!(f, "DropSnapshot(#{s})"),
@@ -442,6 +491,13 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Checkpoint),
         1 => Just(Op::OpenReadOnly),
         1 => Just(Op::RefreshReadOnly),
+        8 => (any::<u8>(), written_key(), value_len()).prop_map(|(ks, k, l)| Op::KsPut(ks, k, l)),
+        3 => (any::<u8>(), written_key()).prop_map(|(ks, k)| Op::KsDelete(ks, k)),
+        3 => prop::collection::vec((any::<u8>(), written_key(), prop::option::of(value_len())), 0..8).prop_map(Op::KsBatch),
+        1 => any::<u8>().prop_map(Op::KsDrop),
+        4 => (any::<u8>(), any_key()).prop_map(|(ks, k)| Op::KsGet(ks, k)),
+        2 => (any::<u8>(), direction()).prop_map(|(ks, d)| Op::KsScan(ks, d)),
+        2 => (any::<u8>(), any::<u8>(), any_key()).prop_map(|(s, ks, k)| Op::KsSnapGet(s, ks, k)),
     ]
 }
 
@@ -527,6 +583,14 @@ pub struct Harness {
     /// Live snapshots and what each reads: the model when it was taken (or, under a
     /// filter, what the snapshot read then, checked against the model).
     snapshots: Vec<(Snapshot, Map)>,
+    /// The named keyspaces that exist (by name): the generation each was created
+    /// in (a keyspace dropped and created again is another one) and its model.
+    keyspaces: BTreeMap<String, (u64, Map)>,
+    /// Generations handed out so far.
+    generations: u64,
+    /// For each live snapshot (same order as `snapshots`), what it reads of each
+    /// named keyspace that existed when it was taken.
+    snapshot_keyspaces: Vec<BTreeMap<String, (u64, Map)>>,
     next_id: u64,
     probe: Vec<Vec<u8>>,
     /// A read-only view and the model (with its expiries) when it was opened or last
@@ -598,6 +662,9 @@ impl Harness {
             clock,
             filter,
             snapshots: Vec::new(),
+            keyspaces: BTreeMap::new(),
+            generations: 0,
+            snapshot_keyspaces: Vec::new(),
             next_id: 1,
             probe: probe_keys(),
             read_only: None,
@@ -851,12 +918,54 @@ impl Harness {
     /// Full comparison of the database with the model.
     pub fn check_all(&self, what: &str) -> Result<(), String> {
         model::check_db_with(self.db(), &self.model, &self.probe, self.filter.as_deref())
+            .map_err(|e| format!("{what}: {e}"))?;
+        check_keyspaces(self.db(), &self.keyspaces, self.filter.as_deref())
             .map_err(|e| format!("{what}: {e}"))
+    }
+
+    /// A handle to the named keyspace `n`, created (in the model too) if missing.
+    fn keyspace(&mut self, n: u8) -> Result<(String, lsm_core::Keyspace), String> {
+        let name = ks_name(n);
+        let ks = self
+            .db()
+            .keyspace(&name)
+            .map_err(|e| format!("keyspace {name} failed: {e}"))?;
+        if !self.keyspaces.contains_key(&name) {
+            self.generations += 1;
+            self.keyspaces
+                .insert(name.clone(), (self.generations, Map::new()));
+        }
+        Ok((name, ks))
+    }
+
+    /// Checks `k` in keyspace `name` against its model.
+    fn check_ks_key(&self, name: &str, k: &[u8], what: &str) -> Result<(), String> {
+        let Some((_, map)) = self.keyspaces.get(name) else {
+            return Ok(());
+        };
+        let ks = self
+            .db()
+            .keyspace(name)
+            .map_err(|e| format!("{what}: keyspace {name}: {e}"))?;
+        let got = ks
+            .get(k)
+            .map_err(|e| format!("{what}: get {} in {name} failed: {e}", show(k)))?;
+        let want = map.get(k);
+        if !self.accepts(k, want.map(Vec::as_slice), got.as_deref()) {
+            return Err(format!(
+                "{what}: get {} in {name}: got {:?}, want {:?}",
+                show(k),
+                got.as_deref().map(show),
+                want.map(|v| show(v))
+            ));
+        }
+        Ok(())
     }
 
     /// Closes and reopens the database (snapshots are released first).
     pub fn reopen(&mut self) -> Result<(), String> {
         self.snapshots.clear();
+        self.snapshot_keyspaces.clear();
         let db = self.db.take().expect("open database");
         db.close().map_err(|e| format!("close failed: {e}"))?;
         let db = open(&self.path, &self.options, &self.disk)
@@ -872,6 +981,7 @@ impl Harness {
             return self.reopen();
         };
         self.snapshots.clear();
+        self.snapshot_keyspaces.clear();
         // A view held reads the disk that is about to be replaced by its crash image.
         self.read_only = None;
         self.db().sync().map_err(|e| format!("sync failed: {e}"))?;
@@ -906,6 +1016,8 @@ impl Harness {
             .map_err(|e| format!("opening the checkpoint: {e}"))?;
         model::check_db_with(&copy, &self.model, &self.probe, self.filter.as_deref())
             .map_err(|e| format!("the checkpoint: {e}"))?;
+        check_keyspaces(&copy, &self.keyspaces, self.filter.as_deref())
+            .map_err(|e| format!("the checkpoint: {e}"))?;
         copy.close()
             .map_err(|e| format!("closing the checkpoint: {e}"))?;
         // Keep the disk small: crash images copy all of it.
@@ -919,6 +1031,7 @@ impl Harness {
     /// Closes the database for good.
     pub fn close(mut self) -> Result<(), String> {
         self.snapshots.clear();
+        self.snapshot_keyspaces.clear();
         let db = self.db.take().expect("open database");
         db.close().map_err(|e| format!("close failed: {e}"))
     }
@@ -1106,6 +1219,7 @@ impl Harness {
             Op::Snapshot => {
                 if self.snapshots.len() >= 4 {
                     self.snapshots.remove(0);
+                    self.snapshot_keyspaces.remove(0);
                 }
                 let snap = self.db().snapshot();
                 let reads = if self.filter.is_some() {
@@ -1122,7 +1236,23 @@ impl Harness {
                 } else {
                     self.model.clone()
                 };
+                let mut of_keyspaces = BTreeMap::new();
+                for (name, (generation, map)) in &self.keyspaces {
+                    let reads = if self.filter.is_some() {
+                        let ks = self
+                            .db()
+                            .keyspace(name)
+                            .map_err(|e| format!("keyspace {name}: {e}"))?;
+                        let got = collect(snap.scan_in::<Vec<u8>, _>(&ks, ..), Direction::Forward)
+                            .map_err(|e| format!("snapshot scan of {name} failed: {e}"))?;
+                        got.into_iter().collect()
+                    } else {
+                        map.clone()
+                    };
+                    of_keyspaces.insert(name.clone(), (*generation, reads));
+                }
                 self.snapshots.push((snap, reads));
+                self.snapshot_keyspaces.push(of_keyspaces);
             }
             Op::SnapGet(s, k) => {
                 if !self.snapshots.is_empty() {
@@ -1157,6 +1287,7 @@ impl Harness {
                 if !self.snapshots.is_empty() {
                     let i = usize::from(*s) % self.snapshots.len();
                     self.snapshots.remove(i);
+                    self.snapshot_keyspaces.remove(i);
                 }
             }
             Op::Flush => {
@@ -1206,6 +1337,145 @@ impl Harness {
                         .map_err(|e| format!("read-only view: {e}"))?;
                 }
             }
+            Op::KsPut(n, k, len) => {
+                let (name, ks) = self.keyspace(*n)?;
+                let (k, v) = (key(*k), self.new_value(*len));
+                ks.put(&k, &v)
+                    .map_err(|e| format!("put in {name} failed: {e}"))?;
+                if let Some((_, map)) = self.keyspaces.get_mut(&name) {
+                    map.insert(k.clone(), v);
+                }
+                self.check_ks_key(&name, &k, "after put in a keyspace")?;
+                // The same key of the default keyspace is untouched.
+                self.check_key(&k, "the default keyspace after a put in another")?;
+            }
+            Op::KsDelete(n, k) => {
+                let (name, ks) = self.keyspace(*n)?;
+                let k = key(*k);
+                ks.delete(&k)
+                    .map_err(|e| format!("delete in {name} failed: {e}"))?;
+                if let Some((_, map)) = self.keyspaces.get_mut(&name) {
+                    map.remove(&k);
+                }
+                self.check_ks_key(&name, &k, "after delete in a keyspace")?;
+            }
+            Op::KsBatch(ops) => {
+                let mut batch = WriteBatch::new();
+                let mut model = self.model.clone();
+                let mut touched = Vec::new();
+                // The batch's writes to named keyspaces, applied to their models once
+                // it is written (the keyspaces it names are created first).
+                let mut named: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+                for (n, k, len) in ops {
+                    let k = key(*k);
+                    let v = len.map(|l| self.new_value(l));
+                    if *n % 4 == 0 {
+                        match &v {
+                            Some(v) => {
+                                batch.put(&k, v);
+                                model.insert(k.clone(), v.clone());
+                            }
+                            None => {
+                                batch.delete(&k);
+                                model.remove(&k);
+                            }
+                        }
+                        touched.push((None, k));
+                    } else {
+                        let (name, ks) = self.keyspace(*n % 4 - 1)?;
+                        match &v {
+                            Some(v) => batch.put_in(&ks, &k, v),
+                            None => batch.delete_in(&ks, &k),
+                        };
+                        named.push((name.clone(), k.clone(), v));
+                        touched.push((Some(name), k));
+                    }
+                }
+                self.db()
+                    .write(batch)
+                    .map_err(|e| format!("cross-keyspace batch failed: {e}"))?;
+                for (k, _) in touched
+                    .iter()
+                    .filter(|(n, _)| n.is_none())
+                    .map(|(n, k)| (k, n))
+                {
+                    self.expiries.remove(k);
+                }
+                self.model = model;
+                for (name, k, v) in named {
+                    if let Some((_, map)) = self.keyspaces.get_mut(&name) {
+                        match v {
+                            Some(v) => map.insert(k, v),
+                            None => map.remove(&k),
+                        };
+                    }
+                }
+                for (name, k) in &touched {
+                    match name {
+                        Some(name) => self.check_ks_key(name, k, "after a cross-keyspace batch")?,
+                        None => self.check_key(k, "after a cross-keyspace batch")?,
+                    }
+                }
+            }
+            Op::KsDrop(n) => {
+                let name = ks_name(*n);
+                self.db()
+                    .drop_keyspace(&name)
+                    .map_err(|e| format!("drop_keyspace {name} failed: {e}"))?;
+                self.keyspaces.remove(&name);
+                if self.db().keyspace_names().contains(&name) {
+                    return Err(format!("{name} still listed after its drop"));
+                }
+            }
+            Op::KsGet(n, k) => {
+                let name = ks_name(*n);
+                self.check_ks_key(&name, &key(*k), "get in a keyspace")?;
+            }
+            Op::KsScan(n, dir) => {
+                let name = ks_name(*n);
+                if let Some((_, map)) = self.keyspaces.get(&name) {
+                    let ks = self
+                        .db()
+                        .keyspace(&name)
+                        .map_err(|e| format!("keyspace {name}: {e}"))?;
+                    let got = collect(ks.iter(), *dir)
+                        .map_err(|e| format!("scan of {name} failed: {e}"))?;
+                    let want = model::range(map, &Bound::Unbounded, &Bound::Unbounded);
+                    if let Some(d) = diff(&self.loosen(got, &want), &want) {
+                        return Err(format!("scan of {name}: {d}"));
+                    }
+                }
+            }
+            Op::KsSnapGet(s, n, k) => {
+                let name = ks_name(*n);
+                if !self.snapshots.is_empty() && self.keyspaces.contains_key(&name) {
+                    let i = usize::from(*s) % self.snapshots.len();
+                    let generation = self.keyspaces[&name].0;
+                    let k = key(*k);
+                    // A keyspace created after the snapshot holds nothing at its
+                    // sequence number.
+                    let want = match self.snapshot_keyspaces[i].get(&name) {
+                        Some((g, map)) if *g == generation => map.get(&k).cloned(),
+                        _ => None,
+                    };
+                    let ks = self
+                        .db()
+                        .keyspace(&name)
+                        .map_err(|e| format!("keyspace {name}: {e}"))?;
+                    let got = self.snapshots[i]
+                        .0
+                        .get_in(&ks, &k)
+                        .map_err(|e| format!("snapshot get in {name} failed: {e}"))?;
+                    if got.as_deref() != want.as_deref() {
+                        return Err(format!(
+                            "snapshot get {} in {name}: got {:?}, want {:?}",
+                            show(&k),
+                            got.as_deref().map(show),
+                            want.as_deref().map(show)
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -1217,6 +1487,29 @@ impl Harness {
         let model = &self.model;
         self.expiries.retain(|k, _| model.contains_key(k));
     }
+}
+
+/// Checks every named keyspace of `db` against its model: the list of names, and
+/// a forward full scan of each (point lookups are checked where keys are written).
+fn check_keyspaces(
+    db: &Db,
+    keyspaces: &BTreeMap<String, (u64, Map)>,
+    filter: Option<&TestFilter>,
+) -> Result<(), String> {
+    let mut names = db.keyspace_names();
+    names.retain(|n| n != "default");
+    let want: Vec<&String> = keyspaces.keys().collect();
+    if names.iter().collect::<Vec<_>>() != want {
+        return Err(format!("keyspaces {names:?}, want {want:?}"));
+    }
+    for (name, (_, map)) in keyspaces {
+        let ks = db
+            .keyspace(name)
+            .map_err(|e| format!("keyspace {name}: {e}"))?;
+        model::check_view(ks.iter(), |k| ks.get(k), map, &[], filter)
+            .map_err(|e| format!("keyspace {name}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn ms_since_epoch(t: SystemTime) -> u64 {

@@ -48,6 +48,10 @@ struct Args {
     /// (`get` always prints the whole value).
     #[arg(long, global = true)]
     full: bool,
+    /// The keyspace commands act on (it must exist; `use --create NAME` at the
+    /// prompt creates one). Default: the database's default keyspace.
+    #[arg(long, value_name = "NAME")]
+    keyspace: Option<String>,
     /// When commands come from a pipe: print each one after a `lsm> ` prompt before
     /// its output, making a transcript.
     #[arg(long)]
@@ -76,6 +80,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(name) = &args.keyspace {
+        if let Err(e) = session.use_keyspace(name, false) {
+            eprintln!("lsm: {e}");
+            let _ = session.close();
+            return ExitCode::from(1);
+        }
+    }
     if session.access() == Access::ReadOnlyLocked {
         eprintln!(
             "lsm: {} is locked by another process: opened read-only (its state when the \

@@ -79,6 +79,17 @@ pub enum ShellCommand {
         /// The key.
         key: String,
     },
+    /// List the keyspaces, marking the one commands act on with `*`.
+    Keyspaces,
+    /// Make the keyspace NAME the one the following commands act on ("default"
+    /// is the database's default keyspace).
+    Use {
+        /// The keyspace.
+        name: String,
+        /// Create the keyspace when the database has none of that name.
+        #[arg(long)]
+        create: bool,
+    },
 }
 
 /// One line typed at the prompt: a command, or `help` / `quit`.

@@ -5,6 +5,10 @@
 //! standard input is not a terminal). `explain` renders the engine's own
 //! lookup trace ([`explain`](mod@explain), `Db::explain`).
 //!
+//! Commands act on one keyspace at a time: `default` unless `--keyspace NAME` or
+//! the `use NAME` command chose another ([`Session::use_keyspace`]); `keyspaces`
+//! lists them.
+//!
 //! A database another process holds open is read through the engine's read-only
 //! open (`Db::open_read_only`), as is any database with `--read-only`
 //! ([`Session::open_read_only`]): read commands work, write commands fail
@@ -20,7 +24,9 @@ use std::ops::Bound;
 use std::path::Path;
 
 use clap::Parser;
-use lsm_core::{Db, Options, ReadOnlyDb};
+use std::sync::Mutex;
+
+use lsm_core::{Db, Keyspace, Options, ReadOnlyDb};
 
 pub use command::{split_words, PromptCommand, PromptLine, ShellCommand};
 pub use ops::{is_operation, run_operation, Operation, OperationLine, OPERATIONS};
@@ -35,6 +41,8 @@ pub struct Session {
     db: Handle,
     access: Access,
     style: Style,
+    /// The keyspace commands act on; `None` for the default one.
+    keyspace: Mutex<Option<Keyspace>>,
 }
 
 /// How the session holds the database.
@@ -46,24 +54,31 @@ enum Handle {
 }
 
 impl Handle {
-    fn get(&self, key: &[u8]) -> lsm_core::Result<Option<lsm_core::Bytes>> {
-        match self {
-            Handle::Writer(db) => db.get(key),
-            Handle::Reader(db) => db.get(key),
+    fn get(&self, ks: Option<&Keyspace>, key: &[u8]) -> lsm_core::Result<Option<lsm_core::Bytes>> {
+        match (self, ks) {
+            (_, Some(ks)) => ks.get(key),
+            (Handle::Writer(db), None) => db.get(key),
+            (Handle::Reader(db), None) => db.get(key),
         }
     }
 
-    fn scan<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> lsm_core::Scan {
-        match self {
-            Handle::Writer(db) => db.scan(range),
-            Handle::Reader(db) => db.scan(range),
+    fn scan<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
+        &self,
+        ks: Option<&Keyspace>,
+        range: R,
+    ) -> lsm_core::Scan {
+        match (self, ks) {
+            (_, Some(ks)) => ks.scan(range),
+            (Handle::Writer(db), None) => db.scan(range),
+            (Handle::Reader(db), None) => db.scan(range),
         }
     }
 
-    fn prefix(&self, prefix: Vec<u8>) -> lsm_core::Scan {
-        match self {
-            Handle::Writer(db) => db.prefix(prefix),
-            Handle::Reader(db) => db.prefix(prefix),
+    fn prefix(&self, ks: Option<&Keyspace>, prefix: Vec<u8>) -> lsm_core::Scan {
+        match (self, ks) {
+            (_, Some(ks)) => ks.prefix(prefix),
+            (Handle::Writer(db), None) => db.prefix(prefix),
+            (Handle::Reader(db), None) => db.prefix(prefix),
         }
     }
 
@@ -108,11 +123,13 @@ impl Session {
                 db: Handle::Writer(db),
                 access: Access::Writer,
                 style,
+                keyspace: Mutex::new(None),
             }),
             Err(lsm_core::Error::Locked { .. }) => Ok(Session {
                 db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
                 access: Access::ReadOnlyLocked,
                 style,
+                keyspace: Mutex::new(None),
             }),
             Err(e) => Err(Error::Db(e)),
         }
@@ -130,6 +147,7 @@ impl Session {
             db: Handle::Reader(Db::open_read_only(dir, Options::default())?),
             access: Access::ReadOnly,
             style,
+            keyspace: Mutex::new(None),
         })
     }
 
@@ -145,6 +163,40 @@ impl Session {
             Handle::Writer(db) => Some(db),
             Handle::Reader(_) => None,
         }
+    }
+
+    /// Makes keyspace `name` the one commands act on (`"default"` the database's
+    /// default keyspace); with `create`, creates it when missing.
+    ///
+    /// # Errors
+    /// `Usage` for a keyspace that does not exist (without `create`), or any other
+    /// than the default one in a read-only session; engine errors.
+    pub fn use_keyspace(&self, name: &str, create: bool) -> Result<()> {
+        let chosen = if name == "default" {
+            None
+        } else {
+            let Handle::Writer(db) = &self.db else {
+                return Err(Error::Usage(
+                    "a read-only session reads the default keyspace only".to_string(),
+                ));
+            };
+            if !create && !db.keyspace_names().iter().any(|n| n == name) {
+                return Err(Error::Usage(format!(
+                    "no keyspace named {name:?} (`use --create {name}` creates it)"
+                )));
+            }
+            Some(db.keyspace(name)?)
+        };
+        *self.keyspace.lock().unwrap_or_else(|e| e.into_inner()) = chosen;
+        Ok(())
+    }
+
+    /// The keyspace commands act on; `None` for the default one.
+    fn current(&self) -> Option<Keyspace> {
+        self.keyspace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The writer, or the error a write command gets in a read-only session.
@@ -174,35 +226,50 @@ impl Session {
 
     fn run(&self, command: &ShellCommand, scope: Scope, out: &mut dyn Write) -> Result<()> {
         let style = self.style;
+        let ks = self.current();
+        let ks = ks.as_ref();
         match command {
             ShellCommand::Get { key } => {
                 let key = arg(key)?;
                 // Always whole: `get` is how a value is read back, and a cut one would
                 // be a different value.
-                match self.db.get(&key)? {
+                match self.db.get(ks, &key)? {
                     Some(v) => writeln!(out, "{}", show(&v, style.whole())).map_err(out_err)?,
                     None => return Err(Error::KeyNotFound(show(&key, style.whole()))),
                 }
             }
             ShellCommand::Put { key, value, ttl } => {
                 let db = self.writer("put")?;
-                match ttl {
-                    Some(ttl) => db.put_with_ttl(arg(key)?, arg(value)?, *ttl)?,
-                    None => db.put(arg(key)?, arg(value)?)?,
+                match (ttl, ks) {
+                    (Some(ttl), Some(ks)) => ks.put_with_ttl(arg(key)?, arg(value)?, *ttl)?,
+                    (Some(ttl), None) => db.put_with_ttl(arg(key)?, arg(value)?, *ttl)?,
+                    (None, Some(ks)) => ks.put(arg(key)?, arg(value)?)?,
+                    (None, None) => db.put(arg(key)?, arg(value)?)?,
                 }
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Delete { key } => {
-                self.writer("delete")?.delete(arg(key)?)?;
+                let db = self.writer("delete")?;
+                match ks {
+                    Some(ks) => ks.delete(arg(key)?)?,
+                    None => db.delete(arg(key)?)?,
+                }
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::DeleteRange { start, end } => {
-                self.writer("delete-range")?
-                    .delete_range(arg(start)?, arg(end)?)?;
+                let db = self.writer("delete-range")?;
+                match ks {
+                    Some(ks) => ks.delete_range(arg(start)?, arg(end)?)?,
+                    None => db.delete_range(arg(start)?, arg(end)?)?,
+                }
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::DeletePrefix { prefix } => {
-                self.writer("delete-prefix")?.delete_prefix(arg(prefix)?)?;
+                let db = self.writer("delete-prefix")?;
+                match ks {
+                    Some(ks) => ks.delete_prefix(arg(prefix)?)?,
+                    None => db.delete_prefix(arg(prefix)?)?,
+                }
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Scan {
@@ -213,6 +280,7 @@ impl Session {
                 prefix,
             } => {
                 self.scan(
+                    ks,
                     from.as_deref(),
                     to.as_deref(),
                     *limit,
@@ -225,7 +293,11 @@ impl Session {
                 print_stats(&self.writer("stats")?.stats(), scope, out).map_err(out_err)?
             }
             ShellCommand::Flush => {
-                self.writer("flush")?.flush()?;
+                let db = self.writer("flush")?;
+                match ks {
+                    Some(ks) => ks.flush()?,
+                    None => db.flush()?,
+                }
                 writeln!(out, "flushed").map_err(out_err)?;
             }
             ShellCommand::Compact => {
@@ -233,23 +305,51 @@ impl Session {
                 writeln!(out, "compacted").map_err(out_err)?;
             }
             ShellCommand::CompactRange { start, end } => {
-                self.writer("compact-range")?
-                    .compact_range(arg(start)?, arg(end)?)?;
+                let db = self.writer("compact-range")?;
+                match ks {
+                    Some(ks) => ks.compact_range(arg(start)?, arg(end)?)?,
+                    None => db.compact_range(arg(start)?, arg(end)?)?,
+                }
                 writeln!(out, "compacted").map_err(out_err)?;
             }
             ShellCommand::Explain { key } => {
                 let key = arg(key)?;
+                if ks.is_some() {
+                    return Err(Error::Usage(
+                        "`explain` traces lookups in the default keyspace only".to_string(),
+                    ));
+                }
                 let trace = self.db.explain(&key)?;
                 for line in explain::explain(&trace, style) {
                     writeln!(out, "{line}").map_err(out_err)?;
                 }
             }
+            ShellCommand::Keyspaces => {
+                let names = match &self.db {
+                    Handle::Writer(db) => db.keyspace_names(),
+                    Handle::Reader(_) => vec!["default".to_string()],
+                };
+                let current = ks.map_or("default", Keyspace::name);
+                for name in names {
+                    let mark = if name == current { "*" } else { " " };
+                    writeln!(out, "{mark} {name}").map_err(out_err)?;
+                }
+            }
+            ShellCommand::Use { name, create } => {
+                self.use_keyspace(name, *create)?;
+                writeln!(out, "using keyspace {name}").map_err(out_err)?;
+            }
         }
         Ok(())
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the scan command's options, each used once"
+    )]
     fn scan(
         &self,
+        ks: Option<&Keyspace>,
         from: Option<&str>,
         to: Option<&str>,
         limit: Option<usize>,
@@ -260,11 +360,11 @@ impl Session {
         let from = from.map(arg).transpose()?;
         let to = to.map(arg).transpose()?;
         let scan = match prefix {
-            Some(p) => self.db.prefix(arg(p)?),
+            Some(p) => self.db.prefix(ks, arg(p)?),
             None => {
                 let lo = from.clone().map_or(Bound::Unbounded, Bound::Included);
                 let hi = to.clone().map_or(Bound::Unbounded, Bound::Excluded);
-                self.db.scan::<Vec<u8>, _>((lo, hi))
+                self.db.scan::<Vec<u8>, _>(ks, (lo, hi))
             }
         };
         let in_range = |k: &[u8]| {
@@ -361,7 +461,7 @@ impl Session {
                         out,
                         "error: unknown command `{first}` (commands: get, put, delete, \
                          delete-range, delete-prefix, scan, stats, flush, compact, \
-                         compact-range, explain, quit; `help` for details)"
+                         compact-range, explain, keyspaces, use, quit; `help` for details)"
                     )
                     .map_err(out_err)?;
                 } else {

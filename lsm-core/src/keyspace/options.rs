@@ -1,0 +1,161 @@
+//! Per-keyspace options: what is naturally a property of one tree.
+
+use std::sync::Arc;
+
+use crate::compaction::filter::CompactionFilter;
+use crate::error::Result;
+use crate::options::{Compression, Options};
+
+/// Options of one keyspace's tree, given to
+/// [`Db::keyspace_with`](crate::Db::keyspace_with). Each field left unset takes
+/// the database's value from [`Options`]. They are not stored in the database:
+/// give them at each open, as RocksDB's column family options (a keyspace opened
+/// with [`Db::keyspace`](crate::Db::keyspace), or not opened at all since the
+/// database was, uses the database's options). Files already written keep the
+/// settings they were written with; the options apply to the segments written
+/// from then on.
+///
+/// ```
+/// use lsm_core::{Compression, Db, KeyspaceOptions, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let blobs = db.keyspace_with(
+///     "blobs",
+///     KeyspaceOptions::default()
+///         .with_block_size(64 << 10)
+///         .with_compression(Compression::None),
+/// )?;
+/// blobs.put("b1", vec![0u8; 10_000])?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct KeyspaceOptions {
+    /// As [`Options::segment_size`]. Default: the database's.
+    pub segment_size: Option<usize>,
+    /// As [`Options::block_size`]. Default: the database's.
+    pub block_size: Option<usize>,
+    /// As [`Options::bloom_bits_per_key`]. Default: the database's.
+    pub bloom_bits_per_key: Option<u8>,
+    /// As [`Options::level0_bloom_bits_per_key`]. Default: the database's.
+    pub level0_bloom_bits_per_key: Option<u8>,
+    /// As [`Options::compression`]. Default: the database's.
+    pub compression: Option<Compression>,
+    /// As [`Options::compaction_filter`], for this keyspace's compactions only.
+    /// Default: the database's.
+    pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+}
+
+impl KeyspaceOptions {
+    /// Sets [`segment_size`](Self::segment_size).
+    ///
+    /// ```
+    /// let o = lsm_core::KeyspaceOptions::default().with_segment_size(8 << 20);
+    /// assert_eq!(o.segment_size, Some(8 << 20));
+    /// ```
+    #[must_use]
+    pub fn with_segment_size(mut self, bytes: usize) -> Self {
+        self.segment_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`block_size`](Self::block_size).
+    ///
+    /// ```
+    /// let o = lsm_core::KeyspaceOptions::default().with_block_size(16 << 10);
+    /// assert_eq!(o.block_size, Some(16 << 10));
+    /// ```
+    #[must_use]
+    pub fn with_block_size(mut self, bytes: usize) -> Self {
+        self.block_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`bloom_bits_per_key`](Self::bloom_bits_per_key).
+    ///
+    /// ```
+    /// let o = lsm_core::KeyspaceOptions::default().with_bloom_bits_per_key(10);
+    /// assert_eq!(o.bloom_bits_per_key, Some(10));
+    /// ```
+    #[must_use]
+    pub fn with_bloom_bits_per_key(mut self, bits: u8) -> Self {
+        self.bloom_bits_per_key = Some(bits);
+        self
+    }
+
+    /// Sets [`level0_bloom_bits_per_key`](Self::level0_bloom_bits_per_key).
+    ///
+    /// ```
+    /// let o = lsm_core::KeyspaceOptions::default().with_level0_bloom_bits_per_key(16);
+    /// assert_eq!(o.level0_bloom_bits_per_key, Some(16));
+    /// ```
+    #[must_use]
+    pub fn with_level0_bloom_bits_per_key(mut self, bits: u8) -> Self {
+        self.level0_bloom_bits_per_key = Some(bits);
+        self
+    }
+
+    /// Sets [`compression`](Self::compression).
+    ///
+    /// ```
+    /// use lsm_core::{Compression, KeyspaceOptions};
+    /// let o = KeyspaceOptions::default().with_compression(Compression::None);
+    /// assert_eq!(o.compression, Some(Compression::None));
+    /// ```
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = Some(compression);
+        self
+    }
+
+    /// Sets [`compaction_filter`](Self::compaction_filter).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lsm_core::{CompactionFilter, FilterDecision, KeyspaceOptions};
+    ///
+    /// struct KeepAll;
+    /// impl CompactionFilter for KeepAll {
+    ///     fn filter(&self, _: usize, _: &[u8], _: &[u8], _: bool) -> FilterDecision {
+    ///         FilterDecision::Keep
+    ///     }
+    /// }
+    /// let o = KeyspaceOptions::default().with_compaction_filter(Arc::new(KeepAll));
+    /// assert!(o.compaction_filter.is_some());
+    /// ```
+    #[must_use]
+    pub fn with_compaction_filter(mut self, filter: Arc<dyn CompactionFilter>) -> Self {
+        self.compaction_filter = Some(filter);
+        self
+    }
+
+    /// The database's `base` options with these set over them, checked.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOptions`](crate::Error::InvalidOptions) for a value
+    /// [`Options`] refuses.
+    pub(crate) fn over(&self, base: &Options) -> Result<Options> {
+        let mut o = base.clone();
+        if let Some(v) = self.segment_size {
+            o.segment_size = v;
+        }
+        if let Some(v) = self.block_size {
+            o.block_size = v;
+        }
+        if let Some(v) = self.bloom_bits_per_key {
+            o.bloom_bits_per_key = v;
+        }
+        if let Some(v) = self.level0_bloom_bits_per_key {
+            o.level0_bloom_bits_per_key = v;
+        }
+        if let Some(v) = self.compression {
+            o.compression = v;
+        }
+        if let Some(f) = &self.compaction_filter {
+            o.compaction_filter = Some(f.clone());
+        }
+        o.validate()?;
+        Ok(o)
+    }
+}
