@@ -66,6 +66,10 @@ impl Tree {
     }
 }
 
+/// A manual compaction waiting: what to compact in which keyspace, and where to
+/// send the result.
+pub(crate) type ManualRequest = ((KeyspaceId, Manual), Sender<Result<()>>);
+
 /// The trees of every live keyspace, as owned data, plus background coordination.
 pub(crate) struct State {
     /// By keyspace id; keyspace 0 always.
@@ -76,7 +80,7 @@ pub(crate) struct State {
     pub wals: BTreeSet<u64>,
     /// Manual compactions waiting (with the keyspace each is of), and where to
     /// send each result.
-    pub manual: Vec<((KeyspaceId, Manual), Sender<Result<()>>)>,
+    pub manual: Vec<ManualRequest>,
     pub shutdown: bool,
 }
 
