@@ -164,6 +164,39 @@ fn flushing_one_keyspace_leaves_the_other_and_keeps_the_wal() {
     assert_eq!(files(dir.path(), ".wal").len(), 1);
 }
 
+/// A keyspace written once and then left alone must not hold every WAL written
+/// since: the busy keyspace's memtable switches freeze it once the WALs pile up
+/// (as RocksDB's `max_total_wal_size` flushes the column families holding the
+/// oldest WAL), so the WAL files stay few and its data stays readable.
+#[test]
+fn a_quiet_keyspace_does_not_hold_the_wals_of_a_busy_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default().with_memtable_size(4096);
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let busy = db.keyspace("busy").unwrap();
+    let quiet = db.keyspace("quiet").unwrap();
+    quiet.put("once", "written").unwrap();
+    let mut most = 0;
+    for i in 0..4000u32 {
+        busy.put(format!("k{i:05}"), [b'x'; 64]).unwrap();
+        if i % 100 == 0 {
+            most = most.max(files(dir.path(), ".wal").len());
+        }
+    }
+    assert!(most <= 6, "{most} WAL files at once");
+    assert_eq!(quiet.get("once").unwrap().as_deref(), Some(&b"written"[..]));
+    assert!(
+        !quiet.level_stats().unwrap().is_empty(),
+        "quiet was never flushed"
+    );
+    drop((busy, quiet));
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts).unwrap();
+    let quiet = db.keyspace("quiet").unwrap();
+    assert_eq!(quiet.get("once").unwrap().as_deref(), Some(&b"written"[..]));
+    assert_eq!(db.keyspace("busy").unwrap().iter().count(), 4000);
+}
+
 #[test]
 fn drop_removes_files_names_and_handles() {
     let dir = tempfile::tempdir().unwrap();

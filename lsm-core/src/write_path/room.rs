@@ -21,6 +21,32 @@ fn active(st: &State) -> Vec<(KeyspaceId, Arc<MemTable>)> {
         .collect()
 }
 
+/// Live WAL files beyond which a memtable switch also freezes the keyspaces whose
+/// active memtable holds the oldest of them (see [`holding_old_wals`]).
+pub(crate) const MAX_LIVE_WALS: usize = 4;
+
+/// The keyspaces to freeze besides the largest at a switch because their active
+/// memtable holds the oldest live WAL while more than [`MAX_LIVE_WALS`] are live.
+///
+/// A WAL is deleted only once every keyspace has flushed past it, and a memtable
+/// is frozen when it is the largest: a keyspace written once and then left alone
+/// would otherwise keep every WAL the busy ones write after it, without bound (on
+/// disk, and in the replay at the next open). RocksDB's `max_total_wal_size`
+/// flushes the column families holding the oldest WAL for the same reason.
+fn holding_old_wals(st: &State) -> Vec<KeyspaceId> {
+    if st.wals.len() < MAX_LIVE_WALS {
+        return Vec::new();
+    }
+    let Some(&oldest) = st.wals.first() else {
+        return Vec::new();
+    };
+    st.trees
+        .iter()
+        .filter(|(_, t)| !t.mem.is_empty() && t.mem.wal_number() <= oldest)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
 /// Frozen memtables allowed to wait for flush before writers wait.
 pub(crate) const MAX_IMMUTABLE: usize = 2;
 /// How long a stalled writer sleeps per step at the slowdown threshold.
@@ -84,8 +110,10 @@ impl WritePath {
                 .max_by_key(|(_, t)| t.mem.size())
                 .map(|(id, _)| *id)
                 .unwrap_or(DEFAULT_KEYSPACE);
+            let mut which = vec![largest];
+            which.extend(holding_old_wals(&st));
             break self
-                .switch_memtable(cx, &mut st, &[largest])
+                .switch_memtable(cx, &mut st, &which)
                 .map(|()| active(&st));
         };
         drop(st);
