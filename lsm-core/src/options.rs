@@ -1,11 +1,13 @@
 //! Options of a database, with their defaults and validation.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::compaction::filter::CompactionFilter;
 use crate::error::{Error, Result};
+use crate::keyspace::KeyspaceOptions;
 
 pub use lsm_format::Compression;
 
@@ -94,6 +96,13 @@ pub struct Options {
     /// Application logic compactions run over live values
     /// ([`CompactionFilter`]). Default `None`.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Options of named keyspaces, by name, in force from the open on: for their
+    /// flushes and compactions (the first ones may start before the application asks
+    /// for the keyspace), for [`crate::Db::keyspace`] creating one, and for the
+    /// check of files a crash left behind, which asks a keyspace's compaction
+    /// filter. [`crate::Db::keyspace_with`] replaces them for the rest of the
+    /// process. Default empty: every keyspace uses the options above.
+    pub keyspace_options: BTreeMap<String, KeyspaceOptions>,
 }
 
 impl Default for Options {
@@ -116,6 +125,7 @@ impl Default for Options {
             create_if_missing: true,
             clock: Arc::new(SystemClock),
             compaction_filter: None,
+            keyspace_options: BTreeMap::new(),
         }
     }
 }
@@ -366,6 +376,28 @@ impl Options {
         self.compaction_filter = Some(filter);
         self
     }
+
+    /// Adds [`keyspace_options`](Self::keyspace_options) for keyspace `name`, as
+    /// RocksDB takes column family options at open: give them at every open of a
+    /// database whose keyspace needs them (a compaction filter above all, so that
+    /// no compaction of the keyspace runs without it).
+    ///
+    /// ```
+    /// use lsm_core::{Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options::default()
+    ///     .with_keyspace_options("index", KeyspaceOptions::default().with_bloom_bits_per_key(20));
+    /// let db = Db::open(dir.path(), options)?;
+    /// let index = db.keyspace("index")?; // created with 20 Bloom bits per key
+    /// index.put("term", "doc1")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_keyspace_options(mut self, name: &str, options: KeyspaceOptions) -> Self {
+        self.keyspace_options.insert(name.to_string(), options);
+        self
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
@@ -432,6 +464,9 @@ impl Options {
             if d.is_zero() {
                 return Err(invalid("flush_interval", "must be greater than zero"));
             }
+        }
+        for name in self.keyspace_options.keys() {
+            self.tree_options(name)?;
         }
         Ok(())
     }

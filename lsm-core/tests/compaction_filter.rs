@@ -436,3 +436,76 @@ fn a_crash_while_a_new_filter_rewrites_renumbered_versions_leaves_an_openable_da
         );
     }
 }
+
+/// A keyspace's filter given at open (`Options::with_keyspace_options`) is the
+/// one its compactions run with from the start, and the one open's audit asks:
+/// the keyspace's versions renumbered to 0 without a filter, then rewritten by a
+/// filter given at the next open, with a power cut at every file operation of
+/// that compaction, leave a directory that opens with every key of the keyspace at
+/// its old or new value, and the default keyspace untouched; once the compaction
+/// finishes, every value is the filter's.
+#[test]
+fn a_keyspace_filter_given_at_open_is_the_one_its_compactions_and_open_use() {
+    use lsm_core::fs::{CrashMode, SimFs};
+    use lsm_core::KeyspaceOptions;
+    let disk = SimFs::new();
+    let plain = Options::default()
+        .with_segment_size(4 << 10)
+        .with_block_size(512);
+    let db = Db::open_with_fs("/db", plain.clone(), disk.fs_ref()).unwrap();
+    let ks = db.keyspace("shouting").unwrap();
+    for i in 0..200u32 {
+        ks.put(format!("k{i:04}"), format!("value {i}")).unwrap();
+        db.put(format!("k{i:04}"), format!("value {i}")).unwrap();
+    }
+    db.compact().unwrap();
+    drop(ks);
+    db.close().unwrap();
+    let filtered = plain.with_keyspace_options(
+        "shouting",
+        KeyspaceOptions::default().with_compaction_filter(Recorder::new(upper_case)),
+    );
+    let check = |db: &Db, done: bool, at: &str| {
+        let ks = db.keyspace("shouting").unwrap();
+        for i in 0..200u32 {
+            let key = format!("k{i:04}");
+            let old = format!("value {i}");
+            let new = old.to_ascii_uppercase();
+            let got = ks.get(&key).unwrap();
+            let ok = got
+                .as_deref()
+                .is_some_and(|v| v == new.as_bytes() || (!done && v == old.as_bytes()));
+            assert!(ok, "{at}: {key} reads {got:?} in the keyspace");
+            assert_eq!(
+                db.get(&key).unwrap().as_deref(),
+                Some(old.as_bytes()),
+                "{at}"
+            );
+        }
+    };
+    let mut crashes = 0;
+    for ops in 0.. {
+        let run = disk.crash(CrashMode::DropUnsynced, 0);
+        let db = Db::open_with_fs("/db", filtered.clone(), run.fs_ref()).unwrap();
+        run.power_off_after(ops);
+        let result = db.compact();
+        let finished = !run.is_powered_off();
+        if finished {
+            result.unwrap();
+            check(&db, true, "after the compaction");
+        }
+        drop(db);
+        for mode in [CrashMode::DropUnsynced, CrashMode::KeepRandomPrefix] {
+            let image = run.crash(mode, ops);
+            let at = format!("cut after {ops} ({mode:?})");
+            let db = Db::open_with_fs("/db", filtered.clone(), image.fs_ref())
+                .unwrap_or_else(|e| panic!("{at}: {e}"));
+            check(&db, false, &at);
+        }
+        if finished {
+            break;
+        }
+        crashes += 1;
+    }
+    assert!(crashes > 5, "the compaction did too few file operations");
+}

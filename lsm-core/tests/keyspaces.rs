@@ -7,7 +7,7 @@ use std::path::Path;
 
 use lsm_core::fs::{CrashMode, SimFs};
 use lsm_core::fuzzing::{open_sim, DB_PATH};
-use lsm_core::{Db, Error, InvalidArgumentKind, Options, WriteBatch};
+use lsm_core::{Db, Error, InvalidArgumentKind, KeyspaceOptions, Options, WriteBatch};
 
 fn files(dir: &Path, ext: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -195,6 +195,51 @@ fn a_quiet_keyspace_does_not_hold_the_wals_of_a_busy_one() {
     let quiet = db.keyspace("quiet").unwrap();
     assert_eq!(quiet.get("once").unwrap().as_deref(), Some(&b"written"[..]));
     assert_eq!(db.keyspace("busy").unwrap().iter().count(), 4000);
+}
+
+/// Keyspace options given at open are checked there, and a keyspace created
+/// without options of its own takes them.
+#[test]
+fn keyspace_options_given_at_open_are_checked_and_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = Options::default()
+        .with_keyspace_options("tiny", KeyspaceOptions::default().with_block_size(16));
+    let Err(err) = Db::open(dir.path(), bad) else {
+        panic!("options with a 16-byte block size were accepted")
+    };
+    assert!(
+        matches!(
+            err,
+            Error::InvalidOptions {
+                field: "block_size",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let opts = Options::default().with_keyspace_options(
+        "raw",
+        KeyspaceOptions::default().with_compression(lsm_core::Compression::None),
+    );
+    let db = Db::open(dir.path(), opts).unwrap();
+    let raw = db.keyspace("raw").unwrap();
+    let squeezed = db.keyspace("squeezed").unwrap();
+    for i in 0..500u32 {
+        raw.put(format!("k{i:04}"), [b'a'; 100]).unwrap();
+        squeezed.put(format!("k{i:04}"), [b'a'; 100]).unwrap();
+    }
+    raw.flush().unwrap();
+    squeezed.flush().unwrap();
+    let bytes = |ks: &lsm_core::Keyspace| -> u64 {
+        ks.level_stats().unwrap().iter().map(|l| l.bytes).sum()
+    };
+    // The same data, compressed (LZ4 folds the repeated values) and not.
+    assert!(
+        bytes(&raw) > 2 * bytes(&squeezed),
+        "{} vs {}",
+        bytes(&raw),
+        bytes(&squeezed)
+    );
 }
 
 #[test]

@@ -71,9 +71,12 @@ impl Db {
         })?;
         let engine = &self.engine;
         let memtable_size = engine.env.opts.memtable_size;
-        let new_opts = tree_opts
-            .clone()
-            .unwrap_or_else(|| Arc::new(engine.env.opts.clone()));
+        // A keyspace created without options of its own gets those the database
+        // was opened with for its name, if any.
+        let new_opts = match &tree_opts {
+            Some(o) => o.clone(),
+            None => Arc::new(engine.env.opts.tree_options(name)?),
+        };
         let (id, created) = engine.versions.find_or_create_keyspace(
             &engine.env.poison,
             name,

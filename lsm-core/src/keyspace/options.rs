@@ -9,11 +9,13 @@ use crate::options::{Compression, Options};
 /// Options of one keyspace's tree, given to
 /// [`Db::keyspace_with`](crate::Db::keyspace_with). Each field left unset takes
 /// the database's value from [`Options`]. They are not stored in the database:
-/// give them at each open, as RocksDB's column family options (a keyspace opened
-/// with [`Db::keyspace`](crate::Db::keyspace), or not opened at all since the
-/// database was, uses the database's options). Files already written keep the
-/// settings they were written with; the options apply to the segments written
-/// from then on.
+/// give them at each open, as RocksDB's column family options, best with
+/// [`Options::with_keyspace_options`], which is in force from the open on (the
+/// keyspace's first compactions may run before the application asks for it);
+/// [`Db::keyspace_with`](crate::Db::keyspace_with) replaces them for the rest of
+/// the process. A keyspace given no options either way uses the database's. Files
+/// already written keep the settings they were written with; the options apply to
+/// the segments written from then on.
 ///
 /// ```
 /// use lsm_core::{Compression, Db, KeyspaceOptions, Options};
@@ -137,6 +139,9 @@ impl KeyspaceOptions {
     /// [`Options`] refuses.
     pub(crate) fn over(&self, base: &Options) -> Result<Options> {
         let mut o = base.clone();
+        // The result is one tree's options: the per-keyspace table is not part of
+        // them (and validating it again from here would never end).
+        o.keyspace_options.clear();
         if let Some(v) = self.segment_size {
             o.segment_size = v;
         }
@@ -157,5 +162,29 @@ impl KeyspaceOptions {
         }
         o.validate()?;
         Ok(o)
+    }
+}
+
+impl Options {
+    /// The options keyspace `name`'s tree is written with, as far as these options
+    /// say: its entry of [`Options::keyspace_options`] over the rest, or the rest
+    /// alone.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidOptions`] for a keyspace's value [`Options`] refuses.
+    pub(crate) fn tree_options(&self, name: &str) -> Result<Options> {
+        match self.keyspace_options.get(name) {
+            Some(o) => o.over(self),
+            None => Ok(self.clone()),
+        }
+    }
+
+    /// The compaction filter keyspace `name`'s compactions run with, as far as
+    /// these options say.
+    pub(crate) fn keyspace_filter(&self, name: &str) -> Option<Arc<dyn CompactionFilter>> {
+        self.keyspace_options
+            .get(name)
+            .and_then(|o| o.compaction_filter.clone())
+            .or_else(|| self.compaction_filter.clone())
     }
 }

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::clock::Clock;
-use crate::compaction::filter::CompactionFilter;
 use crate::error::{Error, Result};
 use crate::fs::{FsRef, RealFs};
 use crate::memtable::MemTable;
@@ -75,9 +74,10 @@ pub struct ReadOnlyDb {
     metrics: Arc<Metrics>,
     /// The clock values written with a TTL expire against.
     clock: Arc<dyn Clock>,
-    /// The compaction filter the writer uses: open's audit asks it whether an
-    /// unlisted segment's value is one the filter made (`recovery::file_audit`).
-    filter: Option<Arc<dyn CompactionFilter>>,
+    /// The options the writer uses: open's audit asks each keyspace's compaction
+    /// filter whether an unlisted segment's value is one the filter made
+    /// (`recovery::file_audit`).
+    audit_options: Arc<Options>,
 }
 
 impl Db {
@@ -151,7 +151,7 @@ impl Db {
             snapshots: Arc::new(SnapshotList::default()),
             metrics: Arc::new(Metrics::default()),
             clock: options.clock.clone(),
-            filter: options.compaction_filter.clone(),
+            audit_options: Arc::new(options.clone()),
         };
         db.refresh()?;
         Ok(db)
@@ -184,8 +184,12 @@ impl ReadOnlyDb {
     pub fn refresh(&mut self) -> Result<()> {
         let mut attempt = 1;
         let found = loop {
-            let failure = match inspect(&self.fs, &self.dir, &self.segments, self.filter.as_deref())
-            {
+            let failure = match inspect(
+                &self.fs,
+                &self.dir,
+                &self.segments,
+                Some(&self.audit_options),
+            ) {
                 Ok(Some(found)) => match found.audit.refusal(&self.dir, found.state.clean_len) {
                     None => break found,
                     Some(refusal) => refusal,

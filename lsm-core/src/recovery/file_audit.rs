@@ -34,6 +34,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use lsm_format::entry::MAX_SEQUENCE;
@@ -228,8 +229,8 @@ impl FileAudit {
 
     /// Judges every file in `listing` against the replayed manifest `state`, the
     /// listed segments it could open (`version`; `missing` are the listed ones the
-    /// directory lacks) and the replayed WALs (`mem`), with the database's compaction
-    /// `filter` (see the module documentation). Reads only.
+    /// directory lacks) and the replayed WALs (`mem`), with each keyspace's
+    /// compaction filter, by id (see the module documentation). Reads only.
     ///
     /// # Errors
     /// `Io` or `Corruption` from reading a listed segment while proving that an
@@ -242,7 +243,7 @@ impl FileAudit {
         state: &ManifestState,
         missing: Vec<u64>,
         (versions, mems): (&Versions, &BTreeMap<KeyspaceId, MemTable>),
-        filter: Option<&dyn CompactionFilter>,
+        filters: &BTreeMap<KeyspaceId, Arc<dyn CompactionFilter>>,
     ) -> Result<FileAudit> {
         let mut audit = FileAudit {
             missing_segments: missing,
@@ -269,7 +270,7 @@ impl FileAudit {
                     version,
                     mem,
                     range_tombstones,
-                    filter,
+                    filter: filters.get(id).map(|f| &**f),
                     metrics: Metrics::default(),
                 };
                 (*id, recovered)
@@ -306,7 +307,7 @@ struct Recovered<'a> {
     mem: &'a MemTable,
     /// Every range tombstone of the WALs and the listed segments.
     range_tombstones: Fragments,
-    /// The database's compaction filter, which may have rewritten a version at 0.
+    /// The keyspace's compaction filter, which may have rewritten a version at 0.
     filter: Option<&'a dyn CompactionFilter>,
     metrics: Metrics,
 }

@@ -135,7 +135,7 @@ pub(crate) fn inspect(
     fs: &FsRef,
     dir: &Path,
     segments: &SegmentContext,
-    filter: Option<&dyn CompactionFilter>,
+    opts: Option<&Options>,
 ) -> Result<Option<Inspection>> {
     let listing = Listing::read(fs, dir)?;
     if !listing.manifest {
@@ -179,6 +179,13 @@ pub(crate) fn inspect(
         .max()
         .unwrap_or(0);
     let last_seq = state.last_sequence.max(replayed_seq).max(segment_seq);
+    // The compaction filter of each keyspace, which may have rewritten a version
+    // at 0 in a file a crash left behind.
+    let filters: BTreeMap<KeyspaceId, Arc<dyn CompactionFilter>> = state
+        .keyspaces
+        .iter()
+        .filter_map(|(&id, meta)| Some((id, opts?.keyspace_filter(&meta.name)?)))
+        .collect();
     let audit = FileAudit::run(
         fs,
         dir,
@@ -186,7 +193,7 @@ pub(crate) fn inspect(
         &state,
         missing,
         (&versions, &recovered),
-        filter,
+        &filters,
     )?;
     Ok(Some(Inspection {
         listing,
@@ -375,7 +382,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
         mapped_reads: Arc::new(MappedReadBudget::new(opts.mmap_read_budget)),
     };
 
-    let found = match inspect(&fs, dir, &segments, opts.compaction_filter.as_deref())? {
+    let found = match inspect(&fs, dir, &segments, Some(&opts))? {
         Some(found) => found,
         None if opts.create_if_missing => {
             log::info!("creating a new database in {}", dir.display());
@@ -452,14 +459,17 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
         .apply(&edit, at)
         .map_err(|e| Error::from_format(dir.join(MANIFEST), e))?;
     let entries: usize = recovered.values().map(MemTable::len).sum();
-    let tree_opts = Arc::new(opts.clone());
+    // Each keyspace's tree is written with its own options from the start: its
+    // first compactions may run before the application asks for the keyspace.
     let trees = versions
         .iter()
         .map(|(&id, v)| {
+            let name = state.keyspaces.get(&id).map_or("", |k| k.name.as_str());
+            let tree_opts = Arc::new(opts.tree_options(name)?);
             let mem = Arc::new(MemTable::with_filter(wal_number, opts.memtable_size));
-            (id, Tree::new(mem, v.clone(), tree_opts.clone()))
+            Ok((id, Tree::new(mem, v.clone(), tree_opts)))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let versions = VersionSet::create(&fs, dir, state, versions)?;
     let wal = WalWriter::create(&fs, dir, wal_number)?;
     fs.sync_dir(dir).map_err(io_err(dir))?;
