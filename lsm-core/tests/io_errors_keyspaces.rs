@@ -340,7 +340,7 @@ fn enumerate(part: u64, parts: u64) -> Tally {
     tally
 }
 
-/// The enumeration in three parts (about 3,800 runs in all), to keep each test
+/// The enumeration in three parts (about 2,600 runs in all), to keep each test
 /// under a minute in a debug build on a busy machine.
 const PARTS: u64 = 3;
 
