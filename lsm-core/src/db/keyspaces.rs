@@ -12,7 +12,8 @@ use crate::memtable::MemTable;
 
 impl Db {
     /// A handle to the keyspace `name`, creating it when the database has none of
-    /// that name: the creation is one manifest edit, durable before this returns.
+    /// that name: the creation is one manifest edit, durable before this returns,
+    /// as is every write acknowledged before the call (the WAL is fsynced first).
     /// `"default"` is the keyspace the `Db`'s own data methods act on.
     ///
     /// ```
@@ -31,7 +32,8 @@ impl Db {
     /// # Errors
     /// [`Error::InvalidArgument`] (kind [`InvalidArgumentKind::KeyspaceName`]) for a
     /// name that is empty or over 255 bytes; [`Error::Poisoned`] after an earlier
-    /// failure; [`Error::Io`] writing the manifest (which poisons the database).
+    /// failure; [`Error::Io`] fsyncing the WAL or writing the manifest (which
+    /// poisons the database).
     pub fn keyspace(&self, name: &str) -> Result<Keyspace> {
         self.open_keyspace(name, None)
     }
@@ -70,6 +72,9 @@ impl Db {
             message,
         })?;
         let engine = &self.engine;
+        if !self.has_keyspace(name) {
+            self.sync_before_keyspace_edit()?;
+        }
         let memtable_size = engine.env.opts.memtable_size;
         // A keyspace created without options of its own gets those the database
         // was opened with for its name, if any.
@@ -130,7 +135,9 @@ impl Db {
 
     /// Drops the keyspace `name`: one manifest edit (durable before this returns)
     /// removes it and every segment of it, so after a crash it is wholly there or
-    /// wholly gone. Its memtable data is discarded, its WAL records are skipped
+    /// wholly gone. Every write acknowledged before the call is durable when it
+    /// returns too (the WAL is fsynced first): data copied out of the keyspace
+    /// before the drop is not lost with it. Its memtable data is discarded, its WAL records are skipped
     /// at the next open, and its segment files are deleted once no reader holds
     /// them. Every handle to it fails from then on with
     /// [`Error::KeyspaceDropped`]; a keyspace created later under the same name
@@ -152,7 +159,8 @@ impl Db {
     /// # Errors
     /// [`Error::InvalidArgument`] (kind [`InvalidArgumentKind::KeyspaceName`]) for
     /// `"default"`, which cannot be dropped; [`Error::Poisoned`];
-    /// [`Error::Io`] writing the manifest (which poisons the database).
+    /// [`Error::Io`] fsyncing the WAL or writing the manifest (which poisons the
+    /// database).
     pub fn drop_keyspace(&self, name: &str) -> Result<()> {
         if name == DEFAULT_KEYSPACE_NAME {
             return Err(Error::InvalidArgument {
@@ -161,6 +169,9 @@ impl Db {
             });
         }
         let engine = &self.engine;
+        if self.has_keyspace(name) {
+            self.sync_before_keyspace_edit()?;
+        }
         let old = engine.versions.drop_keyspace(
             &engine.env.poison,
             name,
@@ -180,5 +191,23 @@ impl Db {
         // Writers stalled on its memtables, and waiters for its flush, go on.
         engine.coord.notify_done();
         Ok(())
+    }
+
+    /// True when a live keyspace is named `name`.
+    fn has_keyspace(&self, name: &str) -> bool {
+        self.engine
+            .versions
+            .keyspaces()
+            .iter()
+            .any(|(_, n)| n == name)
+    }
+
+    /// Fsyncs the WAL before a creation or a drop is logged: the manifest edit is
+    /// durable when the call returns, so every write acknowledged before the call
+    /// must be too, or a power loss could keep the edit and lose them (a state
+    /// that is no prefix of the history; after a drop, data moved out of the
+    /// keyspace before dropping it would be lost with it).
+    fn sync_before_keyspace_edit(&self) -> Result<()> {
+        self.engine.sync_wal(false)
     }
 }
