@@ -69,10 +69,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lsm_core::{Db, Options, WriteBatch};
-
-mod kill_loop_keyspaces;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+mod kill_loop_keyspaces;
 
 /// Environment variable naming the working directory; set only in the child.
 const CHILD_DIR: &str = "LSM_KILL_CHILD_DIR";

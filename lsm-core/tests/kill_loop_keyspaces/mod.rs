@@ -333,9 +333,12 @@ pub fn reader(db: Arc<Db>, seed: u64) {
 
 /// In the parent, with no child running: the segment files of `db_dir` whose
 /// keyspace (from their properties) the manifest no longer lists. Files that do
-/// not read (a killed flush's partial output) are not counted.
+/// not read (a killed flush's partial output) are not counted; none while the
+/// database has no manifest yet (the first child killed while creating it).
 pub fn dead_keyspace_segments(db_dir: &Path) -> BTreeSet<String> {
-    let manifest = std::fs::read(db_dir.join("MANIFEST")).expect("read the manifest");
+    let Ok(manifest) = std::fs::read(db_dir.join("MANIFEST")) else {
+        return BTreeSet::new();
+    };
     let state = replay_manifest(&manifest).expect("replay the manifest");
     std::fs::read_dir(db_dir)
         .expect("list the database")
