@@ -49,10 +49,17 @@
 //! kill: a transfer is wholly there or wholly absent, and transactions that read a
 //! balance another transfer changed do not commit.
 //!
+//! Two more threads work on keyspaces (`kill_loop_keyspaces`): cross-keyspace
+//! batches over the default keyspace and `a` and `b`, each wholly there or wholly
+//! absent after the kill, every acknowledged one present; and now and then a
+//! temporary keyspace created, filled, flushed and dropped, whose data never comes
+//! back once the drop returned, and whose segment files the next open removes.
+//!
 //! `LSM_KILL_CYCLES` (default 50) sets the number of kills; `LSM_KILL_SEED` the
 //! delays. See `docs/testing.md` for the long run.
 #![cfg(unix)]
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -64,6 +71,8 @@ use std::time::{Duration, Instant};
 use lsm_core::{Db, Options, WriteBatch};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+mod kill_loop_keyspaces;
 
 /// Environment variable naming the working directory; set only in the child.
 const CHILD_DIR: &str = "LSM_KILL_CHILD_DIR";
@@ -120,6 +129,11 @@ struct Expected {
 
 impl Expected {
     fn open(path: &Path) -> Expected {
+        Expected::with_slots(path, KEYS + SHORT)
+    }
+
+    /// An expected-state file of `slots` keys after the header.
+    fn with_slots(path: &Path, slots: usize) -> Expected {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -127,7 +141,7 @@ impl Expected {
             .truncate(false)
             .open(path)
             .expect("open expected-state file");
-        file.set_len(HEADER + (KEYS + SHORT) as u64 * 16)
+        file.set_len(HEADER + slots as u64 * 16)
             .expect("size expected-state file");
         Expected { file }
     }
@@ -242,6 +256,9 @@ fn check_and_settle(db: &Db, exp: &Expected) {
         let (k, v) = item.unwrap_or_else(|e| fail(format!("scan: {e}")));
         if k.starts_with(BANK_PREFIX.as_bytes()) {
             continue; // judged by `check_bank`
+        }
+        if k.starts_with(kill_loop_keyspaces::SLOT_PREFIX.as_bytes()) {
+            continue; // judged by `kill_loop_keyspaces::check_and_settle`
         }
         let i = std::str::from_utf8(&k)
             .ok()
@@ -660,6 +677,8 @@ fn kill_loop_child() {
     let exp = Arc::new(Expected::open(&dir.join("expected")));
     let db = Db::open(dir.join("db"), options()).unwrap_or_else(|e| fail(format!("open: {e}")));
     check_and_settle(&db, &exp);
+    let ks_exp = Arc::new(kill_loop_keyspaces::expected(&dir));
+    kill_loop_keyspaces::check_and_settle(&db, &ks_exp, &dir);
     open_bank(&db);
     judge_checkpoints(&exp, &dir);
     if std::env::var_os(CHECK_ONLY).is_some() {
@@ -684,6 +703,14 @@ fn kill_loop_child() {
     for b in 0..2 {
         let db = Arc::clone(&db);
         std::thread::spawn(move || banker(&db, seed + 200 + b));
+    }
+    {
+        let (db, dir) = (Arc::clone(&db), dir.clone());
+        std::thread::spawn(move || kill_loop_keyspaces::writer(&db, &ks_exp, &dir, seed + 300));
+    }
+    {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || kill_loop_keyspaces::reader(db, seed + 400));
     }
     std::thread::sleep(CHILD_MAX_RUN);
     // Not killed in time: leave as if killed (no close, no flush).
@@ -729,7 +756,11 @@ fn acknowledged_writes_survive_kill_9() {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut early = 0;
     let start = Instant::now();
+    // Segments of dropped keyspaces after the last kill, and the most seen at once.
+    let mut dead_segments = BTreeSet::new();
+    let mut most_dead = 0;
     for cycle in 0..cycles {
+        let checks_before = Expected::open(&dir.join("expected")).checks();
         let delay = if rng.gen_ratio(1, 10) {
             early += 1;
             Duration::from_millis(rng.gen_range(0..50))
@@ -751,6 +782,18 @@ fn acknowledged_writes_survive_kill_9() {
             "cycle {cycle}: the child exited with {status} instead of being killed:\n{}",
             child_log(&log)
         );
+        // A child that got through its check opened the database, and open removes
+        // what a killed drop left: those files must be gone now.
+        let dead = kill_loop_keyspaces::dead_keyspace_segments(&dir.join("db"));
+        if Expected::open(&dir.join("expected")).checks() > checks_before {
+            let kept: Vec<_> = dead.intersection(&dead_segments).collect();
+            assert!(
+                kept.is_empty(),
+                "cycle {cycle}: segments of dropped keyspaces outlived an open: {kept:?}"
+            );
+        }
+        most_dead = most_dead.max(dead.len());
+        dead_segments = dead;
     }
     let mut child = spawn_child(dir, true, &log);
     let status = child.wait().expect("reap check child");
@@ -760,8 +803,15 @@ fn acknowledged_writes_survive_kill_9() {
         "the final check failed:\n{}",
         child_log(&log)
     );
+    let dead = kill_loop_keyspaces::dead_keyspace_segments(&dir.join("db"));
+    assert!(
+        dead.is_empty(),
+        "segments of dropped keyspaces left after the final close: {dead:?}"
+    );
     let exp = Expected::open(&dir.join("expected"));
     let (checks, writes) = (exp.checks(), exp.writes());
+    let batches = kill_loop_keyspaces::batches(&kill_loop_keyspaces::expected(dir));
+    let drops = kill_loop_keyspaces::dropped(dir).len();
     let segments = std::fs::read_dir(dir.join("db"))
         .expect("list db")
         .filter(|e| {
@@ -777,9 +827,13 @@ fn acknowledged_writes_survive_kill_9() {
     println!(
         "kill loop: {cycles} kills ({early} within 50 ms), {checks} completed checks of \
          {KEYS} keys, about {writes} acknowledged writes, {segments} segments at the end, \
-         checkpoints judged (opened, absent, staging leftovers): {judged:?}, in {:?}",
+         checkpoints judged (opened, absent, staging leftovers): {judged:?}; about {batches} \
+         cross-keyspace batches, {drops} temporary keyspaces dropped, at most {most_dead} \
+         segments of dropped keyspaces after a kill; in {:?}",
         start.elapsed()
     );
+    assert!(batches > 0, "no cross-keyspace batch was acknowledged");
+    assert!(drops > 0, "no temporary keyspace was dropped");
     assert!(
         judged.first().is_some_and(|&n| n > 0),
         "no checkpoint was judged: {judged:?}"

@@ -20,18 +20,21 @@
 
 mod sweep;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use bytes::Bytes;
 use lsm_core::fs::{CrashMode, SimFs};
 use lsm_core::{Compression, Options, WriteBatch};
+use lsm_format::keyspace::KeyspaceId;
 use lsm_format::log::read_log;
+use lsm_format::manifest::replay_manifest;
 use lsm_format::wal::{read_wal_log, WalRecord, WalRecordDecoder};
-use lsm_format::EntryKind;
+use lsm_format::{EntryKind, ReadOptions, SegmentReader};
 use lsm_tools::verify::{log, segment, Report};
 use sweep::{
-    check_reads, damaged_copy, engine_checks, only_file, open, read_all, Map, Mutation, Reads,
-    Tally, DB,
+    check_keyspace_reads, check_reads, damaged_copy, engine_checks, only_file, open, read_all,
+    read_all_keyspaces, Map, Models, Mutation, Reads, Tally, DB,
 };
 
 /// A value of `len` bytes that names its writer `id`; incompressible filler.
@@ -198,13 +201,30 @@ enum ModelOp {
     DeleteRange(Vec<u8>, Vec<u8>),
 }
 
+impl ModelOp {
+    /// Applies the op to `map`.
+    fn apply(&self, map: &mut Map) {
+        match self {
+            ModelOp::Put(k, v) => {
+                map.insert(k.clone(), v.clone());
+            }
+            ModelOp::Delete(k) => {
+                map.remove(k);
+            }
+            ModelOp::DeleteRange(start, end) => {
+                map.retain(|k, _| !(start <= k && k < end));
+            }
+        }
+    }
+}
+
 /// One WAL record of the pristine file: where it lies, what it certifies synced,
-/// and its ops.
+/// and its ops, each with the id of its keyspace.
 struct Record {
     offset: usize,
     end: usize,
     synced_offset: u64,
-    ops: Vec<ModelOp>,
+    ops: Vec<(KeyspaceId, ModelOp)>,
 }
 
 fn wal_records(data: &[u8]) -> Vec<Record> {
@@ -226,11 +246,12 @@ fn wal_records(data: &[u8]) -> Vec<Record> {
                     .iter()
                     .map(|op| {
                         let (k, v) = (op.key.to_vec(), op.value.to_vec());
-                        match op.kind {
+                        let model_op = match op.kind {
                             EntryKind::Put => ModelOp::Put(k, v),
                             EntryKind::RangeDelete => ModelOp::DeleteRange(k, v),
                             _ => ModelOp::Delete(k),
-                        }
+                        };
+                        (op.keyspace, model_op)
                     })
                     .collect(),
             })
@@ -283,7 +304,7 @@ fn every_damage_to_a_wal_is_reported_or_a_torn_tail_never_skipped_silently() {
     let range_deletes = records
         .iter()
         .flat_map(|r| &r.ops)
-        .filter(|op| matches!(op, ModelOp::DeleteRange(..)))
+        .filter(|(_, op)| matches!(op, ModelOp::DeleteRange(..)))
         .count();
     assert!(
         range_deletes >= 3,
@@ -294,18 +315,8 @@ fn every_damage_to_a_wal_is_reported_or_a_torn_tail_never_skipped_silently() {
     let mut states = vec![Map::new()];
     for r in &records {
         let mut next = states.last().unwrap().clone();
-        for op in &r.ops {
-            match op {
-                ModelOp::Put(k, v) => {
-                    next.insert(k.clone(), v.clone());
-                }
-                ModelOp::Delete(k) => {
-                    next.remove(k);
-                }
-                ModelOp::DeleteRange(start, end) => {
-                    next.retain(|k, _| !(start <= k && k < end));
-                }
-            }
+        for (_, op) in &r.ops {
+            op.apply(&mut next);
         }
         states.push(next);
     }
@@ -469,6 +480,355 @@ fn every_damage_to_a_manifest_fails_open_except_in_the_final_commit_marker() {
     );
     finish(
         &format!("manifest ({} bytes)", data.len()),
+        &tally,
+        &verify_missed,
+    );
+}
+
+// The same sweeps over databases with named keyspaces: every keyspace is read
+// against its own model, the keyspace names must be exactly the models', and a
+// key of one keyspace must never be read in another (the keyspaces share key
+// names, each with its own values).
+
+/// Opens the damaged copy and checks every keyspace against `models`, adding to
+/// `tally`.
+fn keyspace_engine_reads(
+    copy: &SimFs,
+    options: &Options,
+    models: &Models,
+    absent: &[Vec<u8>],
+    what: &str,
+    tally: &mut Tally,
+) {
+    tally.engine_checked += 1;
+    match open(copy, options) {
+        Err(e) if e.is_corruption() => tally.open_refused += 1,
+        Err(e) => tally.wrong(format!("{what}: open failed with {e} (not Corruption)")),
+        Ok(db) => match check_keyspace_reads(&db, models, absent) {
+            Ok(Reads::Right) => tally.all_right += 1,
+            Ok(Reads::Reported) => tally.read_reported += 1,
+            Err(e) => tally.wrong(format!("{what}: {e}")),
+        },
+    }
+}
+
+/// The live keyspaces the manifest of `fs` records, by id.
+fn keyspaces_by_id(fs: &SimFs) -> BTreeMap<KeyspaceId, String> {
+    let data = fs.read_file(&Path::new(DB).join("MANIFEST")).unwrap();
+    replay_manifest(&data)
+        .unwrap()
+        .keyspaces
+        .into_iter()
+        .map(|(id, meta)| (id, meta.name))
+        .collect()
+}
+
+/// Empty models of the keyspaces named.
+fn empty_models(names: &[&str]) -> Models {
+    names.iter().map(|n| (n.to_string(), Map::new())).collect()
+}
+
+#[test]
+fn every_damage_to_a_keyspace_segment_is_reported_never_read_in_another_keyspace() {
+    let options = quiet(Compression::None);
+    let sim = SimFs::new();
+    let db = open(&sim, &options).unwrap();
+    let a = db.keyspace("a").unwrap();
+    let mut models = empty_models(&["a", "default"]);
+    let key = |i: u64| format!("ks-key-{i:04}").into_bytes();
+    for i in 0..80u64 {
+        let v = value(10_000 + i, 40);
+        db.put(key(i * 2), &v).unwrap();
+        models.get_mut("default").unwrap().insert(key(i * 2), v);
+    }
+    let in_a = models.get_mut("a").unwrap();
+    for i in 0..150u64 {
+        let v = value(i, 20 + (i as usize * 37) % 60);
+        a.put(key(i), &v).unwrap();
+        in_a.insert(key(i), v);
+    }
+    a.delete_range(key(40), key(47)).unwrap();
+    in_a.retain(|k, _| !(key(40) <= *k && *k < key(47)));
+    db.flush().unwrap();
+    a.flush().unwrap();
+    db.close().unwrap();
+    // The segment of `a`, found by the keyspace its properties name.
+    let (name, data) = sim
+        .file_names(Path::new(DB))
+        .into_iter()
+        .filter(|n| n.ends_with(".seg"))
+        .map(|n| {
+            let data = sim.read_file(&Path::new(DB).join(&n)).unwrap();
+            (n, data)
+        })
+        .find(|(_, data)| {
+            SegmentReader::open(Bytes::from(data.clone()), ReadOptions::default())
+                .unwrap()
+                .properties()
+                .keyspace
+                != 0
+        })
+        .expect("the segment of keyspace a");
+    let absent = absent("ks-key-");
+    let mut tally = Tally::default();
+    let mut verify_missed = Vec::new();
+    for (i, m) in Mutation::all(&data).into_iter().enumerate() {
+        tally.tried += 1;
+        let damaged = m.apply(&data);
+        let mut report = Report::default();
+        segment::verify_segment(Bytes::from(damaged.clone()), &name, &mut report);
+        if report.is_ok() {
+            verify_missed.push(format!("{m:?}"));
+        } else {
+            tally.verify_reported += 1;
+        }
+        if engine_checks(i, 23) {
+            let copy = damaged_copy(&sim, &name, &damaged);
+            let what = format!("{m:?}");
+            keyspace_engine_reads(&copy, &options, &models, &absent, &what, &mut tally);
+        }
+    }
+    finish(
+        &format!("segment of keyspace a ({} bytes)", data.len()),
+        &tally,
+        &verify_missed,
+    );
+}
+
+#[test]
+fn every_damage_to_a_wal_of_keyspaces_is_reported_or_a_torn_tail_never_skipped_silently() {
+    let options = quiet(Compression::None);
+    let sim = SimFs::new();
+    let db = open(&sim, &options).unwrap();
+    let a = db.keyspace("a").unwrap();
+    let b = db.keyspace("b").unwrap();
+    let gone = db.keyspace("gone").unwrap();
+    let key = |i: u64| format!("wal-key-{:02}", i % 20);
+    for i in 0..44u64 {
+        let k = key(i * 7);
+        let mut batch = WriteBatch::new();
+        // Cross-keyspace batches; before the drop, a quarter of them write the
+        // keyspace dropped next too (its keys are its own, so that a resurrected
+        // one reads as a phantom anywhere).
+        match i % 4 {
+            0 => {
+                batch.put_in(&a, &k, value(i * 10, 40));
+                batch.put(&k, value(i * 10 + 1, 50));
+            }
+            1 => {
+                batch.put_in(&b, &k, value(i * 10 + 2, 60));
+                batch.delete_in(&a, key(i * 3));
+            }
+            2 => {
+                // Over the next three keys (past `wal-key-19` too).
+                let end = format!("wal-key-{:02}", (i * 7) % 20 + 3);
+                batch.delete_range_in(&b, &k, end);
+                batch.put_in(&a, key(i * 3), value(i * 10 + 3, 30));
+                batch.delete(key(i * 5));
+            }
+            _ => {
+                if i < 32 {
+                    batch.put_in(&gone, format!("gone-key-{i:02}"), value(i * 10 + 4, 40));
+                }
+                batch.put_in(&b, &k, value(i * 10 + 5, 45));
+                batch.put(key(i * 3), value(i * 10 + 6, 35));
+            }
+        }
+        db.write(batch).unwrap();
+        if i % 4 == 3 {
+            db.sync().unwrap();
+        }
+        if i == 32 {
+            db.drop_keyspace("gone").unwrap();
+        }
+    }
+    // The disk as a power loss leaves it: the WAL, not yet replayed.
+    let pristine = sim.crash(CrashMode::DropUnsynced, 0);
+    drop(db);
+    let (name, mut data) = only_file(&pristine, ".wal");
+    let written = read_wal_log(&data)
+        .unwrap()
+        .contents
+        .records
+        .last()
+        .unwrap()
+        .end as usize;
+    data.truncate(written);
+    let records = wal_records(&data);
+    assert_eq!(records.len(), 44);
+    // states[j]: every live keyspace after the first j records; ops of the dropped
+    // keyspace (not in the manifest) are skipped.
+    let names = keyspaces_by_id(&pristine);
+    assert_eq!(names.len(), 3, "{names:?}");
+    let mut states = vec![empty_models(&["a", "b", "default"])];
+    let mut dropped_ops = 0;
+    for r in &records {
+        let mut next = states.last().unwrap().clone();
+        for (id, op) in &r.ops {
+            match names.get(id) {
+                Some(name) => op.apply(next.get_mut(name).unwrap()),
+                None => dropped_ops += 1,
+            }
+        }
+        states.push(next);
+    }
+    assert_eq!(dropped_ops, 8, "WAL ops of the dropped keyspace");
+    let mut absent = absent("wal-key-");
+    absent.extend((0..44).map(|i| format!("gone-key-{i:02}").into_bytes()));
+    let mut tally = Tally::default();
+    let mut verify_missed = Vec::new();
+    let (mut certified_damage, mut torn) = (0u64, 0u64);
+    for (i, m) in Mutation::all(&data).into_iter().enumerate() {
+        tally.tried += 1;
+        let damaged = m.apply(&data);
+        let (first, end) = (m.first_changed(), m.end_changed(data.len()));
+        let j = records.iter().take_while(|r| r.end <= first).count();
+        let certified = records.get(j).is_some_and(|hit| {
+            records[j..]
+                .iter()
+                .any(|r| r.offset >= end && r.synced_offset > hit.offset as u64)
+        });
+        let mut report = Report::default();
+        log::verify_wal(&damaged, &name, &mut report);
+        let must_report = match m {
+            Mutation::Flip { .. } | Mutation::Set { .. } => true,
+            Mutation::Truncate { .. } => false,
+            Mutation::ZeroPage { .. } => end < data.len(),
+        };
+        if !report.is_ok() {
+            tally.verify_reported += 1;
+        } else if must_report {
+            verify_missed.push(format!("{m:?}"));
+        }
+        if !engine_checks(i, 7) {
+            continue;
+        }
+        tally.engine_checked += 1;
+        let copy = damaged_copy(&pristine, &name, &damaged);
+        let want = &states[j];
+        match open(&copy, &options) {
+            Err(e) if e.is_corruption() => {
+                tally.open_refused += 1;
+                certified_damage += u64::from(certified);
+                if matches!(m, Mutation::Truncate { .. }) {
+                    tally.wrong(format!("{m:?}: a cut WAL refused ({e}); it must replay {j} records"));
+                }
+            }
+            Err(e) => tally.wrong(format!("{m:?}: open failed with {e} (not Corruption)")),
+            Ok(_) if certified => tally.wrong(format!(
+                "{m:?}: damage in record {j} is certified synced by a later record, yet open succeeded"
+            )),
+            Ok(db) => match read_all_keyspaces(&db, want) {
+                Ok(found) if &found == want => match check_keyspace_reads(&db, want, &absent) {
+                    Ok(Reads::Right) => {
+                        tally.all_right += 1;
+                        torn += 1;
+                    }
+                    other => tally.wrong(format!("{m:?}: reads after replaying {j} records: {other:?}")),
+                },
+                Ok(_) => tally.wrong(format!(
+                    "{m:?}: recovered keyspaces are not the state after the {j} records before the damage"
+                )),
+                Err(e) => tally.wrong(format!("{m:?}: scan after recovery failed: {e}")),
+            },
+        }
+    }
+    println!(
+        "WAL of keyspaces, {} records, {} bytes: {certified_damage} certified damages refused, \
+         {torn} torn tails replayed exactly up to the damage",
+        records.len(),
+        data.len()
+    );
+    finish(
+        &format!("WAL of keyspaces ({} bytes)", data.len()),
+        &tally,
+        &verify_missed,
+    );
+}
+
+#[test]
+fn every_damage_to_a_manifest_of_keyspaces_fails_open_except_in_the_final_commit_marker() {
+    let options = quiet(Compression::None);
+    let sim = SimFs::new();
+    let db = open(&sim, &options).unwrap();
+    let a = db.keyspace("a").unwrap();
+    let mut models = empty_models(&["a", "default"]);
+    // Phase p writes its keys into both keyspaces (the same names, other values)
+    // and flushes each: two edits. Between phases 2 and 3 a keyspace is created,
+    // flushed and dropped.
+    for p in 0..5u64 {
+        if p == 3 {
+            let gone = db.keyspace("gone").unwrap();
+            for i in 0..6u64 {
+                gone.put(format!("man-gone-{i}"), value(900 + i, 50))
+                    .unwrap();
+            }
+            gone.flush().unwrap();
+            db.drop_keyspace("gone").unwrap();
+        }
+        for i in 0..6u64 {
+            let k = format!("man-key-{p}-{i:02}").into_bytes();
+            let (v, w) = (value(p * 100 + i, 50), value(5000 + p * 100 + i, 40));
+            db.put(&k, &v).unwrap();
+            a.put(&k, &w).unwrap();
+            models.get_mut("default").unwrap().insert(k.clone(), v);
+            models.get_mut("a").unwrap().insert(k, w);
+        }
+        db.flush().unwrap();
+        a.flush().unwrap();
+    }
+    assert_eq!(db.stats().compactions, 0);
+    db.close().unwrap();
+    let data = sim.read_file(&Path::new(DB).join("MANIFEST")).unwrap();
+    let marker = read_log(&data).unwrap().records.last().unwrap().clone();
+    assert!(marker.payload.is_empty() && marker.end as usize == data.len());
+    let marker_start = marker.offset as usize;
+    let mut absent = absent("man-key-");
+    absent.extend((0..6).map(|i| format!("man-gone-{i}").into_bytes()));
+    let mut tally = Tally::default();
+    let mut verify_missed = Vec::new();
+    let mut harmless = 0u64;
+    for (i, m) in Mutation::all(&data).into_iter().enumerate() {
+        tally.tried += 1;
+        let damaged = m.apply(&data);
+        let first = m.first_changed();
+        let mut report = Report::default();
+        log::verify_manifest(&damaged, "MANIFEST", &mut report);
+        if !report.is_ok() {
+            tally.verify_reported += 1;
+        } else if matches!(m, Mutation::Flip { .. } | Mutation::Set { .. }) {
+            verify_missed.push(format!("{m:?}"));
+        }
+        if !engine_checks(i, 3) {
+            continue;
+        }
+        tally.engine_checked += 1;
+        let copy = damaged_copy(&sim, "MANIFEST", &damaged);
+        // As in the manifest sweep above: only damage of the final commit marker
+        // may open, and then to the same keyspaces and data.
+        match (open(&copy, &options), first >= marker_start) {
+            (Err(e), false) if e.is_corruption() => tally.open_refused += 1,
+            (Err(e), harmless_spot) => tally.wrong(format!(
+                "{m:?}: open failed with {e}; expected {}",
+                if harmless_spot {
+                    "the same state"
+                } else {
+                    "Corruption"
+                }
+            )),
+            (Ok(_), false) => tally.wrong(format!("{m:?}: a damaged manifest opened")),
+            (Ok(db), true) => match check_keyspace_reads(&db, &models, &absent) {
+                Ok(Reads::Right) => {
+                    tally.all_right += 1;
+                    harmless += 1;
+                }
+                other => tally.wrong(format!("{m:?}: reads after open: {other:?}")),
+            },
+        }
+    }
+    println!("manifest of keyspaces: {harmless} damages of the final commit marker were harmless");
+    finish(
+        &format!("manifest of keyspaces ({} bytes)", data.len()),
         &tally,
         &verify_missed,
     );

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use bytes::Bytes;
 use lsm_core::fs::{FileSystem, SimFs};
-use lsm_core::{Db, Options};
+use lsm_core::{Db, Keyspace, Options, Scan};
 
 /// The expected live keys and values.
 pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -161,10 +162,38 @@ pub enum Reads {
     Reported,
 }
 
+/// What the checks read: the default keyspace (`Db`) or a named one (`Keyspace`).
+pub trait Reader {
+    /// A point read.
+    fn get_key(&self, key: &[u8]) -> lsm_core::Result<Option<Bytes>>;
+    /// A scan of everything.
+    fn scan_all(&self) -> Scan;
+}
+
+impl Reader for Db {
+    fn get_key(&self, key: &[u8]) -> lsm_core::Result<Option<Bytes>> {
+        self.get(key)
+    }
+
+    fn scan_all(&self) -> Scan {
+        self.iter()
+    }
+}
+
+impl Reader for Keyspace {
+    fn get_key(&self, key: &[u8]) -> lsm_core::Result<Option<Bytes>> {
+        self.get(key)
+    }
+
+    fn scan_all(&self) -> Scan {
+        self.iter()
+    }
+}
+
 /// Every read of `db`: a point read of each model key and each of `absent`, a full
 /// scan each way. `Ok` when each gave the right answer or `Error::Corruption`;
 /// `Err` describes the first silent wrong result (or a non-corruption error).
-pub fn check_reads(db: &Db, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, String> {
+pub fn check_reads(db: &impl Reader, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, String> {
     let mut reported = false;
     let mut note = |e: lsm_core::Error, what: &str| -> Result<(), String> {
         if e.is_corruption() {
@@ -175,7 +204,7 @@ pub fn check_reads(db: &Db, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, St
         }
     };
     for (k, v) in model {
-        match db.get(k) {
+        match db.get_key(k) {
             Ok(Some(got)) if got.as_ref() == v.as_slice() => {}
             Ok(got) => {
                 return Err(format!(
@@ -188,7 +217,7 @@ pub fn check_reads(db: &Db, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, St
         }
     }
     for k in absent {
-        match db.get(k) {
+        match db.get_key(k) {
             Ok(None) => {}
             Ok(Some(_)) => return Err(format!("get {:?}: a phantom value", k)),
             Err(e) => note(e, "get of an absent key")?,
@@ -196,7 +225,7 @@ pub fn check_reads(db: &Db, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, St
     }
     let want: Vec<(&Vec<u8>, &Vec<u8>)> = model.iter().collect();
     for reverse in [false, true] {
-        let mut scan = db.scan::<&[u8], _>(..);
+        let mut scan = db.scan_all();
         let mut i = 0usize;
         loop {
             let item = if reverse {
@@ -242,9 +271,88 @@ pub fn check_reads(db: &Db, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, St
     })
 }
 
+/// The models of a database's keyspaces, by name (`"default"` among them).
+pub type Models = BTreeMap<String, Map>;
+
+/// A handle to keyspace `name` of `db`, which must be listed (so that opening it
+/// never creates it), and a read of it through `read`.
+fn with_keyspace<T>(
+    db: &Db,
+    name: &str,
+    read: impl FnOnce(&dyn ReaderDyn) -> Result<T, String>,
+) -> Result<T, String> {
+    if name == "default" {
+        return read(db);
+    }
+    if !db.keyspace_names().iter().any(|n| n == name) {
+        return Err(format!("keyspace {name} is missing"));
+    }
+    let ks = db
+        .keyspace(name)
+        .map_err(|e| format!("keyspace {name}: {e}"))?;
+    read(&ks)
+}
+
+/// [`Reader`] as a trait object.
+pub trait ReaderDyn {
+    /// [`check_reads`] of this reader.
+    fn check(&self, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, String>;
+    /// [`read_all`] of this reader.
+    fn all(&self) -> lsm_core::Result<Map>;
+}
+
+impl<R: Reader> ReaderDyn for R {
+    fn check(&self, model: &Map, absent: &[Vec<u8>]) -> Result<Reads, String> {
+        check_reads(self, model, absent)
+    }
+
+    fn all(&self) -> lsm_core::Result<Map> {
+        read_all(self)
+    }
+}
+
+/// [`check_reads`] of every keyspace of `db` against its model: the keyspace names
+/// must be exactly the models' (a dropped keyspace back, or one lost, is a wrong
+/// result), and each keyspace must hold none of `absent` and no key of another
+/// keyspace's model that its own lacks (a key read in the wrong keyspace).
+pub fn check_keyspace_reads(db: &Db, models: &Models, absent: &[Vec<u8>]) -> Result<Reads, String> {
+    let names = db.keyspace_names();
+    if !names.iter().eq(models.keys()) {
+        return Err(format!(
+            "keyspaces {names:?}, not {:?}",
+            models.keys().collect::<Vec<_>>()
+        ));
+    }
+    let mut reads = Reads::Right;
+    for (name, model) in models {
+        let mut not_here = absent.to_vec();
+        for other in models.values() {
+            not_here.extend(other.keys().filter(|k| !model.contains_key(*k)).cloned());
+        }
+        match with_keyspace(db, name, |r| r.check(model, &not_here))
+            .map_err(|e| format!("keyspace {name}: {e}"))?
+        {
+            Reads::Right => {}
+            Reads::Reported => reads = Reads::Reported,
+        }
+    }
+    Ok(reads)
+}
+
+/// Every live pair of every keyspace of `db` the models name, or the first error.
+pub fn read_all_keyspaces(db: &Db, models: &Models) -> Result<Models, String> {
+    models
+        .keys()
+        .map(|name| {
+            with_keyspace(db, name, |r| r.all().map_err(|e| e.to_string()))
+                .map(|map| (name.clone(), map))
+        })
+        .collect()
+}
+
 /// Every live pair of `db` in one forward scan, or the scan's error.
-pub fn read_all(db: &Db) -> lsm_core::Result<Map> {
-    db.scan::<&[u8], _>(..)
+pub fn read_all(db: &impl Reader) -> lsm_core::Result<Map> {
+    db.scan_all()
         .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
         .collect()
 }
