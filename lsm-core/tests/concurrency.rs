@@ -25,6 +25,11 @@ fn db_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Db>();
     assert_send_sync::<Arc<Db>>();
+    // A keyspace handle and a snapshot go to other threads too; a handle clones.
+    fn assert_clone<T: Clone>() {}
+    assert_send_sync::<lsm_core::Keyspace>();
+    assert_clone::<lsm_core::Keyspace>();
+    assert_send_sync::<lsm_core::Snapshot>();
 }
 
 fn tiny_options() -> Options {
