@@ -1,6 +1,6 @@
 //! The `db_ops` fuzz target on stable: replays every committed input in
 //! `fuzz/corpus/db_ops/` through `lsm_core::fuzzing::db_ops` (the check the fuzz
-//! target calls), then `FUZZ_CASES` (default 1000) deterministic inputs, random or
+//! target calls), then `FUZZ_CASES` (default 600) deterministic inputs, random or
 //! mutated from the seeds. A panic in any thread fails the test.
 //!
 //! The seeds are written by `write_seed_corpus` (ignored):
