@@ -193,8 +193,9 @@ pub enum InvalidArgumentKind {
     /// Something `lsm-format` cannot encode (a block over 4 GiB, a segment index
     /// over its limit, keys out of order).
     Unencodable,
-    /// A keyspace name the format refuses (empty, over 255 bytes), or an
-    /// operation the default keyspace does not allow (dropping it).
+    /// A keyspace name the format refuses (empty, over 255 bytes), an
+    /// operation the default keyspace does not allow (dropping it), or a name a
+    /// read-only open does not hold (`ReadOnlyDb::keyspace`).
     KeyspaceName,
 }
 

@@ -107,6 +107,7 @@ pub use keyspace::{Keyspace, KeyspaceOptions};
 pub use lock_probe::is_locked;
 pub use options::{Compression, Options, WriteOptions};
 pub use read_path::read_only::ReadOnlyDb;
+pub use read_path::read_only_keyspace::ReadOnlyKeyspace;
 pub use read_path::versions::Versions;
 pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
 pub use repair::{repair, repair_dry_run, repair_dry_run_with_fs, repair_with_fs, RepairReport};

@@ -1,6 +1,6 @@
 //! The `db_ops` fuzz target on stable: replays every committed input in
 //! `fuzz/corpus/db_ops/` through `lsm_core::fuzzing::db_ops` (the check the fuzz
-//! target calls), then `FUZZ_CASES` (default 1000) deterministic inputs, random or
+//! target calls), then `FUZZ_CASES` (default 600) deterministic inputs, random or
 //! mutated from the seeds. A panic in any thread fails the test.
 //!
 //! The seeds are written by `write_seed_corpus` (ignored):
@@ -71,6 +71,21 @@ fn corpus_and_random_inputs_hold() {
     let summaries: Vec<Summary> = seeds.iter().map(|(_, d)| run_ops(d)).collect();
     let cut = summaries.iter().filter(|s| s.cut_failures > 0).count();
     assert!(cut >= 2, "only {cut} seeds cut the power under a call");
+    let sum = |f: fn(&Summary) -> u64| summaries.iter().map(f).sum::<u64>();
+    let (drops, cross, snaps) = (
+        sum(|s| s.drops),
+        sum(|s| s.cross_keyspace_batches),
+        sum(|s| s.snapshot_reads),
+    );
+    let (txns, conflicts) = (sum(|s| s.keyspace_transactions), sum(|s| s.conflicts));
+    println!(
+        "seeds: {drops} drops, {cross} cross-keyspace batches, {snaps} snapshot reads, \
+         {txns} transactions over keyspaces committed, {conflicts} conflicts"
+    );
+    assert!(
+        drops >= 2 && cross >= 50 && snaps >= 10 && txns >= 10 && conflicts >= 10,
+        "the seeds reach too little of the keyspaces"
+    );
     let ranges: u64 = summaries.iter().map(|s| s.range_deletes).sum();
     let refused: u64 = summaries.iter().map(|s| s.refused_ranges).sum();
     assert!(
@@ -80,10 +95,11 @@ fn corpus_and_random_inputs_hold() {
     let cases: u64 = std::env::var("FUZZ_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(600);
     let mut rng = StdRng::seed_from_u64(0xdb_0b5);
     let (mut generated_ranges, mut generated_ttl, mut generated_clock) = (0u64, 0u64, 0u64);
     let mut generated_transactions = 0u64;
+    let mut generated_keyspace = Summary::default();
     for case in 0..cases {
         let data: Vec<u8> = if rng.gen_bool(0.5) {
             (0..rng.gen_range(2..600)).map(|_| rng.gen()).collect()
@@ -111,6 +127,10 @@ fn corpus_and_random_inputs_hold() {
             generated_ttl += s.ttl_puts;
             generated_clock += s.clock_moves;
             generated_transactions += s.transactions;
+            generated_keyspace.keyspace_writes += s.keyspace_writes;
+            generated_keyspace.cross_keyspace_batches += s.cross_keyspace_batches;
+            generated_keyspace.keyspace_transactions += s.keyspace_transactions;
+            generated_keyspace.conflicts += s.conflicts;
         }
     }
     println!(
@@ -127,6 +147,14 @@ fn corpus_and_random_inputs_hold() {
     assert!(
         cases < 100 || generated_transactions > 0,
         "no generated input commits a transaction"
+    );
+    println!("in every tenth generated input: {generated_keyspace:?}");
+    assert!(
+        cases < 100
+            || (generated_keyspace.keyspace_writes > 0
+                && generated_keyspace.cross_keyspace_batches > 0
+                && generated_keyspace.keyspace_transactions > 0),
+        "generated inputs reach too little of the keyspaces: {generated_keyspace:?}"
     );
 }
 
@@ -176,6 +204,26 @@ mod enc {
     /// A prefix delete of the first `1 + len % 4` bytes of key `k` (`len` 0: all).
     pub fn delete_prefix(out: &mut Vec<u8>, k: u8, len: u8) {
         out.extend([253, k, len]);
+    }
+    /// The next operation in named keyspace 1 or 2.
+    pub fn in_ks(out: &mut Vec<u8>, ks: u8) {
+        out.extend([242, (ks - 1) << 3]);
+    }
+    /// A batch across keyspaces: (keyspace 0..=2, key, value byte as in `batch`).
+    pub fn cross_batch(out: &mut Vec<u8>, ops: &[(u8, u8, u8)]) {
+        out.extend([242, 3, ops.len() as u8 - 1]);
+        for &(ks, k, v) in ops {
+            out.extend([ks, k, v]);
+        }
+    }
+    /// Drop named keyspace 1 or 2 and create it again.
+    pub fn drop_ks(out: &mut Vec<u8>, ks: u8) {
+        out.extend([242, 4 | (ks - 1) << 3]);
+    }
+    /// Read key `k` of keyspace `ks` through the snapshot held (a new one with
+    /// `take`).
+    pub fn snapshot_get(out: &mut Vec<u8>, take: bool, ks: u8, k: u8) {
+        out.extend([242, 5 | u8::from(take) << 4, ks, k]);
     }
     /// A batch: puts (even lengths), then a range delete from `a` to `b`, then
     /// puts again.
@@ -288,6 +336,83 @@ fn write_seed_corpus() {
     }
     enc::crash(&mut d, 1, 9);
     seeds.push(("seed-range-deletes", d));
+    // Keyspaces: writes, reads, scans and range deletes in the named ones, batches
+    // across all three, flushes of one, snapshot reads, drops, read-only views,
+    // a checkpoint, a power cut and crashes.
+    let mut d = vec![0x00, 0x01];
+    for i in 0..80u8 {
+        let ks = 1 + i % 2;
+        enc::in_ks(&mut d, ks);
+        enc::put(&mut d, i, 40 + i % 60);
+        enc::put(&mut d, i + 7, 30);
+        enc::cross_batch(
+            &mut d,
+            &[(0, i, 20), (1, i + 1, 22), (2, i + 2, 24), (1, i + 3, 3)],
+        );
+        match i % 10 {
+            1 => {
+                enc::in_ks(&mut d, ks);
+                enc::get(&mut d, i);
+                enc::in_ks(&mut d, 3 - ks);
+                enc::scan(&mut d, i % 24, (i + 11) % 24, i % 4 == 1);
+            }
+            2 => enc::snapshot_get(&mut d, true, ks, i),
+            3 => {
+                enc::in_ks(&mut d, ks);
+                enc::delete_range(&mut d, i % 24, (i + 6) % 24);
+                enc::snapshot_get(&mut d, false, ks, i + 1);
+            }
+            4 => {
+                enc::in_ks(&mut d, ks);
+                enc::flush(&mut d);
+            }
+            5 => enc::cross_batch(&mut d, &[(2, i, 0xff), (2, i + 9, 10), (0, i, 5)]),
+            6 if i % 20 == 6 => enc::drop_ks(&mut d, ks),
+            7 => d.push(246),            // a read-only view of every keyspace
+            8 if i == 48 => d.push(240), // a checkpoint
+            _ => {}
+        }
+        match i {
+            30 => enc::sync(&mut d),
+            40 => enc::reopen(&mut d),
+            65 => enc::power_cut(&mut d, 25),
+            _ => {}
+        }
+        if i % 25 == 24 {
+            enc::crash(&mut d, i / 25, i);
+        }
+    }
+    seeds.push(("seed-keyspaces", d));
+    // Transactions over keyspaces, with another caller's write touching a key
+    // read (they must conflict), or one not read (they must commit).
+    let mut d = vec![0x00, 0x02];
+    for i in 0..60u8 {
+        enc::cross_batch(&mut d, &[(0, i, 20), (1, i, 22), (2, i, 24)]);
+        let (a, b) = (i % 3, (i + 1) % 3);
+        // A transaction (code 242, selector 6): two reads, maybe another
+        // caller's write (when: 1 before the reads, 2 after them, 3 after the
+        // writes), three writes (a put, a delete, a range delete).
+        d.extend([242, 6, 1, a, i, b, i + 1]);
+        match i % 6 {
+            0 => d.push(0),
+            1 => d.extend([1 + i % 3, a, i, 40]), // puts the key read: conflict
+            2 => d.extend([1 + i % 3, b, i, 40]), // another keyspace: commits
+            3 => d.extend([2, a, i + 5, 41]),     // another key, a delete: commits
+            4 => d.extend([3, a, i.wrapping_sub(2), 0xff, i + 3]), // a range
+            _ => d.extend([1, b, i + 1, 7]),      // deletes the second key read
+        }
+        d.extend([2, a, i, 60, b, i + 2, 7, 2, i + 4, 0xff, i + 8]);
+        if i % 10 == 9 {
+            enc::sync(&mut d);
+        }
+        if i % 20 == 19 {
+            enc::crash(&mut d, i / 20, i);
+        }
+        if i == 45 {
+            enc::power_cut(&mut d, 15);
+        }
+    }
+    seeds.push(("seed-transactions", d));
     let dir = corpus_dir();
     std::fs::create_dir_all(&dir).unwrap();
     for (name, data) in seeds {

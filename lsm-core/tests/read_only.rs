@@ -532,3 +532,163 @@ mod beside_a_writer_process {
         println!("{}", report.join("\n"));
     }
 }
+
+/// Writes `n` keys to keyspace `ks` (`{tag}{i}` = `v{i}`), some flushed into
+/// segments, the last ones only in the WAL; returns the model.
+fn fill_keyspace(db: &Db, ks: &lsm_core::Keyspace, tag: &str, n: u64) -> Map {
+    let mut model = Map::new();
+    for i in 0..n {
+        let (k, v) = (format!("{tag}{i:04}"), format!("v{i}"));
+        ks.put(&k, &v).unwrap();
+        model.insert(k.into_bytes(), v.into_bytes());
+        if i == n / 2 {
+            ks.flush().unwrap();
+        }
+    }
+    let _ = db;
+    model
+}
+
+/// Every read of a read-only keyspace handle agrees with `model`.
+fn check_keyspace(ks: &lsm_core::ReadOnlyKeyspace, model: &Map) {
+    assert_eq!(all(ks.iter()), *model, "{}", ks.name());
+    let rev: Vec<_> = ks.iter().rev().map(|r| r.unwrap().0.to_vec()).collect();
+    assert_eq!(rev, model.keys().rev().cloned().collect::<Vec<_>>());
+    for (k, v) in model.iter().step_by(7) {
+        assert_eq!(ks.get(k).unwrap().as_deref(), Some(v.as_slice()));
+        assert!(ks.contains_key(k).unwrap());
+    }
+    let first = model.keys().next().unwrap();
+    let (lo, hi) = (first.clone(), model.keys().nth(10).unwrap().clone());
+    assert_eq!(
+        all(ks.scan(lo.clone()..hi.clone())),
+        model
+            .range(lo..hi)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Map>()
+    );
+    let prefix = &first[..first.len() - 1];
+    assert_eq!(
+        ks.prefix(prefix).count(),
+        model.keys().filter(|k| k.starts_with(prefix)).count()
+    );
+}
+
+#[test]
+fn every_keyspace_is_readable_from_segments_and_the_wal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), small_options()).unwrap();
+    let (users, logs) = (db.keyspace("users").unwrap(), db.keyspace("logs").unwrap());
+    let users_model = fill_keyspace(&db, &users, "u", 600);
+    let logs_model = fill_keyspace(&db, &logs, "l", 300);
+    db.put("in-default", "d").unwrap();
+    // The same key in another keyspace must not leak into these.
+    users.put("shared", "users").unwrap();
+    logs.put("shared", "logs").unwrap();
+    let mut users_model = users_model;
+    users_model.insert(b"shared".to_vec(), b"users".to_vec());
+    let mut logs_model = logs_model;
+    logs_model.insert(b"shared".to_vec(), b"logs".to_vec());
+    assert!(users.level_stats().unwrap().iter().any(|l| l.segments > 0));
+    // Synced, not closed: the last writes of each keyspace are in the WAL only.
+    db.sync().unwrap();
+    let reader = Db::open_read_only(tmp.path(), small_options()).unwrap();
+    assert_eq!(reader.keyspace_names(), ["default", "logs", "users"]);
+    check_keyspace(&reader.keyspace("users").unwrap(), &users_model);
+    check_keyspace(&reader.keyspace("logs").unwrap(), &logs_model);
+    // "default" is the reader's own keyspace.
+    let default = reader.keyspace("default").unwrap();
+    assert_eq!(all(default.iter()), all(reader.iter()));
+    assert_eq!(
+        default.get("in-default").unwrap().as_deref(),
+        Some(&b"d"[..])
+    );
+    assert_eq!(reader.get("shared").unwrap(), None);
+    db.close().unwrap();
+}
+
+#[test]
+fn a_missing_or_dropped_keyspace_is_refused_and_never_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), small_options()).unwrap();
+    let tmp_ks = db.keyspace("tmp").unwrap();
+    tmp_ks.put("k", "v").unwrap();
+    tmp_ks.flush().unwrap();
+    tmp_ks.put("k2", "v2").unwrap();
+    db.keyspace("kept").unwrap().put("k", "kept").unwrap();
+    db.drop_keyspace("tmp").unwrap();
+    db.close().unwrap();
+    let before = files(tmp.path());
+    let reader = Db::open_read_only(tmp.path(), small_options()).unwrap();
+    assert_eq!(reader.keyspace_names(), ["default", "kept"]);
+    for name in ["tmp", "never-created"] {
+        match reader.keyspace(name) {
+            Err(Error::InvalidArgument {
+                kind: lsm_core::InvalidArgumentKind::KeyspaceName,
+                message,
+            }) => assert!(message.contains(name), "{message}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        reader
+            .keyspace("kept")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some(&b"kept"[..])
+    );
+    drop(reader);
+    assert_eq!(
+        files(tmp.path()),
+        before,
+        "a read-only open changed the directory"
+    );
+    let db = Db::open(tmp.path(), small_options()).unwrap();
+    assert_eq!(db.keyspace_names(), ["default", "kept"]);
+    db.close().unwrap();
+}
+
+#[test]
+fn a_second_handle_reads_the_keyspaces_of_a_locked_database_as_of_its_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), small_options()).unwrap();
+    let users = db.keyspace("users").unwrap();
+    let users_model = fill_keyspace(&db, &users, "u", 200);
+    db.sync().unwrap();
+    // The writer holds the lock: a second read-write open is refused, a read-only
+    // one reads every keyspace.
+    assert!(Db::open(tmp.path(), small_options()).is_err());
+    let mut reader = Db::open_read_only(tmp.path(), small_options()).unwrap();
+    let view = reader.keyspace("users").unwrap();
+    check_keyspace(&view, &users_model);
+    // Writes after the open, a new keyspace included, appear after a refresh only;
+    // the handle taken before keeps its view.
+    users.put("u9999", "late").unwrap();
+    db.keyspace("later").unwrap().put("k", "v").unwrap();
+    db.sync().unwrap();
+    assert!(reader.keyspace("later").is_err());
+    reader.refresh().unwrap();
+    check_keyspace(&view, &users_model);
+    assert_eq!(
+        reader
+            .keyspace("users")
+            .unwrap()
+            .get("u9999")
+            .unwrap()
+            .as_deref(),
+        Some(&b"late"[..])
+    );
+    assert_eq!(reader.keyspace_names(), ["default", "later", "users"]);
+    assert_eq!(
+        reader
+            .keyspace("later")
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_deref(),
+        Some(&b"v"[..])
+    );
+    db.close().unwrap();
+}

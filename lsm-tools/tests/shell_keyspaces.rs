@@ -62,3 +62,61 @@ fn use_switches_the_keyspace_commands_act_on() {
     assert_eq!(text, "lsm> get ada\nlovelace\n");
     session.close().unwrap();
 }
+
+#[test]
+fn a_read_only_session_lists_and_reads_every_keyspace_and_writes_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    db.put("colour", "red").unwrap();
+    let users = db.keyspace("users").unwrap();
+    users.put("ada", "lovelace").unwrap();
+    users.put("colour", "blue").unwrap();
+    users.flush().unwrap();
+    users.put("grace", "hopper").unwrap(); // in the WAL only
+    db.keyspace("logs").unwrap();
+    db.sync().unwrap();
+    // The writer keeps the lock: both kinds of read-only session, the one `lsm`
+    // falls back to and the one `--read-only` asks for.
+    let locked = Session::open(tmp.path(), Options::default(), Style::default()).unwrap();
+    assert_eq!(locked.access(), lsm_tools::shell::Access::ReadOnlyLocked);
+    let asked = Session::open_read_only(tmp.path(), Style::default()).unwrap();
+    for session in [&locked, &asked] {
+        let mut out = Vec::new();
+        session
+            .run_lines(
+                &mut &b"keyspaces\nuse users\nkeyspaces\nget ada\nget colour\nscan\nput ada x\ndelete ada\nflush\nuse --create fresh\nuse nobody\nget ada\nuse default\nget colour\n"[..],
+                &mut out,
+                Some("lsm> "),
+            )
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("lsm> keyspaces\n* default\n  logs\n  users\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lsm> keyspaces\n  default\n  logs\n* users\n"),
+            "{text}"
+        );
+        assert!(text.contains("lsm> get ada\nlovelace\n"), "{text}");
+        assert!(text.contains("lsm> get colour\nblue\n"), "{text}");
+        assert!(text.contains("grace = hopper"), "{text}");
+        assert!(text.contains("(3 keys)"), "{text}");
+        for write in ["put ada x", "delete ada", "flush", "use --create fresh"] {
+            assert!(
+                text.contains(&format!("lsm> {write}\nerror: `")),
+                "{write} was not refused: {text}"
+            );
+        }
+        assert!(
+            text.contains("lsm> use nobody\nerror: no keyspace named \"nobody\""),
+            "{text}"
+        );
+        // After the refused writes and `use` of a missing keyspace, still `users`.
+        assert!(text.ends_with("lsm> get ada\nlovelace\nlsm> use default\nusing keyspace default\nlsm> get colour\nred\n"), "{text}");
+    }
+    drop((locked, asked));
+    assert_eq!(db.keyspace_names(), ["default", "logs", "users"]);
+    assert_eq!(users.get("ada").unwrap().as_deref(), Some(&b"lovelace"[..]));
+    db.close().unwrap();
+}

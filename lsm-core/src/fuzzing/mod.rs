@@ -15,6 +15,21 @@
 //! put's expiry, fixed at its commit, and reads every state at the clock's time),
 //! and batches committed as transactions (their first key read in the
 //! transaction and checked; with no concurrent writer the commit must succeed).
+//!
+//! Keyspaces (`keyspaces.rs`): the default one and two named ones, `ks-a` and
+//! `ks-b`. Any operation can run in a named keyspace (writes, reads, scans,
+//! range deletes, batches, flushes of that keyspace); batches may span keyspaces
+//! (`put_in`, `delete_in`, `delete_range_in`, ...); a keyspace can be dropped (after
+//! a `sync`, so the prefix rule covers the drop, which is durable on return) and
+//! is created again, empty; a snapshot held across operations is read in any
+//! keyspace (`Snapshot::get_in`, checked against the state when it was taken);
+//! and transactions (`transact.rs`) read and write keys of two or three keyspaces,
+//! sometimes with a write by another caller in between: the oracle predicts
+//! exactly when the commit must fail with `Error::Conflict` (the other write
+//! touched a key the transaction read; a conflict must leave no trace), and a
+//! committed one must be the effect of its writes at its commit point. The oracle
+//! keeps every keyspace in one map, keys qualified by the keyspace's number, so
+//! after a crash a batch across keyspaces is in all of them or in none.
 //! After each crash the
 //! recovered state must be the effect of a prefix of the acknowledged writes that
 //! covers every synced one (no hole, no partial batch, no resurrected delete), and
@@ -31,6 +46,7 @@
 )]
 
 mod history;
+mod keyspaces;
 mod recovery;
 mod runner;
 
@@ -75,6 +91,19 @@ pub struct Summary {
     pub seeks: u64,
     /// Batches committed as transactions.
     pub transactions: u64,
+    /// Acknowledged writes that touched a named keyspace.
+    pub keyspace_writes: u64,
+    /// Acknowledged batches that spanned two or more keyspaces.
+    pub cross_keyspace_batches: u64,
+    /// Keyspaces dropped (and created again).
+    pub drops: u64,
+    /// Reads through a held snapshot checked.
+    pub snapshot_reads: u64,
+    /// Transactions over keyspaces committed (their outside write, if any, touched
+    /// nothing they read).
+    pub keyspace_transactions: u64,
+    /// Transactions that failed with `Error::Conflict`, as predicted.
+    pub conflicts: u64,
 }
 
 /// [`db_ops`], returning what the run did.
@@ -163,7 +192,7 @@ pub(crate) fn value(id: u64, len: u8) -> Vec<u8> {
 }
 
 /// One operation of a decoded batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum BatchOp {
     /// Put key, with a value of this length.
     Put(u8, u8),
@@ -247,6 +276,80 @@ enum Op {
     Checkpoint,
     /// Open a read-only view (`false`) or refresh the one held (`true`).
     ReadOnly(bool),
+    /// The operation in keyspace 1 or 2 (its keys, reads, batches and flushes;
+    /// the others act as they do anywhere).
+    In(u8, Box<Op>),
+    /// Up to 6 operations ([`BatchOp`]), each in a keyspace (0 to 2), atomically.
+    CrossBatch(Vec<(u8, BatchOp)>),
+    /// `sync`, drop keyspace 1 or 2, create it again.
+    DropKeyspace(u8),
+    /// Read key (second) of keyspace (first) through the snapshot held, taking a
+    /// new one first when the flag is set or none is held.
+    SnapshotGet(bool, u8, u8),
+    /// A transaction over keyspaces.
+    Transaction(TxnSpec),
+}
+
+/// When, in a [`TxnSpec`], another caller writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    BeforeReads,
+    AfterReads,
+    AfterWrites,
+}
+
+/// A transaction: reads of (keyspace, key), then writes (the first a put; puts,
+/// deletes and range deletes only), then commit; maybe with a write by another
+/// caller (a put, delete or range delete in a keyspace) at some point after it
+/// began.
+#[derive(Debug, Clone)]
+struct TxnSpec {
+    pub reads: Vec<(u8, u8)>,
+    pub outside: Option<(When, u8, BatchOp)>,
+    pub writes: Vec<(u8, BatchOp)>,
+}
+
+impl BatchOp {
+    /// A (key, value byte) pair: value byte 0xff a range delete to the key of the
+    /// next byte, 0xfd a prefix delete, 0xfb a TTL put, other odd values a delete,
+    /// even ones a put of that length.
+    fn decode(input: &mut Input<'_>) -> BatchOp {
+        let (k, v) = (input.arg(), input.arg());
+        match v {
+            0xff => {
+                let end = input.arg();
+                let (a, b) = if key(k) <= key(end) {
+                    (k, end)
+                } else {
+                    (end, k)
+                };
+                BatchOp::DeleteRange(a, b)
+            }
+            0xfd => BatchOp::DeletePrefix(k, input.arg()),
+            0xfb => BatchOp::PutWithTtl(k, input.arg(), input.arg()),
+            _ if v & 1 == 0 => BatchOp::Put(k, v),
+            _ => BatchOp::Delete(k),
+        }
+    }
+
+    /// The key this operation names first.
+    fn key(&self) -> u8 {
+        match *self {
+            BatchOp::Put(k, _)
+            | BatchOp::Delete(k)
+            | BatchOp::DeleteRange(k, _)
+            | BatchOp::DeletePrefix(k, _)
+            | BatchOp::PutWithTtl(k, ..) => k,
+        }
+    }
+
+    /// As a transaction writes it: prefix deletes and TTL puts become deletes.
+    fn for_transaction(self) -> BatchOp {
+        match self {
+            BatchOp::DeletePrefix(k, _) | BatchOp::PutWithTtl(k, ..) => BatchOp::Delete(k),
+            op => op,
+        }
+    }
 }
 
 impl Op {
@@ -256,10 +359,12 @@ impl Op {
         // did, so the committed corpus keeps most of its meaning (range deletes took
         // the top six codes from read-only opens, and value byte 0xff and 0xfd in
         // batches from deletes; TTL puts and clock moves took codes 244 and 245 from
-        // checkpoints, and value byte 0xfb in batches from deletes).
+        // checkpoints, and value byte 0xfb in batches from deletes; the keyspace
+        // operations took codes 242 and 243 from checkpoints).
         if code >= 240 {
             return Some(match code {
-                240..=243 => Op::Checkpoint,
+                240 | 241 => Op::Checkpoint,
+                242 | 243 => Op::decode_keyspace_op(input)?,
                 244 => Op::PutWithTtl(input.arg(), input.arg(), input.arg()),
                 245 => Op::AdvanceClock(input.arg()),
                 246..=249 => Op::ReadOnly(code & 1 == 1),
@@ -273,26 +378,7 @@ impl Op {
             8 | 9 => {
                 let n = 1 + input.arg() % 6;
                 Op::Batch(
-                    (0..n)
-                        .map(|_| {
-                            let (k, v) = (input.arg(), input.arg());
-                            match v {
-                                0xff => {
-                                    let end = input.arg();
-                                    let (a, b) = if key(k) <= key(end) {
-                                        (k, end)
-                                    } else {
-                                        (end, k)
-                                    };
-                                    BatchOp::DeleteRange(a, b)
-                                }
-                                0xfd => BatchOp::DeletePrefix(k, input.arg()),
-                                0xfb => BatchOp::PutWithTtl(k, input.arg(), input.arg()),
-                                _ if v & 1 == 0 => BatchOp::Put(k, v),
-                                _ => BatchOp::Delete(k),
-                            }
-                        })
-                        .collect(),
+                    (0..n).map(|_| BatchOp::decode(input)).collect(),
                     code & 0x80 != 0,
                 )
             }
@@ -322,6 +408,59 @@ impl Op {
             _ => Op::PowerCut(1 + u64::from(input.arg() % 64)),
         };
         Some(op)
+    }
+
+    /// The operation after code 242 or 243: a selector byte, then its arguments.
+    /// Named keyspaces are 1 + bit 3 of the selector.
+    fn decode_keyspace_op(input: &mut Input<'_>) -> Option<Op> {
+        let s = input.byte()?;
+        let named = 1 + (s >> 3 & 1);
+        Some(match s % 8 {
+            0..=2 => Op::In(named, Box::new(Op::decode(input)?)),
+            3 => {
+                let n = 1 + input.arg() % 6;
+                Op::CrossBatch(
+                    (0..n)
+                        .map(|_| (input.arg() % 3, BatchOp::decode(input)))
+                        .collect(),
+                )
+            }
+            4 => Op::DropKeyspace(named),
+            5 => Op::SnapshotGet(s & 0x10 != 0, input.arg() % 3, input.arg()),
+            _ => {
+                let reads = (0..1 + input.arg() % 3)
+                    .map(|_| (input.arg() % 3, input.arg()))
+                    .collect();
+                let o = input.arg();
+                let outside = [
+                    None,
+                    Some(When::BeforeReads),
+                    Some(When::AfterReads),
+                    Some(When::AfterWrites),
+                ][usize::from(o % 4)]
+                .map(|when| {
+                    (
+                        when,
+                        input.arg() % 3,
+                        BatchOp::decode(input).for_transaction(),
+                    )
+                });
+                let mut writes: Vec<(u8, BatchOp)> = (0..1 + input.arg() % 4)
+                    .map(|_| (input.arg() % 3, BatchOp::decode(input).for_transaction()))
+                    .collect();
+                // A transaction that writes nothing commits unchecked: keep one put.
+                if let Some((_, op)) = writes.first_mut() {
+                    if !matches!(op, BatchOp::Put(..)) {
+                        *op = BatchOp::Put(op.key(), 2);
+                    }
+                }
+                Op::Transaction(TxnSpec {
+                    reads,
+                    outside,
+                    writes,
+                })
+            }
+        })
     }
 }
 

@@ -124,8 +124,27 @@ pub fn recover<'a>(
     history: &'a History,
     probe: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<(Db, Map, usize), String> {
+    let get = |db: &Db, k: &[u8]| Ok(db.get(k)?.map(|v| v.to_vec()));
+    recover_with(image, options, history, probe, &read_all, &get)
+}
+
+/// Reads every live pair of a database, as the history's keys name them.
+pub(crate) type ReadState<'a> = &'a dyn Fn(&Db) -> Result<Map, String>;
+/// Reads one key of a database, as the history's keys name it.
+pub(crate) type ReadKey<'a> = &'a dyn Fn(&Db, &[u8]) -> crate::Result<Option<Vec<u8>>>;
+
+/// [`recover`] of a history whose keys `read` and `get` interpret (the `db_ops`
+/// runner's name a keyspace too).
+pub(crate) fn recover_with<'a>(
+    image: &SimFs,
+    options: &Options,
+    history: &'a History,
+    probe: impl IntoIterator<Item = &'a [u8]>,
+    read: ReadState<'_>,
+    get: ReadKey<'_>,
+) -> Result<(Db, Map, usize), String> {
     let db = open_sim(image, options).map_err(|e| format!("open after the crash failed: {e}"))?;
-    let found = read_all(&db)?;
+    let found = read(&db)?;
     let prefix = history.check_prefix(&found)?;
     let keys: BTreeSet<&[u8]> = history
         .base
@@ -135,7 +154,7 @@ pub fn recover<'a>(
         .chain(probe)
         .collect();
     for k in keys {
-        let got = db.get(k).map_err(|e| format!("get failed: {e}"))?;
+        let got = get(&db, k).map_err(|e| format!("get failed: {e}"))?;
         if got.as_deref() != found.get(k).map(Vec::as_slice) {
             return Err(format!("get {} disagrees with the scan", show(k)));
         }
@@ -149,8 +168,18 @@ pub fn recover<'a>(
 /// # Errors
 /// The open or the scan failed, or the state changed.
 pub fn reopen_same(image: &SimFs, options: &Options, found: &Map) -> Result<Db, String> {
+    reopen_same_with(image, options, found, &read_all)
+}
+
+/// [`reopen_same`] reading the state with `read`.
+pub(crate) fn reopen_same_with(
+    image: &SimFs,
+    options: &Options,
+    found: &Map,
+    read: ReadState<'_>,
+) -> Result<Db, String> {
     let db = open_sim(image, options).map_err(|e| format!("second open failed: {e}"))?;
-    let again = read_all(&db)?;
+    let again = read(&db)?;
     if &again != found {
         return Err(format!(
             "a second reopen changed the state: {} keys, then {}",

@@ -7,11 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::history::{expiries_of, Expiries, History, Map, Write};
-use super::recovery::{open_sim, read_all, recover, reopen_same, write_ops, DB_PATH};
+use super::keyspaces::{
+    get_qualified, handle, qualify, read_qualified, send, slice, split, txn_can_write, txn_get,
+    txn_write, view_qualified, KEYSPACES,
+};
+use super::recovery::{open_sim, recover_with, reopen_same_with, DB_PATH};
 use super::{clock_step_ms, key, prefix, ttl_ms, value, BatchOp, Op, Seek, Summary};
 use crate::clock::{now_ms, ManualClock};
 use crate::fs::{CrashMode, FileSystem, SimFs};
-use crate::{Db, Error, InvalidArgumentKind, Options, ReadOnlyDb};
+use crate::{Db, Error, InvalidArgumentKind, Options, ReadOnlyDb, Snapshot};
+
+mod transact;
 
 /// A state as of some call, with the expiries of its TTL puts: what it reads as
 /// later is the state without the keys the clock has reached.
@@ -43,6 +49,11 @@ pub(super) struct Runner {
     view: Option<(ReadOnlyDb, Timed)>,
     /// The database's clock (kept across reopens and crashes).
     clock: Arc<ManualClock>,
+    /// The keyspace the operation being applied acts on ([`Op::In`]).
+    ks: u8,
+    /// A snapshot held, with the (qualified) state it was taken at, read at its
+    /// time.
+    snapshot: Option<(Snapshot, Map)>,
 }
 
 impl Runner {
@@ -67,6 +78,28 @@ impl Runner {
             summary: Summary::default(),
             checkpoints: Vec::new(),
             view: None,
+            ks: 0,
+            snapshot: None,
+        }
+    }
+
+    /// Key `k` of the keyspace in use, qualified.
+    fn qk(&self, k: u8) -> Vec<u8> {
+        qualify(self.ks, &key(k))
+    }
+
+    /// A decoded batch operation in keyspace `ks`, qualified (puts get the next
+    /// value ids).
+    fn write_of(&mut self, ks: u8, op: &BatchOp) -> Write {
+        let q = |k: u8| qualify(ks, &key(k));
+        match *op {
+            BatchOp::Put(k, len) => Write::Put(q(k), value(self.id(), len)),
+            BatchOp::Delete(k) => Write::Delete(q(k)),
+            BatchOp::DeleteRange(a, b) => Write::DeleteRange(q(a), q(b)),
+            BatchOp::DeletePrefix(k, len) => Write::DeletePrefix(qualify(ks, &prefix(k, len))),
+            BatchOp::PutWithTtl(k, len, ttl) => {
+                Write::PutWithTtl(q(k), value(self.id(), len), ttl_ms(ttl))
+            }
         }
     }
 
@@ -76,6 +109,13 @@ impl Runner {
             self.crash(*mode, *seed, index);
             return;
         }
+        if let Op::In(ks, inner) = op {
+            let outer = self.ks;
+            self.ks = *ks;
+            self.apply(index, inner);
+            self.ks = outer;
+            return;
+        }
         if self.broken {
             return;
         }
@@ -83,12 +123,12 @@ impl Runner {
         match op {
             Op::Put(k, len) => {
                 let id = self.id();
-                self.write(vec![Write::Put(key(*k), value(id, *len))]);
+                self.write(vec![Write::Put(self.qk(*k), value(id, *len))]);
             }
             Op::PutWithTtl(k, len, ttl) => {
                 let id = self.id();
                 self.write(vec![Write::PutWithTtl(
-                    key(*k),
+                    self.qk(*k),
                     value(id, *len),
                     ttl_ms(*ttl),
                 )]);
@@ -98,31 +138,20 @@ impl Runner {
                 self.history.now_ms = now_ms(&*self.clock);
                 self.summary.clock_moves += 1;
             }
-            Op::Delete(k) => self.write(vec![Write::Delete(key(*k))]),
+            Op::Delete(k) => self.write(vec![Write::Delete(self.qk(*k))]),
             Op::Batch(ops, as_transaction) => {
-                let ops: Vec<Write> = ops
-                    .iter()
-                    .map(|op| match *op {
-                        BatchOp::Put(k, len) => Write::Put(key(k), value(self.id(), len)),
-                        BatchOp::Delete(k) => Write::Delete(key(k)),
-                        BatchOp::DeleteRange(a, b) => Write::DeleteRange(key(a), key(b)),
-                        BatchOp::DeletePrefix(k, len) => Write::DeletePrefix(prefix(k, len)),
-                        BatchOp::PutWithTtl(k, len, ttl) => {
-                            Write::PutWithTtl(key(k), value(self.id(), len), ttl_ms(ttl))
-                        }
-                    })
-                    .collect();
-                let has_ttl = ops.iter().any(|op| matches!(op, Write::PutWithTtl(..)));
-                if *as_transaction && !has_ttl {
+                let ks = self.ks;
+                let ops: Vec<Write> = ops.iter().map(|op| self.write_of(ks, op)).collect();
+                if *as_transaction && ops.iter().all(txn_can_write) {
                     self.write_in_transaction(index, ops);
                 } else {
                     self.write(ops);
                 }
             }
             Op::DeleteRange(a, b) => {
-                let (a, b) = (key(*a), key(*b));
+                let (a, b) = (self.qk(*a), self.qk(*b));
                 if a > b {
-                    match db.delete_range(&a, &b) {
+                    match send(db, &[Write::DeleteRange(a, b)]) {
                         Err(Error::InvalidArgument {
                             kind: InvalidArgumentKind::InvalidRange,
                             ..
@@ -130,7 +159,7 @@ impl Runner {
                         other => panic!("op {index}: an inverted range delete gave {other:?}"),
                     }
                     self.summary.refused_ranges += 1;
-                    let found = read_all(db).unwrap_or_else(|e| panic!("op {index}: {e}"));
+                    let found = read_qualified(db).unwrap_or_else(|e| panic!("op {index}: {e}"));
                     assert!(
                         found == self.history.state(),
                         "op {index}: a refused range delete changed the state"
@@ -139,11 +168,16 @@ impl Runner {
                     self.write(vec![Write::DeleteRange(a, b)]);
                 }
             }
-            Op::DeletePrefix(k, len) => self.write(vec![Write::DeletePrefix(prefix(*k, *len))]),
+            Op::DeletePrefix(k, len) => {
+                self.write(vec![Write::DeletePrefix(qualify(
+                    self.ks,
+                    &prefix(*k, *len),
+                ))]);
+            }
             Op::Get(k) => {
-                let k = key(*k);
+                let k = self.qk(*k);
                 let want = self.history.state().remove(&k);
-                match db.get(&k) {
+                match get_qualified(db, &k) {
                     Ok(got) => assert_eq!(
                         got.as_deref(),
                         want.as_deref(),
@@ -158,7 +192,11 @@ impl Runner {
                 Err(e) => self.failed(index, &format!("sync: {e}")),
             },
             Op::Flush => {
-                if let Err(e) = db.flush() {
+                let flushed = match self.ks {
+                    0 => db.flush(),
+                    ks => handle(db, ks).and_then(|h| h.flush()),
+                };
+                if let Err(e) = flushed {
                     self.failed(index, &format!("flush: {e}"));
                 }
             }
@@ -176,8 +214,65 @@ impl Runner {
             }
             Op::Checkpoint => self.checkpoint(index),
             Op::ReadOnly(refresh) => self.read_only(index, *refresh),
-            Op::Crash(..) => unreachable!("handled above"),
+            Op::CrossBatch(ops) => {
+                let ops: Vec<Write> = ops.iter().map(|(ks, op)| self.write_of(*ks, op)).collect();
+                self.write(ops);
+            }
+            Op::DropKeyspace(ks) => self.drop_keyspace(index, *ks),
+            Op::SnapshotGet(take, ks, k) => self.snapshot_get(index, *take, *ks, *k),
+            Op::Transaction(spec) => self.transaction(index, spec),
+            Op::Crash(..) | Op::In(..) => unreachable!("handled above"),
         }
+    }
+
+    /// Drops keyspace `ks`, then creates it again. A drop that returned is durable
+    /// with every write acknowledged before it (it fsyncs the WAL before its
+    /// manifest edit): recorded as the delete of its every key, and as synced.
+    fn drop_keyspace(&mut self, index: usize, ks: u8) {
+        self.snapshot = None;
+        let db = self.db.as_ref().expect("open");
+        let step = self.history.effect(&[Write::DeletePrefix(vec![ks])]);
+        match db.drop_keyspace(KEYSPACES[usize::from(ks)]) {
+            Ok(()) => {
+                self.history.ack(step);
+                self.history.synced();
+                self.summary.drops += 1;
+            }
+            Err(e) => {
+                assert!(self.power_cut, "op {index}: drop_keyspace: {e}");
+                self.history.attempt(step);
+                self.broken = true;
+                self.summary.cut_failures += 1;
+                return;
+            }
+        }
+        if let Err(e) = handle(db, ks) {
+            self.failed(index, &format!("creating a dropped keyspace again: {e}"));
+        }
+    }
+
+    /// Reads key `k` of keyspace `ks` through the snapshot held (a new one when
+    /// `take` or none is held): the state when it was taken.
+    fn snapshot_get(&mut self, index: usize, take: bool, ks: u8, k: u8) {
+        let db = self.db.as_ref().expect("open");
+        if take || self.snapshot.is_none() {
+            self.snapshot = Some((db.snapshot(), self.history.state()));
+        }
+        let (snapshot, state) = self.snapshot.as_ref().expect("just taken");
+        let got = match ks {
+            0 => snapshot.get(key(k)),
+            _ => handle(db, ks).and_then(|h| snapshot.get_in(&h, key(k))),
+        };
+        match got {
+            Ok(got) => assert_eq!(
+                got.as_deref(),
+                state.get(&qualify(ks, &key(k))).map(Vec::as_slice),
+                "op {index}: a snapshot's get of key {k} in keyspace {ks} disagrees with the \
+                 state it was taken at"
+            ),
+            Err(e) => return self.failed(index, &format!("snapshot get: {e}")),
+        }
+        self.summary.snapshot_reads += 1;
     }
 
     /// A checkpoint, then read-only open of it: exactly the oracle's state.
@@ -197,7 +292,7 @@ impl Runner {
         }
         let copy = Db::open_read_only_with_fs(&dest, self.options.clone(), self.sim.fs_ref())
             .unwrap_or_else(|e| panic!("op {index}: opening a checkpoint: {e}"));
-        let found = view_pairs(&copy).unwrap_or_else(|e| panic!("op {index}: {e}"));
+        let found = view_qualified(&copy).unwrap_or_else(|e| panic!("op {index}: {e}"));
         assert!(
             found == state,
             "op {index}: the checkpoint is not the state at its call"
@@ -209,7 +304,7 @@ impl Runner {
     /// reads what it read: then it must hold exactly the oracle's state.
     fn read_only(&mut self, index: usize, refresh: bool) {
         if let Some((view, state)) = &self.view {
-            let found = view_pairs(view).unwrap_or_else(|e| panic!("op {index}: {e}"));
+            let found = view_qualified(view).unwrap_or_else(|e| panic!("op {index}: {e}"));
             assert!(
                 found == at(state, self.history.now_ms),
                 "op {index}: a read-only view changed"
@@ -222,20 +317,30 @@ impl Runner {
         let view = view.unwrap_or_else(|e| panic!("op {index}: read-only open or refresh: {e}"));
         let timed = self.timed_state();
         let state = at(&timed, self.history.now_ms);
-        let found = view_pairs(&view).unwrap_or_else(|e| panic!("op {index}: {e}"));
+        let found = view_qualified(&view).unwrap_or_else(|e| panic!("op {index}: {e}"));
         assert!(
             found == state,
             "op {index}: a read-only view is not the oracle's state"
         );
-        for k in (0..super::KEYS).map(key) {
-            let got = view
-                .get(&k)
+        for name in view.keyspace_names() {
+            let ks = KEYSPACES.iter().position(|n| *n == name).expect("known") as u8;
+            let reader = view
+                .keyspace(&name)
+                .unwrap_or_else(|e| panic!("op {index}: a listed keyspace: {e}"));
+            let state = slice(&state, ks);
+            for k in (0..super::KEYS).map(key) {
+                let got = if ks == 0 {
+                    view.get(&k)
+                } else {
+                    reader.get(&k)
+                }
                 .unwrap_or_else(|e| panic!("op {index}: read-only get: {e}"));
-            assert_eq!(
-                got.as_deref(),
-                state.get(&k).map(Vec::as_slice),
-                "op {index}: read-only get"
-            );
+                assert_eq!(
+                    got.as_deref(),
+                    state.get(&k).map(Vec::as_slice),
+                    "op {index}: read-only get in {name}"
+                );
+            }
         }
         self.view = Some((view, timed));
         self.summary.read_only_views += 1;
@@ -261,7 +366,7 @@ impl Runner {
                         dest.display()
                     )
                 });
-            let found = view_pairs(&copy).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            let found = view_qualified(&copy).unwrap_or_else(|e| panic!("{ctx}: {e}"));
             assert!(
                 found == at(state, self.history.now_ms),
                 "{ctx}: checkpoint {} opens to a wrong state",
@@ -294,13 +399,24 @@ impl Runner {
     }
 
     fn write(&mut self, ops: Vec<Write>) {
-        let db = self.db.as_ref().expect("open");
+        let db = self.db.take().expect("open");
+        self.write_on(&db, ops);
+        self.db = Some(db);
+    }
+
+    /// [`Runner::write`] on `db` (taken out of the runner, as while a transaction
+    /// is open on it).
+    fn write_on(&mut self, db: &Db, ops: Vec<Write>) {
         let step = self.history.effect(&ops);
         // The clock stands still during the call: this is the expiry it fixes.
         let expiries = expiries_of(&ops, self.history.now_ms);
-        match write_ops(db, &ops) {
+        match send(db, &ops) {
             Ok(()) => {
                 self.summary.acked += 1;
+                let keyspaces: std::collections::BTreeSet<u8> =
+                    ops.iter().map(|op| split(first_key(op)).0).collect();
+                self.summary.keyspace_writes += u64::from(keyspaces.iter().any(|&ks| ks != 0));
+                self.summary.cross_keyspace_batches += u64::from(keyspaces.len() > 1);
                 self.summary.range_deletes += u64::from(
                     ops.iter()
                         .any(|op| matches!(op, Write::DeleteRange(..) | Write::DeletePrefix(_))),
@@ -333,23 +449,15 @@ impl Runner {
             if let Some(Write::Put(k, _) | Write::Delete(k) | Write::DeleteRange(k, _)) =
                 ops.first()
             {
-                let got = txn.get(k)?;
+                let got = txn_get(db, &mut txn, k)?;
                 assert_eq!(
-                    got.as_deref(),
-                    state.remove(k).as_deref(),
+                    got,
+                    state.remove(k),
                     "op {index}: a transaction's get of {k:?} disagrees with the oracle"
                 );
             }
             for op in &ops {
-                match op {
-                    Write::Put(k, v) => txn.put(k, v)?,
-                    Write::Delete(k) => txn.delete(k)?,
-                    Write::DeleteRange(start, end) => txn.delete_range(start, end)?,
-                    Write::DeletePrefix(prefix) => txn.delete_prefix(prefix)?,
-                    Write::PutWithTtl(..) => {
-                        unreachable!("batches with TTL puts are not sent here")
-                    }
-                }
+                txn_write(db, &mut txn, op)?;
             }
             txn.commit()
         };
@@ -395,10 +503,19 @@ impl Runner {
         let lo = lo.map_or(Bound::Unbounded, |k| Bound::Included(key(k)));
         let mut hi = hi.map_or(Bound::Unbounded, |k| Bound::Excluded(key(k)));
         let db = self.db.as_ref().expect("open");
-        let mut scan = match (seek, reverse) {
-            (Seek::No, _) => db.scan::<Vec<u8>, _>((lo.clone(), hi.clone())),
-            (Seek::Yes, false) => db.scan::<Vec<u8>, _>((Bound::Unbounded, hi.clone())),
-            (Seek::Yes, true) => db.scan::<Vec<u8>, _>((lo.clone(), Bound::Unbounded)),
+        let ks = self.ks;
+        let open = |range: (Bound<Vec<u8>>, Bound<Vec<u8>>)| match ks {
+            0 => Ok(db.scan::<Vec<u8>, _>(range)),
+            _ => handle(db, ks).map(|h| h.scan::<Vec<u8>, _>(range)),
+        };
+        let scan = match (seek, reverse) {
+            (Seek::No, _) => open((lo.clone(), hi.clone())),
+            (Seek::Yes, false) => open((Bound::Unbounded, hi.clone())),
+            (Seek::Yes, true) => open((lo.clone(), Bound::Unbounded)),
+        };
+        let mut scan = match scan {
+            Ok(scan) => scan,
+            Err(e) => return self.failed(index, &format!("keyspace for a scan: {e}")),
         };
         if seek == Seek::Yes {
             let other_end = if reverse {
@@ -445,8 +562,7 @@ impl Runner {
         let want: Vec<(Vec<u8>, Vec<u8>)> = if inverted {
             Vec::new()
         } else {
-            self.history
-                .state()
+            slice(&self.history.state(), ks)
                 .range((lo, hi))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
@@ -455,6 +571,7 @@ impl Runner {
     }
 
     fn reopen(&mut self, index: usize) {
+        self.snapshot = None;
         let db = self.db.take().expect("open");
         if let Err(e) = db.close() {
             return self.failed(index, &format!("close: {e}"));
@@ -462,7 +579,7 @@ impl Runner {
         self.history.synced();
         match open_sim(&self.sim, &self.options) {
             Ok(db) => {
-                let found = read_all(&db).unwrap_or_else(|e| panic!("op {index}: {e}"));
+                let found = read_qualified(&db).unwrap_or_else(|e| panic!("op {index}: {e}"));
                 assert!(
                     found == self.history.state(),
                     "op {index}: a clean reopen lost or changed writes"
@@ -479,23 +596,28 @@ impl Runner {
         let image = self.sim.crash(mode, seed);
         // A view held reads the disk the crash image replaces.
         self.view = None;
+        self.snapshot = None;
         // The old engine may only fail from here on; it no longer owns the disk.
         self.sim.power_off_after(0);
         drop(self.db.take());
         let ctx = format!("op {index}: crash {mode:?} seed {seed}");
         self.check_checkpoints(&image, &ctx);
-        // Lookups of every key of the space, the never-written ones included.
-        let keys: Vec<Vec<u8>> = (0..super::KEYS).map(key).collect();
-        let (db, found, prefix) = recover(
+        // Lookups of every key of every keyspace, the never-written ones included.
+        let keys: Vec<Vec<u8>> = (0..KEYSPACES.len() as u8)
+            .flat_map(|ks| (0..super::KEYS).map(move |k| qualify(ks, &key(k))))
+            .collect();
+        let (db, found, prefix) = recover_with(
             &image,
             &self.options,
             &self.history,
             keys.iter().map(Vec::as_slice),
+            &read_qualified,
+            &get_qualified,
         )
         .unwrap_or_else(|e| panic!("{ctx}: {e}"));
         drop(db);
-        let db =
-            reopen_same(&image, &self.options, &found).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let db = reopen_same_with(&image, &self.options, &found, &read_qualified)
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
         self.sim = image;
         self.db = Some(db);
         self.summary.crashes += 1;
@@ -511,10 +633,11 @@ impl Runner {
     }
 }
 
-/// Every live pair of a read-only view, with one forward scan.
-fn view_pairs(view: &ReadOnlyDb) -> Result<Map, String> {
-    view.iter()
-        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
-        .collect::<Result<Map, _>>()
-        .map_err(|e| format!("read-only scan failed: {e}"))
+/// The (qualified) key an operation names first: its keyspace's.
+fn first_key(op: &Write) -> &[u8] {
+    match op {
+        Write::Put(k, _) | Write::PutWithTtl(k, ..) | Write::Delete(k) => k,
+        Write::DeleteRange(a, _) => a,
+        Write::DeletePrefix(p) => p,
+    }
 }

@@ -12,6 +12,7 @@
 pub mod explain;
 pub(crate) mod iter;
 pub(crate) mod read_only;
+pub(crate) mod read_only_keyspace;
 pub mod scan;
 pub mod snapshot;
 pub(crate) mod snapshot_list;

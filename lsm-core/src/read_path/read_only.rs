@@ -13,6 +13,7 @@
 //! history. Files the writer removes after they were opened stay readable (they are
 //! mapped or held open) for as long as a view uses them.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
@@ -20,12 +21,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use lsm_format::keyspace::DEFAULT_KEYSPACE_NAME;
+
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgumentKind, Result};
 use crate::fs::{FsRef, RealFs};
 use crate::memtable::MemTable;
 use crate::metrics::Metrics;
 use crate::options::Options;
+use crate::read_path::read_only_keyspace::ReadOnlyKeyspace;
 use crate::read_path::snapshot_list::SnapshotList;
 use crate::read_path::SuperVersion;
 use crate::recovery::inspect;
@@ -42,6 +46,8 @@ const ATTEMPTS: usize = 8;
 
 /// A database opened for reading only: see [`Db::open_read_only`].
 ///
+/// Its own reads read the keyspace `"default"`; [`ReadOnlyDb::keyspace_names`]
+/// lists every keyspace and [`ReadOnlyDb::keyspace`] reads one.
 /// It is a fixed view of the state that was durable (or, for a killed writer's
 /// unsynced tail, written) when it was opened or last [refreshed](Self::refresh).
 /// `Send + Sync`; reads take `&self`.
@@ -68,7 +74,10 @@ pub struct ReadOnlyDb {
     dir: PathBuf,
     fs: FsRef,
     segments: SegmentContext,
+    /// The default keyspace's view (what the `ReadOnlyDb`'s own reads read).
     sv: Arc<SuperVersion>,
+    /// Every live keyspace's view, by name, the default one included.
+    keyspaces: BTreeMap<String, Arc<SuperVersion>>,
     seq: u64,
     snapshots: Arc<SnapshotList>,
     metrics: Arc<Metrics>,
@@ -147,6 +156,7 @@ impl Db {
                 imm: Vec::new(),
                 version: Arc::new(Version::default()),
             }),
+            keyspaces: BTreeMap::new(),
             seq: 0,
             snapshots: Arc::new(SnapshotList::default()),
             metrics: Arc::new(Metrics::default()),
@@ -212,22 +222,91 @@ impl ReadOnlyDb {
             attempt += 1;
         };
         self.seq = found.last_seq;
-        // The default keyspace's view: a read-only instance reads that one alone.
+        // One view per live keyspace: its segments, and what the WALs hold for it.
         let mut recovered = found.recovered;
-        let mem = recovered
-            .remove(&lsm_format::keyspace::DEFAULT_KEYSPACE)
-            .unwrap_or_else(|| crate::memtable::MemTable::new(0));
-        let version = found
-            .versions
-            .get(&lsm_format::keyspace::DEFAULT_KEYSPACE)
+        let mut keyspaces = BTreeMap::new();
+        for (id, meta) in &found.state.keyspaces {
+            let mem = recovered.remove(id).unwrap_or_else(|| MemTable::new(0));
+            let version = found.versions.get(id).cloned().unwrap_or_default();
+            let sv = Arc::new(SuperVersion {
+                mem: Arc::new(mem),
+                imm: Vec::new(),
+                version,
+            });
+            keyspaces.insert(meta.name.clone(), sv);
+        }
+        self.sv = keyspaces
+            .get(DEFAULT_KEYSPACE_NAME)
             .cloned()
-            .unwrap_or_default();
-        self.sv = Arc::new(SuperVersion {
-            mem: Arc::new(mem),
-            imm: Vec::new(),
-            version,
-        });
+            .unwrap_or_else(|| {
+                Arc::new(SuperVersion {
+                    mem: Arc::new(MemTable::new(0)),
+                    imm: Vec::new(),
+                    version: Arc::default(),
+                })
+            });
+        self.keyspaces = keyspaces;
         Ok(())
+    }
+
+    /// The names of the keyspaces in the view, sorted; `"default"` always among
+    /// them (as [`Db::keyspace_names`] on the writer).
+    ///
+    /// ```
+    /// use lsm_core::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.keyspace("users")?;
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?;
+    /// assert_eq!(reader.keyspace_names(), ["default", "users"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keyspace_names(&self) -> Vec<String> {
+        self.keyspaces.keys().cloned().collect()
+    }
+
+    /// The keyspace `name` of the view, for reading: see [`ReadOnlyKeyspace`]. A
+    /// read-only open never creates one, so a name the view does not hold (never
+    /// created, or dropped) is an error. `"default"` reads what the `ReadOnlyDb`'s
+    /// own methods read.
+    ///
+    /// ```
+    /// use lsm_core::{Db, Error, InvalidArgumentKind, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.keyspace("users")?.put("ada", "1")?;
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?;
+    /// assert_eq!(reader.keyspace("users")?.get("ada")?.as_deref(), Some(&b"1"[..]));
+    /// assert!(matches!(
+    ///     reader.keyspace("nope"),
+    ///     Err(Error::InvalidArgument { kind: InvalidArgumentKind::KeyspaceName, .. })
+    /// ));
+    /// assert_eq!(db.keyspace_names(), ["default", "users"]); // nothing created
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] (kind [`InvalidArgumentKind::KeyspaceName`]) when
+    /// the view has no keyspace of that name.
+    pub fn keyspace(&self, name: &str) -> Result<ReadOnlyKeyspace> {
+        let sv = self
+            .keyspaces
+            .get(name)
+            .ok_or_else(|| Error::InvalidArgument {
+                kind: InvalidArgumentKind::KeyspaceName,
+                message: format!(
+                    "no keyspace named {name:?} in the database (a read-only open creates none)"
+                ),
+            })?;
+        Ok(ReadOnlyKeyspace::new(
+            name,
+            sv.clone(),
+            self.seq,
+            self.clock.clone(),
+            self.metrics.clone(),
+        ))
     }
 
     /// The value of `key` in the view.

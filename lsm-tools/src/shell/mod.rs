@@ -11,7 +11,8 @@
 //!
 //! A database another process holds open is read through the engine's read-only
 //! open (`Db::open_read_only`), as is any database with `--read-only`
-//! ([`Session::open_read_only`]): read commands work, write commands fail
+//! ([`Session::open_read_only`]): read commands work, in every keyspace of the
+//! view (`keyspaces` lists them, `use` chooses one), write commands fail
 //! ([`Access`]).
 
 pub mod command;
@@ -26,7 +27,7 @@ use std::path::Path;
 use clap::Parser;
 use std::sync::Mutex;
 
-use lsm_core::{Db, Keyspace, Options, ReadOnlyDb};
+use lsm_core::{Db, Keyspace, Options, ReadOnlyDb, ReadOnlyKeyspace};
 
 pub use command::{split_words, PromptCommand, PromptLine, ShellCommand};
 pub use ops::{is_operation, run_operation, Operation, OperationLine, OPERATIONS};
@@ -42,7 +43,23 @@ pub struct Session {
     access: Access,
     style: Style,
     /// The keyspace commands act on; `None` for the default one.
-    keyspace: Mutex<Option<Keyspace>>,
+    keyspace: Mutex<Option<Chosen>>,
+}
+
+/// A keyspace chosen with `use`, as the session holds the database.
+#[derive(Clone)]
+enum Chosen {
+    Writer(Keyspace),
+    Reader(ReadOnlyKeyspace),
+}
+
+impl Chosen {
+    fn name(&self) -> &str {
+        match self {
+            Chosen::Writer(ks) => ks.name(),
+            Chosen::Reader(ks) => ks.name(),
+        }
+    }
 }
 
 /// How the session holds the database.
@@ -54,9 +71,10 @@ enum Handle {
 }
 
 impl Handle {
-    fn get(&self, ks: Option<&Keyspace>, key: &[u8]) -> lsm_core::Result<Option<lsm_core::Bytes>> {
+    fn get(&self, ks: Option<&Chosen>, key: &[u8]) -> lsm_core::Result<Option<lsm_core::Bytes>> {
         match (self, ks) {
-            (_, Some(ks)) => ks.get(key),
+            (_, Some(Chosen::Writer(ks))) => ks.get(key),
+            (_, Some(Chosen::Reader(ks))) => ks.get(key),
             (Handle::Writer(db), None) => db.get(key),
             (Handle::Reader(db), None) => db.get(key),
         }
@@ -64,19 +82,21 @@ impl Handle {
 
     fn scan<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
         &self,
-        ks: Option<&Keyspace>,
+        ks: Option<&Chosen>,
         range: R,
     ) -> lsm_core::Scan {
         match (self, ks) {
-            (_, Some(ks)) => ks.scan(range),
+            (_, Some(Chosen::Writer(ks))) => ks.scan(range),
+            (_, Some(Chosen::Reader(ks))) => ks.scan(range),
             (Handle::Writer(db), None) => db.scan(range),
             (Handle::Reader(db), None) => db.scan(range),
         }
     }
 
-    fn prefix(&self, ks: Option<&Keyspace>, prefix: Vec<u8>) -> lsm_core::Scan {
+    fn prefix(&self, ks: Option<&Chosen>, prefix: Vec<u8>) -> lsm_core::Scan {
         match (self, ks) {
-            (_, Some(ks)) => ks.prefix(prefix),
+            (_, Some(Chosen::Writer(ks))) => ks.prefix(prefix),
+            (_, Some(Chosen::Reader(ks))) => ks.prefix(prefix),
             (Handle::Writer(db), None) => db.prefix(prefix),
             (Handle::Reader(db), None) => db.prefix(prefix),
         }
@@ -166,33 +186,46 @@ impl Session {
     }
 
     /// Makes keyspace `name` the one commands act on (`"default"` the database's
-    /// default keyspace); with `create`, creates it when missing.
+    /// default keyspace); with `create`, creates it when missing. A read-only
+    /// session reads every keyspace of its view and creates none.
     ///
     /// # Errors
-    /// `Usage` for a keyspace that does not exist (without `create`), or any other
-    /// than the default one in a read-only session; engine errors.
+    /// `Usage` for a keyspace that does not exist (without `create`, and always in
+    /// a read-only session); engine errors.
     pub fn use_keyspace(&self, name: &str, create: bool) -> Result<()> {
+        if !self.keyspace_names().iter().any(|n| n == name) && !create {
+            return Err(Error::Usage(format!(
+                "no keyspace named {name:?} (`use --create {name}` creates it)"
+            )));
+        }
         let chosen = if name == "default" {
             None
         } else {
-            let Handle::Writer(db) = &self.db else {
-                return Err(Error::Usage(
-                    "a read-only session reads the default keyspace only".to_string(),
-                ));
-            };
-            if !create && !db.keyspace_names().iter().any(|n| n == name) {
-                return Err(Error::Usage(format!(
-                    "no keyspace named {name:?} (`use --create {name}` creates it)"
-                )));
-            }
-            Some(db.keyspace(name)?)
+            Some(match &self.db {
+                Handle::Writer(db) => Chosen::Writer(db.keyspace(name)?),
+                Handle::Reader(db) => {
+                    if create && !db.keyspace_names().iter().any(|n| n == name) {
+                        self.writer("use --create")?;
+                    }
+                    Chosen::Reader(db.keyspace(name)?)
+                }
+            })
         };
         *self.keyspace.lock().unwrap_or_else(|e| e.into_inner()) = chosen;
         Ok(())
     }
 
+    /// The names of the database's keyspaces, sorted (a read-only session's: those
+    /// of its view).
+    fn keyspace_names(&self) -> Vec<String> {
+        match &self.db {
+            Handle::Writer(db) => db.keyspace_names(),
+            Handle::Reader(db) => db.keyspace_names(),
+        }
+    }
+
     /// The keyspace commands act on; `None` for the default one.
-    fn current(&self) -> Option<Keyspace> {
+    fn current(&self) -> Option<Chosen> {
         self.keyspace
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -211,6 +244,24 @@ impl Session {
             } else {
                 format!("`{what}` needs the database open as its writer (--read-only given)")
             })),
+        }
+    }
+
+    /// The writer and the keyspace a write command `what` acts on (`None`: the
+    /// default one), or the error it gets in a read-only session.
+    fn target<'a>(
+        &'a self,
+        what: &str,
+        ks: Option<&'a Chosen>,
+    ) -> Result<(&'a Db, Option<&'a Keyspace>)> {
+        let db = self.writer(what)?;
+        match ks {
+            None => Ok((db, None)),
+            Some(Chosen::Writer(ks)) => Ok((db, Some(ks))),
+            // A writer session chooses writer handles only.
+            Some(Chosen::Reader(_)) => Err(Error::Usage(format!(
+                "`{what}` needs the database open as its writer"
+            ))),
         }
     }
 
@@ -239,7 +290,7 @@ impl Session {
                 }
             }
             ShellCommand::Put { key, value, ttl } => {
-                let db = self.writer("put")?;
+                let (db, ks) = self.target("put", ks)?;
                 match (ttl, ks) {
                     (Some(ttl), Some(ks)) => ks.put_with_ttl(arg(key)?, arg(value)?, *ttl)?,
                     (Some(ttl), None) => db.put_with_ttl(arg(key)?, arg(value)?, *ttl)?,
@@ -249,7 +300,7 @@ impl Session {
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::Delete { key } => {
-                let db = self.writer("delete")?;
+                let (db, ks) = self.target("delete", ks)?;
                 match ks {
                     Some(ks) => ks.delete(arg(key)?)?,
                     None => db.delete(arg(key)?)?,
@@ -257,7 +308,7 @@ impl Session {
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::DeleteRange { start, end } => {
-                let db = self.writer("delete-range")?;
+                let (db, ks) = self.target("delete-range", ks)?;
                 match ks {
                     Some(ks) => ks.delete_range(arg(start)?, arg(end)?)?,
                     None => db.delete_range(arg(start)?, arg(end)?)?,
@@ -265,7 +316,7 @@ impl Session {
                 writeln!(out, "ok").map_err(out_err)?;
             }
             ShellCommand::DeletePrefix { prefix } => {
-                let db = self.writer("delete-prefix")?;
+                let (db, ks) = self.target("delete-prefix", ks)?;
                 match ks {
                     Some(ks) => ks.delete_prefix(arg(prefix)?)?,
                     None => db.delete_prefix(arg(prefix)?)?,
@@ -293,7 +344,7 @@ impl Session {
                 print_stats(&self.writer("stats")?.stats(), scope, out).map_err(out_err)?
             }
             ShellCommand::Flush => {
-                let db = self.writer("flush")?;
+                let (db, ks) = self.target("flush", ks)?;
                 match ks {
                     Some(ks) => ks.flush()?,
                     None => db.flush()?,
@@ -305,7 +356,7 @@ impl Session {
                 writeln!(out, "compacted").map_err(out_err)?;
             }
             ShellCommand::CompactRange { start, end } => {
-                let db = self.writer("compact-range")?;
+                let (db, ks) = self.target("compact-range", ks)?;
                 match ks {
                     Some(ks) => ks.compact_range(arg(start)?, arg(end)?)?,
                     None => db.compact_range(arg(start)?, arg(end)?)?,
@@ -325,12 +376,8 @@ impl Session {
                 }
             }
             ShellCommand::Keyspaces => {
-                let names = match &self.db {
-                    Handle::Writer(db) => db.keyspace_names(),
-                    Handle::Reader(_) => vec!["default".to_string()],
-                };
-                let current = ks.map_or("default", Keyspace::name);
-                for name in names {
+                let current = ks.map_or("default", Chosen::name);
+                for name in self.keyspace_names() {
                     let mark = if name == current { "*" } else { " " };
                     writeln!(out, "{mark} {name}").map_err(out_err)?;
                 }
@@ -349,7 +396,7 @@ impl Session {
     )]
     fn scan(
         &self,
-        ks: Option<&Keyspace>,
+        ks: Option<&Chosen>,
         from: Option<&str>,
         to: Option<&str>,
         limit: Option<usize>,
