@@ -121,6 +121,24 @@ fn dump_and_verify_show_keyspaces() {
     assert_eq!(doc["keyspaces"][1]["log_number"], 6);
     assert_eq!(doc["next_keyspace_id"], 3);
     assert_eq!(doc["segments"][1]["keyspace"], 1);
+    // Levels are per keyspace, each down to its own deepest file.
+    let levels: Vec<(u64, u64, u64)> = doc["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let n = |f: &str| l[f].as_u64().unwrap();
+            (n("keyspace"), n("level"), n("files"))
+        })
+        .collect();
+    assert_eq!(levels, [(0, 0, 0), (0, 1, 1), (1, 0, 0), (1, 1, 1)]);
+    let out = run(DUMP, &[dir.to_str().unwrap()]);
+    let summary = common::redact_dir(&common::stdout(&out), dir);
+    assert!(
+        summary.contains("levels of keyspace 1 \"users\""),
+        "{summary}"
+    );
+    insta::assert_snapshot!("keyspaces_dir_text", summary);
     let out = run(VERIFY, &[dir.to_str().unwrap()]);
     let verify = common::redact_dir(&common::stdout(&out), dir);
     insta::assert_snapshot!("keyspaces_verify_text", verify);
@@ -141,4 +159,42 @@ fn verify_finds_a_segment_in_the_wrong_keyspace() {
         text.contains("keyspace is 0 in the file but 1 in the manifest"),
         "{text}"
     );
+}
+
+/// `lsm-dump --entries --keyspace NAME` lists a keyspace of a database the engine
+/// wrote (the default one without the flag, or with `default`); a name the
+/// database lacks fails with status 1 and creates nothing; `--keyspace` without
+/// `--entries` is a usage error.
+#[test]
+fn dump_entries_of_a_keyspace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let db = lsm_core::Db::open(dir, lsm_core::Options::default()).unwrap();
+    db.put("colour", "red").unwrap();
+    let users = db.keyspace("users").unwrap();
+    users.put("ada", "lovelace").unwrap();
+    users.put("colour", "blue").unwrap();
+    users.flush().unwrap();
+    drop(users);
+    db.close().unwrap();
+    let d = dir.to_str().unwrap();
+    let listed = run_ok(DUMP, dir, &[d, "--entries", "--keyspace", "users"]);
+    assert_eq!(listed, "ada = lovelace\ncolour = blue\n");
+    assert_eq!(run_ok(DUMP, dir, &[d, "--entries"]), "colour = red\n");
+    assert_eq!(
+        run_ok(DUMP, dir, &[d, "--entries", "--keyspace", "default"]),
+        "colour = red\n"
+    );
+    let out = run(DUMP, &[d, "--entries", "--keyspace", "nobody"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no keyspace named \"nobody\""), "{err}");
+    let db = lsm_core::Db::open(dir, lsm_core::Options::default()).unwrap();
+    assert_eq!(db.keyspace_names(), ["default", "users"]);
+    db.close().unwrap();
+    let out = run(DUMP, &[d, "--keyspace", "users"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--keyspace applies to --entries"), "{err}");
 }

@@ -25,6 +25,10 @@ struct Args {
     /// instead of the summary.
     #[arg(long)]
     entries: bool,
+    /// With `--entries`: the keyspace to list (default: the database's default
+    /// keyspace).
+    #[arg(long, value_name = "NAME")]
+    keyspace: Option<String>,
     /// On a segment: every region of the file with its offset and length (an error
     /// on anything else).
     #[arg(long)]
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         json: args.json,
         layout: args.layout,
         entries: args.entries,
+        keyspace: args.keyspace,
         range: KeyRange {
             from: args.from.map(|k| k.0),
             to: args.to.map(|k| k.0),

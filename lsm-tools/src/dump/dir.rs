@@ -18,10 +18,13 @@ use crate::error::{Error, Result};
 use crate::files::FileName;
 use crate::state::DbState;
 use crate::table::{Align, Table};
+use lsm_format::manifest::SegmentMeta;
 
 /// Figures of one level.
 #[derive(Debug, Clone, Serialize)]
 pub struct LevelSummary {
+    /// The keyspace whose level this is (each keyspace has levels of its own).
+    pub keyspace: u32,
     /// The level.
     pub level: usize,
     /// Live segments.
@@ -90,35 +93,111 @@ pub struct DirSummary {
     pub problems: Vec<String>,
 }
 
+/// The table of `levels` (one keyspace's), with a total row.
+fn level_table(levels: &[&LevelSummary]) -> Table {
+    let mut t = Table::new(&[
+        ("level", Align::Right),
+        ("files", Align::Right),
+        ("bytes", Align::Right),
+        ("entries", Align::Right),
+        ("tombstones", Align::Right),
+        ("range dels", Align::Right),
+        ("keys", Align::Left),
+    ])
+    .indent(2);
+    for l in levels {
+        let keys = match (&l.smallest_key, &l.largest_key) {
+            (Some(a), Some(b)) => format!("{a} ..= {b}"),
+            _ => "-".into(),
+        };
+        t.row(vec![
+            l.level.to_string(),
+            l.files.to_string(),
+            human_bytes(l.bytes),
+            l.entries.to_string(),
+            l.tombstones.to_string(),
+            l.range_tombstones.to_string(),
+            keys,
+        ]);
+    }
+    let sum = |f: fn(&LevelSummary) -> u64| levels.iter().map(|l| f(l)).sum::<u64>();
+    t.row(vec![
+        "all".into(),
+        sum(|l| l.files as u64).to_string(),
+        human_bytes(sum(|l| l.bytes)),
+        sum(|l| l.entries).to_string(),
+        sum(|l| l.tombstones).to_string(),
+        sum(|l| l.range_tombstones).to_string(),
+        String::new(),
+    ]);
+    t
+}
+
+/// The figures of one keyspace's level made of `segs`.
+fn level_summary(
+    keyspace: u32,
+    level: usize,
+    segs: &[SegmentMeta],
+    range_dels: &std::collections::HashMap<u64, u64>,
+    whole: Style,
+) -> LevelSummary {
+    LevelSummary {
+        keyspace,
+        level,
+        files: segs.len(),
+        bytes: segs.iter().map(|s| s.file_size).sum(),
+        entries: segs.iter().map(|s| s.entry_count).sum(),
+        tombstones: segs.iter().map(|s| s.tombstone_count).sum(),
+        range_tombstones: segs
+            .iter()
+            .filter_map(|s| range_dels.get(&s.file_number))
+            .sum(),
+        smallest_key: segs
+            .iter()
+            .map(|s| &s.smallest_key)
+            .min()
+            .map(|k| show(k, whole)),
+        largest_key: segs
+            .iter()
+            .map(|s| &s.largest_key)
+            .max()
+            .map(|k| show(k, whole)),
+    }
+}
+
 /// Builds the summary of a loaded directory.
 pub fn summarize(state: &DbState, style: Style) -> DirSummary {
     let whole = style.whole();
     let m = &state.manifest;
     let range_dels = range_del_counts(state);
+    // Per keyspace, its levels down to its deepest with a file (every level of
+    // the database when there is one keyspace, as the manifest lists them).
+    let single = m.keyspaces.len() <= 1;
     let levels = m
-        .levels
-        .iter()
-        .enumerate()
-        .map(|(level, segs)| LevelSummary {
-            level,
-            files: segs.len(),
-            bytes: segs.iter().map(|s| s.file_size).sum(),
-            entries: segs.iter().map(|s| s.entry_count).sum(),
-            tombstones: segs.iter().map(|s| s.tombstone_count).sum(),
-            range_tombstones: segs
-                .iter()
-                .filter_map(|s| range_dels.get(&s.file_number))
-                .sum(),
-            smallest_key: segs
-                .iter()
-                .map(|s| &s.smallest_key)
-                .min()
-                .map(|k| show(k, whole)),
-            largest_key: segs
-                .iter()
-                .map(|s| &s.largest_key)
-                .max()
-                .map(|k| show(k, whole)),
+        .keyspaces
+        .keys()
+        .flat_map(|&keyspace| {
+            let of = |segs: &Vec<SegmentMeta>| -> Vec<SegmentMeta> {
+                segs.iter()
+                    .filter(|s| s.keyspace == keyspace)
+                    .cloned()
+                    .collect()
+            };
+            let per_level: Vec<Vec<SegmentMeta>> = m.levels.iter().map(of).collect();
+            let depth = if single {
+                per_level.len()
+            } else {
+                per_level
+                    .iter()
+                    .rposition(|l| !l.is_empty())
+                    .map_or(1, |d| d + 1)
+            };
+            per_level
+                .into_iter()
+                .take(depth)
+                .enumerate()
+                .map(|(level, segs)| level_summary(keyspace, level, &segs, &range_dels, whole))
+                .collect::<Vec<_>>()
         })
         .collect();
     let newest = state.wals.last().map(|w| w.number);
@@ -323,51 +402,17 @@ fn print_summary(
         keyspaces.join(", "),
         s.next_keyspace_id
     )?;
-    writeln!(o, "\nlevels")?;
-    let mut t = Table::new(&[
-        ("level", Align::Right),
-        ("files", Align::Right),
-        ("bytes", Align::Right),
-        ("entries", Align::Right),
-        ("tombstones", Align::Right),
-        ("range dels", Align::Right),
-        ("keys", Align::Left),
-    ])
-    .indent(2);
-    for l in &s.levels {
-        let keys = match (&l.smallest_key, &l.largest_key) {
-            (Some(a), Some(b)) => format!("{a} ..= {b}"),
-            _ => "-".into(),
-        };
-        t.row(vec![
-            l.level.to_string(),
-            l.files.to_string(),
-            human_bytes(l.bytes),
-            l.entries.to_string(),
-            l.tombstones.to_string(),
-            l.range_tombstones.to_string(),
-            keys,
-        ]);
+    // One table per keyspace: levels are a keyspace's own (one table, titled
+    // plainly, when the database has only the default keyspace).
+    for k in &s.keyspaces {
+        let levels: Vec<&LevelSummary> = s.levels.iter().filter(|l| l.keyspace == k.id).collect();
+        if s.keyspaces.len() == 1 {
+            writeln!(o, "\nlevels")?;
+        } else {
+            writeln!(o, "\nlevels of keyspace {} {:?}", k.id, k.name)?;
+        }
+        level_table(&levels).print(o)?;
     }
-    let total: u64 = s.levels.iter().map(|l| l.bytes).sum();
-    t.row(vec![
-        "all".into(),
-        s.segments.len().to_string(),
-        human_bytes(total),
-        s.levels.iter().map(|l| l.entries).sum::<u64>().to_string(),
-        s.levels
-            .iter()
-            .map(|l| l.tombstones)
-            .sum::<u64>()
-            .to_string(),
-        s.levels
-            .iter()
-            .map(|l| l.range_tombstones)
-            .sum::<u64>()
-            .to_string(),
-        String::new(),
-    ]);
-    t.print(o)?;
     writeln!(o, "\nsegments")?;
     let counts: std::collections::HashMap<u64, u64> = s
         .segments
@@ -429,7 +474,10 @@ fn dump_entries(state: &DbState, options: &DumpOptions, out: &mut dyn Write) -> 
         .to
         .as_deref()
         .map_or(Bound::Unbounded, Bound::Excluded);
-    let view = db.scan::<&[u8], _>((from, to));
+    let view = match options.keyspace.as_deref() {
+        None | Some("default") => db.scan::<&[u8], _>((from, to)),
+        Some(name) => db.keyspace(name)?.scan::<&[u8], _>((from, to)),
+    };
     let style = options.style;
     for (n, item) in view.enumerate() {
         if options.limit.is_some_and(|l| n >= l) {

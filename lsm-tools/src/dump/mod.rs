@@ -30,6 +30,8 @@ pub struct DumpOptions {
     pub layout: bool,
     /// On a directory: print every live key instead of the summary.
     pub entries: bool,
+    /// With `entries`: the keyspace listed (`None`: the default keyspace).
+    pub keyspace: Option<String>,
     /// Only entries within this range.
     pub range: KeyRange,
     /// At most this many entries.
@@ -69,6 +71,13 @@ pub fn dump(
                 Target::Segment => "segment",
             }
         )));
+    }
+    if options.keyspace.is_some() && !(target == Target::Dir && options.entries) {
+        return Err(Error::Usage(
+            "--keyspace applies to --entries of a database directory (the summary \
+             and the files show every keyspace)"
+                .to_string(),
+        ));
     }
     match target {
         Target::Dir => dir::dump_dir(path, options, out),
