@@ -120,3 +120,29 @@ fn a_read_only_session_lists_and_reads_every_keyspace_and_writes_none() {
     assert_eq!(users.get("ada").unwrap().as_deref(), Some(&b"lovelace"[..]));
     db.close().unwrap();
 }
+
+/// `explain` traces the lookup in the keyspace in use, in writer and read-only
+/// sessions: the keyspace's own segment, not the default keyspace's.
+#[test]
+fn explain_traces_the_keyspace_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    db.put("ada", "default value").unwrap();
+    let users = db.keyspace("users").unwrap();
+    users.put("ada", "lovelace").unwrap();
+    users.flush().unwrap();
+    drop(users);
+    db.close().unwrap();
+    let session = Session::open(tmp.path(), Options::default(), Style::default()).unwrap();
+    let text = run(&session, &["use users", "explain ada"]);
+    assert!(text.contains("answer: lovelace (put"), "{text}");
+    assert!(text.contains("Bloom filter: maybe present"), "{text}");
+    session.close().unwrap();
+    let session = Session::open_read_only(tmp.path(), Style::default()).unwrap();
+    let text = run(
+        &session,
+        &["use users", "explain ada", "use default", "explain ada"],
+    );
+    assert!(text.contains("answer: lovelace (put"), "{text}");
+    assert!(text.contains("answer: default value (put"), "{text}");
+}

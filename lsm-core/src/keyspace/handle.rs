@@ -294,6 +294,30 @@ impl Keyspace {
     }
 
     /// The clock, in Unix ms.
+    /// The steps a `get` of `key` in this keyspace takes now, as
+    /// [`Db::explain`](crate::Db::explain) reports them for the default keyspace:
+    /// the keyspace's memtables and segments, the checks, the block read, and the
+    /// version the lookup stops at.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let users = db.keyspace("users")?;
+    /// users.put("ada", "on disk")?;
+    /// users.flush()?;
+    /// let trace = users.explain("ada")?;
+    /// assert_eq!(trace.value().map(|v| &v[..]), Some(&b"on disk"[..]));
+    /// assert!(db.explain("ada")?.value().is_none()); // another keyspace
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyspaceDropped`]; otherwise as [`Db::explain`](crate::Db::explain).
+    pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
+        let (sv, seq) = self.view()?;
+        crate::explain::trace(&sv, key.as_ref(), seq, self.now_ms())
+    }
+
     pub(crate) fn now_ms(&self) -> u64 {
         crate::clock::now_ms(&*self.engine.env.opts.clock)
     }

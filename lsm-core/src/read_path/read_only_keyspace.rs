@@ -58,6 +58,24 @@ impl ReadOnlyKeyspace {
         }
     }
 
+    /// The steps a `get` of `key` takes in this keyspace's view, as
+    /// [`ReadOnlyDb::explain`] reports them for the default keyspace.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # lsm_core::Db::open(dir.path(), lsm_core::Options::default())?.keyspace("ks")?.put("k", "v")?;
+    /// let reader = lsm_core::Db::open_read_only(dir.path(), lsm_core::Options::default())?;
+    /// let trace = reader.keyspace("ks")?.explain("k")?;
+    /// assert_eq!(trace.value().map(|v| &v[..]), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ReadOnlyDb::explain`].
+    pub fn explain(&self, key: impl AsRef<[u8]>) -> Result<crate::LookupTrace> {
+        crate::explain::trace(&self.sv, key.as_ref(), self.seq, self.now_ms())
+    }
+
     /// The keyspace's name.
     ///
     /// ```

@@ -102,10 +102,12 @@ impl Handle {
         }
     }
 
-    fn explain(&self, key: &[u8]) -> lsm_core::Result<lsm_core::LookupTrace> {
-        match self {
-            Handle::Writer(db) => db.explain(key),
-            Handle::Reader(db) => db.explain(key),
+    fn explain(&self, ks: Option<&Chosen>, key: &[u8]) -> lsm_core::Result<lsm_core::LookupTrace> {
+        match (self, ks) {
+            (_, Some(Chosen::Writer(ks))) => ks.explain(key),
+            (_, Some(Chosen::Reader(ks))) => ks.explain(key),
+            (Handle::Writer(db), None) => db.explain(key),
+            (Handle::Reader(db), None) => db.explain(key),
         }
     }
 }
@@ -365,12 +367,7 @@ impl Session {
             }
             ShellCommand::Explain { key } => {
                 let key = arg(key)?;
-                if ks.is_some() {
-                    return Err(Error::Usage(
-                        "`explain` traces lookups in the default keyspace only".to_string(),
-                    ));
-                }
-                let trace = self.db.explain(&key)?;
+                let trace = self.db.explain(ks, &key)?;
                 for line in explain::explain(&trace, style) {
                     writeln!(out, "{line}").map_err(out_err)?;
                 }
