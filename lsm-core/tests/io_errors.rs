@@ -22,28 +22,13 @@ mod common;
 mod reliability;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
 
 use common::keys::value;
+use common::panics::{count_panics, panics};
 use common::sim::{crash_and_check, read_all, History, DB_PATH};
 use lsm_core::fs::{CrashMode, FaultFs, FaultKind, FaultMode, FsRef, SimFs};
 use lsm_core::{Db, Error, Options};
 use reliability::workload::{self, Op};
-
-/// Panics anywhere in this process (background threads included).
-static PANICS: AtomicU64 = AtomicU64::new(0);
-
-fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            default(info);
-        }));
-    });
-}
 
 /// Figures of an enumeration.
 #[derive(Debug, Default)]
@@ -172,7 +157,7 @@ fn run_point(
     }
     fault.clear();
     reopen_and_check(&fs, options, &history).map_err(|e| format!("after clearing: {e}"))?;
-    if PANICS.load(Ordering::SeqCst) > 0 {
+    if panics() > 0 {
         return Err("a thread panicked".into());
     }
     Ok(true)
@@ -308,7 +293,7 @@ fn a_read_error_during_recovery_fails_open() {
         }
         println!("{kind:?}: {total} failure points during recovery, none lost data");
     }
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(panics(), 0);
 }
 
 /// A database on `fault` with segments on two levels and unflushed writes, built
@@ -460,5 +445,5 @@ fn every_failed_operation_of_a_checkpoint_leaves_the_source_correct_and_the_copy
          (its flush failed), copies left: {outcomes:?}"
     );
     assert!(failed > 10);
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(panics(), 0);
 }

@@ -37,10 +37,9 @@ mod keyspace_workload;
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
 
 use common::keys::value;
+use common::panics::{count_panics, panics};
 use keyspace_history::{
     check_gets, check_gone, crash_and_check_keyspaces, read_all_keyspaces, split,
 };
@@ -48,20 +47,6 @@ use keyspace_workload::{KsOp, DEFAULT, TMP};
 use lsm_core::fs::{CrashMode, FaultFs, FaultKind, FaultMode, FsRef, SimFs};
 use lsm_core::fuzzing::{History, Write, DB_PATH};
 use lsm_core::{Db, Error, Options, WriteBatch};
-
-/// Panics anywhere in this process (background threads included).
-static PANICS: AtomicU64 = AtomicU64::new(0);
-
-fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            default(info);
-        }));
-    });
-}
 
 /// Figures of an enumeration.
 #[derive(Debug, Default)]
@@ -275,7 +260,7 @@ fn run_point(
     fault.clear();
     reopen_and_check(&fs, options, &history, &out.gone)
         .map_err(|e| format!("after clearing: {e}"))?;
-    if PANICS.load(Ordering::SeqCst) > 0 {
+    if panics() > 0 {
         return Err("a thread panicked".into());
     }
     Ok(true)
@@ -336,7 +321,7 @@ fn enumerate(part: u64, parts: u64) -> Tally {
         }
     }
     println!("keyspace I/O-error points (part {part} of {parts}): {tally:?}");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+    assert_eq!(panics(), 0);
     tally
 }
 

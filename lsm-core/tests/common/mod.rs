@@ -12,7 +12,8 @@
 //!   with `lsm_format::SegmentReader`, byte flips, truncation);
 //! - [`child`]: running a scenario in a child process that exits without closing the
 //!   database, to simulate a killed process on the real file system;
-//! - [`sim`]: crash images of the simulated file system.
+//! - [`sim`]: crash images of the simulated file system;
+//! - [`panics`]: counting panics in every thread of the test process.
 //!
 //! Each test crate uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -23,6 +24,7 @@ pub mod filter;
 pub mod keys;
 pub mod model;
 pub mod ops;
+pub mod panics;
 pub mod sim;
 
 use std::time::Duration;
