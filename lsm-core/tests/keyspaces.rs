@@ -613,3 +613,58 @@ fn transactions_conflict_per_keyspace() {
     assert!(txn.commit().is_err());
     assert!(!db.contains_key("late").unwrap());
 }
+
+/// A checkpoint and a backup (then restored) hold every keyspace as it was at the
+/// call, flushed and unflushed data alike, and no dropped keyspace.
+#[test]
+fn checkpoints_and_backups_hold_every_keyspace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("db");
+    let db = Db::open(&src, Options::default()).unwrap();
+    db.put("k", "default").unwrap();
+    let users = db.keyspace("users").unwrap();
+    let logs = db.keyspace("logs").unwrap();
+    for i in 0..100u32 {
+        users.put(format!("u{i:03}"), format!("user {i}")).unwrap();
+    }
+    users.flush().unwrap();
+    users.put("unflushed", "in the memtable").unwrap();
+    logs.put("l", "log").unwrap();
+    let gone = db.keyspace("gone").unwrap();
+    gone.put("g", "gone").unwrap();
+    db.drop_keyspace("gone").unwrap();
+    let check = |dir: &Path| {
+        let copy = Db::open(dir, Options::default().with_create_if_missing(false)).unwrap();
+        assert_eq!(
+            copy.keyspace_names(),
+            ["default", "logs", "users"],
+            "{dir:?}"
+        );
+        assert_eq!(copy.get("k").unwrap().as_deref(), Some(&b"default"[..]));
+        let u = copy.keyspace("users").unwrap();
+        assert_eq!(u.iter().count(), 101);
+        assert_eq!(
+            u.get("unflushed").unwrap().as_deref(),
+            Some(&b"in the memtable"[..])
+        );
+        let l = copy.keyspace("logs").unwrap();
+        assert_eq!(l.get("l").unwrap().as_deref(), Some(&b"log"[..]));
+        assert_eq!(u.get("l").unwrap(), None);
+        drop((u, l));
+        copy.close().unwrap();
+    };
+    db.checkpoint(tmp.path().join("checkpoint")).unwrap();
+    let backup = db.backup(tmp.path().join("backups")).unwrap();
+    // Writes after the calls are in neither.
+    users.put("after", "x").unwrap();
+    lsm_core::restore(
+        tmp.path().join("backups"),
+        backup.info.id,
+        tmp.path().join("restored"),
+    )
+    .unwrap();
+    check(&tmp.path().join("checkpoint"));
+    check(&tmp.path().join("restored"));
+    drop((users, logs, gone));
+    db.close().unwrap();
+}
