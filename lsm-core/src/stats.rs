@@ -69,6 +69,18 @@ pub struct Stats {
     pub write_stalls: u64,
     /// Total time writers spent stalled, in microseconds.
     pub write_stall_micros: u64,
+    /// Of [`write_stalls`](Self::write_stalls), those whose first cause was level 0
+    /// holding [`Options::level0_stop_writes`](crate::Options::level0_stop_writes)
+    /// files in some keyspace (writers wait for a compaction).
+    pub write_stalls_level0_stop: u64,
+    /// Those whose first cause was level 0 at the slowdown threshold (the larger of
+    /// the compaction trigger and half the stop threshold): a 1 ms pause.
+    pub write_stalls_level0_slowdown: u64,
+    /// Those whose first cause was the memtable budget full with the most frozen
+    /// memtables already waiting for a flush (writers wait for the flush).
+    pub write_stalls_memtables: u64,
+    /// The longest single stall, in microseconds.
+    pub longest_write_stall_micros: u64,
     /// Last sequence number visible to readers.
     pub last_sequence: u64,
     /// Values written with a TTL that a flush or compaction found expired (for

@@ -47,6 +47,35 @@ fn holding_old_wals(st: &State) -> Vec<KeyspaceId> {
         .collect()
 }
 
+/// Why a writer stalled (the first cause it met; counted in `Stats`).
+#[derive(Debug, Clone, Copy)]
+enum StallCause {
+    /// Level 0 of some keyspace at `level0_stop_writes`.
+    Level0Stop,
+    /// Level 0 of some keyspace at the slowdown threshold.
+    Level0Slowdown,
+    /// The memtable budget full and `MAX_IMMUTABLE` memtables waiting for flush.
+    Memtables,
+}
+
+impl StallCause {
+    fn counter(self, m: &crate::metrics::Metrics) -> &std::sync::atomic::AtomicU64 {
+        match self {
+            StallCause::Level0Stop => &m.write_stalls_level0_stop,
+            StallCause::Level0Slowdown => &m.write_stalls_level0_slowdown,
+            StallCause::Memtables => &m.write_stalls_memtables,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            StallCause::Level0Stop => "level 0 at level0_stop_writes",
+            StallCause::Level0Slowdown => "level 0 at the slowdown threshold",
+            StallCause::Memtables => "memtables waiting for flush",
+        }
+    }
+}
+
 /// Frozen memtables allowed to wait for flush before writers wait.
 pub(crate) const MAX_IMMUTABLE: usize = 2;
 /// How long a stalled writer sleeps per step at the slowdown threshold.
@@ -70,7 +99,7 @@ impl WritePath {
             .level0_compaction_trigger
             .max(opts.level0_stop_writes / 2);
         let mut slowed = false;
-        let mut stalled_since: Option<(Instant, &'static str)> = None;
+        let mut stalled_since: Option<(Instant, StallCause)> = None;
         let mut st = cx.coord.lock();
         let result = loop {
             if let Err(e) = cx.env.poison.check() {
@@ -81,14 +110,14 @@ impl WritePath {
             }
             let level0 = st.max_level0();
             if level0 >= opts.level0_stop_writes {
-                stalled_since.get_or_insert((Instant::now(), "level 0 at level0_stop_writes"));
+                stalled_since.get_or_insert((Instant::now(), StallCause::Level0Stop));
                 cx.coord.wake_compaction();
                 cx.coord.wait_done(&mut st, WAIT_STEP);
                 continue;
             }
             if level0 >= slowdown_at && !slowed {
                 slowed = true;
-                stalled_since.get_or_insert((Instant::now(), "level 0 at the slowdown threshold"));
+                stalled_since.get_or_insert((Instant::now(), StallCause::Level0Slowdown));
                 drop(st);
                 std::thread::sleep(SLOWDOWN_SLEEP);
                 st = cx.coord.lock();
@@ -99,7 +128,7 @@ impl WritePath {
                 break Ok(active(&st));
             }
             if st.immutable_count() >= MAX_IMMUTABLE {
-                stalled_since.get_or_insert((Instant::now(), "memtables waiting for flush"));
+                stalled_since.get_or_insert((Instant::now(), StallCause::Memtables));
                 cx.coord.wake_flush();
                 cx.coord.wait_done(&mut st, WAIT_STEP);
                 continue;
@@ -119,8 +148,13 @@ impl WritePath {
         drop(st);
         if let Some((since, cause)) = stalled_since {
             let micros = since.elapsed().as_micros() as u64;
-            bump(&cx.env.metrics.write_stalls, 1);
-            bump(&cx.env.metrics.write_stall_micros, micros);
+            let m = &cx.env.metrics;
+            bump(&m.write_stalls, 1);
+            bump(&m.write_stall_micros, micros);
+            bump(cause.counter(m), 1);
+            m.longest_write_stall_micros
+                .fetch_max(micros, std::sync::atomic::Ordering::Relaxed);
+            let cause = cause.describe();
             if micros >= 1000 {
                 log::warn!("write stalled {micros} us: {cause}");
             } else {

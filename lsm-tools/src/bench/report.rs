@@ -84,6 +84,10 @@ impl WorkloadResult {
             .saturating_sub(
                 before.wal_bytes_written + before.bytes_flushed + before.bytes_compacted_written,
             );
+        let mut details = m.details;
+        if w.writes() {
+            details.extend(stall_details(before, after));
+        }
         WorkloadResult {
             workload: w,
             database: w.name().to_string(),
@@ -103,9 +107,47 @@ impl WorkloadResult {
             write_amplification: (w.writes() && user > 0).then(|| disk as f64 / user as f64),
             disk_bytes,
             logical_bytes: live_keys.map(|n| n * (cfg.key_size + cfg.value_size) as u64),
-            details: m.details,
+            details,
         }
     }
+}
+
+/// The writer stalls of a workload by cause, and the time they took, when there
+/// were any (`Stats`, after minus before).
+fn stall_details(before: &Stats, after: &Stats) -> Vec<Detail> {
+    let diff = |f: fn(&Stats) -> u64| f(after).saturating_sub(f(before));
+    if diff(|s| s.write_stalls) == 0 {
+        return Vec::new();
+    }
+    let causes = [
+        (
+            "writer stalls at the level-0 stop",
+            diff(|s| s.write_stalls_level0_stop),
+        ),
+        (
+            "writer stalls slowed at the level-0 threshold",
+            diff(|s| s.write_stalls_level0_slowdown),
+        ),
+        (
+            "writer stalls waiting for a flush",
+            diff(|s| s.write_stalls_memtables),
+        ),
+    ];
+    let mut out: Vec<Detail> = causes
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
+        .map(|(name, n)| Detail {
+            name: name.to_string(),
+            value: n as f64,
+            unit: "",
+        })
+        .collect();
+    out.push(Detail {
+        name: "time writers spent stalled".to_string(),
+        value: diff(|s| s.write_stall_micros) as f64 / 1000.0,
+        unit: "ms",
+    });
+    out
 }
 
 /// The configuration as reported.
@@ -297,4 +339,35 @@ pub fn print_row(r: &WorkloadResult, out: &mut dyn Write) -> std::io::Result<()>
         writeln!(out, "    {}: {value}", d.name)?;
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod stall_tests {
+    use super::*;
+
+    #[test]
+    fn stalls_of_a_workload_are_the_difference_by_cause() {
+        let mut before = Stats::default();
+        before.write_stalls = 2;
+        before.write_stalls_memtables = 2;
+        before.write_stall_micros = 500;
+        assert!(stall_details(&before, &before).is_empty());
+        let mut after = before.clone();
+        after.write_stalls = 5;
+        after.write_stalls_level0_stop = 1;
+        after.write_stalls_memtables = 4;
+        after.write_stall_micros = 3_500;
+        let got: Vec<(String, f64)> = stall_details(&before, &after)
+            .into_iter()
+            .map(|d| (d.name, d.value))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("writer stalls at the level-0 stop".to_string(), 1.0),
+                ("writer stalls waiting for a flush".to_string(), 2.0),
+                ("time writers spent stalled".to_string(), 3.0),
+            ]
+        );
+    }
 }

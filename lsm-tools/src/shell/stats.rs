@@ -120,7 +120,16 @@ pub fn print_stats(s: &Stats, scope: Scope, out: &mut dyn Write) -> std::io::Res
         ),
         (
             "write stalls",
-            format!("{} ({} µs)", s.write_stalls, s.write_stall_micros),
+            format!(
+                "{} ({} µs, longest {} µs): {} at the level-0 stop, {} slowed at the \
+                 level-0 threshold, {} waiting for a flush",
+                s.write_stalls,
+                s.write_stall_micros,
+                s.longest_write_stall_micros,
+                s.write_stalls_level0_stop,
+                s.write_stalls_level0_slowdown,
+                s.write_stalls_memtables
+            ),
         ),
         (
             "range deletes",
