@@ -8,7 +8,6 @@
 use std::cmp::Ordering;
 
 use bytes::Bytes;
-use lsm_format::entry::compare_internal;
 use lsm_format::EntryKind;
 
 use super::Cursor;
@@ -18,6 +17,12 @@ pub(crate) struct MergeCursor {
     children: Vec<Box<dyn Cursor>>,
     /// Indices of the valid children, heap-ordered: `heap[0]` is the current entry.
     heap: Vec<usize>,
+    /// Heap position (1 or 2) of the better of the top's two children, when known:
+    /// what the top must still come before after a step. It stays right while the
+    /// heap below the top is unchanged, which a step that leaves the same child on
+    /// top (a run of keys from one source) does not change; every other change of
+    /// the heap forgets it.
+    runner_up: Option<usize>,
     forward: bool,
 }
 
@@ -26,6 +31,7 @@ impl MergeCursor {
     pub fn new(children: Vec<Box<dyn Cursor>>) -> Self {
         MergeCursor {
             heap: Vec::with_capacity(children.len()),
+            runner_up: None,
             children,
             forward: true,
         }
@@ -38,7 +44,14 @@ impl MergeCursor {
     )]
     fn before(&self, a: usize, b: usize) -> bool {
         let (ca, cb) = (&self.children[a], &self.children[b]);
-        let ord = compare_internal(ca.key(), ca.seq(), cb.key(), cb.seq());
+        // The internal order (`compare_internal`), with the sequence numbers read
+        // only when the keys tie: each accessor is a virtual call into the child,
+        // and the children's current keys nearly always differ, so a scan step
+        // makes two such calls fewer per comparison (`docs/perf-log.md`).
+        let ord = match ca.key().cmp(cb.key()) {
+            Ordering::Equal => cb.seq().cmp(&ca.seq()),
+            ord => ord,
+        };
         let ord = if self.forward { ord } else { ord.reverse() };
         match ord {
             Ordering::Less => true,
@@ -77,6 +90,7 @@ impl MergeCursor {
         mut f: impl FnMut(&mut Box<dyn Cursor>) -> Result<()>,
     ) -> Result<()> {
         self.heap.clear();
+        self.runner_up = None;
         self.forward = forward;
         for child in &mut self.children {
             f(child)?;
@@ -110,13 +124,52 @@ impl MergeCursor {
         let valid = child.valid();
         if let Err(e) = r {
             self.heap.clear();
+            self.runner_up = None;
             return Err(e);
         }
         if !valid {
             self.heap.swap_remove(0);
+            self.runner_up = None;
+            self.sift_down(0);
+            return Ok(());
         }
-        self.sift_down(0);
+        self.settle_top();
         Ok(())
+    }
+
+    /// Restores the heap after the top child moved one entry (and is still valid).
+    /// The same as `sift_down(0)`, but compares the top with the remembered runner-up
+    /// only: one comparison instead of two while the top keeps winning, each a pair
+    /// of virtual calls into the children and a key comparison.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "`runner_up` is 1, or 2 only when the heap holds more than 2, and is forgotten whenever the heap shrinks"
+    )]
+    fn settle_top(&mut self) {
+        let n = self.heap.len();
+        if n < 2 {
+            return;
+        }
+        let runner_up = match self.runner_up {
+            Some(p) => p,
+            None => {
+                let p = if n > 2 && self.before(self.heap[2], self.heap[1]) {
+                    2
+                } else {
+                    1
+                };
+                self.runner_up = Some(p);
+                p
+            }
+        };
+        if self.before(self.heap[0], self.heap[runner_up]) {
+            return;
+        }
+        // The runner-up comes before the rest of the heap: it becomes the top, and
+        // the old top sinks into its place.
+        self.heap.swap(0, runner_up);
+        self.runner_up = None;
+        self.sift_down(runner_up);
     }
 
     fn top(&self) -> Option<&dyn Cursor> {
@@ -195,6 +248,7 @@ impl Cursor for MergeCursor {
 mod tests {
     use super::*;
     use crate::read_path::iter::vec_cursor::{put, VecCursor};
+    use lsm_format::entry::compare_internal;
 
     fn merged(sources: Vec<Vec<(Bytes, u64, EntryKind, Bytes)>>) -> MergeCursor {
         MergeCursor::new(
