@@ -55,6 +55,13 @@ fn golden_file() -> (Vec<u8>, Vec<BlobPointer>) {
 fn golden_blob_file_bytes() {
     let (bytes, pointers) = golden_file();
     insta::assert_snapshot!(hex_dump(&bytes));
+    // The example of docs/format.md section 8.6 is these bytes.
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/format.md")).unwrap();
+    assert!(
+        doc.contains(&hex_dump(&bytes)),
+        "docs/format.md section 8.6 does not show the golden blob file"
+    );
     let encoded: Vec<String> = pointers
         .iter()
         .map(|p| {
