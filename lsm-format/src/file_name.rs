@@ -3,12 +3,13 @@
 //! ```text
 //! NNNNNN.seg     segment number N (at least 6 decimal digits, zero-padded)
 //! NNNNNN.wal     write-ahead log number N
+//! NNNNNN.blob    blob file number N (values kept out of the segments)
 //! MANIFEST       the manifest
 //! LOCK           the lock file (empty)
 //! *.tmp          a file being written, renamed into place once complete; never live
 //! ```
 //!
-//! Segments and WALs share one sequence of file numbers, never reused.
+//! Segments, WALs and blob files share one sequence of file numbers, never reused.
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "MANIFEST";
@@ -31,6 +32,7 @@ pub const TMP_SUFFIX: &str = ".tmp";
 ///
 /// assert_eq!(FileName::parse("000007.seg"), FileName::Segment(7));
 /// assert_eq!(FileName::parse("1234567.wal"), FileName::Wal(1234567));
+/// assert_eq!(FileName::parse("000009.blob"), FileName::Blob(9));
 /// assert_eq!(FileName::parse("000007.seg.tmp"), FileName::Temp);
 /// assert_eq!(FileName::parse("7.seg"), FileName::Other); // fewer than 6 digits
 /// assert_eq!(FileName::Segment(7).to_string(), "000007.seg");
@@ -41,6 +43,8 @@ pub enum FileName {
     Segment(u64),
     /// `NNNNNN.wal`.
     Wal(u64),
+    /// `NNNNNN.blob`: values stored out of the segments (`docs/format.md` section 8).
+    Blob(u64),
     /// `MANIFEST`.
     Manifest,
     /// `LOCK`.
@@ -64,13 +68,15 @@ impl FileName {
             FileName::Segment(n)
         } else if let Some(n) = name.strip_suffix(".wal").and_then(number) {
             FileName::Wal(n)
+        } else if let Some(n) = name.strip_suffix(".blob").and_then(number) {
+            FileName::Blob(n)
         } else {
             FileName::Other
         }
     }
 
-    /// The file number a segment, WAL, or temporary segment or WAL
-    /// (`NNNNNN.seg.tmp`) carries: numbers are never reused, so a reader allocating
+    /// The file number a segment, WAL or blob file, or a temporary one of them
+    /// (`NNNNNN.seg.tmp`, `NNNNNN.blob.tmp`) carries: numbers are never reused, so a reader allocating
     /// new ones must skip these too.
     ///
     /// # Examples
@@ -79,12 +85,13 @@ impl FileName {
     /// use lsm_format::file_name::FileName;
     ///
     /// assert_eq!(FileName::number_in("000012.seg.tmp"), Some(12));
+    /// assert_eq!(FileName::number_in("000013.blob.tmp"), Some(13));
     /// assert_eq!(FileName::number_in("MANIFEST.tmp"), None);
     /// ```
     pub fn number_in(name: &str) -> Option<u64> {
         let stem = name.strip_suffix(TMP_SUFFIX).unwrap_or(name);
         match FileName::parse(stem) {
-            FileName::Segment(n) | FileName::Wal(n) => Some(n),
+            FileName::Segment(n) | FileName::Wal(n) | FileName::Blob(n) => Some(n),
             _ => None,
         }
     }
@@ -111,6 +118,7 @@ impl std::fmt::Display for FileName {
         match self {
             FileName::Segment(n) => write!(f, "{}", segment_name(*n)),
             FileName::Wal(n) => write!(f, "{}", wal_name(*n)),
+            FileName::Blob(n) => write!(f, "{}", blob_name(*n)),
             FileName::Manifest => f.write_str(MANIFEST),
             FileName::Lock => f.write_str(LOCK),
             FileName::Temp => write!(f, "*{TMP_SUFFIX}"),
@@ -141,6 +149,17 @@ pub fn wal_name(n: u64) -> String {
     format!("{n:06}.wal")
 }
 
+/// The name of blob file number `n`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(lsm_format::file_name::blob_name(42), "000042.blob");
+/// ```
+pub fn blob_name(n: u64) -> String {
+    format!("{n:06}.blob")
+}
+
 /// The number in a stem of at least 6 decimal digits.
 fn number(stem: &str) -> Option<u64> {
     if stem.len() >= 6 && stem.bytes().all(|b| b.is_ascii_digit()) {
@@ -159,6 +178,8 @@ mod tests {
         for n in [0, 7, 999_999, 1_000_000, u64::MAX] {
             assert_eq!(FileName::parse(&segment_name(n)), FileName::Segment(n));
             assert_eq!(FileName::parse(&wal_name(n)), FileName::Wal(n));
+            assert_eq!(FileName::parse(&blob_name(n)), FileName::Blob(n));
+            assert_eq!(FileName::Blob(n).to_string(), blob_name(n));
         }
         assert_eq!(FileName::parse("MANIFEST"), FileName::Manifest);
         assert_eq!(FileName::parse(MANIFEST_TMP), FileName::Temp);
@@ -175,6 +196,9 @@ mod tests {
             "0000a7.seg",
             "000007.sst",
             "000007.seg.bak",
+            "00007.blob",
+            "000007.blb",
+            "000007.blob.bak",
             "manifest",
             "MANIFEST-000001",
             "lock",

@@ -14,6 +14,8 @@
 //! - [`wal`]: the write-ahead log: its header record and write batches, and replay.
 //! - [`manifest`]: version edits, the changes to the set of live segments and
 //!   keyspaces.
+//! - [`blob`]: blob files ([`BlobWriter`], [`BlobReader`]), which hold large values
+//!   out of the segments, and the [`BlobPointer`] a segment stores in their place.
 //! - [`keyspace`]: keyspace ids and names, which WAL ops, manifest records and
 //!   segments carry.
 //!
@@ -40,6 +42,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod blob;
 pub mod checksum;
 pub mod coding;
 pub mod entry;
@@ -54,6 +57,7 @@ pub mod range_del;
 pub mod segment;
 pub mod wal;
 
+pub use blob::{BlobPointer, BlobReader, BlobWriter};
 pub use entry::{EntryKind, MAX_KEY_LEN, MAX_SEQUENCE, MAX_VALUE_LEN};
 pub use error::{Error, Result};
 pub use segment::{
@@ -80,3 +84,9 @@ pub const SEGMENT_FORMAT_VERSION: u32 = 5;
 /// Oldest segment format version the reader reads: 1 (global Bloom filter). Every
 /// version from this one to [`SEGMENT_FORMAT_VERSION`] is read.
 pub const MIN_SEGMENT_FORMAT_VERSION: u32 = 1;
+
+/// Format version of blob files (`docs/format.md` section 8): the one this crate
+/// writes and the only one it reads. Blob files carry it in their header; the
+/// pointers into them carry a version of their own
+/// ([`blob::BLOB_POINTER_VERSION`]).
+pub const BLOB_FORMAT_VERSION: u32 = 1;

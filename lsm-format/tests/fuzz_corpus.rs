@@ -8,7 +8,8 @@
 //! after a format change, and commit the result).
 //!
 //! The `segment_*`, `block_decode` and `range_del_decode` targets exercise the
-//! segment code of `lsm_format::segment`; the others the log, WAL and manifest code.
+//! segment code of `lsm_format::segment`, `blob_decode` the blob files of
+//! `lsm_format::blob`; the others the log, WAL and manifest code.
 //! Seeds of older formats (`seed-v1-*`, `seed-v3-*`, `seed-v4-*` of `segment_open`, the
 //! `format-*` ones of `wal_replay`) were written by older writers and are kept as
 //! they are.
@@ -16,6 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use lsm_format::blob::BlobWriterOptions;
 use lsm_format::entry::encode_expiring;
 use lsm_format::fuzzing;
 use lsm_format::log::LogWriter;
@@ -27,7 +29,7 @@ use lsm_format::segment::range_del_block::encode_range_dels;
 use lsm_format::wal::{
     encode_batch_header, encode_batch_header_v1, encode_op, encode_op_in, start_wal, WalFormat,
 };
-use lsm_format::{Compression, EntryKind, SegmentWriter, WriterOptions};
+use lsm_format::{BlobWriter, Compression, EntryKind, SegmentWriter, WriterOptions};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 type Check = fn(&[u8]);
@@ -153,6 +155,11 @@ fn segment_roundtrip() {
 #[test]
 fn range_del_decode() {
     run("range_del_decode", fuzzing::range_del_decode, false);
+}
+
+#[test]
+fn blob_decode() {
+    run("blob_decode", fuzzing::blob_decode, false);
 }
 
 // ---------------------------------------------------------------------------
@@ -370,6 +377,27 @@ fn block(n: usize, restart_interval: usize) -> Vec<u8> {
     b.finish().to_vec()
 }
 
+/// A blob file (number 7, as `fuzzing::blob_decode` opens it) of `n` records:
+/// values that LZ4 shrinks, values it does not, and empty ones.
+fn blob_file(n: usize, keyspace: u32, compression: Compression, rng: &mut StdRng) -> Vec<u8> {
+    let options = BlobWriterOptions {
+        file_number: 7,
+        keyspace,
+        compression,
+    };
+    let mut w = BlobWriter::new(Vec::new(), options).unwrap();
+    for i in 0..n {
+        let key = format!("key{i:04}");
+        let value: Vec<u8> = match i % 3 {
+            0 => vec![b'x'; rng.gen_range(0..200)],
+            1 => (0..rng.gen_range(0..60)).map(|_| rng.gen()).collect(),
+            _ => b"blob".repeat(rng.gen_range(0..30)),
+        };
+        w.add(key.as_bytes(), &value).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
 #[test]
 #[ignore = "writes the seed corpus into fuzz/corpus; run by hand after a format change"]
 fn write_seed_corpus() {
@@ -510,6 +538,36 @@ fn write_seed_corpus() {
         )
     }));
     files.push(("range_del_decode", "many-seqs", encode_range_dels(&many)));
+
+    // Their own generator, so that the seeds after them stay as they were.
+    let mut blob_rng = StdRng::seed_from_u64(13);
+    let plain = blob_file(12, 0, Compression::None, &mut blob_rng);
+    files.push(("blob_decode", "plain", plain.clone()));
+    let lz4 = blob_file(16, 300, Compression::Lz4, &mut blob_rng);
+    files.push(("blob_decode", "lz4", lz4.clone()));
+    files.push((
+        "blob_decode",
+        "empty",
+        blob_file(0, 0, Compression::Lz4, &mut blob_rng),
+    ));
+    // Cut inside a record, and inside the footer: crashes while writing.
+    files.push(("blob_decode", "cut", lz4[..lz4.len() * 2 / 3].to_vec()));
+    files.push((
+        "blob_decode",
+        "cut-footer",
+        plain[..plain.len() - 10].to_vec(),
+    ));
+    let mut flipped = lz4.clone();
+    flipped[lz4.len() / 2] ^= 0x10;
+    files.push(("blob_decode", "flipped", flipped));
+    // A pointer into `plain`, so that the pointer decoder is reached too.
+    let pointer = lsm_format::BlobPointer {
+        file_number: 7,
+        offset: 25,
+        len: 40,
+        value_len: 20,
+    };
+    files.push(("blob_decode", "pointer", pointer.to_vec()));
 
     for (name, len) in [("short", 16), ("medium", 300), ("long", 3000)] {
         let bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();

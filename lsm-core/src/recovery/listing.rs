@@ -37,6 +37,8 @@ impl Listing {
                 FileKind::Segment(n) => listing.segments.push(n),
                 FileKind::Wal(n) => listing.wals.push(n),
                 FileKind::Manifest => listing.manifest = true,
+                // Not read by the engine yet; its number is never reused.
+                FileKind::Blob(n) => listing.max_number = listing.max_number.max(n),
                 FileKind::Lock | FileKind::Other => {}
             }
         }

@@ -9,7 +9,8 @@
 //!
 //! One file per family of decoders: `records` (log framing, WAL, manifest),
 //! `segment` (whole segment files, read every way and written back), `block` (the
-//! contents of one data or index block), `range_del` (the range-tombstone block).
+//! contents of one data or index block), `range_del` (the range-tombstone block),
+//! `blob` (blob files and the pointers into them).
 #![allow(
     clippy::panic,
     clippy::unwrap_used,
@@ -20,11 +21,13 @@
 /// Largest number of entries a check walks; fuzz inputs are far smaller.
 const MAX_WALK: usize = 1 << 20;
 
+mod blob;
 mod block;
 mod range_del;
 mod records;
 mod segment;
 
+pub use blob::blob_decode;
 pub use block::block_decode;
 pub use range_del::range_del_decode;
 pub use records::{log_read, manifest_decode, wal_replay};

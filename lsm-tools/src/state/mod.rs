@@ -269,7 +269,8 @@ impl DbState {
                         && !self.missing.iter().any(|(_, m)| m.file_number == n)
                 }
                 FileName::Wal(n) => n < self.manifest.log_number,
-                FileName::Temp | FileName::Other => true,
+                // No manifest names a blob file yet.
+                FileName::Blob(_) | FileName::Temp | FileName::Other => true,
                 FileName::Manifest | FileName::Lock => false,
             })
             .collect()
