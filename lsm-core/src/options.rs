@@ -103,6 +103,13 @@ pub struct Options {
     /// filter. [`crate::Db::keyspace_with`] replaces them for the rest of the
     /// process. Default empty: every keyspace uses the options above.
     pub keyspace_options: BTreeMap<String, KeyspaceOptions>,
+    /// Key-value separation: a put whose value is at least this many bytes is
+    /// written, when a flush or compaction writes its entry, to a blob file, and the
+    /// segment keeps a small pointer to it (`docs/format.md` section 8). The
+    /// write-ahead log always keeps whole values. Default `None`: every value stays
+    /// in its segment. At least 1 when set. (Being built: the engine does not act on
+    /// it yet, and keeps every value in its segments.)
+    pub blob_threshold: Option<usize>,
 }
 
 impl Default for Options {
@@ -126,6 +133,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             compaction_filter: None,
             keyspace_options: BTreeMap::new(),
+            blob_threshold: None,
         }
     }
 }
@@ -398,6 +406,22 @@ impl Options {
         self.keyspace_options.insert(name.to_string(), options);
         self
     }
+
+    /// Sets [`blob_threshold`](Self::blob_threshold): the value size from which
+    /// flushes and compactions move a put's value to a blob file. Default `None`
+    /// (off); at least 1 when set. It applies to the entries written from then on:
+    /// values already in segments or blob files stay where they are until a
+    /// compaction rewrites them.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_blob_threshold(Some(4 << 10));
+    /// assert_eq!(options.blob_threshold, Some(4096));
+    /// ```
+    #[must_use]
+    pub fn with_blob_threshold(mut self, bytes: Option<usize>) -> Self {
+        self.blob_threshold = bytes;
+        self
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
@@ -464,6 +488,12 @@ impl Options {
             if d.is_zero() {
                 return Err(invalid("flush_interval", "must be greater than zero"));
             }
+        }
+        if self.blob_threshold == Some(0) {
+            return Err(invalid(
+                "blob_threshold",
+                "must be at least 1 byte when set",
+            ));
         }
         for name in self.keyspace_options.keys() {
             self.tree_options(name)?;
@@ -535,6 +565,18 @@ mod tests {
             bad.validate(),
             Err(Error::InvalidOptions {
                 field: "level0_stop_writes",
+                ..
+            })
+        ));
+        Options::default()
+            .with_blob_threshold(Some(1))
+            .validate()
+            .unwrap();
+        let bad = Options::default().with_blob_threshold(Some(0));
+        assert!(matches!(
+            bad.validate(),
+            Err(Error::InvalidOptions {
+                field: "blob_threshold",
                 ..
             })
         ));
