@@ -163,7 +163,8 @@ impl FoundVersion {
     pub(crate) fn from_stored(sequence: u64, kind: EntryKind, stored: Bytes) -> FoundVersion {
         let expires_at = expires_at(kind, &stored);
         let (kind, value) = match kind {
-            EntryKind::Put => (VersionKind::Put, stored),
+            // The stored value is the pointer: explain shows the entry as stored.
+            EntryKind::Put | EntryKind::BlobPointer => (VersionKind::Put, stored),
             EntryKind::ExpiringPut => (
                 VersionKind::Put,
                 value_at(kind, stored, 0).unwrap_or_default(),

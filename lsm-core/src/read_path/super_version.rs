@@ -65,10 +65,14 @@ impl SuperVersion {
         let hash = key_hash(key);
         let found = self.find(key, hash, seq, metrics)?;
         // The clock is read only for a value that may have expired.
-        Ok(found.and_then(|f| match f.kind {
-            EntryKind::Put => Some(f.value),
-            kind => value_at(kind, f.value, now_ms()),
-        }))
+        match found {
+            None => Ok(None),
+            Some(f) => match f.kind {
+                EntryKind::Put => Ok(Some(f.value)),
+                EntryKind::BlobPointer => Err(crate::read_path::unresolved_blob_pointer(key)),
+                kind => Ok(value_at(kind, f.value, now_ms())),
+            },
+        }
     }
 
     /// The newest version of `key` visible at `seq`, tombstones and expired values

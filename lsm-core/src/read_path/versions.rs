@@ -57,6 +57,11 @@ impl Iterator for Versions {
         let kind = self.cursor.kind();
         let value = match kind {
             lsm_format::EntryKind::Put | lsm_format::EntryKind::ExpiringPut => self.cursor.value(),
+            lsm_format::EntryKind::BlobPointer => {
+                self.failed = true;
+                let key = self.cursor.key_bytes();
+                return Some(Err(crate::read_path::unresolved_blob_pointer(&key)));
+            }
             lsm_format::EntryKind::Tombstone | lsm_format::EntryKind::RangeDelete => Bytes::new(),
         };
         Some(Ok((

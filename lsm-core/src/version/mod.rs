@@ -195,7 +195,7 @@ fn probe(file: &SegmentFile, probe: &Probe<'_>, metrics: &Metrics) -> Result<Opt
             seq: found.seq,
             kind: found.kind,
             value: match found.kind {
-                EntryKind::Put | EntryKind::ExpiringPut => found.value,
+                EntryKind::Put | EntryKind::ExpiringPut | EntryKind::BlobPointer => found.value,
                 EntryKind::Tombstone | EntryKind::RangeDelete => Bytes::new(),
             },
         })),

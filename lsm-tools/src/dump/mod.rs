@@ -127,6 +127,30 @@ pub fn kind_name(kind: lsm_format::EntryKind) -> &'static str {
         lsm_format::EntryKind::Tombstone => "delete",
         lsm_format::EntryKind::RangeDelete => "delete-range",
         lsm_format::EntryKind::ExpiringPut => "put-expiring",
+        lsm_format::EntryKind::BlobPointer => "put-blob",
+    }
+}
+
+/// Where a blob pointer entry's value is, in words, or why its stored bytes are
+/// not a pointer.
+///
+/// ```
+/// let stored = [0x01, 0x07, 0x19, 0x78, 0x64];
+/// assert_eq!(
+///     lsm_tools::dump::blob_pointer_cell(&stored),
+///     "-> 000007.blob at 25, record of 120 bytes, value of 100 bytes"
+/// );
+/// ```
+pub fn blob_pointer_cell(stored: &[u8]) -> String {
+    match lsm_format::BlobPointer::decode(stored) {
+        Ok(p) => format!(
+            "-> {} at {}, record of {} bytes, value of {} bytes",
+            lsm_format::file_name::blob_name(p.file_number),
+            p.offset,
+            p.len,
+            p.value_len
+        ),
+        Err(e) => format!("damaged blob pointer of {} bytes: {e}", stored.len()),
     }
 }
 
@@ -167,6 +191,7 @@ pub fn json_version(
             }
             None => entry.value = Some(show(value, whole)),
         },
+        EntryKind::BlobPointer => entry.value = Some(blob_pointer_cell(value)),
     }
     entry
 }
@@ -189,6 +214,7 @@ pub fn value_cell(kind: lsm_format::EntryKind, value: &[u8], style: Style) -> St
         EntryKind::Put => show(value, style),
         EntryKind::Tombstone => String::new(),
         EntryKind::RangeDelete => format!("up to {} (excluded)", show_end(value, style.whole())),
+        EntryKind::BlobPointer => blob_pointer_cell(value),
         EntryKind::ExpiringPut => match lsm_format::entry::decode_expiring(value) {
             Some((at, user)) => format!(
                 "{} (expires {} = {at} ms)",

@@ -333,6 +333,9 @@ impl<S: CursorSource> VisibleIter<S> {
                     (key, value)
                 }),
                 EntryKind::Tombstone | EntryKind::RangeDelete => None,
+                EntryKind::BlobPointer => {
+                    return Err(crate::read_path::unresolved_blob_pointer(c.key()));
+                }
             };
             if let Some((t, piece)) = hidden {
                 c.skip_older(&piece.end, t)?;
@@ -388,6 +391,9 @@ impl<S: CursorSource> VisibleIter<S> {
             if let Some((t, piece)) = hiding(tombstones, current, seq, read_seq) {
                 c.skip_older_back(&piece.start, t)?;
                 continue;
+            }
+            if kind == EntryKind::BlobPointer {
+                return Err(crate::read_path::unresolved_blob_pointer(current));
             }
             if let Some(value) = value_at(kind, value, now_ms) {
                 let key = shared.unwrap_or_else(|| self.keys.copy(current));
