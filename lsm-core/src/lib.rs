@@ -55,6 +55,7 @@ pub mod batch;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod bench_support;
+mod blob;
 mod checkpoint;
 mod clock;
 mod compaction;
