@@ -374,7 +374,11 @@ mod tests {
 
     fn value_of(i: u32) -> Vec<u8> {
         // Every third value is large; the rest stay below the threshold.
-        let len = if i.is_multiple_of(3) { 300 + i as usize } else { 40 };
+        let len = if i.is_multiple_of(3) {
+            300 + i as usize
+        } else {
+            40
+        };
         (0..len).map(|j| (i as usize * 7 + j) as u8).collect()
     }
 
