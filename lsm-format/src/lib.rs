@@ -69,7 +69,7 @@ pub use segment::{
 /// Format version of the manifest (`docs/format.md` section 6): the one this crate
 /// writes. 2 added tag 7 (`obsolete_segment`); 3 added keyspaces (tags 8 to 13).
 /// Segments carry their own version, [`SEGMENT_FORMAT_VERSION`].
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Oldest manifest format version the reader reads: 1 (no tag 7). Every version from
 /// this one to [`FORMAT_VERSION`] is read.

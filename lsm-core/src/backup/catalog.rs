@@ -297,6 +297,7 @@ mod tests {
             largest_seq: 9,
             entry_count: 9,
             tombstone_count: 0,
+            blob_refs: Vec::new(),
         };
         let edit = VersionEdit {
             format_version: Some(1),

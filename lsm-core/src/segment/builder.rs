@@ -264,6 +264,7 @@ impl<'a> SegmentBuilder<'a> {
             largest_seq: properties.largest_seq,
             entry_count: properties.entry_count,
             tombstone_count: properties.tombstone_count,
+            blob_refs: Vec::new(),
         });
         Ok(())
     }

@@ -134,6 +134,7 @@ impl Plan {
                                     largest_seq: p.largest_seq,
                                     entry_count: p.entry_count,
                                     tombstone_count: p.tombstone_count,
+                                    blob_refs: Vec::new(),
                                 },
                             ));
                             if !reader.range_tombstones().is_empty() {
