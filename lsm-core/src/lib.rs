@@ -112,7 +112,7 @@ pub use read_path::read_only_keyspace::ReadOnlyKeyspace;
 pub use read_path::versions::Versions;
 pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
 pub use repair::{repair, repair_dry_run, repair_dry_run_with_fs, repair_with_fs, RepairReport};
-pub use scan::Scan;
+pub use scan::{Keys, Scan};
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use transaction::{Transaction, TransactionScan};

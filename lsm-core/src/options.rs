@@ -107,9 +107,17 @@ pub struct Options {
     /// written, when a flush or compaction writes its entry, to a blob file, and the
     /// segment keeps a small pointer to it (`docs/format.md` section 8). The
     /// write-ahead log always keeps whole values. Default `None`: every value stays
-    /// in its segment. At least 1 when set. (Being built: the engine does not act on
-    /// it yet, and keeps every value in its segments.)
+    /// in its segment. At least 1 when set.
     pub blob_threshold: Option<usize>,
+    /// Blob file garbage collection: once this share of a blob file's value bytes
+    /// is garbage (no live segment points to it any more), the compactions that
+    /// meet pointers into the file write their values anew, and the background
+    /// thread compacts the segments that point into it when it has nothing else
+    /// to do; the file is deleted once no live segment, snapshot or reader needs
+    /// it. A file with no live pointer at all is deleted by the edit that drops
+    /// the last one, whatever this ratio. Default 0.5; between 0.0 (exclusive)
+    /// and 1.0 (inclusive).
+    pub blob_gc_ratio: f64,
 }
 
 impl Default for Options {
@@ -134,6 +142,7 @@ impl Default for Options {
             compaction_filter: None,
             keyspace_options: BTreeMap::new(),
             blob_threshold: None,
+            blob_gc_ratio: 0.5,
         }
     }
 }
@@ -422,6 +431,20 @@ impl Options {
         self.blob_threshold = bytes;
         self
     }
+
+    /// Sets [`blob_gc_ratio`](Self::blob_gc_ratio): the share of a blob file's
+    /// value bytes that must be garbage before compactions rewrite its live
+    /// values.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_blob_gc_ratio(0.25);
+    /// assert_eq!(options.blob_gc_ratio, 0.25);
+    /// ```
+    #[must_use]
+    pub fn with_blob_gc_ratio(mut self, ratio: f64) -> Self {
+        self.blob_gc_ratio = ratio;
+        self
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
@@ -493,6 +516,12 @@ impl Options {
             return Err(invalid(
                 "blob_threshold",
                 "must be at least 1 byte when set",
+            ));
+        }
+        if !(self.blob_gc_ratio > 0.0 && self.blob_gc_ratio <= 1.0) {
+            return Err(invalid(
+                "blob_gc_ratio",
+                "must be above 0.0 and at most 1.0",
             ));
         }
         for name in self.keyspace_options.keys() {

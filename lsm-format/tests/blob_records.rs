@@ -365,3 +365,37 @@ fn unreferenced_blob_files_are_reported() {
         .collect();
     assert_eq!(left, vec![50]);
 }
+
+#[test]
+fn an_edit_names_the_blob_files_it_frees() {
+    let state = replay(&[first(), flush()]).unwrap();
+    let del22 = DeletedSegment {
+        keyspace: 1,
+        level: 0,
+        file_number: 22,
+    };
+    // Segment 22 goes and 23 keeps pointing into 20: only 21 is freed.
+    let mut compact = VersionEdit {
+        deleted_segments: vec![del22],
+        added_segments: vec![(1, segment(1, 23, &[(20, 4000)]))],
+        ..VersionEdit::default()
+    };
+    assert_eq!(state.blob_files_freed_by(&compact), vec![21]);
+    compact.deleted_blob_files = state.blob_files_freed_by(&compact);
+    let after = replay(&[first(), flush(), compact.clone()]).unwrap();
+    assert_eq!(after.blob_files.keys().copied().collect::<Vec<_>>(), [20]);
+    // A move frees nothing; a plain flush frees nothing.
+    let moved = VersionEdit {
+        deleted_segments: vec![del22],
+        added_segments: vec![(2, segment(1, 22, &[(20, 9000), (21, 5000)]))],
+        ..VersionEdit::default()
+    };
+    assert!(state.blob_files_freed_by(&moved).is_empty());
+    assert!(state.blob_files_freed_by(&flush()).is_empty());
+    // Deleting the segment alone frees both.
+    let gone = VersionEdit {
+        deleted_segments: vec![del22],
+        ..VersionEdit::default()
+    };
+    assert_eq!(state.blob_files_freed_by(&gone), vec![20, 21]);
+}

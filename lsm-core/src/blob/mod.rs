@@ -2,20 +2,13 @@
 //! keyspace's blob threshold leave the segments for blob files when a flush or
 //! compaction writes their entry; the segment keeps a blob pointer entry.
 //!
-//! Being built: `output` writes blob files beside the segments of one job
-//! ([`BlobOutput`], used by the segment builder when it is given a threshold);
-//! `files` resolves pointer entries through cached blob readers. The
-//! engine does not give one yet: the manifest records of blob files, their
-//! resolution on the read path and their audit at open come first.
+//! `output` writes the blob files of one job beside its segments ([`BlobOutput`],
+//! used by the segment builder when it is given a threshold); `file` is an open
+//! blob file a version holds ([`BlobFile`]) and resolves pointer entries through
+//! them; `gc` decides which blob files a compaction rewrites.
 
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "the read path does not resolve pointers through it yet"
-    )
-)]
-pub(crate) mod files;
+pub(crate) mod file;
 pub(crate) mod output;
 
-pub(crate) use output::{BlobFileMeta, BlobOutput};
+pub(crate) use file::{BlobFile, BlobSet};
+pub(crate) use output::BlobOutput;

@@ -14,26 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lsm_format::blob::{BlobFinished, BlobWriterOptions};
 use lsm_format::file_name::blob_name;
 use lsm_format::keyspace::KeyspaceId;
+use lsm_format::manifest::BlobFileMeta;
 use lsm_format::{BlobPointer, BlobWriter, Compression, EntryKind};
 
 use crate::error::{Error, Result};
 use crate::fs::FsRef;
 use crate::segment::builder::{FileOut, WRITE_BUFFER};
-
-/// What the manifest will record of a finished blob file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BlobFileMeta {
-    /// The keyspace whose values it holds.
-    pub keyspace: KeyspaceId,
-    /// Its number (`NNNNNN.blob`).
-    pub file_number: u64,
-    /// Its length in bytes.
-    pub file_size: u64,
-    /// Records in it.
-    pub record_count: u64,
-    /// Sum of the (uncompressed) value lengths of its records.
-    pub value_bytes: u64,
-}
 
 /// Where blob file `number` of `dir` is written before it is complete.
 pub(crate) fn blob_tmp_path(dir: &Path, number: u64) -> PathBuf {
@@ -73,13 +59,6 @@ pub(crate) struct BlobOutput<'a> {
 impl<'a> BlobOutput<'a> {
     /// Blob files of `keyspace` in `dir`, numbered from `next_file`, for values of
     /// at least `threshold` bytes, each file rolled at about `target_size` bytes.
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "flush and compaction do not set a blob threshold yet"
-        )
-    )]
     pub fn new(
         fs: &'a FsRef,
         dir: &'a Path,

@@ -28,20 +28,6 @@ use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
 
 pub(crate) use super_version::{ReadView, SuperVersion};
 
-/// The error a read gets when the version it would return is a blob pointer entry
-/// (segment format 6, `docs/format.md` section 3.2): this engine does not write
-/// them yet nor resolve them through blob files, and never hands the pointer's
-/// bytes on as the value.
-pub(crate) fn unresolved_blob_pointer(key: &[u8]) -> crate::Error {
-    crate::Error::Corruption {
-        file: std::path::PathBuf::new(),
-        offset: 0,
-        reason: format!(
-            "the value of key {key:?} is a blob pointer, which this engine does not resolve yet"
-        ),
-    }
-}
-
 /// The super version of every live keyspace, by id.
 pub(crate) type SuperVersions = std::collections::BTreeMap<KeyspaceId, Arc<SuperVersion>>;
 

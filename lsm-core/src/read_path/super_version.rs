@@ -69,7 +69,7 @@ impl SuperVersion {
             None => Ok(None),
             Some(f) => match f.kind {
                 EntryKind::Put => Ok(Some(f.value)),
-                EntryKind::BlobPointer => Err(crate::read_path::unresolved_blob_pointer(key)),
+                EntryKind::BlobPointer => self.version.resolve_blob(key, &f.value).map(Some),
                 kind => Ok(value_at(kind, f.value, now_ms())),
             },
         }
@@ -179,6 +179,10 @@ impl CursorSource for ReadView {
 
     fn range_tombstones(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Option<Arc<Fragments>> {
         self.0.range_tombstones(lower, upper)
+    }
+
+    fn resolve_blob(&self, key: &[u8], stored: &[u8]) -> Result<Bytes> {
+        self.0.version.resolve_blob(key, stored)
     }
 }
 

@@ -31,12 +31,13 @@ use lsm_format::range_del::Fragments;
 use lsm_format::segment::writer::Finished;
 use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
 
-use crate::blob::{BlobFileMeta, BlobOutput};
+use crate::blob::BlobOutput;
 use crate::error::{Error, Result};
 use crate::filenames;
 use crate::fs::{FsRef, WritableFile};
 use crate::options::Options;
 use crate::segment::file::{SegmentContext, SegmentFile};
+use lsm_format::manifest::{BlobFileMeta, BlobRef};
 
 /// Bytes buffered before a write call.
 pub(crate) const WRITE_BUFFER: usize = 256 << 10;
@@ -90,6 +91,9 @@ pub(crate) struct SegmentBuilder<'a> {
     range_from: Option<Vec<u8>>,
     /// Where values at or above the blob threshold go; `None`: all stay inline.
     blobs: Option<BlobOutput<'a>>,
+    /// The open segment's pointers: value bytes per blob file (the segment's
+    /// blob references, recorded with it in the manifest).
+    refs: std::collections::BTreeMap<u64, u64>,
 }
 
 /// What a builder wrote: segments, and the blob files their pointers name.
@@ -98,13 +102,6 @@ pub(crate) struct BuiltFiles {
     /// The segments, in key order.
     pub segments: Vec<SegmentMeta>,
     /// The blob files, in the order written.
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "flush and compaction do not set a blob threshold yet"
-        )
-    )]
     pub blobs: Vec<BlobFileMeta>,
 }
 
@@ -130,6 +127,7 @@ impl<'a> SegmentBuilder<'a> {
             range_tombstones: Fragments::new(),
             range_from: None,
             blobs: None,
+            refs: std::collections::BTreeMap::new(),
         }
     }
 
@@ -138,13 +136,6 @@ impl<'a> SegmentBuilder<'a> {
     /// size); `None` keeps every value inline. Called after
     /// [`set_keyspace`](Self::set_keyspace), before the first entry; the files are
     /// then handed over by [`finish_with_blobs`](Self::finish_with_blobs).
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "flush and compaction do not set a blob threshold yet"
-        )
-    )]
     pub fn set_blob_threshold(&mut self, threshold: Option<usize>) {
         debug_assert!(self.current.is_none() && self.done.is_empty());
         self.blobs = threshold.map(|t| {
@@ -191,13 +182,38 @@ impl<'a> SegmentBuilder<'a> {
             None => self.open_new()?,
         };
         let pointer = match &mut self.blobs {
-            Some(blobs) if blobs.separates(kind, value) => Some(blobs.add(key, value)?.to_vec()),
+            Some(blobs) if blobs.separates(kind, value) => match blobs.add(key, value) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.current = Some(open);
+                    return Err(e);
+                }
+            },
             _ => None,
         };
+        let stored;
         let (kind, value) = match &pointer {
-            Some(p) => (EntryKind::BlobPointer, &p[..]),
+            Some(p) => {
+                stored = p.to_vec();
+                (EntryKind::BlobPointer, &stored[..])
+            }
             None => (kind, value),
         };
+        if kind == EntryKind::BlobPointer {
+            // A new pointer, or one a compaction keeps: either way the segment
+            // points into that file.
+            let p = match pointer {
+                Some(p) => p,
+                None => match crate::blob::file::decode_pointer(key, value) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.current = Some(open);
+                        return Err(e);
+                    }
+                },
+            };
+            *self.refs.entry(p.file_number).or_default() += u64::from(p.value_len);
+        }
         let open = self.current.insert(open);
         open.writer
             .add(key, seq, kind, value)
@@ -264,7 +280,13 @@ impl<'a> SegmentBuilder<'a> {
             largest_seq: properties.largest_seq,
             entry_count: properties.entry_count,
             tombstone_count: properties.tombstone_count,
-            blob_refs: Vec::new(),
+            blob_refs: std::mem::take(&mut self.refs)
+                .into_iter()
+                .map(|(blob_file, value_bytes)| BlobRef {
+                    blob_file,
+                    value_bytes,
+                })
+                .collect(),
         });
         Ok(())
     }
@@ -276,6 +298,7 @@ impl<'a> SegmentBuilder<'a> {
     /// `Io`; the files written are then removed (best effort).
     pub fn finish(self) -> Result<Vec<SegmentMeta>> {
         debug_assert!(self.blobs.is_none(), "blob files would go unrecorded");
+        debug_assert!(self.refs.is_empty(), "blob references would go unrecorded");
         Ok(self.finish_with_blobs()?.segments)
     }
 
@@ -333,6 +356,72 @@ impl Drop for SegmentBuilder<'_> {
             let _ = self
                 .fs
                 .remove(&filenames::segment_path(self.dir, meta.file_number));
+        }
+    }
+}
+
+/// The opened outputs of a flush or compaction: segments, and the blob files
+/// they point into.
+#[derive(Debug, Default)]
+pub(crate) struct OpenedFiles {
+    pub segments: Vec<Arc<SegmentFile>>,
+    pub blobs: Vec<Arc<crate::blob::BlobFile>>,
+}
+
+impl OpenedFiles {
+    /// Marks every file for deletion: outputs never recorded (their keyspace was
+    /// dropped meanwhile).
+    pub fn mark_obsolete(&self) {
+        self.segments.iter().for_each(|f| f.mark_obsolete());
+        self.blobs.iter().for_each(|b| b.mark_obsolete());
+    }
+
+    /// Bytes written: segments and blob files.
+    pub fn bytes(&self) -> u64 {
+        let segments: u64 = self.segments.iter().map(|f| f.size()).sum();
+        segments + self.blobs.iter().map(|b| b.meta.file_size).sum::<u64>()
+    }
+
+    /// The blob files, as the manifest records them.
+    pub fn blob_metas(&self) -> Vec<BlobFileMeta> {
+        self.blobs.iter().map(|b| b.meta.clone()).collect()
+    }
+}
+
+/// Opens what a builder wrote (segments and blob files); on failure removes them
+/// all, since no version references them yet.
+///
+/// # Errors
+/// As [`SegmentFile::open`] and [`crate::blob::BlobFile::open`].
+pub(crate) fn open_built_files(
+    fs: &FsRef,
+    dir: &Path,
+    ctx: &SegmentContext,
+    built: BuiltFiles,
+) -> Result<OpenedFiles> {
+    let blob_numbers: Vec<u64> = built.blobs.iter().map(|m| m.file_number).collect();
+    let mut blobs = Vec::with_capacity(built.blobs.len());
+    for meta in built.blobs {
+        match crate::blob::BlobFile::open(fs, dir, meta) {
+            Ok(b) => blobs.push(b),
+            Err(e) => {
+                for m in &built.segments {
+                    let _ = fs.remove(&filenames::segment_path(dir, m.file_number));
+                }
+                for &n in &blob_numbers {
+                    let _ = fs.remove(&crate::blob::output::blob_path(dir, n));
+                }
+                return Err(e);
+            }
+        }
+    }
+    match open_built(fs, dir, ctx, built.segments) {
+        Ok(segments) => Ok(OpenedFiles { segments, blobs }),
+        Err(e) => {
+            for &n in &blob_numbers {
+                let _ = fs.remove(&crate::blob::output::blob_path(dir, n));
+            }
+            Err(e)
         }
     }
 }

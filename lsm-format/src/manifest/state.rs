@@ -181,6 +181,39 @@ impl ManifestState {
             .filter(|b| !self.blob_uses.contains_key(&b.file_number))
     }
 
+    /// The live blob files `edit` leaves without a live segment pointing into
+    /// them, not deleted by the edit itself: what the edit must delete too (tag
+    /// 15) for the files to go once no reader needs them. Only blob files the
+    /// edit's deleted segments pointed into are candidates.
+    pub fn blob_files_freed_by(&self, edit: &VersionEdit) -> Vec<u64> {
+        let mut change: BTreeMap<u64, i64> = BTreeMap::new();
+        for d in &edit.deleted_segments {
+            let meta = self
+                .levels
+                .get(d.level as usize)
+                .and_then(|files| files.iter().find(|m| m.file_number == d.file_number));
+            for r in meta.iter().flat_map(|m| &m.blob_refs) {
+                *change.entry(r.blob_file).or_default() -= 1;
+            }
+        }
+        for (_, m) in &edit.added_segments {
+            for r in &m.blob_refs {
+                if let Some(c) = change.get_mut(&r.blob_file) {
+                    *c += 1;
+                }
+            }
+        }
+        change
+            .into_iter()
+            .filter(|&(n, c)| {
+                self.blob_files.contains_key(&n)
+                    && !edit.deleted_blob_files.contains(&n)
+                    && self.blob_use(n).segments as i64 + c <= 0
+            })
+            .map(|(n, _)| n)
+            .collect()
+    }
+
     /// Number of live segments over all levels.
     pub fn live_count(&self) -> usize {
         self.live.len()
