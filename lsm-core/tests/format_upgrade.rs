@@ -92,10 +92,10 @@ fn a_database_of_the_previous_formats_opens_reads_right_and_is_rewritten() {
 
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(contents(&db), expected());
-    // Open rewrote the manifest (format 3, keyspace 0 alone), flushed the old
-    // WAL's data to a format-5 segment and started a format-5 WAL.
+    // Open rewrote the manifest (the current format, keyspace 0 alone), flushed
+    // the old WAL's data to a current-format segment and started a format-5 WAL.
     let state = manifest(dir.path());
-    assert_eq!(state.format_version, 3);
+    assert_eq!(state.format_version, lsm_format::FORMAT_VERSION);
     assert_eq!(state.keyspaces.len(), 1);
     assert_eq!(state.keyspaces[&0].name, "default");
     assert_eq!(state.next_keyspace_id, 1);
