@@ -219,3 +219,57 @@ fn keyspaces_thresholds_and_drops() {
     assert_eq!(db.keyspace_names(), ["default"]);
     db.close().unwrap();
 }
+
+/// A blob file left mostly garbage behind pointers no compaction reaches any
+/// more (a tree that stopped growing) is collected by the background thread: the
+/// segment pointing into it is rewritten, its live values move to a new blob
+/// file, and the old file is deleted.
+#[test]
+fn the_background_thread_collects_mostly_garbage_blob_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = common::small_options()
+        .with_segment_size(256 << 10)
+        .with_level1_size(4 << 20)
+        .with_blob_threshold(Some(200))
+        .with_blob_gc_ratio(0.4);
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..200u32 {
+        let (k, v) = (format!("key{i:05}").into_bytes(), value(i, 0, 1000));
+        db.put(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    let first = blob_files(dir.path());
+    assert!(!first.is_empty());
+    // Half the values are overwritten; the compaction that drops their old
+    // pointers leaves the first files half garbage, pointed into by one segment.
+    for i in (0..200u32).step_by(2) {
+        let (k, v) = (format!("key{i:05}").into_bytes(), value(i, 1, 1000));
+        db.put(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = blob_files(dir.path());
+        if first.iter().all(|f| !now.contains(f)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still there: {:?} (stats {:?})",
+            first.iter().filter(|f| now.contains(f)).collect::<Vec<_>>(),
+            db.stats()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(db.stats().blob_values_relocated >= 100, "{:?}", db.stats());
+    check(&db, &model);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts).unwrap();
+    check(&db, &model);
+    db.close().unwrap();
+}

@@ -75,15 +75,6 @@ impl BlobFile {
         self.meta.file_number
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The reader (to verify or walk the file).
-    pub fn reader(&self) -> &BlobReader {
-        &self.reader
-    }
-
     /// The value of `key` that `pointer` names in this file: the record must be
     /// whole, check, have the pointer's value length and be `key`'s.
     ///
@@ -228,7 +219,10 @@ mod tests {
 
     /// Writes keys `k000..k009` with 500-byte values through a builder with a
     /// blob threshold; returns the pointer entries' (key, stored pointer, value).
-    fn write(fs: &FsRef, dir: &Path) -> (Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>, BlobFileMeta) {
+    /// (key, stored pointer, value) of one entry.
+    type Written = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+    fn write(fs: &FsRef, dir: &Path) -> (Vec<Written>, BlobFileMeta) {
         fs.create_dir_all(dir).unwrap();
         let next = AtomicU64::new(1);
         let mut b = SegmentBuilder::new(fs, dir, &Options::default(), 0, &next);

@@ -205,9 +205,7 @@ impl CompactionJob<'_> {
         builder.set_range_tombstones(kept_tombstones);
         // Blob files whose live values this compaction writes anew (garbage
         // collection), and whether the filter must see values behind pointers.
-        let collect = self
-            .versions
-            .blob_files_to_collect(keyspace, env.opts.blob_gc_ratio);
+        let collect = super::blob_gc::collectable(&version, env.opts.blob_gc_ratio);
         let filtered = opts.compaction_filter.is_some();
         let mut relocated = 0u64;
         let mut entries = 0u64;

@@ -50,27 +50,6 @@ impl VersionControl {
         (set.state().clone(), set.current().clone())
     }
 
-    /// The live blob files of `keyspace` at least `ratio` of whose value bytes no
-    /// live segment points to any more: the ones compactions rewrite the live
-    /// values of (`Options::blob_gc_ratio`).
-    pub fn blob_files_to_collect(
-        &self,
-        keyspace: KeyspaceId,
-        ratio: f64,
-    ) -> std::collections::BTreeSet<u64> {
-        let set = self.set.lock();
-        let state = set.state();
-        state
-            .blob_files_of(keyspace)
-            .filter(|b| {
-                let live = state.blob_use(b.file_number).value_bytes;
-                let garbage = b.value_bytes.saturating_sub(live);
-                b.value_bytes > 0 && garbage as f64 >= ratio * b.value_bytes as f64
-            })
-            .map(|b| b.file_number)
-            .collect()
-    }
-
     /// The live keyspaces: (id, name), by id.
     pub fn keyspaces(&self) -> Vec<(lsm_format::keyspace::KeyspaceId, String)> {
         self.set
