@@ -17,9 +17,13 @@ use lsm_format::blob::BlobReadOptions;
 use lsm_format::manifest::BlobFileMeta;
 use lsm_format::{BlobPointer, BlobReader};
 
+use bytes::BytesMut;
+use lsm_format::BlockCacheKey;
+
 use crate::blob::output::blob_path;
 use crate::error::{Error, Result};
 use crate::fs::FsRef;
+use crate::segment::block_cache::LruBlockCache;
 
 /// The live blob files of one keyspace's version, by number.
 pub(crate) type BlobSet = Arc<BTreeMap<u64, Arc<BlobFile>>>;
@@ -31,6 +35,19 @@ pub(crate) struct BlobFile {
     reader: BlobReader,
     fs: FsRef,
     obsolete: AtomicBool,
+    /// The database's block cache, which also keeps values read from blob files
+    /// (as `key_len:varint key value`, by file number and record offset: file
+    /// numbers are unique across segments and blob files).
+    cache: Option<Arc<LruBlockCache>>,
+}
+
+/// How a value read from a blob file may use the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BlobRead {
+    /// A read for the application: found in the cache or kept there.
+    Cached,
+    /// A one-pass read (compaction): looked up, never added.
+    OnePass,
 }
 
 impl BlobFile {
@@ -41,7 +58,12 @@ impl BlobFile {
     /// # Errors
     /// `Io` when it cannot be opened (a missing file is `NotFound`);
     /// `Corruption` naming the file when it does not check or does not match.
-    pub fn open(fs: &FsRef, dir: &Path, meta: BlobFileMeta) -> Result<Arc<BlobFile>> {
+    pub fn open(
+        fs: &FsRef,
+        dir: &Path,
+        meta: BlobFileMeta,
+        cache: Option<Arc<LruBlockCache>>,
+    ) -> Result<Arc<BlobFile>> {
         let path = blob_path(dir, meta.file_number);
         let reader = open_reader(fs, &path, meta.file_number)?;
         let p = reader.properties();
@@ -68,6 +90,7 @@ impl BlobFile {
             reader,
             fs: Arc::clone(fs),
             obsolete: AtomicBool::new(false),
+            cache,
         }))
     }
 
@@ -80,8 +103,35 @@ impl BlobFile {
     ///
     /// # Errors
     /// `Corruption` naming the file and the record's offset; `Io`.
-    pub fn read(&self, key: &[u8], pointer: &BlobPointer) -> Result<Bytes> {
-        read_checked(&self.reader, &self.path, key, pointer)
+    pub fn read(&self, key: &[u8], pointer: &BlobPointer, how: BlobRead) -> Result<Bytes> {
+        let Some(cache) = &self.cache else {
+            return read_checked(&self.reader, &self.path, key, pointer);
+        };
+        let cache_key = BlockCacheKey {
+            segment_id: self.meta.file_number,
+            offset: pointer.offset,
+        };
+        if let Some(entry) = cache.get(&cache_key) {
+            // The entry was checked when it was read; it is returned only to
+            // the key it was read for.
+            if let Some(value) = cached_value(&entry, key) {
+                return Ok(value);
+            }
+        }
+        let value = read_checked(&self.reader, &self.path, key, pointer)?;
+        if how == BlobRead::Cached {
+            let mut entry = BytesMut::with_capacity(5 + key.len() + value.len());
+            let mut len = Vec::with_capacity(5);
+            lsm_format::coding::put_varint32(&mut len, key.len() as u32);
+            entry.extend_from_slice(&len);
+            entry.extend_from_slice(key);
+            entry.extend_from_slice(&value);
+            let entry = entry.freeze();
+            let value = entry.slice(len.len() + key.len()..);
+            cache.insert(cache_key, entry);
+            return Ok(value);
+        }
+        Ok(value)
     }
 
     /// Marks the file for deletion once the last handle is dropped. Call only after
@@ -115,6 +165,15 @@ impl std::fmt::Debug for BlobFile {
     }
 }
 
+/// The value of a cache entry `key_len:varint key value` when its key is `key`.
+fn cached_value(entry: &Bytes, key: &[u8]) -> Option<Bytes> {
+    let mut d = lsm_format::coding::Decoder::new(entry, 0);
+    let len = d.varint32("cached key length").ok()? as usize;
+    let start = entry.len() - d.remaining();
+    let end = start.checked_add(len)?;
+    (entry.get(start..end)? == key).then(|| entry.slice(end..))
+}
+
 /// Decodes `stored`, the value of `key`'s blob pointer entry.
 ///
 /// # Errors
@@ -138,6 +197,7 @@ pub(crate) fn resolve(
     blobs: &BTreeMap<u64, Arc<BlobFile>>,
     key: &[u8],
     stored: &[u8],
+    how: BlobRead,
 ) -> Result<Bytes> {
     let pointer = decode_pointer(key, stored)?;
     let Some(file) = blobs.get(&pointer.file_number) else {
@@ -150,7 +210,7 @@ pub(crate) fn resolve(
             ),
         });
     };
-    let r = file.read(key, &pointer);
+    let r = file.read(key, &pointer, how);
     if let Err(e) = &r {
         if e.is_corruption() {
             log::error!("{e}");
@@ -261,27 +321,36 @@ mod tests {
         let dir = Path::new("/db");
         let (entries, meta) = write(&fs, dir);
         let number = meta.file_number;
-        let file = BlobFile::open(&fs, dir, meta.clone()).unwrap();
+        let cache = Arc::new(LruBlockCache::new(1 << 20));
+        let file = BlobFile::open(&fs, dir, meta.clone(), Some(Arc::clone(&cache))).unwrap();
         let files = BTreeMap::from([(number, file)]);
-        for (key, stored, value) in &entries {
-            assert_eq!(&resolve(&files, key, stored).unwrap()[..], &value[..]);
+        for (key, stored, value) in entries.iter().chain(&entries) {
+            assert_eq!(
+                &resolve(&files, key, stored, BlobRead::Cached).unwrap()[..],
+                &value[..]
+            );
             assert_eq!(
                 &resolve_in_dir(&fs, dir, key, stored).unwrap()[..],
                 &value[..]
             );
         }
-        // Another key's pointer is refused, not followed.
-        let e = resolve(&files, &entries[0].0, &entries[1].1).unwrap_err();
+        // The second round came from the cache.
+        assert_eq!(cache.hits(), entries.len() as u64);
+        // Another key's pointer is refused, not followed, cached or not.
+        let e = resolve(&files, &entries[0].0, &entries[1].1, BlobRead::Cached).unwrap_err();
         assert!(e.is_corruption(), "{e}");
         // A pointer into a file the version does not hold is refused.
-        let e = resolve(&BTreeMap::new(), &entries[0].0, &entries[0].1).unwrap_err();
+        let none = BTreeMap::new();
+        let e = resolve(&none, &entries[0].0, &entries[0].1, BlobRead::Cached).unwrap_err();
         assert!(e.is_corruption(), "{e}");
         // A file that does not match what the manifest recorded is refused.
         let wrong = BlobFileMeta {
             record_count: meta.record_count + 1,
             ..meta
         };
-        assert!(BlobFile::open(&fs, dir, wrong).unwrap_err().is_corruption());
+        assert!(BlobFile::open(&fs, dir, wrong, None)
+            .unwrap_err()
+            .is_corruption());
     }
 
     /// A flipped byte anywhere in a record is corruption naming the blob file

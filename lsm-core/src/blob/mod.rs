@@ -10,5 +10,5 @@
 pub(crate) mod file;
 pub(crate) mod output;
 
-pub(crate) use file::{BlobFile, BlobSet};
+pub(crate) use file::{BlobFile, BlobRead, BlobSet};
 pub(crate) use output::BlobOutput;

@@ -217,7 +217,7 @@ impl CompactionJob<'_> {
                 if filtered || collect.contains(&into) {
                     // The value itself goes on: the builder writes it to a new
                     // blob file (or inline, under a threshold turned off).
-                    value = version.resolve_blob(key, &value)?;
+                    value = version.resolve_blob_once(key, &value)?;
                     kind = EntryKind::Put;
                     relocated += 1;
                 }

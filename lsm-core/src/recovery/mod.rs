@@ -116,7 +116,7 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
             missing_blobs.push(meta.file_number);
             continue;
         }
-        let file = BlobFile::open(fs, dir, meta.clone())?;
+        let file = BlobFile::open(fs, dir, meta.clone(), ctx.cache.clone())?;
         blobs.entry(meta.keyspace).or_default().push(file);
     }
     let versions = added

@@ -402,7 +402,7 @@ pub(crate) fn open_built_files(
     let blob_numbers: Vec<u64> = built.blobs.iter().map(|m| m.file_number).collect();
     let mut blobs = Vec::with_capacity(built.blobs.len());
     for meta in built.blobs {
-        match crate::blob::BlobFile::open(fs, dir, meta) {
+        match crate::blob::BlobFile::open(fs, dir, meta, ctx.cache.clone()) {
             Ok(b) => blobs.push(b),
             Err(e) => {
                 for m in &built.segments {

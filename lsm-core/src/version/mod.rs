@@ -82,7 +82,16 @@ impl Version {
     /// # Errors
     /// `Corruption` naming the blob file and offset; `Io`.
     pub fn resolve_blob(&self, key: &[u8], stored: &[u8]) -> Result<Bytes> {
-        crate::blob::file::resolve(&self.blobs, key, stored)
+        crate::blob::file::resolve(&self.blobs, key, stored, crate::blob::BlobRead::Cached)
+    }
+
+    /// As [`resolve_blob`](Self::resolve_blob), for a one-pass reader
+    /// (compaction): the value is not added to the cache.
+    ///
+    /// # Errors
+    /// As [`resolve_blob`](Self::resolve_blob).
+    pub fn resolve_blob_once(&self, key: &[u8], stored: &[u8]) -> Result<Bytes> {
+        crate::blob::file::resolve(&self.blobs, key, stored, crate::blob::BlobRead::OnePass)
     }
 
     /// Whether some file holds range tombstones.
