@@ -273,3 +273,33 @@ fn the_background_thread_collects_mostly_garbage_blob_files() {
     check(&db, &model);
     db.close().unwrap();
 }
+
+/// A read-only open reads values kept in blob files, also while the writer
+/// compacts and deletes the files it opened.
+#[test]
+fn read_only_opens_read_blob_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..150u32 {
+        let (k, v) = (format!("key{i:05}").into_bytes(), value(i, 0, 700));
+        db.put(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    db.flush().unwrap();
+    let ro = Db::open_read_only(dir.path(), options()).unwrap();
+    // The writer overwrites everything and compacts: the files the reader
+    // opened are deleted for the writer, not for the reader.
+    for i in 0..150u32 {
+        db.put(format!("key{i:05}"), value(i, 1, 700)).unwrap();
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    for (k, v) in &model {
+        assert_eq!(ro.get(k).unwrap().as_deref(), Some(&v[..]));
+    }
+    let scanned = ro.scan::<&[u8], _>(..).count();
+    assert_eq!(scanned, model.len());
+    drop(ro);
+    db.close().unwrap();
+}
