@@ -798,8 +798,8 @@ fn a_checkpoint_holds_the_blob_files_of_every_keyspace() {
             lsm_core::KeyspaceOptions::default().with_blob_threshold(Some(100)),
         )
         .unwrap();
-    for i in 0..120 {
-        let len = if i % 4 == 0 {
+    for i in 0..120u64 {
+        let len = if i.is_multiple_of(4) {
             40
         } else {
             300 + (i as usize % 5) * 50
@@ -814,7 +814,7 @@ fn a_checkpoint_holds_the_blob_files_of_every_keyspace() {
 
     // The source moves on: every value overwritten, everything compacted; the blob
     // files the checkpoint was taken with are deleted from it.
-    for i in 0..120 {
+    for i in 0..120u64 {
         db.put(key(i), big_value(i, 2, 500)).unwrap();
         other.put(key(i), big_value(i, 3, 500)).unwrap();
     }
@@ -830,8 +830,8 @@ fn a_checkpoint_holds_the_blob_files_of_every_keyspace() {
 
     let copy = Db::open(&dest, options).unwrap();
     let other = copy.keyspace("other").unwrap();
-    for i in 0..120 {
-        let len = if i % 4 == 0 {
+    for i in 0..120u64 {
+        let len = if i.is_multiple_of(4) {
             40
         } else {
             300 + (i as usize % 5) * 50
