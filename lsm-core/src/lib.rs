@@ -90,7 +90,7 @@ pub use read_path::{explain, scan, snapshot};
 pub use backup::{
     backups, backups_with_fs, delete_backup, delete_backup_with_fs, purge_old_backups,
     purge_old_backups_with_fs, restore, restore_with_fs, verify_backup, verify_backup_with_fs,
-    BackupFile, BackupInfo, NewBackup,
+    BackupFile, BackupFileKind, BackupInfo, NewBackup,
 };
 pub use batch::WriteBatch;
 pub use bytes::Bytes;

@@ -292,10 +292,12 @@ impl<'a> SegmentBuilder<'a> {
     }
 
     /// Completes the last file and makes every file's name durable: for a builder
-    /// without a blob threshold, which writes segments only.
+    /// without a blob threshold, which writes segments only (the unit tests' files;
+    /// the engine and repair record blob references, through `finish_with_blobs`).
     ///
     /// # Errors
     /// `Io`; the files written are then removed (best effort).
+    #[cfg(test)]
     pub fn finish(self) -> Result<Vec<SegmentMeta>> {
         debug_assert!(self.blobs.is_none(), "blob files would go unrecorded");
         debug_assert!(self.refs.is_empty(), "blob references would go unrecorded");
