@@ -98,6 +98,11 @@ impl BlobFile {
         self.meta.file_number
     }
 
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The value of `key` that `pointer` names in this file: the record must be
     /// whole, check, have the pointer's value length and be `key`'s.
     ///
