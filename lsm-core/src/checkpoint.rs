@@ -10,9 +10,9 @@
 //!    that describes it. Holding the version keeps its files on disk: a compaction
 //!    that retires one meanwhile removes it only when the last holder lets go;
 //! 4. create a staging directory beside the destination (`.NAME.staging-PID-N`,
-//!    see `fs/staging.rs`) and hard-link each of the version's segments into it
-//!    (segments are immutable; where links are impossible, copy and fsync), then
-//!    fsync it;
+//!    see `fs/staging.rs`) and hard-link each of the version's segments and blob
+//!    files into it (both are immutable; where links are impossible, copy and
+//!    fsync), then fsync it;
 //! 5. write its manifest last (temporary file, fsync, rename, directory fsync), with
 //!    no WAL to replay and no file recorded dead;
 //! 6. rename the staging directory to the destination (never replacing one that
@@ -86,6 +86,13 @@ impl Db {
         for file in versions.values().flat_map(|v| v.levels().iter().flatten()) {
             let to = filenames::segment_path(dir, file.number());
             fs.link_or_copy(&file.path, &to)
+                .map_err(|e| Error::io(&to, e))?;
+        }
+        // The blob files the segments point into: immutable too, and listed in
+        // the manifest written below, so the copy opens only with them.
+        for blob in versions.values().flat_map(|v| v.blobs().values()) {
+            let to = crate::blob::output::blob_path(dir, blob.number());
+            fs.link_or_copy(blob.path(), &to)
                 .map_err(|e| Error::io(&to, e))?;
         }
         fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
