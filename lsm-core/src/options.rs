@@ -106,8 +106,9 @@ pub struct Options {
     /// Key-value separation: a put whose value is at least this many bytes is
     /// written, when a flush or compaction writes its entry, to a blob file, and the
     /// segment keeps a small pointer to it (`docs/format.md` section 8). The
-    /// write-ahead log always keeps whole values. Default `None`: every value stays
-    /// in its segment. At least 1 when set.
+    /// write-ahead log always keeps whole values. Default `Some(1024)` (chosen by
+    /// measurement, `docs/benchmarks.md`); `None` keeps every value in its
+    /// segment. At least 1 when set.
     pub blob_threshold: Option<usize>,
     /// Blob file garbage collection: once this share of a blob file's value bytes
     /// is garbage (no live segment points to it any more), the compactions that
@@ -141,7 +142,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             compaction_filter: None,
             keyspace_options: BTreeMap::new(),
-            blob_threshold: None,
+            blob_threshold: Some(1024),
             blob_gc_ratio: 0.5,
         }
     }
@@ -417,8 +418,8 @@ impl Options {
     }
 
     /// Sets [`blob_threshold`](Self::blob_threshold): the value size from which
-    /// flushes and compactions move a put's value to a blob file. Default `None`
-    /// (off); at least 1 when set. It applies to the entries written from then on:
+    /// flushes and compactions move a put's value to a blob file. Default 1 KiB;
+    /// `None` turns it off; at least 1 when set. It applies to the entries written from then on:
     /// values already in segments or blob files stay where they are until a
     /// compaction rewrites them.
     ///
