@@ -388,3 +388,51 @@ fn compact_works_on_a_database_with_blob_files() {
     );
     assert!(db.stats().blob_files >= 1);
 }
+
+/// A manifest whose records disagree with the files: a segment's blob references
+/// name other value bytes than its pointers hold, and a blob file's record says
+/// another value byte count than its footer. Rewritten from the edits of a sound
+/// manifest with those two numbers changed.
+#[test]
+fn verify_compares_blob_references_and_blob_records_with_the_files() {
+    use lsm_format::log::LogWriter;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    blob_db(dir);
+    let manifest = p(dir, "MANIFEST");
+    let state = lsm_tools::state::manifest::replay(&std::fs::read(&manifest).unwrap(), "MANIFEST");
+    let mut log = LogWriter::new(0);
+    let mut data = Vec::new();
+    for e in &state.edits {
+        let mut edit = e.edit.clone();
+        for (_, m) in &mut edit.added_segments {
+            // The compacted segment of keyspace 0.
+            if m.keyspace == 0 && m.blob_refs.first().is_some_and(|r| r.value_bytes == 420) {
+                m.blob_refs[0].value_bytes = 421;
+            }
+        }
+        for b in &mut edit.added_blob_files {
+            if b.keyspace == 1 {
+                b.value_bytes += 1;
+            }
+        }
+        let mut payload = Vec::new();
+        edit.encode(&mut payload);
+        log.add_record(&payload, &mut data);
+    }
+    std::fs::write(&manifest, &data).unwrap();
+    let (code, out, _) = run_status(VERIFY, dir, &[dir.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(
+            "the manifest records blob references 000004.blob (421 bytes), the segment's \
+             pointers make 000004.blob (420 bytes)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("000007.blob: value bytes is 200 in the file but 201 in the manifest"),
+        "{out}"
+    );
+}

@@ -106,7 +106,8 @@ pub struct DirSummary {
     pub levels: Vec<LevelSummary>,
     /// Every live segment.
     pub segments: Vec<JsonSegmentMeta>,
-    /// Every live blob file, by keyspace and number.
+    /// Every live blob file, by keyspace and number (absent when there is none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub blob_files: Vec<BlobSummary>,
     /// The live WALs: the memtable.
     pub wals: Vec<WalSummary>,
