@@ -1,10 +1,12 @@
-//! `lsm-dump`: print what a segment, WAL, manifest or database directory holds.
+//! `lsm-dump`: print what a segment, WAL, manifest, blob file or database directory
+//! holds.
 //!
 //! Each file kind has its own module that reads the file with `lsm-format` and
 //! prints it either as text for people or as one JSON document for scripts (JSON
 //! lines for `--entries` of a directory). The `lsm-dump` binary only parses flags and
 //! calls [`dump`].
 
+pub mod blob;
 pub mod dir;
 pub mod manifest;
 pub mod segment;
@@ -69,6 +71,7 @@ pub fn dump(
                 Target::Wal => "write-ahead log",
                 Target::Manifest => "manifest",
                 Target::Segment => "segment",
+                Target::Blob => "blob file",
             }
         )));
     }
@@ -84,6 +87,7 @@ pub fn dump(
         Target::Segment => segment::dump_segment(path, options, out),
         Target::Wal => wal::dump_wal(path, options, out),
         Target::Manifest => manifest::dump_manifest(path, options, out),
+        Target::Blob => blob::dump_blob(path, options, out),
     }
 }
 
