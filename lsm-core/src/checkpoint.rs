@@ -10,9 +10,9 @@
 //!    that describes it. Holding the version keeps its files on disk: a compaction
 //!    that retires one meanwhile removes it only when the last holder lets go;
 //! 4. create a staging directory beside the destination (`.NAME.staging-PID-N`,
-//!    see `fs/staging.rs`) and hard-link each of the version's segments into it
-//!    (segments are immutable; where links are impossible, copy and fsync), then
-//!    fsync it;
+//!    see `fs/staging.rs`) and hard-link each of the versions' segments and blob
+//!    files (`NNNNNN.blob`, the values kept out of the segments) into it (both are
+//!    immutable; where links are impossible, copy and fsync), then fsync it;
 //! 5. write its manifest last (temporary file, fsync, rename, directory fsync), with
 //!    no WAL to replay and no file recorded dead;
 //! 6. rename the staging directory to the destination (never replacing one that
@@ -39,8 +39,8 @@ impl Db {
     /// readers, writers, flushes and compactions go on. The copy holds everything
     /// acknowledged before the call and is a prefix of the history (no write without
     /// the writes before it); [`Db::open`] opens it as a database of its own. Segment
-    /// files are hard-linked where the file system allows (so a checkpoint costs
-    /// little space until the source compacts them away) and copied otherwise.
+    /// and blob files are hard-linked where the file system allows (so a checkpoint
+    /// costs little space until the source compacts them away) and copied otherwise.
     /// Everything in `dest` is fsynced before the call returns.
     ///
     /// The copy is built in a staging directory beside `dest`, named
@@ -88,6 +88,12 @@ impl Db {
             fs.link_or_copy(&file.path, &to)
                 .map_err(|e| Error::io(&to, e))?;
         }
+        // The manifest lists every live blob file: a segment's pointers need them.
+        for blob in versions.values().flat_map(|v| v.blobs().values()) {
+            let to = crate::blob::output::blob_path(dir, blob.number());
+            fs.link_or_copy(blob.path(), &to)
+                .map_err(|e| Error::io(&to, e))?;
+        }
         fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         ManifestWriter::create(fs, dir, &state.snapshot_edit())?;
         staging.commit()?;
@@ -106,7 +112,7 @@ impl Db {
     /// every keyspace, then takes the current versions and the manifest state a
     /// copy of them needs (no WAL to replay: `log_number` is the next file number;
     /// no file recorded dead). Holding the returned versions keeps their segment
-    /// files on disk.
+    /// and blob files on disk.
     pub(crate) fn frozen_view(&self) -> Result<(ManifestState, Versions)> {
         self.engine.flush(crate::write_path::Freeze::All)?;
         let (mut state, version) = self.engine.versions.current_with_state();

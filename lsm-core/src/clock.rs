@@ -190,9 +190,13 @@ pub(crate) enum Meaning<'a> {
 /// the user's, without the expiry prefix. A stored value too short to hold the
 /// prefix cannot come from this engine (the write path builds it, the format's
 /// decoders refuse it) and reads as absent.
+///
+/// An [`EntryKind::BlobPointer`] is a value kept in a blob file: the stored bytes
+/// are its pointer, never the user's value, so a reader checks for the kind before
+/// it hands a value on, and a compaction filter is not shown them.
 pub(crate) fn meaning(kind: EntryKind, stored: &[u8], now_ms: u64) -> Meaning<'_> {
     match kind {
-        EntryKind::Put => Meaning::Value(stored),
+        EntryKind::Put | EntryKind::BlobPointer => Meaning::Value(stored),
         EntryKind::ExpiringPut => match decode_expiring(stored) {
             Some((expires_at, value)) if expires_at > now_ms => Meaning::Value(value),
             Some(_) => Meaning::Absent { expired: true },
@@ -213,6 +217,7 @@ pub(crate) fn value_at(kind: EntryKind, stored: Bytes, now_ms: u64) -> Option<By
     if kind == EntryKind::Put {
         return Some(stored);
     }
+    debug_assert_ne!(kind, EntryKind::BlobPointer, "a pointer is not a value");
     match meaning(kind, &stored, now_ms) {
         Meaning::Value(_) if kind == EntryKind::ExpiringPut => Some(stored.slice(EXPIRY_LEN..)),
         Meaning::Value(_) => Some(stored),

@@ -4,7 +4,7 @@
 //! Deleting is the one operation no test can undo, so the rule is strict: the
 //! directory's `LOCK` is taken first (a database some process has open is refused
 //! with [`Error::Locked`]), and a directory holding any entry whose name is not one
-//! of ours (`MANIFEST`, `LOCK`, `NNNNNN.seg`, `NNNNNN.wal`, `*.tmp`; see
+//! of ours (`MANIFEST`, `LOCK`, `NNNNNN.seg`, `NNNNNN.wal`, `NNNNNN.blob`, `*.tmp`; see
 //! `docs/format.md` section 2) is refused whole, before anything is deleted: it is
 //! someone else's directory, or a database with a stranger's files in it, and
 //! either way not ours to empty.

@@ -55,6 +55,7 @@ pub mod batch;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod bench_support;
+mod blob;
 mod checkpoint;
 mod clock;
 mod compaction;
@@ -89,7 +90,7 @@ pub use read_path::{explain, scan, snapshot};
 pub use backup::{
     backups, backups_with_fs, delete_backup, delete_backup_with_fs, purge_old_backups,
     purge_old_backups_with_fs, restore, restore_with_fs, verify_backup, verify_backup_with_fs,
-    BackupFile, BackupInfo, NewBackup,
+    BackupFile, BackupFileKind, BackupInfo, NewBackup,
 };
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
@@ -111,7 +112,7 @@ pub use read_path::read_only_keyspace::ReadOnlyKeyspace;
 pub use read_path::versions::Versions;
 pub use recovery::{audit_files, audit_files_with_fs, FileAudit, UnexplainedSegment};
 pub use repair::{repair, repair_dry_run, repair_dry_run_with_fs, repair_with_fs, RepairReport};
-pub use scan::Scan;
+pub use scan::{Keys, Scan};
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use transaction::{Transaction, TransactionScan};

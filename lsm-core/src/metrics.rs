@@ -28,6 +28,7 @@ pub(crate) struct Metrics {
     pub range_tombstones_written: AtomicU64,
     pub range_tombstones_dropped: AtomicU64,
     pub bytes_reclaimed: AtomicU64,
+    pub blob_values_relocated: AtomicU64,
 }
 
 /// Adds `n` to a counter.

@@ -103,6 +103,22 @@ pub struct Options {
     /// filter. [`crate::Db::keyspace_with`] replaces them for the rest of the
     /// process. Default empty: every keyspace uses the options above.
     pub keyspace_options: BTreeMap<String, KeyspaceOptions>,
+    /// Key-value separation: a put whose value is at least this many bytes is
+    /// written, when a flush or compaction writes its entry, to a blob file, and the
+    /// segment keeps a small pointer to it (`docs/format.md` section 8). The
+    /// write-ahead log always keeps whole values. Default `Some(1024)` (chosen by
+    /// measurement, `docs/benchmarks.md`); `None` keeps every value in its
+    /// segment. At least 1 when set.
+    pub blob_threshold: Option<usize>,
+    /// Blob file garbage collection: once this share of a blob file's value bytes
+    /// is garbage (no live segment points to it any more), the compactions that
+    /// meet pointers into the file write their values anew, and the background
+    /// thread compacts the segments that point into it when it has nothing else
+    /// to do; the file is deleted once no live segment, snapshot or reader needs
+    /// it. A file with no live pointer at all is deleted by the edit that drops
+    /// the last one, whatever this ratio. Default 0.5; between 0.0 (exclusive)
+    /// and 1.0 (inclusive).
+    pub blob_gc_ratio: f64,
 }
 
 impl Default for Options {
@@ -126,6 +142,8 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             compaction_filter: None,
             keyspace_options: BTreeMap::new(),
+            blob_threshold: Some(1024),
+            blob_gc_ratio: 0.5,
         }
     }
 }
@@ -398,6 +416,36 @@ impl Options {
         self.keyspace_options.insert(name.to_string(), options);
         self
     }
+
+    /// Sets [`blob_threshold`](Self::blob_threshold): the value size from which
+    /// flushes and compactions move a put's value to a blob file. Default 1 KiB;
+    /// `None` turns it off; at least 1 when set. It applies to the entries written from then on:
+    /// values already in segments or blob files stay where they are until a
+    /// compaction rewrites them.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_blob_threshold(Some(4 << 10));
+    /// assert_eq!(options.blob_threshold, Some(4096));
+    /// ```
+    #[must_use]
+    pub fn with_blob_threshold(mut self, bytes: Option<usize>) -> Self {
+        self.blob_threshold = bytes;
+        self
+    }
+
+    /// Sets [`blob_gc_ratio`](Self::blob_gc_ratio): the share of a blob file's
+    /// value bytes that must be garbage before compactions rewrite its live
+    /// values.
+    ///
+    /// ```
+    /// let options = lsm_core::Options::default().with_blob_gc_ratio(0.25);
+    /// assert_eq!(options.blob_gc_ratio, 0.25);
+    /// ```
+    #[must_use]
+    pub fn with_blob_gc_ratio(mut self, ratio: f64) -> Self {
+        self.blob_gc_ratio = ratio;
+        self
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
@@ -464,6 +512,18 @@ impl Options {
             if d.is_zero() {
                 return Err(invalid("flush_interval", "must be greater than zero"));
             }
+        }
+        if self.blob_threshold == Some(0) {
+            return Err(invalid(
+                "blob_threshold",
+                "must be at least 1 byte when set",
+            ));
+        }
+        if !(self.blob_gc_ratio > 0.0 && self.blob_gc_ratio <= 1.0) {
+            return Err(invalid(
+                "blob_gc_ratio",
+                "must be above 0.0 and at most 1.0",
+            ));
         }
         for name in self.keyspace_options.keys() {
             self.tree_options(name)?;
@@ -535,6 +595,18 @@ mod tests {
             bad.validate(),
             Err(Error::InvalidOptions {
                 field: "level0_stop_writes",
+                ..
+            })
+        ));
+        Options::default()
+            .with_blob_threshold(Some(1))
+            .validate()
+            .unwrap();
+        let bad = Options::default().with_blob_threshold(Some(0));
+        assert!(matches!(
+            bad.validate(),
+            Err(Error::InvalidOptions {
+                field: "blob_threshold",
                 ..
             })
         ));

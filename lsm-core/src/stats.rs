@@ -108,6 +108,15 @@ pub struct Stats {
     /// minus the output's, when the output is smaller (what dropped versions,
     /// tombstones, expired and filtered values took).
     pub bytes_reclaimed: u64,
+    /// Live blob files, over every keyspace (key-value separation,
+    /// [`Options::blob_threshold`](crate::Options::blob_threshold)).
+    pub blob_files: usize,
+    /// Their bytes.
+    pub blob_bytes: u64,
+    /// Values compactions wrote anew because the blob file holding them was
+    /// mostly garbage ([`Options::blob_gc_ratio`](crate::Options::blob_gc_ratio)),
+    /// or for the compaction filter to see them.
+    pub blob_values_relocated: u64,
 }
 
 impl Stats {

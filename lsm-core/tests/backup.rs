@@ -753,3 +753,234 @@ fn a_backup_with_a_damaged_catalog_can_be_deleted_and_its_files_are_kept() {
     assert_eq!(db.backup(backups).unwrap().info.id, 3);
     assert!(fs.exists(Path::new("/b/meta/1.damaged")));
 }
+
+/// Options keeping values of 200 bytes or more in blob files, with no background
+/// compaction (so which files two backups share does not depend on its timing).
+fn blob_options() -> Options {
+    small_options()
+        .with_blob_threshold(Some(200))
+        .with_level0_compaction_trigger(10_000)
+        .with_level0_stop_writes(20_000)
+}
+
+/// The value of key `i` written in `round`: every fourth one small (inline), the
+/// others large (in blob files).
+fn big_value(i: u64, round: u64) -> Vec<u8> {
+    let len = if i.is_multiple_of(4) {
+        40
+    } else {
+        300 + (i as usize % 5) * 60
+    };
+    let mut v = format!("{i:05}-{round:03}-").into_bytes();
+    v.resize(len, b'a' + (i % 26) as u8);
+    v
+}
+
+/// Puts keys `range` with their `round` values into `ks` and `model`.
+fn write_big(ks: &lsm_core::Keyspace, range: std::ops::Range<u64>, round: u64, model: &mut Map) {
+    for i in range {
+        let v = big_value(i, round);
+        ks.put(key(i), &v).unwrap();
+        model.insert(key(i), v);
+    }
+}
+
+/// Every key and value of keyspace `name` of `db`.
+fn all_in(db: &Db, name: &str) -> Map {
+    db.keyspace(name)
+        .unwrap()
+        .iter()
+        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The shared names of the blob files of a backup.
+fn blob_names(info: &BackupInfo) -> BTreeSet<String> {
+    (info.files.iter())
+        .filter(|f| f.kind == lsm_core::BackupFileKind::Blob)
+        .map(|f| f.shared_name())
+        .collect()
+}
+
+/// A database whose values live in blob files in two keyspaces backs up and
+/// restores to exactly its state: the blob files are cataloged, stored in
+/// `shared/` as `.blob`, and restored as `NNNNNN.blob`.
+#[test]
+fn a_backup_with_blob_files_restores_every_value() {
+    let disk = SimFs::new();
+    let fs = disk.fs_ref();
+    let backups = Path::new("/backups");
+    let db = Db::open_with_fs("/db", blob_options(), fs.clone()).unwrap();
+    let other = db
+        .keyspace_with(
+            "other",
+            lsm_core::KeyspaceOptions::default().with_blob_threshold(Some(100)),
+        )
+        .unwrap();
+    let (mut main, mut second) = (Map::new(), Map::new());
+    write_big(&db.keyspace("default").unwrap(), 0..150, 0, &mut main);
+    write_big(&other, 0..150, 1, &mut second);
+    let info = db.backup(backups).unwrap().info;
+    let blobs = blob_names(&info);
+    let live_blobs = (fs.list(Path::new("/db")).unwrap().into_iter())
+        .filter(|n| n.ends_with(".blob"))
+        .count();
+    assert!(live_blobs >= 2, "the database has {live_blobs} blob files");
+    assert_eq!(blobs.len(), live_blobs, "{info:?}");
+    assert!(blobs.iter().all(|n| shared(&fs, backups).contains_key(n)));
+    lsm_core::verify_backup_with_fs(backups, info.id, fs.clone()).unwrap();
+
+    lsm_core::restore_with_fs(backups, info.id, "/restored", fs.clone()).unwrap();
+    let restored_blobs = (fs.list(Path::new("/restored")).unwrap().into_iter())
+        .filter(|n| n.ends_with(".blob"))
+        .count();
+    assert_eq!(restored_blobs, live_blobs);
+    let copy = Db::open_with_fs("/restored", no_create(), fs.clone()).unwrap();
+    assert!(all(&copy) == main, "keyspace default differs");
+    assert!(all_in(&copy, "other") == second, "keyspace other differs");
+    for i in (0..150).step_by(7) {
+        assert_eq!(copy.get(key(i)).unwrap(), Some(big_value(i, 0).into()));
+    }
+}
+
+/// A second backup copies only the blob files the first lacks; the ones they share
+/// are stored once.
+#[test]
+fn a_second_backup_copies_only_the_blob_files_the_first_lacks() {
+    let disk = SimFs::new();
+    let fs = disk.fs_ref();
+    let backups = Path::new("/backups");
+    let db = Db::open_with_fs("/db", blob_options(), fs.clone()).unwrap();
+    let ks = db.keyspace("default").unwrap();
+    let mut model = Map::new();
+    write_big(&ks, 0..150, 0, &mut model);
+    let first = db.backup(backups).unwrap();
+    write_big(&ks, 150..250, 0, &mut model);
+    let second = db.backup(backups).unwrap();
+
+    let (one, two) = (blob_names(&first.info), blob_names(&second.info));
+    assert!(!one.is_empty() && one.is_subset(&two), "{one:?} {two:?}");
+    let new: BTreeSet<_> = names(&second.info)
+        .difference(&names(&first.info))
+        .cloned()
+        .collect();
+    assert!(new.iter().any(|n| n.ends_with(".blob")), "{new:?}");
+    assert_eq!(second.copied_files, new.len());
+    let new_bytes: u64 = (second.info.files.iter())
+        .filter(|f| new.contains(&f.shared_name()))
+        .map(|f| f.size)
+        .sum();
+    assert_eq!(second.copied_bytes, new_bytes);
+    let all_names: BTreeSet<String> = names(&first.info)
+        .union(&names(&second.info))
+        .cloned()
+        .collect();
+    assert_eq!(
+        shared(&fs, backups)
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        all_names
+    );
+    let first_model: Map = model
+        .range(..key(150))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert!(restored(&fs, backups, 1, Path::new("/r1")) == first_model);
+    assert!(restored(&fs, backups, 2, Path::new("/r2")) == model);
+}
+
+/// A damaged or missing shared blob file is caught by verify and refused by
+/// restore, naming the file, with no destination left behind.
+#[test]
+fn a_damaged_shared_blob_file_is_refused_at_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backups = tmp.path().join("backups");
+    let db = Db::open(tmp.path().join("db"), blob_options()).unwrap();
+    let mut model = Map::new();
+    write_big(&db.keyspace("default").unwrap(), 0..100, 0, &mut model);
+    let info = db.backup(&backups).unwrap().info;
+    let name = blob_names(&info).into_iter().next().expect("a blob file");
+    let victim = backups.join("shared").join(&name);
+    let original = std::fs::read(&victim).unwrap();
+    let dest = tmp.path().join("restored");
+
+    let mut flipped = original.clone();
+    flipped[original.len() / 2] ^= 0x04;
+    for (what, bytes) in [
+        ("a flipped bit", &flipped[..]),
+        ("a cut", &original[..original.len() - 3]),
+    ] {
+        std::fs::write(&victim, bytes).unwrap();
+        let err = lsm_core::verify_backup(&backups, info.id).unwrap_err();
+        assert!(
+            err.is_corruption() && err.to_string().contains(&name),
+            "{what}: {err}"
+        );
+        let err = lsm_core::restore(&backups, info.id, &dest).unwrap_err();
+        assert!(err.is_corruption(), "{what}: restore said {err}");
+        assert!(err.to_string().contains(&name), "{what}: {err}");
+        assert!(
+            !dest.exists(),
+            "{what}: a refused restore left {}",
+            dest.display()
+        );
+    }
+    std::fs::remove_file(&victim).unwrap();
+    let err = lsm_core::restore(&backups, info.id, &dest).unwrap_err();
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound),
+        "{err}"
+    );
+    assert!(!dest.exists());
+    std::fs::write(&victim, &original).unwrap();
+    lsm_core::restore(&backups, info.id, &dest).unwrap();
+    assert!(all(&Db::open(&dest, no_create()).unwrap()) == model);
+}
+
+/// Purging old backups removes a blob file only when no remaining backup needs
+/// it: one shared by a purged and a kept backup stays.
+#[test]
+fn purging_keeps_the_shared_blob_files_still_needed() {
+    let disk = SimFs::new();
+    let fs = disk.fs_ref();
+    let backups = Path::new("/backups");
+    let db = Db::open_with_fs("/db", blob_options(), fs.clone()).unwrap();
+    let ks = db.keyspace("default").unwrap();
+    let mut model = Map::new();
+    write_big(&ks, 0..120, 0, &mut model);
+    let first = db.backup(backups).unwrap().info;
+    write_big(&ks, 120..200, 0, &mut model);
+    let second = db.backup(backups).unwrap().info;
+    let second_model = model.clone();
+    // Every value rewritten and compacted: the third backup shares no blob file.
+    write_big(&ks, 0..200, 1, &mut model);
+    db.compact().unwrap();
+    let third = db.backup(backups).unwrap().info;
+    let (one, two, three) = (blob_names(&first), blob_names(&second), blob_names(&third));
+    assert!(!one.is_empty() && one.is_subset(&two), "{one:?} {two:?}");
+    assert!(two.is_disjoint(&three), "{two:?} {three:?}");
+
+    let shared_blobs = |fs: &FsRef| -> BTreeSet<String> {
+        (shared(fs, backups).into_keys())
+            .filter(|n| n.ends_with(".blob"))
+            .collect()
+    };
+    assert_eq!(
+        lsm_core::purge_old_backups_with_fs(backups, 2, fs.clone()).unwrap(),
+        [1]
+    );
+    // Backup 1's blob files are all backup 2's too.
+    let kept: BTreeSet<String> = two.union(&three).cloned().collect();
+    assert_eq!(shared_blobs(&fs), kept);
+    lsm_core::verify_backup_with_fs(backups, 2, fs.clone()).unwrap();
+    assert!(restored(&fs, backups, 2, Path::new("/r2")) == second_model);
+
+    assert_eq!(
+        lsm_core::purge_old_backups_with_fs(backups, 1, fs.clone()).unwrap(),
+        [2]
+    );
+    assert_eq!(shared_blobs(&fs), three);
+    assert!(restored(&fs, backups, 3, Path::new("/r3")) == model);
+}

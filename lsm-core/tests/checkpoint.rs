@@ -763,3 +763,84 @@ fn the_parent_of_a_relative_destination_is_synced() {
         assert_eq!(copy.get("k").unwrap().as_deref(), Some(&b"v"[..]));
     }
 }
+
+/// The names of the blob files in `dir`.
+fn blob_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".blob"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A value of `len` bytes for key `i` written in `round`.
+fn big_value(i: u64, round: u64, len: usize) -> Vec<u8> {
+    let mut v = format!("{i:05}-{round:03}-").into_bytes();
+    v.resize(len, b'a' + (i % 26) as u8);
+    v
+}
+
+/// A checkpoint of a database whose values live in blob files in two keyspaces
+/// holds those blob files: it opens and reads every value, also after the source
+/// has overwritten and compacted everything, which deletes the source's blob files
+/// the checkpoint was taken with.
+#[test]
+fn a_checkpoint_holds_the_blob_files_of_every_keyspace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, dest) = (tmp.path().join("live"), tmp.path().join("copy"));
+    let options = small_options().with_blob_threshold(Some(200));
+    let db = Db::open(&live, options.clone()).unwrap();
+    let other = db
+        .keyspace_with(
+            "other",
+            lsm_core::KeyspaceOptions::default().with_blob_threshold(Some(100)),
+        )
+        .unwrap();
+    for i in 0..120u64 {
+        let len = if i.is_multiple_of(4) {
+            40
+        } else {
+            300 + (i as usize % 5) * 50
+        };
+        db.put(key(i), big_value(i, 0, len)).unwrap();
+        other.put(key(i), big_value(i, 1, len)).unwrap();
+    }
+    db.checkpoint(&dest).unwrap();
+    let taken_with = blob_files(&live);
+    assert!(taken_with.len() >= 2, "{taken_with:?}");
+    assert_eq!(blob_files(&dest), taken_with);
+
+    // The source moves on: every value overwritten, everything compacted; the blob
+    // files the checkpoint was taken with are deleted from it.
+    for i in 0..120u64 {
+        db.put(key(i), big_value(i, 2, 500)).unwrap();
+        other.put(key(i), big_value(i, 3, 500)).unwrap();
+    }
+    db.compact().unwrap();
+    other.compact_range(b"", b"\xff\xff").unwrap();
+    let now = blob_files(&live);
+    assert!(
+        taken_with.iter().all(|n| !now.contains(n)),
+        "the source still has {taken_with:?} ({now:?})"
+    );
+    drop(other);
+    db.close().unwrap();
+
+    let copy = Db::open(&dest, options).unwrap();
+    let other = copy.keyspace("other").unwrap();
+    for i in 0..120u64 {
+        let len = if i.is_multiple_of(4) {
+            40
+        } else {
+            300 + (i as usize % 5) * 50
+        };
+        assert_eq!(copy.get(key(i)).unwrap(), Some(big_value(i, 0, len).into()));
+        assert_eq!(
+            other.get(key(i)).unwrap(),
+            Some(big_value(i, 1, len).into())
+        );
+    }
+    assert_eq!(all(&copy).len(), 120);
+}

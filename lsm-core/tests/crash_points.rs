@@ -25,7 +25,7 @@ mod reliability;
 
 use common::sim::{crash_and_check, Write};
 use lsm_core::fs::{CrashMode, SimFs};
-use reliability::workload::{self, Op};
+use reliability::workload::{self, Op, Variant};
 
 /// The full workload reaches every mechanism that writes files: at least 3 flushes,
 /// a compaction, a manifest rewrite and WAL rotations, with synced writes, and its
@@ -120,22 +120,23 @@ struct Tally {
 
 /// Runs the enumeration over the cut points of part `part` of `parts`, for every
 /// workload seed below `LSM_CRASH_WORKLOADS`.
-fn enumerate(part: u64, parts: u64) -> Tally {
-    let options = workload::options();
+fn enumerate(variant: Variant, part: u64, parts: u64) -> Tally {
+    let options = variant.options();
     let stride = reliability::env_or("LSM_CRASH_STRIDE", 1u64);
     let workloads = reliability::env_or("LSM_CRASH_WORKLOADS", 1u64);
     let mut tally = Tally::default();
     for w in 0..workloads {
-        enumerate_workload(w, &options, stride, part, parts, &mut tally);
+        enumerate_workload(variant, w, &options, stride, part, parts, &mut tally);
     }
     println!(
-        "crash points (part {part} of {parts}, stride {stride}, {workloads} workloads): {tally:?}; \
-         every image a prefix covering every synced write"
+        "crash points ({variant:?}, part {part} of {parts}, stride {stride}, {workloads} \
+         workloads): {tally:?}; every image a prefix covering every synced write"
     );
     tally
 }
 
 fn enumerate_workload(
+    variant: Variant,
     w: u64,
     options: &lsm_core::Options,
     stride: u64,
@@ -143,7 +144,7 @@ fn enumerate_workload(
     parts: u64,
     tally: &mut Tally,
 ) {
-    let ops = workload::ops_seeded(w);
+    let ops = variant.ops(w);
     for k in reliability::points(stride, part, parts) {
         let sim = SimFs::new();
         sim.power_off_after(k);
@@ -161,7 +162,7 @@ fn enumerate_workload(
                 Err(e) => {
                     let at = out.failure.as_ref().map(|(at, e)| (at, e.to_string()));
                     panic!(
-                        "workload {w}, power cut after {k} file operations (first failed \
+                        "{variant:?} workload {w}, power cut after {k} file operations (first failed \
                          call: {at:?}): {e}\n\
                          replay: LSM_CRASH_WORKLOADS={} LSM_CRASH_STRIDE=1 reaches the same cut",
                         w + 1
@@ -181,7 +182,7 @@ fn enumerate_workload(
 
 #[test]
 fn power_cut_at_every_file_operation_part_0() {
-    let tally = enumerate(0, 2);
+    let tally = enumerate(Variant::Inline, 0, 2);
     assert!(tally.points > 20, "{tally:?}");
     // Both outcomes the oracle allows occur (the checks are not vacuous).
     assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
@@ -189,9 +190,90 @@ fn power_cut_at_every_file_operation_part_0() {
 
 #[test]
 fn power_cut_at_every_file_operation_part_1() {
-    let tally = enumerate(1, 2);
+    let tally = enumerate(Variant::Inline, 1, 2);
     assert!(tally.points > 20, "{tally:?}");
     // Both outcomes the oracle allows occur (the checks are not vacuous).
+    assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
+}
+
+/// The workload with key-value separation (`workload::blob_options`) writes blob
+/// files in its flushes and compactions, collects mostly-garbage ones, deletes
+/// dead ones, and still ends in the state its history says.
+#[test]
+fn blob_workload_covers_key_value_separation() {
+    let ops = workload::blob_ops_seeded(0);
+    let options = workload::blob_options();
+    let sim = SimFs::new();
+    let out = workload::run(&sim.fs_ref(), Some(&sim), &ops, &options);
+    if let Some((at, e)) = &out.failure {
+        panic!("the blob workload failed at operation {at:?}: {e}");
+    }
+    let db = out.db.expect("open at the end");
+    let live = common::sim::sim_files(&sim, "blob");
+    let deleted = out.blobs_seen.iter().filter(|n| !live.contains(n)).count();
+    let (values, separated) = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Write(step) => Some(step.iter().filter_map(|(_, v)| v.as_ref())),
+            _ => None,
+        })
+        .flatten()
+        .fold((0, 0), |(n, s), v| {
+            (n + 1, s + usize::from(v.len() >= workload::BLOB_THRESHOLD))
+        });
+    println!(
+        "blob workload: {} mutating file operations, {} flushes, {} compactions; {separated} \
+         of {values} values at or above the threshold; blob files: {} seen, {deleted} \
+         deleted, {} live at the end; {} values relocated by blob GC",
+        sim.op_count(),
+        out.flushes,
+        out.compactions,
+        out.blobs_seen.len(),
+        live.len(),
+        out.blob_values_relocated
+    );
+    assert!(
+        separated * 4 >= values && separated * 4 <= values * 3,
+        "{separated} of {values} values separated"
+    );
+    assert!(
+        out.blobs_seen.len() >= 10,
+        "blob files: {:?}",
+        out.blobs_seen
+    );
+    assert!(deleted >= 5, "only {deleted} blob files deleted");
+    assert!(!live.is_empty(), "no blob file at the end");
+    assert_eq!(
+        db.stats().blob_files,
+        live.len(),
+        "a dead blob file is left"
+    );
+    assert!(
+        out.blob_values_relocated > 0,
+        "blob GC never relocated a value"
+    );
+    let found = common::sim::read_all(&db).unwrap();
+    assert!(
+        found == out.history.state(),
+        "the finished blob workload does not read back as its history"
+    );
+    db.close().unwrap();
+}
+
+/// The enumeration over the blob workload: power cuts while blob files are
+/// created, written, synced, renamed into place and deleted (by a flush, a
+/// compaction, blob GC, the reopen's cleanup), in every crash mode.
+#[test]
+fn power_cut_at_every_file_operation_with_blob_files_part_0() {
+    let tally = enumerate(Variant::Blobs, 0, 2);
+    assert!(tally.points > 20, "{tally:?}");
+    assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
+}
+
+#[test]
+fn power_cut_at_every_file_operation_with_blob_files_part_1() {
+    let tally = enumerate(Variant::Blobs, 1, 2);
+    assert!(tally.points > 20, "{tally:?}");
     assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
 }
 

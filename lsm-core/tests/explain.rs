@@ -133,3 +133,46 @@ fn the_trace_names_the_range_tombstone_that_deletes_a_key() {
     db.compact().unwrap();
     check("compacted", false);
 }
+
+/// A version whose value is in a blob file: the trace names the pointer (file,
+/// offset, lengths) and its value is what `get` reads through it, not the pointer's
+/// bytes; a lookup that is answered from the memtable (whose values are inline) has
+/// no pointer, and a key in a keyspace with its own threshold is traced through
+/// that keyspace's blob files.
+#[test]
+fn the_trace_reads_a_blob_pointer_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().with_blob_threshold(Some(64))).unwrap();
+    let users = db.keyspace("users").unwrap();
+    for i in 0..20u32 {
+        db.put(format!("k{i:02}"), vec![b'a' + i as u8; 100 + i as usize])
+            .unwrap();
+        db.put(format!("s{i:02}"), "small").unwrap();
+        users.put(format!("u{i:02}"), vec![b'u'; 80]).unwrap();
+    }
+    db.flush().unwrap();
+    users.flush().unwrap();
+    db.put("k05", vec![b'n'; 90]).unwrap(); // newer, in the memtable
+    for i in 0..20u32 {
+        for key in [format!("k{i:02}"), format!("s{i:02}")] {
+            let trace = db.explain(&key).unwrap();
+            let got = db.get(&key).unwrap();
+            assert_eq!(trace.value(), got.as_ref(), "{key}: {trace:?}");
+            let found = trace.found.as_ref().unwrap();
+            let in_blob = key.starts_with('k') && i != 5;
+            assert_eq!(found.blob.is_some(), in_blob, "{key}: {trace:?}");
+            if let Some(p) = found.blob {
+                assert_eq!(p.value_len as usize, found.value.len());
+                assert!(dir
+                    .path()
+                    .join(format!("{:06}.blob", p.file_number))
+                    .exists());
+            }
+        }
+        let key = format!("u{i:02}");
+        let trace = users.explain(&key).unwrap();
+        assert_eq!(trace.value(), users.get(&key).unwrap().as_ref());
+        assert!(trace.found.unwrap().blob.is_some());
+    }
+    db.close().unwrap();
+}

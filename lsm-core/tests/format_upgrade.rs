@@ -92,16 +92,16 @@ fn a_database_of_the_previous_formats_opens_reads_right_and_is_rewritten() {
 
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(contents(&db), expected());
-    // Open rewrote the manifest (format 3, keyspace 0 alone), flushed the old
-    // WAL's data to a format-5 segment and started a format-5 WAL.
+    // Open rewrote the manifest (the current format, keyspace 0 alone), flushed
+    // the old WAL's data to a current-format segment and started a format-5 WAL.
     let state = manifest(dir.path());
-    assert_eq!(state.format_version, 3);
+    assert_eq!(state.format_version, lsm_format::FORMAT_VERSION);
     assert_eq!(state.keyspaces.len(), 1);
     assert_eq!(state.keyspaces[&0].name, "default");
     assert_eq!(state.next_keyspace_id, 1);
     let mut versions = segment_versions(dir.path());
     versions.sort_unstable();
-    assert_eq!(versions, [(4, 0), (4, 0), (5, 0)]);
+    assert_eq!(versions, [(4, 0), (4, 0), (6, 0)]);
     let wals = files(dir.path(), "wal");
     assert_eq!(wals.len(), 1);
     assert_eq!(&std::fs::read(&wals[0]).unwrap()[11..19], b"lsmwal\x05\x00");
@@ -114,7 +114,7 @@ fn a_database_of_the_previous_formats_opens_reads_right_and_is_rewritten() {
     want.insert(b"after".to_vec(), b"upgrade".to_vec());
     assert_eq!(contents(&db), want);
     db.close().unwrap();
-    assert!(segment_versions(dir.path()).iter().all(|&v| v == (5, 0)));
+    assert!(segment_versions(dir.path()).iter().all(|&v| v == (6, 0)));
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(contents(&db), want);
     db.close().unwrap();

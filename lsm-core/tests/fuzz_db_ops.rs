@@ -86,6 +86,8 @@ fn corpus_and_random_inputs_hold() {
         drops >= 2 && cross >= 50 && snaps >= 10 && txns >= 10 && conflicts >= 10,
         "the seeds reach too little of the keyspaces"
     );
+    let blobs = summaries.iter().filter(|s| s.blob_files > 0).count();
+    assert!(blobs >= 1, "no seed writes blob files");
     let ranges: u64 = summaries.iter().map(|s| s.range_deletes).sum();
     let refused: u64 = summaries.iter().map(|s| s.refused_ranges).sum();
     assert!(
@@ -99,6 +101,7 @@ fn corpus_and_random_inputs_hold() {
     let mut rng = StdRng::seed_from_u64(0xdb_0b5);
     let (mut generated_ranges, mut generated_ttl, mut generated_clock) = (0u64, 0u64, 0u64);
     let mut generated_transactions = 0u64;
+    let mut generated_blob_runs = 0u64;
     let mut generated_keyspace = Summary::default();
     for case in 0..cases {
         let data: Vec<u8> = if rng.gen_bool(0.5) {
@@ -127,6 +130,7 @@ fn corpus_and_random_inputs_hold() {
             generated_ttl += s.ttl_puts;
             generated_clock += s.clock_moves;
             generated_transactions += s.transactions;
+            generated_blob_runs += u64::from(s.blob_files > 0);
             generated_keyspace.keyspace_writes += s.keyspace_writes;
             generated_keyspace.cross_keyspace_batches += s.cross_keyspace_batches;
             generated_keyspace.keyspace_transactions += s.keyspace_transactions;
@@ -136,13 +140,18 @@ fn corpus_and_random_inputs_hold() {
     println!(
         "db_ops: {} seeds and {cases} generated inputs hold (in every tenth generated \
          input: {generated_ranges} acknowledged range deletes, {generated_ttl} puts with a \
-         TTL, {generated_clock} clock moves, {generated_transactions} transactions)",
+         TTL, {generated_clock} clock moves, {generated_transactions} transactions, \
+         {generated_blob_runs} runs with blob files)",
         seeds.len()
     );
     assert!(
         cases < 100 || (generated_ranges > 0 && generated_ttl > 0 && generated_clock > 0),
         "generated inputs reach too little: {generated_ranges} range deletes, \
          {generated_ttl} TTL puts, {generated_clock} clock moves"
+    );
+    assert!(
+        cases < 100 || generated_blob_runs > 0,
+        "no generated input writes a blob file"
     );
     assert!(
         cases < 100 || generated_transactions > 0,
@@ -413,6 +422,51 @@ fn write_seed_corpus() {
         }
     }
     seeds.push(("seed-transactions", d));
+    // Key-value separation (options byte 0x80: values of 100 bytes or more in
+    // blob files): values below and well above the threshold, overwritten and
+    // deleted over and over (blob files become garbage, are collected and
+    // deleted) across flushes, compactions, a reopen, a checkpoint, read-only
+    // views, a keyspace drop, a power cut and crashes in every mode.
+    let mut d = vec![0x00, 0x80];
+    for i in 0..120u8 {
+        let len = if i % 3 == 0 {
+            30
+        } else {
+            100 + i % 7 * 20 + i % 31
+        };
+        enc::put(&mut d, i % 12, len);
+        match i % 10 {
+            2 => enc::delete(&mut d, (i + 5) % 12),
+            4 => enc::batch(
+                &mut d,
+                &[(i % 12, 200), (i % 12 + 1, 61), (i % 12 + 2, 140)],
+            ),
+            5 => enc::get(&mut d, i % 12),
+            6 => enc::scan(&mut d, 0, 200, i % 20 == 6),
+            7 => {
+                enc::in_ks(&mut d, 1);
+                enc::put(&mut d, i % 12, 180);
+            }
+            _ => {}
+        }
+        match i {
+            20 | 50 | 80 => enc::flush(&mut d),
+            35 | 90 => enc::compact(&mut d),
+            60 => enc::reopen(&mut d),
+            70 => d.push(240),      // a checkpoint
+            72 | 95 => d.push(246), // a read-only view
+            85 => enc::drop_ks(&mut d, 1),
+            100 => {
+                enc::sync(&mut d);
+                enc::power_cut(&mut d, 20);
+            }
+            _ => {}
+        }
+        if i % 30 == 29 {
+            enc::crash(&mut d, i / 30, i);
+        }
+    }
+    seeds.push(("seed-blobs", d));
     let dir = corpus_dir();
     std::fs::create_dir_all(&dir).unwrap();
     for (name, data) in seeds {

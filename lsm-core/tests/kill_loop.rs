@@ -55,6 +55,12 @@
 //! temporary keyspace created, filled, flushed and dropped, whose data never comes
 //! back once the drop returned, and whose segment files the next open removes.
 //!
+//! Values of 100 bytes or more live in blob files (about half of the writers'
+//! values, one version in five four times longer), which compactions collect
+//! once 30% garbage: the kills land in blob file writes, renames and deletions
+//! too, and the parent checks that blob files exist at the end and that some
+//! seen after a kill are gone by then.
+//!
 //! `LSM_KILL_CYCLES` (default 50) sets the number of kills; `LSM_KILL_SEED` the
 //! delays. See `docs/testing.md` for the long run.
 #![cfg(unix)]
@@ -116,7 +122,11 @@ fn key(i: usize) -> Vec<u8> {
 /// varies with them.
 fn expected_value(i: usize, v: u64) -> Vec<u8> {
     let mut out = format!("{i}:{v}:").into_bytes();
-    let len = 30 + (v as usize * 7 + i * 13) % 150;
+    let mut len = 30 + (v as usize * 7 + i * 13) % 150;
+    // One version in five is several times the blob threshold ([`options`]).
+    if (v as usize + i).is_multiple_of(5) {
+        len *= 4;
+    }
     let fill = b'a' + (v % 26) as u8;
     out.resize(len, fill);
     out
@@ -187,8 +197,13 @@ impl Expected {
     }
 }
 
+/// Values of [`BLOB_THRESHOLD`] bytes or more live in blob files.
+const BLOB_THRESHOLD: usize = 100;
+
 fn options() -> Options {
     Options::default()
+        .with_blob_threshold(Some(BLOB_THRESHOLD))
+        .with_blob_gc_ratio(0.3)
         .with_memtable_size(32 << 10)
         .with_segment_size(64 << 10)
         .with_block_size(1024)
@@ -736,6 +751,19 @@ fn spawn_child(dir: &Path, check_only: bool, log: &Path) -> Child {
     cmd.spawn().expect("spawn child")
 }
 
+/// Names of the blob files in `db`.
+fn blob_files(db: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(db)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".blob"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn child_log(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
 }
@@ -759,6 +787,9 @@ fn acknowledged_writes_survive_kill_9() {
     // Segments of dropped keyspaces after the last kill, and the most seen at once.
     let mut dead_segments = BTreeSet::new();
     let mut most_dead = 0;
+    // Every blob file seen after a kill: some must be gone by the end (collected
+    // or left dead, then deleted).
+    let mut blobs_seen = BTreeSet::new();
     for cycle in 0..cycles {
         let checks_before = Expected::open(&dir.join("expected")).checks();
         let delay = if rng.gen_ratio(1, 10) {
@@ -794,6 +825,7 @@ fn acknowledged_writes_survive_kill_9() {
         }
         most_dead = most_dead.max(dead.len());
         dead_segments = dead;
+        blobs_seen.extend(blob_files(&dir.join("db")));
     }
     let mut child = spawn_child(dir, true, &log);
     let status = child.wait().expect("reap check child");
@@ -819,6 +851,8 @@ fn acknowledged_writes_survive_kill_9() {
                 .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg"))
         })
         .count();
+    let live_blobs = blob_files(&dir.join("db"));
+    let gone_blobs = blobs_seen.difference(&live_blobs).count();
     let tally = std::fs::read(checkpoints_dir(dir).join("tally")).unwrap_or_default();
     let judged: Vec<u64> = tally
         .chunks_exact(8)
@@ -829,7 +863,10 @@ fn acknowledged_writes_survive_kill_9() {
          {KEYS} keys, about {writes} acknowledged writes, {segments} segments at the end, \
          checkpoints judged (opened, absent, staging leftovers): {judged:?}; about {batches} \
          cross-keyspace batches, {drops} temporary keyspaces dropped, at most {most_dead} \
-         segments of dropped keyspaces after a kill; in {:?}",
+         segments of dropped keyspaces after a kill; blob files: {} seen after kills, \
+         {gone_blobs} of them gone by the end, {} at the end; in {:?}",
+        blobs_seen.len(),
+        live_blobs.len(),
         start.elapsed()
     );
     assert!(batches > 0, "no cross-keyspace batch was acknowledged");
@@ -839,6 +876,8 @@ fn acknowledged_writes_survive_kill_9() {
         "no checkpoint was judged: {judged:?}"
     );
     assert!(writes > 0, "no write was acknowledged");
+    assert!(!live_blobs.is_empty(), "no value lives in a blob file");
+    assert!(gone_blobs > 0, "no blob file was ever deleted");
     // The bank's balances moved (the final child checked their total): transfers
     // committed and survived the kills.
     let db = Db::open(dir.join("db"), options()).expect("open after the loop");

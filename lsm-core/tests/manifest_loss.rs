@@ -7,7 +7,9 @@
 //! The database is a real history: thousands of writes with 4 KiB segments, so more
 //! than 100 segments across several levels, built by flushes and compactions. A file
 //! system wrapper keeps a copy of the manifest after every fsync of it, so every
-//! older copy the history ever had durable is tried.
+//! older copy the history ever had durable is tried. The cuts and older copies are
+//! tried twice: on that database, and on the same history with every value in blob
+//! files (key-value separation: blob files added and deleted by the edits too).
 
 mod common;
 
@@ -31,6 +33,13 @@ const DB: &str = "/db";
 /// uncompressed so that the segment count does not depend on the values.
 fn options() -> Options {
     common::small_options().with_compression(Compression::None)
+}
+
+/// The same with every value (120 bytes) in blob files, collected at 30 % garbage.
+fn blob_options() -> Options {
+    options()
+        .with_blob_threshold(Some(100))
+        .with_blob_gc_ratio(0.3)
 }
 
 /// A file system that records the manifest's bytes after each fsync of it.
@@ -131,6 +140,7 @@ struct Built {
     disk: SimFs,
     model: Map,
     copies: Vec<Vec<u8>>,
+    options: Options,
 }
 
 fn value(i: u64, round: u64) -> Vec<u8> {
@@ -142,14 +152,14 @@ fn value(i: u64, round: u64) -> Vec<u8> {
 /// Writes `keys` keys in a scattered order, overwrites a third, deletes a tenth,
 /// closes. Every write was acknowledged and `close` flushed, so `model` is exactly
 /// what the directory holds.
-fn build(keys: u64) -> Built {
+fn build(keys: u64, options: Options) -> Built {
     let disk = SimFs::new();
     let copies = Arc::new(Mutex::new(Vec::new()));
     let fs = Arc::new(Recording {
         inner: disk.clone(),
         copies: copies.clone(),
     });
-    let db = Db::open_with_fs(DB, options(), fs).unwrap();
+    let db = Db::open_with_fs(DB, options.clone(), fs).unwrap();
     let mut model = Map::new();
     let key = |i: u64| format!("key-{:05}", (i * 7919) % keys).into_bytes();
     for i in 0..keys {
@@ -170,6 +180,7 @@ fn build(keys: u64) -> Built {
         disk,
         model,
         copies,
+        options,
     }
 }
 
@@ -213,9 +224,10 @@ enum Outcome {
 
 /// Opens `disk` and checks the rule: the exact state, or `Corruption` with every file
 /// as it was. Panics on anything else (a silent wrong result above all).
-fn open_and_check(disk: &SimFs, model: &Map, what: &str) -> Outcome {
+fn open_and_check(disk: &SimFs, b: &Built, what: &str) -> Outcome {
+    let model = &b.model;
     let before = fingerprint(disk);
-    match Db::open_with_fs(DB, options(), disk.fs_ref()) {
+    match Db::open_with_fs(DB, b.options.clone(), disk.fs_ref()) {
         Ok(db) => {
             let got: Map = db
                 .scan::<&[u8], _>(..)
@@ -274,14 +286,24 @@ fn shows_nothing_from(records: &[lsm_format::log::LogRecord<'_>], cut: usize) ->
                 .collect();
             added.sort_unstable();
             deleted.sort_unstable();
-            edit.log_number.is_none() && added == deleted && edit.obsolete_segments.is_empty()
+            edit.log_number.is_none()
+                && added == deleted
+                && edit.obsolete_segments.is_empty()
+                && edit.added_blob_files.is_empty()
+                && edit.deleted_blob_files.is_empty()
         })
 }
 
 /// The database every test here damages: built once per test binary.
 fn built() -> &'static Built {
     static BUILT: std::sync::OnceLock<Built> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| build(3000))
+    BUILT.get_or_init(|| build(3000, options()))
+}
+
+/// The same history with its values in blob files.
+fn built_with_blobs() -> &'static Built {
+    static BUILT: std::sync::OnceLock<Built> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| build(3000, blob_options()))
 }
 
 #[test]
@@ -304,7 +326,23 @@ fn the_database_has_the_shape_the_tests_need() {
 
 #[test]
 fn a_manifest_cut_at_any_record_boundary_fails_open_or_gives_the_exact_state() {
-    let b = built();
+    boundary_cuts(built());
+}
+
+#[test]
+fn with_blob_files_a_manifest_cut_at_any_record_boundary_fails_open_or_gives_the_exact_state() {
+    let b = built_with_blobs();
+    let blobs = b
+        .disk
+        .file_names(Path::new(DB))
+        .iter()
+        .filter(|n| n.ends_with(".blob"))
+        .count();
+    assert!(blobs >= 20, "{blobs} blob files");
+    boundary_cuts(b);
+}
+
+fn boundary_cuts(b: &Built) {
     let manifest = b.disk.read_file(&Path::new(DB).join("MANIFEST")).unwrap();
     let records = read_log(&manifest).unwrap().records;
     let marker = records.last().unwrap();
@@ -316,7 +354,7 @@ fn a_manifest_cut_at_any_record_boundary_fails_open_or_gives_the_exact_state() {
     for rec in &records {
         let cut = rec.offset as usize;
         let copy = copy_with_manifest(&b.disk, Some(&manifest[..cut]));
-        let outcome = open_and_check(&copy, &b.model, &format!("cut at {cut}"));
+        let outcome = open_and_check(&copy, b, &format!("cut at {cut}"));
         // Only the final commit marker, or edits the directory cannot show (a
         // compaction's trivial move changes a file's level, not the file), may go
         // unnoticed: every other edit has effects the directory shows.
@@ -333,7 +371,15 @@ fn a_manifest_cut_at_any_record_boundary_fails_open_or_gives_the_exact_state() {
 
 #[test]
 fn a_manifest_cut_inside_a_record_fails_open_or_gives_the_exact_state() {
-    let b = built();
+    inside_cuts(built());
+}
+
+#[test]
+fn with_blob_files_a_manifest_cut_inside_a_record_fails_open_or_gives_the_exact_state() {
+    inside_cuts(built_with_blobs());
+}
+
+fn inside_cuts(b: &Built) {
     let manifest = b.disk.read_file(&Path::new(DB).join("MANIFEST")).unwrap();
     let records = read_log(&manifest).unwrap().records;
     let marker_start = records.last().unwrap().offset as usize;
@@ -349,7 +395,7 @@ fn a_manifest_cut_inside_a_record_fails_open_or_gives_the_exact_state() {
     cuts.dedup();
     for cut in cuts {
         let copy = copy_with_manifest(&b.disk, Some(&manifest[..cut]));
-        let outcome = open_and_check(&copy, &b.model, &format!("cut at {cut}"));
+        let outcome = open_and_check(&copy, b, &format!("cut at {cut}"));
         let want = if cut > marker_start || shows_nothing_from(&records, cut) {
             Outcome::Exact
         } else {
@@ -361,7 +407,15 @@ fn a_manifest_cut_inside_a_record_fails_open_or_gives_the_exact_state() {
 
 #[test]
 fn every_older_copy_of_the_manifest_fails_open_or_gives_the_exact_state() {
-    let b = built();
+    older_copies(built());
+}
+
+#[test]
+fn with_blob_files_every_older_copy_of_the_manifest_fails_open_or_gives_the_exact_state() {
+    older_copies(built_with_blobs());
+}
+
+fn older_copies(b: &Built) {
     let current = b.disk.read_file(&Path::new(DB).join("MANIFEST")).unwrap();
     let (mut exact, mut refused) = (0, 0);
     for (i, copy) in b.copies.iter().enumerate() {
@@ -369,7 +423,7 @@ fn every_older_copy_of_the_manifest_fails_open_or_gives_the_exact_state() {
             continue;
         }
         let disk = copy_with_manifest(&b.disk, Some(copy));
-        match open_and_check(&disk, &b.model, &format!("older copy {i}")) {
+        match open_and_check(&disk, b, &format!("older copy {i}")) {
             Outcome::Exact => exact += 1,
             Outcome::Refused => refused += 1,
         }
@@ -386,10 +440,7 @@ fn every_older_copy_of_the_manifest_fails_open_or_gives_the_exact_state() {
 fn a_deleted_manifest_fails_open_and_deletes_nothing() {
     let b = built();
     let disk = copy_with_manifest(&b.disk, None);
-    assert_eq!(
-        open_and_check(&disk, &b.model, "no manifest"),
-        Outcome::Refused
-    );
+    assert_eq!(open_and_check(&disk, b, "no manifest"), Outcome::Refused);
 }
 
 /// A power cut at every file operation of an open that can proceed (the final commit
@@ -419,7 +470,7 @@ fn a_crash_during_recovery_deletes_nothing_it_cannot_prove_dead() {
                 if want == Outcome::Refused {
                     assert_eq!(fingerprint(&image), before, "{what}, power cut after {ops}");
                 }
-                let outcome = open_and_check(&image, &b.model, &format!("{what}, cut after {ops}"));
+                let outcome = open_and_check(&image, b, &format!("{what}, cut after {ops}"));
                 assert_eq!(outcome, want, "{what}, power cut after {ops} ops, {mode:?}");
             }
             if finished {

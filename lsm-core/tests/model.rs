@@ -46,6 +46,16 @@ fn run_model(
     default_cases: u32,
     make_fs: impl Fn() -> (std::path::PathBuf, Disk, Option<tempfile::TempDir>),
 ) {
+    run_model_with(name, default_cases, ops::options(), make_fs);
+}
+
+/// [`run_model`] with options drawn from `options`.
+fn run_model_with(
+    name: &str,
+    default_cases: u32,
+    options: impl Strategy<Value = Options>,
+    make_fs: impl Fn() -> (std::path::PathBuf, Disk, Option<tempfile::TempDir>),
+) {
     let cases = env_or("PROPTEST_CASES", default_cases);
     let max_ops = env_or("LSM_MODEL_MAX_OPS", 1000usize).max(2);
     let seed: u64 = env_or("LSM_MODEL_SEED", rand::random::<u64>());
@@ -65,7 +75,7 @@ fn run_model(
     );
     // One case in four runs with the test's compaction filter.
     let strategy = (
-        ops::options(),
+        options,
         prop::bool::weighted(0.25),
         prop::collection::vec(ops::op(), 1..max_ops),
     );
@@ -98,6 +108,41 @@ fn model_on_simulated_fs() {
         let fs = lsm_core::fs::SimFs::new();
         (common::sim::DB_PATH.into(), Disk::Sim(fs), None)
     });
+}
+
+/// The options of [`model_with_blob_files_on_simulated_fs`]: [`ops::options`]
+/// with a blob threshold that the generated values (`ops::value_len`: empty,
+/// 1 to 47 bytes, 48 to 599, 4,200 to 6,000) fall on both sides of, and a blob
+/// GC ratio from eager to never.
+fn blob_options() -> impl Strategy<Value = Options> {
+    (
+        ops::options(),
+        prop_oneof![Just(1usize), Just(16), Just(48), Just(200), Just(1000)],
+        prop_oneof![Just(0.1f64), Just(0.3), Just(0.6), Just(1.0)],
+    )
+        .prop_map(|(options, threshold, ratio)| {
+            options
+                .with_blob_threshold(Some(threshold))
+                .with_blob_gc_ratio(ratio)
+        })
+}
+
+/// The model test with key-value separation: values at or above the threshold
+/// live in blob files through flushes, compactions (which collect mostly-garbage
+/// blob files), reopens, power losses, checkpoints, read-only views, snapshots,
+/// transactions and keyspace drops; every read is checked against the model as
+/// above. `PROPTEST_CASES` sets the cases here too (default 200).
+#[test]
+fn model_with_blob_files_on_simulated_fs() {
+    run_model_with(
+        "model_with_blob_files_on_simulated_fs",
+        200,
+        blob_options(),
+        || {
+            let fs = lsm_core::fs::SimFs::new();
+            (common::sim::DB_PATH.into(), Disk::Sim(fs), None)
+        },
+    );
 }
 
 #[test]

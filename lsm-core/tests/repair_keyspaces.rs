@@ -62,6 +62,7 @@ fn database() -> (tempfile::TempDir, u64) {
         largest_seq: p.largest_seq,
         entry_count: p.entry_count,
         tombstone_count: p.tombstone_count,
+        blob_refs: Vec::new(),
     };
     let edits = [
         old.snapshot_edit(),

@@ -32,6 +32,9 @@ fn options() -> Options {
         // files down after a manual compaction while the test inspects them.
         .with_level1_size(4 << 20)
         .with_level_size_multiplier(4)
+        // Values stay in the segments whose rolling these tests measure (blob
+        // files roll with them: `blobs.rs`).
+        .with_blob_threshold(None)
 }
 
 fn k(i: usize) -> Vec<u8> {

@@ -26,6 +26,12 @@ pub enum EntryKind {
     /// Unix milliseconds) followed by the user's value. From the moment
     /// `expires_at_ms` the key reads as deleted.
     ExpiringPut = 3,
+    /// A value kept in a blob file: the stored value is an encoded
+    /// [`BlobPointer`](crate::BlobPointer) (`docs/format.md` section 8.4). Only in
+    /// segments of format 6 on, written by flushes and compactions for values at
+    /// or above the keyspace's blob threshold; never in write-ahead-log batches,
+    /// which keep whole values.
+    BlobPointer = 4,
 }
 
 impl EntryKind {
@@ -36,6 +42,7 @@ impl EntryKind {
             1 => Some(EntryKind::Put),
             2 => Some(EntryKind::RangeDelete),
             3 => Some(EntryKind::ExpiringPut),
+            4 => Some(EntryKind::BlobPointer),
             _ => None,
         }
     }

@@ -69,17 +69,18 @@ pub use segment::{
 /// Format version of the manifest (`docs/format.md` section 6): the one this crate
 /// writes. 2 added tag 7 (`obsolete_segment`); 3 added keyspaces (tags 8 to 13).
 /// Segments carry their own version, [`SEGMENT_FORMAT_VERSION`].
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Oldest manifest format version the reader reads: 1 (no tag 7). Every version from
 /// this one to [`FORMAT_VERSION`] is read.
 pub const MIN_FORMAT_VERSION: u32 = 1;
 
-/// Segment format version the writer writes (`docs/format.md` section 3.6): 5, which
-/// added the keyspace id to the properties of version 4 (which added the
-/// range-tombstone block and expiring puts to version 3, the cache-line-blocked Bloom
-/// filter with multiplicative probes).
-pub const SEGMENT_FORMAT_VERSION: u32 = 5;
+/// Segment format version the writer writes (`docs/format.md` section 3.6): 6, which
+/// added blob pointer entries (kind 4) to version 5 (which added the keyspace id to
+/// the properties of version 4, which added the range-tombstone block and expiring
+/// puts to version 3, the cache-line-blocked Bloom filter with multiplicative
+/// probes).
+pub const SEGMENT_FORMAT_VERSION: u32 = 6;
 
 /// Oldest segment format version the reader reads: 1 (global Bloom filter). Every
 /// version from this one to [`SEGMENT_FORMAT_VERSION`] is read.

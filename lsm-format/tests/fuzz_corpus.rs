@@ -239,6 +239,7 @@ fn meta(file_number: u64, a: &str, b: &str) -> SegmentMeta {
         largest_seq: file_number + 5,
         entry_count: 10,
         tombstone_count: 2,
+        blob_refs: Vec::new(),
     }
 }
 

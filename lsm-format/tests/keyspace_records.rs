@@ -239,6 +239,7 @@ fn meta(keyspace: u32, file_number: u64, smallest: &str, largest: &str) -> Segme
         largest_seq: file_number * 10 + 9,
         entry_count: 100,
         tombstone_count: 3,
+        blob_refs: Vec::new(),
     }
 }
 

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use lsm_format::keyspace::MAX_KEYSPACE_ID;
 use lsm_format::log::{LogDamageKind, LogWriter, LOG_BLOCK_SIZE};
 use lsm_format::manifest::{
-    replay_manifest, DeletedSegment, ManifestState, SegmentMeta, VersionEdit, MAX_LEVELS,
+    replay_manifest, BlobFileMeta, BlobRef, DeletedSegment, ManifestState, SegmentMeta,
+    VersionEdit, MAX_LEVELS,
 };
 use lsm_format::{Error, MAX_KEY_LEN};
 use proptest::prelude::*;
@@ -23,6 +24,7 @@ fn meta(file_number: u64, smallest: &str, largest: &str) -> SegmentMeta {
         largest_seq: file_number * 10 + 9,
         entry_count: 100,
         tombstone_count: 3,
+        blob_refs: Vec::new(),
     }
 }
 
@@ -186,14 +188,14 @@ fn obsolete_segments_follow_the_live_set_rules() {
     });
     let state = replay_manifest(&frame(&[first.clone(), moved])).unwrap();
     assert_eq!((state.level_of(9), state.is_obsolete(9)), (Some(3), false));
-    // Format 4 is not read.
+    // Format 5 is not read.
     let future = enc(&VersionEdit {
-        format_version: Some(4),
+        format_version: Some(5),
         ..snapshot()
     });
     assert!(matches!(
         replay_manifest(&frame(&[future])),
-        Err(Error::UnsupportedVersion { found: 4, .. })
+        Err(Error::UnsupportedVersion { found: 5, .. })
     ));
 }
 
@@ -221,7 +223,7 @@ fn corrupt(payload: &[u8]) -> Error {
 
 #[test]
 fn bad_edits_are_corruption() {
-    assert_eq!(corrupt(&[14, 0]).offset(), Some(50)); // unknown tag
+    assert_eq!(corrupt(&[17, 0]).offset(), Some(50)); // unknown tag
     corrupt(&[7, 0x80]); // obsolete_segment cut inside its number
     corrupt(&[0]); // tag 0 is not a tag either
     corrupt(&[5, 16, 1]); // level 16
@@ -523,8 +525,22 @@ fn keyspace_strategy() -> impl Strategy<Value = u32> {
 
 fn meta_strategy() -> impl Strategy<Value = SegmentMeta> {
     let key = proptest::collection::vec(any::<u8>(), 0..30).prop_map(Bytes::from);
-    (any::<[u64; 7]>(), key.clone(), key, keyspace_strategy()).prop_map(|(n, a, b, k)| {
-        SegmentMeta {
+    let refs = proptest::collection::btree_map(any::<u64>(), any::<u64>(), 0..4).prop_map(|m| {
+        m.into_iter()
+            .map(|(blob_file, value_bytes)| BlobRef {
+                blob_file,
+                value_bytes,
+            })
+            .collect::<Vec<_>>()
+    });
+    (
+        any::<[u64; 7]>(),
+        key.clone(),
+        key,
+        keyspace_strategy(),
+        refs,
+    )
+        .prop_map(|(n, a, b, k, r)| SegmentMeta {
             keyspace: k,
             file_number: n[0],
             file_size: n[1],
@@ -534,8 +550,8 @@ fn meta_strategy() -> impl Strategy<Value = SegmentMeta> {
             largest_seq: n[3],
             entry_count: n[4],
             tombstone_count: n[5] >> (n[6] % 64),
-        }
-    })
+            blob_refs: r,
+        })
 }
 
 fn edit_strategy() -> impl Strategy<Value = VersionEdit> {
@@ -563,20 +579,37 @@ fn edit_strategy() -> impl Strategy<Value = VersionEdit> {
             proptest::option::of(0..=MAX_KEYSPACE_ID + 1),
             proptest::collection::vec((keyspace_strategy(), any::<u64>()), 0..3),
         ),
+        (
+            proptest::collection::vec(
+                (keyspace_strategy(), any::<[u64; 4]>()).prop_map(|(k, n)| BlobFileMeta {
+                    keyspace: k,
+                    file_number: n[0],
+                    file_size: n[1],
+                    record_count: n[2],
+                    value_bytes: n[3],
+                }),
+                0..3,
+            ),
+            proptest::collection::vec(any::<u64>(), 0..3),
+        ),
     )
-        .prop_map(|(v, l, f, s, d, a, o, (ka, kd, kn, kl))| VersionEdit {
-            format_version: v,
-            log_number: l,
-            next_file_number: f,
-            last_sequence: s,
-            deleted_segments: d,
-            added_segments: a,
-            obsolete_segments: o,
-            added_keyspaces: ka,
-            dropped_keyspaces: kd,
-            next_keyspace_id: kn,
-            keyspace_log_numbers: kl,
-        })
+        .prop_map(
+            |(v, l, f, s, d, a, o, (ka, kd, kn, kl), (ba, bd))| VersionEdit {
+                format_version: v,
+                log_number: l,
+                next_file_number: f,
+                last_sequence: s,
+                deleted_segments: d,
+                added_segments: a,
+                obsolete_segments: o,
+                added_keyspaces: ka,
+                dropped_keyspaces: kd,
+                next_keyspace_id: kn,
+                keyspace_log_numbers: kl,
+                added_blob_files: ba,
+                deleted_blob_files: bd,
+            },
+        )
 }
 
 proptest! {

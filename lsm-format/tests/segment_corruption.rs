@@ -27,6 +27,14 @@ fn model() -> Model {
         let (kind, value) = if i % 6 == 3 {
             let expiry = 1_700_000_000_000 + u64::from(i);
             (EntryKind::ExpiringPut, encode_expiring(expiry, &value))
+        } else if i % 7 == 2 {
+            let pointer = lsm_format::BlobPointer {
+                file_number: 1000 + u64::from(i),
+                offset: 25 + 300 * u64::from(i),
+                len: 200 + i,
+                value_len: 150 + i,
+            };
+            (EntryKind::BlobPointer, pointer.to_vec())
         } else {
             (EntryKind::Put, value)
         };
@@ -156,10 +164,11 @@ fn every_byte_flip_is_detected_and_never_misreads() {
         );
         let reader = open(&good).unwrap();
         assert!(reader.properties().data_block_count >= 4);
-        assert_eq!(reader.footer().format_version, 5);
+        assert_eq!(reader.footer().format_version, 6);
         assert_eq!(reader.properties().keyspace, 0x0109);
         assert_eq!(reader.properties().range_del_count, 10);
         assert!(model.iter().any(|e| e.2 == EntryKind::ExpiringPut));
+        assert!(model.iter().any(|e| e.2 == EntryKind::BlobPointer));
         if compression == Compression::Lz4 {
             assert!(
                 reader.data().len() < segment(Compression::None).len(),

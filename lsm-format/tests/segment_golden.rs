@@ -2,7 +2,9 @@
 //! as a snapshot diff, to be reviewed against `docs/format.md` (and
 //! `SEGMENT_FORMAT_VERSION`).
 //!
-//! `golden_segment_v5*` is what the writer writes now: format 5, with expiring
+//! `golden_segment_v6*` is what the writer writes now: format 6, the format-5
+//! golden's entries plus a blob pointer entry (kind 4). `golden_segment_v5*` are
+//! the format-5 writer's bytes (`data/segment_v5.seg`, checked in): expiring
 //! puts, range tombstones and the keyspace id (7 here) in the properties.
 //! `golden_segment_v4*` are the same entries and tombstones as the format-4 writer
 //! wrote them (`data/segment_v4.seg`, checked in), and `golden_segment_bytes` and
@@ -15,7 +17,9 @@ use std::path::Path;
 use bytes::Bytes;
 use lsm_format::entry::encode_expiring;
 use lsm_format::range_del::{Fragments, RangeTombstone};
-use lsm_format::{EntryKind, ReadOptions, SegmentReader, SegmentWriter, WriterOptions};
+use lsm_format::{
+    BlobPointer, EntryKind, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
+};
 
 fn golden_options() -> WriterOptions {
     WriterOptions {
@@ -66,16 +70,53 @@ fn golden_segment_v4() -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment_v4.seg")).unwrap()
 }
 
-/// Format 5, as written now: the format-4 golden's contents, in keyspace 7.
+/// The format-5 file the previous writer wrote: the format-4 golden's contents,
+/// in keyspace 7.
 fn golden_segment_v5() -> Vec<u8> {
-    let options = WriterOptions {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment_v5.seg")).unwrap()
+}
+
+/// The pointer of the format-6 golden's blob entry: the second record of the
+/// blob file example of `docs/format.md` section 8.6.
+const GOLDEN_POINTER: BlobPointer = BlobPointer {
+    file_number: 1,
+    offset: 44,
+    len: 35,
+    value_len: 48,
+};
+
+/// Format 6, as written now: the format-5 golden's contents, in keyspace 7, plus
+/// `blueberry` @ 6 as a blob pointer entry.
+fn golden_segment_v6() -> Vec<u8> {
+    let mut w = SegmentWriter::new(Vec::new(), v5_options());
+    w.add_range_tombstones(golden_range_dels()).unwrap();
+    add_entries_with_blob(&mut w);
+    w.finish().unwrap().into_inner()
+}
+
+fn v5_options() -> WriterOptions {
+    WriterOptions {
         keyspace: 7,
         ..golden_options()
-    };
-    let mut w = SegmentWriter::new(Vec::new(), options);
-    w.add_range_tombstones(golden_range_dels()).unwrap();
-    add_entries(&mut w, true);
-    w.finish().unwrap().into_inner()
+    }
+}
+
+/// The entries of `add_entries(w, true)` with the blob pointer entry in its place.
+fn add_entries_with_blob(w: &mut SegmentWriter<Vec<u8>>) {
+    w.add(b"apple", 7, EntryKind::Put, b"red").unwrap();
+    w.add(b"apple", 3, EntryKind::Tombstone, b"").unwrap();
+    w.add(b"apricot", 5, EntryKind::Put, b"orange").unwrap();
+    let stored = encode_expiring(1_700_000_060_000, b"yellow");
+    w.add(b"banana", 9, EntryKind::ExpiringPut, &stored)
+        .unwrap();
+    w.add(
+        b"blueberry",
+        6,
+        EntryKind::BlobPointer,
+        &GOLDEN_POINTER.to_vec(),
+    )
+    .unwrap();
+    w.add(b"cherry", 2, EntryKind::Put, b"dark red").unwrap();
 }
 
 /// 16 bytes per line: offset, hex, printable ASCII.
@@ -127,6 +168,59 @@ fn golden_segment_v5_bytes() {
 #[test]
 fn golden_segment_v5_layout() {
     insta::assert_snapshot!(layout(golden_segment_v5()));
+}
+
+#[test]
+fn golden_segment_v6_bytes() {
+    insta::assert_snapshot!(hex_dump(&golden_segment_v6()));
+}
+
+#[test]
+fn golden_segment_v6_layout() {
+    insta::assert_snapshot!(layout(golden_segment_v6()));
+}
+
+/// Format 6 is format 5 with blob pointer entries: without one, the writer's bytes
+/// differ from the format-5 golden's only in the two version numbers; the pointer
+/// entry reads back with its kind and pointer; a format-5 file holding kind 4 is
+/// corruption, as is a pointer entry whose value is not a pointer.
+#[test]
+fn format_6_adds_blob_pointers_to_format_5() {
+    let mut w = SegmentWriter::new(Vec::new(), v5_options());
+    w.add_range_tombstones(golden_range_dels()).unwrap();
+    add_entries(&mut w, true);
+    let without = w.finish().unwrap().into_inner();
+    let v5 = golden_segment_v5();
+    assert_eq!(without.len(), v5.len());
+    let differing: Vec<usize> = (0..v5.len()).filter(|&i| v5[i] != without[i]).collect();
+    let r = SegmentReader::open(Bytes::from(without.clone()), ReadOptions::default()).unwrap();
+    let props = r.footer().properties;
+    // The properties' version (and so their checksum), and the footer's version
+    // (and so its checksum): nothing else.
+    let in_props = |i: usize| (props.offset..props.end()).contains(&(i as u64));
+    let footer_start = without.len() - lsm_format::segment::FOOTER_LEN;
+    assert!(
+        differing.iter().all(|&i| in_props(i) || i >= footer_start),
+        "{differing:?}"
+    );
+    assert_eq!(without[props.offset as usize], 6);
+    assert_eq!(v5[props.offset as usize], 5);
+
+    let v6 = SegmentReader::open(Bytes::from(golden_segment_v6()), ReadOptions::default()).unwrap();
+    assert_eq!(v6.footer().format_version, 6);
+    let found = v6.get(b"blueberry", 100).unwrap().unwrap();
+    assert_eq!(found.kind, EntryKind::BlobPointer);
+    assert_eq!(BlobPointer::decode(&found.value).unwrap(), GOLDEN_POINTER);
+    let kinds: Vec<EntryKind> = v6.entries().map(|e| e.unwrap().kind).collect();
+    assert_eq!(kinds.len(), 6);
+    assert_eq!(kinds[4], EntryKind::BlobPointer);
+    assert_eq!(v6.verify(), vec![]);
+
+    let mut w = SegmentWriter::new(Vec::new(), v5_options());
+    let e = w
+        .add(b"k", 1, EntryKind::BlobPointer, b"not a pointer")
+        .unwrap_err();
+    assert!(matches!(e, lsm_format::Error::InvalidArgument(_)), "{e}");
 }
 
 /// Format 5 is format 4 with the keyspace id after `range_del_count`: the same

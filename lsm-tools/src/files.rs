@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use lsm_format::blob::BLOB_MAGIC;
 use lsm_format::segment::{FOOTER_LEN, SEGMENT_MAGIC};
 
-pub use lsm_format::file_name::{segment_name, wal_name, FileName};
+pub use lsm_format::file_name::{blob_name, segment_name, wal_name, FileName};
 
 /// What a path given to a tool holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,11 +20,14 @@ pub enum Target {
     Wal,
     /// A manifest file.
     Manifest,
+    /// A blob file (values kept out of the segments).
+    Blob,
 }
 
 /// Decides what `path` is: a directory, or a file by its name (`NNNNNN.seg`,
-/// `NNNNNN.wal`, `MANIFEST`, also `*.seg` / `*.wal` / `MANIFEST*` for copies), or a
-/// segment by the magic number at its end. `forced` (the `--type` flag) wins.
+/// `NNNNNN.wal`, `NNNNNN.blob`, `MANIFEST`, also `*.seg` / `*.wal` / `*.blob` /
+/// `MANIFEST*` for copies), or a segment by the magic number at its end, a blob
+/// file by the one at its start. `forced` (the `--type` flag) wins.
 ///
 /// # Errors
 /// When the path cannot be read or its kind cannot be told.
@@ -47,6 +51,7 @@ pub fn detect(path: &Path, forced: Option<Target>) -> Result<Target> {
         FileName::Segment(_) => return Ok(Target::Segment),
         FileName::Wal(_) => return Ok(Target::Wal),
         FileName::Manifest => return Ok(Target::Manifest),
+        FileName::Blob(_) => return Ok(Target::Blob),
         _ => {}
     }
     if name.ends_with(".seg") {
@@ -55,17 +60,21 @@ pub fn detect(path: &Path, forced: Option<Target>) -> Result<Target> {
     if name.ends_with(".wal") {
         return Ok(Target::Wal);
     }
+    if name.ends_with(".blob") {
+        return Ok(Target::Blob);
+    }
     if name.starts_with("MANIFEST") {
         return Ok(Target::Manifest);
     }
-    if meta.len() >= FOOTER_LEN as u64 {
-        let data = crate::error::read_file(path)?;
-        if data.ends_with(&SEGMENT_MAGIC) {
-            return Ok(Target::Segment);
-        }
+    let data = crate::error::read_file(path)?;
+    if data.len() >= FOOTER_LEN && data.ends_with(&SEGMENT_MAGIC) {
+        return Ok(Target::Segment);
+    }
+    if data.starts_with(&BLOB_MAGIC) {
+        return Ok(Target::Blob);
     }
     Err(Error::Usage(format!(
-        "cannot tell what {} is from its name; pass --type segment|wal|manifest",
+        "cannot tell what {} is from its name; pass --type segment|wal|manifest|blob",
         path.display()
     )))
 }

@@ -43,6 +43,7 @@ fn segment(
         largest_seq: p.largest_seq,
         entry_count: p.entry_count,
         tombstone_count: p.tombstone_count,
+        blob_refs: Vec::new(),
     }
 }
 

@@ -1,8 +1,8 @@
-//! Checksumming and copying segment files, a chunk at a time.
+//! Checksumming and copying segment and blob files, a chunk at a time.
 //!
 //! A backup copies bytes, never links them: a restored database compacting (or the
 //! source deleting a segment) must not be able to touch a file of the backup. The
-//! source is mapped (segments are complete and immutable, the condition
+//! source is mapped (segments and blob files are complete and immutable, the condition
 //! `FileSystem::map` asks for) and its pages are released behind the copy, so a
 //! large file does not stay resident.
 

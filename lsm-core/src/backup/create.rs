@@ -1,10 +1,9 @@
 //! Taking a backup: [`Db::backup`], steps 1 to 7 of the module documentation.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::catalog::{encode_pending, BackupFile, Catalog};
+use super::catalog::{encode_pending, BackupFile, BackupFileKind, Catalog};
 use super::copy;
 use super::dir::BackupDir;
 use super::{BackupInfo, NewBackup};
@@ -15,9 +14,10 @@ impl Db {
     /// Adds a backup of the database to `backup_dir` (created if missing; it must
     /// otherwise be empty or a backup directory) and returns it. The backup holds
     /// everything acknowledged before the call, as [`Db::checkpoint`] does, while
-    /// readers, writers, flushes and compactions go on. It is incremental: a segment
-    /// already in `backup_dir` (from an earlier backup) is not copied again. Every
-    /// segment is read once to checksum it; new ones are copied, never hard-linked,
+    /// readers, writers, flushes and compactions go on. It holds every segment and
+    /// every blob file (values kept out of the segments) of the database. It is
+    /// incremental: a file already in `backup_dir` (from an earlier backup) is not
+    /// copied again. Every file is read once to checksum it; new ones are copied, never hard-linked,
     /// and checked as they are copied. The backup exists once its catalog is
     /// durably written; a crash before leaves earlier backups intact.
     ///
@@ -49,7 +49,7 @@ impl Db {
     ///   when another backup, restore or delete holds it, and from any read, write
     ///   or sync (the backup is then not added; earlier ones are intact);
     /// - [`Error::Corruption`] when a catalog in `backup_dir` is damaged, or a
-    ///   segment changed while it was copied;
+    ///   segment or blob file changed while it was copied;
     /// - the errors of [`Db::flush`].
     pub fn backup(&self, backup_dir: impl AsRef<Path>) -> Result<NewBackup> {
         let fs = &self.engine.env.fs;
@@ -75,11 +75,19 @@ impl Db {
         let present = fs.list(&shared).map_err(|e| Error::io(&shared, e))?;
         let mut files = Vec::new();
         let mut new = Vec::new();
-        for segment in versions.values().flat_map(|v| v.levels().iter().flatten()) {
-            let (size, sum) = copy::checksum_file(fs, &segment.path)?;
-            let file = BackupFile::new(segment.number(), size, sum);
+        // Segments first, then blob files: the catalog's order. The held versions
+        // keep every one of these paths on disk.
+        let segments = (versions.values())
+            .flat_map(|v| v.levels().iter().flatten())
+            .map(|s| (BackupFileKind::Segment, s.number(), s.path.clone()));
+        let blobs = (versions.values())
+            .flat_map(|v| v.blobs().values())
+            .map(|b| (BackupFileKind::Blob, b.number(), b.path().to_path_buf()));
+        for (kind, number, path) in segments.chain(blobs) {
+            let (size, sum) = copy::checksum_file(fs, &path)?;
+            let file = BackupFile::new(kind, number, size, sum);
             if present.binary_search(&file.shared_name()).is_err() {
-                new.push((Arc::clone(segment), file.clone()));
+                new.push((path, file.clone()));
             }
             files.push(file);
         }
@@ -88,10 +96,10 @@ impl Db {
             dir.write_record(&dir.pending_path(id), &encode_pending(id, &names))?;
         }
         let mut copied_bytes = 0;
-        for (segment, file) in &new {
+        for (path, file) in &new {
             let name = shared.join(file.shared_name());
             let tmp = shared.join(format!("{}.tmp", file.shared_name()));
-            copy::copy_checked(fs, &segment.path, &tmp, file)?;
+            copy::copy_checked(fs, path, &tmp, file)?;
             fs.rename(&tmp, &name).map_err(|e| Error::io(&name, e))?;
             copied_bytes += file.size;
         }

@@ -5,7 +5,8 @@
 //! BACKUP_DIR/
 //!   LOCK                      held by a backup, a restore or a delete
 //!   shared/NNNNNN-SIZE-CHECKSUM.seg    each segment once, never modified
-//!   shared/....seg.tmp        a copy in progress
+//!   shared/NNNNNN-SIZE-CHECKSUM.blob   each blob file once, never modified
+//!   shared/NAME.tmp           a copy in progress
 //!   meta/ID                   the catalog of backup ID (catalog.rs)
 //!   meta/ID.tmp               a catalog being written
 //!   meta/ID.pending           the shared files backup ID is adding

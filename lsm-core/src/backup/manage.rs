@@ -79,7 +79,8 @@ pub fn backups_with_fs(backup_dir: impl AsRef<Path>, fs: FsRef) -> Result<Vec<Ba
 /// ```
 ///
 /// # Errors
-/// [`Error::Corruption`] naming the first damaged file (catalog or segment);
+/// [`Error::Corruption`] naming the first damaged file (catalog, segment or blob
+/// file);
 /// [`Error::Io`] of kind `NotFound` when there is no such backup or one of its
 /// files is missing.
 pub fn verify_backup(backup_dir: impl AsRef<Path>, id: u64) -> Result<BackupInfo> {

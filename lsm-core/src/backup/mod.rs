@@ -1,10 +1,12 @@
-//! Incremental backups: numbered checkpoints sharing their immutable segment files.
+//! Incremental backups: numbered checkpoints sharing their immutable segment and blob
+//! files.
 //!
 //! [`Db::backup`] adds a backup to a backup directory; [`backups`] lists them,
 //! [`verify_backup`] re-reads one, [`restore`] makes a new database of one,
 //! [`delete_backup`] and [`purge_old_backups`] remove them. The design is RocksDB's
-//! `BackupEngine`: each segment is stored once in `shared/`, under a name made of its
-//! number, size and checksum (so two different files with one number never
+//! `BackupEngine`: each segment and each blob file (values kept out of the segments)
+//! is stored once in `shared/`, under a name made of its number, size, checksum and
+//! kind (so two different files with one number never
 //! collide), and each backup is a catalog in `meta/` naming its files with their
 //! sizes and checksums, plus the manifest a restore writes (`dir.rs` has the layout,
 //! `catalog.rs` the grammar).
@@ -15,12 +17,13 @@
 //! 2. flush and take the current version with its manifest state, as a checkpoint
 //!    does (`checkpoint.rs`): the backup holds everything acknowledged before the
 //!    call, a prefix of the history; the held version keeps its files on disk;
-//! 3. checksum every segment of it; the ones whose shared name exists are already
+//! 3. checksum every segment and blob file of it; the ones whose shared name exists
+//!    are already
 //!    in the backup directory and are not copied again;
 //! 4. write the pending record naming the new shared files (temporary file, fsync,
 //!    rename, directory fsync), so a crash from here on leaves proof of what is to
 //!    be cleaned;
-//! 5. copy each new segment to `shared/NAME.tmp` (a copy, never a hard link, so
+//! 5. copy each new file to `shared/NAME.tmp` (a copy, never a hard link, so
 //!    nothing done to the database can reach a backup file), checking its checksum
 //!    on the way, fsync, rename to `NAME`; then fsync `shared/`;
 //! 6. write the catalog, checked against its manifest, as `meta/ID` (temporary file,
@@ -38,8 +41,8 @@ mod dir;
 mod manage;
 mod restore;
 
-pub use catalog::BackupFile;
 use catalog::Catalog;
+pub use catalog::{BackupFile, BackupFileKind};
 pub use manage::{
     backups, backups_with_fs, delete_backup, delete_backup_with_fs, purge_old_backups,
     purge_old_backups_with_fs, verify_backup, verify_backup_with_fs,
@@ -74,12 +77,12 @@ pub struct BackupInfo {
     pub created_unix_secs: u64,
     /// The last sequence number it holds.
     pub sequence: u64,
-    /// Its segment files.
+    /// Its segment files, then its blob files.
     pub files: Vec<BackupFile>,
 }
 
 impl BackupInfo {
-    /// The bytes of its segment files, shared with other backups or not.
+    /// The bytes of its segment and blob files, shared with other backups or not.
     pub fn size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
@@ -94,8 +97,8 @@ impl BackupInfo {
     }
 }
 
-/// What [`Db::backup`] did: the new backup, and what it had to copy (segments
-/// already in the backup directory are not copied again).
+/// What [`Db::backup`] did: the new backup, and what it had to copy (segments and
+/// blob files already in the backup directory are not copied again).
 ///
 /// ```
 /// use lsm_core::{Db, Options};
@@ -116,7 +119,7 @@ impl BackupInfo {
 pub struct NewBackup {
     /// The backup written.
     pub info: BackupInfo,
-    /// Segment files copied into `shared/` by this backup.
+    /// Segment and blob files copied into `shared/` by this backup.
     pub copied_files: usize,
     /// Their bytes.
     pub copied_bytes: u64,

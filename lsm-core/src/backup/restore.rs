@@ -7,7 +7,8 @@
 //! 3. check every shared file's size and checksum before writing anything, so a
 //!    damaged backup is refused with `Corruption` and no destination at all;
 //! 4. create a staging directory beside the destination (`.NAME.staging-PID-N`,
-//!    see `fs/staging.rs`), copy each file to `NNNNNN.seg` in it (a copy:
+//!    see `fs/staging.rs`), copy each file to `NNNNNN.seg` (a segment) or
+//!    `NNNNNN.blob` (a blob file) in it (a copy:
 //!    compacting the restored database must not touch the backup), checking the
 //!    checksum again, and fsync each; fsync the staging directory;
 //! 5. write its manifest last (temporary file, fsync, rename, directory fsync), as a
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use super::dir::BackupDir;
 use super::{copy, BackupInfo};
 use crate::error::{Error, Result};
-use crate::filenames;
 use crate::fs::staging::{self, Staging};
 use crate::fs::{FsRef, RealFs};
 use crate::version::manifest::ManifestWriter;
@@ -122,7 +122,7 @@ fn restore_into(fs: &FsRef, backup_dir: &Path, id: u64, dest: &Path) -> Result<B
     let staging = Staging::begin(fs, dest, "restore")?;
     let dir = staging.path();
     for file in &catalog.files {
-        let to = filenames::segment_path(dir, file.number);
+        let to = file.path_in(dir);
         copy::copy_checked(fs, &shared.join(file.shared_name()), &to, file)?;
     }
     fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;

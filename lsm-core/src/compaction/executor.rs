@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use lsm_format::manifest::{DeletedSegment, VersionEdit};
 use lsm_format::range_del::Fragments;
+use lsm_format::EntryKind;
 
 use super::picker::Task;
 use super::retention::Retention;
@@ -26,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::metrics::bump;
 use crate::read_path::iter::{Cursor, LevelCursor, MergeCursor, SegmentCursor};
 use crate::read_path::ReadPath;
-use crate::segment::builder::{open_built, SegmentBuilder};
+use crate::segment::builder::{open_built_files, SegmentBuilder};
 use crate::segment::file::SegmentFile;
 use crate::version::VersionControl;
 
@@ -120,7 +121,7 @@ impl CompactionJob<'_> {
                 added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
                 ..VersionEdit::default()
             };
-            self.install(edit, &added)?;
+            self.install(edit, &added, &[])?;
             log::info!(
                 "moved {} segment(s) ({input_bytes} bytes) to level {out_level}",
                 added.len()
@@ -200,11 +201,27 @@ impl CompactionJob<'_> {
             self.versions.file_numbers(),
         );
         builder.set_keyspace(keyspace);
+        builder.set_blob_threshold(opts.blob_threshold);
         builder.set_range_tombstones(kept_tombstones);
+        // Blob files whose live values this compaction writes anew (garbage
+        // collection), and whether the filter must see values behind pointers.
+        let collect = super::blob_gc::collectable(&version, env.opts.blob_gc_ratio);
+        let filtered = opts.compaction_filter.is_some();
+        let mut relocated = 0u64;
         let mut entries = 0u64;
         while input.valid() {
-            let (key, seq, kind) = (input.key(), input.seq(), input.kind());
-            let value = input.value();
+            let (key, seq, mut kind) = (input.key(), input.seq(), input.kind());
+            let mut value = input.value();
+            if kind == EntryKind::BlobPointer {
+                let into = crate::blob::file::decode_pointer(key, &value)?.file_number;
+                if filtered || collect.contains(&into) {
+                    // The value itself goes on: the builder writes it to a new
+                    // blob file (or inline, under a threshold turned off).
+                    value = version.resolve_blob_once(key, &value)?;
+                    kind = EntryKind::Put;
+                    relocated += 1;
+                }
+            }
             if let Some(kept) = retention.keep(key, seq, kind, &value, |k| deeper.is_bottommost(k))
             {
                 let value = kept.value.as_deref().unwrap_or(&value);
@@ -216,24 +233,32 @@ impl CompactionJob<'_> {
                 return Err(Error::Closed);
             }
         }
-        let outputs = open_built(&env.fs, &env.dir, &env.segments, builder.finish()?)?;
-        let output_bytes: u64 = outputs.iter().map(|f| f.size()).sum();
-        let added: Vec<(u32, Arc<SegmentFile>)> =
-            outputs.iter().map(|f| (out_level, f.clone())).collect();
+        let outputs = open_built_files(
+            &env.fs,
+            &env.dir,
+            &env.segments,
+            builder.finish_with_blobs()?,
+        )?;
+        let output_bytes = outputs.bytes();
+        let added: Vec<(u32, Arc<SegmentFile>)> = outputs
+            .segments
+            .iter()
+            .map(|f| (out_level, f.clone()))
+            .collect();
         let edit = VersionEdit {
             deleted_segments: deleted,
             added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
+            added_blob_files: outputs.blob_metas(),
             ..VersionEdit::default()
         };
-        if let Err(e) = self.install(edit, &added) {
+        if let Err(e) = self.install(edit, &added, &outputs.blobs) {
             if matches!(e, Error::KeyspaceDropped { .. }) {
                 // Never recorded: the outputs of a keyspace dropped meanwhile.
-                for f in &outputs {
-                    f.mark_obsolete();
-                }
+                outputs.mark_obsolete();
             }
             return Err(e);
         }
+        bump(&env.metrics.blob_values_relocated, relocated);
         for (_, files) in &task.inputs {
             for f in files {
                 f.mark_obsolete();
@@ -264,7 +289,7 @@ impl CompactionJob<'_> {
                 .filter(|(_, f)| !f.is_empty())
                 .map(|(l, _)| *l)
                 .collect::<Vec<_>>(),
-            outputs.len(),
+            outputs.segments.len(),
             retention.dropped,
             retention.zeroed,
             retention.dropped_by_range,
@@ -277,11 +302,17 @@ impl CompactionJob<'_> {
     }
 
     /// Logs `edit` and installs the version it makes.
-    fn install(&self, edit: VersionEdit, added: &[(u32, Arc<SegmentFile>)]) -> Result<()> {
+    fn install(
+        &self,
+        edit: VersionEdit,
+        added: &[(u32, Arc<SegmentFile>)],
+        added_blobs: &[Arc<crate::blob::BlobFile>],
+    ) -> Result<()> {
         self.versions.log_and_install(
             &self.env.poison,
             edit,
             added,
+            added_blobs,
             self.reads.visible_seq(),
             |versions| self.coord.install_version(self.reads, versions, |_| {}),
         )

@@ -96,6 +96,7 @@ mod tests {
             largest_seq: 1,
             entry_count: 1,
             tombstone_count: 0,
+            blob_refs: Vec::new(),
         }
     }
 

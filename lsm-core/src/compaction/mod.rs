@@ -4,8 +4,11 @@
 //! - [`manual`]: manual compactions (everything, or a key range) as tasks;
 //! - [`retention`]: which versions of a key survive (snapshots, tombstones,
 //!   expiry), and what the compaction filter ([`filter`]) is asked about;
-//! - [`executor`]: the I/O: merge, write, log the edit, install, retire inputs.
+//! - [`executor`]: the I/O: merge, write, log the edit, install, retire inputs;
+//! - [`blob_gc`]: which blob files are collected, and the rewrite of a segment
+//!   that points into one when nothing else is to do.
 
+pub(crate) mod blob_gc;
 pub(crate) mod executor;
 pub(crate) mod filter;
 pub(crate) mod manual;

@@ -235,6 +235,7 @@ mod tests {
             largest_seq: 1,
             entry_count: 10,
             tombstone_count: tombstones,
+            blob_refs: Vec::new(),
         }
     }
 

@@ -261,7 +261,10 @@ impl Retention {
             kept.kind = EntryKind::Tombstone;
             kept.value = Some(Vec::new());
         } else if !same_key && stripe == self.snapshots.len() {
-            if let Some(hook) = &self.filter {
+            // A blob pointer passes through unchanged: the filter would be shown the
+            // pointer, not the value.
+            let filterable = kind != EntryKind::BlobPointer;
+            if let Some(hook) = self.filter.as_ref().filter(|_| filterable) {
                 if let Meaning::Value(user_value) = meaning(kind, value, hook.now_ms) {
                     let decision = hook
                         .filter

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use lsm_format::keyspace::KeyspaceId;
 use lsm_format::manifest::MAX_LEVELS;
 
+use crate::compaction::blob_gc::pick_blob_gc;
 use crate::compaction::manual::pick_manual;
 use crate::compaction::picker::{neediest_level, pick, Task};
 use crate::compaction::PickerConfig;
@@ -131,7 +132,9 @@ fn compaction_loop(engine: Arc<Engine>) {
                         .tree(keyspace)
                         .and_then(|t| pick_manual(t.version.levels(), &request));
                     break (task.map(|t| (keyspace, t)), waiters);
-                } else if let Some(found) = pick_neediest(&st, &cfg, &pointers) {
+                } else if let Some(found) =
+                    pick_neediest(&st, &cfg, engine.env.opts.blob_gc_ratio, &pointers)
+                {
                     break (Some(found), Vec::new());
                 }
                 engine.coord.wait_compaction(&mut st, IDLE_WAIT);
@@ -176,10 +179,12 @@ fn compaction_loop(engine: Arc<Engine>) {
 }
 
 /// The compaction of the keyspace whose tree needs one most (the highest score),
-/// if any keyspace needs one.
+/// if any keyspace needs one; else the rewrite of a segment that points into a
+/// blob file mostly garbage, if any.
 fn pick_neediest(
     st: &State,
     cfg: &PickerConfig,
+    blob_gc_ratio: f64,
     pointers: &HashMap<KeyspaceId, Vec<Option<Vec<u8>>>>,
 ) -> Option<(KeyspaceId, Task<Arc<SegmentFile>>)> {
     let mut by_need: Vec<(f64, KeyspaceId, &Tree)> = st
@@ -188,10 +193,16 @@ fn pick_neediest(
         .map(|(id, t)| (neediest_level(t.version.levels(), cfg).1, *id, t))
         .collect();
     by_need.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    by_need.into_iter().find_map(|(_, id, tree)| {
+    let needed = by_need.iter().find_map(|&(_, id, tree)| {
         let none = [];
         let pointers = pointers.get(&id).map_or(&none[..], Vec::as_slice);
         pick(tree.version.levels(), cfg, pointers).map(|task| (id, task))
+    });
+    // Nothing else to do: collect a blob file that is mostly garbage.
+    needed.or_else(|| {
+        st.trees.iter().find_map(|(id, tree)| {
+            pick_blob_gc(&tree.version, blob_gc_ratio).map(|task| (*id, task))
+        })
     })
 }
 

@@ -166,6 +166,13 @@ impl Engine {
             range_tombstones_written: read(&m.range_tombstones_written),
             range_tombstones_dropped: read(&m.range_tombstones_dropped),
             bytes_reclaimed: read(&m.bytes_reclaimed),
+            blob_files: svs.values().map(|sv| sv.version.blobs().len()).sum(),
+            blob_bytes: svs
+                .values()
+                .flat_map(|sv| sv.version.blobs().values())
+                .map(|b| b.meta.file_size)
+                .sum(),
+            blob_values_relocated: read(&m.blob_values_relocated),
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
 use crate::compaction::retention::Retention;
 use crate::error::Result;
@@ -11,10 +10,11 @@ use crate::fs::FsRef;
 use crate::memtable::MemTable;
 use crate::metrics::{bump, Metrics};
 use crate::options::Options;
-use crate::segment::builder::{open_built, SegmentBuilder};
-use crate::segment::file::{SegmentContext, SegmentFile};
+use crate::segment::builder::{open_built_files, OpenedFiles, SegmentBuilder};
+use crate::segment::file::SegmentContext;
 
-/// Writes `mem` as level-0 segments (no tombstone is dropped: older data may lie
+/// Writes `mem` as level-0 segments, the values of puts at or above `opts`'s blob
+/// threshold in blob files beside them (no tombstone is dropped: older data may lie
 /// below; versions a range tombstone of `mem` covers may be) and opens them.
 /// `snapshots` are the live snapshot sequence numbers: per key only what one of
 /// them (or the newest read) can see is kept. Expiring puts expired at
@@ -35,7 +35,7 @@ pub(crate) fn write_memtable(
     snapshots: Vec<u64>,
     expiry_cutoff_ms: u64,
     metrics: &Metrics,
-) -> Result<Vec<Arc<SegmentFile>>> {
+) -> Result<OpenedFiles> {
     let tombstones = mem
         .range_tombstones()
         .map(|t| (*t).clone())
@@ -45,6 +45,7 @@ pub(crate) fn write_memtable(
         .with_expiry_cutoff(expiry_cutoff_ms);
     let mut builder = SegmentBuilder::new(fs, dir, opts, 0, next_file);
     builder.set_keyspace(keyspace);
+    builder.set_blob_threshold(opts.blob_threshold);
     // Level 0: deeper levels may hold what a tombstone covers, so every one stays.
     let kept_tombstones = retention.kept_range_tombstones(|_, _| false);
     let range_tombstones = kept_tombstones.tombstone_count();
@@ -55,8 +56,7 @@ pub(crate) fn write_memtable(
             builder.add(e.key, kept.seq, kept.kind, value)?;
         }
     }
-    let metas = builder.finish()?;
-    let files = open_built(fs, dir, ctx, metas)?;
+    let files = open_built_files(fs, dir, ctx, builder.finish_with_blobs()?)?;
     retention.count(metrics);
     bump(&metrics.range_tombstones_written, range_tombstones);
     Ok(files)

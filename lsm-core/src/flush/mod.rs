@@ -101,13 +101,15 @@ impl FlushJob<'_> {
             expiry_cutoff,
             &env.metrics,
         )?;
-        let bytes: u64 = files.iter().map(|f| f.size()).sum();
-        let added: Vec<(u32, Arc<SegmentFile>)> = files.iter().map(|f| (0, f.clone())).collect();
+        let bytes = files.bytes();
+        let added: Vec<(u32, Arc<SegmentFile>)> =
+            files.segments.iter().map(|f| (0, f.clone())).collect();
         let log_number = log_numbers.iter().map(|(_, n)| *n).min();
         let edit = VersionEdit {
             log_number,
             keyspace_log_numbers: log_numbers,
             added_segments: added.iter().map(|(l, f)| (*l, f.meta.clone())).collect(),
+            added_blob_files: files.blob_metas(),
             ..VersionEdit::default()
         };
         let mut removed = None;
@@ -116,6 +118,7 @@ impl FlushJob<'_> {
             &env.poison,
             edit,
             &added,
+            &files.blobs,
             self.reads.visible_seq(),
             |versions| {
                 self.coord.install_version(self.reads, versions, |st| {
@@ -138,9 +141,7 @@ impl FlushJob<'_> {
         if let Err(Error::KeyspaceDropped { .. }) = logged {
             // Dropped while it was flushed: its data went with it, and the
             // segments just written were never recorded.
-            for f in &files {
-                f.mark_obsolete();
-            }
+            files.mark_obsolete();
             self.coord.notify_done();
             return Ok(true);
         }
@@ -158,8 +159,9 @@ impl FlushJob<'_> {
         self.coord.wake_compaction();
         log::info!(
             "flushed memtable of keyspace {keyspace}, WAL {wal_number} ({entries} entries) to {} \
-             segment(s), {bytes} bytes, in {:?}",
-            files.len(),
+             segment(s) and {} blob file(s), {bytes} bytes, in {:?}",
+            files.segments.len(),
+            files.blobs.len(),
             start.elapsed()
         );
         Ok(true)

@@ -104,6 +104,9 @@ pub struct Summary {
     pub keyspace_transactions: u64,
     /// Transactions that failed with `Error::Conflict`, as predicted.
     pub conflicts: u64,
+    /// The most live blob files seen after an operation (0 when the options keep
+    /// every value inline).
+    pub blob_files: u64,
 }
 
 /// [`db_ops`], returning what the run did.
@@ -114,6 +117,7 @@ pub fn run_ops(data: &[u8]) -> Summary {
     let mut index = 0usize;
     while let Some(op) = Op::decode(&mut input) {
         run.apply(index, &op);
+        run.note_blob_files();
         index += 1;
     }
     run.finish(index)
@@ -139,10 +143,16 @@ impl Input<'_> {
 }
 
 /// Options from the first two bytes: small memtables, blocks and segments so a few
-/// dozen writes flush and compact.
+/// dozen writes flush and compact; with bit 0x80 of the second byte, key-value
+/// separation: values of at least 16 or 100 bytes (bit 0x20 of the first; value
+/// lengths are 0 to 255) go to blob files, which compactions collect once 30% of
+/// them is garbage.
 fn options(input: &mut Input<'_>) -> Options {
     let (a, b) = (input.arg(), input.arg());
+    let blob_threshold = (b & 0x80 != 0).then_some(if a & 0x20 != 0 { 16 } else { 100 });
     Options::default()
+        .with_blob_threshold(blob_threshold)
+        .with_blob_gc_ratio(0.3)
         .with_memtable_size(4096 << (a % 5))
         .with_segment_size(4096)
         .with_block_size(256 << (b % 5))

@@ -376,6 +376,14 @@ impl Runner {
     }
 
     /// A final crash, so every run ends with a recovery check.
+    /// Records the live blob files of the open database in the summary.
+    pub fn note_blob_files(&mut self) {
+        if let Some(db) = &self.db {
+            let n = db.stats().blob_files as u64;
+            self.summary.blob_files = self.summary.blob_files.max(n);
+        }
+    }
+
     pub fn finish(mut self, index: usize) -> Summary {
         self.crash(CrashMode::KeepRandomPrefix, index as u64, index);
         if let Some(db) = self.db.take() {

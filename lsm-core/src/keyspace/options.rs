@@ -47,6 +47,10 @@ pub struct KeyspaceOptions {
     /// As [`Options::compaction_filter`], for this keyspace's compactions only.
     /// Default: the database's.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// As [`Options::blob_threshold`]: `Some(None)` turns key-value separation off
+    /// for this keyspace, `Some(Some(n))` sets its threshold. Default (`None`): the
+    /// database's.
+    pub blob_threshold: Option<Option<usize>>,
 }
 
 impl KeyspaceOptions {
@@ -132,6 +136,22 @@ impl KeyspaceOptions {
         self
     }
 
+    /// Sets [`blob_threshold`](Self::blob_threshold): the value size from which this
+    /// keyspace's flushes and compactions move values to blob files, or `None` to
+    /// keep all its values in its segments whatever the database's threshold.
+    ///
+    /// ```
+    /// let o = lsm_core::KeyspaceOptions::default().with_blob_threshold(Some(1 << 10));
+    /// assert_eq!(o.blob_threshold, Some(Some(1024)));
+    /// let off = lsm_core::KeyspaceOptions::default().with_blob_threshold(None);
+    /// assert_eq!(off.blob_threshold, Some(None));
+    /// ```
+    #[must_use]
+    pub fn with_blob_threshold(mut self, bytes: Option<usize>) -> Self {
+        self.blob_threshold = Some(bytes);
+        self
+    }
+
     /// The database's `base` options with these set over them, checked.
     ///
     /// # Errors
@@ -159,6 +179,9 @@ impl KeyspaceOptions {
         }
         if let Some(f) = &self.compaction_filter {
             o.compaction_filter = Some(f.clone());
+        }
+        if let Some(v) = self.blob_threshold {
+            o.blob_threshold = v;
         }
         o.validate()?;
         Ok(o)

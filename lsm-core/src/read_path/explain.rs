@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::memtable::Found;
 use crate::read_path::SuperVersion;
 use crate::segment::file::SegmentFile;
+use crate::version::Version;
 
 /// The steps of one point lookup: see [`Db::explain`](crate::Db::explain).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +157,27 @@ pub struct FoundVersion {
     /// When a put written with a TTL expires (to the millisecond); `None` for
     /// other versions.
     pub expires_at: Option<SystemTime>,
+    /// Where the value is when the version keeps it in a blob file (key-value
+    /// separation, `Options::blob_threshold`): the segment holds this pointer and
+    /// [`value`](Self::value) is what was read through it. `None` for a value
+    /// kept with its key.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let options = lsm_core::Options::default().with_blob_threshold(Some(64));
+    /// let db = lsm_core::Db::open(dir.path(), options)?;
+    /// db.put("big", vec![b'x'; 100])?;
+    /// db.put("small", "v")?;
+    /// db.flush()?;
+    /// let trace = db.explain("big")?;
+    /// let found = trace.found.as_ref().unwrap();
+    /// let pointer = found.blob.unwrap();
+    /// assert_eq!(pointer.value_len, 100);
+    /// assert_eq!(found.value, vec![b'x'; 100]);
+    /// assert!(db.explain("small")?.found.unwrap().blob.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub blob: Option<lsm_format::BlobPointer>,
 }
 
 impl FoundVersion {
@@ -163,7 +185,8 @@ impl FoundVersion {
     pub(crate) fn from_stored(sequence: u64, kind: EntryKind, stored: Bytes) -> FoundVersion {
         let expires_at = expires_at(kind, &stored);
         let (kind, value) = match kind {
-            EntryKind::Put => (VersionKind::Put, stored),
+            // A pointer's value is resolved by the caller (`resolve_pointer`).
+            EntryKind::Put | EntryKind::BlobPointer => (VersionKind::Put, stored),
             EntryKind::ExpiringPut => (
                 VersionKind::Put,
                 value_at(kind, stored, 0).unwrap_or_default(),
@@ -175,7 +198,33 @@ impl FoundVersion {
             kind,
             value,
             expires_at: expires_at.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+            blob: None,
         }
+    }
+
+    /// The version of `key` a segment of `version` stores as `stored`: for a blob
+    /// pointer entry, the value read through the pointer (as `get` reads it), with
+    /// the pointer.
+    ///
+    /// # Errors
+    /// As `Version::resolve_blob`: a pointer that does not decode, names a blob
+    /// file that is not live, or a record that does not check.
+    fn from_segment(
+        version: &Version,
+        key: &[u8],
+        sequence: u64,
+        kind: EntryKind,
+        stored: Bytes,
+    ) -> Result<FoundVersion> {
+        if kind != EntryKind::BlobPointer {
+            return Ok(FoundVersion::from_stored(sequence, kind, stored));
+        }
+        let pointer = crate::blob::file::decode_pointer(key, &stored)?;
+        let value = version.resolve_blob(key, &stored)?;
+        Ok(FoundVersion {
+            blob: Some(pointer),
+            ..FoundVersion::from_stored(sequence, EntryKind::Put, value)
+        })
     }
 }
 
@@ -313,7 +362,7 @@ pub(crate) fn trace(sv: &SuperVersion, key: &[u8], seq: u64, now_ms: u64) -> Res
                 file_number: file.number(),
             };
             meet(&mut trace, file.reader.range_tombstones(), key, seq, source);
-            let found = segment_step(&mut trace, level, file, key, hash, seq)?;
+            let found = segment_step(&mut trace, &sv.version, level, file, key, hash, seq)?;
             if found.is_some() || trace.range_tombstone.is_some() {
                 trace.steps.push(LookupStep::NotConsulted {
                     in_level: covering.len() - i - 1,
@@ -355,6 +404,7 @@ fn meet(
 /// answered.
 fn segment_step(
     trace: &mut LookupTrace,
+    version: &Version,
     level: usize,
     file: &SegmentFile,
     key: &[u8],
@@ -377,7 +427,8 @@ fn segment_step(
     let block = (lookup.block).map(|b| (b.index, b.handle.offset, u64::from(b.handle.len)));
     let found = lookup
         .found
-        .map(|f| FoundVersion::from_stored(f.seq, f.kind, f.value));
+        .map(|f| FoundVersion::from_segment(version, key, f.seq, f.kind, f.value))
+        .transpose()?;
     trace.steps.push(LookupStep::Segment {
         level,
         file_number: file.number(),

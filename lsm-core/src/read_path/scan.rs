@@ -195,6 +195,60 @@ impl DoubleEndedIterator for Scan {
     }
 }
 
+impl Scan {
+    /// The keys of this scan only, in the same order and from the same view: values
+    /// kept in blob files ([`Options::blob_threshold`](crate::Options::blob_threshold))
+    /// are never read, so a key-only walk of large values costs what a walk of
+    /// small ones does.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let options = lsm_core::Options::default().with_blob_threshold(Some(1024));
+    /// let db = lsm_core::Db::open(dir.path(), options)?;
+    /// db.put("a", vec![7u8; 4096])?;
+    /// db.put("b", "small")?;
+    /// db.flush()?; // "a"'s value is now in a blob file
+    /// let keys = db.scan::<&str, _>(..).keys().collect::<lsm_core::Result<Vec<_>>>()?;
+    /// assert_eq!(keys, ["a", "b"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keys(self) -> Keys {
+        Keys(Scan {
+            inner: self.inner.keys_only(),
+            failed: self.failed,
+        })
+    }
+}
+
+/// Iterator over the live keys of a range, without their values: see
+/// [`Scan::keys`]. `.rev()` walks it backwards.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+/// db.put("x", "1")?;
+/// db.put("y", "2")?;
+/// let last = db.scan::<&str, _>(..).keys().next_back().transpose()?;
+/// assert_eq!(last.as_deref(), Some(&b"y"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Keys(Scan);
+
+impl Iterator for Keys {
+    type Item = Result<Bytes>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|r| r.map(|(k, _)| k))
+    }
+}
+
+impl DoubleEndedIterator for Keys {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|r| r.map(|(k, _)| k))
+    }
+}
+
+impl std::iter::FusedIterator for Keys {}
+
 /// Once the scan returns `None` it keeps doing so until a seek (which needs the
 /// scan itself, not an adapter that borrows or owns it) gives it a new window.
 impl std::iter::FusedIterator for Scan {}

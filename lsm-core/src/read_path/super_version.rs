@@ -65,10 +65,14 @@ impl SuperVersion {
         let hash = key_hash(key);
         let found = self.find(key, hash, seq, metrics)?;
         // The clock is read only for a value that may have expired.
-        Ok(found.and_then(|f| match f.kind {
-            EntryKind::Put => Some(f.value),
-            kind => value_at(kind, f.value, now_ms()),
-        }))
+        match found {
+            None => Ok(None),
+            Some(f) => match f.kind {
+                EntryKind::Put => Ok(Some(f.value)),
+                EntryKind::BlobPointer => self.version.resolve_blob(key, &f.value).map(Some),
+                kind => Ok(value_at(kind, f.value, now_ms())),
+            },
+        }
     }
 
     /// The newest version of `key` visible at `seq`, tombstones and expired values
@@ -175,6 +179,10 @@ impl CursorSource for ReadView {
 
     fn range_tombstones(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Option<Arc<Fragments>> {
         self.0.range_tombstones(lower, upper)
+    }
+
+    fn resolve_blob(&self, key: &[u8], stored: &[u8]) -> Result<Bytes> {
+        self.0.version.resolve_blob(key, stored)
     }
 }
 

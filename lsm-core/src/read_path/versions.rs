@@ -18,6 +18,8 @@ use crate::read_path::SuperVersion;
 /// [`ReadOnlyDb::versions`]: crate::ReadOnlyDb::versions
 pub struct Versions {
     cursor: MergeCursor,
+    /// Where pointer entries' values are read from.
+    version: std::sync::Arc<crate::version::Version>,
     started: bool,
     failed: bool,
 }
@@ -26,6 +28,7 @@ impl Versions {
     pub(crate) fn new(sv: &SuperVersion) -> Versions {
         Versions {
             cursor: sv.cursor(Bound::Unbounded, Bound::Unbounded),
+            version: sv.version.clone(),
             started: false,
             failed: false,
         }
@@ -57,6 +60,20 @@ impl Iterator for Versions {
         let kind = self.cursor.kind();
         let value = match kind {
             lsm_format::EntryKind::Put | lsm_format::EntryKind::ExpiringPut => self.cursor.value(),
+            lsm_format::EntryKind::BlobPointer => {
+                let key = self.cursor.key_bytes();
+                match self.version.resolve_blob(&key, &self.cursor.value()) {
+                    Ok(value) => {
+                        let seq = self.cursor.seq();
+                        let kind = lsm_format::EntryKind::Put;
+                        return Some(Ok((key, FoundVersion::from_stored(seq, kind, value))));
+                    }
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
             lsm_format::EntryKind::Tombstone | lsm_format::EntryKind::RangeDelete => Bytes::new(),
         };
         Some(Ok((

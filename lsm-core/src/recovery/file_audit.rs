@@ -26,8 +26,17 @@
 //!   same sequence number cover its whole range (flush and compaction cut them at
 //!   file boundaries, never change their numbers).
 //!
+//! - a blob file the manifest records dead (deleted by an edit once no live segment
+//!   pointed into it);
+//! - a blob file the manifest does not list: the output of a flush or compaction
+//!   a crash interrupted. No listed segment points into it (the manifest refuses
+//!   a pointer into a blob file it does not list), and the unlisted segments that
+//!   may point into it are removed only when their every entry is held elsewhere
+//!   (above; an entry that points into a blob file is held as the value it points
+//!   to), or else open refuses and removes nothing.
+//!
 //! Everything else is evidence that the manifest lost records (cut short, or an older
-//! copy put back): a segment it lists that is missing, a segment it does not list
+//! copy put back): a segment or blob file it lists that is missing, a segment it does not list
 //! holding data found nowhere else, or WALs newer than the oldest live one it names
 //! while that one is gone (a WAL is deleted only after an edit moved `log_number`
 //! past it).
@@ -109,6 +118,16 @@ pub struct FileAudit {
     pub missing_wal: Option<u64>,
     /// Temporary files (`*.tmp`) a crash left: never live, removable.
     pub temp_files: Vec<String>,
+    /// Blob files the manifest lists as live and the directory holds.
+    pub live_blobs: Vec<u64>,
+    /// Blob files the manifest lists as live that the directory lacks.
+    pub missing_blobs: Vec<u64>,
+    /// Blob files the manifest records dead that still exist: removable.
+    pub obsolete_blobs: Vec<u64>,
+    /// Blob files the manifest does not list (outputs of a flush or compaction a
+    /// crash interrupted; no listed segment points into them): removable when the
+    /// directory is otherwise consistent.
+    pub leftover_blobs: Vec<u64>,
 }
 
 /// A segment the manifest does not list, with why it cannot be removed.
@@ -162,6 +181,7 @@ impl FileAudit {
     /// ```
     pub fn is_consistent(&self) -> bool {
         self.missing_segments.is_empty()
+            && self.missing_blobs.is_empty()
             && self.unexplained_segments.is_empty()
             && self.missing_wal.is_none()
     }
@@ -184,6 +204,22 @@ impl FileAudit {
                     "are"
                 },
                 names(self.missing_segments.iter().map(|&n| segment_name(n)))
+            ));
+        }
+        if !self.missing_blobs.is_empty() {
+            out.push(format!(
+                "{} listed in the manifest {} missing: {}",
+                plural(self.missing_blobs.len(), "blob file"),
+                if self.missing_blobs.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
+                names(
+                    self.missing_blobs
+                        .iter()
+                        .map(|&n| lsm_format::file_name::blob_name(n))
+                )
             ));
         }
         if let Some(first) = self.unexplained_segments.first() {
@@ -241,12 +277,13 @@ impl FileAudit {
         dir: &Path,
         listing: &Listing,
         state: &ManifestState,
-        missing: Vec<u64>,
+        (missing, missing_blobs): (Vec<u64>, Vec<u64>),
         (versions, mems): (&Versions, &BTreeMap<KeyspaceId, MemTable>),
         filters: &BTreeMap<KeyspaceId, Arc<dyn CompactionFilter>>,
     ) -> Result<FileAudit> {
         let mut audit = FileAudit {
             missing_segments: missing,
+            missing_blobs,
             temp_files: listing.temps.clone(),
             ..FileAudit::default()
         };
@@ -267,6 +304,8 @@ impl FileAudit {
                     ),
                 );
                 let recovered = Recovered {
+                    fs,
+                    dir,
                     version,
                     mem,
                     range_tombstones,
@@ -290,6 +329,15 @@ impl FileAudit {
                 }
             }
         }
+        for &n in &listing.blobs {
+            if state.blob_files.contains_key(&n) {
+                audit.live_blobs.push(n);
+            } else if state.is_obsolete(n) {
+                audit.obsolete_blobs.push(n);
+            } else {
+                audit.leftover_blobs.push(n);
+            }
+        }
         let (obsolete, live): (Vec<u64>, Vec<u64>) =
             listing.wals.iter().partition(|&&n| n < state.log_number);
         audit.obsolete_wals = obsolete;
@@ -303,6 +351,8 @@ impl FileAudit {
 
 /// The recovered state an unlisted segment is checked against.
 struct Recovered<'a> {
+    fs: &'a FsRef,
+    dir: &'a Path,
     version: &'a Version,
     mem: &'a MemTable,
     /// Every range tombstone of the WALs and the listed segments.
@@ -367,8 +417,19 @@ impl Recovered<'_> {
             if !it.valid() {
                 return Ok(None);
             }
-            let (key, seq, kind) = (it.key(), it.seq(), it.kind());
-            if !self.holds(key, seq, kind, it.value_slice())? {
+            let (key, seq, mut kind) = (it.key(), it.seq(), it.kind());
+            let mut value = Bytes::copy_from_slice(it.value_slice());
+            if kind == EntryKind::BlobPointer && seq == 0 {
+                // Held as the value it points to (a version a compaction
+                // renumbered, written to a blob file it may not list).
+                match crate::blob::file::resolve_in_dir(self.fs, self.dir, key, &value) {
+                    Ok(v) => (kind, value) = (EntryKind::Put, v),
+                    Err(e) => {
+                        return Ok(Some(format!("its blob pointer of {}: {e}", escaped(key))))
+                    }
+                }
+            }
+            if !self.holds(key, seq, kind, &value)? {
                 return Ok(Some(format!(
                     "key {} at sequence {seq} is held nowhere else",
                     escaped(key)
@@ -390,7 +451,11 @@ impl Recovered<'_> {
         // Walk the key's versions, newest first, for a put of the same value (or
         // one the filter turns into this entry).
         let mut at = MAX_SEQUENCE;
-        while let Some(found) = self.newest(key, hash, at)? {
+        while let Some(mut found) = self.newest(key, hash, at)? {
+            if found.kind == EntryKind::BlobPointer {
+                found.value = self.version.resolve_blob(key, &found.value)?;
+                found.kind = EntryKind::Put;
+            }
             if found.kind == EntryKind::Put
                 && ((kind == EntryKind::Put && found.value.as_ref() == value)
                     || self.filter_made(key, &found.value, kind, value))

@@ -11,6 +11,7 @@ use crate::fs::FsRef;
 pub(crate) struct Listing {
     pub segments: Vec<u64>,
     pub wals: Vec<u64>,
+    pub blobs: Vec<u64>,
     pub manifest: bool,
     /// Temporary files (`*.tmp`): never live, a crash interrupted their writing.
     pub temps: Vec<String>,
@@ -37,15 +38,19 @@ impl Listing {
                 FileKind::Segment(n) => listing.segments.push(n),
                 FileKind::Wal(n) => listing.wals.push(n),
                 FileKind::Manifest => listing.manifest = true,
-                // Not read by the engine yet; its number is never reused.
-                FileKind::Blob(n) => listing.max_number = listing.max_number.max(n),
+                FileKind::Blob(n) => listing.blobs.push(n),
                 FileKind::Lock | FileKind::Other => {}
             }
         }
         listing.segments.sort_unstable();
         listing.wals.sort_unstable();
+        listing.blobs.sort_unstable();
         listing.temps.sort_unstable();
-        let max = listing.segments.iter().chain(&listing.wals).copied().max();
+        let max = (listing.segments.iter())
+            .chain(&listing.wals)
+            .chain(&listing.blobs)
+            .copied()
+            .max();
         listing.max_number = listing.max_number.max(max.unwrap_or(0));
         Ok(listing)
     }

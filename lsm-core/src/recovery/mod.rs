@@ -48,6 +48,8 @@ use lsm_format::wal::replay_wal;
 pub use file_audit::{FileAudit, UnexplainedSegment};
 use listing::Listing;
 
+use crate::blob::output::blob_path;
+use crate::blob::BlobFile;
 use crate::compaction::filter::CompactionFilter;
 use crate::engine::{Coordination, Engine, Env, State, Tree};
 use crate::error::{Error, Result};
@@ -70,12 +72,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
 }
 
-/// A replayed manifest: its state, the listed segments that could be opened, and
-/// the listed ones the directory lacks.
+/// A replayed manifest: its state, the listed segments and blob files that could
+/// be opened, and the listed ones the directory lacks.
 struct Loaded {
     state: ManifestState,
     versions: Versions,
     missing: Vec<u64>,
+    missing_blobs: Vec<u64>,
 }
 
 /// Replays the manifest and opens every segment it lists that exists.
@@ -104,14 +107,33 @@ fn load_manifest(fs: &FsRef, dir: &Path, ctx: &SegmentContext) -> Result<Loaded>
         }
     }
     missing.sort_unstable();
+    // Live blob files are opened (header and footer checked against the manifest)
+    // now: a damaged one fails the open, as a damaged segment does.
+    let mut blobs: BTreeMap<KeyspaceId, Vec<Arc<BlobFile>>> = BTreeMap::new();
+    let mut missing_blobs = Vec::new();
+    for meta in state.blob_files.values() {
+        if !fs.exists(&blob_path(dir, meta.file_number)) {
+            missing_blobs.push(meta.file_number);
+            continue;
+        }
+        let file = BlobFile::open(fs, dir, meta.clone(), ctx.cache.clone())?;
+        blobs.entry(meta.keyspace).or_default().push(file);
+    }
     let versions = added
         .into_iter()
-        .map(|(id, files)| (id, Arc::new(Version::default().apply(&[], &files))))
+        .map(|(id, files)| {
+            let blobs = blobs.remove(&id).unwrap_or_default();
+            (
+                id,
+                Arc::new(Version::default().apply(&[], &files, &[], &blobs)),
+            )
+        })
         .collect();
     Ok(Loaded {
         versions,
         state,
         missing,
+        missing_blobs,
     })
 }
 
@@ -139,17 +161,18 @@ pub(crate) fn inspect(
 ) -> Result<Option<Inspection>> {
     let listing = Listing::read(fs, dir)?;
     if !listing.manifest {
-        if listing.segments.is_empty() && listing.wals.is_empty() {
+        if listing.segments.is_empty() && listing.wals.is_empty() && listing.blobs.is_empty() {
             return Ok(None);
         }
         return Err(Error::Corruption {
             file: dir.join(MANIFEST),
             offset: 0,
             reason: format!(
-                "manifest missing but the directory holds {} segment and {} WAL files; \
-                 nothing was deleted",
+                "manifest missing but the directory holds {} segment, {} WAL and {} blob \
+                 files; nothing was deleted",
                 listing.segments.len(),
-                listing.wals.len()
+                listing.wals.len(),
+                listing.blobs.len()
             ),
         });
     }
@@ -157,6 +180,7 @@ pub(crate) fn inspect(
         state,
         versions,
         missing,
+        missing_blobs,
     } = load_manifest(fs, dir, segments)?;
     let to_replay: Vec<u64> = listing
         .wals
@@ -191,7 +215,7 @@ pub(crate) fn inspect(
         dir,
         &listing,
         &state,
-        missing,
+        (missing, missing_blobs),
         (&versions, &recovered),
         &filters,
     )?;
@@ -359,7 +383,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
     // as corruption under the lock.)
     if !opts.create_if_missing && !fs.exists(&dir.join(MANIFEST)) {
         let listing = Listing::read(&fs, dir)?;
-        if listing.segments.is_empty() && listing.wals.is_empty() {
+        if listing.segments.is_empty() && listing.wals.is_empty() && listing.blobs.is_empty() {
             return Err(Error::io(
                 dir.join(MANIFEST),
                 io::Error::new(io::ErrorKind::NotFound, "no database here"),
@@ -434,17 +458,25 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
             crate::clock::now_ms(&*opts.clock),
             &metrics,
         )?;
-        let files: Vec<_> = files.into_iter().map(|f| (0u32, f)).collect();
+        edit.added_blob_files.extend(files.blob_metas());
+        let segments: Vec<_> = files.segments.into_iter().map(|f| (0u32, f)).collect();
         if let Some(v) = versions.get_mut(&id) {
-            *v = Arc::new(v.apply(&[], &files));
+            *v = Arc::new(v.apply(&[], &segments, &[], &files.blobs));
         }
-        added.extend(files);
+        added.extend(segments);
     }
     edit.added_segments = added.iter().map(|(l, f)| (*l, f.meta.clone())).collect();
     // Leftovers are recorded dead in the new manifest, so that a crash before step 7
     // finishes needs no second proof; numbers whose files are gone are forgotten.
-    edit.obsolete_segments = audit.leftover_segments.clone();
-    state.forget_obsolete(|n| listing.segments.binary_search(&n).is_err());
+    edit.obsolete_segments = audit
+        .leftover_segments
+        .iter()
+        .chain(&audit.leftover_blobs)
+        .copied()
+        .collect();
+    state.forget_obsolete(|n| {
+        listing.segments.binary_search(&n).is_err() && listing.blobs.binary_search(&n).is_err()
+    });
     let wal_number = next_file.fetch_add(1, Ordering::SeqCst);
     edit.log_number = Some(wal_number);
     // Every keyspace's WAL data is in its segments now.
@@ -524,7 +556,12 @@ fn remove_dead_files(fs: &FsRef, dir: &Path, audit: &FileAudit) {
         .iter()
         .chain(&audit.leftover_segments)
         .map(|&n| filenames::segment_path(dir, n));
-    for path in temps.chain(wals).chain(segments) {
+    let blobs = audit
+        .obsolete_blobs
+        .iter()
+        .chain(&audit.leftover_blobs)
+        .map(|&n| blob_path(dir, n));
+    for path in temps.chain(wals).chain(segments).chain(blobs) {
         match fs.remove(&path) {
             Ok(()) => log::info!("removed dead file {}", path.display()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

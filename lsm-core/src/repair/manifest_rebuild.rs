@@ -1,6 +1,8 @@
 //! Carrying out a repair plan, in the crash-safe order of the module documentation:
-//! `lost/` and the copy of the old manifest, new segments (durable), the new manifest
-//! (durable, recording every file about to be moved as dead), then the moves.
+//! `lost/` and the copy of the old manifest, the blob files set aside (moved into
+//! `lost/` first: recorded dead, a crash before their move would let open delete
+//! them), new segments (durable), the new manifest (durable, recording every
+//! segment about to be moved as dead), then the other moves.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -47,6 +49,19 @@ pub(super) fn apply(
         fs.sync_dir(&lost).map_err(io(&lost))?;
     }
 
+    // Blob files set aside go before anything else changes: the new manifest does
+    // not record them, so none may be left where open would remove it.
+    let (blob_moves, moves): (Vec<_>, Vec<_>) =
+        (plan.moves.iter()).partition(|(name, _)| matches!(classify(name), FileKind::Blob(_)));
+    for (from, to) in &blob_moves {
+        let (from, to) = (dir.join(from), dir.join(to));
+        fs.rename(&from, &to).map_err(io(&from))?;
+    }
+    if !blob_moves.is_empty() {
+        fs.sync_dir(&lost).map_err(io(&lost))?;
+        fs.sync_dir(dir).map_err(io(dir))?;
+    }
+
     let next_file = AtomicU64::new(plan.first_new_number(listing));
     let mut edit = VersionEdit::default();
     let mut new_segments = Vec::new();
@@ -65,7 +80,9 @@ pub(super) fn apply(
         for item in items {
             builder.add(&item.key, item.seq, item.kind, &item.value)?;
         }
-        for meta in builder.finish()? {
+        // Pointer entries keep pointing into their blob files: the builder records
+        // each segment's references from them.
+        for meta in builder.finish_with_blobs()?.segments {
             new_segments.push(segment_name(meta.file_number));
             edit.added_segments.push((level, meta));
         }
@@ -108,6 +125,7 @@ pub(super) fn apply(
     edit.log_number = Some(next);
     edit.next_file_number = Some(next);
     edit.last_sequence = Some(plan.last_seq);
+    edit.added_blob_files = plan.blob_files.clone();
     // Dead: what the old manifest recorded dead and is still there, and every
     // segment about to be moved (so that a crash before the moves needs no proof).
     let mut dead: BTreeSet<u64> = plan
@@ -117,11 +135,14 @@ pub(super) fn apply(
             s.obsolete
                 .iter()
                 .copied()
-                .filter(|n| listing.segments.binary_search(n).is_ok())
+                .filter(|n| {
+                    listing.segments.binary_search(n).is_ok()
+                        || listing.blobs.binary_search(n).is_ok()
+                })
                 .collect()
         })
         .unwrap_or_default();
-    for (name, _) in &plan.moves {
+    for (name, _) in &moves {
         if let FileKind::Segment(n) = classify(name) {
             dead.insert(n);
         }
@@ -133,11 +154,11 @@ pub(super) fn apply(
         .map_err(|e| Error::from_format(dir.join(MANIFEST), e))?;
     drop(ManifestWriter::create(fs, dir, &state.snapshot_edit())?);
 
-    for (from, to) in &plan.moves {
+    for (from, to) in &moves {
         let (from, to) = (dir.join(from), dir.join(to));
         fs.rename(&from, &to).map_err(io(&from))?;
     }
-    if !plan.moves.is_empty() {
+    if !moves.is_empty() {
         fs.sync_dir(&lost).map_err(io(&lost))?;
         fs.sync_dir(dir).map_err(io(dir))?;
     }

@@ -9,6 +9,12 @@
 //! A file is only cut between two user keys, never between two versions of one key,
 //! so the files of a level >= 1 never share a user key.
 //!
+//! Given a blob threshold ([`SegmentBuilder::set_blob_threshold`]), a put whose
+//! value reaches it goes to the job's blob files (`crate::blob::BlobOutput`) and
+//! the segment gets a blob pointer entry; the open blob file is finished (fsynced
+//! and renamed into place) before each segment, so a segment's pointers only name
+//! complete files, and the one directory sync covers both kinds of file.
+//!
 //! Range tombstones are cut with the files: a file that ends with key `p` takes the
 //! part of every tombstone below `p + [0]` (the smallest key after `p`), and the next
 //! file the rest. Since a file's key range covers its tombstones (the format rounds
@@ -25,17 +31,19 @@ use lsm_format::range_del::Fragments;
 use lsm_format::segment::writer::Finished;
 use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
 
+use crate::blob::BlobOutput;
 use crate::error::{Error, Result};
 use crate::filenames;
 use crate::fs::{FsRef, WritableFile};
 use crate::options::Options;
 use crate::segment::file::{SegmentContext, SegmentFile};
+use lsm_format::manifest::{BlobFileMeta, BlobRef};
 
 /// Bytes buffered before a write call.
-const WRITE_BUFFER: usize = 256 << 10;
+pub(crate) const WRITE_BUFFER: usize = 256 << 10;
 
 /// `io::Write` over a [`WritableFile`].
-struct FileOut(Box<dyn WritableFile>);
+pub(crate) struct FileOut(pub(crate) Box<dyn WritableFile>);
 
 impl Write for FileOut {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -81,6 +89,20 @@ pub(crate) struct SegmentBuilder<'a> {
     /// Range tombstones to write: the part from `range_from` on is not written yet.
     range_tombstones: Fragments,
     range_from: Option<Vec<u8>>,
+    /// Where values at or above the blob threshold go; `None`: all stay inline.
+    blobs: Option<BlobOutput<'a>>,
+    /// The open segment's pointers: value bytes per blob file (the segment's
+    /// blob references, recorded with it in the manifest).
+    refs: std::collections::BTreeMap<u64, u64>,
+}
+
+/// What a builder wrote: segments, and the blob files their pointers name.
+#[derive(Debug, Default)]
+pub(crate) struct BuiltFiles {
+    /// The segments, in key order.
+    pub segments: Vec<SegmentMeta>,
+    /// The blob files, in the order written.
+    pub blobs: Vec<BlobFileMeta>,
 }
 
 impl<'a> SegmentBuilder<'a> {
@@ -104,7 +126,29 @@ impl<'a> SegmentBuilder<'a> {
             finished: false,
             range_tombstones: Fragments::new(),
             range_from: None,
+            blobs: None,
+            refs: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Moves the values of puts of at least `threshold` bytes to blob files (of the
+    /// builder's keyspace, compressed as its segments, each rolled at the segment
+    /// size); `None` keeps every value inline. Called after
+    /// [`set_keyspace`](Self::set_keyspace), before the first entry; the files are
+    /// then handed over by [`finish_with_blobs`](Self::finish_with_blobs).
+    pub fn set_blob_threshold(&mut self, threshold: Option<usize>) {
+        debug_assert!(self.current.is_none() && self.done.is_empty());
+        self.blobs = threshold.map(|t| {
+            BlobOutput::new(
+                self.fs,
+                self.dir,
+                self.next_file,
+                self.options.keyspace,
+                self.options.compression,
+                t,
+                self.segment_size,
+            )
+        });
     }
 
     /// Sets the keyspace the files belong to (recorded in their properties); 0
@@ -137,6 +181,39 @@ impl<'a> SegmentBuilder<'a> {
             Some(open) => open,
             None => self.open_new()?,
         };
+        let pointer = match &mut self.blobs {
+            Some(blobs) if blobs.separates(kind, value) => match blobs.add(key, value) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.current = Some(open);
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
+        let stored;
+        let (kind, value) = match &pointer {
+            Some(p) => {
+                stored = p.to_vec();
+                (EntryKind::BlobPointer, &stored[..])
+            }
+            None => (kind, value),
+        };
+        if kind == EntryKind::BlobPointer {
+            // A new pointer, or one a compaction keeps: either way the segment
+            // points into that file.
+            let p = match pointer {
+                Some(p) => p,
+                None => match crate::blob::file::decode_pointer(key, value) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.current = Some(open);
+                        return Err(e);
+                    }
+                },
+            };
+            *self.refs.entry(p.file_number).or_default() += u64::from(p.value_len);
+        }
         let open = self.current.insert(open);
         open.writer
             .add(key, seq, kind, value)
@@ -161,6 +238,13 @@ impl<'a> SegmentBuilder<'a> {
         let Some(mut open) = self.current.take() else {
             return Ok(());
         };
+        // The blob file this segment points into is complete and durable first.
+        if let Some(blobs) = &mut self.blobs {
+            if let Err(e) = blobs.finish_current() {
+                self.current = Some(open);
+                return Err(e);
+            }
+        }
         let part = self
             .range_tombstones
             .clipped(self.range_from.as_deref(), cut.as_deref());
@@ -196,15 +280,37 @@ impl<'a> SegmentBuilder<'a> {
             largest_seq: properties.largest_seq,
             entry_count: properties.entry_count,
             tombstone_count: properties.tombstone_count,
+            blob_refs: std::mem::take(&mut self.refs)
+                .into_iter()
+                .map(|(blob_file, value_bytes)| BlobRef {
+                    blob_file,
+                    value_bytes,
+                })
+                .collect(),
         });
         Ok(())
     }
 
-    /// Completes the last file and makes every file's name durable.
+    /// Completes the last file and makes every file's name durable: for a builder
+    /// without a blob threshold, which writes segments only (the unit tests' files;
+    /// the engine and repair record blob references, through `finish_with_blobs`).
     ///
     /// # Errors
     /// `Io`; the files written are then removed (best effort).
-    pub fn finish(mut self) -> Result<Vec<SegmentMeta>> {
+    #[cfg(test)]
+    pub fn finish(self) -> Result<Vec<SegmentMeta>> {
+        debug_assert!(self.blobs.is_none(), "blob files would go unrecorded");
+        debug_assert!(self.refs.is_empty(), "blob references would go unrecorded");
+        Ok(self.finish_with_blobs()?.segments)
+    }
+
+    /// Completes the last segment and blob file and makes every file's name
+    /// durable (one directory sync), so the caller can record them all in one
+    /// manifest edit.
+    ///
+    /// # Errors
+    /// `Io`; the files written are then removed (best effort).
+    pub fn finish_with_blobs(mut self) -> Result<BuiltFiles> {
         let rest = self
             .range_tombstones
             .clipped(self.range_from.as_deref(), None);
@@ -214,13 +320,27 @@ impl<'a> SegmentBuilder<'a> {
             self.current = Some(open);
         }
         self.finish_current(None)?;
-        if !self.done.is_empty() {
-            self.fs
-                .sync_dir(self.dir)
-                .map_err(|e| Error::io(self.dir, e))?;
+        // Every blob file was finished with the segment pointing into it; the
+        // output takes none along.
+        let blobs = match self.blobs.take() {
+            Some(blobs) => blobs.finish()?,
+            None => Vec::new(),
+        };
+        if !self.done.is_empty() || !blobs.is_empty() {
+            if let Err(e) = self.fs.sync_dir(self.dir) {
+                for meta in &blobs {
+                    let _ = self
+                        .fs
+                        .remove(&crate::blob::output::blob_path(self.dir, meta.file_number));
+                }
+                return Err(Error::io(self.dir, e));
+            }
         }
         self.finished = true;
-        Ok(std::mem::take(&mut self.done))
+        Ok(BuiltFiles {
+            segments: std::mem::take(&mut self.done),
+            blobs,
+        })
     }
 }
 
@@ -238,6 +358,72 @@ impl Drop for SegmentBuilder<'_> {
             let _ = self
                 .fs
                 .remove(&filenames::segment_path(self.dir, meta.file_number));
+        }
+    }
+}
+
+/// The opened outputs of a flush or compaction: segments, and the blob files
+/// they point into.
+#[derive(Debug, Default)]
+pub(crate) struct OpenedFiles {
+    pub segments: Vec<Arc<SegmentFile>>,
+    pub blobs: Vec<Arc<crate::blob::BlobFile>>,
+}
+
+impl OpenedFiles {
+    /// Marks every file for deletion: outputs never recorded (their keyspace was
+    /// dropped meanwhile).
+    pub fn mark_obsolete(&self) {
+        self.segments.iter().for_each(|f| f.mark_obsolete());
+        self.blobs.iter().for_each(|b| b.mark_obsolete());
+    }
+
+    /// Bytes written: segments and blob files.
+    pub fn bytes(&self) -> u64 {
+        let segments: u64 = self.segments.iter().map(|f| f.size()).sum();
+        segments + self.blobs.iter().map(|b| b.meta.file_size).sum::<u64>()
+    }
+
+    /// The blob files, as the manifest records them.
+    pub fn blob_metas(&self) -> Vec<BlobFileMeta> {
+        self.blobs.iter().map(|b| b.meta.clone()).collect()
+    }
+}
+
+/// Opens what a builder wrote (segments and blob files); on failure removes them
+/// all, since no version references them yet.
+///
+/// # Errors
+/// As [`SegmentFile::open`] and [`crate::blob::BlobFile::open`].
+pub(crate) fn open_built_files(
+    fs: &FsRef,
+    dir: &Path,
+    ctx: &SegmentContext,
+    built: BuiltFiles,
+) -> Result<OpenedFiles> {
+    let blob_numbers: Vec<u64> = built.blobs.iter().map(|m| m.file_number).collect();
+    let mut blobs = Vec::with_capacity(built.blobs.len());
+    for meta in built.blobs {
+        match crate::blob::BlobFile::open(fs, dir, meta, ctx.cache.clone()) {
+            Ok(b) => blobs.push(b),
+            Err(e) => {
+                for m in &built.segments {
+                    let _ = fs.remove(&filenames::segment_path(dir, m.file_number));
+                }
+                for &n in &blob_numbers {
+                    let _ = fs.remove(&crate::blob::output::blob_path(dir, n));
+                }
+                return Err(e);
+            }
+        }
+    }
+    match open_built(fs, dir, ctx, built.segments) {
+        Ok(segments) => Ok(OpenedFiles { segments, blobs }),
+        Err(e) => {
+            for &n in &blob_numbers {
+                let _ = fs.remove(&crate::blob::output::blob_path(dir, n));
+            }
+            Err(e)
         }
     }
 }
@@ -264,4 +450,126 @@ pub(crate) fn open_built(
         }
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use bytes::Bytes;
+    use lsm_format::blob::BlobReadOptions;
+    use lsm_format::{BlobPointer, BlobReader, ReadOptions, SegmentReader};
+
+    use super::*;
+    use crate::blob::output::blob_path;
+    use crate::fs::SimFs;
+
+    fn value_of(i: u32) -> Vec<u8> {
+        // Every third value is large; the rest stay below the threshold.
+        let len = if i.is_multiple_of(3) {
+            300 + i as usize
+        } else {
+            40
+        };
+        (0..len).map(|j| (i as usize * 7 + j) as u8).collect()
+    }
+
+    /// Large puts become pointer entries into complete blob files that hold their
+    /// values; small puts, tombstones and expiring puts stay inline; blob files
+    /// roll with the segments and at the size target; no `.tmp` file is left.
+    #[test]
+    fn large_values_go_to_blob_files_that_the_pointers_name() {
+        let sim = SimFs::new();
+        let fs: FsRef = Arc::new(sim.clone());
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let next = AtomicU64::new(1);
+        let opts = Options::default()
+            .with_segment_size(1024)
+            .with_compression(lsm_format::Compression::None);
+        let mut b = SegmentBuilder::new(&fs, dir, &opts, 0, &next);
+        b.set_keyspace(3);
+        b.set_blob_threshold(Some(300));
+        for i in 0..150u32 {
+            let key = format!("key{i:04}");
+            b.add(key.as_bytes(), 100, EntryKind::Put, &value_of(i))
+                .unwrap();
+            if i.is_multiple_of(10) {
+                b.add(key.as_bytes(), 50, EntryKind::Tombstone, b"")
+                    .unwrap();
+            }
+        }
+        let built = b.finish_with_blobs().unwrap();
+        assert!(built.segments.len() > 1, "{:?}", built.segments.len());
+        assert!(built.blobs.len() >= built.segments.len(), "{built:?}");
+        let names = fs.list(dir).unwrap();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+        let mut readers = std::collections::BTreeMap::new();
+        for meta in &built.blobs {
+            assert_eq!(meta.keyspace, 3);
+            let bytes = sim.read_file(&blob_path(dir, meta.file_number)).unwrap();
+            assert_eq!(bytes.len() as u64, meta.file_size);
+            let reader =
+                BlobReader::open(bytes.into(), BlobReadOptions::for_file(meta.file_number))
+                    .unwrap();
+            reader.verify().unwrap();
+            assert_eq!(reader.properties().record_count, meta.record_count);
+            readers.insert(meta.file_number, reader);
+        }
+        let (mut pointers, mut inline) = (0, 0);
+        for seg in &built.segments {
+            let bytes = sim
+                .read_file(&filenames::segment_path(dir, seg.file_number))
+                .unwrap();
+            let reader = SegmentReader::open(Bytes::from(bytes), ReadOptions::default()).unwrap();
+            assert_eq!(reader.properties().keyspace, 3);
+            for e in reader.entries() {
+                let e = e.unwrap();
+                let i: u32 = std::str::from_utf8(&e.key[3..]).unwrap().parse().unwrap();
+                match e.kind {
+                    EntryKind::BlobPointer => {
+                        assert!(i.is_multiple_of(3));
+                        let p = BlobPointer::decode(&e.value).unwrap();
+                        // A file of this job, complete (it verified above).
+                        let record = readers[&p.file_number].get_record(&p).unwrap();
+                        assert_eq!(
+                            (&record.key[..], &record.value[..]),
+                            (&e.key[..], &value_of(i)[..])
+                        );
+                        pointers += 1;
+                    }
+                    EntryKind::Put => {
+                        assert!(!i.is_multiple_of(3));
+                        assert_eq!(&e.value[..], &value_of(i)[..]);
+                        inline += 1;
+                    }
+                    EntryKind::Tombstone => assert!(i.is_multiple_of(10)),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!((pointers, inline), (50, 100));
+        let records: u64 = built.blobs.iter().map(|m| m.record_count).sum();
+        assert_eq!(records, 50);
+    }
+
+    /// A builder dropped unfinished (a failed job) leaves no blob file behind,
+    /// finished or not.
+    #[test]
+    fn an_unfinished_job_removes_its_blob_files() {
+        let fs: FsRef = Arc::new(SimFs::new());
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let next = AtomicU64::new(1);
+        let opts = Options::default().with_segment_size(1024);
+        let mut b = SegmentBuilder::new(&fs, dir, &opts, 0, &next);
+        b.set_blob_threshold(Some(100));
+        for i in 0..40u32 {
+            b.add(format!("k{i:03}").as_bytes(), 1, EntryKind::Put, &[7; 400])
+                .unwrap();
+        }
+        assert!(fs.list(dir).unwrap().iter().any(|n| n.ends_with(".blob")));
+        drop(b);
+        assert_eq!(fs.list(dir).unwrap(), Vec::<String>::new());
+    }
 }

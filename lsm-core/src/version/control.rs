@@ -14,6 +14,7 @@ use lsm_format::manifest::{DeletedSegment, ManifestState, VersionEdit};
 use parking_lot::Mutex;
 
 use super::{VersionSet, Versions};
+use crate::blob::BlobFile;
 use crate::error::{Error, InvalidArgumentKind, PoisonedBy, Result};
 use crate::poison::Poison;
 use crate::segment::file::SegmentFile;
@@ -60,8 +61,8 @@ impl VersionControl {
             .collect()
     }
 
-    /// Logs `edit` (whose added segments are the opened files `added`, in order)
-    /// durably, then calls `install` with the versions it makes current while still
+    /// Logs `edit` (whose added segments are the opened files `added`, in order,
+    /// and whose added blob files are `added_blobs`) durably, then calls `install` with the versions it makes current while still
     /// holding the version-set lock. `last_sequence` is stamped on the edit.
     ///
     /// On failure the database is poisoned and nothing is installed; the outputs
@@ -81,6 +82,7 @@ impl VersionControl {
         poison: &Poison,
         edit: VersionEdit,
         added: &[(u32, Arc<SegmentFile>)],
+        added_blobs: &[Arc<BlobFile>],
         last_sequence: u64,
         install: impl FnOnce(&Versions),
     ) -> Result<()> {
@@ -95,6 +97,7 @@ impl VersionControl {
             .iter()
             .map(|(_, m)| m.keyspace)
             .chain(edit.deleted_segments.iter().map(|d| d.keyspace))
+            .chain(edit.added_blob_files.iter().map(|b| b.keyspace))
             .find(|&id| !live(id));
         if let Some(id) = gone {
             return Err(Error::KeyspaceDropped {
@@ -104,7 +107,7 @@ impl VersionControl {
         let mut edit = edit;
         edit.keyspace_log_numbers.retain(|&(id, _)| live(id));
         let next_file = self.next_file.load(Ordering::SeqCst);
-        match set.log_and_apply(edit, added, next_file, last_sequence) {
+        match set.log_and_apply(edit, added, added_blobs, next_file, last_sequence) {
             Ok(versions) => {
                 install(&versions);
                 Ok(())
@@ -149,7 +152,7 @@ impl VersionControl {
             ..VersionEdit::default()
         };
         let next_file = self.next_file.load(Ordering::SeqCst);
-        match set.log_and_apply(edit, &[], next_file, last_sequence) {
+        match set.log_and_apply(edit, &[], &[], next_file, last_sequence) {
             Ok(versions) => {
                 install(&versions, id);
                 Ok((id, true))
@@ -158,7 +161,7 @@ impl VersionControl {
         }
     }
 
-    /// Drops the live keyspace `name` and deletes every segment of it, in one
+    /// Drops the live keyspace `name` and deletes every segment and blob file of it, in one
     /// manifest edit (durable before this returns); `install` runs with the versions
     /// the drop makes current, under the version-set lock. Returns the dropped
     /// keyspace's last version (whose files the caller retires), `None` when no
@@ -195,13 +198,19 @@ impl VersionControl {
                     })
             })
             .collect();
+        let deleted_blob_files = set
+            .state()
+            .blob_files_of(id)
+            .map(|b| b.file_number)
+            .collect();
         let edit = VersionEdit {
             deleted_segments,
+            deleted_blob_files,
             dropped_keyspaces: vec![id],
             ..VersionEdit::default()
         };
         let next_file = self.next_file.load(Ordering::SeqCst);
-        match set.log_and_apply(edit, &[], next_file, last_sequence) {
+        match set.log_and_apply(edit, &[], &[], next_file, last_sequence) {
             Ok(versions) => {
                 install(&versions);
                 Ok(old)

@@ -8,13 +8,30 @@
 use std::sync::Arc;
 
 use super::Version;
+use crate::blob::BlobFile;
 use crate::segment::file::SegmentFile;
 
 impl Version {
     /// A new version: `self` without `deleted` `(level, file number)` pairs, plus
-    /// `added` files.
-    pub fn apply(&self, deleted: &[(u32, u64)], added: &[(u32, Arc<SegmentFile>)]) -> Version {
+    /// `added` files, without blob files `deleted_blobs` and with `added_blobs`.
+    pub fn apply(
+        &self,
+        deleted: &[(u32, u64)],
+        added: &[(u32, Arc<SegmentFile>)],
+        deleted_blobs: &[u64],
+        added_blobs: &[Arc<BlobFile>],
+    ) -> Version {
         let mut next = self.clone();
+        if !deleted_blobs.is_empty() || !added_blobs.is_empty() {
+            let mut blobs = (*next.blobs).clone();
+            for n in deleted_blobs {
+                blobs.remove(n);
+            }
+            for b in added_blobs {
+                blobs.insert(b.number(), Arc::clone(b));
+            }
+            next.blobs = Arc::new(blobs);
+        }
         for &(level, number) in deleted {
             if let Some(files) = next.levels.get_mut(level as usize) {
                 let before = files.len();
@@ -104,16 +121,16 @@ mod tests {
         let left = segment(&fs, dir.path(), &next, &["d", "e"], 6); // #4
 
         // Level 0 is newest first whatever the order of addition.
-        let v = Version::default().apply(&[], &[(0, old.clone()), (0, new.clone())]);
+        let v = Version::default().apply(&[], &[(0, old.clone()), (0, new.clone())], &[], &[]);
         assert_eq!(numbers(v.level(0)), vec![2, 1]);
         // Levels >= 1 are sorted by key.
-        let v = v.apply(&[], &[(1, right.clone()), (1, left.clone())]);
+        let v = v.apply(&[], &[(1, right.clone()), (1, left.clone())], &[], &[]);
         assert_eq!(numbers(v.level(1)), vec![4, 3]);
         assert_eq!(v.deepest_non_empty(), Some(1));
         assert_eq!(v.level_bytes(1), right.size() + left.size());
 
         // A move: deleted from level 0 and added to level 2 in one edit.
-        let moved = v.apply(&[(0, 1)], &[(2, old.clone())]);
+        let moved = v.apply(&[(0, 1)], &[(2, old.clone())], &[], &[]);
         assert_eq!(numbers(moved.level(0)), vec![2]);
         assert_eq!(numbers(moved.level(2)), vec![1]);
         assert_eq!(moved.deepest_non_empty(), Some(2));

@@ -24,6 +24,7 @@ use lsm_format::manifest::MAX_LEVELS;
 use lsm_format::segment::FilterAnswer;
 use lsm_format::{EntryKind, Probe};
 
+use crate::blob::BlobSet;
 use crate::error::{Error, Result};
 use crate::memtable::Found;
 use crate::metrics::{bump, Metrics};
@@ -37,10 +38,14 @@ pub(crate) type Versions =
     std::collections::BTreeMap<lsm_format::keyspace::KeyspaceId, Arc<Version>>;
 pub(crate) use set::VersionSet;
 
-/// The live segments of every level.
+/// The live segments of every level, and the live blob files their pointer
+/// entries point into.
 #[derive(Debug, Clone)]
 pub(crate) struct Version {
     levels: Vec<Vec<Arc<SegmentFile>>>,
+    /// The keyspace's live blob files: a reader resolves the pointers it meets
+    /// through the version it read them from, which keeps the files.
+    blobs: BlobSet,
     /// How many of the files hold range tombstones: scans of a tree with none
     /// skip looking for them.
     range_tombstone_files: usize,
@@ -50,6 +55,7 @@ impl Default for Version {
     fn default() -> Self {
         Version {
             levels: vec![Vec::new(); MAX_LEVELS],
+            blobs: BlobSet::default(),
             range_tombstone_files: 0,
         }
     }
@@ -63,6 +69,29 @@ impl Version {
 
     pub fn levels(&self) -> &[Vec<Arc<SegmentFile>>] {
         &self.levels
+    }
+
+    /// The live blob files.
+    pub fn blobs(&self) -> &BlobSet {
+        &self.blobs
+    }
+
+    /// The value `stored`, a blob pointer entry of `key` read from this version,
+    /// points to.
+    ///
+    /// # Errors
+    /// `Corruption` naming the blob file and offset; `Io`.
+    pub fn resolve_blob(&self, key: &[u8], stored: &[u8]) -> Result<Bytes> {
+        crate::blob::file::resolve(&self.blobs, key, stored, crate::blob::BlobRead::Cached)
+    }
+
+    /// As [`resolve_blob`](Self::resolve_blob), for a one-pass reader
+    /// (compaction): the value is not added to the cache.
+    ///
+    /// # Errors
+    /// As [`resolve_blob`](Self::resolve_blob).
+    pub fn resolve_blob_once(&self, key: &[u8], stored: &[u8]) -> Result<Bytes> {
+        crate::blob::file::resolve(&self.blobs, key, stored, crate::blob::BlobRead::OnePass)
     }
 
     /// Whether some file holds range tombstones.
@@ -195,7 +224,7 @@ fn probe(file: &SegmentFile, probe: &Probe<'_>, metrics: &Metrics) -> Result<Opt
             seq: found.seq,
             kind: found.kind,
             value: match found.kind {
-                EntryKind::Put | EntryKind::ExpiringPut => found.value,
+                EntryKind::Put | EntryKind::ExpiringPut | EntryKind::BlobPointer => found.value,
                 EntryKind::Tombstone | EntryKind::RangeDelete => Bytes::new(),
             },
         })),

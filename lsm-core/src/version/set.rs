@@ -15,6 +15,7 @@ use lsm_format::manifest::{ManifestState, VersionEdit};
 
 use super::manifest::ManifestWriter;
 use super::{Version, Versions};
+use crate::blob::BlobFile;
 use crate::error::{Error, Result};
 use crate::filenames::MANIFEST;
 use crate::fs::FsRef;
@@ -76,9 +77,12 @@ impl VersionSet {
     /// Records `edit` durably and returns the versions it makes current (keyspaces
     /// it creates start empty; keyspaces it drops are gone).
     ///
-    /// `added` are the opened files of `edit.added_segments`, in the same order.
-    /// `next_file_number` and `last_sequence` are stamped on the edit (never moving
-    /// backwards).
+    /// `added` are the opened files of `edit.added_segments`, in the same order,
+    /// and `added_blobs` those of `edit.added_blob_files`. `next_file_number` and
+    /// `last_sequence` are stamped on the edit (never moving backwards). The blob
+    /// files the edit leaves no live segment pointing into are deleted by it too,
+    /// and marked obsolete once it is durable: each goes when its last reader
+    /// lets go.
     ///
     /// # Errors
     /// `Io` from the manifest (the caller poisons the database: after a failed
@@ -88,10 +92,14 @@ impl VersionSet {
         &mut self,
         mut edit: VersionEdit,
         added: &[(u32, Arc<SegmentFile>)],
+        added_blobs: &[Arc<BlobFile>],
         next_file_number: u64,
         last_sequence: u64,
     ) -> Result<Versions> {
         debug_assert_eq!(edit.added_segments.len(), added.len());
+        debug_assert_eq!(edit.added_blob_files.len(), added_blobs.len());
+        let freed = self.state.blob_files_freed_by(&edit);
+        edit.deleted_blob_files.extend(freed);
         edit.next_file_number = Some(next_file_number.max(self.state.next_file_number));
         edit.last_sequence = Some(last_sequence.max(self.state.last_sequence));
         let manifest_path = self.dir.join(MANIFEST);
@@ -115,6 +123,20 @@ impl VersionSet {
             self.manifest.append(&edit)?;
         }
         self.state = next_state;
+        // The blob files the edit deleted: by keyspace (from the versions that
+        // held them), marked obsolete now that the edit is durable.
+        let mut deleted_blobs: std::collections::BTreeMap<KeyspaceId, Vec<u64>> =
+            Default::default();
+        for &n in &edit.deleted_blob_files {
+            let held = self
+                .current
+                .iter()
+                .find_map(|(id, v)| v.blobs().get(&n).map(|b| (*id, b)));
+            if let Some((id, b)) = held {
+                b.mark_obsolete();
+                deleted_blobs.entry(id).or_default().push(n);
+            }
+        }
         for id in &edit.dropped_keyspaces {
             self.current.remove(id);
         }
@@ -126,6 +148,8 @@ impl VersionSet {
             .iter()
             .map(|d| d.keyspace)
             .chain(added.iter().map(|(_, f)| f.meta.keyspace))
+            .chain(added_blobs.iter().map(|b| b.meta.keyspace))
+            .chain(deleted_blobs.keys().copied())
             .collect();
         for id in touched {
             let deleted: Vec<(u32, u64)> = edit
@@ -139,9 +163,15 @@ impl VersionSet {
                 .filter(|(_, f)| f.meta.keyspace == id)
                 .cloned()
                 .collect();
+            let added_blobs: Vec<Arc<BlobFile>> = added_blobs
+                .iter()
+                .filter(|b| b.meta.keyspace == id)
+                .cloned()
+                .collect();
+            let deleted_blobs = deleted_blobs.get(&id).map_or(&[][..], |v| v.as_slice());
             // The manifest state accepted the edit, so the keyspace is live.
             if let Some(v) = self.current.get_mut(&id) {
-                *v = Arc::new(v.apply(&deleted, &added));
+                *v = Arc::new(v.apply(&deleted, &added, deleted_blobs, &added_blobs));
             }
         }
         Ok(self.current.clone())
@@ -152,5 +182,8 @@ impl VersionSet {
 /// every rewritten manifest until its file is seen removed (`docs/format.md`
 /// section 6, tag 7), so open never meets a dead file the manifest does not explain.
 fn forget_removed(fs: &FsRef, dir: &Path, state: &mut ManifestState) {
-    state.forget_obsolete(|n| !fs.exists(&crate::filenames::segment_path(dir, n)));
+    state.forget_obsolete(|n| {
+        !fs.exists(&crate::filenames::segment_path(dir, n))
+            && !fs.exists(&crate::blob::output::blob_path(dir, n))
+    });
 }

@@ -52,7 +52,7 @@ impl BlobPointer {
         out
     }
 
-    /// Bytes [`encode`](Self::encode) writes: 5 to 29.
+    /// Bytes [`encode`](Self::encode) writes: 5 to 31.
     pub fn encoded_len(&self) -> usize {
         1 + varint_len(self.file_number)
             + varint_len(self.offset)
@@ -131,8 +131,10 @@ mod tests {
                 value_len: MAX_VALUE_LEN as u32,
             },
         ] {
+            // The shortest and the longest encodings.
             let bytes = p.to_vec();
             assert_eq!(bytes.len(), p.encoded_len());
+            assert!((5..=31).contains(&bytes.len()), "{p:?}");
             assert_eq!(BlobPointer::decode(&bytes).unwrap(), p);
         }
     }

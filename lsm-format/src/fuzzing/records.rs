@@ -193,6 +193,7 @@ fn seed_meta(file_number: u64, keyspace: u32) -> crate::manifest::SegmentMeta {
         largest_seq: 9,
         entry_count: 5,
         tombstone_count: 1,
+        blob_refs: Vec::new(),
     }
 }
 

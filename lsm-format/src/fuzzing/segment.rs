@@ -227,7 +227,7 @@ fn derive_entries(data: &[u8]) -> (WriterOptions, Sorted, Vec<RangeTombstone>) {
             _ => EntryKind::Put,
         };
         let value: Vec<u8> = match kind {
-            EntryKind::Tombstone | EntryKind::RangeDelete => Vec::new(),
+            EntryKind::Tombstone | EntryKind::RangeDelete | EntryKind::BlobPointer => Vec::new(),
             EntryKind::Put | EntryKind::ExpiringPut => {
                 let len = usize::from(b(next()) % 64);
                 // Repetitive values so that LZ4 actually compresses some blocks.

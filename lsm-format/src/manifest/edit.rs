@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{SegmentMeta, MAX_LEVELS};
+use super::{BlobFileMeta, BlobRef, SegmentMeta, MAX_LEVELS};
 use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
 use crate::entry::MAX_KEY_LEN;
 use crate::error::{Error, Result};
@@ -26,7 +26,14 @@ mod tag {
     pub const DELETE_SEGMENT_IN: u32 = 11;
     pub const ADD_SEGMENT_IN: u32 = 12;
     pub const KEYSPACE_LOG_NUMBER: u32 = 13;
+    // Format 4: blob files.
+    pub const ADD_BLOB_FILE: u32 = 14;
+    pub const DELETE_BLOB_FILE: u32 = 15;
+    pub const SEGMENT_BLOB_REFS: u32 = 16;
 }
+
+/// Most blob files one segment may name (tag 16): a bound for decoding.
+pub const MAX_BLOB_REFS: u32 = 1 << 20;
 
 /// A segment an edit deletes: tag 5 for keyspace 0, tag 11 for the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,9 +87,25 @@ pub struct VersionEdit {
     /// Per keyspace, the oldest WAL that may still hold data of it not in its
     /// segments: (keyspace, WAL number). Format 3.
     pub keyspace_log_numbers: Vec<(KeyspaceId, u64)>,
+    /// Blob files added. Format 4.
+    pub added_blob_files: Vec<BlobFileMeta>,
+    /// Blob files removed (by number): no live segment points into them after
+    /// the edit. Format 4.
+    pub deleted_blob_files: Vec<u64>,
 }
 
 impl VersionEdit {
+    /// True when the edit holds a record only format 4 has (tags 14 to 16): a blob
+    /// file added or deleted, or a segment pointing into blob files.
+    pub fn uses_blob_files(&self) -> bool {
+        !self.added_blob_files.is_empty()
+            || !self.deleted_blob_files.is_empty()
+            || self
+                .added_segments
+                .iter()
+                .any(|(_, m)| !m.blob_refs.is_empty())
+    }
+
     /// True when the edit holds a record only format 3 has (tags 8 to 13): a
     /// keyspace created or dropped, `next_keyspace_id`, a keyspace's log number, or
     /// a segment of a keyspace other than 0.
@@ -102,8 +125,9 @@ impl VersionEdit {
     }
 
     /// Appends the encoding of this edit to `out`: scalar fields in tag order, then
-    /// deletions, obsolete segments, dropped and added keyspaces, added segments and
-    /// keyspace log numbers. Segments of keyspace 0 take tags 5 and 6, the others 11
+    /// deletions, obsolete segments, deleted blob files, dropped and added
+    /// keyspaces, added blob files, added segments (each followed by its blob
+    /// references, tag 16, when it has any) and keyspace log numbers. Segments of keyspace 0 take tags 5 and 6, the others 11
     /// and 12. The caller keeps levels below [`MAX_LEVELS`], keys within
     /// [`MAX_KEY_LEN`], keyspace names valid
     /// ([`check_keyspace_name`](crate::keyspace::check_keyspace_name)) and ids within
@@ -142,6 +166,10 @@ impl VersionEdit {
             put_varint32(out, tag::OBSOLETE_SEGMENT);
             put_varint64(out, file_number);
         }
+        for &file_number in &self.deleted_blob_files {
+            put_varint32(out, tag::DELETE_BLOB_FILE);
+            put_varint64(out, file_number);
+        }
         for &id in &self.dropped_keyspaces {
             put_varint32(out, tag::DROP_KEYSPACE);
             put_varint32(out, id);
@@ -151,6 +179,14 @@ impl VersionEdit {
             put_varint32(out, tag::ADD_KEYSPACE);
             put_varint32(out, *id);
             put_length_prefixed(out, name.as_bytes());
+        }
+        for b in &self.added_blob_files {
+            put_varint32(out, tag::ADD_BLOB_FILE);
+            put_varint32(out, b.keyspace);
+            put_varint64(out, b.file_number);
+            put_varint64(out, b.file_size);
+            put_varint64(out, b.record_count);
+            put_varint64(out, b.value_bytes);
         }
         for (level, m) in &self.added_segments {
             debug_assert!((*level as usize) < MAX_LEVELS);
@@ -172,6 +208,16 @@ impl VersionEdit {
             put_varint64(out, m.largest_seq);
             put_varint64(out, m.entry_count);
             put_varint64(out, m.tombstone_count);
+            if !m.blob_refs.is_empty() {
+                debug_assert!(m.blob_refs.is_sorted_by(|a, b| a.blob_file < b.blob_file));
+                put_varint32(out, tag::SEGMENT_BLOB_REFS);
+                put_varint64(out, m.file_number);
+                put_varint32(out, m.blob_refs.len() as u32);
+                for r in &m.blob_refs {
+                    put_varint64(out, r.blob_file);
+                    put_varint64(out, r.value_bytes);
+                }
+            }
         }
         for &(id, log_number) in &self.keyspace_log_numbers {
             put_varint32(out, tag::KEYSPACE_LOG_NUMBER);
@@ -233,6 +279,7 @@ impl VersionEdit {
                         largest_seq: d.varint64("largest_seq")?,
                         entry_count: d.varint64("entry_count")?,
                         tombstone_count: d.varint64("tombstone_count")?,
+                        blob_refs: Vec::new(),
                     };
                     edit.added_segments.push((level, meta));
                 }
@@ -269,6 +316,21 @@ impl VersionEdit {
                     let log_number = d.varint64("keyspace log_number")?;
                     edit.keyspace_log_numbers.push((id, log_number));
                 }
+                tag::ADD_BLOB_FILE => {
+                    let keyspace = keyspace_id(&mut d)?;
+                    edit.added_blob_files.push(BlobFileMeta {
+                        keyspace,
+                        file_number: d.varint64("blob file_number")?,
+                        file_size: d.varint64("blob file_size")?,
+                        record_count: d.varint64("blob record_count")?,
+                        value_bytes: d.varint64("blob value_bytes")?,
+                    });
+                }
+                tag::DELETE_BLOB_FILE => {
+                    edit.deleted_blob_files
+                        .push(d.varint64("delete blob file_number")?);
+                }
+                tag::SEGMENT_BLOB_REFS => segment_blob_refs(&mut d, &mut edit, at)?,
                 other => {
                     return Err(Error::corruption(
                         at,
@@ -279,6 +341,60 @@ impl VersionEdit {
         }
         Ok(edit)
     }
+}
+
+/// Tag 16: the blob references of the segment the edit added last (the encoder
+/// writes them right after its tag 6 or 12), by blob file number strictly
+/// ascending.
+fn segment_blob_refs(d: &mut Decoder<'_>, edit: &mut VersionEdit, at: u64) -> Result<()> {
+    let segment = d.varint64("blob refs segment")?;
+    let count_at = d.offset();
+    let count = d.varint32("blob refs count")?;
+    if count == 0 || count > MAX_BLOB_REFS {
+        return Err(Error::corruption(
+            count_at,
+            format!("a segment names {count} blob files (1 to {MAX_BLOB_REFS})"),
+        ));
+    }
+    let Some((_, meta)) = edit
+        .added_segments
+        .last_mut()
+        .filter(|(_, m)| m.file_number == segment)
+    else {
+        return Err(Error::corruption(
+            at,
+            format!(
+                "blob references of segment {segment}, which is not the segment the edit added \
+                 last"
+            ),
+        ));
+    };
+    if !meta.blob_refs.is_empty() {
+        return Err(Error::corruption(
+            at,
+            format!("blob references of segment {segment} given twice"),
+        ));
+    }
+    let mut refs = Vec::new();
+    for _ in 0..count {
+        let ref_at = d.offset();
+        let r = BlobRef {
+            blob_file: d.varint64("blob ref file_number")?,
+            value_bytes: d.varint64("blob ref value_bytes")?,
+        };
+        if refs
+            .last()
+            .is_some_and(|p: &BlobRef| p.blob_file >= r.blob_file)
+        {
+            return Err(Error::corruption(
+                ref_at,
+                "blob references not in strictly ascending file number order",
+            ));
+        }
+        refs.push(r);
+    }
+    meta.blob_refs = refs;
+    Ok(())
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T, at: u64) -> Result<()> {

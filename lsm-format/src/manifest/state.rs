@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{SegmentMeta, VersionEdit, MAX_LEVELS};
+use super::{BlobFileMeta, SegmentMeta, VersionEdit, MAX_LEVELS};
 use crate::error::{Error, Result};
 use crate::keyspace::{KeyspaceId, DEFAULT_KEYSPACE, DEFAULT_KEYSPACE_NAME};
 use crate::log::LogDamageKind;
@@ -10,6 +10,19 @@ use crate::FORMAT_VERSION;
 
 /// Format version from which a manifest may hold keyspace records (tags 8 to 13).
 const KEYSPACE_FORMAT_VERSION: u32 = 3;
+
+/// Format version from which a manifest may hold blob file records (tags 14 to 16).
+const BLOB_FORMAT_VERSION: u32 = 4;
+
+/// How the live segments point into one live blob file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobUse {
+    /// Live segments with pointers into it.
+    pub segments: u64,
+    /// Sum of the value bytes those segments' pointers name (each segment's
+    /// [`BlobRef::value_bytes`](super::BlobRef::value_bytes)).
+    pub value_bytes: u64,
+}
 
 /// A live keyspace, as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +74,14 @@ pub struct ManifestState {
     /// rewrite never forgets that a file is dead; the engine drops the numbers of
     /// files it has seen gone ([`forget_obsolete`](Self::forget_obsolete)).
     pub obsolete: BTreeSet<u64>,
+    /// The live blob files, by file number (format 4). A blob file is live from the
+    /// edit that adds it to the edit that deletes it, which may only delete it
+    /// once no live segment points into it.
+    pub blob_files: BTreeMap<u64, BlobFileMeta>,
     /// Keyspace and level of each live file number.
     live: HashMap<u64, (KeyspaceId, u32)>,
+    /// How the live segments point into each live blob file (absent: not at all).
+    blob_uses: HashMap<u64, BlobUse>,
 }
 
 impl Default for ManifestState {
@@ -86,7 +105,9 @@ impl Default for ManifestState {
             torn_kind: None,
             clean_len: 0,
             obsolete: BTreeSet::new(),
+            blob_files: BTreeMap::new(),
             live: HashMap::new(),
+            blob_uses: HashMap::new(),
         }
     }
 }
@@ -134,6 +155,63 @@ impl ManifestState {
         self.keyspaces
             .get(&keyspace)
             .map(|k| k.log_number.max(self.log_number))
+    }
+
+    /// How the live segments point into blob file `file_number` (all zero for one
+    /// no live segment points into, or one that is not live).
+    pub fn blob_use(&self, file_number: u64) -> BlobUse {
+        self.blob_uses
+            .get(&file_number)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The live blob files of `keyspace`, by file number.
+    pub fn blob_files_of(&self, keyspace: KeyspaceId) -> impl Iterator<Item = &BlobFileMeta> + '_ {
+        self.blob_files
+            .values()
+            .filter(move |b| b.keyspace == keyspace)
+    }
+
+    /// The live blob files no live segment points into: what an interrupted
+    /// job, or a bug, left behind. They hold nothing a reader can reach.
+    pub fn unreferenced_blob_files(&self) -> impl Iterator<Item = &BlobFileMeta> + '_ {
+        self.blob_files
+            .values()
+            .filter(|b| !self.blob_uses.contains_key(&b.file_number))
+    }
+
+    /// The live blob files `edit` leaves without a live segment pointing into
+    /// them, not deleted by the edit itself: what the edit must delete too (tag
+    /// 15) for the files to go once no reader needs them. Only blob files the
+    /// edit's deleted segments pointed into are candidates.
+    pub fn blob_files_freed_by(&self, edit: &VersionEdit) -> Vec<u64> {
+        let mut change: BTreeMap<u64, i64> = BTreeMap::new();
+        for d in &edit.deleted_segments {
+            let meta = self
+                .levels
+                .get(d.level as usize)
+                .and_then(|files| files.iter().find(|m| m.file_number == d.file_number));
+            for r in meta.iter().flat_map(|m| &m.blob_refs) {
+                *change.entry(r.blob_file).or_default() -= 1;
+            }
+        }
+        for (_, m) in &edit.added_segments {
+            for r in &m.blob_refs {
+                if let Some(c) = change.get_mut(&r.blob_file) {
+                    *c += 1;
+                }
+            }
+        }
+        change
+            .into_iter()
+            .filter(|&(n, c)| {
+                self.blob_files.contains_key(&n)
+                    && !edit.deleted_blob_files.contains(&n)
+                    && self.blob_use(n).segments as i64 + c <= 0
+            })
+            .map(|(n, _)| n)
+            .collect()
     }
 
     /// Number of live segments over all levels.
@@ -194,6 +272,16 @@ impl ManifestState {
                 ),
             ));
         }
+        if self.format_version < BLOB_FORMAT_VERSION && edit.uses_blob_files() {
+            violations.push(Error::corruption(
+                offset,
+                format!(
+                    "blob file record in a manifest of format {} (blob files need format \
+                     {BLOB_FORMAT_VERSION})",
+                    self.format_version
+                ),
+            ));
+        }
         for d in &edit.deleted_segments {
             let (keyspace, level, file_number) = (d.keyspace, d.level, d.file_number);
             if self.live.get(&file_number) != Some(&(keyspace, level)) {
@@ -208,7 +296,10 @@ impl ManifestState {
             }
             self.live.remove(&file_number);
             if let Some(files) = self.levels.get_mut(level as usize) {
-                files.retain(|m| m.file_number != file_number);
+                if let Some(at) = files.iter().position(|m| m.file_number == file_number) {
+                    let meta = files.remove(at);
+                    self.forget_blob_refs(&meta);
+                }
             }
             self.obsolete.insert(file_number);
         }
@@ -225,7 +316,9 @@ impl ManifestState {
             }
             self.obsolete.insert(file_number);
         }
+        self.delete_blob_files(edit, offset, &mut violations);
         self.apply_keyspaces(edit, offset, &mut violations);
+        self.add_blob_files(edit, offset, &mut violations);
         for (level, meta) in &edit.added_segments {
             if !self.keyspaces.contains_key(&meta.keyspace) {
                 violations.push(Error::corruption(
@@ -275,6 +368,10 @@ impl ManifestState {
                 ));
                 continue;
             }
+            if let Some(why) = self.blob_refs_violation(meta) {
+                violations.push(Error::corruption(offset, why));
+                continue;
+            }
             let Some(files) = self.levels.get_mut(*level as usize) else {
                 violations.push(Error::corruption(
                     offset,
@@ -284,6 +381,11 @@ impl ManifestState {
             };
             files.push(meta.clone());
             self.live.insert(meta.file_number, (meta.keyspace, *level));
+            for r in &meta.blob_refs {
+                let used = self.blob_uses.entry(r.blob_file).or_default();
+                used.segments += 1;
+                used.value_bytes += r.value_bytes;
+            }
         }
         for &(id, log_number) in &edit.keyspace_log_numbers {
             match self.keyspaces.get_mut(&id) {
@@ -320,6 +422,100 @@ impl ManifestState {
         violations
     }
 
+    /// Why the blob references of `meta`, a segment about to be added, break the
+    /// rules: each must name a live blob file of the segment's keyspace.
+    fn blob_refs_violation(&self, meta: &SegmentMeta) -> Option<String> {
+        meta.blob_refs
+            .iter()
+            .find_map(|r| match self.blob_files.get(&r.blob_file) {
+                Some(b) if b.keyspace == meta.keyspace => None,
+                Some(b) => Some(format!(
+                    "edit adds segment {} of keyspace {}, pointing into blob file {} of \
+                     keyspace {}",
+                    meta.file_number, meta.keyspace, r.blob_file, b.keyspace
+                )),
+                None => Some(format!(
+                    "edit adds segment {} pointing into blob file {}, which is not live",
+                    meta.file_number, r.blob_file
+                )),
+            })
+    }
+
+    /// Takes the blob references of `meta`, a segment no longer live, out of the
+    /// uses of the blob files it pointed into.
+    fn forget_blob_refs(&mut self, meta: &SegmentMeta) {
+        for r in &meta.blob_refs {
+            if let Some(used) = self.blob_uses.get_mut(&r.blob_file) {
+                used.segments = used.segments.saturating_sub(1);
+                used.value_bytes = used.value_bytes.saturating_sub(r.value_bytes);
+                if used.segments == 0 {
+                    self.blob_uses.remove(&r.blob_file);
+                }
+            }
+        }
+    }
+
+    /// Deletes the blob files `edit` deletes (after its segment deletions): each
+    /// must be live, with no live segment left pointing into it.
+    fn delete_blob_files(&mut self, edit: &VersionEdit, offset: u64, violations: &mut Vec<Error>) {
+        for &file_number in &edit.deleted_blob_files {
+            if !self.blob_files.contains_key(&file_number) {
+                violations.push(Error::corruption(
+                    offset,
+                    format!("edit deletes blob file {file_number}, which is not live"),
+                ));
+                continue;
+            }
+            let used = self.blob_use(file_number);
+            if used.segments > 0 {
+                violations.push(Error::corruption(
+                    offset,
+                    format!(
+                        "edit deletes blob file {file_number}, into which {} live segment(s) \
+                         still point",
+                        used.segments
+                    ),
+                ));
+                continue;
+            }
+            self.blob_files.remove(&file_number);
+            self.obsolete.insert(file_number);
+        }
+    }
+
+    /// Adds the blob files `edit` adds (after its keyspace changes, before its
+    /// segments): each of a live keyspace, its number neither live nor dead.
+    fn add_blob_files(&mut self, edit: &VersionEdit, offset: u64, violations: &mut Vec<Error>) {
+        for b in &edit.added_blob_files {
+            let why = if !self.keyspaces.contains_key(&b.keyspace) {
+                Some(format!(
+                    "edit adds blob file {} to keyspace {}, which is not live",
+                    b.file_number, b.keyspace
+                ))
+            } else if self.blob_files.contains_key(&b.file_number)
+                || self.live.contains_key(&b.file_number)
+            {
+                Some(format!(
+                    "edit adds blob file {}, a number already live",
+                    b.file_number
+                ))
+            } else if self.obsolete.contains(&b.file_number) {
+                Some(format!(
+                    "edit adds blob file {}, which an earlier edit recorded dead",
+                    b.file_number
+                ))
+            } else {
+                None
+            };
+            match why {
+                Some(why) => violations.push(Error::corruption(offset, why)),
+                None => {
+                    self.blob_files.insert(b.file_number, b.clone());
+                }
+            }
+        }
+    }
+
     /// Drops, then creates, the keyspaces `edit` names (after its deletions, before
     /// its additions).
     fn apply_keyspaces(&mut self, edit: &VersionEdit, offset: u64, violations: &mut Vec<Error>) {
@@ -346,6 +542,17 @@ impl ManifestState {
                     offset,
                     format!(
                         "edit drops keyspace {id} but leaves {left} of its segments live (the \
+                         same edit must delete them)"
+                    ),
+                ));
+                continue;
+            }
+            let blobs = self.blob_files_of(id).count();
+            if blobs > 0 {
+                violations.push(Error::corruption(
+                    offset,
+                    format!(
+                        "edit drops keyspace {id} but leaves {blobs} of its blob files live (the \
                          same edit must delete them)"
                     ),
                 ));
@@ -399,8 +606,9 @@ impl ManifestState {
 
     /// The single edit a rewritten manifest starts with: the format version, the
     /// counters (`next_keyspace_id` included), every live keyspace but 0 (by id),
-    /// every keyspace log number recorded, every segment still recorded dead, and
-    /// every live segment, level by level in insertion order.
+    /// every keyspace log number recorded, every file still recorded dead, every
+    /// live blob file, and every live segment (with its blob references), level by
+    /// level in insertion order.
     pub fn snapshot_edit(&self) -> VersionEdit {
         VersionEdit {
             format_version: Some(FORMAT_VERSION),
@@ -422,6 +630,8 @@ impl ManifestState {
                 .map(|(&id, k)| (id, k.log_number))
                 .collect(),
             deleted_segments: Vec::new(),
+            added_blob_files: self.blob_files.values().cloned().collect(),
+            deleted_blob_files: Vec::new(),
             obsolete_segments: self.obsolete.iter().copied().collect(),
             added_segments: (0u32..)
                 .zip(&self.levels)

@@ -10,10 +10,16 @@
 //!
 //! Which kinds are entries depends on the block: tombstones (kind 0, no value in a
 //! data block) and puts (kind 1) always; expiring puts (kind 3, value of at least
-//! [`EXPIRY_LEN`] bytes in a data block) from segment format version 4 on; range
-//! deletes (kind 2) never.
+//! [`EXPIRY_LEN`] bytes in a data block) from segment format version 4 on; blob
+//! pointers (kind 4, a value of [`MIN_POINTER_LEN`] to [`MAX_POINTER_LEN`] bytes in
+//! a data block) from version 6 on; range deletes (kind 2) never.
 
 use crate::entry::{EntryKind, EXPIRY_LEN};
+
+/// Shortest encoded blob pointer: a version byte and four one-byte varints.
+pub const MIN_POINTER_LEN: usize = 5;
+/// Longest encoded blob pointer: a version byte, two varint64s and two varint32s.
+pub const MAX_POINTER_LEN: usize = 1 + 10 + 10 + 5 + 5;
 
 /// What a block may hold: the rules [`decode_header`] applies.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +31,9 @@ pub struct EntryRules {
     /// Kind 3 (expiring put) is an entry: the file's format version is at least
     /// [`RANGE_DEL_FORMAT_VERSION`](crate::segment::RANGE_DEL_FORMAT_VERSION).
     pub expiring: bool,
+    /// Kind 4 (blob pointer) is an entry: the file's format version is at least
+    /// [`BLOB_POINTER_FORMAT_VERSION`](crate::segment::BLOB_POINTER_FORMAT_VERSION).
+    pub blob: bool,
 }
 
 impl EntryRules {
@@ -37,6 +46,9 @@ impl EntryRules {
             || (kind == EntryKind::ExpiringPut as u64
                 && self.expiring
                 && (value_len >= EXPIRY_LEN || self.index))
+            || (kind == EntryKind::BlobPointer as u64
+                && self.blob
+                && ((MIN_POINTER_LEN..=MAX_POINTER_LEN).contains(&value_len) || self.index))
     }
 }
 
@@ -135,6 +147,9 @@ fn full_header(area: &[u8], pos: usize, rules: EntryRules) -> Result<Header, Str
             Some(EntryKind::ExpiringPut) if rules.expiring => bad(&format!(
                 "is an expiring put with a {value_len}-byte value (at least {EXPIRY_LEN})"
             )),
+            Some(EntryKind::BlobPointer) if rules.blob => bad(&format!(
+                "is a blob pointer of {value_len} bytes ({MIN_POINTER_LEN} to {MAX_POINTER_LEN})"
+            )),
             _ => bad(&format!("has unknown kind {kind}")),
         });
     }
@@ -232,10 +247,12 @@ mod tests {
     const DATA: EntryRules = EntryRules {
         index: false,
         expiring: false,
+        blob: false,
     };
     const INDEX: EntryRules = EntryRules {
         index: true,
         expiring: false,
+        blob: false,
     };
 
     #[test]
@@ -249,6 +266,7 @@ mod tests {
         let v4 = EntryRules {
             index: false,
             expiring: true,
+            blob: false,
         };
         let ok = entry(3, &[7; 8]);
         assert!(decode_header(&ok, 0, DATA)
@@ -262,6 +280,7 @@ mod tests {
         let index_v4 = EntryRules {
             index: true,
             expiring: true,
+            blob: false,
         };
         assert!(decode_header(&short, 0, index_v4).is_ok());
         let range = entry(2, b"z");
@@ -277,6 +296,37 @@ mod tests {
         long.extend_from_slice(&[1; 8]);
         assert!(decode_header(&long, 0, v4).is_ok());
         assert!(decode_header(&long, 0, DATA).is_err());
+    }
+
+    #[test]
+    fn blob_pointers_need_the_rule_and_a_pointer_length() {
+        let entry = |kind: u64, value: &[u8]| {
+            let mut e = vec![0, 1, value.len() as u8, b'k'];
+            e.extend_from_slice(&(9u64 << 8 | kind).to_le_bytes());
+            e.extend_from_slice(value);
+            e
+        };
+        let v6 = EntryRules {
+            index: false,
+            expiring: true,
+            blob: true,
+        };
+        let index_v6 = EntryRules { index: true, ..v6 };
+        let shortest = entry(4, &[1, 7, 25, 11, 0]);
+        assert!(decode_header(&shortest, 0, DATA)
+            .unwrap_err()
+            .contains("unknown kind 4"));
+        assert_eq!(decode_header(&shortest, 0, v6).unwrap().value_len, 5);
+        assert_eq!(
+            decode_header(&entry(4, &[1; 31]), 0, v6).unwrap().value_len,
+            31
+        );
+        for bad in [&[1u8; 4][..], &[1; 32], &[]] {
+            assert!(decode_header(&entry(4, bad), 0, v6)
+                .unwrap_err()
+                .contains("is a blob pointer of"));
+            assert!(decode_header(&entry(4, bad), 0, index_v6).is_ok());
+        }
     }
 
     #[test]

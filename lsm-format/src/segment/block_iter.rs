@@ -15,7 +15,7 @@ use bytes::Bytes;
 use crate::entry::{EntryKind, MAX_KEY_LEN};
 use crate::error::{Error, Result};
 use crate::segment::block_entry::{decode_header, EntryRules, Header};
-use crate::segment::RANGE_DEL_FORMAT_VERSION;
+use crate::segment::{BLOB_POINTER_FORMAT_VERSION, RANGE_DEL_FORMAT_VERSION};
 
 mod restarts;
 mod seek;
@@ -55,6 +55,8 @@ pub struct BlockIter<B = Bytes> {
     valid: bool,
     /// Kind 3 (expiring put) is an entry: see [`set_format_version`](Self::set_format_version).
     expiring: bool,
+    /// Kind 4 (blob pointer) is an entry: see [`set_format_version`](Self::set_format_version).
+    blob: bool,
 }
 
 impl BlockIter<Bytes> {
@@ -87,11 +89,12 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
 
     /// Tells the cursor the segment format version of the file its blocks come
     /// from, which decides the entry kinds it accepts: expiring puts (kind 3) only
-    /// from version 4 on (`docs/format.md` section 3.2). Kept across
-    /// [`reset`](Self::reset); a new cursor assumes an older version and refuses
-    /// kind 3 as corruption.
+    /// from version 4 on, blob pointers (kind 4) only from version 6 on
+    /// (`docs/format.md` section 3.2). Kept across [`reset`](Self::reset); a new
+    /// cursor assumes an older version and refuses kinds 3 and 4 as corruption.
     pub fn set_format_version(&mut self, version: u32) {
         self.expiring = version >= RANGE_DEL_FORMAT_VERSION;
+        self.blob = version >= BLOB_POINTER_FORMAT_VERSION;
     }
 
     /// Makes the cursor unpositioned, keeping the block.
@@ -133,9 +136,11 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
     pub fn kind(&self) -> EntryKind {
         const PUT: u64 = EntryKind::Put as u64;
         const EXPIRING: u64 = EntryKind::ExpiringPut as u64;
+        const BLOB: u64 = EntryKind::BlobPointer as u64;
         match self.tag & 0xff {
             PUT => EntryKind::Put,
             EXPIRING => EntryKind::ExpiringPut,
+            BLOB => EntryKind::BlobPointer,
             _ => EntryKind::Tombstone,
         }
     }
@@ -305,6 +310,7 @@ impl<B: AsRef<[u8]> + Default> BlockIter<B> {
         let rules = EntryRules {
             index: self.origin.index,
             expiring: self.expiring,
+            blob: self.blob,
         };
         decode_header(area, pos, rules).map_err(|reason| self.corrupt(pos, reason))
     }

@@ -219,7 +219,8 @@ mod tests {
             (3, true),
             (4, true),
             (5, true),
-            (6, false),
+            (6, true),
+            (7, false),
         ] {
             f.format_version = version;
             let mut file = vec![0u8; 10];
@@ -228,7 +229,7 @@ mod tests {
                 Ok(d) => assert!(readable && d.format_version == version),
                 Err(Error::UnsupportedVersion { found, supported }) => {
                     assert!(!readable);
-                    assert_eq!((found, supported), (version, 5));
+                    assert_eq!((found, supported), (version, 6));
                 }
                 Err(e) => panic!("version {version}: {e}"),
             }

@@ -67,3 +67,8 @@ pub const RANGE_DEL_FORMAT_VERSION: u32 = 4;
 /// First segment format version whose properties record the keyspace the segment
 /// belongs to (`docs/format.md` section 3.5); older segments belong to keyspace 0.
 pub const KEYSPACE_FORMAT_VERSION: u32 = 5;
+
+/// First segment format version whose data blocks may hold blob pointer entries
+/// ([`EntryKind::BlobPointer`](crate::EntryKind::BlobPointer), kind 4,
+/// `docs/format.md` section 3.2).
+pub const BLOB_POINTER_FORMAT_VERSION: u32 = 6;

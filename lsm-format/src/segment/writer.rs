@@ -99,7 +99,8 @@ impl<W: Write> SegmentWriter<W> {
     /// `InvalidArgument` for a key or value beyond the limits, a sequence number above
     /// [`crate::MAX_SEQUENCE`], a tombstone with a value, an expiring put whose value
     /// is shorter than its 8-byte expiry, a range delete, or an entry not after the
-    /// previous one (the writer is unchanged and stays usable); `Io` when the
+    /// previous one, or a blob pointer entry whose value does not decode as a
+    /// [`BlobPointer`](crate::BlobPointer) (the writer is unchanged and stays usable); `Io` when the
     /// underlying writer fails.
     ///
     /// ```
@@ -146,6 +147,13 @@ impl<W: Write> SegmentWriter<W> {
                 return Err(invalid(
                     "a range delete is not an entry: use add_range_tombstones".to_string(),
                 ));
+            }
+            EntryKind::BlobPointer => {
+                if let Err(e) = crate::BlobPointer::decode(value) {
+                    return Err(invalid(format!(
+                        "a blob pointer entry's value is not a blob pointer: {e}"
+                    )));
+                }
             }
             _ => {}
         }

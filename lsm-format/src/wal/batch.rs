@@ -129,6 +129,8 @@ pub fn encode_op_in(
         EntryKind::Put => true,
         EntryKind::RangeDelete => key < value && crate::range_del::is_valid_end(value),
         EntryKind::ExpiringPut => value.len() >= EXPIRY_LEN,
+        // The WAL keeps whole values: flushes and compactions make pointers.
+        EntryKind::BlobPointer => false,
     });
     if keyspace == DEFAULT_KEYSPACE {
         out.push(kind as u8);
@@ -191,6 +193,7 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
             kind_byte
         };
         let kind = EntryKind::from_u8(bare)
+            .filter(|&k| k != EntryKind::BlobPointer)
             .filter(|k| v4 || matches!(k, EntryKind::Put | EntryKind::Tombstone))
             .ok_or_else(|| Error::corruption(at, format!("unknown op kind {kind_byte}")))?;
         let keyspace = if named {
@@ -239,6 +242,10 @@ pub fn decode_batch(payload: &[u8], offset: u64, format: WalFormat) -> Result<Wa
                     ));
                 }
                 value
+            }
+            // Refused with the unknown kinds above; kept an error, never a panic.
+            EntryKind::BlobPointer => {
+                return Err(Error::corruption(at, "a blob pointer is not a WAL op"));
             }
         };
         ops.push(WalOp {

@@ -87,6 +87,7 @@ impl WorkloadResult {
         let mut details = m.details;
         if w.writes() {
             details.extend(stall_details(before, after));
+            details.extend(blob_details(before, after));
         }
         WorkloadResult {
             workload: w,
@@ -148,6 +149,27 @@ fn stall_details(before: &Stats, after: &Stats) -> Vec<Detail> {
         unit: "ms",
     });
     out
+}
+
+/// The blob files after a workload and the values blob GC rewrote during it, when
+/// the database keeps values out of its segments (`--blob-threshold`).
+fn blob_details(before: &Stats, after: &Stats) -> Vec<Detail> {
+    let relocated = after
+        .blob_values_relocated
+        .saturating_sub(before.blob_values_relocated);
+    if after.blob_files == 0 && relocated == 0 {
+        return Vec::new();
+    }
+    let detail = |name: &str, value: f64, unit| Detail {
+        name: name.to_string(),
+        value,
+        unit,
+    };
+    vec![
+        detail("blob files afterwards", after.blob_files as f64, ""),
+        detail("blob bytes afterwards", after.blob_bytes as f64 / 1e6, "MB"),
+        detail("values relocated by blob GC", relocated as f64, ""),
+    ]
 }
 
 /// The configuration as reported.

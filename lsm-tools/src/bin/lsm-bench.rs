@@ -81,6 +81,15 @@ struct Args {
     mmap_read_budget: Option<u64>,
     #[arg(long, value_enum, help = engine("compression of data blocks", format!("{:?}", defaults().compression).to_lowercase()))]
     compression: Option<CompressionArg>,
+    /// Engine: keep values of at least this many bytes in blob files, out of the
+    /// segments (key-value separation; default: off).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size_usize)]
+    blob_threshold: Option<usize>,
+    #[arg(long, value_name = "RATIO", help = engine(
+        "the garbage share of a blob file from which compactions rewrite its live values",
+        defaults().blob_gc_ratio,
+    ))]
+    blob_gc_ratio: Option<f64>,
     /// Engine: sync the WAL on every write, in every workload.
     #[arg(long)]
     sync: bool,
@@ -144,6 +153,12 @@ fn main() -> ExitCode {
             CompressionArg::None => Compression::None,
             CompressionArg::Lz4 => Compression::Lz4,
         };
+    }
+    if a.blob_threshold.is_some() {
+        options.blob_threshold = a.blob_threshold;
+    }
+    if let Some(r) = a.blob_gc_ratio {
+        options.blob_gc_ratio = r;
     }
     options.sync_writes = a.sync;
     let cfg = BenchConfig {

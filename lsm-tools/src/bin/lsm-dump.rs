@@ -1,4 +1,5 @@
-//! `lsm-dump`: print what a segment, WAL, manifest or database directory holds.
+//! `lsm-dump`: print what a segment, WAL, manifest, blob file or database directory
+//! holds.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,14 +10,14 @@ use lsm_tools::display::{parse_bytes, Style};
 use lsm_tools::dump::{dump, DumpOptions, KeyRange};
 use lsm_tools::files::Target;
 
-/// Print the contents of a segment, write-ahead log, manifest, or a whole database
-/// directory. Reads files directly without taking the database lock, so it works
+/// Print the contents of a segment, write-ahead log, manifest, blob file, or a whole
+/// database directory. Reads files directly without taking the database lock, so it works
 /// beside a running process.
 #[derive(Debug, Parser)]
 #[command(name = "lsm-dump", version)]
 struct Args {
-    /// A database directory, or a segment (`NNNNNN.seg`), WAL (`NNNNNN.wal`) or
-    /// `MANIFEST` file.
+    /// A database directory, or a segment (`NNNNNN.seg`), WAL (`NNNNNN.wal`), blob
+    /// (`NNNNNN.blob`) or `MANIFEST` file.
     path: PathBuf,
     /// Treat the file as this kind instead of telling it from its name.
     #[arg(long = "type", value_enum)]

@@ -11,12 +11,13 @@ use lsm_tools::verify::verify_path;
 /// Check a segment, write-ahead log, manifest, or a whole database directory: every
 /// checksum, the order of keys, the index, the Bloom filter, the properties, and on
 /// a directory the manifest's consistency with the files. Prints one line per
-/// problem (file, offset, what is wrong) and a summary. Exit status: 0 when sound,
-/// 1 when a problem was found (or the path could not be read), 2 on usage errors.
+/// problem (file, offset, what is wrong) and a summary. Exit status: 0 when sound
+/// (warnings, such as a blob file nothing points into, lose nothing), 1 when a
+/// problem was found (or the path could not be read), 2 on usage errors.
 #[derive(Debug, Parser)]
 #[command(name = "lsm-verify", version)]
 struct Args {
-    /// A database directory, or a segment, WAL or MANIFEST file.
+    /// A database directory, or a segment, WAL, blob or MANIFEST file.
     path: PathBuf,
     /// Treat the file as this kind instead of telling it from its name.
     #[arg(long = "type", value_enum)]

@@ -62,6 +62,27 @@ pub struct WalSummary {
     pub state: String,
 }
 
+/// A live blob file: what the manifest records about it, and how much of it the
+/// live segments still point to.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlobSummary {
+    /// The keyspace whose values it holds.
+    pub keyspace: u32,
+    /// File number (`NNNNNN.blob`).
+    pub file_number: u64,
+    /// Bytes.
+    pub file_size: u64,
+    /// Records (values) in it.
+    pub records: u64,
+    /// Sum of the lengths of their values.
+    pub value_bytes: u64,
+    /// Live segments pointing into it.
+    pub segments: u64,
+    /// Value bytes those segments point to: the rest is garbage, which a
+    /// compaction rewrites away once it reaches `Options::blob_gc_ratio`.
+    pub live_value_bytes: u64,
+}
+
 /// The directory summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct DirSummary {
@@ -85,6 +106,9 @@ pub struct DirSummary {
     pub levels: Vec<LevelSummary>,
     /// Every live segment.
     pub segments: Vec<JsonSegmentMeta>,
+    /// Every live blob file, by keyspace and number (absent when there is none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blob_files: Vec<BlobSummary>,
     /// The live WALs: the memtable.
     pub wals: Vec<WalSummary>,
     /// Files that are neither live nor the manifest nor the lock.
@@ -263,6 +287,10 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
                     "segment not in the manifest holding data found nowhere else"
                 }
                 (FileName::Segment(_), _) => "segment not in the manifest",
+                (FileName::Blob(n), Ok(a)) if a.obsolete_blobs.contains(&n) => {
+                    "blob file recorded dead by the manifest; open removes it"
+                }
+                (FileName::Blob(_), _) => "blob file not in the manifest; open removes it",
                 (FileName::Wal(_), _) => "obsolete WAL",
                 (FileName::Temp, _) => "unfinished temporary file",
                 _ => "not a database file",
@@ -282,6 +310,9 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
             Err(e) => problems.push(e.to_string()),
         }
     }
+    // Every live blob file, and every pointer into one (leaks are shown by the
+    // table, not as warnings).
+    crate::verify::blob::verify_blobs(state, &mut checks);
     problems.extend(checks.problems.iter().map(ToString::to_string));
     for (level, meta) in &state.missing {
         problems.push(format!(
@@ -321,10 +352,81 @@ pub fn summarize(state: &DbState, style: Style) -> DirSummary {
                 ..JsonSegmentMeta::new(l as u32, s, style)
             })
             .collect(),
+        blob_files: m
+            .blob_files
+            .values()
+            .map(|b| {
+                let used = m.blob_use(b.file_number);
+                BlobSummary {
+                    keyspace: b.keyspace,
+                    file_number: b.file_number,
+                    file_size: b.file_size,
+                    records: b.record_count,
+                    value_bytes: b.value_bytes,
+                    segments: used.segments,
+                    live_value_bytes: used.value_bytes,
+                }
+            })
+            .collect(),
         wals,
         other_files,
         problems,
     }
+}
+
+/// The table of the live blob files: one row each, keyspace by keyspace, with a
+/// total row for a keyspace of several.
+fn blob_table(s: &DirSummary) -> Table {
+    let mut t = Table::new(&[
+        ("keyspace", Align::Right),
+        ("file", Align::Left),
+        ("bytes", Align::Right),
+        ("records", Align::Right),
+        ("value bytes", Align::Right),
+        ("segments", Align::Right),
+        ("live value bytes", Align::Right),
+    ])
+    .indent(2);
+    let share = |live: u64, all: u64| match all {
+        0 => "-".to_string(),
+        _ => format!("{}%", live * 100 / all),
+    };
+    for k in &s.keyspaces {
+        let files: Vec<&BlobSummary> = s.blob_files.iter().filter(|b| b.keyspace == k.id).collect();
+        if files.is_empty() {
+            continue;
+        }
+        for b in &files {
+            t.row(vec![
+                b.keyspace.to_string(),
+                crate::files::blob_name(b.file_number),
+                b.file_size.to_string(),
+                b.records.to_string(),
+                b.value_bytes.to_string(),
+                b.segments.to_string(),
+                format!(
+                    "{} ({})",
+                    b.live_value_bytes,
+                    share(b.live_value_bytes, b.value_bytes)
+                ),
+            ]);
+        }
+        if files.len() == 1 {
+            continue;
+        }
+        let sum = |f: fn(&BlobSummary) -> u64| files.iter().map(|b| f(b)).sum::<u64>();
+        let (live, all) = (sum(|b| b.live_value_bytes), sum(|b| b.value_bytes));
+        t.row(vec![
+            k.id.to_string(),
+            format!("all {}", files.len()),
+            sum(|b| b.file_size).to_string(),
+            sum(|b| b.records).to_string(),
+            all.to_string(),
+            String::new(),
+            format!("{live} ({})", share(live, all)),
+        ]);
+    }
+    t
 }
 
 /// The range tombstones of each live segment by file number, from its properties;
@@ -420,6 +522,10 @@ fn print_summary(
         .filter_map(|m| Some((m.file_number, m.range_tombstones?)))
         .collect();
     segment_table_with(&state.manifest, Some(&counts), style).print(o)?;
+    if !s.blob_files.is_empty() {
+        writeln!(o, "\nblob files (values kept out of the segments)")?;
+        blob_table(s).print(o)?;
+    }
     writeln!(o, "\nmemtable (live WALs, numbered from {})", s.log_number)?;
     let mut t = Table::new(&[
         ("file", Align::Left),

@@ -4,13 +4,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use lsm_format::manifest::{SegmentMeta, VersionEdit};
+use lsm_format::manifest::{BlobFileMeta, BlobRef, SegmentMeta, VersionEdit};
 use serde::Serialize;
 
 use super::{out_err, write_json, DumpOptions};
 use crate::display::{plural, show, Style};
 use crate::error::{read_file, Result};
-use crate::files::segment_name;
+use crate::files::{blob_name, segment_name};
 use crate::state::manifest::{replay, ManifestState};
 use crate::table::{Align, Table};
 
@@ -41,6 +41,57 @@ pub struct JsonSegmentMeta {
     /// record them; only the directory summary reads the segments).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub range_tombstones: Option<u64>,
+    /// The blob files its pointers point into, with the value bytes of each (tag
+    /// 16; absent for a segment without pointers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blob_refs: Vec<JsonBlobRef>,
+}
+
+/// One blob file a segment points into, as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonBlobRef {
+    /// The blob file's number.
+    pub blob_file: u64,
+    /// Value bytes of the segment's pointers into it.
+    pub value_bytes: u64,
+}
+
+impl JsonBlobRef {
+    /// Converts a manifest record.
+    pub fn new(r: &BlobRef) -> Self {
+        JsonBlobRef {
+            blob_file: r.blob_file,
+            value_bytes: r.value_bytes,
+        }
+    }
+}
+
+/// A blob file's manifest record (tag 14) as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonBlobFileMeta {
+    /// Keyspace whose values it holds.
+    pub keyspace: u32,
+    /// File number.
+    pub file_number: u64,
+    /// Size in bytes.
+    pub file_size: u64,
+    /// Records.
+    pub record_count: u64,
+    /// Sum of the lengths of their values.
+    pub value_bytes: u64,
+}
+
+impl JsonBlobFileMeta {
+    /// Converts a manifest record.
+    pub fn new(b: &BlobFileMeta) -> Self {
+        JsonBlobFileMeta {
+            keyspace: b.keyspace,
+            file_number: b.file_number,
+            file_size: b.file_size,
+            record_count: b.record_count,
+            value_bytes: b.value_bytes,
+        }
+    }
 }
 
 impl JsonSegmentMeta {
@@ -58,6 +109,7 @@ impl JsonSegmentMeta {
             entry_count: m.entry_count,
             tombstone_count: m.tombstone_count,
             range_tombstones: None,
+            blob_refs: m.blob_refs.iter().map(JsonBlobRef::new).collect(),
         }
     }
 }
@@ -85,6 +137,10 @@ struct JsonEdit {
     dropped_keyspaces: Vec<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     keyspace_log_numbers: Vec<JsonKeyspaceLog>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    added_blob_files: Vec<JsonBlobFileMeta>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deleted_blob_files: Vec<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,6 +192,8 @@ struct JsonManifest {
     keyspaces: Vec<JsonKeyspace>,
     next_keyspace_id: u32,
     live: Vec<JsonSegmentMeta>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    live_blob_files: Vec<JsonBlobFileMeta>,
     torn_tail: Option<u64>,
     problems: Vec<String>,
 }
@@ -166,6 +224,11 @@ pub fn dump_manifest(path: &Path, options: &DumpOptions, out: &mut dyn Write) ->
             live: state
                 .live()
                 .map(|(l, m)| JsonSegmentMeta::new(l as u32, m, style))
+                .collect(),
+            live_blob_files: state
+                .blob_files
+                .values()
+                .map(JsonBlobFileMeta::new)
                 .collect(),
             torn_tail: state.torn_tail.map(|(o, _)| o),
             problems: state.problems.iter().map(ToString::to_string).collect(),
@@ -227,6 +290,12 @@ fn json_edit(offset: u64, e: &VersionEdit, style: Style) -> JsonEdit {
                 log_number,
             })
             .collect(),
+        added_blob_files: e
+            .added_blob_files
+            .iter()
+            .map(JsonBlobFileMeta::new)
+            .collect(),
+        deleted_blob_files: e.deleted_blob_files.clone(),
     }
 }
 
@@ -269,11 +338,22 @@ fn print_edit(
             segment_name(*number)
         )?;
     }
+    for number in &e.deleted_blob_files {
+        writeln!(o, "  delete blob file {}", blob_name(*number))?;
+    }
     for id in &e.dropped_keyspaces {
         writeln!(o, "  drop keyspace {id}")?;
     }
     for (id, name) in &e.added_keyspaces {
         writeln!(o, "  create keyspace {id} {name:?}")?;
+    }
+    for b in &e.added_blob_files {
+        writeln!(
+            o,
+            "  add blob file {}{}",
+            keyspace_prefix(b.keyspace),
+            describe_blob_file(b)
+        )?;
     }
     for (level, m) in &e.added_segments {
         writeln!(
@@ -282,6 +362,9 @@ fn print_edit(
             keyspace_prefix(m.keyspace),
             describe_segment(m, style)
         )?;
+        if !m.blob_refs.is_empty() {
+            writeln!(o, "    points into {}", describe_blob_refs(&m.blob_refs))?;
+        }
     }
     for (id, log_number) in &e.keyspace_log_numbers {
         writeln!(o, "  keyspace {id} log_number {log_number}")?;
@@ -313,6 +396,46 @@ pub fn describe_segment(m: &SegmentMeta, style: Style) -> String {
         plural(m.entry_count, "entry"),
         plural(m.tombstone_count, "tombstone")
     )
+}
+
+/// One line about a blob file: name, size, records and value bytes.
+///
+/// ```
+/// use lsm_format::manifest::BlobFileMeta;
+///
+/// let b = BlobFileMeta { keyspace: 0, file_number: 7, file_size: 400, record_count: 3, value_bytes: 300 };
+/// assert_eq!(
+///     lsm_tools::dump::manifest::describe_blob_file(&b),
+///     "000007.blob 400 bytes, 3 records of 300 value bytes"
+/// );
+/// ```
+pub fn describe_blob_file(b: &BlobFileMeta) -> String {
+    format!(
+        "{} {} bytes, {} of {} value bytes",
+        blob_name(b.file_number),
+        b.file_size,
+        plural(b.record_count, "record"),
+        b.value_bytes
+    )
+}
+
+/// A segment's blob references (tag 16) in words: each blob file with the value
+/// bytes the segment's pointers into it name.
+///
+/// ```
+/// use lsm_format::manifest::BlobRef;
+///
+/// let refs = [BlobRef { blob_file: 7, value_bytes: 300 }, BlobRef { blob_file: 9, value_bytes: 64 }];
+/// assert_eq!(
+///     lsm_tools::dump::manifest::describe_blob_refs(&refs),
+///     "000007.blob (300 value bytes), 000009.blob (64 value bytes)"
+/// );
+/// ```
+pub fn describe_blob_refs(refs: &[BlobRef]) -> String {
+    refs.iter()
+        .map(|r| format!("{} ({} value bytes)", blob_name(r.blob_file), r.value_bytes))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A table of the live segments, level by level.
@@ -400,6 +523,20 @@ pub fn print_state(o: &mut dyn Write, state: &ManifestState, style: Style) -> st
     )?;
     writeln!(o, "live segments ({})", state.live_count())?;
     segment_table(state, style).print(o)?;
+    if !state.blob_files.is_empty() {
+        writeln!(o, "live blob files ({})", state.blob_files.len())?;
+        for b in state.blob_files.values() {
+            let used = state.blob_use(b.file_number);
+            writeln!(
+                o,
+                "  {}{}; live segments point to {} of them ({})",
+                keyspace_prefix(b.keyspace),
+                describe_blob_file(b),
+                used.value_bytes,
+                plural(used.segments, "segment")
+            )?;
+        }
+    }
     if let Some((offset, kind)) = state.torn_tail {
         writeln!(
             o,

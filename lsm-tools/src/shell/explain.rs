@@ -5,6 +5,10 @@
 //! each Bloom filter says, which index entry names the block a read loads, what the
 //! block holds, and where the lookup stops.
 //!
+//! A version whose value is kept in a blob file (key-value separation) is shown
+//! as the blob pointer the segment holds, with the blob file and offset the value
+//! was read from.
+//!
 //! The trace also names the range tombstone over the key the lookup met
 //! (`LookupTrace::hiding_range_tombstone`), so the answer says which range delete
 //! hides the key, and where it is.
@@ -18,7 +22,7 @@ use lsm_core::{
 
 use crate::display::{plural, show, utc_time, Style};
 use crate::dump::show_end;
-use crate::files::{segment_name, wal_name};
+use crate::files::{blob_name, segment_name, wal_name};
 
 fn kind(v: &FoundVersion) -> String {
     match (v.kind, v.expires_at) {
@@ -130,18 +134,36 @@ pub fn explain(trace: &LookupTrace, style: Style) -> Vec<String> {
                 lines.push(format!(
                     "      index entry {i} names the block at offset {offset} ({len} bytes)"
                 ));
-                lines.push(match found {
+                match found {
                     Some(v) => {
                         place = format!("{} (level {level})", segment_name(*file_number));
-                        format!(
-                            "      block read: {} at seq {}: stop here",
+                        let what = if v.blob.is_some() {
+                            ", a blob pointer"
+                        } else {
+                            ""
+                        };
+                        lines.push(format!(
+                            "      block read: {} at seq {}{what}: stop here",
                             kind(v),
                             v.sequence
-                        )
+                        ));
+                        if let Some(p) = &v.blob {
+                            place = format!("{place} through its blob pointer");
+                            lines.push(format!(
+                                "      value read from {} at offset {} (record of {} bytes, \
+                                 value of {} bytes)",
+                                blob_name(p.file_number),
+                                p.offset,
+                                p.len,
+                                p.value_len
+                            ));
+                        }
                     }
-                    None => "      block read: key absent (the Bloom filter gave a false positive)"
-                        .into(),
-                });
+                    None => lines.push(
+                        "      block read: key absent (the Bloom filter gave a false positive)"
+                            .into(),
+                    ),
+                }
             }
             LookupStep::NotConsulted { in_level, deeper } => {
                 let mut parts = Vec::new();

@@ -45,6 +45,13 @@ pub fn print_stats(s: &Stats, scope: Scope, out: &mut dyn Write) -> std::io::Res
         h(s.memtable_bytes),
         s.immutable_memtables
     )?;
+    writeln!(
+        out,
+        "  {:<20} {} in {} (values kept out of the segments)",
+        "blob files",
+        h(s.blob_bytes),
+        plural(s.blob_files as u64, "blob file")
+    )?;
     writeln!(out, "  {:<20} {}", "last sequence", s.last_sequence)?;
     let mut t = Table::new(&[
         ("level", Align::Right),
@@ -138,6 +145,13 @@ pub fn print_stats(s: &Stats, scope: Scope, out: &mut dyn Write) -> std::io::Res
                 plural(s.dropped_by_range, "version"),
                 s.range_tombstones_written,
                 s.range_tombstones_dropped
+            ),
+        ),
+        (
+            "blob GC",
+            format!(
+                "{} written anew out of mostly-garbage blob files",
+                plural(s.blob_values_relocated, "value")
             ),
         ),
         (

@@ -9,7 +9,9 @@
 use lsm_format::log::LogDamageKind;
 use std::collections::BTreeMap;
 
-use lsm_format::manifest::{walk_manifest, KeyspaceMeta, SegmentMeta, VersionEdit};
+use lsm_format::manifest::{
+    walk_manifest, BlobFileMeta, BlobUse, KeyspaceMeta, SegmentMeta, VersionEdit,
+};
 
 use crate::problem::Problem;
 
@@ -49,6 +51,12 @@ pub struct ManifestState {
     pub damage: Option<Damage>,
     /// Corruption and inconsistencies found.
     pub problems: Vec<Problem>,
+    /// The live blob files, by file number (manifest format 4).
+    pub blob_files: BTreeMap<u64, BlobFileMeta>,
+    /// How the live segments point into each live blob file, as their recorded
+    /// blob references say (`lsm_format::manifest::ManifestState::blob_use`; all
+    /// zero for a file no live segment points into).
+    pub blob_uses: BTreeMap<u64, BlobUse>,
 }
 
 /// Damage met while walking a log.
@@ -74,6 +82,12 @@ impl ManifestState {
     /// Number of live segments.
     pub fn live_count(&self) -> usize {
         self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// How the live segments point into live blob file `number` (all zero when
+    /// none does, or the file is not live).
+    pub fn blob_use(&self, number: u64) -> BlobUse {
+        self.blob_uses.get(&number).copied().unwrap_or_default()
     }
 }
 
@@ -102,7 +116,15 @@ pub fn replay(data: &[u8], file: &str) -> ManifestState {
             segs
         })
         .collect::<Vec<_>>();
+    let blob_uses = walk
+        .state
+        .blob_files
+        .keys()
+        .map(|&n| (n, walk.state.blob_use(n)))
+        .collect();
     let mut state = ManifestState {
+        blob_files: walk.state.blob_files.clone(),
+        blob_uses,
         format_version: walk.records.first().and_then(|r| r.edit.format_version),
         log_number: walk.state.log_number,
         next_file_number: walk.state.next_file_number,

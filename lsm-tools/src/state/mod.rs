@@ -258,8 +258,8 @@ impl DbState {
         })
     }
 
-    /// Files that are neither live nor the manifest or lock: segments the manifest
-    /// does not list, WALs below `log_number`, leftovers (`*.tmp`), unknown names.
+    /// Files that are neither live nor the manifest or lock: segments and blob
+    /// files the manifest does not list, WALs below `log_number`, leftovers (`*.tmp`), unknown names.
     pub fn orphans(&self) -> Vec<&DirFile> {
         self.files
             .iter()
@@ -269,8 +269,8 @@ impl DbState {
                         && !self.missing.iter().any(|(_, m)| m.file_number == n)
                 }
                 FileName::Wal(n) => n < self.manifest.log_number,
-                // No manifest names a blob file yet.
-                FileName::Blob(_) | FileName::Temp | FileName::Other => true,
+                FileName::Blob(n) => !self.manifest.blob_files.contains_key(&n),
+                FileName::Temp | FileName::Other => true,
                 FileName::Manifest | FileName::Lock => false,
             })
             .collect()

@@ -3,6 +3,7 @@
 //! has overlapping key ranges, file numbers stay below `next_file_number`, and every
 //! file the manifest does not list is one the engine can prove dead (judged by
 //! `lsm_core::audit_files`, the rule `Db::open` applies; reported, never deleted).
+//! Blob files and the pointers into them are checked by [`super::blob`].
 
 use std::path::Path;
 
@@ -76,6 +77,7 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
         ));
     }
     check_overlaps(&state, report);
+    super::blob::verify_blobs(&state, report);
     let mut next_seq = 0;
     let newest = state.wals.last().map(|w| w.number);
     for wal in &state.wals {
@@ -150,6 +152,12 @@ pub fn verify_dir(dir: &Path, report: &mut Report) -> Result<()> {
                     verify_wal(&data, &f.name, report);
                 }
             }
+            FileName::Blob(n) => {
+                judge_unlisted_blob(&f.name, n, audit, state.writer_running, report);
+                if let Some(data) = read_unless_gone(dir, &f.name, report) {
+                    super::blob::verify_blob(data, n, &f.name, report);
+                }
+            }
             FileName::Temp => report.notes.push(format!(
                 "{}: temporary file, being written by a running process or left by a crash \
                  (the engine removes it on open)",
@@ -212,6 +220,35 @@ fn judge_unlisted(
             "{name}: not in the manifest; appeared while being checked"
         ));
     }
+}
+
+/// Reports a blob file the manifest does not list, as the engine judges it: one
+/// recorded dead, or the output of an interrupted flush or compaction, is removed
+/// by open. Pointers into it from live segments are reported with the segments.
+fn judge_unlisted_blob(
+    name: &str,
+    number: u64,
+    audit: Option<&FileAudit>,
+    writer_running: bool,
+    report: &mut Report,
+) {
+    let dead = audit.is_some_and(|a| a.obsolete_blobs.contains(&number));
+    report.notes.push(if dead {
+        format!(
+            "{name}: recorded dead by the manifest but not removed yet; the engine removes \
+             it on open"
+        )
+    } else if writer_running {
+        format!(
+            "{name}: not in the manifest yet (the output of the running writer's flush or \
+             compaction, or left by an interrupted one)"
+        )
+    } else {
+        format!(
+            "{name}: blob file not in the manifest (left by an interrupted flush or \
+             compaction); the engine removes it on open"
+        )
+    });
 }
 
 /// Reads a file that is not live; one that is gone by now (a running process removed

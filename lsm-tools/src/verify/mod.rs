@@ -8,6 +8,7 @@
 //! zeroed), which is what a crash while appending leaves behind. That way a single
 //! flipped byte anywhere in a checksummed region is always reported.
 
+pub mod blob;
 pub mod dir;
 pub mod log;
 pub mod segment;
@@ -40,6 +41,10 @@ pub struct Report {
     pub segments_with_range_tombstones: u64,
     /// Problems found; any makes the tool exit with status 1.
     pub problems: Vec<Problem>,
+    /// Waste that loses nothing (a live blob file no live segment points into):
+    /// printed, but the exit status stays 0.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
     /// Facts worth knowing that are not problems (a torn log tail, a file being
     /// written by a running process).
     pub notes: Vec<String>,
@@ -74,6 +79,9 @@ impl Report {
         for p in &self.problems {
             writeln!(out, "{p}").map_err(out_err)?;
         }
+        for w in &self.warnings {
+            writeln!(out, "warning: {w}").map_err(out_err)?;
+        }
         for n in &self.notes {
             writeln!(out, "note: {n}").map_err(out_err)?;
         }
@@ -101,9 +109,13 @@ impl Report {
             )
             .map_err(out_err)?;
         }
+        let warnings = match self.warnings.len() {
+            0 => String::new(),
+            n => format!(", {}", plural(n as u64, "warning")),
+        };
         writeln!(
             out,
-            "{} checked, {} checked, {} checked, {} found",
+            "{} checked, {} checked, {} checked, {} found{warnings}",
             plural(self.files_checked as u64, "file"),
             plural(self.blocks_checked, "block"),
             plural(self.records_checked, "record"),
@@ -142,6 +154,15 @@ pub fn verify_path(path: &Path, forced: Option<Target>) -> Result<Report> {
         Target::Manifest => {
             let data = crate::error::read_file(path)?;
             log::verify_manifest(&data, &name, &mut report);
+        }
+        Target::Blob => {
+            let data = crate::error::read_file(path)?;
+            let number = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            blob::verify_blob(bytes::Bytes::from(data), number, &name, &mut report);
         }
     }
     Ok(report)

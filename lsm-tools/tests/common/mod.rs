@@ -44,6 +44,7 @@ pub fn write_segment(path: &Path, number: u64, versions: &[Version]) -> SegmentM
         largest_seq: p.largest_seq,
         entry_count: p.entry_count,
         tombstone_count: p.tombstone_count,
+        blob_refs: Vec::new(),
     }
 }
 
@@ -284,6 +285,7 @@ pub fn write_segment_with_ranges(
         largest_seq: p.largest_seq,
         entry_count: p.entry_count,
         tombstone_count: p.tombstone_count,
+        blob_refs: Vec::new(),
     }
 }
 

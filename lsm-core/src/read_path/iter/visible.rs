@@ -48,6 +48,21 @@ pub(crate) trait CursorSource: Send {
     ) -> Option<Arc<Fragments>> {
         None
     }
+
+    /// The value `stored`, a blob pointer entry of `key` one of this source's
+    /// cursors yielded, points to.
+    ///
+    /// # Errors
+    /// `Corruption` naming the blob file; `Io`.
+    fn resolve_blob(&self, key: &[u8], _stored: &[u8]) -> crate::Result<Bytes> {
+        Err(crate::Error::Corruption {
+            file: std::path::PathBuf::new(),
+            offset: 0,
+            reason: format!(
+                "the value of key {key:?} is a blob pointer this source cannot resolve"
+            ),
+        })
+    }
 }
 
 /// The newest visible tombstone over `key` when it hides a version at `seq`: the
@@ -95,6 +110,9 @@ pub(crate) struct VisibleIter<S: CursorSource> {
     done: bool,
     /// An error was returned: the iterator yields nothing more, seeks included.
     failed: bool,
+    /// Only keys are wanted: values behind blob pointers are not read (an empty
+    /// value stands for them).
+    keys_only: bool,
 }
 
 /// Which end of the scan's bounds the last seek moved to the sought key.
@@ -177,7 +195,15 @@ impl<S: CursorSource> VisibleIter<S> {
             tombstones: None,
             done: false,
             failed: false,
+            keys_only: false,
         }
+    }
+
+    /// Yields keys with values that may be empty: values kept in blob files are
+    /// not read.
+    pub fn keys_only(mut self) -> Self {
+        self.keys_only = true;
+        self
     }
 
     /// Makes the window `[max(key, lower), upper)`: the next [`Self::next`]
@@ -333,6 +359,15 @@ impl<S: CursorSource> VisibleIter<S> {
                     (key, value)
                 }),
                 EntryKind::Tombstone | EntryKind::RangeDelete => None,
+                EntryKind::BlobPointer => {
+                    let value = if self.keys_only {
+                        Bytes::new()
+                    } else {
+                        self.source.resolve_blob(c.key(), &c.value())?
+                    };
+                    let key = c.shared_key().unwrap_or_else(|| self.keys.copy(c.key()));
+                    Some((key, value))
+                }
             };
             if let Some((t, piece)) = hidden {
                 c.skip_older(&piece.end, t)?;
@@ -388,6 +423,15 @@ impl<S: CursorSource> VisibleIter<S> {
             if let Some((t, piece)) = hiding(tombstones, current, seq, read_seq) {
                 c.skip_older_back(&piece.start, t)?;
                 continue;
+            }
+            if kind == EntryKind::BlobPointer {
+                let value = if self.keys_only {
+                    Bytes::new()
+                } else {
+                    self.source.resolve_blob(current, &value)?
+                };
+                let key = shared.unwrap_or_else(|| self.keys.copy(current));
+                return Ok(Some((key, value)));
             }
             if let Some(value) = value_at(kind, value, now_ms) {
                 let key = shared.unwrap_or_else(|| self.keys.copy(current));

@@ -2,21 +2,24 @@
 //! lists, which entries are restored, which files move into `lost/`. Built by reading
 //! only (a dry run stops here); `manifest_rebuild.rs` carries it out.
 
+mod blobs;
 mod candidates;
 mod manifest_state;
 mod range_tombstones;
 mod unlisted;
 
+use blobs::BlobFiles;
 use candidates::{choose, Base};
 use manifest_state::read_manifest;
 use unlisted::scan_unlisted;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use bytes::Bytes;
-use lsm_format::keyspace::KeyspaceId;
-use lsm_format::manifest::{ManifestState, SegmentMeta};
+use lsm_format::file_name::blob_name;
+use lsm_format::keyspace::{KeyspaceId, DEFAULT_KEYSPACE};
+use lsm_format::manifest::{BlobFileMeta, ManifestState, SegmentMeta};
 use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::EntryKind;
 
@@ -54,6 +57,9 @@ pub(crate) struct Plan {
     /// Copy the manifest into `lost/` under this name before replacing it.
     pub manifest_copy: Option<String>,
     pub last_seq: u64,
+    /// The blob files the rebuilt manifest records: those its segments point into
+    /// (`blobs.rs`).
+    pub blob_files: Vec<BlobFileMeta>,
 }
 
 /// One source of candidate entries: an unlisted segment or a WAL.
@@ -70,6 +76,9 @@ impl Plan {
         let mut report = RepairReport::default();
         let mut rebuild = false;
         let state = read_manifest(fs, dir, listing, &mut report, &mut rebuild)?;
+        let blob_files = BlobFiles::read(fs, dir, listing)?;
+        // Pointer entries dropped, by the blob file they pointed into.
+        let mut blob_losses: BTreeMap<u64, u64> = BTreeMap::new();
 
         let mut listed = Vec::new();
         let mut base_readers = Vec::new();
@@ -120,6 +129,46 @@ impl Plan {
                             }
                             seen_seq = seen_seq.max(p.largest_seq);
                             base_max_seq = base_max_seq.max(p.largest_seq);
+                            let path = segment_path(dir, n);
+                            let mut pointers = blobs::segment_items(&reader, &path, true)?;
+                            let blob_refs = blobs::blob_refs(&pointers);
+                            let broken = blob_files.drop_broken(meta.keyspace, &mut pointers);
+                            if broken.entries > 0 {
+                                // Its readable entries replace it, as a damaged
+                                // segment's verified blocks do.
+                                rebuild = true;
+                                let mut items = blobs::segment_items(&reader, &path, false)?;
+                                blob_files.drop_broken(meta.keyspace, &mut items);
+                                let mut f = FileFinding::new(
+                                    name.clone(),
+                                    FileStatus::Damaged,
+                                    broken.note(),
+                                );
+                                f.level = Some(level);
+                                f.salvaged_entries = items.len() as u64;
+                                f.lost = Loss {
+                                    key_ranges: broken.keys.iter().cloned().collect(),
+                                    entries: Some(broken.entries),
+                                    ..Loss::default()
+                                };
+                                add_losses(&mut blob_losses, &broken);
+                                let range_tombstones = reader.range_tombstones().clone();
+                                if !range_tombstones.is_empty() {
+                                    base_range_tombstones.push(range_tombstones.clone());
+                                }
+                                for item in &items {
+                                    let newest = base_salvaged.entry(item.key.clone()).or_insert(0);
+                                    *newest = (*newest).max(item.seq);
+                                }
+                                report.files.push(f);
+                                listed.push(Listed::Salvaged(
+                                    level,
+                                    meta.keyspace,
+                                    items,
+                                    range_tombstones,
+                                ));
+                                continue;
+                            }
                             listed.push(Listed::Kept(
                                 level,
                                 SegmentMeta {
@@ -134,6 +183,7 @@ impl Plan {
                                     largest_seq: p.largest_seq,
                                     entry_count: p.entry_count,
                                     tombstone_count: p.tombstone_count,
+                                    blob_refs,
                                 },
                             ));
                             if !reader.range_tombstones().is_empty() {
@@ -142,9 +192,10 @@ impl Plan {
                             base_readers.push(reader);
                             report.kept_segments += 1;
                         }
-                        Scanned::Damaged(s) => {
+                        Scanned::Damaged(mut s) => {
                             rebuild = true;
                             let count = s.entry_count.unwrap_or(meta.entry_count);
+                            let broken = blob_files.drop_broken(meta.keyspace, &mut s.items);
                             let mut f = FileFinding::new(
                                 name.clone(),
                                 FileStatus::Damaged,
@@ -163,6 +214,11 @@ impl Plan {
                                 entries: Some(count.saturating_sub(s.items.len() as u64)),
                                 ..Loss::default()
                             };
+                            if broken.entries > 0 {
+                                f.detail = format!("{}; {}", f.detail, broken.note());
+                                f.lost.key_ranges.extend(broken.keys.iter().cloned());
+                                add_losses(&mut blob_losses, &broken);
+                            }
                             let range_tombstones = match s.range_tombstones {
                                 Some(t) => t,
                                 None => {
@@ -211,6 +267,23 @@ impl Plan {
             &mut report,
             &mut rebuild,
         )?;
+        // Their pointer entries whose values cannot be read are lost, as an
+        // unreadable block's entries are.
+        for source in &mut sources {
+            let broken = blob_files.drop_broken(DEFAULT_KEYSPACE, &mut source.items);
+            if broken.entries == 0 {
+                continue;
+            }
+            rebuild = true;
+            source.sound = false;
+            add_losses(&mut blob_losses, &broken);
+            if let Some(f) = source.finding.and_then(|i| report.files.get_mut(i)) {
+                f.status = FileStatus::Damaged;
+                f.detail = format!("{}; {}", f.detail, broken.note());
+                f.lost.key_ranges.extend(broken.keys.iter().cloned());
+                f.lost.entries = Some(f.lost.entries.unwrap_or(0) + broken.entries);
+            }
+        }
 
         // WALs from `log_number` on (every WAL when no manifest state is readable).
         let log_number = state.as_ref().map_or(0, |s| s.log_number);
@@ -355,6 +428,34 @@ impl Plan {
                 f.detail = format!("{}; {what} restored", f.detail);
             }
         }
+        // The blob files the rebuilt segments point into, and the findings of the
+        // others (`blobs.rs`).
+        let mut referenced: BTreeSet<u64> = BTreeSet::new();
+        for listed in &listed {
+            match listed {
+                Listed::Kept(_, meta) => {
+                    referenced.extend(meta.blob_refs.iter().map(|r| r.blob_file));
+                }
+                Listed::Salvaged(_, _, items, _) => {
+                    let refs = blobs::blob_refs(items);
+                    referenced.extend(refs.iter().map(|r| r.blob_file));
+                }
+            }
+        }
+        let refs = blobs::blob_refs(&restore);
+        referenced.extend(refs.iter().map(|r| r.blob_file));
+        let blob_metas: Vec<BlobFileMeta> = (referenced.iter())
+            .filter_map(|&n| blob_files.meta(n))
+            .collect();
+        rebuild |= blob_findings(
+            &mut report,
+            listing,
+            state.as_ref(),
+            &blob_files,
+            &blob_losses,
+            &referenced,
+            rebuild,
+        );
         // With nothing to rebuild, unlisted redundant segments are what open removes
         // anyway: not findings.
         if !rebuild {
@@ -399,6 +500,7 @@ impl Plan {
             moves: Vec::new(),
             manifest_copy: None,
             last_seq,
+            blob_files: blob_metas,
         };
         if rebuild {
             plan.plan_moves(fs, dir);
@@ -458,6 +560,80 @@ impl Plan {
         let manifest_next = self.state.as_ref().map_or(0, |s| s.next_file_number);
         (listing.max_number + 1).max(manifest_next).max(1)
     }
+}
+
+/// Adds the pointer entries `broken` dropped to `losses`, by blob file.
+fn add_losses(losses: &mut BTreeMap<u64, u64>, broken: &blobs::Broken) {
+    for (&n, &count) in &broken.files {
+        *losses.entry(n).or_default() += count;
+    }
+}
+
+/// Adds the findings of the blob files: missing ones (that the old manifest lists
+/// or that pointer entries name), damaged ones, and, when the manifest is
+/// rebuilt, usable ones no rebuilt segment points into (set aside: never deleted
+/// unless the old manifest recorded them dead). Returns whether one needs a
+/// rebuild.
+fn blob_findings(
+    report: &mut RepairReport,
+    listing: &Listing,
+    state: Option<&ManifestState>,
+    blob_files: &BlobFiles,
+    losses: &BTreeMap<u64, u64>,
+    referenced: &BTreeSet<u64>,
+    rebuild: bool,
+) -> bool {
+    let mut needs_rebuild = false;
+    let pointed = |n: u64| match losses.get(&n) {
+        Some(count) => format!("; {count} pointer entries into it lost their values"),
+        None => "; no segment kept points into it".to_string(),
+    };
+    let listed_live = state.map(|s| s.blob_files.keys().copied().collect::<Vec<_>>());
+    let mut missing: Vec<u64> = losses.keys().copied().filter(|&n| n != 0).collect();
+    missing.extend(listed_live.iter().flatten().copied());
+    missing.sort_unstable();
+    missing.dedup();
+    for n in missing {
+        if listing.blobs.binary_search(&n).is_ok() {
+            continue;
+        }
+        needs_rebuild = true;
+        let mut f = FileFinding::new(
+            blob_name(n),
+            FileStatus::Missing,
+            format!(
+                "a blob file the manifest or pointer entries name, not in the directory{}",
+                pointed(n)
+            ),
+        );
+        f.lost.entries = Some(losses.get(&n).copied().unwrap_or(0));
+        report.files.push(f);
+    }
+    for (&n, why) in &blob_files.damaged {
+        needs_rebuild = true;
+        let mut f = FileFinding::new(
+            blob_name(n),
+            FileStatus::Damaged,
+            format!("blob file does not verify ({why}){}", pointed(n)),
+        );
+        f.lost.entries = Some(losses.get(&n).copied().unwrap_or(0));
+        report.files.push(f);
+    }
+    if !(rebuild || needs_rebuild) {
+        return false;
+    }
+    for &n in &listing.blobs {
+        let dead = state.is_some_and(|s| s.is_obsolete(n));
+        if dead || !blob_files.is_usable(n) || referenced.contains(&n) {
+            continue;
+        }
+        report.files.push(FileFinding::new(
+            blob_name(n),
+            FileStatus::Redundant,
+            "no segment the rebuilt manifest lists points into it".into(),
+        ));
+    }
+    needs_rebuild
 }
 
 /// The refusal of a file holding data of a keyspace other than 0 that the repair
