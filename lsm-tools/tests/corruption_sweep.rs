@@ -1,7 +1,9 @@
 //! Corruption sweep, in the manner of LevelDB's `corruption_test`
 //! and SQLite's malformed-file loops, over a small segment (8 to 16 KiB), a WAL of 50
-//! records and a manifest: every single-bit flip, every byte set to 0x00 and to
-//! 0xFF, every truncation, every zeroed 4 KiB page.
+//! records, a manifest and a live blob file: every single-bit flip, every byte set
+//! to 0x00 and to 0xFF, every truncation, every zeroed 4 KiB page. For the blob
+//! file the `lsm-verify` binary also runs on the whole damaged directory (a sample
+//! in CI) and must exit non-zero.
 //!
 //! For every mutation, `lsm-verify`'s library must report a problem when checksummed
 //! bytes changed (every byte of these files is; a log cut short or zeroed to its end
@@ -31,7 +33,7 @@ use lsm_format::log::read_log;
 use lsm_format::manifest::replay_manifest;
 use lsm_format::wal::{read_wal_log, WalRecord, WalRecordDecoder};
 use lsm_format::{EntryKind, ReadOptions, SegmentReader};
-use lsm_tools::verify::{log, segment, Report};
+use lsm_tools::verify::{blob, log, segment, Report};
 use sweep::{
     check_keyspace_reads, check_reads, damaged_copy, engine_checks, only_file, open, read_all,
     read_all_keyspaces, Map, Models, Mutation, Reads, Tally, DB,
@@ -237,14 +239,42 @@ fn blob_database(compression: Compression) -> (SimFs, Options, Map, String) {
     (sim, options, model, name)
 }
 
+/// The database directory of `sim` written to a real directory, for the
+/// `lsm-verify` process (the engine's files as they are on the simulated disk).
+fn real_copy(sim: &SimFs) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    for name in sim.file_names(Path::new(DB)) {
+        let data = sim.read_file(&Path::new(DB).join(&name)).unwrap();
+        std::fs::write(tmp.path().join(&name), data).unwrap();
+    }
+    tmp
+}
+
+/// Runs the `lsm-verify` binary on `dir`: whether it exited 0, and its output.
+fn lsm_verify(dir: &Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lsm-verify"))
+        .arg(dir)
+        .output()
+        .expect("run lsm-verify");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        out.status.success(),
+        text + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 /// Every mutation of the live blob file (flips, bytes set, truncations, zeroed
-/// pages) read through the engine: `open` succeeds or refuses with
-/// `Error::Corruption` (it checks the file's header and footer against the
-/// manifest); every read gives the right value or `Error::Corruption`, never
-/// another value, a phantom key or a missing one, never a panic. (`lsm-verify`
-/// does not read blob files; `lsm-format`'s `tests/blob_file.rs` checks that its
-/// reader reports every single-byte flip and truncation.)
-fn sweep_blob_file(compression: Compression, stride: usize) {
+/// pages; every byte of a blob file is under a checksum: header, records, footer):
+/// - `lsm-verify`'s library (`verify::blob::verify_blob`) reports each one;
+/// - the `lsm-verify` binary, run on the whole database directory with the
+///   damaged file in it, exits non-zero: every `verify_stride`-th mutation (all
+///   with `LSM_SWEEP_FULL=1`), after it exited 0 on the sound directory;
+/// - read through the engine (every `engine_stride`-th, all with
+///   `LSM_SWEEP_FULL=1`): `open` succeeds or refuses with `Error::Corruption` (it
+///   checks the file's header and footer against the manifest); every read gives
+///   the right value or `Error::Corruption`, never another value, a phantom key or
+///   a missing one, never a panic.
+fn sweep_blob_file(compression: Compression, engine_stride: usize, verify_stride: usize) {
     let (sim, options, model, name) = blob_database(compression);
     let data = sim.read_file(&Path::new(DB).join(&name)).unwrap();
     assert!(
@@ -252,14 +282,35 @@ fn sweep_blob_file(compression: Compression, stride: usize) {
         "blob file of {} bytes",
         data.len()
     );
+    let number: u64 = name.trim_end_matches(".blob").parse().unwrap();
+    let real = real_copy(&sim);
+    let (sound, text) = lsm_verify(real.path());
+    assert!(sound, "lsm-verify on the sound database:\n{text}");
     let absent = absent("blob-key-");
     let mut tally = Tally::default();
+    let mut verify_missed = Vec::new();
+    let mut verify_runs = 0u64;
     for (i, m) in Mutation::all(&data).into_iter().enumerate() {
         tally.tried += 1;
-        if !engine_checks(i, stride) {
+        let damaged = m.apply(&data);
+        let mut report = Report::default();
+        blob::verify_blob(Bytes::from(damaged.clone()), number, &name, &mut report);
+        if report.is_ok() {
+            verify_missed.push(format!("{m:?}"));
+        } else {
+            tally.verify_reported += 1;
+        }
+        if engine_checks(i, verify_stride) {
+            verify_runs += 1;
+            std::fs::write(real.path().join(&name), &damaged).unwrap();
+            let (sound, text) = lsm_verify(real.path());
+            if sound {
+                verify_missed.push(format!("{m:?}: the lsm-verify binary exited 0: {text}"));
+            }
+        }
+        if !engine_checks(i, engine_stride) {
             continue;
         }
-        let damaged = m.apply(&data);
         let copy = damaged_copy(&sim, &name, &damaged);
         let what = format!("{m:?}");
         let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -280,11 +331,13 @@ fn sweep_blob_file(compression: Compression, stride: usize) {
             Err(_) => tally.wrong(format!("{what}: the engine panicked")),
         }
     }
+    println!("lsm-verify binary runs on the damaged directory: {verify_runs}");
     finish(
         &format!("blob file ({} bytes, {compression:?})", data.len()),
         &tally,
-        &[],
+        &verify_missed,
     );
+    assert!(verify_runs >= 100, "{verify_runs} lsm-verify runs");
     // Damage in a record's bytes must be seen by the reads (not all harmless).
     assert!(tally.read_reported > 0, "{tally}");
     assert!(tally.open_refused > 0, "{tally}");
@@ -292,12 +345,12 @@ fn sweep_blob_file(compression: Compression, stride: usize) {
 
 #[test]
 fn every_damage_to_a_blob_file_is_reported_never_read_as_data() {
-    sweep_blob_file(Compression::None, 7);
+    sweep_blob_file(Compression::None, 7, 211);
 }
 
 #[test]
 fn every_damage_to_a_compressed_blob_file_is_reported_never_read_as_data() {
-    sweep_blob_file(Compression::Lz4, 3);
+    sweep_blob_file(Compression::Lz4, 3, 53);
 }
 
 /// One op of a WAL record, as the model applies it.

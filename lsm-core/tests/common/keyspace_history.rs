@@ -17,10 +17,14 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use lsm_core::fs::{CrashMode, SimFs};
-use lsm_core::fuzzing::{open_sim, show, History, Map, Write};
+use lsm_core::fuzzing::{open_sim, show, History, Map, Write, DB_PATH};
 use lsm_core::{Db, Options};
+use lsm_format::blob::BlobHeader;
+use lsm_format::file_name::FileName;
+use lsm_format::manifest::replay_manifest;
 
 /// The value of a keyspace's marker.
 pub const MARKER_VALUE: &[u8] = b"<keyspace>";
@@ -151,6 +155,52 @@ pub fn check_gone(found: &Map, gone: &BTreeSet<String>) -> Result<(), String> {
     }
 }
 
+/// Fails when a blob file outlived the open that the closed database at
+/// `DB_PATH` of `fs` went through: every `NNNNNN.blob` there must be live in the
+/// manifest, and its header must name a live keyspace. Open removes the blob
+/// files of a dropped keyspace that a drop (failed, cut by a crash, or whose
+/// file removal failed) left behind, as every other dead or unlisted blob file;
+/// close leaves none. A no-op for a database without blob files.
+pub fn check_no_dead_blob_files(fs: &SimFs) -> Result<(), String> {
+    let dir = Path::new(DB_PATH);
+    let blobs: Vec<(String, u64)> = fs
+        .file_names(dir)
+        .into_iter()
+        .filter_map(|n| match FileName::parse(&n) {
+            FileName::Blob(number) => Some((n, number)),
+            _ => None,
+        })
+        .collect();
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let manifest = fs
+        .read_file(&dir.join("MANIFEST"))
+        .map_err(|e| format!("reading the manifest: {e}"))?;
+    let state = replay_manifest(&manifest).map_err(|e| format!("replaying the manifest: {e}"))?;
+    for (name, number) in blobs {
+        let data = fs
+            .read_file(&dir.join(&name))
+            .map_err(|e| format!("reading {name}: {e}"))?;
+        let keyspace = BlobHeader::decode(&data).map(|h| h.keyspace);
+        let live = state.blob_files.contains_key(&number);
+        match keyspace {
+            Ok(id) if !state.keyspaces.contains_key(&id) => {
+                return Err(format!(
+                    "blob file {name} of dropped keyspace id {id} outlived an open"
+                ))
+            }
+            _ if !live => {
+                return Err(format!(
+                    "blob file {name} ({keyspace:?}), not in the manifest, outlived an open"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Crashes `fs` in `mode` with `seed`, opens the image and checks: the keyspaces
 /// as a whole hold the state after one prefix of `history` covering every
 /// durable step; no keyspace of `gone` is there; `get` agrees with the scans; a
@@ -172,6 +222,7 @@ pub fn crash_and_check_keyspaces(
     check_gone(&found, gone).map_err(ctx)?;
     check_gets(&db, history, &found).map_err(ctx)?;
     db.close().map_err(|e| ctx(format!("close failed: {e}")))?;
+    check_no_dead_blob_files(&image).map_err(ctx)?;
     let db = open_sim(&image, options).map_err(|e| ctx(format!("second open failed: {e}")))?;
     if read_all_keyspaces(&db).map_err(ctx)? != found {
         return Err(ctx("a second open changed the state".into()));

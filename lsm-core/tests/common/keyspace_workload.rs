@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use lsm_core::fs::FsRef;
 use lsm_core::fuzzing::{show, write_ops, History, Map, Write, DB_PATH};
-use lsm_core::{Db, Error, Keyspace, Options, Transaction, WriteBatch};
+use lsm_core::{Db, Error, Keyspace, KeyspaceOptions, Options, Transaction, WriteBatch};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -124,6 +124,31 @@ pub fn options() -> Options {
         .with_level_size_multiplier(2)
         .with_level1_size(8 << 10)
         .with_block_cache_size(64 << 10)
+}
+
+/// The value size from which [`blob_options`] separates values in the keyspaces
+/// of [`BLOB_KEYSPACES`]: about two thirds of the single puts' values (0 to 299
+/// bytes) and half of the batches' (0 to 199) are at least this long.
+pub const BLOB_THRESHOLD: usize = 100;
+
+/// The keyspaces [`blob_options`] gives blob files: `tmp`, so that its drop
+/// meets blob files, and `users`, which lives throughout.
+pub const BLOB_KEYSPACES: [&str; 2] = [TMP, "users"];
+
+/// [`options`] with key-value separation in [`BLOB_KEYSPACES`] only
+/// (`KeyspaceOptions::with_blob_threshold`, [`BLOB_THRESHOLD`]; the database's
+/// own threshold off, so the default keyspace and `orders` stay inline), blob GC
+/// at 30% garbage.
+pub fn blob_options() -> Options {
+    BLOB_KEYSPACES.iter().fold(
+        options().with_blob_threshold(None).with_blob_gc_ratio(0.3),
+        |o, name| {
+            o.with_keyspace_options(
+                name,
+                KeyspaceOptions::default().with_blob_threshold(Some(BLOB_THRESHOLD)),
+            )
+        },
+    )
 }
 
 /// The workload: deterministic (a fixed seed), [`LEN`] operations.
