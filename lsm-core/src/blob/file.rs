@@ -282,11 +282,11 @@ mod tests {
     use crate::options::Options;
     use crate::segment::builder::SegmentBuilder;
 
-    /// Writes keys `k000..k009` with 500-byte values through a builder with a
-    /// blob threshold; returns the pointer entries' (key, stored pointer, value).
     /// (key, stored pointer, value) of one entry.
     type Written = (Vec<u8>, Vec<u8>, Vec<u8>);
 
+    /// Writes keys `k000..k009` with 500-byte values through a builder with a
+    /// blob threshold; returns the pointer entries and the blob file's record.
     fn write(fs: &FsRef, dir: &Path) -> (Vec<Written>, BlobFileMeta) {
         fs.create_dir_all(dir).unwrap();
         let next = AtomicU64::new(1);
