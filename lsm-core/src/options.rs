@@ -86,8 +86,17 @@ pub struct Options {
     pub level_size_multiplier: usize,
     /// Target size of level 1 in bytes. Default 256 MiB.
     pub level1_size: u64,
-    /// Compression of data blocks. Default [`Compression::Lz4`].
+    /// Compression of data blocks. Default [`Compression::Lz4`]. [`Compression::Zstd`]
+    /// gives smaller files at a slower decode (`docs/benchmarks.md`, "Compression per
+    /// level"); blob files compress with LZ4 whenever this is not
+    /// [`Compression::None`].
     pub compression: Compression,
+    /// Compression of data blocks of compaction outputs written to the bottom of the
+    /// tree: to a level at or below the deepest level holding files (no deeper level
+    /// holds any), where most of the data sits. `None`: as
+    /// [`compression`](Self::compression). Default `None`. Flushes to level 0 and
+    /// compactions into a level above the bottom use `compression`.
+    pub bottommost_compression: Option<Compression>,
     /// Create the directory and an empty database when missing. Default true.
     pub create_if_missing: bool,
     /// The clock values written with a TTL ([`crate::Db::put_with_ttl`]) expire
@@ -138,6 +147,7 @@ impl Default for Options {
             level_size_multiplier: 10,
             level1_size: 256 << 20,
             compression: Compression::Lz4,
+            bottommost_compression: None,
             create_if_missing: true,
             clock: Arc::new(SystemClock),
             compaction_filter: None,
@@ -337,6 +347,24 @@ impl Options {
     #[must_use]
     pub fn with_compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
+        self
+    }
+
+    /// Sets [`bottommost_compression`](Self::bottommost_compression): how data blocks
+    /// of compaction outputs at the bottom of the tree are compressed; `None` as
+    /// [`compression`](Self::compression). Default `None`.
+    ///
+    /// ```
+    /// use lsm_core::{Compression, Options};
+    /// // LZ4 above, zstd at the bottom level (as RocksDB's bottommost_compression).
+    /// let options = Options::default()
+    ///     .with_compression(Compression::Lz4)
+    ///     .with_bottommost_compression(Some(Compression::Zstd));
+    /// assert_eq!(options.bottommost_compression, Some(Compression::Zstd));
+    /// ```
+    #[must_use]
+    pub fn with_bottommost_compression(mut self, compression: Option<Compression>) -> Self {
+        self.bottommost_compression = compression;
         self
     }
 

@@ -368,7 +368,7 @@ fn check_damaged(path: &Path, options: &Options, model: &Map, what: &str, seen: 
 
 #[test]
 fn a_flipped_byte_in_a_segment_is_corruption_never_a_wrong_value() {
-    for compression in [Compression::None, Compression::Lz4] {
+    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
         let tmp = tempfile::tempdir().expect("tempdir");
         let path = tmp.path().join("db");
         // One segment of about 12 KiB, no block cache (every read goes to the file).

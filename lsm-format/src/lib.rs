@@ -75,12 +75,13 @@ pub const FORMAT_VERSION: u32 = 4;
 /// this one to [`FORMAT_VERSION`] is read.
 pub const MIN_FORMAT_VERSION: u32 = 1;
 
-/// Segment format version the writer writes (`docs/format.md` section 3.6): 6, which
-/// added blob pointer entries (kind 4) to version 5 (which added the keyspace id to
+/// Segment format version the writer writes (`docs/format.md` section 3.6): 7, which
+/// added zstd data blocks (compression 2) to version 6 (which added blob pointer
+/// entries, kind 4, to version 5, which added the keyspace id to
 /// the properties of version 4, which added the range-tombstone block and expiring
 /// puts to version 3, the cache-line-blocked Bloom filter with multiplicative
-/// probes).
-pub const SEGMENT_FORMAT_VERSION: u32 = 6;
+/// probes)).
+pub const SEGMENT_FORMAT_VERSION: u32 = 7;
 
 /// Oldest segment format version the reader reads: 1 (global Bloom filter). Every
 /// version from this one to [`SEGMENT_FORMAT_VERSION`] is read.

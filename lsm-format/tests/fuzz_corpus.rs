@@ -10,7 +10,8 @@
 //! The `segment_*`, `block_decode` and `range_del_decode` targets exercise the
 //! segment code of `lsm_format::segment`, `blob_decode` the blob files of
 //! `lsm_format::blob`; the others the log, WAL and manifest code.
-//! Seeds of older formats (`seed-v1-*`, `seed-v3-*`, `seed-v4-*` of `segment_open`, the
+//! Seeds of older formats (`seed-v1-*`, `seed-v3-*`, `seed-v4-*`, `seed-v6-*` of
+//! `segment_open`, the
 //! `format-*` ones of `wal_replay`) were written by older writers and are kept as
 //! they are.
 
@@ -26,6 +27,7 @@ use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::segment::block::compress_lz4;
 use lsm_format::segment::block_builder::BlockBuilder;
 use lsm_format::segment::range_del_block::encode_range_dels;
+use lsm_format::segment::zstd_block::compress_zstd;
 use lsm_format::wal::{
     encode_batch_header, encode_batch_header_v1, encode_op, encode_op_in, start_wal, WalFormat,
 };
@@ -513,6 +515,13 @@ fn write_seed_corpus() {
         "keyspace",
         segment(20, options, &mut ks_rng),
     ));
+    // Their own generator too, so that the seeds after them stay as they were.
+    let mut zstd_rng = StdRng::seed_from_u64(14);
+    let zstd = segment(80, seg_options(512, 10, Compression::Zstd), &mut zstd_rng);
+    files.push(("segment_open", "zstd", zstd.clone()));
+    let mut flipped = zstd.clone();
+    flipped[40] ^= 0x20;
+    files.push(("segment_open", "zstd-flipped", flipped));
 
     let b = block(40, 4);
     files.push(("block_decode", "block", b.clone()));
@@ -522,6 +531,9 @@ fn write_seed_corpus() {
     let mut lz4 = Vec::new();
     assert!(compress_lz4(&b, &mut lz4), "the seed block compresses");
     files.push(("block_decode", "lz4", lz4));
+    let mut zstd = Vec::new();
+    assert!(compress_zstd(&b, &mut zstd), "the seed block compresses");
+    files.push(("block_decode", "zstd", zstd));
 
     let dels = encode_range_dels(&seed_range_dels());
     files.push(("range_del_decode", "fragments", dels.clone()));
@@ -578,6 +590,11 @@ fn write_seed_corpus() {
         "segment_roundtrip",
         "text",
         b"\x03\x05\x0a\x01the quick brown fox jumps".to_vec(),
+    ));
+    files.push((
+        "segment_roundtrip",
+        "text-zstd",
+        b"\x03\x05\x0a\x03the quick brown fox jumps over the lazy dog".to_vec(),
     ));
 
     for (target, name, bytes) in files {

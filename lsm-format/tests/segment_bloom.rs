@@ -194,25 +194,25 @@ fn filter_layout_follows_the_version() {
     // Version 3 has the same filter, and no range-tombstone block.
     let v3 = open(with_filter(&r, contents, 3)).unwrap();
     assert_eq!(v3.verify(), vec![]);
-    // Versions 4 to 6 have it too (with the range-tombstone block).
-    for version in [4, 5, 6] {
+    // Versions 4 to 7 have it too (with the range-tombstone block).
+    for version in [4, 5, 6, 7] {
         assert_eq!(
             open(with_filter(&r, contents, version)).unwrap().verify(),
             vec![]
         );
     }
-    // Versions outside 1..=6 are refused by the footer.
-    for version in [0, 7] {
+    // Versions outside 1..=7 are refused by the footer.
+    for version in [0, 8] {
         assert!(matches!(
             open(with_filter(&r, contents, version)),
-            Err(Error::UnsupportedVersion { found, supported: 6 }) if found == version
+            Err(Error::UnsupportedVersion { found, supported: 7 }) if found == version
         ));
     }
     // Properties that disagree with the footer are corruption at the properties
-    // (7 would keep the layout of version 6: what is at fault is the number alone).
+    // (8 would keep the layout of version 7: what is at fault is the number alone).
     let mut bytes = with_filter(&r, contents, SEGMENT_FORMAT_VERSION);
     let p = r.footer().properties;
-    bytes[p.offset as usize] = 7;
+    bytes[p.offset as usize] = 8;
     let sum = lsm_format::checksum::checksum(&bytes[p.offset as usize..p.end() as usize - 8]);
     bytes[p.end() as usize - 8..p.end() as usize].copy_from_slice(&sum.to_le_bytes());
     let e = open(bytes).unwrap_err();

@@ -1,8 +1,8 @@
 //! Damaged segment files: every single-byte flip and every truncation of a small
-//! segment (with and without LZ4) must give a typed corruption error or exactly the
+//! segment (uncompressed, LZ4 and zstd) must give a typed corruption error or exactly the
 //! right data, never a panic, a wrong value or a phantom key; and `open` + `verify`
 //! must notice every one of them, since every byte of the file is checksummed.
-//! The segment is of the current format (4): it holds expiring puts and range
+//! The segment is of the current format (7): it holds expiring puts and range
 //! tombstones too, and a reader that opens it must hand back exactly those.
 
 use bytes::Bytes;
@@ -155,7 +155,7 @@ fn read_damaged(bytes: &[u8], model: &Model, what: &str) -> bool {
 #[test]
 fn every_byte_flip_is_detected_and_never_misreads() {
     let model = model();
-    for compression in [Compression::None, Compression::Lz4] {
+    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
         let good = segment(compression);
         assert!(
             (1024..=4096).contains(&good.len()),
@@ -164,15 +164,15 @@ fn every_byte_flip_is_detected_and_never_misreads() {
         );
         let reader = open(&good).unwrap();
         assert!(reader.properties().data_block_count >= 4);
-        assert_eq!(reader.footer().format_version, 6);
+        assert_eq!(reader.footer().format_version, 7);
         assert_eq!(reader.properties().keyspace, 0x0109);
         assert_eq!(reader.properties().range_del_count, 10);
         assert!(model.iter().any(|e| e.2 == EntryKind::ExpiringPut));
         assert!(model.iter().any(|e| e.2 == EntryKind::BlobPointer));
-        if compression == Compression::Lz4 {
+        if compression != Compression::None {
             assert!(
                 reader.data().len() < segment(Compression::None).len(),
-                "LZ4 did not shrink any block"
+                "{compression:?} did not shrink any block"
             );
         }
         assert!(!read_damaged(&good, &model, "undamaged"));
@@ -190,7 +190,7 @@ fn every_byte_flip_is_detected_and_never_misreads() {
 #[test]
 fn every_truncation_is_detected() {
     let model = model();
-    for compression in [Compression::None, Compression::Lz4] {
+    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
         let good = segment(compression);
         for len in 0..good.len() {
             let what = format!("{compression:?}: truncated to {len}");
@@ -223,7 +223,7 @@ fn fix_checksum(file: &mut [u8], offset: usize, end: usize) {
 fn flips_behind_a_valid_checksum_never_panic_and_disorder_is_reported() {
     let model = model();
     let mut reported = 0;
-    for compression in [Compression::None, Compression::Lz4] {
+    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
         let good = segment(compression);
         let layout = open(&good).unwrap().layout().unwrap();
         for region in layout

@@ -2,8 +2,13 @@
 //! as a snapshot diff, to be reviewed against `docs/format.md` (and
 //! `SEGMENT_FORMAT_VERSION`).
 //!
-//! `golden_segment_v6*` is what the writer writes now: format 6, the format-5
-//! golden's entries plus a blob pointer entry (kind 4). `golden_segment_v5*` are
+//! `golden_segment_v7_zstd*` is what the writer writes now with zstd compression:
+//! format 7, one zstd data block. `golden_segment_v6*` are the format-6 writer's
+//! bytes (`data/segment_v6.seg`, checked in): the format-5 golden's entries plus a
+//! blob pointer entry (kind 4); the writer now writes the same with format 7.
+//! The zstd bytes are those of the bundled zstd library pinned in `Cargo.lock` at
+//! level 3: another library version may choose other (equally valid) bytes, which
+//! this snapshot would show. `golden_segment_v5*` are
 //! the format-5 writer's bytes (`data/segment_v5.seg`, checked in): expiring
 //! puts, range tombstones and the keyspace id (7 here) in the properties.
 //! `golden_segment_v4*` are the same entries and tombstones as the format-4 writer
@@ -18,7 +23,7 @@ use bytes::Bytes;
 use lsm_format::entry::encode_expiring;
 use lsm_format::range_del::{Fragments, RangeTombstone};
 use lsm_format::{
-    BlobPointer, EntryKind, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
+    BlobPointer, Compression, EntryKind, ReadOptions, SegmentReader, SegmentWriter, WriterOptions,
 };
 
 fn golden_options() -> WriterOptions {
@@ -85,9 +90,14 @@ const GOLDEN_POINTER: BlobPointer = BlobPointer {
     value_len: 48,
 };
 
-/// Format 6, as written now: the format-5 golden's contents, in keyspace 7, plus
-/// `blueberry` @ 6 as a blob pointer entry.
+/// The format-6 file the previous writer wrote: the format-5 golden's contents, in
+/// keyspace 7, plus `blueberry` @ 6 as a blob pointer entry.
 fn golden_segment_v6() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment_v6.seg")).unwrap()
+}
+
+/// The format-6 golden's contents as the writer writes them now (format 7).
+fn rewritten_v6() -> Vec<u8> {
     let mut w = SegmentWriter::new(Vec::new(), v5_options());
     w.add_range_tombstones(golden_range_dels()).unwrap();
     add_entries_with_blob(&mut w);
@@ -180,6 +190,74 @@ fn golden_segment_v6_layout() {
     insta::assert_snapshot!(layout(golden_segment_v6()));
 }
 
+/// Format 7 with zstd, as written now: 24 entries in one data block of about 900
+/// bytes, which zstd shrinks by more than 1/8.
+fn golden_segment_v7_zstd() -> Vec<u8> {
+    let options = WriterOptions {
+        block_size: 4096,
+        compression: Compression::Zstd,
+        ..v5_options()
+    };
+    let mut w = SegmentWriter::new(Vec::new(), options);
+    for i in 0..24u64 {
+        let key = format!("key-{i:04}");
+        let value = format!("value of {key}, and again value of {key}");
+        w.add(key.as_bytes(), 100 + i, EntryKind::Put, value.as_bytes())
+            .unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn golden_segment_v7_zstd_bytes() {
+    insta::assert_snapshot!(hex_dump(&golden_segment_v7_zstd()));
+}
+
+#[test]
+fn golden_segment_v7_zstd_layout() {
+    insta::assert_snapshot!(layout(golden_segment_v7_zstd()));
+}
+
+/// Format 7 is format 6 with zstd data blocks: without one, the writer's bytes differ
+/// from the format-6 golden's only in the two version numbers and their checksums;
+/// the zstd golden's data block is stored with compression 2 and reads back.
+#[test]
+fn format_7_adds_zstd_to_format_6() {
+    let now = rewritten_v6();
+    let v6 = golden_segment_v6();
+    assert_eq!(now.len(), v6.len());
+    let differing: Vec<usize> = (0..v6.len()).filter(|&i| v6[i] != now[i]).collect();
+    let r = SegmentReader::open(Bytes::from(now.clone()), ReadOptions::default()).unwrap();
+    let props = r.footer().properties;
+    let in_props = |i: usize| (props.offset..props.end()).contains(&(i as u64));
+    let footer_start = now.len() - lsm_format::segment::FOOTER_LEN;
+    assert!(
+        differing.iter().all(|&i| in_props(i) || i >= footer_start),
+        "{differing:?}"
+    );
+    assert_eq!(now[props.offset as usize], 7);
+    assert_eq!(v6[props.offset as usize], 6);
+
+    let bytes = golden_segment_v7_zstd();
+    let z = SegmentReader::open(Bytes::from(bytes.clone()), ReadOptions::default()).unwrap();
+    assert_eq!(z.footer().format_version, 7);
+    assert_eq!(z.properties().compression, Compression::Zstd as u8);
+    let block = z.index_entries().unwrap()[0].handle;
+    let trailer = (block.offset + u64::from(block.len)) as usize;
+    assert_eq!(bytes[trailer], Compression::Zstd as u8);
+    // The contents: uncompressed length, then the zstd frame's magic.
+    let at = block.offset as usize;
+    assert_eq!(&bytes[at + 4..at + 8], &[0x28, 0xB5, 0x2F, 0xFD]);
+    assert!(block.len < 600, "{block:?}");
+    let found = z.get(b"key-0017", 1000).unwrap().unwrap();
+    assert_eq!(
+        &found.value[..],
+        b"value of key-0017, and again value of key-0017"
+    );
+    assert_eq!(z.entries().count(), 24);
+    assert_eq!(z.verify(), vec![]);
+}
+
 /// Format 6 is format 5 with blob pointer entries: without one, the writer's bytes
 /// differ from the format-5 golden's only in the two version numbers; the pointer
 /// entry reads back with its kind and pointer; a format-5 file holding kind 4 is
@@ -203,7 +281,7 @@ fn format_6_adds_blob_pointers_to_format_5() {
         differing.iter().all(|&i| in_props(i) || i >= footer_start),
         "{differing:?}"
     );
-    assert_eq!(without[props.offset as usize], 6);
+    assert_eq!(without[props.offset as usize], 7);
     assert_eq!(v5[props.offset as usize], 5);
 
     let v6 = SegmentReader::open(Bytes::from(golden_segment_v6()), ReadOptions::default()).unwrap();

@@ -195,6 +195,11 @@ fn every_damage_to_a_compressed_segment_is_reported_never_read_as_data() {
     sweep_segment(Compression::Lz4, 29);
 }
 
+#[test]
+fn every_damage_to_a_zstd_segment_is_reported_never_read_as_data() {
+    sweep_segment(Compression::Zstd, 29);
+}
+
 /// A database whose values of 100 bytes or more live in one blob file, with
 /// garbage in it: 24 keys, two in three with values of 150 to 600 bytes (in the
 /// blob file), one in three with 40-byte values (inline); then, in a second

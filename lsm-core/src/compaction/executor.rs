@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::metrics::bump;
 use crate::read_path::iter::{Cursor, LevelCursor, MergeCursor, SegmentCursor};
 use crate::read_path::ReadPath;
-use crate::segment::builder::{open_built_files, SegmentBuilder};
+use crate::segment::builder::{open_built_files, output_compression, OutputDepth, SegmentBuilder};
 use crate::segment::file::SegmentFile;
 use crate::version::VersionControl;
 
@@ -110,7 +110,53 @@ impl CompactionJob<'_> {
             })
             .collect();
         let input_bytes = task.input_bytes();
-        if task.trivial_move {
+        let tree = self
+            .coord
+            .lock()
+            .tree(keyspace)
+            .map(|t| (t.version.clone(), t.opts.clone()));
+        let Some((version, opts)) = tree else {
+            // The keyspace was dropped meanwhile, its files with it.
+            return Err(Error::KeyspaceDropped {
+                name: format!("#{keyspace}"),
+            });
+        };
+        // Files below the output level that are not themselves inputs (a manual
+        // compaction into a shallower level takes the deeper levels as inputs).
+        let input_numbers: std::collections::HashSet<u64> = task
+            .inputs
+            .iter()
+            .flat_map(|(_, files)| files.iter().map(|f| f.number()))
+            .collect();
+        let mut deeper = DeeperLevels::new(
+            version
+                .levels()
+                .iter()
+                .skip(task.output_level + 1)
+                .map(|files| {
+                    files
+                        .iter()
+                        .filter(|f| !input_numbers.contains(&f.number()))
+                        .cloned()
+                        .collect()
+                })
+                .collect(),
+        );
+        let depth = if deeper.levels.iter().all(Vec::is_empty) {
+            OutputDepth::Bottom
+        } else {
+            OutputDepth::AboveDeeperFiles
+        };
+        // A move keeps the file's bytes: only when they are already compressed as
+        // the output level wants (RocksDB's rule too), so that the bottom level takes
+        // `bottommost_compression` although its first files arrive by moves.
+        let compression = output_compression(&opts, depth) as u8;
+        let same_compression = task
+            .inputs
+            .iter()
+            .flat_map(|(_, files)| files.iter())
+            .all(|f| f.reader.properties().compression == compression);
+        if task.trivial_move && same_compression {
             let added: Vec<(u32, Arc<SegmentFile>)> = task
                 .inputs
                 .iter()
@@ -146,38 +192,6 @@ impl CompactionJob<'_> {
         let mut input = MergeCursor::new(children);
         input.seek_to_first()?;
 
-        let tree = self
-            .coord
-            .lock()
-            .tree(keyspace)
-            .map(|t| (t.version.clone(), t.opts.clone()));
-        let Some((version, opts)) = tree else {
-            // The keyspace was dropped meanwhile, its files with it.
-            return Err(Error::KeyspaceDropped {
-                name: format!("#{keyspace}"),
-            });
-        };
-        // Files below the output level that are not themselves inputs (a manual
-        // compaction into a shallower level takes the deeper levels as inputs).
-        let input_numbers: std::collections::HashSet<u64> = task
-            .inputs
-            .iter()
-            .flat_map(|(_, files)| files.iter().map(|f| f.number()))
-            .collect();
-        let mut deeper = DeeperLevels::new(
-            version
-                .levels()
-                .iter()
-                .skip(task.output_level + 1)
-                .map(|files| {
-                    files
-                        .iter()
-                        .filter(|f| !input_numbers.contains(&f.number()))
-                        .cloned()
-                        .collect()
-                })
-                .collect(),
-        );
         let tombstones = Fragments::merge(
             task.inputs
                 .iter()
@@ -201,6 +215,7 @@ impl CompactionJob<'_> {
             self.versions.file_numbers(),
         );
         builder.set_keyspace(keyspace);
+        builder.set_output_depth(&opts, depth);
         builder.set_blob_threshold(opts.blob_threshold);
         builder.set_range_tombstones(kept_tombstones);
         // Blob files whose live values this compaction writes anew (garbage

@@ -146,7 +146,9 @@ impl Input<'_> {
 /// dozen writes flush and compact; with bit 0x80 of the second byte, key-value
 /// separation: values of at least 16 or 100 bytes (bit 0x20 of the first; value
 /// lengths are 0 to 255) go to blob files, which compactions collect once 30% of
-/// them is garbage.
+/// them is garbage. Data blocks: uncompressed with bit 0x40 of the first byte, else
+/// LZ4, or zstd with its bit 0x01; bit 0x01 of the second byte puts zstd at the
+/// bottom level.
 fn options(input: &mut Input<'_>) -> Options {
     let (a, b) = (input.arg(), input.arg());
     let blob_threshold = (b & 0x80 != 0).then_some(if a & 0x20 != 0 { 16 } else { 100 });
@@ -163,11 +165,12 @@ fn options(input: &mut Input<'_>) -> Options {
         .with_level0_stop_writes(12)
         .with_level_size_multiplier(2 + usize::from(b >> 3 & 3))
         .with_level1_size(16 << 10)
-        .with_compression(if a & 0x40 != 0 {
-            Compression::None
-        } else {
-            Compression::Lz4
+        .with_compression(match (a & 0x40 != 0, a & 0x01 != 0) {
+            (true, _) => Compression::None,
+            (false, false) => Compression::Lz4,
+            (false, true) => Compression::Zstd,
         })
+        .with_bottommost_compression((b & 0x01 != 0).then_some(Compression::Zstd))
 }
 
 /// Number of distinct keys the operations use (so they collide).

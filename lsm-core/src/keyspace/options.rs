@@ -44,6 +44,10 @@ pub struct KeyspaceOptions {
     pub level0_bloom_bits_per_key: Option<u8>,
     /// As [`Options::compression`]. Default: the database's.
     pub compression: Option<Compression>,
+    /// As [`Options::bottommost_compression`]: `Some(None)` makes this keyspace's
+    /// bottom level use its [`compression`](Self::compression), `Some(Some(c))` sets
+    /// it. Default (`None`): the database's.
+    pub bottommost_compression: Option<Option<Compression>>,
     /// As [`Options::compaction_filter`], for this keyspace's compactions only.
     /// Default: the database's.
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
@@ -115,6 +119,21 @@ impl KeyspaceOptions {
         self
     }
 
+    /// Sets [`bottommost_compression`](Self::bottommost_compression).
+    ///
+    /// ```
+    /// use lsm_core::{Compression, KeyspaceOptions};
+    /// let o = KeyspaceOptions::default().with_bottommost_compression(Some(Compression::Zstd));
+    /// assert_eq!(o.bottommost_compression, Some(Some(Compression::Zstd)));
+    /// let same = KeyspaceOptions::default().with_bottommost_compression(None);
+    /// assert_eq!(same.bottommost_compression, Some(None));
+    /// ```
+    #[must_use]
+    pub fn with_bottommost_compression(mut self, compression: Option<Compression>) -> Self {
+        self.bottommost_compression = Some(compression);
+        self
+    }
+
     /// Sets [`compaction_filter`](Self::compaction_filter).
     ///
     /// ```
@@ -176,6 +195,9 @@ impl KeyspaceOptions {
         }
         if let Some(v) = self.compression {
             o.compression = v;
+        }
+        if let Some(v) = self.bottommost_compression {
+            o.bottommost_compression = v;
         }
         if let Some(f) = &self.compaction_filter {
             o.compaction_filter = Some(f.clone());

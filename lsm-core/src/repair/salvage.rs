@@ -19,7 +19,7 @@ use bytes::Bytes;
 use lsm_format::coding::Decoder;
 use lsm_format::entry::compare_internal;
 use lsm_format::range_del::Fragments;
-use lsm_format::segment::block::{decompress_lz4, read_raw};
+use lsm_format::segment::block::{decompress, read_raw};
 use lsm_format::segment::block_iter::{BlockIter, BlockOrigin};
 use lsm_format::segment::range_del_block::decode_range_dels;
 use lsm_format::segment::{
@@ -254,13 +254,11 @@ fn read_block(
     let (range, compression) = read_raw(data, handle, BlockType::Data)?;
     let (contents, decompressed) = match compression {
         Compression::None => (data.slice(range), false),
-        Compression::Lz4 => (
-            Bytes::from(decompress_lz4(
-                data.get(range).unwrap_or_default(),
-                handle.offset,
-            )?),
-            true,
-        ),
+        Compression::Lz4 | Compression::Zstd => {
+            let raw = data.get(range).unwrap_or_default();
+            let block = decompress(compression, raw, handle.offset, format_version)?;
+            (Bytes::from(block), true)
+        }
     };
     let mut it = BlockIter::default();
     it.set_format_version(format_version);

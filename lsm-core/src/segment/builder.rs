@@ -29,7 +29,7 @@ use std::sync::Arc;
 use lsm_format::manifest::SegmentMeta;
 use lsm_format::range_del::Fragments;
 use lsm_format::segment::writer::Finished;
-use lsm_format::{EntryKind, SegmentWriter, WriterOptions};
+use lsm_format::{Compression, EntryKind, SegmentWriter, WriterOptions};
 
 use crate::blob::BlobOutput;
 use crate::error::{Error, Result};
@@ -74,6 +74,24 @@ pub(crate) fn writer_options(opts: &Options, level: usize) -> WriterOptions {
         compression: opts.compression,
         creator: concat!("lsm-core ", env!("CARGO_PKG_VERSION")).to_string(),
         ..WriterOptions::default()
+    }
+}
+
+/// Where a compaction's outputs land in the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputDepth {
+    /// No deeper level holds a file: the outputs are the bottom of the tree.
+    Bottom,
+    /// A deeper level holds files (and flushes to level 0, always).
+    AboveDeeperFiles,
+}
+
+/// The compression of data blocks written at `depth`: `bottommost_compression` at
+/// the bottom when set, `compression` everywhere else.
+pub(crate) fn output_compression(opts: &Options, depth: OutputDepth) -> Compression {
+    match (depth, opts.bottommost_compression) {
+        (OutputDepth::Bottom, Some(c)) => c,
+        _ => opts.compression,
     }
 }
 
@@ -149,6 +167,14 @@ impl<'a> SegmentBuilder<'a> {
                 self.segment_size,
             )
         });
+    }
+
+    /// Sets where the files land (flushes and the builder's default: above deeper
+    /// files), which decides their compression ([`output_compression`]). Called
+    /// before the first entry and before [`set_blob_threshold`](Self::set_blob_threshold).
+    pub fn set_output_depth(&mut self, opts: &Options, depth: OutputDepth) {
+        debug_assert!(self.current.is_none() && self.done.is_empty() && self.blobs.is_none());
+        self.options.compression = output_compression(opts, depth);
     }
 
     /// Sets the keyspace the files belong to (recorded in their properties); 0

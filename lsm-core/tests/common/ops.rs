@@ -501,9 +501,19 @@ pub fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Compression none, LZ4 or zstd.
+fn any_compression() -> impl Strategy<Value = Compression> {
+    prop_oneof![
+        Just(Compression::None),
+        Just(Compression::Lz4),
+        Just(Compression::Zstd)
+    ]
+}
+
 /// Random options within the ranges the model test covers: memtable 4..64 KiB, block
 /// 256 B..4 KiB, 4 KiB segments, level multiplier 2..10, level-0 trigger 2..4, small
-/// level 1, compression on or off, filters on or off, cache on or off.
+/// level 1, compression none, LZ4 or zstd, and at the bottom level the same or any
+/// of the three, filters on or off, cache on or off.
 pub fn options() -> impl Strategy<Value = Options> {
     (
         (
@@ -514,7 +524,7 @@ pub fn options() -> impl Strategy<Value = Options> {
             4usize..=12,
         ),
         (
-            any::<bool>(),
+            (any_compression(), prop::option::of(any_compression())),
             4u64..=64,
             prop_oneof![Just(0u8), Just(4), Just(10)],
             any::<bool>(),
@@ -523,7 +533,10 @@ pub fn options() -> impl Strategy<Value = Options> {
         ),
     )
         .prop_map(
-            |((mem_kib, block, mult, l0, stop), (lz4, l1_kib, bloom, cache, sync, mapped))| {
+            |(
+                (mem_kib, block, mult, l0, stop),
+                (compression, l1_kib, bloom, cache, sync, mapped),
+            )| {
                 Options::default()
                     .with_memtable_size(mem_kib << 10)
                     .with_segment_size(4096)
@@ -532,11 +545,8 @@ pub fn options() -> impl Strategy<Value = Options> {
                     .with_level0_compaction_trigger(l0)
                     .with_level0_stop_writes(l0 + stop)
                     .with_level1_size(l1_kib << 10)
-                    .with_compression(if lz4 {
-                        Compression::Lz4
-                    } else {
-                        Compression::None
-                    })
+                    .with_compression(compression.0)
+                    .with_bottommost_compression(compression.1)
                     .with_bloom_bits_per_key(bloom)
                     .with_block_cache_size(if cache { 32 << 10 } else { 0 })
                     .with_sync_writes(sync)

@@ -35,6 +35,7 @@ pub struct BlobHeader {
     /// The keyspace whose values the file holds.
     pub keyspace: KeyspaceId,
     /// Whether records may be LZ4-compressed: with [`Compression::None`] none is.
+    /// Never [`Compression::Zstd`] in a file (blob files know no zstd).
     pub compression: Compression,
 }
 
@@ -103,7 +104,9 @@ impl BlobHeader {
             });
         }
         let keyspace = check_keyspace_id(keyspace, 12)?;
+        // Blob files know no zstd (section 8.1): 2 is as unknown here as 200.
         let compression = Compression::from_u8(compression)
+            .filter(|&c| c != Compression::Zstd)
             .ok_or_else(|| Error::corruption(16, format!("unknown compression {compression}")))?;
         Ok(BlobHeader {
             format_version,

@@ -67,7 +67,8 @@ impl RecordHead {
         let mut d = Decoder::new(bytes, offset);
         let byte = d.u8("record compression")?;
         let compression = match Compression::from_u8(byte) {
-            Some(c) if c == Compression::None || allowed == Compression::Lz4 => c,
+            Some(Compression::None) => Compression::None,
+            Some(Compression::Lz4) if allowed == Compression::Lz4 => Compression::Lz4,
             _ => {
                 return Err(Error::corruption(
                     offset,
@@ -95,7 +96,7 @@ impl RecordHead {
             ));
         }
         let stored_len = match compression {
-            Compression::None => value_len,
+            Compression::None | Compression::Zstd => value_len,
             Compression::Lz4 => {
                 let at = d.offset();
                 let stored = d.varint32("stored length")?;
@@ -175,7 +176,8 @@ pub(crate) fn check_record(
     let key = record.slice(head.head_len..key_end);
     let stored = record.slice(key_end..covered_len);
     let value = match head.compression {
-        Compression::None => stored,
+        // `RecordHead::decode` never yields zstd.
+        Compression::None | Compression::Zstd => stored,
         Compression::Lz4 => Bytes::from(decompress(&stored, head.value_len, offset)?),
     };
     Ok((head, key, value))

@@ -21,7 +21,9 @@ pub struct BlobWriterOptions {
     /// The keyspace whose values the file holds, stored in its header.
     pub keyspace: KeyspaceId,
     /// Whether values may be LZ4-compressed. With [`Compression::Lz4`] each value is
-    /// stored compressed only if that saves at least 1/8 of it. Default none.
+    /// stored compressed only if that saves at least 1/8 of it. Default none. Blob
+    /// files know no zstd (`docs/format.md` section 8): [`Compression::Zstd`] writes
+    /// LZ4, so an engine whose segments use zstd still compresses its blob files.
     pub compression: Compression,
 }
 
@@ -72,6 +74,10 @@ impl<W: Write> BlobWriter<W> {
                 "keyspace id {} is over the limit {MAX_KEYSPACE_ID}",
                 options.keyspace
             )));
+        }
+        let mut options = options;
+        if options.compression == Compression::Zstd {
+            options.compression = Compression::Lz4;
         }
         let mut writer = BlobWriter {
             out,

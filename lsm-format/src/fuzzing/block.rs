@@ -3,21 +3,34 @@
 use bytes::Bytes;
 
 use crate::entry::compare_internal;
-use crate::segment::block::decompress_lz4;
+use crate::segment::block::{compress, decompress, decompress_lz4};
 use crate::segment::block_builder::BlockBuilder;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
+use crate::segment::Compression;
+use crate::SEGMENT_FORMAT_VERSION;
 
 use super::MAX_WALK;
 
 /// Decodes `data` as the contents of a data block and of an index block (and, when
-/// it decompresses, as LZ4 contents): forward and backward walks agree, seeks land on
-/// the entries, and a well-ordered block rebuilt by the block builder decodes the
-/// same.
+/// it decompresses, as LZ4 or zstd contents): forward and backward walks agree, seeks
+/// land on the entries, and a well-ordered block rebuilt by the block builder decodes
+/// the same. Compressed with either, `data` decompresses to itself.
 pub fn block_decode(data: &[u8]) {
     check_block(Bytes::copy_from_slice(data), false);
     check_block(Bytes::copy_from_slice(data), true);
     if let Ok(raw) = decompress_lz4(data, 0) {
         check_block(Bytes::from(raw), false);
+    }
+    let version = SEGMENT_FORMAT_VERSION;
+    if let Ok(raw) = decompress(Compression::Zstd, data, 0, version) {
+        check_block(Bytes::from(raw), false);
+    }
+    let mut stored = Vec::new();
+    for c in [Compression::Lz4, Compression::Zstd] {
+        if compress(c, data, &mut stored) {
+            let back = decompress(c, &stored, 0, version).unwrap();
+            assert_eq!(back, data, "{c:?} does not give back what it compressed");
+        }
     }
 }
 

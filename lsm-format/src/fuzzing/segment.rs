@@ -197,10 +197,11 @@ fn derive_entries(data: &[u8]) -> (WriterOptions, Sorted, Vec<RangeTombstone>) {
         block_size: 32 << (b(next()) % 8),
         restart_interval: 1 + usize::from(b(next()) % 16),
         bloom_bits_per_key: b(next()) % 16,
-        compression: if b(next()) & 1 == 1 {
-            Compression::Lz4
-        } else {
-            Compression::None
+        // Bit 0: compressed; bit 1 then picks zstd over LZ4.
+        compression: match b(next()) & 3 {
+            1 => Compression::Lz4,
+            3 => Compression::Zstd,
+            _ => Compression::None,
         },
         created_unix_ms: Some(0),
         ..WriterOptions::default()

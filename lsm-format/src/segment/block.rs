@@ -5,6 +5,7 @@
 //! block := contents[n] compression:u8 block_type:u8 checksum:u64
 //! checksum = xxh3_64(contents || compression || block_type)
 //! LZ4 contents := uncompressed_len:u32 lz4_block
+//! zstd contents := uncompressed_len:u32 zstd_frame      ; format 7 on (zstd_block.rs)
 //! ```
 //!
 //! Reading checks the checksum before anything else looks at the bytes, so that a
@@ -17,7 +18,8 @@ use bytes::BytesMut;
 
 use crate::checksum::{checksum, checksum_parts};
 use crate::error::{Error, Result};
-use crate::segment::{BlockHandle, BLOCK_TRAILER_LEN, MAX_BLOCK_LEN};
+use crate::segment::zstd_block::{compress_zstd, decompress_zstd_into};
+use crate::segment::{BlockHandle, BLOCK_TRAILER_LEN, MAX_BLOCK_LEN, ZSTD_FORMAT_VERSION};
 
 /// Compression of data blocks. Discriminants are written to disk and frozen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -28,6 +30,9 @@ pub enum Compression {
     None = 0,
     /// LZ4 block format, preceded by the uncompressed length.
     Lz4 = 1,
+    /// One Zstandard frame, preceded by the uncompressed length (segment format 7 and
+    /// later; blob files do not take it).
+    Zstd = 2,
 }
 
 impl Compression {
@@ -36,6 +41,7 @@ impl Compression {
         match b {
             0 => Some(Compression::None),
             1 => Some(Compression::Lz4),
+            2 => Some(Compression::Zstd),
             _ => None,
         }
     }
@@ -183,6 +189,19 @@ pub fn decompress_lz4_into(contents: &[u8], offset: u64, out: &mut BytesMut) -> 
             contents.len()
         )));
     }
+    fit_buffer(out, len);
+    match lz4_flex::block::decompress_into(compressed, out) {
+        Ok(n) if n == len => Ok(()),
+        Ok(n) => Err(corrupt(format!(
+            "LZ4 block decompressed to {n} bytes, expected {len}"
+        ))),
+        Err(e) => Err(corrupt(format!("LZ4 block does not decompress: {e}"))),
+    }
+}
+
+/// Makes `out` exactly `len` bytes long, reusing its allocation when that is close to
+/// `len` (only bytes past its current length are zeroed).
+pub(crate) fn fit_buffer(out: &mut BytesMut, len: usize) {
     // A cache charges a block by its length, so its allocation must stay close to
     // that: never the doubling `resize` would do, nor a reused buffer twice too big.
     // New buffers are sized in steps of `BUFFER_STEP`: blocks of one segment differ
@@ -193,14 +212,71 @@ pub fn decompress_lz4_into(contents: &[u8], offset: u64, out: &mut BytesMut) -> 
     if out.capacity() < len || out.capacity() / 2 > len {
         *out = BytesMut::with_capacity(len.next_multiple_of(BUFFER_STEP));
     }
-    // Only bytes past the buffer's current length are zeroed.
     out.resize(len, 0);
-    match lz4_flex::block::decompress_into(compressed, out) {
-        Ok(n) if n == len => Ok(()),
-        Ok(n) => Err(corrupt(format!(
-            "LZ4 block decompressed to {n} bytes, expected {len}"
-        ))),
-        Err(e) => Err(corrupt(format!("LZ4 block does not decompress: {e}"))),
+}
+
+/// Decompresses the contents of a data block stored with `compression` (LZ4 or zstd)
+/// into `out`, for a file of segment format `format_version`: zstd blocks exist from
+/// [`ZSTD_FORMAT_VERSION`] on, and are corruption in older files. `offset` is the
+/// block's file offset, which errors name. Contents stored uncompressed are copied.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use lsm_format::segment::block::{compress, decompress_into};
+/// use lsm_format::{Compression, SEGMENT_FORMAT_VERSION};
+///
+/// let raw = b"abcabcabcabcabcabcabcabcabcabcabcabcabc".repeat(10);
+/// let mut stored = Vec::new();
+/// assert!(compress(Compression::Zstd, &raw, &mut stored));
+/// let mut out = BytesMut::new();
+/// decompress_into(Compression::Zstd, &stored, 0, SEGMENT_FORMAT_VERSION, &mut out).unwrap();
+/// assert_eq!(&out[..], &raw[..]);
+/// assert!(decompress_into(Compression::Zstd, &stored, 0, 6, &mut out).is_err());
+/// ```
+pub fn decompress_into(
+    compression: Compression,
+    contents: &[u8],
+    offset: u64,
+    format_version: u32,
+    out: &mut BytesMut,
+) -> Result<()> {
+    match compression {
+        Compression::None => {
+            out.clear();
+            out.extend_from_slice(contents);
+            Ok(())
+        }
+        Compression::Lz4 => decompress_lz4_into(contents, offset, out),
+        Compression::Zstd if format_version < ZSTD_FORMAT_VERSION => Err(Error::corruption(
+            offset,
+            format!(
+                "zstd block (compression 2) in a segment of format {format_version}, \
+                 which knows none"
+            ),
+        )),
+        Compression::Zstd => decompress_zstd_into(contents, offset, out),
+    }
+}
+
+/// As [`decompress_into`], into a new buffer.
+pub fn decompress(
+    compression: Compression,
+    contents: &[u8],
+    offset: u64,
+    format_version: u32,
+) -> Result<Vec<u8>> {
+    let mut out = BytesMut::new();
+    decompress_into(compression, contents, offset, format_version, &mut out)?;
+    Ok(out.into())
+}
+
+/// Compresses `raw` into `out` with `compression` if that shrinks it by at least 1/8
+/// (section 3.1); returns whether it did. Always false for [`Compression::None`].
+pub fn compress(compression: Compression, raw: &[u8], out: &mut Vec<u8>) -> bool {
+    match compression {
+        Compression::None => false,
+        Compression::Lz4 => compress_lz4(raw, out),
+        Compression::Zstd => compress_zstd(raw, out),
     }
 }
 

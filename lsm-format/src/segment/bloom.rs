@@ -62,7 +62,7 @@ impl FilterLayout {
         match version {
             1 => Some(FilterLayout::Global),
             2 => Some(FilterLayout::Blocked),
-            3..=6 => Some(FilterLayout::BlockedMultiply),
+            3..=7 => Some(FilterLayout::BlockedMultiply),
             _ => None,
         }
     }

@@ -220,7 +220,8 @@ mod tests {
             (4, true),
             (5, true),
             (6, true),
-            (7, false),
+            (7, true),
+            (8, false),
         ] {
             f.format_version = version;
             let mut file = vec![0u8; 10];
@@ -229,7 +230,7 @@ mod tests {
                 Ok(d) => assert!(readable && d.format_version == version),
                 Err(Error::UnsupportedVersion { found, supported }) => {
                     assert!(!readable);
-                    assert_eq!((found, supported), (version, 6));
+                    assert_eq!((found, supported), (version, 7));
                 }
                 Err(e) => panic!("version {version}: {e}"),
             }

@@ -8,7 +8,7 @@
 //! [`SegmentReader::verify`] checks a whole file and lists its [`Problem`]s.
 //!
 //! One file per concept: `block` (framing, checksum, LZ4, the trailer's compression
-//! and block type bytes), `block_entry`, `block_builder` and `block_iter` (entries and
+//! and block type bytes), `zstd_block` (zstd contents), `block_entry`, `block_builder` and `block_iter` (entries and
 //! restart array of data and index blocks), `bloom`, `properties`, `range_del_block`
 //! (the range tombstones of a format-4 file), `footer`, then
 //! `options` (writer and reader options), `source` and `read_at` (where a reader's
@@ -39,6 +39,7 @@ pub mod reader;
 mod source;
 pub mod verify;
 pub mod writer;
+pub mod zstd_block;
 
 pub use block::{BlockType, Compression};
 pub use entries::SegmentEntries;
@@ -72,3 +73,7 @@ pub const KEYSPACE_FORMAT_VERSION: u32 = 5;
 /// ([`EntryKind::BlobPointer`](crate::EntryKind::BlobPointer), kind 4,
 /// `docs/format.md` section 3.2).
 pub const BLOB_POINTER_FORMAT_VERSION: u32 = 6;
+
+/// First segment format version whose data blocks may be compressed with zstd
+/// ([`Compression::Zstd`], compression 2, `docs/format.md` section 3.1).
+pub const ZSTD_FORMAT_VERSION: u32 = 7;

@@ -21,8 +21,8 @@ use crate::segment::bloom::{BloomFilter, FilterLayout};
 use crate::segment::index_search::{IndexSearch, IndexSlot};
 use crate::segment::range_del_block::decode_range_dels;
 use crate::segment::{
-    BlockHandle, BlockType, Footer, Properties, ReadOptions, BLOCK_TRAILER_LEN, FOOTER_LEN,
-    RANGE_DEL_FORMAT_VERSION,
+    BlockHandle, BlockType, Compression, Footer, Properties, ReadOptions, BLOCK_TRAILER_LEN,
+    FOOTER_LEN, RANGE_DEL_FORMAT_VERSION, ZSTD_FORMAT_VERSION,
 };
 
 /// Everything `SegmentReader::open` decodes and checks, shared by the reader's
@@ -45,8 +45,11 @@ pub(crate) struct Inner<S> {
     /// One bit per data block: its framing and checksum were verified by this
     /// reader (and it decoded).
     pub(crate) verified: Box<[AtomicU64]>,
-    /// One bit per verified data block: it is LZ4-compressed.
-    pub(crate) lz4: Box<[AtomicU64]>,
+    /// The compression the properties name: each data block is stored with it or
+    /// with none (section 3.5).
+    pub(crate) compression: Compression,
+    /// One bit per verified data block: it is compressed (with `compression`).
+    pub(crate) compressed: Box<[AtomicU64]>,
 }
 
 /// Decodes and checks everything `SegmentReader::open` keeps.
@@ -135,12 +138,13 @@ pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<I
         ));
     }
     check_range_del_properties(&properties, &range_dels, footer.properties.offset)?;
+    let compression = properties_compression(&properties, footer.properties.offset)?;
     let bitmap = || {
         (0..index.len().div_ceil(64))
             .map(|_| AtomicU64::new(0))
             .collect()
     };
-    let (verified, lz4) = (bitmap(), bitmap());
+    let (verified, compressed) = (bitmap(), bitmap());
     let search = IndexSearch::new(&index);
     Ok(Inner {
         search,
@@ -154,7 +158,8 @@ pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<I
         range_dels,
         index,
         verified,
-        lz4,
+        compression,
+        compressed,
     })
 }
 
@@ -275,4 +280,26 @@ fn decode_index(contents: Bytes, offset: u64, format_version: u32) -> Result<Vec
             handle,
         })
         .collect())
+}
+
+/// The compression the properties (of the block at `offset`) name: a known one, and
+/// zstd only in a file of format 7 or later (section 3.5).
+fn properties_compression(properties: &Properties, offset: u64) -> Result<Compression> {
+    let byte = properties.compression;
+    match Compression::from_u8(byte) {
+        Some(Compression::Zstd) if properties.format_version < ZSTD_FORMAT_VERSION => {
+            Err(Error::corruption(
+                offset,
+                format!(
+                    "properties name zstd compression in a segment of format {}",
+                    properties.format_version
+                ),
+            ))
+        }
+        Some(c) => Ok(c),
+        None => Err(Error::corruption(
+            offset,
+            format!("properties name unknown compression {byte}"),
+        )),
+    }
 }

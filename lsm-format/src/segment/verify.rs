@@ -217,11 +217,11 @@ impl<S: BlockSource> SegmentReader<S> {
                 format!("properties compression {} is unknown", p.compression),
             );
         }
-        if t.compressed_blocks > 0 && p.compression != Compression::Lz4 as u8 {
+        if t.compressed_blocks > 0 && p.compression == Compression::None as u8 {
             report.add(
                 at,
                 format!(
-                    "{} LZ4 blocks but properties say no compression",
+                    "{} compressed blocks but properties say no compression",
                     t.compressed_blocks
                 ),
             );

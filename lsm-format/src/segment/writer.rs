@@ -16,7 +16,7 @@ use crate::entry::{
 };
 use crate::error::{Error, Result};
 use crate::range_del::Fragments;
-use crate::segment::block::{compress_lz4, trailer};
+use crate::segment::block::{compress, trailer};
 use crate::segment::block_builder::BlockBuilder;
 use crate::segment::bloom::BloomBuilder;
 use crate::segment::range_del_block::{check_writable, encode_range_dels};
@@ -297,12 +297,12 @@ impl<W: Write> SegmentWriter<W> {
         let mut block = std::mem::replace(&mut self.block, BlockBuilder::new(1));
         let raw = block.finish();
         let mut scratch = std::mem::take(&mut self.scratch);
-        let handle =
-            if self.options.compression == Compression::Lz4 && compress_lz4(raw, &mut scratch) {
-                self.write_block(&scratch, Compression::Lz4, BlockType::Data)
-            } else {
-                self.write_block(raw, Compression::None, BlockType::Data)
-            };
+        let compression = self.options.compression;
+        let handle = if compress(compression, raw, &mut scratch) {
+            self.write_block(&scratch, compression, BlockType::Data)
+        } else {
+            self.write_block(raw, Compression::None, BlockType::Data)
+        };
         block.reset();
         self.block = block;
         self.scratch = scratch;

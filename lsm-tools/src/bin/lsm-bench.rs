@@ -81,6 +81,10 @@ struct Args {
     mmap_read_budget: Option<u64>,
     #[arg(long, value_enum, help = engine("compression of data blocks", format!("{:?}", defaults().compression).to_lowercase()))]
     compression: Option<CompressionArg>,
+    /// Engine: compression of data blocks that compactions write to the bottom level
+    /// (default: as --compression).
+    #[arg(long, value_enum)]
+    bottommost_compression: Option<CompressionArg>,
     /// Engine: keep values of at least this many bytes in blob files, out of the
     /// segments (key-value separation; default: off).
     #[arg(long, value_name = "BYTES", value_parser = parse_size_usize)]
@@ -121,6 +125,17 @@ fn bytes(n: impl TryInto<u64>) -> String {
 enum CompressionArg {
     None,
     Lz4,
+    Zstd,
+}
+
+impl From<CompressionArg> for Compression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::None => Compression::None,
+            CompressionArg::Lz4 => Compression::Lz4,
+            CompressionArg::Zstd => Compression::Zstd,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -149,10 +164,10 @@ fn main() -> ExitCode {
         options.mmap_read_budget = b;
     }
     if let Some(c) = a.compression {
-        options.compression = match c {
-            CompressionArg::None => Compression::None,
-            CompressionArg::Lz4 => Compression::Lz4,
-        };
+        options.compression = c.into();
+    }
+    if let Some(c) = a.bottommost_compression {
+        options.bottommost_compression = Some(c.into());
     }
     if a.blob_threshold.is_some() {
         options.blob_threshold = a.blob_threshold;

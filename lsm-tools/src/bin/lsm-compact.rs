@@ -70,6 +70,17 @@ fn engine(what: &str, default: impl std::fmt::Display) -> String {
 enum CompressionArg {
     None,
     Lz4,
+    Zstd,
+}
+
+impl From<CompressionArg> for Compression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::None => Compression::None,
+            CompressionArg::Lz4 => Compression::Lz4,
+            CompressionArg::Zstd => Compression::Zstd,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -97,10 +108,7 @@ fn run(args: &Args) -> lsm_tools::Result<CompactReport> {
     let options = CompactOptions {
         segment_size: args.segment_size,
         block_size: args.block_size,
-        compression: args.compression.map(|c| match c {
-            CompressionArg::None => Compression::None,
-            CompressionArg::Lz4 => Compression::Lz4,
-        }),
+        compression: args.compression.map(Compression::from),
         bloom_bits_per_key: args.bloom_bits_per_key,
         level: args.level.map(usize::from),
     };

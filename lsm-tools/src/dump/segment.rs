@@ -111,6 +111,7 @@ pub fn compression_name(byte: u8) -> String {
     match byte {
         0 => "none".into(),
         1 => "lz4".into(),
+        2 => "zstd".into(),
         other => format!("unknown ({other})"),
     }
 }

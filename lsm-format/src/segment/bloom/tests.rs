@@ -38,7 +38,7 @@ fn probes_and_sizes_follow_the_spec() {
     assert_eq!(filter_bytes_for(Blocked, u64::MAX, 255), 1 << 61);
     assert_eq!(FilterLayout::for_format_version(1), Some(Global));
     assert_eq!(FilterLayout::for_format_version(2), Some(Blocked));
-    for v in [3, 4, 5, 6] {
+    for v in [3, 4, 5, 6, 7] {
         assert_eq!(
             FilterLayout::for_format_version(v),
             Some(FilterLayout::BlockedMultiply)
@@ -46,7 +46,7 @@ fn probes_and_sizes_follow_the_spec() {
     }
     assert_eq!(FilterLayout::default(), FilterLayout::BlockedMultiply);
     assert_eq!(FilterLayout::for_format_version(0), None);
-    assert_eq!(FilterLayout::for_format_version(7), None);
+    assert_eq!(FilterLayout::for_format_version(8), None);
     for n in [0, 1, 52, 1000] {
         assert_eq!(
             filter_bytes_for(FilterLayout::BlockedMultiply, n, 10),

@@ -9,9 +9,7 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::segment::block::{
-    block_range, check_block, decompress_lz4, decompress_lz4_into, read_raw,
-};
+use crate::segment::block::{block_range, check_block, decompress, decompress_into, read_raw};
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::{
     BlockCacheKey, BlockHandle, BlockRead, BlockSource, BlockType, Compression, ReadAt,
@@ -76,12 +74,15 @@ impl<S: BlockSource> SegmentReader<S> {
             }
         }
         if let Some(file) = positional {
-            let block = read_block_at(file, inner.data.len(), handle, source, &key)?;
+            let allowed = (inner.compression, inner.footer.format_version);
+            let block = read_block_at(file, inner.data.len(), handle, source, &key, allowed)?;
             source.built(key, &block, read);
             return Ok(Contents::Built(block));
         }
         let (word, bit) = (i / 64, 1u64 << (i % 64));
-        let (Some(verified), Some(lz4)) = (inner.verified.get(word), inner.lz4.get(word)) else {
+        let (Some(verified), Some(compressed)) =
+            (inner.verified.get(word), inner.compressed.get(word))
+        else {
             return Err(Error::corruption(
                 handle.offset,
                 format!("no data block {i}"),
@@ -92,8 +93,8 @@ impl<S: BlockSource> SegmentReader<S> {
         let known = verified.load(AtomicOrdering::Acquire) & bit != 0;
         let (range, compression) = if known {
             let start = usize::try_from(handle.offset).unwrap_or(usize::MAX);
-            let compression = if lz4.load(AtomicOrdering::Relaxed) & bit != 0 {
-                Compression::Lz4
+            let compression = if compressed.load(AtomicOrdering::Relaxed) & bit != 0 {
+                inner.compression
             } else {
                 Compression::None
             };
@@ -102,22 +103,24 @@ impl<S: BlockSource> SegmentReader<S> {
                 compression,
             )
         } else {
-            read_raw(&inner.data, handle, BlockType::Data)?
+            let (range, compression) = read_raw(&inner.data, handle, BlockType::Data)?;
+            (range, inner.check_compression(compression, handle.offset)?)
         };
         let contents = match compression {
             Compression::None => Contents::File(range),
-            Compression::Lz4 => {
+            Compression::Lz4 | Compression::Zstd => {
                 let raw = inner.data.get(range).unwrap_or_default();
                 let mut buf = source.buffer(&key);
-                decompress_lz4_into(raw, handle.offset, &mut buf)?;
+                let version = inner.footer.format_version;
+                decompress_into(compression, raw, handle.offset, version, &mut buf)?;
                 let block = buf.freeze();
                 source.built(key, &block, read);
                 Contents::Built(block)
             }
         };
         if !known {
-            if compression == Compression::Lz4 {
-                lz4.fetch_or(bit, AtomicOrdering::Relaxed);
+            if compression != Compression::None {
+                compressed.fetch_or(bit, AtomicOrdering::Relaxed);
             }
             // Release: whoever sees the block verified sees its compression bit.
             verified.fetch_or(bit, AtomicOrdering::Release);
@@ -128,13 +131,16 @@ impl<S: BlockSource> SegmentReader<S> {
     /// The uncompressed contents of the data block at `handle`, from the file bytes
     /// (never the source: verification must see what is on disk).
     pub(crate) fn decode_data_block(&self, handle: BlockHandle) -> Result<(Bytes, bool)> {
-        let data = &self.inner.data;
+        let inner = &*self.inner;
+        let data = &inner.data;
         let (range, compression) = read_raw(data, handle, BlockType::Data)?;
-        match compression {
+        match inner.check_compression(compression, handle.offset)? {
             Compression::None => Ok((data.slice(range), false)),
-            Compression::Lz4 => {
+            compression => {
                 let raw = data.get(range).unwrap_or_default();
-                Ok((Bytes::from(decompress_lz4(raw, handle.offset)?), true))
+                let version = inner.footer.format_version;
+                let block = decompress(compression, raw, handle.offset, version)?;
+                Ok((Bytes::from(block), true))
             }
         }
     }
@@ -155,8 +161,10 @@ fn read_block_at<S: BlockSource>(
     handle: BlockHandle,
     source: &S,
     key: &BlockCacheKey,
+    allowed: (Compression, u32),
 ) -> Result<Bytes> {
     let range = block_range(handle, file_len)?;
+    let (allowed, format_version) = allowed;
     let mut out = source.buffer(key);
     RAW_BLOCK.with(|raw| {
         let mut raw = raw.borrow_mut();
@@ -164,18 +172,46 @@ fn read_block_at<S: BlockSource>(
         file.read_exact_at(&mut raw, handle.offset)?;
         let (contents, compression) = check_block(&raw, handle.offset, BlockType::Data)?;
         let contents = raw.get(contents).unwrap_or_default();
-        match compression {
-            Compression::None => {
-                out.clear();
-                out.extend_from_slice(contents);
-            }
-            Compression::Lz4 => decompress_lz4_into(contents, handle.offset, &mut out)?,
-        }
+        let compression = check_compression(compression, allowed, handle.offset)?;
+        decompress_into(
+            compression,
+            contents,
+            handle.offset,
+            format_version,
+            &mut out,
+        )?;
         if raw.capacity() > KEEP_RAW_BLOCK {
             *raw = Vec::new();
         }
         Ok(out.freeze())
     })
+}
+
+impl<S> crate::segment::open::Inner<S> {
+    /// `compression`, found in the trailer of the data block at `offset`, if this file
+    /// allows it: none, or the compression its properties name (section 3.5).
+    fn check_compression(&self, compression: Compression, offset: u64) -> Result<Compression> {
+        check_compression(compression, self.compression, offset)
+    }
+}
+
+/// `compression` if it is none or `allowed`, the compression of the file's properties.
+fn check_compression(
+    compression: Compression,
+    allowed: Compression,
+    offset: u64,
+) -> Result<Compression> {
+    if compression == Compression::None || compression == allowed {
+        Ok(compression)
+    } else {
+        Err(Error::corruption(
+            offset,
+            format!(
+                "data block compressed with {compression:?}, the file's properties name \
+                 {allowed:?}"
+            ),
+        ))
+    }
 }
 
 /// Raw-block buffers larger than this are not kept between reads.
