@@ -25,9 +25,12 @@ fn options() -> Options {
         .with_bottommost_compression(Some(Compression::Zstd))
 }
 
-/// Every segment of `dir`: (keyspace, smallest key, the properties' compression,
-/// the compressions found in its data blocks' trailers).
-fn segments(dir: &Path) -> Vec<(u32, Vec<u8>, u8, Vec<u8>)> {
+/// A segment: keyspace, smallest key, the properties' compression, the compressions
+/// found in its data blocks' trailers, file size.
+type SegmentInfo = (u32, Vec<u8>, u8, Vec<u8>, u64);
+
+/// Every segment of `dir`.
+fn segments(dir: &Path) -> Vec<SegmentInfo> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let path = e.unwrap().path();
@@ -45,7 +48,14 @@ fn segments(dir: &Path) -> Vec<(u32, Vec<u8>, u8, Vec<u8>)> {
         blocks.sort_unstable();
         blocks.dedup();
         let p = r.properties();
-        out.push((p.keyspace, p.smallest_key.to_vec(), p.compression, blocks));
+        let size = bytes.len() as u64;
+        out.push((
+            p.keyspace,
+            p.smallest_key.to_vec(),
+            p.compression,
+            blocks,
+            size,
+        ));
     }
     out.sort();
     out
@@ -174,7 +184,7 @@ fn a_keyspace_sets_its_own_bottommost_compression() {
     let found = segments(dir.path());
     let keyspaces: std::collections::BTreeSet<u32> = found.iter().map(|s| s.0).collect();
     assert_eq!(keyspaces.len(), 3, "{found:?}");
-    for (keyspace, _, compression, blocks) in &found {
+    for (keyspace, _, compression, blocks, _) in &found {
         let expected = match *keyspace {
             0 => (ZSTD, vec![ZSTD]),
             k if k == found.iter().map(|s| s.0).filter(|&k| k != 0).min().unwrap() => {
@@ -190,4 +200,54 @@ fn a_keyspace_sets_its_own_bottommost_compression() {
     }
     assert_eq!(none.get("a001999").unwrap().unwrap(), value(1999));
     assert_eq!(plain.get("a001999").unwrap().unwrap(), value(1999));
+}
+
+/// A file moved to the bottom level without a rewrite would keep the compression of
+/// the level it came from: a move is made only when the compression matches, and
+/// otherwise the file is rewritten. Level 2 holds `a` keys (zstd); `b` keys flushed
+/// and compacted into level 1 (LZ4, level 2 holds files) overflow a small level 1
+/// and go down to level 2, overlapping nothing there: each arrives as zstd.
+#[test]
+fn a_file_moved_to_the_bottom_takes_bottommost_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options()
+        .with_segment_size(16 << 10)
+        .with_level1_size(32 << 10);
+    let db = Db::open(dir.path(), opts).unwrap();
+    for i in 0..2000 {
+        db.put(format!("a{i:06}"), value(i)).unwrap();
+    }
+    db.compact_into(2).unwrap();
+    for round in 0..2 {
+        for i in 0..1500 {
+            let i = round * 1500 + i;
+            db.put(format!("b{i:06}"), value(i)).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    // Until level 0 is empty and level 1 within its size.
+    let start = Instant::now();
+    loop {
+        let levels = db.stats().levels;
+        if levels[0].segments == 0 && levels[1].bytes <= 32 << 10 && levels[2].segments > 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{levels:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let levels = db.stats().levels;
+    let bytes_of = |c: u8| -> u64 {
+        segments(dir.path())
+            .iter()
+            .filter(|s| s.2 == c)
+            .map(|s| s.4)
+            .sum()
+    };
+    assert!(levels[3..].iter().all(|l| l.segments == 0), "{levels:?}");
+    assert_eq!(bytes_of(ZSTD), levels[2].bytes, "{levels:?}");
+    assert_eq!(bytes_of(LZ4), levels[1].bytes, "{levels:?}");
+    // Some of level 2 holds `b` keys, which only a compaction of level 1 put there.
+    assert!(segments(dir.path())
+        .iter()
+        .any(|s| s.1.starts_with(b"b") && s.2 == ZSTD));
 }

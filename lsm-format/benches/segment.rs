@@ -73,7 +73,11 @@ fn picks() -> Vec<u64> {
 
 fn benches(c: &mut Criterion) {
     let raw_bytes = N * (16 + VALUE_LEN as u64);
-    for (name, compression) in [("none", Compression::None), ("lz4", Compression::Lz4)] {
+    for (name, compression) in [
+        ("none", Compression::None),
+        ("lz4", Compression::Lz4),
+        ("zstd", Compression::Zstd),
+    ] {
         let mut g = c.benchmark_group(format!("segment/{name}"));
         g.throughput(Throughput::Bytes(raw_bytes));
         g.bench_function("build_100k", |b| b.iter(|| black_box(build(compression))));
