@@ -22,7 +22,7 @@ fn segment_range_tombstones_and_expiring_puts() {
     let text = dump(dir, &[seg, "--layout"]);
     // Fragmented: [b, f) @8, [f, m) @9 and @8, [m, s) @9.
     assert!(text.contains("range tombstones (4 shown of 4"), "{text}");
-    assert!(text.contains("format version 6"), "{text}");
+    assert!(text.contains("format version 7"), "{text}");
     assert!(text.contains("keyspace         0"), "{text}");
     assert!(text.contains("2023-11-14T22:14:20"), "{text}");
     assert!(text.contains("range-del"), "{text}");
