@@ -101,7 +101,8 @@ fn a_database_of_the_previous_formats_opens_reads_right_and_is_rewritten() {
     assert_eq!(state.next_keyspace_id, 1);
     let mut versions = segment_versions(dir.path());
     versions.sort_unstable();
-    assert_eq!(versions, [(4, 0), (4, 0), (6, 0)]);
+    let current = lsm_format::SEGMENT_FORMAT_VERSION;
+    assert_eq!(versions, [(4, 0), (4, 0), (current, 0)]);
     let wals = files(dir.path(), "wal");
     assert_eq!(wals.len(), 1);
     assert_eq!(&std::fs::read(&wals[0]).unwrap()[11..19], b"lsmwal\x05\x00");
@@ -114,7 +115,9 @@ fn a_database_of_the_previous_formats_opens_reads_right_and_is_rewritten() {
     want.insert(b"after".to_vec(), b"upgrade".to_vec());
     assert_eq!(contents(&db), want);
     db.close().unwrap();
-    assert!(segment_versions(dir.path()).iter().all(|&v| v == (6, 0)));
+    assert!(segment_versions(dir.path())
+        .iter()
+        .all(|&v| v == (current, 0)));
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert_eq!(contents(&db), want);
     db.close().unwrap();
