@@ -264,15 +264,13 @@ fn with_blob_files_every_failed_operation_is_an_error_then_poison_then_clean_rec
 /// other ranges write theirs; the job fails whole, leaves no file behind, and the
 /// database recovers.
 #[test]
-fn with_subcompactions_every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_0()
-{
+fn with_subcompactions_every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_0() {
     let tally = enumerate(Variant::Split, 0, 2);
     assert!(tally.fired > 50 && tally.failed_calls > 0, "{tally:?}");
 }
 
 #[test]
-fn with_subcompactions_every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_1()
-{
+fn with_subcompactions_every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_1() {
     let tally = enumerate(Variant::Split, 1, 2);
     assert!(tally.fired > 50 && tally.failed_calls > 0, "{tally:?}");
 }

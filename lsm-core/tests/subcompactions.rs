@@ -65,13 +65,21 @@ fn value(i: u32, round: u32) -> Vec<u8> {
         1 => "swap",
         _ => "keep",
     };
-    let len = if i % 5 == 0 { 300 + i % 50 } else { 20 + i % 30 };
+    let len = if i.is_multiple_of(5) {
+        300 + i % 50
+    } else {
+        20 + i % 30
+    };
     let mut v = format!("{head} {i} {round} ").into_bytes();
     v.resize(len as usize, b'a' + (i % 26) as u8);
     v
 }
 
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+/// A stored entry: key, sequence number, kind, value.
+type Stored = (Vec<u8>, u64, EntryKind, Vec<u8>);
+/// A stored range tombstone: start, end, sequence number.
+type StoredTombstone = (Vec<u8>, Vec<u8>, u64);
 
 fn read_all(db: &Db, snapshot: Option<&Snapshot>) -> Pairs {
     let scan = match snapshot {
@@ -93,9 +101,9 @@ struct Outcome {
     gets: Vec<Option<Vec<u8>>>,
     /// Every stored entry, with a blob pointer's bytes left out (they name file
     /// numbers, which differ); the reads above compare the values.
-    entries: Vec<(Vec<u8>, u64, EntryKind, Vec<u8>)>,
+    entries: Vec<Stored>,
     /// Every range tombstone stored, as one set (cut the same way).
-    tombstones: Vec<(Vec<u8>, Vec<u8>, u64)>,
+    tombstones: Vec<StoredTombstone>,
     /// The counters a split compaction must count as one: versions expired,
     /// removed and changed by the filter, dropped under range deletes, range
     /// tombstones written and dropped, compactions.
@@ -180,7 +188,7 @@ fn run(dir: &Path, max_subcompactions: usize) -> (Outcome, u64) {
 
 /// The entries and range tombstones of every segment of `dir`, after checking
 /// that the segments of the one level a full compaction leaves never overlap.
-fn stored(dir: &Path) -> (Vec<(Vec<u8>, u64, EntryKind, Vec<u8>)>, Vec<(Vec<u8>, Vec<u8>, u64)>) {
+fn stored(dir: &Path) -> (Vec<Stored>, Vec<StoredTombstone>) {
     let mut bounds = Vec::new();
     let mut entries = Vec::new();
     let mut sets = Vec::new();
@@ -224,17 +232,29 @@ fn a_split_compaction_gives_the_same_database_as_one_merge() {
     let (single, none) = run(one.path(), 1);
     let (split, ranges) = run(four.path(), 4);
     assert_eq!(none, 0, "max_subcompactions 1 never splits");
-    assert!(ranges >= 12, "three full compactions of 4 ranges each: {ranges}");
+    assert!(
+        ranges >= 12,
+        "three full compactions of 4 ranges each: {ranges}"
+    );
     // Every rule had something to do.
     let [expired, removed, changed, by_range, written, ..] = single.counters;
-    assert!(expired > 0 && removed > 0 && changed > 0, "{:?}", single.counters);
+    assert!(
+        expired > 0 && removed > 0 && changed > 0,
+        "{:?}",
+        single.counters
+    );
     assert!(by_range > 0 && written > 0, "{:?}", single.counters);
     assert!(single.entries.iter().any(|e| e.2 == EntryKind::BlobPointer));
     assert!(single.entries.iter().any(|e| e.2 == EntryKind::Tombstone));
     assert!(!single.tombstones.is_empty());
     assert_eq!(single.reads.len(), split.reads.len());
     for (i, (a, b)) in single.reads.iter().zip(&split.reads).enumerate() {
-        assert!(a == b, "read {i} differs ({} and {} pairs)", a.len(), b.len());
+        assert!(
+            a == b,
+            "read {i} differs ({} and {} pairs)",
+            a.len(),
+            b.len()
+        );
     }
     assert!(single.gets == split.gets, "point reads differ");
     assert_eq!(single.entries.len(), split.entries.len());
@@ -258,7 +278,9 @@ fn automatic_level0_compactions_split_and_keep_level1_disjoint() {
     let mut model = BTreeMap::new();
     let mut state = 7u64;
     for n in 0..30_000u64 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let k = key((state >> 33) as u32 % 8000);
         let v = value(n as u32, 0);
         db.put(&k, &v).unwrap();

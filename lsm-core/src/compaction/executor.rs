@@ -169,12 +169,7 @@ impl CompactionJob<'_> {
             relocated += range.relocated;
             done.add(&range.retention);
         }
-        let outputs = open_built_files(
-            &env.fs,
-            &env.dir,
-            &env.segments,
-            built,
-        )?;
+        let outputs = open_built_files(&env.fs, &env.dir, &env.segments, built)?;
         let output_bytes = outputs.bytes();
         let added: Vec<(u32, Arc<SegmentFile>)> = outputs
             .segments

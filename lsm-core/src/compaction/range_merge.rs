@@ -194,7 +194,9 @@ impl MergePlan<'_> {
         // their mapped pages leave the resident set behind the cursors.
         let mut children: Vec<Box<dyn Cursor>> = Vec::new();
         for (level, files) in &self.task.inputs {
-            let files = files.iter().filter(|f| range.meets(f.smallest(), f.largest()));
+            let files = files
+                .iter()
+                .filter(|f| range.meets(f.smallest(), f.largest()));
             if *level == 0 {
                 // Newest first, as the version keeps them.
                 for f in files {

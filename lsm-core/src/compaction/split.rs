@@ -99,10 +99,7 @@ pub(crate) fn split_inputs<'a>(
     if count <= 1 {
         return vec![KeyRange::default()];
     }
-    let anchors = inputs
-        .into_iter()
-        .flat_map(|f| file_anchors(f))
-        .collect();
+    let anchors = inputs.into_iter().flat_map(|f| file_anchors(f)).collect();
     split(anchors, count)
 }
 
