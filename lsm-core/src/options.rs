@@ -119,6 +119,17 @@ pub struct Options {
     /// the last one, whatever this ratio. Default 0.5; between 0.0 (exclusive)
     /// and 1.0 (inclusive).
     pub blob_gc_ratio: f64,
+    /// Subcompactions: the most key ranges one compaction is split into, each
+    /// merged on a thread of its own. A compaction of at least two segments'
+    /// worth of input (`segment_size`) is cut, at user keys chosen from its input
+    /// files' indexes, into ranges of about equal input bytes, at most one per
+    /// segment of input; its outputs are installed together by one manifest
+    /// edit, exactly as one merge would (the same entries and tombstones survive;
+    /// only the files are also cut at the range limits). The level-0 compactions
+    /// writers wait for then take about `1 / n` of the time on `n` idle cores.
+    /// Default 2 (chosen by measurement, `docs/benchmarks.md`); 1 merges every
+    /// compaction on the compaction thread alone. At least 1.
+    pub max_subcompactions: usize,
 }
 
 impl Default for Options {
@@ -144,6 +155,7 @@ impl Default for Options {
             keyspace_options: BTreeMap::new(),
             blob_threshold: Some(1024),
             blob_gc_ratio: 0.5,
+            max_subcompactions: 2,
         }
     }
 }
@@ -446,6 +458,31 @@ impl Options {
         self.blob_gc_ratio = ratio;
         self
     }
+
+    /// Sets [`max_subcompactions`](Self::max_subcompactions): the most key ranges
+    /// (and threads) one compaction is split into. Default 2; at least 1.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let options = lsm_core::Options::default()
+    ///     .with_segment_size(4 << 10)
+    ///     .with_max_subcompactions(4);
+    /// assert_eq!(options.max_subcompactions, 4);
+    /// let db = lsm_core::Db::open(dir.path(), options)?;
+    /// for i in 0..20_000u32 {
+    ///     db.put(format!("key{i:06}"), [7u8; 20])?;
+    /// }
+    /// db.compact()?;
+    /// // About 300 KB of input in 4 KiB segments: split four ways.
+    /// assert!(db.stats().subcompactions >= 4);
+    /// assert!(lsm_core::Options::default().with_max_subcompactions(0).validate().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_max_subcompactions(mut self, ranges: usize) -> Self {
+        self.max_subcompactions = ranges;
+        self
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
@@ -524,6 +561,9 @@ impl Options {
                 "blob_gc_ratio",
                 "must be above 0.0 and at most 1.0",
             ));
+        }
+        if self.max_subcompactions == 0 {
+            return Err(invalid("max_subcompactions", "must be at least 1"));
         }
         for name in self.keyspace_options.keys() {
             self.tree_options(name)?;

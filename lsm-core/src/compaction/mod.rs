@@ -5,6 +5,9 @@
 //! - [`retention`]: which versions of a key survive (snapshots, tombstones,
 //!   expiry), and what the compaction filter ([`filter`]) is asked about;
 //! - [`executor`]: the I/O: merge, write, log the edit, install, retire inputs;
+//! - [`split`]: a large compaction cut into key ranges of about equal input
+//!   bytes, and [`range_merge`]: each range merged on a thread of its own
+//!   (subcompactions);
 //! - [`blob_gc`]: which blob files are collected, and the rewrite of a segment
 //!   that points into one when nothing else is to do.
 
@@ -13,7 +16,9 @@ pub(crate) mod executor;
 pub(crate) mod filter;
 pub(crate) mod manual;
 pub(crate) mod picker;
+pub(crate) mod range_merge;
 pub(crate) mod retention;
+pub(crate) mod split;
 
 pub(crate) use executor::CompactionJob;
 pub(crate) use picker::PickerConfig;

@@ -146,13 +146,15 @@ impl Input<'_> {
 /// dozen writes flush and compact; with bit 0x80 of the second byte, key-value
 /// separation: values of at least 16 or 100 bytes (bit 0x20 of the first; value
 /// lengths are 0 to 255) go to blob files, which compactions collect once 30% of
-/// them is garbage.
+/// them is garbage. Compactions are split into up to 1 to 4 key ranges
+/// (`max_subcompactions`) by the low two bits of `a ^ (b >> 1)`.
 fn options(input: &mut Input<'_>) -> Options {
     let (a, b) = (input.arg(), input.arg());
     let blob_threshold = (b & 0x80 != 0).then_some(if a & 0x20 != 0 { 16 } else { 100 });
     Options::default()
         .with_blob_threshold(blob_threshold)
         .with_blob_gc_ratio(0.3)
+        .with_max_subcompactions(1 + usize::from((a ^ (b >> 1)) & 3))
         .with_memtable_size(4096 << (a % 5))
         .with_segment_size(4096)
         .with_block_size(256 << (b % 5))

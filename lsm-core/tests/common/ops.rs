@@ -503,7 +503,8 @@ pub fn op() -> impl Strategy<Value = Op> {
 
 /// Random options within the ranges the model test covers: memtable 4..64 KiB, block
 /// 256 B..4 KiB, 4 KiB segments, level multiplier 2..10, level-0 trigger 2..4, small
-/// level 1, compression on or off, filters on or off, cache on or off.
+/// level 1, compression on or off, filters on or off, cache on or off, compactions
+/// in one merge or split into up to 2 or 4 key ranges (subcompactions).
 pub fn options() -> impl Strategy<Value = Options> {
     (
         (
@@ -521,9 +522,14 @@ pub fn options() -> impl Strategy<Value = Options> {
             any::<bool>(),
             prop_oneof![Just(0u64), Just(16 << 10), Just(u64::MAX)],
         ),
+        prop_oneof![Just(1usize), Just(2), Just(4)],
     )
         .prop_map(
-            |((mem_kib, block, mult, l0, stop), (lz4, l1_kib, bloom, cache, sync, mapped))| {
+            |(
+                (mem_kib, block, mult, l0, stop),
+                (lz4, l1_kib, bloom, cache, sync, mapped),
+                subcompactions,
+            )| {
                 Options::default()
                     .with_memtable_size(mem_kib << 10)
                     .with_segment_size(4096)
@@ -541,6 +547,7 @@ pub fn options() -> impl Strategy<Value = Options> {
                     .with_block_cache_size(if cache { 32 << 10 } else { 0 })
                     .with_sync_writes(sync)
                     .with_mmap_read_budget(mapped)
+                    .with_max_subcompactions(subcompactions)
             },
         )
 }

@@ -90,6 +90,11 @@ struct Args {
         defaults().blob_gc_ratio,
     ))]
     blob_gc_ratio: Option<f64>,
+    #[arg(long, value_name = "N", help = engine(
+        "the most key ranges (threads) one compaction is split into",
+        defaults().max_subcompactions,
+    ))]
+    max_subcompactions: Option<usize>,
     /// Engine: sync the WAL on every write, in every workload.
     #[arg(long)]
     sync: bool,
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
     if let Some(r) = a.blob_gc_ratio {
         options.blob_gc_ratio = r;
     }
+    set(&mut options.max_subcompactions, a.max_subcompactions);
     options.sync_writes = a.sync;
     let cfg = BenchConfig {
         workloads: a.benchmarks.clone(),
