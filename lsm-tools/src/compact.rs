@@ -33,8 +33,13 @@ pub struct CompactOptions {
     pub compression: Option<Compression>,
     /// Bloom filter bits per key (`Options::bloom_bits_per_key`).
     pub bloom_bits_per_key: Option<u8>,
-    /// Level (1 ..= 15) to put all data in; `None`: the deepest that holds data.
+    /// Level (1 ..= 15) to put all data in; `None`: the bottom level, as
+    /// `Db::compact` (level 6 or deeper under dynamic level sizing, else the
+    /// deepest level that holds data).
     pub level: Option<usize>,
+    /// Level sizing (`Options::dynamic_level_bytes`), which decides the bottom
+    /// level when `level` is `None`; the engine's default when `None`.
+    pub dynamic_level_bytes: Option<bool>,
 }
 
 /// The steps of a compaction, reported to a progress display.
@@ -172,6 +177,9 @@ pub fn compact(
     }
     if let Some(v) = options.bloom_bits_per_key {
         engine.bloom_bits_per_key = v;
+    }
+    if let Some(v) = options.dynamic_level_bytes {
+        engine.dynamic_level_bytes = v;
     }
     let db = Db::open(dir, engine).map_err(|e| match e {
         lsm_core::Error::Locked { path } => Error::Usage(format!(

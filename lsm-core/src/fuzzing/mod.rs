@@ -146,7 +146,8 @@ impl Input<'_> {
 /// dozen writes flush and compact; with bit 0x80 of the second byte, key-value
 /// separation: values of at least 16 or 100 bytes (bit 0x20 of the first; value
 /// lengths are 0 to 255) go to blob files, which compactions collect once 30% of
-/// them is garbage.
+/// them is garbage. Bit 0x04 of the first byte selects static level sizing
+/// instead of dynamic.
 fn options(input: &mut Input<'_>) -> Options {
     let (a, b) = (input.arg(), input.arg());
     let blob_threshold = (b & 0x80 != 0).then_some(if a & 0x20 != 0 { 16 } else { 100 });
@@ -163,6 +164,7 @@ fn options(input: &mut Input<'_>) -> Options {
         .with_level0_stop_writes(12)
         .with_level_size_multiplier(2 + usize::from(b >> 3 & 3))
         .with_level1_size(16 << 10)
+        .with_dynamic_level_bytes(a & 0x04 == 0)
         .with_compression(if a & 0x40 != 0 {
             Compression::None
         } else {

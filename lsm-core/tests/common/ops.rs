@@ -503,7 +503,8 @@ pub fn op() -> impl Strategy<Value = Op> {
 
 /// Random options within the ranges the model test covers: memtable 4..64 KiB, block
 /// 256 B..4 KiB, 4 KiB segments, level multiplier 2..10, level-0 trigger 2..4, small
-/// level 1, compression on or off, filters on or off, cache on or off.
+/// level 1, static or dynamic level sizing, compression on or off, filters on or
+/// off, cache on or off.
 pub fn options() -> impl Strategy<Value = Options> {
     (
         (
@@ -520,10 +521,14 @@ pub fn options() -> impl Strategy<Value = Options> {
             any::<bool>(),
             any::<bool>(),
             prop_oneof![Just(0u64), Just(16 << 10), Just(u64::MAX)],
+            any::<bool>(),
         ),
     )
         .prop_map(
-            |((mem_kib, block, mult, l0, stop), (lz4, l1_kib, bloom, cache, sync, mapped))| {
+            |(
+                (mem_kib, block, mult, l0, stop),
+                (lz4, l1_kib, bloom, cache, sync, mapped, dynamic),
+            )| {
                 Options::default()
                     .with_memtable_size(mem_kib << 10)
                     .with_segment_size(4096)
@@ -541,6 +546,7 @@ pub fn options() -> impl Strategy<Value = Options> {
                     .with_block_cache_size(if cache { 32 << 10 } else { 0 })
                     .with_sync_writes(sync)
                     .with_mmap_read_budget(mapped)
+                    .with_dynamic_level_bytes(dynamic)
             },
         )
 }
