@@ -38,7 +38,9 @@ pub struct CompactOptions {
     /// deepest level that holds data).
     pub level: Option<usize>,
     /// Level sizing (`Options::dynamic_level_bytes`), which decides the bottom
-    /// level when `level` is `None`; the engine's default when `None`.
+    /// level when `level` is `None`. When `None`: the engine's default, or static
+    /// sizing when `level` is set (so the data stays in that level while the
+    /// tool runs; a database run with dynamic sizing moves it down later).
     pub dynamic_level_bytes: Option<bool>,
 }
 
@@ -178,9 +180,11 @@ pub fn compact(
     if let Some(v) = options.bloom_bits_per_key {
         engine.bloom_bits_per_key = v;
     }
-    if let Some(v) = options.dynamic_level_bytes {
-        engine.dynamic_level_bytes = v;
-    }
+    // Into a chosen level: static sizing unless told otherwise, or the background
+    // would drain a level above where the data belongs while the tool runs.
+    engine.dynamic_level_bytes = options
+        .dynamic_level_bytes
+        .unwrap_or(options.level.is_none() && engine.dynamic_level_bytes);
     let db = Db::open(dir, engine).map_err(|e| match e {
         lsm_core::Error::Locked { path } => Error::Usage(format!(
             "{} is locked: another process has the database open; stop it first, or call \

@@ -51,7 +51,7 @@ struct Args {
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=15))]
     level: Option<u8>,
     #[arg(long, value_name = "true|false", help = engine(
-        "level sizes derived from the bottom level, which puts the data in level 6 \
+        "Level sizes derived from the bottom level, which puts the data in level 6 \
          or deeper; static sizing puts it in the deepest level that holds data",
         defaults().dynamic_level_bytes,
     ))]
