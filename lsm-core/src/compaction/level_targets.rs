@@ -135,9 +135,11 @@ impl LevelTargets {
             targets: [0; MAX_LEVELS],
             drain_through: None,
         };
-        let Some(first) = (1..=last).find(|&n| sizes[n] > 0) else {
+        let Some(first) = (1..=last).find(|&n| sizes.get(n).is_some_and(|&s| s > 0)) else {
             // Nothing below level 0: it compacts straight into the last level.
-            out.targets[last] = cfg.level1_size;
+            if let Some(target) = out.targets.get_mut(last) {
+                *target = cfg.level1_size;
+            }
             return out;
         };
         let max = cfg.level1_size;
@@ -161,12 +163,15 @@ impl LevelTargets {
             }
             need.clamp(1, max)
         };
+        let base = out.base;
         let mut t = base_need;
-        for level in out.base..=last {
-            if level > out.base {
+        for (level, target) in out.targets.iter_mut().enumerate().take(last + 1) {
+            if level > base {
                 t = t.saturating_mul(multiplier);
             }
-            out.targets[level] = t.max(max);
+            if level >= base {
+                *target = t.max(max);
+            }
         }
         out
     }
