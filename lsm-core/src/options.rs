@@ -75,7 +75,9 @@ pub struct Options {
     /// A memtable older than this is flushed even if not full: the periodic dump.
     /// Default `None` (flush only when full).
     pub flush_interval: Option<Duration>,
-    /// Number of level-0 segments that triggers a compaction into level 1. Default 4.
+    /// Number of level-0 segments that triggers a compaction into the base level
+    /// (level 1 under static sizing, see
+    /// [`dynamic_level_bytes`](Self::dynamic_level_bytes)). Default 4.
     /// At least 1.
     pub level0_compaction_trigger: usize,
     /// Writers slow down at `level0_stop_writes / 2` level-0 segments (never below
@@ -84,8 +86,31 @@ pub struct Options {
     pub level0_stop_writes: usize,
     /// Each level is this many times larger than the one above. Default 10. 2 ..= 100.
     pub level_size_multiplier: usize,
-    /// Target size of level 1 in bytes. Default 256 MiB.
+    /// Target size of level 1 in bytes under static sizing; under dynamic sizing
+    /// ([`dynamic_level_bytes`](Self::dynamic_level_bytes)), the most the level
+    /// that level 0 compacts into may aim for. Default 256 MiB.
     pub level1_size: u64,
+    /// Level sizes derived from the bottom, as RocksDB's
+    /// `level_compaction_dynamic_level_bytes`. Default true.
+    ///
+    /// When true, the last level is level 6 (or the deepest level holding data, for
+    /// a database written with more levels): its size is whatever the data needs,
+    /// each level above it aims for a `level_size_multiplier`-th of the one below,
+    /// and level 0 compacts into the shallowest level whose share is still more
+    /// than `level1_size / level_size_multiplier` (the levels above it stay
+    /// empty). The last level thus holds about `(multiplier - 1) / multiplier` of
+    /// the data at any size, which bounds the space taken by overwritten and
+    /// deleted versions; `docs/architecture.md` gives the exact rule. As the data
+    /// grows, a new level appears above the others; when it shrinks, or when a
+    /// database written with static sizing is opened, the levels it no longer
+    /// needs are drained downwards before other compactions.
+    ///
+    /// When false (static sizing), level `n >= 1` aims for `level1_size *
+    /// level_size_multiplier^(n-1)` bytes and level 0 compacts into level 1: the
+    /// deepest level may be a small part of the data while those above it are
+    /// full. A database written with either setting opens with the other; its
+    /// levels then move to the new shape through ordinary compactions.
+    pub dynamic_level_bytes: bool,
     /// Compression of data blocks. Default [`Compression::Lz4`].
     pub compression: Compression,
     /// Create the directory and an empty database when missing. Default true.
@@ -148,6 +173,7 @@ impl Default for Options {
             level0_stop_writes: 20,
             level_size_multiplier: 10,
             level1_size: 256 << 20,
+            dynamic_level_bytes: true,
             compression: Compression::Lz4,
             create_if_missing: true,
             clock: Arc::new(SystemClock),
@@ -287,7 +313,8 @@ impl Options {
     }
 
     /// Sets [`level0_compaction_trigger`](Self::level0_compaction_trigger): the number
-    /// of level-0 segments that starts a compaction into level 1. Default 4; at least 1.
+    /// of level-0 segments that starts a compaction into the base level (level 1
+    /// under static sizing). Default 4; at least 1.
     ///
     /// ```
     /// let options = lsm_core::Options::default().with_level0_compaction_trigger(8);
@@ -327,7 +354,8 @@ impl Options {
     }
 
     /// Sets [`level1_size`](Self::level1_size): the target size of level 1, from which
-    /// deeper levels grow by the multiplier. Default 256 MiB; at least 1 KiB.
+    /// deeper levels grow by the multiplier (static sizing), or the most the base
+    /// level aims for (dynamic sizing). Default 256 MiB; at least 1 KiB.
     ///
     /// ```
     /// let options = lsm_core::Options::default().with_level1_size(64 << 20);
@@ -336,6 +364,31 @@ impl Options {
     #[must_use]
     pub fn with_level1_size(mut self, bytes: u64) -> Self {
         self.level1_size = bytes;
+        self
+    }
+
+    /// Sets [`dynamic_level_bytes`](Self::dynamic_level_bytes): level sizes derived
+    /// from the bottom level (true), or growing from `level1_size` (false).
+    /// Default true.
+    ///
+    /// ```
+    /// use lsm_core::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options::default().with_dynamic_level_bytes(true);
+    /// assert!(options.dynamic_level_bytes);
+    /// let db = Db::open(dir.path(), options)?;
+    /// db.put("k", "v")?;
+    /// db.compact()?;
+    /// // Everything in the last level, level 6; nothing above it.
+    /// let levels = db.stats().levels;
+    /// assert_eq!(levels[6].segments, 1);
+    /// assert!(levels[..6].iter().all(|l| l.segments == 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_dynamic_level_bytes(mut self, dynamic: bool) -> Self {
+        self.dynamic_level_bytes = dynamic;
         self
     }
 

@@ -6,9 +6,9 @@
 /// let dir = tempfile::tempdir()?;
 /// let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
 /// db.put("k", "v")?;
-/// db.compact_into(2)?;
-/// let level = &db.stats().levels[2];
-/// assert_eq!((level.level, level.segments), (2, 1));
+/// db.compact()?; // into the last level, 6 (dynamic level sizing)
+/// let level = &db.stats().levels[6];
+/// assert_eq!((level.level, level.segments), (6, 1));
 /// assert!(level.bytes > 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

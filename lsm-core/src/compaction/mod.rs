@@ -1,5 +1,7 @@
 //! Compaction: merging segments down the levels in the background.
 //!
+//! - [`level_targets`]: the target size of each level and the level that level 0
+//!   compacts into, static or derived from the bottom (dynamic);
 //! - [`picker`]: the policy, a pure function of a version;
 //! - [`manual`]: manual compactions (everything, or a key range) as tasks;
 //! - [`retention`]: which versions of a key survive (snapshots, tombstones,
@@ -14,6 +16,7 @@
 pub(crate) mod blob_gc;
 pub(crate) mod executor;
 pub(crate) mod filter;
+pub(crate) mod level_targets;
 pub(crate) mod manual;
 pub(crate) mod picker;
 pub(crate) mod range_merge;

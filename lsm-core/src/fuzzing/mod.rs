@@ -147,7 +147,8 @@ impl Input<'_> {
 /// separation: values of at least 16 or 100 bytes (bit 0x20 of the first; value
 /// lengths are 0 to 255) go to blob files, which compactions collect once 30% of
 /// them is garbage. Compactions are split into up to 1 to 4 key ranges
-/// (`max_subcompactions`) by the low two bits of `a ^ (b >> 1)`.
+/// (`max_subcompactions`) by the low two bits of `a ^ (b >> 1)`. Bit 0x04 of the
+/// first byte selects static level sizing instead of dynamic.
 fn options(input: &mut Input<'_>) -> Options {
     let (a, b) = (input.arg(), input.arg());
     let blob_threshold = (b & 0x80 != 0).then_some(if a & 0x20 != 0 { 16 } else { 100 });
@@ -165,6 +166,7 @@ fn options(input: &mut Input<'_>) -> Options {
         .with_level0_stop_writes(12)
         .with_level_size_multiplier(2 + usize::from(b >> 3 & 3))
         .with_level1_size(16 << 10)
+        .with_dynamic_level_bytes(a & 0x04 == 0)
         .with_compression(if a & 0x40 != 0 {
             Compression::None
         } else {

@@ -503,8 +503,9 @@ pub fn op() -> impl Strategy<Value = Op> {
 
 /// Random options within the ranges the model test covers: memtable 4..64 KiB, block
 /// 256 B..4 KiB, 4 KiB segments, level multiplier 2..10, level-0 trigger 2..4, small
-/// level 1, compression on or off, filters on or off, cache on or off, compactions
-/// in one merge or split into up to 2 or 4 key ranges (subcompactions).
+/// level 1, static or dynamic level sizing, compression on or off, filters on or
+/// off, cache on or off, compactions in one merge or split into up to 2 or 4 key
+/// ranges (subcompactions).
 pub fn options() -> impl Strategy<Value = Options> {
     (
         (
@@ -521,13 +522,14 @@ pub fn options() -> impl Strategy<Value = Options> {
             any::<bool>(),
             any::<bool>(),
             prop_oneof![Just(0u64), Just(16 << 10), Just(u64::MAX)],
+            any::<bool>(),
         ),
         prop_oneof![Just(1usize), Just(2), Just(4)],
     )
         .prop_map(
             |(
                 (mem_kib, block, mult, l0, stop),
-                (lz4, l1_kib, bloom, cache, sync, mapped),
+                (lz4, l1_kib, bloom, cache, sync, mapped, dynamic),
                 subcompactions,
             )| {
                 Options::default()
@@ -548,6 +550,7 @@ pub fn options() -> impl Strategy<Value = Options> {
                     .with_sync_writes(sync)
                     .with_mmap_read_budget(mapped)
                     .with_max_subcompactions(subcompactions)
+                    .with_dynamic_level_bytes(dynamic)
             },
         )
 }
