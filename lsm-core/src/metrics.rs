@@ -13,6 +13,8 @@ pub(crate) struct Metrics {
     pub bytes_compacted_read: AtomicU64,
     pub bytes_compacted_written: AtomicU64,
     pub compactions: AtomicU64,
+    pub subcompactions: AtomicU64,
+    pub compaction_micros: AtomicU64,
     pub bloom_useful: AtomicU64,
     pub bloom_false_positives: AtomicU64,
     pub write_stalls: AtomicU64,

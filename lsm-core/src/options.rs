@@ -75,7 +75,9 @@ pub struct Options {
     /// A memtable older than this is flushed even if not full: the periodic dump.
     /// Default `None` (flush only when full).
     pub flush_interval: Option<Duration>,
-    /// Number of level-0 segments that triggers a compaction into level 1. Default 4.
+    /// Number of level-0 segments that triggers a compaction into the base level
+    /// (level 1 under static sizing, see
+    /// [`dynamic_level_bytes`](Self::dynamic_level_bytes)). Default 4.
     /// At least 1.
     pub level0_compaction_trigger: usize,
     /// Writers slow down at `level0_stop_writes / 2` level-0 segments (never below
@@ -84,8 +86,31 @@ pub struct Options {
     pub level0_stop_writes: usize,
     /// Each level is this many times larger than the one above. Default 10. 2 ..= 100.
     pub level_size_multiplier: usize,
-    /// Target size of level 1 in bytes. Default 256 MiB.
+    /// Target size of level 1 in bytes under static sizing; under dynamic sizing
+    /// ([`dynamic_level_bytes`](Self::dynamic_level_bytes)), the most the level
+    /// that level 0 compacts into may aim for. Default 256 MiB.
     pub level1_size: u64,
+    /// Level sizes derived from the bottom, as RocksDB's
+    /// `level_compaction_dynamic_level_bytes`. Default true.
+    ///
+    /// When true, the last level is level 6 (or the deepest level holding data, for
+    /// a database written with more levels): its size is whatever the data needs,
+    /// each level above it aims for a `level_size_multiplier`-th of the one below,
+    /// and level 0 compacts into the shallowest level whose share is still more
+    /// than `level1_size / level_size_multiplier` (the levels above it stay
+    /// empty). The last level thus holds about `(multiplier - 1) / multiplier` of
+    /// the data at any size, which bounds the space taken by overwritten and
+    /// deleted versions; `docs/architecture.md` gives the exact rule. As the data
+    /// grows, a new level appears above the others; when it shrinks, or when a
+    /// database written with static sizing is opened, the levels it no longer
+    /// needs are drained downwards before other compactions.
+    ///
+    /// When false (static sizing), level `n >= 1` aims for `level1_size *
+    /// level_size_multiplier^(n-1)` bytes and level 0 compacts into level 1: the
+    /// deepest level may be a small part of the data while those above it are
+    /// full. A database written with either setting opens with the other; its
+    /// levels then move to the new shape through ordinary compactions.
+    pub dynamic_level_bytes: bool,
     /// Compression of data blocks. Default [`Compression::Lz4`]. [`Compression::Zstd`]
     /// gives smaller files at a slower decode (`docs/benchmarks.md`, "Compression per
     /// level"); blob files compress with LZ4 whenever this is not
@@ -128,6 +153,17 @@ pub struct Options {
     /// the last one, whatever this ratio. Default 0.5; between 0.0 (exclusive)
     /// and 1.0 (inclusive).
     pub blob_gc_ratio: f64,
+    /// Subcompactions: the most key ranges one compaction is split into, each
+    /// merged on a thread of its own. A compaction of at least two segments'
+    /// worth of input (`segment_size`) is cut, at user keys chosen from its input
+    /// files' indexes, into ranges of about equal input bytes, at most one per
+    /// segment of input; its outputs are installed together by one manifest
+    /// edit, exactly as one merge would (the same entries and tombstones survive;
+    /// only the files are also cut at the range limits). The level-0 compactions
+    /// writers wait for then take about `1 / n` of the time on `n` idle cores.
+    /// Default 2 (chosen by measurement, `docs/benchmarks.md`); 1 merges every
+    /// compaction on the compaction thread alone. At least 1.
+    pub max_subcompactions: usize,
 }
 
 impl Default for Options {
@@ -146,6 +182,7 @@ impl Default for Options {
             level0_stop_writes: 20,
             level_size_multiplier: 10,
             level1_size: 256 << 20,
+            dynamic_level_bytes: true,
             compression: Compression::Lz4,
             bottommost_compression: None,
             create_if_missing: true,
@@ -154,6 +191,7 @@ impl Default for Options {
             keyspace_options: BTreeMap::new(),
             blob_threshold: Some(1024),
             blob_gc_ratio: 0.5,
+            max_subcompactions: 2,
         }
     }
 }
@@ -285,7 +323,8 @@ impl Options {
     }
 
     /// Sets [`level0_compaction_trigger`](Self::level0_compaction_trigger): the number
-    /// of level-0 segments that starts a compaction into level 1. Default 4; at least 1.
+    /// of level-0 segments that starts a compaction into the base level (level 1
+    /// under static sizing). Default 4; at least 1.
     ///
     /// ```
     /// let options = lsm_core::Options::default().with_level0_compaction_trigger(8);
@@ -325,7 +364,8 @@ impl Options {
     }
 
     /// Sets [`level1_size`](Self::level1_size): the target size of level 1, from which
-    /// deeper levels grow by the multiplier. Default 256 MiB; at least 1 KiB.
+    /// deeper levels grow by the multiplier (static sizing), or the most the base
+    /// level aims for (dynamic sizing). Default 256 MiB; at least 1 KiB.
     ///
     /// ```
     /// let options = lsm_core::Options::default().with_level1_size(64 << 20);
@@ -334,6 +374,31 @@ impl Options {
     #[must_use]
     pub fn with_level1_size(mut self, bytes: u64) -> Self {
         self.level1_size = bytes;
+        self
+    }
+
+    /// Sets [`dynamic_level_bytes`](Self::dynamic_level_bytes): level sizes derived
+    /// from the bottom level (true), or growing from `level1_size` (false).
+    /// Default true.
+    ///
+    /// ```
+    /// use lsm_core::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options::default().with_dynamic_level_bytes(true);
+    /// assert!(options.dynamic_level_bytes);
+    /// let db = Db::open(dir.path(), options)?;
+    /// db.put("k", "v")?;
+    /// db.compact()?;
+    /// // Everything in the last level, level 6; nothing above it.
+    /// let levels = db.stats().levels;
+    /// assert_eq!(levels[6].segments, 1);
+    /// assert!(levels[..6].iter().all(|l| l.segments == 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_dynamic_level_bytes(mut self, dynamic: bool) -> Self {
+        self.dynamic_level_bytes = dynamic;
         self
     }
 
@@ -474,6 +539,31 @@ impl Options {
         self.blob_gc_ratio = ratio;
         self
     }
+
+    /// Sets [`max_subcompactions`](Self::max_subcompactions): the most key ranges
+    /// (and threads) one compaction is split into. Default 2; at least 1.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let options = lsm_core::Options::default()
+    ///     .with_segment_size(4 << 10)
+    ///     .with_max_subcompactions(4);
+    /// assert_eq!(options.max_subcompactions, 4);
+    /// let db = lsm_core::Db::open(dir.path(), options)?;
+    /// for i in 0..20_000u32 {
+    ///     db.put(format!("key{i:06}"), [7u8; 20])?;
+    /// }
+    /// db.compact()?;
+    /// // About 300 KB of input in 4 KiB segments: split four ways.
+    /// assert!(db.stats().subcompactions >= 4);
+    /// assert!(lsm_core::Options::default().with_max_subcompactions(0).validate().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_max_subcompactions(mut self, ranges: usize) -> Self {
+        self.max_subcompactions = ranges;
+        self
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
@@ -552,6 +642,9 @@ impl Options {
                 "blob_gc_ratio",
                 "must be above 0.0 and at most 1.0",
             ));
+        }
+        if self.max_subcompactions == 0 {
+            return Err(invalid("max_subcompactions", "must be at least 1"));
         }
         for name in self.keyspace_options.keys() {
             self.tree_options(name)?;

@@ -6,9 +6,9 @@
 /// let dir = tempfile::tempdir()?;
 /// let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
 /// db.put("k", "v")?;
-/// db.compact_into(2)?;
-/// let level = &db.stats().levels[2];
-/// assert_eq!((level.level, level.segments), (2, 1));
+/// db.compact()?; // into the last level, 6 (dynamic level sizing)
+/// let level = &db.stats().levels[6];
+/// assert_eq!((level.level, level.segments), (6, 1));
 /// assert!(level.bytes > 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -44,6 +44,13 @@ pub struct Stats {
     pub bytes_compacted_written: u64,
     /// Number of compactions.
     pub compactions: u64,
+    /// Key ranges merged side by side by compactions split into several
+    /// ([`Options::max_subcompactions`](crate::Options::max_subcompactions)): a
+    /// compaction split into 3 ranges adds 3, one run as a single merge adds 0.
+    pub subcompactions: u64,
+    /// Wall time compactions took, moves and failed ones left out, in
+    /// microseconds.
+    pub compaction_micros: u64,
     /// Live segments and bytes per level of the default keyspace, every level up
     /// to the deepest non-empty one
     /// ([`Keyspace::level_stats`](crate::Keyspace::level_stats) for another).

@@ -52,3 +52,48 @@ fn a_restored_backup_holds_the_blob_files_its_segments_point_into() {
     assert_eq!(restored.get("big").unwrap().as_deref(), Some(&big[..]));
     restored.close().unwrap();
 }
+
+/// Found by reading `recovery/mod.rs`: open wrote the memtables it replayed from
+/// the WALs with the database's options instead of each keyspace's own, so a
+/// keyspace that keeps its values inline (`blob_threshold` `None`) got blob files
+/// from its first flush after a crash.
+#[test]
+fn the_flush_of_replayed_wals_uses_each_keyspaces_own_options() {
+    use lsm_core::fs::{CrashMode, SimFs};
+    use lsm_core::fuzzing::{open_sim, DB_PATH};
+    use lsm_core::KeyspaceOptions;
+
+    let options = options().with_keyspace_options(
+        "inline",
+        KeyspaceOptions::default().with_blob_threshold(None),
+    );
+    let disk = SimFs::new();
+    let db = open_sim(&disk, &options).unwrap();
+    let inline = db.keyspace("inline").unwrap();
+    let big = |i: u32| format!("{i:04}").repeat(100);
+    for i in 0..8u32 {
+        inline.put(format!("k{i}"), big(i)).unwrap();
+    }
+    db.sync().unwrap();
+    let image = disk.crash(CrashMode::DropUnsynced, 7);
+    drop(inline);
+    drop(db);
+    let db = open_sim(&image, &options).unwrap();
+    let blob_files: Vec<String> = image
+        .file_names(std::path::Path::new(DB_PATH))
+        .into_iter()
+        .filter(|n| n.ends_with(".blob"))
+        .collect();
+    assert_eq!(
+        blob_files,
+        Vec::<String>::new(),
+        "the keyspace keeps values inline"
+    );
+    let inline = db.keyspace("inline").unwrap();
+    for i in 0..8u32 {
+        assert_eq!(
+            inline.get(format!("k{i}")).unwrap().as_deref(),
+            Some(big(i).as_bytes())
+        );
+    }
+}

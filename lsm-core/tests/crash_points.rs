@@ -277,6 +277,55 @@ fn power_cut_at_every_file_operation_with_blob_files_part_1() {
     assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
 }
 
+/// The blob workload under `workload::split_options` splits its compactions into
+/// key ranges, and still ends in the state its history says.
+#[test]
+fn split_workload_covers_subcompactions() {
+    let ops = Variant::Split.ops(0);
+    let options = Variant::Split.options();
+    let sim = SimFs::new();
+    let out = workload::run(&sim.fs_ref(), Some(&sim), &ops, &options);
+    if let Some((at, e)) = &out.failure {
+        panic!("the split workload failed at operation {at:?}: {e}");
+    }
+    println!(
+        "split workload: {} mutating file operations, {} compactions, {} key ranges of split \
+         compactions",
+        sim.op_count(),
+        out.compactions,
+        out.subcompactions
+    );
+    assert!(
+        out.subcompactions >= 10,
+        "only {} key ranges of split compactions",
+        out.subcompactions
+    );
+    let db = out.db.expect("open at the end");
+    let found = common::sim::read_all(&db).unwrap();
+    assert!(
+        found == out.history.state(),
+        "the finished split workload does not read back as its history"
+    );
+    db.close().unwrap();
+}
+
+/// The enumeration over the split workload: power cuts while the key ranges of a
+/// compaction write their segments and blob files side by side, before and after
+/// the one edit that installs them all.
+#[test]
+fn power_cut_at_every_file_operation_with_subcompactions_part_0() {
+    let tally = enumerate(Variant::Split, 0, 2);
+    assert!(tally.points > 20, "{tally:?}");
+    assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
+}
+
+#[test]
+fn power_cut_at_every_file_operation_with_subcompactions_part_1() {
+    let tally = enumerate(Variant::Split, 1, 2);
+    assert!(tally.points > 20, "{tally:?}");
+    assert!(tally.lost_unsynced > 0 && tally.all_acked > 0, "{tally:?}");
+}
+
 /// A power cut at every mutating file operation from the start of a checkpoint,
 /// taken after the first 200 operations of the workload while its background
 /// flushes and compactions may still run: in each of the 4 crash modes the source

@@ -259,6 +259,22 @@ fn with_blob_files_every_failed_operation_is_an_error_then_poison_then_clean_rec
     assert!(tally.fired > 50 && tally.failed_calls > 0, "{tally:?}");
 }
 
+/// The same over the split workload (`workload::split_options`): every file
+/// operation of the key ranges of a split compaction fails in turn, while the
+/// other ranges write theirs; the job fails whole, leaves no file behind, and the
+/// database recovers.
+#[test]
+fn with_subcompactions_every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_0() {
+    let tally = enumerate(Variant::Split, 0, 2);
+    assert!(tally.fired > 50 && tally.failed_calls > 0, "{tally:?}");
+}
+
+#[test]
+fn with_subcompactions_every_failed_operation_is_an_error_then_poison_then_clean_recovery_part_1() {
+    let tally = enumerate(Variant::Split, 1, 2);
+    assert!(tally.fired > 50 && tally.failed_calls > 0, "{tally:?}");
+}
+
 /// A database with segments and a synced, unflushed WAL, as a crash leaves it.
 fn recovering_disk(options: &Options) -> (SimFs, common::model::Map) {
     let sim = SimFs::new();

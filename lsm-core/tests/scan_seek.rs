@@ -21,7 +21,9 @@ use proptest::prelude::*;
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Small blocks and segments so a few hundred keys make several files and levels;
-/// no flush or compaction unless a test asks for one.
+/// no flush or compaction unless a test asks for one. Static level sizing: data
+/// put into a level by `compact_into` stays there (dynamic sizing would drain a
+/// level above where the data belongs while the test looks at it).
 fn options() -> Options {
     Options::default()
         .with_memtable_size(8 << 20)
@@ -29,6 +31,7 @@ fn options() -> Options {
         .with_block_size(256)
         .with_level0_compaction_trigger(8)
         .with_level0_stop_writes(20)
+        .with_dynamic_level_bytes(false)
 }
 
 fn key(i: usize) -> Vec<u8> {

@@ -33,8 +33,15 @@ pub struct CompactOptions {
     pub compression: Option<Compression>,
     /// Bloom filter bits per key (`Options::bloom_bits_per_key`).
     pub bloom_bits_per_key: Option<u8>,
-    /// Level (1 ..= 15) to put all data in; `None`: the deepest that holds data.
+    /// Level (1 ..= 15) to put all data in; `None`: the bottom level, as
+    /// `Db::compact` (level 6 or deeper under dynamic level sizing, else the
+    /// deepest level that holds data).
     pub level: Option<usize>,
+    /// Level sizing (`Options::dynamic_level_bytes`), which decides the bottom
+    /// level when `level` is `None`. When `None`: the engine's default, or static
+    /// sizing when `level` is set (so the data stays in that level while the
+    /// tool runs; a database run with dynamic sizing moves it down later).
+    pub dynamic_level_bytes: Option<bool>,
 }
 
 /// The steps of a compaction, reported to a progress display.
@@ -173,6 +180,11 @@ pub fn compact(
     if let Some(v) = options.bloom_bits_per_key {
         engine.bloom_bits_per_key = v;
     }
+    // Into a chosen level: static sizing unless told otherwise, or the background
+    // would drain a level above where the data belongs while the tool runs.
+    engine.dynamic_level_bytes = options
+        .dynamic_level_bytes
+        .unwrap_or(options.level.is_none() && engine.dynamic_level_bytes);
     let db = Db::open(dir, engine).map_err(|e| match e {
         lsm_core::Error::Locked { path } => Error::Usage(format!(
             "{} is locked: another process has the database open; stop it first, or call \

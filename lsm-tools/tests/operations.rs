@@ -93,6 +93,31 @@ fn backup_restore_and_checkpoint_print_what_they_did() {
     insta::assert_snapshot!("backup_session", first);
 }
 
+/// A backup of a database with values in blob files names both kinds of file it
+/// holds, and restores them.
+#[test]
+fn a_backup_names_its_segments_and_blob_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Above the default blob threshold (1 KiB): the value goes to a blob file.
+    let large = "x".repeat(1500);
+    assert!(lsm(d, &["db", "--create", "put", "large", &large])
+        .status
+        .success());
+    let out = transcript(
+        d,
+        "db holds one 1500-byte value",
+        &[
+            &["backup", "db", "backups"],
+            &["verify-backup", "backups", "1"],
+            &["restore", "backups", "1", "restored"],
+            &["restored", "scan"],
+            &["delete-backup", "backups", "1"],
+        ],
+    );
+    insta::assert_snapshot!("backup_with_blob_files", out);
+}
+
 #[test]
 fn refusals_are_clear_and_touch_nothing() {
     let tmp = tempfile::tempdir().unwrap();

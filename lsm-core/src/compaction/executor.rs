@@ -1,6 +1,8 @@
 //! Running a compaction task.
 //!
-//! The inputs are merged in internal order through the same cursors reads use; the
+//! The inputs are merged in internal order through the same cursors reads use
+//! (a large task in several key ranges side by side, `super::split` and
+//! `super::range_merge`); the
 //! [`Retention`] filter drops shadowed versions and dead tombstones, turns expired
 //! values into tombstones and asks the compaction filter; outputs roll at
 //! `segment_size`, only between user keys (`segment_builder`), so the output level
@@ -8,26 +10,26 @@
 //! adds the outputs; once it is durable the new version is installed and the inputs
 //! are marked obsolete: each file is deleted when its last reader lets go.
 //!
-//! Only one compaction runs at a time (one thread), and flushes only add level-0
+//! Only one compaction runs at a time (one background thread, which may borrow
+//! helper threads for the key ranges of its task), and flushes only add level-0
 //! files, so the levels a task reads and writes cannot change under it.
 
 use lsm_format::keyspace::DEFAULT_KEYSPACE;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lsm_format::manifest::{DeletedSegment, VersionEdit};
 use lsm_format::range_del::Fragments;
-use lsm_format::EntryKind;
 
 use super::picker::Task;
-use super::retention::Retention;
+use super::range_merge::{DeeperLevels, MergePlan};
+use super::retention::{Retention, RetentionCounts};
+use super::split;
 use crate::engine::{Coordination, Env};
 use crate::error::{Error, Result};
 use crate::metrics::bump;
-use crate::read_path::iter::{Cursor, LevelCursor, MergeCursor, SegmentCursor};
 use crate::read_path::ReadPath;
-use crate::segment::builder::{open_built_files, output_compression, OutputDepth, SegmentBuilder};
+use crate::segment::builder::{open_built_files, output_compression, BuiltFiles, OutputDepth};
 use crate::segment::file::SegmentFile;
 use crate::version::VersionControl;
 
@@ -41,44 +43,6 @@ pub(crate) struct CompactionJob<'a> {
     /// The manifest edit, file numbers.
     pub versions: &'a VersionControl,
 }
-
-/// Answers "does any level below the output hold this key?" for keys asked in
-/// ascending order, with one forward-moving position per level.
-struct DeeperLevels {
-    levels: Vec<Vec<Arc<SegmentFile>>>,
-    positions: Vec<usize>,
-}
-
-impl DeeperLevels {
-    fn new(levels: Vec<Vec<Arc<SegmentFile>>>) -> Self {
-        let positions = vec![0; levels.len()];
-        DeeperLevels { levels, positions }
-    }
-
-    /// True when no deeper level holds a file that may hold a key of
-    /// `[start, end)`.
-    fn is_bottommost_range(&self, start: &[u8], end: &[u8]) -> bool {
-        self.levels.iter().all(|files| {
-            let i = files.partition_point(|f| f.largest() < start);
-            files.get(i).is_none_or(|f| f.smallest() >= end)
-        })
-    }
-
-    fn is_bottommost(&mut self, key: &[u8]) -> bool {
-        for (files, pos) in self.levels.iter().zip(self.positions.iter_mut()) {
-            while files.get(*pos).is_some_and(|f| f.largest() < key) {
-                *pos += 1;
-            }
-            if files.get(*pos).is_some_and(|f| f.smallest() <= key) {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// Entries between checks for shutdown.
-const CANCEL_CHECK_EVERY: u64 = 4096;
 
 impl CompactionJob<'_> {
     /// Runs `task` to completion: outputs written, edit durable, version installed.
@@ -128,21 +92,19 @@ impl CompactionJob<'_> {
             .iter()
             .flat_map(|(_, files)| files.iter().map(|f| f.number()))
             .collect();
-        let mut deeper = DeeperLevels::new(
-            version
-                .levels()
-                .iter()
-                .skip(task.output_level + 1)
-                .map(|files| {
-                    files
-                        .iter()
-                        .filter(|f| !input_numbers.contains(&f.number()))
-                        .cloned()
-                        .collect()
-                })
-                .collect(),
-        );
-        let depth = if deeper.levels.iter().all(Vec::is_empty) {
+        let deeper_files: Vec<Vec<Arc<SegmentFile>>> = version
+            .levels()
+            .iter()
+            .skip(task.output_level + 1)
+            .map(|files| {
+                files
+                    .iter()
+                    .filter(|f| !input_numbers.contains(&f.number()))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        let depth = if deeper_files.iter().all(Vec::is_empty) {
             OutputDepth::Bottom
         } else {
             OutputDepth::AboveDeeperFiles
@@ -175,23 +137,6 @@ impl CompactionJob<'_> {
             return Ok(());
         }
 
-        // The inputs are read once, start to end: their blocks stay out of the
-        // block cache, where they would evict the blocks reads keep hitting, and
-        // their mapped pages leave the resident set behind the cursors.
-        let mut children: Vec<Box<dyn Cursor>> = Vec::new();
-        for (level, files) in &task.inputs {
-            if *level == 0 {
-                // Newest first, as the version keeps them.
-                for f in files {
-                    children.push(Box::new(SegmentCursor::for_compaction(f.clone())));
-                }
-            } else if !files.is_empty() {
-                children.push(Box::new(LevelCursor::for_compaction(files.clone())));
-            }
-        }
-        let mut input = MergeCursor::new(children);
-        input.seek_to_first()?;
-
         let tombstones = Fragments::merge(
             task.inputs
                 .iter()
@@ -199,61 +144,47 @@ impl CompactionJob<'_> {
         );
         let range_tombstones_in = tombstones.tombstone_count();
         let now_ms = crate::clock::now_ms(&*env.opts.clock);
-        let (snapshots, expiry_cutoff) = env.snapshots.retention_view(now_ms);
-        let mut retention = Retention::for_compaction(snapshots, task.output_level)
-            .with_range_tombstones(tombstones)
-            .with_expiry_cutoff(expiry_cutoff)
-            .with_filter(opts.compaction_filter.clone(), task.output_level, now_ms);
-        let kept_tombstones =
-            retention.kept_range_tombstones(|start, end| deeper.is_bottommost_range(start, end));
+        let (snapshots, expiry_cutoff_ms) = env.snapshots.retention_view(now_ms);
+        let deeper = DeeperLevels::new(&deeper_files);
+        let kept_tombstones = Retention::for_compaction(snapshots.clone(), task.output_level)
+            .with_range_tombstones(tombstones.clone())
+            .kept_range_tombstones(|start, end| deeper.is_bottommost_range(start, end));
         let range_tombstones_out = kept_tombstones.tombstone_count();
-        let mut builder = SegmentBuilder::new(
-            &env.fs,
-            &env.dir,
-            &opts,
-            task.output_level,
-            self.versions.file_numbers(),
+        let count = split::range_count(
+            input_bytes,
+            opts.segment_size as u64,
+            env.opts.max_subcompactions,
         );
-        builder.set_keyspace(keyspace);
-        builder.set_output_depth(&opts, depth);
-        builder.set_blob_threshold(opts.blob_threshold);
-        builder.set_range_tombstones(kept_tombstones);
-        // Blob files whose live values this compaction writes anew (garbage
-        // collection), and whether the filter must see values behind pointers.
-        let collect = super::blob_gc::collectable(&version, env.opts.blob_gc_ratio);
-        let filtered = opts.compaction_filter.is_some();
-        let mut relocated = 0u64;
-        let mut entries = 0u64;
-        while input.valid() {
-            let (key, seq, mut kind) = (input.key(), input.seq(), input.kind());
-            let mut value = input.value();
-            if kind == EntryKind::BlobPointer {
-                let into = crate::blob::file::decode_pointer(key, &value)?.file_number;
-                if filtered || collect.contains(&into) {
-                    // The value itself goes on: the builder writes it to a new
-                    // blob file (or inline, under a threshold turned off).
-                    value = version.resolve_blob_once(key, &value)?;
-                    kind = EntryKind::Put;
-                    relocated += 1;
-                }
-            }
-            if let Some(kept) = retention.keep(key, seq, kind, &value, |k| deeper.is_bottommost(k))
-            {
-                let value = kept.value.as_deref().unwrap_or(&value);
-                builder.add(key, kept.seq, kept.kind, value)?;
-            }
-            input.next()?;
-            entries += 1;
-            if entries.is_multiple_of(CANCEL_CHECK_EVERY) && env.stopping.load(Ordering::Relaxed) {
-                return Err(Error::Closed);
-            }
+        let ranges = split::split_inputs(task.inputs.iter().flat_map(|(_, f)| f), count);
+        let plan = MergePlan {
+            env,
+            task,
+            keyspace,
+            version: &version,
+            opts: &opts,
+            depth,
+            deeper: &deeper_files,
+            tombstones: &tombstones,
+            kept_tombstones: &kept_tombstones,
+            snapshots: &snapshots,
+            expiry_cutoff_ms,
+            now_ms,
+            collect: &super::blob_gc::collectable(&version, env.opts.blob_gc_ratio),
+            file_numbers: self.versions.file_numbers(),
+        };
+        let merged = plan.merge_all(&ranges)?;
+        let mut built = BuiltFiles::default();
+        let (mut entries, mut relocated) = (0u64, 0u64);
+        let mut done = RetentionCounts::default();
+        for range in merged {
+            // Ranges in key order: their segments are too.
+            built.segments.extend(range.built.segments);
+            built.blobs.extend(range.built.blobs);
+            entries += range.entries;
+            relocated += range.relocated;
+            done.add(&range.retention);
         }
-        let outputs = open_built_files(
-            &env.fs,
-            &env.dir,
-            &env.segments,
-            builder.finish_with_blobs()?,
-        )?;
+        let outputs = open_built_files(&env.fs, &env.dir, &env.segments, built)?;
         let output_bytes = outputs.bytes();
         let added: Vec<(u32, Arc<SegmentFile>)> = outputs
             .segments
@@ -280,7 +211,14 @@ impl CompactionJob<'_> {
             }
         }
         bump(&env.metrics.compactions, 1);
-        retention.count(&env.metrics);
+        bump(
+            &env.metrics.compaction_micros,
+            u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        if ranges.len() > 1 {
+            bump(&env.metrics.subcompactions, ranges.len() as u64);
+        }
+        done.count(&env.metrics);
         bump(&env.metrics.range_tombstones_written, range_tombstones_out);
         bump(
             &env.metrics.range_tombstones_dropped,
@@ -297,7 +235,7 @@ impl CompactionJob<'_> {
              level {out_level} ({output_bytes} bytes, {} of {entries} entries dropped, {} \
              renumbered to sequence 0, {} under range tombstones, {} expired, {} removed and {} \
              changed by the compaction filter; {range_tombstones_in} range tombstone(s) in, \
-             {range_tombstones_out} out) in {:?}",
+             {range_tombstones_out} out; {} key range(s)) in {:?}",
             task.input_count(),
             task.inputs
                 .iter()
@@ -305,12 +243,13 @@ impl CompactionJob<'_> {
                 .map(|(l, _)| *l)
                 .collect::<Vec<_>>(),
             outputs.segments.len(),
-            retention.dropped,
-            retention.zeroed,
-            retention.dropped_by_range,
-            retention.expired,
-            retention.filter_removed,
-            retention.filter_changed,
+            done.dropped,
+            done.zeroed,
+            done.dropped_by_range,
+            done.expired,
+            done.filter_removed,
+            done.filter_changed,
+            ranges.len(),
             start.elapsed()
         );
         Ok(())

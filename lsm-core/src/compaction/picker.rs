@@ -1,14 +1,16 @@
 //! Compaction policy: a pure function of an immutable version (plus the
 //! round-robin pointers), so it can be tested on metadata alone.
 //!
-//! Leveled policy:
-//! - level 0 (overlapping flush outputs) is compacted into level 1 when it holds
-//!   `level0_compaction_trigger` files: every level-0 file plus the level-1 files
-//!   they overlap;
-//! - a level `n >= 1` is compacted when its bytes exceed its target
-//!   `level1_size * multiplier^(n-1)`: one file, the first that is mostly deletes
-//!   if any, else chosen round-robin by key (after the previous pick's largest key),
-//!   plus the files of level `n + 1` it overlaps;
+//! Leveled policy, over the targets and the base level of
+//! [`LevelTargets`](super::level_targets) (static or dynamic sizing):
+//! - level 0 (overlapping flush outputs) is compacted into the base level when it
+//!   holds `level0_compaction_trigger` files: every level-0 file plus the
+//!   base-level files they overlap (the levels between are empty);
+//! - a level `n >= 1` above the last is compacted when its bytes exceed its target,
+//!   or when it is a level the shape has no room for (drained with priority): one
+//!   file, the first that is mostly deletes if any, else chosen round-robin by key
+//!   (after the previous pick's largest key), plus the files of level `n + 1` it
+//!   overlaps;
 //! - the level with the highest score (size over target, or file count over trigger
 //!   for level 0) goes first; a score below 1 means nothing to do;
 //! - a single input file with nothing to merge with below is moved, not rewritten.
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 use lsm_format::manifest::{SegmentMeta, MAX_LEVELS};
 
+use super::level_targets::{LevelTargets, DRAIN_SCORE};
 use crate::segment::file::SegmentFile;
 
 /// What the picker needs to know about a file.
@@ -74,16 +77,19 @@ pub(crate) struct PickerConfig {
     pub level0_trigger: usize,
     pub level1_size: u64,
     pub multiplier: u64,
+    /// Level targets derived from the bottom (`Options::dynamic_level_bytes`).
+    pub dynamic_level_bytes: bool,
 }
 
 impl PickerConfig {
-    /// Target bytes of level `n >= 1`.
-    pub fn target(&self, level: usize) -> u64 {
-        let mut t = self.level1_size;
-        for _ in 1..level {
-            t = t.saturating_mul(self.multiplier);
+    /// The configuration `opts` asks for.
+    pub fn from_options(opts: &crate::options::Options) -> Self {
+        PickerConfig {
+            level0_trigger: opts.level0_compaction_trigger,
+            level1_size: opts.level1_size,
+            multiplier: opts.level_size_multiplier as u64,
+            dynamic_level_bytes: opts.dynamic_level_bytes,
         }
-        t
     }
 }
 
@@ -112,7 +118,7 @@ impl<F: FileInfo> Task<F> {
     }
 }
 
-/// The last level: never compacted further.
+/// The last level there is: never compacted further.
 pub(crate) const LAST_LEVEL: usize = MAX_LEVELS - 1;
 
 pub(crate) fn overlapping<F: FileInfo>(files: &[F], smallest: &[u8], largest: &[u8]) -> Vec<F> {
@@ -130,15 +136,36 @@ pub(crate) fn range<F: FileInfo>(files: &[F]) -> Option<(&[u8], &[u8])> {
 }
 
 /// The level that needs compaction most and its score (size over target, or file
-/// count over trigger for level 0): the tree's need of compaction, which is
-/// pressing from 1 on. The background thread compacts the keyspace of the highest
-/// score first.
+/// count over trigger for level 0; at least [`DRAIN_SCORE`] for a non-empty level
+/// the shape has no room for): the tree's need of compaction, which is pressing
+/// from 1 on. The background thread compacts the keyspace of the highest score
+/// first.
 pub(crate) fn neediest_level<F: FileInfo>(levels: &[Vec<F>], cfg: &PickerConfig) -> (usize, f64) {
+    neediest_with(levels, cfg, &LevelTargets::of(levels, cfg))
+}
+
+fn neediest_with<F: FileInfo>(
+    levels: &[Vec<F>],
+    cfg: &PickerConfig,
+    targets: &LevelTargets,
+) -> (usize, f64) {
     let level0 = levels.first().map_or(0, Vec::len);
     let mut best = (0usize, level0 as f64 / cfg.level0_trigger.max(1) as f64);
-    for (n, files) in levels.iter().enumerate().take(LAST_LEVEL).skip(1) {
+    for (n, files) in levels.iter().enumerate().take(targets.last).skip(1) {
         let bytes: u64 = files.iter().map(|f| f.size()).sum();
-        let score = bytes as f64 / cfg.target(n) as f64;
+        if bytes == 0 {
+            continue;
+        }
+        let target = targets.target(n);
+        // A level without a target (above the base level) holds nothing by
+        // construction; if it ever did, it would be drained like an unnecessary one.
+        let score = if target == 0 {
+            DRAIN_SCORE
+        } else if targets.must_drain(n) {
+            (bytes as f64 / target as f64).max(DRAIN_SCORE)
+        } else {
+            bytes as f64 / target as f64
+        };
         if score > best.1 {
             best = (n, score);
         }
@@ -153,12 +180,22 @@ pub(crate) fn pick<F: FileInfo>(
     cfg: &PickerConfig,
     pointers: &[Option<Vec<u8>>],
 ) -> Option<Task<F>> {
-    let (level, score) = neediest_level(levels, cfg);
+    let targets = LevelTargets::of(levels, cfg);
+    let (level, score) = neediest_with(levels, cfg, &targets);
     if score < 1.0 {
         return pick_for_deletes(levels);
     }
+    let output_level = if level == 0 { targets.base } else { level + 1 };
+    debug_assert!(
+        levels
+            .iter()
+            .take(output_level)
+            .skip(level + 1)
+            .all(Vec::is_empty),
+        "no level between a compaction's input and output level holds data"
+    );
     let empty = Vec::new();
-    let next = levels.get(level + 1).unwrap_or(&empty);
+    let next = levels.get(output_level).unwrap_or(&empty);
     let inputs: Vec<F> = if level == 0 {
         levels.first()?.clone()
     } else {
@@ -177,8 +214,8 @@ pub(crate) fn pick<F: FileInfo>(
     let below = overlapping(next, smallest, largest);
     let trivial_move = inputs.len() == 1 && below.is_empty();
     Some(Task {
-        inputs: vec![(level, inputs), (level + 1, below)],
-        output_level: level + 1,
+        inputs: vec![(level, inputs), (output_level, below)],
+        output_level,
         trivial_move,
         manual: false,
     })
@@ -244,6 +281,14 @@ mod tests {
             level0_trigger: 2,
             level1_size: 1000,
             multiplier: 10,
+            dynamic_level_bytes: false,
+        }
+    }
+
+    fn dynamic() -> PickerConfig {
+        PickerConfig {
+            dynamic_level_bytes: true,
+            ..cfg()
         }
     }
 
@@ -313,8 +358,6 @@ mod tests {
 
     #[test]
     fn the_highest_score_wins_and_targets_grow_by_the_multiplier() {
-        assert_eq!(cfg().target(1), 1000);
-        assert_eq!(cfg().target(3), 100_000);
         let l = levels(vec![
             vec![f(1, "a", "b", 1), f(2, "a", "b", 1)], // score 1
             vec![f(3, "a", "b", 3000)],                 // score 3
@@ -359,5 +402,66 @@ mod tests {
         let t = pick(&l, &cfg(), &[]).unwrap();
         assert_eq!(numbers(&t.inputs[0].1), vec![3]);
         assert_eq!(numbers(&t.inputs[1].1), vec![7]);
+    }
+
+    #[test]
+    fn dynamic_sizing_sends_level0_to_the_base_level() {
+        // An empty tree: straight into the last level.
+        let l = levels(vec![vec![f(1, "a", "c", 10), f(2, "b", "d", 10)]]);
+        let t = pick(&l, &dynamic(), &[]).unwrap();
+        assert_eq!(t.output_level, 6);
+        assert_eq!(t.inputs[1].0, 6);
+        // 50 000 bytes at the bottom: needs 5000 at level 5, 500 at level 4.
+        let mut l = levels(vec![vec![f(1, "a", "c", 10), f(2, "b", "d", 10)]]);
+        l[4] = vec![f(3, "a", "b", 400), f(4, "x", "z", 100)];
+        l[5] = vec![f(5, "a", "z", 4000)];
+        l[6] = vec![f(6, "a", "z", 50_000)];
+        let t = pick(&l, &dynamic(), &[]).unwrap();
+        assert_eq!(t.output_level, 4);
+        assert_eq!((t.inputs[1].0, numbers(&t.inputs[1].1)), (4, vec![3]));
+        // The same tree under static sizing: level 4 is far under its target,
+        // level 0 goes to level 1 (empty).
+        let t = pick(&l, &cfg(), &[]).unwrap();
+        assert_eq!(t.output_level, 1);
+        assert!(t.inputs[1].1.is_empty());
+    }
+
+    #[test]
+    fn dynamic_sizing_drains_unnecessary_levels_first() {
+        // 9000 bytes at the bottom need 900 at level 5 and nothing above: the
+        // 50 bytes of level 1 are drained, one level down at a time, although
+        // level 1 is far under any target and level 0 is over its trigger.
+        let mut l = levels(vec![vec![
+            f(1, "a", "b", 1),
+            f(2, "a", "b", 1),
+            f(7, "a", "b", 1),
+        ]]);
+        l[1] = vec![f(3, "c", "d", 50)];
+        l[5] = vec![f(4, "a", "z", 900)];
+        l[6] = vec![f(5, "a", "z", 9000)];
+        let (level, score) = neediest_level(&l, &dynamic());
+        assert_eq!((level, score), (1, DRAIN_SCORE));
+        let t = pick(&l, &dynamic(), &[]).unwrap();
+        assert_eq!((t.inputs[0].0, t.output_level), (1, 2));
+        assert!(t.trivial_move);
+        // Level 0 at twice its trigger goes first.
+        l[0].push(f(8, "a", "b", 1));
+        assert_eq!(neediest_level(&l, &dynamic()).0, 0);
+        let t = pick(&l, &dynamic(), &[]).unwrap();
+        assert_eq!(t.output_level, 1, "never past a level that holds data");
+        // Static sizing sees nothing to drain.
+        l[0].truncate(1);
+        assert!(pick(&l, &cfg(), &[]).is_none());
+    }
+
+    #[test]
+    fn the_last_level_is_never_compacted_by_size() {
+        let mut l = levels(vec![]);
+        l[6] = vec![f(1, "a", "z", 10u64.pow(9))];
+        assert!(pick(&l, &dynamic(), &[]).is_none());
+        // A static tree with files deeper than level 6: the deepest is the last.
+        let mut l = levels(vec![]);
+        l[8] = vec![f(1, "a", "z", 10u64.pow(9))];
+        assert!(pick(&l, &dynamic(), &[]).is_none());
     }
 }

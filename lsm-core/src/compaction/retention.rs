@@ -106,6 +106,39 @@ pub(crate) struct Retention {
     pub filter_changed: u64,
 }
 
+/// What several filters did together: the filters of the key ranges of one
+/// compaction, which count as one.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct RetentionCounts {
+    pub dropped: u64,
+    pub dropped_by_range: u64,
+    pub zeroed: u64,
+    pub expired: u64,
+    pub filter_removed: u64,
+    pub filter_changed: u64,
+}
+
+impl RetentionCounts {
+    /// Adds the counts of `r`.
+    pub fn add(&mut self, r: &Retention) {
+        self.dropped += r.dropped;
+        self.dropped_by_range += r.dropped_by_range;
+        self.zeroed += r.zeroed;
+        self.expired += r.expired;
+        self.filter_removed += r.filter_removed;
+        self.filter_changed += r.filter_changed;
+    }
+
+    /// Adds these counts to the engine's counters.
+    pub fn count(&self, metrics: &crate::metrics::Metrics) {
+        use crate::metrics::bump;
+        bump(&metrics.expired_versions, self.expired);
+        bump(&metrics.filter_removed, self.filter_removed);
+        bump(&metrics.filter_changed, self.filter_changed);
+        bump(&metrics.dropped_by_range, self.dropped_by_range);
+    }
+}
+
 impl Retention {
     /// The filter of a flush: versions keep their sequence numbers.
     pub fn new(snapshots: Vec<u64>) -> Self {
@@ -172,11 +205,9 @@ impl Retention {
 
     /// Adds what this filter did to the engine's counters.
     pub fn count(&self, metrics: &crate::metrics::Metrics) {
-        use crate::metrics::bump;
-        bump(&metrics.expired_versions, self.expired);
-        bump(&metrics.filter_removed, self.filter_removed);
-        bump(&metrics.filter_changed, self.filter_changed);
-        bump(&metrics.dropped_by_range, self.dropped_by_range);
+        let mut counts = RetentionCounts::default();
+        counts.add(self);
+        counts.count(metrics);
     }
 
     /// The range tombstones to write out: per piece, the newest of each stripe;

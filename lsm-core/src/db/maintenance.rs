@@ -10,9 +10,11 @@ use crate::stats::Stats;
 
 impl Db {
     /// Full manual compaction of every keyspace, one after the other: flushes,
-    /// then merges every segment of the keyspace into one level (the deepest that
-    /// holds data, at least 1). With no live snapshot, no tombstone and no
-    /// overwritten version remains afterwards.
+    /// then merges every segment of the keyspace into one level, the bottom: the
+    /// last level (6, or the deepest that holds data if deeper) under dynamic
+    /// level sizing ([`Options::dynamic_level_bytes`](crate::Options::dynamic_level_bytes)),
+    /// else the deepest level that holds data (at least 1). With no live snapshot,
+    /// no tombstone and no overwritten version remains afterwards.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -24,7 +26,7 @@ impl Db {
     /// assert_eq!(db.stats().levels[0].segments, 2); // one per flush
     /// db.compact()?;
     /// let levels = db.stats().levels;
-    /// assert_eq!((levels[0].segments, levels[1].segments), (0, 1));
+    /// assert_eq!((levels[0].segments, levels[6].segments), (0, 1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -44,11 +46,14 @@ impl Db {
 
     /// Like [`Db::compact`] on the default keyspace alone, but merges every
     /// segment into `level` (1 ..= 15),
-    /// whichever levels held data before. Used by `lsm-compact --level`.
+    /// whichever levels held data before. Used by `lsm-compact --level`. Under
+    /// dynamic level sizing (the default), a level above where the data belongs
+    /// does not keep it: background compaction drains it back down.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
-    /// # let db = lsm_core::Db::open(dir.path(), lsm_core::Options::default())?;
+    /// let options = lsm_core::Options::default().with_dynamic_level_bytes(false);
+    /// let db = lsm_core::Db::open(dir.path(), options)?;
     /// db.put("k", "v")?;
     /// db.compact_into(3)?;
     /// assert_eq!(db.stats().levels[3].segments, 1);

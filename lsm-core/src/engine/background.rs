@@ -98,11 +98,9 @@ fn flush_loop(engine: Arc<Engine>) {
 }
 
 fn compaction_loop(engine: Arc<Engine>) {
-    let cfg = PickerConfig {
-        level0_trigger: engine.env.opts.level0_compaction_trigger,
-        level1_size: engine.env.opts.level1_size,
-        multiplier: engine.env.opts.level_size_multiplier as u64,
-    };
+    // Level sizing is a database-wide option: every keyspace's tree is sized
+    // with it, each from its own levels.
+    let cfg = PickerConfig::from_options(&engine.env.opts);
     // The round-robin pointers of each keyspace's tree.
     let mut pointers: HashMap<KeyspaceId, Vec<Option<Vec<u8>>>> = HashMap::new();
     loop {
@@ -130,7 +128,7 @@ fn compaction_loop(engine: Arc<Engine>) {
                     // A keyspace dropped since the request has nothing to compact.
                     let task = st
                         .tree(keyspace)
-                        .and_then(|t| pick_manual(t.version.levels(), &request));
+                        .and_then(|t| pick_manual(t.version.levels(), &request, &cfg));
                     break (task.map(|t| (keyspace, t)), waiters);
                 } else if let Some(found) =
                     pick_neediest(&st, &cfg, engine.env.opts.blob_gc_ratio, &pointers)

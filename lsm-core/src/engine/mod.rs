@@ -144,6 +144,8 @@ impl Engine {
             bytes_compacted_read: read(&m.bytes_compacted_read),
             bytes_compacted_written: read(&m.bytes_compacted_written),
             compactions: read(&m.compactions),
+            subcompactions: read(&m.subcompactions),
+            compaction_micros: read(&m.compaction_micros),
             levels,
             memtable_bytes,
             immutable_memtables,

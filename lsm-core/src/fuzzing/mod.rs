@@ -148,13 +148,16 @@ impl Input<'_> {
 /// lengths are 0 to 255) go to blob files, which compactions collect once 30% of
 /// them is garbage. Data blocks: uncompressed with bit 0x40 of the first byte, else
 /// LZ4, or zstd with its bit 0x01; bit 0x01 of the second byte puts zstd at the
-/// bottom level.
+/// bottom level. Compactions are split into up to 1 to 4 key ranges
+/// (`max_subcompactions`) by the low two bits of `a ^ (b >> 1)`. Bit 0x04 of the
+/// first byte selects static level sizing instead of dynamic.
 fn options(input: &mut Input<'_>) -> Options {
     let (a, b) = (input.arg(), input.arg());
     let blob_threshold = (b & 0x80 != 0).then_some(if a & 0x20 != 0 { 16 } else { 100 });
     Options::default()
         .with_blob_threshold(blob_threshold)
         .with_blob_gc_ratio(0.3)
+        .with_max_subcompactions(1 + usize::from((a ^ (b >> 1)) & 3))
         .with_memtable_size(4096 << (a % 5))
         .with_segment_size(4096)
         .with_block_size(256 << (b % 5))
@@ -165,6 +168,7 @@ fn options(input: &mut Input<'_>) -> Options {
         .with_level0_stop_writes(12)
         .with_level_size_multiplier(2 + usize::from(b >> 3 & 3))
         .with_level1_size(16 << 10)
+        .with_dynamic_level_bytes(a & 0x04 == 0)
         .with_compression(match (a & 0x40 != 0, a & 0x01 != 0) {
             (true, _) => Compression::None,
             (false, false) => Compression::Lz4,

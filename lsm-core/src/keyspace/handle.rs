@@ -246,7 +246,7 @@ impl Keyspace {
     /// let ks = db.keyspace("logs")?;
     /// ks.put("a", "1")?;
     /// ks.compact_range("a", "b")?;
-    /// assert_eq!(ks.level_stats()?[1].segments, 1);
+    /// assert_eq!(ks.level_stats()?[6].segments, 1); // an empty tree's base level
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///

@@ -446,10 +446,13 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
     let metrics = Metrics::default();
     let mut added: Vec<(u32, Arc<SegmentFile>)> = Vec::new();
     for (&id, mem) in recovered.iter().filter(|(_, m)| !m.is_empty()) {
+        // Written as the keyspace's flushes are: with its own options.
+        let name = state.keyspaces.get(&id).map_or("", |k| k.name.as_str());
+        let tree_opts = opts.tree_options(name)?;
         let files = write_memtable(
             &fs,
             dir,
-            &opts,
+            &tree_opts,
             &next_file,
             &segments,
             mem,

@@ -512,8 +512,10 @@ fn any_compression() -> impl Strategy<Value = Compression> {
 
 /// Random options within the ranges the model test covers: memtable 4..64 KiB, block
 /// 256 B..4 KiB, 4 KiB segments, level multiplier 2..10, level-0 trigger 2..4, small
-/// level 1, compression none, LZ4 or zstd, and at the bottom level the same or any
-/// of the three, filters on or off, cache on or off.
+/// level 1, static or dynamic level sizing, compression none, LZ4 or zstd, and at
+/// the bottom level the same or any of the three, filters on or off, cache on or
+/// off, compactions in one merge or split into up to 2 or 4 key ranges
+/// (subcompactions).
 pub fn options() -> impl Strategy<Value = Options> {
     (
         (
@@ -530,12 +532,15 @@ pub fn options() -> impl Strategy<Value = Options> {
             any::<bool>(),
             any::<bool>(),
             prop_oneof![Just(0u64), Just(16 << 10), Just(u64::MAX)],
+            any::<bool>(),
         ),
+        prop_oneof![Just(1usize), Just(2), Just(4)],
     )
         .prop_map(
             |(
                 (mem_kib, block, mult, l0, stop),
-                (compression, l1_kib, bloom, cache, sync, mapped),
+                (compression, l1_kib, bloom, cache, sync, mapped, dynamic),
+                subcompactions,
             )| {
                 Options::default()
                     .with_memtable_size(mem_kib << 10)
@@ -551,6 +556,8 @@ pub fn options() -> impl Strategy<Value = Options> {
                     .with_block_cache_size(if cache { 32 << 10 } else { 0 })
                     .with_sync_writes(sync)
                     .with_mmap_read_budget(mapped)
+                    .with_max_subcompactions(subcompactions)
+                    .with_dynamic_level_bytes(dynamic)
             },
         )
 }

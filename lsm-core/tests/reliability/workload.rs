@@ -102,6 +102,16 @@ pub fn blob_options() -> Options {
         .with_blob_gc_ratio(0.3)
 }
 
+/// [`blob_options`] with subcompactions: with 1 KiB segments, a compaction of at
+/// least 2 KiB of segments (most of them; the values are in blob files) is split
+/// into up to 4 key ranges merged on threads of their own, whatever the engine's
+/// default.
+pub fn split_options() -> Options {
+    blob_options()
+        .with_segment_size(1024)
+        .with_max_subcompactions(4)
+}
+
 /// The workload for [`blob_options`]: [`ops_seeded`] with every value of 240
 /// bytes or more made three times longer (720 to 900 bytes), so that values
 /// below the threshold, just above it and well above it all occur (about half
@@ -135,6 +145,9 @@ pub enum Variant {
     /// [`blob_ops_seeded`] under [`blob_options`]: values in blob files, which
     /// are collected and deleted.
     Blobs,
+    /// [`blob_ops_seeded`] under [`split_options`]: the blob workload with its
+    /// compactions split into key ranges merged side by side.
+    Split,
 }
 
 impl Variant {
@@ -143,6 +156,7 @@ impl Variant {
         match self {
             Variant::Inline => options(),
             Variant::Blobs => blob_options(),
+            Variant::Split => split_options(),
         }
     }
 
@@ -150,7 +164,7 @@ impl Variant {
     pub fn ops(self, seed: u64) -> Vec<Op> {
         match self {
             Variant::Inline => ops_seeded(seed),
-            Variant::Blobs => blob_ops_seeded(seed),
+            Variant::Blobs | Variant::Split => blob_ops_seeded(seed),
         }
     }
 }
@@ -257,6 +271,9 @@ pub struct Outcome {
     pub flushes: u64,
     /// See `flushes`.
     pub compactions: u64,
+    /// Key ranges of split compactions (`Stats::subcompactions`), summed over
+    /// both instances.
+    pub subcompactions: u64,
     /// Names of every WAL file seen in the directory after some operation (only
     /// when the run observed the directory).
     pub wals_seen: BTreeSet<String>,
@@ -297,6 +314,7 @@ pub fn run(fs: &FsRef, sim: Option<&SimFs>, ops: &[Op], options: &Options) -> Ou
         failure: None,
         flushes: 0,
         compactions: 0,
+        subcompactions: 0,
         wals_seen: BTreeSet::new(),
         manifest_around_reopen: None,
         range_deleted_keys: 0,
@@ -341,6 +359,7 @@ pub fn run(fs: &FsRef, sim: Option<&SimFs>, ops: &[Op], options: &Options) -> Ou
         let stats = db.stats();
         out.flushes += stats.flushes;
         out.compactions += stats.compactions;
+        out.subcompactions += stats.subcompactions;
         out.blob_values_relocated += stats.blob_values_relocated;
     }
     out
@@ -395,6 +414,7 @@ fn apply(
             let stats = db.stats();
             out.flushes += stats.flushes;
             out.compactions += stats.compactions;
+            out.subcompactions += stats.subcompactions;
             out.blob_values_relocated += stats.blob_values_relocated;
             let manifest = Path::new(DB_PATH).join("MANIFEST");
             let before = sim.and_then(|s| s.read_file(&manifest).ok());

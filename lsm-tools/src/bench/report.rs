@@ -87,6 +87,7 @@ impl WorkloadResult {
         let mut details = m.details;
         if w.writes() {
             details.extend(stall_details(before, after));
+            details.extend(compaction_details(before, after));
             details.extend(blob_details(before, after));
         }
         WorkloadResult {
@@ -149,6 +150,34 @@ fn stall_details(before: &Stats, after: &Stats) -> Vec<Detail> {
         unit: "ms",
     });
     out
+}
+
+/// The compactions of a workload, the key ranges they were split into
+/// (subcompactions) and their wall time, when there were any (`Stats`, after
+/// minus before).
+fn compaction_details(before: &Stats, after: &Stats) -> Vec<Detail> {
+    let diff = |f: fn(&Stats) -> u64| f(after).saturating_sub(f(before));
+    if diff(|s| s.compactions) == 0 {
+        return Vec::new();
+    }
+    let detail = |name: &str, value: f64, unit| Detail {
+        name: name.to_string(),
+        value,
+        unit,
+    };
+    vec![
+        detail("compactions", diff(|s| s.compactions) as f64, ""),
+        detail(
+            "key ranges of split compactions",
+            diff(|s| s.subcompactions) as f64,
+            "",
+        ),
+        detail(
+            "compaction time",
+            diff(|s| s.compaction_micros) as f64 / 1e6,
+            "s",
+        ),
+    ]
 }
 
 /// The blob files after a workload and the values blob GC rewrote during it, when
@@ -383,6 +412,22 @@ mod stall_tests {
             .into_iter()
             .map(|d| (d.name, d.value))
             .collect();
+        after.compactions = 3;
+        after.subcompactions = 4;
+        after.compaction_micros = 2_500_000;
+        let compactions: Vec<(String, f64)> = compaction_details(&before, &after)
+            .into_iter()
+            .map(|d| (d.name, d.value))
+            .collect();
+        assert_eq!(
+            compactions,
+            [
+                ("compactions".to_string(), 3.0),
+                ("key ranges of split compactions".to_string(), 4.0),
+                ("compaction time".to_string(), 2.5),
+            ]
+        );
+        assert!(compaction_details(&before, &before).is_empty());
         assert_eq!(
             got,
             [

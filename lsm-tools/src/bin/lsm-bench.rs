@@ -94,11 +94,27 @@ struct Args {
         defaults().blob_gc_ratio,
     ))]
     blob_gc_ratio: Option<f64>,
+    #[arg(long, value_name = "N", help = engine(
+        "the most key ranges (threads) one compaction is split into",
+        defaults().max_subcompactions,
+    ))]
+    max_subcompactions: Option<usize>,
     /// Engine: sync the WAL on every write, in every workload.
     #[arg(long)]
     sync: bool,
     #[arg(long, help = engine("level-0 segments that trigger a compaction", defaults().level0_compaction_trigger))]
     level0_compaction_trigger: Option<usize>,
+    #[arg(long, value_parser = parse_size, help = engine(
+        "target size of level 1 (static level sizing), or the most the level level 0 \
+         compacts into aims for (dynamic)",
+        bytes(defaults().level1_size),
+    ))]
+    level1_size: Option<u64>,
+    #[arg(long, value_name = "true|false", help = engine(
+        "level sizes derived from the bottom level rather than grown from level 1",
+        defaults().dynamic_level_bytes,
+    ))]
+    dynamic_level_bytes: Option<bool>,
     /// Print the results as one JSON document, at the end.
     #[arg(long)]
     json: bool,
@@ -174,6 +190,13 @@ fn main() -> ExitCode {
     }
     if let Some(r) = a.blob_gc_ratio {
         options.blob_gc_ratio = r;
+    }
+    set(&mut options.max_subcompactions, a.max_subcompactions);
+    if let Some(b) = a.level1_size {
+        options.level1_size = b;
+    }
+    if let Some(d) = a.dynamic_level_bytes {
+        options.dynamic_level_bytes = d;
     }
     options.sync_writes = a.sync;
     let cfg = BenchConfig {

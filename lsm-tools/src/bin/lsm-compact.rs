@@ -46,9 +46,16 @@ struct Args {
         defaults().bloom_bits_per_key,
     ))]
     bloom_bits_per_key: Option<u8>,
-    /// Level (1..=15) to put all data in (default: the deepest level that holds data).
+    /// Level (1..=15) to put all data in (default: the bottom level: level 6 or
+    /// deeper under dynamic level sizing, else the deepest level that holds data).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=15))]
     level: Option<u8>,
+    #[arg(long, value_name = "true|false", help = engine(
+        "Level sizes derived from the bottom level, which puts the data in level 6 \
+         or deeper; static sizing puts it in the deepest level that holds data",
+        defaults().dynamic_level_bytes,
+    ))]
+    dynamic_level_bytes: Option<bool>,
     /// No progress display.
     #[arg(long, short)]
     quiet: bool,
@@ -111,6 +118,7 @@ fn run(args: &Args) -> lsm_tools::Result<CompactReport> {
         compression: args.compression.map(Compression::from),
         bloom_bits_per_key: args.bloom_bits_per_key,
         level: args.level.map(usize::from),
+        dynamic_level_bytes: args.dynamic_level_bytes,
     };
     // `compact()` is one engine call, so a spinner with the current phase is the
     // honest progress display.

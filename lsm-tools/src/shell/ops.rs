@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use lsm_core::{BackupInfo, Db, Options};
+use lsm_core::{BackupFile, BackupFileKind, BackupInfo, Db, Options};
 
 use crate::display::{human_bytes, plural, utc_time};
 use crate::dump::out_err;
@@ -61,7 +61,7 @@ pub enum Operation {
         dest: PathBuf,
     },
     /// Add a backup of the database in DIR to BACKUP_DIR (created if missing),
-    /// copying only the segments BACKUP_DIR lacks. Takes DIR's lock.
+    /// copying only the files (segments, blob files) BACKUP_DIR lacks. Takes DIR's lock.
     Backup {
         /// The database directory.
         dir: PathBuf,
@@ -137,10 +137,10 @@ pub fn run_operation(operation: &Operation, out: &mut dyn Write) -> Result<()> {
                 "backup {} of {}: {} ({}), sequence {}; copied {} ({})",
                 info.id,
                 dir.display(),
-                plural(info.files.len() as u64, "segment"),
+                files_phrase(&info.files),
                 human_bytes(info.size()),
                 info.sequence,
-                plural(new.copied_files as u64, "segment"),
+                plural(new.copied_files as u64, "file"),
                 human_bytes(new.copied_bytes),
             )
             .map_err(out_err)
@@ -156,7 +156,7 @@ pub fn run_operation(operation: &Operation, out: &mut dyn Write) -> Result<()> {
                 out,
                 "backup {id} restored to {}: {} ({}), sequence {}",
                 dest.display(),
-                plural(info.files.len() as u64, "segment"),
+                files_phrase(&info.files),
                 human_bytes(info.size()),
                 info.sequence
             )
@@ -171,7 +171,7 @@ pub fn run_operation(operation: &Operation, out: &mut dyn Write) -> Result<()> {
             writeln!(
                 out,
                 "backup {id} is intact: {} ({}) match their checksums",
-                plural(info.files.len() as u64, "segment"),
+                files_phrase(&info.files),
                 human_bytes(info.size())
             )
             .map_err(out_err)
@@ -181,7 +181,7 @@ pub fn run_operation(operation: &Operation, out: &mut dyn Write) -> Result<()> {
             writeln!(
                 out,
                 "backup {id} deleted; removed {} that no other backup uses",
-                plural(removed as u64, "segment")
+                plural(removed as u64, "file")
             )
             .map_err(out_err)
         }
@@ -202,6 +202,19 @@ pub fn run_operation(operation: &Operation, out: &mut dyn Write) -> Result<()> {
     }
 }
 
+/// "3 segments", or "3 segments and 1 blob file": the files of a backup by kind.
+fn files_phrase(files: &[BackupFile]) -> String {
+    let blobs = files
+        .iter()
+        .filter(|f| f.kind == BackupFileKind::Blob)
+        .count() as u64;
+    let segments = plural(files.len() as u64 - blobs, "segment");
+    match blobs {
+        0 => segments,
+        n => format!("{segments} and {}", plural(n, "blob file")),
+    }
+}
+
 /// The listing of `lsm backups`: one line per backup, oldest first.
 fn print_backups(list: &[BackupInfo], out: &mut dyn Write) -> Result<()> {
     if list.is_empty() {
@@ -210,7 +223,7 @@ fn print_backups(list: &[BackupInfo], out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{:>4}  {:<24}  {:>10}  {:>8}  {:>10}",
-        "id", "created (UTC)", "sequence", "segments", "size"
+        "id", "created (UTC)", "sequence", "files", "size"
     )
     .map_err(out_err)?;
     for b in list {

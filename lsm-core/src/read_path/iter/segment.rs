@@ -77,6 +77,12 @@ impl SegmentCursor {
 impl Cursor for SegmentCursor {
     fn seek(&mut self, key: &[u8], seq: u64) -> Result<()> {
         let r = self.iter.seek(key, seq);
+        // A one-pass read that starts inside the file (a compaction's key range)
+        // never read the pages before: another range's cursor may be reading
+        // them, so they are not released from here.
+        if let (Some(done), Some(offset)) = (self.released, self.iter.block_offset()) {
+            self.released = Some(done.max(offset as usize));
+        }
         self.check(r)
     }
     fn seek_for_prev(&mut self, key: &[u8], seq: u64) -> Result<()> {
