@@ -78,6 +78,9 @@ const ZSTD: u8 = Compression::Zstd as u8;
 #[test]
 fn the_bottom_level_takes_bottommost_compression_the_levels_above_take_compression() {
     let dir = tempfile::tempdir().unwrap();
+    // Static sizing: the test puts files in chosen levels (3, then 1 above it),
+    // which dynamic sizing would drain to its last level.
+    let options = || options().with_dynamic_level_bytes(false);
     let db = Db::open(dir.path(), options()).unwrap();
     for i in 0..3000 {
         db.put(format!("a{i:06}"), value(i)).unwrap();
@@ -210,9 +213,11 @@ fn a_keyspace_sets_its_own_bottommost_compression() {
 #[test]
 fn a_file_moved_to_the_bottom_takes_bottommost_compression() {
     let dir = tempfile::tempdir().unwrap();
+    // Static sizing: the test fills levels 2 and 1 by number.
     let opts = options()
         .with_segment_size(16 << 10)
-        .with_level1_size(32 << 10);
+        .with_level1_size(32 << 10)
+        .with_dynamic_level_bytes(false);
     let db = Db::open(dir.path(), opts).unwrap();
     for i in 0..2000 {
         db.put(format!("a{i:06}"), value(i)).unwrap();
