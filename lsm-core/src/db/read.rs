@@ -161,10 +161,17 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let (sv, seq) = self.engine.view();
-        Snapshot::new(
-            sv,
-            seq,
+        self.snapshot_of(|| self.engine.view())
+    }
+
+    /// A snapshot of the view `view` takes, recorded as live in the same step
+    /// (tests pass a `view` that lets other threads work while it is taken).
+    pub(crate) fn snapshot_of(
+        &self,
+        view: impl FnOnce() -> (std::sync::Arc<crate::read_path::SuperVersion>, u64),
+    ) -> Snapshot {
+        Snapshot::of_view(
+            view,
             self.now_ms(),
             self.engine.env.snapshots.clone(),
             self.engine.env.metrics.clone(),

@@ -74,3 +74,51 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::transaction::Transaction;
+    use crate::{Db, Error, Options};
+
+    /// A transaction's snapshot is recorded as live in the same step as its view is
+    /// taken. Here a write to the key the transaction reads is committed, flushed
+    /// and compacted to the bottom level while the view is being taken: had the
+    /// compaction not seen the snapshot, it would have renumbered that write to
+    /// sequence number 0, the commit check would have found nothing written after
+    /// the transaction began, and the commit would have overwritten the write (a
+    /// lost update; a bank transfer test saw money appear this way).
+    #[test]
+    fn a_write_compacted_while_a_transaction_begins_still_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.put("k", "1").unwrap();
+        db.flush().unwrap();
+        db.compact().unwrap();
+        let snapshot = std::thread::scope(|s| {
+            db.snapshot_of(|| {
+                let view = db.engine.view();
+                let (done_tx, done) = mpsc::channel();
+                let db = &db;
+                s.spawn(move || {
+                    db.put("k", "2").unwrap();
+                    db.flush().unwrap();
+                    db.compact().unwrap();
+                    let _ = done_tx.send(());
+                });
+                // With the snapshot recorded in the same step, the flush waits for
+                // it and this times out; without, the compaction finishes here.
+                let _ = done.recv_timeout(Duration::from_millis(500));
+                view
+            })
+        });
+        let mut t = Transaction::new(&db, snapshot);
+        assert_eq!(t.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+        t.put("k", "1+1").unwrap();
+        let err = t.commit().unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{err}");
+        assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"2"[..]));
+    }
+}

@@ -34,6 +34,27 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of the view `view` returns, recorded in `list` atomically with
+    /// taking it ([`SnapshotList::register_view`]): for a database that flushes and
+    /// compacts while the snapshot is taken.
+    pub(crate) fn of_view(
+        view: impl FnOnce() -> (Arc<SuperVersion>, u64),
+        time_ms: u64,
+        list: Arc<SnapshotList>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (sv, seq) = list.register_view(time_ms, view);
+        Snapshot {
+            sv,
+            seq,
+            time_ms,
+            list,
+            metrics,
+        }
+    }
+
+    /// A snapshot of a fixed view: only for a database nothing compacts (read-only);
+    /// elsewhere use [`Snapshot::of_view`].
     pub(crate) fn new(
         sv: Arc<SuperVersion>,
         seq: u64,

@@ -40,6 +40,24 @@ impl SnapshotList {
         add(&mut live.times, time_ms);
     }
 
+    /// Takes a view with `view` (a super version and the sequence number it reads
+    /// at) and records a snapshot at that sequence number, both under this list's
+    /// lock, so that no [`retention_view`](Self::retention_view) falls between them.
+    ///
+    /// Otherwise a flush or compaction could read the list after the view was taken
+    /// but before it was recorded, and then drop, or renumber to 0, versions newer
+    /// than the snapshot: a transaction's commit check would no longer find a write
+    /// numbered above its `begin`, and it would overwrite that write (a lost update).
+    /// A retention view read before this call only affects versions already visible
+    /// then, all at or below the view's sequence number.
+    pub fn register_view<T>(&self, time_ms: u64, view: impl FnOnce() -> (T, u64)) -> (T, u64) {
+        let mut live = self.live.lock();
+        let (taken, seq) = view();
+        add(&mut live.seqs, seq);
+        add(&mut live.times, time_ms);
+        (taken, seq)
+    }
+
     /// Forgets one snapshot [`register`](Self::register)ed with these arguments.
     pub fn release(&self, seq: u64, time_ms: u64) {
         let mut live = self.live.lock();
@@ -62,6 +80,22 @@ impl SnapshotList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flush or compaction reading the list cannot fall between taking a view
+    /// and recording its snapshot: while the view is taken the list is locked, and
+    /// once the call returns the snapshot is in the list.
+    #[test]
+    fn a_view_and_its_snapshot_are_recorded_in_one_step() {
+        let l = SnapshotList::default();
+        let (view, seq) = l.register_view(100, || {
+            assert!(l.live.try_lock().is_none(), "retention_view could run here");
+            ("view", 42)
+        });
+        assert_eq!((view, seq), ("view", 42));
+        assert_eq!(l.retention_view(1000), (vec![42], 100));
+        l.release(42, 100);
+        assert_eq!(l.retention_view(1000), (vec![], 1000));
+    }
 
     #[test]
     fn counts_duplicates() {
