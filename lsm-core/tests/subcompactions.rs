@@ -264,7 +264,8 @@ fn a_split_compaction_gives_the_same_database_as_one_merge() {
 }
 
 /// A level-0 compaction picked by the background thread (not a manual one) is
-/// split too, its outputs disjoint from one another and from the rest of level 1.
+/// split too, its outputs disjoint from one another and from the rest of the
+/// level it writes.
 #[test]
 fn automatic_level0_compactions_split_and_keep_level1_disjoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -295,7 +296,10 @@ fn automatic_level0_compactions_split_and_keep_level1_disjoint() {
     }
     let stats = db.stats();
     assert!(stats.subcompactions >= 2, "{stats:?}");
-    assert!(stats.levels[1].segments > 2, "{stats:?}");
+    // Level 0 compacts into level 1 under static sizing and into the base level
+    // (here the last) under dynamic sizing: either way, below level 0.
+    let below_level0: usize = stats.levels[1..].iter().map(|l| l.segments).sum();
+    assert!(below_level0 > 2, "{stats:?}");
     let got = read_all(&db, None);
     assert!(got == model.into_iter().collect::<Pairs>());
     db.close().unwrap();
