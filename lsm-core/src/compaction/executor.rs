@@ -182,7 +182,7 @@ impl CompactionJob<'_> {
             built.blobs.extend(range.built.blobs);
             entries += range.entries;
             relocated += range.relocated;
-            done.add(&range.retention);
+            done.add(&range.retention.counts);
         }
         let outputs = open_built_files(&env.fs, &env.dir, &env.segments, built)?;
         let output_bytes = outputs.bytes();

@@ -152,11 +152,10 @@ impl LevelTargets {
                 out.drain_through = Some(level);
             }
         }
+        out.base = first;
         let base_need = if need <= min {
-            out.base = first;
             min + 1
         } else {
-            out.base = first;
             while out.base > 1 && need > max {
                 out.base -= 1;
                 need /= multiplier;

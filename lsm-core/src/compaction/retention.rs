@@ -93,6 +93,15 @@ pub(crate) struct Retention {
     /// leaves them as they are.
     expiry_cutoff_ms: Option<u64>,
     filter: Option<FilterHook>,
+    /// What it dropped, rewrote and changed so far.
+    pub counts: RetentionCounts,
+}
+
+/// What a filter did, or several together: the filters of the key ranges of one
+/// compaction count as one.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct RetentionCounts {
+    /// Versions dropped.
     pub dropped: u64,
     /// Versions dropped because a range tombstone covers them (in `dropped` too).
     pub dropped_by_range: u64,
@@ -106,21 +115,9 @@ pub(crate) struct Retention {
     pub filter_changed: u64,
 }
 
-/// What several filters did together: the filters of the key ranges of one
-/// compaction, which count as one.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct RetentionCounts {
-    pub dropped: u64,
-    pub dropped_by_range: u64,
-    pub zeroed: u64,
-    pub expired: u64,
-    pub filter_removed: u64,
-    pub filter_changed: u64,
-}
-
 impl RetentionCounts {
-    /// Adds the counts of `r`.
-    pub fn add(&mut self, r: &Retention) {
+    /// Adds the counts `r`.
+    pub fn add(&mut self, r: &RetentionCounts) {
         self.dropped += r.dropped;
         self.dropped_by_range += r.dropped_by_range;
         self.zeroed += r.zeroed;
@@ -151,12 +148,7 @@ impl Retention {
             range_tombstones: Fragments::new(),
             expiry_cutoff_ms: None,
             filter: None,
-            dropped: 0,
-            dropped_by_range: 0,
-            zeroed: 0,
-            expired: 0,
-            filter_removed: 0,
-            filter_changed: 0,
+            counts: RetentionCounts::default(),
         }
     }
 
@@ -205,9 +197,7 @@ impl Retention {
 
     /// Adds what this filter did to the engine's counters.
     pub fn count(&self, metrics: &crate::metrics::Metrics) {
-        let mut counts = RetentionCounts::default();
-        counts.add(self);
-        counts.count(metrics);
+        self.counts.count(metrics);
     }
 
     /// The range tombstones to write out: per piece, the newest of each stripe;
@@ -263,7 +253,7 @@ impl Retention {
         let stripe = self.stripe(seq);
         let same_key = self.last_key.as_deref() == Some(key);
         if same_key && stripe == self.last_stripe {
-            self.dropped += 1;
+            self.counts.dropped += 1;
             return None;
         }
         if !same_key {
@@ -273,8 +263,8 @@ impl Retention {
         }
         self.last_stripe = stripe;
         if self.covered(key, seq, stripe) {
-            self.dropped += 1;
-            self.dropped_by_range += 1;
+            self.counts.dropped += 1;
+            self.counts.dropped_by_range += 1;
             return None;
         }
         let mut bottom = None;
@@ -288,7 +278,7 @@ impl Retention {
             meaning(kind, value, cutoff) == Meaning::Absent { expired: true }
         });
         if expired {
-            self.expired += 1;
+            self.counts.expired += 1;
             kept.kind = EntryKind::Tombstone;
             kept.value = Some(Vec::new());
         } else if !same_key && stripe == self.snapshots.len() {
@@ -303,12 +293,12 @@ impl Retention {
                     match decision {
                         FilterDecision::Keep => {}
                         FilterDecision::Remove => {
-                            self.filter_removed += 1;
+                            self.counts.filter_removed += 1;
                             kept.kind = EntryKind::Tombstone;
                             kept.value = Some(Vec::new());
                         }
                         FilterDecision::ChangeValue(new) => {
-                            self.filter_changed += 1;
+                            self.counts.filter_changed += 1;
                             kept.value = Some(match expires_at(kind, value) {
                                 Some(t) => encode_expiring(t, &new),
                                 None => new,
@@ -331,11 +321,11 @@ impl Retention {
             return Some(kept);
         }
         if tombstone {
-            self.dropped += 1;
+            self.counts.dropped += 1;
             return None;
         }
         if seq != 0 {
-            self.zeroed += 1;
+            self.counts.zeroed += 1;
         }
         kept.seq = 0;
         Some(kept)
@@ -492,7 +482,7 @@ mod tests {
         let seq = |k: Option<Kept>| k.map(|k| k.seq);
         assert_eq!(seq(r.keep(b"a", 0, Put, b"", |_| true)), Some(0));
         assert_eq!(seq(r.keep(b"b", 7, Put, b"", |_| true)), Some(0));
-        assert_eq!(r.zeroed, 1);
+        assert_eq!(r.counts.zeroed, 1);
     }
 
     use lsm_format::entry::encode_expiring;
@@ -532,7 +522,7 @@ mod tests {
                 ("b".into(), 4, ExpiringPut, exp(300))
             ]
         );
-        assert_eq!(r.expired, 1);
+        assert_eq!(r.counts.expired, 1);
         // At the bottom the tombstone goes with what it hid.
         let mut r = Retention::new(vec![]).with_expiry_cutoff(200);
         assert_eq!(run_values(&mut r, true, &e).len(), 1);
@@ -611,8 +601,15 @@ mod tests {
                 ("up".into(), 7, ExpiringPut, encode_expiring(1_000, b"U")),
             ]
         );
-        assert_eq!((r.filter_removed, r.filter_changed, r.expired), (1, 1, 1));
-        assert_eq!(r.dropped_by_range, 1);
+        assert_eq!(
+            (
+                r.counts.filter_removed,
+                r.counts.filter_changed,
+                r.counts.expired
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(r.counts.dropped_by_range, 1);
     }
 
     #[test]

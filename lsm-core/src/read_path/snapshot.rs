@@ -62,14 +62,7 @@ impl Snapshot {
         list: Arc<SnapshotList>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        list.register(seq, time_ms);
-        Snapshot {
-            sv,
-            seq,
-            time_ms,
-            list,
-            metrics,
-        }
+        Self::of_view(|| (sv, seq), time_ms, list, metrics)
     }
 
     /// The value of `key` as of the snapshot.

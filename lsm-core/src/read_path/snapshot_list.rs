@@ -33,13 +33,6 @@ fn remove(map: &mut BTreeMap<u64, usize>, k: u64) {
 }
 
 impl SnapshotList {
-    /// Records a snapshot at `seq` taken at `time_ms` (Unix ms).
-    pub fn register(&self, seq: u64, time_ms: u64) {
-        let mut live = self.live.lock();
-        add(&mut live.seqs, seq);
-        add(&mut live.times, time_ms);
-    }
-
     /// Takes a view with `view` (a super version and the sequence number it reads
     /// at) and records a snapshot at that sequence number, both under this list's
     /// lock, so that no [`retention_view`](Self::retention_view) falls between them.
@@ -58,7 +51,8 @@ impl SnapshotList {
         (taken, seq)
     }
 
-    /// Forgets one snapshot [`register`](Self::register)ed with these arguments.
+    /// Forgets one snapshot recorded by [`register_view`](Self::register_view) with
+    /// these arguments.
     pub fn release(&self, seq: u64, time_ms: u64) {
         let mut live = self.live.lock();
         remove(&mut live.seqs, seq);
@@ -100,9 +94,9 @@ mod tests {
     #[test]
     fn counts_duplicates() {
         let l = SnapshotList::default();
-        l.register(5, 100);
-        l.register(3, 90);
-        l.register(5, 100);
+        l.register_view(100, || ((), 5));
+        l.register_view(90, || ((), 3));
+        l.register_view(100, || ((), 5));
         assert_eq!(l.retention_view(1000), (vec![3, 5], 90));
         l.release(5, 100);
         assert_eq!(l.retention_view(1000), (vec![3, 5], 90));
@@ -115,8 +109,8 @@ mod tests {
     fn the_expiry_cutoff_is_the_oldest_snapshot_time_or_now() {
         let l = SnapshotList::default();
         assert_eq!(l.retention_view(50).1, 50);
-        l.register(7, 40);
-        l.register(3, 60); // a clock moved backwards: the earliest time counts
+        l.register_view(40, || ((), 7));
+        l.register_view(60, || ((), 3)); // a clock moved backwards: the earliest time counts
         assert_eq!(l.retention_view(50).1, 40);
         assert_eq!(l.retention_view(30).1, 30);
         l.release(7, 40);
