@@ -16,7 +16,7 @@
 //! lock (what `lsm-verify` and the dump summary look at; merged views, lookups and
 //! the judgement of files are the engine's: `Db::open_read_only`, `Db::explain`,
 //! `lsm_core::audit_files`), [`display`] prints keys and values readably, [`table`] aligns columns, [`units`] parses counts and sizes
-//! given with units (`1M`, `128MiB`).
+//! given with units (`1M`, `128MiB`), [`flags`] holds flag values the binaries share.
 #![warn(missing_docs)]
 // Tools read damaged files on purpose: bytes from disk must never panic them.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
@@ -27,6 +27,7 @@ pub mod display;
 pub mod dump;
 pub mod error;
 pub mod files;
+pub mod flags;
 pub mod problem;
 pub mod repair;
 pub mod shell;

@@ -4,10 +4,11 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
-use lsm_core::{Compression, Options};
+use clap::Parser;
+use lsm_core::Options;
 use lsm_tools::bench::report::{print_header, print_row};
 use lsm_tools::bench::{run_bench_with, BenchConfig, Event, Workload, DEFAULT_WORKLOADS};
+use lsm_tools::flags::CompressionArg;
 use lsm_tools::units::{format_size, parse_count, parse_size, parse_size_usize};
 
 /// Benchmark the engine, db_bench style: run workloads in order, and print for each,
@@ -135,23 +136,6 @@ fn engine(what: &str, default: impl std::fmt::Display) -> String {
 /// A byte count for help text, in the syntax the flags accept.
 fn bytes(n: impl TryInto<u64>) -> String {
     format_size(n.try_into().unwrap_or(u64::MAX))
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum CompressionArg {
-    None,
-    Lz4,
-    Zstd,
-}
-
-impl From<CompressionArg> for Compression {
-    fn from(c: CompressionArg) -> Self {
-        match c {
-            CompressionArg::None => Compression::None,
-            CompressionArg::Lz4 => Compression::Lz4,
-            CompressionArg::Zstd => Compression::Zstd,
-        }
-    }
 }
 
 fn main() -> ExitCode {

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use lsm_core::Compression;
 use lsm_tools::compact::{compact, dry_run, CompactOptions, CompactReport, Phase};
+use lsm_tools::flags::CompressionArg;
 use lsm_tools::units::{format_size, parse_size_usize};
 
 /// Compact a database directory offline: afterwards it holds only the newest value
@@ -71,23 +72,6 @@ fn defaults() -> lsm_core::Options {
 /// Help text of an engine option, with the engine's own default (so it cannot drift).
 fn engine(what: &str, default: impl std::fmt::Display) -> String {
     format!("{what} (engine default: {default})")
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum CompressionArg {
-    None,
-    Lz4,
-    Zstd,
-}
-
-impl From<CompressionArg> for Compression {
-    fn from(c: CompressionArg) -> Self {
-        match c {
-            CompressionArg::None => Compression::None,
-            CompressionArg::Lz4 => Compression::Lz4,
-            CompressionArg::Zstd => Compression::Zstd,
-        }
-    }
 }
 
 fn main() -> ExitCode {
