@@ -170,7 +170,7 @@ impl<'a> BlobOutput<'a> {
     ///
     /// # Errors
     /// `Io` from the file system; the files written are then removed.
-    pub fn finish(mut self) -> Result<Vec<BlobFileMeta>> {
+    pub fn finish(&mut self) -> Result<Vec<BlobFileMeta>> {
         self.finish_current()?;
         self.finished = true;
         Ok(std::mem::take(&mut self.done))

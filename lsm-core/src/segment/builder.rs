@@ -348,12 +348,18 @@ impl<'a> SegmentBuilder<'a> {
         self.finish_current(None)?;
         // Every blob file was finished with the segment pointing into it; the
         // output takes none along.
-        let blobs = match self.blobs.take() {
+        // A failure leaves the blob output in place, so that the drop removes
+        // the segments before their blob files.
+        let blobs = match self.blobs.as_mut() {
             Some(blobs) => blobs.finish()?,
             None => Vec::new(),
         };
         if !self.done.is_empty() || !blobs.is_empty() {
             if let Err(e) = self.fs.sync_dir(self.dir) {
+                // Segments first: another thread's directory sync may make any
+                // moment of this durable, and a segment must never outlive the
+                // blob file it points into (open would refuse the directory).
+                self.remove_segments();
                 for meta in &blobs {
                     let _ = self
                         .fs
@@ -368,6 +374,16 @@ impl<'a> SegmentBuilder<'a> {
             blobs,
         })
     }
+
+    /// Removes the segments completed so far (a failed job's: no manifest lists
+    /// them).
+    fn remove_segments(&mut self) {
+        for meta in std::mem::take(&mut self.done) {
+            let _ = self
+                .fs
+                .remove(&filenames::segment_path(self.dir, meta.file_number));
+        }
+    }
 }
 
 impl Drop for SegmentBuilder<'_> {
@@ -380,11 +396,9 @@ impl Drop for SegmentBuilder<'_> {
             drop(open.writer);
             let _ = self.fs.remove(&open.tmp);
         }
-        for meta in &self.done {
-            let _ = self
-                .fs
-                .remove(&filenames::segment_path(self.dir, meta.file_number));
-        }
+        // The blob output, a field, is dropped (and its files removed) after
+        // this: segments go before the blob files they point into.
+        self.remove_segments();
     }
 }
 
@@ -597,5 +611,116 @@ mod tests {
         assert!(fs.list(dir).unwrap().iter().any(|n| n.ends_with(".blob")));
         drop(b);
         assert_eq!(fs.list(dir).unwrap(), Vec::<String>::new());
+    }
+
+    /// A file system on which another job syncs the directory after every
+    /// removal (as a concurrent subcompaction may), keeping each durable state
+    /// reached, and whose next directory sync can be made to fail.
+    struct SyncedRemovals {
+        sim: Arc<SimFs>,
+        fail_sync_dir: std::sync::atomic::AtomicBool,
+        images: parking_lot::Mutex<Vec<Vec<String>>>,
+    }
+
+    impl crate::fs::FileSystem for SyncedRemovals {
+        fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+            self.sim.create_dir_all(path)
+        }
+        fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+            self.sim.create(path)
+        }
+        fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+            self.sim.open_append(path)
+        }
+        fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+            self.sim.read(path)
+        }
+        fn map(&self, path: &Path) -> io::Result<crate::fs::MappedFile> {
+            self.sim.map(path)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.sim.rename(from, to)
+        }
+        fn remove(&self, path: &Path) -> io::Result<()> {
+            let dir = path.parent().unwrap();
+            if self.images.lock().is_empty() {
+                // The state the removals start from.
+                self.images.lock().push(self.sim.list(dir)?);
+            }
+            self.sim.remove(path)?;
+            self.sim.sync_dir(dir)?;
+            let crashed = self.sim.crash(crate::fs::CrashMode::DropUnsynced, 0);
+            self.images.lock().push(crashed.list(dir)?);
+            Ok(())
+        }
+        fn sync_dir(&self, path: &Path) -> io::Result<()> {
+            if self.fail_sync_dir.swap(false, Ordering::SeqCst) {
+                return Err(io::Error::other("injected"));
+            }
+            self.sim.sync_dir(path)
+        }
+        fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+            self.sim.list(path)
+        }
+        fn exists(&self, path: &Path) -> bool {
+            self.sim.exists(path)
+        }
+        fn size(&self, path: &Path) -> io::Result<u64> {
+            self.sim.size(path)
+        }
+        fn lock(&self, path: &Path) -> io::Result<Box<dyn crate::fs::FileLock>> {
+            self.sim.lock(path)
+        }
+    }
+
+    /// A failed job removes its segments before the blob files they point into,
+    /// so no durable state between two removals has a segment whose blob file is
+    /// gone (open refuses such a directory): both when the final directory sync
+    /// fails and when the builder is dropped unfinished.
+    #[test]
+    fn a_failed_job_removes_segments_before_their_blob_files() {
+        for fail_the_sync in [true, false] {
+            let observed = Arc::new(SyncedRemovals {
+                sim: Arc::new(SimFs::new()),
+                fail_sync_dir: false.into(),
+                images: Default::default(),
+            });
+            let fs: FsRef = observed.clone();
+            let dir = Path::new("/db");
+            fs.create_dir_all(dir).unwrap();
+            let next = AtomicU64::new(1);
+            let opts = Options::default().with_segment_size(1024);
+            let mut b = SegmentBuilder::new(&fs, dir, &opts, 0, &next);
+            b.set_blob_threshold(Some(100));
+            for i in 0..400u32 {
+                b.add(format!("k{i:03}").as_bytes(), 1, EntryKind::Put, &[7; 400])
+                    .unwrap();
+            }
+            fs.sync_dir(dir).unwrap();
+            let written = fs.list(dir).unwrap();
+            assert!(written.iter().any(|n| n.ends_with(".seg")), "{written:?}");
+            if fail_the_sync {
+                observed.fail_sync_dir.store(true, Ordering::SeqCst);
+                assert!(b.finish_with_blobs().is_err());
+            } else {
+                drop(b);
+            }
+            let images = observed.images.lock().clone();
+            let blobs = images[0].iter().filter(|n| n.ends_with(".blob")).count();
+            assert!(blobs >= 2, "{:?}", images[0]);
+            for image in &images {
+                let segments = image.iter().filter(|n| n.ends_with(".seg")).count();
+                let left = image.iter().filter(|n| n.ends_with(".blob")).count();
+                assert!(
+                    segments == 0 || left == blobs,
+                    "a segment outlives its blob files: {image:?}"
+                );
+            }
+            assert!(images
+                .last()
+                .unwrap()
+                .iter()
+                .all(|n| !n.ends_with(".seg") && !n.ends_with(".blob")));
+        }
     }
 }
