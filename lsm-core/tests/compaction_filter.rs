@@ -526,3 +526,56 @@ fn a_keyspace_filter_given_at_open_is_the_one_its_compactions_and_open_use() {
     }
     assert!(crashes > 5, "the compaction did too few file operations");
 }
+
+/// Values in blob files are shown to the filter; one it keeps stays where it is
+/// (the compaction writes its pointer back, so its blob file lives on), one it
+/// changes goes to a new file, one it removes is gone.
+#[test]
+fn a_kept_blob_value_stays_in_its_blob_file() {
+    let filter = Recorder::new(by_prefix);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(filter.clone()).with_blob_threshold(Some(100));
+    let db = Db::open(dir.path(), opts).unwrap();
+    let long = |tag: &str, i: u32| format!("{tag}{i:03}-{}", "v".repeat(300));
+    for i in 0..100 {
+        db.put(format!("keep/{i:03}"), long("k", i)).unwrap();
+    }
+    db.flush().unwrap();
+    let kept_files = db.stats().blob_files;
+    let blob_names = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".blob"))
+            .collect();
+        names.sort();
+        names
+    };
+    let before = blob_names(dir.path());
+    assert_eq!(before.len(), kept_files);
+    for i in 0..100 {
+        db.put(format!("drop/{i:03}"), long("d", i)).unwrap();
+        db.put(format!("up/{i:03}"), long("u", i)).unwrap();
+    }
+    db.compact().unwrap();
+    assert_eq!(filter.take().len(), 300, "each value is shown once");
+    let after = blob_names(dir.path());
+    assert!(
+        before.iter().all(|n| after.contains(n)),
+        "a blob file of kept values was rewritten: {before:?} then {after:?}"
+    );
+    let all = contents(&db);
+    assert_eq!(all.len(), 200);
+    assert_eq!(all["keep/007"], long("k", 7));
+    assert_eq!(all["up/007"], long("u", 7).to_ascii_uppercase());
+    let stats = db.stats();
+    assert_eq!((stats.filter_removed, stats.filter_changed), (100, 100));
+    assert_eq!(stats.blob_values_relocated, 0);
+    drop(db);
+    let db = Db::open(
+        dir.path(),
+        options(Recorder::new(|_, _| FilterDecision::Keep)).with_blob_threshold(Some(100)),
+    )
+    .unwrap();
+    assert_eq!(contents(&db), all);
+}

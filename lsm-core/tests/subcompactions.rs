@@ -48,6 +48,9 @@ fn options(clock: &Arc<ManualClock>, max_subcompactions: usize) -> Options {
         .with_level0_compaction_trigger(1000)
         .with_level0_stop_writes(2000)
         .with_blob_threshold(Some(200))
+        // Nor the background's rewrites of segments pointing into mostly
+        // garbage blob files, which it runs when it has time.
+        .with_blob_gc_ratio(1.0)
         .with_clock(clock.clone())
         .with_compaction_filter(Arc::new(Rewriter))
         .with_max_subcompactions(max_subcompactions)

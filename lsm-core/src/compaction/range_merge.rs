@@ -252,20 +252,36 @@ impl MergePlan<'_> {
         while input.valid() && !range.is_past(input.key()) {
             let (key, seq, mut kind) = (input.key(), input.seq(), input.kind());
             let mut value = input.value();
+            // The pointer of a value read only to show it to the filter.
+            let mut shown_pointer = None;
             if kind == EntryKind::BlobPointer {
                 let into = crate::blob::file::decode_pointer(key, &value)?.file_number;
-                if filtered || self.collect.contains(&into) {
-                    // The value itself goes on: the builder writes it to a new
-                    // blob file (or inline, under a threshold turned off).
-                    value = self.version.resolve_blob_once(key, &value)?;
+                let collected = self.collect.contains(&into);
+                if filtered || collected {
+                    let resolved = self.version.resolve_blob_once(key, &value)?;
+                    let pointer = std::mem::replace(&mut value, resolved);
                     kind = EntryKind::Put;
-                    relocated += 1;
+                    if collected {
+                        // The value itself goes on: the builder writes it to a
+                        // new blob file (or inline, under a threshold turned off).
+                        relocated += 1;
+                    } else {
+                        shown_pointer = Some(pointer);
+                    }
                 }
             }
             if let Some(kept) = retention.keep(key, seq, kind, &value, |k| deeper.is_bottommost(k))
             {
-                let value = kept.value.as_deref().unwrap_or(&value);
-                builder.add(key, kept.seq, kept.kind, value)?;
+                match (&shown_pointer, &kept.value, kept.kind) {
+                    // The filter kept the value as it is: so does its blob file.
+                    (Some(pointer), None, EntryKind::Put) => {
+                        builder.add(key, kept.seq, EntryKind::BlobPointer, pointer)?;
+                    }
+                    _ => {
+                        let value = kept.value.as_deref().unwrap_or(&value);
+                        builder.add(key, kept.seq, kept.kind, value)?;
+                    }
+                }
             }
             input.next()?;
             entries += 1;
