@@ -303,6 +303,68 @@ fn the_background_thread_collects_mostly_garbage_blob_files() {
     db.close().unwrap();
 }
 
+/// Each keyspace collects its blob files at its own garbage ratio: half garbage
+/// is collected in a keyspace whose ratio is 0.4, and left in one that takes the
+/// database's 0.9.
+#[test]
+fn a_keyspaces_own_gc_ratio_decides_when_its_blob_files_are_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = common::small_options()
+        .with_segment_size(256 << 10)
+        .with_level1_size(4 << 20)
+        .with_blob_threshold(Some(200))
+        .with_blob_gc_ratio(0.9)
+        .with_keyspace_options("hot", KeyspaceOptions::default().with_blob_gc_ratio(0.4));
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let hot = db.keyspace("hot").unwrap();
+    let key = |i: u32| format!("key{i:05}");
+    // Each keyspace's values, flushed apart, so each has its own blob files.
+    for i in 0..200u32 {
+        db.put(key(i), value(i, 0, 1000)).unwrap();
+    }
+    db.flush().unwrap();
+    let cold_files = blob_files(dir.path());
+    for i in 0..200u32 {
+        hot.put(key(i), value(i, 1, 1000)).unwrap();
+    }
+    db.flush().unwrap();
+    let hot_files: Vec<String> = blob_files(dir.path())
+        .into_iter()
+        .filter(|f| !cold_files.contains(f))
+        .collect();
+    assert!(!cold_files.is_empty() && !hot_files.is_empty());
+    db.compact().unwrap();
+    // Half of each keyspace's values overwritten: every first file half garbage.
+    for i in (0..200u32).step_by(2) {
+        db.put(key(i), value(i, 2, 1000)).unwrap();
+        hot.put(key(i), value(i, 3, 1000)).unwrap();
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    eventually(
+        "the hot keyspace's half-garbage files are collected",
+        || {
+            let now = blob_files(dir.path());
+            let left: Vec<_> = hot_files.iter().filter(|f| now.contains(f)).collect();
+            left.is_empty().then_some(()).ok_or(format!("{left:?}"))
+        },
+    );
+    let now = blob_files(dir.path());
+    assert!(
+        cold_files.iter().all(|f| now.contains(f)),
+        "the default keyspace's files were collected at its 0.9: {cold_files:?} then {now:?}"
+    );
+    let relocated = db.stats().blob_values_relocated;
+    assert!((100..200).contains(&relocated), "{relocated} relocated");
+    for i in 0..200u32 {
+        let round = if i % 2 == 0 { 2 } else { 0 };
+        assert_eq!(db.get(key(i)).unwrap().unwrap(), value(i, round, 1000));
+        assert_eq!(hot.get(key(i)).unwrap().unwrap(), value(i, round + 1, 1000));
+    }
+    drop(hot);
+    db.close().unwrap();
+}
+
 /// A read-only open reads values kept in blob files, also while the writer
 /// compacts and deletes the files it opened.
 #[test]

@@ -169,7 +169,7 @@ impl CompactionJob<'_> {
             snapshots: &snapshots,
             expiry_cutoff_ms,
             now_ms,
-            collect: &super::blob_gc::collectable(&version, env.opts.blob_gc_ratio),
+            collect: &super::blob_gc::collectable(&version, opts.blob_gc_ratio),
             file_numbers: self.versions.file_numbers(),
         };
         let merged = plan.merge_all(&ranges)?;

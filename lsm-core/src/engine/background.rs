@@ -130,9 +130,7 @@ fn compaction_loop(engine: Arc<Engine>) {
                         .tree(keyspace)
                         .and_then(|t| pick_manual(t.version.levels(), &request, &cfg));
                     break (task.map(|t| (keyspace, t)), waiters);
-                } else if let Some(found) =
-                    pick_neediest(&st, &cfg, engine.env.opts.blob_gc_ratio, &pointers)
-                {
+                } else if let Some(found) = pick_neediest(&st, &cfg, &pointers) {
                     break (Some(found), Vec::new());
                 }
                 engine.coord.wait_compaction(&mut st, IDLE_WAIT);
@@ -182,7 +180,6 @@ fn compaction_loop(engine: Arc<Engine>) {
 fn pick_neediest(
     st: &State,
     cfg: &PickerConfig,
-    blob_gc_ratio: f64,
     pointers: &HashMap<KeyspaceId, Vec<Option<Vec<u8>>>>,
 ) -> Option<(KeyspaceId, Task<Arc<SegmentFile>>)> {
     let mut by_need: Vec<(f64, KeyspaceId, &Tree)> = st
@@ -196,10 +193,11 @@ fn pick_neediest(
         let pointers = pointers.get(&id).map_or(&none[..], Vec::as_slice);
         pick(tree.version.levels(), cfg, pointers).map(|task| (id, task))
     });
-    // Nothing else to do: collect a blob file that is mostly garbage.
+    // Nothing else to do: collect a blob file that is mostly garbage (by its
+    // keyspace's ratio).
     needed.or_else(|| {
         st.trees.iter().find_map(|(id, tree)| {
-            pick_blob_gc(&tree.version, blob_gc_ratio).map(|task| (*id, task))
+            pick_blob_gc(&tree.version, tree.opts.blob_gc_ratio).map(|task| (*id, task))
         })
     })
 }

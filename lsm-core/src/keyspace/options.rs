@@ -55,6 +55,9 @@ pub struct KeyspaceOptions {
     /// for this keyspace, `Some(Some(n))` sets its threshold. Default (`None`): the
     /// database's.
     pub blob_threshold: Option<Option<usize>>,
+    /// As [`Options::blob_gc_ratio`], for this keyspace's blob files. Default: the
+    /// database's.
+    pub blob_gc_ratio: Option<f64>,
 }
 
 impl KeyspaceOptions {
@@ -171,6 +174,19 @@ impl KeyspaceOptions {
         self
     }
 
+    /// Sets [`blob_gc_ratio`](Self::blob_gc_ratio): the garbage share of one of
+    /// this keyspace's blob files from which compactions rewrite its live values.
+    ///
+    /// ```
+    /// let o = lsm_core::KeyspaceOptions::default().with_blob_gc_ratio(0.25);
+    /// assert_eq!(o.blob_gc_ratio, Some(0.25));
+    /// ```
+    #[must_use]
+    pub fn with_blob_gc_ratio(mut self, ratio: f64) -> Self {
+        self.blob_gc_ratio = Some(ratio);
+        self
+    }
+
     /// The database's `base` options with these set over them, checked.
     ///
     /// # Errors
@@ -204,6 +220,9 @@ impl KeyspaceOptions {
         }
         if let Some(v) = self.blob_threshold {
             o.blob_threshold = v;
+        }
+        if let Some(v) = self.blob_gc_ratio {
+            o.blob_gc_ratio = v;
         }
         o.validate()?;
         Ok(o)

@@ -138,14 +138,19 @@ pub const BLOB_KEYSPACES: [&str; 2] = [TMP, "users"];
 /// [`options`] with key-value separation in [`BLOB_KEYSPACES`] only
 /// (`KeyspaceOptions::with_blob_threshold`, [`BLOB_THRESHOLD`]; the database's
 /// own threshold off, so the default keyspace and `orders` stay inline), blob GC
-/// at 30% garbage.
+/// at 30% garbage in those keyspaces (`KeyspaceOptions::with_blob_gc_ratio`; the
+/// database's ratio stays 0.5).
 pub fn blob_options() -> Options {
     BLOB_KEYSPACES.iter().fold(
-        options().with_blob_threshold(None).with_blob_gc_ratio(0.3),
+        // The database's threshold off and its garbage ratio the default: the
+        // keyspaces' own settings are the ones in force.
+        options().with_blob_threshold(None),
         |o, name| {
             o.with_keyspace_options(
                 name,
-                KeyspaceOptions::default().with_blob_threshold(Some(BLOB_THRESHOLD)),
+                KeyspaceOptions::default()
+                    .with_blob_threshold(Some(BLOB_THRESHOLD))
+                    .with_blob_gc_ratio(0.3),
             )
         },
     )
