@@ -8,17 +8,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common::files::blob_files;
 use lsm_core::{Db, KeyspaceOptions, Options};
-
-fn blob_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".blob"))
-        .collect();
-    names.sort();
-    names
-}
 
 /// Waits (up to 20 s) for `done`: background compactions, and the deletion of a
 /// file when its last reader lets go, finish on their own time.

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use common::files::blob_files;
 use common::small_options;
 use lsm_core::fs::{CrashMode, FaultFs, FaultKind, FaultMode, FileSystem, SimFs};
 use lsm_core::{Db, Error};
@@ -762,17 +763,6 @@ fn the_parent_of_a_relative_destination_is_synced() {
         let copy = Db::open_with_fs(dest, small_options(), fs.clone()).unwrap();
         assert_eq!(copy.get("k").unwrap().as_deref(), Some(&b"v"[..]));
     }
-}
-
-/// The names of the blob files in `dir`.
-fn blob_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".blob"))
-        .collect();
-    names.sort();
-    names
 }
 
 /// A value of `len` bytes for key `i` written in `round`.

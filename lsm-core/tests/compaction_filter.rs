@@ -3,10 +3,13 @@
 //! expired one); that a removal never uncovers an older value; that they run in
 //! compactions only.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use common::files::blob_files;
 use lsm_core::{CompactionFilter, Db, FilterDecision, ManualClock, Options};
 use parking_lot::Mutex;
 
@@ -542,16 +545,7 @@ fn a_kept_blob_value_stays_in_its_blob_file() {
     }
     db.flush().unwrap();
     let kept_files = db.stats().blob_files;
-    let blob_names = |dir: &std::path::Path| -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.ends_with(".blob"))
-            .collect();
-        names.sort();
-        names
-    };
-    let before = blob_names(dir.path());
+    let before = blob_files(dir.path());
     assert_eq!(before.len(), kept_files);
     for i in 0..100 {
         db.put(format!("drop/{i:03}"), long("d", i)).unwrap();
@@ -559,7 +553,7 @@ fn a_kept_blob_value_stays_in_its_blob_file() {
     }
     db.compact().unwrap();
     assert_eq!(filter.take().len(), 300, "each value is shown once");
-    let after = blob_names(dir.path());
+    let after = blob_files(dir.path());
     assert!(
         before.iter().all(|n| after.contains(n)),
         "a blob file of kept values was rewritten: {before:?} then {after:?}"

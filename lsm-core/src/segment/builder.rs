@@ -593,21 +593,37 @@ mod tests {
         assert_eq!(records, 50);
     }
 
+    fn small_segments() -> Options {
+        Options::default().with_segment_size(1024)
+    }
+
+    /// A builder in `dir` (created) with a 100-byte blob threshold, given `puts`
+    /// values of 400 bytes: blob files and, past a few dozen, segments.
+    fn builder_of_large_values<'a>(
+        fs: &'a FsRef,
+        dir: &'a Path,
+        opts: &'a Options,
+        next: &'a AtomicU64,
+        puts: u32,
+    ) -> SegmentBuilder<'a> {
+        fs.create_dir_all(dir).unwrap();
+        let mut b = SegmentBuilder::new(fs, dir, opts, 0, next);
+        b.set_blob_threshold(Some(100));
+        for i in 0..puts {
+            b.add(format!("k{i:03}").as_bytes(), 1, EntryKind::Put, &[7; 400])
+                .unwrap();
+        }
+        b
+    }
+
     /// A builder dropped unfinished (a failed job) leaves no blob file behind,
     /// finished or not.
     #[test]
     fn an_unfinished_job_removes_its_blob_files() {
         let fs: FsRef = Arc::new(SimFs::new());
         let dir = Path::new("/db");
-        fs.create_dir_all(dir).unwrap();
-        let next = AtomicU64::new(1);
-        let opts = Options::default().with_segment_size(1024);
-        let mut b = SegmentBuilder::new(&fs, dir, &opts, 0, &next);
-        b.set_blob_threshold(Some(100));
-        for i in 0..40u32 {
-            b.add(format!("k{i:03}").as_bytes(), 1, EntryKind::Put, &[7; 400])
-                .unwrap();
-        }
+        let (next, opts) = (AtomicU64::new(1), small_segments());
+        let b = builder_of_large_values(&fs, dir, &opts, &next, 40);
         assert!(fs.list(dir).unwrap().iter().any(|n| n.ends_with(".blob")));
         drop(b);
         assert_eq!(fs.list(dir).unwrap(), Vec::<String>::new());
@@ -687,15 +703,8 @@ mod tests {
             });
             let fs: FsRef = observed.clone();
             let dir = Path::new("/db");
-            fs.create_dir_all(dir).unwrap();
-            let next = AtomicU64::new(1);
-            let opts = Options::default().with_segment_size(1024);
-            let mut b = SegmentBuilder::new(&fs, dir, &opts, 0, &next);
-            b.set_blob_threshold(Some(100));
-            for i in 0..400u32 {
-                b.add(format!("k{i:03}").as_bytes(), 1, EntryKind::Put, &[7; 400])
-                    .unwrap();
-            }
+            let (next, opts) = (AtomicU64::new(1), small_segments());
+            let b = builder_of_large_values(&fs, dir, &opts, &next, 400);
             fs.sync_dir(dir).unwrap();
             let written = fs.list(dir).unwrap();
             assert!(written.iter().any(|n| n.ends_with(".seg")), "{written:?}");

@@ -26,6 +26,14 @@ pub fn segments(dir: &Path) -> Vec<PathBuf> {
     files_with_ext(dir, "seg")
 }
 
+/// The names of the blob files of a database directory, sorted.
+pub fn blob_files(dir: &Path) -> Vec<String> {
+    files_with_ext(dir, "blob")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Opens a segment file with `lsm-format`'s reader.
 pub fn open_segment(path: &Path) -> SegmentReader {
     let data =
