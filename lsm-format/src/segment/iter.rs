@@ -84,9 +84,9 @@ impl<S: BlockSource> SegmentIter<S> {
             return None;
         }
         self.reader
-            .index_slots()
-            .get(self.block_index)
-            .map(|slot| slot.handle.offset)
+            .index()
+            .handle(self.block_index)
+            .map(|handle| handle.offset)
     }
 
     /// Positions at the first entry.

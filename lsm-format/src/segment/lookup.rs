@@ -169,7 +169,7 @@ impl<S: BlockSource> SegmentReader<S> {
     #[inline(never)]
     fn search(&self, filter: FilterAnswer, key: &[u8], seq: u64) -> Result<Lookup> {
         let index = self.find_block(key, seq);
-        let Some(handle) = self.inner.index.get(index).map(|slot| slot.handle) else {
+        let Some(handle) = self.inner.index.handle(index) else {
             return Ok(Lookup {
                 filter,
                 block: None,

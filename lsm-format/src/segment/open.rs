@@ -18,7 +18,7 @@ use crate::range_del::Fragments;
 use crate::segment::block::read_raw;
 use crate::segment::block_iter::{BlockIter, BlockOrigin};
 use crate::segment::bloom::{BloomFilter, FilterLayout};
-use crate::segment::index_search::{IndexSearch, IndexSlot};
+use crate::segment::index_search::{DecodedIndex, DecodedIndexBuilder};
 use crate::segment::range_del_block::decode_range_dels;
 use crate::segment::{
     BlockHandle, BlockType, Compression, Footer, Properties, ReadOptions, BLOCK_TRAILER_LEN,
@@ -39,9 +39,8 @@ pub(crate) struct Inner<S> {
     pub(crate) range_del_block: Option<BlockHandle>,
     /// Its contents (empty in older files).
     pub(crate) range_dels: Fragments,
-    pub(crate) index: Vec<IndexSlot>,
-    /// Binary search over the index keys.
-    pub(crate) search: IndexSearch,
+    /// The index, decoded, with the search over its keys.
+    pub(crate) index: DecodedIndex,
     /// One bit per data block: its framing and checksum were verified by this
     /// reader (and it decoded).
     pub(crate) verified: Box<[AtomicU64]>,
@@ -84,7 +83,7 @@ pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<I
     // The grammar's layout: data blocks from offset 0, then (format 4) the
     // range-tombstone block, then filter, properties, index and footer, each
     // starting where the previous one ends.
-    let data_end = index.last().map_or(0, |s| s.handle.end());
+    let data_end = index.data_end();
     let range_del_block = if footer.format_version >= RANGE_DEL_FORMAT_VERSION {
         Some(range_del_handle(data_end, footer.filter.offset)?)
     } else {
@@ -145,9 +144,7 @@ pub(crate) fn open<S>(data: Bytes, options: &ReadOptions, source: S) -> Result<I
             .collect()
     };
     let (verified, compressed) = (bitmap(), bitmap());
-    let search = IndexSearch::new(&index);
     Ok(Inner {
-        search,
         data,
         options: options.clone(),
         source,
@@ -225,7 +222,7 @@ fn check_range_del_properties(p: &Properties, range_dels: &Fragments, at: u64) -
 /// Decodes the index block of a file of `format_version`: entries in strictly
 /// increasing internal order whose handles tile the data area from offset 0 without
 /// gaps.
-fn decode_index(contents: Bytes, offset: u64, format_version: u32) -> Result<Vec<IndexSlot>> {
+fn decode_index(contents: Bytes, offset: u64, format_version: u32) -> Result<DecodedIndex> {
     let mut it = BlockIter::default();
     it.set_format_version(format_version);
     it.reset(
@@ -236,15 +233,11 @@ fn decode_index(contents: Bytes, offset: u64, format_version: u32) -> Result<Vec
             index: true,
         },
     )?;
-    let mut raw = Vec::new();
-    let mut keys = Vec::new();
+    let mut index = DecodedIndexBuilder::default();
     it.seek_to_first()?;
-    let mut prev: Option<(usize, usize, u64)> = None;
-    let mut next_offset = 0u64;
     while it.valid() {
         let at = offset + it.current_offset() as u64;
-        if let Some((s, e, tag)) = prev {
-            let pk = keys.get(s..e).unwrap_or_default();
+        if let Some((pk, tag)) = index.last() {
             if compare_internal(pk, tag >> 8, it.key(), it.seq()) != Ordering::Less {
                 return Err(Error::corruption(at, "index entries out of order"));
             }
@@ -255,6 +248,7 @@ fn decode_index(contents: Bytes, offset: u64, format_version: u32) -> Result<Vec
             len: d.varint32("block length")?,
         };
         d.finish("block handle")?;
+        let next_offset = index.data_end();
         if handle.offset != next_offset {
             return Err(Error::corruption(
                 at,
@@ -264,22 +258,10 @@ fn decode_index(contents: Bytes, offset: u64, format_version: u32) -> Result<Vec
                 ),
             ));
         }
-        next_offset = handle.end();
-        let start = keys.len();
-        keys.extend_from_slice(it.key());
-        prev = Some((start, keys.len(), it.tag()));
-        raw.push((start, keys.len(), it.tag(), handle));
+        index.push(it.key(), it.tag(), handle, at)?;
         it.next()?;
     }
-    let keys = Bytes::from(keys);
-    Ok(raw
-        .into_iter()
-        .map(|(s, e, tag, handle)| IndexSlot {
-            key: keys.slice(s..e),
-            tag,
-            handle,
-        })
-        .collect())
+    Ok(index.finish())
 }
 
 /// The compression the properties (of the block at `offset`) name: a known one, and

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::range_del::Fragments;
 use crate::segment::bloom::BloomFilter;
-use crate::segment::index_search::IndexSlot;
+use crate::segment::index_search::DecodedIndex;
 use crate::segment::open::{self, Inner};
 use crate::segment::{BlockSource, Footer, NoCache, Properties, ReadOptions};
 
@@ -142,14 +142,15 @@ impl<S: BlockSource> SegmentReader<S> {
         self.inner.index.len()
     }
 
-    pub(crate) fn index_slots(&self) -> &[IndexSlot] {
+    /// The decoded index.
+    pub(crate) fn index(&self) -> &DecodedIndex {
         &self.inner.index
     }
 
     /// The first data block whose last entry is at or after `(key, seq)`; the block
     /// count when there is none.
     pub(crate) fn find_block(&self, key: &[u8], seq: u64) -> usize {
-        self.inner.search.find(&self.inner.index, key, seq)
+        self.inner.index.find(key, seq)
     }
 
     /// Adds the file name, when known, to a corruption error.

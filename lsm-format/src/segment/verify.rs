@@ -95,7 +95,7 @@ impl<S: BlockSource> SegmentReader<S> {
         let mut all_read = true;
         let mut it = BlockIter::default();
         it.set_format_version(self.footer().format_version);
-        for slot in self.index_slots() {
+        for slot in self.index().slots() {
             let h = slot.handle;
             tally.data_size += h.end() - h.offset;
             let loaded = self

@@ -41,8 +41,8 @@ impl<S: BlockSource> SegmentReader<S> {
     }
 
     pub(crate) fn handle(&self, i: usize) -> Result<BlockHandle> {
-        match self.inner.index.get(i) {
-            Some(slot) => Ok(slot.handle),
+        match self.inner.index.handle(i) {
+            Some(handle) => Ok(handle),
             None => Err(Error::corruption(0, format!("no data block {i}"))),
         }
     }

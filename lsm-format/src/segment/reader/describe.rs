@@ -15,9 +15,9 @@ impl<S: BlockSource> SegmentReader<S> {
         Ok(self
             .inner
             .index
-            .iter()
+            .slots()
             .map(|s| IndexEntry {
-                last_key: s.key.clone(),
+                last_key: s.key,
                 last_seq: s.tag >> 8,
                 handle: s.handle,
             })
@@ -40,7 +40,7 @@ impl<S: BlockSource> SegmentReader<S> {
         let mut regions: Vec<Region> = self
             .inner
             .index
-            .iter()
+            .slots()
             .map(|s| block("data", s.handle))
             .collect();
         if let Some(h) = self.inner.range_del_block {

@@ -57,7 +57,7 @@ fn get_picks_the_newest_visible_version() {
 #[test]
 fn find_block_is_the_first_block_ending_at_or_after_the_target() {
     let r = reader(50, None);
-    let slots = r.index_slots();
+    let slots: Vec<_> = r.index().slots().collect();
     assert!(slots.len() > 3);
     assert_eq!(r.find_block(b"", 0), 0);
     assert_eq!(r.find_block(&[0xff; 5], 0), slots.len());
@@ -69,12 +69,12 @@ fn find_block_is_the_first_block_ending_at_or_after_the_target() {
 #[test]
 fn data_block_errors_name_file_and_offset() {
     let r = reader(50, Some("000042.seg"));
-    let h = r.index_slots()[2].handle;
+    let h = r.index().slot(2).unwrap().handle;
     let mut bytes = r.data().to_vec();
     bytes[h.offset as usize] ^= 0x40;
     let options = r.options().clone();
     let bad = SegmentReader::open(Bytes::from(bytes), options).unwrap();
-    let key = bad.index_slots()[2].key.clone();
+    let key = bad.index().slot(2).unwrap().key;
     let err = bad.get(&key, 9).unwrap_err();
     assert_eq!(err.offset(), Some(h.offset));
     assert_eq!(err.to_string().matches("000042.seg").count(), 1, "{err}");
@@ -108,7 +108,7 @@ fn lookup_reports_the_filter_the_block_and_the_version() {
     assert_eq!(hit.filter, FilterAnswer::MayContain);
     let block = hit.block.expect("a block was searched");
     assert_eq!(block.index, r.find_block(&k, 5));
-    assert_eq!(block.handle, r.index_slots()[block.index].handle);
+    assert_eq!(block.handle, r.index().handle(block.index).unwrap());
     let found = hit.found.expect("found");
     assert_eq!(
         (found.seq, found.kind, &found.value[..]),
