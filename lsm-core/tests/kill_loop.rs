@@ -211,6 +211,9 @@ fn options() -> Options {
         .with_level1_size(256 << 10)
         .with_level_size_multiplier(4)
         .with_block_cache_size(1 << 20)
+        // The WAL's writeback hint (started from a background thread) runs
+        // under the kills too: a few times per WAL.
+        .with_wal_bytes_per_sync(8 << 10)
 }
 
 /// True when `found` is what version `v` of key `i` leaves.

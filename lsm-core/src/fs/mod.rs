@@ -38,6 +38,7 @@ mod real;
 #[cfg(any(test, feature = "testing"))]
 pub mod sim;
 pub(crate) mod staging;
+mod writeback;
 
 #[cfg(any(test, feature = "testing"))]
 pub use fault::{FaultFs, FaultKind, FaultMode, InjectedFault};
@@ -60,6 +61,14 @@ pub trait WritableFile: Send + Sync {
     fn preallocate(&mut self, size: u64) -> io::Result<()>;
     /// Cuts the file back to [`len`](Self::len) bytes, dropping preallocated space.
     fn trim(&mut self) -> io::Result<()>;
+    /// Asks the operating system to start writing `range` of the written bytes to
+    /// the device now, without waiting for it (`sync_file_range` on Linux). A hint
+    /// that promises nothing: only [`sync`](Self::sync) makes bytes durable. It lets
+    /// a later `sync` of a large file wait for its last few pages rather than all of
+    /// them. The default does nothing.
+    fn start_writeback(&mut self, range: Range<u64>) {
+        let _ = range;
+    }
     /// True when the file is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0

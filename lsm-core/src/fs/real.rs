@@ -117,7 +117,8 @@ impl ReadAt for PositionalFile {
 /// needs no system call.
 #[derive(Debug)]
 struct RealFile {
-    file: File,
+    /// Shared with the writeback worker while it starts writeback of a range.
+    file: Arc<File>,
     /// Bytes written; the file's cursor is here.
     len: u64,
     /// The file's size on disk: `len`, or more after `preallocate`.
@@ -129,9 +130,9 @@ impl WritableFile for RealFile {
         // Positioned writes: the kernel skips the file-position lock and update
         // that `write` takes on every call (this is the WAL's per-put system call).
         #[cfg(unix)]
-        std::os::unix::fs::FileExt::write_all_at(&self.file, buf, self.len)?;
+        std::os::unix::fs::FileExt::write_all_at(&*self.file, buf, self.len)?;
         #[cfg(not(unix))]
-        io::Write::write_all(&mut self.file, buf)?;
+        io::Write::write_all(&mut &*self.file, buf)?;
         self.len += buf.len() as u64;
         self.size = self.size.max(self.len);
         Ok(())
@@ -164,6 +165,13 @@ impl WritableFile for RealFile {
         }
         Ok(())
     }
+
+    fn start_writeback(&mut self, range: std::ops::Range<u64>) {
+        let end = range.end.min(self.len);
+        if range.start < end {
+            super::writeback::start_writeback(Arc::clone(&self.file), range.start..end);
+        }
+    }
 }
 
 /// Holds the locked `LOCK` file open; dropping it releases the lock.
@@ -195,7 +203,7 @@ impl FileSystem for RealFs {
         // sequentially through one handle appends anyway.
         let file = File::create(path)?;
         Ok(Box::new(RealFile {
-            file,
+            file: Arc::new(file),
             len: 0,
             size: 0,
         }))
@@ -207,7 +215,7 @@ impl FileSystem for RealFs {
         let mut file = OpenOptions::new().write(true).open(path)?;
         let len = file.seek(SeekFrom::End(0))?;
         Ok(Box::new(RealFile {
-            file,
+            file: Arc::new(file),
             len,
             size: len,
         }))

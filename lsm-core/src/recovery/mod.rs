@@ -506,7 +506,7 @@ pub(crate) fn open(dir: &Path, opts: Options, fs: FsRef) -> Result<Arc<Engine>> 
         })
         .collect::<Result<_>>()?;
     let versions = VersionSet::create(&fs, dir, state, versions)?;
-    let wal = WalWriter::create(&fs, dir, wal_number)?;
+    let wal = WalWriter::create(&fs, dir, wal_number, opts.wal_bytes_per_sync)?;
     fs.sync_dir(dir).map_err(io_err(dir))?;
     // The new WAL's header record is the first byte this instance wrote to a WAL.
     metrics

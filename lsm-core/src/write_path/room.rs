@@ -190,10 +190,11 @@ impl WritePath {
             })? {
                 bump(&env.metrics.wal_syncs, 1);
             }
-            let next = WalWriter::create(&env.fs, &env.dir, number).map_err(|e| {
-                env.poison
-                    .poison(PoisonedBy::WalCreate, "creating a WAL failed", e)
-            })?;
+            let next = WalWriter::create(&env.fs, &env.dir, number, env.opts.wal_bytes_per_sync)
+                .map_err(|e| {
+                    env.poison
+                        .poison(PoisonedBy::WalCreate, "creating a WAL failed", e)
+                })?;
             bump(&env.metrics.wal_bytes_written, next.written());
             env.fs.sync_dir(&env.dir).map_err(|e| {
                 env.poison.poison(

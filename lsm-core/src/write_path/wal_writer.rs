@@ -23,6 +23,12 @@ pub(crate) struct WalWriter {
     synced: u64,
     /// The file's size including preallocated zeros (at least its written length).
     allocated: u64,
+    /// Bytes of the file handed to the OS's writeback (`start_writeback`), or
+    /// synced.
+    writeback_started: u64,
+    /// `Options::wal_bytes_per_sync`: the unsynced bytes that start writeback; 0
+    /// never does.
+    writeback_step: u64,
     payload: Vec<u8>,
     framed: Vec<u8>,
 }
@@ -35,6 +41,9 @@ const KEEP_BUFFER: usize = 4 << 20;
 /// ext4); within preallocated space it need not. The zeros read as a torn tail
 /// (`docs/format.md` section 5) and are trimmed before a WAL stops being the newest.
 const PREALLOCATE_STEP: u64 = 4 << 20;
+/// The unit the ranges handed to writeback (`Options::wal_bytes_per_sync`) are
+/// aligned down to: whole pages only, the last, partial one takes the next append.
+const WRITEBACK_ALIGN: u64 = 4096;
 
 impl WalWriter {
     /// Creates WAL file `number` in `dir` and writes its header record (not synced:
@@ -44,9 +53,14 @@ impl WalWriter {
     ///
     /// # Errors
     /// `Io` when the file cannot be created or written.
-    pub fn create(fs: &FsRef, dir: &Path, number: u64) -> Result<Self> {
+    pub fn create(fs: &FsRef, dir: &Path, number: u64, writeback_step: u64) -> Result<Self> {
         let path = filenames::wal_path(dir, number);
         let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+        Self::start(path, file, writeback_step)
+    }
+
+    /// Writes the header record into the empty `file` at `path`.
+    fn start(path: PathBuf, file: Box<dyn WritableFile>, writeback_step: u64) -> Result<Self> {
         let mut framed = Vec::new();
         let log = start_wal(WalFormat::CURRENT, &mut framed);
         let mut wal = WalWriter {
@@ -55,6 +69,8 @@ impl WalWriter {
             log,
             synced: 0,
             allocated: 0,
+            writeback_started: 0,
+            writeback_step,
             payload: Vec::new(),
             framed,
         };
@@ -100,11 +116,29 @@ impl WalWriter {
         self.file
             .write_all(&self.framed)
             .map_err(|e| Error::io(&self.path, e))?;
+        self.start_writeback();
         if self.payload.capacity() > KEEP_BUFFER {
             self.payload = Vec::new();
             self.framed = Vec::new();
         }
         Ok(n)
+    }
+
+    /// Hands the written bytes that are neither synced nor in writeback yet to the
+    /// OS's writeback once there are `writeback_step` of them. Without it, the fsync
+    /// that finishes a full WAL at a memtable switch (with the state locked, so
+    /// every writer waits) must write the whole WAL; with it, about one step is
+    /// left. Every WAL byte reaches the device by that fsync anyway.
+    fn start_writeback(&mut self) {
+        if self.writeback_step == 0 {
+            return;
+        }
+        let from = self.writeback_started.max(self.synced);
+        let to = self.file.len() / WRITEBACK_ALIGN * WRITEBACK_ALIGN;
+        if to >= from + self.writeback_step {
+            self.file.start_writeback(from..to);
+            self.writeback_started = to;
+        }
     }
 
     /// Bytes written to the file so far, the header record included.
@@ -153,6 +187,8 @@ mod tests {
     use crate::fs::{CrashMode, SimFs};
     use lsm_format::log::LOG_HEADER_LEN;
     use lsm_format::wal::{replay_wal, WAL_HEADER_LEN};
+    use parking_lot::Mutex;
+    use std::sync::Arc;
 
     /// Bytes of the header record every WAL starts with.
     const HEADER: u64 = (LOG_HEADER_LEN + WAL_HEADER_LEN) as u64;
@@ -169,9 +205,91 @@ mod tests {
         let fs = sim.fs_ref();
         let dir = Path::new("/db");
         fs.create_dir_all(dir).unwrap();
-        let wal = WalWriter::create(&fs, dir, number).unwrap();
+        let wal = WalWriter::create(&fs, dir, number, 0).unwrap();
         fs.sync_dir(dir).unwrap();
         (sim, fs, wal, filenames::wal_path(dir, number))
+    }
+
+    /// A file in memory that records the writeback it is asked to start.
+    struct Recording {
+        len: u64,
+        hints: Arc<Mutex<Vec<std::ops::Range<u64>>>>,
+    }
+
+    impl WritableFile for Recording {
+        fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+            self.len += buf.len() as u64;
+            Ok(())
+        }
+        fn sync(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn len(&self) -> u64 {
+            self.len
+        }
+        fn preallocate(&mut self, _: u64) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn trim(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn start_writeback(&mut self, range: std::ops::Range<u64>) {
+            self.hints.lock().push(range);
+        }
+    }
+
+    #[test]
+    fn writeback_starts_behind_the_writes_in_whole_pages_and_skips_synced_bytes() {
+        let hints = Arc::new(Mutex::new(Vec::new()));
+        let file = Recording {
+            len: 0,
+            hints: Arc::clone(&hints),
+        };
+        let step = 1 << 20;
+        let mut wal =
+            WalWriter::start(PathBuf::from("/db/000001.wal"), Box::new(file), step).unwrap();
+        let mut big = WriteBatch::new();
+        big.put("k", vec![7u8; 100_000]);
+        let mut seq = 1;
+        let mut append = |wal: &mut WalWriter, n: usize| {
+            for _ in 0..n {
+                wal.append(seq, [&big].into_iter()).unwrap();
+                seq += 1;
+            }
+        };
+        append(&mut wal, 35); // about 3.3 MiB
+        let before_sync = hints.lock().clone();
+        assert_eq!(before_sync.len(), 3, "{before_sync:?}");
+        assert_eq!(before_sync[0].start, 0);
+        for (i, r) in before_sync.iter().enumerate() {
+            assert_eq!(r.end % WRITEBACK_ALIGN, 0, "{r:?}");
+            assert!(r.end - r.start >= step, "{r:?}");
+            if let Some(next) = before_sync.get(i + 1) {
+                assert_eq!(next.start, r.end, "contiguous");
+            }
+        }
+        let last = before_sync.last().unwrap().end;
+        assert!(wal.written() - last < step + WRITEBACK_ALIGN);
+        // A sync makes the bytes before it durable: writeback resumes after them.
+        wal.sync().unwrap();
+        let synced = wal.written();
+        append(&mut wal, 5);
+        assert_eq!(hints.lock().len(), 3, "under a step since the sync");
+        append(&mut wal, 10);
+        let after = hints.lock().clone();
+        assert_eq!(after.len(), 4, "{after:?}");
+        assert_eq!(after[3].start, synced);
+        assert!(after[3].end <= wal.written());
+
+        // Off (0): never.
+        let hints = Arc::new(Mutex::new(Vec::new()));
+        let file = Recording {
+            len: 0,
+            hints: Arc::clone(&hints),
+        };
+        let mut wal = WalWriter::start(PathBuf::from("/db/000002.wal"), Box::new(file), 0).unwrap();
+        append(&mut wal, 35);
+        assert!(hints.lock().is_empty());
     }
 
     #[test]

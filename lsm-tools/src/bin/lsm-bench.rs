@@ -80,6 +80,12 @@ struct Args {
         bytes(defaults().mmap_read_budget),
     ))]
     mmap_read_budget: Option<u64>,
+    #[arg(long, value_parser = parse_size, help = engine(
+        "written WAL bytes, neither synced nor being written back, that start the OS's \
+         writeback of them (0: off)",
+        bytes(defaults().wal_bytes_per_sync),
+    ))]
+    wal_bytes_per_sync: Option<u64>,
     #[arg(long, value_enum, help = engine("compression of data blocks", format!("{:?}", defaults().compression).to_lowercase()))]
     compression: Option<CompressionArg>,
     /// Engine: compression of data blocks that compactions write to the bottom level
@@ -162,6 +168,9 @@ fn main() -> ExitCode {
     }
     if let Some(b) = a.mmap_read_budget {
         options.mmap_read_budget = b;
+    }
+    if let Some(b) = a.wal_bytes_per_sync {
+        options.wal_bytes_per_sync = b;
     }
     if let Some(c) = a.compression {
         options.compression = c.into();

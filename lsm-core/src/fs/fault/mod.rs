@@ -136,6 +136,10 @@ impl WritableFile for FaultFile {
         self.inner.trim()
     }
 
+    fn start_writeback(&mut self, range: std::ops::Range<u64>) {
+        self.inner.start_writeback(range);
+    }
+
     fn len(&self) -> u64 {
         self.inner.len()
     }
