@@ -80,8 +80,9 @@ pub struct Options {
     ///
     /// Without it, the fsync that finishes a full WAL when its memtable is frozen
     /// waits for the whole WAL to reach the device, and writers wait for it. With
-    /// 1 MiB, a fill of 4 KiB values ran 1.2-1.3x faster, at the cost of a higher
-    /// p99.9 write latency (`docs/benchmarks.md`, "Large values").
+    /// 1 MiB, fills and overwrites of 4 KiB values ran about 1.1x faster, with a
+    /// p99.9 write latency several times higher and writers then waiting for
+    /// flushes (`docs/benchmarks.md`, "Large values").
     pub wal_bytes_per_sync: u64,
     /// A memtable older than this is flushed even if not full: the periodic dump.
     /// Default `None` (flush only when full).
