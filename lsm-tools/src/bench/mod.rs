@@ -11,6 +11,7 @@ pub mod data;
 pub mod histogram;
 pub mod live;
 mod ops;
+mod peak_rss;
 pub mod ranges;
 pub mod report;
 mod ttl;
@@ -356,6 +357,7 @@ pub fn run_bench_with(
         };
         let pb = bar(cfg, w, total);
         let before = handle.stats();
+        let peak_reset = peak_rss::reset();
         let measured = workload::run(w, &handle, &dir, clock.as_ref(), cfg, &live, &pb, i as u64)?;
         pb.finish_and_clear();
         let after = handle.stats();
@@ -371,6 +373,7 @@ pub fn run_bench_with(
             dir_bytes(&dir),
             live_keys,
         );
+        result.peak_rss_bytes = peak_reset.then(peak_rss::read).flatten();
         result.database = match name {
             Some(name) => name.clone(),
             None => dir.display().to_string(),

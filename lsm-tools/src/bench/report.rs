@@ -58,6 +58,10 @@ pub struct WorkloadResult {
     /// Figures beyond the columns (`deleteprefix`, `queue`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<Detail>,
+    /// The process's peak resident memory during the workload, in bytes (Linux,
+    /// where the kernel lets the peak be reset before it; otherwise absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 fn us(ns: u64) -> f64 {
@@ -110,6 +114,7 @@ impl WorkloadResult {
             disk_bytes,
             logical_bytes: live_keys.map(|n| n * (cfg.key_size + cfg.value_size) as u64),
             details,
+            peak_rss_bytes: None,
         }
     }
 }
@@ -388,6 +393,13 @@ pub fn print_row(r: &WorkloadResult, out: &mut dyn Write) -> std::io::Result<()>
             unit => format!("{:.1} {unit}", d.value),
         };
         writeln!(out, "    {}: {value}", d.name)?;
+    }
+    if let Some(bytes) = r.peak_rss_bytes {
+        writeln!(
+            out,
+            "    peak RSS of the process: {:.1} MB",
+            bytes as f64 / 1e6
+        )?;
     }
     out.flush()
 }
