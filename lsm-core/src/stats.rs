@@ -88,6 +88,15 @@ pub struct Stats {
     pub write_stalls_memtables: u64,
     /// The longest single stall, in microseconds.
     pub longest_write_stall_micros: u64,
+    /// WAL files finished at memtable switches: each one trimmed and fsynced, and
+    /// its successor created, while writers wait (not counted as stalls).
+    pub wal_rotations: u64,
+    /// Total time those took, in microseconds. The fsync waits for every WAL byte
+    /// not yet on the device; [`Options::wal_bytes_per_sync`](crate::Options::wal_bytes_per_sync)
+    /// leaves it less.
+    pub wal_rotation_micros: u64,
+    /// The longest single one, in microseconds.
+    pub longest_wal_rotation_micros: u64,
     /// Last sequence number visible to readers.
     pub last_sequence: u64,
     /// Values written with a TTL that a flush or compaction found expired (for

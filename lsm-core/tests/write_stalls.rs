@@ -57,3 +57,34 @@ fn stalls_are_counted_by_cause_with_the_longest() {
     assert_eq!(db.iter().count(), 3000);
     db.close().unwrap();
 }
+
+/// Every memtable switch finishes the old WAL while writers wait: counted apart
+/// from stalls, with its time and the longest.
+#[test]
+fn wal_rotations_are_counted_with_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options::default().with_memtable_size(16 << 10);
+    let started = std::time::Instant::now();
+    let db = Db::open(dir.path(), options).unwrap();
+    assert_eq!(db.stats().wal_rotations, 0, "opening is no rotation");
+    for i in 0..2000u32 {
+        db.put(format!("k{i:05}"), [b'v'; 100]).unwrap();
+    }
+    let s = db.stats();
+    // About 260 KB of entries through 16 KiB memtables.
+    assert!(s.wal_rotations >= 10, "{s:?}");
+    assert!(
+        s.longest_wal_rotation_micros <= s.wal_rotation_micros,
+        "{s:?}"
+    );
+    assert!(
+        u128::from(s.wal_rotation_micros) <= started.elapsed().as_micros(),
+        "{s:?}"
+    );
+    db.flush().unwrap();
+    assert!(
+        db.stats().wal_rotations > s.wal_rotations,
+        "a flush switches too"
+    );
+    db.close().unwrap();
+}

@@ -182,6 +182,7 @@ impl WritePath {
     ) -> Result<()> {
         let env = cx.env;
         let number = cx.versions.allocate_file_number();
+        let started = Instant::now();
         {
             let mut wal = self.wal.lock();
             if wal.finish().map_err(|e| {
@@ -205,6 +206,12 @@ impl WritePath {
             })?;
             *wal = next;
         }
+        let micros = started.elapsed().as_micros() as u64;
+        bump(&env.metrics.wal_rotations, 1);
+        bump(&env.metrics.wal_rotation_micros, micros);
+        env.metrics
+            .longest_wal_rotation_micros
+            .fetch_max(micros, std::sync::atomic::Ordering::Relaxed);
         st.wals.insert(number);
         for (id, tree) in st.trees.iter_mut() {
             let freeze = which.contains(id);

@@ -91,6 +91,7 @@ impl WorkloadResult {
         let mut details = m.details;
         if w.writes() {
             details.extend(stall_details(before, after));
+            details.extend(rotation_details(before, after));
             details.extend(compaction_details(before, after));
             details.extend(blob_details(before, after));
         }
@@ -155,6 +156,27 @@ fn stall_details(before: &Stats, after: &Stats) -> Vec<Detail> {
         unit: "ms",
     });
     out
+}
+
+/// The WAL rotations of a workload (memtable switches, whose fsync writers wait
+/// for) and their time, when there were any (`Stats`, after minus before).
+fn rotation_details(before: &Stats, after: &Stats) -> Vec<Detail> {
+    let diff = |f: fn(&Stats) -> u64| f(after).saturating_sub(f(before));
+    if diff(|s| s.wal_rotations) == 0 {
+        return Vec::new();
+    }
+    vec![
+        Detail {
+            name: "WAL rotations".to_string(),
+            value: diff(|s| s.wal_rotations) as f64,
+            unit: "",
+        },
+        Detail {
+            name: "time writers waited for them".to_string(),
+            value: diff(|s| s.wal_rotation_micros) as f64 / 1000.0,
+            unit: "ms",
+        },
+    ]
 }
 
 /// The compactions of a workload, the key ranges they were split into

@@ -139,6 +139,13 @@ pub fn print_stats(s: &Stats, scope: Scope, out: &mut dyn Write) -> std::io::Res
             ),
         ),
         (
+            "WAL rotations",
+            format!(
+                "{} ({} µs, longest {} µs)",
+                s.wal_rotations, s.wal_rotation_micros, s.longest_wal_rotation_micros
+            ),
+        ),
+        (
             "range deletes",
             format!(
                 "{} hidden dropped; range tombstones {} written, {} dropped",
