@@ -9,6 +9,8 @@
 
 use std::fs::File;
 use std::ops::Range;
+#[cfg(test)]
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -20,6 +22,10 @@ type Request = (Arc<File>, Range<u64>);
 
 /// How long the worker waits for a request before it ends.
 const IDLE: Duration = Duration::from_secs(1);
+
+/// Requests the worker has served (tests: a request dropped is not served).
+#[cfg(test)]
+static SERVED: AtomicU64 = AtomicU64::new(0);
 
 /// Asks the worker to start writeback of `range` of `file`. A hint: dropped when
 /// no worker thread can be started.
@@ -51,7 +57,11 @@ pub(super) fn start_writeback(file: Arc<File>, range: Range<u64>) {
 fn serve(rx: &Receiver<Request>) {
     loop {
         match rx.recv_timeout(IDLE) {
-            Ok((file, range)) => write_back(&file, range),
+            Ok((file, range)) => {
+                write_back(&file, range);
+                #[cfg(test)]
+                SERVED.fetch_add(1, Ordering::SeqCst);
+            }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
         }
     }
@@ -95,16 +105,27 @@ mod tests {
         let path = dir.join("f");
         std::fs::write(&path, vec![1u8; 1 << 20]).unwrap();
         let file = Arc::new(File::open(&path).unwrap());
+        // Only this test sends requests in this test binary.
+        let wait_for = |n: u64| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while SERVED.load(Ordering::SeqCst) < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "request {n} not served"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let before = SERVED.load(Ordering::SeqCst);
         start_writeback(Arc::clone(&file), 0..(1 << 20));
-        // Past the idle time the worker has ended; a request starts another.
+        wait_for(before + 1);
+        // Past the idle time the worker has ended; a request must start another
+        // (sent to the ended one, it would be dropped and never served).
         std::thread::sleep(IDLE + Duration::from_millis(200));
         start_writeback(Arc::clone(&file), 0..4096);
-        // Each request holds the file until served: both served, only ours is left.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while Arc::strong_count(&file) > 1 {
-            assert!(std::time::Instant::now() < deadline, "requests not served");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for(before + 2);
+        // Served requests hold the file no longer.
+        assert_eq!(Arc::strong_count(&file), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
